@@ -1,0 +1,31 @@
+//! # couler-ir
+//!
+//! The engine-independent intermediate representation (IR) of a Couler workflow, and everything
+//! that needs nothing but the IR itself:
+//!
+//! - [`model`]: the typed DAG of steps (container, script, resource, distributed job,
+//!   sub-workflow, suspend) with parameters, artifacts, conditions, maps, loops and policies;
+//! - [`expr`]: typed references between steps, `{{…}}` string templates and condition ASTs;
+//! - [`spec`]: the versioned YAML/JSON spec format, strict, with line/column diagnostics, and
+//!   deterministic printing (IR → spec → IR is exact, and equal IR prints equal bytes);
+//! - [`validate`]: semantic checks with a fix for every problem;
+//! - [`graph`]: dependency edges, topological order, levels, cycles and critical path, all linear.
+//!
+//! Invariants: no I/O, no async, no engine-specific strings. Front ends produce a [`Workflow`];
+//! passes and backends consume one that [`validate`] accepted.
+
+pub mod diag;
+pub mod expr;
+pub mod graph;
+pub mod model;
+pub mod spec;
+pub mod validate;
+pub mod value;
+
+pub use diag::{Diagnostic, Location, Severity};
+pub use expr::{CmpOp, Expr, Literal, Reference, Segment, StepOutput, Template, WorkflowField};
+pub use graph::{Cycle, Graph};
+pub use model::*;
+pub use spec::Format;
+pub use validate::validate;
+pub use value::{Duration, Quantity};

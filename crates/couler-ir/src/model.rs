@@ -1,0 +1,1251 @@
+//! The workflow IR: a typed DAG of steps, independent of every engine.
+//!
+//! These types are also the spec format: each struct maps one-to-one to a YAML/JSON object
+//! (camelCase fields, unknown fields rejected), so a spec path such as `steps[2].retry.limit`
+//! names both a place in the file and a field here. Defaults are omitted when printing, so
+//! IR → spec → IR round-trips exactly and prints byte-identical text.
+
+use crate::expr::{Expr, Reference, Template};
+use crate::value::{Duration, Quantity};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The spec version this Couler reads and writes.
+pub const API_VERSION: &str = "couler.dev/v1alpha1";
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A whole workflow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Workflow {
+    /// Always [`API_VERSION`].
+    pub api_version: String,
+    /// Always `Workflow`.
+    pub kind: String,
+    /// DNS-1123 label: lowercase letters, digits and `-`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Inputs of the whole workflow, set at submit time (`--param k=v`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<WorkflowParam>,
+    /// Policies applied to every step that does not set its own.
+    #[serde(default, skip_serializing_if = "StepDefaults::is_empty")]
+    pub defaults: StepDefaults,
+    /// At most this many steps run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
+    /// Volumes created for the run and deleted after it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_claims: Vec<VolumeClaim>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Ttl>,
+    /// Where artifacts go when an output does not name a storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_repository: Option<Storage>,
+    /// Named sets of steps that run concurrently (`concurrent` in the paper's API).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+    pub steps: Vec<Step>,
+    /// Runs after everything else, whatever happened; sees `workflow.status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_exit: Option<Box<Step>>,
+}
+
+impl Workflow {
+    /// An empty workflow with the current API version.
+    pub fn new(name: impl Into<String>) -> Self {
+        Workflow {
+            api_version: API_VERSION.to_string(),
+            kind: "Workflow".to_string(),
+            name: name.into(),
+            description: None,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            params: Vec::new(),
+            defaults: StepDefaults::default(),
+            parallelism: None,
+            schedule: None,
+            service_account: None,
+            image_pull_secrets: Vec::new(),
+            volumes: Vec::new(),
+            volume_claims: Vec::new(),
+            ttl: None,
+            artifact_repository: None,
+            groups: Vec::new(),
+            steps: Vec::new(),
+            on_exit: None,
+        }
+    }
+
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    pub fn step_index(&self, name: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.name == name)
+    }
+
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// The retry policy in force for `step`: its own, else the workflow default.
+    pub fn effective_retry<'a>(&'a self, step: &'a Step) -> Option<&'a Retry> {
+        step.retry.as_ref().or(self.defaults.retry.as_ref())
+    }
+    pub fn effective_timeout(&self, step: &Step) -> Option<Duration> {
+        step.timeout.or(self.defaults.timeout)
+    }
+    pub fn effective_resources<'a>(&'a self, step: &'a Step) -> Option<&'a Resources> {
+        step.resources.as_ref().or(self.defaults.resources.as_ref())
+    }
+    pub fn effective_cache<'a>(&'a self, step: &'a Step) -> Option<&'a CachePolicy> {
+        step.cache.as_ref().or(self.defaults.cache.as_ref())
+    }
+    pub fn effective_image<'a>(&'a self, step: &'a Step) -> Option<&'a str> {
+        step.kind.image().or(self.defaults.image.as_deref())
+    }
+}
+
+/// The type of a workflow parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ParamType {
+    #[default]
+    String,
+    Int,
+    Float,
+    Bool,
+    /// Any JSON value (lists feed `map.from`).
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkflowParam {
+    pub name: String,
+    #[serde(default, rename = "type", skip_serializing_if = "is_default_type")]
+    pub ty: ParamType,
+    /// Without a default, the parameter must be given at submit time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Allowed values, if restricted.
+    #[serde(default, rename = "enum", skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<serde_json::Value>,
+}
+
+fn is_default_type(t: &ParamType) -> bool {
+    *t == ParamType::String
+}
+
+/// Values every step gets unless it sets its own (a step's field replaces the default whole).
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StepDefaults {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CachePolicy>,
+}
+
+impl StepDefaults {
+    pub fn is_empty(&self) -> bool {
+        *self == StepDefaults::default()
+    }
+}
+
+/// What to do when a scheduled run is due while the previous one still runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConcurrencyPolicy {
+    #[default]
+    Allow,
+    Forbid,
+    Replace,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Schedule {
+    /// Five-field cron expression, e.g. `0 2 * * *`.
+    pub cron: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default_concurrency")]
+    pub concurrency_policy: ConcurrencyPolicy,
+    /// A run that could not start within this time of its slot is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starting_deadline: Option<Duration>,
+}
+
+fn is_default_concurrency(c: &ConcurrencyPolicy) -> bool {
+    *c == ConcurrencyPolicy::Allow
+}
+
+/// How long a finished run is kept before the engine deletes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ttl {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_completion: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_success: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_failure: Option<Duration>,
+}
+
+/// A set of steps started together; depending on the group means depending on all of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    pub steps: Vec<String>,
+}
+
+/// One step of the workflow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StepRepr", into = "StepRepr")]
+pub struct Step {
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: StepKind,
+    pub inputs: Inputs,
+    pub outputs: Outputs,
+    pub env: BTreeMap<String, Template>,
+    pub secrets: Vec<SecretEnv>,
+    /// Explicit dependencies: step or group names (paper Code 4).
+    pub depends_on: Vec<String>,
+    pub when: Option<Expr>,
+    pub map: Option<Map>,
+    /// Run the step again while a condition on its own outputs holds (`exec_while`).
+    pub repeat: Option<Repeat>,
+    pub retry: Option<Retry>,
+    pub timeout: Option<Duration>,
+    pub resources: Option<Resources>,
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<Toleration>,
+    pub volume_mounts: Vec<VolumeMount>,
+    pub cache: Option<CachePolicy>,
+    /// The workflow goes on (and this step counts as done) even if it fails.
+    pub continue_on_failure: bool,
+}
+
+impl Step {
+    pub fn new(name: impl Into<String>, kind: StepKind) -> Self {
+        Step {
+            name: name.into(),
+            description: None,
+            kind,
+            inputs: Inputs::default(),
+            outputs: Outputs::default(),
+            env: BTreeMap::new(),
+            secrets: Vec::new(),
+            depends_on: Vec::new(),
+            when: None,
+            map: None,
+            repeat: None,
+            retry: None,
+            timeout: None,
+            resources: None,
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+            volume_mounts: Vec::new(),
+            cache: None,
+            continue_on_failure: false,
+        }
+    }
+
+    /// Every template of the step (command, args, script source, manifest, env, input values).
+    pub fn templates(&self) -> Vec<(String, &Template)> {
+        let mut out: Vec<(String, &Template)> = Vec::new();
+        match &self.kind {
+            StepKind::Container(c) => {
+                out.extend(
+                    c.command
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| (format!("container.command[{i}]"), t)),
+                );
+                out.extend(
+                    c.args
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| (format!("container.args[{i}]"), t)),
+                );
+            }
+            StepKind::Script(s) => out.push(("script.source".into(), &s.source)),
+            StepKind::Resource(r) => out.push(("resource.manifest".into(), &r.manifest)),
+            StepKind::Job(j) => {
+                out.extend(
+                    j.command
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| (format!("job.command[{i}]"), t)),
+                );
+                out.extend(
+                    j.args
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| (format!("job.args[{i}]"), t)),
+                );
+            }
+            StepKind::Workflow(w) => {
+                out.extend(
+                    w.params
+                        .iter()
+                        .map(|(k, t)| (format!("workflow.params.{k}"), t)),
+                );
+            }
+            StepKind::Suspend(_) => {}
+        }
+        out.extend(self.env.iter().map(|(k, t)| (format!("env.{k}"), t)));
+        out.extend(
+            self.inputs
+                .parameters
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    p.value
+                        .as_ref()
+                        .map(|t| (format!("inputs.parameters[{i}].value"), t))
+                }),
+        );
+        out
+    }
+
+    /// Every reference the step reads, with the spec path (relative to the step) where it stands.
+    pub fn references(&self) -> Vec<(String, &Reference)> {
+        let mut out: Vec<(String, &Reference)> = Vec::new();
+        for (path, t) in self.templates() {
+            out.extend(t.refs().map(|r| (path.clone(), r)));
+        }
+        for (i, a) in self.inputs.artifacts.iter().enumerate() {
+            if let Some(ArtifactSource::From(r)) = &a.source {
+                out.push((format!("inputs.artifacts[{i}].from"), r));
+            }
+        }
+        if let Some(w) = &self.when {
+            out.extend(w.refs().into_iter().map(|r| ("when".to_string(), r)));
+        }
+        if let Some(Map {
+            over: MapOver::From(r),
+            ..
+        }) = &self.map
+        {
+            out.push(("map.from".into(), r));
+        }
+        if let Some(rep) = &self.repeat {
+            out.extend(
+                rep.condition
+                    .refs()
+                    .into_iter()
+                    .map(|r| ("repeat.while".to_string(), r)),
+            );
+        }
+        out
+    }
+}
+
+/// What a step runs. Exactly one per step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepKind {
+    Container(Container),
+    Script(Script),
+    Resource(ResourceStep),
+    Job(DistributedJob),
+    Workflow(SubWorkflow),
+    Suspend(Suspend),
+}
+
+impl StepKind {
+    /// The spec key of this kind (`container`, `script`, …).
+    pub fn key(&self) -> &'static str {
+        match self {
+            StepKind::Container(_) => "container",
+            StepKind::Script(_) => "script",
+            StepKind::Resource(_) => "resource",
+            StepKind::Job(_) => "job",
+            StepKind::Workflow(_) => "workflow",
+            StepKind::Suspend(_) => "suspend",
+        }
+    }
+    pub fn image(&self) -> Option<&str> {
+        match self {
+            StepKind::Container(c) => c.image.as_deref(),
+            StepKind::Script(s) => s.image.as_deref(),
+            StepKind::Job(j) => Some(&j.image),
+            _ => None,
+        }
+    }
+}
+
+pub const STEP_KINDS: [&str; 6] = [
+    "container",
+    "script",
+    "resource",
+    "job",
+    "workflow",
+    "suspend",
+];
+
+/// Runs a command in a container image (on the local runtime: as a host process).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Container {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<Template>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Template>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+}
+
+/// Runs inline source with an interpreter (default `python3`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Script {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(
+        default = "default_interpreter",
+        skip_serializing_if = "is_default_interpreter"
+    )]
+    pub command: Vec<String>,
+    pub source: Template,
+}
+
+pub fn default_interpreter() -> Vec<String> {
+    vec!["python3".to_string()]
+}
+fn is_default_interpreter(c: &Vec<String>) -> bool {
+    *c == default_interpreter()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ResourceAction {
+    #[default]
+    Create,
+    Apply,
+    Delete,
+    Patch,
+    Replace,
+}
+
+/// Creates or changes a Kubernetes object and waits for a condition on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceStep {
+    #[serde(default, skip_serializing_if = "is_default_action")]
+    pub action: ResourceAction,
+    /// The object, as YAML text.
+    pub manifest: Template,
+    /// e.g. `status.succeeded > 0`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_condition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_condition: Option<String>,
+}
+
+fn is_default_action(a: &ResourceAction) -> bool {
+    *a == ResourceAction::Create
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Framework {
+    Tensorflow,
+    Pytorch,
+    Mpi,
+}
+
+impl Framework {
+    /// The replica roles this framework's operator knows.
+    pub fn roles(self) -> &'static [&'static str] {
+        match self {
+            Framework::Tensorflow => &["chief", "ps", "worker", "evaluator"],
+            Framework::Pytorch => &["master", "worker"],
+            Framework::Mpi => &["launcher", "worker"],
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CleanPodPolicy {
+    #[default]
+    Running,
+    All,
+    None,
+}
+
+/// A distributed training job (TFJob, PyTorchJob, MPIJob), the paper's step zoo.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DistributedJob {
+    pub framework: Framework,
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<Template>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Template>,
+    /// Replica count per role, e.g. `{ps: 1, worker: 4}`.
+    pub replicas: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "is_default_clean")]
+    pub clean_pod_policy: CleanPodPolicy,
+}
+
+fn is_default_clean(c: &CleanPodPolicy) -> bool {
+    *c == CleanPodPolicy::Running
+}
+
+/// Runs another workflow as one step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubWorkflow {
+    /// A spec file path (relative to this file) or the name of a registered workflow template.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, Template>,
+}
+
+/// Pauses the workflow until resumed, or for a fixed time.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Suspend {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Inputs {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<InputParameter>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<InputArtifact>,
+}
+
+impl Inputs {
+    pub fn is_empty(&self) -> bool {
+        self.parameters.is_empty() && self.artifacts.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InputParameter {
+    pub name: String,
+    /// The value; may reference workflow params and other steps' outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Template>,
+}
+
+/// An input file or directory, placed at `path` before the step starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputArtifact {
+    pub name: String,
+    /// Where the step expects it; relative paths are under the step's working directory.
+    pub path: String,
+    pub source: Option<ArtifactSource>,
+    /// A missing optional artifact is not an error.
+    pub optional: bool,
+}
+
+/// Where an input artifact comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArtifactSource {
+    /// Another step's output artifact (creates the dependency edge).
+    From(Reference),
+    /// A fixed location in external storage.
+    Storage(Storage),
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Outputs {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<OutputParameter>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<OutputArtifact>,
+}
+
+impl Outputs {
+    pub fn is_empty(&self) -> bool {
+        self.parameters.is_empty() && self.artifacts.is_empty()
+    }
+}
+
+/// A small string output: read from `path`, or the step's standard output when no path is given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputParameter {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Used when the file is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+/// A file or directory the step writes at `path`, kept in the artifact store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputArtifact {
+    pub name: String,
+    pub path: String,
+    /// Where to keep it; the workflow's artifact repository when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub optional: bool,
+}
+
+/// A storage location for artifacts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum Storage {
+    Local(LocalStorage),
+    S3(S3Storage),
+    Gcs(GcsStorage),
+    Oss(OssStorage),
+    Hdfs(HdfsStorage),
+    Git(GitStorage),
+    Http(HttpStorage),
+}
+
+impl Storage {
+    pub fn key(&self) -> &'static str {
+        match self {
+            Storage::Local(_) => "local",
+            Storage::S3(_) => "s3",
+            Storage::Gcs(_) => "gcs",
+            Storage::Oss(_) => "oss",
+            Storage::Hdfs(_) => "hdfs",
+            Storage::Git(_) => "git",
+            Storage::Http(_) => "http",
+        }
+    }
+}
+
+/// A reference to a key in a Kubernetes secret; the value itself never appears in a spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyRef {
+    pub name: String,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalStorage {
+    /// A directory on the machine that runs the step.
+    pub path: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct S3Storage {
+    pub bucket: String,
+    /// Object key or prefix; empty in a repository (Couler chooses per artifact).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key: Option<SecretKeyRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<SecretKeyRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GcsStorage {
+    pub bucket: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_key: Option<SecretKeyRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OssStorage {
+    pub endpoint: String,
+    pub bucket: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key: Option<SecretKeyRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<SecretKeyRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HdfsStorage {
+    /// Name node addresses, `host:port`.
+    pub addresses: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// A Git repository checked out as an input artifact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitStorage {
+    pub repo: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u32>,
+}
+
+/// A file downloaded over HTTP(S) as an input artifact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpStorage {
+    pub url: String,
+}
+
+/// An environment variable whose value comes from a Kubernetes secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretEnv {
+    /// The environment variable's name.
+    pub env: String,
+    /// The secret's name.
+    pub secret: String,
+    /// The key inside the secret.
+    pub key: String,
+}
+
+/// Fan a step out over a list: one instance per item, `{{item}}` in its strings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Map {
+    pub over: MapOver,
+    /// At most this many instances at once.
+    pub parallelism: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum MapOver {
+    /// A fixed list of values (scalars or objects).
+    Items(Vec<serde_json::Value>),
+    /// Integers `start, start+step, …` below `stop`, as Python's `range`.
+    Range { start: i64, stop: i64, step: i64 },
+    /// A JSON list produced upstream or given as a workflow parameter.
+    From(Reference),
+}
+
+/// `exec_while`: after each run, if `condition` holds the step runs again, at most `max_iterations` times.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Repeat {
+    /// Evaluated on the step's own outputs after each run.
+    #[serde(rename = "while")]
+    pub condition: Expr,
+    pub max_iterations: u32,
+}
+
+/// When a failed attempt is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RetryOn {
+    /// The step's command failed (non-zero exit).
+    #[default]
+    Failure,
+    /// The step could not run (infrastructure error).
+    Error,
+    /// An error known to be transient (network, preemption).
+    Transient,
+    /// Any failure or error.
+    Always,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Retry {
+    /// Retries after the first attempt.
+    pub limit: u32,
+    #[serde(default, skip_serializing_if = "is_default_retry_on")]
+    pub on: RetryOn,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+}
+
+fn is_default_retry_on(r: &RetryOn) -> bool {
+    *r == RetryOn::Failure
+}
+
+/// Wait `duration`, then `duration × factor`, … capped at `max`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Backoff {
+    pub duration: Duration,
+    #[serde(default = "default_factor", skip_serializing_if = "is_default_factor")]
+    pub factor: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<Duration>,
+}
+
+fn default_factor() -> u32 {
+    2
+}
+fn is_default_factor(f: &u32) -> bool {
+    *f == 2
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "ResourceList::is_empty")]
+    pub requests: ResourceList,
+    #[serde(default, skip_serializing_if = "ResourceList::is_empty")]
+    pub limits: ResourceList,
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceList {
+    /// Cores: `500m`, `2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Quantity>,
+    /// Bytes: `512Mi`, `4Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Quantity>,
+    /// Whole GPUs (`nvidia.com/gpu`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<Quantity>,
+}
+
+impl ResourceList {
+    pub fn is_empty(&self) -> bool {
+        *self == ResourceList::default()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TolerationOperator {
+    #[default]
+    Equal,
+    Exists,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Toleration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default_operator")]
+    pub operator: TolerationOperator,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<TaintEffect>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toleration_seconds: Option<u64>,
+}
+
+fn is_default_operator(o: &TolerationOperator) -> bool {
+    *o == TolerationOperator::Equal
+}
+
+/// A volume of the workflow that steps can mount.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Volume {
+    pub name: String,
+    pub source: VolumeSource,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum VolumeSource {
+    /// An existing PersistentVolumeClaim.
+    Claim {
+        name: String,
+    },
+    ConfigMap {
+        name: String,
+    },
+    Secret {
+        name: String,
+    },
+    EmptyDir {},
+    HostPath {
+        path: String,
+    },
+}
+
+/// A PersistentVolumeClaim created for the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VolumeClaim {
+    pub name: String,
+    pub size: Quantity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    #[serde(
+        default = "default_access_modes",
+        skip_serializing_if = "is_default_access_modes"
+    )]
+    pub access_modes: Vec<String>,
+}
+
+fn default_access_modes() -> Vec<String> {
+    vec!["ReadWriteOnce".to_string()]
+}
+fn is_default_access_modes(m: &Vec<String>) -> bool {
+    *m == default_access_modes()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VolumeMount {
+    /// A workflow volume or volume claim.
+    pub name: String,
+    pub mount_path: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path: Option<String>,
+}
+
+/// Memoization of a step: reuse outputs of an identical earlier run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CachePolicy {
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    /// Bump to invalidate earlier results of an unchanged step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Results older than this are not reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<Duration>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+// ---- spec shapes for the types whose variants sit beside other fields -------------------------
+
+/// The spec form of [`Step`]: the kind is one of several optional keys.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StepRepr {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    container: Option<Container>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    script: Option<Script>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<ResourceStep>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    job: Option<DistributedJob>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workflow: Option<SubWorkflow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    suspend: Option<Suspend>,
+    #[serde(default, skip_serializing_if = "Inputs::is_empty")]
+    inputs: Inputs,
+    #[serde(default, skip_serializing_if = "Outputs::is_empty")]
+    outputs: Outputs,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    env: BTreeMap<String, Template>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    secrets: Vec<SecretEnv>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    depends_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    when: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    map: Option<MapRepr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    repeat: Option<Repeat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry: Option<Retry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resources: Option<Resources>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    node_selector: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tolerations: Vec<Toleration>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    volume_mounts: Vec<VolumeMount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache: Option<CachePolicy>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    continue_on_failure: bool,
+}
+
+impl TryFrom<StepRepr> for Step {
+    type Error = String;
+    fn try_from(r: StepRepr) -> Result<Step, String> {
+        let mut kinds: Vec<StepKind> = Vec::new();
+        kinds.extend(r.container.map(StepKind::Container));
+        kinds.extend(r.script.map(StepKind::Script));
+        kinds.extend(r.resource.map(StepKind::Resource));
+        kinds.extend(r.job.map(StepKind::Job));
+        kinds.extend(r.workflow.map(StepKind::Workflow));
+        kinds.extend(r.suspend.map(StepKind::Suspend));
+        if kinds.len() != 1 {
+            let found: Vec<&str> = kinds.iter().map(StepKind::key).collect();
+            return Err(if found.is_empty() {
+                format!(
+                    "step `{}` says nothing to run: give it exactly one of `container`, `script`, `resource`, `job`, `workflow` or `suspend`",
+                    r.name
+                )
+            } else {
+                format!(
+                    "step `{}` has {} (`{}`): a step runs exactly one thing; split it into several steps",
+                    r.name,
+                    found.len(),
+                    found.join("`, `")
+                )
+            });
+        }
+        let kind = kinds.remove(0);
+        Ok(Step {
+            name: r.name,
+            description: r.description,
+            kind,
+            inputs: r.inputs,
+            outputs: r.outputs,
+            env: r.env,
+            secrets: r.secrets,
+            depends_on: r.depends_on,
+            when: r.when,
+            map: r.map.map(Map::try_from).transpose()?,
+            repeat: r.repeat,
+            retry: r.retry,
+            timeout: r.timeout,
+            resources: r.resources,
+            node_selector: r.node_selector,
+            tolerations: r.tolerations,
+            volume_mounts: r.volume_mounts,
+            cache: r.cache,
+            continue_on_failure: r.continue_on_failure,
+        })
+    }
+}
+
+impl From<Step> for StepRepr {
+    fn from(s: Step) -> StepRepr {
+        let mut r = StepRepr {
+            name: s.name,
+            description: s.description,
+            container: None,
+            script: None,
+            resource: None,
+            job: None,
+            workflow: None,
+            suspend: None,
+            inputs: s.inputs,
+            outputs: s.outputs,
+            env: s.env,
+            secrets: s.secrets,
+            depends_on: s.depends_on,
+            when: s.when,
+            map: s.map.map(MapRepr::from),
+            repeat: s.repeat,
+            retry: s.retry,
+            timeout: s.timeout,
+            resources: s.resources,
+            node_selector: s.node_selector,
+            tolerations: s.tolerations,
+            volume_mounts: s.volume_mounts,
+            cache: s.cache,
+            continue_on_failure: s.continue_on_failure,
+        };
+        match s.kind {
+            StepKind::Container(c) => r.container = Some(c),
+            StepKind::Script(c) => r.script = Some(c),
+            StepKind::Resource(c) => r.resource = Some(c),
+            StepKind::Job(c) => r.job = Some(c),
+            StepKind::Workflow(c) => r.workflow = Some(c),
+            StepKind::Suspend(c) => r.suspend = Some(c),
+        }
+        r
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RangeRepr {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    start: i64,
+    stop: i64,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    step: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+fn one() -> i64 {
+    1
+}
+fn is_one(n: &i64) -> bool {
+    *n == 1
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MapRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    items: Option<Vec<serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    range: Option<RangeRepr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parallelism: Option<u32>,
+}
+
+impl TryFrom<MapRepr> for Map {
+    type Error = String;
+    fn try_from(r: MapRepr) -> Result<Map, String> {
+        let over = match (r.items, r.range, r.from) {
+            (Some(items), None, None) => MapOver::Items(items),
+            (None, Some(g), None) => MapOver::Range {
+                start: g.start,
+                stop: g.stop,
+                step: g.step,
+            },
+            (None, None, Some(from)) => MapOver::From(from),
+            _ => {
+                return Err(
+                    "`map` needs exactly one of `items` (a list), `range` ({start, stop, step}) or `from` (a reference to a JSON list)"
+                        .to_string(),
+                );
+            }
+        };
+        Ok(Map {
+            over,
+            parallelism: r.parallelism,
+        })
+    }
+}
+
+impl From<Map> for MapRepr {
+    fn from(m: Map) -> MapRepr {
+        let mut r = MapRepr {
+            items: None,
+            range: None,
+            from: None,
+            parallelism: m.parallelism,
+        };
+        match m.over {
+            MapOver::Items(items) => r.items = Some(items),
+            MapOver::Range { start, stop, step } => r.range = Some(RangeRepr { start, stop, step }),
+            MapOver::From(from) => r.from = Some(from),
+        }
+        r
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InputArtifactRepr {
+    name: String,
+    path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    storage: Option<Storage>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    optional: bool,
+}
+
+impl Serialize for InputArtifact {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (from, storage) = match &self.source {
+            Some(ArtifactSource::From(r)) => (Some(r.clone()), None),
+            Some(ArtifactSource::Storage(st)) => (None, Some(st.clone())),
+            None => (None, None),
+        };
+        InputArtifactRepr {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            from,
+            storage,
+            optional: self.optional,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for InputArtifact {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = InputArtifactRepr::deserialize(d)?;
+        let source = match (r.from, r.storage) {
+            (Some(_), Some(_)) => {
+                return Err(serde::de::Error::custom(format!(
+                    "input artifact `{}` has both `from` and `storage`; keep one",
+                    r.name
+                )));
+            }
+            (Some(f), None) => Some(ArtifactSource::From(f)),
+            (None, Some(s)) => Some(ArtifactSource::Storage(s)),
+            (None, None) => None,
+        };
+        Ok(InputArtifact {
+            name: r.name,
+            path: r.path,
+            source,
+            optional: r.optional,
+        })
+    }
+}

@@ -1,0 +1,466 @@
+//! The spec format: reading YAML/JSON into the IR with located diagnostics, and printing it back.
+//!
+//! Reading goes in three passes: a header check (`apiVersion`, `kind`) so a file from another
+//! version gets a version error rather than a pile of field errors; strict typed deserialisation
+//! (unknown fields are errors with the nearest valid name); and semantic validation. An index of
+//! every node's line and column, built from the YAML event stream, places each diagnostic.
+
+use crate::diag::{Diagnostic, Location, suggest};
+use crate::model::{API_VERSION, Workflow};
+use crate::validate::validate;
+use saphyr_parser::{Event, Parser};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The text formats of a spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Yaml,
+    Json,
+}
+
+impl Format {
+    /// JSON for `.json` files, YAML otherwise.
+    pub fn from_path(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+}
+
+/// Parses and validates a spec. On success, also returns the warnings.
+pub fn load(text: &str, format: Format) -> Result<(Workflow, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let wf = parse(text, format)?;
+    let index = SpanIndex::build(text);
+    let mut diags = validate(&wf);
+    for d in &mut diags {
+        if d.location.is_none() {
+            d.location = d.path.as_deref().and_then(|p| index.locate(p));
+        }
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    Ok((wf, diags))
+}
+
+/// Parses a spec into the IR without semantic validation.
+pub fn parse(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
+    check_header(text, format)?;
+    let result = match format {
+        Format::Yaml => {
+            let de = serde_norway::Deserializer::from_str(text);
+            serde_path_to_error::deserialize::<_, Workflow>(de).map_err(|e| {
+                let path = clean_path(&e.path().to_string());
+                let inner = e.into_inner();
+                let loc = inner.location().map(|l| Location {
+                    line: l.line(),
+                    column: l.column(),
+                });
+                (path, strip_yaml_decoration(&inner.to_string()), loc)
+            })
+        }
+        Format::Json => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            serde_path_to_error::deserialize::<_, Workflow>(&mut de).map_err(|e| {
+                let path = clean_path(&e.path().to_string());
+                let inner = e.into_inner();
+                let loc = (inner.line() > 0).then(|| Location {
+                    line: inner.line(),
+                    column: inner.column(),
+                });
+                let msg = inner.to_string();
+                let msg = msg
+                    .rfind(" at line ")
+                    .map_or(msg.as_str(), |i| &msg[..i])
+                    .to_string();
+                (path, msg, loc)
+            })
+        }
+    };
+    result.map_err(|(path, message, loc)| vec![deserialize_diagnostic(text, path, message, loc)])
+}
+
+/// Prints the IR as canonical YAML (fields in declaration order, defaults omitted).
+pub fn to_yaml(wf: &Workflow) -> String {
+    // Serialising plain data to a String cannot fail.
+    serde_norway::to_string(wf).unwrap_or_default()
+}
+
+/// Prints the IR as canonical, pretty JSON with a trailing newline.
+pub fn to_json(wf: &Workflow) -> String {
+    let mut s = serde_json::to_string_pretty(wf).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+pub fn to_string(wf: &Workflow, format: Format) -> String {
+    match format {
+        Format::Yaml => to_yaml(wf),
+        Format::Json => to_json(wf),
+    }
+}
+
+fn check_header(text: &str, format: Format) -> Result<(), Vec<Diagnostic>> {
+    let value: Result<serde_json::Value, String> = match format {
+        Format::Yaml => serde_norway::from_str(text).map_err(|e| e.to_string()),
+        Format::Json => serde_json::from_str(text).map_err(|e| e.to_string()),
+    };
+    let value = match value {
+        Ok(v) => v,
+        // Syntax errors are reported, with their location, by the typed pass.
+        Err(_) => return Ok(()),
+    };
+    let index = SpanIndex::build(text);
+    let Some(obj) = value.as_object() else {
+        return Err(vec![
+            Diagnostic::error("a workflow spec must be a mapping at the top level")
+                .help(format!(
+                    "start the file with `apiVersion: {API_VERSION}` and `kind: Workflow`"
+                ))
+                .at("")
+                .located(index.locate("").or(Some(Location { line: 1, column: 1 }))),
+        ]);
+    };
+    let mut errors = Vec::new();
+    match obj.get("apiVersion").and_then(|v| v.as_str()) {
+        Some(API_VERSION) => {}
+        Some(other) => errors.push(
+            Diagnostic::error(format!("unsupported apiVersion `{other}`"))
+                .help(format!(
+                    "this Couler reads `{API_VERSION}`; a file from a newer Couler needs a newer `couler`"
+                ))
+                .at("apiVersion")
+                .located(index.locate("apiVersion")),
+        ),
+        None => errors.push(
+            Diagnostic::error("missing `apiVersion`")
+                .help(format!("add `apiVersion: {API_VERSION}` at the top of the file"))
+                .at("")
+                .located(Some(Location { line: 1, column: 1 })),
+        ),
+    }
+    match obj.get("kind").and_then(|v| v.as_str()) {
+        Some("Workflow") => {}
+        Some(other) => errors.push(
+            Diagnostic::error(format!("unsupported kind `{other}`"))
+                .help("the only kind is `Workflow`")
+                .at("kind")
+                .located(index.locate("kind")),
+        ),
+        None => errors.push(
+            Diagnostic::error("missing `kind`")
+                .help("add `kind: Workflow` at the top of the file")
+                .at("")
+                .located(Some(Location { line: 1, column: 1 })),
+        ),
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+impl Diagnostic {
+    fn located(mut self, loc: Option<Location>) -> Self {
+        self.location = loc;
+        self
+    }
+}
+
+/// serde_path_to_error prints the root as `.`.
+fn clean_path(path: &str) -> String {
+    if path == "." {
+        String::new()
+    } else {
+        path.to_string()
+    }
+}
+
+/// serde_norway prefixes the path and suffixes the location; both are reported separately.
+fn strip_yaml_decoration(msg: &str) -> String {
+    let msg = msg.rfind(" at line ").map_or(msg, |i| &msg[..i]);
+    let is_path = |head: &str| {
+        !head.is_empty()
+            && head
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "[]._-".contains(c))
+    };
+    match msg.split_once(": ") {
+        Some((head, tail)) if is_path(head) => tail.to_string(),
+        _ => msg.to_string(),
+    }
+}
+
+fn deserialize_diagnostic(
+    text: &str,
+    path: String,
+    message: String,
+    loc: Option<Location>,
+) -> Diagnostic {
+    let index = SpanIndex::build(text);
+    // "unknown field `x`, expected one of `a`, `b`" and "unknown variant …": point at the key, suggest.
+    for what in ["field", "variant"] {
+        let prefix = format!("unknown {what} `");
+        if let Some(rest) = message.strip_prefix(&prefix) {
+            let word = rest.split('`').next().unwrap_or("");
+            let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+            let field_path = if what == "field" && !path.ends_with(word) {
+                join(&path, word)
+            } else {
+                path.clone()
+            };
+            let help = match suggest(word, expected.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if expected.is_empty() => format!("remove `{word}`"),
+                None => format!("valid names here: `{}`", expected.join("`, `")),
+            };
+            let location = index.locate_key(&field_path).or(loc);
+            return Diagnostic::error(format!("unknown {what} `{word}`"))
+                .help(help)
+                .at(field_path)
+                .located(location);
+        }
+    }
+    let help = if message.starts_with("missing field") {
+        Some("add the field; docs/spec.md lists every field with an example".to_string())
+    } else if message.starts_with("invalid type") {
+        Some("see docs/spec.md for the type of this field".to_string())
+    } else {
+        None
+    };
+    let location = index.locate(&path).or(loc);
+    let mut d = Diagnostic::error(message).at(path).located(location);
+    d.help = help;
+    d
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// Line and column of every node of a YAML (or JSON) document, by spec path.
+#[derive(Debug, Default)]
+pub struct SpanIndex {
+    /// path → (location of the key, location of the value)
+    nodes: HashMap<String, (Option<Location>, Location)>,
+}
+
+enum Frame {
+    Map {
+        path: String,
+        key: Option<String>,
+    },
+    Seq {
+        path: String,
+        next: usize,
+    },
+    /// A mapping used as a key, or anything else we do not index into.
+    Opaque,
+}
+
+impl SpanIndex {
+    /// Indexes `text`; on a syntax error, keeps what was read before it.
+    pub fn build(text: &str) -> SpanIndex {
+        let mut nodes: HashMap<String, (Option<Location>, Location)> = HashMap::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut pending_key: Option<(String, Location)> = None;
+        let mut parser = Parser::new_from_str(text);
+        while let Some(Ok((event, span))) = parser.next_event() {
+            let here = Location {
+                line: span.start.line(),
+                column: span.start.col() + 1,
+            };
+            let is_node = matches!(
+                event,
+                Event::Scalar(..)
+                    | Event::MappingStart(..)
+                    | Event::SequenceStart(..)
+                    | Event::Alias(..)
+            );
+            if is_node {
+                // Work out this node's path from its parent.
+                let path = match stack.last_mut() {
+                    None => Some(String::new()),
+                    Some(Frame::Opaque) => None,
+                    Some(Frame::Seq { path, next }) => {
+                        *next += 1;
+                        Some(format!("{path}[{}]", *next - 1))
+                    }
+                    Some(Frame::Map { path, key }) => match key.take() {
+                        Some(k) => Some(join(path, &k)),
+                        None => {
+                            // This node is a key.
+                            if let Event::Scalar(value, ..) = &event {
+                                *key = Some(value.to_string());
+                                pending_key = Some((join(path, value), here));
+                                continue;
+                            }
+                            *key = Some(String::new());
+                            None
+                        }
+                    },
+                };
+                if let Some(p) = &path {
+                    let key_loc = pending_key.take().filter(|(kp, _)| kp == p).map(|(_, l)| l);
+                    nodes.entry(p.clone()).or_insert((key_loc, here));
+                }
+                match event {
+                    Event::MappingStart(..) => stack.push(match path {
+                        Some(path) => Frame::Map { path, key: None },
+                        None => Frame::Opaque,
+                    }),
+                    Event::SequenceStart(..) => stack.push(match path {
+                        Some(path) => Frame::Seq { path, next: 0 },
+                        None => Frame::Opaque,
+                    }),
+                    _ => {}
+                }
+            } else if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
+                stack.pop();
+            } else if matches!(event, Event::DocumentEnd) {
+                break;
+            }
+        }
+        SpanIndex { nodes }
+    }
+
+    /// Where the value at `path` starts, or its nearest ancestor's.
+    pub fn locate(&self, path: &str) -> Option<Location> {
+        self.find(path).map(|(_, v)| v)
+    }
+
+    /// Where the key of `path` stands (the value's location for list items), or its nearest ancestor's.
+    pub fn locate_key(&self, path: &str) -> Option<Location> {
+        self.find(path).map(|(k, v)| k.unwrap_or(v))
+    }
+
+    fn find(&self, path: &str) -> Option<(Option<Location>, Location)> {
+        let mut p = path;
+        loop {
+            if let Some(found) = self.nodes.get(p) {
+                return Some(*found);
+            }
+            if p.is_empty() {
+                return None;
+            }
+            let cut = p.rfind(['.', '[']).unwrap_or(0);
+            p = &p[..cut];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = "apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: hello
+steps:
+  - name: say
+    container:
+      image: alpine:3.19
+      command: [echo, hi]
+  - name: after
+    dependsOn: [say]
+    script:
+      source: |
+        print('done')
+";
+
+    #[test]
+    fn index_locates_keys_and_values() {
+        let idx = SpanIndex::build(SPEC);
+        assert_eq!(
+            idx.locate("steps[1]"),
+            Some(Location { line: 9, column: 5 })
+        );
+        assert_eq!(
+            idx.locate_key("steps[0].container.image"),
+            Some(Location { line: 7, column: 7 })
+        );
+        assert_eq!(
+            idx.locate("steps[0].container.image"),
+            Some(Location {
+                line: 7,
+                column: 14
+            })
+        );
+        assert_eq!(
+            idx.locate("steps[0].container.command[1]"),
+            Some(Location {
+                line: 8,
+                column: 23
+            })
+        );
+        // A path that does not exist falls back to its nearest ancestor.
+        assert_eq!(
+            idx.locate("steps[1].dependsOn[0].x"),
+            Some(Location {
+                line: 10,
+                column: 17
+            })
+        );
+    }
+
+    #[test]
+    fn loads_and_round_trips() {
+        let (wf, warnings) = load(SPEC, Format::Yaml).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(wf.steps.len(), 2);
+        let yaml = to_yaml(&wf);
+        assert_eq!(parse(&yaml, Format::Yaml).unwrap(), wf);
+        assert_eq!(to_yaml(&parse(&yaml, Format::Yaml).unwrap()), yaml);
+        let json = to_json(&wf);
+        assert_eq!(parse(&json, Format::Json).unwrap(), wf);
+    }
+
+    #[test]
+    fn unknown_field_points_at_key_with_suggestion() {
+        let bad = SPEC.replace("      image:", "      imge:");
+        let errs = parse(&bad, Format::Yaml).unwrap_err();
+        let e = &errs[0];
+        assert_eq!(e.message, "unknown field `imge`");
+        assert_eq!(e.help.as_deref(), Some("did you mean `image`?"));
+        assert_eq!(e.location, Some(Location { line: 7, column: 7 }));
+        assert_eq!(e.path.as_deref(), Some("steps[0].container.imge"));
+    }
+
+    #[test]
+    fn json_unknown_field_is_located_too() {
+        let json = r#"{"apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "x",
+  "steps": [{"name": "a", "script": {"sorce": "print(1)"}}]}"#;
+        let e = &parse(json, Format::Json).unwrap_err()[0];
+        assert_eq!(e.message, "unknown field `sorce`");
+        assert_eq!(e.help.as_deref(), Some("did you mean `source`?"));
+        assert_eq!(
+            e.location,
+            Some(Location {
+                line: 2,
+                column: 38
+            })
+        );
+    }
+
+    #[test]
+    fn header_errors_come_first() {
+        let e = &parse(&SPEC.replace("v1alpha1", "v9"), Format::Yaml).unwrap_err()[0];
+        assert!(e.message.contains("unsupported apiVersion"), "{e:?}");
+        assert_eq!(
+            e.location,
+            Some(Location {
+                line: 1,
+                column: 13
+            })
+        );
+        let e = &parse("- a\n- b\n", Format::Yaml).unwrap_err()[0];
+        assert!(e.message.contains("mapping at the top level"));
+    }
+}

@@ -1,0 +1,1138 @@
+//! Semantic validation of a workflow: names, references, dependencies, cycles and policies.
+//!
+//! Every check produces a [`Diagnostic`] with the spec path of the offending value and a way to
+//! fix it. Names follow the strictest rule among the target engines, so a workflow that validates
+//! here can be compiled for any backend without renaming.
+
+use crate::diag::{Diagnostic, suggest};
+use crate::expr::{Reference, StepOutput, WorkflowField};
+use crate::graph::Graph;
+use crate::model::*;
+use std::collections::{HashMap, HashSet};
+
+/// Longest DNS-1123 label (Kubernetes object names, Argo task names).
+pub const MAX_NAME_LEN: usize = 63;
+
+/// `Some(reason)` if `name` is not a DNS-1123 label.
+pub fn dns1123_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Some(format!(
+            "it is {} characters long; the limit is {MAX_NAME_LEN}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "`{c}` is not allowed: use lowercase letters, digits and `-`"
+        ));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Some("it must start and end with a letter or digit".into());
+    }
+    None
+}
+
+/// A DNS-1123 label made from any text: lowercase, other characters as `-`, trimmed to length.
+pub fn to_dns1123(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    let mut out = out.trim_matches('-').to_string();
+    out.truncate(MAX_NAME_LEN);
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "step".to_string()
+    } else {
+        out
+    }
+}
+
+/// `Some(reason)` if `name` cannot name a parameter or artifact on every engine.
+pub fn identifier_problem(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => Some("it is empty".into()),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            Some("it must start with a letter or `_`".into())
+        }
+        _ if name.len() > MAX_NAME_LEN => {
+            Some(format!("it is longer than {MAX_NAME_LEN} characters"))
+        }
+        _ => chars
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+            .map(|c| format!("`{c}` is not allowed: use letters, digits, `_` and `-`")),
+    }
+}
+
+fn env_name_problem(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => Some("it is empty".into()),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            Some("it must start with a letter or `_`".into())
+        }
+        _ => chars
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+            .map(|c| format!("`{c}` is not allowed in an environment variable name")),
+    }
+}
+
+/// Checks a workflow; returns every error and warning found.
+pub fn validate(wf: &Workflow) -> Vec<Diagnostic> {
+    let mut v = Validator {
+        wf,
+        out: Vec::new(),
+    };
+    v.workflow();
+    v.out
+}
+
+struct Validator<'a> {
+    wf: &'a Workflow,
+    out: Vec<Diagnostic>,
+}
+
+/// Where a reference stands decides what it may read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// A string: command, args, source, env, input value.
+    Template,
+    /// `inputs.artifacts[i].from`
+    ArtifactFrom,
+    When,
+    MapFrom,
+    RepeatWhile,
+}
+
+impl Place {
+    fn of(path: &str) -> Place {
+        match path {
+            "when" => Place::When,
+            "map.from" => Place::MapFrom,
+            "repeat.while" => Place::RepeatWhile,
+            p if p.starts_with("inputs.artifacts[") => Place::ArtifactFrom,
+            _ => Place::Template,
+        }
+    }
+}
+
+impl Validator<'_> {
+    fn err(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.out
+            .push(Diagnostic::error(message).at(path).help(help));
+    }
+
+    fn warn(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.out
+            .push(Diagnostic::warning(message).at(path).help(help));
+    }
+
+    fn workflow(&mut self) {
+        let wf = self.wf;
+        if wf.api_version != API_VERSION {
+            self.err(
+                "apiVersion",
+                format!("unsupported apiVersion `{}`", wf.api_version),
+                format!("use `{API_VERSION}`"),
+            );
+        }
+        if wf.kind != "Workflow" {
+            self.err(
+                "kind",
+                format!("unsupported kind `{}`", wf.kind),
+                "the only kind is `Workflow`",
+            );
+        }
+        if let Some(p) = dns1123_problem(&wf.name) {
+            self.err(
+                "name",
+                format!("invalid workflow name `{}`: {p}", wf.name),
+                format!("try `{}`", to_dns1123(&wf.name)),
+            );
+        }
+        if wf.steps.is_empty() {
+            self.err(
+                "steps",
+                "the workflow has no steps",
+                "add at least one step under `steps`",
+            );
+        }
+        if wf.parallelism == Some(0) {
+            self.err(
+                "parallelism",
+                "`parallelism: 0` would never run anything",
+                "remove it, or set 1 or more",
+            );
+        }
+        self.labels("labels", &wf.labels);
+        self.params();
+        self.names();
+        self.groups();
+        if let Some(d) = &wf.defaults.retry {
+            self.retry("defaults.retry", d);
+        }
+        if let Some(r) = &wf.defaults.resources {
+            self.resources("defaults.resources", r);
+        }
+        if let Some(s) = &wf.schedule {
+            self.schedule(s);
+        }
+        self.volumes();
+        for (i, step) in wf.steps.iter().enumerate() {
+            self.step(&format!("steps[{i}]"), step, false);
+        }
+        if let Some(exit) = &wf.on_exit {
+            self.step("onExit", exit, true);
+        }
+        self.cycles();
+    }
+
+    fn labels(&mut self, path: &str, labels: &std::collections::BTreeMap<String, String>) {
+        for (k, v) in labels {
+            let name = k.rsplit('/').next().unwrap_or(k);
+            let bad_key = name.is_empty()
+                || name.len() > MAX_NAME_LEN
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if bad_key {
+                self.err(format!("{path}.{k}"), format!("invalid label key `{k}`"), "use letters, digits, `-`, `_` and `.`, at most 63 characters, with an optional `prefix/`");
+            }
+            if v.len() > MAX_NAME_LEN
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                self.err(format!("{path}.{k}"), format!("invalid label value `{v}`"), "label values hold at most 63 letters, digits, `-`, `_` and `.`; put longer text in `annotations`");
+            }
+        }
+    }
+
+    fn params(&mut self) {
+        let mut seen = HashSet::new();
+        for (i, p) in self.wf.params.iter().enumerate() {
+            let path = format!("params[{i}]");
+            if let Some(why) = identifier_problem(&p.name) {
+                self.err(
+                    format!("{path}.name"),
+                    format!("invalid parameter name `{}`: {why}", p.name),
+                    "use letters, digits, `_` and `-`, starting with a letter",
+                );
+            }
+            if !seen.insert(p.name.as_str()) {
+                self.err(
+                    format!("{path}.name"),
+                    format!("parameter `{}` is declared twice", p.name),
+                    "rename or remove one of them",
+                );
+            }
+            if let Some(d) = &p.default {
+                if let Some(why) = type_mismatch(p.ty, d) {
+                    self.err(
+                        format!("{path}.default"),
+                        format!("default of parameter `{}` {why}", p.name),
+                        "make the default match the parameter's `type`",
+                    );
+                }
+                if !p.allowed.is_empty() && !p.allowed.contains(d) {
+                    self.err(
+                        format!("{path}.default"),
+                        format!(
+                            "default of parameter `{}` is not among its `enum` values",
+                            p.name
+                        ),
+                        "pick one of the listed values",
+                    );
+                }
+            }
+        }
+    }
+
+    /// Step and group names: valid and unique across the workflow.
+    fn names(&mut self) {
+        let mut seen: HashMap<&str, String> = HashMap::new();
+        let steps = self
+            .wf
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("steps[{i}].name"), s.name.as_str()));
+        let exit = self
+            .wf
+            .on_exit
+            .iter()
+            .map(|s| ("onExit.name".to_string(), s.name.as_str()));
+        let groups = self
+            .wf
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (format!("groups[{i}].name"), g.name.as_str()));
+        let all: Vec<(String, &str)> = steps.chain(exit).chain(groups).collect();
+        for (path, name) in all {
+            if let Some(why) = dns1123_problem(name) {
+                self.err(
+                    &path,
+                    format!("invalid name `{name}`: {why}"),
+                    format!(
+                        "names must work on every engine (DNS-1123 labels); try `{}`",
+                        to_dns1123(name)
+                    ),
+                );
+            }
+            if let Some(first) = seen.get(name) {
+                let first = first.clone();
+                self.err(
+                    &path,
+                    format!("the name `{name}` is already used at `{first}`"),
+                    "give every step and group its own name",
+                );
+            } else {
+                seen.insert(name, path);
+            }
+        }
+    }
+
+    fn groups(&mut self) {
+        let mut member_of: HashMap<&str, &str> = HashMap::new();
+        for (i, g) in self.wf.groups.iter().enumerate() {
+            if g.steps.is_empty() {
+                self.err(
+                    format!("groups[{i}].steps"),
+                    format!("group `{}` has no steps", g.name),
+                    "list the steps that run concurrently, or remove the group",
+                );
+            }
+            for (j, m) in g.steps.iter().enumerate() {
+                let path = format!("groups[{i}].steps[{j}]");
+                if self.wf.step(m).is_none() {
+                    let help = self.unknown_step_help(m);
+                    self.err(
+                        path,
+                        format!("group `{}` lists unknown step `{m}`", g.name),
+                        help,
+                    );
+                } else if let Some(other) = member_of.insert(m.as_str(), g.name.as_str()) {
+                    self.err(
+                        path,
+                        format!("step `{m}` is in groups `{other}` and `{}`", g.name),
+                        "a step belongs to at most one group",
+                    );
+                }
+            }
+        }
+    }
+
+    fn unknown_step_help(&self, name: &str) -> String {
+        let names = self.wf.steps.iter().map(|s| s.name.as_str());
+        match suggest(name, names) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "no step has that name; check the spelling against `steps`".to_string(),
+        }
+    }
+
+    fn step(&mut self, path: &str, step: &Step, is_exit: bool) {
+        self.kind(path, step);
+        self.io(path, step);
+        for (k, _) in &step.env {
+            if let Some(why) = env_name_problem(k) {
+                self.err(
+                    format!("{path}.env.{k}"),
+                    format!("invalid environment variable `{k}`: {why}"),
+                    "use letters, digits and `_`",
+                );
+            }
+        }
+        for (i, s) in step.secrets.iter().enumerate() {
+            if let Some(why) = env_name_problem(&s.env) {
+                self.err(
+                    format!("{path}.secrets[{i}].env"),
+                    format!("invalid environment variable `{}`: {why}", s.env),
+                    "use letters, digits and `_`",
+                );
+            }
+            if step.env.contains_key(&s.env) {
+                self.err(
+                    format!("{path}.secrets[{i}].env"),
+                    format!("`{}` is set both in `env` and from a secret", s.env),
+                    "keep one of them",
+                );
+            }
+        }
+        for (i, d) in step.depends_on.iter().enumerate() {
+            let dpath = format!("{path}.dependsOn[{i}]");
+            if is_exit {
+                self.err(
+                    dpath,
+                    "the exit handler runs after every step; it takes no `dependsOn`",
+                    "remove `dependsOn`",
+                );
+                continue;
+            }
+            if d == &step.name {
+                self.err(
+                    dpath,
+                    format!("step `{d}` depends on itself"),
+                    "remove it from its own `dependsOn`",
+                );
+            } else if self.wf.step(d).is_none() && self.wf.group(d).is_none() {
+                let help = self.unknown_step_help(d);
+                self.err(dpath, format!("`dependsOn` names unknown step `{d}`"), help);
+            } else if self
+                .wf
+                .group(d)
+                .is_some_and(|g| g.steps.contains(&step.name))
+            {
+                self.err(
+                    dpath,
+                    format!("step `{}` depends on its own group `{d}`", step.name),
+                    "remove the group from `dependsOn`",
+                );
+            }
+        }
+        for (rel, r) in step.references() {
+            self.reference(&format!("{path}.{rel}"), Place::of(&rel), r, step, is_exit);
+        }
+        if let Some(m) = &step.map {
+            if is_exit {
+                self.err(
+                    format!("{path}.map"),
+                    "the exit handler cannot be mapped",
+                    "remove `map`",
+                );
+            }
+            self.map(path, m);
+        }
+        if let Some(rep) = &step.repeat {
+            if rep.max_iterations == 0 {
+                self.err(
+                    format!("{path}.repeat.maxIterations"),
+                    "`maxIterations` must be at least 1",
+                    "set how many runs the loop may take at most",
+                );
+            }
+            if !rep
+                .condition
+                .refs()
+                .iter()
+                .any(|r| r.step_name() == Some(step.name.as_str()))
+            {
+                self.warn(format!("{path}.repeat.while"), format!("the loop condition does not read step `{}`'s own outputs, so every run sees the same value", step.name), format!("compare `steps.{}.outputs.result` or one of its output parameters", step.name));
+            }
+            if step.map.is_some() {
+                self.err(
+                    format!("{path}.repeat"),
+                    "a step cannot both `map` and `repeat`",
+                    "put the loop in a sub-workflow, or split the step",
+                );
+            }
+        }
+        if let Some(r) = &step.retry {
+            self.retry(&format!("{path}.retry"), r);
+        }
+        if let Some(r) = &step.resources {
+            self.resources(&format!("{path}.resources"), r);
+        }
+        if step.timeout == Some(crate::value::Duration::from_millis(0)) {
+            self.err(
+                format!("{path}.timeout"),
+                "a timeout of 0 stops the step at once",
+                "remove the timeout or make it longer",
+            );
+        }
+        for (i, m) in step.volume_mounts.iter().enumerate() {
+            let known = self.wf.volumes.iter().any(|v| v.name == m.name)
+                || self.wf.volume_claims.iter().any(|v| v.name == m.name);
+            if !known {
+                let names = self
+                    .wf
+                    .volumes
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .chain(self.wf.volume_claims.iter().map(|v| v.name.as_str()));
+                let help = match suggest(&m.name, names) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "declare it under the workflow's `volumes` or `volumeClaims`".into(),
+                };
+                self.err(
+                    format!("{path}.volumeMounts[{i}].name"),
+                    format!("unknown volume `{}`", m.name),
+                    help,
+                );
+            }
+            if !m.mount_path.starts_with('/') {
+                self.err(
+                    format!("{path}.volumeMounts[{i}].mountPath"),
+                    format!("mount path `{}` is not absolute", m.mount_path),
+                    "start it with `/`",
+                );
+            }
+        }
+        if is_exit && step.when.is_some() {
+            // Allowed: e.g. `when: workflow.status != "Succeeded"` to alert only on failure.
+        }
+    }
+
+    fn kind(&mut self, path: &str, step: &Step) {
+        match &step.kind {
+            StepKind::Container(c) => {
+                if c.image.is_none() && self.wf.defaults.image.is_none() && c.command.is_empty() {
+                    self.err(
+                        format!("{path}.container"),
+                        format!("step `{}` has neither an image nor a command", step.name),
+                        "set `image` (and usually `command`)",
+                    );
+                }
+            }
+            StepKind::Script(s) => {
+                if s.source.segments().is_empty() {
+                    self.err(
+                        format!("{path}.script.source"),
+                        "the script is empty",
+                        "write the code to run under `source`",
+                    );
+                }
+                if s.command.is_empty() {
+                    self.err(
+                        format!("{path}.script.command"),
+                        "a script needs an interpreter",
+                        "e.g. `command: [python3]` or `command: [bash]`",
+                    );
+                }
+            }
+            StepKind::Resource(r) => {
+                if r.manifest.segments().is_empty() {
+                    self.err(
+                        format!("{path}.resource.manifest"),
+                        "the manifest is empty",
+                        "write the Kubernetes object as YAML text",
+                    );
+                }
+            }
+            StepKind::Job(j) => {
+                let roles = j.framework.roles();
+                for (role, count) in &j.replicas {
+                    if !roles.contains(&role.as_str()) {
+                        let help = match suggest(role, roles.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "{:?} jobs have the roles `{}`",
+                                j.framework,
+                                roles.join("`, `")
+                            ),
+                        };
+                        self.err(
+                            format!("{path}.job.replicas.{role}"),
+                            format!("`{role}` is not a replica role of a {:?} job", j.framework),
+                            help,
+                        );
+                    }
+                    if *count == 0 {
+                        self.err(
+                            format!("{path}.job.replicas.{role}"),
+                            format!("zero `{role}` replicas"),
+                            "remove the role or give it at least 1 replica",
+                        );
+                    }
+                }
+                if j.replicas.is_empty() {
+                    self.err(
+                        format!("{path}.job.replicas"),
+                        "a distributed job needs replicas",
+                        "e.g. `replicas: {worker: 2}`",
+                    );
+                }
+            }
+            StepKind::Workflow(w) => {
+                if w.reference.trim().is_empty() {
+                    self.err(
+                        format!("{path}.workflow.ref"),
+                        "empty sub-workflow reference",
+                        "name a spec file or a workflow template",
+                    );
+                }
+            }
+            StepKind::Suspend(_) => {}
+        }
+    }
+
+    fn io(&mut self, path: &str, step: &Step) {
+        let mut names = HashSet::new();
+        for (i, p) in step.inputs.parameters.iter().enumerate() {
+            self.io_name(
+                &format!("{path}.inputs.parameters[{i}].name"),
+                &p.name,
+                "input parameter",
+                &mut names,
+            );
+        }
+        let mut names = HashSet::new();
+        for (i, a) in step.inputs.artifacts.iter().enumerate() {
+            let apath = format!("{path}.inputs.artifacts[{i}]");
+            self.io_name(
+                &format!("{apath}.name"),
+                &a.name,
+                "input artifact",
+                &mut names,
+            );
+            if a.path.trim().is_empty() {
+                self.err(
+                    format!("{apath}.path"),
+                    format!("input artifact `{}` has no path", a.name),
+                    "set where the step expects the file, e.g. `path: data.csv`",
+                );
+            }
+            if a.source.is_none() && !a.optional {
+                self.err(&apath, format!("input artifact `{}` has no source", a.name), "add `from: steps.STEP.outputs.artifacts.NAME`, or a `storage`, or mark it `optional: true`");
+            }
+        }
+        let mut names = HashSet::new();
+        for (i, p) in step.outputs.parameters.iter().enumerate() {
+            self.io_name(
+                &format!("{path}.outputs.parameters[{i}].name"),
+                &p.name,
+                "output parameter",
+                &mut names,
+            );
+        }
+        let mut names = HashSet::new();
+        for (i, a) in step.outputs.artifacts.iter().enumerate() {
+            let apath = format!("{path}.outputs.artifacts[{i}]");
+            self.io_name(
+                &format!("{apath}.name"),
+                &a.name,
+                "output artifact",
+                &mut names,
+            );
+            if a.path.trim().is_empty() {
+                self.err(
+                    format!("{apath}.path"),
+                    format!("output artifact `{}` has no path", a.name),
+                    "set where the step writes it, e.g. `path: model.pkl`",
+                );
+            }
+            if let Some(Storage::Git(_) | Storage::Http(_)) = &a.storage {
+                self.err(
+                    format!("{apath}.storage"),
+                    "git and http storage can only be read",
+                    "store outputs in local, s3, gcs, oss or hdfs storage",
+                );
+            }
+        }
+    }
+
+    fn io_name<'n>(&mut self, path: &str, name: &'n str, what: &str, seen: &mut HashSet<&'n str>) {
+        if let Some(why) = identifier_problem(name) {
+            self.err(
+                path,
+                format!("invalid {what} name `{name}`: {why}"),
+                "use letters, digits, `_` and `-`, starting with a letter",
+            );
+        }
+        if !seen.insert(name) {
+            self.err(
+                path,
+                format!("{what} `{name}` is declared twice"),
+                "rename or remove one of them",
+            );
+        }
+    }
+
+    fn reference(&mut self, path: &str, place: Place, r: &Reference, step: &Step, is_exit: bool) {
+        match r {
+            Reference::Param(name) => {
+                if !self.wf.params.iter().any(|p| &p.name == name) {
+                    let help = match suggest(name, self.wf.params.iter().map(|p| p.name.as_str())) {
+                        Some(s) => format!("did you mean `params.{s}`?"),
+                        None => format!("declare `{name}` under the workflow's `params`"),
+                    };
+                    self.err(path, format!("unknown workflow parameter `{name}`"), help);
+                }
+            }
+            Reference::Step {
+                step: target,
+                output,
+            } => self.step_reference(path, place, target, output, step),
+            Reference::InputParameter(name) => {
+                if place == Place::MapFrom || place == Place::ArtifactFrom {
+                    self.err(
+                        path,
+                        format!("`{r}` cannot be used here"),
+                        "reference another step's output",
+                    );
+                } else if !step.inputs.parameters.iter().any(|p| &p.name == name) {
+                    self.err(path, format!("step `{}` has no input parameter `{name}`", step.name), format!("declare it under `inputs.parameters`, or use `params.{name}` for a workflow parameter"));
+                }
+            }
+            Reference::InputArtifactPath(name) | Reference::OutputPath { name, .. } => {
+                if place != Place::Template {
+                    self.err(
+                        path,
+                        format!("`{r}` is a file path; it can only be used inside strings"),
+                        "use it in `command`, `args`, `source` or `env`",
+                    );
+                    return;
+                }
+                let declared = match r {
+                    Reference::InputArtifactPath(_) => {
+                        step.inputs.artifacts.iter().any(|a| &a.name == name)
+                    }
+                    Reference::OutputPath { artifact: true, .. } => {
+                        step.outputs.artifacts.iter().any(|a| &a.name == name)
+                    }
+                    _ => step
+                        .outputs
+                        .parameters
+                        .iter()
+                        .any(|p| &p.name == name && p.path.is_some()),
+                };
+                if !declared {
+                    let list = match r {
+                        Reference::InputArtifactPath(_) => "`inputs.artifacts`",
+                        Reference::OutputPath { artifact: true, .. } => "`outputs.artifacts`",
+                        _ => "`outputs.parameters` (with a `path`)",
+                    };
+                    self.err(
+                        path,
+                        format!("step `{}` declares no `{name}` in {list}", step.name),
+                        format!("declare it in {list}"),
+                    );
+                }
+            }
+            Reference::Item(keys) => match &step.map {
+                None => self.err(
+                    path,
+                    "`item` is only defined in a step with `map`",
+                    "add a `map` to the step, or remove the reference",
+                ),
+                Some(Map {
+                    over: MapOver::Items(items),
+                    ..
+                }) if !keys.is_empty() => {
+                    let key = &keys[0];
+                    if items.iter().any(|it| it.get(key).is_none()) {
+                        self.err(
+                            path,
+                            format!("not every item of the `map` has a `{key}` field"),
+                            "give every item that field, or use `{{item}}` for the whole item",
+                        );
+                    }
+                }
+                Some(Map {
+                    over: MapOver::Range { .. },
+                    ..
+                }) if !keys.is_empty() => {
+                    self.err(
+                        path,
+                        "range items are numbers; they have no fields",
+                        "use `{{item}}`",
+                    );
+                }
+                Some(_) => {}
+            },
+            Reference::Workflow(WorkflowField::Status) if !is_exit => {
+                self.err(
+                    path,
+                    "`workflow.status` is only known to the exit handler",
+                    "move this step to `onExit`, or use `steps.STEP.status`",
+                );
+            }
+            Reference::Workflow(_) => {
+                if place == Place::MapFrom || place == Place::ArtifactFrom {
+                    self.err(
+                        path,
+                        format!("`{r}` cannot be used here"),
+                        "reference another step's output",
+                    );
+                }
+            }
+        }
+    }
+
+    fn step_reference(
+        &mut self,
+        path: &str,
+        place: Place,
+        target: &str,
+        output: &StepOutput,
+        step: &Step,
+    ) {
+        let self_ref = target == step.name;
+        if self_ref && place != Place::RepeatWhile {
+            self.err(path, format!("step `{target}` reads its own output"), "a step can only read the outputs of steps before it (its own only in `repeat.while`)");
+            return;
+        }
+        if place == Place::RepeatWhile
+            && !self_ref
+            && !matches!(
+                output,
+                StepOutput::Parameter(_)
+                    | StepOutput::Result
+                    | StepOutput::ExitCode
+                    | StepOutput::Status
+            )
+        {
+            self.err(
+                path,
+                "a loop condition can only compare values",
+                "compare an output parameter or the result",
+            );
+            return;
+        }
+        let Some(source) = self.wf.step(target) else {
+            let help = self.unknown_step_help(target);
+            self.err(path, format!("unknown step `{target}`"), help);
+            return;
+        };
+        let kind_ok = |what: &str| -> Option<String> {
+            match source.kind {
+                StepKind::Container(_) | StepKind::Script(_) | StepKind::Job(_) => None,
+                _ => Some(format!(
+                    "step `{target}` is a `{}` step and has no {what}",
+                    source.kind.key()
+                )),
+            }
+        };
+        match output {
+            StepOutput::Parameter(name) => {
+                if !source.outputs.parameters.iter().any(|p| &p.name == name) {
+                    let help = match suggest(
+                        name,
+                        source.outputs.parameters.iter().map(|p| p.name.as_str()),
+                    ) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => {
+                            format!("declare `{name}` under step `{target}`'s `outputs.parameters`")
+                        }
+                    };
+                    self.err(
+                        path,
+                        format!("step `{target}` has no output parameter `{name}`"),
+                        help,
+                    );
+                }
+            }
+            StepOutput::Artifact(name) => {
+                if place != Place::ArtifactFrom {
+                    let help = match place {
+                        Place::Template => format!(
+                            "declare an input artifact with `from: steps.{target}.outputs.artifacts.{name}` and use `{{{{inputs.artifacts.NAME.path}}}}`"
+                        ),
+                        _ => "artifacts are files; conditions and maps read parameters".to_string(),
+                    };
+                    self.err(path, "an artifact cannot be used here", help);
+                } else if !source.outputs.artifacts.iter().any(|a| &a.name == name) {
+                    let help = match suggest(
+                        name,
+                        source.outputs.artifacts.iter().map(|a| a.name.as_str()),
+                    ) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => {
+                            format!("declare `{name}` under step `{target}`'s `outputs.artifacts`")
+                        }
+                    };
+                    self.err(
+                        path,
+                        format!("step `{target}` has no output artifact `{name}`"),
+                        help,
+                    );
+                }
+            }
+            StepOutput::Result => {
+                if let Some(why) = kind_ok("standard output") {
+                    self.err(
+                        path,
+                        why,
+                        "read `status` instead, or an output of a container or script step",
+                    );
+                }
+            }
+            StepOutput::ExitCode => {
+                if let Some(why) = kind_ok("exit code") {
+                    self.err(path, why, "read `status` instead");
+                }
+            }
+            StepOutput::Status => {}
+        }
+        if place == Place::ArtifactFrom && !matches!(output, StepOutput::Artifact(_)) {
+            self.err(
+                path,
+                "`from` of an input artifact must name an output artifact",
+                format!("write `steps.{target}.outputs.artifacts.NAME`"),
+            );
+        }
+        if place == Place::MapFrom
+            && !matches!(output, StepOutput::Parameter(_) | StepOutput::Result)
+        {
+            self.err(path, "`map.from` must name a JSON list: an output parameter or a result", format!("write `steps.{target}.outputs.parameters.NAME` or `steps.{target}.outputs.result`"));
+        }
+    }
+
+    fn map(&mut self, path: &str, m: &Map) {
+        if m.parallelism == Some(0) {
+            self.err(
+                format!("{path}.map.parallelism"),
+                "`parallelism: 0` would never run an item",
+                "remove it, or set 1 or more",
+            );
+        }
+        match &m.over {
+            MapOver::Items(items) if items.is_empty() => {
+                self.warn(
+                    format!("{path}.map.items"),
+                    "the map has no items, so the step never runs",
+                    "add items or remove the step",
+                );
+            }
+            MapOver::Range { step: 0, .. } => {
+                self.err(
+                    format!("{path}.map.range.step"),
+                    "a range step of 0 never ends",
+                    "use a positive or negative step",
+                );
+            }
+            MapOver::Range { start, stop, step }
+                if (*step > 0 && start >= stop) || (*step < 0 && start <= stop) =>
+            {
+                self.warn(
+                    format!("{path}.map.range"),
+                    "the range is empty, so the step never runs",
+                    "check `start`, `stop` and `step` (stop is exclusive)",
+                );
+            }
+            MapOver::From(Reference::Param(name)) => {
+                if let Some(p) = self.wf.params.iter().find(|p| &p.name == name) {
+                    if p.ty != ParamType::Json {
+                        self.err(
+                            format!("{path}.map.from"),
+                            format!("parameter `{name}` is not a list"),
+                            format!("declare `{name}` with `type: json` and a list default"),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn retry(&mut self, path: &str, r: &Retry) {
+        if let Some(b) = &r.backoff {
+            if b.factor == 0 {
+                self.err(
+                    format!("{path}.backoff.factor"),
+                    "a backoff factor of 0 means no wait after the first retry",
+                    "use 1 for a fixed delay, or 2 to double it each time",
+                );
+            }
+            if let Some(max) = b.max {
+                if max < b.duration {
+                    self.err(
+                        format!("{path}.backoff.max"),
+                        "the backoff cap is shorter than the first delay",
+                        "make `max` at least `duration`",
+                    );
+                }
+            }
+        }
+    }
+
+    fn resources(&mut self, path: &str, r: &Resources) {
+        let pairs = [
+            ("cpu", r.requests.cpu.as_ref(), r.limits.cpu.as_ref()),
+            (
+                "memory",
+                r.requests.memory.as_ref(),
+                r.limits.memory.as_ref(),
+            ),
+            (
+                "ephemeralStorage",
+                r.requests.ephemeral_storage.as_ref(),
+                r.limits.ephemeral_storage.as_ref(),
+            ),
+        ];
+        for (name, req, lim) in pairs {
+            if let (Some(req), Some(lim)) = (req, lim) {
+                if req.value() > lim.value() {
+                    self.err(
+                        format!("{path}.requests.{name}"),
+                        format!("the {name} request ({req}) is above its limit ({lim})"),
+                        "lower the request or raise the limit",
+                    );
+                }
+            }
+        }
+        if let (Some(req), Some(lim)) = (r.requests.gpu, r.limits.gpu) {
+            if req != lim {
+                self.err(
+                    format!("{path}.requests.gpu"),
+                    "GPU requests and limits must be equal",
+                    "set the same number in both, or only one of them",
+                );
+            }
+        }
+    }
+
+    fn schedule(&mut self, s: &Schedule) {
+        let macros = [
+            "@yearly",
+            "@annually",
+            "@monthly",
+            "@weekly",
+            "@daily",
+            "@midnight",
+            "@hourly",
+        ];
+        let text = s.cron.trim();
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let valid_chars = |f: &str| {
+            f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ",-*/?".contains(c))
+        };
+        let ok =
+            macros.contains(&text) || (fields.len() == 5 && fields.iter().all(|f| valid_chars(f)));
+        if !ok {
+            self.err("schedule.cron", format!("`{}` is not a cron schedule", s.cron), "write five fields `minute hour day-of-month month day-of-week`, e.g. `0 2 * * *`, or a macro such as `@daily`");
+        }
+        if let Some(tz) = &s.timezone {
+            let plausible = tz == "UTC"
+                || (tz.contains('/')
+                    && tz
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
+            if !plausible {
+                self.err(
+                    "schedule.timezone",
+                    format!("`{tz}` is not an IANA time zone"),
+                    "use a name such as `UTC` or `Asia/Shanghai`",
+                );
+            }
+        }
+    }
+
+    fn volumes(&mut self) {
+        let mut seen = HashSet::new();
+        let names = self
+            .wf
+            .volumes
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("volumes[{i}].name"), v.name.as_str()));
+        let claims = self
+            .wf
+            .volume_claims
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("volumeClaims[{i}].name"), v.name.as_str()));
+        let all: Vec<(String, &str)> = names.chain(claims).collect();
+        for (path, name) in all {
+            if let Some(why) = dns1123_problem(name) {
+                self.err(
+                    &path,
+                    format!("invalid volume name `{name}`: {why}"),
+                    format!("try `{}`", to_dns1123(name)),
+                );
+            }
+            if !seen.insert(name) {
+                self.err(
+                    &path,
+                    format!("volume `{name}` is declared twice"),
+                    "rename or remove one of them",
+                );
+            }
+        }
+    }
+
+    fn cycles(&mut self) {
+        let graph = Graph::new(self.wf);
+        if let Err(cycle) = graph.topological_order() {
+            let names: Vec<&str> = cycle
+                .steps
+                .iter()
+                .map(|&i| self.wf.steps[i].name.as_str())
+                .collect();
+            let first = cycle.steps.first().copied().unwrap_or(0);
+            let mut shown = names.join(" → ");
+            if let Some(n) = names.first() {
+                shown.push_str(&format!(" → {n}"));
+            }
+            self.err(format!("steps[{first}]"), format!("the steps depend on each other in a cycle: {shown}"), "remove one of these dependencies (a `dependsOn` entry or a reference to an output)");
+        }
+    }
+}
+
+fn type_mismatch(ty: ParamType, v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let ok = match ty {
+        ParamType::String => v.is_string(),
+        ParamType::Int => v.is_i64() || v.is_u64(),
+        ParamType::Float => v.is_number(),
+        ParamType::Bool => v.is_boolean(),
+        ParamType::Json => true,
+    };
+    if ok {
+        return None;
+    }
+    let found = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    };
+    Some(
+        format!("is {found}, but the parameter's type is `{ty:?}`", ty = ty)
+            .to_lowercase()
+            .replace("`string`", "`string`"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names() {
+        assert!(dns1123_problem("train-model-2").is_none());
+        assert!(dns1123_problem("Train").is_some());
+        assert!(dns1123_problem("-a").is_some());
+        assert!(dns1123_problem(&"a".repeat(64)).is_some());
+        assert_eq!(to_dns1123("mProject_ID0000001"), "mproject-id0000001");
+        assert_eq!(to_dns1123("__"), "step");
+        assert!(dns1123_problem(&to_dns1123(&"X_".repeat(100))).is_none());
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(identifier_problem("batch_size").is_none());
+        assert!(identifier_problem("model-path").is_none());
+        assert!(identifier_problem("1x").is_some());
+        assert!(identifier_problem("a.b").is_some());
+    }
+}
