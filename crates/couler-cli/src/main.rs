@@ -1,1 +1,155 @@
-fn main() {}
+//! `couler`: the command-line interface of Couler.
+//!
+//! Exit codes, for every command: 0 success, 1 the workflow failed, 2 invalid input
+//! (bad spec, bad arguments, unreadable file).
+
+mod commands;
+mod input;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "couler",
+    version,
+    about = "Write an ML workflow once; validate, inspect and run it anywhere",
+    long_about = "Couler turns one engine-independent workflow spec into runs on Argo Workflows, \
+Apache Airflow, Tekton, or the embedded local runtime.\n\nExit codes: 0 ok, 1 workflow failed, 2 invalid input.",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check spec files for errors; exit 0 if all are valid, 2 otherwise
+    Validate {
+        /// Spec files (YAML, or JSON with a .json extension); `-` reads YAML from stdin
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Show a workflow's dependency graph
+    Graph {
+        file: PathBuf,
+        /// text: levels and dependencies; dot: Graphviz; mermaid: for Markdown
+        #[arg(long, short, value_enum, default_value_t = GraphFormat::Text)]
+        format: GraphFormat,
+    },
+    /// Rewrite spec files in canonical form (field order, quoting, defaults omitted)
+    Fmt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Do not write; exit 1 if any file is not in canonical form
+        #[arg(long, conflicts_with = "stdout")]
+        check: bool,
+        /// Print the canonical form instead of rewriting the file
+        #[arg(long)]
+        stdout: bool,
+        /// Rewrite files that contain comments (canonical form does not keep comments)
+        #[arg(long)]
+        drop_comments: bool,
+    },
+    /// Turn another format into a Couler workflow
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Run a workflow on the embedded local runtime (not built yet)
+    Run(NotBuilt),
+    /// Compile a workflow for Argo, Airflow or Tekton (not built yet)
+    Compile(NotBuilt),
+    /// Split a workflow too big for an engine into parts (not built yet)
+    Split(NotBuilt),
+    /// Replay traces through cache policies and schedulers (not built yet)
+    Simulate(NotBuilt),
+    /// Print a shell completion script, e.g. `couler completions bash > /etc/bash_completion.d/couler`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a WfCommons WfFormat execution trace as a runnable replay workflow
+    Wfformat {
+        /// The trace (WfFormat 1.4 or 1.5 JSON)
+        trace: PathBuf,
+        /// Where to write the workflow (.yaml or .json); stdout if absent
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Multiply every recorded runtime by this factor (0 replays the DAG without sleeping)
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// Multiply every recorded file size by this factor
+        #[arg(long, default_value_t = 1.0)]
+        size_scale: f64,
+        /// Workflow name (default: from the trace)
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Arguments of commands that later work will fill in; accepted so scripts can be written now.
+#[derive(Args)]
+struct NotBuilt {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+#[derive(Args)]
+struct OutputArg {
+    /// Output format
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Text,
+    Dot,
+    Mermaid,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Validate { files, output } => commands::validate(&files, output.output),
+        Command::Graph { file, format } => commands::graph(&file, format),
+        Command::Fmt {
+            files,
+            check,
+            stdout,
+            drop_comments,
+        } => commands::fmt(&files, check, stdout, drop_comments),
+        Command::Import(ImportCommand::Wfformat {
+            trace,
+            output,
+            time_scale,
+            size_scale,
+            name,
+        }) => commands::import_wfformat(&trace, output.as_deref(), time_scale, size_scale, name),
+        Command::Run(_) => commands::not_built("run", "the local runtime", 3),
+        Command::Compile(_) => {
+            commands::not_built("compile", "the Argo, Airflow and Tekton backends", 4)
+        }
+        Command::Split(_) => commands::not_built("split", "big-workflow splitting", 7),
+        Command::Simulate(_) => commands::not_built("simulate", "the cache simulator", 6),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "couler", &mut std::io::stdout());
+            0
+        }
+    };
+    ExitCode::from(code)
+}

@@ -11,6 +11,10 @@ use std::fmt::{self, Write as _};
 /// Deepest nesting of parentheses and `!` an expression may have; bounds recursion on hostile input.
 const MAX_EXPR_DEPTH: usize = 64;
 
+/// Most operators (`&&`, `||`, `!`, comparisons) an expression may have. A chain of `&&` nests one
+/// level per operator, and dropping, printing or comparing the tree recurses that deep.
+pub const MAX_EXPR_OPERATORS: usize = 500;
+
 /// What a step can produce that another can read.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StepOutput {
@@ -294,16 +298,16 @@ impl Template {
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut segments = Vec::new();
         let mut rest = text;
-        while let Some(open) = rest.find("{{") {
-            let after = &rest[open + 2..];
-            let Some(close) = after.find("}}") else { break };
-            let inner = &after[..close];
-            if inner.contains("{{") {
-                // `{{ {{x}}`: the first braces are text; look again from the inner ones.
-                segments.push(Segment::Text(rest[..open + 2].to_string()));
-                rest = after;
-                continue;
+        while let Some(mut open) = rest.find("{{") {
+            let Some(close) = rest[open + 2..].find("}}").map(|c| open + 2 + c) else {
+                break;
+            };
+            // `{{ {{x}}`: the first braces are text; the placeholder opens at the last `{{` (found
+            // left to right) before the `}}`. Searching only up to `close` keeps this linear.
+            while let Some(k) = rest[open + 2..close].find("{{") {
+                open += 2 + k;
             }
+            let inner = &rest[open + 2..close];
             let body = inner.trim();
             let root = body.split('.').next().unwrap_or("");
             if REFERENCE_ROOTS.contains(&root) {
@@ -311,9 +315,9 @@ impl Template {
                 segments.push(Segment::Text(rest[..open].to_string()));
                 segments.push(Segment::Ref(r));
             } else {
-                segments.push(Segment::Text(rest[..open + 2 + close + 2].to_string()));
+                segments.push(Segment::Text(rest[..close + 2].to_string()));
             }
-            rest = &after[close + 2..];
+            rest = &rest[close + 2..];
         }
         segments.push(Segment::Text(rest.to_string()));
         Ok(Self::from_segments(segments))
@@ -462,6 +466,15 @@ impl Expr {
 
     pub fn parse(text: &str) -> Result<Expr, String> {
         let tokens = tokenize(text)?;
+        let operators = tokens
+            .iter()
+            .filter(|(t, _)| matches!(t, Token::And | Token::Or | Token::Not | Token::Cmp(_)))
+            .count();
+        if operators > MAX_EXPR_OPERATORS {
+            return Err(format!(
+                "the condition has {operators} operators, more than the {MAX_EXPR_OPERATORS} allowed; simplify it, or compute the value in a step and compare its output"
+            ));
+        }
         let mut p = ExprParser {
             tokens,
             pos: 0,

@@ -629,8 +629,10 @@ pub struct OutputArtifact {
 }
 
 /// A storage location for artifacts.
+///
+/// Written as a mapping with exactly one key, in YAML as in JSON: `storage: {s3: {bucket: b}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(try_from = "StorageRepr", into = "StorageRepr")]
 pub enum Storage {
     Local(LocalStorage),
     S3(S3Storage),
@@ -901,8 +903,9 @@ pub struct Volume {
     pub source: VolumeSource,
 }
 
+/// Written as a mapping with exactly one key, in YAML as in JSON: `source: {claim: {name: data}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(try_from = "VolumeSourceRepr", into = "VolumeSourceRepr")]
 pub enum VolumeSource {
     /// An existing PersistentVolumeClaim.
     Claim {
@@ -1247,5 +1250,160 @@ impl<'de> Deserialize<'de> for InputArtifact {
             source,
             optional: r.optional,
         })
+    }
+}
+
+// Enums whose variants carry data are written as single-key mappings through these shapes, since
+// serde_norway would otherwise print (and only read) YAML tags such as `!s3`, unlike JSON.
+
+/// The spec form of [`Storage`].
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StorageRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    local: Option<LocalStorage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s3: Option<S3Storage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gcs: Option<GcsStorage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oss: Option<OssStorage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hdfs: Option<HdfsStorage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    git: Option<GitStorage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    http: Option<HttpStorage>,
+}
+
+/// The error for a single-key mapping with no key or several.
+fn exactly_one(what: &str, found: &[&str], keys: &[&str]) -> String {
+    let keys = format!("`{}`", keys.join("`, `"));
+    if found.is_empty() {
+        format!("{what} needs exactly one of {keys}")
+    } else {
+        format!(
+            "{what} has {} (`{}`); keep exactly one of {keys}",
+            found.len(),
+            found.join("`, `")
+        )
+    }
+}
+
+impl TryFrom<StorageRepr> for Storage {
+    type Error = String;
+    fn try_from(r: StorageRepr) -> Result<Storage, String> {
+        let mut all: Vec<Storage> = Vec::new();
+        all.extend(r.local.map(Storage::Local));
+        all.extend(r.s3.map(Storage::S3));
+        all.extend(r.gcs.map(Storage::Gcs));
+        all.extend(r.oss.map(Storage::Oss));
+        all.extend(r.hdfs.map(Storage::Hdfs));
+        all.extend(r.git.map(Storage::Git));
+        all.extend(r.http.map(Storage::Http));
+        if all.len() == 1 {
+            return Ok(all.remove(0));
+        }
+        let found: Vec<&str> = all.iter().map(Storage::key).collect();
+        Err(exactly_one(
+            "a storage",
+            &found,
+            &["local", "s3", "gcs", "oss", "hdfs", "git", "http"],
+        ))
+    }
+}
+
+impl From<Storage> for StorageRepr {
+    fn from(s: Storage) -> StorageRepr {
+        let mut r = StorageRepr::default();
+        match s {
+            Storage::Local(x) => r.local = Some(x),
+            Storage::S3(x) => r.s3 = Some(x),
+            Storage::Gcs(x) => r.gcs = Some(x),
+            Storage::Oss(x) => r.oss = Some(x),
+            Storage::Hdfs(x) => r.hdfs = Some(x),
+            Storage::Git(x) => r.git = Some(x),
+            Storage::Http(x) => r.http = Some(x),
+        }
+        r
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameRepr {
+    name: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmptyRepr {}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathRepr {
+    path: String,
+}
+
+/// The spec form of [`VolumeSource`].
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VolumeSourceRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim: Option<NameRepr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    config_map: Option<NameRepr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<NameRepr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    empty_dir: Option<EmptyRepr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    host_path: Option<PathRepr>,
+}
+
+impl TryFrom<VolumeSourceRepr> for VolumeSource {
+    type Error = String;
+    fn try_from(r: VolumeSourceRepr) -> Result<VolumeSource, String> {
+        let mut all: Vec<(&str, VolumeSource)> = Vec::new();
+        all.extend(
+            r.claim
+                .map(|n| ("claim", VolumeSource::Claim { name: n.name })),
+        );
+        all.extend(
+            r.config_map
+                .map(|n| ("configMap", VolumeSource::ConfigMap { name: n.name })),
+        );
+        all.extend(
+            r.secret
+                .map(|n| ("secret", VolumeSource::Secret { name: n.name })),
+        );
+        all.extend(r.empty_dir.map(|_| ("emptyDir", VolumeSource::EmptyDir {})));
+        all.extend(
+            r.host_path
+                .map(|p| ("hostPath", VolumeSource::HostPath { path: p.path })),
+        );
+        if all.len() == 1 {
+            return Ok(all.remove(0).1);
+        }
+        let found: Vec<&str> = all.iter().map(|(k, _)| *k).collect();
+        Err(exactly_one(
+            "a volume source",
+            &found,
+            &["claim", "configMap", "secret", "emptyDir", "hostPath"],
+        ))
+    }
+}
+
+impl From<VolumeSource> for VolumeSourceRepr {
+    fn from(v: VolumeSource) -> VolumeSourceRepr {
+        let mut r = VolumeSourceRepr::default();
+        match v {
+            VolumeSource::Claim { name } => r.claim = Some(NameRepr { name }),
+            VolumeSource::ConfigMap { name } => r.config_map = Some(NameRepr { name }),
+            VolumeSource::Secret { name } => r.secret = Some(NameRepr { name }),
+            VolumeSource::EmptyDir {} => r.empty_dir = Some(EmptyRepr {}),
+            VolumeSource::HostPath { path } => r.host_path = Some(PathRepr { path }),
+        }
+        r
     }
 }

@@ -2,14 +2,17 @@
 //!
 //! Reading goes in three passes: a header check (`apiVersion`, `kind`) so a file from another
 //! version gets a version error rather than a pile of field errors; strict typed deserialisation
-//! (unknown fields are errors with the nearest valid name); and semantic validation. An index of
-//! every node's line and column, built from the YAML event stream, places each diagnostic.
+//! (unknown fields are errors with the nearest valid name); and semantic validation. Text that is
+//! not well-formed gets its syntax error before any of them, and YAML nested absurdly deep is
+//! turned away first of all. An index of every node's line and column, built from the YAML event
+//! stream, places each diagnostic.
 
 use crate::diag::{Diagnostic, Location, suggest};
 use crate::model::{API_VERSION, Workflow};
 use crate::validate::validate;
 use saphyr_parser::{Event, Parser};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
 /// The text formats of a spec.
@@ -32,11 +35,15 @@ impl Format {
 /// Parses and validates a spec. On success, also returns the warnings.
 pub fn load(text: &str, format: Format) -> Result<(Workflow, Vec<Diagnostic>), Vec<Diagnostic>> {
     let wf = parse(text, format)?;
-    let index = SpanIndex::build(text);
     let mut diags = validate(&wf);
+    let index = LazyIndex::new(text);
     for d in &mut diags {
         if d.location.is_none() {
-            d.location = d.path.as_deref().and_then(|p| index.locate(p));
+            d.location = d
+                .path
+                .as_deref()
+                .and_then(|p| index.locate(p))
+                .or(Some(START));
         }
     }
     if diags.iter().any(Diagnostic::is_error) {
@@ -47,6 +54,9 @@ pub fn load(text: &str, format: Format) -> Result<(Workflow, Vec<Diagnostic>), V
 
 /// Parses a spec into the IR without semantic validation.
 pub fn parse(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
+    if format == Format::Yaml {
+        check_depth(text)?;
+    }
     check_header(text, format)?;
     let result = match format {
         Format::Yaml => {
@@ -66,16 +76,8 @@ pub fn parse(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
             serde_path_to_error::deserialize::<_, Workflow>(&mut de).map_err(|e| {
                 let path = clean_path(&e.path().to_string());
                 let inner = e.into_inner();
-                let loc = (inner.line() > 0).then(|| Location {
-                    line: inner.line(),
-                    column: inner.column(),
-                });
-                let msg = inner.to_string();
-                let msg = msg
-                    .rfind(" at line ")
-                    .map_or(msg.as_str(), |i| &msg[..i])
-                    .to_string();
-                (path, msg, loc)
+                let loc = json_location(&inner);
+                (path, strip_json_location(&inner.to_string()), loc)
             })
         }
     };
@@ -102,17 +104,74 @@ pub fn to_string(wf: &Workflow, format: Format) -> String {
     }
 }
 
+/// Nesting deeper than this cannot be read: serde_norway stops at 128 levels. Checked up front
+/// because its YAML scanner takes time quadratic in the depth to get there (a 200 kB line of
+/// `[[[[…` took minutes), while this event stream is linear and stops at the limit.
+const MAX_YAML_DEPTH: usize = 130;
+
+fn check_depth(text: &str) -> Result<(), Vec<Diagnostic>> {
+    // Each level opens with one of these (`[`, `{`, `- `, a key's `:` or `? `): text with fewer
+    // cannot nest too deep, and is not scanned twice.
+    let openers = text
+        .bytes()
+        .filter(|b| matches!(b, b'[' | b'{' | b'-' | b':' | b'?'))
+        .count();
+    if openers <= MAX_YAML_DEPTH {
+        return Ok(());
+    }
+    let too_deep = |line: usize, col: usize| {
+        Err(vec![
+            Diagnostic::error(format!(
+                "the document nests deeper than {MAX_YAML_DEPTH} levels"
+            ))
+            .help("a workflow needs a few levels; look for brackets that are opened but not closed")
+            .at("")
+            .located(Some(Location {
+                line,
+                column: col + 1,
+            })),
+        ])
+    };
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        match parser.next_event() {
+            Some(Ok((event, span))) => match event {
+                Event::MappingStart(..) | Event::SequenceStart(..) => {
+                    depth += 1;
+                    if depth > MAX_YAML_DEPTH {
+                        return too_deep(span.start.line(), span.start.col());
+                    }
+                }
+                Event::MappingEnd | Event::SequenceEnd => depth = depth.saturating_sub(1),
+                Event::DocumentEnd => return Ok(()),
+                _ => {}
+            },
+            // The scanner, reading ahead, can reach its own limit of flow levels first.
+            Some(Err(e)) if e.info().contains("recursion limit") => {
+                return too_deep(e.marker().line(), e.marker().col());
+            }
+            // Other syntax errors are reported by the passes that follow.
+            _ => return Ok(()),
+        }
+    }
+}
+
 fn check_header(text: &str, format: Format) -> Result<(), Vec<Diagnostic>> {
-    let value: Result<serde_json::Value, String> = match format {
-        Format::Yaml => serde_norway::from_str(text).map_err(|e| e.to_string()),
-        Format::Json => serde_json::from_str(text).map_err(|e| e.to_string()),
+    let value: Option<serde_json::Value> = match format {
+        Format::Yaml => serde_norway::from_str(text).ok(),
+        Format::Json => serde_json::from_str(text).ok(),
     };
-    let value = match value {
-        Ok(v) => v,
-        // Syntax errors are reported, with their location, by the typed pass.
-        Err(_) => return Ok(()),
+    let Some(value) = value else {
+        // Either not JSON-shaped data (the typed pass reports that, with its location), or not
+        // well-formed at all: report a syntax error now, before the typed pass stumbles over the
+        // truncated document a parser leaves and blames a field that is not wrong.
+        return match syntax_error(text, format) {
+            Some(d) => Err(vec![d]),
+            None => Ok(()),
+        };
     };
-    let index = SpanIndex::build(text);
+    let index = LazyIndex::new(text);
     let Some(obj) = value.as_object() else {
         return Err(vec![
             Diagnostic::error("a workflow spec must be a mapping at the top level")
@@ -120,7 +179,7 @@ fn check_header(text: &str, format: Format) -> Result<(), Vec<Diagnostic>> {
                     "start the file with `apiVersion: {API_VERSION}` and `kind: Workflow`"
                 ))
                 .at("")
-                .located(index.locate("").or(Some(Location { line: 1, column: 1 }))),
+                .located(index.locate("")),
         ]);
     };
     let mut errors = Vec::new();
@@ -163,9 +222,142 @@ fn check_header(text: &str, format: Format) -> Result<(), Vec<Diagnostic>> {
     }
 }
 
+/// Builds the span index only when a diagnostic needs a location.
+struct LazyIndex<'a> {
+    text: &'a str,
+    index: std::cell::OnceCell<SpanIndex>,
+}
+
+impl<'a> LazyIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        LazyIndex {
+            text,
+            index: std::cell::OnceCell::new(),
+        }
+    }
+    fn locate(&self, path: &str) -> Option<Location> {
+        self.index
+            .get_or_init(|| SpanIndex::build(self.text))
+            .locate(path)
+    }
+}
+
+/// The first syntax error of `text`, if it is not well-formed YAML (or JSON).
+fn syntax_error(text: &str, format: Format) -> Option<Diagnostic> {
+    let (message, location, help) = match format {
+        Format::Yaml => {
+            let e = serde_norway::from_str::<serde::de::IgnoredAny>(text).err()?;
+            let mut message = strip_first_location(&e.to_string());
+            let mut location = e.location().map(|l| Location {
+                line: l.line(),
+                column: l.column().max(1),
+            });
+            // The reader reports bad characters by byte offset, and a location of 1:1.
+            if let Some((head, offset)) = message.rsplit_once(" at position ") {
+                if let Ok(offset) = offset.parse::<usize>() {
+                    location = Some(offset_location(text, offset));
+                    message = head.to_string();
+                }
+            }
+            let help = if message.contains("more than one document") {
+                location = second_document(text).or(location);
+                message = "the file holds more than one YAML document".to_string();
+                "a spec file holds one workflow; remove the `---` line and what follows it, or put it in its own file"
+            } else {
+                "fix the YAML here: indent with spaces (not tabs), quote text that contains `: ` or starts with one of `{[&*!|>'\"%@`, and close every bracket and quote"
+            };
+            (message, location, help)
+        }
+        Format::Json => {
+            // Parsed into a Value, serde_json names more mistakes ("trailing comma").
+            let e = serde_json::from_str::<serde_json::Value>(text).err()?;
+            (
+                strip_json_location(&e.to_string()),
+                json_location(&e),
+                "fix the JSON here: strings and keys in double quotes, commas between items but not after the last, every bracket closed",
+            )
+        }
+    };
+    Some(
+        Diagnostic::error(message)
+            .help(help)
+            .at("")
+            .located(location),
+    )
+}
+
+/// The line and column of a byte offset.
+fn offset_location(text: &str, offset: usize) -> Location {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Location {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+    }
+}
+
+/// Where the second document of a YAML stream starts.
+fn second_document(text: &str) -> Option<Location> {
+    let mut parser = Parser::new_from_str(text);
+    let mut documents = 0;
+    while let Some(Ok((event, span))) = parser.next_event() {
+        if matches!(event, Event::DocumentStart(_)) {
+            documents += 1;
+            if documents == 2 {
+                return Some(Location {
+                    line: span.start.line(),
+                    column: span.start.col() + 1,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// serde_json counts columns from 0 at the start of a line (an error before its first character).
+fn json_location(e: &serde_json::Error) -> Option<Location> {
+    (e.line() > 0).then(|| Location {
+        line: e.line(),
+        column: e.column().max(1),
+    })
+}
+
+/// serde_json suffixes the location, which is reported separately.
+fn strip_json_location(msg: &str) -> String {
+    msg.rfind(" at line ")
+        .map_or(msg, |i| &msg[..i])
+        .to_string()
+}
+
+/// Drops the first ` at line L column C` (the location, reported separately) and keeps the rest:
+/// `found unexpected end of stream, while scanning a quoted scalar at line 1 column 4`.
+fn strip_first_location(msg: &str) -> String {
+    let Some(start) = msg.find(" at line ") else {
+        return msg.to_string();
+    };
+    let after = &msg[start + " at line ".len()..];
+    let mut end = after
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(after.len());
+    if let Some(col) = after[end..].strip_prefix(" column ") {
+        let digits = col.find(|c: char| !c.is_ascii_digit()).unwrap_or(col.len());
+        end += " column ".len() + digits;
+    }
+    format!("{}{}", &msg[..start], &after[end..])
+}
+
+/// Where a diagnostic points when its place cannot be found: the span index reads the text with
+/// another YAML parser than serde_norway, and the two disagree on a few malformed inputs (a byte
+/// order mark inside a document, say).
+const START: Location = Location { line: 1, column: 1 };
+
 impl Diagnostic {
     fn located(mut self, loc: Option<Location>) -> Self {
-        self.location = loc;
+        self.location = loc.or(Some(START));
         self
     }
 }
@@ -217,24 +409,79 @@ fn deserialize_diagnostic(
                 None if expected.is_empty() => format!("remove `{word}`"),
                 None => format!("valid names here: `{}`", expected.join("`, `")),
             };
-            let location = index.locate_key(&field_path).or(loc);
+            // An unknown field is its key; an unknown variant is the value.
+            let location = match what {
+                "field" => index.locate_key(&field_path),
+                _ => index.locate(&field_path),
+            };
+            let location = location.or(loc);
             return Diagnostic::error(format!("unknown {what} `{word}`"))
                 .help(help)
                 .at(field_path)
                 .located(location);
         }
     }
-    let help = if message.starts_with("missing field") {
-        Some("add the field; docs/spec.md lists every field with an example".to_string())
-    } else if message.starts_with("invalid type") {
+    // "duplicate field `x`": point at the second `x`, not at the mapping that holds both.
+    if let Some(rest) = message.strip_prefix("duplicate field `") {
+        let word = rest.split('`').next().unwrap_or("");
+        let field_path = join(&path, word);
+        let location = index
+            .duplicate_key(&field_path)
+            .or_else(|| index.locate(&path))
+            .or(loc);
+        return Diagnostic::error(format!("duplicate field `{word}`"))
+            .help(format!(
+                "a mapping holds each key once; remove one of the `{word}` entries"
+            ))
+            .at(field_path)
+            .located(location);
+    }
+    let help = if let Some(rest) = message.strip_prefix("missing field `") {
+        let word = rest.split('`').next().unwrap_or("");
+        Some(format!(
+            "add `{word}` here; docs/spec.md lists every field with an example"
+        ))
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
         Some("see docs/spec.md for the type of this field".to_string())
     } else {
         None
     };
     let location = index.locate(&path).or(loc);
-    let mut d = Diagnostic::error(message).at(path).located(location);
+    let mut d = Diagnostic::error(humanize_types(&message))
+        .at(path)
+        .located(location);
     d.help = help;
     d
+}
+
+/// Rewrites serde's `invalid type: sequence, expected struct StepRepr` in the spec's own words:
+/// `invalid type: a list, expected a mapping`; Rust type names mean nothing to a spec's author.
+fn humanize_types(message: &str) -> String {
+    let Some((kind, rest)) = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|p| message.strip_prefix(p).map(|r| (*p, r)))
+    else {
+        return message.to_string();
+    };
+    let Some((found, expected)) = rest.rsplit_once(", expected ") else {
+        return message.to_string();
+    };
+    let found = match found {
+        "sequence" => "a list",
+        "map" => "a mapping",
+        "unit value" => "null",
+        other => other,
+    };
+    let expected = match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a sequence" => "a list",
+        "a map" => "a mapping",
+        e if e.starts_with("struct ") => "a mapping",
+        other => other,
+    };
+    format!("{kind}{found}, expected {expected}")
 }
 
 fn join(parent: &str, key: &str) -> String {
@@ -245,11 +492,18 @@ fn join(parent: &str, key: &str) -> String {
     }
 }
 
+/// Longest spec path the index records. Deeper or longer-keyed nodes are located at their nearest
+/// recorded ancestor; the cap keeps indexing linear (each path copies its parent's) on hostile
+/// input such as `[[[[…` ten thousand deep.
+const MAX_INDEXED_PATH: usize = 1024;
+
 /// Line and column of every node of a YAML (or JSON) document, by spec path.
 #[derive(Debug, Default)]
 pub struct SpanIndex {
     /// path → (location of the key, location of the value)
     nodes: HashMap<String, (Option<Location>, Location)>,
+    /// path → location of the second key of that path in its mapping.
+    duplicates: HashMap<String, Location>,
 }
 
 enum Frame {
@@ -269,6 +523,7 @@ impl SpanIndex {
     /// Indexes `text`; on a syntax error, keeps what was read before it.
     pub fn build(text: &str) -> SpanIndex {
         let mut nodes: HashMap<String, (Option<Location>, Location)> = HashMap::new();
+        let mut duplicates: HashMap<String, Location> = HashMap::new();
         let mut stack: Vec<Frame> = Vec::new();
         let mut pending_key: Option<(String, Location)> = None;
         let mut parser = Parser::new_from_str(text);
@@ -309,8 +564,18 @@ impl SpanIndex {
                 };
                 if let Some(p) = &path {
                     let key_loc = pending_key.take().filter(|(kp, _)| kp == p).map(|(_, l)| l);
-                    nodes.entry(p.clone()).or_insert((key_loc, here));
+                    match nodes.entry(p.clone()) {
+                        Entry::Vacant(v) => {
+                            v.insert((key_loc, here));
+                        }
+                        Entry::Occupied(_) => {
+                            if let Some(k) = key_loc {
+                                duplicates.entry(p.clone()).or_insert(k);
+                            }
+                        }
+                    }
                 }
+                let path = path.filter(|p| p.len() <= MAX_INDEXED_PATH);
                 match event {
                     Event::MappingStart(..) => stack.push(match path {
                         Some(path) => Frame::Map { path, key: None },
@@ -328,7 +593,12 @@ impl SpanIndex {
                 break;
             }
         }
-        SpanIndex { nodes }
+        SpanIndex { nodes, duplicates }
+    }
+
+    /// Where a key that repeats `path`'s own key in the same mapping stands, if one does.
+    pub fn duplicate_key(&self, path: &str) -> Option<Location> {
+        self.duplicates.get(path).copied()
     }
 
     /// Where the value at `path` starts, or its nearest ancestor's.

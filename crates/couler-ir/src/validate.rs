@@ -5,7 +5,7 @@
 //! here can be compiled for any backend without renaming.
 
 use crate::diag::{Diagnostic, suggest};
-use crate::expr::{Reference, StepOutput, WorkflowField};
+use crate::expr::{Expr, Literal, Reference, StepOutput, Template, WorkflowField};
 use crate::graph::Graph;
 use crate::model::*;
 use std::collections::{HashMap, HashSet};
@@ -97,6 +97,8 @@ fn env_name_problem(name: &str) -> Option<String> {
 pub fn validate(wf: &Workflow) -> Vec<Diagnostic> {
     let mut v = Validator {
         wf,
+        steps: wf.steps.iter().map(|s| (s.name.as_str(), s)).collect(),
+        groups: wf.groups.iter().map(|g| (g.name.as_str(), g)).collect(),
         out: Vec::new(),
     };
     v.workflow();
@@ -105,6 +107,9 @@ pub fn validate(wf: &Workflow) -> Vec<Diagnostic> {
 
 struct Validator<'a> {
     wf: &'a Workflow,
+    /// Name lookups, so validation stays linear in steps + references.
+    steps: HashMap<&'a str, &'a Step>,
+    groups: HashMap<&'a str, &'a Group>,
     out: Vec<Diagnostic>,
 }
 
@@ -331,7 +336,7 @@ impl Validator<'_> {
             }
             for (j, m) in g.steps.iter().enumerate() {
                 let path = format!("groups[{i}].steps[{j}]");
-                if self.wf.step(m).is_none() {
+                if !self.steps.contains_key(m.as_str()) {
                     let help = self.unknown_step_help(m);
                     self.err(
                         path,
@@ -360,7 +365,8 @@ impl Validator<'_> {
     fn step(&mut self, path: &str, step: &Step, is_exit: bool) {
         self.kind(path, step);
         self.io(path, step);
-        for (k, _) in &step.env {
+        self.printable(path, step);
+        for k in step.env.keys() {
             if let Some(why) = env_name_problem(k) {
                 self.err(
                     format!("{path}.env.{k}"),
@@ -401,12 +407,13 @@ impl Validator<'_> {
                     format!("step `{d}` depends on itself"),
                     "remove it from its own `dependsOn`",
                 );
-            } else if self.wf.step(d).is_none() && self.wf.group(d).is_none() {
+            } else if !self.steps.contains_key(d.as_str()) && !self.groups.contains_key(d.as_str())
+            {
                 let help = self.unknown_step_help(d);
                 self.err(dpath, format!("`dependsOn` names unknown step `{d}`"), help);
             } else if self
-                .wf
-                .group(d)
+                .groups
+                .get(d.as_str())
                 .is_some_and(|g| g.steps.contains(&step.name))
             {
                 self.err(
@@ -496,6 +503,32 @@ impl Validator<'_> {
         }
         if is_exit && step.when.is_some() {
             // Allowed: e.g. `when: workflow.status != "Succeeded"` to alert only on failure.
+        }
+    }
+
+    /// IR built in code (not parsed) must still print as a spec that reads back the same.
+    fn printable(&mut self, path: &str, step: &Step) {
+        for (rel, t) in step.templates() {
+            if Template::parse(&t.to_string()).ok().as_ref() != Some(t) {
+                self.err(
+                    format!("{path}.{rel}"),
+                    "literal text containing `{{` followed by a reference root would read back as a reference",
+                    "build the placeholder as a reference (Segment::Ref), or change the text",
+                );
+            }
+        }
+        let exprs = [
+            ("when", step.when.as_ref()),
+            ("repeat.while", step.repeat.as_ref().map(|r| &r.condition)),
+        ];
+        for (rel, e) in exprs {
+            if e.is_some_and(has_non_finite) {
+                self.err(
+                    format!("{path}.{rel}"),
+                    "the condition compares with a number that is not finite",
+                    "use a finite number",
+                );
+            }
         }
     }
 
@@ -665,6 +698,23 @@ impl Validator<'_> {
     }
 
     fn reference(&mut self, path: &str, place: Place, r: &Reference, step: &Step, is_exit: bool) {
+        let misplaced = match (place, r) {
+            (Place::ArtifactFrom, Reference::Step { .. }) => false,
+            (Place::ArtifactFrom, _) => true,
+            (Place::MapFrom, Reference::Param(_) | Reference::Step { .. }) => false,
+            (Place::MapFrom, _) => true,
+            _ => false,
+        };
+        if misplaced {
+            let help = match place {
+                Place::ArtifactFrom => "write `steps.STEP.outputs.artifacts.NAME`",
+                _ => {
+                    "write `steps.STEP.outputs.parameters.NAME`, `steps.STEP.outputs.result` or `params.NAME`"
+                }
+            };
+            self.err(path, format!("`{r}` cannot be used here"), help);
+            return;
+        }
         match r {
             Reference::Param(name) => {
                 if !self.wf.params.iter().any(|p| &p.name == name) {
@@ -805,7 +855,7 @@ impl Validator<'_> {
             );
             return;
         }
-        let Some(source) = self.wf.step(target) else {
+        let Some(source) = self.steps.get(target).copied() else {
             let help = self.unknown_step_help(target);
             self.err(path, format!("unknown step `{target}`"), help);
             return;
@@ -840,13 +890,33 @@ impl Validator<'_> {
             }
             StepOutput::Artifact(name) => {
                 if place != Place::ArtifactFrom {
-                    let help = match place {
-                        Place::Template => format!(
-                            "declare an input artifact with `from: steps.{target}.outputs.artifacts.{name}` and use `{{{{inputs.artifacts.NAME.path}}}}`"
+                    let (here, help) = match place {
+                        Place::Template => (
+                            "a string",
+                            format!(
+                                "declare an input artifact with `from: steps.{target}.outputs.artifacts.{name}` and use `{{{{inputs.artifacts.NAME.path}}}}`"
+                            ),
                         ),
-                        _ => "artifacts are files; conditions and maps read parameters".to_string(),
+                        Place::MapFrom => (
+                            "`map.from`",
+                            format!(
+                                "artifacts are files; have step `{target}` write the JSON list to an output parameter and map `from: steps.{target}.outputs.parameters.NAME`"
+                            ),
+                        ),
+                        _ => (
+                            "a condition",
+                            format!(
+                                "artifacts are files; have step `{target}` write the value to an output parameter and compare `steps.{target}.outputs.parameters.NAME`"
+                            ),
+                        ),
                     };
-                    self.err(path, "an artifact cannot be used here", help);
+                    self.err(
+                        path,
+                        format!(
+                            "`steps.{target}.outputs.artifacts.{name}` is an artifact; {here} cannot read it"
+                        ),
+                        help,
+                    );
                 } else if !source.outputs.artifacts.iter().any(|a| &a.name == name) {
                     let help = match suggest(
                         name,
@@ -1071,18 +1141,31 @@ impl Validator<'_> {
     fn cycles(&mut self) {
         let graph = Graph::new(self.wf);
         if let Err(cycle) = graph.topological_order() {
-            let names: Vec<&str> = cycle
-                .steps
+            // Start the circle at the step that comes first in the file.
+            let mut steps = cycle.steps;
+            let first_at = (0..steps.len()).min_by_key(|&i| steps[i]).unwrap_or(0);
+            steps.rotate_left(first_at);
+            let names: Vec<&str> = steps
                 .iter()
                 .map(|&i| self.wf.steps[i].name.as_str())
                 .collect();
-            let first = cycle.steps.first().copied().unwrap_or(0);
+            let first = steps.first().copied().unwrap_or(0);
             let mut shown = names.join(" → ");
             if let Some(n) = names.first() {
                 shown.push_str(&format!(" → {n}"));
             }
             self.err(format!("steps[{first}]"), format!("the steps depend on each other in a cycle: {shown}"), "remove one of these dependencies (a `dependsOn` entry or a reference to an output)");
         }
+    }
+}
+
+fn type_name(ty: ParamType) -> &'static str {
+    match ty {
+        ParamType::String => "string",
+        ParamType::Int => "int",
+        ParamType::Float => "float",
+        ParamType::Bool => "bool",
+        ParamType::Json => "json",
     }
 }
 
@@ -1106,11 +1189,26 @@ fn type_mismatch(ty: ParamType, v: &serde_json::Value) -> Option<String> {
         Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
     };
-    Some(
-        format!("is {found}, but the parameter's type is `{ty:?}`", ty = ty)
-            .to_lowercase()
-            .replace("`string`", "`string`"),
-    )
+    Some(format!(
+        "is {found}, but the parameter's type is `{}`",
+        type_name(ty)
+    ))
+}
+
+fn has_non_finite(e: &Expr) -> bool {
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Literal(Literal::Number(n)) if !n.is_finite() => return true,
+            Expr::Compare { left, right, .. } | Expr::And(left, right) | Expr::Or(left, right) => {
+                stack.push(left);
+                stack.push(right);
+            }
+            Expr::Not(inner) => stack.push(inner),
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -1134,5 +1232,78 @@ mod tests {
         assert!(identifier_problem("model-path").is_none());
         assert!(identifier_problem("1x").is_some());
         assert!(identifier_problem("a.b").is_some());
+    }
+
+    fn one_step(step: Step) -> Workflow {
+        let mut wf = Workflow::new("w");
+        wf.params.push(WorkflowParam {
+            name: "x".into(),
+            ty: ParamType::Json,
+            default: Some(serde_json::json!([1])),
+            description: None,
+            allowed: Vec::new(),
+        });
+        wf.steps.push(step);
+        wf
+    }
+
+    fn errors(wf: &Workflow) -> Vec<String> {
+        validate(wf)
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .map(|d| d.message)
+            .collect()
+    }
+
+    #[test]
+    fn code_built_ir_must_print_back_the_same() {
+        let container = Container {
+            image: Some("alpine".into()),
+            command: vec![Template::text("echo {{params.x}}")],
+            ..Container::default()
+        };
+        let wf = one_step(Step::new("a", StepKind::Container(container)));
+        assert!(
+            errors(&wf)[0].contains("would read back as a reference"),
+            "{:?}",
+            errors(&wf)
+        );
+
+        let mut step = Step::new("a", StepKind::Suspend(Suspend::default()));
+        step.when = Some(Expr::compare(
+            crate::CmpOp::Eq,
+            Reference::Param("x".into()),
+            f64::NAN,
+        ));
+        assert!(errors(&one_step(step))[0].contains("not finite"));
+    }
+
+    #[test]
+    fn params_and_items_are_not_artifact_sources() {
+        let mut step = Step::new("a", StepKind::Suspend(Suspend::default()));
+        step.inputs.artifacts.push(InputArtifact {
+            name: "d".into(),
+            path: "d".into(),
+            source: Some(ArtifactSource::From(Reference::Param("x".into()))),
+            optional: false,
+        });
+        assert_eq!(
+            errors(&one_step(step.clone())),
+            vec!["`params.x` cannot be used here"]
+        );
+        step.inputs.artifacts.clear();
+        step.map = Some(Map {
+            over: MapOver::From(Reference::Item(Vec::new())),
+            parallelism: None,
+        });
+        assert_eq!(
+            errors(&one_step(step.clone())),
+            vec!["`item` cannot be used here"]
+        );
+        step.map = Some(Map {
+            over: MapOver::From(Reference::Param("x".into())),
+            parallelism: None,
+        });
+        assert!(errors(&one_step(step)).is_empty());
     }
 }
