@@ -40,10 +40,10 @@ pub fn validate(files: &[std::path::PathBuf], output: OutputFormat) -> u8 {
                 (valid, report)
             }
         };
-        if output == OutputFormat::Text {
-            if let Some(e) = report.get("error").and_then(|e| e.as_str()) {
-                eprintln!("{e}");
-            }
+        if output == OutputFormat::Text
+            && let Some(e) = report.get("error").and_then(|e| e.as_str())
+        {
+            eprintln!("{e}");
         }
         all_valid &= valid;
         reports.push(report);
@@ -329,7 +329,7 @@ fn has_comments(text: &str, format: Format) -> bool {
 }
 
 /// Writes via a temporary file and a rename, so a crash never leaves half a spec behind.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -4,7 +4,10 @@
 //! (bad spec, bad arguments, unreadable file).
 
 mod commands;
+mod compile;
 mod input;
+mod runtime;
+mod submit;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -58,10 +61,24 @@ enum Command {
     /// Turn another format into a Couler workflow
     #[command(subcommand)]
     Import(ImportCommand),
-    /// Run a workflow on the embedded local runtime (not built yet)
-    Run(NotBuilt),
-    /// Compile a workflow for Argo, Airflow or Tekton (not built yet)
-    Compile(NotBuilt),
+    /// Run a workflow on this machine (embedded local runtime, no engine needed)
+    Run(runtime::RunArgs),
+    /// Resume a failed, stopped or crashed run; finished steps are not run again
+    Resume(runtime::ResumeArgs),
+    /// List the runs in the state directory
+    Runs(runtime::RunsArgs),
+    /// Show a run's steps: status, time, attempts, exit code, peak RSS, CPU
+    Status(runtime::StatusArgs),
+    /// Print a step's output (`--follow` while it runs)
+    Logs(runtime::LogsArgs),
+    /// Stop a running run: every step's processes are stopped, the exit handler runs
+    Stop(runtime::StopArgs),
+    /// Compile a workflow for an engine (Argo today): `couler compile FILE --target argo -o DIR`
+    Compile(compile::CompileArgs),
+    /// Print the capability matrix: which IR features each backend supports, and how
+    Backends,
+    /// Compile for Argo and create the Workflow through the Kubernetes API (`--watch` to follow)
+    Submit(submit::SubmitArgs),
     /// Split a workflow too big for an engine into parts (not built yet)
     Split(NotBuilt),
     /// Replay traces through cache policies and schedulers (not built yet)
@@ -139,10 +156,15 @@ fn main() -> ExitCode {
             size_scale,
             name,
         }) => commands::import_wfformat(&trace, output.as_deref(), time_scale, size_scale, name),
-        Command::Run(_) => commands::not_built("run", "the local runtime", 3),
-        Command::Compile(_) => {
-            commands::not_built("compile", "the Argo, Airflow and Tekton backends", 4)
-        }
+        Command::Run(args) => runtime::run(args),
+        Command::Resume(args) => runtime::resume(args),
+        Command::Runs(args) => runtime::runs(args),
+        Command::Status(args) => runtime::status(args),
+        Command::Logs(args) => runtime::logs(args),
+        Command::Stop(args) => runtime::stop(args),
+        Command::Compile(args) => compile::run(&args),
+        Command::Backends => compile::backends(),
+        Command::Submit(args) => submit::run(&args),
         Command::Split(_) => commands::not_built("split", "big-workflow splitting", 7),
         Command::Simulate(_) => commands::not_built("simulate", "the cache simulator", 6),
         Command::Completions { shell } => {

@@ -213,7 +213,7 @@ fn import_wfformat_writes_a_valid_workflow() {
 
 #[test]
 fn unbuilt_commands_say_so() {
-    let out = couler(&["run", "examples/hello.yaml"]);
+    let out = couler(&["split", "examples/hello.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not built yet"));
 }

@@ -253,11 +253,11 @@ fn syntax_error(text: &str, format: Format) -> Option<Diagnostic> {
                 column: l.column().max(1),
             });
             // The reader reports bad characters by byte offset, and a location of 1:1.
-            if let Some((head, offset)) = message.rsplit_once(" at position ") {
-                if let Ok(offset) = offset.parse::<usize>() {
-                    location = Some(offset_location(text, offset));
-                    message = head.to_string();
-                }
+            if let Some((head, offset)) = message.rsplit_once(" at position ")
+                && let Ok(offset) = offset.parse::<usize>()
+            {
+                location = Some(offset_location(text, offset));
+                message = head.to_string();
             }
             let help = if message.contains("more than one document") {
                 location = second_document(text).or(location);

@@ -997,14 +997,14 @@ impl Validator<'_> {
                 );
             }
             MapOver::From(Reference::Param(name)) => {
-                if let Some(p) = self.wf.params.iter().find(|p| &p.name == name) {
-                    if p.ty != ParamType::Json {
-                        self.err(
-                            format!("{path}.map.from"),
-                            format!("parameter `{name}` is not a list"),
-                            format!("declare `{name}` with `type: json` and a list default"),
-                        );
-                    }
+                if let Some(p) = self.wf.params.iter().find(|p| &p.name == name)
+                    && p.ty != ParamType::Json
+                {
+                    self.err(
+                        format!("{path}.map.from"),
+                        format!("parameter `{name}` is not a list"),
+                        format!("declare `{name}` with `type: json` and a list default"),
+                    );
                 }
             }
             _ => {}
@@ -1020,14 +1020,14 @@ impl Validator<'_> {
                     "use 1 for a fixed delay, or 2 to double it each time",
                 );
             }
-            if let Some(max) = b.max {
-                if max < b.duration {
-                    self.err(
-                        format!("{path}.backoff.max"),
-                        "the backoff cap is shorter than the first delay",
-                        "make `max` at least `duration`",
-                    );
-                }
+            if let Some(max) = b.max
+                && max < b.duration
+            {
+                self.err(
+                    format!("{path}.backoff.max"),
+                    "the backoff cap is shorter than the first delay",
+                    "make `max` at least `duration`",
+                );
             }
         }
     }
@@ -1047,24 +1047,24 @@ impl Validator<'_> {
             ),
         ];
         for (name, req, lim) in pairs {
-            if let (Some(req), Some(lim)) = (req, lim) {
-                if req.value() > lim.value() {
-                    self.err(
-                        format!("{path}.requests.{name}"),
-                        format!("the {name} request ({req}) is above its limit ({lim})"),
-                        "lower the request or raise the limit",
-                    );
-                }
-            }
-        }
-        if let (Some(req), Some(lim)) = (r.requests.gpu, r.limits.gpu) {
-            if req != lim {
+            if let (Some(req), Some(lim)) = (req, lim)
+                && req.value() > lim.value()
+            {
                 self.err(
-                    format!("{path}.requests.gpu"),
-                    "GPU requests and limits must be equal",
-                    "set the same number in both, or only one of them",
+                    format!("{path}.requests.{name}"),
+                    format!("the {name} request ({req}) is above its limit ({lim})"),
+                    "lower the request or raise the limit",
                 );
             }
+        }
+        if let (Some(req), Some(lim)) = (r.requests.gpu, r.limits.gpu)
+            && req != lim
+        {
+            self.err(
+                format!("{path}.requests.gpu"),
+                "GPU requests and limits must be equal",
+                "set the same number in both, or only one of them",
+            );
         }
     }
 

@@ -156,14 +156,13 @@ fn check_case(path: &Path) -> Result<(), String> {
     if at != Some((want.line, want.column)) {
         problems.push(format!("location is not {}:{}", want.line, want.column));
     }
-    if let Some(help) = &want.help {
-        if !first
+    if let Some(help) = &want.help
+        && !first
             .help
             .as_deref()
             .is_some_and(|h| h.contains(help.as_str()))
-        {
-            problems.push(format!("help does not contain {help:?}"));
-        }
+    {
+        problems.push(format!("help does not contain {help:?}"));
     }
     if problems.is_empty() {
         Ok(())

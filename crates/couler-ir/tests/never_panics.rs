@@ -129,10 +129,9 @@ fn collect_yaml(dir: &Path, out: &mut Vec<(String, Format)>) {
         } else if matches!(
             p.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml" | "json")
-        ) {
-            if let Ok(text) = std::fs::read_to_string(&p) {
-                out.push((text, Format::from_path(&p)));
-            }
+        ) && let Ok(text) = std::fs::read_to_string(&p)
+        {
+            out.push((text, Format::from_path(&p)));
         }
     }
 }
@@ -526,10 +525,10 @@ fn mutate(v: &mut Value, target: &mut usize, shape: &Shape) -> bool {
                     return true;
                 }
                 *target -= 1;
-                if let Some(child) = map.get_mut(&k) {
-                    if mutate(child, target, shape) {
-                        return true;
-                    }
+                if let Some(child) = map.get_mut(&k)
+                    && mutate(child, target, shape)
+                {
+                    return true;
                 }
             }
         }

@@ -51,13 +51,13 @@ fn check_options(options: &ImportOptions) -> Result<(), ImportError> {
             )));
         }
     }
-    if let Some(name) = &options.name {
-        if let Some(why) = dns1123_problem(name) {
-            return Err(ImportError::new(format!(
-                "the workflow name `{name}` is not a DNS-1123 label: {why}; try `{}`",
-                to_dns1123(name)
-            )));
-        }
+    if let Some(name) = &options.name
+        && let Some(why) = dns1123_problem(name)
+    {
+        return Err(ImportError::new(format!(
+            "the workflow name `{name}` is not a DNS-1123 label: {why}; try `{}`",
+            to_dns1123(name)
+        )));
     }
     Ok(())
 }

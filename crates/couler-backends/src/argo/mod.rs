@@ -1,0 +1,1724 @@
+//! The Argo Workflows backend: IR → `Workflow` / `WorkflowTemplate` / `CronWorkflow` YAML.
+//!
+//! Shape of the output: one DAG template (the entrypoint, named after the workflow) with one task
+//! per step; one template per distinct step definition (identical definitions share one); extra
+//! templates for loops (`repeat`, a recursive steps template) and bounded fan-out
+//! (`map.parallelism`, a DAG template with `parallelism`). See `docs/argo.md` for every feature.
+
+pub mod lint;
+mod render;
+
+pub use render::LITERAL_OPEN;
+
+use crate::capability::{Feature, Support};
+use crate::{Backend, CompileError, Kind, Options, Output};
+use couler_ir::{
+    ArtifactSource, CleanPodPolicy, ConcurrencyPolicy, Duration, Framework, MapOver, Reference,
+    ResourceAction, ResourceList, RetryOn, Step, StepKind, StepOutput, Storage, TaintEffect,
+    TolerationOperator, VolumeSource, Workflow,
+};
+use render::Exposure;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Argo stores a workflow in one etcd object: about 1 MiB.
+pub const STORED_LIMIT: usize = 1024 * 1024;
+/// The Kubernetes API server refuses requests above about 3 MiB.
+pub const REQUEST_LIMIT: usize = 3 * 1024 * 1024;
+
+/// The Argo Workflows backend.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Argo;
+
+impl Backend for Argo {
+    fn name(&self) -> &'static str {
+        "argo"
+    }
+
+    fn support(&self, feature: Feature) -> Support {
+        use Feature::*;
+        match feature {
+            StorageLocal => Support::Unsupported,
+            JobTensorflow | JobPytorch | JobMpi => {
+                Support::Lowered("resource template creating a Kubeflow job")
+            }
+            SubWorkflow => Support::Lowered(
+                "resource template creating a Workflow from the referenced WorkflowTemplate",
+            ),
+            MapRange => Support::Lowered("withSequence; a step other than ±1 becomes withItems"),
+            MapParallelism => Support::Lowered("a DAG template with `parallelism` around the loop"),
+            MappedOutputs => Support::Lowered("aggregated outputs, parameters via jsonpath"),
+            Repeat => Support::Lowered("recursive steps template with an iteration counter"),
+            Groups => Support::Lowered("DAG dependencies on every member"),
+            ContinueOnFailure => Support::Lowered("continueOn.failed plus `depends`"),
+            ArtifactRepository => {
+                Support::Lowered("the repository written into every output artifact")
+            }
+            Schedule => Support::Lowered("a CronWorkflow document"),
+            _ => Support::Native,
+        }
+    }
+
+    fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
+        crate::check_support(self, wf)?;
+        let doc = lower(wf, options)?;
+        let text = to_yaml(&doc)?;
+        let mut out = Output::default();
+        let size = text.len();
+        if size > REQUEST_LIMIT {
+            out.warnings.push(format!(
+                "the Argo document is {size} bytes, above the API server's request limit (about 3 MiB): \
+                 it cannot be submitted; `couler split` divides a workflow into parts"
+            ));
+        } else if size > STORED_LIMIT {
+            out.warnings.push(format!(
+                "the Argo document is {size} bytes, above what Argo stores in one object (about 1 MiB): \
+                 Argo needs node-status offloading, or use `couler split` to divide the workflow"
+            ));
+        }
+        out.files.insert(format!("{}.yaml", wf.name), text);
+        Ok(out)
+    }
+}
+
+/// Prints a document as YAML.
+pub fn to_yaml(doc: &Value) -> Result<String, CompileError> {
+    serde_norway::to_string(&ordered(doc))
+        .map_err(|e| CompileError::Invalid(format!("cannot print the Argo document: {e}")))
+}
+
+/// Keys in the order Argo's own examples use; the rest follow alphabetically.
+const KEY_ORDER: [&str; 16] = [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+    "name",
+    "generateName",
+    "entrypoint",
+    "schedules",
+    "template",
+    "inputs",
+    "outputs",
+    "arguments",
+    "dependencies",
+    "depends",
+    "when",
+    "templates",
+];
+
+/// The document as an insertion-ordered YAML value with keys in [`KEY_ORDER`].
+fn ordered(v: &Value) -> serde_norway::Value {
+    use serde_norway::Value as Y;
+    match v {
+        Value::Null => Y::Null,
+        Value::Bool(b) => Y::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Y::Number(i.into())
+            } else if let Some(u) = n.as_u64() {
+                Y::Number(u.into())
+            } else {
+                Y::Number(n.as_f64().unwrap_or_default().into())
+            }
+        }
+        Value::String(s) => Y::String(s.clone()),
+        Value::Array(a) => Y::Sequence(a.iter().map(ordered).collect()),
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            let rank = |k: &str| {
+                KEY_ORDER
+                    .iter()
+                    .position(|x| *x == k)
+                    .unwrap_or(KEY_ORDER.len())
+            };
+            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+            let mut out = serde_norway::Mapping::new();
+            for k in keys {
+                out.insert(Y::String(k.clone()), ordered(&m[k]));
+            }
+            Y::Mapping(out)
+        }
+    }
+}
+
+fn unsupported(feature: Feature, step: &str, detail: impl Into<String>) -> CompileError {
+    CompileError::Unsupported {
+        feature,
+        step: Some(step.to_string()),
+        backend: "argo",
+        supported_by: Vec::new(),
+        detail: Some(detail.into()),
+    }
+}
+
+/// Go duration text (`90s`, `250ms`): what Argo parses in backoff, memoize and suspend.
+fn go_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+fn secs(d: Duration) -> u64 {
+    d.as_secs_ceil()
+}
+
+/// A relative path is placed under the working directory, or `/tmp`; Argo needs absolute paths.
+fn abs_path(path: &str, working_dir: Option<&str>) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        let base = working_dir.unwrap_or("/tmp");
+        format!("{}/{}", base.trim_end_matches('/'), path)
+    }
+}
+
+/// Lowers a workflow to one Argo document (a JSON value).
+pub fn lower(wf: &Workflow, options: &Options) -> Result<Value, CompileError> {
+    let kind = options.kind.unwrap_or(if wf.schedule.is_some() {
+        Kind::CronWorkflow
+    } else {
+        Kind::Workflow
+    });
+    let mut l = Lowerer::new(wf, options);
+    let spec = l.workflow_spec()?;
+    let mut meta = Map::new();
+    let mut wf_meta = Map::new();
+    if !wf.labels.is_empty() {
+        wf_meta.insert("labels".into(), json!(wf.labels));
+    }
+    if !wf.annotations.is_empty() {
+        wf_meta.insert("annotations".into(), json!(wf.annotations));
+    }
+    let doc = match kind {
+        Kind::Workflow => {
+            meta.insert("generateName".into(), json!(format!("{}-", wf.name)));
+            meta.extend(wf_meta);
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": meta, "spec": spec})
+        }
+        Kind::WorkflowTemplate => {
+            meta.insert("name".into(), json!(wf.name));
+            meta.extend(wf_meta);
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTemplate", "metadata": meta, "spec": spec})
+        }
+        Kind::CronWorkflow => {
+            let sched = wf.schedule.as_ref().ok_or_else(|| {
+                CompileError::Invalid(format!(
+                    "workflow `{}` has no `schedule`, which a CronWorkflow needs",
+                    wf.name
+                ))
+            })?;
+            meta.insert("name".into(), json!(wf.name));
+            let mut cron = Map::new();
+            cron.insert("schedules".into(), json!([sched.cron]));
+            if let Some(tz) = &sched.timezone {
+                cron.insert("timezone".into(), json!(tz));
+            }
+            cron.insert(
+                "concurrencyPolicy".into(),
+                json!(match sched.concurrency_policy {
+                    ConcurrencyPolicy::Allow => "Allow",
+                    ConcurrencyPolicy::Forbid => "Forbid",
+                    ConcurrencyPolicy::Replace => "Replace",
+                }),
+            );
+            if let Some(d) = sched.starting_deadline {
+                cron.insert("startingDeadlineSeconds".into(), json!(secs(d)));
+            }
+            if !wf_meta.is_empty() {
+                cron.insert("workflowMetadata".into(), Value::Object(wf_meta.clone()));
+                meta.extend(wf_meta);
+            }
+            cron.insert("workflowSpec".into(), spec);
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow", "metadata": meta, "spec": cron})
+        }
+    };
+    Ok(doc)
+}
+
+/// Inputs a template needs from its caller, beyond the step's own input parameters: values of
+/// other steps' outputs and of `item`, each under a parameter name.
+#[derive(Default)]
+struct Forwards {
+    list: Vec<(String, Reference)>,
+    by_ref: HashMap<Reference, String>,
+}
+
+impl Forwards {
+    fn name_for(&mut self, r: &Reference, taken: &BTreeSet<String>) -> String {
+        if let Some(n) = self.by_ref.get(r) {
+            return n.clone();
+        }
+        let base = match r {
+            Reference::Step { step, output } => match output {
+                StepOutput::Parameter(n) => format!("{step}-{n}"),
+                StepOutput::Result => format!("{step}-result"),
+                StepOutput::ExitCode => format!("{step}-exitCode"),
+                StepOutput::Status => format!("{step}-status"),
+                StepOutput::Artifact(n) => format!("{step}-{n}"),
+            },
+            Reference::Item(keys) if keys.is_empty() => "item".to_string(),
+            Reference::Item(keys) => format!("item-{}", keys.join("-")),
+            other => other.to_string().replace('.', "-"),
+        };
+        let mut name = base.clone();
+        let mut i = 1;
+        while taken.contains(&name) || self.list.iter().any(|(n, _)| *n == name) {
+            i += 1;
+            name = format!("{base}-{i}");
+        }
+        self.by_ref.insert(r.clone(), name.clone());
+        self.list.push((name.clone(), r.clone()));
+        name
+    }
+}
+
+struct Lowerer<'a> {
+    wf: &'a Workflow,
+    options: &'a Options,
+    templates: Vec<Value>,
+    names: BTreeSet<String>,
+    /// Template body (without its name) → name, for reuse.
+    reuse: HashMap<String, String>,
+    exposure: HashMap<&'a str, Exposure>,
+    /// Step name → position in `wf.steps`.
+    positions: HashMap<&'a str, usize>,
+    /// Names of the step templates emitted so far.
+    template_names: BTreeSet<String>,
+}
+
+/// One step's lowering: the template the DAG task calls and what the task passes it.
+struct Lowered {
+    template: String,
+    /// Parameter arguments in the caller's scope: user inputs and forwards.
+    params: Vec<Value>,
+    artifacts: Vec<Value>,
+    /// Forwarded `item` references: rendered only where the loop is.
+    item_params: Vec<(String, Reference)>,
+}
+
+impl<'a> Lowerer<'a> {
+    fn new(wf: &'a Workflow, options: &'a Options) -> Self {
+        let exposure = wf
+            .steps
+            .iter()
+            .map(|s| {
+                let e = if s.repeat.is_some()
+                    || s.map.as_ref().is_some_and(|m| m.parallelism.is_some())
+                {
+                    Exposure::Wrapped
+                } else if s.map.is_some() {
+                    Exposure::Mapped
+                } else {
+                    Exposure::Plain
+                };
+                (s.name.as_str(), e)
+            })
+            .collect();
+        let mut names = BTreeSet::new();
+        names.insert(wf.name.clone());
+        Lowerer {
+            wf,
+            options,
+            templates: Vec::new(),
+            names,
+            reuse: HashMap::new(),
+            exposure,
+            positions: wf
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.as_str(), i))
+                .collect(),
+            template_names: BTreeSet::new(),
+        }
+    }
+
+    fn pos(&self, name: &str) -> Option<usize> {
+        self.positions.get(name).copied()
+    }
+
+    fn step(&self, name: &str) -> Option<&'a Step> {
+        self.pos(name).map(|i| &self.wf.steps[i])
+    }
+
+    fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut i = 1;
+        while self.names.contains(&name) {
+            i += 1;
+            name = format!("{base}-{i}");
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    fn workflow_spec(&mut self) -> Result<Value, CompileError> {
+        let wf = self.wf;
+        // Reserve step names so that templates named after steps stay recognisable.
+        for s in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+            self.names.insert(s.name.clone());
+        }
+        let mut tasks = Vec::new();
+        for step in &wf.steps {
+            tasks.push(self.task(step)?);
+        }
+        let entry = match self.step_groups() {
+            Some(levels) => {
+                // A sequence of parallel groups: Argo's steps template says it directly.
+                let mut groups: Vec<Vec<Value>> =
+                    vec![Vec::new(); levels.iter().max().map_or(0, |m| m + 1)];
+                for (mut task, level) in tasks.into_iter().zip(levels) {
+                    if let Some(m) = task.as_object_mut() {
+                        m.remove("dependencies");
+                    }
+                    groups[level].push(task);
+                }
+                json!({"name": wf.name, "steps": groups})
+            }
+            None => json!({"name": wf.name, "dag": {"tasks": tasks}}),
+        };
+        let mut spec = Map::new();
+        spec.insert("entrypoint".into(), json!(wf.name));
+        if !wf.params.is_empty() {
+            let params: Vec<Value> = wf
+                .params
+                .iter()
+                .map(|p| {
+                    let mut m = Map::new();
+                    m.insert("name".into(), json!(p.name));
+                    if let Some(d) = &p.default {
+                        m.insert("value".into(), json!(param_text(d)));
+                    }
+                    if !p.allowed.is_empty() {
+                        m.insert(
+                            "enum".into(),
+                            json!(p.allowed.iter().map(param_text).collect::<Vec<_>>()),
+                        );
+                    }
+                    if let Some(d) = &p.description {
+                        m.insert("description".into(), json!(d));
+                    }
+                    Value::Object(m)
+                })
+                .collect();
+            spec.insert("arguments".into(), json!({"parameters": params}));
+        }
+        if let Some(exit) = &wf.on_exit {
+            let name = self.exit_handler(exit)?;
+            spec.insert("onExit".into(), json!(name));
+        }
+        if let Some(p) = wf.parallelism {
+            spec.insert("parallelism".into(), json!(p));
+        }
+        if let Some(sa) = &wf.service_account {
+            spec.insert("serviceAccountName".into(), json!(sa));
+        }
+        if !wf.image_pull_secrets.is_empty() {
+            spec.insert(
+                "imagePullSecrets".into(),
+                json!(
+                    wf.image_pull_secrets
+                        .iter()
+                        .map(|n| json!({"name": n}))
+                        .collect::<Vec<_>>()
+                ),
+            );
+        }
+        if !wf.volumes.is_empty() {
+            spec.insert(
+                "volumes".into(),
+                json!(wf.volumes.iter().map(volume).collect::<Vec<_>>()),
+            );
+        }
+        if !wf.volume_claims.is_empty() {
+            let claims: Vec<Value> = wf
+                .volume_claims
+                .iter()
+                .map(|c| {
+                    let mut s = Map::new();
+                    s.insert("accessModes".into(), json!(c.access_modes));
+                    if let Some(sc) = &c.storage_class {
+                        s.insert("storageClassName".into(), json!(sc));
+                    }
+                    s.insert(
+                        "resources".into(),
+                        json!({"requests": {"storage": c.size.as_str()}}),
+                    );
+                    json!({"metadata": {"name": c.name}, "spec": s})
+                })
+                .collect();
+            spec.insert("volumeClaimTemplates".into(), json!(claims));
+        }
+        if let Some(ttl) = &wf.ttl {
+            let mut t = Map::new();
+            if let Some(d) = ttl.after_completion {
+                t.insert("secondsAfterCompletion".into(), json!(secs(d)));
+            }
+            if let Some(d) = ttl.after_success {
+                t.insert("secondsAfterSuccess".into(), json!(secs(d)));
+            }
+            if let Some(d) = ttl.after_failure {
+                t.insert("secondsAfterFailure".into(), json!(secs(d)));
+            }
+            spec.insert("ttlStrategy".into(), Value::Object(t));
+        }
+        let mut templates = vec![entry];
+        templates.append(&mut self.templates);
+        spec.insert("templates".into(), json!(templates));
+        Ok(Value::Object(spec))
+    }
+
+    /// The level of every step when the workflow is a sequence of parallel groups: no step reads
+    /// another's outputs or status, none continues on failure, and every step of a level runs
+    /// after exactly all steps of the level before. `None` otherwise (a DAG is emitted).
+    fn step_groups(&self) -> Option<Vec<usize>> {
+        let wf = self.wf;
+        let reads_steps = wf.steps.iter().any(|s| {
+            s.continue_on_failure
+                || s.references()
+                    .iter()
+                    .any(|(_, r)| matches!(r, Reference::Step { step, .. } if *step != s.name))
+        });
+        if reads_steps {
+            return None;
+        }
+        let graph = couler_ir::Graph::new(wf);
+        let levels = graph.levels().ok()?;
+        let mut by_level: Vec<Vec<usize>> = Vec::new();
+        for (i, &l) in levels.iter().enumerate() {
+            if by_level.len() <= l {
+                by_level.resize(l + 1, Vec::new());
+            }
+            by_level[l].push(i);
+        }
+        for (i, &l) in levels.iter().enumerate() {
+            let want: &[usize] = if l == 0 { &[] } else { &by_level[l - 1] };
+            if graph.predecessors(i) != want {
+                return None;
+            }
+        }
+        Some(levels)
+    }
+
+    fn exit_handler(&mut self, exit: &'a Step) -> Result<String, CompileError> {
+        for (_, r) in exit.references() {
+            if let Reference::Step { .. } = r {
+                return Err(unsupported(
+                    Feature::ExitHandler,
+                    &exit.name,
+                    "Argo's exit handler cannot read the outputs of the workflow's steps; \
+                     use `workflow.status`",
+                ));
+            }
+        }
+        let low = self.step_template(exit)?;
+        let Some(cond) = &exit.when else {
+            return Ok(low.template);
+        };
+        let when = render::condition(cond, &mut |r| self.dag_ref("tasks", exit, r))?;
+        let name = self.fresh(&format!("{}-handler", exit.name));
+        let mut task = Map::new();
+        task.insert("name".into(), json!(exit.name));
+        task.insert("template".into(), json!(low.template));
+        insert_arguments(&mut task, low.params, low.artifacts);
+        task.insert("when".into(), json!(when));
+        self.templates
+            .push(json!({"name": name, "dag": {"tasks": [task]}}));
+        Ok(name)
+    }
+
+    /// The reference as seen from the scope that calls `step` (`prefix` is `tasks` or `steps`).
+    fn dag_ref(&self, prefix: &str, step: &Step, r: &Reference) -> Result<String, CompileError> {
+        Ok(match r {
+            Reference::Param(n) => render::workflow_param(n),
+            Reference::Workflow(f) => render::workflow_field(*f).to_string(),
+            Reference::Item(keys) => render::item(keys),
+            Reference::Step { step: s, output } => {
+                let exposure = self
+                    .exposure
+                    .get(s.as_str())
+                    .copied()
+                    .unwrap_or(Exposure::Plain);
+                // An output parameter without `path` is the step's standard output.
+                let output = match output {
+                    StepOutput::Parameter(n)
+                        if self.step(s).is_some_and(|st| {
+                            st.outputs
+                                .parameters
+                                .iter()
+                                .any(|p| p.name == *n && p.path.is_none())
+                        }) =>
+                    {
+                        &StepOutput::Result
+                    }
+                    o => o,
+                };
+                if let Some(target) = self.step(s) {
+                    let no_stdout = matches!(
+                        target.kind,
+                        StepKind::Resource(_)
+                            | StepKind::Job(_)
+                            | StepKind::Workflow(_)
+                            | StepKind::Suspend(_)
+                    );
+                    if no_stdout && matches!(output, StepOutput::Result | StepOutput::ExitCode) {
+                        return Err(unsupported(
+                            Feature::ParameterPassing,
+                            &step.name,
+                            format!(
+                                "step `{s}` is a {} step, which has no standard output or exit code on Argo",
+                                target.kind.key()
+                            ),
+                        ));
+                    }
+                }
+                render::step_output(prefix, s, output, exposure)
+            }
+            Reference::InputParameter(n) => {
+                let value = step
+                    .inputs
+                    .parameters
+                    .iter()
+                    .find(|p| p.name == *n)
+                    .and_then(|p| p.value.as_ref());
+                match value {
+                    Some(t) => render::template(t, |r| self.dag_ref(prefix, step, r))?,
+                    None => String::new(),
+                }
+            }
+            Reference::InputArtifactPath(_) | Reference::OutputPath { .. } => {
+                return Err(CompileError::Invalid(format!(
+                    "step `{}`: a path reference cannot be used outside the step",
+                    step.name
+                )));
+            }
+        })
+    }
+
+    /// The DAG task of a step.
+    fn task(&mut self, step: &'a Step) -> Result<Value, CompileError> {
+        let low = self.step_template(step)?;
+        let mut task = Map::new();
+        task.insert("name".into(), json!(step.name));
+        let mut params = low.params;
+        let mut artifacts = low.artifacts;
+        let mut loop_fields = Map::new();
+        if let Some(m) = &step.map {
+            loop_fields = self.loop_fields(step, &m.over, "tasks")?;
+        }
+        // Items are rendered where the loop is.
+        let item_args: Vec<Value> = low
+            .item_params
+            .iter()
+            .map(|(n, r)| Ok(json!({"name": n, "value": self.dag_ref("tasks", step, r)?})))
+            .collect::<Result<_, CompileError>>()?;
+        let template = if let Some(rep) = &step.repeat {
+            self.repeat_template(step, &low.template, &mut params, &mut artifacts, rep)?
+        } else if let Some(p) = step.map.as_ref().and_then(|m| m.parallelism) {
+            self.map_wrapper(
+                step,
+                &low.template,
+                &mut params,
+                &artifacts,
+                item_args,
+                std::mem::take(&mut loop_fields),
+                p,
+            )?
+        } else {
+            params.extend(item_args);
+            low.template
+        };
+        task.insert("template".into(), json!(template));
+        insert_arguments(&mut task, params, artifacts);
+        self.dependencies(step, &mut task);
+        if let Some(cond) = &step.when {
+            let when = render::condition(cond, &mut |r| self.dag_ref("tasks", step, r))?;
+            task.insert("when".into(), json!(when));
+        }
+        task.extend(loop_fields);
+        if step.continue_on_failure {
+            task.insert("continueOn".into(), json!({"failed": true}));
+        }
+        Ok(Value::Object(task))
+    }
+
+    fn loop_fields(
+        &self,
+        step: &Step,
+        over: &MapOver,
+        prefix: &str,
+    ) -> Result<Map<String, Value>, CompileError> {
+        let mut m = Map::new();
+        match over {
+            MapOver::Items(items) => {
+                m.insert("withItems".into(), json!(items));
+            }
+            MapOver::Range {
+                start,
+                stop,
+                step: by,
+            } => {
+                let (start, stop, by) = (*start, *stop, *by);
+                if by == 1 && stop > start {
+                    m.insert(
+                        "withSequence".into(),
+                        json!({"start": start.to_string(), "end": (stop - 1).to_string()}),
+                    );
+                } else if by == -1 && stop < start {
+                    m.insert(
+                        "withSequence".into(),
+                        json!({"start": start.to_string(), "end": (stop + 1).to_string()}),
+                    );
+                } else {
+                    let mut items = Vec::new();
+                    let mut i = start;
+                    while (by > 0 && i < stop) || (by < 0 && i > stop) {
+                        items.push(json!(i));
+                        i += by;
+                    }
+                    m.insert("withItems".into(), json!(items));
+                }
+            }
+            MapOver::From(r) => {
+                m.insert("withParam".into(), json!(self.dag_ref(prefix, step, r)?));
+            }
+        }
+        Ok(m)
+    }
+
+    /// `map.parallelism`: a DAG template with `parallelism` holding the loop.
+    #[allow(clippy::too_many_arguments)]
+    fn map_wrapper(
+        &mut self,
+        step: &'a Step,
+        inner: &str,
+        params: &mut Vec<Value>,
+        artifacts: &[Value],
+        item_args: Vec<Value>,
+        loop_fields: Map<String, Value>,
+        parallelism: u32,
+    ) -> Result<String, CompileError> {
+        let name = self.fresh(&format!("{}-map", step.name));
+        let (inputs, mut inner_params, inner_artifacts) = forward_through(params, artifacts);
+        inner_params.extend(item_args);
+        let mut loop_fields = loop_fields;
+        // A run-time list is passed in like any other value.
+        if let Some(Value::String(src)) = loop_fields.get("withParam").cloned() {
+            params.push(json!({"name": "couler-items", "value": src}));
+            loop_fields.insert(
+                "withParam".into(),
+                json!(render::input_param("couler-items")),
+            );
+        }
+        let mut inputs = inputs;
+        if loop_fields.contains_key("withParam") {
+            push_input_param(&mut inputs, "couler-items");
+        }
+        let mut task = Map::new();
+        task.insert("name".into(), json!(step.name));
+        task.insert("template".into(), json!(inner));
+        insert_arguments(&mut task, inner_params, inner_artifacts);
+        task.extend(loop_fields);
+        let prefix = "tasks";
+        let mut outs = vec![
+            json!({"name": "result", "valueFrom": {"parameter": render::step_output(prefix, &step.name, &StepOutput::Result, Exposure::Mapped)}}),
+        ];
+        for p in step.outputs.parameters.iter().filter(|p| p.path.is_some()) {
+            outs.push(json!({"name": p.name, "valueFrom": {"expression": format!("toJson(jsonpath(tasks['{}'].outputs.parameters, '$[*].{}'))", step.name, p.name)}}));
+        }
+        let mut t = Map::new();
+        t.insert("name".into(), json!(name));
+        if !inputs.is_empty() {
+            t.insert("inputs".into(), Value::Object(inputs));
+        }
+        t.insert("outputs".into(), json!({"parameters": outs}));
+        t.insert("parallelism".into(), json!(parallelism));
+        t.insert("dag".into(), json!({"tasks": [task]}));
+        self.templates.push(Value::Object(t));
+        Ok(name)
+    }
+
+    /// `repeat`: a recursive steps template that runs the step, then itself again while the
+    /// condition holds and fewer than `maxIterations` runs have happened.
+    fn repeat_template(
+        &mut self,
+        step: &'a Step,
+        inner: &str,
+        params: &mut Vec<Value>,
+        artifacts: &mut [Value],
+        rep: &couler_ir::Repeat,
+    ) -> Result<String, CompileError> {
+        const ITER: &str = "couler_iteration";
+        let name = self.fresh(&format!("{}-loop", step.name));
+        let (mut inputs, inner_params, inner_artifacts) = forward_through(params, artifacts);
+        // Other steps' outputs read by the condition are passed in too.
+        let mut cond_forwards = Forwards::default();
+        let taken: BTreeSet<String> = inner_params
+            .iter()
+            .filter_map(|p| p["name"].as_str().map(String::from))
+            .chain([ITER.to_string()])
+            .collect();
+        let cond = render::condition(&rep.condition, &mut |r| match r {
+            Reference::Step { step: s, output } if *s == step.name => {
+                // The run just made; an output parameter without `path` is its stdout.
+                let output = match output {
+                    StepOutput::Parameter(n)
+                        if step
+                            .outputs
+                            .parameters
+                            .iter()
+                            .any(|p| p.name == *n && p.path.is_none()) =>
+                    {
+                        &StepOutput::Result
+                    }
+                    o => o,
+                };
+                Ok(render::step_output("steps", "run", output, Exposure::Plain))
+            }
+            Reference::Step { .. } | Reference::Item(_) | Reference::InputParameter(_) => {
+                let n = cond_forwards.name_for(r, &taken);
+                Ok(render::input_param(&n))
+            }
+            other => self.dag_ref("steps", step, other),
+        })?;
+        for (n, r) in &cond_forwards.list {
+            let v = self.dag_ref("tasks", step, r)?;
+            params.push(json!({"name": n, "value": v}));
+            push_input_param(&mut inputs, n);
+        }
+        push_input_param(&mut inputs, ITER);
+        params.push(json!({"name": ITER, "value": "1"}));
+        let when = format!(
+            "({cond}) && ({} < {})",
+            render::input_param(ITER),
+            rep.max_iterations
+        );
+        let mut again_params: Vec<Value> = inner_params
+            .iter()
+            .map(|p| json!({"name": p["name"], "value": render::input_param(p["name"].as_str().unwrap_or_default())}))
+            .collect();
+        for (n, _) in &cond_forwards.list {
+            again_params.push(json!({"name": n, "value": render::input_param(n)}));
+        }
+        again_params.push(
+            json!({"name": ITER, "value": format!("{{{{=asInt(inputs.parameters.{ITER}) + 1}}}}")}),
+        );
+        let mut run = Map::new();
+        run.insert("name".into(), json!("run"));
+        run.insert("template".into(), json!(inner));
+        insert_arguments(&mut run, inner_params, inner_artifacts.clone());
+        let mut again = Map::new();
+        again.insert("name".into(), json!("again"));
+        again.insert("template".into(), json!(name));
+        insert_arguments(&mut again, again_params, inner_artifacts);
+        again.insert("when".into(), json!(when));
+        // Outputs of the last run.
+        let pick = |what: &str| {
+            format!(
+                "steps['again'].status == 'Skipped' ? steps['run'].{what} : steps['again'].{what}"
+            )
+        };
+        let mut out_params = Vec::new();
+        if !matches!(
+            step.kind,
+            StepKind::Resource(_) | StepKind::Job(_) | StepKind::Workflow(_) | StepKind::Suspend(_)
+        ) {
+            out_params.push(json!({"name": "result", "valueFrom": {"expression": format!("steps['again'].status == 'Skipped' ? steps['run'].outputs.result : steps['again'].outputs.parameters.result")}}));
+        }
+        for p in step.outputs.parameters.iter().filter(|p| p.path.is_some()) {
+            out_params.push(json!({"name": p.name, "valueFrom": {"expression": pick(&format!("outputs.parameters['{}']", p.name))}}));
+        }
+        let out_artifacts: Vec<Value> = step
+            .outputs
+            .artifacts
+            .iter()
+            .map(|a| json!({"name": a.name, "fromExpression": pick(&format!("outputs.artifacts['{}']", a.name))}))
+            .collect();
+        let mut outputs = Map::new();
+        if !out_params.is_empty() {
+            outputs.insert("parameters".into(), json!(out_params));
+        }
+        if !out_artifacts.is_empty() {
+            outputs.insert("artifacts".into(), json!(out_artifacts));
+        }
+        let mut t = Map::new();
+        t.insert("name".into(), json!(name));
+        t.insert("inputs".into(), Value::Object(inputs));
+        if !outputs.is_empty() {
+            t.insert("outputs".into(), Value::Object(outputs));
+        }
+        t.insert("steps".into(), json!([[run], [again]]));
+        self.templates.push(Value::Object(t));
+        Ok(name)
+    }
+
+    fn dependencies(&self, step: &Step, task: &mut Map<String, Value>) {
+        let wf = self.wf;
+        // Data edges need the producer's outputs; order edges only its end.
+        let mut data: BTreeSet<usize> = BTreeSet::new();
+        let mut order: BTreeSet<usize> = BTreeSet::new();
+        for (_, r) in step.references() {
+            if let Reference::Step { step: s, output } = r {
+                if *s == step.name {
+                    continue;
+                }
+                if let Some(i) = self.pos(s) {
+                    if matches!(output, StepOutput::Status) {
+                        order.insert(i);
+                    } else {
+                        data.insert(i);
+                    }
+                }
+            }
+        }
+        for d in &step.depends_on {
+            if let Some(i) = self.pos(d) {
+                order.insert(i);
+            } else if let Some(g) = wf.group(d) {
+                order.extend(g.steps.iter().filter_map(|m| self.pos(m)));
+            }
+        }
+        let all: BTreeSet<usize> = data.union(&order).copied().collect();
+        if all.is_empty() {
+            return;
+        }
+        let plain = all
+            .iter()
+            .all(|i| !data.contains(i) && !wf.steps[*i].continue_on_failure);
+        if plain {
+            let names: Vec<&str> = all.iter().map(|&i| wf.steps[i].name.as_str()).collect();
+            task.insert("dependencies".into(), json!(names));
+            return;
+        }
+        let terms: Vec<String> = all
+            .iter()
+            .map(|&i| {
+                let p = &wf.steps[i];
+                let n = &p.name;
+                match (data.contains(&i), p.continue_on_failure) {
+                    (true, false) => format!("{n}.Succeeded"),
+                    (true, true) => format!("({n}.Succeeded || {n}.Failed)"),
+                    (false, true) => format!("({n}.Succeeded || {n}.Skipped || {n}.Failed)"),
+                    (false, false) => n.clone(),
+                }
+            })
+            .collect();
+        task.insert("depends".into(), json!(terms.join(" && ")));
+    }
+
+    /// The template running one step (shared with identical steps), and its arguments.
+    fn step_template(&mut self, step: &'a Step) -> Result<Lowered, CompileError> {
+        let wf = self.wf;
+        let mut taken: BTreeSet<String> = step
+            .inputs
+            .parameters
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        taken.extend(step.inputs.artifacts.iter().map(|a| a.name.clone()));
+        let mut fw = Forwards::default();
+        let working_dir = match &step.kind {
+            StepKind::Container(c) => c.working_dir.as_deref(),
+            _ => None,
+        };
+        let mut body_ref = |r: &Reference| -> Result<String, CompileError> {
+            Ok(match r {
+                Reference::Param(n) => render::workflow_param(n),
+                Reference::Workflow(f) => render::workflow_field(*f).to_string(),
+                Reference::InputParameter(n) => render::input_param(n),
+                Reference::InputArtifactPath(n) => format!("{{{{inputs.artifacts.{n}.path}}}}"),
+                Reference::OutputPath { artifact, name } => {
+                    let k = if *artifact { "artifacts" } else { "parameters" };
+                    format!("{{{{outputs.{k}.{name}.path}}}}")
+                }
+                Reference::Step { .. } | Reference::Item(_) => {
+                    render::input_param(&fw.name_for(r, &taken))
+                }
+            })
+        };
+        let mut t = Map::new();
+        let env = {
+            let mut env: Vec<Value> = Vec::new();
+            for (k, v) in &step.env {
+                env.push(json!({"name": k, "value": render::template(v, &mut body_ref)?}));
+            }
+            for s in &step.secrets {
+                env.push(json!({"name": s.env, "valueFrom": {"secretKeyRef": {"name": s.secret, "key": s.key}}}));
+            }
+            env
+        };
+        let resources = wf.effective_resources(step).map(resources);
+        let mounts: Vec<Value> = step
+            .volume_mounts
+            .iter()
+            .map(|m| {
+                let mut v = Map::new();
+                v.insert("name".into(), json!(m.name));
+                v.insert("mountPath".into(), json!(m.mount_path));
+                if m.read_only {
+                    v.insert("readOnly".into(), json!(true));
+                }
+                if let Some(s) = &m.sub_path {
+                    v.insert("subPath".into(), json!(s));
+                }
+                Value::Object(v)
+            })
+            .collect();
+        let image = || {
+            wf.effective_image(step).map(str::to_string).ok_or_else(|| {
+                CompileError::Invalid(format!(
+                    "step `{}` has no image; Argo runs every step in a container: set its `image` or `defaults.image`",
+                    step.name
+                ))
+            })
+        };
+        let add_pod_fields = |c: &mut Map<String, Value>| {
+            if !env.is_empty() {
+                c.insert("env".into(), json!(env));
+            }
+            if let Some(r) = &resources {
+                c.insert("resources".into(), r.clone());
+            }
+            if !mounts.is_empty() {
+                c.insert("volumeMounts".into(), json!(mounts));
+            }
+        };
+        match &step.kind {
+            StepKind::Container(c) => {
+                let mut m = Map::new();
+                m.insert("image".into(), json!(image()?));
+                if !c.command.is_empty() {
+                    let cmd = c
+                        .command
+                        .iter()
+                        .map(|x| render::template(x, &mut body_ref))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    m.insert("command".into(), json!(cmd));
+                }
+                if !c.args.is_empty() {
+                    let args = c
+                        .args
+                        .iter()
+                        .map(|x| render::template(x, &mut body_ref))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    m.insert("args".into(), json!(args));
+                }
+                if let Some(w) = &c.working_dir {
+                    m.insert("workingDir".into(), json!(w));
+                }
+                add_pod_fields(&mut m);
+                t.insert("container".into(), Value::Object(m));
+            }
+            StepKind::Script(s) => {
+                let mut m = Map::new();
+                m.insert("image".into(), json!(image()?));
+                m.insert("command".into(), json!(s.command));
+                m.insert(
+                    "source".into(),
+                    json!(render::template(&s.source, &mut body_ref)?),
+                );
+                add_pod_fields(&mut m);
+                t.insert("script".into(), Value::Object(m));
+            }
+            StepKind::Resource(r) => {
+                let mut m = Map::new();
+                m.insert("action".into(), json!(action(r.action)));
+                m.insert(
+                    "manifest".into(),
+                    json!(render::template(&r.manifest, &mut body_ref)?),
+                );
+                if let Some(c) = &r.success_condition {
+                    m.insert("successCondition".into(), json!(c));
+                }
+                if let Some(c) = &r.failure_condition {
+                    m.insert("failureCondition".into(), json!(c));
+                }
+                t.insert("resource".into(), Value::Object(m));
+            }
+            StepKind::Job(j) => {
+                let command = j
+                    .command
+                    .iter()
+                    .map(|x| render::template(x, &mut body_ref))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let args = j
+                    .args
+                    .iter()
+                    .map(|x| render::template(x, &mut body_ref))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let manifest = job_manifest(
+                    wf,
+                    step,
+                    j,
+                    command,
+                    args,
+                    &env,
+                    resources.as_ref(),
+                    &mounts,
+                )?;
+                t.insert(
+                    "resource".into(),
+                    json!({
+                        "action": "create",
+                        "setOwnerReference": true,
+                        "manifest": manifest,
+                        "successCondition": job_condition(j, true),
+                        "failureCondition": job_condition(j, false),
+                    }),
+                );
+            }
+            StepKind::Workflow(sw) => {
+                let mut args = Vec::new();
+                for (k, v) in &sw.params {
+                    args.push(json!({"name": k, "value": render::template(v, &mut body_ref)?}));
+                }
+                let template_name = sub_workflow_template(&sw.reference);
+                let mut spec = json!({"workflowTemplateRef": {"name": template_name}});
+                if !args.is_empty() {
+                    spec["arguments"] = json!({"parameters": args});
+                }
+                let child = json!({
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Workflow",
+                    "metadata": {"generateName": format!("{}-", template_name)},
+                    "spec": spec,
+                });
+                t.insert(
+                    "resource".into(),
+                    json!({
+                        "action": "create",
+                        "setOwnerReference": true,
+                        "manifest": to_yaml(&child)?,
+                        "successCondition": "status.phase == Succeeded",
+                        "failureCondition": "status.phase in (Failed, Error)",
+                    }),
+                );
+            }
+            StepKind::Suspend(s) => {
+                let mut m = Map::new();
+                if let Some(d) = s.duration {
+                    m.insert("duration".into(), json!(secs(d).to_string()));
+                }
+                t.insert("suspend".into(), Value::Object(m));
+            }
+        }
+        // Inputs: the step's own, then forwarded values.
+        let mut in_params: Vec<Value> = step
+            .inputs
+            .parameters
+            .iter()
+            .map(|p| json!({"name": p.name}))
+            .collect();
+        let mut args: Vec<Value> = Vec::new();
+        for p in &step.inputs.parameters {
+            let v = match &p.value {
+                Some(v) => render::template(v, |r| self.dag_ref("tasks", step, r))?,
+                None => String::new(),
+            };
+            args.push(json!({"name": p.name, "value": v}));
+        }
+        let mut item_params = Vec::new();
+        for (n, r) in &fw.list {
+            in_params.push(json!({"name": n}));
+            if matches!(r, Reference::Item(_)) {
+                item_params.push((n.clone(), r.clone()));
+            } else {
+                args.push(json!({"name": n, "value": self.dag_ref("tasks", step, r)?}));
+            }
+        }
+        let mut in_artifacts = Vec::new();
+        let mut art_args = Vec::new();
+        for a in &step.inputs.artifacts {
+            let mut m = Map::new();
+            m.insert("name".into(), json!(a.name));
+            m.insert("path".into(), json!(abs_path(&a.path, working_dir)));
+            if a.optional {
+                m.insert("optional".into(), json!(true));
+            }
+            match &a.source {
+                Some(ArtifactSource::Storage(s)) => {
+                    let (k, v) = storage(s, None, &step.name)?;
+                    m.insert(k.into(), v);
+                }
+                Some(ArtifactSource::From(r)) => {
+                    art_args.push(json!({"name": a.name, "from": self.dag_ref("tasks", step, r)?}));
+                }
+                None => {}
+            }
+            in_artifacts.push(Value::Object(m));
+        }
+        let mut inputs = Map::new();
+        if !in_params.is_empty() {
+            inputs.insert("parameters".into(), json!(in_params));
+        }
+        if !in_artifacts.is_empty() {
+            inputs.insert("artifacts".into(), json!(in_artifacts));
+        }
+        let mut outputs = Map::new();
+        let out_params: Vec<Value> = step
+            .outputs
+            .parameters
+            .iter()
+            .filter_map(|p| {
+                let path = p.path.as_ref()?;
+                let mut vf = Map::new();
+                vf.insert("path".into(), json!(abs_path(path, working_dir)));
+                if let Some(d) = &p.default {
+                    vf.insert("default".into(), json!(d));
+                }
+                Some(json!({"name": p.name, "valueFrom": vf}))
+            })
+            .collect();
+        let mut out_artifacts = Vec::new();
+        for a in &step.outputs.artifacts {
+            let mut m = Map::new();
+            m.insert("name".into(), json!(a.name));
+            m.insert("path".into(), json!(abs_path(&a.path, working_dir)));
+            if a.optional {
+                m.insert("optional".into(), json!(true));
+            }
+            let location = a.storage.as_ref().map(|s| (s, None)).or_else(|| {
+                wf.artifact_repository.as_ref().map(|s| {
+                    (
+                        s,
+                        Some(format!("{{{{workflow.name}}}}/{{{{pod.name}}}}/{}", a.name)),
+                    )
+                })
+            });
+            if let Some((s, key)) = location {
+                let (k, v) = storage(s, key.as_deref(), &step.name)?;
+                m.insert(k.into(), v);
+            }
+            out_artifacts.push(Value::Object(m));
+        }
+        if !out_params.is_empty() {
+            outputs.insert("parameters".into(), json!(out_params));
+        }
+        if !out_artifacts.is_empty() {
+            outputs.insert("artifacts".into(), json!(out_artifacts));
+        }
+        // Assemble in Argo's usual field order.
+        let mut body = Map::new();
+        if !inputs.is_empty() {
+            body.insert("inputs".into(), Value::Object(inputs));
+        }
+        if !outputs.is_empty() {
+            body.insert("outputs".into(), Value::Object(outputs));
+        }
+        body.extend(t);
+        if !step.node_selector.is_empty() {
+            body.insert("nodeSelector".into(), json!(step.node_selector));
+        }
+        if !step.tolerations.is_empty() {
+            body.insert(
+                "tolerations".into(),
+                json!(step.tolerations.iter().map(toleration).collect::<Vec<_>>()),
+            );
+        }
+        if let Some(d) = wf.effective_timeout(step)
+            && !matches!(step.kind, StepKind::Suspend(_))
+        {
+            body.insert("activeDeadlineSeconds".into(), json!(secs(d).to_string()));
+        }
+        if let Some(r) = wf.effective_retry(step) {
+            let mut rs = Map::new();
+            rs.insert("limit".into(), json!(r.limit.to_string()));
+            rs.insert(
+                "retryPolicy".into(),
+                json!(match r.on {
+                    RetryOn::Failure => "OnFailure",
+                    RetryOn::Error => "OnError",
+                    RetryOn::Transient => "OnTransientError",
+                    RetryOn::Always => "Always",
+                }),
+            );
+            if let Some(b) = &r.backoff {
+                let mut bo = Map::new();
+                bo.insert("duration".into(), json!(go_duration(b.duration)));
+                bo.insert("factor".into(), json!(b.factor.to_string()));
+                if let Some(m) = b.max {
+                    bo.insert("maxDuration".into(), json!(go_duration(m)));
+                }
+                rs.insert("backoff".into(), Value::Object(bo));
+            }
+            body.insert("retryStrategy".into(), Value::Object(rs));
+        }
+        if let Some(c) = wf.effective_cache(step).filter(|c| c.enabled) {
+            // The key: a digest of the definition, the version, and every input parameter.
+            let digest = fnv1a(&serde_json::to_string(&body).unwrap_or_default());
+            let mut key = format!("couler-{}-{digest:016x}", step.name);
+            if let Some(v) = &c.version {
+                key.push('-');
+                key.push_str(v);
+            }
+            let names: Vec<String> = body
+                .get("inputs")
+                .and_then(|i| i.get("parameters"))
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter()
+                        .filter_map(|p| p["name"].as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for n in names {
+                key.push('-');
+                key.push_str(&render::input_param(&n));
+            }
+            body.insert(
+                "memoize".into(),
+                json!({
+                    "key": key,
+                    "maxAge": c.max_age.map(go_duration).unwrap_or_default(),
+                    "cache": {"configMap": {"name": "couler-cache"}},
+                }),
+            );
+        }
+        let reuse_key = serde_json::to_string(&body).unwrap_or_default();
+        let name = match self
+            .reuse
+            .get(&reuse_key)
+            .filter(|_| !self.options.no_template_reuse)
+        {
+            Some(n) => n.clone(),
+            None => {
+                let n = if self.template_names.contains(step.name.as_str()) || step.name == wf.name
+                {
+                    self.fresh(&step.name)
+                } else {
+                    step.name.clone()
+                };
+                let mut t = Map::new();
+                t.insert("name".into(), json!(n));
+                t.extend(body);
+                self.templates.push(Value::Object(t));
+                self.template_names.insert(n.clone());
+                self.reuse.insert(reuse_key, n.clone());
+                n
+            }
+        };
+        Ok(Lowered {
+            template: name,
+            params: args,
+            artifacts: art_args,
+            item_params,
+        })
+    }
+}
+
+/// Splits a caller's arguments into a wrapper's inputs and the wrapper's forwarding arguments.
+fn forward_through(
+    params: &[Value],
+    artifacts: &[Value],
+) -> (Map<String, Value>, Vec<Value>, Vec<Value>) {
+    let mut inputs = Map::new();
+    let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+    if !names.is_empty() {
+        inputs.insert(
+            "parameters".into(),
+            json!(names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()),
+        );
+    }
+    let arts: Vec<&str> = artifacts
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    if !arts.is_empty() {
+        inputs.insert(
+            "artifacts".into(),
+            json!(arts.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()),
+        );
+    }
+    let inner_params = names
+        .iter()
+        .map(|n| json!({"name": n, "value": render::input_param(n)}))
+        .collect();
+    let inner_artifacts = arts
+        .iter()
+        .map(|n| json!({"name": n, "from": format!("{{{{inputs.artifacts.{n}}}}}")}))
+        .collect();
+    (inputs, inner_params, inner_artifacts)
+}
+
+fn push_input_param(inputs: &mut Map<String, Value>, name: &str) {
+    let list = inputs.entry("parameters").or_insert_with(|| json!([]));
+    if let Some(a) = list.as_array_mut() {
+        a.push(json!({"name": name}));
+    }
+}
+
+fn insert_arguments(task: &mut Map<String, Value>, params: Vec<Value>, artifacts: Vec<Value>) {
+    let mut a = Map::new();
+    if !params.is_empty() {
+        a.insert("parameters".into(), json!(params));
+    }
+    if !artifacts.is_empty() {
+        a.insert("artifacts".into(), json!(artifacts));
+    }
+    if !a.is_empty() {
+        task.insert("arguments".into(), Value::Object(a));
+    }
+}
+
+/// A param value as Argo text: strings as they are, anything else as JSON.
+fn param_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn action(a: ResourceAction) -> &'static str {
+    match a {
+        ResourceAction::Create => "create",
+        ResourceAction::Apply => "apply",
+        ResourceAction::Delete => "delete",
+        ResourceAction::Patch => "patch",
+        ResourceAction::Replace => "replace",
+    }
+}
+
+fn resource_list(l: &ResourceList) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(q) = &l.cpu {
+        m.insert("cpu".into(), json!(q.as_str()));
+    }
+    if let Some(q) = &l.memory {
+        m.insert("memory".into(), json!(q.as_str()));
+    }
+    if let Some(q) = &l.ephemeral_storage {
+        m.insert("ephemeral-storage".into(), json!(q.as_str()));
+    }
+    if let Some(g) = l.gpu {
+        m.insert("nvidia.com/gpu".into(), json!(g.to_string()));
+    }
+    m
+}
+
+fn resources(r: &couler_ir::Resources) -> Value {
+    let mut m = Map::new();
+    let req = resource_list(&r.requests);
+    let lim = resource_list(&r.limits);
+    if !lim.is_empty() {
+        m.insert("limits".into(), Value::Object(lim));
+    }
+    if !req.is_empty() {
+        m.insert("requests".into(), Value::Object(req));
+    }
+    Value::Object(m)
+}
+
+fn toleration(t: &couler_ir::Toleration) -> Value {
+    let mut m = Map::new();
+    if let Some(k) = &t.key {
+        m.insert("key".into(), json!(k));
+    }
+    m.insert(
+        "operator".into(),
+        json!(match t.operator {
+            TolerationOperator::Equal => "Equal",
+            TolerationOperator::Exists => "Exists",
+        }),
+    );
+    if let Some(v) = &t.value {
+        m.insert("value".into(), json!(v));
+    }
+    if let Some(e) = t.effect {
+        m.insert(
+            "effect".into(),
+            json!(match e {
+                TaintEffect::NoSchedule => "NoSchedule",
+                TaintEffect::PreferNoSchedule => "PreferNoSchedule",
+                TaintEffect::NoExecute => "NoExecute",
+            }),
+        );
+    }
+    if let Some(s) = t.toleration_seconds {
+        m.insert("tolerationSeconds".into(), json!(s));
+    }
+    Value::Object(m)
+}
+
+fn volume(v: &couler_ir::Volume) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(v.name));
+    let (k, src) = match &v.source {
+        VolumeSource::Claim { name } => ("persistentVolumeClaim", json!({"claimName": name})),
+        VolumeSource::ConfigMap { name } => ("configMap", json!({"name": name})),
+        VolumeSource::Secret { name } => ("secret", json!({"secretName": name})),
+        VolumeSource::EmptyDir {} => ("emptyDir", json!({})),
+        VolumeSource::HostPath { path } => ("hostPath", json!({"path": path})),
+    };
+    m.insert(k.into(), src);
+    Value::Object(m)
+}
+
+fn secret_ref(s: &couler_ir::SecretKeyRef) -> Value {
+    json!({"name": s.name, "key": s.key})
+}
+
+/// An artifact location. `key` replaces the storage's own key (the artifact repository case).
+fn storage(
+    s: &Storage,
+    key: Option<&str>,
+    step: &str,
+) -> Result<(&'static str, Value), CompileError> {
+    let join = |prefix: &str, k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{}/{k}", prefix.trim_end_matches('/'))
+        }
+    };
+    Ok(match s {
+        Storage::Local(_) => {
+            return Err(unsupported(
+                Feature::StorageLocal,
+                step,
+                "Argo pods cannot reach the compiling machine's disk; use s3, gcs, oss or hdfs",
+            ));
+        }
+        Storage::S3(x) => {
+            let mut m = Map::new();
+            m.insert("bucket".into(), json!(x.bucket));
+            m.insert(
+                "key".into(),
+                json!(key.map_or(x.key.clone(), |k| join(&x.key, k))),
+            );
+            if let Some(e) = &x.endpoint {
+                m.insert("endpoint".into(), json!(e));
+            }
+            if let Some(r) = &x.region {
+                m.insert("region".into(), json!(r));
+            }
+            if x.insecure {
+                m.insert("insecure".into(), json!(true));
+            }
+            if let Some(a) = &x.access_key {
+                m.insert("accessKeySecret".into(), secret_ref(a));
+            }
+            if let Some(a) = &x.secret_key {
+                m.insert("secretKeySecret".into(), secret_ref(a));
+            }
+            ("s3", Value::Object(m))
+        }
+        Storage::Gcs(x) => {
+            let mut m = Map::new();
+            m.insert("bucket".into(), json!(x.bucket));
+            m.insert(
+                "key".into(),
+                json!(key.map_or(x.key.clone(), |k| join(&x.key, k))),
+            );
+            if let Some(a) = &x.service_account_key {
+                m.insert("serviceAccountKeySecret".into(), secret_ref(a));
+            }
+            ("gcs", Value::Object(m))
+        }
+        Storage::Oss(x) => {
+            let mut m = Map::new();
+            m.insert("endpoint".into(), json!(x.endpoint));
+            m.insert("bucket".into(), json!(x.bucket));
+            m.insert(
+                "key".into(),
+                json!(key.map_or(x.key.clone(), |k| join(&x.key, k))),
+            );
+            if let Some(a) = &x.access_key {
+                m.insert("accessKeySecret".into(), secret_ref(a));
+            }
+            if let Some(a) = &x.secret_key {
+                m.insert("secretKeySecret".into(), secret_ref(a));
+            }
+            ("oss", Value::Object(m))
+        }
+        Storage::Hdfs(x) => {
+            let mut m = Map::new();
+            m.insert("addresses".into(), json!(x.addresses));
+            m.insert(
+                "path".into(),
+                json!(key.map_or(x.path.clone(), |k| join(&x.path, k))),
+            );
+            if let Some(u) = &x.user {
+                m.insert("hdfsUser".into(), json!(u));
+            }
+            ("hdfs", Value::Object(m))
+        }
+        Storage::Git(x) => {
+            let mut m = Map::new();
+            m.insert("repo".into(), json!(x.repo));
+            if let Some(r) = &x.revision {
+                m.insert("revision".into(), json!(r));
+            }
+            if let Some(d) = x.depth {
+                m.insert("depth".into(), json!(d));
+            }
+            ("git", Value::Object(m))
+        }
+        Storage::Http(x) => ("http", json!({"url": x.url})),
+    })
+}
+
+/// The name of the WorkflowTemplate a sub-workflow step creates a run of: a registered name as
+/// it is, a spec file path by its file stem.
+fn sub_workflow_template(reference: &str) -> String {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    let stem = last
+        .strip_suffix(".yaml")
+        .or_else(|| last.strip_suffix(".yml"))
+        .or_else(|| last.strip_suffix(".json"))
+        .unwrap_or(last);
+    couler_ir::validate::to_dns1123(stem)
+}
+
+fn job_kind(f: Framework) -> (&'static str, &'static str, &'static str) {
+    match f {
+        Framework::Tensorflow => ("TFJob", "tfReplicaSpecs", "tensorflow"),
+        Framework::Pytorch => ("PyTorchJob", "pytorchReplicaSpecs", "pytorch"),
+        Framework::Mpi => ("MPIJob", "mpiReplicaSpecs", "mpi"),
+    }
+}
+
+fn role_name(role: &str) -> String {
+    if role == "ps" {
+        return "PS".into();
+    }
+    let mut c = role.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// The replica whose success ends the job: chief/master/launcher if there is one, else workers.
+fn job_lead(j: &couler_ir::DistributedJob) -> (String, u32) {
+    for lead in ["chief", "master", "launcher"] {
+        if let Some(n) = j.replicas.get(lead) {
+            return (role_name(lead), *n);
+        }
+    }
+    let (r, n) = j
+        .replicas
+        .iter()
+        .next()
+        .map_or(("worker", 1), |(r, n)| (r.as_str(), *n));
+    (role_name(r), n)
+}
+
+fn job_condition(j: &couler_ir::DistributedJob, success: bool) -> String {
+    let (role, n) = job_lead(j);
+    if success {
+        format!("status.replicaStatuses.{role}.succeeded == {n}")
+    } else {
+        format!("status.replicaStatuses.{role}.failed > 0")
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn job_manifest(
+    wf: &Workflow,
+    step: &Step,
+    j: &couler_ir::DistributedJob,
+    command: Vec<String>,
+    args: Vec<String>,
+    env: &[Value],
+    resources: Option<&Value>,
+    mounts: &[Value],
+) -> Result<String, CompileError> {
+    let (kind, specs_key, container_name) = job_kind(j.framework);
+    let mut container = Map::new();
+    container.insert("name".into(), json!(container_name));
+    container.insert("image".into(), json!(j.image));
+    if !command.is_empty() {
+        container.insert("command".into(), json!(command));
+    }
+    if !args.is_empty() {
+        container.insert("args".into(), json!(args));
+    }
+    if !env.is_empty() {
+        container.insert("env".into(), json!(env));
+    }
+    if let Some(r) = resources {
+        container.insert("resources".into(), r.clone());
+    }
+    if !mounts.is_empty() {
+        container.insert("volumeMounts".into(), json!(mounts));
+    }
+    let mut pod = Map::new();
+    pod.insert("containers".into(), json!([container]));
+    if !step.node_selector.is_empty() {
+        pod.insert("nodeSelector".into(), json!(step.node_selector));
+    }
+    if !step.tolerations.is_empty() {
+        pod.insert(
+            "tolerations".into(),
+            json!(step.tolerations.iter().map(toleration).collect::<Vec<_>>()),
+        );
+    }
+    // The job's pods are not the workflow's: mounted volumes are declared again, claims created
+    // per run by their Argo name.
+    let vols: Vec<Value> = step
+        .volume_mounts
+        .iter()
+        .filter_map(|m| {
+            if let Some(v) = wf.volumes.iter().find(|v| v.name == m.name) {
+                Some(volume(v))
+            } else {
+                wf.volume_claims.iter().find(|c| c.name == m.name).map(|c| {
+                    json!({"name": c.name, "persistentVolumeClaim": {"claimName": format!("{{{{workflow.name}}}}-{}", c.name)}})
+                })
+            }
+        })
+        .map(|v| (v["name"].as_str().unwrap_or_default().to_string(), v))
+        .collect::<BTreeMap<String, Value>>()
+        .into_values()
+        .collect();
+    if !vols.is_empty() {
+        pod.insert("volumes".into(), json!(vols));
+    }
+    if !wf.image_pull_secrets.is_empty() {
+        pod.insert(
+            "imagePullSecrets".into(),
+            json!(
+                wf.image_pull_secrets
+                    .iter()
+                    .map(|n| json!({"name": n}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    let mut specs = Map::new();
+    for (role, n) in &j.replicas {
+        specs.insert(
+            role_name(role),
+            json!({
+                "replicas": n,
+                "restartPolicy": "OnFailure",
+                "template": {"spec": pod},
+            }),
+        );
+    }
+    let clean = match j.clean_pod_policy {
+        CleanPodPolicy::Running => "Running",
+        CleanPodPolicy::All => "All",
+        CleanPodPolicy::None => "None",
+    };
+    let manifest = json!({
+        "apiVersion": "kubeflow.org/v1",
+        "kind": kind,
+        "metadata": {"generateName": format!("{{{{workflow.name}}}}-{}-", step.name)},
+        "spec": {"runPolicy": {"cleanPodPolicy": clean}, specs_key: specs},
+    });
+    to_yaml(&manifest)
+}

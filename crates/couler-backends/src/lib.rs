@@ -1,0 +1,204 @@
+//! `couler-backends`: lowering Couler's engine-independent IR to workflow engines.
+//!
+//! Every backend implements [`Backend`]: it has a name, a [capability matrix](Backend::capabilities)
+//! saying how it supports each IR [`Feature`] ([`Support::Native`], [`Support::Lowered`] with how,
+//! or [`Support::Unsupported`]), and a [`compile`](Backend::compile) that turns a validated
+//! [`couler_ir::Workflow`] into a set of named files ([`Output`]).
+//!
+//! Before lowering, [`check_support`] compares [`features_used`] (the features one workflow uses,
+//! each with the step that uses it) with the backend's matrix; an unsupported feature is a
+//! [`CompileError::Unsupported`] naming the feature, the step and the backends that do support it.
+//!
+//! Built today: [`argo::Argo`], which emits Argo Workflows YAML (`Workflow`, `WorkflowTemplate` or
+//! `CronWorkflow`). Airflow, Tekton and the local runtime add their own modules beside `argo` and
+//! register in [`backends`].
+//!
+//! ```
+//! use couler_backends::{Backend, Options, argo::Argo};
+//! let (wf, _) = couler_ir::spec::load(
+//!     "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: hello\nsteps:\n  - name: say\n    container: {image: alpine:3.19, command: [echo, hi]}\n",
+//!     couler_ir::Format::Yaml,
+//! ).unwrap();
+//! let out = Argo.compile(&wf, &Options::default()).unwrap();
+//! assert!(out.files["hello.yaml"].contains("kind: Workflow"));
+//! ```
+//!
+//! Output is deterministic: documents are built as `serde_json::Value` trees in a fixed order
+//! (never by string concatenation, so quoting and escaping are by construction) and printed as
+//! YAML; equal IR gives equal bytes.
+//!
+//! ## The Argo backend in brief
+//!
+//! - Entrypoint: a steps template when the workflow is a sequence of parallel groups, otherwise a
+//!   DAG template; one task per step, one template per distinct step definition (identical
+//!   definitions share one template).
+//! - References render by kind and scope ([`argo`]'s `render` module): `params.N` →
+//!   `{{workflow.parameters.N}}`, another step's output inside a step → a generated input
+//!   parameter passed as `{{tasks.S.outputs.…}}`, `item` → `{{item}}`; conditions → govaluate
+//!   with quoted strings and numeric comparisons against number literals. A literal `{{` in user
+//!   text is written `{{='{{'}}` so Argo never tries to resolve it.
+//! - `map` → `withItems`/`withSequence`/`withParam` (a DAG wrapper with `parallelism` for
+//!   `map.parallelism`), `repeat` → a recursive steps template with an iteration counter,
+//!   distributed jobs and sub-workflows → resource templates, policies → `retryStrategy`,
+//!   `activeDeadlineSeconds`, `memoize`, … (see `docs/argo.md`).
+//! - [`argo::lint::lint`] makes the semantic checks of Argo's linter; the tests also validate
+//!   every emitted document against Argo's JSON Schema and load it into hera's models.
+//!
+//! ## Adding a backend
+//!
+//! Add a module beside `argo` with a type implementing [`Backend`] (its [`Backend::support`]
+//! row of the matrix, and `compile` starting with [`check_support`]), and list it in
+//! [`backends`]; `couler backends` and the `supported_by` of every error pick it up.
+
+pub mod argo;
+pub mod capability;
+
+pub use capability::{Feature, Support, Use, check_support, features_used};
+
+use couler_ir::Workflow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What kind of top-level document to emit (for engines that have several).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// A runnable workflow (for Argo: a `Workflow`; with a `schedule`, see [`Kind::CronWorkflow`]).
+    #[default]
+    Workflow,
+    /// A reusable, registered template (Argo `WorkflowTemplate`).
+    WorkflowTemplate,
+    /// A scheduled workflow (Argo `CronWorkflow`); needs the IR's `schedule`.
+    CronWorkflow,
+}
+
+/// Options of a compilation.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The document kind; `None` picks `CronWorkflow` when the workflow has a schedule and
+    /// `Workflow` otherwise.
+    pub kind: Option<Kind>,
+    /// Share one template between steps whose definitions are identical (default on).
+    pub no_template_reuse: bool,
+}
+
+/// The result of a compilation: named files plus warnings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Output {
+    /// File name → contents, in name order.
+    pub files: BTreeMap<String, String>,
+    /// Things the user should know (size limits, lossy lowerings).
+    pub warnings: Vec<String>,
+}
+
+impl Output {
+    /// Total size of all files in bytes.
+    pub fn size(&self) -> usize {
+        self.files.values().map(String::len).sum()
+    }
+}
+
+/// Why a compilation failed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CompileError {
+    /// The workflow uses a feature this backend cannot express.
+    Unsupported {
+        feature: Feature,
+        /// The step using it (`None` for a workflow-level feature).
+        step: Option<String>,
+        backend: &'static str,
+        /// Backends that do support it.
+        supported_by: Vec<&'static str>,
+        /// More detail, when there is any.
+        detail: Option<String>,
+    },
+    /// The workflow is not valid for this backend (e.g. `--kind cron-workflow` without a schedule).
+    Invalid(String),
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::Unsupported {
+                feature,
+                step,
+                backend,
+                supported_by,
+                detail,
+            } => {
+                write!(f, "{backend} does not support {}", feature.describe())?;
+                if let Some(s) = step {
+                    write!(f, " (used by step `{s}`)")?;
+                }
+                if let Some(d) = detail {
+                    write!(f, ": {d}")?;
+                }
+                if supported_by.is_empty() {
+                    write!(f, "; no backend supports it yet")
+                } else {
+                    write!(f, "; supported by: {}", supported_by.join(", "))
+                }
+            }
+            CompileError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// An engine backend.
+pub trait Backend {
+    /// Short name, as on the command line (`argo`).
+    fn name(&self) -> &'static str;
+    /// How this backend supports `feature`.
+    fn support(&self, feature: Feature) -> Support;
+    /// The whole capability matrix row of this backend, in [`Feature::ALL`] order.
+    fn capabilities(&self) -> Vec<(Feature, Support)> {
+        Feature::ALL.iter().map(|&f| (f, self.support(f))).collect()
+    }
+    /// Lowers a validated workflow to this engine's files.
+    fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError>;
+}
+
+/// Every backend built, in a fixed order.
+pub fn backends() -> Vec<Box<dyn Backend>> {
+    vec![Box::new(argo::Argo)]
+}
+
+/// Looks a backend up by name.
+pub fn backend(name: &str) -> Option<Box<dyn Backend>> {
+    backends().into_iter().find(|b| b.name() == name)
+}
+
+/// The capability matrix as a text table: one row per feature, one column per backend.
+pub fn capability_table() -> String {
+    let all = backends();
+    let mut out = format!("{:<28}", "feature");
+    for b in &all {
+        out.push_str(&format!(" {:<10}", b.name()));
+    }
+    out.push('\n');
+    let mut notes = Vec::new();
+    for &f in Feature::ALL {
+        out.push_str(&format!("{:<28}", f.name()));
+        for b in &all {
+            let s = b.support(f);
+            let cell = match &s {
+                Support::Native => "native".to_string(),
+                Support::Lowered(how) => {
+                    notes.push(format!("{} / {}: {how}", b.name(), f.name()));
+                    format!("lowered[{}]", notes.len())
+                }
+                Support::Unsupported => "-".to_string(),
+            };
+            out.push_str(&format!(" {cell:<10}"));
+        }
+        out.push('\n');
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        for (i, n) in notes.iter().enumerate() {
+            out.push_str(&format!("[{}] {n}\n", i + 1));
+        }
+    }
+    out
+}

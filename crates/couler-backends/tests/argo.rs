@@ -1,0 +1,207 @@
+//! The Argo backend on every example and on one spec per IR feature: golden snapshots (insta),
+//! Argo's JSON Schema, the semantic lint, and determinism.
+
+use couler_backends::argo::{self, Argo};
+use couler_backends::{Backend, Kind, Options};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every spec to compile: the examples and the per-feature specs under `tests/features/`.
+fn specs() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in [
+        repo().join("examples"),
+        repo().join("examples/cluster"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/features"),
+    ] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        out.extend(files);
+    }
+    out
+}
+
+fn load(path: &Path) -> couler_ir::Workflow {
+    let text = std::fs::read_to_string(path).unwrap();
+    match couler_ir::spec::load(&text, couler_ir::Format::Yaml) {
+        Ok((wf, _)) => wf,
+        Err(d) => panic!("{}: {d:?}", path.display()),
+    }
+}
+
+fn compile(path: &Path, kind: Option<Kind>) -> String {
+    let wf = load(path);
+    let out = Argo
+        .compile(
+            &wf,
+            &Options {
+                kind,
+                ..Options::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(out.files.len(), 1);
+    out.files.into_values().next().unwrap()
+}
+
+fn snapshot_name(path: &Path) -> String {
+    let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+    if path.parent().is_some_and(|p| p.ends_with("features")) {
+        format!("feature-{stem}")
+    } else if path.parent().is_some_and(|p| p.ends_with("cluster")) {
+        format!("example-cluster-{stem}")
+    } else {
+        format!("example-{stem}")
+    }
+}
+
+/// Argo's JSON Schema, when `../shared` has it.
+fn schema() -> Option<&'static jsonschema::Validator> {
+    static V: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    V.get_or_init(|| {
+        let path = repo().join("../shared/schemas/argo/schema-v4.1.2.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            println!("skipping JSON Schema checks: {} is absent", path.display());
+            return None;
+        };
+        let schema: Value = serde_json::from_str(&text).unwrap();
+        Some(jsonschema::validator_for(&schema).expect("Argo's schema compiles"))
+    })
+    .as_ref()
+}
+
+/// Schema + lint checks of one emitted document.
+pub fn check_document(name: &str, yaml: &str) {
+    let doc: Value = serde_norway::from_str(yaml).unwrap();
+    let problems = argo::lint::lint(&doc);
+    assert!(problems.is_empty(), "{name}: lint: {problems:#?}\n{yaml}");
+    if let Some(v) = schema() {
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{name}: schema: {errors:#?}");
+    }
+}
+
+#[test]
+fn every_spec_compiles_to_a_valid_linted_document() {
+    for path in specs() {
+        let yaml = compile(&path, None);
+        check_document(&path.display().to_string(), &yaml);
+        insta::assert_snapshot!(snapshot_name(&path), yaml);
+    }
+}
+
+#[test]
+fn other_kinds_validate_too() {
+    for path in specs() {
+        for kind in [Kind::WorkflowTemplate, Kind::Workflow] {
+            let yaml = compile(&path, Some(kind));
+            check_document(&format!("{} ({kind:?})", path.display()), &yaml);
+        }
+    }
+}
+
+#[test]
+fn output_is_deterministic() {
+    for path in specs() {
+        assert_eq!(
+            compile(&path, None),
+            compile(&path, None),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn unsupported_features_name_feature_step_and_backends() {
+    let wf = couler_ir::spec::load(
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: t\nsteps:\n  - name: a\n    container: {image: alpine, command: [echo]}\n    outputs:\n      artifacts:\n        - name: x\n          path: /x\n          storage: {local: {path: /tmp/out}}\n",
+        couler_ir::Format::Yaml,
+    )
+    .unwrap()
+    .0;
+    let e = Argo
+        .compile(&wf, &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("local artifact storage"), "{e}");
+    assert!(e.contains("step `a`"), "{e}");
+}
+
+#[test]
+fn cron_kind_needs_a_schedule() {
+    let wf = load(&repo().join("examples/hello.yaml"));
+    let e = Argo
+        .compile(
+            &wf,
+            &Options {
+                kind: Some(Kind::CronWorkflow),
+                ..Options::default()
+            },
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("schedule"), "{e}");
+}
+
+#[test]
+fn identical_steps_share_a_template() {
+    let mut text =
+        String::from("apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: many\nsteps:\n");
+    for i in 0..50 {
+        text.push_str(&format!(
+            "  - name: s{i}\n    container: {{image: alpine:3.19, command: [echo, same]}}\n"
+        ));
+    }
+    let wf = couler_ir::spec::load(&text, couler_ir::Format::Yaml)
+        .unwrap()
+        .0;
+    let out = Argo.compile(&wf, &Options::default()).unwrap();
+    let doc: Value = serde_norway::from_str(&out.files["many.yaml"]).unwrap();
+    assert_eq!(doc["spec"]["templates"].as_array().unwrap().len(), 2);
+    let unshared = Argo
+        .compile(
+            &wf,
+            &Options {
+                no_template_reuse: true,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+    let doc: Value = serde_norway::from_str(&unshared.files["many.yaml"]).unwrap();
+    assert_eq!(doc["spec"]["templates"].as_array().unwrap().len(), 51);
+}
+
+#[test]
+fn lint_catches_broken_documents() {
+    let doc: Value = serde_norway::from_str(
+        "kind: Workflow\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    dag:\n      tasks:\n      - {name: a, template: nope, dependencies: [b]}\n      - {name: b, template: main, dependencies: [a], arguments: {parameters: [{name: x, value: '{{tasks.a.outputs.parameters.y}}'}]}}\n",
+    )
+    .unwrap();
+    let p = argo::lint::lint(&doc);
+    assert!(
+        p.iter().any(|m| m.contains("`nope` does not exist")),
+        "{p:?}"
+    );
+    assert!(p.iter().any(|m| m.contains("cycle")), "{p:?}");
+    assert!(p.iter().any(|m| m.contains("does not resolve")), "{p:?}");
+}
+
+#[test]
+fn capability_matrix_lists_every_feature() {
+    let table = couler_backends::capability_table();
+    for f in couler_backends::Feature::ALL {
+        assert!(table.contains(f.name()), "{}", f.name());
+    }
+}

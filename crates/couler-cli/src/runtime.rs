@@ -1,0 +1,755 @@
+//! The local-runtime commands: `run`, `resume`, `runs`, `status`, `logs`, `stop`.
+//!
+//! Exit codes: 0 the run succeeded (or the query worked), 1 the workflow failed or was stopped,
+//! 2 invalid input (bad spec or params, unknown run, a state directory another `couler` holds or a
+//! newer Couler wrote).
+
+use crate::input;
+use clap::{Args, ValueEnum};
+use couler_ir::{StepKind, Workflow};
+use couler_run::{Error, Event, RunOptions, RunReport, RunStatus, Runtime, State, StepStatus};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum RuntimeArg {
+    /// Steps run as processes on this machine; container images are not used
+    #[default]
+    Host,
+    /// Container steps run in their image with `docker run`
+    Docker,
+    /// Container steps run in their image with `podman run`
+    Podman,
+}
+
+#[derive(Args)]
+pub struct StateArg {
+    /// State directory (runs, logs, artifacts, cache) [default: $COULER_STATE_DIR or .couler]
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+impl StateArg {
+    fn dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(couler_run::default_state_dir)
+    }
+}
+
+#[derive(Args)]
+pub struct ExecArgs {
+    /// At most this many steps run at once (the workflow's own `parallelism` also applies)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    parallelism: Option<u32>,
+    /// Where container steps run
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Host)]
+    runtime: RuntimeArg,
+    /// Neither reuse nor record memoized step results
+    #[arg(long)]
+    no_cache: bool,
+    /// Output format
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The workflow spec file
+    file: PathBuf,
+    /// A workflow param, `NAME=VALUE` (repeatable)
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    #[command(flatten)]
+    state: StateArg,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+#[derive(Args)]
+pub struct ResumeArgs {
+    /// The run to resume (see `couler runs`)
+    run_id: String,
+    #[command(flatten)]
+    state: StateArg,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+#[derive(Args)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    state: StateArg,
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    run_id: String,
+    #[command(flatten)]
+    state: StateArg,
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    run_id: String,
+    /// A step, or one map instance such as `train[2]`
+    step: String,
+    /// Keep printing new output until the step finishes
+    #[arg(long, short)]
+    follow: bool,
+    #[command(flatten)]
+    state: StateArg,
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct StopArgs {
+    run_id: String,
+    #[command(flatten)]
+    state: StateArg,
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+fn tokio_rt() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+fn error_code(e: &Error) -> u8 {
+    match e {
+        Error::Invalid(_) | Error::Locked(_) | Error::NewerState { .. } => 2,
+        _ => 1,
+    }
+}
+
+fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, String> {
+    raw.iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(format!("error: --param `{p}`: write NAME=VALUE")),
+        })
+        .collect()
+}
+
+fn runtime_of(a: RuntimeArg) -> Runtime {
+    match a {
+        RuntimeArg::Host => Runtime::Host,
+        RuntimeArg::Docker => Runtime::Docker,
+        RuntimeArg::Podman => Runtime::Podman,
+    }
+}
+
+/// `couler run FILE`
+pub fn run(args: RunArgs) -> u8 {
+    let Some(wf) = input::load_or_report(&args.file) else {
+        return 2;
+    };
+    let params = match parse_params(&args.params) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let wf_ref = &wf;
+    execute(&wf, args.state.dir(), &args.exec, |opts| async move {
+        couler_run::run(wf_ref, RunOptions { params, ..opts }).await
+    })
+}
+
+/// `couler resume RUN`
+pub fn resume(args: ResumeArgs) -> u8 {
+    let dir = args.state.dir();
+    let Some(rt) = tokio_rt() else { return 1 };
+    // The spec comes from the state database; read it first for the display.
+    let wf = rt.block_on(async {
+        let state = open_existing(&dir).await?;
+        let rec = state.run(&args.run_id).await?.ok_or_else(|| {
+            Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display()))
+        })?;
+        couler_ir::spec::parse(&rec.spec, couler_ir::Format::Json)
+            .map_err(|_| Error::State("the stored spec cannot be read back".into()))
+    });
+    drop(rt);
+    let wf = match wf {
+        Ok(wf) => wf,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return error_code(&e);
+        }
+    };
+    let run_id = args.run_id.clone();
+    execute(&wf, dir, &args.exec, |opts| async move {
+        couler_run::resume(&run_id, opts).await
+    })
+}
+
+fn execute<F, Fut>(wf: &Workflow, state_dir: PathBuf, exec: &ExecArgs, go: F) -> u8
+where
+    F: FnOnce(RunOptions) -> Fut,
+    Fut: std::future::Future<Output = Result<RunReport, Error>>,
+{
+    let runtime = runtime_of(exec.runtime);
+    if let Some(engine) = runtime.engine()
+        && !couler_run::runner::on_path(engine)
+    {
+        eprintln!(
+            "error: --runtime {engine}: `{engine}` is not on PATH; install it or use --runtime host"
+        );
+        return 2;
+    }
+    let has_images = wf
+        .steps
+        .iter()
+        .chain(wf.on_exit.as_deref())
+        .any(|s| matches!(s.kind, StepKind::Container(_)) && wf.effective_image(s).is_some());
+    if runtime == Runtime::Host && has_images {
+        eprintln!(
+            "note: the host runtime runs container steps as processes on this machine; their images are not used (run with --runtime docker or podman to use them)"
+        );
+    }
+    let Some(rt) = tokio_rt() else { return 1 };
+    let json = exec.output == Output::Json;
+    rt.block_on(async move {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        tokio::spawn(watch_signals(stop_tx));
+        let display = tokio::spawn(display(wf.clone(), ev_rx, json));
+        let opts = RunOptions {
+            state_dir,
+            params: Vec::new(),
+            parallelism: exec.parallelism.map(|p| p as usize),
+            runtime,
+            use_cache: !exec.no_cache,
+            events: Some(ev_tx),
+            stop: stop_rx,
+        };
+        let result = go(opts).await;
+        let _ = display.await;
+        match result {
+            Ok(report) => {
+                print_report(&report, json);
+                match report.status {
+                    RunStatus::Succeeded => 0,
+                    _ => 1,
+                }
+            }
+            Err(e) => {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"error": e.to_string(), "status": "Error"})
+                    );
+                }
+                eprintln!("error: {e}");
+                error_code(&e)
+            }
+        }
+    })
+}
+
+/// Ctrl-C and SIGTERM (`couler stop`) stop the run: every step's process group gets SIGTERM,
+/// then SIGKILL after a grace period; the exit handler still runs.
+async fn watch_signals(stop: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("stopping: every running step gets SIGTERM (SIGKILL after 5s)…");
+    let _ = stop.send(true);
+    // A second signal ends at once; the state database stays consistent and `resume` picks up.
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    std::process::exit(130);
+}
+
+fn symbol(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Succeeded => "✓",
+        StepStatus::Cached => "≡",
+        StepStatus::Skipped => "○",
+        StepStatus::Failed | StepStatus::Error => "✗",
+        StepStatus::Omitted => "-",
+        StepStatus::Pending | StepStatus::Running => "…",
+    }
+}
+
+/// Live progress: a bar on a terminal, plain lines otherwise; step output on stdout.
+async fn display(wf: Workflow, mut rx: mpsc::UnboundedReceiver<Event>, json: bool) {
+    let top: std::collections::BTreeSet<String> = wf
+        .steps
+        .iter()
+        .chain(wf.on_exit.as_deref())
+        .map(|s| s.name.clone())
+        .collect();
+    let total = top.len();
+    // Steps left on the longest remaining chain, for the estimate.
+    let levels = couler_ir::Graph::new(&wf).levels().unwrap_or_default();
+    let level_of: BTreeMap<&str, usize> = wf
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), levels.get(i).copied().unwrap_or(0)))
+        .collect();
+    let max_level = levels.iter().copied().max().unwrap_or(0);
+    let start = Instant::now();
+    let tty = std::io::stderr().is_terminal() && !json;
+    let bar = tty.then(|| {
+        let b = ProgressBar::new(total as u64);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    });
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut running: std::collections::BTreeSet<String> = Default::default();
+    let mut ran_secs: Vec<f64> = Vec::new();
+    let mut done_levels: Vec<usize> = Vec::new();
+    let say = |line: String| match &bar {
+        Some(b) => b.println(line),
+        None => eprintln!("{line}"),
+    };
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::Started { node } => {
+                running.insert(node.clone());
+                if bar.is_none() && !json {
+                    say(format!(
+                        "[{:>7.1}s] start {node}",
+                        start.elapsed().as_secs_f64()
+                    ));
+                }
+            }
+            Event::Finished {
+                node,
+                status,
+                seconds,
+                message,
+                stdout,
+            } => {
+                running.remove(&node);
+                if top.contains(&node) {
+                    *counts.entry(status.as_str()).or_default() += 1;
+                    if let Some(l) = level_of.get(node.as_str()) {
+                        done_levels.push(*l);
+                    }
+                    if let Some(b) = &bar {
+                        b.inc(1);
+                    }
+                }
+                if seconds > 0.0 {
+                    ran_secs.push(seconds);
+                }
+                if json {
+                    continue;
+                }
+                let mut line = format!(
+                    "[{:>7.1}s] {} {node} {}",
+                    start.elapsed().as_secs_f64(),
+                    symbol(status),
+                    status.as_str()
+                );
+                if seconds > 0.0 {
+                    line.push_str(&format!(" ({seconds:.2}s)"));
+                }
+                if let Some(m) = &message
+                    && status != StepStatus::Succeeded
+                {
+                    line.push_str(&format!(": {m}"));
+                }
+                say(line);
+                if let Some(p) = stdout {
+                    let text = std::fs::read(&p)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    let lines: Vec<&str> = text.lines().collect();
+                    let skip = lines.len().saturating_sub(40);
+                    if skip > 0 {
+                        println!("    … {skip} more lines in {}", p.display());
+                    }
+                    for l in &lines[skip..] {
+                        println!("    {l}");
+                    }
+                }
+            }
+        }
+        if let Some(b) = &bar {
+            let mean = if ran_secs.is_empty() {
+                0.0
+            } else {
+                ran_secs.iter().sum::<f64>() / ran_secs.len() as f64
+            };
+            let reached = done_levels.iter().copied().max().unwrap_or(0);
+            let left = (max_level + 1).saturating_sub(reached) as f64 * mean;
+            let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            let run: Vec<&str> = running.iter().take(4).map(String::as_str).collect();
+            b.set_message(format!(
+                "{} · running: {}{} · ~{left:.0}s left",
+                counts.join(", "),
+                run.join(", "),
+                if running.len() > 4 { ", …" } else { "" }
+            ));
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+}
+
+fn fmt_secs(r: &couler_run::StepRecord) -> String {
+    match (r.started_at, r.finished_at) {
+        (Some(a), Some(b)) => format!("{:.2}s", (b - a).max(0.0)),
+        _ => "-".to_string(),
+    }
+}
+
+fn print_report(report: &RunReport, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+        return;
+    }
+    println!();
+    println!(
+        "{:<32} {:<10} {:>9} {:>8} {:>5}  message",
+        "step", "status", "time", "attempts", "exit"
+    );
+    for s in &report.steps {
+        println!(
+            "{:<32} {:<10} {:>9} {:>8} {:>5}  {}",
+            s.node,
+            s.status,
+            fmt_secs(s),
+            s.attempts,
+            s.exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into()),
+            s.message.as_deref().unwrap_or("")
+        );
+    }
+    println!(
+        "\nrun {} {} in {:.1}s{} (state: {})",
+        report.run_id,
+        report.status.as_str(),
+        report.seconds,
+        report
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default(),
+        report.state_dir.display()
+    );
+    if report.status != RunStatus::Succeeded {
+        println!("resume it with: couler resume {}", report.run_id);
+    }
+}
+
+/// Opens an existing state directory for reading (does not create one).
+async fn open_existing(dir: &Path) -> Result<State, Error> {
+    if !dir.join("state.db").exists() {
+        return Err(Error::Invalid(format!(
+            "{} holds no Couler state (no runs yet; `couler run` creates it)",
+            dir.display()
+        )));
+    }
+    State::open(dir).await
+}
+
+fn query<T>(f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, u8> {
+    let Some(rt) = tokio_rt() else { return Err(1) };
+    rt.block_on(f).map_err(|e| {
+        eprintln!("error: {e}");
+        error_code(&e)
+    })
+}
+
+/// `couler runs`
+pub fn runs(args: RunsArgs) -> u8 {
+    let dir = args.state.dir();
+    let runs = match query(async { open_existing(&dir).await?.runs().await }) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    if args.output == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).unwrap_or_default()
+        );
+        return 0;
+    }
+    println!("{:<40} {:<10} {:>10}  workflow", "run", "status", "time");
+    for r in runs {
+        let secs = r
+            .finished_at
+            .map(|f| format!("{:.1}s", f - r.started_at))
+            .unwrap_or_else(|| "-".into());
+        println!("{:<40} {:<10} {:>10}  {}", r.id, r.status, secs, r.workflow);
+    }
+    0
+}
+
+/// `couler status RUN`
+pub fn status(args: StatusArgs) -> u8 {
+    let dir = args.state.dir();
+    let got = query(async {
+        let state = open_existing(&dir).await?;
+        let run = state.run(&args.run_id).await?.ok_or_else(|| {
+            Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display()))
+        })?;
+        let steps = state.steps(&args.run_id).await?;
+        Ok((run, steps))
+    });
+    let (run, steps) = match got {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    if args.output == Output::Json {
+        let v = serde_json::json!({"run": run, "steps": steps});
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return 0;
+    }
+    println!("run {} ({}): {}", run.id, run.workflow, run.status);
+    if let Some(m) = &run.message {
+        println!("  {m}");
+    }
+    println!(
+        "{:<32} {:<10} {:>9} {:>8} {:>5} {:>10} {:>8}  message",
+        "step", "status", "time", "attempts", "exit", "peak RSS", "cpu"
+    );
+    for s in &steps {
+        println!(
+            "{:<32} {:<10} {:>9} {:>8} {:>5} {:>10} {:>8}  {}",
+            s.node,
+            s.status,
+            fmt_secs(s),
+            s.attempts,
+            s.exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into()),
+            s.peak_rss_kb
+                .map(|k| format!("{:.1}MiB", k as f64 / 1024.0))
+                .unwrap_or_else(|| "-".into()),
+            s.cpu_seconds
+                .map(|c| format!("{c:.2}s"))
+                .unwrap_or_else(|| "-".into()),
+            s.message.as_deref().unwrap_or("")
+        );
+    }
+    0
+}
+
+/// `couler logs RUN STEP [--follow]`
+pub fn logs(args: LogsArgs) -> u8 {
+    let dir = args.state.dir();
+    let Some(rt) = tokio_rt() else { return 1 };
+    let r: Result<u8, Error> = rt.block_on(async {
+        let state = open_existing(&dir).await?;
+        if state.run(&args.run_id).await?.is_none() {
+            return Err(Error::Invalid(format!(
+                "no run `{}` in {}",
+                args.run_id,
+                dir.display()
+            )));
+        }
+        // A mapped step's logs are its instances' (`train[0]`, …); its own row has none.
+        let find = |steps: Vec<couler_run::StepRecord>| {
+            let (instances, exact): (Vec<_>, Vec<_>) = steps
+                .into_iter()
+                .filter(|s| s.node == args.step || (s.step == args.step && s.node != s.step))
+                .partition(|s| s.node != args.step);
+            if instances.is_empty() {
+                exact
+            } else {
+                instances
+            }
+        };
+        let nodes = find(state.steps(&args.run_id).await?);
+        if nodes.is_empty() {
+            return Err(Error::Invalid(format!(
+                "run `{}` has no step `{}` that started",
+                args.run_id, args.step
+            )));
+        }
+        if args.output == Output::Json {
+            let v: Vec<serde_json::Value> = nodes
+                .iter()
+                .map(|s| {
+                    let read = |f: &str| {
+                        s.log_dir
+                            .as_ref()
+                            .and_then(|d| std::fs::read(Path::new(d).join(f)).ok())
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    };
+                    serde_json::json!({
+                        "node": s.node, "status": s.status, "logDir": s.log_dir,
+                        "stdout": read("stdout.log"), "stderr": read("stderr.log"),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            return Ok(0);
+        }
+        for s in &nodes {
+            if nodes.len() > 1 {
+                println!("==> {} ({})", s.node, s.status);
+            }
+            if s.status == StepStatus::Cached.as_str() {
+                eprintln!(
+                    "note: {} was Cached: nothing ran in this run (`couler status` names its cache key)",
+                    s.node
+                );
+            }
+            let Some(d) = &s.log_dir else { continue };
+            let out = latest_attempt(Path::new(d)).join("stdout.log");
+            let err = latest_attempt(Path::new(d)).join("stderr.log");
+            if !args.follow {
+                print_file(&out, 0);
+                print_file_to_stderr(&err);
+                continue;
+            }
+            // Follow: print what is new every 200 ms until the step is no longer Running; a
+            // retry starts a new attempt directory, which is followed from its start.
+            let mut pos = 0u64;
+            let mut out = out;
+            loop {
+                let now_out = latest_attempt(Path::new(d)).join("stdout.log");
+                if now_out != out {
+                    out = now_out;
+                    pos = 0;
+                }
+                pos = print_file(&out, pos);
+                let now = state.steps(&args.run_id).await?;
+                let still = now
+                    .iter()
+                    .any(|r| r.node == s.node && r.status == StepStatus::Running.as_str());
+                if !still {
+                    print_file(&out, pos);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            print_file_to_stderr(&err);
+        }
+        Ok(0)
+    });
+    r.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        error_code(&e)
+    })
+}
+
+/// The directory holding a step's logs: `dir` itself once the step has finished (its row then
+/// names the last attempt), else its newest `attempt-N` while it runs.
+fn latest_attempt(dir: &Path) -> PathBuf {
+    if dir.join("stdout.log").exists() {
+        return dir.to_path_buf();
+    }
+    let newest = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("attempt-")
+                .and_then(|n| n.parse::<u32>().ok())
+                .map(|n| (n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n);
+    newest.map(|(_, p)| p).unwrap_or_else(|| dir.to_path_buf())
+}
+
+/// Prints `p` from byte `from`; returns the new end.
+fn print_file(p: &Path, from: u64) -> u64 {
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return from;
+    };
+    if f.seek(SeekFrom::Start(from)).is_err() {
+        return from;
+    }
+    let mut buf = Vec::new();
+    let n = f.read_to_end(&mut buf).unwrap_or(0);
+    print!("{}", String::from_utf8_lossy(&buf));
+    from + n as u64
+}
+
+fn print_file_to_stderr(p: &Path) {
+    if let Ok(b) = std::fs::read(p)
+        && !b.is_empty()
+    {
+        eprint!("{}", String::from_utf8_lossy(&b));
+    }
+}
+
+/// `couler stop RUN`
+pub fn stop(args: StopArgs) -> u8 {
+    let dir = args.state.dir();
+    let run = match query(async {
+        let state = open_existing(&dir).await?;
+        state
+            .run(&args.run_id)
+            .await?
+            .ok_or_else(|| Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display())))
+    }) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let pid = run.pid.unwrap_or(0) as i32;
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+    let signalled = run.status == RunStatus::Running.as_str() && alive && {
+        // SAFETY: sends SIGTERM to the executor, which stops its steps and records the stop.
+        unsafe { libc::kill(pid, libc::SIGTERM) == 0 }
+    };
+    if args.output == Output::Json {
+        println!(
+            "{}",
+            serde_json::json!({"runId": run.id, "status": run.status, "signalled": signalled, "pid": pid})
+        );
+    } else if signalled {
+        println!("stopping run {} (executor pid {pid})", run.id);
+    } else {
+        println!(
+            "run {} is not running (status {}); nothing to stop",
+            run.id, run.status
+        );
+    }
+    0
+}

@@ -1,0 +1,82 @@
+//! `couler compile` and `couler backends`, driven as a real process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn couler(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("couler runs")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn compiles_every_example_to_stdout() {
+    for ex in [
+        "examples/hello.yaml",
+        "examples/ml-pipeline.yaml",
+        "examples/model-search.yaml",
+        "examples/cluster/distributed-training.yaml",
+    ] {
+        let out = couler(&["compile", ex, "--target", "argo"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{ex}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.starts_with("apiVersion: argoproj.io/v1alpha1\nkind: "),
+            "{text}"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("bytes"));
+    }
+}
+
+#[test]
+fn writes_files_into_a_directory_with_the_requested_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = couler(&[
+        "compile",
+        "examples/diamond.yaml",
+        "-o",
+        d,
+        "--kind",
+        "workflow-template",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.path().join("diamond.yaml")).unwrap();
+    assert!(text.contains("kind: WorkflowTemplate"), "{text}");
+}
+
+#[test]
+fn cron_kind_without_schedule_and_bad_specs_exit_2() {
+    let out = couler(&["compile", "examples/hello.yaml", "--kind", "cron-workflow"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("schedule"));
+    let out = couler(&["compile", "no-such-file.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn backends_prints_the_capability_matrix() {
+    let out = couler(&["backends"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("repeat") && text.contains("argo") && text.contains("lowered"),
+        "{text}"
+    );
+}

@@ -1,0 +1,438 @@
+//! End-to-end tests of the local-runtime commands: `run`, `resume`, `runs`, `status`, `logs`,
+//! `stop`, driven as real processes; and the crash test: `kill -9` of the executor at many
+//! seeded random moments, then `resume`.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn couler_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("COULER_STATE_DIR")
+        .output()
+        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
+}
+
+#[test]
+fn run_hello_prints_and_succeeds() {
+    let d = tmp();
+    let out = couler_in(d.path(), &["run", &example("hello.yaml")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("hello world"));
+    assert!(text(&out.stderr).contains("images are not used"));
+    // The default state directory is .couler in the current directory.
+    assert!(d.path().join(".couler/state.db").exists());
+
+    let out = couler_in(
+        d.path(),
+        &[
+            "run",
+            &example("hello.yaml"),
+            "--param",
+            "who=couler",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["status"], "Succeeded");
+    assert_eq!(v["steps"][0]["node"], "say-hello");
+}
+
+#[test]
+fn exit_codes_for_failure_and_bad_input() {
+    let d = tmp();
+    std::fs::write(
+        d.path().join("fail.yaml"),
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: f\nsteps:\n  - name: a\n    container: {command: ['false']}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = couler_in(d.path(), &["run", "fail.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("resume it with: couler resume"));
+
+    let out = couler_in(
+        d.path(),
+        &["run", &example("hello.yaml"), "--param", "nope=1"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("has no param `nope`"));
+
+    let out = couler_in(d.path(), &["run", "missing.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = couler_in(d.path(), &["status", "no-such-run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no run `no-such-run`"));
+
+    let out = couler_in(
+        d.path(),
+        &["run", &example("hello.yaml"), "--runtime", "podman"],
+    );
+    if !Path::new("/usr/bin/podman").exists() {
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains("`podman` is not on PATH"));
+    }
+}
+
+#[test]
+fn runs_status_and_logs() {
+    let d = tmp();
+    let out = couler_in(
+        d.path(),
+        &["run", &example("model-search.yaml"), "-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run_id = json(&out)["runId"].as_str().unwrap_or_default().to_string();
+
+    let out = couler_in(d.path(), &["runs", "-o", "json"]);
+    assert_eq!(json(&out)[0]["id"], run_id.as_str());
+    let out = couler_in(d.path(), &["runs"]);
+    assert!(text(&out.stdout).contains(&run_id));
+
+    let out = couler_in(d.path(), &["status", &run_id, "-o", "json"]);
+    let v = json(&out);
+    assert_eq!(v["run"]["status"], "Succeeded");
+    let evaluated = v["steps"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|s| s["step"] == "evaluate" && s["node"] != "evaluate")
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(evaluated, 5);
+    let out = couler_in(d.path(), &["status", &run_id]);
+    assert!(text(&out.stdout).contains("peak RSS"));
+
+    let out = couler_in(d.path(), &["logs", &run_id, "pick-best"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("best: batch size"));
+    let out = couler_in(d.path(), &["logs", &run_id, "train[0]", "--follow"]);
+    assert!(
+        text(&out.stdout).trim().parse::<f64>().is_ok(),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = couler_in(d.path(), &["logs", &run_id, "evaluate", "-o", "json"]);
+    assert_eq!(json(&out).as_array().map(Vec::len), Some(5));
+
+    let out = couler_in(d.path(), &["stop", &run_id, "-o", "json"]);
+    assert_eq!(json(&out)["signalled"], false);
+}
+
+#[test]
+fn stop_ends_a_running_run_and_a_second_run_is_refused_meanwhile() {
+    let d = tmp();
+    std::fs::write(
+        d.path().join("slow.yaml"),
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: slow\nsteps:\n  - name: a\n    container: {command: [sleep, '30']}\n  - name: b\n    dependsOn: [a]\n    container: {command: [echo, done]}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let child = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["run", "slow.yaml", "-o", "json"])
+        .current_dir(d.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run_id = wait_for_run(d.path());
+    std::thread::sleep(Duration::from_millis(300));
+    // A second executor on the same state directory is refused while the first runs.
+    let out = couler_in(d.path(), &["run", "slow.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("another `couler`"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let t = Instant::now();
+    let out = couler_in(d.path(), &["stop", &run_id]);
+    assert!(
+        text(&out.stdout).contains("stopping run"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(t.elapsed() < Duration::from_secs(15));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["status"], "Stopped");
+
+    let out = couler_in(d.path(), &["status", &run_id, "-o", "json"]);
+    let v = json(&out);
+    assert_eq!(v["run"]["status"], "Stopped");
+}
+
+#[test]
+fn logs_follow_streams_a_running_step() {
+    let d = tmp();
+    std::fs::write(
+        d.path().join("tick.yaml"),
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: tick\nsteps:\n  - name: tick\n    container: {command: [sh, -c, 'for i in 1 2 3 4; do echo tick $i; sleep 0.3; done']}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["run", "tick.yaml"])
+        .current_dir(d.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run_id = wait_for_run(d.path());
+    // Give the step time to start (its row appears then); it runs for 1.2 s.
+    std::thread::sleep(Duration::from_millis(300));
+    let out = couler_in(d.path(), &["logs", &run_id, "tick", "--follow"]);
+    let _ = child.wait();
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        ["tick 1", "tick 2", "tick 3", "tick 4"]
+    );
+}
+
+/// Alive and not a zombie (an orphan's zombie waits for whoever reaps orphans here).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn resume_stops_steps_orphaned_by_a_killed_executor() {
+    let d = tmp();
+    let side = d.path().join("side");
+    std::fs::create_dir_all(&side).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        d.path().join("orphan.yaml"),
+        format!(
+            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: orphan\nsteps:\n  - name: long\n    container: {{command: [sh, -c, 'echo $$ >> {s}/pids; test -f {s}/fast || sleep 60']}}\n",
+            s = side.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["run", "orphan.yaml", "--no-cache"])
+        .current_dir(d.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run_id = wait_for_run(d.path());
+    let t = Instant::now();
+    while !side.join("pids").exists() && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: SIGKILL to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    let first: i32 = std::fs::read_to_string(side.join("pids"))
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(first > 0 && alive(first), "the step outlives its executor");
+    std::fs::write(side.join("fast"), "").unwrap_or_else(|e| panic!("{e}"));
+    let out = couler_in(d.path(), &["resume", &run_id, "--no-cache"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = Instant::now();
+    while alive(first) && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(first), "resume stopped the orphaned step");
+}
+
+/// Waits until `couler runs` lists a run and returns its id.
+fn wait_for_run(dir: &Path) -> String {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if dir.join(".couler/state.db").exists() {
+            let out = couler_in(dir, &["runs", "-o", "json"]);
+            if let Some(id) = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v[0]["id"].as_str().map(str::to_string))
+            {
+                return id;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no run appeared");
+}
+
+/// A deterministic generator for the kill moments (no dependency, same points every run).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+const CHAINS: usize = 6;
+const LENGTH: usize = 6;
+
+/// CHAINS chains of LENGTH steps; each appends its name to the artifact it got from the step
+/// before, and to a side-effect file that counts executions.
+fn crash_spec(side: &Path) -> String {
+    let mut s = String::from(
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: crash\nparallelism: 4\nsteps:\n",
+    );
+    for c in 0..CHAINS {
+        for i in 0..LENGTH {
+            let name = format!("c{c}-s{i}");
+            s.push_str(&format!("  - name: {name}\n"));
+            let show = if i == LENGTH - 1 { "; cat out.txt" } else { "" };
+            let read = if i == 0 {
+                String::new()
+            } else {
+                "cat in.txt > out.txt; ".to_string()
+            };
+            s.push_str(&format!(
+                "    container:\n      command: [sh, -c, 'echo {name} >> {}/ran; {read}sleep 0.05; echo {name} >> out.txt{show}']\n",
+                side.display()
+            ));
+            if i > 0 {
+                s.push_str(&format!(
+                    "    inputs:\n      artifacts:\n        - {{name: in, path: in.txt, from: steps.c{c}-s{}.outputs.artifacts.out}}\n",
+                    i - 1
+                ));
+            }
+            s.push_str("    outputs:\n      artifacts:\n        - {name: out, path: out.txt}\n");
+        }
+    }
+    s
+}
+
+fn succeeded_nodes(dir: &Path, run_id: &str) -> Vec<String> {
+    let out = couler_in(dir, &["status", run_id, "-o", "json"]);
+    let v = json(&out);
+    v["steps"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|s| s["status"] == "Succeeded")
+                .filter_map(|s| s["node"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn kill_9_at_random_moments_then_resume_loses_and_repeats_nothing() {
+    let mut rng = Lcg(0xC0FFEE);
+    let mut resumed = 0;
+    for point in 0..16 {
+        let d = tmp();
+        let side = d.path().join("side");
+        std::fs::create_dir_all(&side).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(d.path().join("wf.yaml"), crash_spec(&side))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_couler"))
+            .args(["run", "wf.yaml", "--no-cache"])
+            .current_dir(d.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let wait = Duration::from_millis(50 + rng.next() % 900);
+        std::thread::sleep(wait);
+        // SAFETY: SIGKILL to our own child process.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGKILL);
+        }
+        let _ = child.wait();
+        // Steps already started keep running in their own process groups; let them end so the
+        // side-effect file is complete before we snapshot it.
+        std::thread::sleep(Duration::from_millis(300));
+        let Some(run_id) = (if d.path().join(".couler/state.db").exists() {
+            let out = couler_in(d.path(), &["runs", "-o", "json"]);
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v[0]["id"].as_str().map(str::to_string))
+        } else {
+            None
+        }) else {
+            continue; // killed before the run was recorded: nothing to resume
+        };
+        let done_before = succeeded_nodes(d.path(), &run_id);
+        let ran_before = std::fs::read_to_string(side.join("ran"))
+            .unwrap_or_default()
+            .lines()
+            .count();
+        let out = couler_in(d.path(), &["resume", &run_id, "--no-cache", "-o", "json"]);
+        if done_before.len() == CHAINS * LENGTH
+            && json(&couler_in(d.path(), &["status", &run_id, "-o", "json"]))["run"]["status"]
+                == "Succeeded"
+        {
+            continue; // finished before the kill landed
+        }
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "point {point}: {}",
+            text(&out.stderr)
+        );
+        resumed += 1;
+        let ran = std::fs::read_to_string(side.join("ran")).unwrap_or_default();
+        let again: Vec<&str> = ran.lines().skip(ran_before).collect();
+        for node in &done_before {
+            assert!(
+                !again.contains(&node.as_str()),
+                "point {point} ({wait:?}): {node} was Succeeded before the kill and ran again"
+            );
+        }
+        // Every chain's last step printed the artifact it built from its input artifact: every
+        // name of the chain, once, in order; nothing lost or corrupted on the way.
+        let v = json(&out);
+        for c in 0..CHAINS {
+            let last = format!("c{c}-s{}", LENGTH - 1);
+            let step = v["steps"]
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["node"] == last.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(step["status"], "Succeeded", "point {point}: {last}");
+            let logs = couler_in(d.path(), &["logs", &run_id, &last]);
+            let want: Vec<String> = (0..LENGTH).map(|i| format!("c{c}-s{i}")).collect();
+            assert_eq!(
+                text(&logs.stdout).lines().collect::<Vec<_>>(),
+                want,
+                "point {point}: chain {c}"
+            );
+        }
+    }
+    assert!(resumed >= 8, "only {resumed} kill points interrupted a run");
+}

@@ -1,0 +1,97 @@
+//! Artifacts of the local runtime, kept in the workspace's content-addressed store
+//! (`couler-store`, local backend) under `STATE_DIR/artifacts`.
+//!
+//! The store never shows a partial object (write beside, then rename) and verifies digests on
+//! read, so a `kill -9` at any moment loses no stored artifact and never hands a step a corrupt
+//! one. This module only adapts its errors to the runtime's.
+
+use crate::Error;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+
+/// The store's futures, boxed as `Send` so executor tasks holding them can move across threads.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub use couler_store::{ArtifactKind, StoredArtifact as ArtifactRef};
+
+/// The runtime's artifact store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: couler_store::ArtifactStore,
+}
+
+fn store_err(e: couler_store::StoreError) -> Error {
+    Error::Io(e.to_string())
+}
+
+impl Store {
+    pub async fn open(root: &Path) -> Result<Store, Error> {
+        let cfg = couler_store::StoreConfig::Local {
+            root: root.to_path_buf(),
+        };
+        let inner = couler_store::ArtifactStore::open(&cfg)
+            .await
+            .map_err(store_err)?;
+        Ok(Store { inner })
+    }
+
+    /// Whether the object behind the reference is present (errors read as absent).
+    pub fn contains<'a>(&'a self, a: &'a ArtifactRef) -> BoxFuture<'a, bool> {
+        Box::pin(async move { self.inner.contains(&a.digest).await.unwrap_or(false) })
+    }
+
+    /// Stores the file or directory at `path`.
+    pub fn put<'a>(&'a self, path: &'a Path) -> BoxFuture<'a, Result<ArtifactRef, Error>> {
+        Box::pin(async move { self.inner.put(path).await.map_err(store_err) })
+    }
+
+    /// Places the artifact at `dest` (a file path, or a directory to create).
+    ///
+    /// `couler-store`'s `get` future is not `Send` for every lifetime (a higher-ranked closure in
+    /// its directory fetch), so it cannot live inside a spawned executor task; it runs on a
+    /// blocking thread of the same runtime instead.
+    pub async fn get(&self, a: &ArtifactRef, dest: &Path) -> Result<(), Error> {
+        let inner = self.inner.clone();
+        let a = a.clone();
+        let dest = dest.to_path_buf();
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || rt.block_on(inner.get(&a, &dest)))
+            .await
+            .map_err(|e| Error::Internal(format!("artifact fetch task: {e}")))?
+            .map_err(store_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn put_get_roundtrip_file_and_dir() -> Result<(), Error> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
+        let store = Store::open(&dir.path().join("store")).await?;
+        let f = dir.path().join("a.txt");
+        std::fs::write(&f, b"hello").map_err(|e| Error::Io(e.to_string()))?;
+        let a = store.put(&f).await?;
+        assert_eq!(a.size, 5);
+        assert!(store.contains(&a).await);
+        let out = dir.path().join("out/b.txt");
+        store.get(&a, &out).await?;
+        assert_eq!(
+            std::fs::read(&out).map_err(|e| Error::Io(e.to_string()))?,
+            b"hello"
+        );
+        let d = dir.path().join("d");
+        std::fs::create_dir_all(d.join("sub")).map_err(|e| Error::Io(e.to_string()))?;
+        std::fs::write(d.join("sub/x"), b"x").map_err(|e| Error::Io(e.to_string()))?;
+        let da = store.put(&d).await?;
+        assert_eq!(da.kind, ArtifactKind::Directory);
+        store.get(&da, &dir.path().join("d2")).await?;
+        assert_eq!(
+            std::fs::read(dir.path().join("d2/sub/x")).map_err(|e| Error::Io(e.to_string()))?,
+            b"x"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,1258 @@
+//! The executor: runs a validated workflow's DAG on this machine.
+//!
+//! Scheduling is event driven: a step starts as soon as its last predecessor finishes (no
+//! polling), each step is a tokio task, and processes are bounded by one global semaphore (the
+//! smaller of `--parallelism` and the workflow's `parallelism`) plus each map's own. A step's
+//! templates see only its predecessors' outcomes, which is all it can reference, so starting a
+//! step costs time proportional to its own in-degree, not to the workflow's size.
+//!
+//! Durability: a step is recorded `Succeeded` (with its outputs and artifact digests) only after
+//! its artifacts are in the store, in one SQLite statement. `resume` restores exactly those rows,
+//! so no finished step runs twice and no artifact is lost.
+
+use crate::artifacts::{ArtifactRef, Store};
+use crate::render::{Context, Outcome, Unresolved, json_text};
+use crate::runner::{self, ProcessEnd, ProcessSpec, Runtime};
+use crate::state::{Finished, RunStatus, State, StepOutputs, StepStatus, now};
+use crate::{Error, Event};
+use couler_ir::{
+    ArtifactSource, Graph, MapOver, Reference, RetryOn, Step, StepKind, StepOutput, Storage,
+    Workflow,
+};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+/// Bump when the cache key's inputs change meaning, so old entries stop matching.
+const CACHE_FORMAT: u32 = 1;
+
+/// Everything the step tasks share.
+pub(crate) struct Exec {
+    pub wf: Workflow,
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub state: State,
+    pub store: Store,
+    pub params: BTreeMap<String, serde_json::Value>,
+    pub slots: Arc<Semaphore>,
+    pub stop: watch::Receiver<bool>,
+    pub runtime: Runtime,
+    pub use_cache: bool,
+    /// Rows `resume` keeps: node → status and outputs.
+    pub kept: BTreeMap<String, (StepStatus, StepOutputs)>,
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+}
+
+/// What a unit of work (a step, or one map instance) ended with.
+struct UnitEnd {
+    status: StepStatus,
+    outputs: StepOutputs,
+    message: Option<String>,
+}
+
+impl Exec {
+    fn emit(&self, e: Event) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(e);
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Runs the whole workflow, then the exit handler; returns the run's status and message.
+    pub async fn run(self: Arc<Self>) -> Result<(RunStatus, Option<String>), Error> {
+        let wf = &self.wf;
+        let graph = Graph::new(wf);
+        let n = wf.steps.len();
+        let mut waiting: Vec<usize> = (0..n).map(|i| graph.predecessors(i).len()).collect();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+        let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
+        let mut tasks: JoinSet<(usize, Result<Outcome, Error>)> = JoinSet::new();
+        let mut first_error: Option<Error> = None;
+        let mut done = 0usize;
+        while done < n {
+            while let Some(i) = ready.pop() {
+                let step = &wf.steps[i];
+                let preds = graph.predecessors(i);
+                let blocked = preds.iter().find(|&&p| {
+                    outcomes[p].as_ref().is_some_and(|o| {
+                        o.status == StepStatus::Omitted
+                            || (o.status.is_failure() && !wf.steps[p].continue_on_failure)
+                    })
+                });
+                if blocked.is_some() || self.stopped() || first_error.is_some() {
+                    let why = match blocked {
+                        Some(&p) => format!("`{}` did not succeed", wf.steps[p].name),
+                        None => "the run was stopped".to_string(),
+                    };
+                    let o = self.omit(&step.name, &why).await?;
+                    outcomes[i] = Some(o);
+                    done += 1;
+                    for &s in graph.successors(i) {
+                        waiting[s] -= 1;
+                        if waiting[s] == 0 {
+                            ready.push(s);
+                        }
+                    }
+                    continue;
+                }
+                let seen: BTreeMap<String, Outcome> = preds
+                    .iter()
+                    .filter_map(|&p| {
+                        outcomes[p]
+                            .as_ref()
+                            .map(|o| (wf.steps[p].name.clone(), o.clone()))
+                    })
+                    .collect();
+                let me = Arc::clone(&self);
+                tasks.spawn(async move {
+                    let r = me.run_step(i, seen).await;
+                    (i, r)
+                });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let (i, r) = match joined {
+                Ok(x) => x,
+                Err(e) => return Err(Error::Internal(format!("a step task panicked: {e}"))),
+            };
+            let o = match r {
+                Ok(o) => o,
+                Err(e) => {
+                    // A state or store failure: stop scheduling, let running steps finish.
+                    first_error.get_or_insert(e);
+                    Outcome {
+                        status: StepStatus::Error,
+                        outputs: StepOutputs::default(),
+                    }
+                }
+            };
+            outcomes[i] = Some(o);
+            done += 1;
+            for &s in graph.successors(i) {
+                waiting[s] -= 1;
+                if waiting[s] == 0 {
+                    ready.push(s);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let mut status = RunStatus::Succeeded;
+        let mut message = None;
+        for (i, o) in outcomes.iter().enumerate() {
+            let Some(o) = o else { continue };
+            let step = &wf.steps[i];
+            let failed = (o.status.is_failure() && !step.continue_on_failure)
+                || o.status == StepStatus::Omitted;
+            if failed && status == RunStatus::Succeeded {
+                status = if o.status == StepStatus::Error {
+                    RunStatus::Error
+                } else {
+                    RunStatus::Failed
+                };
+                message = Some(format!("step `{}` {}", step.name, o.status.as_str()));
+            }
+        }
+        if self.stopped() {
+            status = RunStatus::Stopped;
+            message = Some("stopped".to_string());
+        }
+        if let Some(handler) = &wf.on_exit {
+            let all: BTreeMap<String, Outcome> = outcomes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| o.clone().map(|o| (wf.steps[i].name.clone(), o)))
+                .collect();
+            let visible = match status {
+                RunStatus::Succeeded => "Succeeded",
+                RunStatus::Error => "Error",
+                _ => "Failed",
+            };
+            // The exit handler runs even after a stop: it is how users clean up.
+            let end = self
+                .run_single(handler, &handler.name, None, &all, Some(visible), false)
+                .await?;
+            if end.status.is_failure() && status == RunStatus::Succeeded {
+                status = RunStatus::Failed;
+                message = Some(format!("the exit handler `{}` failed", handler.name));
+            }
+        }
+        Ok((status, message))
+    }
+
+    async fn omit(&self, node: &str, why: &str) -> Result<Outcome, Error> {
+        let fin = Finished {
+            message: Some(format!("not run: {why}")),
+            ..Finished::default()
+        };
+        self.state
+            .step_finished(&self.run_id, node, node, StepStatus::Omitted, &fin)
+            .await?;
+        self.emit(Event::Finished {
+            node: node.to_string(),
+            status: StepStatus::Omitted,
+            seconds: 0.0,
+            message: fin.message,
+            stdout: None,
+        });
+        Ok(Outcome {
+            status: StepStatus::Omitted,
+            outputs: StepOutputs::default(),
+        })
+    }
+
+    /// Ends a step whose inputs could not be resolved: Skipped (an upstream was skipped) or Error.
+    async fn finish_unresolved(
+        &self,
+        node: &str,
+        step: &str,
+        unresolved: Unresolved,
+    ) -> Result<UnitEnd, Error> {
+        let (status, message) = match unresolved {
+            Unresolved::Skipped(why) => (StepStatus::Skipped, format!("skipped: {why}")),
+            Unresolved::Error(why) => (StepStatus::Error, why),
+        };
+        self.finish_plain(node, step, status, StepOutputs::default(), Some(message))
+            .await
+    }
+
+    async fn finish_plain(
+        &self,
+        node: &str,
+        step: &str,
+        status: StepStatus,
+        outputs: StepOutputs,
+        message: Option<String>,
+    ) -> Result<UnitEnd, Error> {
+        let fin = Finished {
+            message: message.clone(),
+            outputs: Some(outputs.clone()),
+            ..Finished::default()
+        };
+        self.state
+            .step_finished(&self.run_id, node, step, status, &fin)
+            .await?;
+        self.emit(Event::Finished {
+            node: node.to_string(),
+            status,
+            seconds: 0.0,
+            message: message.clone(),
+            stdout: None,
+        });
+        Ok(UnitEnd {
+            status,
+            outputs,
+            message,
+        })
+    }
+
+    /// Runs step `i` (all its map instances, or its loop) given its predecessors' outcomes.
+    async fn run_step(&self, i: usize, seen: BTreeMap<String, Outcome>) -> Result<Outcome, Error> {
+        let step = &self.wf.steps[i];
+        if let Some((status, outputs)) = self.kept.get(&step.name) {
+            self.emit(Event::Finished {
+                node: step.name.clone(),
+                status: *status,
+                seconds: 0.0,
+                message: Some("kept from the earlier attempt of this run".into()),
+                stdout: None,
+            });
+            return Ok(Outcome {
+                status: *status,
+                outputs: outputs.clone(),
+            });
+        }
+        let end = match &step.map {
+            None => {
+                self.run_single(step, &step.name, None, &seen, None, true)
+                    .await?
+            }
+            Some(map) => {
+                let items = match self.map_items(step, &map.over, &seen) {
+                    Ok(items) => items,
+                    Err(Unresolved::Skipped(why)) => MapItems::Ended(
+                        self.finish_plain(
+                            &step.name,
+                            &step.name,
+                            StepStatus::Skipped,
+                            StepOutputs::default(),
+                            Some(format!("skipped: {why}")),
+                        )
+                        .await?,
+                    ),
+                    Err(Unresolved::Error(why)) => MapItems::Ended(
+                        self.finish_plain(
+                            &step.name,
+                            &step.name,
+                            StepStatus::Error,
+                            StepOutputs::default(),
+                            Some(why),
+                        )
+                        .await?,
+                    ),
+                };
+                match items {
+                    MapItems::Items(items) => {
+                        self.run_map(step, items, map.parallelism, &seen).await?
+                    }
+                    MapItems::Ended(end) => end,
+                }
+            }
+        };
+        Ok(Outcome {
+            status: end.status,
+            outputs: end.outputs,
+        })
+    }
+
+    fn map_items(
+        &self,
+        step: &Step,
+        over: &MapOver,
+        seen: &BTreeMap<String, Outcome>,
+    ) -> Result<MapItems, Unresolved> {
+        Ok(MapItems::Items(match over {
+            MapOver::Items(v) => v.clone(),
+            MapOver::Range {
+                start,
+                stop,
+                step: by,
+            } => {
+                let mut out = Vec::new();
+                let mut x = *start;
+                while (*by > 0 && x < *stop) || (*by < 0 && x > *stop) {
+                    out.push(serde_json::Value::from(x));
+                    x += by;
+                }
+                out
+            }
+            MapOver::From(r) => {
+                let ctx = self.context(seen, None, None);
+                let text = ctx.resolve(r)?;
+                match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(serde_json::Value::Array(v)) => v,
+                    _ => {
+                        return Err(Unresolved::Error(format!(
+                            "`map.from: {r}` of step `{}` is not a JSON list: {}",
+                            step.name,
+                            text.chars().take(200).collect::<String>()
+                        )));
+                    }
+                }
+            }
+        }))
+    }
+
+    async fn run_map(
+        &self,
+        step: &Step,
+        items: Vec<serde_json::Value>,
+        parallelism: Option<u32>,
+        seen: &BTreeMap<String, Outcome>,
+    ) -> Result<UnitEnd, Error> {
+        let started = now();
+        let limit = parallelism
+            .map(|p| p.max(1) as usize)
+            .unwrap_or(items.len().max(1));
+        let map_slots = Arc::new(Semaphore::new(limit));
+        let mut ends: Vec<Option<UnitEnd>> = Vec::new();
+        // Instances run concurrently inside this step's task; the map semaphore bounds them.
+        let mut futs = Vec::with_capacity(items.len());
+        for (k, item) in items.iter().enumerate() {
+            futs.push(Box::pin(self.instance(
+                step,
+                k,
+                item,
+                seen,
+                Arc::clone(&map_slots),
+            )));
+        }
+        for r in futures_util::future::join_all(futs).await {
+            ends.push(Some(r?));
+        }
+        let ends: Vec<UnitEnd> = ends.into_iter().flatten().collect();
+        let status = if let Some(bad) = ends.iter().find(|e| e.status.is_failure()) {
+            bad.status
+        } else if ends.iter().any(|e| e.status == StepStatus::Omitted) {
+            StepStatus::Omitted
+        } else if !ends.is_empty() && ends.iter().all(|e| e.status == StepStatus::Cached) {
+            StepStatus::Cached
+        } else if !ends.is_empty() && ends.iter().all(|e| e.status == StepStatus::Skipped) {
+            StepStatus::Skipped
+        } else {
+            StepStatus::Succeeded
+        };
+        // Outputs of a mapped step: one JSON list per output, in item order (docs/spec.md §12).
+        let mut outputs = StepOutputs::default();
+        for p in &step.outputs.parameters {
+            let list: Vec<serde_json::Value> = ends
+                .iter()
+                .map(|e| {
+                    e.outputs
+                        .parameters
+                        .get(&p.name)
+                        .map(|v| serde_json::Value::String(v.clone()))
+                        .unwrap_or(serde_json::Value::Null)
+                })
+                .collect();
+            outputs
+                .parameters
+                .insert(p.name.clone(), serde_json::Value::Array(list).to_string());
+        }
+        let results: Vec<serde_json::Value> = ends
+            .iter()
+            .map(|e| {
+                e.outputs
+                    .result
+                    .clone()
+                    .map(serde_json::Value::String)
+                    .unwrap_or(serde_json::Value::Null)
+            })
+            .collect();
+        outputs.result = Some(serde_json::Value::Array(results).to_string());
+        let message = ends.iter().find_map(|e| e.message.clone());
+        let fin = Finished {
+            started_at: Some(started),
+            outputs: Some(outputs.clone()),
+            message: message.clone(),
+            ..Finished::default()
+        };
+        self.state
+            .step_finished(&self.run_id, &step.name, &step.name, status, &fin)
+            .await?;
+        self.emit(Event::Finished {
+            node: step.name.clone(),
+            status,
+            seconds: now() - started,
+            message: message.clone(),
+            stdout: None,
+        });
+        Ok(UnitEnd {
+            status,
+            outputs,
+            message,
+        })
+    }
+
+    async fn instance(
+        &self,
+        step: &Step,
+        k: usize,
+        item: &serde_json::Value,
+        seen: &BTreeMap<String, Outcome>,
+        map_slots: Arc<Semaphore>,
+    ) -> Result<UnitEnd, Error> {
+        let _permit = map_slots.acquire_owned().await;
+        let node = format!("{}[{k}]", step.name);
+        self.run_single(step, &node, Some(item), seen, None, true)
+            .await
+    }
+
+    fn context<'a>(
+        &'a self,
+        seen: &'a BTreeMap<String, Outcome>,
+        item: Option<&'a serde_json::Value>,
+        workflow_status: Option<&'a str>,
+    ) -> Context<'a> {
+        Context {
+            workflow_name: &self.wf.name,
+            run_id: &self.run_id,
+            workflow_status,
+            params: &self.params,
+            steps: seen,
+            item,
+            input_params: BTreeMap::new(),
+            input_artifact_paths: BTreeMap::new(),
+            output_param_paths: BTreeMap::new(),
+            output_artifact_paths: BTreeMap::new(),
+        }
+    }
+
+    /// Runs one unit: a step without map, one map instance, or the exit handler; with its
+    /// `when`, cache lookup, retries, timeout and `repeat` loop.
+    async fn run_single(
+        &self,
+        step: &Step,
+        node: &str,
+        item: Option<&serde_json::Value>,
+        seen: &BTreeMap<String, Outcome>,
+        workflow_status: Option<&str>,
+        cacheable: bool,
+    ) -> Result<UnitEnd, Error> {
+        if let Some((status, outputs)) = self.kept.get(node) {
+            return Ok(UnitEnd {
+                status: *status,
+                outputs: outputs.clone(),
+                message: None,
+            });
+        }
+        let mut ctx = self.context(seen, item, workflow_status);
+        // `when` false, or reading an output of a skipped step: Skipped (docs/spec.md §11.3).
+        if let Some(cond) = &step.when {
+            match ctx.eval(cond) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return self
+                        .finish_plain(
+                            node,
+                            &step.name,
+                            StepStatus::Skipped,
+                            StepOutputs::default(),
+                            Some(format!("skipped: `when: {cond}` is false")),
+                        )
+                        .await;
+                }
+                Err(unresolved) => {
+                    return self.finish_unresolved(node, &step.name, unresolved).await;
+                }
+            }
+        }
+        for (_, r) in step.references() {
+            let Reference::Step { step: s, output } = r else {
+                continue;
+            };
+            if s == &step.name || matches!(output, StepOutput::Status) {
+                continue;
+            }
+            if let Err(Unresolved::Skipped(why)) = ctx.resolve(r) {
+                return self
+                    .finish_plain(
+                        node,
+                        &step.name,
+                        StepStatus::Skipped,
+                        StepOutputs::default(),
+                        Some(format!("skipped: {why}")),
+                    )
+                    .await;
+            }
+        }
+        if let Some(why) = unsupported(step) {
+            return self
+                .finish_plain(
+                    node,
+                    &step.name,
+                    StepStatus::Error,
+                    StepOutputs::default(),
+                    Some(why),
+                )
+                .await;
+        }
+        if let StepKind::Suspend(s) = &step.kind {
+            let secs = s.duration.map(|d| d.as_std()).unwrap_or_default();
+            self.sleep_unless_stopped(secs).await;
+            return self
+                .finish_plain(
+                    node,
+                    &step.name,
+                    StepStatus::Succeeded,
+                    StepOutputs::default(),
+                    None,
+                )
+                .await;
+        }
+
+        // Input artifacts: what each one is, before anything runs.
+        let mut inputs: Vec<(String, String, ArtifactRef)> = Vec::new();
+        for a in &step.inputs.artifacts {
+            let found = match &a.source {
+                Some(ArtifactSource::From(Reference::Step {
+                    step: s,
+                    output: StepOutput::Artifact(name),
+                })) => seen
+                    .get(s)
+                    .and_then(|o| o.outputs.artifacts.get(name))
+                    .cloned()
+                    .ok_or_else(|| format!("`{s}` produced no artifact `{name}`")),
+                Some(ArtifactSource::Storage(Storage::Local(l))) => {
+                    let p = Path::new(&l.path);
+                    if p.exists() {
+                        self.store.put(p).await.map_err(|e| e.to_string())
+                    } else {
+                        Err(format!("{} does not exist", l.path))
+                    }
+                }
+                Some(ArtifactSource::Storage(st)) => Err(format!(
+                    "{} storage is not available on the local runtime",
+                    st.key()
+                )),
+                Some(ArtifactSource::From(r)) => Err(format!("`{r}` is not an artifact")),
+                None => Err("it has no source".to_string()),
+            };
+            let present = match &found {
+                Ok(r) => self.store.contains(r).await,
+                Err(_) => false,
+            };
+            match found {
+                Ok(r) if present => inputs.push((a.name.clone(), a.path.clone(), r)),
+                Ok(r) => {
+                    return self
+                        .finish_plain(
+                            node,
+                            &step.name,
+                            StepStatus::Error,
+                            StepOutputs::default(),
+                            Some(format!(
+                                "input artifact `{}` ({}) is missing from the artifact store",
+                                a.name, r.digest
+                            )),
+                        )
+                        .await;
+                }
+                Err(_) if a.optional => {}
+                Err(why) => {
+                    return self
+                        .finish_plain(
+                            node,
+                            &step.name,
+                            StepStatus::Error,
+                            StepOutputs::default(),
+                            Some(format!("missing input artifact `{}`: {why}", a.name)),
+                        )
+                        .await;
+                }
+            }
+        }
+
+        // The cache key renders paths symbolically, so it does not change with the run's dirs.
+        ctx.input_artifact_paths = step
+            .inputs
+            .artifacts
+            .iter()
+            .map(|a| (a.name.clone(), symbolic("inputs.artifacts", &a.name)))
+            .collect();
+        ctx.output_artifact_paths = step
+            .outputs
+            .artifacts
+            .iter()
+            .map(|a| (a.name.clone(), symbolic("outputs.artifacts", &a.name)))
+            .collect();
+        ctx.output_param_paths = step
+            .outputs
+            .parameters
+            .iter()
+            .map(|p| (p.name.clone(), symbolic("outputs.parameters", &p.name)))
+            .collect();
+        // The run id is run metadata, not an input: a step that differs from an earlier run's
+        // only by `{{workflow.runId}}` reuses that run's result (disable its cache to opt out).
+        ctx.run_id = "<workflow.runId>";
+        let key_def = match render_step(&self.wf, step, &mut ctx) {
+            Ok(r) => r,
+            Err(unresolved) => {
+                return self.finish_unresolved(node, &step.name, unresolved).await;
+            }
+        };
+        let policy = self.wf.effective_cache(step);
+        let caching = cacheable && self.use_cache && policy.is_none_or(|p| p.enabled);
+        let cache_key = cache_key(&self.wf, step, &key_def, &inputs, item);
+        if caching {
+            let max_age = policy.and_then(|p| p.max_age).map(|d| d.as_std());
+            let mut hit = self.state.cache_get(&cache_key, max_age).await?;
+            if let Some(out) = &hit {
+                for a in out.artifacts.values() {
+                    if !self.store.contains(a).await {
+                        // The object was deleted from the store: run the step again.
+                        hit = None;
+                        break;
+                    }
+                }
+            }
+            if let Some(out) = hit {
+                let fin = Finished {
+                    cache_key: Some(cache_key.clone()),
+                    outputs: Some(out.clone()),
+                    exit_code: out.exit_code,
+                    message: Some("outputs restored from the cache".into()),
+                    ..Finished::default()
+                };
+                self.state
+                    .step_finished(&self.run_id, node, &step.name, StepStatus::Cached, &fin)
+                    .await?;
+                self.emit(Event::Finished {
+                    node: node.to_string(),
+                    status: StepStatus::Cached,
+                    seconds: 0.0,
+                    message: None,
+                    stdout: None,
+                });
+                return Ok(UnitEnd {
+                    status: StepStatus::Cached,
+                    outputs: out,
+                    message: None,
+                });
+            }
+        }
+
+        let node_dir = self.run_dir.join("steps").join(node);
+        let started = now();
+        self.state
+            .step_started(&self.run_id, node, &step.name, &node_dir.to_string_lossy())
+            .await?;
+        self.emit(Event::Started {
+            node: node.to_string(),
+        });
+        let mut attempt = self.state.last_attempt(&self.run_id, node).await?;
+        let max_iter = step
+            .repeat
+            .as_ref()
+            .map(|r| r.max_iterations.max(1))
+            .unwrap_or(1);
+        let retry = self.wf.effective_retry(step);
+        let timeout = self.wf.effective_timeout(step).map(|d| d.as_std());
+        let mut iterations = 0u32;
+        let mut peak = 0i64;
+        let mut cpu = 0.0f64;
+        let (status, outputs, message, last_dir) = 'iter: loop {
+            iterations += 1;
+            let mut tries = 0u32;
+            let end = loop {
+                attempt += 1;
+                tries += 1;
+                // An attempt the executor did not see end (kill -9) has a directory but no row,
+                // and its orphaned process may still write there: number past it.
+                while node_dir.join(format!("attempt-{attempt}")).exists() {
+                    attempt += 1;
+                }
+                let dir = node_dir.join(format!("attempt-{attempt}"));
+                let a = self
+                    .attempt(
+                        step,
+                        node,
+                        &dir,
+                        &inputs,
+                        seen,
+                        item,
+                        workflow_status,
+                        timeout,
+                    )
+                    .await?;
+                peak = peak.max(a.peak_rss_kb.unwrap_or(0));
+                cpu += a.cpu_seconds.unwrap_or(0.0);
+                self.state
+                    .record_attempt(
+                        &self.run_id,
+                        node,
+                        attempt,
+                        a.status,
+                        a.outputs.exit_code,
+                        a.started,
+                        a.peak_rss_kb,
+                        a.cpu_seconds,
+                        &dir.to_string_lossy(),
+                        a.message.as_deref(),
+                    )
+                    .await?;
+                let retryable = match (retry, a.status) {
+                    (_, StepStatus::Succeeded) => false,
+                    (Some(r), s) if tries <= r.limit && !self.stopped() && !a.stopped => {
+                        match r.on {
+                            RetryOn::Always => true,
+                            RetryOn::Failure => s == StepStatus::Failed,
+                            RetryOn::Error | RetryOn::Transient => s == StepStatus::Error,
+                        }
+                    }
+                    _ => false,
+                };
+                if !retryable {
+                    break (a, dir);
+                }
+                if let Some(b) = retry.and_then(|r| r.backoff.as_ref()) {
+                    let base = b.duration.as_std().as_secs_f64();
+                    let mut wait = base * f64::from(b.factor).powi(tries as i32 - 1);
+                    if let Some(max) = b.max {
+                        wait = wait.min(max.as_std().as_secs_f64());
+                    }
+                    self.sleep_unless_stopped(Duration::from_secs_f64(wait.min(86_400.0)))
+                        .await;
+                }
+            };
+            let (a, dir) = end;
+            if a.status != StepStatus::Succeeded {
+                break 'iter (a.status, a.outputs, a.message, dir);
+            }
+            if let Some(rep) = &step.repeat
+                && iterations < max_iter
+            {
+                let mut mine = seen.clone();
+                mine.insert(
+                    step.name.clone(),
+                    Outcome {
+                        status: StepStatus::Succeeded,
+                        outputs: a.outputs.clone(),
+                    },
+                );
+                let c = self.context(&mine, item, workflow_status);
+                match c.eval(&rep.condition) {
+                    Ok(true) if !self.stopped() => continue 'iter,
+                    Ok(_) => {}
+                    Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
+                        break 'iter (
+                            StepStatus::Error,
+                            a.outputs,
+                            Some(format!("cannot evaluate `repeat.while`: {why}")),
+                            dir,
+                        );
+                    }
+                }
+            }
+            break 'iter (a.status, a.outputs, a.message, dir);
+        };
+        let mut outputs = outputs;
+        if step.repeat.is_some() {
+            outputs.iterations = Some(iterations);
+        }
+        let fin = Finished {
+            attempts: attempt,
+            exit_code: outputs.exit_code,
+            started_at: Some(started),
+            peak_rss_kb: Some(peak),
+            cpu_seconds: Some(cpu),
+            cache_key: Some(cache_key.clone()),
+            outputs: Some(outputs.clone()),
+            log_dir: Some(last_dir.to_string_lossy().into_owned()),
+            message: message.clone(),
+        };
+        self.state
+            .step_finished(&self.run_id, node, &step.name, status, &fin)
+            .await?;
+        if caching && status == StepStatus::Succeeded {
+            self.state
+                .cache_put(&cache_key, &outputs, &self.run_id, node)
+                .await?;
+        }
+        self.emit(Event::Finished {
+            node: node.to_string(),
+            status,
+            seconds: now() - started,
+            message: message.clone(),
+            stdout: Some(last_dir.join("stdout.log")),
+        });
+        Ok(UnitEnd {
+            status,
+            outputs,
+            message,
+        })
+    }
+
+    async fn sleep_unless_stopped(&self, d: Duration) {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = async {
+                while !*stop.borrow_and_update() {
+                    if stop.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            } => {}
+        }
+    }
+
+    /// One attempt: fresh directory, inputs placed, templates rendered, process run, outputs
+    /// collected and artifacts stored.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        step: &Step,
+        node: &str,
+        dir: &Path,
+        inputs: &[(String, String, ArtifactRef)],
+        seen: &BTreeMap<String, Outcome>,
+        item: Option<&serde_json::Value>,
+        workflow_status: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<Attempt, Error> {
+        let started = now();
+        let work = dir.join("work");
+        let fail = |status: StepStatus, msg: String| Attempt {
+            status,
+            outputs: StepOutputs::default(),
+            message: Some(msg),
+            started,
+            peak_rss_kb: None,
+            cpu_seconds: None,
+            stopped: false,
+        };
+        if let Err(e) = std::fs::create_dir_all(&work) {
+            return Ok(fail(
+                StepStatus::Error,
+                format!("cannot create the step directory {}: {e}", work.display()),
+            ));
+        }
+        for (name, path, r) in inputs {
+            if let Err(e) = self.store.get(r, &under(&work, path)).await {
+                return Ok(fail(
+                    StepStatus::Error,
+                    format!("cannot place input artifact `{name}`: {e}"),
+                ));
+            }
+        }
+        let mut ctx = self.context(seen, item, workflow_status);
+        ctx.input_artifact_paths = step
+            .inputs
+            .artifacts
+            .iter()
+            .map(|a| (a.name.clone(), under(&work, &a.path)))
+            .collect();
+        ctx.output_artifact_paths = step
+            .outputs
+            .artifacts
+            .iter()
+            .map(|a| (a.name.clone(), under(&work, &a.path)))
+            .collect();
+        ctx.output_param_paths = step
+            .outputs
+            .parameters
+            .iter()
+            .filter_map(|p| {
+                p.path
+                    .as_ref()
+                    .map(|path| (p.name.clone(), under(&work, path)))
+            })
+            .collect();
+        let def = match render_step(&self.wf, step, &mut ctx) {
+            Ok(d) => d,
+            Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
+                return Ok(fail(StepStatus::Error, why));
+            }
+        };
+        let mut argv = def.command.clone();
+        argv.extend(def.args.iter().cloned());
+        if let Some(src) = &def.source {
+            let file = dir.join("script");
+            if let Err(e) = std::fs::write(&file, src) {
+                return Ok(fail(
+                    StepStatus::Error,
+                    format!("cannot write the script {}: {e}", file.display()),
+                ));
+            }
+            argv.push(file.to_string_lossy().into_owned());
+        }
+        let mut env = def.env.clone();
+        for s in &step.secrets {
+            // Locally a secret is read from the host environment variable of the same name.
+            match std::env::var(&s.env) {
+                Ok(v) => env.push((s.env.clone(), v)),
+                Err(_) => {
+                    return Ok(fail(
+                        StepStatus::Error,
+                        format!(
+                            "secret `{}` (key `{}`) for variable {}: on the local runtime set {} in the environment of `couler run`",
+                            s.secret, s.key, s.env, s.env
+                        ),
+                    ));
+                }
+            }
+        }
+        env.push(("COULER_RUN_ID".into(), self.run_id.clone()));
+        env.push(("COULER_STEP".into(), node.to_string()));
+        let mut cwd = work.clone();
+        if let StepKind::Container(c) = &step.kind
+            && let Some(wd) = &c.working_dir
+            && self.runtime == Runtime::Host
+        {
+            cwd = under(&work, wd);
+            let _ = std::fs::create_dir_all(&cwd);
+        }
+        if let (Some(engine), Some(image)) = (self.runtime.engine(), self.wf.effective_image(step))
+        {
+            let name = format!("couler-{}-{}", self.run_id, node.replace(['[', ']'], "-"));
+            let limits = self.wf.effective_resources(step).map(|r| &r.limits);
+            argv = runner::container_argv(&runner::ContainerSpec {
+                engine,
+                name: &name,
+                image,
+                work_dir: dir,
+                env: &env,
+                cpu_limit: limits.and_then(|l| l.cpu.as_ref()).map(|q| q.value()),
+                memory_limit_bytes: limits
+                    .and_then(|l| l.memory.as_ref())
+                    .map(|q| q.value() as u64),
+                command: &argv,
+            });
+        }
+        let spec = ProcessSpec {
+            argv,
+            env,
+            cwd,
+            stdout: dir.join("stdout.log"),
+            stderr: dir.join("stderr.log"),
+            timeout,
+        };
+        let permit = match Arc::clone(&self.slots).acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => return Ok(fail(StepStatus::Error, "the run is shutting down".into())),
+        };
+        if self.stopped() {
+            let mut a = fail(StepStatus::Error, "stopped before it started".into());
+            a.stopped = true;
+            return Ok(a);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let record_pgid = async {
+            if let Ok(pgid) = rx.await {
+                // Best effort: without it, `resume` cannot stop what a killed executor left.
+                let _ = self.state.step_pgid(&self.run_id, node, pgid).await;
+            }
+        };
+        let (end, ()) = tokio::join!(
+            runner::run_process(&spec, self.stop.clone(), Some(tx)),
+            record_pgid
+        );
+        drop(permit);
+        let (code, rss, cpu) = match end {
+            ProcessEnd::Exited {
+                code,
+                peak_rss_kb,
+                cpu_seconds,
+            } => (code, peak_rss_kb, cpu_seconds),
+            ProcessEnd::TimedOut {
+                peak_rss_kb,
+                cpu_seconds,
+            } => {
+                let mut a = fail(
+                    StepStatus::Failed,
+                    format!(
+                        "timed out after {:.1}s and was stopped",
+                        timeout.unwrap_or_default().as_secs_f64()
+                    ),
+                );
+                a.peak_rss_kb = Some(peak_rss_kb);
+                a.cpu_seconds = Some(cpu_seconds);
+                return Ok(a);
+            }
+            ProcessEnd::Stopped => {
+                let mut a = fail(StepStatus::Error, "stopped".into());
+                a.stopped = true;
+                return Ok(a);
+            }
+            ProcessEnd::SpawnFailed(m) => return Ok(fail(StepStatus::Error, m)),
+        };
+        let stdout = read_text(&spec.stdout);
+        let mut outputs = StepOutputs {
+            exit_code: Some(code),
+            result: Some(stdout.trim().to_string()),
+            ..StepOutputs::default()
+        };
+        let mut a = Attempt {
+            status: StepStatus::Succeeded,
+            outputs: StepOutputs::default(),
+            message: None,
+            started,
+            peak_rss_kb: Some(rss),
+            cpu_seconds: Some(cpu),
+            stopped: false,
+        };
+        if code != 0 {
+            a.status = StepStatus::Failed;
+            let tail = read_text(&spec.stderr);
+            let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            a.message = Some(if tail.is_empty() {
+                format!("exited with code {code}")
+            } else {
+                format!("exited with code {code}: {}", tail.join(" | "))
+            });
+            a.outputs = outputs;
+            return Ok(a);
+        }
+        for p in &step.outputs.parameters {
+            let value = match &p.path {
+                None => Some(stdout.trim().to_string()),
+                Some(path) => match std::fs::read_to_string(under(&work, path)) {
+                    Ok(v) => Some(v.trim().to_string()),
+                    Err(_) => p.default.clone(),
+                },
+            };
+            match value {
+                Some(v) => {
+                    outputs.parameters.insert(p.name.clone(), v);
+                }
+                None => {
+                    a.status = StepStatus::Error;
+                    a.message = Some(format!(
+                        "output parameter `{}`: the step did not write {}",
+                        p.name,
+                        under(&work, p.path.as_deref().unwrap_or_default()).display()
+                    ));
+                    a.outputs = outputs;
+                    return Ok(a);
+                }
+            }
+        }
+        for o in &step.outputs.artifacts {
+            let p = under(&work, &o.path);
+            if !p.exists() {
+                if o.optional {
+                    continue;
+                }
+                a.status = StepStatus::Error;
+                a.message = Some(format!(
+                    "output artifact `{}`: the step did not write {}",
+                    o.name,
+                    p.display()
+                ));
+                a.outputs = outputs;
+                return Ok(a);
+            }
+            match self.store.put(&p).await {
+                Ok(stored) => {
+                    outputs.artifacts.insert(o.name.clone(), stored);
+                }
+                Err(e) => {
+                    // A full disk, say: the attempt errs (and may be retried); the run goes on.
+                    a.status = StepStatus::Error;
+                    a.message = Some(format!("cannot store output artifact `{}`: {e}", o.name));
+                    a.outputs = outputs;
+                    return Ok(a);
+                }
+            }
+        }
+        a.outputs = outputs;
+        Ok(a)
+    }
+}
+
+enum MapItems {
+    Items(Vec<serde_json::Value>),
+    Ended(UnitEnd),
+}
+
+struct Attempt {
+    status: StepStatus,
+    outputs: StepOutputs,
+    message: Option<String>,
+    started: f64,
+    peak_rss_kb: Option<i64>,
+    cpu_seconds: Option<f64>,
+    stopped: bool,
+}
+
+/// `p` as the step sees it: absolute paths as they are, relative ones under its work dir.
+fn under(work: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        work.join(p)
+    }
+}
+
+/// The stand-in for a path in the cache key, which must not change with the run's directories.
+fn symbolic(kind: &str, n: &str) -> PathBuf {
+    PathBuf::from(format!("<{kind}.{n}.path>"))
+}
+
+fn read_text(p: &Path) -> String {
+    std::fs::read(p)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// Why a step kind cannot run locally, if it cannot.
+fn unsupported(step: &Step) -> Option<String> {
+    match &step.kind {
+        StepKind::Resource(_) => Some(format!(
+            "step `{}` is a Kubernetes resource step; the local runtime has no cluster to create it in (compile the workflow for Argo or Tekton, or replace the step with a script)",
+            step.name
+        )),
+        StepKind::Job(j) => Some(format!(
+            "step `{}` is a distributed {:?} job; the local runtime cannot run distributed jobs (compile the workflow for a cluster engine)",
+            step.name, j.framework
+        )),
+        StepKind::Workflow(w) => Some(format!(
+            "step `{}` runs the sub-workflow `{}`; sub-workflows are not supported by the local runtime yet",
+            step.name, w.reference
+        )),
+        StepKind::Suspend(s) if s.duration.is_none() => Some(format!(
+            "step `{}` suspends until someone resumes it; the local runtime supports only suspends with a `duration`",
+            step.name
+        )),
+        _ => None,
+    }
+}
+
+/// A step's definition with every template rendered.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub(crate) struct Rendered {
+    kind: &'static str,
+    image: Option<String>,
+    command: Vec<String>,
+    args: Vec<String>,
+    source: Option<String>,
+    env: Vec<(String, String)>,
+    inputs: Vec<(String, String)>,
+}
+
+fn render_step(wf: &Workflow, step: &Step, ctx: &mut Context<'_>) -> Result<Rendered, Unresolved> {
+    let mut input_params = BTreeMap::new();
+    for p in &step.inputs.parameters {
+        let v = match &p.value {
+            Some(t) => ctx.render(t)?,
+            None => String::new(),
+        };
+        input_params.insert(p.name.clone(), v);
+    }
+    ctx.input_params = input_params.clone();
+    let mut r = Rendered {
+        kind: step.kind.key(),
+        image: wf.effective_image(step).map(str::to_string),
+        inputs: input_params.into_iter().collect(),
+        ..Rendered::default()
+    };
+    match &step.kind {
+        StepKind::Container(c) => {
+            for t in &c.command {
+                r.command.push(ctx.render(t)?);
+            }
+            for t in &c.args {
+                r.args.push(ctx.render(t)?);
+            }
+        }
+        StepKind::Script(s) => {
+            r.command = s.command.clone();
+            r.source = Some(ctx.render(&s.source)?);
+        }
+        _ => {}
+    }
+    for (k, t) in &step.env {
+        r.env.push((k.clone(), ctx.render(t)?));
+    }
+    Ok(r)
+}
+
+/// The memoization key: the rendered definition, input values, input artifact digests, the
+/// declared outputs, the loop, the cache version. Secrets contribute their names only.
+fn cache_key(
+    wf: &Workflow,
+    step: &Step,
+    def: &Rendered,
+    inputs: &[(String, String, ArtifactRef)],
+    item: Option<&serde_json::Value>,
+) -> String {
+    let secrets: BTreeSet<(&str, &str, &str)> = step
+        .secrets
+        .iter()
+        .map(|s| (s.env.as_str(), s.secret.as_str(), s.key.as_str()))
+        .collect();
+    let key = serde_json::json!({
+        "format": CACHE_FORMAT,
+        "def": def,
+        "secrets": secrets,
+        "inputArtifacts": inputs.iter().map(|(n, p, r)| (n, p, &r.digest)).collect::<Vec<_>>(),
+        "outputs": serde_json::to_value(&step.outputs).unwrap_or_default(),
+        "repeat": step.repeat.as_ref().map(|r| (r.condition.to_string(), r.max_iterations)),
+        "version": wf.effective_cache(step).and_then(|c| c.version.clone()),
+        "item": item.map(json_text),
+        "workingDir": match &step.kind { StepKind::Container(c) => c.working_dir.clone(), _ => None },
+    });
+    format!("sha256:{:x}", Sha256::digest(key.to_string().as_bytes()))
+}

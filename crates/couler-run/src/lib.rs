@@ -1,0 +1,348 @@
+//! # couler-run
+//!
+//! The embedded local runtime: runs any validated Couler workflow on one machine with nothing
+//! else installed, with the semantics a cluster engine gives it (docs/runtime.md).
+//!
+//! - [`executor`]: the event-driven DAG scheduler: dependencies, `when` with skip propagation,
+//!   `map` (static and dynamic) with JSON-list outputs, groups, `repeat`, retries with backoff,
+//!   per-attempt timeouts, the exit handler, parallelism limits;
+//! - [`runner`]: each attempt as a host process in its own process group (or in docker/podman);
+//! - [`state`]: the SQLite state store (runs, steps, attempts, cache) with versioned migrations;
+//! - [`artifacts`]: the content-addressed artifact store;
+//! - [`render`]: references, templates and conditions evaluated at run time.
+//!
+//! A state directory holds `state.db`, `artifacts/` and `runs/RUN/steps/NODE/attempt-N/`
+//! (`work/`, `stdout.log`, `stderr.log`, `script`). One executor at a time owns it (`lock`).
+
+pub mod artifacts;
+mod executor;
+pub mod render;
+pub mod runner;
+pub mod state;
+
+pub use runner::Runtime;
+pub use state::{RunRecord, RunStatus, State, StepRecord, StepStatus};
+
+use couler_ir::{ParamType, Workflow};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+/// What can go wrong outside the workflow itself (a failing step is not an error: it is a
+/// status).
+#[derive(Debug)]
+pub enum Error {
+    /// Bad input from the user: unknown param, missing value, unknown run.
+    Invalid(String),
+    /// Another executor holds the state directory.
+    Locked(String),
+    /// The state directory was written by a newer Couler.
+    NewerState {
+        found: i64,
+        supported: i64,
+    },
+    State(String),
+    Io(String),
+    Internal(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Invalid(m) | Error::Locked(m) | Error::State(m) | Error::Io(m) => f.write_str(m),
+            Error::NewerState { found, supported } => write!(
+                f,
+                "the state directory was written by a newer Couler (schema version {found}; this Couler reads up to {supported}); upgrade Couler or use another --state-dir"
+            ),
+            Error::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Progress events, for a display.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Started {
+        node: String,
+    },
+    Finished {
+        node: String,
+        status: StepStatus,
+        seconds: f64,
+        message: Option<String>,
+        /// The last attempt's standard output, for steps that ran.
+        stdout: Option<PathBuf>,
+    },
+}
+
+/// How to run.
+pub struct RunOptions {
+    pub state_dir: PathBuf,
+    /// `--param k=v`, raw.
+    pub params: Vec<(String, String)>,
+    /// The most steps running at once (also bounded by the workflow's `parallelism`).
+    pub parallelism: Option<usize>,
+    pub runtime: Runtime,
+    /// Look up and fill the memoization cache.
+    pub use_cache: bool,
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// Turns true to stop the run (Ctrl-C, SIGTERM from `couler stop`).
+    pub stop: watch::Receiver<bool>,
+}
+
+/// The outcome of `run` or `resume`.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    pub run_id: String,
+    pub workflow: String,
+    pub status: RunStatus,
+    pub message: Option<String>,
+    pub seconds: f64,
+    pub state_dir: PathBuf,
+    pub steps: Vec<StepRecord>,
+}
+
+/// Exclusive ownership of a state directory: an `flock` on `DIR/lock` holding the owner's pid.
+/// The kernel drops the lock when the process dies, so a `kill -9` never leaves it stale.
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    pub fn acquire(dir: &Path) -> Result<Lock, Error> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::Io(format!(
+                "cannot create state directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join("lock");
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r != 0 {
+            let mut owner = String::new();
+            let _ = f.read_to_string(&mut owner);
+            return Err(Error::Locked(format!(
+                "another `couler` (pid {}) is running on state directory {}; wait for it, stop it with `couler stop`, or use another --state-dir",
+                owner.trim(),
+                dir.display()
+            )));
+        }
+        let _ = f.set_len(0);
+        let _ = f.rewind();
+        let _ = write!(f, "{}", std::process::id());
+        Ok(Lock { _file: f })
+    }
+}
+
+/// The default state directory: `$COULER_STATE_DIR`, else `.couler` in the current directory.
+pub fn default_state_dir() -> PathBuf {
+    std::env::var_os("COULER_STATE_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".couler"))
+}
+
+/// Workflow params from their defaults and `--param k=v`, typed as declared.
+pub fn resolve_params(
+    wf: &Workflow,
+    given: &[(String, String)],
+) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+    let mut out = BTreeMap::new();
+    for (k, v) in given {
+        let Some(p) = wf.params.iter().find(|p| &p.name == k) else {
+            let names: Vec<&str> = wf.params.iter().map(|p| p.name.as_str()).collect();
+            return Err(Error::Invalid(format!(
+                "--param {k}: workflow `{}` has no param `{k}` (it has: {})",
+                wf.name,
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        };
+        let bad = |what: &str| {
+            Error::Invalid(format!(
+                "--param {k}={v}: `{k}` is {what}, and `{v}` is not one"
+            ))
+        };
+        let value = match p.ty {
+            ParamType::String => serde_json::Value::String(v.clone()),
+            ParamType::Int => v
+                .trim()
+                .parse::<i64>()
+                .map(serde_json::Value::from)
+                .map_err(|_| bad("an int"))?,
+            ParamType::Float => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(serde_json::Value::Number)
+                .ok_or_else(|| bad("a float"))?,
+            ParamType::Bool => match v.trim() {
+                "true" => serde_json::Value::Bool(true),
+                "false" => serde_json::Value::Bool(false),
+                _ => return Err(bad("a bool (true or false)")),
+            },
+            ParamType::Json => serde_json::from_str(v).map_err(|_| bad("JSON"))?,
+        };
+        if !p.allowed.is_empty() && !p.allowed.contains(&value) {
+            return Err(Error::Invalid(format!(
+                "--param {k}={v}: allowed values are {}",
+                serde_json::Value::Array(p.allowed.clone())
+            )));
+        }
+        out.insert(k.clone(), value);
+    }
+    for p in &wf.params {
+        if out.contains_key(&p.name) {
+            continue;
+        }
+        match &p.default {
+            Some(d) => {
+                out.insert(p.name.clone(), d.clone());
+            }
+            None => {
+                return Err(Error::Invalid(format!(
+                    "workflow `{}` needs param `{}`: give it with --param {}=VALUE",
+                    wf.name, p.name, p.name
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn new_run_id(wf: &Workflow) -> String {
+    use sha2::Digest;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let h = sha2::Sha256::digest(format!("{}-{nanos}-{}", wf.name, std::process::id()));
+    let hex: String = h.iter().take(3).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", wf.name)
+}
+
+/// Runs a workflow that `couler_ir::validate` accepted, start to end.
+pub async fn run(wf: &Workflow, opts: RunOptions) -> Result<RunReport, Error> {
+    let params = resolve_params(wf, &opts.params)?;
+    let _lock = Lock::acquire(&opts.state_dir)?;
+    let state = State::open(&opts.state_dir).await?;
+    let run_id = new_run_id(wf);
+    let spec = couler_ir::spec::to_json(wf);
+    let params_text = serde_json::to_string(&params).unwrap_or_default();
+    state
+        .create_run(&run_id, &wf.name, &spec, &params_text)
+        .await?;
+    execute(wf.clone(), run_id, params, state, opts, BTreeMap::new()).await
+}
+
+/// Resumes a run that failed, was stopped or crashed: steps recorded Succeeded, Skipped or
+/// Cached keep their outputs and do not run again; the rest run.
+pub async fn resume(run_id: &str, opts: RunOptions) -> Result<RunReport, Error> {
+    let _lock = Lock::acquire(&opts.state_dir)?;
+    let state = State::open(&opts.state_dir).await?;
+    let rec = state.run(run_id).await?.ok_or_else(|| {
+        Error::Invalid(format!("no run `{run_id}` in {}", opts.state_dir.display()))
+    })?;
+    if rec.status == RunStatus::Succeeded.as_str() {
+        return Err(Error::Invalid(format!(
+            "run `{run_id}` already succeeded; there is nothing to resume"
+        )));
+    }
+    let wf = couler_ir::spec::parse(&rec.spec, couler_ir::Format::Json).map_err(|_| {
+        Error::State(format!(
+            "the stored spec of run `{run_id}` cannot be read back"
+        ))
+    })?;
+    let params: BTreeMap<String, serde_json::Value> = serde_json::from_str(&rec.params)
+        .map_err(|e| Error::State(format!("the stored params of run `{run_id}`: {e}")))?;
+    // Steps that were running when their executor died may still run, orphaned in their own
+    // process groups: stop them before running those steps again. (The group id is the dead
+    // executor's child's pid; while any member lives the kernel does not reuse it.)
+    for pgid in state.running_pgids(run_id).await? {
+        runner::kill_group(pgid, libc::SIGKILL);
+    }
+    let mut kept = state.kept_steps(run_id).await?;
+    // The exit handler reports on this attempt of the run: it always runs again.
+    if let Some(h) = &wf.on_exit {
+        kept.remove(&h.name);
+    }
+    state.reopen_run(run_id).await?;
+    execute(wf, run_id.to_string(), params, state, opts, kept).await
+}
+
+async fn execute(
+    wf: Workflow,
+    run_id: String,
+    params: BTreeMap<String, serde_json::Value>,
+    state: State,
+    opts: RunOptions,
+    kept: BTreeMap<String, (StepStatus, state::StepOutputs)>,
+) -> Result<RunReport, Error> {
+    let started = state::now();
+    let store = artifacts::Store::open(&opts.state_dir.join("artifacts")).await?;
+    let run_dir = std::path::absolute(opts.state_dir.join("runs").join(&run_id))
+        .map_err(|e| Error::Io(format!("cannot resolve the run directory: {e}")))?;
+    let default_slots = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(4);
+    let slots = [opts.parallelism, wf.parallelism.map(|p| p as usize)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(default_slots)
+        .max(1);
+    let exec = Arc::new(executor::Exec {
+        wf: wf.clone(),
+        run_id: run_id.clone(),
+        run_dir,
+        state: state.clone(),
+        store,
+        params,
+        slots: Arc::new(Semaphore::new(slots)),
+        stop: opts.stop.clone(),
+        runtime: opts.runtime,
+        use_cache: opts.use_cache,
+        kept,
+        events: opts.events.clone(),
+    });
+    let result = exec.run().await;
+    let (status, message) = match &result {
+        Ok((s, m)) => (*s, m.clone()),
+        Err(e) => (RunStatus::Error, Some(e.to_string())),
+    };
+    state
+        .finish_run(&run_id, status, message.as_deref())
+        .await?;
+    result?;
+    let steps = state.steps(&run_id).await?;
+    state.close().await;
+    Ok(RunReport {
+        run_id,
+        workflow: wf.name.clone(),
+        status,
+        message,
+        seconds: state::now() - started,
+        state_dir: opts.state_dir.clone(),
+        steps,
+    })
+}

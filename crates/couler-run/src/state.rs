@@ -1,0 +1,679 @@
+//! The state store: one embedded SQLite database (`state.db`, WAL) under the state directory.
+//!
+//! It records runs, the steps of each run (one row per step, or per map instance), every
+//! attempt, and the memoization cache. Writes are single statements or short transactions, so
+//! a `kill -9` of the executor at any moment leaves a consistent database: a step is `Succeeded`
+//! only once its outputs (and the digests of its artifacts, already in the artifact store) are
+//! committed in the same row.
+//!
+//! The schema is versioned in `meta.schema_version` and migrated forward in order on open; a
+//! database from a newer Couler is refused rather than written to.
+
+use crate::Error;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The schema version this Couler writes; migrations below bring older databases up to it.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
+const MIGRATIONS: &[&[&str]] = &[&[
+    "CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        workflow TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        params TEXT NOT NULL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        message TEXT
+    )",
+    "CREATE TABLE steps (
+        run_id TEXT NOT NULL,
+        node TEXT NOT NULL,
+        step TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        exit_code INTEGER,
+        started_at REAL,
+        finished_at REAL,
+        peak_rss_kb INTEGER,
+        cpu_seconds REAL,
+        cache_key TEXT,
+        outputs TEXT,
+        log_dir TEXT,
+        message TEXT,
+        pgid INTEGER,
+        PRIMARY KEY (run_id, node)
+    )",
+    "CREATE TABLE attempts (
+        run_id TEXT NOT NULL,
+        node TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        peak_rss_kb INTEGER,
+        cpu_seconds REAL,
+        log_dir TEXT NOT NULL,
+        message TEXT,
+        PRIMARY KEY (run_id, node, attempt)
+    )",
+    "CREATE TABLE cache (
+        key TEXT PRIMARY KEY,
+        outputs TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        node TEXT NOT NULL,
+        created_at REAL NOT NULL
+    )",
+]];
+
+/// The status of a step (or map instance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Error,
+    Skipped,
+    /// Outputs restored from the memoization cache; nothing ran.
+    Cached,
+    /// Not run because a step it needs failed, or the run was stopped.
+    Omitted,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "Pending",
+            StepStatus::Running => "Running",
+            StepStatus::Succeeded => "Succeeded",
+            StepStatus::Failed => "Failed",
+            StepStatus::Error => "Error",
+            StepStatus::Skipped => "Skipped",
+            StepStatus::Cached => "Cached",
+            StepStatus::Omitted => "Omitted",
+        }
+    }
+    pub fn parse(s: &str) -> Option<StepStatus> {
+        Some(match s {
+            "Pending" => StepStatus::Pending,
+            "Running" => StepStatus::Running,
+            "Succeeded" => StepStatus::Succeeded,
+            "Failed" => StepStatus::Failed,
+            "Error" => StepStatus::Error,
+            "Skipped" => StepStatus::Skipped,
+            "Cached" => StepStatus::Cached,
+            "Omitted" => StepStatus::Omitted,
+            _ => return None,
+        })
+    }
+    /// Finished and counts as done: what `resume` keeps.
+    pub fn is_kept(self) -> bool {
+        matches!(
+            self,
+            StepStatus::Succeeded | StepStatus::Skipped | StepStatus::Cached
+        )
+    }
+    pub fn is_failure(self) -> bool {
+        matches!(self, StepStatus::Failed | StepStatus::Error)
+    }
+}
+
+/// The status of a whole run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Error,
+    Stopped,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "Running",
+            RunStatus::Succeeded => "Succeeded",
+            RunStatus::Failed => "Failed",
+            RunStatus::Error => "Error",
+            RunStatus::Stopped => "Stopped",
+        }
+    }
+}
+
+/// What a finished step produced, as stored (and as restored by the cache and `resume`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepOutputs {
+    pub parameters: BTreeMap<String, String>,
+    pub result: Option<String>,
+    pub exit_code: Option<i32>,
+    pub artifacts: BTreeMap<String, crate::artifacts::ArtifactRef>,
+    /// Runs of a `repeat` step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u32>,
+}
+
+/// One row of `steps`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRecord {
+    pub node: String,
+    pub step: String,
+    pub status: String,
+    pub attempts: i64,
+    pub exit_code: Option<i64>,
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
+    pub peak_rss_kb: Option<i64>,
+    pub cpu_seconds: Option<f64>,
+    pub cache_key: Option<String>,
+    pub outputs: Option<serde_json::Value>,
+    pub log_dir: Option<String>,
+    pub message: Option<String>,
+}
+
+/// One row of `runs`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    pub id: String,
+    pub workflow: String,
+    pub status: String,
+    pub pid: Option<i64>,
+    pub started_at: f64,
+    pub finished_at: Option<f64>,
+    pub message: Option<String>,
+    #[serde(skip)]
+    pub spec: String,
+    #[serde(skip)]
+    pub params: String,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64()
+}
+
+fn db_err(what: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
+    move |e| Error::State(format!("{what}: {e}"))
+}
+
+/// The state database of one state directory.
+#[derive(Clone)]
+pub struct State {
+    pool: SqlitePool,
+}
+
+impl State {
+    /// Opens (creating if needed) `dir/state.db` and migrates it to [`SCHEMA_VERSION`].
+    pub async fn open(dir: &Path) -> Result<State, Error> {
+        let path = dir.join("state.db");
+        let opts = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL never corrupts the database on a process crash; only a power loss
+            // can drop the last commits, which `resume` then redoes.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10));
+        // One connection: the executor is the only writer and SQLite serialises writes anyway;
+        // one connection keeps every write in program order.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::State(format!("cannot open {}: {e}", path.display())))?;
+        let state = State { pool };
+        state.migrate().await?;
+        Ok(state)
+    }
+
+    async fn migrate(&self) -> Result<(), Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("cannot create meta table"))?;
+        let row = sqlx::query("SELECT value FROM meta WHERE key = 'schema_version'")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("cannot read schema version"))?;
+        let version: i64 = match row {
+            Some(r) => {
+                let v: String = r.try_get("value").map_err(db_err("bad schema version"))?;
+                v.parse().map_err(|_| {
+                    Error::State(format!("the state database has a bad schema version `{v}`"))
+                })?
+            }
+            None => 0,
+        };
+        if version > SCHEMA_VERSION {
+            return Err(Error::NewerState {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (i, steps) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let mut tx = self.pool.begin().await.map_err(db_err("migration"))?;
+            for sql in steps.iter() {
+                sqlx::query(*sql)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("migration"))?;
+            }
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )
+            .bind((i as i64 + 1).to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("migration"))?;
+            tx.commit().await.map_err(db_err("migration"))?;
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn create_run(
+        &self,
+        id: &str,
+        workflow: &str,
+        spec: &str,
+        params: &str,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO runs (id, workflow, spec, params, status, pid, started_at)
+             VALUES (?, ?, ?, ?, 'Running', ?, ?)",
+        )
+        .bind(id)
+        .bind(workflow)
+        .bind(spec)
+        .bind(params)
+        .bind(i64::from(std::process::id()))
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("cannot record the run"))?;
+        Ok(())
+    }
+
+    /// Marks a run Running again under this process (for `resume`).
+    pub async fn reopen_run(&self, id: &str) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE runs SET status = 'Running', pid = ?, finished_at = NULL, message = NULL WHERE id = ?",
+        )
+        .bind(i64::from(std::process::id()))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("cannot reopen the run"))?;
+        Ok(())
+    }
+
+    pub async fn finish_run(
+        &self,
+        id: &str,
+        status: RunStatus,
+        message: Option<&str>,
+    ) -> Result<(), Error> {
+        sqlx::query("UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(now())
+            .bind(message)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("cannot record the run's end"))?;
+        Ok(())
+    }
+
+    pub async fn runs(&self) -> Result<Vec<RunRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, workflow, status, pid, started_at, finished_at, message, spec, params
+             FROM runs ORDER BY started_at",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("cannot list runs"))?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    pub async fn run(&self, id: &str) -> Result<Option<RunRecord>, Error> {
+        let row = sqlx::query(
+            "SELECT id, workflow, status, pid, started_at, finished_at, message, spec, params
+             FROM runs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("cannot read the run"))?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// Records that a step (or instance) started; its earlier row, if any, is replaced.
+    pub async fn step_started(
+        &self,
+        run_id: &str,
+        node: &str,
+        step: &str,
+        log_dir: &str,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO steps (run_id, node, step, status, started_at, log_dir)
+             VALUES (?, ?, ?, 'Running', ?, ?)
+             ON CONFLICT(run_id, node) DO UPDATE SET status = 'Running',
+                started_at = excluded.started_at, finished_at = NULL, log_dir = excluded.log_dir,
+                message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL",
+        )
+        .bind(run_id)
+        .bind(node)
+        .bind(step)
+        .bind(now())
+        .bind(log_dir)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("cannot record a step start"))?;
+        Ok(())
+    }
+
+    /// Records the process group of a step's running attempt.
+    pub async fn step_pgid(&self, run_id: &str, node: &str, pgid: i32) -> Result<(), Error> {
+        sqlx::query("UPDATE steps SET pgid = ? WHERE run_id = ? AND node = ?")
+            .bind(i64::from(pgid))
+            .bind(run_id)
+            .bind(node)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("cannot record a step's process group"))?;
+        Ok(())
+    }
+
+    /// Process groups of steps still marked Running (left by an executor that died).
+    pub async fn running_pgids(&self, run_id: &str) -> Result<Vec<i32>, Error> {
+        let rows = sqlx::query(
+            "SELECT pgid FROM steps WHERE run_id = ? AND status = 'Running' AND pgid IS NOT NULL",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("cannot read steps"))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let g: i64 = r.try_get("pgid").map_err(db_err("cannot read steps"))?;
+            out.extend(i32::try_from(g).ok());
+        }
+        Ok(out)
+    }
+
+    /// Records a finished step (or instance) with everything it produced, in one statement.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn step_finished(
+        &self,
+        run_id: &str,
+        node: &str,
+        step: &str,
+        status: StepStatus,
+        fin: &Finished,
+    ) -> Result<(), Error> {
+        let outputs = match &fin.outputs {
+            Some(o) => Some(
+                serde_json::to_string(o)
+                    .map_err(|e| Error::State(format!("cannot encode outputs: {e}")))?,
+            ),
+            None => None,
+        };
+        sqlx::query(
+            "INSERT INTO steps (run_id, node, step, status, attempts, exit_code, started_at,
+                finished_at, peak_rss_kb, cpu_seconds, cache_key, outputs, log_dir, message)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(run_id, node) DO UPDATE SET status = excluded.status,
+                attempts = excluded.attempts, exit_code = excluded.exit_code,
+                started_at = COALESCE(steps.started_at, excluded.started_at),
+                finished_at = excluded.finished_at, peak_rss_kb = excluded.peak_rss_kb,
+                cpu_seconds = excluded.cpu_seconds, cache_key = excluded.cache_key,
+                outputs = excluded.outputs, log_dir = COALESCE(excluded.log_dir, steps.log_dir),
+                message = excluded.message, pgid = NULL",
+        )
+        .bind(run_id)
+        .bind(node)
+        .bind(step)
+        .bind(status.as_str())
+        .bind(i64::from(fin.attempts))
+        .bind(fin.exit_code.map(i64::from))
+        .bind(fin.started_at)
+        .bind(now())
+        .bind(fin.peak_rss_kb)
+        .bind(fin.cpu_seconds)
+        .bind(fin.cache_key.as_deref())
+        .bind(outputs)
+        .bind(fin.log_dir.as_deref())
+        .bind(fin.message.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("cannot record a step's end"))?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_attempt(
+        &self,
+        run_id: &str,
+        node: &str,
+        attempt: u32,
+        status: StepStatus,
+        exit_code: Option<i32>,
+        started_at: f64,
+        peak_rss_kb: Option<i64>,
+        cpu_seconds: Option<f64>,
+        log_dir: &str,
+        message: Option<&str>,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO attempts (run_id, node, attempt, status, exit_code, started_at,
+                finished_at, peak_rss_kb, cpu_seconds, log_dir, message)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run_id)
+        .bind(node)
+        .bind(i64::from(attempt))
+        .bind(status.as_str())
+        .bind(exit_code.map(i64::from))
+        .bind(started_at)
+        .bind(now())
+        .bind(peak_rss_kb)
+        .bind(cpu_seconds)
+        .bind(log_dir)
+        .bind(message)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("cannot record an attempt"))?;
+        Ok(())
+    }
+
+    /// The highest attempt number recorded for a node (0 if none), so `resume` numbers on.
+    pub async fn last_attempt(&self, run_id: &str, node: &str) -> Result<u32, Error> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(attempt), 0) AS n FROM attempts WHERE run_id = ? AND node = ?",
+        )
+        .bind(run_id)
+        .bind(node)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("cannot read attempts"))?;
+        let n: i64 = row.try_get("n").map_err(db_err("cannot read attempts"))?;
+        Ok(u32::try_from(n).unwrap_or(0))
+    }
+
+    pub async fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT node, step, status, attempts, exit_code, started_at, finished_at, peak_rss_kb,
+                cpu_seconds, cache_key, outputs, log_dir, message
+             FROM steps WHERE run_id = ? ORDER BY COALESCE(started_at, finished_at), node",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("cannot read steps"))?;
+        rows.iter().map(step_from_row).collect()
+    }
+
+    /// Kept (Succeeded, Skipped, Cached) steps of a run with their outputs, for `resume`.
+    pub async fn kept_steps(
+        &self,
+        run_id: &str,
+    ) -> Result<BTreeMap<String, (StepStatus, StepOutputs)>, Error> {
+        let mut out = BTreeMap::new();
+        for rec in self.steps(run_id).await? {
+            let Some(status) = StepStatus::parse(&rec.status) else {
+                continue;
+            };
+            if !status.is_kept() {
+                continue;
+            }
+            let outputs = match rec.outputs {
+                Some(v) => serde_json::from_value(v).unwrap_or_default(),
+                None => StepOutputs::default(),
+            };
+            out.insert(rec.node, (status, outputs));
+        }
+        Ok(out)
+    }
+
+    pub async fn cache_get(
+        &self,
+        key: &str,
+        max_age: Option<Duration>,
+    ) -> Result<Option<StepOutputs>, Error> {
+        let row = sqlx::query("SELECT outputs, created_at FROM cache WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("cannot read the cache"))?;
+        let Some(row) = row else { return Ok(None) };
+        let created: f64 = row.try_get("created_at").map_err(db_err("cache"))?;
+        if let Some(age) = max_age
+            && now() - created > age.as_secs_f64()
+        {
+            return Ok(None);
+        }
+        let text: String = row.try_get("outputs").map_err(db_err("cache"))?;
+        Ok(serde_json::from_str(&text).ok())
+    }
+
+    pub async fn cache_put(
+        &self,
+        key: &str,
+        outputs: &StepOutputs,
+        run_id: &str,
+        node: &str,
+    ) -> Result<(), Error> {
+        let text = serde_json::to_string(outputs)
+            .map_err(|e| Error::State(format!("cannot encode outputs: {e}")))?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO cache (key, outputs, run_id, node, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(key)
+        .bind(text)
+        .bind(run_id)
+        .bind(node)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("cannot write the cache"))?;
+        Ok(())
+    }
+}
+
+/// What a finished step records besides its status.
+#[derive(Clone, Debug, Default)]
+pub struct Finished {
+    pub attempts: u32,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<f64>,
+    pub peak_rss_kb: Option<i64>,
+    pub cpu_seconds: Option<f64>,
+    pub cache_key: Option<String>,
+    pub outputs: Option<StepOutputs>,
+    pub log_dir: Option<String>,
+    pub message: Option<String>,
+}
+
+fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, Error> {
+    let e = db_err("cannot read a run");
+    Ok(RunRecord {
+        id: r.try_get("id").map_err(&e)?,
+        workflow: r.try_get("workflow").map_err(&e)?,
+        status: r.try_get("status").map_err(&e)?,
+        pid: r.try_get("pid").map_err(&e)?,
+        started_at: r.try_get("started_at").map_err(&e)?,
+        finished_at: r.try_get("finished_at").map_err(&e)?,
+        message: r.try_get("message").map_err(&e)?,
+        spec: r.try_get("spec").map_err(&e)?,
+        params: r.try_get("params").map_err(&e)?,
+    })
+}
+
+fn step_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StepRecord, Error> {
+    let e = db_err("cannot read a step");
+    let outputs: Option<String> = r.try_get("outputs").map_err(&e)?;
+    Ok(StepRecord {
+        node: r.try_get("node").map_err(&e)?,
+        step: r.try_get("step").map_err(&e)?,
+        status: r.try_get("status").map_err(&e)?,
+        attempts: r.try_get("attempts").map_err(&e)?,
+        exit_code: r.try_get("exit_code").map_err(&e)?,
+        started_at: r.try_get("started_at").map_err(&e)?,
+        finished_at: r.try_get("finished_at").map_err(&e)?,
+        peak_rss_kb: r.try_get("peak_rss_kb").map_err(&e)?,
+        cpu_seconds: r.try_get("cpu_seconds").map_err(&e)?,
+        cache_key: r.try_get("cache_key").map_err(&e)?,
+        outputs: outputs.and_then(|t| serde_json::from_str(&t).ok()),
+        log_dir: r.try_get("log_dir").map_err(&e)?,
+        message: r.try_get("message").map_err(&e)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_state_dir_from_a_newer_couler_is_refused_untouched() -> Result<(), Error> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
+        let state = State::open(dir.path()).await?;
+        sqlx::query("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+            .execute(&state.pool)
+            .await
+            .map_err(db_err("test"))?;
+        state.close().await;
+        match State::open(dir.path()).await {
+            Err(Error::NewerState { found, supported }) => {
+                assert_eq!((found, supported), (99, SCHEMA_VERSION));
+            }
+            other => panic!("expected NewerState, got {:?}", other.err()),
+        }
+        // Opening twice is idempotent: migrations run once.
+        let d2 = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
+        State::open(d2.path()).await?.close().await;
+        let s = State::open(d2.path()).await?;
+        s.create_run("r", "w", "{}", "{}").await?;
+        assert_eq!(s.runs().await?.len(), 1);
+        Ok(())
+    }
+}

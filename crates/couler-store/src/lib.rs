@@ -1,0 +1,989 @@
+//! Couler's artifact store: one content-addressed storage abstraction for every backend.
+//!
+//! The local runtime (and later the in-engine launcher) keeps step outputs here. An artifact is a
+//! file or a directory; [`ArtifactStore::put`] stores it under its SHA-256 digest and
+//! [`ArtifactStore::get`] materialises it again, so identical content is stored once and a digest
+//! names the same bytes forever (the cache relies on this).
+//!
+//! # Layout
+//!
+//! Every backend goes through one [`opendal::Operator`]; objects live at
+//! `<root or prefix>/blobs/sha256/<first 2 hex>/<64 hex>`. A directory artifact is stored as
+//! one blob per file plus a JSON *manifest* blob (sorted relative paths with digest, size and
+//! executable bit, plus the list of directories); the manifest's digest is the artifact's digest.
+//!
+//! # Guarantees
+//!
+//! - **No partial objects.** `put` hashes the source first, then uploads to the final key while
+//!   hashing again: on the local filesystem through a temporary file (under `<root>/.tmp`) renamed
+//!   into place when complete, on S3 through a (multipart) upload that only becomes visible when
+//!   completed. If the second hash differs (the file changed meanwhile) the upload is aborted.
+//! - **Verified reads.** `get` hashes what it reads and fails with [`StoreErrorKind::Corrupt`]
+//!   when a blob does not match its digest; it writes beside `dest` and renames into place, so
+//!   `dest` is either absent, the old content, or the complete new content.
+//! - **Hostile manifests stay inside `dest`.** Absolute paths, `..`, and files used as
+//!   directories are rejected before anything is written; `get` never creates symlinks. On `put`,
+//!   a symlink inside a directory is stored as the file it points to, and only when that file is
+//!   inside the directory.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), couler_store::StoreError> {
+//! use couler_store::{ArtifactStore, StoreConfig};
+//! let store = ArtifactStore::open(&StoreConfig::Local { root: "/tmp/couler-store".into() }).await?;
+//! let artifact = store.put("model/".as_ref()).await?;
+//! store.get(&artifact, "restored-model/".as_ref()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! See `docs/artifacts.md` for the storage model and configuration.
+
+mod error;
+mod manifest;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::{Duration, SystemTime};
+
+use futures_util::{StreamExt, TryStreamExt};
+use opendal::Operator;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub use error::{StoreError, StoreErrorKind};
+use manifest::{MANIFEST_FORMAT, MAX_MANIFEST_BYTES, Manifest, ManifestFile};
+
+/// Bytes read from a local file per step: hashing and uploading stream in pieces of this size.
+const READ_CHUNK: usize = 1024 * 1024;
+/// Part size for multipart uploads (S3 needs at least 5 MiB per part).
+const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
+/// Temporary files older than this in `<root>/.tmp` are left over from a crash; `open` removes them.
+const STALE_TMP_AGE: Duration = Duration::from_secs(3600);
+/// The directory under a local root where partial writes live until renamed into place.
+const TMP_DIR: &str = ".tmp";
+const BLOB_PREFIX: &str = "blobs/sha256/";
+/// Files of one directory artifact stored or fetched at once.
+const DIR_CONCURRENCY: usize = 8;
+
+/// Where artifacts are stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// A directory on this machine.
+    Local { root: PathBuf },
+    /// An S3 bucket or any S3-compatible server (MinIO, Ceph, GCS/OSS interoperability ...).
+    /// Credentials left `None` fall back to `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and
+    /// `AWS_SESSION_TOKEN`); the region to `AWS_REGION`/`AWS_DEFAULT_REGION`, else `us-east-1`.
+    S3 {
+        bucket: String,
+        prefix: String,
+        endpoint: Option<String>,
+        region: Option<String>,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+    },
+}
+
+impl StoreConfig {
+    /// Maps a storage location from the IR (an `artifactRepository` or an artifact's `storage`).
+    ///
+    /// `local` and `s3` are supported. An S3 `accessKey`/`secretKey` is a Kubernetes secret
+    /// reference, which the local runtime cannot read: it uses the AWS environment variables.
+    pub fn from_ir(storage: &couler_ir::Storage) -> Result<StoreConfig, StoreError> {
+        match storage {
+            couler_ir::Storage::Local(local) => {
+                if local.path.is_empty() {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Config,
+                        "local storage has an empty `path`; set it to a directory",
+                    ));
+                }
+                Ok(StoreConfig::Local {
+                    root: PathBuf::from(&local.path),
+                })
+            }
+            couler_ir::Storage::S3(s3) => {
+                let endpoint = s3.endpoint.as_ref().map(|e| {
+                    if e.contains("://") {
+                        e.clone()
+                    } else if s3.insecure {
+                        format!("http://{e}")
+                    } else {
+                        format!("https://{e}")
+                    }
+                });
+                Ok(StoreConfig::S3 {
+                    bucket: s3.bucket.clone(),
+                    prefix: s3.key.clone(),
+                    endpoint,
+                    region: s3.region.clone(),
+                    access_key_id: None,
+                    secret_access_key: None,
+                })
+            }
+            other => Err(StoreError::new(
+                StoreErrorKind::Config,
+                format!(
+                    "storage kind `{}` is not supported by the local runtime yet; use `local` or `s3` \
+                     (GCS and OSS can be reached through their S3-compatible endpoints with `s3: {{endpoint: ...}}`)",
+                    other.key()
+                ),
+            )),
+        }
+    }
+}
+
+/// Whether an artifact is a single file or a directory tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ArtifactKind {
+    File,
+    Directory,
+}
+
+/// A stored artifact: what `put` returns and `get` needs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredArtifact {
+    /// `sha256:<64 lowercase hex>`: of the file's bytes, or of the directory's manifest.
+    pub digest: String,
+    /// Content bytes: the file's size, or the sum of the directory's file sizes.
+    pub size: u64,
+    pub kind: ArtifactKind,
+}
+
+/// A handle on one store. Cheap to clone; clones share the backend's connection pool.
+#[derive(Clone, Debug)]
+pub struct ArtifactStore {
+    op: Operator,
+    /// What the store is, for error messages (`/var/cache/couler`, `s3://bucket/prefix`).
+    location: String,
+}
+
+impl ArtifactStore {
+    /// Opens (and for `Local`, creates) the store. For `Local`, removes temporary files left by a
+    /// crash more than an hour ago.
+    pub async fn open(config: &StoreConfig) -> Result<ArtifactStore, StoreError> {
+        match config {
+            StoreConfig::Local { root } => open_local(root).await,
+            StoreConfig::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                access_key_id,
+                secret_access_key,
+            } => {
+                install_http_transport();
+                if bucket.is_empty() {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Config,
+                        "S3 storage has an empty `bucket`; set it",
+                    ));
+                }
+                let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+                let region = region
+                    .clone()
+                    .or_else(|| env("AWS_REGION"))
+                    .or_else(|| env("AWS_DEFAULT_REGION"))
+                    .unwrap_or_else(|| "us-east-1".to_string());
+                let mut builder = opendal::services::S3::default()
+                    .bucket(bucket)
+                    .root(&format!("/{}", prefix.trim_matches('/')))
+                    .region(&region)
+                    // Only what is configured here or in the AWS env vars: no surprise profiles.
+                    .disable_config_load()
+                    .disable_ec2_metadata();
+                if let Some(endpoint) = endpoint.clone().or_else(|| env("AWS_ENDPOINT_URL")) {
+                    builder = builder.endpoint(&endpoint);
+                }
+                let key = access_key_id.clone().or_else(|| env("AWS_ACCESS_KEY_ID"));
+                let secret = secret_access_key
+                    .clone()
+                    .or_else(|| env("AWS_SECRET_ACCESS_KEY"));
+                match (key, secret) {
+                    (Some(key), Some(secret)) => {
+                        builder = builder.access_key_id(&key).secret_access_key(&secret);
+                        if access_key_id.is_none()
+                            && let Some(token) = env("AWS_SESSION_TOKEN")
+                        {
+                            builder = builder.session_token(&token);
+                        }
+                    }
+                    (None, None) => {
+                        return Err(StoreError::new(
+                            StoreErrorKind::Config,
+                            format!(
+                                "no credentials for S3 bucket `{bucket}`; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                            ),
+                        ));
+                    }
+                    _ => {
+                        return Err(StoreError::new(
+                            StoreErrorKind::Config,
+                            format!(
+                                "incomplete credentials for S3 bucket `{bucket}`: an access key id needs a secret access key; set both (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+                            ),
+                        ));
+                    }
+                }
+                let location = format!("s3://{bucket}/{}", prefix.trim_matches('/'));
+                let op = Operator::new(builder)
+                    .map_err(|e| StoreError::backend("configuring", &location, e))?;
+                Ok(ArtifactStore { op, location })
+            }
+        }
+    }
+
+    /// Where this store keeps its objects, for messages.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Stores the file or directory at `path`, content-addressed: returns its digest. Identical
+    /// content is stored once. Never leaves a partial object visible.
+    pub async fn put(&self, path: &Path) -> Result<StoredArtifact, StoreError> {
+        // Follows a symlink given as `path` itself: the caller named it.
+        let meta = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| StoreError::io("reading artifact", path, e))?;
+        if meta.is_dir() {
+            self.put_dir(path).await
+        } else if meta.is_file() {
+            let (digest, size) = self.put_file(path).await?;
+            Ok(StoredArtifact {
+                digest,
+                size,
+                kind: ArtifactKind::File,
+            })
+        } else {
+            Err(StoreError::new(
+                StoreErrorKind::InvalidInput,
+                format!(
+                    "cannot store {}: it is neither a file nor a directory; write the artifact as a regular file",
+                    path.display()
+                ),
+            ))
+        }
+    }
+
+    /// Materialises an artifact at `dest` (file or directory), atomically (write beside, then
+    /// rename). Replaces whatever `dest` was. Fails with `Corrupt` when a blob does not match
+    /// its digest, and `InvalidManifest` when a directory manifest would escape `dest`.
+    pub async fn get(&self, artifact: &StoredArtifact, dest: &Path) -> Result<(), StoreError> {
+        digest_hex(&artifact.digest)?;
+        let parent = parent_dir(dest);
+        tokio::fs::create_dir_all(&parent)
+            .await
+            .map_err(|e| StoreError::io("creating directory", &parent, e))?;
+        let tmp = beside(dest);
+        let result = match artifact.kind {
+            ArtifactKind::File => self.fetch_blob(&artifact.digest, &tmp, false).await,
+            ArtifactKind::Directory => self.fetch_dir(&artifact.digest, &tmp).await,
+        };
+        let result = match result {
+            Ok(()) => replace(&tmp, dest).await,
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            remove_any(&tmp).await;
+        }
+        result
+    }
+
+    /// Whether a blob with this digest is stored.
+    pub async fn contains(&self, digest: &str) -> Result<bool, StoreError> {
+        let key = blob_key(digest_hex(digest)?);
+        self.op
+            .exists(&key)
+            .await
+            .map_err(|e| self.backend_err("checking", &key, e))
+    }
+
+    /// Deletes a blob. Deleting a directory's manifest leaves its file blobs (they may be shared).
+    /// Deleting a missing digest succeeds.
+    pub async fn delete(&self, digest: &str) -> Result<(), StoreError> {
+        let key = blob_key(digest_hex(digest)?);
+        self.op
+            .delete(&key)
+            .await
+            .map_err(|e| self.backend_err("deleting", &key, e))
+    }
+
+    /// The stored size in bytes of one blob (for a directory artifact: of its manifest).
+    pub async fn size(&self, digest: &str) -> Result<u64, StoreError> {
+        let key = blob_key(digest_hex(digest)?);
+        self.op
+            .stat(&key)
+            .await
+            .map(|m| m.content_length())
+            .map_err(|e| self.missing_or_backend("reading the size of", digest, &key, e))
+    }
+
+    /// Every stored blob with its size, sorted by digest. Ignores anything that is not a blob
+    /// (temporary files, foreign objects under the prefix).
+    pub async fn list(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut lister = self
+            .op
+            .lister_with(BLOB_PREFIX)
+            .recursive(true)
+            .await
+            .map_err(|e| self.backend_err("listing", BLOB_PREFIX, e))?;
+        let mut out = Vec::new();
+        while let Some(entry) = lister.next().await {
+            let entry = entry.map_err(|e| self.backend_err("listing", BLOB_PREFIX, e))?;
+            let Some(hex) = blob_hex_of_key(entry.path()) else {
+                continue;
+            };
+            let meta = entry.metadata();
+            if !meta.is_file() {
+                continue;
+            }
+            // Some backends (fs) list without sizes.
+            let size = if meta.content_length() > 0 {
+                meta.content_length()
+            } else {
+                self.op
+                    .stat(entry.path())
+                    .await
+                    .map_err(|e| self.backend_err("reading the size of", entry.path(), e))?
+                    .content_length()
+            };
+            out.push((format!("sha256:{hex}"), size));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn backend_err(&self, what: &str, key: &str, err: opendal::Error) -> StoreError {
+        StoreError::backend(what, &format!("{}/{key}", self.location), err)
+    }
+
+    fn missing_or_backend(
+        &self,
+        what: &str,
+        digest: &str,
+        key: &str,
+        err: opendal::Error,
+    ) -> StoreError {
+        if err.kind() == opendal::ErrorKind::NotFound {
+            self.not_found(what, digest).with_source(err)
+        } else {
+            self.backend_err(what, key, err)
+        }
+    }
+
+    fn not_found(&self, what: &str, digest: &str) -> StoreError {
+        StoreError::new(
+            StoreErrorKind::NotFound,
+            format!(
+                "{what} artifact {digest}: it is not in the store {} (it was never stored there, or was evicted); run the step that produces it again",
+                self.location
+            ),
+        )
+    }
+
+    /// Stores one regular file; returns its digest and size.
+    async fn put_file(&self, path: &Path) -> Result<(String, u64), StoreError> {
+        let (hex, size) = hash_file(path).await?;
+        let key = blob_key(&hex);
+        let digest = format!("sha256:{hex}");
+        if self
+            .op
+            .exists(&key)
+            .await
+            .map_err(|e| self.backend_err("checking", &key, e))?
+        {
+            return Ok((digest, size));
+        }
+        let mut writer = self
+            .op
+            .writer_with(&key)
+            .chunk(UPLOAD_CHUNK)
+            .await
+            .map_err(|e| self.backend_err("storing", &key, e))?;
+        let uploaded = async {
+            let mut file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| StoreError::io("reading", path, e))?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; READ_CHUNK];
+            loop {
+                let n = file
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| StoreError::io("reading", path, e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                writer
+                    .write(buf[..n].to_vec())
+                    .await
+                    .map_err(|e| self.backend_err("storing", &key, e))?;
+            }
+            Ok::<String, StoreError>(to_hex(&hasher.finalize()))
+        }
+        .await;
+        match uploaded {
+            Ok(again) if again == hex => {
+                writer
+                    .close()
+                    .await
+                    .map_err(|e| self.backend_err("storing", &key, e))?;
+                Ok((digest, size))
+            }
+            Ok(_) => {
+                let _ = writer.abort().await;
+                Err(StoreError::new(
+                    StoreErrorKind::Changed,
+                    format!(
+                        "{} changed while it was being stored; store an artifact only after the step that writes it has finished",
+                        path.display()
+                    ),
+                ))
+            }
+            Err(e) => {
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores bytes held in memory (a manifest) as a blob; returns its digest.
+    async fn put_bytes(&self, bytes: Vec<u8>) -> Result<String, StoreError> {
+        let hex = to_hex(&Sha256::digest(&bytes));
+        let key = blob_key(&hex);
+        let present = self
+            .op
+            .exists(&key)
+            .await
+            .map_err(|e| self.backend_err("checking", &key, e))?;
+        if !present {
+            // A single write is atomic on both backends (temp + rename on fs, one PUT on S3).
+            self.op
+                .write(&key, bytes)
+                .await
+                .map_err(|e| self.backend_err("storing", &key, e))?;
+        }
+        Ok(format!("sha256:{hex}"))
+    }
+
+    async fn put_dir(&self, root: &Path) -> Result<StoredArtifact, StoreError> {
+        let canonical_root = tokio::fs::canonicalize(root)
+            .await
+            .map_err(|e| StoreError::io("resolving", root, e))?;
+        let (files, dirs) = walk(root, &canonical_root).await?;
+        // Several files in flight: on S3 each is at least one round trip.
+        let entries: Vec<ManifestFile> = futures_util::stream::iter(files)
+            .map(|(rel, source, executable)| async move {
+                let (digest, size) = self.put_file(&source).await?;
+                Ok::<_, StoreError>(ManifestFile {
+                    path: rel,
+                    digest,
+                    size,
+                    executable,
+                })
+            })
+            .buffered(DIR_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let total = entries.iter().map(|e| e.size).sum();
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT.to_string(),
+            files: entries,
+            dirs,
+        };
+        let bytes = serde_json::to_vec(&manifest).map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Io,
+                format!("encoding the manifest of {}: {e}", root.display()),
+            )
+        })?;
+        let digest = self.put_bytes(bytes).await?;
+        Ok(StoredArtifact {
+            digest,
+            size: total,
+            kind: ArtifactKind::Directory,
+        })
+    }
+
+    /// Downloads a blob to `dest` (a fresh path), verifying its digest as it streams.
+    async fn fetch_blob(
+        &self,
+        digest: &str,
+        dest: impl AsRef<Path>,
+        executable: bool,
+    ) -> Result<(), StoreError> {
+        let dest = dest.as_ref();
+        let hex = digest_hex(digest)?;
+        let key = blob_key(hex);
+        let reader = self
+            .op
+            .reader(&key)
+            .await
+            .map_err(|e| self.missing_or_backend("reading", digest, &key, e))?;
+        let mut stream = reader
+            .into_bytes_stream(..)
+            .await
+            .map_err(|e| self.missing_or_backend("reading", digest, &key, e))?;
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(if executable { 0o755 } else { 0o644 })
+            .open(dest)
+            .await
+            .map_err(|e| StoreError::io("creating", dest, e))?;
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                // Some backends (fs) open lazily: a missing blob shows up on the first read.
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    return self.not_found("reading", digest);
+                }
+                StoreError::new(
+                    StoreErrorKind::Backend,
+                    format!(
+                        "reading object {}/{key}: {e}; check that the store is reachable",
+                        self.location
+                    ),
+                )
+                .with_source(e)
+            })?;
+            hasher.update(&chunk);
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| StoreError::io("writing", dest, e))?;
+        }
+        file.flush()
+            .await
+            .map_err(|e| StoreError::io("writing", dest, e))?;
+        let actual = to_hex(&hasher.finalize());
+        if actual != hex {
+            return Err(self.corrupt(digest, &key, &actual));
+        }
+        Ok(())
+    }
+
+    fn corrupt(&self, digest: &str, key: &str, actual: &str) -> StoreError {
+        StoreError::new(
+            StoreErrorKind::Corrupt,
+            format!(
+                "stored object {}/{key} is corrupt: its content hashes to sha256:{actual}, not {digest}; delete it (couler-store `delete`) and run the step that produces it again",
+                self.location
+            ),
+        )
+    }
+
+    /// Rebuilds a directory artifact at `dest` (a fresh path).
+    async fn fetch_dir(&self, digest: &str, dest: &Path) -> Result<(), StoreError> {
+        let hex = digest_hex(digest)?;
+        let key = blob_key(hex);
+        let meta = self
+            .op
+            .stat(&key)
+            .await
+            .map_err(|e| self.missing_or_backend("reading", digest, &key, e))?;
+        if meta.content_length() > MAX_MANIFEST_BYTES {
+            return Err(StoreError::new(
+                StoreErrorKind::InvalidManifest,
+                format!(
+                    "directory manifest {digest} is {} bytes, more than the {MAX_MANIFEST_BYTES} allowed; it is not a Couler manifest (was a file stored under this digest?)",
+                    meta.content_length()
+                ),
+            ));
+        }
+        let bytes = self
+            .op
+            .read(&key)
+            .await
+            .map_err(|e| self.missing_or_backend("reading", digest, &key, e))?
+            .to_vec();
+        let actual = to_hex(&Sha256::digest(&bytes));
+        if actual != hex {
+            return Err(self.corrupt(digest, &key, &actual));
+        }
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::InvalidManifest,
+                format!(
+                    "artifact {digest} is not a directory manifest ({e}); it was stored as a file: get it with kind `file`"
+                ),
+            )
+        })?;
+        manifest.validate(digest)?;
+        tokio::fs::create_dir(dest)
+            .await
+            .map_err(|e| StoreError::io("creating directory", dest, e))?;
+        // Validated paths are relative with no `..`, and `dest` is a fresh directory in which
+        // nothing creates symlinks, so every join below stays inside `dest`.
+        let mut made = BTreeSet::new();
+        for dir in &manifest.dirs {
+            let path = dest.join(dir);
+            tokio::fs::create_dir_all(&path)
+                .await
+                .map_err(|e| StoreError::io("creating directory", &path, e))?;
+            made.insert(dir.clone());
+        }
+        for file in &manifest.files {
+            if let Some((parent, _)) = file.path.rsplit_once('/')
+                && made.insert(parent.to_string())
+            {
+                let path = dest.join(parent);
+                tokio::fs::create_dir_all(&path)
+                    .await
+                    .map_err(|e| StoreError::io("creating directory", &path, e))?;
+            }
+        }
+        futures_util::stream::iter(&manifest.files)
+            .map(|file| self.fetch_blob(&file.digest, dest.join(&file.path), file.executable))
+            .buffer_unordered(DIR_CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+}
+
+async fn open_local(root: &Path) -> Result<ArtifactStore, StoreError> {
+    let tmp = root.join(TMP_DIR);
+    tokio::fs::create_dir_all(&tmp)
+        .await
+        .map_err(|e| StoreError::io("creating the artifact store at", root, e))?;
+    let root = tokio::fs::canonicalize(root)
+        .await
+        .map_err(|e| StoreError::io("resolving the artifact store at", root, e))?;
+    let tmp = root.join(TMP_DIR);
+    clean_stale_tmp(&tmp).await;
+    let (Some(root_str), Some(tmp_str)) = (root.to_str(), tmp.to_str()) else {
+        return Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "the artifact store path {} is not valid UTF-8; choose a UTF-8 path",
+                root.display()
+            ),
+        ));
+    };
+    // atomic_write_dir: opendal writes to a temp file there, fsyncs, and renames into place.
+    // It is under the root, so the rename never crosses filesystems.
+    let builder = opendal::services::Fs::default()
+        .root(root_str)
+        .atomic_write_dir(tmp_str);
+    let op = Operator::new(builder).map_err(|e| StoreError::backend("opening", root_str, e))?;
+    Ok(ArtifactStore {
+        op,
+        location: root_str.to_string(),
+    })
+}
+
+/// Removes temporary files a crashed writer left behind. Young ones may belong to a live writer
+/// in another process, so only files older than `STALE_TMP_AGE` go. Best effort.
+async fn clean_stale_tmp(tmp: &Path) {
+    let Ok(mut dir) = tokio::fs::read_dir(tmp).await else {
+        return;
+    };
+    let now = SystemTime::now();
+    while let Ok(Some(entry)) = dir.next_entry().await {
+        let Ok(meta) = entry.metadata().await else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age > STALE_TMP_AGE);
+        if old && meta.is_file() {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
+    }
+}
+
+/// Installs the HTTP transport opendal uses for S3 (reqwest + rustls with ring), once.
+fn install_http_transport() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Fails only when another provider is already installed, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        opendal::HttpTransporter::install_default(
+            opendal_http_transport_reqwest::ReqwestTransport::default(),
+        );
+    });
+}
+
+/// The hex part of a `sha256:<64 lowercase hex>` digest.
+pub(crate) fn digest_hex(digest: &str) -> Result<&str, StoreError> {
+    match digest.strip_prefix("sha256:") {
+        Some(hex)
+            if hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            Ok(hex)
+        }
+        _ => Err(StoreError::new(
+            StoreErrorKind::InvalidDigest,
+            format!(
+                "`{digest}` is not an artifact digest; expected `sha256:` followed by 64 lowercase hex digits"
+            ),
+        )),
+    }
+}
+
+fn blob_key(hex: &str) -> String {
+    format!("{BLOB_PREFIX}{}/{hex}", &hex[..2])
+}
+
+/// The hex of a listed key when it is exactly a blob's key.
+fn blob_hex_of_key(key: &str) -> Option<&str> {
+    let rest = key.trim_start_matches('/').strip_prefix(BLOB_PREFIX)?;
+    let (shard, hex) = rest.split_once('/')?;
+    let valid = hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && shard == &hex[..2];
+    valid.then_some(hex)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Streams a file through SHA-256; returns the hex digest and the byte count.
+async fn hash_file(path: &Path) -> Result<(String, u64), StoreError> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| StoreError::io("reading", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .await
+            .map_err(|e| StoreError::io("reading", path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((to_hex(&hasher.finalize()), size))
+}
+
+type WalkedFile = (String, PathBuf, bool);
+
+/// Lists a directory tree: files as (relative path, path to read, executable) and all
+/// directories, both sorted. Symlinks are followed only to files inside `canonical_root`.
+async fn walk(
+    root: &Path,
+    canonical_root: &Path,
+) -> Result<(Vec<WalkedFile>, Vec<String>), StoreError> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel_dir)) = stack.pop() {
+        let mut read = tokio::fs::read_dir(&dir)
+            .await
+            .map_err(|e| StoreError::io("listing", &dir, e))?;
+        while let Some(entry) = read
+            .next_entry()
+            .await
+            .map_err(|e| StoreError::io("listing", &dir, e))?
+        {
+            let path = entry.path();
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                return Err(StoreError::new(
+                    StoreErrorKind::InvalidInput,
+                    format!(
+                        "cannot store {}: its name is not valid UTF-8; rename it",
+                        path.display()
+                    ),
+                ));
+            };
+            if name.contains('\\') {
+                return Err(StoreError::new(
+                    StoreErrorKind::InvalidInput,
+                    format!(
+                        "cannot store {}: its name contains a backslash, which is not portable; rename it",
+                        path.display()
+                    ),
+                ));
+            }
+            let rel = if rel_dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            let meta = tokio::fs::symlink_metadata(&path)
+                .await
+                .map_err(|e| StoreError::io("reading", &path, e))?;
+            let file_type = meta.file_type();
+            if file_type.is_dir() {
+                dirs.push(rel.clone());
+                stack.push((path, rel));
+            } else if file_type.is_file() {
+                files.push((rel, path, meta.permissions().mode() & 0o111 != 0));
+            } else if file_type.is_symlink() {
+                let target = tokio::fs::canonicalize(&path)
+                    .await
+                    .map_err(|e| StoreError::io("resolving symlink (is it dangling?)", &path, e))?;
+                if !target.starts_with(canonical_root) {
+                    return Err(StoreError::new(
+                        StoreErrorKind::InvalidInput,
+                        format!(
+                            "cannot store {}: it is a symlink to {}, outside the directory {}; copy the file into the directory instead",
+                            path.display(),
+                            target.display(),
+                            root.display()
+                        ),
+                    ));
+                }
+                let target_meta = tokio::fs::metadata(&target)
+                    .await
+                    .map_err(|e| StoreError::io("reading", &target, e))?;
+                if !target_meta.is_file() {
+                    return Err(StoreError::new(
+                        StoreErrorKind::InvalidInput,
+                        format!(
+                            "cannot store {}: it is a symlink to a directory; only symlinks to files are stored (as copies)",
+                            path.display()
+                        ),
+                    ));
+                }
+                files.push((rel, target, target_meta.permissions().mode() & 0o111 != 0));
+            } else {
+                return Err(StoreError::new(
+                    StoreErrorKind::InvalidInput,
+                    format!(
+                        "cannot store {}: it is neither a file, a directory nor a symlink (a socket or FIFO?); remove it from the artifact",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    dirs.sort();
+    Ok((files, dirs))
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A fresh sibling path of `dest` for writing before the rename.
+fn beside(dest: &Path) -> PathBuf {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let random = RandomState::new().hash_one(n);
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "artifact".to_string());
+    parent_dir(dest).join(format!(
+        ".{name}.couler-tmp-{}-{random:016x}",
+        std::process::id()
+    ))
+}
+
+/// Moves `tmp` to `dest`, replacing what was there. A file replaces atomically; a directory
+/// cannot be renamed over a non-empty one, so the old one is moved aside first.
+async fn replace(tmp: &Path, dest: &Path) -> Result<(), StoreError> {
+    match tokio::fs::symlink_metadata(dest).await {
+        Ok(meta) if meta.is_dir() => {
+            let old = beside(dest);
+            tokio::fs::rename(dest, &old)
+                .await
+                .map_err(|e| StoreError::io("replacing", dest, e))?;
+            tokio::fs::rename(tmp, dest)
+                .await
+                .map_err(|e| StoreError::io("replacing", dest, e))?;
+            remove_any(&old).await;
+            Ok(())
+        }
+        Ok(meta) if meta.is_file() && tokio::fs::metadata(tmp).await.is_ok_and(|m| m.is_dir()) => {
+            // rename() cannot put a directory over a file.
+            tokio::fs::remove_file(dest)
+                .await
+                .map_err(|e| StoreError::io("replacing", dest, e))?;
+            tokio::fs::rename(tmp, dest)
+                .await
+                .map_err(|e| StoreError::io("replacing", dest, e))
+        }
+        _ => tokio::fs::rename(tmp, dest)
+            .await
+            .map_err(|e| StoreError::io("writing", dest, e)),
+    }
+}
+
+async fn remove_any(path: &Path) {
+    match tokio::fs::symlink_metadata(path).await {
+        Ok(meta) if meta.is_dir() => {
+            let _ = tokio::fs::remove_dir_all(path).await;
+        }
+        Ok(_) => {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        Err(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_checked() {
+        let good = format!("sha256:{}", "ab".repeat(32));
+        assert!(digest_hex(&good).is_ok());
+        for bad in [
+            "",
+            "sha256:",
+            "md5:00",
+            &format!("sha256:{}", "AB".repeat(32)),
+            &format!("sha256:{}/..", "ab".repeat(31)),
+        ] {
+            let err = digest_hex(bad).unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::InvalidDigest);
+        }
+    }
+
+    #[test]
+    fn blob_keys_round_trip() {
+        let hex = "cd".repeat(32);
+        let key = blob_key(&hex);
+        assert_eq!(key, format!("blobs/sha256/cd/{hex}"));
+        assert_eq!(blob_hex_of_key(&key), Some(hex.as_str()));
+        assert_eq!(blob_hex_of_key("blobs/sha256/cd/"), None);
+        assert_eq!(blob_hex_of_key(&format!("blobs/sha256/ab/{hex}")), None);
+    }
+
+    #[test]
+    fn unsupported_ir_storage_is_a_clear_error() {
+        let gcs = couler_ir::Storage::Gcs(couler_ir::GcsStorage {
+            bucket: "b".into(),
+            key: String::new(),
+            service_account_key: None,
+        });
+        let err = StoreConfig::from_ir(&gcs).unwrap_err().to_string();
+        assert!(
+            err.contains("`gcs` is not supported by the local runtime yet"),
+            "{err}"
+        );
+    }
+}
