@@ -59,6 +59,12 @@ pub struct ExecArgs {
     /// Neither reuse nor record memoized step results
     #[arg(long)]
     no_cache: bool,
+    /// Where artifacts are stored: a directory or s3://BUCKET[/PREFIX] (S3 endpoint, region and
+    /// credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
+    /// [default: $COULER_ARTIFACT_STORE, else the workflow's artifactRepository, else the state
+    /// directory]
+    #[arg(long, value_name = "LOCATION")]
+    artifact_store: Option<String>,
     /// Output format
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -156,6 +162,17 @@ fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
+impl ExecArgs {
+    /// `--artifact-store`, else `$COULER_ARTIFACT_STORE` (when set and not empty).
+    fn artifact_store(&self) -> Option<String> {
+        self.artifact_store.clone().or_else(|| {
+            std::env::var("COULER_ARTIFACT_STORE")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
+    }
+}
+
 fn runtime_of(a: RuntimeArg) -> Runtime {
     match a {
         RuntimeArg::Host => Runtime::Host,
@@ -177,8 +194,9 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let wf_ref = &wf;
+    let store = args.exec.artifact_store();
     execute(&wf, args.state.dir(), &args.exec, |opts| async move {
-        couler_run::run(wf_ref, RunOptions { params, ..opts }).await
+        couler_run::run_with_store(wf_ref, RunOptions { params, ..opts }, store.as_deref()).await
     })
 }
 
@@ -204,8 +222,9 @@ pub fn resume(args: ResumeArgs) -> u8 {
         }
     };
     let run_id = args.run_id.clone();
+    let store = args.exec.artifact_store();
     execute(&wf, dir, &args.exec, |opts| async move {
-        couler_run::resume(&run_id, opts).await
+        couler_run::resume_with_store(&run_id, opts, store.as_deref()).await
     })
 }
 

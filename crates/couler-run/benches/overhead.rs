@@ -8,9 +8,11 @@
 //! `cargo bench -p couler-run --bench overhead` (sizes from `COULER_BENCH_N`, default
 //! `1000,10000`).
 
+mod support;
 use couler_ir::{Container, Step, StepKind, Template, Workflow};
 use couler_run::{RunOptions, RunStatus, Runtime};
 use std::time::Instant;
+use support::{cores, peak_rss_mib, raw_spawn, tokio_runtime};
 
 fn true_step(name: String, deps: Vec<String>) -> Step {
     let mut s = Step::new(
@@ -69,44 +71,14 @@ fn layered(n: usize) -> Workflow {
     wf
 }
 
-fn peak_rss_mib() -> f64 {
-    // SAFETY: getrusage writes into the zeroed struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_maxrss as f64 / 1024.0
-}
-
-fn raw_spawn(n: usize) -> f64 {
-    let t = Instant::now();
-    for _ in 0..n {
-        let ok = std::process::Command::new("true")
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "`true` failed to run");
-    }
-    t.elapsed().as_secs_f64() / n as f64
-}
-
 fn main() {
     let sizes: Vec<usize> = std::env::var("COULER_BENCH_N")
         .unwrap_or_else(|_| "1000,10000".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start tokio: {e}");
-            std::process::exit(1);
-        }
-    };
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let rt = tokio_runtime();
+    let cores = cores();
     println!("cores: {cores}; parallelism: runtime default (max(4, cores))");
     println!(
         "{:<10} {:>7} {:>10} {:>14} {:>12} {:>12}",

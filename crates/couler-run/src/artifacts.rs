@@ -1,13 +1,16 @@
 //! Artifacts of the local runtime, kept in the workspace's content-addressed store
-//! (`couler-store`, local backend) under `STATE_DIR/artifacts`.
+//! (`couler-store`): by default its local backend under `STATE_DIR/artifacts`; else a directory
+//! or an S3 bucket chosen with `--artifact-store`, `COULER_ARTIFACT_STORE` or the workflow's
+//! `artifactRepository` ([`Location`]).
 //!
 //! The store never shows a partial object (write beside, then rename) and verifies digests on
 //! read, so a `kill -9` at any moment loses no stored artifact and never hands a step a corrupt
 //! one. This module only adapts its errors to the runtime's.
 
 use crate::Error;
+use serde::{Deserialize, Serialize};
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 /// The store's futures, boxed as `Send` so executor tasks holding them can move across threads.
@@ -25,7 +28,148 @@ fn store_err(e: couler_store::StoreError) -> Error {
     Error::Io(e.to_string())
 }
 
+/// Where a run keeps its artifacts, as recorded on the run in the state database (credentials
+/// are never part of it: S3 takes them from the AWS environment variables).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Location {
+    /// A directory (absolute).
+    Local { root: PathBuf },
+    /// An S3 bucket; `endpoint` and `region` `None` fall back to `AWS_ENDPOINT_URL` and
+    /// `AWS_REGION`.
+    S3 {
+        bucket: String,
+        prefix: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+    },
+}
+
+impl Location {
+    /// Parses `--artifact-store` / `COULER_ARTIFACT_STORE`: a directory path or
+    /// `s3://BUCKET[/PREFIX]`. A relative path is made absolute against the current directory.
+    pub fn parse(text: &str) -> Result<Location, Error> {
+        let bad = |why: &str| {
+            Error::Invalid(format!(
+                "artifact store `{text}`: {why}; give a directory path or s3://BUCKET[/PREFIX]"
+            ))
+        };
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(bad("it is empty"));
+        }
+        if let Some(rest) = t.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("the bucket name is missing"));
+            }
+            let valid = bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+            if !valid || bucket.len() < 3 || bucket.len() > 63 {
+                return Err(bad(&format!(
+                    "`{bucket}` is not a valid S3 bucket name (3 to 63 lowercase letters, digits, `-` or `.`)"
+                )));
+            }
+            return Ok(Location::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+                endpoint: None,
+                region: None,
+            });
+        }
+        if let Some((scheme, _)) = t.split_once("://") {
+            return Err(bad(&format!(
+                "the scheme `{scheme}://` is not supported (only s3:// and local directories are)"
+            )));
+        }
+        Location::local(Path::new(t))
+    }
+
+    /// A local directory, made absolute.
+    pub fn local(path: &Path) -> Result<Location, Error> {
+        let root = std::path::absolute(path).map_err(|e| {
+            Error::Invalid(format!(
+                "artifact store `{}`: cannot resolve the path: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Location::Local { root })
+    }
+
+    /// From a workflow's `artifactRepository`, when it is a kind the store supports.
+    pub fn from_ir(storage: &couler_ir::Storage) -> Option<Location> {
+        match couler_store::StoreConfig::from_ir(storage).ok()? {
+            couler_store::StoreConfig::Local { root } => Location::local(&root).ok(),
+            couler_store::StoreConfig::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                ..
+            } => Some(Location::S3 {
+                bucket,
+                prefix: prefix.trim_matches('/').to_string(),
+                endpoint,
+                region,
+            }),
+        }
+    }
+
+    /// Whether both name the same objects (the same directory, or the same bucket and prefix).
+    pub fn same_place(&self, other: &Location) -> bool {
+        match (self, other) {
+            (Location::Local { root: a }, Location::Local { root: b }) => a == b,
+            (
+                Location::S3 {
+                    bucket: a,
+                    prefix: pa,
+                    ..
+                },
+                Location::S3 {
+                    bucket: b,
+                    prefix: pb,
+                    ..
+                },
+            ) => a == b && pa.trim_matches('/') == pb.trim_matches('/'),
+            _ => false,
+        }
+    }
+
+    fn config(&self) -> couler_store::StoreConfig {
+        match self {
+            Location::Local { root } => couler_store::StoreConfig::Local { root: root.clone() },
+            Location::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+            } => couler_store::StoreConfig::S3 {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                endpoint: endpoint.clone(),
+                region: region.clone(),
+                access_key_id: None,
+                secret_access_key: None,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Local { root } => write!(f, "{}", root.display()),
+            Location::S3 { bucket, prefix, .. } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Location::S3 { bucket, prefix, .. } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
 impl Store {
+    /// The local store under `root` (the state directory's `artifacts/`).
     pub async fn open(root: &Path) -> Result<Store, Error> {
         let cfg = couler_store::StoreConfig::Local {
             root: root.to_path_buf(),
@@ -33,6 +177,15 @@ impl Store {
         let inner = couler_store::ArtifactStore::open(&cfg)
             .await
             .map_err(store_err)?;
+        Ok(Store { inner })
+    }
+
+    /// The store at a chosen location. A location that cannot be opened (no credentials, a path
+    /// that is not a directory) is invalid input.
+    pub async fn open_at(location: &Location) -> Result<Store, Error> {
+        let inner = couler_store::ArtifactStore::open(&location.config())
+            .await
+            .map_err(|e| Error::Invalid(format!("artifact store {location}: {e}")))?;
         Ok(Store { inner })
     }
 
@@ -66,6 +219,52 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_parse_display_and_round_trip() -> Result<(), Error> {
+        let s3 = Location::parse("s3://my-bucket/team/runs/")?;
+        assert_eq!(
+            s3,
+            Location::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "team/runs".into(),
+                endpoint: None,
+                region: None,
+            }
+        );
+        assert_eq!(s3.to_string(), "s3://my-bucket/team/runs");
+        assert_eq!(
+            Location::parse("s3://my-bucket")?.to_string(),
+            "s3://my-bucket"
+        );
+        let local = Location::parse("some/dir")?;
+        let Location::Local { root } = &local else {
+            panic!("not local: {local:?}");
+        };
+        assert!(root.is_absolute() && root.ends_with("some/dir"));
+        for bad in [
+            "",
+            "  ",
+            "s3://",
+            "s3:///x",
+            "s3://UPPER",
+            "s3://a",
+            "gs://b/c",
+        ] {
+            assert!(
+                matches!(Location::parse(bad), Err(Error::Invalid(_))),
+                "{bad:?} is refused"
+            );
+        }
+        for l in [s3, local] {
+            let text = serde_json::to_string(&l).map_err(|e| Error::Internal(e.to_string()))?;
+            let back: Location =
+                serde_json::from_str(&text).map_err(|e| Error::Internal(e.to_string()))?;
+            assert_eq!(back, l);
+            assert!(back.same_place(&l));
+        }
+        Ok(())
+    }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn put_get_roundtrip_file_and_dir() -> Result<(), Error> {

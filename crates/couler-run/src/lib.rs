@@ -11,7 +11,7 @@
 //! - [`artifacts`]: the content-addressed artifact store;
 //! - [`render`]: references, templates and conditions evaluated at run time.
 //!
-//! A state directory holds `state.db`, `artifacts/` and `runs/RUN/steps/NODE/attempt-N/`
+//! A state directory holds `state.db`, `artifacts/` (the default artifact store) and `runs/RUN/steps/NODE/attempt-N/`
 //! (`work/`, `stdout.log`, `stderr.log`, `script`). One executor at a time owns it (`lock`).
 
 pub mod artifacts;
@@ -240,23 +240,76 @@ fn new_run_id(wf: &Workflow) -> String {
     format!("{}-{hex}", wf.name)
 }
 
-/// Runs a workflow that `couler_ir::validate` accepted, start to end.
+/// Runs a workflow that `couler_ir::validate` accepted, start to end, with its artifacts in the
+/// workflow's `artifactRepository` (when the store supports its kind) or the state directory.
 pub async fn run(wf: &Workflow, opts: RunOptions) -> Result<RunReport, Error> {
+    run_with_store(wf, opts, None).await
+}
+
+/// [`run`] with an explicit artifact store (`--artifact-store`, `COULER_ARTIFACT_STORE`): a
+/// directory path or `s3://BUCKET[/PREFIX]` (see [`artifacts::Location::parse`]). It takes
+/// precedence over the workflow's `artifactRepository`; the location is recorded on the run.
+pub async fn run_with_store(
+    wf: &Workflow,
+    opts: RunOptions,
+    artifact_store: Option<&str>,
+) -> Result<RunReport, Error> {
     let params = resolve_params(wf, &opts.params)?;
+    let explicit = artifact_store.map(artifacts::Location::parse).transpose()?;
     let _lock = Lock::acquire(&opts.state_dir)?;
     let state = State::open(&opts.state_dir).await?;
+    let location = explicit.or_else(|| {
+        wf.artifact_repository
+            .as_ref()
+            .and_then(artifacts::Location::from_ir)
+    });
+    let store = open_store(&opts.state_dir, location.as_ref()).await?;
     let run_id = new_run_id(wf);
     let spec = couler_ir::spec::to_json(wf);
     let params_text = serde_json::to_string(&params).unwrap_or_default();
     state
         .create_run(&run_id, &wf.name, &spec, &params_text)
         .await?;
-    execute(wf.clone(), run_id, params, state, opts, BTreeMap::new()).await
+    if let Some(l) = &location {
+        state.set_run_store(&run_id, l).await?;
+    }
+    execute(
+        wf.clone(),
+        run_id,
+        params,
+        state,
+        store,
+        opts,
+        BTreeMap::new(),
+    )
+    .await
+}
+
+/// The store at `location`, else the state directory's local store.
+async fn open_store(
+    state_dir: &Path,
+    location: Option<&artifacts::Location>,
+) -> Result<artifacts::Store, Error> {
+    match location {
+        Some(l) => artifacts::Store::open_at(l).await,
+        None => artifacts::Store::open(&state_dir.join("artifacts")).await,
+    }
 }
 
 /// Resumes a run that failed, was stopped or crashed: steps recorded Succeeded, Skipped or
 /// Cached keep their outputs and do not run again; the rest run.
 pub async fn resume(run_id: &str, opts: RunOptions) -> Result<RunReport, Error> {
+    resume_with_store(run_id, opts, None).await
+}
+
+/// [`resume`], checking an explicit artifact store against the one recorded on the run: the run
+/// always continues in the store it started with, and naming a different one is an error.
+pub async fn resume_with_store(
+    run_id: &str,
+    opts: RunOptions,
+    artifact_store: Option<&str>,
+) -> Result<RunReport, Error> {
+    let explicit = artifact_store.map(artifacts::Location::parse).transpose()?;
     let _lock = Lock::acquire(&opts.state_dir)?;
     let state = State::open(&opts.state_dir).await?;
     let rec = state.run(run_id).await?.ok_or_else(|| {
@@ -274,6 +327,33 @@ pub async fn resume(run_id: &str, opts: RunOptions) -> Result<RunReport, Error> 
     })?;
     let params: BTreeMap<String, serde_json::Value> = serde_json::from_str(&rec.params)
         .map_err(|e| Error::State(format!("the stored params of run `{run_id}`: {e}")))?;
+    let recorded: Option<artifacts::Location> = match &rec.artifact_store_json {
+        Some(t) => Some(serde_json::from_str(t).map_err(|e| {
+            Error::State(format!(
+                "the recorded artifact store of run `{run_id}` cannot be read back: {e}"
+            ))
+        })?),
+        None => None,
+    };
+    if let Some(want) = &explicit {
+        let same = match &recorded {
+            Some(had) => had.same_place(want),
+            None => artifacts::Location::local(&opts.state_dir.join("artifacts"))
+                .is_ok_and(|had| had.same_place(want)),
+        };
+        if !same {
+            let had = recorded.as_ref().map(|l| l.to_string()).unwrap_or_else(|| {
+                format!(
+                    "{} (the state directory's store)",
+                    opts.state_dir.join("artifacts").display()
+                )
+            });
+            return Err(Error::Invalid(format!(
+                "run `{run_id}` keeps its artifacts in {had}, not {want}; resume it with that store (or without --artifact-store and COULER_ARTIFACT_STORE)"
+            )));
+        }
+    }
+    let store = open_store(&opts.state_dir, recorded.as_ref()).await?;
     // Steps that were running when their executor died may still run, orphaned in their own
     // process groups: stop them before running those steps again. (The group id is the dead
     // executor's child's pid; while any member lives the kernel does not reuse it.)
@@ -286,7 +366,7 @@ pub async fn resume(run_id: &str, opts: RunOptions) -> Result<RunReport, Error> 
         kept.remove(&h.name);
     }
     state.reopen_run(run_id).await?;
-    execute(wf, run_id.to_string(), params, state, opts, kept).await
+    execute(wf, run_id.to_string(), params, state, store, opts, kept).await
 }
 
 async fn execute(
@@ -294,11 +374,11 @@ async fn execute(
     run_id: String,
     params: BTreeMap<String, serde_json::Value>,
     state: State,
+    store: artifacts::Store,
     opts: RunOptions,
     kept: BTreeMap<String, (StepStatus, state::StepOutputs)>,
 ) -> Result<RunReport, Error> {
     let started = state::now();
-    let store = artifacts::Store::open(&opts.state_dir.join("artifacts")).await?;
     let run_dir = std::path::absolute(opts.state_dir.join("runs").join(&run_id))
         .map_err(|e| Error::Io(format!("cannot resolve the run directory: {e}")))?;
     let default_slots = std::thread::available_parallelism()

@@ -20,11 +20,12 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The schema version this Couler writes; migrations below bring older databases up to it.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE runs (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE runs (
         id TEXT PRIMARY KEY,
         workflow TEXT NOT NULL,
         spec TEXT NOT NULL,
@@ -35,7 +36,7 @@ const MIGRATIONS: &[&[&str]] = &[&[
         finished_at REAL,
         message TEXT
     )",
-    "CREATE TABLE steps (
+        "CREATE TABLE steps (
         run_id TEXT NOT NULL,
         node TEXT NOT NULL,
         step TEXT NOT NULL,
@@ -53,7 +54,7 @@ const MIGRATIONS: &[&[&str]] = &[&[
         pgid INTEGER,
         PRIMARY KEY (run_id, node)
     )",
-    "CREATE TABLE attempts (
+        "CREATE TABLE attempts (
         run_id TEXT NOT NULL,
         node TEXT NOT NULL,
         attempt INTEGER NOT NULL,
@@ -67,14 +68,18 @@ const MIGRATIONS: &[&[&str]] = &[&[
         message TEXT,
         PRIMARY KEY (run_id, node, attempt)
     )",
-    "CREATE TABLE cache (
+        "CREATE TABLE cache (
         key TEXT PRIMARY KEY,
         outputs TEXT NOT NULL,
         run_id TEXT NOT NULL,
         node TEXT NOT NULL,
         created_at REAL NOT NULL
     )",
-]];
+    ],
+    // 2: where each run keeps its artifacts (JSON of `artifacts::Location`; NULL: the state
+    // directory's local store, as every run before version 2 did).
+    &["ALTER TABLE runs ADD COLUMN artifact_store TEXT"],
+];
 
 /// The status of a step (or map instance).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +202,13 @@ pub struct RunRecord {
     pub spec: String,
     #[serde(skip)]
     pub params: String,
+    /// Where the run keeps its artifacts (`/dir` or `s3://bucket/prefix`); `None`: the state
+    /// directory's `artifacts/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_store: Option<String>,
+    /// The recorded location itself (JSON of `artifacts::Location`).
+    #[serde(skip)]
+    pub artifact_store_json: Option<String>,
 }
 
 /// Seconds since the Unix epoch.
@@ -326,6 +338,23 @@ impl State {
         Ok(())
     }
 
+    /// Records where a run keeps its artifacts, so `resume` uses the same store.
+    pub async fn set_run_store(
+        &self,
+        id: &str,
+        location: &crate::artifacts::Location,
+    ) -> Result<(), Error> {
+        let text = serde_json::to_string(location)
+            .map_err(|e| Error::State(format!("cannot encode the artifact store: {e}")))?;
+        sqlx::query("UPDATE runs SET artifact_store = ? WHERE id = ?")
+            .bind(text)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("cannot record the run's artifact store"))?;
+        Ok(())
+    }
+
     pub async fn finish_run(
         &self,
         id: &str,
@@ -345,7 +374,8 @@ impl State {
 
     pub async fn runs(&self) -> Result<Vec<RunRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT id, workflow, status, pid, started_at, finished_at, message, spec, params
+            "SELECT id, workflow, status, pid, started_at, finished_at, message, spec, params,
+                artifact_store
              FROM runs ORDER BY started_at",
         )
         .fetch_all(&self.pool)
@@ -356,7 +386,8 @@ impl State {
 
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>, Error> {
         let row = sqlx::query(
-            "SELECT id, workflow, status, pid, started_at, finished_at, message, spec, params
+            "SELECT id, workflow, status, pid, started_at, finished_at, message, spec, params,
+                artifact_store
              FROM runs WHERE id = ?",
         )
         .bind(id)
@@ -616,6 +647,7 @@ pub struct Finished {
 
 fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, Error> {
     let e = db_err("cannot read a run");
+    let store: Option<String> = r.try_get("artifact_store").map_err(&e)?;
     Ok(RunRecord {
         id: r.try_get("id").map_err(&e)?,
         workflow: r.try_get("workflow").map_err(&e)?,
@@ -626,6 +658,11 @@ fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, Error> {
         message: r.try_get("message").map_err(&e)?,
         spec: r.try_get("spec").map_err(&e)?,
         params: r.try_get("params").map_err(&e)?,
+        artifact_store: store
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<crate::artifacts::Location>(t).ok())
+            .map(|l| l.to_string()),
+        artifact_store_json: store,
     })
 }
 
@@ -674,6 +711,50 @@ mod tests {
         let s = State::open(d2.path()).await?;
         s.create_run("r", "w", "{}", "{}").await?;
         assert_eq!(s.runs().await?.len(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_gains_the_artifact_store_column() -> Result<(), Error> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
+        // Build a version-1 database by hand: the first migration only.
+        {
+            let state = State::open(dir.path()).await?;
+            sqlx::query("DROP TABLE runs")
+                .execute(&state.pool)
+                .await
+                .map_err(db_err("test"))?;
+            sqlx::query(MIGRATIONS[0][0])
+                .execute(&state.pool)
+                .await
+                .map_err(db_err("test"))?;
+            sqlx::query("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+                .execute(&state.pool)
+                .await
+                .map_err(db_err("test"))?;
+            sqlx::query(
+                "INSERT INTO runs (id, workflow, spec, params, status, started_at)
+                 VALUES ('old', 'w', '{}', '{}', 'Failed', 0)",
+            )
+            .execute(&state.pool)
+            .await
+            .map_err(db_err("test"))?;
+            state.close().await;
+        }
+        let state = State::open(dir.path()).await?;
+        let old = state
+            .run("old")
+            .await?
+            .ok_or(Error::Internal("no run".into()))?;
+        assert_eq!(old.artifact_store, None);
+        state.create_run("new", "w", "{}", "{}").await?;
+        let loc = crate::artifacts::Location::parse("s3://bucket-x/p")?;
+        state.set_run_store("new", &loc).await?;
+        let new = state
+            .run("new")
+            .await?
+            .ok_or(Error::Internal("no run".into()))?;
+        assert_eq!(new.artifact_store.as_deref(), Some("s3://bucket-x/p"));
         Ok(())
     }
 }

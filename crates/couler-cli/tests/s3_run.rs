@@ -1,0 +1,374 @@
+//! `couler run --artifact-store s3://BUCKET/PREFIX` end to end against a real S3-compatible
+//! server: moto's server (pinned in scripts/requirements-test.txt), started on loopback as a child
+//! process, as in crates/couler-store/tests/s3.rs. Never skipped: when the server cannot start,
+//! the test fails and says why.
+
+#[path = "../../couler-store/tests/support/moto.rs"]
+mod moto;
+use moto::{Server, http, repo_root, start_moto};
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BUCKET: &str = "couler-run-test";
+const PREFIX: &str = "team/artifacts";
+
+/// Every key in the bucket (one ListObjectsV2 page is enough for this test).
+fn bucket_keys(server: &Server) -> Vec<String> {
+    let (status, body) = http(server.port, "GET", &format!("/{BUCKET}?list-type=2"), b"")
+        .unwrap_or_else(|e| panic!("listing the bucket: {e}"));
+    assert_eq!(status, 200, "listing the bucket: {body}");
+    body.split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split_once("</Key>").map(|(k, _)| k.to_string()))
+        .collect()
+}
+
+fn couler(dir: &Path, server: &Server, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("COULER_STATE_DIR")
+        .env_remove("COULER_ARTIFACT_STORE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_ENDPOINT_URL", server.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
+}
+
+fn statuses(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no steps in {report}"))
+        .iter()
+        .map(|s| {
+            (
+                s["node"].as_str().unwrap_or("").to_string(),
+                s["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn artifact_passing_through_an_s3_store_then_fully_cached() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = start_moto(tmp.path(), BUCKET);
+    let example = repo_root().join("examples/artifact-passing.yaml");
+    let example = example.display().to_string();
+    let location = format!("s3://{BUCKET}/{PREFIX}");
+
+    // First run: every artifact goes to the bucket, none to the state directory.
+    let out = couler(
+        tmp.path(),
+        &server,
+        &["run", &example, "--artifact-store", &location],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}\nmoto log:\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        server.log_tail()
+    );
+    assert!(
+        text(&out.stdout).contains("hello world"),
+        "the consumer prints the producer's message: {}",
+        text(&out.stdout)
+    );
+    let keys = bucket_keys(&server);
+    let blobs: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.starts_with(&format!("{PREFIX}/blobs/sha256/")))
+        .collect();
+    assert!(!blobs.is_empty(), "no blobs in the bucket: {keys:?}");
+    assert!(
+        blobs
+            .iter()
+            .all(|k| k.len() == PREFIX.len() + "/blobs/sha256/".len() + 2 + 1 + 64),
+        "{blobs:?}"
+    );
+    let local_blobs = tmp.path().join(".couler/artifacts/blobs");
+    let local_count = std::fs::read_dir(&local_blobs)
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(local_count, 0, "nothing goes to the local store");
+
+    // The run records its store.
+    let out = couler(tmp.path(), &server, &["runs", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let runs = json(&out);
+    assert_eq!(runs[0]["artifactStore"], location.as_str(), "{runs}");
+
+    // Second run, through COULER_ARTIFACT_STORE this time: everything comes from the cache,
+    // whose artifacts are checked in the bucket.
+    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["run", &example, "-o", "json"])
+        .current_dir(tmp.path())
+        .env_remove("COULER_STATE_DIR")
+        .env("COULER_ARTIFACT_STORE", &location)
+        .env("AWS_ENDPOINT_URL", server.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = json(&out);
+    let st = statuses(&report);
+    assert_eq!(st.len(), 2, "{report}");
+    assert!(
+        st.iter().all(|(_, s)| s == "Cached"),
+        "every step Cached on the second run: {st:?}"
+    );
+    assert_eq!(
+        bucket_keys(&server),
+        keys,
+        "a cached run stores nothing new"
+    );
+}
+
+#[test]
+fn bad_artifact_store_locations_are_invalid_input() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let example = repo_root().join("examples/artifact-passing.yaml");
+    let example = example.display().to_string();
+    for (location, says) in [
+        ("s3://", "bucket name is missing"),
+        ("s3://Bad_Bucket/x", "not a valid S3 bucket name"),
+        ("gs://bucket/x", "`gs://` is not supported"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+            .args(["run", &example, "--artifact-store", location])
+            .current_dir(tmp.path())
+            .env_remove("COULER_STATE_DIR")
+            .env_remove("COULER_ARTIFACT_STORE")
+            .output()
+            .unwrap_or_else(|e| panic!("the couler binary runs: {e}"));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{location}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(says),
+            "{location}: {}",
+            text(&out.stderr)
+        );
+    }
+    // S3 without credentials: exit 2, naming the variables to set.
+    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["run", &example, "--artifact-store", "s3://some-bucket"])
+        .current_dir(tmp.path())
+        .env_remove("COULER_STATE_DIR")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("AWS_ACCESS_KEY_ID"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A file where a directory is needed.
+    let file = tmp.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["run", &example, "--artifact-store"])
+        .arg(&file)
+        .current_dir(tmp.path())
+        .env_remove("COULER_STATE_DIR")
+        .output()
+        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("artifact store"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn resume_keeps_the_runs_store_and_refuses_another() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = tmp.path().join("my-store");
+    // A workflow whose second step fails until a marker file exists.
+    let marker = tmp.path().join("ok");
+    let spec = format!(
+        r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: resume-store
+steps:
+  - name: producer
+    container:
+      image: alpine:3.19
+      command: [sh, -c, "echo hi > {{{{outputs.artifacts.m.path}}}}"]
+    outputs:
+      artifacts:
+        - name: m
+          path: m.txt
+  - name: consumer
+    container:
+      image: alpine:3.19
+      command: [sh, -c, "test -f {marker} && cat {{{{inputs.artifacts.m.path}}}}"]
+    inputs:
+      artifacts:
+        - name: m
+          path: m.txt
+          from: steps.producer.outputs.artifacts.m
+"#,
+        marker = marker.display()
+    );
+    let file = tmp.path().join("wf.yaml");
+    std::fs::write(&file, spec).unwrap_or_else(|e| panic!("{e}"));
+    let couler = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_couler"))
+            .args(args)
+            .current_dir(tmp.path())
+            .env_remove("COULER_STATE_DIR")
+            .env_remove("COULER_ARTIFACT_STORE")
+            .output()
+            .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
+    };
+    let store_s = store.display().to_string();
+    let file_s = file.display().to_string();
+    let out = couler(&["run", &file_s, "--artifact-store", &store_s, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let run_id = json(&out)["runId"].as_str().unwrap_or("").to_string();
+    assert!(!run_id.is_empty());
+    assert!(
+        store.join("blobs/sha256").is_dir(),
+        "the producer's artifact is in my-store"
+    );
+
+    // Another store: refused, nothing runs.
+    let other = tmp.path().join("other-store").display().to_string();
+    let out = couler(&["resume", &run_id, "--artifact-store", &other]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&store_s)
+            && text(&out.stderr).contains("resume it with that store"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Without a flag, resume uses the recorded store: the consumer gets the producer's file.
+    std::fs::write(&marker, b"").unwrap_or_else(|e| panic!("{e}"));
+    let out = couler(&["resume", &run_id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("hi"), "{}", text(&out.stdout));
+    assert!(
+        !tmp.path().join(".couler/artifacts/blobs").exists()
+            || std::fs::read_dir(tmp.path().join(".couler/artifacts/blobs"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+                == 0,
+        "nothing goes to the state directory's store"
+    );
+}
+
+fn blob_count(root: &Path) -> usize {
+    std::fs::read_dir(root.join("blobs/sha256"))
+        .map(|d| {
+            d.flatten()
+                .map(|shard| {
+                    std::fs::read_dir(shard.path())
+                        .map(|f| f.count())
+                        .unwrap_or(0)
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn precedence_flag_then_env_then_artifact_repository_then_state_dir() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let wf = |name: &str, repo: &str, msg: &str| {
+        let spec = format!(
+            r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: {name}
+{repo}
+steps:
+  - name: producer
+    container:
+      image: alpine:3.19
+      command: [sh, -c, "echo {msg} > {{{{outputs.artifacts.m.path}}}}"]
+    outputs:
+      artifacts:
+        - name: m
+          path: m.txt
+"#
+        );
+        let file = tmp.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, spec).unwrap_or_else(|e| panic!("{e}"));
+        file.display().to_string()
+    };
+    let couler = |args: &[&str], env_store: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_couler"));
+        c.args(args)
+            .current_dir(tmp.path())
+            .env_remove("COULER_STATE_DIR")
+            .env_remove("COULER_ARTIFACT_STORE");
+        if let Some(s) = env_store {
+            c.env("COULER_ARTIFACT_STORE", s);
+        }
+        let out = c
+            .output()
+            .unwrap_or_else(|e| panic!("the couler binary runs: {e}"));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    };
+    let with_repo = wf(
+        "repo",
+        "artifactRepository:\n  local: {path: repo-store}",
+        "a",
+    );
+    // The workflow's artifactRepository (a relative path: against the current directory).
+    couler(&["run", &with_repo], None);
+    assert_eq!(blob_count(&tmp.path().join("repo-store")), 1);
+    // The environment beats it; the flag beats the environment.
+    let wf2 = wf(
+        "repo2",
+        "artifactRepository:\n  local: {path: repo-store}",
+        "b",
+    );
+    couler(&["run", &wf2], Some("env-store"));
+    assert_eq!(blob_count(&tmp.path().join("env-store")), 1);
+    let wf3 = wf(
+        "repo3",
+        "artifactRepository:\n  local: {path: repo-store}",
+        "c",
+    );
+    couler(
+        &["run", &wf3, "--artifact-store", "flag-store"],
+        Some("env-store"),
+    );
+    assert_eq!(blob_count(&tmp.path().join("flag-store")), 1);
+    assert_eq!(blob_count(&tmp.path().join("env-store")), 1);
+    assert_eq!(blob_count(&tmp.path().join("repo-store")), 1);
+    // A kind the store does not support: the state directory's store.
+    let hdfs = wf(
+        "hdfs",
+        "artifactRepository:\n  hdfs: {addresses: [\"nn:8020\"], path: /x}",
+        "d",
+    );
+    couler(&["run", &hdfs], None);
+    assert_eq!(blob_count(&tmp.path().join(".couler/artifacts")), 1);
+}
