@@ -4,31 +4,11 @@
 use couler_backends::argo::{self, Argo};
 use couler_backends::{Backend, Kind, Options};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Every spec to compile: the examples and the per-feature specs under `tests/features/`.
-fn specs() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for dir in [
-        repo().join("examples"),
-        repo().join("examples/cluster"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/features"),
-    ] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-            .collect();
-        files.sort();
-        out.extend(files);
-    }
-    out
-}
+mod common;
+use common::{repo, specs};
 
 fn load(path: &Path) -> couler_ir::Workflow {
     let text = std::fs::read_to_string(path).unwrap();

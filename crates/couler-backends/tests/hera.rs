@@ -6,56 +6,36 @@ use couler_backends::argo::Argo;
 use couler_backends::{Backend, Kind, Options};
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{repo, specs};
 
-fn python() -> Option<String> {
+/// `COULER_TEST_PYTHON`, else the venv scripts/test-deps creates. Never skips: without hera the
+/// test fails and says how to get it.
+fn python() -> String {
     if let Ok(p) = std::env::var("COULER_TEST_PYTHON") {
-        return Some(p);
+        return p;
     }
+    let script = repo().join("scripts/test-deps");
     let out = Command::new("bash")
-        .arg(repo().join("scripts/test-deps"))
+        .arg(&script)
         .stderr(Stdio::inherit())
         .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let p = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (!p.is_empty()).then_some(p)
-}
-
-fn specs() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for dir in [
-        repo().join("examples"),
-        repo().join("examples/cluster"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/features"),
-    ] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-            .collect();
-        files.sort();
-        out.extend(files);
-    }
-    out
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success() && !p.is_empty(),
+        "{} failed; it installs hera for this test (or set COULER_TEST_PYTHON to a python with hera==7.1.0)",
+        script.display()
+    );
+    p
 }
 
 #[test]
 fn every_document_loads_into_hera_models_intact() {
-    let Some(py) = python() else {
-        println!(
-            "skipping the hera check: no python with hera (run scripts/test-deps or set COULER_TEST_PYTHON)"
-        );
-        return;
-    };
+    let py = python();
     let mut docs = serde_json::Map::new();
     for path in specs() {
         let text = std::fs::read_to_string(&path).unwrap();
@@ -85,10 +65,7 @@ fn every_document_loads_into_hera_models_intact() {
         .spawn()
     {
         Ok(c) => c,
-        Err(e) => {
-            println!("skipping the hera check: cannot run {py}: {e}");
-            return;
-        }
+        Err(e) => panic!("cannot run {py} for the hera check: {e}; run scripts/test-deps"),
     };
     child
         .stdin
