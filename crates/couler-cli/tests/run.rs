@@ -352,6 +352,19 @@ fn succeeded_nodes(dir: &Path, run_id: &str) -> Vec<String> {
 
 #[test]
 fn kill_9_at_random_moments_then_resume_loses_and_repeats_nothing() {
+    // Kill moments are fractions of one uninterrupted run on this machine, so they land mid-run
+    // however fast or loaded the machine is.
+    let full_run = {
+        let d = tmp();
+        let side = d.path().join("side");
+        std::fs::create_dir_all(&side).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(d.path().join("wf.yaml"), crash_spec(&side))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let start = std::time::Instant::now();
+        let out = couler_in(d.path(), &["run", "wf.yaml", "--no-cache"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        start.elapsed()
+    };
     let mut rng = Lcg(0xC0FFEE);
     let mut resumed = 0;
     for point in 0..16 {
@@ -367,7 +380,7 @@ fn kill_9_at_random_moments_then_resume_loses_and_repeats_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{e}"));
-        let wait = Duration::from_millis(50 + rng.next() % 900);
+        let wait = full_run.mul_f64(0.1 + 0.8 * (rng.next() % 1000) as f64 / 1000.0);
         std::thread::sleep(wait);
         // SAFETY: SIGKILL to our own child process.
         unsafe {

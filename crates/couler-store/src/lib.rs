@@ -406,31 +406,21 @@ impl ArtifactStore {
             .chunk(UPLOAD_CHUNK)
             .await
             .map_err(|e| self.backend_err("storing", &key, e))?;
+        // Hash again while uploading: a file that changed since the first pass must not be
+        // stored under the old digest.
         let uploaded = async {
-            let mut file = tokio::fs::File::open(path)
-                .await
-                .map_err(|e| StoreError::io("reading", path, e))?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; READ_CHUNK];
-            loop {
-                let n = file
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| StoreError::io("reading", path, e))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
+            let mut reader = HashingReader::open(path).await?;
+            while let Some(chunk) = reader.next_chunk().await? {
                 writer
-                    .write(buf[..n].to_vec())
+                    .write(chunk.to_vec())
                     .await
                     .map_err(|e| self.backend_err("storing", &key, e))?;
             }
-            Ok::<String, StoreError>(to_hex(&hasher.finalize()))
+            Ok::<_, StoreError>(reader.finish())
         }
         .await;
         match uploaded {
-            Ok(again) if again == hex => {
+            Ok((again, _)) if again == hex => {
                 writer
                     .close()
                     .await
@@ -759,24 +749,53 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// Streams a file through SHA-256; returns the hex digest and the byte count.
 async fn hash_file(path: &Path) -> Result<(String, u64), StoreError> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| StoreError::io("reading", path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; READ_CHUNK];
-    let mut size = 0u64;
-    loop {
-        let n = file
-            .read(&mut buf)
+    let mut reader = HashingReader::open(path).await?;
+    while reader.next_chunk().await?.is_some() {}
+    Ok(reader.finish())
+}
+
+/// Reads a file chunk by chunk, hashing what it hands out.
+struct HashingReader<'p> {
+    path: &'p Path,
+    file: tokio::fs::File,
+    hasher: Sha256,
+    buf: Vec<u8>,
+    size: u64,
+}
+
+impl<'p> HashingReader<'p> {
+    async fn open(path: &'p Path) -> Result<Self, StoreError> {
+        let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| StoreError::io("reading", path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
+        Ok(HashingReader {
+            path,
+            file,
+            hasher: Sha256::new(),
+            buf: vec![0u8; READ_CHUNK],
+            size: 0,
+        })
     }
-    Ok((to_hex(&hasher.finalize()), size))
+
+    /// The next chunk, already hashed; `None` at the end of the file.
+    async fn next_chunk(&mut self) -> Result<Option<&[u8]>, StoreError> {
+        let n = self
+            .file
+            .read(&mut self.buf)
+            .await
+            .map_err(|e| StoreError::io("reading", self.path, e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.hasher.update(&self.buf[..n]);
+        self.size += n as u64;
+        Ok(Some(&self.buf[..n]))
+    }
+
+    /// The hex digest and byte count of everything read.
+    fn finish(self) -> (String, u64) {
+        (to_hex(&self.hasher.finalize()), self.size)
+    }
 }
 
 type WalkedFile = (String, PathBuf, bool);

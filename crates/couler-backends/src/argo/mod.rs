@@ -1476,12 +1476,13 @@ fn storage(
     key: Option<&str>,
     step: &str,
 ) -> Result<(&'static str, Value), CompileError> {
-    let join = |prefix: &str, k: &str| {
-        if prefix.is_empty() {
-            k.to_string()
-        } else {
-            format!("{}/{k}", prefix.trim_end_matches('/'))
-        }
+    // The storage's own key, or `key` under it as a prefix.
+    let keyed = |base: &str| {
+        json!(match key {
+            None => base.to_string(),
+            Some(k) if base.is_empty() => k.to_string(),
+            Some(k) => format!("{}/{k}", base.trim_end_matches('/')),
+        })
     };
     Ok(match s {
         Storage::Local(_) => {
@@ -1494,10 +1495,7 @@ fn storage(
         Storage::S3(x) => {
             let mut m = Map::new();
             m.insert("bucket".into(), json!(x.bucket));
-            m.insert(
-                "key".into(),
-                json!(key.map_or(x.key.clone(), |k| join(&x.key, k))),
-            );
+            m.insert("key".into(), keyed(&x.key));
             if let Some(e) = &x.endpoint {
                 m.insert("endpoint".into(), json!(e));
             }
@@ -1518,10 +1516,7 @@ fn storage(
         Storage::Gcs(x) => {
             let mut m = Map::new();
             m.insert("bucket".into(), json!(x.bucket));
-            m.insert(
-                "key".into(),
-                json!(key.map_or(x.key.clone(), |k| join(&x.key, k))),
-            );
+            m.insert("key".into(), keyed(&x.key));
             if let Some(a) = &x.service_account_key {
                 m.insert("serviceAccountKeySecret".into(), secret_ref(a));
             }
@@ -1531,10 +1526,7 @@ fn storage(
             let mut m = Map::new();
             m.insert("endpoint".into(), json!(x.endpoint));
             m.insert("bucket".into(), json!(x.bucket));
-            m.insert(
-                "key".into(),
-                json!(key.map_or(x.key.clone(), |k| join(&x.key, k))),
-            );
+            m.insert("key".into(), keyed(&x.key));
             if let Some(a) = &x.access_key {
                 m.insert("accessKeySecret".into(), secret_ref(a));
             }
@@ -1546,10 +1538,7 @@ fn storage(
         Storage::Hdfs(x) => {
             let mut m = Map::new();
             m.insert("addresses".into(), json!(x.addresses));
-            m.insert(
-                "path".into(),
-                json!(key.map_or(x.path.clone(), |k| join(&x.path, k))),
-            );
+            m.insert("path".into(), keyed(&x.path));
             if let Some(u) = &x.user {
                 m.insert("hdfsUser".into(), json!(u));
             }
