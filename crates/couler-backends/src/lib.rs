@@ -50,8 +50,11 @@
 //! row of the matrix, and `compile` starting with [`check_support`]), and list it in
 //! [`backends`]; `couler backends` and the `supported_by` of every error pick it up.
 
+pub mod airflow;
 pub mod argo;
 pub mod capability;
+pub mod local;
+pub mod tekton;
 
 pub use capability::{Feature, Support, Use, check_support, features_used};
 
@@ -79,6 +82,29 @@ pub struct Options {
     pub kind: Option<Kind>,
     /// Share one template between steps whose definitions are identical (default on).
     pub no_template_reuse: bool,
+    /// Airflow: the operator each task runs its step with.
+    pub operator: Operator,
+    /// Airflow and Tekton: the command that runs `couler launch` inside a task (default
+    /// `couler`, found on the task's PATH).
+    pub launcher: Option<String>,
+    /// Tekton (and Airflow's Kubernetes and Docker operators): the image that carries the
+    /// `couler` binary, copied into each task to run the launcher.
+    pub launcher_image: Option<String>,
+    /// Where tasks store and fetch artifacts (a directory or `s3://bucket/prefix`); default:
+    /// the workflow's `artifactRepository`.
+    pub artifact_store: Option<String>,
+}
+
+/// How an Airflow task runs its step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Operator {
+    /// A host command on the Airflow worker (`BashOperator`).
+    #[default]
+    Host,
+    /// A pod per task (`KubernetesPodOperator`).
+    Kubernetes,
+    /// A container per task on the worker's Docker (`DockerOperator`).
+    Docker,
 }
 
 /// The result of a compilation: named files plus warnings.
@@ -161,7 +187,12 @@ pub trait Backend {
 
 /// Every backend built, in a fixed order.
 pub fn backends() -> Vec<Box<dyn Backend>> {
-    vec![Box::new(argo::Argo)]
+    vec![
+        Box::new(argo::Argo),
+        Box::new(airflow::Airflow),
+        Box::new(tekton::Tekton),
+        Box::new(local::Local),
+    ]
 }
 
 /// Looks a backend up by name.
@@ -174,7 +205,7 @@ pub fn capability_table() -> String {
     let all = backends();
     let mut out = format!("{:<28}", "feature");
     for b in &all {
-        out.push_str(&format!(" {:<10}", b.name()));
+        out.push_str(&format!(" {:<12}", b.name()));
     }
     out.push('\n');
     let mut notes = Vec::new();
@@ -190,7 +221,7 @@ pub fn capability_table() -> String {
                 }
                 Support::Unsupported => "-".to_string(),
             };
-            out.push_str(&format!(" {cell:<10}"));
+            out.push_str(&format!(" {cell:<12}"));
         }
         out.push('\n');
     }

@@ -3,7 +3,7 @@
 use crate::commands::write_atomically;
 use crate::input::load_or_report;
 use clap::{Args, ValueEnum};
-use couler_backends::{Backend, Kind, Options, Output};
+use couler_backends::{Backend, Kind, Operator, Options, Output};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `couler compile`.
@@ -23,11 +23,36 @@ pub struct CompileArgs {
     /// Give every step its own template, even when definitions are identical
     #[arg(long)]
     no_template_reuse: bool,
+    /// Airflow: how each task runs its step
+    #[arg(long, value_enum, default_value_t = OperatorArg::Host)]
+    operator: OperatorArg,
+    /// Airflow and Tekton: the command that runs `couler launch` in a task (default: `couler`)
+    #[arg(long)]
+    launcher: Option<String>,
+    /// Tekton, Airflow pods and containers: the image that carries the `couler` binary
+    #[arg(long)]
+    launcher_image: Option<String>,
+    /// Airflow and Tekton: where tasks store artifacts (directory or s3://bucket/prefix);
+    /// default: the workflow's artifactRepository
+    #[arg(long)]
+    artifact_store: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Target {
     Argo,
+    Airflow,
+    Tekton,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OperatorArg {
+    /// BashOperator: a host command on the Airflow worker
+    Host,
+    /// KubernetesPodOperator: a pod per task
+    Kubernetes,
+    /// DockerOperator: a container per task
+    Docker,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -44,6 +69,8 @@ pub fn run(args: &CompileArgs) -> u8 {
     };
     let backend_name = match args.target {
         Target::Argo => "argo",
+        Target::Airflow => "airflow",
+        Target::Tekton => "tekton",
     };
     let Some(backend) = couler_backends::backend(backend_name) else {
         eprintln!("error: no backend `{backend_name}`");
@@ -56,6 +83,14 @@ pub fn run(args: &CompileArgs) -> u8 {
             DocKind::CronWorkflow => Kind::CronWorkflow,
         }),
         no_template_reuse: args.no_template_reuse,
+        operator: match args.operator {
+            OperatorArg::Host => Operator::Host,
+            OperatorArg::Kubernetes => Operator::Kubernetes,
+            OperatorArg::Docker => Operator::Docker,
+        },
+        launcher: args.launcher.clone(),
+        launcher_image: args.launcher_image.clone(),
+        artifact_store: args.artifact_store.clone(),
     };
     let Some(out) = compile_or_report(backend.as_ref(), &wf, &options, &args.file) else {
         return crate::commands::INVALID;

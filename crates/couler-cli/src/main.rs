@@ -3,10 +3,15 @@
 //! Exit codes, for every command: 0 success, 1 the workflow failed, 2 invalid input
 //! (bad spec, bad arguments, unreadable file).
 
+mod cache;
 mod commands;
 mod compile;
 mod input;
+mod launch;
+mod optimize;
 mod runtime;
+mod simulate;
+mod split;
 mod submit;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -79,10 +84,17 @@ enum Command {
     Backends,
     /// Compile for Argo and create the Workflow through the Kubernetes API (`--watch` to follow)
     Submit(submit::SubmitArgs),
-    /// Split a workflow too big for an engine into parts (not built yet)
-    Split(NotBuilt),
-    /// Replay traces through cache policies and schedulers (not built yet)
-    Simulate(NotBuilt),
+    /// Split a workflow too big for an engine into parts that run as one logical workflow
+    Split(split::SplitArgs),
+    /// Replay traces through cache policies and schedulers
+    Simulate(simulate::SimulateArgs),
+    /// Print what each optimisation pass (caching, splitting) decides for a workflow, and why
+    Optimize(optimize::OptimizeArgs),
+    /// Inspect and trim the local runtime's artifact cache: `couler cache ls|stats|gc`
+    Cache(cache::CacheArgs),
+    /// Run one step inside an engine's task: stage inputs, run, capture and store outputs
+    /// (used by the code `couler compile` generates for Airflow and Tekton)
+    Launch(launch::LaunchArgs),
     /// Print a shell completion script, e.g. `couler completions bash > /etc/bash_completion.d/couler`
     Completions {
         #[arg(value_enum)]
@@ -109,13 +121,6 @@ enum ImportCommand {
         #[arg(long)]
         name: Option<String>,
     },
-}
-
-/// Arguments of commands that later work will fill in; accepted so scripts can be written now.
-#[derive(Args)]
-struct NotBuilt {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
 }
 
 #[derive(Args)]
@@ -165,8 +170,11 @@ fn main() -> ExitCode {
         Command::Compile(args) => compile::run(&args),
         Command::Backends => compile::backends(),
         Command::Submit(args) => submit::run(&args),
-        Command::Split(_) => commands::not_built("split", "big-workflow splitting", 7),
-        Command::Simulate(_) => commands::not_built("simulate", "the cache simulator", 6),
+        Command::Split(args) => split::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Optimize(args) => optimize::run(args),
+        Command::Cache(args) => cache::run(args),
+        Command::Launch(args) => launch::run(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "couler", &mut std::io::stdout());

@@ -1,0 +1,51 @@
+//! The [`Pass`] trait and the [`Plan`] a pass produces.
+
+use couler_ir::Workflow;
+use std::fmt;
+
+/// One decision of a pass, for people: what, about which subject, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// What the decision is about: a step, an artifact (`step/output`), a part.
+    pub subject: String,
+    /// What the pass decided (`cache`, `evict first`, `part 3`, ...).
+    pub action: String,
+    /// Why, with the figures that decided it.
+    pub reason: String,
+}
+
+/// What one pass decided about one workflow.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// The pass's name.
+    pub pass: &'static str,
+    /// One line for the whole plan.
+    pub summary: String,
+    /// The decisions, in the order the pass made them.
+    pub decisions: Vec<Decision>,
+    /// The workflows after the pass; empty when the pass leaves the workflow as it is.
+    pub workflows: Vec<Workflow>,
+}
+
+/// Why a pass could not plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PassError {
+    pub pass: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for PassError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.pass, self.message)
+    }
+}
+
+impl std::error::Error for PassError {}
+
+/// An optimisation pass over a validated workflow.
+pub trait Pass {
+    /// Short name (`cache`, `split`).
+    fn name(&self) -> &'static str;
+    /// Plans the pass's decisions for `wf`.
+    fn plan(&self, wf: &Workflow) -> Result<Plan, PassError>;
+}
