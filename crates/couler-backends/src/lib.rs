@@ -200,35 +200,74 @@ pub fn backend(name: &str) -> Option<Box<dyn Backend>> {
     backends().into_iter().find(|b| b.name() == name)
 }
 
-/// The capability matrix as a text table: one row per feature, one column per backend.
-pub fn capability_table() -> String {
+/// How the capability matrix is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Aligned columns for a terminal.
+    Text,
+    /// A Markdown table (what `docs/backends.md` holds).
+    Markdown,
+}
+
+/// The capability matrix: one row per feature, one column per backend, then numbered notes
+/// saying how each lowered feature is lowered. Both formats come from this one walk over the
+/// matrix, so the terminal and the docs never disagree.
+pub fn capability_table(format: TableFormat) -> String {
     let all = backends();
-    let mut out = format!("{:<28}", "feature");
-    for b in &all {
-        out.push_str(&format!(" {:<12}", b.name()));
-    }
-    out.push('\n');
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for &f in Feature::ALL {
-        out.push_str(&format!("{:<28}", f.name()));
+        let mut row = vec![f.name().to_string()];
+        if format == TableFormat::Markdown {
+            row.push(f.describe().to_string());
+        }
         for b in &all {
-            let s = b.support(f);
-            let cell = match &s {
+            row.push(match b.support(f) {
                 Support::Native => "native".to_string(),
                 Support::Lowered(how) => {
                     notes.push(format!("{} / {}: {how}", b.name(), f.name()));
                     format!("lowered[{}]", notes.len())
                 }
                 Support::Unsupported => "-".to_string(),
-            };
-            out.push_str(&format!(" {cell:<12}"));
+            });
         }
-        out.push('\n');
+        rows.push(row);
+    }
+    let mut header = vec!["feature".to_string()];
+    if format == TableFormat::Markdown {
+        header.push("what".to_string());
+    }
+    header.extend(all.iter().map(|b| b.name().to_string()));
+    let mut out = String::new();
+    match format {
+        TableFormat::Text => {
+            for row in std::iter::once(&header).chain(&rows) {
+                let mut line = format!("{:<24}", row[0]);
+                for cell in &row[1..] {
+                    line.push_str(&format!(" {cell:<12}"));
+                }
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+        }
+        TableFormat::Markdown => {
+            let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+            out.push_str(&line(&header));
+            out.push_str(&line(&vec!["---".to_string(); header.len()]));
+            for row in &rows {
+                // `|` would end a cell early; the feature phrases contain backquotes only.
+                let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+                out.push_str(&line(&cells));
+            }
+        }
     }
     if !notes.is_empty() {
         out.push('\n');
         for (i, n) in notes.iter().enumerate() {
-            out.push_str(&format!("[{}] {n}\n", i + 1));
+            match format {
+                TableFormat::Text => out.push_str(&format!("[{}] {n}\n", i + 1)),
+                TableFormat::Markdown => out.push_str(&format!("{}. {n}\n", i + 1)),
+            }
         }
     }
     out

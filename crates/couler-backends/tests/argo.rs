@@ -180,7 +180,7 @@ fn lint_catches_broken_documents() {
 
 #[test]
 fn capability_matrix_lists_every_feature() {
-    let table = couler_backends::capability_table();
+    let table = couler_backends::capability_table(couler_backends::TableFormat::Text);
     for f in couler_backends::Feature::ALL {
         assert!(table.contains(f.name()), "{}", f.name());
     }

@@ -125,7 +125,6 @@ pub fn run(args: &CompileArgs) -> u8 {
     crate::commands::OK
 }
 
-/// Prints the capability matrix of every backend.
 /// Compiles, printing warnings, or the error naming `file`; `None` means exit 2.
 pub fn compile_or_report(
     backend: &dyn Backend,
@@ -147,7 +146,8 @@ pub fn compile_or_report(
     }
 }
 
-pub fn backends() -> u8 {
-    print!("{}", couler_backends::capability_table());
+/// Prints the capability matrix of every backend.
+pub fn backends(format: couler_backends::TableFormat) -> u8 {
+    print!("{}", couler_backends::capability_table(format));
     crate::commands::OK
 }

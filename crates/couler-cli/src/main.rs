@@ -81,7 +81,11 @@ enum Command {
     /// Compile a workflow for an engine (Argo today): `couler compile FILE --target argo -o DIR`
     Compile(compile::CompileArgs),
     /// Print the capability matrix: which IR features each backend supports, and how
-    Backends,
+    Backends {
+        /// text: aligned columns; markdown: the table of docs/backends.md
+        #[arg(long, short, value_enum, default_value_t = TableFormatArg::Text)]
+        format: TableFormatArg,
+    },
     /// Compile for Argo and create the Workflow through the Kubernetes API (`--watch` to follow)
     Submit(submit::SubmitArgs),
     /// Split a workflow too big for an engine into parts that run as one logical workflow
@@ -137,6 +141,12 @@ enum OutputFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum TableFormatArg {
+    Text,
+    Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum GraphFormat {
     Text,
     Dot,
@@ -168,7 +178,10 @@ fn main() -> ExitCode {
         Command::Logs(args) => runtime::logs(args),
         Command::Stop(args) => runtime::stop(args),
         Command::Compile(args) => compile::run(&args),
-        Command::Backends => compile::backends(),
+        Command::Backends { format } => compile::backends(match format {
+            TableFormatArg::Text => couler_backends::TableFormat::Text,
+            TableFormatArg::Markdown => couler_backends::TableFormat::Markdown,
+        }),
         Command::Submit(args) => submit::run(&args),
         Command::Split(args) => split::run(args),
         Command::Simulate(args) => simulate::run(args),
