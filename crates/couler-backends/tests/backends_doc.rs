@@ -39,7 +39,11 @@ fn docs_backends_md_holds_the_generated_matrix() {
 fn every_backend_and_feature_is_in_the_markdown_table() {
     let table = capability_table(TableFormat::Markdown);
     for b in couler_backends::backends() {
-        assert!(table.lines().next().unwrap().contains(b.name()), "{}", b.name());
+        assert!(
+            table.lines().next().unwrap().contains(b.name()),
+            "{}",
+            b.name()
+        );
     }
     for f in couler_backends::Feature::ALL {
         assert!(

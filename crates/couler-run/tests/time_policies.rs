@@ -48,7 +48,11 @@ steps:
 
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let late = run(&wf, &state).await;
-    assert_eq!(status(&late, "stamp"), "Succeeded", "an entry past maxAge is ignored");
+    assert_eq!(
+        status(&late, "stamp"),
+        "Succeeded",
+        "an entry past maxAge is ignored"
+    );
     assert_eq!(stdout(&late, "stamp").trim(), "fixed");
     assert!(runs() >= 2);
 
