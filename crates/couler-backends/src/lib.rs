@@ -53,6 +53,7 @@
 pub mod airflow;
 pub mod argo;
 pub mod capability;
+pub mod k8s;
 pub mod local;
 pub mod tekton;
 
@@ -84,8 +85,8 @@ pub struct Options {
     pub no_template_reuse: bool,
     /// Airflow: the operator each task runs its step with.
     pub operator: Operator,
-    /// Airflow and Tekton: the command that runs `couler launch` inside a task (default
-    /// `couler`, found on the task's PATH).
+    /// Airflow: the command that runs `couler launch` inside a task (default `couler`, found
+    /// on the task's PATH). Tekton: the path of `couler` inside the launcher image.
     pub launcher: Option<String>,
     /// Tekton (and Airflow's Kubernetes and Docker operators): the image that carries the
     /// `couler` binary, copied into each task to run the launcher.

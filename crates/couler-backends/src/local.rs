@@ -19,7 +19,6 @@ impl Backend for Local {
         use Feature::*;
         match feature {
             Resource | JobTensorflow | JobPytorch | JobMpi => Support::Unsupported,
-            SubWorkflow => Support::Unsupported,
             StorageGcs | StorageOss | StorageHdfs | StorageGit | StorageHttp => {
                 Support::Unsupported
             }
@@ -39,6 +38,9 @@ impl Backend for Local {
             | VolumeClaims | Volumes => {
                 Support::Lowered("accepted and ignored: there is no cluster to apply it to")
             }
+            SubWorkflow => Support::Lowered(
+                "a nested run `RUN.STEP` in the same state directory and artifact store; `ref` is a spec file relative to the parent's file (registered templates exist only on engines)",
+            ),
             Schedule => Support::Lowered(
                 "`couler run` runs the workflow once now; schedules apply on Argo and Airflow",
             ),

@@ -10,27 +10,15 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{repo, specs};
+use common::specs;
 
-/// `COULER_TEST_PYTHON`, else the venv scripts/test-deps creates. Never skips: without hera the
-/// test fails and says how to get it.
+/// `COULER_TEST_PYTHON`, else the venv scripts/test-deps creates.
 fn python() -> String {
-    if let Ok(p) = std::env::var("COULER_TEST_PYTHON") {
-        return p;
-    }
-    let script = repo().join("scripts/test-deps");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        out.status.success() && !p.is_empty(),
-        "{} failed; it installs hera for this test (or set COULER_TEST_PYTHON to a python with hera==7.1.0)",
-        script.display()
-    );
-    p
+    common::installed_tool(
+        "COULER_TEST_PYTHON",
+        "test-deps",
+        "a Python venv with hera==7.1.0",
+    )
 }
 
 #[test]

@@ -403,10 +403,3 @@ pub fn import_wfformat(
     }
     OK
 }
-
-pub fn not_built(command: &str, what: &str, issue: u32) -> u8 {
-    eprintln!(
-        "error: `couler {command}` is not built yet: it arrives with {what} (issue #{issue}).\n  = help: today you can `couler validate`, `couler graph`, `couler fmt` and `couler import wfformat`"
-    );
-    INVALID
-}

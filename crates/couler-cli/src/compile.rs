@@ -26,7 +26,8 @@ pub struct CompileArgs {
     /// Airflow: how each task runs its step
     #[arg(long, value_enum, default_value_t = OperatorArg::Host)]
     operator: OperatorArg,
-    /// Airflow and Tekton: the command that runs `couler launch` in a task (default: `couler`)
+    /// Airflow: the command that runs `couler launch` in a task (default: `couler` on PATH);
+    /// Tekton: the path of `couler` inside the launcher image (default: /usr/local/bin/couler)
     #[arg(long)]
     launcher: Option<String>,
     /// Tekton, Airflow pods and containers: the image that carries the `couler` binary
@@ -95,6 +96,13 @@ pub fn run(args: &CompileArgs) -> u8 {
     let Some(out) = compile_or_report(backend.as_ref(), &wf, &options, &args.file) else {
         return crate::commands::INVALID;
     };
+    // Too big for the engine: the split pass (docs/splitting.md) writes parts instead.
+    let output = args.output.as_deref();
+    if let Some(code) =
+        crate::split::auto_split(backend_name, &wf, &args.file, output, &options, out.size())
+    {
+        return code;
+    }
     match &args.output {
         None => {
             for text in out.files.values() {

@@ -1,15 +1,166 @@
-//! `couler launch`.
+//! `couler launch`: the in-task launcher every Airflow and Tekton task runs (docs/launcher.md).
+//! The logic is `couler_run::launch`; this module only parses flags and reports.
 
-use clap::Args;
+use clap::{Args, Subcommand};
+use couler_run::launch::{self, EXIT_OK, EXIT_USAGE, LaunchOptions};
+use std::path::PathBuf;
 
 /// Arguments of `couler launch`.
 #[derive(Args)]
 pub struct LaunchArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
+    #[command(subcommand)]
+    mode: Mode,
 }
 
-/// Runs `couler launch`; returns the exit code.
-pub fn run(_args: LaunchArgs) -> u8 {
-    crate::commands::not_built("launch", "the in-task launcher", 5)
+#[derive(Subcommand)]
+enum Mode {
+    /// Run one step (or one map instance) and print its outcome JSON as the last stdout line.
+    Step(Common),
+    /// Print the indices of a mapped step's items as a JSON list (for engines' dynamic mapping).
+    Items(Common),
+    /// Evaluate the step's `when` (or --expr) and print `true` or `false`.
+    When {
+        #[command(flatten)]
+        common: Common,
+        /// A condition to evaluate instead of the step's `when` (docs/spec.md §11).
+        #[arg(long)]
+        expr: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// The task: @FILE, b64:BASE64 or JSON text (default: $COULER_TASK).
+    #[arg(long)]
+    task: Option<String>,
+    /// The artifact store: a directory or s3://BUCKET[/PREFIX] (default: $COULER_ARTIFACT_STORE,
+    /// else the workflow's artifactRepository).
+    #[arg(long)]
+    store: Option<String>,
+    /// Also write the outcome as files here (Tekton results): `status`, `outcome`.
+    #[arg(long)]
+    results_dir: Option<PathBuf>,
+    /// Run in this directory instead of a fresh temporary one (kept afterwards).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Neither read nor write the memoization cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Exit 0 whatever the step's status (the engine reads the status from the outcome).
+    #[arg(long)]
+    exit_zero: bool,
+}
+
+impl Common {
+    fn options(&self, expr: Option<String>) -> LaunchOptions {
+        LaunchOptions {
+            store: self.store.clone(),
+            results_dir: self.results_dir.clone(),
+            work_dir: self.work_dir.clone(),
+            no_cache: self.no_cache,
+            expr,
+        }
+    }
+}
+
+/// Runs `couler launch`; returns the exit code (docs/launcher.md, "Exit codes").
+pub fn run(args: LaunchArgs) -> u8 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("couler launch: cannot start the async runtime: {e}");
+            return EXIT_USAGE as u8;
+        }
+    };
+    let code = rt.block_on(async {
+        match args.mode {
+            Mode::Step(c) => step(&c).await,
+            Mode::When { common, expr } => when(&common, expr).await,
+            Mode::Items(c) => items(&c).await,
+        }
+    });
+    code as u8
+}
+
+async fn step(c: &Common) -> i32 {
+    let opts = c.options(None);
+    let outcome = match launch::read_task(c.task.as_deref()) {
+        Ok(task) => launch::run_step(&task, &opts).await,
+        Err(e) => Err(e),
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("couler launch: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(m) = &outcome.message {
+        eprintln!("couler launch: {}: {m}", outcome.status.as_str());
+    }
+    if let Some(dir) = &c.results_dir
+        && let Err(e) = launch::write_results(dir, &outcome, &opts).await
+    {
+        eprintln!("couler launch: {e}");
+        return launch::EXIT_ERROR;
+    }
+    match serde_json::to_string(&outcome) {
+        Ok(line) => println!("{line}"),
+        Err(e) => {
+            eprintln!("couler launch: cannot print the outcome: {e}");
+            return launch::EXIT_ERROR;
+        }
+    }
+    if c.exit_zero {
+        EXIT_OK
+    } else {
+        outcome.exit_code()
+    }
+}
+
+async fn when(c: &Common, expr: Option<String>) -> i32 {
+    let opts = c.options(expr);
+    let value = match launch::read_task(c.task.as_deref()) {
+        Ok(task) => launch::eval_when(&task, &opts).await,
+        Err(e) => Err(e),
+    };
+    match value {
+        Ok(b) => {
+            if let Some(dir) = &c.results_dir {
+                let written = std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(dir.join("result"), b.to_string()));
+                if let Err(e) = written {
+                    eprintln!("couler launch: cannot write {}: {e}", dir.display());
+                    return launch::EXIT_ERROR;
+                }
+            }
+            println!("{b}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("couler launch: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+async fn items(c: &Common) -> i32 {
+    let opts = c.options(None);
+    let listed = match launch::read_task(c.task.as_deref()) {
+        Ok(task) => launch::list_items(&task, &opts).await,
+        Err(e) => Err(e),
+    };
+    match listed {
+        Ok(v) => {
+            println!("{}", serde_json::Value::from(v));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("couler launch: {e}");
+            EXIT_USAGE
+        }
+    }
 }

@@ -1,15 +1,59 @@
-//! `couler optimize`.
+//! `couler optimize FILE`: prints what each optimisation pass decides for a workflow, and why.
+//! Today the caching pass ([`couler_opt::cache::CachePass`]); its durations and sizes are
+//! estimates (`couler_opt::cache::pass::ESTIMATED_*`), as recorded ones from the local
+//! runtime's state are not read yet.
 
 use clap::Args;
+use couler_opt::cache::{Budget, CachePass};
+use couler_opt::pass::Pass;
+use std::path::PathBuf;
 
 /// Arguments of `couler optimize`.
 #[derive(Args)]
 pub struct OptimizeArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
+    /// The workflow spec (YAML or JSON)
+    file: PathBuf,
+    /// Cache size for the caching pass, e.g. 10Gi or 500M (default: unbounded)
+    #[arg(long)]
+    cache_size: Option<String>,
+    /// Scheduler slots assumed by the caching pass
+    #[arg(long, default_value_t = 4)]
+    slots: usize,
 }
 
 /// Runs `couler optimize`; returns the exit code.
-pub fn run(_args: OptimizeArgs) -> u8 {
-    crate::commands::not_built("optimize", "the optimisation passes", 6)
+pub fn run(args: OptimizeArgs) -> u8 {
+    let budget = match args.cache_size.as_deref().map(Budget::parse) {
+        None => None,
+        Some(Ok(Budget::Bytes(b))) => Some(b),
+        Some(Ok(Budget::Percent(_))) => {
+            eprintln!("error: --cache-size takes a size (10Gi, 500M, 4096), not a percentage");
+            return 2;
+        }
+        Some(Err(e)) => {
+            eprintln!("error: --cache-size: {e}");
+            return 2;
+        }
+    };
+    let Some(wf) = crate::input::load_or_report(&args.file) else {
+        return 2;
+    };
+    let pass = CachePass {
+        budget,
+        slots: args.slots.max(1),
+        ..CachePass::default()
+    };
+    match pass.plan(&wf) {
+        Ok(plan) => {
+            println!("pass {}: {}", plan.pass, plan.summary);
+            for d in &plan.decisions {
+                println!("  {:<40} {:<22} {}", d.subject, d.action, d.reason);
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.file.display());
+            1
+        }
+    }
 }

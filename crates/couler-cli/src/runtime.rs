@@ -41,7 +41,7 @@ pub struct StateArg {
 }
 
 impl StateArg {
-    fn dir(&self) -> PathBuf {
+    pub(crate) fn dir(&self) -> PathBuf {
         self.state_dir
             .clone()
             .unwrap_or_else(couler_run::default_state_dir)
@@ -65,6 +65,14 @@ pub struct ExecArgs {
     /// directory]
     #[arg(long, value_name = "LOCATION")]
     artifact_store: Option<String>,
+    /// Keep the memoization cache under this size (500Mi, 2G, 4096), evicting by
+    /// --cache-policy after each step's outputs enter it [default: $COULER_CACHE_SIZE, else
+    /// unbounded]
+    #[arg(long, value_name = "SIZE")]
+    cache_size: Option<String>,
+    /// How cache entries are ranked for eviction: couler, couler-paper, gds, lrc, lru, fifo
+    #[arg(long, value_name = "POLICY", default_value = "couler")]
+    cache_policy: String,
     /// Output format
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -133,7 +141,7 @@ pub struct StopArgs {
     output: Output,
 }
 
-fn tokio_rt() -> Option<tokio::runtime::Runtime> {
+pub(crate) fn tokio_rt() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -146,7 +154,7 @@ fn tokio_rt() -> Option<tokio::runtime::Runtime> {
     }
 }
 
-fn error_code(e: &Error) -> u8 {
+pub(crate) fn error_code(e: &Error) -> u8 {
     match e {
         Error::Invalid(_) | Error::Locked(_) | Error::NewerState { .. } => 2,
         _ => 1,
@@ -196,7 +204,19 @@ pub fn run(args: RunArgs) -> u8 {
     let wf_ref = &wf;
     let store = args.exec.artifact_store();
     execute(&wf, args.state.dir(), &args.exec, |opts| async move {
-        couler_run::run_with_store(wf_ref, RunOptions { params, ..opts }, store.as_deref()).await
+        // Sub-workflow `ref`s are relative to the spec file's directory.
+        let spec_dir = args
+            .file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let spec_dir = Some(spec_dir);
+        let opts = RunOptions {
+            params,
+            spec_dir,
+            ..opts
+        };
+        couler_run::run_with_store(wf_ref, opts, store.as_deref()).await
     })
 }
 
@@ -252,6 +272,17 @@ where
             "note: the host runtime runs container steps as processes on this machine; their images are not used (run with --runtime docker or podman to use them)"
         );
     }
+    let size = exec
+        .cache_size
+        .clone()
+        .or_else(|| std::env::var("COULER_CACHE_SIZE").ok());
+    let cache_budget = match crate::cache::budget(size.as_deref(), &exec.cache_policy) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let Some(rt) = tokio_rt() else { return 1 };
     let json = exec.output == Output::Json;
     rt.block_on(async move {
@@ -267,6 +298,8 @@ where
             use_cache: !exec.no_cache,
             events: Some(ev_tx),
             stop: stop_rx,
+            spec_dir: None,
+            cache_budget,
         };
         let result = go(opts).await;
         let _ = display.await;
@@ -502,7 +535,7 @@ fn print_report(report: &RunReport, json: bool) {
 }
 
 /// Opens an existing state directory for reading (does not create one).
-async fn open_existing(dir: &Path) -> Result<State, Error> {
+pub(crate) async fn open_existing(dir: &Path) -> Result<State, Error> {
     if !dir.join("state.db").exists() {
         return Err(Error::Invalid(format!(
             "{} holds no Couler state (no runs yet; `couler run` creates it)",

@@ -212,8 +212,16 @@ fn import_wfformat_writes_a_valid_workflow() {
 }
 
 #[test]
-fn unbuilt_commands_say_so() {
-    let out = couler(&["split", "examples/hello.yaml"]);
+fn unbuilt_targets_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = couler(&[
+        "split",
+        "examples/hello.yaml",
+        "--target",
+        "tekton",
+        "-o",
+        &dir.path().to_string_lossy(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not built yet"));
 }

@@ -116,6 +116,8 @@ fn main() {
                 use_cache: true,
                 events: None,
                 stop,
+                spec_dir: None,
+                cache_budget: None,
             };
             let t = Instant::now();
             let report = rt.block_on(couler_run::run(&wf, opts));

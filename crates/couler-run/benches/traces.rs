@@ -122,6 +122,8 @@ fn run(rt: &tokio::runtime::Runtime, wf: &Workflow, parallelism: Option<usize>) 
         use_cache: true,
         events: None,
         stop,
+        spec_dir: None,
+        cache_budget: None,
     };
     let t = Instant::now();
     let report = rt.block_on(couler_run::run(wf, opts));

@@ -45,6 +45,8 @@ pub(crate) struct Exec {
     /// Rows `resume` keeps: node → status and outputs.
     pub kept: BTreeMap<String, (StepStatus, StepOutputs)>,
     pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// Where the workflow's spec came from, for its sub-workflow steps.
+    pub nest: crate::subworkflow::Nest,
 }
 
 /// What a unit of work (a step, or one map instance) ended with.
@@ -326,15 +328,7 @@ impl Exec {
                 start,
                 stop,
                 step: by,
-            } => {
-                let mut out = Vec::new();
-                let mut x = *start;
-                while (*by > 0 && x < *stop) || (*by < 0 && x > *stop) {
-                    out.push(serde_json::Value::from(x));
-                    x += by;
-                }
-                out
-            }
+            } => range_items(*start, *stop, *by),
             MapOver::From(r) => {
                 let ctx = self.context(seen, None, None);
                 let text = ctx.resolve(r)?;
@@ -380,45 +374,13 @@ impl Exec {
             ends.push(Some(r?));
         }
         let ends: Vec<UnitEnd> = ends.into_iter().flatten().collect();
-        let status = if let Some(bad) = ends.iter().find(|e| e.status.is_failure()) {
-            bad.status
-        } else if ends.iter().any(|e| e.status == StepStatus::Omitted) {
-            StepStatus::Omitted
-        } else if !ends.is_empty() && ends.iter().all(|e| e.status == StepStatus::Cached) {
-            StepStatus::Cached
-        } else if !ends.is_empty() && ends.iter().all(|e| e.status == StepStatus::Skipped) {
-            StepStatus::Skipped
-        } else {
-            StepStatus::Succeeded
-        };
-        // Outputs of a mapped step: one JSON list per output, in item order (docs/spec.md §12).
-        let mut outputs = StepOutputs::default();
-        for p in &step.outputs.parameters {
-            let list: Vec<serde_json::Value> = ends
+        let (status, outputs) = combine_map(
+            step,
+            &ends
                 .iter()
-                .map(|e| {
-                    e.outputs
-                        .parameters
-                        .get(&p.name)
-                        .map(|v| serde_json::Value::String(v.clone()))
-                        .unwrap_or(serde_json::Value::Null)
-                })
-                .collect();
-            outputs
-                .parameters
-                .insert(p.name.clone(), serde_json::Value::Array(list).to_string());
-        }
-        let results: Vec<serde_json::Value> = ends
-            .iter()
-            .map(|e| {
-                e.outputs
-                    .result
-                    .clone()
-                    .map(serde_json::Value::String)
-                    .unwrap_or(serde_json::Value::Null)
-            })
-            .collect();
-        outputs.result = Some(serde_json::Value::Array(results).to_string());
+                .map(|e| (e.status, &e.outputs))
+                .collect::<Vec<_>>(),
+        );
         let message = ends.iter().find_map(|e| e.message.clone());
         let fin = Finished {
             started_at: Some(started),
@@ -535,6 +497,25 @@ impl Exec {
                     .await;
             }
         }
+        if let StepKind::Workflow(sub) = &step.kind {
+            self.state
+                .step_started(&self.run_id, node, &step.name, "")
+                .await?;
+            self.emit(Event::Started {
+                node: node.to_string(),
+            });
+            let (status, message) =
+                crate::subworkflow::run_step(self, step, sub, node, &ctx).await?;
+            return self
+                .finish_plain(
+                    node,
+                    &step.name,
+                    status,
+                    StepOutputs::default(),
+                    Some(message),
+                )
+                .await;
+        }
         if let Some(why) = unsupported(step) {
             return self
                 .finish_plain(
@@ -563,30 +544,7 @@ impl Exec {
         // Input artifacts: what each one is, before anything runs.
         let mut inputs: Vec<(String, String, ArtifactRef)> = Vec::new();
         for a in &step.inputs.artifacts {
-            let found = match &a.source {
-                Some(ArtifactSource::From(Reference::Step {
-                    step: s,
-                    output: StepOutput::Artifact(name),
-                })) => seen
-                    .get(s)
-                    .and_then(|o| o.outputs.artifacts.get(name))
-                    .cloned()
-                    .ok_or_else(|| format!("`{s}` produced no artifact `{name}`")),
-                Some(ArtifactSource::Storage(Storage::Local(l))) => {
-                    let p = Path::new(&l.path);
-                    if p.exists() {
-                        self.store.put(p).await.map_err(|e| e.to_string())
-                    } else {
-                        Err(format!("{} does not exist", l.path))
-                    }
-                }
-                Some(ArtifactSource::Storage(st)) => Err(format!(
-                    "{} storage is not available on the local runtime",
-                    st.key()
-                )),
-                Some(ArtifactSource::From(r)) => Err(format!("`{r}` is not an artifact")),
-                None => Err("it has no source".to_string()),
-            };
+            let found = input_artifact(&self.store, a, seen).await;
             let present = match &found {
                 Ok(r) => self.store.contains(r).await,
                 Err(_) => false,
@@ -666,6 +624,12 @@ impl Exec {
                 }
             }
             if let Some(out) = hit {
+                // A cached step still writes its `storage: local` outputs (a split's exchange).
+                if let Err(why) = crate::subworkflow::publish(&self.store, step, &out).await {
+                    return self
+                        .finish_plain(node, &step.name, StepStatus::Error, out, Some(why))
+                        .await;
+                }
                 let fin = Finished {
                     cache_key: Some(cache_key.clone()),
                     outputs: Some(out.clone()),
@@ -824,8 +788,14 @@ impl Exec {
             .step_finished(&self.run_id, node, &step.name, status, &fin)
             .await?;
         if caching && status == StepStatus::Succeeded {
+            // What the budget's policy ranks by: the seconds a miss costs, who reads it.
+            let meta = crate::cache_budget::PutMeta {
+                step: step.name.clone(),
+                recompute_secs: now() - started,
+                consumers: crate::cache_budget::consumers(&self.wf, &step.name),
+            };
             self.state
-                .cache_put(&cache_key, &outputs, &self.run_id, node)
+                .cache_put(&cache_key, &outputs, &self.run_id, node, &meta)
                 .await?;
         }
         self.emit(Event::Finished {
@@ -1064,61 +1034,125 @@ impl Exec {
             a.outputs = outputs;
             return Ok(a);
         }
-        for p in &step.outputs.parameters {
-            let value = match &p.path {
-                None => Some(stdout.trim().to_string()),
-                Some(path) => match std::fs::read_to_string(under(&work, path)) {
-                    Ok(v) => Some(v.trim().to_string()),
-                    Err(_) => p.default.clone(),
-                },
-            };
-            match value {
-                Some(v) => {
-                    outputs.parameters.insert(p.name.clone(), v);
-                }
-                None => {
-                    a.status = StepStatus::Error;
-                    a.message = Some(format!(
-                        "output parameter `{}`: the step did not write {}",
-                        p.name,
-                        under(&work, p.path.as_deref().unwrap_or_default()).display()
-                    ));
-                    a.outputs = outputs;
-                    return Ok(a);
-                }
-            }
-        }
-        for o in &step.outputs.artifacts {
-            let p = under(&work, &o.path);
-            if !p.exists() {
-                if o.optional {
-                    continue;
-                }
-                a.status = StepStatus::Error;
-                a.message = Some(format!(
-                    "output artifact `{}`: the step did not write {}",
-                    o.name,
-                    p.display()
-                ));
-                a.outputs = outputs;
-                return Ok(a);
-            }
-            match self.store.put(&p).await {
-                Ok(stored) => {
-                    outputs.artifacts.insert(o.name.clone(), stored);
-                }
-                Err(e) => {
-                    // A full disk, say: the attempt errs (and may be retried); the run goes on.
-                    a.status = StepStatus::Error;
-                    a.message = Some(format!("cannot store output artifact `{}`: {e}", o.name));
-                    a.outputs = outputs;
-                    return Ok(a);
-                }
-            }
+        if let Err(why) = collect_outputs(&self.store, step, &work, &stdout, &mut outputs).await {
+            a.status = StepStatus::Error;
+            a.message = Some(why);
+        } else if let Err(why) = crate::subworkflow::publish(&self.store, step, &outputs).await {
+            a.status = StepStatus::Error;
+            a.message = Some(why);
         }
         a.outputs = outputs;
         Ok(a)
     }
+}
+
+/// Reads a successful attempt's output parameters (file `path`, else trimmed stdout) and
+/// stores its output artifacts; on the first one missing, says which (the attempt errs).
+pub(crate) async fn collect_outputs(
+    store: &Store,
+    step: &Step,
+    work: &Path,
+    stdout: &str,
+    outputs: &mut StepOutputs,
+) -> Result<(), String> {
+    for p in &step.outputs.parameters {
+        let value = match &p.path {
+            None => Some(stdout.trim().to_string()),
+            Some(path) => match std::fs::read_to_string(under(work, path)) {
+                Ok(v) => Some(v.trim().to_string()),
+                Err(_) => p.default.clone(),
+            },
+        };
+        match value {
+            Some(v) => {
+                outputs.parameters.insert(p.name.clone(), v);
+            }
+            None => {
+                return Err(format!(
+                    "output parameter `{}`: the step did not write {}",
+                    p.name,
+                    under(work, p.path.as_deref().unwrap_or_default()).display()
+                ));
+            }
+        }
+    }
+    for o in &step.outputs.artifacts {
+        let p = under(work, &o.path);
+        if !p.exists() {
+            if o.optional {
+                continue;
+            }
+            return Err(format!(
+                "output artifact `{}`: the step did not write {}",
+                o.name,
+                p.display()
+            ));
+        }
+        match store.put(&p).await {
+            Ok(stored) => {
+                outputs.artifacts.insert(o.name.clone(), stored);
+            }
+            // A full disk, say: the attempt errs (and may be retried); the run goes on.
+            Err(e) => return Err(format!("cannot store output artifact `{}`: {e}", o.name)),
+        }
+    }
+    Ok(())
+}
+
+/// A mapped step's status and outputs from its instances', in item order: one JSON list per
+/// output parameter and for `result` (docs/spec.md §12).
+pub(crate) fn combine_map(
+    step: &Step,
+    ends: &[(StepStatus, &StepOutputs)],
+) -> (StepStatus, StepOutputs) {
+    let status = if let Some((bad, _)) = ends.iter().find(|(s, _)| s.is_failure()) {
+        *bad
+    } else if ends.iter().any(|(s, _)| *s == StepStatus::Omitted) {
+        StepStatus::Omitted
+    } else if !ends.is_empty() && ends.iter().all(|(s, _)| *s == StepStatus::Cached) {
+        StepStatus::Cached
+    } else if !ends.is_empty() && ends.iter().all(|(s, _)| *s == StepStatus::Skipped) {
+        StepStatus::Skipped
+    } else {
+        StepStatus::Succeeded
+    };
+    let mut outputs = StepOutputs::default();
+    for p in &step.outputs.parameters {
+        let list: Vec<serde_json::Value> = ends
+            .iter()
+            .map(|(_, o)| {
+                o.parameters
+                    .get(&p.name)
+                    .map(|v| serde_json::Value::String(v.clone()))
+                    .unwrap_or(serde_json::Value::Null)
+            })
+            .collect();
+        outputs
+            .parameters
+            .insert(p.name.clone(), serde_json::Value::Array(list).to_string());
+    }
+    let results: Vec<serde_json::Value> = ends
+        .iter()
+        .map(|(_, o)| {
+            o.result
+                .clone()
+                .map(serde_json::Value::String)
+                .unwrap_or(serde_json::Value::Null)
+        })
+        .collect();
+    outputs.result = Some(serde_json::Value::Array(results).to_string());
+    (status, outputs)
+}
+
+/// The items of a `map` over a `range` (start inclusive, stop exclusive, by `step`).
+pub(crate) fn range_items(start: i64, stop: i64, by: i64) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut x = start;
+    while (by > 0 && x < stop) || (by < 0 && x > stop) {
+        out.push(serde_json::Value::from(x));
+        x += by;
+    }
+    out
 }
 
 enum MapItems {
@@ -1137,7 +1171,7 @@ struct Attempt {
 }
 
 /// `p` as the step sees it: absolute paths as they are, relative ones under its work dir.
-fn under(work: &Path, p: &str) -> PathBuf {
+pub(crate) fn under(work: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
         p.to_path_buf()
@@ -1147,18 +1181,18 @@ fn under(work: &Path, p: &str) -> PathBuf {
 }
 
 /// The stand-in for a path in the cache key, which must not change with the run's directories.
-fn symbolic(kind: &str, n: &str) -> PathBuf {
+pub(crate) fn symbolic(kind: &str, n: &str) -> PathBuf {
     PathBuf::from(format!("<{kind}.{n}.path>"))
 }
 
-fn read_text(p: &Path) -> String {
+pub(crate) fn read_text(p: &Path) -> String {
     std::fs::read(p)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default()
 }
 
 /// Why a step kind cannot run locally, if it cannot.
-fn unsupported(step: &Step) -> Option<String> {
+pub(crate) fn unsupported(step: &Step) -> Option<String> {
     match &step.kind {
         StepKind::Resource(_) => Some(format!(
             "step `{}` is a Kubernetes resource step; the local runtime has no cluster to create it in (compile the workflow for Argo or Tekton, or replace the step with a script)",
@@ -1180,19 +1214,56 @@ fn unsupported(step: &Step) -> Option<String> {
     }
 }
 
+/// Where an input artifact comes from: an upstream step's output (by digest) or a local path
+/// (stored first, so the step reads it from the store like any other input).
+pub(crate) async fn input_artifact(
+    store: &Store,
+    a: &couler_ir::InputArtifact,
+    seen: &BTreeMap<String, Outcome>,
+) -> Result<ArtifactRef, String> {
+    match &a.source {
+        Some(ArtifactSource::From(Reference::Step {
+            step: s,
+            output: StepOutput::Artifact(name),
+        })) => seen
+            .get(s)
+            .and_then(|o| o.outputs.artifacts.get(name))
+            .cloned()
+            .ok_or_else(|| format!("`{s}` produced no artifact `{name}`")),
+        Some(ArtifactSource::Storage(Storage::Local(l))) => {
+            let p = Path::new(&l.path);
+            if p.exists() {
+                store.put(p).await.map_err(|e| e.to_string())
+            } else {
+                Err(format!("{} does not exist", l.path))
+            }
+        }
+        Some(ArtifactSource::Storage(st)) => Err(format!(
+            "{} storage is not available on the local runtime",
+            st.key()
+        )),
+        Some(ArtifactSource::From(r)) => Err(format!("`{r}` is not an artifact")),
+        None => Err("it has no source".to_string()),
+    }
+}
+
 /// A step's definition with every template rendered.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub(crate) struct Rendered {
     kind: &'static str,
     image: Option<String>,
-    command: Vec<String>,
-    args: Vec<String>,
-    source: Option<String>,
-    env: Vec<(String, String)>,
+    pub(crate) command: Vec<String>,
+    pub(crate) args: Vec<String>,
+    pub(crate) source: Option<String>,
+    pub(crate) env: Vec<(String, String)>,
     inputs: Vec<(String, String)>,
 }
 
-fn render_step(wf: &Workflow, step: &Step, ctx: &mut Context<'_>) -> Result<Rendered, Unresolved> {
+pub(crate) fn render_step(
+    wf: &Workflow,
+    step: &Step,
+    ctx: &mut Context<'_>,
+) -> Result<Rendered, Unresolved> {
     let mut input_params = BTreeMap::new();
     for p in &step.inputs.parameters {
         let v = match &p.value {
@@ -1231,7 +1302,7 @@ fn render_step(wf: &Workflow, step: &Step, ctx: &mut Context<'_>) -> Result<Rend
 
 /// The memoization key: the rendered definition, input values, input artifact digests, the
 /// declared outputs, the loop, the cache version. Secrets contribute their names only.
-fn cache_key(
+pub(crate) fn cache_key(
     wf: &Workflow,
     step: &Step,
     def: &Rendered,

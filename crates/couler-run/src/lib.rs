@@ -9,19 +9,27 @@
 //! - [`runner`]: each attempt as a host process in its own process group (or in docker/podman);
 //! - [`state`]: the SQLite state store (runs, steps, attempts, cache) with versioned migrations;
 //! - [`artifacts`]: the content-addressed artifact store;
+//! - [`cache_budget`]: the memoization cache under a size budget, evicting by a policy;
 //! - [`render`]: references, templates and conditions evaluated at run time.
+//! - `subworkflow`: sub-workflow steps as nested runs, and outputs written to `storage: local`.
+//! - [`launch`]: the in-task launcher (`couler launch`): one step inside an engine's task, with
+//!   these same semantics (docs/launcher.md).
 //!
 //! A state directory holds `state.db`, `artifacts/` (the default artifact store) and `runs/RUN/steps/NODE/attempt-N/`
 //! (`work/`, `stdout.log`, `stderr.log`, `script`). One executor at a time owns it (`lock`).
 
 pub mod artifacts;
+pub mod cache_budget;
 mod executor;
+pub mod launch;
 pub mod render;
 pub mod runner;
 pub mod state;
+mod subworkflow;
 
 pub use runner::Runtime;
 pub use state::{RunRecord, RunStatus, State, StepRecord, StepStatus};
+pub use subworkflow::MAX_DEPTH as MAX_SUBWORKFLOW_DEPTH;
 
 use couler_ir::{ParamType, Workflow};
 use std::collections::BTreeMap;
@@ -94,6 +102,11 @@ pub struct RunOptions {
     pub events: Option<mpsc::UnboundedSender<Event>>,
     /// Turns true to stop the run (Ctrl-C, SIGTERM from `couler stop`).
     pub stop: watch::Receiver<bool>,
+    /// The directory of the spec file the workflow was read from: sub-workflow `ref`s are
+    /// relative to it. `None` on `resume` uses the one the run recorded (docs/runtime.md).
+    pub spec_dir: Option<PathBuf>,
+    /// Keep the memoization cache under this many bytes (`--cache-size`); `None`: unbounded.
+    pub cache_budget: Option<cache_budget::CacheBudget>,
 }
 
 /// The outcome of `run` or `resume`.
@@ -379,6 +392,7 @@ async fn execute(
     kept: BTreeMap<String, (StepStatus, state::StepOutputs)>,
 ) -> Result<RunReport, Error> {
     let started = state::now();
+    let state = state.with_cache_budget(opts.cache_budget.clone());
     let run_dir = std::path::absolute(opts.state_dir.join("runs").join(&run_id))
         .map_err(|e| Error::Io(format!("cannot resolve the run directory: {e}")))?;
     let default_slots = std::thread::available_parallelism()
@@ -394,7 +408,7 @@ async fn execute(
     let exec = Arc::new(executor::Exec {
         wf: wf.clone(),
         run_id: run_id.clone(),
-        run_dir,
+        run_dir: run_dir.clone(),
         state: state.clone(),
         store,
         params,
@@ -404,6 +418,7 @@ async fn execute(
         use_cache: opts.use_cache,
         kept,
         events: opts.events.clone(),
+        nest: subworkflow::top_level(&run_dir, opts.spec_dir.as_deref()),
     });
     let result = exec.run().await;
     let (status, message) = match &result {
@@ -414,6 +429,11 @@ async fn execute(
         .finish_run(&run_id, status, message.as_deref())
         .await?;
     result?;
+    // The run is over and the lock still held: the blobs evicted entries left can go. A failed
+    // collection does not change the run's outcome; `couler cache gc` retries it.
+    if opts.cache_budget.is_some() {
+        let _ = cache_budget::collect(&state, &opts.state_dir).await;
+    }
     let steps = state.steps(&run_id).await?;
     state.close().await;
     Ok(RunReport {

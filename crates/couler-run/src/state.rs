@@ -20,7 +20,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The schema version this Couler writes; migrations below bring older databases up to it.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
 const MIGRATIONS: &[&[&str]] = &[
@@ -79,6 +79,17 @@ const MIGRATIONS: &[&[&str]] = &[
     // 2: where each run keeps its artifacts (JSON of `artifacts::Location`; NULL: the state
     // directory's local store, as every run before version 2 did).
     &["ALTER TABLE runs ADD COLUMN artifact_store TEXT"],
+    // 3: per-entry metadata the cache budget ranks by (`cache_budget`): the step, the bytes of
+    // its artifacts, the seconds it took (what a miss costs), hits, last use, and how many
+    // steps of its workflow read it. Older entries read as 0 bytes, 0 seconds, never used.
+    &[
+        "ALTER TABLE cache ADD COLUMN step TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cache ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE cache ADD COLUMN recompute_secs REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE cache ADD COLUMN hits INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE cache ADD COLUMN last_used REAL",
+        "ALTER TABLE cache ADD COLUMN consumers INTEGER NOT NULL DEFAULT 0",
+    ],
 ];
 
 /// The status of a step (or map instance).
@@ -227,6 +238,8 @@ fn db_err(what: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
 #[derive(Clone)]
 pub struct State {
     pool: SqlitePool,
+    /// The memoization cache's size budget, enforced on every put (`--cache-size`).
+    cache_budget: Option<crate::cache_budget::CacheBudget>,
 }
 
 impl State {
@@ -248,9 +261,18 @@ impl State {
             .connect_with(opts)
             .await
             .map_err(|e| Error::State(format!("cannot open {}: {e}", path.display())))?;
-        let state = State { pool };
+        let state = State {
+            pool,
+            cache_budget: None,
+        };
         state.migrate().await?;
         Ok(state)
+    }
+
+    /// This state with the cache kept under `budget` from now on (`None`: unbounded).
+    pub fn with_cache_budget(mut self, budget: Option<crate::cache_budget::CacheBudget>) -> State {
+        self.cache_budget = budget;
+        self
     }
 
     async fn migrate(&self) -> Result<(), Error> {
@@ -604,30 +626,137 @@ impl State {
             return Ok(None);
         }
         let text: String = row.try_get("outputs").map_err(db_err("cache"))?;
-        Ok(serde_json::from_str(&text).ok())
+        let Ok(outputs) = serde_json::from_str(&text) else {
+            return Ok(None);
+        };
+        // A hit: the budget's policies rank by use.
+        sqlx::query("UPDATE cache SET hits = hits + 1, last_used = ? WHERE key = ?")
+            .bind(now())
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("cannot record a cache hit"))?;
+        Ok(Some(outputs))
     }
 
+    /// Records a step's outputs under `key`, then evicts down to the budget if one is set.
     pub async fn cache_put(
         &self,
         key: &str,
         outputs: &StepOutputs,
         run_id: &str,
         node: &str,
+        meta: &crate::cache_budget::PutMeta,
     ) -> Result<(), Error> {
         let text = serde_json::to_string(outputs)
             .map_err(|e| Error::State(format!("cannot encode outputs: {e}")))?;
+        let bytes: u64 = outputs.artifacts.values().map(|a| a.size).sum();
+        let t = now();
         sqlx::query(
-            "INSERT OR REPLACE INTO cache (key, outputs, run_id, node, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO cache (key, outputs, run_id, node, created_at, step, bytes,
+                recompute_secs, hits, last_used, consumers)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
         )
         .bind(key)
         .bind(text)
         .bind(run_id)
         .bind(node)
-        .bind(now())
+        .bind(t)
+        .bind(&meta.step)
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+        .bind(meta.recompute_secs)
+        .bind(t)
+        .bind(i64::from(meta.consumers))
         .execute(&self.pool)
         .await
         .map_err(db_err("cannot write the cache"))?;
+        if let Some(budget) = &self.cache_budget {
+            crate::cache_budget::enforce(self, budget, Some(run_id)).await?;
+        }
         Ok(())
+    }
+
+    /// Every cache entry with its metadata, oldest first (`pinned` unset).
+    pub async fn cache_entries(&self) -> Result<Vec<crate::cache_budget::CacheEntry>, Error> {
+        let rows = sqlx::query(
+            "SELECT key, outputs, run_id, node, created_at, step, bytes, recompute_secs, hits,
+                COALESCE(last_used, created_at) AS last_used, consumers
+             FROM cache ORDER BY created_at, key",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("cannot read the cache"))?;
+        let e = db_err("cannot read a cache entry");
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let text: String = r.try_get("outputs").map_err(&e)?;
+            let outputs: StepOutputs = serde_json::from_str(&text).unwrap_or_default();
+            let bytes: i64 = r.try_get("bytes").map_err(&e)?;
+            let hits: i64 = r.try_get("hits").map_err(&e)?;
+            let consumers: i64 = r.try_get("consumers").map_err(&e)?;
+            out.push(crate::cache_budget::CacheEntry {
+                key: r.try_get("key").map_err(&e)?,
+                step: r.try_get("step").map_err(&e)?,
+                node: r.try_get("node").map_err(&e)?,
+                run_id: r.try_get("run_id").map_err(&e)?,
+                bytes: u64::try_from(bytes).unwrap_or(0),
+                recompute_secs: r.try_get("recompute_secs").map_err(&e)?,
+                hits: u64::try_from(hits).unwrap_or(0),
+                last_used: r.try_get("last_used").map_err(&e)?,
+                created_at: r.try_get("created_at").map_err(&e)?,
+                consumers: u32::try_from(consumers).unwrap_or(0),
+                artifacts: outputs.artifacts.into_values().collect(),
+                pinned: false,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The cache's bytes: the sum of its entries' (a cheap check before ranking).
+    pub async fn cache_bytes(&self) -> Result<u64, Error> {
+        let row = sqlx::query("SELECT COALESCE(SUM(bytes), 0) AS n FROM cache")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("cannot read the cache"))?;
+        let n: i64 = row.try_get("n").map_err(db_err("cannot read the cache"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Deletes one cache entry (its blobs stay until a garbage collection).
+    pub async fn cache_delete(&self, key: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM cache WHERE key = ?")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("cannot delete a cache entry"))?;
+        Ok(())
+    }
+
+    /// The artifacts recorded by kept steps of every run that did not succeed (a run `resume`
+    /// may still continue), with the run's id.
+    pub async fn resumable_artifacts(
+        &self,
+    ) -> Result<Vec<(String, crate::artifacts::ArtifactRef)>, Error> {
+        let rows = sqlx::query(
+            "SELECT s.run_id, s.status, s.outputs FROM steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.status != 'Succeeded' AND s.outputs IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("cannot read steps"))?;
+        let e = db_err("cannot read a step");
+        let mut out = Vec::new();
+        for r in &rows {
+            let status: String = r.try_get("status").map_err(&e)?;
+            if !StepStatus::parse(&status).is_some_and(StepStatus::is_kept) {
+                continue;
+            }
+            let run: String = r.try_get("run_id").map_err(&e)?;
+            let text: String = r.try_get("outputs").map_err(&e)?;
+            let outputs: StepOutputs = serde_json::from_str(&text).unwrap_or_default();
+            out.extend(outputs.artifacts.into_values().map(|a| (run.clone(), a)));
+        }
+        Ok(out)
     }
 }
 
@@ -725,6 +854,15 @@ mod tests {
                 .await
                 .map_err(db_err("test"))?;
             sqlx::query(MIGRATIONS[0][0])
+                .execute(&state.pool)
+                .await
+                .map_err(db_err("test"))?;
+            // The cache table as version 1 had it (version 3 adds its metadata).
+            sqlx::query("DROP TABLE cache")
+                .execute(&state.pool)
+                .await
+                .map_err(db_err("test"))?;
+            sqlx::query(MIGRATIONS[0][3])
                 .execute(&state.pool)
                 .await
                 .map_err(db_err("test"))?;

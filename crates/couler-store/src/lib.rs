@@ -41,6 +41,7 @@
 //! See `docs/artifacts.md` for the storage model and configuration.
 
 mod error;
+mod gc;
 mod manifest;
 
 use std::collections::BTreeSet;
@@ -56,6 +57,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub use error::{StoreError, StoreErrorKind};
+pub use gc::GcReport;
 use manifest::{MANIFEST_FORMAT, MAX_MANIFEST_BYTES, Manifest, ManifestFile};
 
 /// Bytes read from a local file per step: hashing and uploading stream in pieces of this size.
@@ -569,8 +571,8 @@ impl ArtifactStore {
         )
     }
 
-    /// Rebuilds a directory artifact at `dest` (a fresh path).
-    async fn fetch_dir(&self, digest: &str, dest: &Path) -> Result<(), StoreError> {
+    /// Reads, verifies and validates a directory artifact's manifest.
+    async fn load_manifest(&self, digest: &str) -> Result<Manifest, StoreError> {
         let hex = digest_hex(digest)?;
         let key = blob_key(hex);
         let meta = self
@@ -606,6 +608,12 @@ impl ArtifactStore {
             )
         })?;
         manifest.validate(digest)?;
+        Ok(manifest)
+    }
+
+    /// Rebuilds a directory artifact at `dest` (a fresh path).
+    async fn fetch_dir(&self, digest: &str, dest: &Path) -> Result<(), StoreError> {
+        let manifest = self.load_manifest(digest).await?;
         tokio::fs::create_dir(dest)
             .await
             .map_err(|e| StoreError::io("creating directory", dest, e))?;

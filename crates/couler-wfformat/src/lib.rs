@@ -196,5 +196,75 @@ pub fn import_detailed(json_text: &str, options: &ImportOptions) -> Result<Impor
     lower::lower(&trace, options)
 }
 
+/// One task of a trace as recorded, for tools that analyse traces rather than replay them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceTask {
+    /// The key parents and children refer to.
+    pub id: String,
+    /// The human name, when the trace has one apart from the id.
+    pub name: Option<String>,
+    pub parents: Vec<String>,
+    pub children: Vec<String>,
+    /// File ids the task read.
+    pub inputs: Vec<String>,
+    /// File ids the task wrote.
+    pub outputs: Vec<String>,
+    /// Recorded runtime in seconds, as written (may be missing, negative or NaN).
+    pub runtime: Option<f64>,
+}
+
+/// The facts of a trace as recorded: tasks in trace order and file sizes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TraceFacts {
+    /// The trace's own `name` (empty when it has none).
+    pub name: String,
+    pub tasks: Vec<TraceTask>,
+    /// File id → recorded size in bytes (first entry wins, missing size is 0).
+    pub file_sizes: std::collections::BTreeMap<String, f64>,
+}
+
+/// Reads a WfFormat trace (either layout) without lowering it: for simulators and analyses.
+/// Structural checks (unknown parents, cycles) are left to the caller.
+///
+/// ```
+/// let facts = couler_wfformat::read_trace(r#"{"name": "t", "workflow": {"specification": {
+///   "tasks": [{"id": "a", "outputFiles": ["f"]}, {"id": "b", "parents": ["a"], "inputFiles": ["f"]}],
+///   "files": [{"id": "f", "sizeInBytes": 42}]},
+///   "execution": {"tasks": [{"id": "a", "runtimeInSeconds": 3.5}]}}}"#)?;
+/// assert_eq!(facts.tasks[1].parents, ["a"]);
+/// assert_eq!(facts.tasks[0].runtime, Some(3.5));
+/// assert_eq!(facts.tasks[1].runtime, None);
+/// assert_eq!(facts.file_sizes["f"], 42.0);
+/// assert!(couler_wfformat::read_trace("[]").unwrap_err().to_string().contains("JSON object"));
+/// # Ok::<(), couler_wfformat::ImportError>(())
+/// ```
+pub fn read_trace(json_text: &str) -> Result<TraceFacts, ImportError> {
+    let root: serde_json::Value =
+        serde_json::from_str(json_text).map_err(|e| ImportError::json(&e))?;
+    let trace = trace::read(&root)?;
+    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    Ok(TraceFacts {
+        name: trace.name.unwrap_or_default().to_string(),
+        tasks: trace
+            .tasks
+            .iter()
+            .map(|t| TraceTask {
+                id: t.id.to_string(),
+                name: t.name.map(str::to_string),
+                parents: owned(&t.parents),
+                children: owned(&t.children),
+                inputs: owned(&t.inputs),
+                outputs: owned(&t.outputs),
+                runtime: t.runtime,
+            })
+            .collect(),
+        file_sizes: trace
+            .sizes
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,23 +1,768 @@
-//! The Airflow backend: Apache Airflow 3 DAG files (Python).
+//! The Airflow backend: one Apache Airflow 3 DAG file (Python, `airflow.sdk`) per workflow.
+//!
+//! Every task runs the shared in-task launcher, `couler launch step` (docs/launcher.md), which
+//! stages artifacts, renders templates, evaluates `when`, runs the step and prints its outcome as
+//! the task's XCom; so the DAG only wires tasks, and step semantics are the local runtime's.
+//! How each feature lowers is in docs/airflow.md.
+//!
+//! **Generated code is a security boundary.** The DAG is Python built by construction: user
+//! data enters only as Python literals ([`python::literal`]), never pasted into code. Airflow
+//! renders `bash_command`, `env` and other template fields with Jinja, so user data never goes
+//! into a template either: the step's definition travels base64-encoded (`COULER_TASK`), and
+//! every user-derived value placed in a templated field is wrapped in `airflow.sdk.literal`,
+//! which Airflow does not render. The only Jinja in the file is what this module writes
+//! (XCom pulls by validated task id, `run_id`, params as JSON).
 
-use crate::{Backend, CompileError, Feature, Options, Output, Support};
-use couler_ir::Workflow;
+pub mod python;
+
+use crate::{Backend, CompileError, Feature, Operator, Options, Output, Support};
+use couler_ir::{ArtifactSource, Graph, MapOver, ParamType, Step, StepKind, Storage, Workflow};
+use python::{literal, string};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 /// Compiles the IR to Apache Airflow 3 DAG files (Python).
 pub struct Airflow;
+
+/// Exit code of the launcher that Airflow's `BashOperator` turns into "skipped".
+const SKIP_EXIT_CODE: i32 = 99;
 
 impl Backend for Airflow {
     fn name(&self) -> &'static str {
         "airflow"
     }
 
-    fn support(&self, _feature: Feature) -> Support {
-        Support::Unsupported
+    fn support(&self, feature: Feature) -> Support {
+        use Feature::*;
+        match feature {
+            Container | Script => {
+                Support::Lowered("a task running `couler launch step` (host, pod or container)")
+            }
+            Suspend => Support::Lowered(
+                "a task that sleeps for `duration`; a suspend without one is a compile error",
+            ),
+            Params => Support::Native,
+            ParameterPassing => Support::Lowered("the launcher's outcome JSON, as the task's XCom"),
+            ArtifactPassing => Support::Lowered(
+                "content-addressed artifact store (--artifact-store / artifactRepository); digests via XCom",
+            ),
+            When => Support::Lowered(
+                "the launcher evaluates `when` and exits 99 (task skipped); trigger rule none_failed keeps Airflow from skipping more",
+            ),
+            MapItems | MapRange => {
+                Support::Lowered("dynamic task mapping (expand) over the item indices")
+            }
+            MapFrom => Support::Lowered(
+                "a `couler launch items` task lists the item indices at run time; the step expands over them",
+            ),
+            MapParallelism => Support::Lowered("max_active_tis_per_dagrun on the mapped task"),
+            MappedOutputs => Support::Lowered(
+                "the mapped task's XComs pulled as a list and combined by the launcher",
+            ),
+            Repeat => Support::Lowered(
+                "the launcher re-runs the step while `repeat.while` holds, up to maxIterations, in one task",
+            ),
+            Groups => Support::Lowered("task dependencies on every member"),
+            ExitHandler => Support::Lowered(
+                "a last task with trigger rule all_done, downstream of every task; the launcher derives workflow.status from their outcomes",
+            ),
+            Retry => Support::Lowered("task retries (any failure is retried)"),
+            Backoff => Support::Lowered(
+                "retry_delay, retry_exponential_backoff (Airflow's factor 2) and max_retry_delay",
+            ),
+            Timeout => Support::Lowered("execution_timeout, and the launcher's own timeout"),
+            Resources | Gpu | NodeSelector | Tolerations | ImagePullSecrets | ServiceAccount => {
+                Support::Lowered(
+                    "KubernetesPodOperator fields (--operator kubernetes); ignored by the host and docker operators",
+                )
+            }
+            Secrets => Support::Lowered(
+                "Kubernetes secret references (--operator kubernetes); else the worker's environment variable",
+            ),
+            Cache => Support::Lowered(
+                "the launcher's cache entries in a directory artifact store (not consulted on S3)",
+            ),
+            ContinueOnFailure => Support::Lowered(
+                "the launcher exits 0 and reports `Failed` in the outcome readers see",
+            ),
+            Schedule => Support::Native,
+            Parallelism => Support::Lowered("max_active_tasks of the DAG"),
+            Labels => Support::Lowered("DAG tags (`key=value`)"),
+            ArtifactRepository => Support::Lowered("the launcher's artifact store"),
+            StorageLocal => Support::Lowered("a path on the worker, stored by the launcher"),
+            StorageS3 => {
+                Support::Lowered("the launcher's artifact store (artifactRepository only)")
+            }
+            StatusOf => Support::Lowered("status and exit code in the launcher's outcome"),
+            Resource | JobTensorflow | JobPytorch | JobMpi | SubWorkflow | Volumes
+            | VolumeClaims | Ttl | StorageGcs | StorageOss | StorageHdfs | StorageGit
+            | StorageHttp => Support::Unsupported,
+        }
     }
 
-    fn compile(&self, _wf: &Workflow, _options: &Options) -> Result<Output, CompileError> {
-        Err(CompileError::Invalid(
-            "the airflow backend is not built yet (issue #5)".into(),
-        ))
+    fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
+        crate::check_support(self, wf)?;
+        check_details(self, wf)?;
+        let mut out = Output::default();
+        let text = dag_file(wf, options, &mut out.warnings)?;
+        out.files.insert(format!("{}.py", wf.name), text);
+        Ok(out)
     }
 }
+
+/// Uses the matrix cannot see: suspends without a duration, S3 input sources.
+fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
+    let unsupported = |feature: Feature, step: &Step, detail: String| CompileError::Unsupported {
+        feature,
+        step: Some(step.name.clone()),
+        backend: b.name(),
+        supported_by: crate::backends()
+            .iter()
+            .filter(|x| x.name() != b.name() && x.support(feature).is_supported())
+            .map(|x| x.name())
+            .collect(),
+        detail: Some(detail),
+    };
+    for s in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+        if let StepKind::Suspend(sus) = &s.kind
+            && sus.duration.is_none()
+        {
+            return Err(unsupported(
+                Feature::Suspend,
+                s,
+                "a suspend without `duration` waits for a person to resume it, which an Airflow task cannot do; give it a `duration`".into(),
+            ));
+        }
+        for a in &s.inputs.artifacts {
+            if let Some(ArtifactSource::Storage(st)) = &a.source
+                && !matches!(st, Storage::Local(_))
+            {
+                return Err(unsupported(
+                    Feature::StorageS3,
+                    s,
+                    format!(
+                        "input artifact `{}` reads {} storage directly; the launcher fetches inputs only from the artifact store or a local path (pass the object through an upstream step)",
+                        a.name,
+                        st.key()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The name of the environment variable that carries step `name`'s outcome (docs/launcher.md).
+fn upstream_var(name: &str) -> String {
+    format!("COULER_UPSTREAM_{}", name.to_uppercase().replace('-', "_"))
+}
+
+/// A task id is the step name; the IR validated it as a DNS-1123 label, which is also a valid
+/// Airflow task id and safe inside the Jinja this module writes. Checked again here.
+fn task_id(name: &str) -> Result<&str, CompileError> {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        Ok(name)
+    } else {
+        Err(CompileError::Invalid(format!(
+            "step name `{}` is not a DNS-1123 label; run `couler validate` on the workflow",
+            name.escape_debug()
+        )))
+    }
+}
+
+fn seconds(d: couler_ir::Duration) -> String {
+    format!("timedelta(seconds={})", d.as_std().as_secs_f64())
+}
+
+fn param_type(t: ParamType) -> Value {
+    match t {
+        ParamType::String => json!("string"),
+        ParamType::Int => json!("integer"),
+        ParamType::Float => json!("number"),
+        ParamType::Bool => json!("boolean"),
+        ParamType::Json => json!([
+            "object", "array", "string", "number", "integer", "boolean", "null"
+        ]),
+    }
+}
+
+/// The whole DAG file.
+fn dag_file(
+    wf: &Workflow,
+    o: &Options,
+    warnings: &mut Vec<String>,
+) -> Result<String, CompileError> {
+    let graph = Graph::new(wf);
+    let order = graph
+        .topological_order()
+        .map_err(|c| CompileError::Invalid(format!("the workflow has a cycle: {c:?}")))?;
+    let wf_json = serde_json::to_string(wf)
+        .map_err(|e| CompileError::Invalid(format!("cannot encode the workflow: {e}")))?;
+    let store = o.artifact_store.clone().or_else(|| {
+        wf.artifact_repository.as_ref().and_then(|s| match s {
+            Storage::Local(l) => Some(l.path.clone()),
+            Storage::S3(s3) => Some(format!("s3://{}/{}", s3.bucket, s3.key)),
+            _ => None,
+        })
+    });
+    let uses_artifacts = wf
+        .steps
+        .iter()
+        .chain(wf.on_exit.as_deref())
+        .any(|s| !s.inputs.artifacts.is_empty() || !s.outputs.artifacts.is_empty());
+    if uses_artifacts && store.is_none() {
+        warnings.push(
+            "the workflow passes artifacts but names no artifact store: tasks read COULER_ARTIFACT_STORE from the worker's environment (set --artifact-store or artifactRepository)".into(),
+        );
+    }
+    let launcher = o.launcher.clone().unwrap_or_else(|| {
+        if o.operator == Operator::Kubernetes && o.launcher_image.is_some() {
+            "/couler-bin/couler".to_string()
+        } else {
+            "couler".to_string()
+        }
+    });
+    if o.operator != Operator::Host && o.launcher_image.is_none() {
+        warnings.push(
+            "without --launcher-image the step images must contain the `couler` launcher on their PATH".into(),
+        );
+    }
+    let mut py = String::new();
+    let w = &mut py;
+    let _ = writeln!(
+        w,
+        "# Generated by `couler compile --target airflow`. Do not edit: change the workflow and compile again.\n\
+         # Every task runs the Couler launcher (docs/launcher.md); how the workflow lowers is in docs/airflow.md.\n\
+         import base64\n\
+         import json\n\
+         import re\n\
+         from datetime import datetime, timedelta\n\n\
+         from airflow.sdk import DAG, Param, literal"
+    );
+    // Host tasks, and the item-listing tasks of `map.from` steps with any operator.
+    let lists_items = wf
+        .steps
+        .iter()
+        .any(|s| matches!(s.map.as_ref().map(|m| &m.over), Some(MapOver::From(_))));
+    if o.operator == Operator::Host || lists_items {
+        let _ = writeln!(
+            w,
+            "from airflow.providers.standard.operators.bash import BashOperator"
+        );
+    }
+    match o.operator {
+        Operator::Host => {}
+        Operator::Kubernetes => {
+            let _ = writeln!(
+                w,
+                "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator\n\
+                 from airflow.providers.cncf.kubernetes.secret import Secret\n\
+                 from kubernetes.client import models as k8s"
+            );
+        }
+        Operator::Docker => {
+            let _ = writeln!(
+                w,
+                "from airflow.providers.docker.operators.docker import DockerOperator"
+            );
+        }
+    }
+    let _ = writeln!(
+        w,
+        "\n# The workflow (the Couler IR as JSON); every task's launcher reads its step from it.\n\
+         WORKFLOW = {}\n\
+         LAUNCHER = {}\n\
+         ARTIFACT_STORE = {}\n\
+         LAUNCHER_IMAGE = {}\n",
+        string(&wf_json),
+        string(&launcher),
+        literal(&store.clone().map(Value::String).unwrap_or(Value::Null)),
+        literal(
+            &o.launcher_image
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null)
+        ),
+    );
+    w.push_str(HELPERS);
+    if o.operator == Operator::Kubernetes {
+        w.push_str(KUBERNETES_HELPERS);
+    }
+    // The DAG.
+    let mut dag_args: Vec<String> = vec![
+        format!("dag_id={}", string(&wf.name)),
+        format!(
+            "schedule={}",
+            match &wf.schedule {
+                Some(s) => string(&s.cron),
+                None => "None".into(),
+            }
+        ),
+        "start_date=datetime(2024, 1, 1)".into(),
+        "catchup=False".into(),
+    ];
+    if let Some(d) = &wf.description {
+        dag_args.push(format!("description={}", string(d)));
+    }
+    if let Some(s) = &wf.schedule
+        && s.timezone.is_some()
+    {
+        warnings.push("the schedule's timezone is not applied: the DAG's start_date is UTC".into());
+    }
+    if let Some(p) = wf.parallelism {
+        dag_args.push(format!("max_active_tasks={p}"));
+    }
+    if !wf.labels.is_empty() {
+        let tags: Vec<Value> = wf
+            .labels
+            .iter()
+            .map(|(k, v)| Value::String(format!("{k}={v}")))
+            .collect();
+        dag_args.push(format!("tags={}", literal(&Value::Array(tags))));
+    }
+    if !wf.params.is_empty() {
+        let mut ps = Vec::new();
+        for p in &wf.params {
+            let mut args = Vec::new();
+            if let Some(d) = &p.default {
+                args.push(literal(d));
+            }
+            args.push(format!("type={}", literal(&param_type(p.ty))));
+            if !p.allowed.is_empty() {
+                args.push(format!(
+                    "enum={}",
+                    literal(&Value::Array(p.allowed.clone()))
+                ));
+            }
+            if let Some(d) = &p.description {
+                args.push(format!("description={}", string(d)));
+            }
+            ps.push(format!("{}: Param({})", string(&p.name), args.join(", ")));
+        }
+        dag_args.push(format!("params={{{}}}", ps.join(", ")));
+    }
+    let _ = writeln!(w, "with DAG(\n    {},\n) as dag:", dag_args.join(",\n    "));
+    // Mapped steps with their instance count: known for `items`/`range`, else (`from`) read
+    // at run time from the item-listing task's XCom.
+    let mapped: BTreeMap<&str, String> = wf
+        .steps
+        .iter()
+        .filter_map(|s| {
+            let count = match &s.map.as_ref()?.over {
+                MapOver::Items(v) => v.len().to_string(),
+                MapOver::Range { start, stop, step } => range_len(*start, *stop, *step).to_string(),
+                MapOver::From(_) => "None".to_string(),
+            };
+            Some((s.name.as_str(), count))
+        })
+        .collect();
+    let mut vars: Vec<String> = Vec::new();
+    for &i in &order {
+        let step = &wf.steps[i];
+        let preds: Vec<&str> = graph
+            .predecessors(i)
+            .iter()
+            .map(|&p| wf.steps[p].name.as_str())
+            .collect();
+        vars.push(task(w, wf, step, &preds, &mapped, o, false, warnings)?);
+    }
+    // Dependencies, in a fixed order.
+    for (a, b) in graph.edges() {
+        let _ = writeln!(
+            w,
+            "    {} >> {}",
+            task_var(&wf.steps[a].name),
+            task_var(&wf.steps[b].name)
+        );
+    }
+    if let Some(h) = wf.on_exit.as_deref() {
+        let all: Vec<&str> = wf.steps.iter().map(|s| s.name.as_str()).collect();
+        let v = task(w, wf, h, &all, &mapped, o, true, warnings)?;
+        if !vars.is_empty() {
+            let list: Vec<String> = wf.steps.iter().map(|s| task_var(&s.name)).collect();
+            let _ = writeln!(w, "    [{}] >> {v}", list.join(", "));
+        }
+    }
+    Ok(py)
+}
+
+fn task_var(name: &str) -> String {
+    format!("t_{}", name.replace('-', "_"))
+}
+
+/// One task (and, for a `map.from` step, the task listing its items); returns its variable.
+#[allow(clippy::too_many_arguments)]
+fn task(
+    w: &mut String,
+    wf: &Workflow,
+    step: &Step,
+    upstream: &[&str],
+    mapped: &BTreeMap<&str, String>,
+    o: &Options,
+    exit_handler: bool,
+    warnings: &mut Vec<String>,
+) -> Result<String, CompileError> {
+    let id = task_id(&step.name)?;
+    let var = task_var(id);
+    // COULER_UPSTREAM_<S> for every predecessor: its XCom (a list for a mapped step).
+    let mut ups: Vec<String> = Vec::new();
+    for u in upstream {
+        let u = task_id(u)?;
+        ups.push(format!(
+            "({}, {}, {})",
+            string(u),
+            string(&upstream_var(u)),
+            match mapped.get(u) {
+                Some(count) => format!("({count},)"),
+                None => "None".to_string(),
+            }
+        ));
+    }
+    let env = format!("_env({}, [{}])", string(id), ups.join(", "));
+    let mut kw: Vec<String> = vec![format!("task_id={}", string(id))];
+    kw.push(format!(
+        "trigger_rule={}",
+        string(if exit_handler {
+            "all_done"
+        } else {
+            "none_failed"
+        })
+    ));
+    if let Some(r) = wf.effective_retry(step) {
+        kw.push(format!("retries={}", r.limit));
+        match &r.backoff {
+            Some(b) => {
+                kw.push(format!("retry_delay={}", seconds(b.duration)));
+                if b.factor > 1 {
+                    kw.push("retry_exponential_backoff=True".into());
+                    if b.factor != 2 {
+                        warnings.push(format!(
+                            "step `{}`: Airflow's exponential backoff doubles the delay; backoff factor {} is approximated by 2",
+                            step.name, b.factor
+                        ));
+                    }
+                }
+                if let Some(m) = b.max {
+                    kw.push(format!("max_retry_delay={}", seconds(m)));
+                }
+            }
+            None => kw.push("retry_delay=timedelta(seconds=0)".into()),
+        }
+    }
+    if let Some(t) = wf.effective_timeout(step) {
+        // The launcher stops the step at its timeout; Airflow's limit is a backstop with room
+        // for staging artifacts.
+        kw.push(format!(
+            "execution_timeout=timedelta(seconds={})",
+            t.as_std().as_secs_f64() + 60.0
+        ));
+    }
+    if !exit_handler {
+        kw.push("on_failure_callback=_record_failure".into());
+    }
+    if let Some(m) = &step.map
+        && let Some(p) = m.parallelism
+    {
+        kw.push(format!("max_active_tis_per_dagrun={}", p.max(1)));
+    }
+    let flags = if step.continue_on_failure {
+        " --exit-zero"
+    } else {
+        ""
+    };
+    let command = format!("\"$COULER_LAUNCHER\" launch step{flags}");
+    let op = match o.operator {
+        Operator::Host => {
+            kw.push(format!("env={env}"));
+            kw.push("append_env=True".into());
+            kw.push(format!("skip_on_exit_code={SKIP_EXIT_CODE}"));
+            "BashOperator"
+        }
+        Operator::Kubernetes => {
+            kw.extend(kubernetes_kwargs(wf, step, &env));
+            kw.push(format!("skip_on_exit_code={SKIP_EXIT_CODE}"));
+            "KubernetesPodOperator"
+        }
+        Operator::Docker => {
+            kw.push(format!(
+                "image={}",
+                string(wf.effective_image(step).unwrap_or("alpine:3.19"))
+            ));
+            kw.push(format!("environment={env}"));
+            kw.push(format!("skip_on_exit_code={SKIP_EXIT_CODE}"));
+            kw.push("entrypoint=[\"/bin/sh\", \"-c\"]".into());
+            if !step.secrets.is_empty() {
+                warnings.push(format!(
+                    "step `{}`: the docker operator passes secrets from the worker's environment only",
+                    step.name
+                ));
+            }
+            "DockerOperator"
+        }
+    };
+    let cmd_kw = match o.operator {
+        Operator::Host => "bash_command",
+        Operator::Kubernetes => "arguments",
+        Operator::Docker => "command",
+    };
+    // What one instance runs: generated text only (the launcher comes from the environment).
+    let cmd = |index: Option<&str>| -> String {
+        let c = match index {
+            Some(i) => format!("COULER_ITEM_INDEX={i} {command}"),
+            None => command.clone(),
+        };
+        match o.operator {
+            Operator::Kubernetes => format!("[{}]", string(&c)),
+            _ => string(&c),
+        }
+    };
+    let kwargs = kw.join(",\n        ");
+    match step.map.as_ref().map(|m| &m.over) {
+        None => {
+            let _ = writeln!(
+                w,
+                "    {var} = {op}(\n        {kwargs},\n        {cmd_kw}={},\n    )",
+                cmd(None)
+            );
+        }
+        Some(MapOver::Items(items)) => {
+            let list: Vec<String> = (0..items.len())
+                .map(|k| cmd(Some(&k.to_string())))
+                .collect();
+            let _ = writeln!(
+                w,
+                "    {var} = {op}.partial(\n        {kwargs},\n    ).expand({cmd_kw}=[{}])",
+                list.join(", ")
+            );
+        }
+        Some(MapOver::Range {
+            start,
+            stop,
+            step: by,
+        }) => {
+            let n = range_len(*start, *stop, *by);
+            let list: Vec<String> = (0..n).map(|k| cmd(Some(&k.to_string()))).collect();
+            let _ = writeln!(
+                w,
+                "    {var} = {op}.partial(\n        {kwargs},\n    ).expand({cmd_kw}=[{}])",
+                list.join(", ")
+            );
+        }
+        Some(MapOver::From(_)) => {
+            if o.operator != Operator::Host {
+                warnings.push(format!(
+                    "step `{}`: its item-listing task runs on the worker (host), which needs the launcher",
+                    step.name
+                ));
+            }
+            let items_id = format!("{id}.items");
+            let _ = writeln!(
+                w,
+                "    {var}_items = BashOperator(\n        task_id={},\n        trigger_rule=\"none_failed\",\n        env={env},\n        append_env=True,\n        bash_command=\"\\\"$COULER_LAUNCHER\\\" launch items\",\n        output_processor=_item_commands({}),\n    )",
+                string(&items_id),
+                if o.operator == Operator::Kubernetes {
+                    "True"
+                } else {
+                    "False"
+                }
+            );
+            let _ = writeln!(
+                w,
+                "    {var} = {op}.partial(\n        {kwargs},\n    ).expand({cmd_kw}={var}_items.output)"
+            );
+            for u in upstream {
+                let _ = writeln!(w, "    {} >> {var}_items", task_var(u));
+            }
+            let _ = writeln!(w, "    {var}_items >> {var}");
+        }
+    }
+    Ok(var)
+}
+
+fn range_len(start: i64, stop: i64, by: i64) -> usize {
+    if by > 0 && stop > start {
+        ((stop - start + by - 1) / by) as usize
+    } else if by < 0 && stop < start {
+        ((start - stop - by - 1) / -by) as usize
+    } else {
+        0
+    }
+}
+
+/// KubernetesPodOperator arguments: image, resources, env, secrets, node selector, tolerations.
+fn kubernetes_kwargs(wf: &Workflow, step: &Step, env: &str) -> Vec<String> {
+    let mut kw = Vec::new();
+    kw.push(format!("name={}", string(&step.name)));
+    kw.push(format!(
+        "image={}",
+        string(wf.effective_image(step).unwrap_or("alpine:3.19"))
+    ));
+    kw.push("cmds=[\"/bin/sh\", \"-c\"]".into());
+    kw.push(format!("env_vars={env}"));
+    kw.push("do_xcom_push=True".into());
+    if let Some(r) = wf.effective_resources(step) {
+        let list = |l: &couler_ir::ResourceList| {
+            let mut m = serde_json::Map::new();
+            if let Some(c) = &l.cpu {
+                m.insert("cpu".into(), Value::String(c.to_string()));
+            }
+            if let Some(mem) = &l.memory {
+                m.insert("memory".into(), Value::String(mem.to_string()));
+            }
+            if let Some(g) = l.gpu {
+                m.insert("nvidia.com/gpu".into(), Value::String(g.to_string()));
+            }
+            Value::Object(m)
+        };
+        kw.push(format!(
+            "container_resources=k8s.V1ResourceRequirements(requests={}, limits={})",
+            literal(&list(&r.requests)),
+            literal(&list(&r.limits))
+        ));
+    }
+    if !step.node_selector.is_empty() {
+        let m: serde_json::Map<String, Value> = step
+            .node_selector
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        kw.push(format!("node_selector={}", literal(&Value::Object(m))));
+    }
+    if !step.tolerations.is_empty() {
+        let ts: Vec<String> = step
+            .tolerations
+            .iter()
+            .map(|t| {
+                let v = serde_json::to_value(t).unwrap_or(Value::Null);
+                format!("k8s.V1Toleration(**_snake({}))", literal(&v))
+            })
+            .collect();
+        kw.push(format!("tolerations=[{}]", ts.join(", ")));
+    }
+    if !step.secrets.is_empty() {
+        let ss: Vec<String> = step
+            .secrets
+            .iter()
+            .map(|s| {
+                format!(
+                    "Secret(\"env\", {}, {}, {})",
+                    string(&s.env),
+                    string(&s.secret),
+                    string(&s.key)
+                )
+            })
+            .collect();
+        kw.push(format!("secrets=[{}]", ss.join(", ")));
+    }
+    // The launcher binary: copied from --launcher-image into a shared volume by an init
+    // container, so step images need not carry it.
+    kw.push("init_containers=_launcher_init()".into());
+    kw.push("volumes=_launcher_volumes()".into());
+    kw.push("volume_mounts=_launcher_mounts()".into());
+    if let Some(sa) = &wf.service_account {
+        kw.push(format!("service_account_name={}", string(sa)));
+    }
+    if !wf.image_pull_secrets.is_empty() {
+        let ss: Vec<String> = wf
+            .image_pull_secrets
+            .iter()
+            .map(|s| format!("k8s.V1LocalObjectReference(name={})", string(s)))
+            .collect();
+        kw.push(format!("image_pull_secrets=[{}]", ss.join(", ")));
+    }
+    kw
+}
+
+/// Generated helpers every DAG file carries (no user data in here).
+const HELPERS: &str = r#"
+
+def _task(step):
+    """The launcher's task for `step` (docs/launcher.md), base64-encoded so that no quote, `$`,
+    `{{` or newline of the user's reaches a shell or a Jinja template."""
+    text = json.dumps({"workflow": json.loads(WORKFLOW), "step": step})
+    return "b64:" + base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _env(step, upstream):
+    """The task's environment. User data is wrapped in `literal` (Airflow does not render it);
+    the Jinja here is generated: XCom pulls by validated task id, the run id, params as JSON."""
+    env = {
+        "COULER_TASK": literal(_task(step)),
+        "COULER_LAUNCHER": literal(LAUNCHER),
+        "COULER_RUN_ID": "{{ run_id }}",
+        "COULER_PARAMS": "{{ params | tojson }}",
+    }
+    if ARTIFACT_STORE is not None:
+        env["COULER_ARTIFACT_STORE"] = literal(ARTIFACT_STORE)
+    for name, var, mapped in upstream:
+        if mapped is None:
+            env[var] = "{{ ti.xcom_pull(task_ids='" + name + "') }}"
+            continue
+        # A mapped step: every instance's XCom by index (None where one was skipped), so the
+        # launcher sees them in item order. The count is static, or the item-listing task's.
+        count = mapped[0]
+        if count is None:
+            count = "(ti.xcom_pull(task_ids='" + name + ".items') or []) | length"
+        env[var] = (
+            "{{ ti.xcom_pull(task_ids='" + name + "', map_indexes=range(" + str(count) + ")) | list | tojson }}"
+        )
+    return env
+
+
+def _record_failure(context):
+    """A failed task leaves no XCom; record its outcome so the exit handler (workflow.status)
+    and readers see `Failed` (launcher exit code 1, or a timeout) or `Error` (any other)."""
+    found = re.search(r"exit code (\d+)", str(context.get("exception") or ""))
+    status = "Error" if found and found.group(1) != "1" else "Failed"
+    outputs = {"parameters": {}, "result": None, "exit_code": None, "artifacts": {}}
+    outcome = {"status": status, "outputs": outputs, "message": str(context.get("exception") or "")}
+    context["ti"].xcom_push(key="return_value", value=json.dumps(outcome))
+
+
+def _item_commands(kubernetes):
+    """Turns `couler launch items` output (a JSON list of indices) into one command per item."""
+    def commands(output):
+        indices = json.loads(output.strip().splitlines()[-1])
+        cmds = ["COULER_ITEM_INDEX=%d \"$COULER_LAUNCHER\" launch step" % int(i) for i in indices]
+        return [[c] for c in cmds] if kubernetes else cmds
+    return commands
+
+
+def _snake(d):
+    """IR (camelCase) keys as the Kubernetes client's snake_case arguments."""
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in d.items()}
+
+
+"#;
+
+/// Helpers of the Kubernetes operator: the launcher copied in from `LAUNCHER_IMAGE`.
+const KUBERNETES_HELPERS: &str = r#"
+def _launcher_init():
+    if LAUNCHER_IMAGE is None:
+        return []
+    return [k8s.V1Container(
+        name="couler-launcher",
+        image=LAUNCHER_IMAGE,
+        command=["/bin/sh", "-c", "cp \"$(command -v couler)\" /couler-bin/couler"],
+        volume_mounts=[k8s.V1VolumeMount(name="couler-bin", mount_path="/couler-bin")],
+    )]
+
+
+def _launcher_volumes():
+    if LAUNCHER_IMAGE is None:
+        return []
+    return [k8s.V1Volume(name="couler-bin", empty_dir=k8s.V1EmptyDirVolumeSource())]
+
+
+def _launcher_mounts():
+    if LAUNCHER_IMAGE is None:
+        return []
+    return [k8s.V1VolumeMount(name="couler-bin", mount_path="/couler-bin")]
+
+
+"#;

@@ -7,15 +7,16 @@
 
 pub mod lint;
 mod render;
+pub mod split;
 
 pub use render::LITERAL_OPEN;
 
 use crate::capability::{Feature, Support};
+use crate::k8s::{fnv1a, param_text, resources, toleration};
 use crate::{Backend, CompileError, Kind, Options, Output};
 use couler_ir::{
     ArtifactSource, CleanPodPolicy, ConcurrencyPolicy, Duration, Framework, MapOver, Reference,
-    ResourceAction, ResourceList, RetryOn, Step, StepKind, StepOutput, Storage, TaintEffect,
-    TolerationOperator, VolumeSource, Workflow,
+    ResourceAction, RetryOn, Step, StepKind, StepOutput, Storage, VolumeSource, Workflow,
 };
 use render::Exposure;
 use serde_json::{Map, Value, json};
@@ -1364,23 +1365,6 @@ fn insert_arguments(task: &mut Map<String, Value>, params: Vec<Value>, artifacts
     }
 }
 
-/// A param value as Argo text: strings as they are, anything else as JSON.
-fn param_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn fnv1a(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 fn action(a: ResourceAction) -> &'static str {
     match a {
         ResourceAction::Create => "create",
@@ -1389,67 +1373,6 @@ fn action(a: ResourceAction) -> &'static str {
         ResourceAction::Patch => "patch",
         ResourceAction::Replace => "replace",
     }
-}
-
-fn resource_list(l: &ResourceList) -> Map<String, Value> {
-    let mut m = Map::new();
-    if let Some(q) = &l.cpu {
-        m.insert("cpu".into(), json!(q.as_str()));
-    }
-    if let Some(q) = &l.memory {
-        m.insert("memory".into(), json!(q.as_str()));
-    }
-    if let Some(q) = &l.ephemeral_storage {
-        m.insert("ephemeral-storage".into(), json!(q.as_str()));
-    }
-    if let Some(g) = l.gpu {
-        m.insert("nvidia.com/gpu".into(), json!(g.to_string()));
-    }
-    m
-}
-
-fn resources(r: &couler_ir::Resources) -> Value {
-    let mut m = Map::new();
-    let req = resource_list(&r.requests);
-    let lim = resource_list(&r.limits);
-    if !lim.is_empty() {
-        m.insert("limits".into(), Value::Object(lim));
-    }
-    if !req.is_empty() {
-        m.insert("requests".into(), Value::Object(req));
-    }
-    Value::Object(m)
-}
-
-fn toleration(t: &couler_ir::Toleration) -> Value {
-    let mut m = Map::new();
-    if let Some(k) = &t.key {
-        m.insert("key".into(), json!(k));
-    }
-    m.insert(
-        "operator".into(),
-        json!(match t.operator {
-            TolerationOperator::Equal => "Equal",
-            TolerationOperator::Exists => "Exists",
-        }),
-    );
-    if let Some(v) = &t.value {
-        m.insert("value".into(), json!(v));
-    }
-    if let Some(e) = t.effect {
-        m.insert(
-            "effect".into(),
-            json!(match e {
-                TaintEffect::NoSchedule => "NoSchedule",
-                TaintEffect::PreferNoSchedule => "PreferNoSchedule",
-                TaintEffect::NoExecute => "NoExecute",
-            }),
-        );
-    }
-    if let Some(s) = t.toleration_seconds {
-        m.insert("tolerationSeconds".into(), json!(s));
-    }
-    Value::Object(m)
 }
 
 fn volume(v: &couler_ir::Volume) -> Value {

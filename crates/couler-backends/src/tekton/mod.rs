@@ -1,9 +1,59 @@
-//! The Tekton backend: Tekton Pipelines v1 documents (YAML).
+//! The Tekton backend: IR → Tekton Pipelines `tekton.dev/v1` documents (YAML).
+//!
+//! Shape of the output: one multi-document file `<workflow>.yaml` holding one `Task` per distinct
+//! step definition (identical definitions share one), the `Pipeline` (one pipeline task per step,
+//! the exit handler under `finally`) and a `PipelineRun` that runs it with the workflow params'
+//! defaults and a per-run volume for artifacts. Every Task runs the step's image with the shared
+//! in-task launcher (`couler launch`), copied in from the launcher image by a first step, as
+//! Kubeflow Pipelines does; the workflow, cut down to the Task's steps ([`cut_down`]), reaches the
+//! launcher as inert JSON ([`render::inert_json`]), so no user string stands where Tekton
+//! substitutes `$(…)` or a shell interprets anything; steps pass outcomes to each other through
+//! the results `status` and `outcome`. See `docs/tekton.md` for every feature.
 
-use crate::{Backend, CompileError, Feature, Options, Output, Support};
-use couler_ir::Workflow;
+pub mod lint;
+pub mod render;
+
+use crate::capability::{Feature, Support};
+use crate::k8s::{param_text, resources, toleration};
+use crate::{Backend, CompileError, Options, Output};
+use couler_ir::{MapOver, Reference, RetryOn, Step, StepKind, Storage, VolumeSource, Workflow};
+use render::When;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeSet, HashMap};
+
+/// The image the launcher is copied from when `--launcher-image` is not given.
+pub const DEFAULT_LAUNCHER_IMAGE: &str =
+    concat!("ghcr.io/couler-dev/couler:", env!("CARGO_PKG_VERSION"));
+/// Where the launcher binary is copied to in every Task's pods.
+pub const LAUNCHER_DIR: &str = "/couler/bin";
+/// The workspace (one volume per run) holding artifacts and large outputs.
+pub const ARTIFACTS_WORKSPACE: &str = "couler-artifacts";
+/// Where Tekton mounts that workspace in a Task's steps (`/workspace/<name>`).
+pub const ARTIFACTS_PATH: &str = "/workspace/couler-artifacts";
+/// Tekton's default `default-max-matrix-combinations-count`.
+pub const MATRIX_LIMIT: usize = 256;
+/// Where the launcher binary sits in the launcher image (`--launcher` overrides it).
+pub const DEFAULT_LAUNCHER_PATH: &str = "/usr/local/bin/couler";
+/// Where Tekton collects results in every step's container.
+const RESULTS_DIR: &str = "/tekton/results";
+/// The results every step Task declares (written by `couler launch step --results-dir`).
+pub const STATUS_RESULT: &str = "status";
+pub const OUTCOME_RESULT: &str = "outcome";
+/// The result of a condition task (`couler launch when --results-dir`).
+pub const CONDITION_RESULT: &str = "result";
+/// The matrix param carrying a map instance's index.
+const ITEM_INDEX_PARAM: &str = "couler-item-index";
+/// The pipeline's status as Tekton gives it to `finally` tasks.
+const TASKS_STATUS: &str = "$(tasks.status)";
+/// Size of the per-run artifact volume.
+pub const ARTIFACTS_SIZE: &str = "1Gi";
+/// Object names that end up in label values must fit a DNS-1123 label.
+const NAME_MAX: usize = 63;
+/// The volume the launcher binary is copied into.
+const LAUNCHER_VOLUME: &str = "couler-bin";
 
 /// Compiles the IR to Tekton Pipelines v1 documents (YAML).
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Tekton;
 
 impl Backend for Tekton {
@@ -11,13 +61,1017 @@ impl Backend for Tekton {
         "tekton"
     }
 
-    fn support(&self, _feature: Feature) -> Support {
-        Support::Unsupported
+    fn support(&self, feature: Feature) -> Support {
+        use Feature::*;
+        match feature {
+            Container | Script => Support::Lowered(
+                "a Task whose step runs the image with `couler launch`, copied in by a first step from the launcher image",
+            ),
+            Resource | JobTensorflow | JobPytorch | JobMpi | SubWorkflow | Suspend => {
+                Support::Unsupported
+            }
+            Params => Support::Native,
+            ParameterPassing => Support::Lowered(
+                "each task publishes the launcher's outcome as the result `outcome` (kept in the artifact store when over 4 KB); readers get it as a param",
+            ),
+            ArtifactPassing => Support::Lowered(
+                "the launcher stores outputs in the artifact store (default: a per-run workspace volume) and fetches inputs by the digests in the producer's outcome",
+            ),
+            When => Support::Lowered(
+                "`when` expressions (`in`/`notin`) for ==/!= against strings and bare booleans on params; other conditions through a condition task running `couler launch when`; readers of a skipped step are skipped by Tekton (its outcome is missing), as in `couler run`",
+            ),
+            MapItems | MapRange => Support::Lowered(
+                "`matrix` over the item indices; the launcher reads the item from the step's `map`",
+            ),
+            MapFrom | MapParallelism | MappedOutputs => Support::Unsupported,
+            Repeat => Support::Unsupported,
+            Groups => Support::Lowered("`runAfter` on every member"),
+            ExitHandler => {
+                Support::Lowered("a `finally` task; `workflow.status` is `$(tasks.status)`")
+            }
+            Retry => Support::Native,
+            Backoff => {
+                Support::Lowered("dropped with a warning: Tekton retries at once, without backoff")
+            }
+            Timeout | Resources | Gpu | Secrets | Labels | ServiceAccount => Support::Native,
+            NodeSelector | Tolerations => Support::Lowered(
+                "the PipelineRun's `taskRunSpecs[].podTemplate` of the step's pipeline task",
+            ),
+            ImagePullSecrets => Support::Lowered("the PipelineRun's `taskRunTemplate.podTemplate`"),
+            Volumes => Support::Lowered("pod volumes of each Task that mounts them"),
+            VolumeClaims => Support::Lowered(
+                "a Pipeline workspace per claim, bound by the PipelineRun to a `volumeClaimTemplate`; a step mounts it as a Task workspace",
+            ),
+            Cache => Support::Lowered(
+                "checked and written by the launcher in the artifact store (directory stores only; S3 stores are not consulted)",
+            ),
+            ContinueOnFailure => Support::Lowered(
+                "`onError: continue` on the Task's step: the TaskRun succeeds and later tasks run",
+            ),
+            Schedule | Ttl | Parallelism => Support::Unsupported,
+            ArtifactRepository => Support::Lowered(
+                "the launcher's artifact store; S3 credentials as `AWS_*` env from secret references",
+            ),
+            StorageS3 => Support::Lowered("read and written by the launcher (couler-store)"),
+            StorageLocal | StorageGcs | StorageOss | StorageHdfs | StorageGit | StorageHttp => {
+                Support::Unsupported
+            }
+            StatusOf => Support::Unsupported,
+        }
     }
 
-    fn compile(&self, _wf: &Workflow, _options: &Options) -> Result<Output, CompileError> {
-        Err(CompileError::Invalid(
-            "the tekton backend is not built yet (issue #5)".into(),
-        ))
+    fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
+        crate::check_support(self, wf)?;
+        let mut out = Output::default();
+        let docs = lower(wf, options, &mut out.warnings)?;
+        let mut text = String::new();
+        for (i, doc) in docs.iter().enumerate() {
+            if i > 0 {
+                text.push_str("---\n");
+            }
+            text.push_str(&crate::argo::to_yaml(doc)?);
+        }
+        out.files.insert(format!("{}.yaml", wf.name), text);
+        Ok(out)
     }
+}
+
+fn unsupported(feature: Feature, step: &str, detail: impl Into<String>) -> CompileError {
+    CompileError::Unsupported {
+        feature,
+        step: Some(step.to_string()),
+        backend: "tekton",
+        supported_by: Vec::new(),
+        detail: Some(detail.into()),
+    }
+}
+
+/// A user string that must stand literally in a field Tekton substitutes (an image, a path, a
+/// secret name): refused if it holds `$(`, which Tekton would try to resolve.
+fn literal(what: &str, step: &str, value: &str) -> Result<String, CompileError> {
+    if value.contains("$(") {
+        return Err(CompileError::Invalid(format!(
+            "step `{step}`: the {what} {value:?} holds `$(`, which Tekton would substitute in that field; remove it"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// A name of at most 63 characters: longer ones keep a prefix and a hash of the whole.
+fn bounded(name: &str) -> String {
+    if name.len() <= NAME_MAX {
+        return name.to_string();
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let keep = name[..NAME_MAX - 9].trim_end_matches('-');
+    format!("{keep}-{:08x}", h as u32)
+}
+
+/// Go duration text in whole seconds, what Tekton's `timeout` parses.
+fn timeout_text(d: couler_ir::Duration) -> String {
+    format!("{}s", d.as_secs_ceil())
+}
+
+/// Lowers a workflow to its Tekton documents: the Tasks, the Pipeline, the PipelineRun.
+pub fn lower(
+    wf: &Workflow,
+    options: &Options,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Value>, CompileError> {
+    let launcher_path = match options.launcher.as_deref() {
+        None => DEFAULT_LAUNCHER_PATH.to_string(),
+        Some(p) if p.starts_with('/') && !p.contains("$(") => p.to_string(),
+        Some(p) => {
+            return Err(CompileError::Invalid(format!(
+                "--launcher {p:?}: for Tekton, give the absolute path of the `couler` binary inside the launcher image (default {DEFAULT_LAUNCHER_PATH})"
+            )));
+        }
+    };
+    let store = match options.artifact_store.as_deref() {
+        Some(s) if s.contains("$(") => {
+            return Err(CompileError::Invalid(format!(
+                "--artifact-store {s:?} holds `$(`, which Tekton would substitute; remove it"
+            )));
+        }
+        Some(s) => Some(s.to_string()),
+        // The launcher reads the workflow's repository itself.
+        None if wf.artifact_repository.is_some() => None,
+        None => Some(ARTIFACTS_PATH.to_string()),
+    };
+    let mut l = Lowerer {
+        wf,
+        options,
+        launcher_path,
+        store,
+        members: HashMap::new(),
+        tasks: Vec::new(),
+        reuse: HashMap::new(),
+        names: wf
+            .steps
+            .iter()
+            .chain(wf.on_exit.as_deref())
+            .map(|s| s.name.clone())
+            .collect(),
+        task_names: BTreeSet::new(),
+        warnings,
+    };
+    l.pipeline_and_run()
+}
+
+struct Lowerer<'a, 'w> {
+    wf: &'a Workflow,
+    options: &'a Options,
+    /// The `couler` binary in the launcher image.
+    launcher_path: String,
+    /// `COULER_ARTIFACT_STORE` (`None`: the workflow's `artifactRepository`).
+    store: Option<String>,
+    /// Task name → the steps it runs (their launcher gets a workflow cut down to them).
+    members: HashMap<String, Vec<String>>,
+    /// Task documents, in the order first used.
+    tasks: Vec<Value>,
+    /// Task spec (canonical JSON) → Task name, for reuse.
+    reuse: HashMap<String, String>,
+    /// Pipeline task names taken (steps, condition tasks).
+    names: BTreeSet<String>,
+    task_names: BTreeSet<String>,
+    warnings: &'w mut Vec<String>,
+}
+
+/// What a launcher invocation reads at run time, each as a task param.
+#[derive(Default)]
+struct RunValues {
+    /// Workflow params read (`COULER_PARAM_<name>`).
+    params: BTreeSet<String>,
+    /// Steps whose outcome is read (`COULER_UPSTREAM_<STEP>`).
+    upstream: BTreeSet<String>,
+}
+
+impl RunValues {
+    /// The values `refs` read. Reading any output of a step needs its outcome; `dependsOn` does
+    /// not (a step only ordered after a skipped one still runs).
+    fn of<'r>(refs: impl IntoIterator<Item = &'r Reference>, this: &str) -> RunValues {
+        let mut v = RunValues::default();
+        for r in refs {
+            match r {
+                Reference::Param(n) => {
+                    v.params.insert(n.clone());
+                }
+                Reference::Step { step, .. } if step != this => {
+                    v.upstream.insert(step.clone());
+                }
+                _ => {}
+            }
+        }
+        v
+    }
+}
+
+/// `COULER_UPSTREAM_<STEP>`, as the launcher names it (docs/launcher.md).
+fn upstream_env(step: &str) -> String {
+    format!("COULER_UPSTREAM_{}", step.to_uppercase().replace('-', "_"))
+}
+
+fn upstream_param(step: &str) -> String {
+    format!("upstream-{step}")
+}
+
+fn param_param(name: &str) -> String {
+    format!("param-{name}")
+}
+
+impl<'a> Lowerer<'a, '_> {
+    fn fresh(&mut self, base: &str) -> String {
+        let base = bounded(base);
+        let mut name = base.clone();
+        let mut i = 1;
+        while self.names.contains(&name) {
+            i += 1;
+            name = bounded(&format!("{base}-{i}"));
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    fn pipeline_and_run(&mut self) -> Result<Vec<Value>, CompileError> {
+        let wf = self.wf;
+        let graph = couler_ir::Graph::new(wf);
+        let mut tasks = Vec::new();
+        for (i, step) in wf.steps.iter().enumerate() {
+            let mut after: Vec<String> = graph
+                .predecessors(i)
+                .iter()
+                .map(|&p| wf.steps[p].name.clone())
+                .collect();
+            let mut whens: Vec<When> = Vec::new();
+            if let Some(cond) = &step.when {
+                match self.when_of(cond, false) {
+                    Ok(w) => whens = w,
+                    Err(_) if cond.refs().iter().any(|r| matches!(r, Reference::Item(_))) => {
+                        return Err(unsupported(
+                            Feature::When,
+                            &step.name,
+                            "a condition on `item` would have to be evaluated per matrix instance, which neither a Tekton `when` nor a condition task can do; filter the items instead",
+                        ));
+                    }
+                    Err(_) => {
+                        // A condition task runs the launcher's `when` mode on the same values.
+                        let (name, t) = self.condition_task(step, &after)?;
+                        after.push(name.clone());
+                        whens.push(When {
+                            input: format!("$(tasks.{name}.results.{CONDITION_RESULT})"),
+                            operator: "in",
+                            values: vec!["true".into()],
+                        });
+                        tasks.push(t);
+                    }
+                }
+            }
+            let mut t = self.pipeline_task(step, false)?;
+            if !after.is_empty() {
+                t.insert("runAfter".into(), json!(after));
+            }
+            if !whens.is_empty() {
+                t.insert(
+                    "when".into(),
+                    json!(whens.iter().map(When::to_json).collect::<Vec<_>>()),
+                );
+            }
+            tasks.push(Value::Object(t));
+        }
+        let mut spec = Map::new();
+        if let Some(d) = self.description(wf.description.as_deref(), "the workflow") {
+            spec.insert("description".into(), json!(d));
+        }
+        if !wf.params.is_empty() {
+            let mut params = Vec::new();
+            for p in &wf.params {
+                // Defaults go in the PipelineRun only (its values are never substituted).
+                let mut m = Map::new();
+                m.insert("name".into(), json!(p.name));
+                m.insert("type".into(), json!("string"));
+                let what = format!("param `{}`", p.name);
+                if let Some(d) = self.description(p.description.as_deref(), &what) {
+                    m.insert("description".into(), json!(d));
+                }
+                params.push(Value::Object(m));
+            }
+            spec.insert("params".into(), json!(params));
+        }
+        spec.insert(
+            "workspaces".into(),
+            json!(
+                std::iter::once(json!({"name": ARTIFACTS_WORKSPACE, "description": "the run's artifact store (the launcher's default)"}))
+                    .chain(wf.volume_claims.iter().map(|c| json!({"name": c.name, "description": "a volume claim of the workflow, created per run"})))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        spec.insert("tasks".into(), json!(tasks));
+        if let Some(exit) = &wf.on_exit {
+            for (_, r) in exit.references() {
+                if let Reference::Step { step, .. } = r {
+                    return Err(unsupported(
+                        Feature::ExitHandler,
+                        &exit.name,
+                        format!(
+                            "a Tekton `finally` task that reads a result of a failed or skipped task is itself skipped, so the exit handler cannot read step `{step}`'s outputs; use `workflow.status`"
+                        ),
+                    ));
+                }
+            }
+            let mut t = self.pipeline_task(exit, true)?;
+            if let Some(cond) = &exit.when {
+                let whens = self.when_of(cond, true).map_err(|why| {
+                    unsupported(
+                        Feature::When,
+                        &exit.name,
+                        format!(
+                            "the exit handler's condition `{cond}` has no Tekton `when` form ({why}), and a `finally` task cannot wait for a condition task; compare `workflow.status` or params with == / != against strings"
+                        ),
+                    )
+                })?;
+                t.insert(
+                    "when".into(),
+                    json!(whens.iter().map(When::to_json).collect::<Vec<_>>()),
+                );
+            }
+            spec.insert("finally".into(), json!([Value::Object(t)]));
+        }
+        let mut meta = Map::new();
+        meta.insert("name".into(), json!(wf.name));
+        self.insert_labels(&mut meta);
+        let pipeline = json!({
+            "apiVersion": "tekton.dev/v1",
+            "kind": "Pipeline",
+            "metadata": meta,
+            "spec": spec,
+        });
+        let run = self.pipeline_run()?;
+        self.finish_tasks()?;
+        let mut docs = std::mem::take(&mut self.tasks);
+        docs.push(pipeline);
+        docs.push(run);
+        Ok(docs)
+    }
+
+    /// Writes each Task's `COULER_TASK`: `{"step": "$(params.couler-step)", "workflow": W}`, W
+    /// the workflow cut down to the Task's steps (see [`cut_down`]) as inert JSON. The step's
+    /// name is a DNS-1123 label Tekton substitutes from a param, so it needs no JSON escaping;
+    /// everything else holds no `$` at all.
+    fn finish_tasks(&mut self) -> Result<(), CompileError> {
+        for doc in &mut self.tasks {
+            let name = doc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let members = self.members.get(&name).cloned().unwrap_or_default();
+            let workflow = serde_json::to_value(cut_down(self.wf, &members)).map_err(|e| {
+                CompileError::Invalid(format!("cannot serialise the workflow: {e}"))
+            })?;
+            let task = format!(
+                "{{\"step\":\"$(params.couler-step)\",\"workflow\":{}}}",
+                render::inert_json(&workflow)
+            );
+            // `get_mut`, not indexing, which would add `env: null` to steps without env.
+            let steps = doc.get_mut("spec").and_then(|s| s.get_mut("steps"));
+            for step in steps.and_then(Value::as_array_mut).into_iter().flatten() {
+                let env = step.get_mut("env").and_then(Value::as_array_mut);
+                for e in env.into_iter().flatten() {
+                    if e["name"] == "COULER_TASK" {
+                        e["value"] = json!(task);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A user description for a Pipeline field, left out (with a warning) when it holds `$(`:
+    /// descriptions are documentation, and no user text stands where Tekton might substitute.
+    fn description(&mut self, d: Option<&str>, what: &str) -> Option<String> {
+        let d = d?;
+        if d.contains("$(") {
+            self.warnings.push(format!(
+                "the description of {what} holds `$(`; it is left out of the Tekton Pipeline"
+            ));
+            return None;
+        }
+        Some(d.to_string())
+    }
+
+    fn insert_labels(&self, meta: &mut Map<String, Value>) {
+        if !self.wf.labels.is_empty() {
+            meta.insert("labels".into(), json!(self.wf.labels));
+        }
+        if !self.wf.annotations.is_empty() {
+            meta.insert("annotations".into(), json!(self.wf.annotations));
+        }
+    }
+
+    /// A condition as Tekton `when` expressions, when it reads only workflow params (and, in the
+    /// exit handler, the workflow status). Tekton's `$(tasks.status)` says `Completed` for a run
+    /// that succeeded with skipped tasks, which is `Succeeded` in the IR.
+    fn when_of(&self, cond: &couler_ir::Expr, in_finally: bool) -> Result<Vec<When>, String> {
+        let mut whens = render::when_expressions(cond, &mut |r| match r {
+            Reference::Param(n) => Some(render::pipeline_param(n)),
+            Reference::Workflow(couler_ir::WorkflowField::Status) if in_finally => {
+                Some(TASKS_STATUS.to_string())
+            }
+            _ => None,
+        })?;
+        for w in &mut whens {
+            if w.input == TASKS_STATUS && w.values.iter().any(|v| v == "Succeeded") {
+                w.values.push("Completed".into());
+            }
+        }
+        Ok(whens)
+    }
+
+    /// The condition task of `step`: `couler launch when` in the launcher image, after the
+    /// step's own predecessors; its result `result` is `true` or `false`.
+    fn condition_task(
+        &mut self,
+        step: &'a Step,
+        after: &[String],
+    ) -> Result<(String, Value), CompileError> {
+        let cond = step.when.as_ref().map(|c| c.refs()).unwrap_or_default();
+        let values = RunValues::of(cond, &step.name);
+        let name = self.fresh(&format!("{}-when", step.name));
+        let image = self.launcher_image(&step.name)?;
+        let (params, env) = self.value_params(&values);
+        let mut spec = Map::new();
+        spec.insert(
+            "description".into(),
+            json!("evaluates a step's `when` with the in-task launcher"),
+        );
+        spec.insert("params".into(), json!(params));
+        spec.insert(
+            "results".into(),
+            json!([{"name": CONDITION_RESULT, "type": "string", "description": "`true` or `false`"}]),
+        );
+        // The workspace: an upstream outcome over 4 KB is read from the artifact store.
+        spec.insert(
+            "workspaces".into(),
+            json!([{"name": ARTIFACTS_WORKSPACE, "mountPath": ARTIFACTS_PATH}]),
+        );
+        spec.insert(
+            "steps".into(),
+            json!([{
+                "name": "when",
+                "image": image,
+                "command": [self.launcher_path, "launch", "when", "--results-dir", RESULTS_DIR],
+                "env": env,
+            }]),
+        );
+        let task_name = self.task_doc(
+            &format!("{}-when", self.wf.name),
+            Value::Object(spec),
+            &step.name,
+        );
+        let mut t = Map::new();
+        t.insert("name".into(), json!(name));
+        t.insert("taskRef".into(), json!({"name": task_name}));
+        t.insert("params".into(), json!(self.value_args(&step.name, &values)));
+        if !after.is_empty() {
+            t.insert("runAfter".into(), json!(after));
+        }
+        t.insert(
+            "workspaces".into(),
+            json!([{"name": ARTIFACTS_WORKSPACE, "workspace": ARTIFACTS_WORKSPACE}]),
+        );
+        Ok((name, Value::Object(t)))
+    }
+
+    /// The Task params and env entries passing `values` (and the step name) to the launcher.
+    fn value_params(&self, values: &RunValues) -> (Vec<Value>, Vec<Value>) {
+        let mut params = vec![
+            json!({"name": "couler-step", "type": "string", "description": "the step's name in the workflow"}),
+            // A Task sees only `context.taskRun.*`; the run's uid comes from the pipeline task.
+            json!({"name": "couler-run-id", "type": "string", "description": "the PipelineRun's uid"}),
+        ];
+        // Filled in by `finish_tasks` once the Task's steps are known.
+        let mut env = vec![
+            json!({"name": "COULER_TASK", "value": ""}),
+            json!({"name": "COULER_RUN_ID", "value": "$(params.couler-run-id)"}),
+        ];
+        if let Some(store) = &self.store {
+            env.push(json!({"name": "COULER_ARTIFACT_STORE", "value": store}));
+        }
+        for p in &values.params {
+            let name = param_param(p);
+            params.push(json!({"name": name, "type": "string", "description": format!("workflow param `{p}`")}));
+            env.push(
+                json!({"name": format!("COULER_PARAM_{p}"), "value": format!("$(params.{name})")}),
+            );
+        }
+        for s in &values.upstream {
+            let name = upstream_param(s);
+            params.push(json!({"name": name, "type": "string", "description": format!("the outcome of step `{s}`")}));
+            env.push(json!({"name": upstream_env(s), "value": format!("$(params.{name})")}));
+        }
+        (params, env)
+    }
+
+    /// The pipeline task's params matching [`Self::value_params`].
+    fn value_args(&self, step: &str, values: &RunValues) -> Vec<Value> {
+        let mut args = vec![
+            json!({"name": "couler-step", "value": step}),
+            json!({"name": "couler-run-id", "value": "$(context.pipelineRun.uid)"}),
+        ];
+        for p in &values.params {
+            args.push(json!({"name": param_param(p), "value": render::pipeline_param(p)}));
+        }
+        for s in &values.upstream {
+            args.push(json!({"name": upstream_param(s), "value": format!("$(tasks.{s}.results.{OUTCOME_RESULT})")}));
+        }
+        args
+    }
+
+    fn launcher_image(&self, step: &str) -> Result<String, CompileError> {
+        let image = self
+            .options
+            .launcher_image
+            .as_deref()
+            .unwrap_or(DEFAULT_LAUNCHER_IMAGE);
+        literal("launcher image", step, image)
+    }
+
+    /// Adds a Task document for `spec` unless an identical one exists; returns its name.
+    fn task_doc(&mut self, base: &str, spec: Value, step: &str) -> String {
+        let key = spec.to_string();
+        if !self.options.no_template_reuse
+            && let Some(name) = self.reuse.get(&key)
+        {
+            let name = name.clone();
+            let members = self.members.entry(name.clone()).or_default();
+            if !members.iter().any(|m| m == step) {
+                members.push(step.to_string());
+            }
+            return name;
+        }
+        let base = bounded(base);
+        let mut name = base.clone();
+        let mut i = 1;
+        while self.task_names.contains(&name) {
+            i += 1;
+            name = bounded(&format!("{base}-{i}"));
+        }
+        self.task_names.insert(name.clone());
+        self.reuse.insert(key, name.clone());
+        self.members.insert(name.clone(), vec![step.to_string()]);
+        self.tasks.push(json!({
+            "apiVersion": "tekton.dev/v1",
+            "kind": "Task",
+            "metadata": {"name": name},
+            "spec": spec,
+        }));
+        name
+    }
+
+    /// The pipeline task of one step (its Task emitted or reused).
+    fn pipeline_task(
+        &mut self,
+        step: &'a Step,
+        in_finally: bool,
+    ) -> Result<Map<String, Value>, CompileError> {
+        let wf = self.wf;
+        let values = RunValues::of(step.references().into_iter().map(|(_, r)| r), &step.name);
+        let spec = self.task_spec(step, &values, in_finally)?;
+        let task_name = self.task_doc(&format!("{}-{}", wf.name, step.name), spec, &step.name);
+        let mut t = Map::new();
+        t.insert("name".into(), json!(step.name));
+        t.insert("taskRef".into(), json!({"name": task_name}));
+        let mut params = self.value_args(&step.name, &values);
+        if in_finally {
+            params.push(json!({"name": "workflow-status", "value": TASKS_STATUS}));
+        }
+        t.insert("params".into(), json!(params));
+        if let Some(m) = &step.map {
+            let count = match &m.over {
+                MapOver::Items(items) => items.len(),
+                MapOver::Range {
+                    start,
+                    stop,
+                    step: by,
+                } => {
+                    let (start, stop, by) = (*start, *stop, *by);
+                    if by > 0 && stop > start {
+                        ((stop - start - 1) / by + 1) as usize
+                    } else if by < 0 && stop < start {
+                        ((start - stop - 1) / -by + 1) as usize
+                    } else {
+                        0
+                    }
+                }
+                MapOver::From(_) => {
+                    return Err(unsupported(
+                        Feature::MapFrom,
+                        &step.name,
+                        "Tekton's matrix takes a fixed list or an array result",
+                    ));
+                }
+            };
+            if count > MATRIX_LIMIT {
+                self.warnings.push(format!(
+                    "step `{}` fans out over {count} items, above Tekton's default limit of {MATRIX_LIMIT} matrix combinations: raise `default-max-matrix-combinations-count` in the cluster's `config-defaults`",
+                    step.name
+                ));
+            }
+            // Instances get their item's index; the launcher reads the item from the step's own
+            // `map`, so item values never pass through Tekton.
+            let indices: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+            t.insert(
+                "matrix".into(),
+                json!({"params": [{"name": ITEM_INDEX_PARAM, "value": indices}]}),
+            );
+        }
+        if let Some(r) = wf.effective_retry(step) {
+            t.insert("retries".into(), json!(r.limit));
+            if r.backoff.is_some() {
+                self.warnings.push(format!(
+                    "step `{}`: Tekton retries at once; the retry backoff is dropped",
+                    step.name
+                ));
+            }
+            if matches!(r.on, RetryOn::Error | RetryOn::Transient) {
+                self.warnings.push(format!(
+                    "step `{}`: Tekton retries every failure, not only the kinds `retry.on` names",
+                    step.name
+                ));
+            }
+        }
+        if let Some(d) = wf.effective_timeout(step) {
+            t.insert("timeout".into(), json!(timeout_text(d)));
+        }
+        let mut bindings =
+            vec![json!({"name": ARTIFACTS_WORKSPACE, "workspace": ARTIFACTS_WORKSPACE})];
+        for m in &step.volume_mounts {
+            if wf.volume_claims.iter().any(|c| c.name == m.name) {
+                let mut b = Map::new();
+                b.insert("name".into(), json!(m.name));
+                b.insert("workspace".into(), json!(m.name));
+                if let Some(sp) = &m.sub_path {
+                    b.insert(
+                        "subPath".into(),
+                        json!(literal("sub path", &step.name, sp)?),
+                    );
+                }
+                bindings.push(Value::Object(b));
+            }
+        }
+        t.insert("workspaces".into(), json!(bindings));
+        Ok(t)
+    }
+
+    fn task_spec(
+        &mut self,
+        step: &'a Step,
+        values: &RunValues,
+        in_finally: bool,
+    ) -> Result<Value, CompileError> {
+        let wf = self.wf;
+        let image = match &step.kind {
+            StepKind::Container(_) | StepKind::Script(_) => {
+                wf.effective_image(step).ok_or_else(|| {
+                    CompileError::Invalid(format!(
+                        "step `{}` has no image; Tekton runs every step in a container: set its `image` or `defaults.image`",
+                        step.name
+                    ))
+                })?
+            }
+            other => {
+                return Err(CompileError::Invalid(format!(
+                    "step `{}`: {} steps do not run on Tekton",
+                    step.name,
+                    other.key()
+                )));
+            }
+        };
+        let image = literal("image", &step.name, image)?;
+        let (mut params, mut env) = self.value_params(values);
+        if step.map.is_some() {
+            // The empty default is for tekton-lint 1.1.0, which does not see `matrix` params as
+            // given; Tekton always passes the index, and the launcher rejects an empty one.
+            params.push(json!({"name": ITEM_INDEX_PARAM, "type": "string", "description": "this instance's index in the step's items", "default": ""}));
+            env.push(json!({"name": "COULER_ITEM_INDEX", "value": format!("$(params.{ITEM_INDEX_PARAM})")}));
+        }
+        if in_finally {
+            params.push(json!({"name": "workflow-status", "type": "string", "description": "the pipeline's status (`$(tasks.status)`)"}));
+            env.push(
+                json!({"name": "COULER_WORKFLOW_STATUS", "value": "$(params.workflow-status)"}),
+            );
+        }
+        for s in &step.secrets {
+            env.push(json!({"name": s.env, "valueFrom": {"secretKeyRef": {
+                "name": literal("secret name", &step.name, &s.secret)?,
+                "key": literal("secret key", &step.name, &s.key)?,
+            }}}));
+        }
+        if let Some(Storage::S3(s3)) = &wf.artifact_repository
+            && self.options.artifact_store.is_none()
+        {
+            for (var, key) in [
+                ("AWS_ACCESS_KEY_ID", &s3.access_key),
+                ("AWS_SECRET_ACCESS_KEY", &s3.secret_key),
+            ] {
+                if let Some(k) = key {
+                    env.push(json!({"name": var, "valueFrom": {"secretKeyRef": {
+                        "name": literal("secret name", &step.name, &k.name)?,
+                        "key": literal("secret key", &step.name, &k.key)?,
+                    }}}));
+                }
+            }
+        }
+        let mut mounts = vec![json!({"name": LAUNCHER_VOLUME, "mountPath": LAUNCHER_DIR})];
+        let mut volumes = vec![json!({"name": LAUNCHER_VOLUME, "emptyDir": {}})];
+        let mut workspaces =
+            vec![json!({"name": ARTIFACTS_WORKSPACE, "mountPath": ARTIFACTS_PATH})];
+        for m in &step.volume_mounts {
+            if wf.volume_claims.iter().any(|c| c.name == m.name) {
+                // A claim is a workspace: one mount path per Task; the sub path is bound by
+                // the pipeline task.
+                if workspaces.iter().any(|w| w["name"] == json!(m.name)) {
+                    return Err(CompileError::Invalid(format!(
+                        "step `{}` mounts volume claim `{}` twice; Tekton mounts a workspace once per task: mount it once",
+                        step.name, m.name
+                    )));
+                }
+                let mut w = Map::new();
+                w.insert("name".into(), json!(m.name));
+                w.insert(
+                    "mountPath".into(),
+                    json!(literal("mount path", &step.name, &m.mount_path)?),
+                );
+                if m.read_only {
+                    w.insert("readOnly".into(), json!(true));
+                }
+                workspaces.push(Value::Object(w));
+                continue;
+            }
+            let Some(v) = wf.volumes.iter().find(|v| v.name == m.name) else {
+                return Err(CompileError::Invalid(format!(
+                    "step `{}` mounts `{}`, which is neither a workflow volume nor a volume claim",
+                    step.name, m.name
+                )));
+            };
+            let mut vm = Map::new();
+            vm.insert("name".into(), json!(m.name));
+            vm.insert(
+                "mountPath".into(),
+                json!(literal("mount path", &step.name, &m.mount_path)?),
+            );
+            if m.read_only {
+                vm.insert("readOnly".into(), json!(true));
+            }
+            if let Some(s) = &m.sub_path {
+                vm.insert("subPath".into(), json!(literal("sub path", &step.name, s)?));
+            }
+            mounts.push(Value::Object(vm));
+            if !volumes.iter().any(|x| x["name"] == json!(v.name)) {
+                volumes.push(volume(v, &step.name)?);
+            }
+        }
+        let install = json!({
+            "name": "couler-install",
+            "image": self.launcher_image(&step.name)?,
+            "command": ["cp", self.launcher_path, format!("{LAUNCHER_DIR}/couler")],
+            "volumeMounts": [{"name": LAUNCHER_VOLUME, "mountPath": LAUNCHER_DIR}],
+        });
+        let mut run = Map::new();
+        run.insert("name".into(), json!("run"));
+        run.insert("image".into(), json!(image));
+        run.insert(
+            "command".into(),
+            json!([
+                format!("{LAUNCHER_DIR}/couler"),
+                "launch",
+                "step",
+                "--results-dir",
+                RESULTS_DIR
+            ]),
+        );
+        run.insert("env".into(), json!(env));
+        if let Some(r) = wf.effective_resources(step) {
+            run.insert("computeResources".into(), resources(r));
+        }
+        run.insert("volumeMounts".into(), json!(mounts));
+        if step.continue_on_failure {
+            run.insert("onError".into(), json!("continue"));
+        }
+        let mut spec = Map::new();
+        spec.insert("params".into(), json!(params));
+        spec.insert(
+            "results".into(),
+            json!([
+                {"name": STATUS_RESULT, "type": "string", "description": "the step's status"},
+                {"name": OUTCOME_RESULT, "type": "string", "description": "the launcher's outcome JSON, or a reference to it in the artifact store when over 4 KB"},
+            ]),
+        );
+        spec.insert("workspaces".into(), json!(workspaces));
+        spec.insert("volumes".into(), json!(volumes));
+        spec.insert("steps".into(), json!([install, Value::Object(run)]));
+        Ok(Value::Object(spec))
+    }
+
+    fn pipeline_run(&self) -> Result<Value, CompileError> {
+        let wf = self.wf;
+        let mut spec = Map::new();
+        spec.insert("pipelineRef".into(), json!({"name": wf.name}));
+        let mut params = Vec::new();
+        for p in &wf.params {
+            match &p.default {
+                Some(d) => params.push(json!({"name": p.name, "value": param_text(d)})),
+                None => {
+                    return Err(CompileError::Invalid(format!(
+                        "param `{}` has no default, and the PipelineRun must give every param a value; give it a `default` (it can be overridden when the run is created)",
+                        p.name
+                    )));
+                }
+            }
+        }
+        if !params.is_empty() {
+            spec.insert("params".into(), json!(params));
+        }
+        let mut bindings = vec![
+            json!({"name": ARTIFACTS_WORKSPACE, "volumeClaimTemplate": {"spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": ARTIFACTS_SIZE}},
+            }}}),
+        ];
+        for c in &wf.volume_claims {
+            let mut claim = Map::new();
+            claim.insert("accessModes".into(), json!(c.access_modes));
+            if let Some(sc) = &c.storage_class {
+                claim.insert("storageClassName".into(), json!(sc));
+            }
+            claim.insert(
+                "resources".into(),
+                json!({"requests": {"storage": c.size.as_str()}}),
+            );
+            bindings.push(json!({"name": c.name, "volumeClaimTemplate": {"spec": claim}}));
+        }
+        spec.insert("workspaces".into(), json!(bindings));
+        // No overall limit, as in `couler run` (Tekton's default is one hour, and it rejects a
+        // task timeout above the pipeline's); steps keep their own `timeout`.
+        spec.insert("timeouts".into(), json!({"pipeline": "0s"}));
+        let mut template = Map::new();
+        if let Some(sa) = &wf.service_account {
+            template.insert("serviceAccountName".into(), json!(sa));
+        }
+        if !wf.image_pull_secrets.is_empty() {
+            template.insert(
+                "podTemplate".into(),
+                json!({"imagePullSecrets": wf.image_pull_secrets.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()}),
+            );
+        }
+        if !template.is_empty() {
+            spec.insert("taskRunTemplate".into(), Value::Object(template));
+        }
+        let mut specs = Vec::new();
+        for step in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+            let mut pod = Map::new();
+            if !step.node_selector.is_empty() {
+                pod.insert("nodeSelector".into(), json!(step.node_selector));
+            }
+            if !step.tolerations.is_empty() {
+                pod.insert(
+                    "tolerations".into(),
+                    json!(step.tolerations.iter().map(toleration).collect::<Vec<_>>()),
+                );
+            }
+            if !pod.is_empty() {
+                specs.push(json!({"pipelineTaskName": step.name, "podTemplate": pod}));
+            }
+        }
+        if !specs.is_empty() {
+            spec.insert("taskRunSpecs".into(), json!(specs));
+        }
+        let mut meta = Map::new();
+        meta.insert("name".into(), json!(bounded(&format!("{}-run", wf.name))));
+        self.insert_labels(&mut meta);
+        Ok(json!({
+            "apiVersion": "tekton.dev/v1",
+            "kind": "PipelineRun",
+            "metadata": meta,
+            "spec": spec,
+        }))
+    }
+}
+
+/// The workflow a Task's launcher needs: `members` (the steps the Task runs) whole, the steps
+/// whose outputs they read as stubs (name, kind without commands, output declarations, `map`:
+/// what the launcher needs to read their outcomes), and nothing else, so that the documents
+/// grow with steps + edges rather than with steps × Tasks. Orders (`dependsOn`, groups) are
+/// the Pipeline's business and are left out.
+pub fn cut_down(wf: &Workflow, members: &[String]) -> Workflow {
+    let is_member = |n: &str| members.iter().any(|m| m == n);
+    let mut read: BTreeSet<&str> = BTreeSet::new();
+    for s in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+        if is_member(&s.name) {
+            for (_, r) in s.references() {
+                if let Reference::Step { step, .. } = r {
+                    read.insert(step.as_str());
+                }
+            }
+        }
+    }
+    // The exit handler runs after everything: all steps, as stubs (a workflow needs a step).
+    if wf.on_exit.as_ref().is_some_and(|e| is_member(&e.name)) {
+        read.extend(wf.steps.iter().map(|s| s.name.as_str()));
+    }
+    // Field by field: cloning the whole workflow per Task would be quadratic.
+    let mut out = Workflow::new(wf.name.clone());
+    out.api_version = wf.api_version.clone();
+    out.description = wf.description.clone();
+    out.labels = wf.labels.clone();
+    out.annotations = wf.annotations.clone();
+    out.params = wf.params.clone();
+    out.defaults = wf.defaults.clone();
+    out.parallelism = wf.parallelism;
+    out.schedule = wf.schedule.clone();
+    out.service_account = wf.service_account.clone();
+    out.image_pull_secrets = wf.image_pull_secrets.clone();
+    out.volumes = wf.volumes.clone();
+    out.volume_claims = wf.volume_claims.clone();
+    out.ttl = wf.ttl.clone();
+    out.artifact_repository = wf.artifact_repository.clone();
+    out.steps = wf
+        .steps
+        .iter()
+        .filter_map(|s| {
+            if is_member(&s.name) {
+                let mut s = s.clone();
+                s.depends_on.clear();
+                Some(s)
+            } else if read.contains(s.name.as_str()) {
+                Some(stub(s))
+            } else {
+                None
+            }
+        })
+        .collect();
+    out.on_exit = wf.on_exit.as_ref().filter(|e| is_member(&e.name)).map(|e| {
+        let mut e = e.clone();
+        e.depends_on.clear();
+        e
+    });
+    out
+}
+
+/// A step reduced to what a reader's launcher needs about it.
+fn stub(s: &Step) -> Step {
+    let kind = match &s.kind {
+        StepKind::Container(c) => StepKind::Container(couler_ir::Container {
+            image: c.image.clone(),
+            ..Default::default()
+        }),
+        StepKind::Script(sc) => StepKind::Container(couler_ir::Container {
+            image: sc.image.clone(),
+            ..Default::default()
+        }),
+        other => other.clone(),
+    };
+    let mut out = Step::new(s.name.clone(), kind);
+    out.outputs = s.outputs.clone();
+    out.map = s.map.clone();
+    out
+}
+
+/// Tekton's rule for result names (`ResultNameFormat`): ASCII letters, digits, `-`, `_` and `.`,
+/// starting and ending with a letter or digit.
+pub fn valid_result_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    let inner = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.');
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(inner)
+}
+
+/// A workflow volume as a pod volume.
+fn volume(v: &couler_ir::Volume, step: &str) -> Result<Value, CompileError> {
+    let source = match &v.source {
+        VolumeSource::Claim { name } => {
+            json!({"persistentVolumeClaim": {"claimName": literal("claim name", step, name)?}})
+        }
+        VolumeSource::ConfigMap { name } => {
+            json!({"configMap": {"name": literal("config map name", step, name)?}})
+        }
+        VolumeSource::Secret { name } => {
+            json!({"secret": {"secretName": literal("secret name", step, name)?}})
+        }
+        VolumeSource::EmptyDir {} => json!({"emptyDir": {}}),
+        VolumeSource::HostPath { path } => {
+            json!({"hostPath": {"path": literal("host path", step, path)?}})
+        }
+    };
+    let mut m = Map::new();
+    m.insert("name".into(), json!(v.name));
+    if let Value::Object(s) = source {
+        m.extend(s);
+    }
+    Ok(Value::Object(m))
 }

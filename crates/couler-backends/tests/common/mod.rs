@@ -26,3 +26,27 @@ pub fn specs() -> Vec<PathBuf> {
     }
     out
 }
+
+/// A tool a test drives for real: the path in `$env` when set, else the path `scripts/<script>`
+/// prints after installing it (pinned and idempotent). Never skips: when the install fails the
+/// test fails, saying what the script installs (`what`) and which variable to set instead.
+pub fn installed_tool(env: &str, script: &str, what: &str) -> String {
+    if let Ok(p) = std::env::var(env)
+        && !p.is_empty()
+    {
+        return p;
+    }
+    let script = repo().join("scripts").join(script);
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success() && !p.is_empty(),
+        "{} failed; it installs {what} for this test (or set {env} to one)",
+        script.display()
+    );
+    p
+}

@@ -33,6 +33,8 @@ pub fn opts(state: &Path) -> RunOptions {
         use_cache: true,
         events: None,
         stop: rx,
+        spec_dir: None,
+        cache_budget: None,
     }
 }
 

@@ -1,0 +1,782 @@
+//! The Tekton backend on every example and on one spec per IR feature: golden snapshots (insta)
+//! of each output or of the documented error, the semantic lint, the CRDs' `openAPIV3Schema`
+//! (from `../shared/schemas/tekton/`, skipped with a message when absent), `@ibm/tekton-lint`
+//! (installed by `scripts/tekton-lint-deps`, or the executable named by `COULER_TEKTON_LINT`),
+//! determinism, skip propagation, and hostile strings.
+
+use couler_backends::tekton::{self, Tekton};
+use couler_backends::{Backend, CompileError, Options};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+mod common;
+use common::repo;
+
+/// The shared specs (examples and per-feature specs) plus Tekton's own feature spec.
+fn specs() -> Vec<PathBuf> {
+    let mut all = common::specs();
+    all.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tekton/supported.yaml"));
+    all
+}
+
+fn load(path: &Path) -> couler_ir::Workflow {
+    let text = std::fs::read_to_string(path).unwrap();
+    match couler_ir::spec::load(&text, couler_ir::Format::Yaml) {
+        Ok((wf, _)) => wf,
+        Err(d) => panic!("{}: {d:?}", path.display()),
+    }
+}
+
+fn load_str(text: &str) -> couler_ir::Workflow {
+    match couler_ir::spec::load(text, couler_ir::Format::Yaml) {
+        Ok((wf, _)) => wf,
+        Err(d) => panic!("{d:?}\n{text}"),
+    }
+}
+
+fn snapshot_name(path: &Path) -> String {
+    let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+    if path.parent().is_some_and(|p| p.ends_with("tests/tekton")) {
+        format!("tekton-{stem}")
+    } else if path.parent().is_some_and(|p| p.ends_with("features")) {
+        format!("feature-{stem}")
+    } else if path.parent().is_some_and(|p| p.ends_with("cluster")) {
+        format!("example-cluster-{stem}")
+    } else {
+        format!("example-{stem}")
+    }
+}
+
+/// The documents of a multi-document YAML file.
+fn documents(yaml: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_norway::Deserializer::from_str(yaml)
+        .map(|d| Value::deserialize(d).unwrap())
+        .collect()
+}
+
+/// The `v1` `openAPIV3Schema` of each Tekton CRD, by kind, when `../shared` has them.
+type Schemas = Vec<(String, jsonschema::Validator, Value)>;
+
+fn schemas() -> Option<&'static Schemas> {
+    static V: OnceLock<Option<Schemas>> = OnceLock::new();
+    V.get_or_init(|| {
+        let dir = repo().join("../shared/schemas/tekton");
+        let mut out = Vec::new();
+        for (file, kind) in [
+            ("300-task.yaml", "Task"),
+            ("300-pipeline.yaml", "Pipeline"),
+            ("300-pipelinerun.yaml", "PipelineRun"),
+        ] {
+            let path = dir.join(file);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                println!(
+                    "skipping Tekton CRD schema checks: {} is absent",
+                    path.display()
+                );
+                return None;
+            };
+            let crd: Value = serde_norway::from_str(&text).unwrap();
+            let schema = crd["spec"]["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == "v1")
+                .unwrap_or_else(|| panic!("{}: no v1 version", path.display()))
+                ["schema"]["openAPIV3Schema"]
+                .clone();
+            let v = jsonschema::validator_for(&schema)
+                .unwrap_or_else(|e| panic!("{}: the schema does not compile: {e}", path.display()));
+            out.push((kind.to_string(), v, schema));
+        }
+        Some(out)
+    })
+    .as_ref()
+}
+
+fn schema_errors(doc: &Value) -> Vec<String> {
+    let Some(schemas) = schemas() else {
+        return Vec::new();
+    };
+    let kind = doc["kind"].as_str().unwrap_or("");
+    let (_, v, raw) = schemas
+        .iter()
+        .find(|(k, _, _)| k == kind)
+        .unwrap_or_else(|| panic!("no schema for kind `{kind}`"));
+    let mut errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{kind}: {e} at {}", e.instance_path()))
+        .collect();
+    pruned(raw, doc, kind.to_string(), &mut errors);
+    errors
+}
+
+/// Fields the schema does not know: JSON Schema accepts them, but Kubernetes silently prunes
+/// them from a structural CRD, so a misspelled field would vanish on `kubectl apply`.
+fn pruned(schema: &Value, doc: &Value, at: String, out: &mut Vec<String>) {
+    // `metadata` is ObjectMeta, which the API server checks itself (the CRD says `object`).
+    let top_metadata = at.ends_with(".metadata") && at.matches('.').count() == 1;
+    if schema["x-kubernetes-preserve-unknown-fields"] == true || top_metadata {
+        return;
+    }
+    match doc {
+        Value::Object(m) => {
+            let props = schema["properties"].as_object();
+            for (k, v) in m {
+                let at = format!("{at}.{k}");
+                match props.and_then(|p| p.get(k)) {
+                    Some(sub) => pruned(sub, v, at, out),
+                    None if schema["additionalProperties"].is_object() => {
+                        pruned(&schema["additionalProperties"], v, at, out)
+                    }
+                    None => out.push(format!("{at}: not in the schema, Kubernetes would drop it")),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                pruned(&schema["items"], v, format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Lint + schema checks of one emitted file.
+fn check_file(name: &str, yaml: &str) -> Vec<Value> {
+    let docs = documents(yaml);
+    let problems = tekton::lint::lint(&docs);
+    assert!(problems.is_empty(), "{name}: lint: {problems:#?}\n{yaml}");
+    for d in &docs {
+        let errors = schema_errors(d);
+        assert!(errors.is_empty(), "{name}: schema: {errors:#?}\n{yaml}");
+    }
+    docs
+}
+
+/// Every pipeline task's launcher input, as Tekton would hand it over (the step's name put in):
+/// it loads as a valid workflow (as `couler launch` loads it) holding the step exactly as
+/// compiled, apart from `dependsOn`, which the Pipeline's `runAfter` carries.
+fn check_launcher_tasks(wf: &couler_ir::Workflow, docs: &[Value]) {
+    let p = docs.iter().find(|d| d["kind"] == "Pipeline").unwrap();
+    let all = p["spec"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(p["spec"]["finally"].as_array().into_iter().flatten());
+    for pt in all {
+        let step_name = pt["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "couler-step")
+            .unwrap()["value"]
+            .as_str()
+            .unwrap();
+        let task = docs
+            .iter()
+            .find(|d| d["kind"] == "Task" && d["metadata"]["name"] == pt["taskRef"]["name"])
+            .unwrap();
+        let env = task["spec"]["steps"].as_array().unwrap().last().unwrap()["env"]
+            .as_array()
+            .unwrap();
+        let text = env.iter().find(|e| e["name"] == "COULER_TASK").unwrap()["value"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            text.matches('$').count(),
+            1,
+            "only Tekton's step-name variable"
+        );
+        let given: Value =
+            serde_json::from_str(&text.replace("$(params.couler-step)", step_name)).unwrap();
+        assert_eq!(given["step"], step_name);
+        let (cut, _) =
+            couler_ir::spec::load(&given["workflow"].to_string(), couler_ir::Format::Json)
+                .unwrap_or_else(|d| {
+                    panic!("{}: the launcher's workflow is invalid: {d:?}", wf.name)
+                });
+        let mut want = wf
+            .steps
+            .iter()
+            .chain(wf.on_exit.as_deref())
+            .find(|s| s.name == step_name)
+            .unwrap()
+            .clone();
+        want.depends_on.clear();
+        let got = cut
+            .steps
+            .iter()
+            .chain(cut.on_exit.as_deref())
+            .find(|s| s.name == step_name)
+            .unwrap();
+        assert_eq!(
+            *got, want,
+            "{}: step `{step_name}` changed on its way",
+            wf.name
+        );
+        assert_eq!(cut.params, wf.params);
+        assert_eq!(cut.defaults, wf.defaults);
+    }
+}
+
+fn compile(wf: &couler_ir::Workflow) -> Result<String, CompileError> {
+    let out = Tekton.compile(wf, &Options::default())?;
+    assert_eq!(out.files.len(), 1);
+    assert_eq!(
+        out.files.keys().next().unwrap(),
+        &format!("{}.yaml", wf.name)
+    );
+    Ok(out.files.into_values().next().unwrap())
+}
+
+/// Every spec either compiles to documents that pass every check, or fails with the documented
+/// error: an unsupported feature that the workflow uses and Tekton's matrix row marks `-`.
+/// Returns the files that compiled.
+fn compile_all() -> Vec<(PathBuf, String)> {
+    let mut ok = Vec::new();
+    for path in specs() {
+        let wf = load(&path);
+        match compile(&wf) {
+            Ok(yaml) => {
+                let docs = check_file(&path.display().to_string(), &yaml);
+                check_launcher_tasks(&wf, &docs);
+                ok.push((path, yaml));
+            }
+            Err(e) => {
+                let CompileError::Unsupported { feature, step, .. } = &e else {
+                    panic!("{}: {e}", path.display());
+                };
+                assert!(
+                    !Tekton.support(*feature).is_supported()
+                        || matches!(
+                            &e,
+                            CompileError::Unsupported {
+                                detail: Some(_),
+                                ..
+                            }
+                        ),
+                    "{}: {e}",
+                    path.display()
+                );
+                let used = couler_backends::features_used(&wf);
+                assert!(
+                    used.iter()
+                        .any(|u| u.feature == *feature && (step.is_none() || u.step == *step)),
+                    "{}: the error names a feature the workflow does not use: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
+    ok
+}
+
+#[test]
+fn every_spec_compiles_to_checked_documents_or_fails_with_the_documented_error() {
+    let ok = compile_all();
+    // The examples this backend is built for must be among those that compile.
+    for must in [
+        "hello",
+        "diamond",
+        "coin-flip",
+        "artifact-passing",
+        "automl",
+        "supported",
+    ] {
+        assert!(
+            ok.iter()
+                .any(|(p, _)| p.file_stem().unwrap().to_string_lossy() == must),
+            "example `{must}` did not compile"
+        );
+    }
+}
+
+#[test]
+fn golden_output_or_error_for_every_spec() {
+    for path in specs() {
+        let wf = load(&path);
+        let text = match compile(&wf) {
+            Ok(yaml) => yaml,
+            Err(e) => format!("error: {e}\n"),
+        };
+        insta::assert_snapshot!(snapshot_name(&path), text);
+    }
+}
+
+#[test]
+fn output_is_deterministic() {
+    for path in specs() {
+        let wf = load(&path);
+        assert_eq!(compile(&wf).ok(), compile(&wf).ok(), "{}", path.display());
+    }
+}
+
+#[test]
+fn the_crd_schemas_reject_a_broken_document() {
+    if schemas().is_none() {
+        return;
+    }
+    let yaml = compile(&load(&repo().join("examples/hello.yaml"))).unwrap();
+    let docs = documents(&yaml);
+    let mut pipeline = docs
+        .iter()
+        .find(|d| d["kind"] == "Pipeline")
+        .unwrap()
+        .clone();
+    pipeline["spec"]["tasks"] = Value::String("not a list".into());
+    assert!(
+        !schema_errors(&pipeline).is_empty(),
+        "the Pipeline schema accepted tasks: string"
+    );
+    let mut misspelled = docs.iter().find(|d| d["kind"] == "Task").unwrap().clone();
+    misspelled["spec"]["steps"][1]["imagee"] = Value::String("x".into());
+    assert!(
+        schema_errors(&misspelled)
+            .iter()
+            .any(|e| e.contains("imagee") && e.contains("drop")),
+        "a field Kubernetes would prune went unnoticed"
+    );
+    let run = docs.iter().find(|d| d["kind"] == "PipelineRun").unwrap();
+    assert!(schema_errors(run).is_empty());
+    let mut bad_timeout = run.clone();
+    bad_timeout["spec"]["timeouts"] = serde_json::json!({"pipeline": 5});
+    assert!(
+        !schema_errors(&bad_timeout).is_empty(),
+        "the PipelineRun schema accepted a numeric timeout"
+    );
+    let mut nameless = run.clone();
+    nameless["spec"]["params"] = serde_json::json!([{"value": "x"}]);
+    assert!(
+        !schema_errors(&nameless).is_empty(),
+        "the PipelineRun schema accepted a param without a name"
+    );
+}
+
+/// `COULER_TEKTON_LINT`, else the executable `scripts/tekton-lint-deps` installs.
+fn tekton_lint() -> String {
+    common::installed_tool(
+        "COULER_TEKTON_LINT",
+        "tekton-lint-deps",
+        "@ibm/tekton-lint@1.1.0 with npm (Node.js 18+)",
+    )
+}
+
+/// Runs tekton-lint on `files` in a fresh directory (with its own config); returns (success,
+/// output).
+fn run_tekton_lint(files: &[(String, String)]) -> (bool, String) {
+    let exe = tekton_lint();
+    let dir = std::env::temp_dir().join(format!(
+        "couler-tekton-lint-{}-{}",
+        std::process::id(),
+        files.len()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Every rule at its default level; no external tasks, nothing fetched.
+    std::fs::write(dir.join(".tektonlintrc.yaml"), "---\nglobs: []\n").unwrap();
+    let mut args = vec![
+        "--color=false".to_string(),
+        "--max-warnings=0".to_string(),
+        "--config".to_string(),
+        dir.display().to_string(),
+    ];
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        args.push(p.display().to_string());
+    }
+    let out = Command::new(&exe)
+        .args(&args)
+        .current_dir(&dir)
+        .env("HOME", &dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {exe}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    (out.status.success(), text)
+}
+
+#[test]
+fn every_document_passes_tekton_lint_which_catches_a_broken_one() {
+    let ok = compile_all();
+    for (path, yaml) in &ok {
+        let (success, text) = run_tekton_lint(&[("out.yaml".into(), yaml.clone())]);
+        assert!(success, "{}: tekton-lint:\n{text}\n{yaml}", path.display());
+    }
+    // A Pipeline whose task passes an undeclared param and references a missing result.
+    let hello = &ok
+        .iter()
+        .find(|(p, _)| p.ends_with("hello.yaml"))
+        .unwrap()
+        .1;
+    let broken = hello.replace("name: couler-step\n", "name: couler-stp\n");
+    assert_ne!(&broken, hello);
+    let (success, text) = run_tekton_lint(&[("broken.yaml".into(), broken)]);
+    assert!(!success, "tekton-lint accepted a broken document:\n{text}");
+}
+
+// ---- semantics --------------------------------------------------------------------------------
+
+fn pipeline_of(yaml: &str) -> Value {
+    documents(yaml)
+        .into_iter()
+        .find(|d| d["kind"] == "Pipeline")
+        .unwrap()
+}
+
+fn task_of<'a>(pipeline: &'a Value, name: &str) -> &'a Value {
+    pipeline["spec"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(pipeline["spec"]["finally"].as_array().into_iter().flatten())
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no pipeline task `{name}`"))
+}
+
+fn param_values(task: &Value) -> Vec<String> {
+    task["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn skips_propagate_to_readers_of_outputs_as_in_the_local_runtime() {
+    let yaml = compile(&load_str(
+        r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: skips
+params: [{name: mode, default: fast}]
+steps:
+  - name: a
+    when: params.mode == "slow"
+    container: {image: alpine:3.19, command: [sh, -c, "echo hi > /tmp/o"]}
+    outputs: {parameters: [{name: o, path: /tmp/o}], artifacts: [{name: f, path: /tmp/o}]}
+  - name: reads-param
+    container: {image: alpine:3.19, command: [echo, "{{steps.a.outputs.parameters.o}}"]}
+  - name: reads-artifact
+    container: {image: alpine:3.19, command: [cat, /tmp/in]}
+    inputs: {artifacts: [{name: f, path: /tmp/in, from: steps.a.outputs.artifacts.f}]}
+    outputs: {artifacts: [{name: g, path: /tmp/in}]}
+  - name: transitively
+    inputs: {artifacts: [{name: f, path: /tmp/in, from: steps.reads-artifact.outputs.artifacts.g}]}
+    container: {image: alpine:3.19, command: [cat, /tmp/in]}
+  - name: only-ordered
+    dependsOn: [a]
+    container: {image: alpine:3.19, command: [echo, after]}
+"#,
+    ))
+    .unwrap();
+    check_file("skips", &yaml);
+    let p = pipeline_of(&yaml);
+    // The condition on a param is a Tekton `when` on the step itself.
+    assert_eq!(
+        task_of(&p, "a")["when"],
+        serde_json::json!([{"input": "$(params.mode)", "operator": "in", "values": ["slow"]}])
+    );
+    // Every reader of an output consumes its producer's outcome result: Tekton skips it when the
+    // producer was skipped (the result is missing), transitively, as `couler run` does.
+    for (reader, producer) in [
+        ("reads-param", "a"),
+        ("reads-artifact", "a"),
+        ("transitively", "reads-artifact"),
+    ] {
+        let want = format!("$(tasks.{producer}.results.outcome)");
+        assert!(
+            param_values(task_of(&p, reader)).contains(&want),
+            "`{reader}` does not consume `{producer}`'s outcome"
+        );
+    }
+    // dependsOn a skipped step does not skip, in `couler run` as here: no result consumed.
+    let ordered = task_of(&p, "only-ordered");
+    assert!(ordered["when"].is_null());
+    assert!(!param_values(ordered).iter().any(|v| v.contains("$(tasks.")));
+    assert_eq!(ordered["runAfter"], serde_json::json!(["a"]));
+}
+
+#[test]
+fn other_conditions_run_a_condition_task_and_exit_handler_limits_are_clear_errors() {
+    let base = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: cond\nparams: [{name: n, type: float, default: 1}]\nsteps:\n  - name: up\n    script: {image: python:3.12-slim, source: print(3)}\n  - name: s\n    container: {image: alpine:3.19, command: [echo]}\n";
+    for cond in [
+        "params.n > 0.5",
+        "params.n == 3",
+        "steps.up.outputs.result == \"3\"",
+        "params.n == \"a\" || steps.up.outputs.result >= 2",
+    ] {
+        let yaml = compile(&load_str(&format!("{base}    when: '{cond}'\n"))).unwrap();
+        check_file(cond, &yaml);
+        let p = pipeline_of(&yaml);
+        let c = task_of(&p, "s-when");
+        assert_eq!(
+            task_of(&p, "s")["when"],
+            serde_json::json!([{"input": "$(tasks.s-when.results.result)", "operator": "in", "values": ["true"]}]),
+            "{cond}"
+        );
+        assert!(
+            task_of(&p, "s")["runAfter"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::String("s-when".into()))
+        );
+        let reads_up = cond.contains("steps.up");
+        assert_eq!(
+            param_values(c).contains(&"$(tasks.up.results.outcome)".to_string()),
+            reads_up,
+            "{cond}"
+        );
+        let docs = documents(&yaml);
+        let ct = docs
+            .iter()
+            .find(|d| d["metadata"]["name"] == c["taskRef"]["name"])
+            .unwrap();
+        assert_eq!(
+            ct["spec"]["steps"][0]["command"],
+            serde_json::json!([
+                "/usr/local/bin/couler",
+                "launch",
+                "when",
+                "--results-dir",
+                "/tekton/results"
+            ])
+        );
+    }
+    let per_item = load_str(&format!(
+        "{base}    map: {{items: [a, b]}}\n    when: 'item == \"a\"'\n"
+    ));
+    let e = compile(&per_item).unwrap_err().to_string();
+    assert!(
+        e.contains("step `s`") && e.contains("matrix instance"),
+        "{e}"
+    );
+    let exit = |extra: &str| {
+        load_str(&format!(
+            "{base}onExit:\n  name: bye\n  container: {{image: alpine:3.19, command: [echo, '{extra}']}}\n"
+        ))
+    };
+    let e = compile(&exit("{{steps.up.outputs.result}}"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bye") && e.contains("workflow.status"), "{e}");
+    let yaml = compile(&exit("{{workflow.status}}")).unwrap();
+    check_file("exit", &yaml);
+    let p = pipeline_of(&yaml);
+    assert!(param_values(task_of(&p, "bye")).contains(&"$(tasks.status)".to_string()));
+}
+
+#[test]
+fn repeat_and_schedule_are_clear_errors_naming_the_step() {
+    let base = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: bad\nsteps:\n  - name: s\n    container: {image: alpine:3.19, command: [echo]}\n";
+    let wf = load_str(&format!(
+        "{base}    repeat: {{while: steps.s.outputs.result == \"again\", maxIterations: 3}}\n"
+    ));
+    let e = compile(&wf).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "tekton does not support `repeat … while` loops (used by step `s`); supported by: argo"
+        ),
+        "{e}"
+    );
+    let cron = load_str(&format!("{base}schedule: {{cron: \"0 2 * * *\"}}\n"));
+    let e = compile(&cron).unwrap_err().to_string();
+    assert!(
+        e.starts_with("tekton does not support cron schedules") && e.contains("supported by: argo"),
+        "{e}"
+    );
+}
+
+#[test]
+fn identical_steps_share_one_task() {
+    let mut spec =
+        String::from("apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: many\nsteps:\n");
+    for i in 0..20 {
+        spec.push_str(&format!(
+            "  - name: s{i}\n    container: {{image: alpine:3.19, command: [echo, same]}}\n"
+        ));
+    }
+    let yaml = compile(&load_str(&spec)).unwrap();
+    let docs = check_file("many", &yaml);
+    assert_eq!(docs.iter().filter(|d| d["kind"] == "Task").count(), 1);
+    let apart = Tekton
+        .compile(
+            &load_str(&spec),
+            &Options {
+                no_template_reuse: true,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+    let docs = documents(apart.files.values().next().unwrap());
+    assert_eq!(docs.iter().filter(|d| d["kind"] == "Task").count(), 20);
+}
+
+// ---- hostile strings --------------------------------------------------------------------------
+
+const HOSTILE: [&str; 8] = [
+    "it's \"quoted\"",
+    "line one\nline two\r\n",
+    "'''triple''' \"\"\"quotes\"\"\"",
+    "{{ .Values.x }} {{",
+    "$(params.secret) $(context.pipelineRun.name) $(tasks.status) $(",
+    "back\\slash \\n \\$(x) `whoami`; rm -rf / #",
+    "non-ASCII: é 日本 🚀 \u{200b}",
+    "${HOME} $HOME $((1+1))",
+];
+
+#[test]
+fn hostile_strings_arrive_unchanged_and_never_where_tekton_substitutes() {
+    let mut spec = couler_ir::Workflow::new("hostile");
+    spec.params.push(couler_ir::WorkflowParam {
+        name: "p".into(),
+        ty: couler_ir::ParamType::String,
+        default: Some(Value::String(HOSTILE.join("|"))),
+        description: Some(HOSTILE[4].into()),
+        allowed: Vec::new(),
+    });
+    let text = |s: &str| couler_ir::Template::text(s);
+    let mut container = couler_ir::Step::new(
+        "run-it",
+        couler_ir::StepKind::Container(couler_ir::Container {
+            image: Some("alpine:3.19".into()),
+            command: HOSTILE.iter().map(|s| text(s)).collect(),
+            args: vec![couler_ir::Template::parse("{{params.p}} and $(params.p)").unwrap()],
+            working_dir: None,
+        }),
+    );
+    for (i, h) in HOSTILE.iter().enumerate() {
+        container.env.insert(format!("E{i}"), text(h));
+    }
+    container.inputs.parameters.push(couler_ir::InputParameter {
+        name: "x".into(),
+        value: Some(text(HOSTILE[4])),
+    });
+    let script = couler_ir::Step::new(
+        "script",
+        couler_ir::StepKind::Script(couler_ir::Script {
+            image: Some("python:3.12-slim".into()),
+            command: vec!["python3".into()],
+            source: text(&HOSTILE.join("\n")),
+        }),
+    );
+    let mut mapped = couler_ir::Step::new(
+        "mapped",
+        couler_ir::StepKind::Container(couler_ir::Container {
+            image: Some("alpine:3.19".into()),
+            command: vec![couler_ir::Template::parse("{{item}}").unwrap()],
+            args: Vec::new(),
+            working_dir: None,
+        }),
+    );
+    mapped.map = Some(couler_ir::Map {
+        over: couler_ir::MapOver::Items(
+            HOSTILE
+                .iter()
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
+        parallelism: None,
+    });
+    spec.steps = vec![container.clone(), script.clone(), mapped];
+    let spec_text = couler_ir::spec::to_yaml(&spec);
+    let wf = load_str(&spec_text);
+    assert_eq!(wf, spec, "the IR round-trips");
+    let yaml = compile(&wf).unwrap();
+    // The YAML parses back, and passes the lint, whose variable check fails on any `$(…)` that
+    // did not come from the compiler.
+    let docs = check_file("hostile", &yaml);
+    // No user string stands anywhere Tekton substitutes: no `$(params.secret)`, `$(tasks.status)`
+    // … in the Tasks or the Pipeline.
+    for d in docs.iter().filter(|d| d["kind"] != "PipelineRun") {
+        let text = serde_json::to_string(d).unwrap();
+        for bad in [
+            "$(params.secret",
+            "$(context.pipelineRun.name)",
+            "$(tasks.status",
+            "${HOME",
+            "$((",
+            "$(",
+        ] {
+            let ours = text.matches("$(").count()
+                - text.matches("$(params.").count()
+                - text.matches("$(context.pipelineRun.uid)").count()
+                - text.matches("$(tasks.").count();
+            assert_eq!(ours, 0, "{} has an unexpected variable", d["kind"]);
+            if bad != "$(" {
+                assert!(!text.contains(bad), "{} carries {bad:?}", d["kind"]);
+            }
+        }
+    }
+    // Every value arrives unchanged: what each Task hands the launcher decodes, once Tekton has
+    // put the step's name in, to a workflow holding exactly the compiled step.
+    check_launcher_tasks(&wf, &docs);
+    for t in docs.iter().filter(|d| d["kind"] == "Task") {
+        let run = &t["spec"]["steps"][1];
+        assert_eq!(
+            run["command"],
+            serde_json::json!([
+                "/couler/bin/couler",
+                "launch",
+                "step",
+                "--results-dir",
+                "/tekton/results"
+            ])
+        );
+        assert!(run["args"].is_null(), "no user string in args");
+    }
+    // Matrix instances get indices only: item values never pass through Tekton.
+    let p = pipeline_of(&yaml);
+    let items = &task_of(&p, "mapped")["matrix"]["params"][0]["value"];
+    assert_eq!(
+        *items,
+        serde_json::json!(["0", "1", "2", "3", "4", "5", "6", "7"])
+    );
+    // The PipelineRun carries the param's value exactly (PipelineRun values are not substituted).
+    let run = docs.iter().find(|d| d["kind"] == "PipelineRun").unwrap();
+    assert_eq!(run["spec"]["params"][0]["value"], HOSTILE.join("|"));
+    // A user literal that would have to stand in a substituted field is refused, not changed.
+    let mut bad = spec.clone();
+    if let couler_ir::StepKind::Container(c) = &mut bad.steps[0].kind {
+        c.image = Some("alpine:$(params.p)".into());
+    }
+    let e = compile(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("run-it") && e.contains("image") && e.contains("$("),
+        "{e}"
+    );
+}
+
+#[test]
+fn documents_grow_linearly_with_the_workflow() {
+    // A chain where each step reads the one before: every Task is distinct, so a Task carrying
+    // the whole workflow would make the output quadratic.
+    let size = |n: usize| {
+        let mut spec =
+            String::from("apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: chain\nsteps:\n");
+        for i in 0..n {
+            let arg = if i == 0 {
+                "start".to_string()
+            } else {
+                format!("{{{{steps.s{}.outputs.result}}}}", i - 1)
+            };
+            spec.push_str(&format!(
+                "  - name: s{i}\n    container: {{image: alpine:3.19, command: [echo, \"{arg}\"]}}\n"
+            ));
+        }
+        compile(&load_str(&spec)).unwrap().len()
+    };
+    let (small, large) = (size(100), size(400));
+    let ratio = large as f64 / small as f64;
+    assert!(
+        ratio < 4.5,
+        "4x the steps gave {ratio:.2}x the bytes ({small} → {large})"
+    );
+}

@@ -1,0 +1,581 @@
+//! The Airflow backend, for real: Apache Airflow 3.3.2 (installed by `scripts/airflow-deps`
+//! into `target/airflow-venv`, or `$COULER_AIRFLOW_PYTHON`) loads every generated DAG with
+//! `DagBag`, runs the examples with `airflow dags test` (host operator, AIRFLOW_HOME and SQLite
+//! in a temp dir, nothing but loopback), and each run's outcome (per step: status, output
+//! parameters, result, artifact digests, which name contents) must equal `couler run`'s on the
+//! same file. Plus: every example and feature spec compiles or fails with the documented error,
+//! and hostile strings arrive unchanged with nothing executed that the user did not write.
+
+#[path = "support/outcomes.rs"]
+#[allow(dead_code)] // shared with tekton_run.rs, which uses all of it
+mod outcomes;
+
+use outcomes::{RunView, local_nodes};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn couler(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("COULER_STATE_DIR")
+        .env_remove("COULER_ARTIFACT_STORE")
+        .output()
+        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Airflow's python: `$COULER_AIRFLOW_PYTHON`, else installed by scripts/airflow-deps. A failed
+/// install fails the test with how to fix it (never a silent skip).
+fn python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        if let Ok(p) = std::env::var("COULER_AIRFLOW_PYTHON")
+            && !p.is_empty()
+        {
+            return PathBuf::from(p);
+        }
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/airflow-deps"))
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run scripts/airflow-deps: {e}"));
+        assert!(
+            out.status.success(),
+            "scripts/airflow-deps failed (it needs python3 >= 3.10 with venv and access to PyPI; or set COULER_AIRFLOW_PYTHON to a python with apache-airflow==3.3.2 installed):\n{}",
+            text(&out.stderr)
+        );
+        PathBuf::from(text(&out.stdout).trim())
+    })
+}
+
+/// An Airflow home in a temp dir with a migrated SQLite database.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new(dags: &Path) -> Home {
+        let h = Home { dir: tmp() };
+        std::fs::create_dir_all(dags).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(h.dir.path().join("dags_folder"), dags.display().to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let out = h.airflow(dags, &["db", "migrate"]);
+        assert!(
+            out.status.success(),
+            "airflow db migrate: {}",
+            text(&out.stderr)
+        );
+        h
+    }
+
+    /// A copy of this home (database included) reading another DAGs folder.
+    fn copy(&self, dags: &Path) -> Home {
+        let h = Home { dir: tmp() };
+        std::fs::copy(
+            self.dir.path().join("airflow.db"),
+            h.dir.path().join("airflow.db"),
+        )
+        .unwrap_or_else(|e| panic!("copying the Airflow database: {e}"));
+        std::fs::write(h.dir.path().join("dags_folder"), dags.display().to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        h
+    }
+
+    fn command(&self, program: &Path, dags: &Path) -> Command {
+        let mut c = Command::new(program);
+        c.env("AIRFLOW_HOME", self.dir.path())
+            .env("AIRFLOW__CORE__DAGS_FOLDER", dags)
+            .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+            .env(
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+                format!("sqlite:///{}", self.dir.path().join("airflow.db").display()),
+            )
+            .env_remove("COULER_ARTIFACT_STORE")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    fn airflow(&self, dags: &Path, args: &[&str]) -> Output {
+        let bin = python().with_file_name("airflow");
+        self.command(&bin, dags)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running airflow: {e}"))
+    }
+
+    fn python(&self, dags: &Path, args: &[&str]) -> Output {
+        self.command(python(), dags)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running Airflow's python: {e}"))
+    }
+
+    /// Import errors of every DAG file in `dags`, and the DAG ids found.
+    fn dagbag(&self, dags: &Path) -> (BTreeMap<String, String>, Vec<String>) {
+        let script = "import json, sys\nfrom airflow.dag_processing.dagbag import DagBag\nb = DagBag(dag_folder=sys.argv[1])\nprint(json.dumps({'errors': {str(k): str(v) for k, v in b.import_errors.items()}, 'ids': sorted(b.dag_ids)}))";
+        let out = self.python(dags, &["-c", script, &dags.display().to_string()]);
+        assert!(out.status.success(), "DagBag: {}", text(&out.stderr));
+        let v: serde_json::Value =
+            serde_json::from_str(text(&out.stdout).lines().last().unwrap_or_default())
+                .unwrap_or_else(|e| {
+                    panic!("DagBag output is not JSON ({e}): {}", text(&out.stdout))
+                });
+        let errors = v["errors"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ids = v["ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (errors, ids)
+    }
+
+    /// `airflow dags test DAG`, then the run's outcome per task (tests/airflow/outcome.py).
+    fn run(&self, dags: &Path, dag: &str) -> serde_json::Value {
+        let out = self.airflow(dags, &["dags", "test", dag]);
+        let log = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+        let script = repo().join("crates/couler-cli/tests/airflow/outcome.py");
+        let db = self.dir.path().join("airflow.db");
+        let o = self.python(
+            dags,
+            &[
+                &script.display().to_string(),
+                &db.display().to_string(),
+                dag,
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "reading the outcome of {dag}: {}\n--- airflow dags test log ---\n{log}",
+            text(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("outcome of {dag} is not JSON ({e})\n{log}"))
+    }
+}
+
+fn compile(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "compile".to_string(),
+        file.display().to_string(),
+        "--target".into(),
+        "airflow".into(),
+        "-o".into(),
+        out.display().to_string(),
+        "--launcher".into(),
+        env!("CARGO_BIN_EXE_couler").into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    couler(&repo(), &refs)
+}
+
+fn examples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The documented error of each spec Airflow cannot compile (docs/airflow.md, "Limits").
+const EXPECTED_ERRORS: &[(&str, &str)] = &[
+    (
+        "control.yaml",
+        "airflow does not support suspend steps (used by step `approve`)",
+    ),
+    (
+        "kinds.yaml",
+        "airflow does not support Kubernetes resource steps",
+    ),
+    ("policies.yaml", "airflow does not support workflow volumes"),
+    (
+        "storage.yaml",
+        "airflow does not support GCS artifact storage",
+    ),
+    ("distributed-training.yaml", "airflow does not support"),
+];
+
+#[test]
+fn every_example_and_feature_spec_compiles_or_fails_with_the_documented_error() {
+    let mut files = examples();
+    let features = repo().join("crates/couler-backends/tests/features");
+    for dir in [features, repo().join("examples/cluster")] {
+        for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let p = e.unwrap_or_else(|e| panic!("{e}")).path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    for operator in ["host", "kubernetes", "docker"] {
+        for f in &files {
+            let out_dir = tmp();
+            let out = compile(f, out_dir.path(), &["--operator", operator]);
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            match EXPECTED_ERRORS.iter().find(|(n, _)| *n == name) {
+                Some((_, msg)) => {
+                    assert!(!out.status.success(), "{name} must not compile for airflow");
+                    assert!(
+                        text(&out.stderr).contains(msg),
+                        "{name}: expected `{msg}`, got: {}",
+                        text(&out.stderr)
+                    );
+                }
+                None => assert!(
+                    out.status.success(),
+                    "{name} (--operator {operator}) must compile: {}",
+                    text(&out.stderr)
+                ),
+            }
+        }
+    }
+}
+
+/// A step's status as Airflow ended it: the launcher's outcome when it left one (a success, a
+/// `continueOnFailure` failure, or a failure recorded by the failure callback), else the task
+/// state.
+fn airflow_status(entry: &serde_json::Value) -> String {
+    if let Some(s) = entry["xcom"]["status"].as_str() {
+        return s.to_string();
+    }
+    match entry["state"].as_str().unwrap_or_default() {
+        "success" => "Succeeded",
+        "skipped" => "Skipped",
+        "upstream_failed" => "Omitted",
+        "failed" => "Failed",
+        other => return format!("airflow:{other}"),
+    }
+    .to_string()
+}
+
+fn airflow_nodes(
+    outcome: &serde_json::Value,
+    view: &RunView<'_>,
+) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    for (task, entries) in outcome["tasks"].as_object().into_iter().flatten() {
+        if task.contains('.') {
+            continue; // a generated helper task (`S.items`), not a step
+        }
+        for e in entries.as_array().into_iter().flatten() {
+            let node = match e["mapIndex"].as_i64() {
+                Some(i) if i >= 0 => format!("{task}[{i}]"),
+                _ => task.clone(),
+            };
+            let status = airflow_status(e);
+            out.insert(node, view.comparable(&status, &e["xcom"]["outputs"]));
+        }
+    }
+    out
+}
+
+/// Examples whose steps draw random numbers without a seed: the local run is repeated until its
+/// coin matches Airflow's (each try has even odds), and `repeat` counts are not compared.
+const RANDOM: &[&str] = &["coin-flip", "flip-until-tails"];
+
+#[test]
+fn every_dag_imports_and_runs_like_the_local_runtime() {
+    let started = Instant::now();
+    let work = tmp();
+    let dags = work.path().join("dags");
+    let mut names = Vec::new();
+    // The examples, and a spec of the run-time semantics examples do not exercise (failures,
+    // continueOnFailure, skips, repeat, maps, the exit handler's workflow.status).
+    let mut specs = examples();
+    specs.push(repo().join("crates/couler-cli/tests/airflow/semantics.yaml"));
+    for f in specs {
+        let name = f
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let store = work.path().join("stores").join(&name);
+        let out = compile(
+            &f,
+            &dags,
+            &["--artifact-store", &store.display().to_string()],
+        );
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        names.push((name, f));
+    }
+    let base = Home::new(&dags);
+    let (errors, ids) = base.dagbag(&dags);
+    assert!(errors.is_empty(), "DAG import errors: {errors:#?}");
+    assert_eq!(ids.len(), names.len(), "one DAG per example: {ids:?}");
+    // The Kubernetes and Docker operators' DAGs import too (they cannot run here).
+    for operator in ["kubernetes", "docker"] {
+        let d = work.path().join(format!("dags-{operator}"));
+        for (_, f) in &names {
+            let out = compile(
+                f,
+                &d,
+                &[
+                    "--operator",
+                    operator,
+                    "--launcher-image",
+                    "couler:dev",
+                    "--artifact-store",
+                    "s3://bucket/prefix",
+                ],
+            );
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+        let (errors, ids) = base.dagbag(&d);
+        assert!(
+            errors.is_empty(),
+            "--operator {operator}: DAG import errors: {errors:#?}"
+        );
+        assert_eq!(ids.len(), names.len());
+    }
+    let imported = started.elapsed();
+
+    // Each example in its own copy of the database, a few at a time (SQLite allows one writer).
+    let results: Vec<(String, serde_json::Value)> = std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for chunk in names.chunks(names.len().div_ceil(3).max(1)) {
+            let base = &base;
+            let dags = &dags;
+            handles.push(s.spawn(move || {
+                chunk
+                    .iter()
+                    .map(|(name, _)| {
+                        let home = base.copy(dags);
+                        (name.clone(), home.run(dags, name))
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        }
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| panic!("an Airflow run thread panicked"))
+            })
+            .collect()
+    });
+    let ran = started.elapsed();
+
+    for ((name, file), (_, outcome)) in names.iter().zip(&results) {
+        let random = RANDOM.contains(&name.as_str());
+        let store = work.path().join("stores").join(name);
+        let airflow_view = RunView {
+            run_id: outcome["runId"].as_str().unwrap_or("?"),
+            store: &store,
+            iterations: !random,
+        };
+        let airflow = airflow_nodes(outcome, &airflow_view);
+        let mapped: Vec<String> = outcome["tasks"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, e)| {
+                e.as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["mapIndex"].as_i64().unwrap_or(-1) >= 0))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut local = BTreeMap::new();
+        for _ in 0..if random { 12 } else { 1 } {
+            let d = tmp();
+            let out = couler(
+                d.path(),
+                &["run", &file.display().to_string(), "-o", "json"],
+            );
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                    panic!("{name}: couler run -o json ({e}): {}", text(&out.stderr))
+                });
+            let local_store = d.path().join(".couler/artifacts");
+            let view = RunView {
+                run_id: report["runId"].as_str().unwrap_or("?"),
+                store: &local_store,
+                iterations: !random,
+            };
+            local = local_nodes(&report, &mapped, &view);
+            if local == airflow {
+                break;
+            }
+        }
+        let differing: Vec<String> = airflow
+            .keys()
+            .chain(local.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|k| airflow.get(*k) != local.get(*k))
+            .map(|k| {
+                let task = k.split('[').next().unwrap_or_default();
+                format!(
+                    "{k}:\n  airflow: {:?}\n  local:   {:?}\n  airflow task: {}",
+                    airflow.get(k),
+                    local.get(k),
+                    outcome["tasks"][task]
+                )
+            })
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "{name}: Airflow's outcome differs from the local runtime's:\n{}",
+            differing.join("\n")
+        );
+        assert!(!airflow.is_empty(), "{name}: no steps ran");
+    }
+    eprintln!(
+        "airflow: {} DAGs imported in {:.1}s; run with `airflow dags test` in {:.1}s; total {:.1}s",
+        names.len(),
+        imported.as_secs_f64(),
+        (ran - imported).as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Strings that break naive code generation: quotes, triple quotes, newlines, Jinja, shell
+/// substitution, backslashes, non-ASCII.
+const HOSTILE: &str = "q'\"''' \"\"\" \\n\\ {{ 7 * 7 }} {% if true %}jinja{% endif %} ${HOME} $(touch CANARY-dollar) `touch CANARY-tick` é☃😀 \\x00";
+
+#[test]
+fn hostile_strings_arrive_unchanged_and_run_nothing() {
+    let work = tmp();
+    let dags = work.path().join("dags");
+    let canary_dir = work.path().join("canary");
+    std::fs::create_dir_all(&canary_dir).unwrap_or_else(|e| panic!("{e}"));
+    // The param's value and the script's text are data: a script printing them must print them
+    // exactly, and no `touch` must run (its file would appear in the task's work dir or here).
+    let wf = serde_json::json!({
+        "apiVersion": "couler.dev/v1alpha1",
+        "kind": "Workflow",
+        "name": "hostile",
+        "description": HOSTILE,
+        "labels": {"team": "x"},
+        "params": [{"name": "evil", "default": HOSTILE, "description": HOSTILE}],
+        "steps": [
+            {
+                "name": "echo-param",
+                "env": {"EVIL": "{{params.evil}}", "CANARY_DIR": canary_dir.display().to_string()},
+                "script": {
+                    "image": "python:3.12",
+                    "command": ["python3"],
+                    "source": "import os, sys\n# ''' \"\"\" {{ not jinja }} {% raw %} $(touch CANARY-src)\nsys.stdout.write(os.environ['EVIL'])\n"
+                },
+                "outputs": {"parameters": [{"name": "evil", "path": "out.txt", "default": HOSTILE}]}
+            },
+            {
+                "name": "pass-on",
+                "container": {
+                    "image": "alpine:3.19",
+                    "command": ["python3", "-c", "import sys; sys.stdout.write(sys.argv[1])", "{{steps.echo-param.outputs.result}}"]
+                }
+            }
+        ]
+    });
+    let spec = work.path().join("hostile.json");
+    std::fs::write(&spec, wf.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let out = compile(
+        &spec,
+        &dags,
+        &[
+            "--artifact-store",
+            &work.path().join("store").display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let py = std::fs::read_to_string(dags.join("hostile.py")).unwrap_or_else(|e| panic!("{e}"));
+    // The file is ASCII (every other character escaped), and user text appears only inside the
+    // Python literals of data that is never a template: the embedded workflow, the DAG's
+    // description and the params.
+    assert!(py.is_ascii(), "the DAG file is ASCII");
+    for line in py.lines().filter(|l| l.contains("7 * 7")) {
+        let l = line.trim_start();
+        assert!(
+            l.starts_with("WORKFLOW = \"")
+                || l.starts_with("description=\"")
+                || l.starts_with("params={"),
+            "user text outside a data literal: {line}"
+        );
+    }
+    let home = Home::new(&dags);
+    let (errors, ids) = home.dagbag(&dags);
+    assert!(errors.is_empty(), "import errors: {errors:#?}");
+    assert_eq!(ids, vec!["hostile".to_string()]);
+    let outcome = home.run(&dags, "hostile");
+    let store = work.path().join("store");
+    let view = RunView {
+        run_id: outcome["runId"].as_str().unwrap_or("?"),
+        store: &store,
+        iterations: true,
+    };
+    let nodes = airflow_nodes(&outcome, &view);
+    assert_eq!(nodes["echo-param"]["status"], "Succeeded", "{outcome:#}");
+    assert_eq!(
+        nodes["echo-param"]["result"], HOSTILE,
+        "the param arrives unchanged"
+    );
+    assert_eq!(
+        nodes["echo-param"]["parameters"]["evil"], HOSTILE,
+        "the default arrives unchanged"
+    );
+    assert_eq!(nodes["pass-on"]["status"], "Succeeded", "{outcome:#}");
+    assert_eq!(
+        nodes["pass-on"]["result"], HOSTILE,
+        "the XCom value arrives unchanged"
+    );
+    let canaries: Vec<_> = walk(work.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("CANARY"))
+        .collect();
+    assert!(
+        canaries.is_empty(),
+        "something ran that the user did not write: {canaries:?}"
+    );
+    // Hostile step names never reach a backend: validation refuses them with the place.
+    let mut bad = wf.clone();
+    bad["steps"][0]["name"] = serde_json::json!("x'); import os; os.system('touch CANARY') #");
+    std::fs::write(&spec, bad.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let out = compile(&spec, &work.path().join("bad"), &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("steps[0].name"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out
+}

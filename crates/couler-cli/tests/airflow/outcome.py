@@ -1,0 +1,34 @@
+"""Prints what one `airflow dags test` run of a DAG ended with, as JSON, read from Airflow's
+SQLite metadata database: {"runId", "tasks": {task_id: [{"mapIndex", "state", "xcom"}]}} for the
+DAG's latest run.
+Used by crates/couler-cli/tests/airflow.rs. Usage: outcome.py AIRFLOW_DB DAG_ID"""
+import json
+import sqlite3
+import sys
+
+db, dag_id = sys.argv[1], sys.argv[2]
+con = sqlite3.connect(db)
+run = con.execute(
+    "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+).fetchone()
+if run is None:
+    sys.exit(f"no run of DAG {dag_id} in {db}")
+out = {}
+for task_id, map_index, state in con.execute(
+    "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? AND run_id = ? ORDER BY task_id, map_index",
+    (dag_id, run[0]),
+):
+    row = con.execute(
+        "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = 'return_value'",
+        (dag_id, run[0], task_id, map_index),
+    ).fetchone()
+    value = None
+    if row is not None and row[0] is not None:
+        value = json.loads(row[0])
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+    out.setdefault(task_id, []).append({"mapIndex": map_index, "state": state, "xcom": value})
+print(json.dumps({"runId": run[0], "tasks": out}))

@@ -1,0 +1,95 @@
+//! `couler launch` as engines run it: a real process with the task and values in its
+//! environment (the protocol of docs/launcher.md).
+
+use std::process::Command;
+
+fn launch(task: &serde_json::Value, env: &[(&str, &str)]) -> (i32, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_couler"));
+    cmd.args(["launch", "step", "--no-cache", "--results-dir"])
+        .arg(dir.path().join("results"))
+        .env("COULER_TASK", task.to_string())
+        .env_remove("COULER_PARAMS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_else(|| {
+        panic!(
+            "no outcome on stdout; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let outcome: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("{last:?}: {e}"));
+    let status = std::fs::read_to_string(dir.path().join("results/status")).unwrap();
+    assert_eq!(Some(status.trim()), outcome["status"].as_str());
+    (out.status.code().unwrap_or(-1), outcome)
+}
+
+fn workflow(exit_handler_reads_status: bool) -> serde_json::Value {
+    let mut wf = serde_json::json!({
+        "apiVersion": "couler.dev/v1alpha1",
+        "kind": "Workflow",
+        "name": "params",
+        "params": [
+            {"name": "epochs", "type": "int", "default": 1},
+            {"name": "label", "default": "none"}
+        ],
+        "steps": [{
+            "name": "show",
+            // argv, not a shell script: the values must arrive as they are.
+            "container": {"command": ["printf", "%s|%s", "{{params.epochs}}", "{{params.label}}"]}
+        }]
+    });
+    if exit_handler_reads_status {
+        wf["onExit"] = serde_json::json!({
+            "name": "report",
+            "script": {"command": ["sh"], "source": "printf '%s' '{{workflow.status}}'"}
+        });
+    }
+    wf
+}
+
+#[test]
+fn one_variable_per_param_reaches_the_step_verbatim_and_typed() {
+    let task = serde_json::json!({"workflow": workflow(false), "step": "show"});
+    let hostile = "it's $(params.epochs) {{x}} \\ \"q\" é";
+    let (code, o) = launch(
+        &task,
+        &[
+            ("COULER_PARAM_epochs", "7"),
+            ("COULER_PARAM_label", hostile),
+        ],
+    );
+    assert_eq!(code, 0, "{o}");
+    assert_eq!(o["outputs"]["result"], format!("7|{hostile}"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["launch", "step", "--no-cache"])
+        .env("COULER_TASK", task.to_string())
+        .env("COULER_PARAM_epochs", "seven")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "bad input is exit 3");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`epochs` is an int"), "{err}");
+}
+
+#[test]
+fn defaults_apply_when_no_variable_is_set() {
+    let task = serde_json::json!({"workflow": workflow(false), "step": "show"});
+    let (code, o) = launch(&task, &[]);
+    assert_eq!(code, 0, "{o}");
+    assert_eq!(o["outputs"]["result"], "1|none");
+}
+
+#[test]
+fn tekton_completed_reads_as_succeeded_in_the_exit_handler() {
+    let task = serde_json::json!({"workflow": workflow(true), "step": "report"});
+    let (_, o) = launch(&task, &[("COULER_WORKFLOW_STATUS", "Completed")]);
+    assert_eq!(o["outputs"]["result"], "Succeeded");
+    let (_, o) = launch(&task, &[("COULER_WORKFLOW_STATUS", "Failed")]);
+    assert_eq!(o["outputs"]["result"], "Failed");
+}

@@ -1,0 +1,190 @@
+//! `couler simulate cache` end to end: the real binary on a hand-written trace and, when
+//! present, a shared WfCommons trace; and `couler optimize`, which runs the same model as a pass.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn couler(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(args)
+        .output()
+        .expect("run couler");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A chain a → b → c where c reads both a's and b's files.
+const TRACE: &str = r#"{
+  "name": "tiny", "schemaVersion": "1.5",
+  "workflow": {
+    "specification": {
+      "tasks": [
+        {"id": "a", "parents": [], "children": ["b", "c"], "inputFiles": [], "outputFiles": ["fa"]},
+        {"id": "b", "parents": ["a"], "children": ["c"], "inputFiles": ["fa"], "outputFiles": ["fb"]},
+        {"id": "c", "parents": ["a", "b"], "children": [], "inputFiles": ["fa", "fb"], "outputFiles": []}
+      ],
+      "files": [{"id": "fa", "sizeInBytes": 100}, {"id": "fb", "sizeInBytes": 100}]
+    },
+    "execution": {"tasks": [
+      {"id": "a", "runtimeInSeconds": 10}, {"id": "b", "runtimeInSeconds": 5},
+      {"id": "c", "runtimeInSeconds": 1}
+    ]}
+  }
+}"#;
+
+fn tiny() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.json");
+    std::fs::write(&path, TRACE).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn json_reports_every_policy_and_budget() {
+    let (_dir, path) = tiny();
+    let (code, out, err) = couler(&[
+        "simulate",
+        "cache",
+        "--trace",
+        path.to_str().unwrap(),
+        "--budget",
+        "50%,100%",
+        "--slots",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2 * 9);
+    // 3 reads: fa by b and c, fb by c. With no cache: b rebuilds a (10), c rebuilds a and b (15).
+    let none = rows.iter().find(|r| r["policy"] == "none").unwrap();
+    assert_eq!(none["reads"], 3);
+    assert_eq!(none["recompute_secs"], 25.0);
+    let all = rows.iter().find(|r| r["policy"] == "all").unwrap();
+    assert_eq!(all["hit_ratio"], 1.0);
+    assert_eq!(all["recompute_avoided_secs"], 25.0);
+    // At 100% every bounded policy keeps both files.
+    for r in rows.iter().filter(|r| r["budget"] == "100%") {
+        assert_eq!(r["hits"], if r["policy"] == "none" { 0 } else { 3 }, "{r}");
+    }
+}
+
+#[test]
+fn table_names_the_trace_and_policies() {
+    let (_dir, path) = tiny();
+    let (code, out, err) = couler(&[
+        "simulate",
+        "cache",
+        "--trace",
+        path.to_str().unwrap(),
+        "--policy",
+        "lru,couler",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("tiny (rebuild seconds with no cache: 25.0)"),
+        "{out}"
+    );
+    assert!(out.contains(" lru ") && out.contains(" couler "), "{out}");
+    assert!(!out.contains(" fifo "), "{out}");
+}
+
+#[test]
+fn bad_input_names_the_problem() {
+    let (dir, path) = tiny();
+    let (code, _, err) = couler(&[
+        "simulate",
+        "cache",
+        "--trace",
+        path.to_str().unwrap(),
+        "--policy",
+        "mru",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown policy `mru`") && err.contains("belady"),
+        "{err}"
+    );
+    let (code, _, err) = couler(&[
+        "simulate",
+        "cache",
+        "--trace",
+        path.to_str().unwrap(),
+        "--budget",
+        "lots",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--budget") && err.contains("`lots`"), "{err}");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"workflow\": 3}").unwrap();
+    let (code, _, err) = couler(&["simulate", "cache", "--trace", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.json"), "{err}");
+}
+
+#[test]
+fn shared_trace_replays_deterministically() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/traces/wfinstances/montage-chameleon-dss-05d-001.json");
+    if !path.exists() {
+        eprintln!(
+            "skipping: {} is absent (shared traces live beside the checkout)",
+            path.display()
+        );
+        return;
+    }
+    let args = [
+        "simulate",
+        "cache",
+        "--trace",
+        path.to_str().unwrap(),
+        "--seed",
+        "7",
+        "--format",
+        "json",
+    ];
+    let (code, first, err) = couler(&args);
+    assert_eq!(code, 0, "{err}");
+    let (_, second, _) = couler(&args);
+    assert_eq!(first, second);
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    for r in v["rows"].as_array().unwrap() {
+        let h = r["hit_ratio"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&h), "{r}");
+    }
+}
+
+#[test]
+fn optimize_prints_the_cache_plan_under_a_budget() {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-pipeline.yaml");
+    let spec = spec.to_str().unwrap();
+    // 3 MiB holds three of the seven 1 MiB (estimated) artifacts at a time.
+    let (code, out, err) = couler(&["optimize", spec, "--cache-size", "3Mi"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("pass cache: 7 intermediate artifact(s)"),
+        "{out}"
+    );
+    assert!(out.contains("split-data/train"), "{out}");
+    assert!(out.contains("(estimated)"), "{out}");
+    // Seven artifacts pass through three slots: some are evicted after use.
+    assert!(out.contains("cache, evicted later"), "{out}");
+    assert!(!out.contains("14 hit(s) of 14"), "{out}");
+    // 1M (10^6 bytes) is below one artifact: nothing is cached.
+    let (code, out, err) = couler(&["optimize", spec, "--cache-size", "1M"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(": 0 hit(s) of 14 read(s)"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("do not cache")).count(),
+        7,
+        "{out}"
+    );
+    let (code, _, err) = couler(&["optimize", spec, "--cache-size", "5%"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a percentage"), "{err}");
+}

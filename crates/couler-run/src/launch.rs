@@ -1,0 +1,1252 @@
+//! The in-task launcher (`couler launch`): runs ONE step inside an engine's task (an Airflow
+//! task, a Tekton step) with the local runtime's semantics, so every engine shares one piece of
+//! code for staging artifacts, rendering templates, capturing outputs, skip decisions and
+//! memoization. The interface (task JSON, environment, outcome JSON, exit codes, results
+//! directory) is specified in `docs/launcher.md`; keep the two in step.
+//!
+//! Everything semantic is the executor's: `render_step`, `cache_key`, `input_artifact`,
+//! `collect_outputs`, `combine_map` and `render::Context`. What is here is only the glue that
+//! reads the values an engine hands over instead of the executor's in-memory outcomes.
+
+use crate::artifacts::{ArtifactKind, ArtifactRef, Location, Store};
+use crate::executor::{
+    cache_key, collect_outputs, combine_map, input_artifact, range_items, read_text, render_step,
+    symbolic, under, unsupported,
+};
+use crate::render::{Context, Outcome as Seen, Unresolved};
+use crate::runner::{ProcessEnd, ProcessSpec, run_process};
+use crate::state::{StepOutputs, StepStatus};
+use base64::Engine as _;
+use couler_ir::{Expr, MapOver, Reference, Step, StepKind, StepOutput, Workflow};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Exit code: the step succeeded (or was restored from the cache); `when` mode evaluated.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the step failed (non-zero exit or timeout).
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: the step could not run.
+pub const EXIT_ERROR: i32 = 2;
+/// Exit code: the launcher's own input is bad.
+pub const EXIT_USAGE: i32 = 3;
+/// Exit code: the step is skipped (Airflow's `BashOperator` default `skip_on_exit_code`).
+pub const EXIT_SKIPPED: i32 = 99;
+/// Outcomes larger than this go to the artifact store when written as a Tekton result. Tekton's
+/// 4096-byte limit is for all results of a task together, and `status` is written beside
+/// `outcome`, so the outcome keeps 256 bytes clear for it.
+pub const MAX_RESULT_BYTES: usize = 4096 - 256;
+/// Tekton's limit on a TaskRun's termination message: its results as Go's `json.Marshal` of
+/// `[{"key":K,"value":V,"type":1},…]`, measured after escaping.
+pub const TEKTON_MESSAGE_LIMIT: usize = 4096;
+
+/// The length of `s` as a Go `encoding/json` string, quotes included: `"` and `\` take 2
+/// bytes, `<`, `>`, `&`, U+2028, U+2029 and control characters other than `\n`, `\r`, `\t`
+/// up to 6 (`\u003c`).
+fn go_json_len(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' => 2,
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => 6,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum::<usize>()
+}
+
+/// The size of the termination message Tekton writes for these results (name, value).
+pub fn tekton_message_len(results: &[(&str, &str)]) -> usize {
+    let entries: usize = results
+        .iter()
+        .map(|(k, v)| r#"{"key":,"value":,"type":1}"#.len() + go_json_len(k) + go_json_len(v))
+        .sum();
+    2 + entries + results.len().saturating_sub(1)
+}
+
+/// The task an engine hands the launcher (docs/launcher.md, "The task").
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Task {
+    pub workflow: serde_json::Value,
+    pub step: String,
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub upstream: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub item: Option<serde_json::Value>,
+    #[serde(default)]
+    pub item_index: Option<usize>,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub workflow_status: Option<String>,
+}
+
+/// What a step ended with, as reported on stdout and in the results directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: StepStatus,
+    #[serde(default)]
+    pub outputs: StepOutputs,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl Outcome {
+    fn new(status: StepStatus, message: impl Into<Option<String>>) -> Outcome {
+        Outcome {
+            status,
+            outputs: StepOutputs::default(),
+            message: message.into(),
+        }
+    }
+
+    /// The exit code for this outcome (docs/launcher.md, "Exit codes").
+    pub fn exit_code(&self) -> i32 {
+        match self.status {
+            StepStatus::Succeeded | StepStatus::Cached => EXIT_OK,
+            StepStatus::Skipped => EXIT_SKIPPED,
+            StepStatus::Failed => EXIT_FAILED,
+            _ => EXIT_ERROR,
+        }
+    }
+}
+
+/// Options of `couler launch step` / `when` besides the task.
+#[derive(Clone, Debug, Default)]
+pub struct LaunchOptions {
+    /// `--store`; else `COULER_ARTIFACT_STORE`; else the workflow's `artifactRepository`.
+    pub store: Option<String>,
+    pub results_dir: Option<PathBuf>,
+    pub work_dir: Option<PathBuf>,
+    pub no_cache: bool,
+    /// `when` mode: evaluate this instead of the step's `when`.
+    pub expr: Option<String>,
+}
+
+/// Bad launcher input: the message names the field and the fix (exit code 3).
+#[derive(Debug, PartialEq)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Reads `--task` (or `COULER_TASK`): `@PATH`, `b64:BASE64` or JSON text.
+pub fn read_task(arg: Option<&str>) -> Result<Task, Usage> {
+    let text = match arg {
+        Some(a) => a.to_string(),
+        None => std::env::var("COULER_TASK").map_err(|_| {
+            Usage("no task: pass --task @FILE, --task b64:BASE64 or --task JSON, or set COULER_TASK (docs/launcher.md)".into())
+        })?,
+    };
+    let json = if let Some(path) = text.strip_prefix('@') {
+        std::fs::read_to_string(path)
+            .map_err(|e| Usage(format!("--task @{path}: cannot read the file: {e}")))?
+    } else if let Some(b) = text.strip_prefix("b64:") {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .map_err(|e| {
+                Usage(format!(
+                    "--task b64:…: not valid standard base64 ({e}); encode the task JSON with padding"
+                ))
+            })?;
+        String::from_utf8(bytes)
+            .map_err(|_| Usage("--task b64:…: the decoded task is not UTF-8 text".into()))?
+    } else {
+        text
+    };
+    serde_json::from_str(&json).map_err(|e| {
+        Usage(format!(
+            "--task: not a valid task object ({e}); see docs/launcher.md for its fields"
+        ))
+    })
+}
+
+/// The name of the environment variable carrying step `name`'s outcome.
+pub fn upstream_env(name: &str) -> String {
+    format!("COULER_UPSTREAM_{}", name.to_uppercase().replace('-', "_"))
+}
+
+/// Everything resolved from a task, ready for the executor's helpers.
+struct Prepared {
+    wf: Workflow,
+    step: Step,
+    is_exit_handler: bool,
+    params: BTreeMap<String, serde_json::Value>,
+    seen: BTreeMap<String, Seen>,
+    item: Option<serde_json::Value>,
+    run_id: String,
+    workflow_status: Option<String>,
+    store: Option<Store>,
+}
+
+fn env_nonempty(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A JSON value an engine handed over as an outcome: an object, a JSON string of one (XCom
+/// renders values as text), a list of them (a mapped step), or nothing.
+fn parse_json_text(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(s) => {
+            let t = s.trim();
+            if t.is_empty() || t == "None" || t == "null" {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(t).unwrap_or(serde_json::Value::Null)
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+async fn fetch_ref(
+    store: Option<&Store>,
+    r: &serde_json::Value,
+) -> Result<serde_json::Value, Usage> {
+    let a: ArtifactRef = serde_json::from_value(r.clone())
+        .map_err(|e| Usage(format!("an `outcomeRef` is not an artifact reference: {e}")))?;
+    let store = store.ok_or_else(|| {
+        Usage("an upstream outcome is an `outcomeRef`, but no artifact store is configured; pass --store".into())
+    })?;
+    let dir = tempdir_in_tmp("couler-outcome").map_err(Usage)?;
+    let dest = dir.join("outcome.json");
+    store.get(&a, &dest).await.map_err(|e| {
+        Usage(format!(
+            "cannot fetch the upstream outcome {}: {e}",
+            a.digest
+        ))
+    })?;
+    let text = std::fs::read_to_string(&dest).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    serde_json::from_str(&text)
+        .map_err(|e| Usage(format!("the stored outcome {} is not JSON: {e}", a.digest)))
+}
+
+/// One upstream outcome from what the engine passed (see [`parse_json_text`]).
+async fn upstream_outcome(
+    wf: &Workflow,
+    name: &str,
+    raw: &serde_json::Value,
+    store: Option<&Store>,
+) -> Result<Seen, Usage> {
+    let mut v = parse_json_text(raw);
+    if let Some(r) = v.get("outcomeRef") {
+        v = fetch_ref(store, r).await?;
+    }
+    let one = |v: &serde_json::Value| -> Result<Outcome, Usage> {
+        match parse_json_text(v) {
+            serde_json::Value::Null => Ok(Outcome::new(StepStatus::Skipped, None)),
+            o => serde_json::from_value(o).map_err(|e| {
+                Usage(format!(
+                    "the outcome of upstream step `{name}` is not an outcome object ({e}); pass what its launcher printed"
+                ))
+            }),
+        }
+    };
+    match &v {
+        serde_json::Value::Array(list) => {
+            let step = wf.steps.iter().find(|s| s.name == name).ok_or_else(|| {
+                Usage(format!(
+                    "upstream step `{name}` is not a step of the workflow"
+                ))
+            })?;
+            let ends = list.iter().map(one).collect::<Result<Vec<_>, _>>()?;
+            let pairs: Vec<(StepStatus, &StepOutputs)> =
+                ends.iter().map(|o| (o.status, &o.outputs)).collect();
+            let (status, outputs) = combine_map(step, &pairs);
+            Ok(Seen { status, outputs })
+        }
+        other => {
+            let o = one(other)?;
+            Ok(Seen {
+                status: o.status,
+                outputs: o.outputs,
+            })
+        }
+    }
+}
+
+/// A workflow status as an engine words it, in the IR's vocabulary: Tekton's `$(tasks.status)`
+/// says `Completed` for a run that succeeded with skipped tasks, and `None` while tasks run.
+fn engine_status(s: &str) -> String {
+    match s {
+        "Completed" => "Succeeded".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Param values from the task, `COULER_PARAMS` and `COULER_PARAM_<name>`: strings typed by the declared type, as
+/// `couler run --param` does; missing ones take their defaults.
+fn params_of(
+    wf: &Workflow,
+    given: &serde_json::Map<String, serde_json::Value>,
+) -> Result<BTreeMap<String, serde_json::Value>, Usage> {
+    let mut all = given.clone();
+    if let Some(text) = env_nonempty("COULER_PARAMS") {
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(m)) => all.extend(m),
+            _ => {
+                return Err(Usage(
+                    "COULER_PARAMS is not a JSON object of param values".into(),
+                ));
+            }
+        }
+    }
+    // One variable per param (`COULER_PARAM_<name>`, raw text): what engines that substitute
+    // one value at a time into an env value (Tekton's `$(params.x)`) can produce safely.
+    for p in &wf.params {
+        if let Some(text) = env_nonempty(&format!("COULER_PARAM_{}", p.name)) {
+            all.insert(p.name.clone(), serde_json::Value::String(text));
+        }
+    }
+    let mut texts = Vec::new();
+    let mut typed = Vec::new();
+    for (k, v) in all {
+        if !wf.params.iter().any(|p| p.name == k) {
+            return Err(Usage(format!(
+                "param `{k}`: workflow `{}` has no such param; remove it from the task's `params`",
+                wf.name
+            )));
+        }
+        match v {
+            serde_json::Value::String(s) => texts.push((k, s)),
+            other => typed.push((k, other)),
+        }
+    }
+    let mut out = crate::resolve_params(wf, &texts).map_err(|e| Usage(e.to_string()))?;
+    out.extend(typed);
+    Ok(out)
+}
+
+async fn prepare(task: &Task, opts: &LaunchOptions) -> Result<Prepared, Usage> {
+    let text = task.workflow.to_string();
+    let wf = match couler_ir::spec::load(&text, couler_ir::Format::Json) {
+        Ok((wf, _)) => wf,
+        Err(diags) => {
+            let first: Vec<String> = diags
+                .iter()
+                .take(3)
+                .map(|d| d.render("task.workflow", None))
+                .collect();
+            return Err(Usage(format!(
+                "the task's `workflow` is not a valid Couler workflow:\n{}",
+                first.join("\n")
+            )));
+        }
+    };
+    let (step, is_exit_handler) = match wf.steps.iter().find(|s| s.name == task.step) {
+        Some(s) => (s.clone(), false),
+        None => match wf.on_exit.as_deref() {
+            Some(h) if h.name == task.step => (h.clone(), true),
+            _ => {
+                return Err(Usage(format!(
+                    "step `{}` is not a step of workflow `{}`; set the task's `step` to one of its steps",
+                    task.step, wf.name
+                )));
+            }
+        },
+    };
+    let store_loc = opts
+        .store
+        .clone()
+        .or_else(|| env_nonempty("COULER_ARTIFACT_STORE"));
+    let location = match store_loc {
+        Some(s) => Some(Location::parse(&s).map_err(|e| Usage(e.to_string()))?),
+        None => wf.artifact_repository.as_ref().and_then(Location::from_ir),
+    };
+    let store = match &location {
+        Some(l) => Some(Store::open_at(l).await.map_err(|e| Usage(e.to_string()))?),
+        None => None,
+    };
+    let params = params_of(&wf, &task.params)?;
+    // Upstream outcomes: the task's, then the environment's for every step of the workflow.
+    let mut raw: BTreeMap<String, serde_json::Value> = task.upstream.clone();
+    for s in &wf.steps {
+        if let Ok(v) = std::env::var(upstream_env(&s.name)) {
+            raw.insert(s.name.clone(), serde_json::Value::String(v));
+        }
+    }
+    let mut seen = BTreeMap::new();
+    for (name, v) in &raw {
+        seen.insert(
+            name.clone(),
+            upstream_outcome(&wf, name, v, store.as_ref()).await?,
+        );
+    }
+    let run_id = task
+        .run_id
+        .clone()
+        .or_else(|| env_nonempty("COULER_RUN_ID"))
+        .unwrap_or_else(|| "launch".to_string());
+    let mut workflow_status = task
+        .workflow_status
+        .clone()
+        .or_else(|| env_nonempty("COULER_WORKFLOW_STATUS"))
+        .map(|s| engine_status(&s));
+    if is_exit_handler && workflow_status.is_none() {
+        workflow_status = Some(derived_status(&wf, &seen).to_string());
+    }
+    let mut p = Prepared {
+        wf,
+        step,
+        is_exit_handler,
+        params,
+        seen,
+        item: None,
+        run_id,
+        workflow_status,
+        store,
+    };
+    p.item = item_of(task, &p)?;
+    Ok(p)
+}
+
+/// The workflow status the exit handler sees, from the steps' outcomes (as `couler run`).
+fn derived_status(wf: &Workflow, seen: &BTreeMap<String, Seen>) -> &'static str {
+    let mut status = "Succeeded";
+    for s in &wf.steps {
+        let Some(o) = seen.get(&s.name) else { continue };
+        if s.continue_on_failure {
+            continue;
+        }
+        match o.status {
+            StepStatus::Error => return "Error",
+            StepStatus::Failed | StepStatus::Omitted => status = "Failed",
+            _ => {}
+        }
+    }
+    status
+}
+
+/// This instance's map item: given as a value, or as an index into the step's own `map`.
+fn item_of(task: &Task, p: &Prepared) -> Result<Option<serde_json::Value>, Usage> {
+    if let Some(t) = env_nonempty("COULER_ITEM") {
+        return serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| Usage(format!("COULER_ITEM is not JSON: {e}")));
+    }
+    if let Some(v) = &task.item {
+        return Ok(Some(v.clone()));
+    }
+    let index = match env_nonempty("COULER_ITEM_INDEX") {
+        Some(t) => Some(t.trim().parse::<usize>().map_err(|_| {
+            Usage(format!(
+                "COULER_ITEM_INDEX `{t}` is not a non-negative integer"
+            ))
+        })?),
+        None => task.item_index,
+    };
+    let Some(index) = index else {
+        return Ok(None);
+    };
+    let Some(map) = &p.step.map else {
+        return Err(Usage(format!(
+            "an item index was given, but step `{}` has no `map`",
+            p.step.name
+        )));
+    };
+    let items = match map_items(&p.step, &map.over, &p.ctx(None)) {
+        Ok(items) => items,
+        // The list is unreadable (its producer was skipped): run no instance.
+        Err(_) => return Ok(None),
+    };
+    items.get(index).cloned().map(Some).ok_or_else(|| {
+        Usage(format!(
+            "item index {index} is out of range: step `{}` maps over {} items",
+            p.step.name,
+            items.len()
+        ))
+    })
+}
+
+/// The items of a map, as the executor computes them.
+pub fn map_items(
+    step: &Step,
+    over: &MapOver,
+    ctx: &Context<'_>,
+) -> Result<Vec<serde_json::Value>, Unresolved> {
+    match over {
+        MapOver::Items(v) => Ok(v.clone()),
+        MapOver::Range {
+            start,
+            stop,
+            step: by,
+        } => Ok(range_items(*start, *stop, *by)),
+        MapOver::From(r) => {
+            let text = ctx.resolve(r)?;
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Array(v)) => Ok(v),
+                _ => Err(Unresolved::Error(format!(
+                    "`map.from: {r}` of step `{}` is not a JSON list: {}",
+                    step.name,
+                    text.chars().take(200).collect::<String>()
+                ))),
+            }
+        }
+    }
+}
+
+impl Prepared {
+    fn ctx<'a>(&'a self, item: Option<&'a serde_json::Value>) -> Context<'a> {
+        Context {
+            workflow_name: &self.wf.name,
+            run_id: &self.run_id,
+            workflow_status: self.workflow_status.as_deref(),
+            params: &self.params,
+            steps: &self.seen,
+            item,
+            input_params: BTreeMap::new(),
+            input_artifact_paths: BTreeMap::new(),
+            output_param_paths: BTreeMap::new(),
+            output_artifact_paths: BTreeMap::new(),
+        }
+    }
+}
+
+fn tempdir_in_tmp(prefix: &str) -> Result<PathBuf, String> {
+    let base = std::env::temp_dir();
+    for n in 0..1000u32 {
+        let d = base.join(format!("{prefix}-{}-{n}", std::process::id()));
+        match std::fs::create_dir(&d) {
+            Ok(()) => return Ok(d),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(format!(
+                    "cannot create a directory under {}: {e}",
+                    base.display()
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "cannot create a fresh directory under {}",
+        base.display()
+    ))
+}
+
+/// `couler launch step`: runs the step and returns its outcome (never panics on bad input).
+pub async fn run_step(task: &Task, opts: &LaunchOptions) -> Result<Outcome, Usage> {
+    let p = prepare(task, opts).await?;
+    if p.step.map.is_some() && p.item.is_none() {
+        // A map whose list is unreadable because its producer was skipped is skipped; any other
+        // call without an item is a generator bug.
+        let ctx = p.ctx(None);
+        if let Some(map) = &p.step.map
+            && let Err(Unresolved::Skipped(why)) = map_items(&p.step, &map.over, &ctx)
+        {
+            return Ok(Outcome::new(
+                StepStatus::Skipped,
+                Some(format!("skipped: {why}")),
+            ));
+        }
+        return Err(Usage(format!(
+            "step `{}` has a `map`: give this instance's `item` or `itemIndex` (or COULER_ITEM / COULER_ITEM_INDEX)",
+            p.step.name
+        )));
+    }
+    Ok(run_prepared(&p, opts).await)
+}
+
+async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
+    let step = &p.step;
+    let item = p.item.as_ref();
+    let mut ctx = p.ctx(item);
+    if let Some(cond) = &step.when {
+        match ctx.eval(cond) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Outcome::new(
+                    StepStatus::Skipped,
+                    Some(format!("skipped: `when: {cond}` is false")),
+                );
+            }
+            Err(Unresolved::Skipped(why)) => {
+                return Outcome::new(StepStatus::Skipped, Some(format!("skipped: {why}")));
+            }
+            Err(Unresolved::Error(why)) => return Outcome::new(StepStatus::Error, Some(why)),
+        }
+    }
+    for (_, r) in step.references() {
+        let Reference::Step { step: s, output } = r else {
+            continue;
+        };
+        if s == &step.name || matches!(output, StepOutput::Status) {
+            continue;
+        }
+        if let Err(Unresolved::Skipped(why)) = ctx.resolve(r) {
+            return Outcome::new(StepStatus::Skipped, Some(format!("skipped: {why}")));
+        }
+    }
+    if let Some(why) = unsupported(step) {
+        return Outcome::new(StepStatus::Error, Some(why));
+    }
+    if let StepKind::Suspend(s) = &step.kind {
+        tokio::time::sleep(s.duration.map(|d| d.as_std()).unwrap_or_default()).await;
+        return Outcome::new(StepStatus::Succeeded, None);
+    }
+    let needs_store = !step.inputs.artifacts.is_empty() || !step.outputs.artifacts.is_empty();
+    let store = match (&p.store, needs_store) {
+        (Some(s), _) => Some(s),
+        (None, true) => {
+            return Outcome::new(
+                StepStatus::Error,
+                Some(format!(
+                    "step `{}` has artifacts but no artifact store is configured; pass --store DIR|s3://BUCKET/PREFIX or set COULER_ARTIFACT_STORE",
+                    step.name
+                )),
+            );
+        }
+        (None, false) => None,
+    };
+    let mut inputs: Vec<(String, String, ArtifactRef)> = Vec::new();
+    if let Some(store) = store {
+        for a in &step.inputs.artifacts {
+            match input_artifact(store, a, &p.seen).await {
+                Ok(r) if store.contains(&r).await => {
+                    inputs.push((a.name.clone(), a.path.clone(), r))
+                }
+                Ok(r) => {
+                    return Outcome::new(
+                        StepStatus::Error,
+                        Some(format!(
+                            "input artifact `{}` ({}) is missing from the artifact store",
+                            a.name, r.digest
+                        )),
+                    );
+                }
+                Err(_) if a.optional => {}
+                Err(why) => {
+                    return Outcome::new(
+                        StepStatus::Error,
+                        Some(format!("missing input artifact `{}`: {why}", a.name)),
+                    );
+                }
+            }
+        }
+    }
+    // The cache key, exactly as the local runtime computes it (symbolic paths and run id).
+    ctx.input_artifact_paths = step
+        .inputs
+        .artifacts
+        .iter()
+        .map(|a| (a.name.clone(), symbolic("inputs.artifacts", &a.name)))
+        .collect();
+    ctx.output_artifact_paths = step
+        .outputs
+        .artifacts
+        .iter()
+        .map(|a| (a.name.clone(), symbolic("outputs.artifacts", &a.name)))
+        .collect();
+    ctx.output_param_paths = step
+        .outputs
+        .parameters
+        .iter()
+        .map(|o| (o.name.clone(), symbolic("outputs.parameters", &o.name)))
+        .collect();
+    ctx.run_id = "<workflow.runId>";
+    let key_def = match render_step(&p.wf, step, &mut ctx) {
+        Ok(d) => d,
+        Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
+            return Outcome::new(StepStatus::Error, Some(why));
+        }
+    };
+    let policy = p.wf.effective_cache(step);
+    let cache_dir = match &p.store {
+        Some(_) if !opts.no_cache && !p.is_exit_handler && policy.is_some_and(|c| c.enabled) => {
+            local_cache_dir(opts)
+        }
+        _ => None,
+    };
+    let key = cache_key(&p.wf, step, &key_def, &inputs, item);
+    if let (Some(dir), Some(store)) = (&cache_dir, &p.store) {
+        let max_age = policy.and_then(|c| c.max_age).map(|d| d.as_std());
+        if let Some(outputs) = cache_get(dir, &key, max_age) {
+            let mut all_there = true;
+            for a in outputs.artifacts.values() {
+                all_there &= store.contains(a).await;
+            }
+            if all_there {
+                return Outcome {
+                    status: StepStatus::Cached,
+                    outputs,
+                    message: Some("outputs restored from the cache".into()),
+                };
+            }
+        }
+    }
+    let mut iterations = 0u32;
+    let max_iter = step
+        .repeat
+        .as_ref()
+        .map(|r| r.max_iterations.max(1))
+        .unwrap_or(1);
+    let mut out = loop {
+        iterations += 1;
+        let o = attempt(p, store, &inputs, opts).await;
+        if o.status != StepStatus::Succeeded {
+            break o;
+        }
+        if let Some(rep) = &step.repeat
+            && iterations < max_iter
+        {
+            let mut mine = p.seen.clone();
+            mine.insert(
+                step.name.clone(),
+                Seen {
+                    status: StepStatus::Succeeded,
+                    outputs: o.outputs.clone(),
+                },
+            );
+            let mut c = p.ctx(item);
+            c.steps = &mine;
+            match c.eval(&rep.condition) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
+                    break Outcome {
+                        status: StepStatus::Error,
+                        outputs: o.outputs,
+                        message: Some(format!("cannot evaluate `repeat.while`: {why}")),
+                    };
+                }
+            }
+        }
+        break o;
+    };
+    if step.repeat.is_some() {
+        out.outputs.iterations = Some(iterations);
+    }
+    if let Some(dir) = &cache_dir
+        && out.status == StepStatus::Succeeded
+        && let Err(e) = cache_put(dir, &key, &out.outputs)
+    {
+        eprintln!("couler launch: warning: cannot write the cache entry: {e}");
+    }
+    out
+}
+
+/// Cache entries live beside a directory store's blobs (`<store>/cache/<hex>.json`).
+fn local_cache_dir(opts: &LaunchOptions) -> Option<PathBuf> {
+    let loc = opts
+        .store
+        .clone()
+        .or_else(|| env_nonempty("COULER_ARTIFACT_STORE"))?;
+    match Location::parse(&loc).ok()? {
+        Location::Local { root } => Some(root.join("cache")),
+        Location::S3 { .. } => None,
+    }
+}
+
+fn cache_file(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("{}.json", key.trim_start_matches("sha256:")))
+}
+
+fn cache_get(dir: &Path, key: &str, max_age: Option<Duration>) -> Option<StepOutputs> {
+    let f = cache_file(dir, key);
+    if let Some(max) = max_age {
+        let age = std::fs::metadata(&f)
+            .ok()?
+            .modified()
+            .ok()?
+            .elapsed()
+            .ok()?;
+        if age > max {
+            return None;
+        }
+    }
+    serde_json::from_slice(&std::fs::read(f).ok()?).ok()
+}
+
+fn cache_put(dir: &Path, key: &str, outputs: &StepOutputs) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let f = cache_file(dir, key);
+    let tmp = f.with_extension(format!("tmp-{}", std::process::id()));
+    let bytes = serde_json::to_vec(outputs).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, &f).map_err(|e| e.to_string())
+}
+
+/// One run of the step's command in a fresh work directory.
+async fn attempt(
+    p: &Prepared,
+    store: Option<&Store>,
+    inputs: &[(String, String, ArtifactRef)],
+    opts: &LaunchOptions,
+) -> Outcome {
+    let base = match &opts.work_dir {
+        Some(d) => match std::fs::create_dir_all(d) {
+            Ok(()) => Ok(d.clone()),
+            Err(e) => Err(format!(
+                "cannot create the work directory {}: {e}",
+                d.display()
+            )),
+        },
+        None => tempdir_in_tmp("couler-launch"),
+    };
+    let dir = match base {
+        Ok(d) => d,
+        Err(why) => return Outcome::new(StepStatus::Error, Some(why)),
+    };
+    let out = attempt_in(p, store, inputs, &dir).await;
+    if opts.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    out
+}
+
+async fn attempt_in(
+    p: &Prepared,
+    store: Option<&Store>,
+    inputs: &[(String, String, ArtifactRef)],
+    dir: &Path,
+) -> Outcome {
+    let step = &p.step;
+    let work = dir.join("work");
+    let _ = std::fs::remove_dir_all(&work);
+    if let Err(e) = std::fs::create_dir_all(&work) {
+        return Outcome::new(
+            StepStatus::Error,
+            Some(format!("cannot create {}: {e}", work.display())),
+        );
+    }
+    if let Some(store) = store {
+        for (name, path, r) in inputs {
+            if let Err(e) = store.get(r, &under(&work, path)).await {
+                return Outcome::new(
+                    StepStatus::Error,
+                    Some(format!("cannot place input artifact `{name}`: {e}")),
+                );
+            }
+        }
+    }
+    let mut ctx = p.ctx(p.item.as_ref());
+    ctx.input_artifact_paths = step
+        .inputs
+        .artifacts
+        .iter()
+        .map(|a| (a.name.clone(), under(&work, &a.path)))
+        .collect();
+    ctx.output_artifact_paths = step
+        .outputs
+        .artifacts
+        .iter()
+        .map(|a| (a.name.clone(), under(&work, &a.path)))
+        .collect();
+    ctx.output_param_paths = step
+        .outputs
+        .parameters
+        .iter()
+        .filter_map(|o| {
+            o.path
+                .as_ref()
+                .map(|path| (o.name.clone(), under(&work, path)))
+        })
+        .collect();
+    let def = match render_step(&p.wf, step, &mut ctx) {
+        Ok(d) => d,
+        Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
+            return Outcome::new(StepStatus::Error, Some(why));
+        }
+    };
+    let mut argv = def.command.clone();
+    argv.extend(def.args.iter().cloned());
+    if let Some(src) = &def.source {
+        let file = dir.join("script");
+        if let Err(e) = std::fs::write(&file, src) {
+            return Outcome::new(
+                StepStatus::Error,
+                Some(format!("cannot write the script {}: {e}", file.display())),
+            );
+        }
+        argv.push(file.to_string_lossy().into_owned());
+    }
+    if argv.is_empty() {
+        return Outcome::new(
+            StepStatus::Error,
+            Some(format!(
+                "step `{}` has no command to run on the host; give its container a `command`",
+                step.name
+            )),
+        );
+    }
+    let mut env = def.env.clone();
+    for s in &step.secrets {
+        match std::env::var(&s.env) {
+            Ok(v) => env.push((s.env.clone(), v)),
+            Err(_) => {
+                return Outcome::new(
+                    StepStatus::Error,
+                    Some(format!(
+                        "secret `{}` (key `{}`) for variable {}: the engine must set {} in the task's environment",
+                        s.secret, s.key, s.env, s.env
+                    )),
+                );
+            }
+        }
+    }
+    env.push(("COULER_RUN_ID".into(), p.run_id.clone()));
+    env.push(("COULER_STEP".into(), step.name.clone()));
+    let mut cwd = work.clone();
+    if let StepKind::Container(c) = &step.kind
+        && let Some(wd) = &c.working_dir
+    {
+        cwd = under(&work, wd);
+        let _ = std::fs::create_dir_all(&cwd);
+    }
+    let timeout = p.wf.effective_timeout(step).map(|d| d.as_std());
+    let spec = ProcessSpec {
+        argv,
+        env,
+        cwd,
+        stdout: dir.join("stdout.log"),
+        stderr: dir.join("stderr.log"),
+        timeout,
+    };
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let end = run_process(&spec, stop_rx, None).await;
+    let stdout = read_text(&spec.stdout);
+    // The step's own output goes to the engine's log on stderr: stdout carries the outcome.
+    // Each ends with a newline, so the outcome stays alone on the last line even where the
+    // engine merges stderr into stdout (Airflow's BashOperator does).
+    for text in [stdout.as_str(), read_text(&spec.stderr).as_str()] {
+        if !text.is_empty() {
+            eprint!("{text}{}", if text.ends_with('\n') { "" } else { "\n" });
+        }
+    }
+    let code = match end {
+        ProcessEnd::Exited { code, .. } => code,
+        ProcessEnd::TimedOut { .. } => {
+            return Outcome::new(
+                StepStatus::Failed,
+                Some(format!(
+                    "timed out after {:.1}s and was stopped",
+                    timeout.unwrap_or_default().as_secs_f64()
+                )),
+            );
+        }
+        ProcessEnd::Stopped => return Outcome::new(StepStatus::Error, Some("stopped".into())),
+        ProcessEnd::SpawnFailed(m) => return Outcome::new(StepStatus::Error, Some(m)),
+    };
+    let mut outputs = StepOutputs {
+        exit_code: Some(code),
+        result: Some(stdout.trim().to_string()),
+        ..StepOutputs::default()
+    };
+    if code != 0 {
+        let tail = read_text(&spec.stderr);
+        let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Outcome {
+            status: StepStatus::Failed,
+            outputs,
+            message: Some(if tail.is_empty() {
+                format!("exited with code {code}")
+            } else {
+                format!("exited with code {code}: {}", tail.join(" | "))
+            }),
+        };
+    }
+    let collected = match store {
+        Some(store) => collect_outputs(store, step, &work, &stdout, &mut outputs).await,
+        None => {
+            // No artifacts (checked by the caller): only parameters to read.
+            let mut s = step.clone();
+            s.outputs.artifacts.clear();
+            match Store::open(&dir.join("no-store")).await {
+                Ok(tmp) => collect_outputs(&tmp, &s, &work, &stdout, &mut outputs).await,
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    match collected {
+        Ok(()) => Outcome {
+            status: StepStatus::Succeeded,
+            outputs,
+            message: None,
+        },
+        Err(why) => Outcome {
+            status: StepStatus::Error,
+            outputs,
+            message: Some(why),
+        },
+    }
+}
+
+/// `couler launch when`: the step's `when` (or `expr`) evaluated; `Ok(None)` means "skip"
+/// (it reads an output of a skipped step), which an engine treats as false.
+pub async fn eval_when(task: &Task, opts: &LaunchOptions) -> Result<bool, Usage> {
+    let p = prepare(task, opts).await?;
+    let expr = match &opts.expr {
+        Some(text) => Expr::parse(text).map_err(|e| {
+            Usage(format!(
+                "--expr `{text}` is not a condition: {e} (docs/spec.md §11)"
+            ))
+        })?,
+        None => p.step.when.clone().ok_or_else(|| {
+            Usage(format!(
+                "step `{}` has no `when`; pass --expr CONDITION",
+                p.step.name
+            ))
+        })?,
+    };
+    match p.ctx(p.item.as_ref()).eval(&expr) {
+        Ok(b) => Ok(b),
+        Err(Unresolved::Skipped(_)) => Ok(false),
+        Err(Unresolved::Error(why)) => Err(Usage(format!("cannot evaluate `{expr}`: {why}"))),
+    }
+}
+
+/// `couler launch items`: the indices of a mapped step's items, resolved as the executor does
+/// (for `map.from`, from the upstream outcome). A list whose producer was skipped is empty (no
+/// instance runs; the engine skips the step).
+pub async fn list_items(task: &Task, opts: &LaunchOptions) -> Result<Vec<usize>, Usage> {
+    let p = prepare(task, opts).await?;
+    let Some(map) = &p.step.map else {
+        return Err(Usage(format!(
+            "step `{}` has no `map`; `couler launch items` lists a mapped step's items",
+            p.step.name
+        )));
+    };
+    match map_items(&p.step, &map.over, &p.ctx(None)) {
+        Ok(items) => Ok((0..items.len()).collect()),
+        Err(Unresolved::Skipped(_)) => Ok(Vec::new()),
+        Err(Unresolved::Error(why)) => Err(Usage(why)),
+    }
+}
+
+/// Writes the results directory (docs/launcher.md, "Outcomes"): `status` and `outcome`, the
+/// outcome stored in the artifact store when it is over [`MAX_RESULT_BYTES`].
+pub async fn write_results(dir: &Path, o: &Outcome, opts: &LaunchOptions) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let text = serde_json::to_string(o).map_err(|e| e.to_string())?;
+    // Tekton counts the results escaped into its termination message, where every `"` of the
+    // outcome's JSON costs 2 bytes (a `\"` inside a value 4), so raw size is not enough.
+    let message = tekton_message_len(&[("status", o.status.as_str()), ("outcome", &text)]);
+    let body = if text.len() > MAX_RESULT_BYTES || message > TEKTON_MESSAGE_LIMIT {
+        let loc = opts
+            .store
+            .clone()
+            .or_else(|| env_nonempty("COULER_ARTIFACT_STORE"))
+            .ok_or_else(|| {
+                format!(
+                    "the outcome is {} bytes (over {MAX_RESULT_BYTES}) and no artifact store is configured to hold it; pass --store",
+                    text.len()
+                )
+            })?;
+        let store = Store::open_at(&Location::parse(&loc).map_err(|e| e.to_string())?)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tmp = tempdir_in_tmp("couler-outcome")?;
+        let f = tmp.join("outcome.json");
+        std::fs::write(&f, &text).map_err(|e| e.to_string())?;
+        let r = store.put(&f).await.map_err(|e| e.to_string());
+        let _ = std::fs::remove_dir_all(&tmp);
+        let r = r?;
+        debug_assert_eq!(r.kind, ArtifactKind::File);
+        serde_json::json!({ "outcomeRef": r }).to_string()
+    } else {
+        text
+    };
+    let write = |name: &str, v: &str| {
+        std::fs::write(dir.join(name), v)
+            .map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))
+    };
+    write("status", o.status.as_str())?;
+    write("outcome", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(wf: serde_json::Value, step: &str) -> Task {
+        Task {
+            workflow: wf,
+            step: step.into(),
+            params: Default::default(),
+            upstream: Default::default(),
+            item: None,
+            item_index: None,
+            run_id: Some("r1".into()),
+            workflow_status: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn runs_a_step_and_reads_upstream_outputs() -> Result<(), Usage> {
+        let wf = serde_json::json!({
+            "apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "w",
+            "params": [{"name": "n", "type": "int", "default": 2}],
+            "steps": [
+                {"name": "a", "script": {"image": "python:3", "command": ["sh"], "source": "echo hi"}},
+                {"name": "b", "script": {"image": "python:3", "command": ["sh"],
+                    "source": "echo \"{{steps.a.outputs.result}}-{{params.n}}\""}}
+            ]
+        });
+        let mut t = task(wf.clone(), "b");
+        t.upstream.insert(
+            "a".into(),
+            serde_json::json!({"status": "Succeeded", "outputs": {"parameters": {}, "result": "x'y", "exit_code": 0, "artifacts": {}}}),
+        );
+        t.params.insert("n".into(), serde_json::json!("5"));
+        let o = run_step(&t, &LaunchOptions::default()).await?;
+        assert_eq!(o.status, StepStatus::Succeeded, "{o:?}");
+        assert_eq!(o.outputs.result.as_deref(), Some("x'y-5"));
+        // An upstream with no outcome (skipped) skips a reader of its output.
+        let mut t = task(wf, "b");
+        t.upstream.insert("a".into(), serde_json::json!("None"));
+        let o = run_step(&t, &LaunchOptions::default()).await?;
+        assert_eq!(o.status, StepStatus::Skipped, "{o:?}");
+        assert_eq!(o.exit_code(), EXIT_SKIPPED);
+        Ok(())
+    }
+
+    fn store_opts(dir: &Path) -> LaunchOptions {
+        LaunchOptions {
+            store: Some(dir.join("store").display().to_string()),
+            ..LaunchOptions::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn artifacts_pass_through_the_store_and_the_cache_restores_outputs() -> Result<(), Usage>
+    {
+        let dir = tempfile::tempdir().map_err(|e| Usage(e.to_string()))?;
+        let wf = serde_json::json!({
+            "apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "w",
+            "steps": [
+                {"name": "make", "cache": {}, "script": {"command": ["sh"],
+                    "source": "echo made-$$ > {{outputs.artifacts.out.path}}; echo ran"},
+                 "outputs": {"artifacts": [{"name": "out", "path": "out.txt"}]}},
+                {"name": "read", "container": {"command": ["cat", "{{inputs.artifacts.out.path}}"]},
+                 "inputs": {"artifacts": [{"name": "out", "path": "in.txt", "from": "steps.make.outputs.artifacts.out"}]}}
+            ]
+        });
+        let opts = store_opts(dir.path());
+        let first = run_step(&task(wf.clone(), "make"), &opts).await?;
+        assert_eq!(first.status, StepStatus::Succeeded, "{first:?}");
+        // Same key: restored from the cache, not run again (the pid in the file would differ).
+        let second = run_step(&task(wf.clone(), "make"), &opts).await?;
+        assert_eq!(second.status, StepStatus::Cached, "{second:?}");
+        assert_eq!(second.outputs, first.outputs);
+        let no_cache = LaunchOptions {
+            no_cache: true,
+            ..store_opts(dir.path())
+        };
+        let third = run_step(&task(wf.clone(), "make"), &no_cache).await?;
+        assert_eq!(third.status, StepStatus::Succeeded);
+        assert_ne!(
+            third.outputs.artifacts, first.outputs.artifacts,
+            "ran again: new content"
+        );
+        let mut t = task(wf, "read");
+        t.upstream.insert(
+            "make".into(),
+            serde_json::to_value(&first).map_err(|e| Usage(e.to_string()))?,
+        );
+        let read = run_step(&t, &opts).await?;
+        assert_eq!(read.status, StepStatus::Succeeded, "{read:?}");
+        let made = read.outputs.result.clone().unwrap_or_default();
+        assert!(made.starts_with("made-"), "{made}");
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn large_outcomes_become_store_references_that_readers_resolve() -> Result<(), Usage> {
+        let dir = tempfile::tempdir().map_err(|e| Usage(e.to_string()))?;
+        let opts = store_opts(dir.path());
+        let mut big = Outcome::new(StepStatus::Succeeded, None);
+        big.outputs.result = Some("x".repeat(10_000));
+        let results = dir.path().join("results");
+        write_results(&results, &big, &opts).await.map_err(Usage)?;
+        let written =
+            std::fs::read_to_string(results.join("outcome")).map_err(|e| Usage(e.to_string()))?;
+        assert!(
+            written.len() <= MAX_RESULT_BYTES && written.contains("outcomeRef"),
+            "{written}"
+        );
+        // Under the raw limit but over Tekton's once escaped: 1,500 quotes are 3,000 bytes of
+        // outcome JSON and 6,000 in the termination message.
+        let mut quoted = Outcome::new(StepStatus::Succeeded, None);
+        quoted.outputs.result = Some("\"".repeat(1500));
+        let raw = serde_json::to_string(&quoted).map_err(|e| Usage(e.to_string()))?;
+        assert!(raw.len() < MAX_RESULT_BYTES, "{}", raw.len());
+        let quoted_dir = dir.path().join("quoted");
+        let quoted_opts = store_opts(&quoted_dir.join("store"));
+        write_results(&quoted_dir, &quoted, &quoted_opts)
+            .await
+            .map_err(Usage)?;
+        let quoted_written = std::fs::read_to_string(quoted_dir.join("outcome"))
+            .map_err(|e| Usage(e.to_string()))?;
+        assert!(quoted_written.contains("outcomeRef"), "{quoted_written}");
+        assert!(
+            tekton_message_len(&[("status", "Succeeded"), ("outcome", &quoted_written)]) <= 4096
+        );
+        assert_eq!(
+            tekton_message_len(&[("a", "x\"<")]),
+            r#"[{"key":"a","value":"x\"\u003c","type":1}]"#.len()
+        );
+        assert_eq!(
+            std::fs::read_to_string(results.join("status"))
+                .ok()
+                .as_deref(),
+            Some("Succeeded")
+        );
+        let wf: Workflow = couler_ir::spec::load(
+            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: w\nsteps:\n  - name: a\n    container: {command: [true]}\n",
+            couler_ir::Format::Yaml,
+        )
+        .map_err(|_| Usage("spec".into()))?
+        .0;
+        let store = Store::open_at(
+            &Location::parse(opts.store.as_deref().unwrap_or_default())
+                .map_err(|e| Usage(e.to_string()))?,
+        )
+        .await
+        .map_err(|e| Usage(e.to_string()))?;
+        let seen =
+            upstream_outcome(&wf, "a", &serde_json::Value::String(written), Some(&store)).await?;
+        assert_eq!(seen.outputs.result, big.outputs.result);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn when_mode_evaluates_the_step_condition_or_an_expression() -> Result<(), Usage> {
+        let wf = serde_json::json!({
+            "apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "w",
+            "params": [{"name": "t", "type": "float", "default": 0.5}],
+            "steps": [
+                {"name": "a", "container": {"command": ["true"]}},
+                {"name": "b", "when": "steps.a.outputs.result >= params.t", "container": {"command": ["true"]}}
+            ]
+        });
+        let mut t = task(wf, "b");
+        t.upstream.insert("a".into(), serde_json::json!({"status": "Succeeded", "outputs": {"parameters": {}, "result": "0.75", "exit_code": 0, "artifacts": {}}}));
+        assert!(eval_when(&t, &LaunchOptions::default()).await?);
+        let expr = LaunchOptions {
+            expr: Some("steps.a.outputs.result > 1".into()),
+            ..LaunchOptions::default()
+        };
+        assert!(!eval_when(&t, &expr).await?);
+        t.upstream.insert("a".into(), serde_json::json!(null));
+        assert!(
+            !eval_when(&t, &LaunchOptions::default()).await?,
+            "reading a skipped step's output is false"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn bad_tasks_are_usage_errors() {
+        assert!(read_task(Some("b64:!!")).is_err());
+        assert!(read_task(Some("{\"step\": 1}")).is_err());
+        assert_eq!(upstream_env("train-model"), "COULER_UPSTREAM_TRAIN_MODEL");
+    }
+}
