@@ -10,7 +10,7 @@
 #[allow(dead_code)] // shared with tekton_run.rs, which uses all of it
 mod outcomes;
 
-use outcomes::{RunView, local_nodes};
+use outcomes::{RunView, local_outcome};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -400,28 +400,7 @@ fn every_dag_imports_and_runs_like_the_local_runtime() {
             })
             .map(|(k, _)| k.clone())
             .collect();
-        let mut local = BTreeMap::new();
-        for _ in 0..if random { 12 } else { 1 } {
-            let d = tmp();
-            let out = couler(
-                d.path(),
-                &["run", &file.display().to_string(), "-o", "json"],
-            );
-            let report: serde_json::Value =
-                serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-                    panic!("{name}: couler run -o json ({e}): {}", text(&out.stderr))
-                });
-            let local_store = d.path().join(".couler/artifacts");
-            let view = RunView {
-                run_id: report["runId"].as_str().unwrap_or("?"),
-                store: &local_store,
-                iterations: !random,
-            };
-            local = local_nodes(&report, &mapped, &view);
-            if local == airflow {
-                break;
-            }
-        }
+        let local = local_outcome(&file, &name, &mapped, random, !random, &airflow);
         let differing: Vec<String> = airflow
             .keys()
             .chain(local.keys())

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use outcomes::{RunView, differences, local_nodes};
+use outcomes::{RunView, differences, local_nodes, local_outcome};
 use tekton_standin::{PipelineRun, Standin, State};
 
 fn repo() -> PathBuf {
@@ -243,28 +243,7 @@ fn every_example_runs_on_the_standin_like_the_local_runtime() {
             iterations: true,
         };
         let (tekton, mapped) = tekton_nodes(&docs, &run, &view);
-        let mut local = BTreeMap::new();
-        for _ in 0..if random { 12 } else { 1 } {
-            let d = tmp();
-            let out = couler(
-                d.path(),
-                &["run", &spec.display().to_string(), "-o", "json"],
-            );
-            let report: serde_json::Value =
-                serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-                    panic!("{file}: couler run -o json ({e}): {}", text(&out.stderr))
-                });
-            let local_store = d.path().join(".couler/artifacts");
-            let lview = RunView {
-                run_id: report["runId"].as_str().unwrap_or("?"),
-                store: &local_store,
-                iterations: true,
-            };
-            local = local_nodes(&report, &mapped, &lview);
-            if local == tekton {
-                break;
-            }
-        }
+        let local = local_outcome(&spec, &file, &mapped, random, true, &tekton);
         let diff = differences("tekton", &tekton, &local);
         assert!(
             diff.is_empty(),

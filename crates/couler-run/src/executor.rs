@@ -851,87 +851,27 @@ impl Exec {
             cpu_seconds: None,
             stopped: false,
         };
-        if let Err(e) = std::fs::create_dir_all(&work) {
-            return Ok(fail(
-                StepStatus::Error,
-                format!("cannot create the step directory {}: {e}", work.display()),
-            ));
-        }
-        for (name, path, r) in inputs {
-            if let Err(e) = self.store.get(r, &under(&work, path)).await {
-                return Ok(fail(
-                    StepStatus::Error,
-                    format!("cannot place input artifact `{name}`: {e}"),
-                ));
-            }
-        }
         let mut ctx = self.context(seen, item, workflow_status);
-        ctx.input_artifact_paths = step
-            .inputs
-            .artifacts
-            .iter()
-            .map(|a| (a.name.clone(), under(&work, &a.path)))
-            .collect();
-        ctx.output_artifact_paths = step
-            .outputs
-            .artifacts
-            .iter()
-            .map(|a| (a.name.clone(), under(&work, &a.path)))
-            .collect();
-        ctx.output_param_paths = step
-            .outputs
-            .parameters
-            .iter()
-            .filter_map(|p| {
-                p.path
-                    .as_ref()
-                    .map(|path| (p.name.clone(), under(&work, path)))
-            })
-            .collect();
-        let def = match render_step(&self.wf, step, &mut ctx) {
-            Ok(d) => d,
-            Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
-                return Ok(fail(StepStatus::Error, why));
-            }
+        let plan = AttemptPlan::new(
+            &PlanInputs {
+                wf: &self.wf,
+                step,
+                store: Some(&self.store),
+                inputs,
+                dir,
+                run_id: &self.run_id,
+                node,
+                // Locally a secret is read from the host environment variable of the same name.
+                secret_hint: "on the local runtime set it in the environment of `couler run`",
+                work_dir_on_host: self.runtime == Runtime::Host,
+            },
+            &mut ctx,
+        )
+        .await;
+        let AttemptPlan { mut argv, env, cwd } = match plan {
+            Ok(p) => p,
+            Err(why) => return Ok(fail(StepStatus::Error, why)),
         };
-        let mut argv = def.command.clone();
-        argv.extend(def.args.iter().cloned());
-        if let Some(src) = &def.source {
-            let file = dir.join("script");
-            if let Err(e) = std::fs::write(&file, src) {
-                return Ok(fail(
-                    StepStatus::Error,
-                    format!("cannot write the script {}: {e}", file.display()),
-                ));
-            }
-            argv.push(file.to_string_lossy().into_owned());
-        }
-        let mut env = def.env.clone();
-        for s in &step.secrets {
-            // Locally a secret is read from the host environment variable of the same name.
-            match std::env::var(&s.env) {
-                Ok(v) => env.push((s.env.clone(), v)),
-                Err(_) => {
-                    return Ok(fail(
-                        StepStatus::Error,
-                        format!(
-                            "secret `{}` (key `{}`) for variable {}: on the local runtime set {} in the environment of `couler run`",
-                            s.secret, s.key, s.env, s.env
-                        ),
-                    ));
-                }
-            }
-        }
-        env.push(("COULER_RUN_ID".into(), self.run_id.clone()));
-        env.push(("COULER_STEP".into(), node.to_string()));
-        let mut cwd = work.clone();
-        if let StepKind::Container(c) = &step.kind
-            && let Some(wd) = &c.working_dir
-            && self.runtime == Runtime::Host
-        {
-            cwd = under(&work, wd);
-            let _ = std::fs::create_dir_all(&cwd);
-        }
         if let (Some(engine), Some(image)) = (self.runtime.engine(), self.wf.effective_image(step))
         {
             let name = format!("couler-{}-{}", self.run_id, node.replace(['[', ']'], "-"));
@@ -1168,6 +1108,105 @@ struct Attempt {
     peak_rss_kb: Option<i64>,
     cpu_seconds: Option<f64>,
     stopped: bool,
+}
+
+/// What [`AttemptPlan::new`] needs: the step, where its attempt runs, and how to say that a
+/// secret is missing where the attempt runs.
+pub(crate) struct PlanInputs<'a> {
+    pub wf: &'a Workflow,
+    pub step: &'a Step,
+    /// Where input artifacts come from; `None` only when the step has none.
+    pub store: Option<&'a Store>,
+    /// (name, path, artifact) of every input artifact, resolved by the caller.
+    pub inputs: &'a [(String, String, ArtifactRef)],
+    /// The attempt's directory: `work/` inside it is the step's working directory.
+    pub dir: &'a Path,
+    pub run_id: &'a str,
+    pub node: &'a str,
+    /// How to provide a secret's variable here (the local runtime and the launcher differ).
+    pub secret_hint: &'a str,
+    /// A container's `workingDir` applies to the host process (not inside a container engine).
+    pub work_dir_on_host: bool,
+}
+
+/// The process one attempt runs, built the same way by the executor and by the in-task
+/// launcher: inputs placed under `work/`, paths bound in the template context, the step
+/// rendered, a script written beside `work/`, secrets and `COULER_*` variables in the env.
+pub(crate) struct AttemptPlan {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+}
+
+impl AttemptPlan {
+    pub(crate) async fn new(i: &PlanInputs<'_>, ctx: &mut Context<'_>) -> Result<Self, String> {
+        let (step, work) = (i.step, i.dir.join("work"));
+        std::fs::create_dir_all(&work)
+            .map_err(|e| format!("cannot create the step directory {}: {e}", work.display()))?;
+        if let Some(store) = i.store {
+            for (name, path, r) in i.inputs {
+                store
+                    .get(r, &under(&work, path))
+                    .await
+                    .map_err(|e| format!("cannot place input artifact `{name}`: {e}"))?;
+            }
+        }
+        ctx.input_artifact_paths = step
+            .inputs
+            .artifacts
+            .iter()
+            .map(|a| (a.name.clone(), under(&work, &a.path)))
+            .collect();
+        ctx.output_artifact_paths = step
+            .outputs
+            .artifacts
+            .iter()
+            .map(|a| (a.name.clone(), under(&work, &a.path)))
+            .collect();
+        ctx.output_param_paths = step
+            .outputs
+            .parameters
+            .iter()
+            .filter_map(|p| {
+                p.path
+                    .as_ref()
+                    .map(|path| (p.name.clone(), under(&work, path)))
+            })
+            .collect();
+        let def = match render_step(i.wf, step, ctx) {
+            Ok(d) => d,
+            Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => return Err(why),
+        };
+        let mut argv = def.command.clone();
+        argv.extend(def.args.iter().cloned());
+        if let Some(src) = &def.source {
+            let file = i.dir.join("script");
+            std::fs::write(&file, src)
+                .map_err(|e| format!("cannot write the script {}: {e}", file.display()))?;
+            argv.push(file.to_string_lossy().into_owned());
+        }
+        let mut env = def.env.clone();
+        for s in &step.secrets {
+            let v = std::env::var(&s.env).map_err(|_| {
+                format!(
+                    "secret `{}` (key `{}`) for variable {}: {}",
+                    s.secret, s.key, s.env, i.secret_hint
+                )
+            })?;
+            env.push((s.env.clone(), v));
+        }
+        env.push(("COULER_RUN_ID".into(), i.run_id.to_string()));
+        env.push(("COULER_STEP".into(), i.node.to_string()));
+        let mut cwd = work.clone();
+        if let StepKind::Container(c) = &step.kind
+            && let Some(wd) = &c.working_dir
+            && i.work_dir_on_host
+        {
+            cwd = under(&work, wd);
+            let _ = std::fs::create_dir_all(&cwd);
+        }
+        Ok(AttemptPlan { argv, env, cwd })
+    }
 }
 
 /// `p` as the step sees it: absolute paths as they are, relative ones under its work dir.

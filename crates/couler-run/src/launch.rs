@@ -10,8 +10,8 @@
 
 use crate::artifacts::{ArtifactKind, ArtifactRef, Location, Store};
 use crate::executor::{
-    cache_key, collect_outputs, combine_map, input_artifact, range_items, read_text, render_step,
-    symbolic, under, unsupported,
+    AttemptPlan, PlanInputs, cache_key, collect_outputs, combine_map, input_artifact, range_items,
+    read_text, render_step, symbolic, unsupported,
 };
 use crate::render::{Context, Outcome as Seen, Unresolved};
 use crate::runner::{ProcessEnd, ProcessSpec, run_process};
@@ -810,63 +810,26 @@ async fn attempt_in(
     let step = &p.step;
     let work = dir.join("work");
     let _ = std::fs::remove_dir_all(&work);
-    if let Err(e) = std::fs::create_dir_all(&work) {
-        return Outcome::new(
-            StepStatus::Error,
-            Some(format!("cannot create {}: {e}", work.display())),
-        );
-    }
-    if let Some(store) = store {
-        for (name, path, r) in inputs {
-            if let Err(e) = store.get(r, &under(&work, path)).await {
-                return Outcome::new(
-                    StepStatus::Error,
-                    Some(format!("cannot place input artifact `{name}`: {e}")),
-                );
-            }
-        }
-    }
     let mut ctx = p.ctx(p.item.as_ref());
-    ctx.input_artifact_paths = step
-        .inputs
-        .artifacts
-        .iter()
-        .map(|a| (a.name.clone(), under(&work, &a.path)))
-        .collect();
-    ctx.output_artifact_paths = step
-        .outputs
-        .artifacts
-        .iter()
-        .map(|a| (a.name.clone(), under(&work, &a.path)))
-        .collect();
-    ctx.output_param_paths = step
-        .outputs
-        .parameters
-        .iter()
-        .filter_map(|o| {
-            o.path
-                .as_ref()
-                .map(|path| (o.name.clone(), under(&work, path)))
-        })
-        .collect();
-    let def = match render_step(&p.wf, step, &mut ctx) {
-        Ok(d) => d,
-        Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
-            return Outcome::new(StepStatus::Error, Some(why));
-        }
+    let plan = AttemptPlan::new(
+        &PlanInputs {
+            wf: &p.wf,
+            step,
+            store,
+            inputs,
+            dir,
+            run_id: &p.run_id,
+            node: &step.name,
+            secret_hint: "the engine must set it in the task's environment",
+            work_dir_on_host: true,
+        },
+        &mut ctx,
+    )
+    .await;
+    let AttemptPlan { argv, env, cwd } = match plan {
+        Ok(plan) => plan,
+        Err(why) => return Outcome::new(StepStatus::Error, Some(why)),
     };
-    let mut argv = def.command.clone();
-    argv.extend(def.args.iter().cloned());
-    if let Some(src) = &def.source {
-        let file = dir.join("script");
-        if let Err(e) = std::fs::write(&file, src) {
-            return Outcome::new(
-                StepStatus::Error,
-                Some(format!("cannot write the script {}: {e}", file.display())),
-            );
-        }
-        argv.push(file.to_string_lossy().into_owned());
-    }
     if argv.is_empty() {
         return Outcome::new(
             StepStatus::Error,
@@ -875,30 +838,6 @@ async fn attempt_in(
                 step.name
             )),
         );
-    }
-    let mut env = def.env.clone();
-    for s in &step.secrets {
-        match std::env::var(&s.env) {
-            Ok(v) => env.push((s.env.clone(), v)),
-            Err(_) => {
-                return Outcome::new(
-                    StepStatus::Error,
-                    Some(format!(
-                        "secret `{}` (key `{}`) for variable {}: the engine must set {} in the task's environment",
-                        s.secret, s.key, s.env, s.env
-                    )),
-                );
-            }
-        }
-    }
-    env.push(("COULER_RUN_ID".into(), p.run_id.clone()));
-    env.push(("COULER_STEP".into(), step.name.clone()));
-    let mut cwd = work.clone();
-    if let StepKind::Container(c) = &step.kind
-        && let Some(wd) = &c.working_dir
-    {
-        cwd = under(&work, wd);
-        let _ = std::fs::create_dir_all(&cwd);
     }
     let timeout = p.wf.effective_timeout(step).map(|d| d.as_std());
     let spec = ProcessSpec {

@@ -8,11 +8,7 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use futures_util::StreamExt;
-
-use crate::{
-    ArtifactKind, ArtifactStore, BLOB_PREFIX, StoreError, StoredArtifact, blob_hex_of_key,
-};
+use crate::{ArtifactKind, ArtifactStore, StoreError, StoredArtifact};
 
 /// What [`ArtifactStore::gc`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -47,31 +43,17 @@ impl ArtifactStore {
                 keep_digests.extend(m.files.into_iter().map(|f| f.digest));
             }
         }
-        let mut lister = self
-            .op
-            .lister_with(BLOB_PREFIX)
-            .recursive(true)
-            .await
-            .map_err(|e| self.backend_err("listing", BLOB_PREFIX, e))?;
         let mut report = GcReport::default();
-        while let Some(entry) = lister.next().await {
-            let entry = entry.map_err(|e| self.backend_err("listing", BLOB_PREFIX, e))?;
-            let Some(hex) = blob_hex_of_key(entry.path()) else {
-                continue;
-            };
-            let digest = format!("sha256:{hex}");
+        for (digest, key, _) in self.blobs().await? {
             if keep_digests.contains(&digest) {
                 report.kept += 1;
                 continue;
             }
             let meta = self
                 .op
-                .stat(entry.path())
+                .stat(&key)
                 .await
-                .map_err(|e| self.backend_err("reading the metadata of", entry.path(), e))?;
-            if !meta.is_file() {
-                continue;
-            }
+                .map_err(|e| self.backend_err("reading the metadata of", &key, e))?;
             // No modification time: cannot prove it predates the collection, so keep it.
             let old = meta
                 .last_modified()

@@ -329,6 +329,27 @@ impl ArtifactStore {
     /// Every stored blob with its size, sorted by digest. Ignores anything that is not a blob
     /// (temporary files, foreign objects under the prefix).
     pub async fn list(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for (digest, key, meta) in self.blobs().await? {
+            // Some backends (fs) list without sizes.
+            let size = if meta.content_length() > 0 {
+                meta.content_length()
+            } else {
+                self.op
+                    .stat(&key)
+                    .await
+                    .map_err(|e| self.backend_err("reading the size of", &key, e))?
+                    .content_length()
+            };
+            out.push((digest, size));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every final blob under the blob prefix as (digest, key, listed metadata); temporary
+    /// files, directories and foreign objects are skipped.
+    async fn blobs(&self) -> Result<Vec<(String, String, opendal::Metadata)>, StoreError> {
         let mut lister = self
             .op
             .lister_with(BLOB_PREFIX)
@@ -338,26 +359,14 @@ impl ArtifactStore {
         let mut out = Vec::new();
         while let Some(entry) = lister.next().await {
             let entry = entry.map_err(|e| self.backend_err("listing", BLOB_PREFIX, e))?;
-            let Some(hex) = blob_hex_of_key(entry.path()) else {
+            let Some(hex) = blob_hex_of_key(entry.path()).map(str::to_string) else {
                 continue;
             };
-            let meta = entry.metadata();
-            if !meta.is_file() {
-                continue;
+            let (key, meta) = entry.into_parts();
+            if meta.is_file() {
+                out.push((format!("sha256:{hex}"), key, meta));
             }
-            // Some backends (fs) list without sizes.
-            let size = if meta.content_length() > 0 {
-                meta.content_length()
-            } else {
-                self.op
-                    .stat(entry.path())
-                    .await
-                    .map_err(|e| self.backend_err("reading the size of", entry.path(), e))?
-                    .content_length()
-            };
-            out.push((format!("sha256:{hex}"), size));
         }
-        out.sort();
         Ok(out)
     }
 

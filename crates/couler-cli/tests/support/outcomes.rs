@@ -127,3 +127,44 @@ pub fn differences(
         .map(|k| format!("{k}:\n  {a_name}: {:?}\n  local: {:?}", a.get(k), b.get(k)))
         .collect()
 }
+
+/// `couler run FILE -o json` in a fresh directory, as comparable nodes (see [`local_nodes`]).
+/// A workflow with random choices (`random`) is run up to 12 times until its nodes equal
+/// `engine`'s, so both took the same branch; otherwise once. `label` names the spec in errors.
+pub fn local_outcome(
+    spec: &Path,
+    label: &str,
+    mapped: &[String],
+    random: bool,
+    iterations: bool,
+    engine: &BTreeMap<String, serde_json::Value>,
+) -> BTreeMap<String, serde_json::Value> {
+    let mut local = BTreeMap::new();
+    for _ in 0..if random { 12 } else { 1 } {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_couler"))
+            .args(["run", &spec.display().to_string(), "-o", "json"])
+            .current_dir(d.path())
+            .env_remove("COULER_STATE_DIR")
+            .env_remove("COULER_ARTIFACT_STORE")
+            .output()
+            .unwrap_or_else(|e| panic!("the couler binary runs: {e}"));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{label}: couler run -o json ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let store = d.path().join(".couler/artifacts");
+        let view = RunView {
+            run_id: report["runId"].as_str().unwrap_or("?"),
+            store: &store,
+            iterations,
+        };
+        local = local_nodes(&report, mapped, &view);
+        if &local == engine {
+            break;
+        }
+    }
+    local
+}
