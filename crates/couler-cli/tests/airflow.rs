@@ -400,7 +400,7 @@ fn every_dag_imports_and_runs_like_the_local_runtime() {
             })
             .map(|(k, _)| k.clone())
             .collect();
-        let local = local_outcome(&file, &name, &mapped, random, !random, &airflow);
+        let local = local_outcome(file, name, &mapped, random, !random, &airflow);
         let differing: Vec<String> = airflow
             .keys()
             .chain(local.keys())
