@@ -479,13 +479,22 @@ steps:
     .unwrap();
     check_file("skips", &yaml);
     let p = pipeline_of(&yaml);
-    // The condition on a param is a Tekton `when` on the step itself.
-    assert_eq!(
-        task_of(&p, "a")["when"],
-        serde_json::json!([{"input": "$(params.mode)", "operator": "in", "values": ["slow"]}])
-    );
-    // Every reader of an output consumes its producer's outcome result: Tekton skips it when the
-    // producer was skipped (the result is missing), transitively, as `couler run` does.
+    // No task is skipped by Tekton: no `when` expressions, no condition tasks. Each step's
+    // launcher evaluates its own `when` and reports `Skipped` with exit 0 and its results.
+    for t in p["spec"]["tasks"].as_array().unwrap() {
+        assert!(t["when"].is_null(), "{t}");
+        assert!(!t["name"].as_str().unwrap().ends_with("-when"), "{t}");
+    }
+    for t in documents(&yaml).iter().filter(|d| d["kind"] == "Task") {
+        let cmd = &t["spec"]["steps"][1]["command"];
+        assert_eq!(
+            cmd[cmd.as_array().unwrap().len() - 2],
+            "--skipped-exit-code"
+        );
+        assert_eq!(cmd[cmd.as_array().unwrap().len() - 1], "0");
+    }
+    // Every reader of an output consumes its producer's outcome result (which says `Skipped`
+    // when the producer was), so its launcher skips it, transitively, as `couler run` does.
     for (reader, producer) in [
         ("reads-param", "a"),
         ("reads-artifact", "a"),
@@ -497,7 +506,8 @@ steps:
             "`{reader}` does not consume `{producer}`'s outcome"
         );
     }
-    // dependsOn a skipped step does not skip, in `couler run` as here: no result consumed.
+    // dependsOn a skipped step does not skip, in `couler run` as here: no result consumed, and
+    // the skipped step's TaskRun succeeded, so Tekton runs it.
     let ordered = task_of(&p, "only-ordered");
     assert!(ordered["when"].is_null());
     assert!(!param_values(ordered).iter().any(|v| v.contains("$(tasks.")));
@@ -505,7 +515,7 @@ steps:
 }
 
 #[test]
-fn other_conditions_run_a_condition_task_and_exit_handler_limits_are_clear_errors() {
+fn other_conditions_are_evaluated_by_the_launcher_and_exit_handler_limits_are_clear_errors() {
     let base = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: cond\nparams: [{name: n, type: float, default: 1}]\nsteps:\n  - name: up\n    script: {image: python:3.12-slim, source: print(3)}\n  - name: s\n    container: {image: alpine:3.19, command: [echo]}\n";
     for cond in [
         "params.n > 0.5",
@@ -516,39 +526,29 @@ fn other_conditions_run_a_condition_task_and_exit_handler_limits_are_clear_error
         let yaml = compile(&load_str(&format!("{base}    when: '{cond}'\n"))).unwrap();
         check_file(cond, &yaml);
         let p = pipeline_of(&yaml);
-        let c = task_of(&p, "s-when");
-        assert_eq!(
-            task_of(&p, "s")["when"],
-            serde_json::json!([{"input": "$(tasks.s-when.results.result)", "operator": "in", "values": ["true"]}]),
-            "{cond}"
-        );
+        // No condition task and no Tekton `when`: the step's launcher evaluates the condition
+        // on the values it is given (the reader of `up` consumes `up`'s outcome, after it).
         assert!(
-            task_of(&p, "s")["runAfter"]
+            p["spec"]["tasks"]
                 .as_array()
                 .unwrap()
-                .contains(&Value::String("s-when".into()))
+                .iter()
+                .all(|t| t["when"].is_null() && t["name"] != "s-when"),
+            "{cond}"
         );
+        let s = task_of(&p, "s");
         let reads_up = cond.contains("steps.up");
         assert_eq!(
-            param_values(c).contains(&"$(tasks.up.results.outcome)".to_string()),
+            param_values(s).contains(&"$(tasks.up.results.outcome)".to_string()),
             reads_up,
             "{cond}"
         );
-        let docs = documents(&yaml);
-        let ct = docs
-            .iter()
-            .find(|d| d["metadata"]["name"] == c["taskRef"]["name"])
-            .unwrap();
         assert_eq!(
-            ct["spec"]["steps"][0]["command"],
-            serde_json::json!([
-                "/usr/local/bin/couler",
-                "launch",
-                "when",
-                "--results-dir",
-                "/tekton/results"
-            ])
+            s["runAfter"] == serde_json::json!(["up"]),
+            reads_up,
+            "{cond}"
         );
+        assert!(param_values(s).contains(&"$(params.n)".to_string()) || !cond.contains("params.n"));
     }
     let per_item = load_str(&format!(
         "{base}    map: {{items: [a, b]}}\n    when: 'item == \"a\"'\n"
@@ -727,7 +727,9 @@ fn hostile_strings_arrive_unchanged_and_never_where_tekton_substitutes() {
                 "launch",
                 "step",
                 "--results-dir",
-                "/tekton/results"
+                "/tekton/results",
+                "--skipped-exit-code",
+                "0"
             ])
         );
         assert!(run["args"].is_null(), "no user string in args");

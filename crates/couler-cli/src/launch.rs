@@ -49,6 +49,10 @@ struct Common {
     /// Exit 0 whatever the step's status (the engine reads the status from the outcome).
     #[arg(long)]
     exit_zero: bool,
+    /// Exit with this code when the step is Skipped (default 99); a failed step still exits
+    /// non-zero. Tekton tasks pass 0, so a skipped step's task succeeds with its results.
+    #[arg(long, value_name = "CODE")]
+    skipped_exit_code: Option<u8>,
 }
 
 impl Common {
@@ -117,7 +121,10 @@ async fn step(c: &Common) -> i32 {
     if c.exit_zero {
         EXIT_OK
     } else {
-        outcome.exit_code()
+        match (outcome.exit_code(), c.skipped_exit_code) {
+            (launch::EXIT_SKIPPED, Some(code)) => i32::from(code),
+            (code, _) => code,
+        }
     }
 }
 

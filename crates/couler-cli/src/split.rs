@@ -1,6 +1,7 @@
 //! `couler split`: splitting a workflow too big for an engine into parts that run as one logical
 //! workflow (paper §IV.B, Algorithm 3). The partitioner and the IR split are in
-//! `couler_opt::split`; the Argo documents in `couler_backends::argo::split`. See
+//! `couler_opt::split`; the Argo documents in `couler_backends::argo::split`. `--target local`
+//! writes only the IR parts, with a directory exchange, for `couler run`. See
 //! `docs/splitting.md`.
 
 use crate::commands::{INVALID, OK, write_atomically};
@@ -21,7 +22,7 @@ pub struct SplitArgs {
     #[arg(long, short, value_enum, default_value_t = Target::Argo)]
     target: Target,
     /// Most bytes of one part's emitted document (`1Mi`, `2M`, `500000`); Argo default: 1Mi,
-    /// what Argo stores in one etcd object
+    /// what Argo stores in one etcd object; local: the part's IR spec YAML, default no limit
     #[arg(long, value_name = "SIZE")]
     max_bytes: Option<String>,
     /// Most steps in one part (the paper's budget: 200); default: no limit
@@ -33,11 +34,13 @@ pub struct SplitArgs {
     /// The partitioner: `packed` (default) or the paper's `dfs-greedy`
     #[arg(long, value_enum, default_value_t = MethodArg::Packed)]
     method: MethodArg,
-    /// Where artifacts crossing a cut are kept: s3://BUCKET[/PREFIX] (Argo) or a directory (the
-    /// local runtime); default: the workflow's S3 artifactRepository
+    /// Where artifacts crossing a cut are kept: s3://BUCKET[/PREFIX] (Argo) or a directory
+    /// (`--target local`); default: the workflow's S3 artifactRepository (Argo), `OUTPUT/exchange`
+    /// (local); a directory is made absolute
     #[arg(long, value_name = "LOCATION")]
     exchange: Option<String>,
-    /// Write the parts here: `argo/` (the engine's documents) and `ir/` (specs `couler run` reads)
+    /// Write the parts here: `argo/` (the engine's documents; not for `local`) and `ir/` (specs
+    /// `couler run` reads)
     #[arg(long, short)]
     output: PathBuf,
 }
@@ -45,6 +48,8 @@ pub struct SplitArgs {
 #[derive(Clone, Copy, ValueEnum)]
 enum Target {
     Argo,
+    /// The local runtime (`couler run`): only the IR parts, with a directory exchange
+    Local,
     Airflow,
     Tekton,
 }
@@ -69,7 +74,7 @@ pub fn run(args: SplitArgs) -> u8 {
 fn split_command(args: &SplitArgs) -> Result<(), String> {
     let file = args.file.display();
     match args.target {
-        Target::Argo => {}
+        Target::Argo | Target::Local => {}
         Target::Airflow | Target::Tekton => {
             let name = if matches!(args.target, Target::Airflow) {
                 "Airflow"
@@ -77,41 +82,156 @@ fn split_command(args: &SplitArgs) -> Result<(), String> {
                 "Tekton"
             };
             return Err(format!(
-                "{file}: splitting for {name} is not built yet: its lowering (one DAG per part chained by triggers / pipelines in pipelines) comes after the {name} backend; split for `--target argo`, or compile the whole workflow for {name} with `couler compile`"
+                "{file}: splitting for {name} is not built yet: its lowering (one DAG per part chained by triggers / pipelines in pipelines) comes after the {name} backend; split for `--target argo` (or `--target local`), or compile the whole workflow for {name} with `couler compile`"
             ));
         }
     }
     let max_bytes = match &args.max_bytes {
-        Some(text) => parse_size(text).map_err(|e| format!("--max-bytes: {e}"))?,
-        None => argo::STORED_LIMIT as u64,
+        Some(text) => Some(parse_size(text).map_err(|e| format!("--max-bytes: {e}"))?),
+        // Argo keeps a workflow in one etcd object; the local runtime has no such limit.
+        None if matches!(args.target, Target::Argo) => Some(argo::STORED_LIMIT as u64),
+        None => None,
+    };
+    let exchange = match (args.target, &args.exchange) {
+        (Target::Local, text) => Some(local_exchange(text.as_deref(), &args.output)?),
+        (_, Some(text)) => {
+            let exchange = Exchange::parse(text).map_err(|e| format!("--exchange: {e}"))?;
+            if let Exchange::Local(dir) = &exchange {
+                return Err(format!(
+                    "--exchange {dir}: Argo cannot keep artifacts crossing a cut in a directory; use an s3:// exchange for Argo (`--exchange s3://BUCKET/PREFIX`), or `--target local` to run the split form locally with `couler run`"
+                ));
+            }
+            Some(exchange)
+        }
+        (_, None) => None,
     };
     let Some(wf) = load_or_report(&args.file) else {
         return Err(format!("{file} is not a valid workflow (see above)"));
     };
-    let exchange = match &args.exchange {
-        Some(text) => Exchange::parse(text).map_err(|e| format!("--exchange: {e}"))?,
+    let exchange = match exchange {
+        Some(e) => e,
         None => Exchange::from_repository(&wf).ok_or_else(|| {
             format!(
-                "{file}: artifacts that cross a cut need a place to travel through, and the workflow has no S3 `artifactRepository`; pass `--exchange s3://BUCKET/PREFIX` (or a directory, for the local runtime)"
+                "{file}: artifacts that cross a cut need a place to travel through, and the workflow has no S3 `artifactRepository`; pass `--exchange s3://BUCKET/PREFIX` (or split with `--target local` for the local runtime)"
             )
         })?,
     };
-    let budget = Budget::new(Some(max_bytes), args.max_steps, args.max_pods);
+    let budget = Budget::new(max_bytes, args.max_steps, args.max_pods);
     let method = match args.method {
         MethodArg::Packed => Method::Packed,
         MethodArg::DfsGreedy => Method::DfsGreedy,
     };
-    let report = split_for_argo(
-        &wf,
-        &args.file,
+    let report = match args.target {
+        Target::Local => split_for_local(&wf, &args.file, budget, method, exchange, &args.output)?,
+        _ => split_for_argo(
+            &wf,
+            &args.file,
+            budget,
+            method,
+            exchange,
+            &Options::default(),
+            &args.output,
+        )?,
+    };
+    print!("{report}");
+    Ok(())
+}
+
+/// The exchange of `--target local`: the directory given, or `OUTPUT/exchange`, made absolute
+/// (the parts are run from `OUTPUT/ir/`, wherever `couler run` is started).
+fn local_exchange(text: Option<&str>, output: &Path) -> Result<Exchange, String> {
+    let dir = match text {
+        Some(text) => match Exchange::parse(text).map_err(|e| format!("--exchange: {e}"))? {
+            Exchange::Local(dir) => PathBuf::from(dir),
+            Exchange::S3(_) => {
+                return Err(format!(
+                    "--exchange {text}: the local runtime passes artifacts crossing a cut through a directory; give a directory (default: OUTPUT/exchange), or split with `--target argo` for an s3:// exchange"
+                ));
+            }
+        },
+        None => output.join("exchange"),
+    };
+    let dir = std::path::absolute(&dir)
+        .map_err(|e| format!("--exchange {}: cannot make it absolute: {e}", dir.display()))?;
+    let text = dir
+        .to_str()
+        .ok_or_else(|| format!("--exchange {}: not a UTF-8 path", dir.display()))?;
+    Exchange::parse(text).map_err(|e| format!("--exchange: {e}"))
+}
+
+/// Splits `wf` for the local runtime: writes only the IR parts (`output/ir/`), with bytes
+/// measured on each part's IR spec YAML as written; returns the report.
+fn split_for_local(
+    wf: &Workflow,
+    path: &Path,
+    budget: Budget,
+    method: Method,
+    exchange: Exchange,
+    output: &Path,
+) -> Result<String, String> {
+    let file = path.display();
+    let (step_bytes, fixed_bytes) = ir_step_bytes(wf);
+    let req = Request {
         budget,
         method,
         exchange,
-        &Options::default(),
-        &args.output,
-    )?;
-    print!("{report}");
-    Ok(())
+        step_bytes,
+        fixed_bytes,
+    };
+    let outcome = split::split_to_fit(wf, &req, |s| {
+        let sizes = s
+            .children
+            .iter()
+            .map(|c| couler_ir::spec::to_yaml(c).len() as u64)
+            .collect();
+        Ok::<_, String>(sizes)
+    })
+    .map_err(|e| format!("{file}: {e}"))?;
+    let s = &outcome.split;
+    let parent_file = format!("{}.yaml", s.parent.name);
+    let parent_text = couler_ir::spec::to_yaml(&s.parent);
+    let parent_bytes = parent_text.len() as u64;
+    if let Some(max_bytes) = budget.limits[0]
+        && parent_bytes > max_bytes
+    {
+        return Err(format!(
+            "{file}: the parent spec is {parent_bytes} bytes, over --max-bytes {max_bytes}: too many parts for one parent; raise the budget"
+        ));
+    }
+    let ir_dir = output.join("ir");
+    std::fs::create_dir_all(&ir_dir)
+        .map_err(|e| format!("cannot create {}: {e}", ir_dir.display()))?;
+    write(&ir_dir.join(&parent_file), &parent_text)?;
+    for (name, child) in s.child_files.iter().zip(&s.children) {
+        write(&ir_dir.join(name), &couler_ir::spec::to_yaml(child))?;
+    }
+    let exchange = match &req.exchange {
+        Exchange::Local(dir) => dir.clone(),
+        Exchange::S3(s3) => format!("s3://{}/{}", s3.bucket, s3.key),
+    };
+    eprintln!(
+        "wrote the IR parts to {} (artifacts crossing a cut go through {exchange}; run with `couler run {}`)",
+        ir_dir.display(),
+        ir_dir.join(&parent_file).display()
+    );
+    Ok(report("local", wf, &req, &outcome, parent_bytes))
+}
+
+/// Each step's share of the workflow's IR spec YAML, and the rest (the workflow without its
+/// steps): what a part's spec is, up to the few bytes that cut artifacts add.
+fn ir_step_bytes(wf: &Workflow) -> (Vec<u64>, u64) {
+    let mut base = wf.clone();
+    base.steps = Vec::new();
+    let fixed = couler_ir::spec::to_yaml(&base).len() as u64;
+    let bytes = wf
+        .steps
+        .iter()
+        .map(|step| {
+            base.steps = vec![step.clone()];
+            (couler_ir::spec::to_yaml(&base).len() as u64).saturating_sub(fixed)
+        })
+        .collect();
+    (bytes, fixed)
 }
 
 /// Splits `wf` for Argo, writes the documents and IR parts under `output`; returns the report.
@@ -186,7 +306,7 @@ fn split_for_argo(
         ir_dir.display(),
         ir_dir.join(&parent_file).display()
     );
-    Ok(report(wf, &req, &outcome, parent_bytes))
+    Ok(report("argo", wf, &req, &outcome, parent_bytes))
 }
 
 /// The automatic pass of `couler compile`: when the Argo document (`size` bytes) is over what
@@ -260,9 +380,9 @@ fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// The report: one row per part, then the figures of the whole split.
-fn report(wf: &Workflow, req: &Request, o: &Outcome, parent_bytes: u64) -> String {
+fn report(target: &str, wf: &Workflow, req: &Request, o: &Outcome, parent_bytes: u64) -> String {
     let mut out = format!(
-        "{}: {} steps split into {} parts for argo ({}, method {})\n",
+        "{}: {} steps split into {} parts for {target} ({}, method {})\n",
         wf.name,
         wf.steps.len(),
         o.partition.parts,

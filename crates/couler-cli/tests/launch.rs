@@ -93,3 +93,33 @@ fn tekton_completed_reads_as_succeeded_in_the_exit_handler() {
     let (_, o) = launch(&task, &[("COULER_WORKFLOW_STATUS", "Failed")]);
     assert_eq!(o["outputs"]["result"], "Failed");
 }
+
+#[test]
+fn skipped_exit_code_applies_to_skipped_steps_only() {
+    let mut wf = workflow(false);
+    wf["steps"] = serde_json::json!([
+        {"name": "off", "when": "params.label == \"on\"", "container": {"command": ["true"]}},
+        {"name": "bad", "container": {"command": ["false"]}},
+        {"name": "ok", "container": {"command": ["true"]}}
+    ]);
+    let run = |step: &str, flag: Option<&str>| {
+        let dir = tempfile::tempdir().unwrap();
+        let task = serde_json::json!({"workflow": wf, "step": step});
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_couler"));
+        cmd.args(["launch", "step", "--no-cache", "--results-dir"])
+            .arg(dir.path().join("results"))
+            .env("COULER_TASK", task.to_string())
+            .env_remove("COULER_PARAMS");
+        if let Some(code) = flag {
+            cmd.args(["--skipped-exit-code", code]);
+        }
+        let out = cmd.output().unwrap();
+        let status = std::fs::read_to_string(dir.path().join("results/status")).unwrap();
+        (out.status.code(), status.trim().to_string())
+    };
+    assert_eq!(run("off", None), (Some(99), "Skipped".into()));
+    // The step is still Skipped (in its results), but the task exits 0.
+    assert_eq!(run("off", Some("0")), (Some(0), "Skipped".into()));
+    assert_eq!(run("bad", Some("0")), (Some(1), "Failed".into()));
+    assert_eq!(run("ok", Some("0")), (Some(0), "Succeeded".into()));
+}

@@ -151,6 +151,88 @@ fn bad_input_gets_a_clear_error() {
     assert!(e.contains("--max-bytes") && e.contains("1Mi"), "{e}");
     let e = run(&["--max-bytes", "100", "--exchange", "s3://b"]);
     assert!(e.contains("raise the budget"), "{e}");
+    // Argo cannot keep artifacts in a directory: the error names both ways out.
+    let e = run(&["--target", "argo", "--exchange", "/tmp/exchange"]);
+    assert!(
+        e.contains("--exchange /tmp/exchange")
+            && e.contains("s3://")
+            && e.contains("--target local"),
+        "{e}"
+    );
+    assert!(!o.exists(), "nothing is written on an error");
+    // The local runtime's exchange is a directory.
+    let e = run(&["--target", "local", "--exchange", "s3://b"]);
+    assert!(
+        e.contains("directory") && e.contains("--target argo"),
+        "{e}"
+    );
+}
+
+#[test]
+fn local_target_writes_only_ir_parts_with_an_absolute_directory_exchange() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("chain.yaml");
+    std::fs::write(&spec, chain(25)).unwrap();
+    let out_dir = tmp.path().join("out");
+    // A relative exchange is made absolute (against the working directory).
+    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .current_dir(tmp.path())
+        .args([
+            "split",
+            "chain.yaml",
+            "--target",
+            "local",
+            "--max-steps",
+            "10",
+        ])
+        .args(["--exchange", "ex", "-o", "out"])
+        .output()
+        .unwrap();
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{report}", text(&out.stderr));
+    assert!(
+        report.contains("25 steps split into 3 parts for local (10 steps, method packed)"),
+        "{report}"
+    );
+    assert_eq!(field(&report, "artifacts crossing a cut: "), 2);
+    assert!(
+        !out_dir.join("argo").exists(),
+        "no Argo documents for local"
+    );
+    let exchange = std::fs::canonicalize(tmp.path()).unwrap().join("ex");
+    let part = std::fs::read_to_string(out_dir.join("ir/chain-part-2.yaml")).unwrap();
+    assert!(
+        part.contains(&format!("{}/s9/out", exchange.display())),
+        "{part}"
+    );
+
+    // A byte budget is measured on each part's IR spec as written; no byte limit by default.
+    let o = tmp.path().join("bytes");
+    let out = couler(&[
+        "split",
+        spec.to_str().unwrap(),
+        "--target",
+        "local",
+        "--max-bytes",
+        "4Ki",
+        "-o",
+        o.to_str().unwrap(),
+    ]);
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(report.contains("for local (4096 bytes"), "{report}");
+    assert!(field(&report, "lower bound on parts: ") >= 2);
+    for entry in std::fs::read_dir(o.join("ir")).unwrap() {
+        let entry = entry.unwrap();
+        let len = entry.metadata().unwrap().len();
+        assert!(len <= 4096, "{:?}: {len} bytes", entry.path());
+    }
+    // The default exchange is `OUTPUT/exchange`.
+    let part = std::fs::read_to_string(o.join("ir/chain-part-2.yaml")).unwrap();
+    assert!(
+        part.contains(&format!("{}/", o.join("exchange").display())),
+        "{part}"
+    );
 }
 
 #[test]

@@ -39,8 +39,6 @@ const RESULTS_DIR: &str = "/tekton/results";
 /// The results every step Task declares (written by `couler launch step --results-dir`).
 pub const STATUS_RESULT: &str = "status";
 pub const OUTCOME_RESULT: &str = "outcome";
-/// The result of a condition task (`couler launch when --results-dir`).
-pub const CONDITION_RESULT: &str = "result";
 /// The matrix param carrying a map instance's index.
 const ITEM_INDEX_PARAM: &str = "couler-item-index";
 /// The pipeline's status as Tekton gives it to `finally` tasks.
@@ -78,7 +76,7 @@ impl Backend for Tekton {
                 "the launcher stores outputs in the artifact store (default: a per-run workspace volume) and fetches inputs by the digests in the producer's outcome",
             ),
             When => Support::Lowered(
-                "`when` expressions (`in`/`notin`) for ==/!= against strings and bare booleans on params; other conditions through a condition task running `couler launch when`; readers of a skipped step are skipped by Tekton (its outcome is missing), as in `couler run`",
+                "evaluated by the step's launcher, which reports `Skipped` with exit 0 and its results, so Tekton never skips a task; readers of a skipped step's outputs skip themselves, `dependsOn` alone does not, as in `couler run`; the exit handler's `when` on `workflow.status` or params becomes Tekton `when` expressions",
             ),
             MapItems | MapRange => Support::Lowered(
                 "`matrix` over the item indices; the launcher reads the item from the step's `map`",
@@ -210,12 +208,6 @@ pub fn lower(
         members: HashMap::new(),
         tasks: Vec::new(),
         reuse: HashMap::new(),
-        names: wf
-            .steps
-            .iter()
-            .chain(wf.on_exit.as_deref())
-            .map(|s| s.name.clone())
-            .collect(),
         task_names: BTreeSet::new(),
         warnings,
     };
@@ -235,8 +227,6 @@ struct Lowerer<'a, 'w> {
     tasks: Vec<Value>,
     /// Task spec (canonical JSON) → Task name, for reuse.
     reuse: HashMap<String, String>,
-    /// Pipeline task names taken (steps, condition tasks).
-    names: BTreeSet<String>,
     task_names: BTreeSet<String>,
     warnings: &'w mut Vec<String>,
 }
@@ -284,61 +274,32 @@ fn param_param(name: &str) -> String {
 }
 
 impl<'a> Lowerer<'a, '_> {
-    fn fresh(&mut self, base: &str) -> String {
-        let base = bounded(base);
-        let mut name = base.clone();
-        let mut i = 1;
-        while self.names.contains(&name) {
-            i += 1;
-            name = bounded(&format!("{base}-{i}"));
-        }
-        self.names.insert(name.clone());
-        name
-    }
-
     fn pipeline_and_run(&mut self) -> Result<Vec<Value>, CompileError> {
         let wf = self.wf;
         let graph = couler_ir::Graph::new(wf);
         let mut tasks = Vec::new();
         for (i, step) in wf.steps.iter().enumerate() {
-            let mut after: Vec<String> = graph
+            let after: Vec<String> = graph
                 .predecessors(i)
                 .iter()
                 .map(|&p| wf.steps[p].name.clone())
                 .collect();
-            let mut whens: Vec<When> = Vec::new();
-            if let Some(cond) = &step.when {
-                match self.when_of(cond, false) {
-                    Ok(w) => whens = w,
-                    Err(_) if cond.refs().iter().any(|r| matches!(r, Reference::Item(_))) => {
-                        return Err(unsupported(
-                            Feature::When,
-                            &step.name,
-                            "a condition on `item` would have to be evaluated per matrix instance, which neither a Tekton `when` nor a condition task can do; filter the items instead",
-                        ));
-                    }
-                    Err(_) => {
-                        // A condition task runs the launcher's `when` mode on the same values.
-                        let (name, t) = self.condition_task(step, &after)?;
-                        after.push(name.clone());
-                        whens.push(When {
-                            input: format!("$(tasks.{name}.results.{CONDITION_RESULT})"),
-                            operator: "in",
-                            values: vec!["true".into()],
-                        });
-                        tasks.push(t);
-                    }
-                }
+            // No Tekton `when` and no condition task: the step's launcher evaluates its `when`
+            // and reports `Skipped` with exit 0 and its results, so Tekton never skips a task
+            // and its cascades (parent skipped, results missing) never apply; readers of a
+            // skipped step skip themselves on its `Skipped` outcome, as in `couler run`.
+            if let Some(cond) = &step.when
+                && cond.refs().iter().any(|r| matches!(r, Reference::Item(_)))
+            {
+                return Err(unsupported(
+                    Feature::When,
+                    &step.name,
+                    "a condition on `item` would have to be evaluated per matrix instance, and a matrixed step's results cannot be read; filter the items instead",
+                ));
             }
             let mut t = self.pipeline_task(step, false)?;
             if !after.is_empty() {
                 t.insert("runAfter".into(), json!(after));
-            }
-            if !whens.is_empty() {
-                t.insert(
-                    "when".into(),
-                    json!(whens.iter().map(When::to_json).collect::<Vec<_>>()),
-                );
             }
             tasks.push(Value::Object(t));
         }
@@ -488,61 +449,6 @@ impl<'a> Lowerer<'a, '_> {
             }
         }
         Ok(whens)
-    }
-
-    /// The condition task of `step`: `couler launch when` in the launcher image, after the
-    /// step's own predecessors; its result `result` is `true` or `false`.
-    fn condition_task(
-        &mut self,
-        step: &'a Step,
-        after: &[String],
-    ) -> Result<(String, Value), CompileError> {
-        let cond = step.when.as_ref().map(|c| c.refs()).unwrap_or_default();
-        let values = RunValues::of(cond, &step.name);
-        let name = self.fresh(&format!("{}-when", step.name));
-        let image = self.launcher_image(&step.name)?;
-        let (params, env) = self.value_params(&values);
-        let mut spec = Map::new();
-        spec.insert(
-            "description".into(),
-            json!("evaluates a step's `when` with the in-task launcher"),
-        );
-        spec.insert("params".into(), json!(params));
-        spec.insert(
-            "results".into(),
-            json!([{"name": CONDITION_RESULT, "type": "string", "description": "`true` or `false`"}]),
-        );
-        // The workspace: an upstream outcome over 4 KB is read from the artifact store.
-        spec.insert(
-            "workspaces".into(),
-            json!([{"name": ARTIFACTS_WORKSPACE, "mountPath": ARTIFACTS_PATH}]),
-        );
-        spec.insert(
-            "steps".into(),
-            json!([{
-                "name": "when",
-                "image": image,
-                "command": [self.launcher_path, "launch", "when", "--results-dir", RESULTS_DIR],
-                "env": env,
-            }]),
-        );
-        let task_name = self.task_doc(
-            &format!("{}-when", self.wf.name),
-            Value::Object(spec),
-            &step.name,
-        );
-        let mut t = Map::new();
-        t.insert("name".into(), json!(name));
-        t.insert("taskRef".into(), json!({"name": task_name}));
-        t.insert("params".into(), json!(self.value_args(&step.name, &values)));
-        if !after.is_empty() {
-            t.insert("runAfter".into(), json!(after));
-        }
-        t.insert(
-            "workspaces".into(),
-            json!([{"name": ARTIFACTS_WORKSPACE, "workspace": ARTIFACTS_WORKSPACE}]),
-        );
-        Ok((name, Value::Object(t)))
     }
 
     /// The Task params and env entries passing `values` (and the step name) to the launcher.
@@ -850,7 +756,9 @@ impl<'a> Lowerer<'a, '_> {
                 "launch",
                 "step",
                 "--results-dir",
-                RESULTS_DIR
+                RESULTS_DIR,
+                "--skipped-exit-code",
+                "0"
             ]),
         );
         run.insert("env".into(), json!(env));
