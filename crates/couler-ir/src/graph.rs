@@ -69,6 +69,19 @@ impl Graph {
         Graph { preds, succs }
     }
 
+    /// A graph of `n` nodes from `(from, to)` edges (duplicates are dropped).
+    pub fn from_edges(n: usize, edges: &[(usize, usize)]) -> Graph {
+        let mut preds = vec![Vec::new(); n];
+        for &(a, b) in edges {
+            preds[b].push(a);
+        }
+        for p in &mut preds {
+            p.sort_unstable();
+            p.dedup();
+        }
+        Graph::from_predecessors(preds)
+    }
+
     pub fn len(&self) -> usize {
         self.preds.len()
     }
@@ -186,12 +199,7 @@ mod tests {
     use super::*;
 
     fn graph(edges: &[(usize, usize)], n: usize) -> Graph {
-        let mut preds = vec![Vec::new(); n];
-        for &(a, b) in edges {
-            preds[b].push(a);
-        }
-        preds.iter_mut().for_each(|p| p.sort_unstable());
-        Graph::from_predecessors(preds)
+        Graph::from_edges(n, edges)
     }
 
     #[test]

@@ -580,29 +580,7 @@ impl Exec {
             }
         }
 
-        // The cache key renders paths symbolically, so it does not change with the run's dirs.
-        ctx.input_artifact_paths = step
-            .inputs
-            .artifacts
-            .iter()
-            .map(|a| (a.name.clone(), symbolic("inputs.artifacts", &a.name)))
-            .collect();
-        ctx.output_artifact_paths = step
-            .outputs
-            .artifacts
-            .iter()
-            .map(|a| (a.name.clone(), symbolic("outputs.artifacts", &a.name)))
-            .collect();
-        ctx.output_param_paths = step
-            .outputs
-            .parameters
-            .iter()
-            .map(|p| (p.name.clone(), symbolic("outputs.parameters", &p.name)))
-            .collect();
-        // The run id is run metadata, not an input: a step that differs from an earlier run's
-        // only by `{{workflow.runId}}` reuses that run's result (disable its cache to opt out).
-        ctx.run_id = "<workflow.runId>";
-        let key_def = match render_step(&self.wf, step, &mut ctx) {
+        let key_def = match render_for_cache_key(&self.wf, step, &mut ctx) {
             Ok(r) => r,
             Err(unresolved) => {
                 return self.finish_unresolved(node, &step.name, unresolved).await;
@@ -1296,6 +1274,37 @@ pub(crate) struct Rendered {
     pub(crate) source: Option<String>,
     pub(crate) env: Vec<(String, String)>,
     inputs: Vec<(String, String)>,
+}
+
+/// The step rendered for its cache key: paths are symbolic (`{{inputs.artifacts.a.path}}`),
+/// so the key does not change with the run's directories, and the run id is a placeholder.
+/// The run id is run metadata, not an input: a step that differs from an earlier run's only by
+/// `{{workflow.runId}}` reuses that run's result (disable its cache to opt out).
+pub(crate) fn render_for_cache_key(
+    wf: &Workflow,
+    step: &Step,
+    ctx: &mut Context<'_>,
+) -> Result<Rendered, Unresolved> {
+    ctx.input_artifact_paths = step
+        .inputs
+        .artifacts
+        .iter()
+        .map(|a| (a.name.clone(), symbolic("inputs.artifacts", &a.name)))
+        .collect();
+    ctx.output_artifact_paths = step
+        .outputs
+        .artifacts
+        .iter()
+        .map(|a| (a.name.clone(), symbolic("outputs.artifacts", &a.name)))
+        .collect();
+    ctx.output_param_paths = step
+        .outputs
+        .parameters
+        .iter()
+        .map(|p| (p.name.clone(), symbolic("outputs.parameters", &p.name)))
+        .collect();
+    ctx.run_id = "<workflow.runId>";
+    render_step(wf, step, ctx)
 }
 
 pub(crate) fn render_step(

@@ -11,7 +11,7 @@
 use crate::artifacts::{ArtifactKind, ArtifactRef, Location, Store};
 use crate::executor::{
     AttemptPlan, PlanInputs, cache_key, collect_outputs, combine_map, input_artifact, range_items,
-    read_text, render_step, symbolic, unsupported,
+    read_text, render_for_cache_key, unsupported,
 };
 use crate::render::{Context, Outcome as Seen, Unresolved};
 use crate::runner::{ProcessEnd, ProcessSpec, run_process};
@@ -631,27 +631,8 @@ async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
             }
         }
     }
-    // The cache key, exactly as the local runtime computes it (symbolic paths and run id).
-    ctx.input_artifact_paths = step
-        .inputs
-        .artifacts
-        .iter()
-        .map(|a| (a.name.clone(), symbolic("inputs.artifacts", &a.name)))
-        .collect();
-    ctx.output_artifact_paths = step
-        .outputs
-        .artifacts
-        .iter()
-        .map(|a| (a.name.clone(), symbolic("outputs.artifacts", &a.name)))
-        .collect();
-    ctx.output_param_paths = step
-        .outputs
-        .parameters
-        .iter()
-        .map(|o| (o.name.clone(), symbolic("outputs.parameters", &o.name)))
-        .collect();
-    ctx.run_id = "<workflow.runId>";
-    let key_def = match render_step(&p.wf, step, &mut ctx) {
+    // The cache key, exactly as the local runtime computes it.
+    let key_def = match render_for_cache_key(&p.wf, step, &mut ctx) {
         Ok(d) => d,
         Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
             return Outcome::new(StepStatus::Error, Some(why));

@@ -384,12 +384,7 @@ mod tests {
     use super::*;
 
     fn graph(edges: &[(usize, usize)], n: usize) -> Graph {
-        let mut preds = vec![Vec::new(); n];
-        for &(a, b) in edges {
-            preds[b].push(a);
-        }
-        preds.iter_mut().for_each(|p| p.sort_unstable());
-        Graph::from_predecessors(preds)
+        Graph::from_edges(n, edges)
     }
 
     #[test]
