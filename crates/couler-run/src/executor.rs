@@ -478,24 +478,16 @@ impl Exec {
                 }
             }
         }
-        for (_, r) in step.references() {
-            let Reference::Step { step: s, output } = r else {
-                continue;
-            };
-            if s == &step.name || matches!(output, StepOutput::Status) {
-                continue;
-            }
-            if let Err(Unresolved::Skipped(why)) = ctx.resolve(r) {
-                return self
-                    .finish_plain(
-                        node,
-                        &step.name,
-                        StepStatus::Skipped,
-                        StepOutputs::default(),
-                        Some(format!("skipped: {why}")),
-                    )
-                    .await;
-            }
+        if let Some(why) = skipped_upstream(step, &ctx) {
+            return self
+                .finish_plain(
+                    node,
+                    &step.name,
+                    StepStatus::Skipped,
+                    StepOutputs::default(),
+                    Some(why),
+                )
+                .await;
         }
         if let StepKind::Workflow(sub) = &step.kind {
             self.state
@@ -1129,28 +1121,7 @@ impl AttemptPlan {
                     .map_err(|e| format!("cannot place input artifact `{name}`: {e}"))?;
             }
         }
-        ctx.input_artifact_paths = step
-            .inputs
-            .artifacts
-            .iter()
-            .map(|a| (a.name.clone(), under(&work, &a.path)))
-            .collect();
-        ctx.output_artifact_paths = step
-            .outputs
-            .artifacts
-            .iter()
-            .map(|a| (a.name.clone(), under(&work, &a.path)))
-            .collect();
-        ctx.output_param_paths = step
-            .outputs
-            .parameters
-            .iter()
-            .filter_map(|p| {
-                p.path
-                    .as_ref()
-                    .map(|path| (p.name.clone(), under(&work, path)))
-            })
-            .collect();
+        bind_paths(ctx, step, |_, _, path| path.map(|p| under(&work, p)));
         let def = match render_step(i.wf, step, ctx) {
             Ok(d) => d,
             Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => return Err(why),
@@ -1276,6 +1247,63 @@ pub(crate) struct Rendered {
     inputs: Vec<(String, String)>,
 }
 
+/// Why `step` is skipped for reading an output of a skipped step (`skipped: …`), if it is.
+/// Reading another step's `status`, or only depending on it, does not skip.
+pub(crate) fn skipped_upstream(step: &Step, ctx: &Context<'_>) -> Option<String> {
+    for (_, r) in step.references() {
+        let Reference::Step { step: s, output } = r else {
+            continue;
+        };
+        if s == &step.name || matches!(output, StepOutput::Status) {
+            continue;
+        }
+        if let Err(Unresolved::Skipped(why)) = ctx.resolve(r) {
+            return Some(format!("skipped: {why}"));
+        }
+    }
+    None
+}
+
+/// Binds the step's artifact and output-parameter paths in `ctx`: `place(kind, name, path)` gives
+/// where each lives (`kind` is `inputs.artifacts`, `outputs.artifacts` or `outputs.parameters`;
+/// `path` is `None` for an output parameter read from stdout), `None` leaves it unbound.
+fn bind_paths(
+    ctx: &mut Context<'_>,
+    step: &Step,
+    place: impl Fn(&str, &str, Option<&str>) -> Option<PathBuf>,
+) {
+    let bind = |kind: &str, items: Vec<(&String, Option<&str>)>| {
+        items
+            .into_iter()
+            .filter_map(|(name, path)| place(kind, name, path).map(|p| (name.clone(), p)))
+            .collect()
+    };
+    ctx.input_artifact_paths = bind(
+        "inputs.artifacts",
+        step.inputs
+            .artifacts
+            .iter()
+            .map(|a| (&a.name, Some(a.path.as_str())))
+            .collect(),
+    );
+    ctx.output_artifact_paths = bind(
+        "outputs.artifacts",
+        step.outputs
+            .artifacts
+            .iter()
+            .map(|a| (&a.name, Some(a.path.as_str())))
+            .collect(),
+    );
+    ctx.output_param_paths = bind(
+        "outputs.parameters",
+        step.outputs
+            .parameters
+            .iter()
+            .map(|p| (&p.name, p.path.as_deref()))
+            .collect(),
+    );
+}
+
 /// The step rendered for its cache key: paths are symbolic (`{{inputs.artifacts.a.path}}`),
 /// so the key does not change with the run's directories, and the run id is a placeholder.
 /// The run id is run metadata, not an input: a step that differs from an earlier run's only by
@@ -1285,24 +1313,7 @@ pub(crate) fn render_for_cache_key(
     step: &Step,
     ctx: &mut Context<'_>,
 ) -> Result<Rendered, Unresolved> {
-    ctx.input_artifact_paths = step
-        .inputs
-        .artifacts
-        .iter()
-        .map(|a| (a.name.clone(), symbolic("inputs.artifacts", &a.name)))
-        .collect();
-    ctx.output_artifact_paths = step
-        .outputs
-        .artifacts
-        .iter()
-        .map(|a| (a.name.clone(), symbolic("outputs.artifacts", &a.name)))
-        .collect();
-    ctx.output_param_paths = step
-        .outputs
-        .parameters
-        .iter()
-        .map(|p| (p.name.clone(), symbolic("outputs.parameters", &p.name)))
-        .collect();
+    bind_paths(ctx, step, |kind, name, _| Some(symbolic(kind, name)));
     ctx.run_id = "<workflow.runId>";
     render_step(wf, step, ctx)
 }

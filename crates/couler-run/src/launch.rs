@@ -11,13 +11,13 @@
 use crate::artifacts::{ArtifactKind, ArtifactRef, Location, Store};
 use crate::executor::{
     AttemptPlan, PlanInputs, cache_key, collect_outputs, combine_map, input_artifact, range_items,
-    read_text, render_for_cache_key, unsupported,
+    read_text, render_for_cache_key, skipped_upstream, unsupported,
 };
 use crate::render::{Context, Outcome as Seen, Unresolved};
 use crate::runner::{ProcessEnd, ProcessSpec, run_process};
 use crate::state::{StepOutputs, StepStatus};
 use base64::Engine as _;
-use couler_ir::{Expr, MapOver, Reference, Step, StepKind, StepOutput, Workflow};
+use couler_ir::{Expr, MapOver, Step, StepKind, Workflow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -573,16 +573,8 @@ async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
             Err(Unresolved::Error(why)) => return Outcome::new(StepStatus::Error, Some(why)),
         }
     }
-    for (_, r) in step.references() {
-        let Reference::Step { step: s, output } = r else {
-            continue;
-        };
-        if s == &step.name || matches!(output, StepOutput::Status) {
-            continue;
-        }
-        if let Err(Unresolved::Skipped(why)) = ctx.resolve(r) {
-            return Outcome::new(StepStatus::Skipped, Some(format!("skipped: {why}")));
-        }
+    if let Some(why) = skipped_upstream(step, &ctx) {
+        return Outcome::new(StepStatus::Skipped, Some(why));
     }
     if let Some(why) = unsupported(step) {
         return Outcome::new(StepStatus::Error, Some(why));
