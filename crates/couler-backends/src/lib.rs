@@ -184,6 +184,44 @@ pub trait Backend {
     }
     /// Lowers a validated workflow to this engine's files.
     fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError>;
+    /// How this engine runs a split workflow (`couler split`), if it can.
+    fn split_lowering(&self) -> Option<&dyn SplitLowering> {
+        None
+    }
+}
+
+/// Where a split workflow's artifacts that cross a cut may travel for an engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExchangeKinds {
+    /// Only an object store (`s3://…`): the parts run in pods that share no file system.
+    ObjectStore,
+    /// An object store, or a directory every part's tasks can read (one machine, a shared mount).
+    ObjectStoreOrDirectory,
+}
+
+/// The lowering of a split workflow for one engine (`couler split --target NAME`): the parts
+/// come from `couler_opt::split` as IR (children, and a parent whose sub-workflow steps run
+/// them in dependency order); this measures steps on the engine's emitted document and writes
+/// the engine's files for parent and children.
+pub trait SplitLowering {
+    /// Default `--max-bytes` of one part's emitted document (the engine's object limit), if any.
+    fn default_max_bytes(&self) -> Option<u64>;
+    /// Where values crossing a cut can travel.
+    fn exchange_kinds(&self) -> ExchangeKinds;
+    /// Each step's share of the emitted document, and the rest (the fixed part): a part's
+    /// document is at most the fixed part plus its steps' shares, up to the few bytes that cut
+    /// artifacts add (the caller compiles each part and checks).
+    fn step_bytes(&self, wf: &Workflow, options: &Options)
+    -> Result<(Vec<u64>, u64), CompileError>;
+    /// The files of a split workflow: one per child under the file name the parent's steps
+    /// reference (`children[i].0`, the key the caller measures each child by), and the
+    /// parent's (any other names: every file that is not a child's counts as the parent's).
+    fn compile_split(
+        &self,
+        parent: &Workflow,
+        children: &[(String, Workflow)],
+        options: &Options,
+    ) -> Result<BTreeMap<String, String>, CompileError>;
 }
 
 /// Every backend built, in a fixed order.

@@ -20,6 +20,14 @@ pub struct CompileArgs {
     /// The document kind (default: cron-workflow when the spec has a schedule, else workflow)
     #[arg(long, value_enum)]
     kind: Option<DocKind>,
+    /// How steps are lowered (shared with `couler split`)
+    #[command(flatten)]
+    lowering: LoweringArgs,
+}
+
+/// The lowering flags `couler compile` and `couler split` share.
+#[derive(Args)]
+pub struct LoweringArgs {
     /// Give every step its own template, even when definitions are identical
     #[arg(long)]
     no_template_reuse: bool,
@@ -37,6 +45,24 @@ pub struct CompileArgs {
     /// default: the workflow's artifactRepository
     #[arg(long)]
     artifact_store: Option<String>,
+}
+
+impl LoweringArgs {
+    /// The backend options these flags give, for documents of `kind`.
+    pub fn options(&self, kind: Option<Kind>) -> Options {
+        Options {
+            kind,
+            no_template_reuse: self.no_template_reuse,
+            operator: match self.operator {
+                OperatorArg::Host => Operator::Host,
+                OperatorArg::Kubernetes => Operator::Kubernetes,
+                OperatorArg::Docker => Operator::Docker,
+            },
+            launcher: self.launcher.clone(),
+            launcher_image: self.launcher_image.clone(),
+            artifact_store: self.artifact_store.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -77,30 +103,24 @@ pub fn run(args: &CompileArgs) -> u8 {
         eprintln!("error: no backend `{backend_name}`");
         return crate::commands::INVALID;
     };
-    let options = Options {
-        kind: args.kind.map(|k| match k {
-            DocKind::Workflow => Kind::Workflow,
-            DocKind::WorkflowTemplate => Kind::WorkflowTemplate,
-            DocKind::CronWorkflow => Kind::CronWorkflow,
-        }),
-        no_template_reuse: args.no_template_reuse,
-        operator: match args.operator {
-            OperatorArg::Host => Operator::Host,
-            OperatorArg::Kubernetes => Operator::Kubernetes,
-            OperatorArg::Docker => Operator::Docker,
-        },
-        launcher: args.launcher.clone(),
-        launcher_image: args.launcher_image.clone(),
-        artifact_store: args.artifact_store.clone(),
-    };
+    let options = args.lowering.options(args.kind.map(|k| match k {
+        DocKind::Workflow => Kind::Workflow,
+        DocKind::WorkflowTemplate => Kind::WorkflowTemplate,
+        DocKind::CronWorkflow => Kind::CronWorkflow,
+    }));
     let Some(out) = compile_or_report(backend.as_ref(), &wf, &options, &args.file) else {
         return crate::commands::INVALID;
     };
     // Too big for the engine: the split pass (docs/splitting.md) writes parts instead.
     let output = args.output.as_deref();
-    if let Some(code) =
-        crate::split::auto_split(backend_name, &wf, &args.file, output, &options, out.size())
-    {
+    if let Some(code) = crate::split::auto_split(
+        backend.as_ref(),
+        &wf,
+        &args.file,
+        output,
+        &options,
+        out.size(),
+    ) {
         return code;
     }
     match &args.output {

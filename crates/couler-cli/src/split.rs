@@ -1,14 +1,14 @@
 //! `couler split`: splitting a workflow too big for an engine into parts that run as one logical
 //! workflow (paper §IV.B, Algorithm 3). The partitioner and the IR split are in
-//! `couler_opt::split`; the Argo documents in `couler_backends::argo::split`. `--target local`
-//! writes only the IR parts, with a directory exchange, for `couler run`. See
-//! `docs/splitting.md`.
+//! `couler_opt::split`; each engine's documents come from its backend's
+//! [`SplitLowering`](couler_backends::SplitLowering). `--target local` writes only the IR parts,
+//! with a directory exchange, for `couler run`. See `docs/splitting.md`.
 
 use crate::commands::{INVALID, OK, write_atomically};
+use crate::compile::LoweringArgs;
 use crate::input::load_or_report;
 use clap::{Args, ValueEnum};
-use couler_backends::Options;
-use couler_backends::argo::{self, split as argo_split};
+use couler_backends::{Backend, ExchangeKinds, Options, SplitLowering};
 use couler_ir::{Quantity, Workflow};
 use couler_opt::split::{self, Budget, Exchange, Method, Outcome, Request};
 use std::path::{Path, PathBuf};
@@ -21,8 +21,9 @@ pub struct SplitArgs {
     /// The engine the parts are for
     #[arg(long, short, value_enum, default_value_t = Target::Argo)]
     target: Target,
-    /// Most bytes of one part's emitted document (`1Mi`, `2M`, `500000`); Argo default: 1Mi,
-    /// what Argo stores in one etcd object; local: the part's IR spec YAML, default no limit
+    /// Most bytes of one part's emitted document (`1Mi`, `2M`, `500000`); default: the engine's
+    /// object limit (Argo: 1Mi, what Argo stores in one etcd object); local: the part's IR spec
+    /// YAML, default no limit
     #[arg(long, value_name = "SIZE")]
     max_bytes: Option<String>,
     /// Most steps in one part (the paper's budget: 200); default: no limit
@@ -34,24 +35,38 @@ pub struct SplitArgs {
     /// The partitioner: `packed` (default) or the paper's `dfs-greedy`
     #[arg(long, value_enum, default_value_t = MethodArg::Packed)]
     method: MethodArg,
-    /// Where artifacts crossing a cut are kept: s3://BUCKET[/PREFIX] (Argo) or a directory
-    /// (`--target local`); default: the workflow's S3 artifactRepository (Argo), `OUTPUT/exchange`
-    /// (local); a directory is made absolute
+    /// Where artifacts crossing a cut are kept: s3://BUCKET[/PREFIX], or a directory where the
+    /// engine allows one (`--target local`); default: the workflow's S3 artifactRepository,
+    /// `OUTPUT/exchange` for local; a directory is made absolute
     #[arg(long, value_name = "LOCATION")]
     exchange: Option<String>,
-    /// Write the parts here: `argo/` (the engine's documents; not for `local`) and `ir/` (specs
-    /// `couler run` reads)
+    /// Write the parts here: `TARGET/` (the engine's documents, e.g. `argo/`; not for `local`)
+    /// and `ir/` (specs `couler run` reads)
     #[arg(long, short)]
     output: PathBuf,
+    /// How steps are lowered for the engine (as in `couler compile`)
+    #[command(flatten)]
+    lowering: LoweringArgs,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Target {
     Argo,
     /// The local runtime (`couler run`): only the IR parts, with a directory exchange
     Local,
     Airflow,
     Tekton,
+}
+
+impl Target {
+    fn backend_name(self) -> &'static str {
+        match self {
+            Target::Argo => "argo",
+            Target::Local => "local",
+            Target::Airflow => "airflow",
+            Target::Tekton => "tekton",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -73,37 +88,35 @@ pub fn run(args: SplitArgs) -> u8 {
 
 fn split_command(args: &SplitArgs) -> Result<(), String> {
     let file = args.file.display();
-    match args.target {
-        Target::Argo | Target::Local => {}
-        Target::Airflow | Target::Tekton => {
-            let name = if matches!(args.target, Target::Airflow) {
-                "Airflow"
-            } else {
-                "Tekton"
-            };
-            return Err(format!(
-                "{file}: splitting for {name} is not built yet: its lowering (one DAG per part chained by triggers / pipelines in pipelines) comes after the {name} backend; split for `--target argo` (or `--target local`), or compile the whole workflow for {name} with `couler compile`"
-            ));
-        }
-    }
+    let name = args.target.backend_name();
+    let backend = couler_backends::backend(name).ok_or_else(|| format!("no backend `{name}`"))?;
+    // The engine's lowering; the local runtime runs the IR parts themselves.
+    let lowering = match args.target {
+        Target::Local => None,
+        _ => Some(backend.split_lowering().ok_or_else(|| {
+            format!(
+                "{file}: {name} has no lowering of a split workflow yet; split for `--target argo` (or `--target local`), or compile the whole workflow for {name} with `couler compile`"
+            )
+        })?),
+    };
     let max_bytes = match &args.max_bytes {
         Some(text) => Some(parse_size(text).map_err(|e| format!("--max-bytes: {e}"))?),
-        // Argo keeps a workflow in one etcd object; the local runtime has no such limit.
-        None if matches!(args.target, Target::Argo) => Some(argo::STORED_LIMIT as u64),
-        None => None,
+        None => lowering.and_then(|l| l.default_max_bytes()),
     };
-    let exchange = match (args.target, &args.exchange) {
-        (Target::Local, text) => Some(local_exchange(text.as_deref(), &args.output)?),
-        (_, Some(text)) => {
+    let exchange = match (lowering, &args.exchange) {
+        (None, text) => Some(local_exchange(text.as_deref(), &args.output)?),
+        (Some(lowering), Some(text)) => {
             let exchange = Exchange::parse(text).map_err(|e| format!("--exchange: {e}"))?;
-            if let Exchange::Local(dir) = &exchange {
+            if let Exchange::Local(dir) = &exchange
+                && lowering.exchange_kinds() == ExchangeKinds::ObjectStore
+            {
                 return Err(format!(
-                    "--exchange {dir}: Argo cannot keep artifacts crossing a cut in a directory; use an s3:// exchange for Argo (`--exchange s3://BUCKET/PREFIX`), or `--target local` to run the split form locally with `couler run`"
+                    "--exchange {dir}: {name} cannot keep artifacts crossing a cut in a directory (its tasks share no file system); use an s3:// exchange (`--exchange s3://BUCKET/PREFIX`), or `--target local` to run the split form locally with `couler run`"
                 ));
             }
             Some(exchange)
         }
-        (_, None) => None,
+        (Some(_), None) => None,
     };
     let Some(wf) = load_or_report(&args.file) else {
         return Err(format!("{file} is not a valid workflow (see above)"));
@@ -121,15 +134,17 @@ fn split_command(args: &SplitArgs) -> Result<(), String> {
         MethodArg::Packed => Method::Packed,
         MethodArg::DfsGreedy => Method::DfsGreedy,
     };
-    let report = match args.target {
-        Target::Local => split_for_local(&wf, &args.file, budget, method, exchange, &args.output)?,
-        _ => split_for_argo(
+    let report = match lowering {
+        None => split_for_local(&wf, &args.file, budget, method, exchange, &args.output)?,
+        Some(lowering) => split_for_engine(
+            backend.as_ref(),
+            lowering,
             &wf,
             &args.file,
             budget,
             method,
             exchange,
-            &Options::default(),
+            &args.lowering.options(None),
             &args.output,
         )?,
     };
@@ -234,8 +249,12 @@ fn ir_step_bytes(wf: &Workflow) -> (Vec<u64>, u64) {
     (bytes, fixed)
 }
 
-/// Splits `wf` for Argo, writes the documents and IR parts under `output`; returns the report.
-fn split_for_argo(
+/// Splits `wf` for an engine, writes its documents (`output/NAME/`) and the IR parts
+/// (`output/ir/`); returns the report.
+#[allow(clippy::too_many_arguments)]
+fn split_for_engine(
+    backend: &dyn Backend,
+    lowering: &dyn SplitLowering,
     wf: &Workflow,
     path: &Path,
     budget: Budget,
@@ -246,8 +265,9 @@ fn split_for_argo(
 ) -> Result<String, String> {
     let file = path.display();
     let max_bytes = budget.limits[0].unwrap_or(u64::MAX);
-    let (step_bytes, fixed_bytes) =
-        argo_split::step_bytes(wf, options).map_err(|e| format!("{file}: {e}"))?;
+    let (step_bytes, fixed_bytes) = lowering
+        .step_bytes(wf, options)
+        .map_err(|e| format!("{file}: {e}"))?;
     let req = Request {
         budget,
         method,
@@ -255,7 +275,7 @@ fn split_for_argo(
         step_bytes,
         fixed_bytes,
     };
-    // The Argo documents of the last round, kept so they are written as measured.
+    // The engine's documents of the last round, kept so they are written as measured.
     let mut documents = Default::default();
     let outcome = split::split_to_fit(wf, &req, |s| {
         let children: Vec<(String, Workflow)> = s
@@ -264,7 +284,7 @@ fn split_for_argo(
             .cloned()
             .zip(s.children.iter().cloned())
             .collect();
-        let files = argo_split::compile_split(&s.parent, &children, options)?;
+        let files = lowering.compile_split(&s.parent, &children, options)?;
         let sizes = s
             .child_files
             .iter()
@@ -275,7 +295,12 @@ fn split_for_argo(
     })
     .map_err(|e| format!("{file}: {e}"))?;
     let parent_file = format!("{}.yaml", outcome.split.parent.name);
-    let parent_bytes = documents.get(&parent_file).map_or(0, String::len) as u64;
+    // The parent's files: every document that is not a child's.
+    let parent_bytes: u64 = documents
+        .iter()
+        .filter(|(name, _)| !outcome.split.child_files.contains(name))
+        .map(|(_, text)| text.len() as u64)
+        .sum();
     if parent_bytes > max_bytes {
         return Err(format!(
             "{file}: the parent document is {parent_bytes} bytes, over --max-bytes {max_bytes}: too many parts for one parent; raise the budget"
@@ -283,13 +308,13 @@ fn split_for_argo(
     }
 
     let ir_dir = output.join("ir");
-    let argo_dir = output.join("argo");
-    for dir in [&ir_dir, &argo_dir] {
+    let engine_dir = output.join(backend.name());
+    for dir in [&ir_dir, &engine_dir] {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     for (name, text) in &documents {
-        write(&argo_dir.join(name), text)?;
+        write(&engine_dir.join(name), text)?;
     }
     let s = &outcome.split;
     write(
@@ -300,50 +325,55 @@ fn split_for_argo(
         write(&ir_dir.join(name), &couler_ir::spec::to_yaml(child))?;
     }
     eprintln!(
-        "wrote {} Argo documents to {} and the IR parts to {} (run with `couler run {}`)",
+        "wrote {} {} files to {} and the IR parts to {} (run with `couler run {}`)",
         documents.len(),
-        argo_dir.display(),
+        backend.name(),
+        engine_dir.display(),
         ir_dir.display(),
         ir_dir.join(&parent_file).display()
     );
-    Ok(report("argo", wf, &req, &outcome, parent_bytes))
+    Ok(report(backend.name(), wf, &req, &outcome, parent_bytes))
 }
 
-/// The automatic pass of `couler compile`: when the Argo document (`size` bytes) is over what
-/// Argo stores in one object, splits it with the default budget into `output`. Returns the exit
-/// code when it split; `None` (after saying why) when it does not apply, and the whole
-/// document is written as compiled.
+/// The automatic pass of `couler compile`: when the engine's document (`size` bytes) is over
+/// what the engine keeps in one object, splits it with the default budget into `output`.
+/// Returns the exit code when it split; `None` (after saying why) when it does not apply, and
+/// the whole document is written as compiled.
 pub fn auto_split(
-    target: &str,
+    backend: &dyn Backend,
     wf: &Workflow,
     path: &Path,
     output: Option<&Path>,
     options: &Options,
     size: usize,
 ) -> Option<u8> {
-    if target != "argo" || size <= argo::STORED_LIMIT {
+    let lowering = backend.split_lowering()?;
+    let limit = lowering.default_max_bytes()?;
+    if size as u64 <= limit {
         return None;
     }
     let Some(output) = output else {
         eprintln!(
-            "note: with `-o DIR`, `couler compile` splits a workflow over {} bytes into parts (see `couler split`)",
-            argo::STORED_LIMIT
+            "note: with `-o DIR`, `couler compile` splits a workflow over {limit} bytes into parts (see `couler split`)"
         );
         return None;
     };
     let Some(exchange) = Exchange::from_repository(wf) else {
         eprintln!(
-            "note: not splitting automatically: artifacts crossing a cut need the workflow's S3 `artifactRepository`; run `couler split {} --exchange s3://BUCKET/PREFIX -o DIR`",
-            path.display()
+            "note: not splitting automatically: artifacts crossing a cut need the workflow's S3 `artifactRepository`; run `couler split {} --target {} --exchange s3://BUCKET/PREFIX -o DIR`",
+            path.display(),
+            backend.name()
         );
         return None;
     };
     eprintln!(
-        "the Argo document is {size} bytes, over {} bytes: splitting it into parts",
-        argo::STORED_LIMIT
+        "the {} document is {size} bytes, over {limit} bytes: splitting it into parts",
+        backend.name()
     );
-    let budget = Budget::new(Some(argo::STORED_LIMIT as u64), None, None);
-    match split_for_argo(
+    let budget = Budget::new(Some(limit), None, None);
+    match split_for_engine(
+        backend,
+        lowering,
         wf,
         path,
         budget,

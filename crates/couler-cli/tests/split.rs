@@ -140,11 +140,11 @@ fn bad_input_gets_a_clear_error() {
     };
     let e = run(&["--target", "airflow", "--exchange", "s3://b"]);
     assert!(
-        e.contains("not built yet") && e.contains("--target argo"),
+        e.contains("no lowering of a split workflow") && e.contains("--target argo"),
         "{e}"
     );
     let e = run(&["--target", "tekton", "--exchange", "s3://b"]);
-    assert!(e.contains("Tekton"), "{e}");
+    assert!(e.contains("tekton has no lowering"), "{e}");
     let e = run(&[]);
     assert!(e.contains("--exchange s3://"), "{e}");
     let e = run(&["--max-bytes", "lots", "--exchange", "s3://b"]);

@@ -101,8 +101,12 @@ fn main() {
             );
             base.push(t.elapsed());
             let t = Instant::now();
-            let (step_bytes, fixed_bytes) =
-                couler_backends::argo::split::step_bytes(&wf, &options).unwrap();
+            let (step_bytes, fixed_bytes) = couler_backends::SplitLowering::step_bytes(
+                &couler_backends::argo::Argo,
+                &wf,
+                &options,
+            )
+            .unwrap();
             let req = couler_opt::split::Request {
                 budget: Budget::new(Some(1024 * 1024), None, None),
                 method: Method::Packed,
@@ -117,8 +121,12 @@ fn main() {
                     .cloned()
                     .zip(s.children.iter().cloned())
                     .collect();
-                let docs =
-                    couler_backends::argo::split::compile_split(&s.parent, &children, &options)?;
+                let docs = couler_backends::SplitLowering::compile_split(
+                    &couler_backends::argo::Argo,
+                    &s.parent,
+                    &children,
+                    &options,
+                )?;
                 Ok::<_, couler_backends::CompileError>(
                     s.child_files.iter().map(|f| docs[f].len() as u64).collect(),
                 )
@@ -144,8 +152,12 @@ fn main() {
     );
     for n in [1_000usize, 10_000, 100_000] {
         let wf = split_gen::layered(n, 100);
-        let (bytes, fixed) =
-            couler_backends::argo::split::step_bytes(&wf, &Default::default()).expect("lowers");
+        let (bytes, fixed) = couler_backends::SplitLowering::step_bytes(
+            &couler_backends::argo::Argo,
+            &wf,
+            &Default::default(),
+        )
+        .expect("lowers");
         let g = Graph::new(&wf);
         let problem = Problem {
             graph: &g,
@@ -180,8 +192,12 @@ fn main() {
             },
         )
         .expect("imports");
-        let (bytes, fixed) =
-            couler_backends::argo::split::step_bytes(&wf, &Default::default()).expect("lowers");
+        let (bytes, fixed) = couler_backends::SplitLowering::step_bytes(
+            &couler_backends::argo::Argo,
+            &wf,
+            &Default::default(),
+        )
+        .expect("lowers");
         let g = Graph::new(&wf);
         let problem = Problem {
             graph: &g,

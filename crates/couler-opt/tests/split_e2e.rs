@@ -9,7 +9,8 @@
 //! (`storage: local`). `couler-cli`'s `split_run` test does the same through the binary.
 
 use couler_backends::Options;
-use couler_backends::argo::{self, split as argo_split};
+use couler_backends::SplitLowering;
+use couler_backends::argo::{self, Argo};
 use couler_ir::Workflow;
 use couler_opt::split::{Budget, Exchange, Method, Outcome, Request, split_to_fit};
 use couler_run::{RunOptions, RunStatus, Runtime};
@@ -49,7 +50,7 @@ fn split_for_argo(
     exchange: Exchange,
 ) -> (Outcome, BTreeMap<String, String>) {
     let options = Options::default();
-    let (step_bytes, fixed_bytes) = argo_split::step_bytes(wf, &options).unwrap();
+    let (step_bytes, fixed_bytes) = Argo.step_bytes(wf, &options).unwrap();
     let req = Request {
         budget: Budget::new(Some(max_bytes), None, None),
         method: Method::Packed,
@@ -65,7 +66,7 @@ fn split_for_argo(
             .cloned()
             .zip(s.children.iter().cloned())
             .collect();
-        docs = argo_split::compile_split(&s.parent, &children, &options)?;
+        docs = Argo.compile_split(&s.parent, &children, &options)?;
         Ok::<_, couler_backends::CompileError>(
             s.child_files.iter().map(|f| docs[f].len() as u64).collect(),
         )

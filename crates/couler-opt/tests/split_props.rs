@@ -213,8 +213,12 @@ fn every_invariant_holds_on_the_shared_traces() {
         };
         let wf = couler_wfformat::import(&text, &options)
             .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
-        let (bytes, fixed) =
-            couler_backends::argo::split::step_bytes(&wf, &Default::default()).unwrap();
+        let (bytes, fixed) = couler_backends::SplitLowering::step_bytes(
+            &couler_backends::argo::Argo,
+            &wf,
+            &Default::default(),
+        )
+        .unwrap();
         let g = Graph::new(&wf);
         let problem = Problem {
             graph: &g,

@@ -60,6 +60,10 @@ impl Backend for Argo {
         }
     }
 
+    fn split_lowering(&self) -> Option<&dyn crate::SplitLowering> {
+        Some(self)
+    }
+
     fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
         crate::check_support(self, wf)?;
         let doc = lower(wf, options)?;

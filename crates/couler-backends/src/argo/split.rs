@@ -7,8 +7,8 @@
 //! `failureCondition: status.phase in (Failed, Error)`) in dependency order: this is how
 //! [`super::lower`] lowers any sub-workflow step, so the parent is just the IR parent compiled.
 
-use super::{lower, to_yaml};
-use crate::{CompileError, Kind, Options};
+use super::{Argo, STORED_LIMIT, lower, to_yaml};
+use crate::{CompileError, ExchangeKinds, Kind, Options, SplitLowering};
 use couler_ir::Workflow;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -16,13 +16,43 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// Indentation a step's task and templates get inside the whole document, at most, per line.
 const NESTING_INDENT: u64 = 8;
 
+impl SplitLowering for Argo {
+    /// What Argo stores in one etcd object.
+    fn default_max_bytes(&self) -> Option<u64> {
+        Some(STORED_LIMIT as u64)
+    }
+
+    /// Argo's pods share no file system: artifacts cross a cut through the S3 repository.
+    fn exchange_kinds(&self) -> ExchangeKinds {
+        ExchangeKinds::ObjectStore
+    }
+
+    fn step_bytes(
+        &self,
+        wf: &Workflow,
+        options: &Options,
+    ) -> Result<(Vec<u64>, u64), CompileError> {
+        step_bytes(wf, options)
+    }
+
+    /// `PARENT.yaml` (a `Workflow`) and one `WorkflowTemplate` per child.
+    fn compile_split(
+        &self,
+        parent: &Workflow,
+        children: &[(String, Workflow)],
+        options: &Options,
+    ) -> Result<BTreeMap<String, String>, CompileError> {
+        compile_split(parent, children, options)
+    }
+}
+
 /// Each step's share of the emitted Argo document (its DAG task and the templates only it
 /// uses, as if no template were shared, with the indentation they have in the document), and
 /// the rest of the document (header, entry template, exit handler): the fixed part.
 ///
 /// Conservative: a part's document is at most the fixed part plus its steps' shares, up to the
 /// few bytes that cut artifacts add (the caller compiles each part and checks).
-pub fn step_bytes(wf: &Workflow, options: &Options) -> Result<(Vec<u64>, u64), CompileError> {
+fn step_bytes(wf: &Workflow, options: &Options) -> Result<(Vec<u64>, u64), CompileError> {
     let opts = Options {
         no_template_reuse: true,
         kind: Some(Kind::Workflow),
@@ -99,7 +129,7 @@ fn collect_template_refs<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
 
 /// The documents of a split workflow: `PARENT.yaml` (a `Workflow`) and one `WorkflowTemplate`
 /// per child, each under the file name the parent's step references.
-pub fn compile_split(
+fn compile_split(
     parent: &Workflow,
     children: &[(String, Workflow)],
     options: &Options,
