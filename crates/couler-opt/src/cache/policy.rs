@@ -31,6 +31,9 @@ pub struct CacheState<'a> {
     /// offline policy may look at it.
     pub next_read: Vec<u64>,
     pub started: Vec<bool>,
+    /// Files written and then evicted or never cached (the replay never re-admits a file), and
+    /// files larger than the budget: reading one re-runs its producer.
+    pub lost: Vec<bool>,
     /// Parents of each task that have not finished yet.
     pub unfinished_parents: Vec<usize>,
     /// Mean task runtime: the unit seconds are normalised by.
@@ -57,6 +60,7 @@ impl<'a> CacheState<'a> {
             remaining: input.files.iter().map(|f| f.consumers.len()).collect(),
             next_read: vec![u64::MAX; input.files.len()],
             started: vec![false; n],
+            lost: input.files.iter().map(|f| f.size > budget).collect(),
             unfinished_parents: input.tasks.iter().map(|t| t.parents.len()).collect(),
             mean_runtime: if mean > 0.0 { mean } else { 1.0 },
             seen: vec![0; n],
@@ -381,37 +385,80 @@ pub fn paper_score(params: CoulerParams, f: usize, s: &mut CacheState<'_>) -> f6
 /// - L̂ = seconds to rebuild u now (producer + uncached ancestors, n layers) / mean task
 ///   runtime: a reconstruction cost in units of an average task.
 /// - V̂ = bytes of u / cache budget: the share of the cache it takes, in (0, 1].
-/// - R̂ = Σ over consumers that have not read u yet of 1 / (1 + their unfinished parents):
-///   the remaining reuse, each read weighted by how soon it can come (a reader waiting on
-///   nothing else counts 1).
+/// - R̂ = Σ over the reads to come that would re-run u's producer if u were gone, each
+///   weighted 1 / (1 + the reader's unfinished parents) (how soon it can come; a reader waiting
+///   on nothing else counts 1). Those reads are (a) u's consumers that have not started and
+///   (b) the readers of *lost* files downstream of u (evicted, never cached, or larger than the
+///   budget), down paths of lost files at most n tasks deep: each such read rebuilds the lost
+///   file, whose rebuild re-runs a consumer of u, which reads u again. A consumer that also
+///   reads a lost *sibling* of u (same producer) is left out: its reads re-run the producer
+///   anyway, so keeping u saves it nothing.
 /// - D = R̂·L̂ / V̂: recompute seconds avoided per share of cache, the quantity a byte budget
 ///   should be spent on.
-/// - F̂ = R̂ / (unread consumers): how soon u is reused on average, in [0, 1]; 0 when nobody
-///   will read u again.
+/// - F̂ = R̂ / (the number of those reads): how soon u is reused on average, in [0, 1]; 0
+///   when nothing will read u again.
 /// - I(u) = α·log(1 + D) + β·F̂² − e^(−V̂).
 pub fn couler_score(params: CoulerParams, f: usize, s: &mut CacheState<'_>) -> f64 {
     let input = s.input;
-    let r = s.remaining[f];
     let file = &input.files[f];
     let v = if s.budget.is_finite() && s.budget > 0.0 {
         (file.size / s.budget).max(1e-12)
     } else {
         1e-12
     };
-    let (d, soon) = if r == 0 {
+    let (soon, reads) = reads_to_come(params.depth, f, s);
+    let (d, soon) = if reads == 0 {
         (0.0, 0.0)
     } else {
         s.new_walk();
         let l = s.rebuild_secs(f, params.depth, None) / s.mean_runtime;
-        let mut soon = 0.0;
-        for &c in &file.consumers {
-            if !s.started[c] {
-                soon += 1.0 / (1.0 + s.unfinished_parents[c] as f64);
-            }
-        }
-        (soon * l / v, soon / r as f64)
+        (soon * l / v, soon / reads as f64)
     };
     params.alpha * (1.0 + d).ln() + params.beta * soon * soon - (-v).exp()
+}
+
+/// R̂ of [`couler_score`] and the number of reads it sums: a walk from `f`'s consumers down
+/// outputs that are lost, `depth` tasks deep, each task once.
+fn reads_to_come(depth: u32, f: usize, s: &mut CacheState<'_>) -> (f64, usize) {
+    let input = s.input;
+    let producer = input.files[f].producer;
+    let mut soon = 0.0;
+    let mut reads = 0;
+    s.new_walk();
+    s.queue.clear();
+    for &c in &input.files[f].consumers {
+        let sibling_lost = input.reads[c]
+            .iter()
+            .any(|&g| g != f && s.lost[g] && input.files[g].producer == producer);
+        if !sibling_lost && s.seen[c] != s.stamp {
+            s.seen[c] = s.stamp;
+            s.queue.push((c, 1));
+        }
+    }
+    let mut k = 0;
+    while k < s.queue.len() {
+        let (t, d) = s.queue[k];
+        k += 1;
+        if !s.started[t] {
+            soon += 1.0 / (1.0 + s.unfinished_parents[t] as f64);
+            reads += 1;
+        }
+        if d >= depth {
+            continue;
+        }
+        for &g in &input.writes[t] {
+            if !s.lost[g] {
+                continue;
+            }
+            for &reader in &input.files[g].consumers {
+                if s.seen[reader] != s.stamp {
+                    s.seen[reader] = s.stamp;
+                    s.queue.push((reader, d + 1));
+                }
+            }
+        }
+    }
+    (soon, reads)
 }
 
 struct CoulerPaper(CoulerParams);

@@ -168,6 +168,7 @@ impl<'a> Replay<'a> {
                 .map(|r| r.first().copied().unwrap_or(u64::MAX))
                 .collect(),
             started: vec![false; n],
+            lost: input.files.iter().map(|f| f.size > budget).collect(),
             unfinished_parents: input.tasks.iter().map(|t| t.parents.len()).collect(),
             mean_runtime,
             seen: vec![0; n],
@@ -258,6 +259,7 @@ impl<'a> Replay<'a> {
     ) {
         let size = self.input.files[f].size;
         if size > s.budget || s.budget <= 0.0 {
+            s.lost[f] = true;
             r.bypassed += 1;
             r.bypassed_files.push(f);
             return;
@@ -280,6 +282,7 @@ impl<'a> Replay<'a> {
             if policy.may_bypass() {
                 let incoming = policy.score(f, s);
                 if scored[..k].iter().any(|v| v.0 > incoming) {
+                    s.lost[f] = true;
                     r.bypassed += 1;
                     r.bypassed_files.push(f);
                     return;
@@ -287,6 +290,7 @@ impl<'a> Replay<'a> {
             }
             for &(sc, _, g) in &scored[..k] {
                 s.cached[g] = false;
+                s.lost[g] = true;
                 s.used -= self.input.files[g].size;
                 policy.on_evict(g, sc);
                 r.evictions += 1;

@@ -1,7 +1,7 @@
 //! Unit tests of the cache policies on hand-made DAGs where the right eviction is known, and
 //! property tests of the simulator's invariants on random DAGs.
 
-use super::policy::{CacheState, paper_score};
+use super::policy::{CacheState, couler_score, paper_score};
 use super::*;
 use proptest::prelude::*;
 
@@ -187,6 +187,65 @@ fn paper_score_follows_equations_3_to_6() {
     s.cached[0] = true;
     let got = paper_score(params, 1, &mut s);
     assert!((got - (0.25 - (-3f64).exp())).abs() < 1e-12);
+}
+
+#[test]
+fn couler_values_a_file_whose_sibling_is_lost_at_nothing() {
+    // Tasks 0 and 1 each write two files (a, b from 0; c, d from 1); task 2 reads a and b,
+    // task 3 reads c and d. b is lost: task 2's read re-runs task 0 whether a is kept or
+    // not, so a saves nothing; c (its sibling d still cached) saves task 1's run.
+    let input = dag(
+        &[(5.0, &[]), (5.0, &[]), (0.0, &[0]), (0.0, &[1])],
+        &[
+            (1.0, 0, &[2]),
+            (1.0, 0, &[2]),
+            (1.0, 1, &[3]),
+            (1.0, 1, &[3]),
+        ],
+    );
+    let mut s = state(&input, 4.0);
+    s.cached = vec![true, false, true, true];
+    s.lost[1] = true;
+    let params = CoulerParams::default();
+    let a = couler_score(params, 0, &mut s);
+    let c = couler_score(params, 2, &mut s);
+    assert!(a < c, "a {a} should rank below c {c}");
+    // Nothing reads a again in effect: the score of a file with no reads to come.
+    assert!((a - -(-0.25f64).exp()).abs() < 1e-12, "{a}");
+}
+
+#[test]
+fn couler_keeps_what_the_rebuild_of_a_lost_file_reads_again() {
+    // 0 writes a (read by 1); 1 writes b, larger than the cache, read by 2 and 3 later.
+    // 4 writes c, read by 5. After 1 and 5 started, a and c have no consumer left to start,
+    // but each read of b re-runs 1, which reads a: a is worth keeping, c is not.
+    let input = dag(
+        &[
+            (8.0, &[]),
+            (1.0, &[0]),
+            (0.0, &[1]),
+            (0.0, &[1]),
+            (8.0, &[]),
+            (0.0, &[4]),
+        ],
+        &[(1.0, 0, &[1]), (100.0, 1, &[2, 3]), (1.0, 4, &[5])],
+    );
+    let mut s = state(&input, 4.0);
+    assert!(
+        s.lost[1],
+        "a file larger than the budget is lost from the start"
+    );
+    s.cached = vec![true, false, true];
+    for t in [0, 1, 4, 5] {
+        s.started[t] = true;
+    }
+    let params = CoulerParams::default();
+    let a = couler_score(params, 0, &mut s);
+    let c = couler_score(params, 2, &mut s);
+    assert!(a > c, "a {a} should rank above c {c}");
+    // The two reads of b count as a's reads to come; depth 1 stops at a's own consumers.
+    let shallow = couler_score(CoulerParams { depth: 1, ..params }, 0, &mut s);
+    assert!((shallow - c).abs() < 1e-12, "{shallow} != {c}");
 }
 
 fn state(input: &SimInput, budget: f64) -> CacheState<'_> {
