@@ -80,6 +80,7 @@ features! {
     ContinueOnFailure => "continue-on-failure", "`continueOnFailure`";
     Schedule => "schedule", "cron schedules";
     Ttl => "ttl", "TTL of finished runs";
+    PodGc => "pod-gc", "deleting the pods of finished steps (`podGC`)";
     Parallelism => "parallelism", "workflow-wide parallelism";
     ServiceAccount => "service-account", "service accounts";
     ImagePullSecrets => "image-pull-secrets", "image pull secrets";
@@ -233,6 +234,9 @@ pub fn features_used(wf: &Workflow) -> Vec<Use> {
     }
     if wf.ttl.is_some() {
         wf_feature(Feature::Ttl);
+    }
+    if wf.pod_gc.is_some() {
+        wf_feature(Feature::PodGc);
     }
     if wf.parallelism.is_some() {
         wf_feature(Feature::Parallelism);

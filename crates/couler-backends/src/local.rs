@@ -35,7 +35,7 @@ impl Backend for Local {
                 "read from the environment variable of the same name in the environment of `couler run`",
             ),
             NodeSelector | Tolerations | ServiceAccount | ImagePullSecrets | Labels | Ttl
-            | VolumeClaims | Volumes => {
+            | PodGc | VolumeClaims | Volumes => {
                 Support::Lowered("accepted and ignored: there is no cluster to apply it to")
             }
             SubWorkflow => Support::Lowered(

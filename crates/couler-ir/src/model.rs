@@ -55,6 +55,9 @@ pub struct Workflow {
     pub volume_claims: Vec<VolumeClaim>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<Ttl>,
+    /// When the engine deletes the pods of finished steps (Argo's `podGC`).
+    #[serde(rename = "podGC", default, skip_serializing_if = "Option::is_none")]
+    pub pod_gc: Option<PodGc>,
     /// Where artifacts go when an output does not name a storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_repository: Option<Storage>,
@@ -86,6 +89,7 @@ impl Workflow {
             volumes: Vec::new(),
             volume_claims: Vec::new(),
             ttl: None,
+            pod_gc: None,
             artifact_repository: None,
             groups: Vec::new(),
             steps: Vec::new(),
@@ -216,6 +220,45 @@ pub struct Ttl {
     pub after_success: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_failure: Option<Duration>,
+}
+
+/// When the pods of finished steps are deleted. Without it, the engine's default (Argo keeps
+/// them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodGc {
+    pub strategy: PodGcStrategy,
+    /// Wait this long before deleting a pod the strategy selects (time to read its logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_delay: Option<Duration>,
+    /// Only pods carrying all these labels are deleted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+}
+
+/// Which pods [`PodGc`] deletes, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PodGcStrategy {
+    /// Each pod as soon as its step finishes, whatever the outcome.
+    OnPodCompletion,
+    /// Each pod as soon as its step succeeds (failed pods are kept for debugging).
+    OnPodSuccess,
+    /// Every pod when the workflow finishes.
+    OnWorkflowCompletion,
+    /// Every pod when the workflow succeeds.
+    OnWorkflowSuccess,
+}
+
+impl PodGcStrategy {
+    /// The name as written in the spec and in Argo.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodGcStrategy::OnPodCompletion => "OnPodCompletion",
+            PodGcStrategy::OnPodSuccess => "OnPodSuccess",
+            PodGcStrategy::OnWorkflowCompletion => "OnWorkflowCompletion",
+            PodGcStrategy::OnWorkflowSuccess => "OnWorkflowSuccess",
+        }
+    }
 }
 
 /// A set of steps started together; depending on the group means depending on all of them.

@@ -823,6 +823,22 @@ fn ttl() -> BoxedStrategy<Ttl> {
         .boxed()
 }
 
+fn pod_gc() -> BoxedStrategy<PodGc> {
+    let strategy = prop_oneof![
+        Just(PodGcStrategy::OnPodCompletion),
+        Just(PodGcStrategy::OnPodSuccess),
+        Just(PodGcStrategy::OnWorkflowCompletion),
+        Just(PodGcStrategy::OnWorkflowSuccess),
+    ];
+    (strategy, of(duration()), btree_map(text(), text(), 0..2))
+        .prop_map(|(strategy, delete_delay, match_labels)| PodGc {
+            strategy,
+            delete_delay,
+            match_labels,
+        })
+        .boxed()
+}
+
 fn workflow() -> BoxedStrategy<Workflow> {
     let meta = (
         name(),
@@ -839,7 +855,7 @@ fn workflow() -> BoxedStrategy<Workflow> {
     let rest = (
         vec(volume(), 0..3),
         vec(volume_claim(), 0..2),
-        of(ttl()),
+        (of(ttl()), of(pod_gc())),
         of(storage()),
         vec(
             (name(), vec(name(), 0..3)).prop_map(|(name, steps)| Group { name, steps }),
@@ -863,7 +879,15 @@ fn workflow() -> BoxedStrategy<Workflow> {
                     service_account,
                     image_pull_secrets,
                 ),
-                (volumes, volume_claims, ttl, artifact_repository, groups, steps, on_exit),
+                (
+                    volumes,
+                    volume_claims,
+                    (ttl, pod_gc),
+                    artifact_repository,
+                    groups,
+                    steps,
+                    on_exit,
+                ),
             )| {
                 let mut wf = Workflow::new(name);
                 wf.description = description;
@@ -878,6 +902,7 @@ fn workflow() -> BoxedStrategy<Workflow> {
                 wf.volumes = volumes;
                 wf.volume_claims = volume_claims;
                 wf.ttl = ttl;
+                wf.pod_gc = pod_gc;
                 wf.artifact_repository = artifact_repository;
                 wf.groups = groups;
                 wf.steps = steps;

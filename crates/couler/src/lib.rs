@@ -115,9 +115,9 @@ pub use workflow::{Over, Param, WorkflowBuilder};
 pub use couler_ir as ir;
 pub use couler_ir::{
     Backoff, CachePolicy, CleanPodPolicy, Container, Diagnostic, DistributedJob, Expr, Framework,
-    ParamType, Reference, ResourceAction, ResourceList, ResourceStep, Resources, Retry, RetryOn,
-    Schedule, Script, Severity, Step, Storage, SubWorkflow, Suspend, Template, Toleration, Ttl,
-    VolumeClaim, VolumeSource, Workflow, WorkflowParam,
+    ParamType, PodGc, PodGcStrategy, Reference, ResourceAction, ResourceList, ResourceStep,
+    Resources, Retry, RetryOn, Schedule, Script, Severity, Step, Storage, SubWorkflow, Suspend,
+    Template, Toleration, Ttl, VolumeClaim, VolumeSource, Workflow, WorkflowParam,
 };
 /// Builds JSON values for object map items and `json` parameters.
 pub use serde_json::json;

@@ -7,8 +7,8 @@ use couler_ir::diag::suggest;
 use couler_ir::expr::MAX_EXPR_OPERATORS;
 use couler_ir::{
     CachePolicy, ConcurrencyPolicy, Container, Diagnostic, DistributedJob, Expr, Framework, Group,
-    Literal, Map, MapOver, ParamType, Reference, Repeat, ResourceAction, ResourceStep, Resources,
-    Retry, Schedule, Script, Step, Storage, SubWorkflow, Suspend, Template, Ttl, Volume,
+    Literal, Map, MapOver, ParamType, PodGc, Reference, Repeat, ResourceAction, ResourceStep,
+    Resources, Retry, Schedule, Script, Step, Storage, SubWorkflow, Suspend, Template, Ttl, Volume,
     VolumeClaim, VolumeSource, Workflow, WorkflowParam, default_interpreter, validate,
 };
 use serde_json::Value;
@@ -290,6 +290,12 @@ impl WorkflowBuilder {
 
     pub fn ttl(&mut self, ttl: Ttl) -> &mut Self {
         self.wf.ttl = Some(ttl);
+        self
+    }
+
+    /// When the engine deletes the pods of finished steps.
+    pub fn pod_gc(&mut self, pod_gc: PodGc) -> &mut Self {
+        self.wf.pod_gc = Some(pod_gc);
         self
     }
 

@@ -96,7 +96,7 @@ impl Backend for Airflow {
             }
             StatusOf => Support::Lowered("status and exit code in the launcher's outcome"),
             Resource | JobTensorflow | JobPytorch | JobMpi | SubWorkflow | Volumes
-            | VolumeClaims | Ttl | StorageGcs | StorageOss | StorageHdfs | StorageGit
+            | VolumeClaims | Ttl | PodGc | StorageGcs | StorageOss | StorageHdfs | StorageGit
             | StorageHttp => Support::Unsupported,
         }
     }

@@ -471,6 +471,20 @@ impl<'a> Lowerer<'a> {
             }
             spec.insert("ttlStrategy".into(), Value::Object(t));
         }
+        if let Some(gc) = &wf.pod_gc {
+            let mut g = Map::new();
+            g.insert("strategy".into(), json!(gc.strategy.as_str()));
+            if let Some(d) = gc.delete_delay {
+                g.insert("deleteDelayDuration".into(), json!(go_duration(d)));
+            }
+            if !gc.match_labels.is_empty() {
+                g.insert(
+                    "labelSelector".into(),
+                    json!({"matchLabels": gc.match_labels}),
+                );
+            }
+            spec.insert("podGC".into(), Value::Object(g));
+        }
         let mut templates = vec![entry];
         templates.append(&mut self.templates);
         spec.insert("templates".into(), json!(templates));

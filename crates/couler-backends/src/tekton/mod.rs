@@ -106,7 +106,7 @@ impl Backend for Tekton {
             ContinueOnFailure => Support::Lowered(
                 "`onError: continue` on the Task's step: the TaskRun succeeds and later tasks run",
             ),
-            Schedule | Ttl | Parallelism => Support::Unsupported,
+            Schedule | Ttl | PodGc | Parallelism => Support::Unsupported,
             ArtifactRepository => Support::Lowered(
                 "the launcher's artifact store; S3 credentials as `AWS_*` env from secret references",
             ),
@@ -905,6 +905,7 @@ pub fn cut_down(wf: &Workflow, members: &[String]) -> Workflow {
     out.volumes = wf.volumes.clone();
     out.volume_claims = wf.volume_claims.clone();
     out.ttl = wf.ttl.clone();
+    out.pod_gc = wf.pod_gc.clone();
     out.artifact_repository = wf.artifact_repository.clone();
     out.steps = wf
         .steps
