@@ -65,12 +65,18 @@ fn a_terminal_gets_a_live_display_and_a_pipe_gets_plain_lines() {
     // Redrawn in place: escape sequences, the position out of the total, the running step and
     // the estimate, while the two slow steps run.
     assert!(drawn.contains("\u{1b}["), "no escape sequences: {drawn:?}");
-    assert!(drawn.contains("/3"), "no position out of 3 steps: {drawn:?}");
+    assert!(
+        drawn.contains("/3"),
+        "no position out of 3 steps: {drawn:?}"
+    );
     assert!(
         drawn.contains("running: first") && drawn.contains("running: second"),
         "the running steps are not shown: {drawn:?}"
     );
-    assert!(drawn.contains("s left"), "no estimate of what is left: {drawn:?}");
+    assert!(
+        drawn.contains("s left"),
+        "no estimate of what is left: {drawn:?}"
+    );
     assert!(
         drawn.contains("1 Succeeded"),
         "the counts by status are not shown: {drawn:?}"
@@ -92,7 +98,10 @@ fn a_terminal_gets_a_live_display_and_a_pipe_gets_plain_lines() {
         .unwrap();
     let lines = text(&piped.stderr);
     assert_eq!(piped.status.code(), Some(0), "{lines}");
-    assert!(!lines.contains('\u{1b}'), "escape sequences in a pipe: {lines:?}");
+    assert!(
+        !lines.contains('\u{1b}'),
+        "escape sequences in a pipe: {lines:?}"
+    );
     for step in ["first", "second", "third"] {
         assert!(lines.contains(&format!("start {step}")), "{lines}");
     }
