@@ -260,7 +260,7 @@ pub fn features_used(wf: &Workflow) -> Vec<Use> {
         wf_feature(Feature::ArtifactRepository);
         wf_feature(storage_feature(s));
     }
-    if wf.on_exit.is_some() {
+    if !wf.on_exit.is_empty() {
         wf_feature(Feature::ExitHandler);
     }
     let mapped: HashSet<&str> = wf
@@ -269,7 +269,7 @@ pub fn features_used(wf: &Workflow) -> Vec<Use> {
         .filter(|s| s.map.is_some())
         .map(|s| s.name.as_str())
         .collect();
-    for s in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+    for s in wf.steps.iter().chain(&wf.on_exit) {
         step_features(wf, &mapped, s, &mut out);
     }
     out.into_iter().collect()

@@ -375,8 +375,10 @@ fn compiled_specs_match_the_original_couler_goldens() {
         }
         compared += 1;
     }
-    println!(
-        "compared {compared} goldens; without a Couler-spec equivalent yet: {}",
+    println!("compared {compared} goldens");
+    assert!(
+        missing.is_empty(),
+        "goldens without a Couler-spec equivalent in tests/couler_golden/: {}",
         missing.join(", ")
     );
     assert!(compared > 0);

@@ -201,7 +201,7 @@ fn check_launcher_tasks(wf: &couler_ir::Workflow, docs: &[Value]) {
         let mut want = wf
             .steps
             .iter()
-            .chain(wf.on_exit.as_deref())
+            .chain(&wf.on_exit)
             .find(|s| s.name == step_name)
             .unwrap()
             .clone();
@@ -209,7 +209,7 @@ fn check_launcher_tasks(wf: &couler_ir::Workflow, docs: &[Value]) {
         let got = cut
             .steps
             .iter()
-            .chain(cut.on_exit.as_deref())
+            .chain(&cut.on_exit)
             .find(|s| s.name == step_name)
             .unwrap();
         assert_eq!(

@@ -154,8 +154,19 @@ fn graph_text(wf: &Workflow, g: &Graph) -> String {
     for group in &wf.groups {
         let _ = writeln!(out, "group {}: {}", group.name, group.steps.join(", "));
     }
-    if let Some(exit) = &wf.on_exit {
-        let _ = writeln!(out, "on exit: {} [{}]", exit.name, step_tags(exit));
+    let exit_graph = couler_ir::Graph::of_exit_handler(wf);
+    for (i, exit) in wf.on_exit.iter().enumerate() {
+        let preds: Vec<&str> = exit_graph
+            .predecessors(i)
+            .iter()
+            .map(|&p| wf.on_exit[p].name.as_str())
+            .collect();
+        let after = if preds.is_empty() {
+            String::new()
+        } else {
+            format!("  ← {}", preds.join(", "))
+        };
+        let _ = writeln!(out, "on exit: {} [{}]{after}", exit.name, step_tags(exit));
     }
     out
 }

@@ -265,7 +265,7 @@ where
     let has_images = wf
         .steps
         .iter()
-        .chain(wf.on_exit.as_deref())
+        .chain(&wf.on_exit)
         .any(|s| matches!(s.kind, StepKind::Container(_)) && wf.effective_image(s).is_some());
     if runtime == Runtime::Host && has_images {
         eprintln!(
@@ -365,7 +365,7 @@ async fn display(wf: Workflow, mut rx: mpsc::UnboundedReceiver<Event>, json: boo
     let top: std::collections::BTreeSet<String> = wf
         .steps
         .iter()
-        .chain(wf.on_exit.as_deref())
+        .chain(&wf.on_exit)
         .map(|s| s.name.clone())
         .collect();
     let total = top.len();

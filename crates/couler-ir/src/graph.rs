@@ -70,6 +70,15 @@ impl Graph {
     }
 
     /// A graph of `n` nodes from `(from, to)` edges (duplicates are dropped).
+    /// The graph of the exit handler's steps (`wf.on_exit`, in their order): their
+    /// `dependsOn` and references among themselves; reads of main steps add no edge (those
+    /// have all ended before the handler starts).
+    pub fn of_exit_handler(wf: &Workflow) -> Graph {
+        let mut handler = Workflow::new(wf.name.clone());
+        handler.steps = wf.on_exit.clone();
+        Graph::new(&handler)
+    }
+
     pub fn from_edges(n: usize, edges: &[(usize, usize)]) -> Graph {
         let mut preds = vec![Vec::new(); n];
         for &(a, b) in edges {

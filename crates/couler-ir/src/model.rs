@@ -65,9 +65,15 @@ pub struct Workflow {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Group>,
     pub steps: Vec<Step>,
-    /// Runs after everything else, whatever happened; sees `workflow.status`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_exit: Option<Box<Step>>,
+    /// The exit handler: runs after every step has ended, whatever happened, and sees
+    /// `workflow.status`. One step, or several with dependencies among them (a small DAG);
+    /// written as one step (a mapping) or a list.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "one_or_many_steps"
+    )]
+    pub on_exit: Vec<Step>,
 }
 
 impl Workflow {
@@ -93,7 +99,7 @@ impl Workflow {
             artifact_repository: None,
             groups: Vec::new(),
             steps: Vec::new(),
-            on_exit: None,
+            on_exit: Vec::new(),
         }
     }
 
@@ -1448,5 +1454,38 @@ impl From<VolumeSource> for VolumeSourceRepr {
             VolumeSource::HostPath { path } => r.host_path = Some(PathRepr { path }),
         }
         r
+    }
+}
+
+/// `onExit` as written: one step (a mapping) or a list of steps. One step prints as a mapping,
+/// so specs written before lists were allowed print unchanged.
+mod one_or_many_steps {
+    use super::Step;
+    use serde::de::{self, MapAccess, SeqAccess, Visitor};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(steps: &[Step], s: S) -> Result<S::Ok, S::Error> {
+        match steps {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
+        struct OneOrMany;
+        impl<'de> Visitor<'de> for OneOrMany {
+            type Value = Vec<Step>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("one step (a mapping) or a list of steps")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Vec<Step>, A::Error> {
+                Step::deserialize(de::value::MapAccessDeserializer::new(map)).map(|s| vec![s])
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vec<Step>, A::Error> {
+                Vec::<Step>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+            }
+        }
+        d.deserialize_any(OneOrMany)
     }
 }

@@ -98,6 +98,7 @@ pub fn validate(wf: &Workflow) -> Vec<Diagnostic> {
     let mut v = Validator {
         wf,
         steps: wf.steps.iter().map(|s| (s.name.as_str(), s)).collect(),
+        exit_steps: wf.on_exit.iter().map(|s| (s.name.as_str(), s)).collect(),
         groups: wf.groups.iter().map(|g| (g.name.as_str(), g)).collect(),
         out: Vec::new(),
     };
@@ -109,6 +110,7 @@ struct Validator<'a> {
     wf: &'a Workflow,
     /// Name lookups, so validation stays linear in steps + references.
     steps: HashMap<&'a str, &'a Step>,
+    exit_steps: HashMap<&'a str, &'a Step>,
     groups: HashMap<&'a str, &'a Group>,
     out: Vec<Diagnostic>,
 }
@@ -212,8 +214,8 @@ impl Validator<'_> {
         for (i, step) in wf.steps.iter().enumerate() {
             self.step(&format!("steps[{i}]"), step, false);
         }
-        if let Some(exit) = &wf.on_exit {
-            self.step("onExit", exit, true);
+        for (i, exit) in wf.on_exit.iter().enumerate() {
+            self.step(&exit_path(wf, i), exit, true);
         }
         self.cycles();
     }
@@ -292,7 +294,8 @@ impl Validator<'_> {
             .wf
             .on_exit
             .iter()
-            .map(|s| ("onExit.name".to_string(), s.name.as_str()));
+            .enumerate()
+            .map(|(i, s)| (format!("{}.name", exit_path(self.wf, i)), s.name.as_str()));
         let groups = self
             .wf
             .groups
@@ -394,11 +397,26 @@ impl Validator<'_> {
         for (i, d) in step.depends_on.iter().enumerate() {
             let dpath = format!("{path}.dependsOn[{i}]");
             if is_exit {
-                self.err(
-                    dpath,
-                    "the exit handler runs after every step; it takes no `dependsOn`",
-                    "remove `dependsOn`",
-                );
+                if d == &step.name {
+                    self.err(
+                        dpath,
+                        format!("exit step `{d}` depends on itself"),
+                        "remove it from its own `dependsOn`",
+                    );
+                } else if !self.exit_steps.contains_key(d.as_str()) {
+                    let help = match suggest(d, self.exit_steps.keys().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "the exit handler runs after every step anyway; depend only on other `onExit` steps".to_string(),
+                    };
+                    self.err(
+                        dpath,
+                        format!(
+                            "exit step `{}` depends on `{d}`, which is not an `onExit` step",
+                            step.name
+                        ),
+                        help,
+                    );
+                }
                 continue;
             }
             if d == &step.name {
@@ -855,7 +873,13 @@ impl Validator<'_> {
             );
             return;
         }
-        let Some(source) = self.steps.get(target).copied() else {
+        // Exit steps read main steps and each other; main steps never read exit steps.
+        let exit_source = if self.exit_steps.contains_key(step.name.as_str()) {
+            self.exit_steps.get(target).copied()
+        } else {
+            None
+        };
+        let Some(source) = self.steps.get(target).copied().or(exit_source) else {
             let help = self.unknown_step_help(target);
             self.err(path, format!("unknown step `{target}`"), help);
             return;
@@ -1139,23 +1163,39 @@ impl Validator<'_> {
     }
 
     fn cycles(&mut self) {
-        let graph = Graph::new(self.wf);
-        if let Err(cycle) = graph.topological_order() {
-            // Start the circle at the step that comes first in the file.
-            let mut steps = cycle.steps;
-            let first_at = (0..steps.len()).min_by_key(|&i| steps[i]).unwrap_or(0);
-            steps.rotate_left(first_at);
-            let names: Vec<&str> = steps
-                .iter()
-                .map(|&i| self.wf.steps[i].name.as_str())
-                .collect();
-            let first = steps.first().copied().unwrap_or(0);
-            let mut shown = names.join(" → ");
-            if let Some(n) = names.first() {
-                shown.push_str(&format!(" → {n}"));
-            }
+        let wf = self.wf;
+        if let Err(cycle) = Graph::new(wf).topological_order() {
+            let (first, shown) = circle(cycle, &wf.steps);
             self.err(format!("steps[{first}]"), format!("the steps depend on each other in a cycle: {shown}"), "remove one of these dependencies (a `dependsOn` entry or a reference to an output)");
         }
+        if let Err(cycle) = Graph::of_exit_handler(wf).topological_order() {
+            let (first, shown) = circle(cycle, &wf.on_exit);
+            self.err(exit_path(wf, first), format!("the exit steps depend on each other in a cycle: {shown}"), "remove one of these dependencies (a `dependsOn` entry or a reference to an output)");
+        }
+    }
+}
+
+/// A cycle among `steps` as `a → b → a`, starting at the step that comes first in the file;
+/// with that step's index.
+fn circle(cycle: crate::Cycle, steps: &[Step]) -> (usize, String) {
+    let mut at = cycle.steps;
+    let first_at = (0..at.len()).min_by_key(|&i| at[i]).unwrap_or(0);
+    at.rotate_left(first_at);
+    let names: Vec<&str> = at.iter().map(|&i| steps[i].name.as_str()).collect();
+    let mut shown = names.join(" → ");
+    if let Some(n) = names.first() {
+        shown.push_str(&format!(" → {n}"));
+    }
+    (at.first().copied().unwrap_or(0), shown)
+}
+
+/// Where exit step `i` is in the spec: `onExit` when it is the only one (written as a mapping),
+/// else `onExit[i]`.
+fn exit_path(wf: &Workflow, i: usize) -> String {
+    if wf.on_exit.len() == 1 {
+        "onExit".to_string()
+    } else {
+        format!("onExit[{i}]")
     }
 }
 

@@ -212,7 +212,7 @@ fn local_examples_use_only_commands_of_a_bare_machine() {
             continue;
         }
         let wf = load(&rel);
-        for s in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+        for s in wf.steps.iter().chain(&wf.on_exit) {
             let program = match &s.kind {
                 StepKind::Container(c) => c
                     .command
@@ -555,7 +555,7 @@ fn ml_pipeline_has_the_documented_shape() {
     }
 
     // The exit handler reports the final status.
-    let exit = wf.on_exit.as_deref().expect("an exit handler");
+    let exit = wf.on_exit.first().expect("an exit handler");
     assert!(all_refs(exit).contains(&Reference::Workflow(WorkflowField::Status)));
 }
 
@@ -639,14 +639,14 @@ fn distributed_training_uses_the_cluster_features() {
     assert!(matches!(step(&wf, "approve").kind, StepKind::Suspend(_)));
 
     // Secrets are references only.
-    for s in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+    for s in wf.steps.iter().chain(&wf.on_exit) {
         for secret in &s.secrets {
             assert!(!s.env.contains_key(&secret.env), "{}", s.name);
         }
     }
 
     // The exit handler sees the final status.
-    let exit = wf.on_exit.as_deref().expect("an exit handler");
+    let exit = wf.on_exit.first().expect("an exit handler");
     assert!(all_refs(exit).contains(&Reference::Workflow(WorkflowField::Status)));
 }
 

@@ -862,7 +862,7 @@ fn workflow() -> BoxedStrategy<Workflow> {
             0..2,
         ),
         vec(step(), 0..4),
-        of(step()),
+        vec(step(), 0..3),
     );
     (meta, rest)
         .prop_map(
@@ -906,7 +906,7 @@ fn workflow() -> BoxedStrategy<Workflow> {
                 wf.artifact_repository = artifact_repository;
                 wf.groups = groups;
                 wf.steps = steps;
-                wf.on_exit = on_exit.map(Box::new);
+                wf.on_exit = on_exit;
                 wf
             },
         )

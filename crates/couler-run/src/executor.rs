@@ -168,8 +168,8 @@ impl Exec {
             status = RunStatus::Stopped;
             message = Some("stopped".to_string());
         }
-        if let Some(handler) = &wf.on_exit {
-            let all: BTreeMap<String, Outcome> = outcomes
+        if !wf.on_exit.is_empty() {
+            let mut all: BTreeMap<String, Outcome> = outcomes
                 .iter()
                 .enumerate()
                 .filter_map(|(i, o)| o.clone().map(|o| (wf.steps[i].name.clone(), o)))
@@ -179,13 +179,45 @@ impl Exec {
                 RunStatus::Error => "Error",
                 _ => "Failed",
             };
-            // The exit handler runs even after a stop: it is how users clean up.
-            let end = self
-                .run_single(handler, &handler.name, None, &all, Some(visible), false)
-                .await?;
-            if end.status.is_failure() && status == RunStatus::Succeeded {
-                status = RunStatus::Failed;
-                message = Some(format!("the exit handler `{}` failed", handler.name));
+            // The exit handler runs even after a stop: it is how users clean up. Its steps run
+            // one at a time in dependency order; one after a failed exit step is not run.
+            let exits = &wf.on_exit;
+            let graph = Graph::of_exit_handler(wf);
+            let order = graph
+                .topological_order()
+                .map_err(|_| Error::Internal("the exit steps form a cycle".to_string()))?;
+            let mut ended: Vec<Option<StepStatus>> = vec![None; exits.len()];
+            for i in order {
+                let exit = &exits[i];
+                let blocked = graph.predecessors(i).iter().copied().find(|&p| {
+                    ended[p].is_some_and(|s| {
+                        s == StepStatus::Omitted
+                            || (s.is_failure() && !exits[p].continue_on_failure)
+                    })
+                });
+                let outcome = match blocked {
+                    Some(p) => {
+                        let why = format!("`{}` did not succeed", exits[p].name);
+                        self.omit(&exit.name, &why).await?
+                    }
+                    None => {
+                        let end = self
+                            .run_single(exit, &exit.name, None, &all, Some(visible), false)
+                            .await?;
+                        Outcome {
+                            status: end.status,
+                            outputs: end.outputs,
+                        }
+                    }
+                };
+                let failed = outcome.status == StepStatus::Omitted
+                    || (outcome.status.is_failure() && !exit.continue_on_failure);
+                if failed && status == RunStatus::Succeeded {
+                    status = RunStatus::Failed;
+                    message = Some(format!("the exit handler `{}` failed", exit.name));
+                }
+                ended[i] = Some(outcome.status);
+                all.insert(exit.name.clone(), outcome);
             }
         }
         Ok((status, message))

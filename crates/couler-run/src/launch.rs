@@ -343,9 +343,9 @@ async fn prepare(task: &Task, opts: &LaunchOptions) -> Result<Prepared, Usage> {
     };
     let (step, is_exit_handler) = match wf.steps.iter().find(|s| s.name == task.step) {
         Some(s) => (s.clone(), false),
-        None => match wf.on_exit.as_deref() {
-            Some(h) if h.name == task.step => (h.clone(), true),
-            _ => {
+        None => match wf.on_exit.iter().find(|h| h.name == task.step) {
+            Some(h) => (h.clone(), true),
+            None => {
                 return Err(Usage(format!(
                     "step `{}` is not a step of workflow `{}`; set the task's `step` to one of its steps",
                     task.step, wf.name
@@ -366,9 +366,10 @@ async fn prepare(task: &Task, opts: &LaunchOptions) -> Result<Prepared, Usage> {
         None => None,
     };
     let params = params_of(&wf, &task.params)?;
-    // Upstream outcomes: the task's, then the environment's for every step of the workflow.
+    // Upstream outcomes: the task's, then the environment's for every step of the workflow
+    // (exit steps included: one may read another).
     let mut raw: BTreeMap<String, serde_json::Value> = task.upstream.clone();
-    for s in &wf.steps {
+    for s in wf.steps.iter().chain(&wf.on_exit) {
         if let Ok(v) = std::env::var(upstream_env(&s.name)) {
             raw.insert(s.name.clone(), serde_json::Value::String(v));
         }

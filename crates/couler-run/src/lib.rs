@@ -375,7 +375,7 @@ pub async fn resume_with_store(
     }
     let mut kept = state.kept_steps(run_id).await?;
     // The exit handler reports on this attempt of the run: it always runs again.
-    if let Some(h) = &wf.on_exit {
+    for h in &wf.on_exit {
         kept.remove(&h.name);
     }
     state.reopen_run(run_id).await?;

@@ -117,7 +117,7 @@ pub(crate) async fn run_step(
                 crate::runner::kill_group(pgid, libc::SIGKILL);
             }
             kept = state.kept_steps(&child_id).await?;
-            if let Some(h) = &wf.on_exit {
+            for h in &wf.on_exit {
                 kept.remove(&h.name);
             }
             state.reopen_run(&child_id).await?;

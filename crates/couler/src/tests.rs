@@ -354,8 +354,41 @@ fn on_exit_moves_its_step_to_the_exit_handler() {
     });
     let wf = build(wf);
     assert_eq!(wf.steps.len(), 1);
-    assert_eq!(wf.on_exit.as_ref().map(|s| s.name.as_str()), Some("notify"));
+    let names: Vec<&str> = wf.on_exit.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["notify"]);
     assert_round_trips(&wf);
+}
+
+#[test]
+fn on_exit_takes_several_steps_in_their_own_order() {
+    let mut wf = WorkflowBuilder::new("exit");
+    wf.run_container("work", "alpine").add();
+    wf.on_exit(|wf| {
+        let heads = wf
+            .run_container("heads", "alpine")
+            .when(equal(workflow_status(), "Succeeded"))
+            .add();
+        let tails = wf
+            .run_container("tails", "alpine")
+            .when(equal(workflow_status(), "Failed"))
+            .add();
+        wf.set_dependencies(&tails, [&heads]);
+    });
+    wf.on_exit(|wf| {
+        wf.run_container("cleanup", "alpine").add();
+    });
+    let wf = build(wf);
+    let names: Vec<&str> = wf.on_exit.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["heads", "tails", "cleanup"]);
+    assert_eq!(wf.on_exit[1].depends_on, ["heads"]);
+    assert_eq!(wf.steps.len(), 1);
+    assert_round_trips(&wf);
+    // Nothing added: a clear problem, not an empty handler.
+    let mut empty = WorkflowBuilder::new("exit");
+    empty.run_container("work", "alpine").add();
+    empty.on_exit(|_| {});
+    let err = build_err(empty);
+    assert!(err.contains("`on_exit` added no step"), "{err}");
 }
 
 #[test]

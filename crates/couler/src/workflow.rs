@@ -512,23 +512,21 @@ impl WorkflowBuilder {
         out
     }
 
-    /// Makes the one step added inside `body` the exit handler: it runs after everything else,
-    /// whatever happened, and may read [`workflow_status`](crate::workflow_status).
+    /// Makes the steps added inside `body` the exit handler: they run after everything else,
+    /// whatever happened, in the order of their own dependencies, and may read
+    /// [`workflow_status`](crate::workflow_status). Called again, it adds more exit steps.
     pub fn on_exit<R>(&mut self, body: impl FnOnce(&mut Self) -> R) -> R {
         let (start, out) = self.scope(body);
-        let Some(index) = self.only_step_since(start, "on_exit") else {
-            return out;
-        };
-        let step = self.wf.steps.remove(index);
-        if self.wf.on_exit.is_some() {
+        if self.wf.steps.len() == start {
             self.problem(
                 None,
-                format!("`on_exit` is called twice (again for step `{}`)", step.name),
-                "a workflow has one exit handler; put several actions in one script",
+                "`on_exit` added no step",
+                "add the exit handler's steps inside the closure",
             );
-        } else {
-            self.wf.on_exit = Some(Box::new(step));
+            return out;
         }
+        let exits: Vec<Step> = self.wf.steps.drain(start..).collect();
+        self.wf.on_exit.extend(exits);
         out
     }
 
@@ -618,8 +616,10 @@ impl WorkflowBuilder {
                 DependencyEdit::Add { step, .. } => (step, "dag"),
                 DependencyEdit::Set { step, .. } => (step, "set_dependencies"),
             };
-            let Some(step) = self.wf.steps.iter_mut().find(|s| &s.name == name) else {
-                let names = self.wf.steps.iter().map(|s| s.name.as_str());
+            let all = self.wf.steps.iter_mut().chain(self.wf.on_exit.iter_mut());
+            let Some(step) = all.into_iter().find(|s| &s.name == name) else {
+                let names = self.wf.steps.iter().chain(&self.wf.on_exit);
+                let names = names.map(|s| s.name.as_str());
                 let help = match suggest(name, names) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "add the step, or check the spelling".to_string(),
@@ -646,7 +646,12 @@ impl WorkflowBuilder {
         let mut found = Vec::new();
         let steps = self.wf.steps.iter().enumerate();
         let steps = steps.map(|(i, s)| (format!("steps[{i}]"), s));
-        let exit = self.wf.on_exit.iter().map(|s| ("onExit".to_string(), &**s));
+        let exit = self
+            .wf
+            .on_exit
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("onExit[{i}]"), s));
         for (at, step) in steps.chain(exit) {
             for (rel, t) in step.templates() {
                 if Template::parse(&t.to_string()).as_ref() != Ok(t) {

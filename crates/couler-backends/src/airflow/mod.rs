@@ -124,7 +124,7 @@ fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
             .collect(),
         detail: Some(detail),
     };
-    for s in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+    for s in wf.steps.iter().chain(&wf.on_exit) {
         if let StepKind::Suspend(sus) = &s.kind
             && sus.duration.is_none()
         {
@@ -213,7 +213,7 @@ fn dag_file(
     let uses_artifacts = wf
         .steps
         .iter()
-        .chain(wf.on_exit.as_deref())
+        .chain(&wf.on_exit)
         .any(|s| !s.inputs.artifacts.is_empty() || !s.outputs.artifacts.is_empty());
     if uses_artifacts && store.is_none() {
         warnings.push(
@@ -380,11 +380,20 @@ fn dag_file(
             task_var(&wf.steps[b].name)
         );
     }
-    if let Some(h) = wf.on_exit.as_deref() {
-        let all: Vec<&str> = wf.steps.iter().map(|s| s.name.as_str()).collect();
-        let v = task(w, wf, h, &all, &mapped, o, true, warnings)?;
-        if !vars.is_empty() {
-            let list: Vec<String> = wf.steps.iter().map(|s| task_var(&s.name)).collect();
+    // Exit steps: after every step whatever happened (`all_done`), and after the exit steps
+    // they depend on.
+    let exit_graph = couler_ir::Graph::of_exit_handler(wf);
+    for (i, h) in wf.on_exit.iter().enumerate() {
+        let exit_preds = exit_graph.predecessors(i);
+        let upstream: Vec<&str> = wf
+            .steps
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(exit_preds.iter().map(|&p| wf.on_exit[p].name.as_str()))
+            .collect();
+        let v = task(w, wf, h, &upstream, &mapped, o, true, warnings)?;
+        let list: Vec<String> = upstream.iter().map(|s| task_var(s)).collect();
+        if !list.is_empty() {
             let _ = writeln!(w, "    [{}] >> {v}", list.join(", "));
         }
     }

@@ -364,7 +364,7 @@ impl<'a> Lowerer<'a> {
     fn workflow_spec(&mut self) -> Result<Value, CompileError> {
         let wf = self.wf;
         // Reserve step names so that templates named after steps stay recognisable.
-        for s in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+        for s in wf.steps.iter().chain(&wf.on_exit) {
             self.names.insert(s.name.clone());
         }
         let mut tasks = Vec::new();
@@ -412,8 +412,8 @@ impl<'a> Lowerer<'a> {
                 .collect();
             spec.insert("arguments".into(), json!({"parameters": params}));
         }
-        if let Some(exit) = &wf.on_exit {
-            let name = self.exit_handler(exit)?;
+        if !wf.on_exit.is_empty() {
+            let name = self.exit_handler(wf)?;
             spec.insert("onExit".into(), json!(name));
         }
         if let Some(p) = wf.parallelism {
@@ -523,30 +523,56 @@ impl<'a> Lowerer<'a> {
         Some(levels)
     }
 
-    fn exit_handler(&mut self, exit: &'a Step) -> Result<String, CompileError> {
-        for (_, r) in exit.references() {
-            if let Reference::Step { .. } = r {
-                return Err(unsupported(
-                    Feature::ExitHandler,
-                    &exit.name,
-                    "Argo's exit handler cannot read the outputs of the workflow's steps; \
-                     use `workflow.status`",
-                ));
+    /// The template `onExit` names: the step's own template when the handler is one step
+    /// without a condition, else a DAG with a task per exit step (their `when` and the
+    /// dependencies among them).
+    fn exit_handler(&mut self, wf: &'a Workflow) -> Result<String, CompileError> {
+        let exits = &wf.on_exit;
+        for exit in exits {
+            for (_, r) in exit.references() {
+                if let Reference::Step { .. } = r {
+                    return Err(unsupported(
+                        Feature::ExitHandler,
+                        &exit.name,
+                        "Argo's exit handler cannot read step outputs; \
+                         use `workflow.status` (and `dependsOn` to order exit steps)",
+                    ));
+                }
             }
         }
-        let low = self.step_template(exit)?;
-        let Some(cond) = &exit.when else {
-            return Ok(low.template);
+        if let [exit] = exits.as_slice()
+            && exit.when.is_none()
+        {
+            return Ok(self.step_template(exit)?.template);
+        }
+        let graph = couler_ir::Graph::of_exit_handler(wf);
+        let mut tasks = Vec::with_capacity(exits.len());
+        for (i, exit) in exits.iter().enumerate() {
+            let low = self.step_template(exit)?;
+            let mut task = Map::new();
+            task.insert("name".into(), json!(exit.name));
+            task.insert("template".into(), json!(low.template));
+            insert_arguments(&mut task, low.params, low.artifacts);
+            let deps: Vec<&str> = graph
+                .predecessors(i)
+                .iter()
+                .map(|&p| exits[p].name.as_str())
+                .collect();
+            if !deps.is_empty() {
+                task.insert("dependencies".into(), json!(deps));
+            }
+            if let Some(cond) = &exit.when {
+                let when = render::condition(cond, &mut |r| self.dag_ref("tasks", exit, r))?;
+                task.insert("when".into(), json!(when));
+            }
+            tasks.push(Value::Object(task));
+        }
+        let name = match exits.as_slice() {
+            [one] => self.fresh(&format!("{}-handler", one.name)),
+            _ => self.fresh("exit-handler"),
         };
-        let when = render::condition(cond, &mut |r| self.dag_ref("tasks", exit, r))?;
-        let name = self.fresh(&format!("{}-handler", exit.name));
-        let mut task = Map::new();
-        task.insert("name".into(), json!(exit.name));
-        task.insert("template".into(), json!(low.template));
-        insert_arguments(&mut task, low.params, low.artifacts);
-        task.insert("when".into(), json!(when));
         self.templates
-            .push(json!({"name": name, "dag": {"tasks": [task]}}));
+            .push(json!({"name": name, "dag": {"tasks": tasks}}));
         Ok(name)
     }
 

@@ -331,7 +331,15 @@ impl<'a> Lowerer<'a, '_> {
             ),
         );
         spec.insert("tasks".into(), json!(tasks));
-        if let Some(exit) = &wf.on_exit {
+        let mut finally = Vec::with_capacity(wf.on_exit.len());
+        for exit in &wf.on_exit {
+            if !exit.depends_on.is_empty() {
+                return Err(unsupported(
+                    Feature::ExitHandler,
+                    &exit.name,
+                    "Tekton starts every `finally` task together, so exit steps cannot depend on each other; remove `dependsOn` (each exit step still sees `workflow.status`)",
+                ));
+            }
             for (_, r) in exit.references() {
                 if let Reference::Step { step, .. } = r {
                     return Err(unsupported(
@@ -359,7 +367,10 @@ impl<'a> Lowerer<'a, '_> {
                     json!(whens.iter().map(When::to_json).collect::<Vec<_>>()),
                 );
             }
-            spec.insert("finally".into(), json!([Value::Object(t)]));
+            finally.push(Value::Object(t));
+        }
+        if !finally.is_empty() {
+            spec.insert("finally".into(), json!(finally));
         }
         let mut meta = Map::new();
         meta.insert("name".into(), json!(wf.name));
@@ -839,7 +850,7 @@ impl<'a> Lowerer<'a, '_> {
             spec.insert("taskRunTemplate".into(), Value::Object(template));
         }
         let mut specs = Vec::new();
-        for step in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+        for step in wf.steps.iter().chain(&wf.on_exit) {
             let mut pod = Map::new();
             if !step.node_selector.is_empty() {
                 pod.insert("nodeSelector".into(), json!(step.node_selector));
@@ -877,7 +888,7 @@ impl<'a> Lowerer<'a, '_> {
 pub fn cut_down(wf: &Workflow, members: &[String]) -> Workflow {
     let is_member = |n: &str| members.iter().any(|m| m == n);
     let mut read: BTreeSet<&str> = BTreeSet::new();
-    for s in wf.steps.iter().chain(wf.on_exit.as_deref()) {
+    for s in wf.steps.iter().chain(&wf.on_exit) {
         if is_member(&s.name) {
             for (_, r) in s.references() {
                 if let Reference::Step { step, .. } = r {
@@ -887,7 +898,7 @@ pub fn cut_down(wf: &Workflow, members: &[String]) -> Workflow {
         }
     }
     // The exit handler runs after everything: all steps, as stubs (a workflow needs a step).
-    if wf.on_exit.as_ref().is_some_and(|e| is_member(&e.name)) {
+    if wf.on_exit.iter().any(|e| is_member(&e.name)) {
         read.extend(wf.steps.iter().map(|s| s.name.as_str()));
     }
     // Field by field: cloning the whole workflow per Task would be quadratic.
@@ -922,11 +933,16 @@ pub fn cut_down(wf: &Workflow, members: &[String]) -> Workflow {
             }
         })
         .collect();
-    out.on_exit = wf.on_exit.as_ref().filter(|e| is_member(&e.name)).map(|e| {
-        let mut e = e.clone();
-        e.depends_on.clear();
-        e
-    });
+    out.on_exit = wf
+        .on_exit
+        .iter()
+        .filter(|e| is_member(&e.name))
+        .map(|e| {
+            let mut e = e.clone();
+            e.depends_on.clear();
+            e
+        })
+        .collect();
     out
 }
 

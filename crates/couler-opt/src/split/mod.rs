@@ -278,7 +278,7 @@ pub fn split_workflow(
         let mut child = base.clone();
         child.name = part_name(wf, k);
         child.schedule = None;
-        child.on_exit = None;
+        child.on_exit = Vec::new();
         let names: BTreeSet<&str> = part_steps.iter().map(|s| s.name.as_str()).collect();
         child.groups = wf
             .groups
