@@ -1,6 +1,6 @@
 //! End-to-end tests of the local-runtime commands: `run`, `resume`, `runs`, `status`, `logs`,
-//! `stop`, driven as real processes; and the crash test: `kill -9` of the executor at many
-//! seeded random moments, then `resume`.
+//! `stop`, driven as real processes; an exit handler of several steps; and the crash test:
+//! `kill -9` of the executor at many seeded random moments, then `resume`.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -448,4 +448,97 @@ fn kill_9_at_random_moments_then_resume_loses_and_repeats_nothing() {
         }
     }
     assert!(resumed >= 8, "only {resumed} kill points interrupted a run");
+}
+
+// An exit handler of several steps: after every main step, in their own dependency order,
+// each sees the final workflow status, and one after a failed exit step does not run.
+
+/// Runs `spec` in a fresh directory; returns the exit code and `couler status -o json`.
+fn run_exits(spec: &str) -> (Option<i32>, serde_json::Value) {
+    let dir = tmp();
+    std::fs::write(dir.path().join("wf.yaml"), spec).unwrap();
+    let out = couler_in(dir.path(), &["run", "wf.yaml", "-o", "json"]);
+    let id = json(&out)["runId"].as_str().unwrap().to_string();
+    let status = couler_in(dir.path(), &["status", &id, "-o", "json"]);
+    (out.status.code(), json(&status))
+}
+
+fn exit_step<'v>(status: &'v serde_json::Value, name: &str) -> &'v serde_json::Value {
+    status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["node"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {status}"))
+}
+
+const EXITS_HEADER: &str = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: exits\n";
+
+#[test]
+fn exit_steps_run_in_order_after_a_failure_and_see_the_status() {
+    let spec = format!(
+        r#"{EXITS_HEADER}steps:
+  - name: work
+    script: {{image: python, command: [sh], source: "sleep 0.3; exit 3"}}
+onExit:
+  - name: notify
+    when: workflow.status == "Failed"
+    script: {{image: python, command: [sh], source: "sleep 0.3; echo status={{{{workflow.status}}}}"}}
+  - name: celebrate
+    when: workflow.status == "Succeeded"
+    script: {{image: python, command: [sh], source: "echo hooray"}}
+  - name: cleanup
+    dependsOn: [notify, celebrate]
+    script: {{image: python, command: [sh], source: "echo cleaned"}}
+"#
+    );
+    let (code, status) = run_exits(&spec);
+    assert_eq!(code, Some(1), "{status}");
+    assert_eq!(status["run"]["status"], "Failed");
+    assert_eq!(exit_step(&status, "work")["status"], "Failed");
+    let notify = exit_step(&status, "notify");
+    assert_eq!(notify["status"], "Succeeded", "{notify}");
+    assert_eq!(notify["outputs"]["result"], "status=Failed");
+    assert_eq!(exit_step(&status, "celebrate")["status"], "Skipped");
+    let cleanup = exit_step(&status, "cleanup");
+    assert_eq!(cleanup["status"], "Succeeded", "{cleanup}");
+    // After every main step, and after the exit steps it depends on.
+    let at = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap();
+    assert!(at(notify, "startedAt") >= at(exit_step(&status, "work"), "finishedAt"));
+    assert!(at(cleanup, "startedAt") >= at(notify, "finishedAt"));
+}
+
+#[test]
+fn an_exit_step_after_a_failed_one_does_not_run_and_the_run_fails() {
+    let spec = format!(
+        r#"{EXITS_HEADER}steps:
+  - name: work
+    script: {{image: python, command: [sh], source: "echo ok"}}
+onExit:
+  - name: upload
+    script: {{image: python, command: [sh], source: "exit 4"}}
+  - name: announce
+    dependsOn: [upload]
+    script: {{image: python, command: [sh], source: "echo uploaded"}}
+  - name: log
+    script: {{image: python, command: [sh], source: "echo status={{{{workflow.status}}}}"}}
+"#
+    );
+    let (code, status) = run_exits(&spec);
+    assert_eq!(code, Some(1), "{status}");
+    assert_eq!(status["run"]["status"], "Failed");
+    assert_eq!(exit_step(&status, "work")["status"], "Succeeded");
+    assert_eq!(exit_step(&status, "upload")["status"], "Failed");
+    let announce = exit_step(&status, "announce");
+    assert_eq!(announce["status"], "Omitted", "{announce}");
+    assert!(
+        announce["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`upload` did not succeed")),
+        "{announce}"
+    );
+    // An exit step that does not depend on the failed one still runs, and saw success.
+    let log = exit_step(&status, "log");
+    assert_eq!(log["status"], "Succeeded");
+    assert_eq!(log["outputs"]["result"], "status=Succeeded");
 }
