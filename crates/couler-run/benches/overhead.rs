@@ -3,7 +3,8 @@
 //! Baseline: spawn and wait N `true` processes one after another, nothing else (the cost no
 //! runtime can avoid). Then N-step workflows of `true` steps in three shapes: a chain, a 1→N→1
 //! fan-out, and layers (width 100, each step after two of the previous layer). Reported: wall
-//! time per step, its ratio to one raw spawn, and the bench process's peak RSS.
+//! time per step, its ratio to one raw spawn (measured right before each shape), the bench
+//! process's peak RSS during the run and its RSS before it.
 //!
 //! `cargo bench -p couler-run --bench overhead` (sizes from `COULER_BENCH_N`, default
 //! `1000,10000`).
@@ -12,7 +13,7 @@ mod support;
 use couler_ir::{Container, Step, StepKind, Template, Workflow};
 use couler_run::{RunOptions, RunStatus, Runtime};
 use std::time::Instant;
-use support::{cores, peak_rss_mib, raw_spawn, tokio_runtime};
+use support::{cores, peak_rss_mib, raw_spawn, reset_peak_rss, rss_mib, tokio_runtime};
 
 fn true_step(name: String, deps: Vec<String>) -> Step {
     let mut s = Step::new(
@@ -79,27 +80,31 @@ fn main() {
         .collect();
     let rt = tokio_runtime();
     let cores = cores();
+    let windowed = reset_peak_rss();
     println!("cores: {cores}; parallelism: runtime default (max(4, cores))");
+    if !windowed {
+        println!("(peak RSS is the process's whole-life peak: /proc/self/clear_refs is absent)");
+    }
     println!(
-        "{:<10} {:>7} {:>10} {:>14} {:>12} {:>12}",
-        "shape", "N", "wall s", "per step ms", "× raw spawn", "peak RSS MiB"
+        "{:<10} {:>7} {:>10} {:>14} {:>10} {:>12} {:>12} {:>12}",
+        "shape",
+        "N",
+        "wall s",
+        "per step ms",
+        "spawn ms",
+        "× raw spawn",
+        "peak RSS MiB",
+        "RSS before"
     );
     for &n in &sizes {
-        let raw = raw_spawn(n.min(2000));
-        println!(
-            "{:<10} {:>7} {:>10.2} {:>14.3} {:>12.2} {:>12.1}",
-            "raw spawn",
-            n.min(2000),
-            raw * n.min(2000) as f64,
-            raw * 1e3,
-            1.0,
-            peak_rss_mib()
-        );
         for (shape, wf) in [
             ("chain", chain(n)),
             ("fan", fan(n)),
             ("layered", layered(n)),
         ] {
+            // The baseline right before each shape: the machine's load drifts.
+            let spawns = n.min(1000);
+            let raw = raw_spawn(spawns);
             let dir = match tempfile::tempdir() {
                 Ok(d) => d,
                 Err(e) => {
@@ -119,9 +124,12 @@ fn main() {
                 spec_dir: None,
                 cache_budget: None,
             };
+            let before = rss_mib();
+            reset_peak_rss();
             let t = Instant::now();
             let report = rt.block_on(couler_run::run(&wf, opts));
             let wall = t.elapsed().as_secs_f64();
+            let peak = peak_rss_mib();
             match report {
                 Ok(r) if r.status == RunStatus::Succeeded => {}
                 Ok(r) => eprintln!("{shape} {n}: {:?} {:?}", r.status, r.message),
@@ -129,13 +137,15 @@ fn main() {
             }
             let per = wall / n as f64;
             println!(
-                "{:<10} {:>7} {:>10.2} {:>14.3} {:>12.2} {:>12.1}",
+                "{:<10} {:>7} {:>10.2} {:>14.3} {:>10.3} {:>12.2} {:>12.1} {:>12.1}",
                 shape,
                 n,
                 wall,
                 per * 1e3,
+                raw * 1e3,
                 per / raw,
-                peak_rss_mib()
+                peak,
+                before
             );
         }
     }

@@ -7,13 +7,19 @@
 //! step costs time proportional to its own in-degree, not to the workflow's size.
 //!
 //! Durability: a step is recorded `Succeeded` (with its outputs and artifact digests) only after
-//! its artifacts are in the store, in one SQLite statement. `resume` restores exactly those rows,
-//! so no finished step runs twice and no artifact is lost.
+//! its artifacts are in the store, in one SQLite transaction with its last attempt and its cache
+//! entry. `resume` restores exactly those rows, so no finished step runs twice and no artifact
+//! is lost.
+//!
+//! Dispatch keeps at most [`MAX_IN_FLIGHT`] step tasks alive; the other ready steps wait as
+//! indices, so memory does not grow with the width of the workflow.
 
 use crate::artifacts::{ArtifactRef, Store};
 use crate::render::{Context, Outcome, Unresolved, json_text};
 use crate::runner::{self, ProcessEnd, ProcessSpec, Runtime};
-use crate::state::{Finished, RunStatus, State, StepOutputs, StepStatus, now};
+use crate::state::{
+    AttemptRecord, CachePut, Finished, RunStatus, State, StepEnd, StepOutputs, StepStatus, now,
+};
 use crate::{Error, Event};
 use couler_ir::{
     ArtifactSource, Graph, MapOver, Reference, RetryOn, Step, StepKind, StepOutput, Storage,
@@ -29,6 +35,21 @@ use tokio::task::JoinSet;
 
 /// Bump when the cache key's inputs change meaning, so old entries stop matching.
 const CACHE_FORMAT: u32 = 1;
+
+/// The most step tasks one executor keeps at once. Processes are bounded by the slots
+/// (`--parallelism`) anyway; this bounds the tasks waiting for a slot, whose futures would
+/// otherwise take memory for every ready step. Steps that wait without a slot (`suspend`,
+/// retry backoff, sub-workflows) count too, so at most this many of them wait at once.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// Aborts a task when its handle is dropped (a run's future dropped mid-way stops its steps).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Everything the step tasks share.
 pub(crate) struct Exec {
@@ -69,85 +90,15 @@ impl Exec {
 
     /// Runs the whole workflow, then the exit handler; returns the run's status and message.
     pub async fn run(self: Arc<Self>) -> Result<(RunStatus, Option<String>), Error> {
+        // The dispatch loop runs as a task of its own, on a runtime worker: the step tasks it
+        // spawns and the wake-up when one ends then stay on that worker instead of crossing to
+        // the thread that called `block_on` (two thread hand-offs per step on a chain).
+        let dispatch = AbortOnDrop(tokio::spawn(Arc::clone(&self).dispatch()));
+        let outcomes = match (&mut { dispatch }.0).await {
+            Ok(r) => r?,
+            Err(e) => return Err(Error::Internal(format!("the dispatch task failed: {e}"))),
+        };
         let wf = &self.wf;
-        let graph = Graph::new(wf);
-        let n = wf.steps.len();
-        let mut waiting: Vec<usize> = (0..n).map(|i| graph.predecessors(i).len()).collect();
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
-        let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
-        let mut tasks: JoinSet<(usize, Result<Outcome, Error>)> = JoinSet::new();
-        let mut first_error: Option<Error> = None;
-        let mut done = 0usize;
-        while done < n {
-            while let Some(i) = ready.pop() {
-                let step = &wf.steps[i];
-                let preds = graph.predecessors(i);
-                let blocked = preds.iter().find(|&&p| {
-                    outcomes[p].as_ref().is_some_and(|o| {
-                        o.status == StepStatus::Omitted
-                            || (o.status.is_failure() && !wf.steps[p].continue_on_failure)
-                    })
-                });
-                if blocked.is_some() || self.stopped() || first_error.is_some() {
-                    let why = match blocked {
-                        Some(&p) => format!("`{}` did not succeed", wf.steps[p].name),
-                        None => "the run was stopped".to_string(),
-                    };
-                    let o = self.omit(&step.name, &why).await?;
-                    outcomes[i] = Some(o);
-                    done += 1;
-                    for &s in graph.successors(i) {
-                        waiting[s] -= 1;
-                        if waiting[s] == 0 {
-                            ready.push(s);
-                        }
-                    }
-                    continue;
-                }
-                let seen: BTreeMap<String, Outcome> = preds
-                    .iter()
-                    .filter_map(|&p| {
-                        outcomes[p]
-                            .as_ref()
-                            .map(|o| (wf.steps[p].name.clone(), o.clone()))
-                    })
-                    .collect();
-                let me = Arc::clone(&self);
-                tasks.spawn(async move {
-                    let r = me.run_step(i, seen).await;
-                    (i, r)
-                });
-            }
-            let Some(joined) = tasks.join_next().await else {
-                break;
-            };
-            let (i, r) = match joined {
-                Ok(x) => x,
-                Err(e) => return Err(Error::Internal(format!("a step task panicked: {e}"))),
-            };
-            let o = match r {
-                Ok(o) => o,
-                Err(e) => {
-                    // A state or store failure: stop scheduling, let running steps finish.
-                    first_error.get_or_insert(e);
-                    Outcome {
-                        status: StepStatus::Error,
-                        outputs: StepOutputs::default(),
-                    }
-                }
-            };
-            outcomes[i] = Some(o);
-            done += 1;
-            for &s in graph.successors(i) {
-                waiting[s] -= 1;
-                if waiting[s] == 0 {
-                    ready.push(s);
-                }
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
         let mut status = RunStatus::Succeeded;
         let mut message = None;
         for (i, o) in outcomes.iter().enumerate() {
@@ -223,6 +174,97 @@ impl Exec {
         Ok((status, message))
     }
 
+    /// Runs the DAG: each step once its predecessors ended (at most [`MAX_IN_FLIGHT`] step
+    /// tasks at once); returns every step's outcome.
+    async fn dispatch(self: Arc<Self>) -> Result<Vec<Option<Outcome>>, Error> {
+        let wf = &self.wf;
+        let graph = Graph::new(wf);
+
+        let n = wf.steps.len();
+        let mut waiting: Vec<usize> = (0..n).map(|i| graph.predecessors(i).len()).collect();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+        let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
+        let mut tasks: JoinSet<(usize, Result<Outcome, Error>)> = JoinSet::new();
+        let mut first_error: Option<Error> = None;
+        let mut done = 0usize;
+        while done < n {
+            // At most MAX_IN_FLIGHT step tasks at once: the rest wait in `ready` as an index,
+            // so memory stays flat when thousands of steps become ready together (a fan-out).
+            while tasks.len() < MAX_IN_FLIGHT
+                && let Some(i) = ready.pop()
+            {
+                let step = &wf.steps[i];
+                let preds = graph.predecessors(i);
+                let blocked = preds.iter().find(|&&p| {
+                    outcomes[p].as_ref().is_some_and(|o| {
+                        o.status == StepStatus::Omitted
+                            || (o.status.is_failure() && !wf.steps[p].continue_on_failure)
+                    })
+                });
+                if blocked.is_some() || self.stopped() || first_error.is_some() {
+                    let why = match blocked {
+                        Some(&p) => format!("`{}` did not succeed", wf.steps[p].name),
+                        None => "the run was stopped".to_string(),
+                    };
+                    let o = self.omit(&step.name, &why).await?;
+                    outcomes[i] = Some(o);
+                    done += 1;
+                    for &s in graph.successors(i) {
+                        waiting[s] -= 1;
+                        if waiting[s] == 0 {
+                            ready.push(s);
+                        }
+                    }
+                    continue;
+                }
+                let seen: BTreeMap<String, Outcome> = preds
+                    .iter()
+                    .filter_map(|&p| {
+                        outcomes[p]
+                            .as_ref()
+                            .map(|o| (wf.steps[p].name.clone(), o.clone()))
+                    })
+                    .collect();
+                let me = Arc::clone(&self);
+                let consumers = u32::try_from(graph.successors(i).len()).unwrap_or(u32::MAX);
+                tasks.spawn(async move {
+                    let r = me.run_step(i, seen, consumers).await;
+                    (i, r)
+                });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let (i, r) = match joined {
+                Ok(x) => x,
+                Err(e) => return Err(Error::Internal(format!("a step task panicked: {e}"))),
+            };
+            let o = match r {
+                Ok(o) => o,
+                Err(e) => {
+                    // A state or store failure: stop scheduling, let running steps finish.
+                    first_error.get_or_insert(e);
+                    Outcome {
+                        status: StepStatus::Error,
+                        outputs: StepOutputs::default(),
+                    }
+                }
+            };
+            outcomes[i] = Some(o);
+            done += 1;
+            for &s in graph.successors(i) {
+                waiting[s] -= 1;
+                if waiting[s] == 0 {
+                    ready.push(s);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(outcomes),
+        }
+    }
+
     async fn omit(&self, node: &str, why: &str) -> Result<Outcome, Error> {
         let fin = Finished {
             message: Some(format!("not run: {why}")),
@@ -290,7 +332,12 @@ impl Exec {
     }
 
     /// Runs step `i` (all its map instances, or its loop) given its predecessors' outcomes.
-    async fn run_step(&self, i: usize, seen: BTreeMap<String, Outcome>) -> Result<Outcome, Error> {
+    async fn run_step(
+        &self,
+        i: usize,
+        seen: BTreeMap<String, Outcome>,
+        consumers: u32,
+    ) -> Result<Outcome, Error> {
         let step = &self.wf.steps[i];
         if let Some((status, outputs)) = self.kept.get(&step.name) {
             self.emit(Event::Finished {
@@ -307,7 +354,7 @@ impl Exec {
         }
         let end = match &step.map {
             None => {
-                self.run_single(step, &step.name, None, &seen, None, true)
+                self.run_unit(step, &step.name, None, &seen, None, true, Some(consumers))
                     .await?
             }
             Some(map) => {
@@ -336,7 +383,8 @@ impl Exec {
                 };
                 match items {
                     MapItems::Items(items) => {
-                        self.run_map(step, items, map.parallelism, &seen).await?
+                        self.run_map(step, items, map.parallelism, &seen, consumers)
+                            .await?
                     }
                     MapItems::Ended(end) => end,
                 }
@@ -384,6 +432,7 @@ impl Exec {
         items: Vec<serde_json::Value>,
         parallelism: Option<u32>,
         seen: &BTreeMap<String, Outcome>,
+        consumers: u32,
     ) -> Result<UnitEnd, Error> {
         let started = now();
         let limit = parallelism
@@ -400,6 +449,7 @@ impl Exec {
                 item,
                 seen,
                 Arc::clone(&map_slots),
+                consumers,
             )));
         }
         for r in futures_util::future::join_all(futs).await {
@@ -444,10 +494,11 @@ impl Exec {
         item: &serde_json::Value,
         seen: &BTreeMap<String, Outcome>,
         map_slots: Arc<Semaphore>,
+        consumers: u32,
     ) -> Result<UnitEnd, Error> {
         let _permit = map_slots.acquire_owned().await;
         let node = format!("{}[{k}]", step.name);
-        self.run_single(step, &node, Some(item), seen, None, true)
+        self.run_unit(step, &node, Some(item), seen, None, true, Some(consumers))
             .await
     }
 
@@ -481,6 +532,23 @@ impl Exec {
         seen: &BTreeMap<String, Outcome>,
         workflow_status: Option<&str>,
         cacheable: bool,
+    ) -> Result<UnitEnd, Error> {
+        self.run_unit(step, node, item, seen, workflow_status, cacheable, None)
+            .await
+    }
+
+    /// [`Exec::run_single`] given the step's number of successors in the graph, which the
+    /// cache entry records (`None`: counted here, an O(workflow) walk).
+    #[allow(clippy::too_many_arguments)]
+    async fn run_unit(
+        &self,
+        step: &Step,
+        node: &str,
+        item: Option<&serde_json::Value>,
+        seen: &BTreeMap<String, Outcome>,
+        workflow_status: Option<&str>,
+        cacheable: bool,
+        consumers: Option<u32>,
     ) -> Result<UnitEnd, Error> {
         if let Some((status, outputs)) = self.kept.get(node) {
             return Ok(UnitEnd {
@@ -659,13 +727,14 @@ impl Exec {
 
         let node_dir = self.run_dir.join("steps").join(node);
         let started = now();
-        self.state
+        // The start's row and the last attempt number recorded (so `resume` numbers on).
+        let mut attempt = self
+            .state
             .step_started(&self.run_id, node, &step.name, &node_dir.to_string_lossy())
             .await?;
         self.emit(Event::Started {
             node: node.to_string(),
         });
-        let mut attempt = self.state.last_attempt(&self.run_id, node).await?;
         let max_iter = step
             .repeat
             .as_ref()
@@ -676,7 +745,7 @@ impl Exec {
         let mut iterations = 0u32;
         let mut peak = 0i64;
         let mut cpu = 0.0f64;
-        let (status, outputs, message, last_dir) = 'iter: loop {
+        let (status, outputs, message, last_dir, last_row) = 'iter: loop {
             iterations += 1;
             let mut tries = 0u32;
             let end = loop {
@@ -702,20 +771,16 @@ impl Exec {
                     .await?;
                 peak = peak.max(a.peak_rss_kb.unwrap_or(0));
                 cpu += a.cpu_seconds.unwrap_or(0.0);
-                self.state
-                    .record_attempt(
-                        &self.run_id,
-                        node,
-                        attempt,
-                        a.status,
-                        a.outputs.exit_code,
-                        a.started,
-                        a.peak_rss_kb,
-                        a.cpu_seconds,
-                        &dir.to_string_lossy(),
-                        a.message.as_deref(),
-                    )
-                    .await?;
+                let row = AttemptRecord {
+                    attempt,
+                    status: a.status,
+                    exit_code: a.outputs.exit_code,
+                    started_at: a.started,
+                    peak_rss_kb: a.peak_rss_kb,
+                    cpu_seconds: a.cpu_seconds,
+                    log_dir: dir.to_string_lossy().into_owned(),
+                    message: a.message.clone(),
+                };
                 let retryable = match (retry, a.status) {
                     (_, StepStatus::Succeeded) => false,
                     (Some(r), s) if tries <= r.limit && !self.stopped() && !a.stopped => {
@@ -728,8 +793,10 @@ impl Exec {
                     _ => false,
                 };
                 if !retryable {
-                    break (a, dir);
+                    break (a, dir, row);
                 }
+                // Not the last attempt: its row now (the last one goes with the step's end).
+                self.state.attempt_ended(&self.run_id, node, &row).await?;
                 if let Some(b) = retry.and_then(|r| r.backoff.as_ref()) {
                     let base = b.duration.as_std().as_secs_f64();
                     let mut wait = base * f64::from(b.factor).powi(tries as i32 - 1);
@@ -740,9 +807,9 @@ impl Exec {
                         .await;
                 }
             };
-            let (a, dir) = end;
+            let (a, dir, row) = end;
             if a.status != StepStatus::Succeeded {
-                break 'iter (a.status, a.outputs, a.message, dir);
+                break 'iter (a.status, a.outputs, a.message, dir, row);
             }
             if let Some(rep) = &step.repeat
                 && iterations < max_iter
@@ -757,7 +824,10 @@ impl Exec {
                 );
                 let c = self.context(&mine, item, workflow_status);
                 match c.eval(&rep.condition) {
-                    Ok(true) if !self.stopped() => continue 'iter,
+                    Ok(true) if !self.stopped() => {
+                        self.state.attempt_ended(&self.run_id, node, &row).await?;
+                        continue 'iter;
+                    }
                     Ok(_) => {}
                     Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
                         break 'iter (
@@ -765,11 +835,12 @@ impl Exec {
                             a.outputs,
                             Some(format!("cannot evaluate `repeat.while`: {why}")),
                             dir,
+                            row,
                         );
                     }
                 }
             }
-            break 'iter (a.status, a.outputs, a.message, dir);
+            break 'iter (a.status, a.outputs, a.message, dir, row);
         };
         let mut outputs = outputs;
         if step.repeat.is_some() {
@@ -786,20 +857,28 @@ impl Exec {
             log_dir: Some(last_dir.to_string_lossy().into_owned()),
             message: message.clone(),
         };
-        self.state
-            .step_finished(&self.run_id, node, &step.name, status, &fin)
-            .await?;
-        if caching && status == StepStatus::Succeeded {
-            // What the budget's policy ranks by: the seconds a miss costs, who reads it.
-            let meta = crate::cache_budget::PutMeta {
+        // What the budget's policy ranks by: the seconds a miss costs, who reads it.
+        let meta =
+            (caching && status == StepStatus::Succeeded).then(|| crate::cache_budget::PutMeta {
                 step: step.name.clone(),
                 recompute_secs: now() - started,
-                consumers: crate::cache_budget::consumers(&self.wf, &step.name),
-            };
-            self.state
-                .cache_put(&cache_key, &outputs, &self.run_id, node, &meta)
-                .await?;
-        }
+                consumers: consumers
+                    .unwrap_or_else(|| crate::cache_budget::consumers(&self.wf, &step.name)),
+            });
+        // The last attempt, the step's row and its cache entry: one transaction.
+        let end = StepEnd {
+            run_id: &self.run_id,
+            node,
+            step: &step.name,
+            status,
+            fin: &fin,
+        };
+        let put = meta.as_ref().map(|meta| CachePut {
+            key: &cache_key,
+            outputs: &outputs,
+            meta,
+        });
+        self.state.step_ended(&end, &last_row, put).await?;
         self.emit(Event::Finished {
             node: node.to_string(),
             status,

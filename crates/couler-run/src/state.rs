@@ -4,7 +4,9 @@
 //! attempt, and the memoization cache. Writes are single statements or short transactions, so
 //! a `kill -9` of the executor at any moment leaves a consistent database: a step is `Succeeded`
 //! only once its outputs (and the digests of its artifacts, already in the artifact store) are
-//! committed in the same row.
+//! committed in the same row. A step that ran costs two commits: its start (which also reads
+//! the last attempt number) and its end (last attempt, step row and cache entry in one
+//! transaction, sent as one batch); see docs/performance.md.
 //!
 //! The schema is versioned in `meta.schema_version` and migrated forward in order on open; a
 //! database from a newer Couler is refused rather than written to.
@@ -258,6 +260,8 @@ impl State {
         // one connection keeps every write in program order.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            // An embedded file needs no liveness ping before each use (one round trip each).
+            .test_before_acquire(false)
             .connect_with(opts)
             .await
             .map_err(|e| Error::State(format!("cannot open {}: {e}", path.display())))?;
@@ -420,29 +424,34 @@ impl State {
     }
 
     /// Records that a step (or instance) started; its earlier row, if any, is replaced.
+    /// Returns the highest attempt number recorded for the node (0 if none), so `resume`
+    /// numbers on: one statement, one commit.
     pub async fn step_started(
         &self,
         run_id: &str,
         node: &str,
         step: &str,
         log_dir: &str,
-    ) -> Result<(), Error> {
-        sqlx::query(
+    ) -> Result<u32, Error> {
+        let row = sqlx::query(
             "INSERT INTO steps (run_id, node, step, status, started_at, log_dir)
-             VALUES (?, ?, ?, 'Running', ?, ?)
+             VALUES (?1, ?2, ?3, 'Running', ?4, ?5)
              ON CONFLICT(run_id, node) DO UPDATE SET status = 'Running',
                 started_at = excluded.started_at, finished_at = NULL, log_dir = excluded.log_dir,
-                message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL",
+                message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL
+             RETURNING (SELECT COALESCE(MAX(attempt), 0) FROM attempts
+                        WHERE run_id = ?1 AND node = ?2) AS n",
         )
         .bind(run_id)
         .bind(node)
         .bind(step)
         .bind(now())
         .bind(log_dir)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(db_err("cannot record a step start"))?;
-        Ok(())
+        let n: i64 = row.try_get("n").map_err(db_err("cannot read attempts"))?;
+        Ok(u32::try_from(n).unwrap_or(0))
     }
 
     /// Records the process group of a step's running attempt.
@@ -475,7 +484,6 @@ impl State {
     }
 
     /// Records a finished step (or instance) with everything it produced, in one statement.
-    #[allow(clippy::too_many_arguments)]
     pub async fn step_finished(
         &self,
         run_id: &str,
@@ -484,45 +492,78 @@ impl State {
         status: StepStatus,
         fin: &Finished,
     ) -> Result<(), Error> {
-        let outputs = match &fin.outputs {
-            Some(o) => Some(
-                serde_json::to_string(o)
-                    .map_err(|e| Error::State(format!("cannot encode outputs: {e}")))?,
-            ),
-            None => None,
-        };
-        sqlx::query(
-            "INSERT INTO steps (run_id, node, step, status, attempts, exit_code, started_at,
-                finished_at, peak_rss_kb, cpu_seconds, cache_key, outputs, log_dir, message)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(run_id, node) DO UPDATE SET status = excluded.status,
-                attempts = excluded.attempts, exit_code = excluded.exit_code,
-                started_at = COALESCE(steps.started_at, excluded.started_at),
-                finished_at = excluded.finished_at, peak_rss_kb = excluded.peak_rss_kb,
-                cpu_seconds = excluded.cpu_seconds, cache_key = excluded.cache_key,
-                outputs = excluded.outputs, log_dir = COALESCE(excluded.log_dir, steps.log_dir),
-                message = excluded.message, pgid = NULL",
-        )
-        .bind(run_id)
-        .bind(node)
-        .bind(step)
-        .bind(status.as_str())
-        .bind(i64::from(fin.attempts))
-        .bind(fin.exit_code.map(i64::from))
-        .bind(fin.started_at)
-        .bind(now())
-        .bind(fin.peak_rss_kb)
-        .bind(fin.cpu_seconds)
-        .bind(fin.cache_key.as_deref())
-        .bind(outputs)
-        .bind(fin.log_dir.as_deref())
-        .bind(fin.message.as_deref())
+        bind_step_finished(
+            sqlx::query(STEP_FINISHED_SQL),
+            run_id,
+            node,
+            step,
+            status,
+            fin,
+        )?
         .execute(&self.pool)
         .await
         .map_err(db_err("cannot record a step's end"))?;
         Ok(())
     }
 
+    /// Records the end of a step that ran: its last attempt, its row (status, outputs), and its
+    /// cache entry, in one transaction (one commit), so a `kill -9` leaves all or none of them.
+    /// The cache budget is enforced after the commit.
+    pub async fn step_ended(
+        &self,
+        end: &StepEnd<'_>,
+        attempt: &AttemptRecord,
+        cache: Option<CachePut<'_>>,
+    ) -> Result<(), Error> {
+        // One round trip to SQLite's thread: BEGIN, the statements, COMMIT in one batch (the
+        // unnamed `?` of each statement take the arguments in order).
+        let mut sql = format!("BEGIN; {ATTEMPT_SQL}; {STEP_FINISHED_SQL};");
+        if cache.is_some() {
+            sql.push_str(CACHE_PUT_SQL);
+            sql.push(';');
+        }
+        sql.push_str(" COMMIT;");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        q = bind_attempt(q, end.run_id, end.node, attempt);
+        q = bind_step_finished(q, end.run_id, end.node, end.step, end.status, end.fin)?;
+        if let Some(c) = &cache {
+            q = bind_cache_put(q, c.key, c.outputs, end.run_id, end.node, c.meta)?;
+        }
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_err("cannot record a step's end"))?;
+        if let Err(e) = q.execute(&mut *conn).await {
+            // A statement failed inside the batch: end its transaction, writing nothing.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(Error::State(format!("cannot record a step's end: {e}")));
+        }
+        drop(conn);
+        if cache.is_some()
+            && let Some(budget) = &self.cache_budget
+        {
+            crate::cache_budget::enforce(self, budget, Some(end.run_id)).await?;
+        }
+        Ok(())
+    }
+
+    /// Records one attempt that is not a step's last (a retry follows, or a `repeat` loop goes
+    /// on); the last one goes with the step's end in [`State::step_ended`].
+    pub async fn attempt_ended(
+        &self,
+        run_id: &str,
+        node: &str,
+        attempt: &AttemptRecord,
+    ) -> Result<(), Error> {
+        bind_attempt(sqlx::query(ATTEMPT_SQL), run_id, node, attempt)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("cannot record an attempt"))?;
+        Ok(())
+    }
+
+    /// Records one attempt (its row is replaced if it exists).
     #[allow(clippy::too_many_arguments)]
     pub async fn record_attempt(
         &self,
@@ -537,26 +578,17 @@ impl State {
         log_dir: &str,
         message: Option<&str>,
     ) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO attempts (run_id, node, attempt, status, exit_code, started_at,
-                finished_at, peak_rss_kb, cpu_seconds, log_dir, message)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(run_id)
-        .bind(node)
-        .bind(i64::from(attempt))
-        .bind(status.as_str())
-        .bind(exit_code.map(i64::from))
-        .bind(started_at)
-        .bind(now())
-        .bind(peak_rss_kb)
-        .bind(cpu_seconds)
-        .bind(log_dir)
-        .bind(message)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("cannot record an attempt"))?;
-        Ok(())
+        let rec = AttemptRecord {
+            attempt,
+            status,
+            exit_code,
+            started_at,
+            peak_rss_kb,
+            cpu_seconds,
+            log_dir: log_dir.to_string(),
+            message: message.map(str::to_string),
+        };
+        self.attempt_ended(run_id, node, &rec).await
     }
 
     /// The highest attempt number recorded for a node (0 if none), so `resume` numbers on.
@@ -648,28 +680,10 @@ impl State {
         node: &str,
         meta: &crate::cache_budget::PutMeta,
     ) -> Result<(), Error> {
-        let text = serde_json::to_string(outputs)
-            .map_err(|e| Error::State(format!("cannot encode outputs: {e}")))?;
-        let bytes: u64 = outputs.artifacts.values().map(|a| a.size).sum();
-        let t = now();
-        sqlx::query(
-            "INSERT OR REPLACE INTO cache (key, outputs, run_id, node, created_at, step, bytes,
-                recompute_secs, hits, last_used, consumers)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-        )
-        .bind(key)
-        .bind(text)
-        .bind(run_id)
-        .bind(node)
-        .bind(t)
-        .bind(&meta.step)
-        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
-        .bind(meta.recompute_secs)
-        .bind(t)
-        .bind(i64::from(meta.consumers))
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("cannot write the cache"))?;
+        bind_cache_put(sqlx::query(CACHE_PUT_SQL), key, outputs, run_id, node, meta)?
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("cannot write the cache"))?;
         if let Some(budget) = &self.cache_budget {
             crate::cache_budget::enforce(self, budget, Some(run_id)).await?;
         }
@@ -772,6 +786,127 @@ pub struct Finished {
     pub outputs: Option<StepOutputs>,
     pub log_dir: Option<String>,
     pub message: Option<String>,
+}
+
+/// One attempt's row in `attempts`.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    pub started_at: f64,
+    pub peak_rss_kb: Option<i64>,
+    pub cpu_seconds: Option<f64>,
+    pub log_dir: String,
+    pub message: Option<String>,
+}
+
+/// Which step ended, and how (for [`State::step_ended`]).
+pub struct StepEnd<'a> {
+    pub run_id: &'a str,
+    pub node: &'a str,
+    pub step: &'a str,
+    pub status: StepStatus,
+    pub fin: &'a Finished,
+}
+
+/// A cache entry to write with a step's end.
+pub struct CachePut<'a> {
+    pub key: &'a str,
+    pub outputs: &'a StepOutputs,
+    pub meta: &'a crate::cache_budget::PutMeta,
+}
+
+/// A statement being built, its arguments bound in order.
+type Q<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+const ATTEMPT_SQL: &str = "INSERT OR REPLACE INTO attempts (run_id, node, attempt, status,
+    exit_code, started_at, finished_at, peak_rss_kb, cpu_seconds, log_dir, message)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+fn bind_attempt<'q>(q: Q<'q>, run_id: &str, node: &str, a: &AttemptRecord) -> Q<'q> {
+    q.bind(run_id.to_string())
+        .bind(node.to_string())
+        .bind(i64::from(a.attempt))
+        .bind(a.status.as_str())
+        .bind(a.exit_code.map(i64::from))
+        .bind(a.started_at)
+        .bind(now())
+        .bind(a.peak_rss_kb)
+        .bind(a.cpu_seconds)
+        .bind(a.log_dir.clone())
+        .bind(a.message.clone())
+}
+
+const STEP_FINISHED_SQL: &str = "INSERT INTO steps (run_id, node, step, status, attempts,
+    exit_code, started_at, finished_at, peak_rss_kb, cpu_seconds, cache_key, outputs, log_dir,
+    message)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(run_id, node) DO UPDATE SET status = excluded.status,
+        attempts = excluded.attempts, exit_code = excluded.exit_code,
+        started_at = COALESCE(steps.started_at, excluded.started_at),
+        finished_at = excluded.finished_at, peak_rss_kb = excluded.peak_rss_kb,
+        cpu_seconds = excluded.cpu_seconds, cache_key = excluded.cache_key,
+        outputs = excluded.outputs, log_dir = COALESCE(excluded.log_dir, steps.log_dir),
+        message = excluded.message, pgid = NULL";
+
+fn bind_step_finished<'q>(
+    q: Q<'q>,
+    run_id: &str,
+    node: &str,
+    step: &str,
+    status: StepStatus,
+    fin: &Finished,
+) -> Result<Q<'q>, Error> {
+    let outputs = match &fin.outputs {
+        Some(o) => Some(
+            serde_json::to_string(o)
+                .map_err(|e| Error::State(format!("cannot encode outputs: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(q.bind(run_id.to_string())
+        .bind(node.to_string())
+        .bind(step.to_string())
+        .bind(status.as_str())
+        .bind(i64::from(fin.attempts))
+        .bind(fin.exit_code.map(i64::from))
+        .bind(fin.started_at)
+        .bind(now())
+        .bind(fin.peak_rss_kb)
+        .bind(fin.cpu_seconds)
+        .bind(fin.cache_key.clone())
+        .bind(outputs)
+        .bind(fin.log_dir.clone())
+        .bind(fin.message.clone()))
+}
+
+const CACHE_PUT_SQL: &str = "INSERT OR REPLACE INTO cache (key, outputs, run_id, node,
+    created_at, step, bytes, recompute_secs, hits, last_used, consumers)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)";
+
+fn bind_cache_put<'q>(
+    q: Q<'q>,
+    key: &str,
+    outputs: &StepOutputs,
+    run_id: &str,
+    node: &str,
+    meta: &crate::cache_budget::PutMeta,
+) -> Result<Q<'q>, Error> {
+    let text = serde_json::to_string(outputs)
+        .map_err(|e| Error::State(format!("cannot encode outputs: {e}")))?;
+    let bytes: u64 = outputs.artifacts.values().map(|a| a.size).sum();
+    let t = now();
+    Ok(q.bind(key.to_string())
+        .bind(text)
+        .bind(run_id.to_string())
+        .bind(node.to_string())
+        .bind(t)
+        .bind(meta.step.clone())
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+        .bind(meta.recompute_secs)
+        .bind(t)
+        .bind(i64::from(meta.consumers)))
 }
 
 fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, Error> {
@@ -893,6 +1028,87 @@ mod tests {
             .await?
             .ok_or(Error::Internal("no run".into()))?;
         assert_eq!(new.artifact_store.as_deref(), Some("s3://bucket-x/p"));
+        Ok(())
+    }
+
+    fn attempt_row(n: u32) -> AttemptRecord {
+        AttemptRecord {
+            attempt: n,
+            status: StepStatus::Succeeded,
+            exit_code: Some(0),
+            started_at: now(),
+            peak_rss_kb: Some(1),
+            cpu_seconds: Some(0.0),
+            log_dir: format!("/d/attempt-{n}"),
+            message: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_step_end_writes_attempt_row_and_cache_together_or_not_at_all() -> Result<(), Error> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
+        let state = State::open(dir.path()).await?;
+        state.create_run("r", "w", "{}", "{}").await?;
+        assert_eq!(state.step_started("r", "a", "a", "/d").await?, 0);
+        let mut out = StepOutputs::default();
+        out.parameters.insert("p".into(), "v".into());
+        let fin = Finished {
+            attempts: 1,
+            cache_key: Some("k".into()),
+            outputs: Some(out.clone()),
+            ..Finished::default()
+        };
+        let meta = crate::cache_budget::PutMeta {
+            step: "a".into(),
+            recompute_secs: 1.5,
+            consumers: 3,
+        };
+        let end = StepEnd {
+            run_id: "r",
+            node: "a",
+            step: "a",
+            status: StepStatus::Succeeded,
+            fin: &fin,
+        };
+        let put = CachePut {
+            key: "k",
+            outputs: &out,
+            meta: &meta,
+        };
+        state.step_ended(&end, &attempt_row(1), Some(put)).await?;
+        let steps = state.steps("r").await?;
+        assert_eq!(steps[0].status, "Succeeded");
+        assert_eq!(state.kept_steps("r").await?["a"].1, out);
+        assert_eq!(state.cache_get("k", None).await?, Some(out.clone()));
+        let entries = state.cache_entries().await?;
+        assert_eq!((entries[0].consumers, entries[0].recompute_secs), (3, 1.5));
+        // The next start of the node numbers on from the recorded attempt.
+        assert_eq!(state.step_started("r", "a", "a", "/d").await?, 1);
+
+        // A failing statement in the batch (no cache table) leaves nothing of the step's end,
+        // and the connection is usable afterwards (no transaction left open).
+        sqlx::query("DROP TABLE cache")
+            .execute(&state.pool)
+            .await
+            .map_err(db_err("test"))?;
+        let put = CachePut {
+            key: "k2",
+            outputs: &out,
+            meta: &meta,
+        };
+        assert!(
+            state
+                .step_ended(&end, &attempt_row(2), Some(put))
+                .await
+                .is_err()
+        );
+        assert_eq!(state.last_attempt("r", "a").await?, 1);
+        assert_eq!(state.steps("r").await?[0].status, "Running");
+        state.step_ended(&end, &attempt_row(2), None).await?;
+        state.close().await;
+        let state = State::open(dir.path()).await?;
+        assert_eq!(state.last_attempt("r", "a").await?, 2);
+        assert_eq!(state.steps("r").await?[0].status, "Succeeded");
         Ok(())
     }
 }

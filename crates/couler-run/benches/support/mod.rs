@@ -1,13 +1,44 @@
 //! Measurements shared by the runtime's benchmarks.
 
+// Each bench uses a subset of these.
+#![allow(dead_code)]
+
 use std::time::Instant;
 
-/// This process's peak resident set size, in MiB.
+/// This process's peak resident set size since the last [`reset_peak_rss`], in MiB (Linux's
+/// `VmHWM`; elsewhere the whole life's peak from `getrusage`).
 pub fn peak_rss_mib() -> f64 {
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+    {
+        return kb / 1024.0;
+    }
     // SAFETY: getrusage writes into the zeroed struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     ru.ru_maxrss as f64 / 1024.0
+}
+
+/// Starts a new peak-RSS window (Linux: `5` to `/proc/self/clear_refs` resets `VmHWM` to the
+/// current RSS), so each measured shape reports its own peak rather than the process's. Where
+/// that is not possible the peaks are cumulative, and the bench says so.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// This process's current resident set size, in MiB (0 where `/proc` is absent).
+pub fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Seconds per spawn+wait of `true`, n times in a row (the cost no runtime can avoid).
