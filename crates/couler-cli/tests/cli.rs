@@ -224,7 +224,10 @@ fn unbuilt_targets_say_so() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let e = text(&out.stderr);
-    assert!(e.contains("tekton has no lowering of a split workflow yet"), "{e}");
+    assert!(
+        e.contains("tekton has no lowering of a split workflow yet"),
+        "{e}"
+    );
 }
 
 #[test]
