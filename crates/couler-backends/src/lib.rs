@@ -59,8 +59,8 @@ pub mod tekton;
 
 pub use capability::{Feature, Support, Use, check_support, features_used};
 
-use couler_ir::Workflow;
-use std::collections::BTreeMap;
+use couler_ir::{Step, StepKind, Workflow};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 /// What kind of top-level document to emit (for engines that have several).
@@ -195,6 +195,9 @@ pub trait Backend {
 pub enum ExchangeKinds {
     /// Only an object store (`s3://…`): the parts run in pods that share no file system.
     ObjectStore,
+    /// Only a directory every part's tasks can read (the workers' file system or a shared
+    /// mount): the engine's tasks run the launcher, which reads `storage: local` only.
+    Directory,
     /// An object store, or a directory every part's tasks can read (one machine, a shared mount).
     ObjectStoreOrDirectory,
 }
@@ -213,15 +216,141 @@ pub trait SplitLowering {
     /// artifacts add (the caller compiles each part and checks).
     fn step_bytes(&self, wf: &Workflow, options: &Options)
     -> Result<(Vec<u64>, u64), CompileError>;
-    /// The files of a split workflow: one per child under the file name the parent's steps
-    /// reference (`children[i].0`, the key the caller measures each child by), and the
-    /// parent's (any other names: every file that is not a child's counts as the parent's).
+    /// The file a child is written to, from the file name the parent's step references
+    /// (`NAME-part-1.yaml`): the same name unless the engine's files have another extension.
+    fn child_file(&self, reference: &str) -> String {
+        reference.to_string()
+    }
+    /// The files of a split workflow: one per child under [`Self::child_file`] of the name
+    /// the parent's steps reference (`children[i].0`; the caller measures each child by it),
+    /// and the parent's (any other names: every file that is not a child's counts as the
+    /// parent's).
     fn compile_split(
         &self,
         parent: &Workflow,
         children: &[(String, Workflow)],
         options: &Options,
     ) -> Result<BTreeMap<String, String>, CompileError>;
+}
+
+/// The engine object a sub-workflow step runs (Argo: a WorkflowTemplate, Airflow: a DAG): a
+/// registered name as it is, a spec file path by its file stem.
+pub(crate) fn sub_workflow_name(reference: &str) -> String {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    let stem = last
+        .strip_suffix(".yaml")
+        .or_else(|| last.strip_suffix(".yml"))
+        .or_else(|| last.strip_suffix(".json"))
+        .unwrap_or(last);
+    couler_ir::validate::to_dns1123(stem)
+}
+
+/// The workflow a launcher task needs (docs/launcher.md, "The task"): the workflow's own
+/// fields, `members` (the steps the task runs) whole, and a stub of each step they read
+/// ([`launcher_stub`]); an exit step's also stubs the exit steps and the main steps with
+/// `continueOnFailure`, for its derived `workflow.status`. So a task's
+/// input grows with what its steps read, not with the workflow: the whole workflow in every
+/// task would make the engine's documents grow with steps × tasks, and one environment string
+/// may not pass 128 KiB (Linux's `MAX_ARG_STRLEN`), about 95 KB of workflow JSON. Orders
+/// (`dependsOn`, groups) are the engine's business and are left out.
+pub fn launcher_workflow(wf: &Workflow, members: &[&str]) -> Workflow {
+    let members: HashSet<&str> = members.iter().copied().collect();
+    let mut read: HashSet<&str> = HashSet::new();
+    for s in wf.steps.iter().chain(&wf.on_exit) {
+        if members.contains(s.name.as_str()) {
+            for (_, r) in s.references() {
+                if let couler_ir::Reference::Step { step, .. } = r {
+                    read.insert(step.as_str());
+                }
+            }
+        }
+    }
+    // An exit step's launcher derives `workflow.status` from every main step's outcome; it must
+    // know which steps do not count (`continueOnFailure`) and which are exit steps.
+    if wf.on_exit.iter().any(|e| members.contains(e.name.as_str())) {
+        let exempt = wf.steps.iter().filter(|s| s.continue_on_failure);
+        read.extend(exempt.chain(&wf.on_exit).map(|s| s.name.as_str()));
+    }
+    let cut = |steps: &[Step]| -> Vec<Step> {
+        steps
+            .iter()
+            .filter_map(|s| {
+                if members.contains(s.name.as_str()) {
+                    let mut s = s.clone();
+                    s.depends_on.clear();
+                    Some(s)
+                } else if read.contains(s.name.as_str()) {
+                    Some(launcher_stub(s))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    // Field by field: cloning the whole workflow per task would be quadratic.
+    let Workflow {
+        api_version,
+        kind,
+        name,
+        description,
+        labels,
+        annotations,
+        params,
+        defaults,
+        parallelism,
+        schedule,
+        service_account,
+        image_pull_secrets,
+        volumes,
+        volume_claims,
+        ttl,
+        pod_gc,
+        artifact_repository,
+        groups: _,
+        steps,
+        on_exit,
+    } = wf;
+    Workflow {
+        api_version: api_version.clone(),
+        kind: kind.clone(),
+        name: name.clone(),
+        description: description.clone(),
+        labels: labels.clone(),
+        annotations: annotations.clone(),
+        params: params.clone(),
+        defaults: defaults.clone(),
+        parallelism: *parallelism,
+        schedule: schedule.clone(),
+        service_account: service_account.clone(),
+        image_pull_secrets: image_pull_secrets.clone(),
+        volumes: volumes.clone(),
+        volume_claims: volume_claims.clone(),
+        ttl: ttl.clone(),
+        pod_gc: pod_gc.clone(),
+        artifact_repository: artifact_repository.clone(),
+        groups: Vec::new(),
+        steps: match cut(steps) {
+            // A workflow has a step: an exit step that reads none still gets one.
+            none if none.is_empty() => steps.first().map(launcher_stub).into_iter().collect(),
+            some => some,
+        },
+        on_exit: cut(on_exit),
+    }
+}
+
+/// Another step as a launcher reads it: its name, declared outputs and `continueOnFailure`
+/// (the exit handler's derived status), in a body that always validates.
+pub fn launcher_stub(s: &Step) -> Step {
+    let mut t = Step::new(
+        s.name.clone(),
+        StepKind::Container(couler_ir::Container {
+            command: vec![couler_ir::Template::text("true")],
+            ..Default::default()
+        }),
+    );
+    t.outputs = s.outputs.clone();
+    t.continue_on_failure = s.continue_on_failure;
+    t
 }
 
 /// Every backend built, in a fixed order.
@@ -310,4 +439,70 @@ pub fn capability_table(format: TableFormat) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every step of every example, as its launcher task sees it: a workflow that validates,
+    /// holds the step whole (less `dependsOn`) and, besides, exactly the steps it references
+    /// (and, for an exit step, the exit steps and the steps with `continueOnFailure`).
+    #[test]
+    fn every_launcher_workflow_of_the_examples_validates() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let (wf, _) = couler_ir::spec::load(&text, couler_ir::Format::Yaml)
+                .unwrap_or_else(|d| panic!("{}: {d:?}", path.display()));
+            let exits: HashSet<&str> = wf.on_exit.iter().map(|s| s.name.as_str()).collect();
+            for step in wf.steps.iter().chain(&wf.on_exit) {
+                let slice = launcher_workflow(&wf, &[&step.name]);
+                let json = serde_json::to_string(&slice).unwrap();
+                let (back, _) = couler_ir::spec::load(&json, couler_ir::Format::Json)
+                    .unwrap_or_else(|d| panic!("{}: step `{}`: {d:?}", path.display(), step.name));
+                let mut whole = step.clone();
+                whole.depends_on.clear();
+                let all = || back.steps.iter().chain(&back.on_exit);
+                assert_eq!(
+                    all().find(|s| s.name == step.name),
+                    Some(&whole),
+                    "{}: step `{}`",
+                    path.display(),
+                    step.name
+                );
+                let mut expected: BTreeSet<&str> = step
+                    .references()
+                    .into_iter()
+                    .filter_map(|(_, r)| match r {
+                        couler_ir::Reference::Step { step, .. } => Some(step.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if exits.contains(step.name.as_str()) {
+                    let exempt = wf.steps.iter().filter(|s| s.continue_on_failure);
+                    expected.extend(exempt.chain(&wf.on_exit).map(|s| s.name.as_str()));
+                }
+                expected.remove(step.name.as_str());
+                if !expected.iter().any(|n| !exits.contains(n))
+                    && exits.contains(step.name.as_str())
+                {
+                    expected.insert(wf.steps[0].name.as_str());
+                }
+                let got: BTreeSet<&str> = all()
+                    .map(|s| s.name.as_str())
+                    .filter(|n| *n != step.name)
+                    .collect();
+                assert_eq!(got, expected, "{}: step `{}`", path.display(), step.name);
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "only {checked} steps checked");
+    }
 }

@@ -172,3 +172,71 @@ fn python_literals_round_trip_through_python() {
     assert_eq!(back, values);
     assert!(lit.is_ascii() && !lit.contains('\n'), "{lit}");
 }
+
+/// A chain of `n` steps, each with a 100-byte script and an output parameter its successor reads.
+fn chain(n: usize) -> couler_ir::Workflow {
+    let mut spec =
+        String::from("apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: chain\nsteps:\n");
+    for i in 0..n {
+        let read = if i == 0 {
+            String::new()
+        } else {
+            format!(" {{{{steps.s{}.outputs.parameters.v}}}}", i - 1)
+        };
+        spec += &format!(
+            "  - name: s{i}\n    script: {{command: [sh], source: 'echo {}{read} > v.txt'}}\n    outputs: {{parameters: [{{name: v, path: v.txt}}]}}\n",
+            "x".repeat(100)
+        );
+    }
+    couler_ir::spec::load(&spec, couler_ir::Format::Yaml)
+        .unwrap_or_else(|d| panic!("{d:?}"))
+        .0
+}
+
+/// Each task carries its step and stubs of what it reads, not the whole workflow: the DAG file
+/// grows linearly (bytes per step stay put from 200 to 2,000 steps), and a 2,000-step
+/// workflow, whose JSON is far over the 128 KiB a task's environment string may hold, compiles.
+/// (That every task's environment fits, in the DAG Airflow itself imports, is checked in
+/// `crates/couler-cli/tests/airflow.rs`.)
+#[test]
+fn the_dag_file_grows_linearly_and_big_workflows_compile() {
+    let size = |n: usize| {
+        let wf = chain(n);
+        let json = serde_json::to_string(&wf).unwrap().len();
+        let out = Airflow
+            .compile(&wf, &Options::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        (json, out.size())
+    };
+    let (_, small) = size(200);
+    let (json, big) = size(2_000);
+    assert!(json > 200 * 1024, "the workflow JSON is {json} bytes");
+    let per_step = |bytes: usize, n: usize| bytes as f64 / n as f64;
+    let ratio = per_step(big, 2_000) / per_step(small, 200);
+    assert!(
+        (0.9..1.1).contains(&ratio),
+        "bytes per step: {} at 200 steps, {} at 2,000",
+        per_step(small, 200),
+        per_step(big, 2_000)
+    );
+}
+
+/// A step whose launcher input cannot fit one environment string is refused at compile time,
+/// naming the step and the fix, rather than failing at `execve` on the worker.
+#[test]
+fn a_step_too_big_for_a_tasks_environment_is_a_compile_error() {
+    let spec = format!(
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: big-step\nsteps:\n  - name: small\n    container: {{image: alpine, command: [echo, hi]}}\n  - name: huge\n    script: {{command: [sh], source: 'echo {}'}}\n",
+        "y".repeat(100 * 1024)
+    );
+    let (wf, _) = couler_ir::spec::load(&spec, couler_ir::Format::Yaml).unwrap();
+    let err = Airflow
+        .compile(&wf, &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("step `huge`"), "{err}");
+    assert!(
+        err.contains("131072-byte limit") && err.contains("make the step smaller"),
+        "{err}"
+    );
+}

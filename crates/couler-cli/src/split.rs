@@ -103,12 +103,15 @@ fn split_command(args: &SplitArgs) -> Result<(), String> {
         Some(text) => Some(parse_size(text).map_err(|e| format!("--max-bytes: {e}"))?),
         None => lowering.and_then(|l| l.default_max_bytes()),
     };
-    let exchange = match (lowering, &args.exchange) {
-        (None, text) => Some(local_exchange(text.as_deref(), &args.output)?),
-        (Some(lowering), Some(text)) => {
+    let kinds = lowering.map_or(ExchangeKinds::Directory, |l| l.exchange_kinds());
+    let exchange = match (kinds, &args.exchange) {
+        (ExchangeKinds::Directory, text) => {
+            Some(directory_exchange(name, text.as_deref(), &args.output)?)
+        }
+        (_, Some(text)) => {
             let exchange = Exchange::parse(text).map_err(|e| format!("--exchange: {e}"))?;
             if let Exchange::Local(dir) = &exchange
-                && lowering.exchange_kinds() == ExchangeKinds::ObjectStore
+                && kinds == ExchangeKinds::ObjectStore
             {
                 return Err(format!(
                     "--exchange {dir}: {name} cannot keep artifacts crossing a cut in a directory (its tasks share no file system); use an s3:// exchange (`--exchange s3://BUCKET/PREFIX`), or `--target local` to run the split form locally with `couler run`"
@@ -116,7 +119,7 @@ fn split_command(args: &SplitArgs) -> Result<(), String> {
             }
             Some(exchange)
         }
-        (Some(_), None) => None,
+        (_, None) => None,
     };
     let Some(wf) = load_or_report(&args.file) else {
         return Err(format!("{file} is not a valid workflow (see above)"));
@@ -152,15 +155,15 @@ fn split_command(args: &SplitArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The exchange of `--target local`: the directory given, or `OUTPUT/exchange`, made absolute
-/// (the parts are run from `OUTPUT/ir/`, wherever `couler run` is started).
-fn local_exchange(text: Option<&str>, output: &Path) -> Result<Exchange, String> {
+/// The exchange of a target that passes artifacts through a directory (`local`, `airflow`):
+/// the directory given, or `OUTPUT/exchange`, made absolute (the parts run from elsewhere).
+fn directory_exchange(target: &str, text: Option<&str>, output: &Path) -> Result<Exchange, String> {
     let dir = match text {
         Some(text) => match Exchange::parse(text).map_err(|e| format!("--exchange: {e}"))? {
             Exchange::Local(dir) => PathBuf::from(dir),
             Exchange::S3(_) => {
                 return Err(format!(
-                    "--exchange {text}: the local runtime passes artifacts crossing a cut through a directory; give a directory (default: OUTPUT/exchange), or split with `--target argo` for an s3:// exchange"
+                    "--exchange {text}: {target} passes artifacts crossing a cut through a directory its tasks share; give a directory (default: OUTPUT/exchange), or split with `--target argo` for an s3:// exchange"
                 ));
             }
         },
@@ -288,7 +291,11 @@ fn split_for_engine(
         let sizes = s
             .child_files
             .iter()
-            .map(|f| files.get(f).map_or(0, |t| t.len() as u64))
+            .map(|f| {
+                files
+                    .get(&lowering.child_file(f))
+                    .map_or(0, |t| t.len() as u64)
+            })
             .collect();
         documents = files;
         Ok::<_, couler_backends::CompileError>(sizes)
@@ -296,9 +303,15 @@ fn split_for_engine(
     .map_err(|e| format!("{file}: {e}"))?;
     let parent_file = format!("{}.yaml", outcome.split.parent.name);
     // The parent's files: every document that is not a child's.
+    let child_files: Vec<String> = outcome
+        .split
+        .child_files
+        .iter()
+        .map(|f| lowering.child_file(f))
+        .collect();
     let parent_bytes: u64 = documents
         .iter()
-        .filter(|(name, _)| !outcome.split.child_files.contains(name))
+        .filter(|(name, _)| !child_files.contains(name))
         .map(|(_, text)| text.len() as u64)
         .sum();
     if parent_bytes > max_bytes {
@@ -358,7 +371,17 @@ pub fn auto_split(
         );
         return None;
     };
-    let Some(exchange) = Exchange::from_repository(wf) else {
+    let exchange = match lowering.exchange_kinds() {
+        ExchangeKinds::Directory => match directory_exchange(backend.name(), None, output) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Some(INVALID);
+            }
+        },
+        _ => Exchange::from_repository(wf),
+    };
+    let Some(exchange) = exchange else {
         eprintln!(
             "note: not splitting automatically: artifacts crossing a cut need the workflow's S3 `artifactRepository`; run `couler split {} --target {} --exchange s3://BUCKET/PREFIX -o DIR`",
             path.display(),

@@ -485,11 +485,21 @@ fn hostile_strings_arrive_unchanged_and_run_nothing() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let py = std::fs::read_to_string(dags.join("hostile.py")).unwrap_or_else(|e| panic!("{e}"));
     // The file is ASCII (every other character escaped), and user text appears only inside the
-    // Python literals of data that is never a template: the embedded workflow, the DAG's
-    // description and the params.
+    // Python literals of data that is never a template: the embedded workflow's fields, each
+    // task's slice of it (the second argument of `_env`), the DAG's description and the params.
     assert!(py.is_ascii(), "the DAG file is ASCII");
     for line in py.lines().filter(|l| l.contains("7 * 7")) {
         let l = line.trim_start();
+        if let Some(args) = l.strip_prefix("env=_env(") {
+            let id = python_string_len(args);
+            let slice = python_string_len(&args[id + 2..]);
+            let rest = &args[id + 2 + slice..];
+            assert!(
+                args[id..].starts_with(", ") && !rest.contains("7 * 7"),
+                "user text outside the slice literal: {line}"
+            );
+            continue;
+        }
         assert!(
             l.starts_with("WORKFLOW = \"")
                 || l.starts_with("description=\"")
@@ -544,6 +554,22 @@ fn hostile_strings_arrive_unchanged_and_run_nothing() {
     );
 }
 
+/// The length of the double-quoted Python string literal `s` starts with (backslash escapes
+/// as `python::literal` writes them); panics if `s` does not start with one.
+fn python_string_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    assert_eq!(b.first(), Some(&b'"'), "not a string literal: {s}");
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    panic!("unterminated string literal: {s}")
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -557,4 +583,417 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A real Airflow deployment on loopback in `home`: api-server (the tasks' execution API),
+/// scheduler (LocalExecutor, on the SQLite database) and DAG processor, each in its own process
+/// group, stopped (the whole group) when dropped.
+struct Deployment {
+    processes: Vec<std::process::Child>,
+}
+
+impl Deployment {
+    fn start(home: &Home, dags: &Path) -> Deployment {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("no free loopback port: {e}"));
+        let mut processes = Vec::new();
+        for component in ["api-server", "scheduler", "dag-processor"] {
+            let log = std::fs::File::create(home.dir.path().join(format!("{component}.log")))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let err = log.try_clone().unwrap_or_else(|e| panic!("{e}"));
+            let mut c = home.command(&python().with_file_name("airflow"), dags);
+            c.arg(component)
+                .env("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+                .env("AIRFLOW__CORE__PARALLELISM", "2")
+                .env("AIRFLOW__API__HOST", "127.0.0.1")
+                .env("AIRFLOW__API__PORT", port.to_string())
+                .env(
+                    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+                    format!("http://127.0.0.1:{port}/execution/"),
+                )
+                .env("AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC", "1")
+                .env("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "5")
+                .stdin(std::process::Stdio::null())
+                .stdout(log)
+                .stderr(err);
+            std::os::unix::process::CommandExt::process_group(&mut c, 0);
+            processes.push(
+                c.spawn()
+                    .unwrap_or_else(|e| panic!("starting airflow {component}: {e}")),
+            );
+        }
+        Deployment { processes }
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        for p in &mut self.processes {
+            // SAFETY: a plain signal to the process group this test started.
+            unsafe { libc::kill(-(p.id() as i32), libc::SIGKILL) };
+            let _ = p.wait();
+        }
+    }
+}
+
+/// A layered workflow of 4 × 3 steps (each reads two artifacts of the layer before, writes a
+/// file and a directory, and prints its size), with a typed param and an exit step.
+fn layered_spec() -> String {
+    let mut s = String::from(
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: layered\nparams:\n  - name: n\n    type: int\n    default: 3\nsteps:\n",
+    );
+    for l in 0..4 {
+        for w in 0..3 {
+            let name = format!("l{l}w{w}");
+            s.push_str(&format!(
+                "  - name: {name}\n    script:\n      command: [sh]\n      source: \"cat a b 2>/dev/null > out; echo {name} {{{{params.n}}}} >> out; mkdir -p o; cp out o/out; wc -c < out\"\n"
+            ));
+            if l > 0 {
+                s.push_str("    inputs:\n      artifacts:\n");
+                for (input, from) in [("a", w), ("b", (w + 1) % 3)] {
+                    s.push_str(&format!(
+                        "        - name: {input}\n          path: {input}\n          from: steps.l{}w{from}.outputs.artifacts.out\n",
+                        l - 1
+                    ));
+                }
+            }
+            s.push_str("    outputs:\n      parameters:\n        - name: size\n      artifacts:\n        - name: out\n          path: out\n        - name: dir\n          path: o\n");
+        }
+    }
+    s.push_str("onExit:\n  - name: report\n    script:\n      command: [sh]\n      source: \"echo workflow {{workflow.status}}\"\n");
+    s
+}
+
+/// Output parameters and artifact digests of one step outcome.
+fn parameters_and_digests(outputs: &serde_json::Value) -> serde_json::Value {
+    let digests: BTreeMap<String, serde_json::Value> = outputs["artifacts"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v["digest"].clone()))
+        .collect();
+    serde_json::json!({"parameters": outputs["parameters"], "artifacts": digests})
+}
+
+#[test]
+fn a_split_workflow_runs_on_a_real_airflow_deployment_like_couler_run() {
+    let work = tmp();
+    let spec = work.path().join("layered.yaml");
+    std::fs::write(&spec, layered_spec()).unwrap_or_else(|e| panic!("{e}"));
+    let spec_s = spec.display().to_string();
+
+    // The unsplit workflow on the local runtime, with a param that must reach every part.
+    let state = work.path().join("state").display().to_string();
+    let out = couler(
+        work.path(),
+        &[
+            "run",
+            &spec_s,
+            "--state-dir",
+            &state,
+            "--param",
+            "n=7",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "couler run: {}", text(&out.stderr));
+    let run: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("couler run -o json: {e}"));
+    let run_id = run["runId"].as_str().unwrap_or_default().to_string();
+    let out = couler(
+        work.path(),
+        &["status", &run_id, "--state-dir", &state, "-o", "json"],
+    );
+    assert!(out.status.success(), "couler status: {}", text(&out.stderr));
+    let status: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let local: BTreeMap<String, serde_json::Value> = status["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["node"] != "report")
+        .map(|s| {
+            (
+                s["node"].as_str().unwrap_or_default().to_string(),
+                parameters_and_digests(&s["outputs"]),
+            )
+        })
+        .collect();
+    assert_eq!(local.len(), 12, "{status}");
+
+    // Split for Airflow: 3 parts of 4 steps; artifacts crossing a cut go through OUT/exchange.
+    let split = work.path().join("split");
+    let store = work.path().join("store").display().to_string();
+    let out = couler(
+        work.path(),
+        &[
+            "split",
+            &spec_s,
+            "--target",
+            "airflow",
+            "--max-steps",
+            "4",
+            "-o",
+            &split.display().to_string(),
+            "--launcher",
+            env!("CARGO_BIN_EXE_couler"),
+            "--artifact-store",
+            &store,
+        ],
+    );
+    assert!(out.status.success(), "couler split: {}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("12 steps split into 3 parts for airflow"),
+        "{report}"
+    );
+    let dags = split.join("airflow");
+    let home = Home::new(&dags);
+    let (errors, mut ids) = home.dagbag(&dags);
+    assert!(errors.is_empty(), "DAG import errors: {errors:#?}");
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "layered",
+            "layered-part-1",
+            "layered-part-2",
+            "layered-part-3"
+        ]
+    );
+
+    // The parent, triggered with n=7, runs every part through the scheduler.
+    let _airflow = Deployment::start(&home, &dags);
+    let db = home.dir.path().join("airflow.db");
+    let query = |sql: &str| -> Vec<Vec<String>> {
+        let script = "import json, sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=30)\nprint(json.dumps([[str(x) for x in r] for r in c.execute(sys.argv[2])]))";
+        let o = home.python(&dags, &["-c", script, &db.display().to_string(), sql]);
+        assert!(o.status.success(), "sqlite: {}", text(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap_or_default()
+    };
+    // The DAG processor must have stored all four DAGs before a run can be triggered.
+    let started = Instant::now();
+    while query("SELECT dag_id FROM serialized_dag").len() < 4 {
+        assert!(
+            started.elapsed().as_secs() < 240,
+            "the DAG processor did not serialize the DAGs in 240 s; see {}",
+            home.dir.path().join("dag-processor.log").display()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    let out = home.airflow(
+        &dags,
+        &[
+            "dags",
+            "trigger",
+            "layered",
+            "--run-id",
+            "split-1",
+            "--conf",
+            "{\"n\": 7}",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "airflow dags trigger: {}",
+        text(&out.stderr)
+    );
+    let runs = loop {
+        let runs = query("SELECT dag_id, state, start_date, end_date FROM dag_run ORDER BY dag_id");
+        let parent = runs.iter().find(|r| r[0] == "layered");
+        if parent.is_some_and(|r| r[1] == "success" || r[1] == "failed") {
+            break runs;
+        }
+        assert!(
+            started.elapsed().as_secs() < 600,
+            "the split run did not end in time: {runs:?}; logs in {}",
+            home.dir.path().display()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    };
+    assert!(
+        runs.iter().all(|r| r[1] == "success"),
+        "every run succeeds: {runs:?}"
+    );
+    assert_eq!(runs.len(), 4, "the parent and one run per part: {runs:?}");
+    // Parts run in dependency order (part 2 after 1, part 3 after 1 and 2).
+    let span = |dag: &str| {
+        let r = runs
+            .iter()
+            .find(|r| r[0] == dag)
+            .unwrap_or_else(|| panic!("{dag}"));
+        (r[2].clone(), r[3].clone())
+    };
+    let (p1, p2, p3) = (
+        span("layered-part-1"),
+        span("layered-part-2"),
+        span("layered-part-3"),
+    );
+    assert!(p2.0 >= p1.1 && p3.0 >= p2.1, "{p1:?} {p2:?} {p3:?}");
+
+    // Every step's outputs equal the unsplit run's; the exit step saw the workflow succeed.
+    let rows = query(
+        "SELECT dag_id, task_id, value FROM xcom WHERE key = 'return_value' AND run_id = 'split-1'",
+    );
+    let mut airflow: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut exit = None;
+    for r in &rows {
+        let mut v: serde_json::Value = serde_json::from_str(&r[2]).unwrap_or_default();
+        if let Some(s) = v.as_str() {
+            v = serde_json::from_str(s).unwrap_or_default();
+        }
+        if r[1] == "report" {
+            exit = Some(v);
+        } else if r[0] != "layered" {
+            assert_eq!(v["status"], "Succeeded", "{r:?}");
+            airflow.insert(r[1].clone(), parameters_and_digests(&v["outputs"]));
+        }
+    }
+    assert_eq!(
+        airflow, local,
+        "split on Airflow against couler run unsplit"
+    );
+    let exit = exit.unwrap_or_else(|| panic!("no outcome of the exit step: {rows:?}"));
+    assert_eq!(exit["status"], "Succeeded", "{exit}");
+    assert!(
+        exit["outputs"]["result"].as_str() == Some("workflow Succeeded"),
+        "{exit}"
+    );
+    // The artifacts that crossed a cut are in the exchange (EXCHANGE/STEP/ARTIFACT).
+    let crossing: usize = report
+        .lines()
+        .find_map(|l| l.strip_prefix("artifacts crossing a cut: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count of crossing artifacts: {report}"));
+    let exchanged: usize = std::fs::read_dir(split.join("exchange"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|step| std::fs::read_dir(step.path()).map_or(0, |d| d.count()))
+        .sum();
+    assert!(crossing > 0, "{report}");
+    assert_eq!(exchanged, crossing, "{report}");
+}
+
+/// Airflow imports a 1,500-step DAG (workflow JSON far over 128 KiB) and every task's
+/// `COULER_TASK` fits one environment string (Linux's `MAX_ARG_STRLEN`); the last task's
+/// environment, handed to the launcher as `BashOperator` would, runs its step.
+#[test]
+fn a_big_dags_tasks_each_carry_a_slice_that_fits_their_environment() {
+    let dir = tmp();
+    let mut spec =
+        String::from("apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: long-chain\nsteps:\n");
+    let n = 1_500;
+    for i in 0..n {
+        let read = if i == 0 {
+            String::new()
+        } else {
+            format!(" {{{{steps.s{}.outputs.parameters.v}}}}", i - 1)
+        };
+        spec += &format!(
+            "  - name: s{i}\n    script: {{command: [sh], source: 'echo {}{read} > v.txt'}}\n    outputs: {{parameters: [{{name: v, path: v.txt}}]}}\n",
+            "x".repeat(100)
+        );
+    }
+    let file = dir.path().join("long-chain.yaml");
+    std::fs::write(&file, &spec).unwrap_or_else(|e| panic!("{e}"));
+    let couler_bin = env!("CARGO_BIN_EXE_couler");
+    let file_arg = file.display().to_string();
+    // Without `-o`, `couler compile` writes the whole DAG (it only notes that it could split).
+    let out = couler(
+        &repo(),
+        &[
+            "compile",
+            &file_arg,
+            "--target",
+            "airflow",
+            "--launcher",
+            couler_bin,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dags = dir.path().join("dags");
+    std::fs::create_dir_all(&dags).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dags.join("long_chain.py"), &out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let home = Home::new(&dags);
+    let script = r#"
+import base64, json, os, subprocess, sys, time
+from airflow.dag_processing.dagbag import DagBag
+start = time.monotonic()
+bag = DagBag(dag_folder=sys.argv[1])
+seconds = time.monotonic() - start
+assert not bag.import_errors, bag.import_errors
+dag = bag.get_dag("long-chain")
+sizes = {}
+for t in dag.tasks:
+    v = t.env["COULER_TASK"]
+    sizes[t.task_id] = len("COULER_TASK=" + getattr(v, "value", v))
+last = dag.get_task("s1499")
+env = dict(os.environ)
+env["COULER_TASK"] = last.env["COULER_TASK"].value
+env["COULER_UPSTREAM_S1498"] = json.dumps({"status": "Succeeded", "outputs": {"parameters": {"v": "up"}, "result": None, "exit_code": 0, "artifacts": {}}})
+work = sys.argv[3]
+ran = subprocess.run([sys.argv[2], "launch", "step", "--no-cache", "--work-dir", work], env=env, capture_output=True, text=True)
+task = json.loads(base64.b64decode(env["COULER_TASK"][4:]))
+print(json.dumps({"tasks": len(dag.tasks), "max": max(sizes.values()), "seconds": seconds,
+                  "steps_in_last": [s["name"] for s in task["workflow"]["steps"]],
+                  "code": ran.returncode, "stdout": ran.stdout, "stderr": ran.stderr}))
+"#;
+    let work = dir.path().join("work");
+    let o = home.python(
+        &dags,
+        &[
+            "-c",
+            script,
+            &dags.display().to_string(),
+            couler_bin,
+            &work.display().to_string(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(text(&o.stdout).lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&o.stdout)));
+    eprintln!(
+        "DagBag imported {} tasks in {:.2} s; largest COULER_TASK {} bytes",
+        v["tasks"],
+        v["seconds"].as_f64().unwrap_or_default(),
+        v["max"]
+    );
+    assert_eq!(v["tasks"], n);
+    let json_len = serde_json::to_string(
+        &couler_ir::spec::load(&spec, couler_ir::Format::Yaml)
+            .unwrap_or_else(|d| panic!("{d:?}"))
+            .0,
+    )
+    .unwrap_or_default()
+    .len();
+    assert!(
+        json_len > 128 * 1024,
+        "the workflow is {json_len} bytes of JSON"
+    );
+    assert!(
+        v["max"].as_u64().unwrap_or(u64::MAX) < 131_072,
+        "{}",
+        v["max"]
+    );
+    assert_eq!(v["steps_in_last"], serde_json::json!(["s1498", "s1499"]));
+    assert_eq!(v["code"], 0, "{v}");
+    let outcome: serde_json::Value = serde_json::from_str(
+        v["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .last()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {v}"));
+    assert_eq!(outcome["status"], "Succeeded", "{v}");
+    assert_eq!(
+        outcome["outputs"]["parameters"]["v"],
+        format!("{} up", "x".repeat(100))
+    );
 }

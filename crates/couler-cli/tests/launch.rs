@@ -123,3 +123,44 @@ fn skipped_exit_code_applies_to_skipped_steps_only() {
     assert_eq!(run("bad", Some("0")), (Some(1), "Failed".into()));
     assert_eq!(run("ok", Some("0")), (Some(0), "Succeeded".into()));
 }
+
+/// An exit step's slice (docs/launcher.md) stubs only the steps it must know by name; the
+/// outcomes of the others arrive as `COULER_UPSTREAM_*` alone and still decide the status,
+/// except where a step listed in the slice has `continueOnFailure`.
+#[test]
+fn an_exit_slice_derives_the_status_from_outcomes_of_steps_it_leaves_out() {
+    let mut wf = workflow(true);
+    wf["steps"] = serde_json::json!([
+        {"name": "flaky", "container": {"command": ["true"]}, "continueOnFailure": true}
+    ]);
+    let task = serde_json::json!({"workflow": wf, "step": "report"});
+    let outcome = |status: &str| {
+        serde_json::json!({"status": status, "outputs": {"parameters": {}, "result": null, "exit_code": null, "artifacts": {}}})
+            .to_string()
+    };
+    let failed = outcome("Failed");
+    let ok = outcome("Succeeded");
+    let error = outcome("Error");
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("COULER_UPSTREAM_TRAIN_A", &ok)], "Succeeded"),
+        (&[("COULER_UPSTREAM_TRAIN_A", &failed)], "Failed"),
+        // A mapped step's instances, one of which erred.
+        (
+            &[("COULER_UPSTREAM_TRAIN_B", &format!("[{ok},{error}]"))],
+            "Error",
+        ),
+        // `flaky` is in the slice and may fail.
+        (
+            &[
+                ("COULER_UPSTREAM_FLAKY", &failed),
+                ("COULER_UPSTREAM_TRAIN_A", &ok),
+            ],
+            "Succeeded",
+        ),
+    ];
+    for (env, expected) in cases {
+        let (code, o) = launch(&task, env);
+        assert_eq!(code, 0, "{o}");
+        assert_eq!(o["outputs"]["result"], expected, "{env:?}");
+    }
+}

@@ -392,7 +392,8 @@ async fn prepare(task: &Task, opts: &LaunchOptions) -> Result<Prepared, Usage> {
         .or_else(|| env_nonempty("COULER_WORKFLOW_STATUS"))
         .map(|s| engine_status(&s));
     if is_exit_handler && workflow_status.is_none() {
-        workflow_status = Some(derived_status(&wf, &seen).to_string());
+        let others = unlisted_statuses(&wf, &seen, store.as_ref()).await?;
+        workflow_status = Some(derived_status(&wf, &seen, &others).to_string());
     }
     let mut p = Prepared {
         wf,
@@ -409,15 +410,63 @@ async fn prepare(task: &Task, opts: &LaunchOptions) -> Result<Prepared, Usage> {
     Ok(p)
 }
 
-/// The workflow status the exit handler sees, from the steps' outcomes (as `couler run`).
-fn derived_status(wf: &Workflow, seen: &BTreeMap<String, Seen>) -> &'static str {
-    let mut status = "Succeeded";
-    for s in &wf.steps {
-        let Some(o) = seen.get(&s.name) else { continue };
-        if s.continue_on_failure {
+/// The statuses of the outcomes given for steps the task's workflow leaves out: an exit step's
+/// slice stubs only the exit steps, the main steps it reads and those with
+/// `continueOnFailure` (docs/launcher.md, "Workflow status for the exit handler"), yet every
+/// main step's outcome counts.
+async fn unlisted_statuses(
+    wf: &Workflow,
+    seen: &BTreeMap<String, Seen>,
+    store: Option<&Store>,
+) -> Result<Vec<StepStatus>, Usage> {
+    let names: std::collections::HashSet<&str> = wf
+        .steps
+        .iter()
+        .chain(&wf.on_exit)
+        .map(|s| s.name.as_str())
+        .collect();
+    let vars: std::collections::HashSet<String> = names.iter().map(|n| upstream_env(n)).collect();
+    let mut out: Vec<StepStatus> = seen
+        .iter()
+        .filter(|(name, _)| !names.contains(name.as_str()))
+        .map(|(_, o)| o.status)
+        .collect();
+    for (var, v) in std::env::vars() {
+        if !var.starts_with("COULER_UPSTREAM_") || vars.contains(&var) {
             continue;
         }
-        match o.status {
+        let name = var["COULER_UPSTREAM_".len()..]
+            .to_lowercase()
+            .replace('_', "-");
+        let stub = Workflow {
+            steps: vec![Step::new(
+                name.clone(),
+                StepKind::Suspend(couler_ir::Suspend::default()),
+            )],
+            ..Workflow::new(wf.name.clone())
+        };
+        let o = upstream_outcome(&stub, &name, &serde_json::Value::String(v), store).await?;
+        out.push(o.status);
+    }
+    Ok(out)
+}
+
+/// The workflow status the exit handler sees, from the steps' outcomes (as `couler run`):
+/// those of the workflow's steps, and `others` (steps it leaves out, none with
+/// `continueOnFailure`).
+fn derived_status(
+    wf: &Workflow,
+    seen: &BTreeMap<String, Seen>,
+    others: &[StepStatus],
+) -> &'static str {
+    let listed = wf
+        .steps
+        .iter()
+        .filter(|s| !s.continue_on_failure)
+        .filter_map(|s| seen.get(&s.name).map(|o| o.status));
+    let mut status = "Succeeded";
+    for st in listed.chain(others.iter().copied()) {
+        match st {
             StepStatus::Error => return "Error",
             StepStatus::Failed | StepStatus::Omitted => status = "Failed",
             _ => {}
@@ -647,11 +696,12 @@ async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
                 all_there &= store.contains(a).await;
             }
             if all_there {
-                return Outcome {
+                let hit = Outcome {
                     status: StepStatus::Cached,
                     outputs,
                     message: Some("outputs restored from the cache".into()),
                 };
+                return published(store, step, hit).await;
             }
         }
     }
@@ -703,7 +753,26 @@ async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
     {
         eprintln!("couler launch: warning: cannot write the cache entry: {e}");
     }
-    out
+    match store {
+        Some(store) => published(store, step, out).await,
+        None => out,
+    }
+}
+
+/// A finished step's `storage: local` outputs written to their places (a split workflow's
+/// exchange, as the executor does), also for a cache hit; an error there is the step's.
+async fn published(store: &Store, step: &Step, out: Outcome) -> Outcome {
+    if !matches!(out.status, StepStatus::Succeeded | StepStatus::Cached) {
+        return out;
+    }
+    match crate::subworkflow::publish(store, step, &out.outputs).await {
+        Ok(()) => out,
+        Err(why) => Outcome {
+            status: StepStatus::Error,
+            outputs: out.outputs,
+            message: Some(why),
+        },
+    }
 }
 
 /// Cache entries live beside a directory store's blobs (`<store>/cache/<hex>.json`).

@@ -14,6 +14,7 @@
 //! (XCom pulls by validated task id, `run_id`, params as JSON).
 
 pub mod python;
+mod split;
 
 use crate::{Backend, CompileError, Feature, Operator, Options, Output, Support};
 use couler_ir::{ArtifactSource, Graph, MapOver, ParamType, Step, StepKind, Storage, Workflow};
@@ -24,6 +25,10 @@ use std::fmt::Write as _;
 
 /// Compiles the IR to Apache Airflow 3 DAG files (Python).
 pub struct Airflow;
+
+/// Linux's limit on one environment string (`MAX_ARG_STRLEN`, 32 pages), `NAME=value` included:
+/// `execve` fails with E2BIG beyond it.
+const ENV_STRING_LIMIT: usize = 128 * 1024;
 
 /// Exit code of the launcher that Airflow's `BashOperator` turns into "skipped".
 const SKIP_EXIT_CODE: i32 = 99;
@@ -95,9 +100,13 @@ impl Backend for Airflow {
                 Support::Lowered("the launcher's artifact store (artifactRepository only)")
             }
             StatusOf => Support::Lowered("status and exit code in the launcher's outcome"),
-            Resource | JobTensorflow | JobPytorch | JobMpi | SubWorkflow | Volumes
-            | VolumeClaims | Ttl | PodGc | StorageGcs | StorageOss | StorageHdfs | StorageGit
-            | StorageHttp => Support::Unsupported,
+            SubWorkflow => Support::Lowered(
+                "a TriggerDagRunOperator task that runs the DAG of the referenced spec (its file stem) and waits for it; params passed as the run's conf",
+            ),
+            Resource | JobTensorflow | JobPytorch | JobMpi | Volumes | VolumeClaims | Ttl
+            | PodGc | StorageGcs | StorageOss | StorageHdfs | StorageGit | StorageHttp => {
+                Support::Unsupported
+            }
         }
     }
 
@@ -105,9 +114,13 @@ impl Backend for Airflow {
         crate::check_support(self, wf)?;
         check_details(self, wf)?;
         let mut out = Output::default();
-        let text = dag_file(wf, options, &mut out.warnings)?;
+        let (text, _) = dag_file(wf, options, &mut out.warnings)?;
         out.files.insert(format!("{}.py", wf.name), text);
         Ok(out)
+    }
+
+    fn split_lowering(&self) -> Option<&dyn crate::SplitLowering> {
+        Some(self)
     }
 }
 
@@ -124,7 +137,52 @@ fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
             .collect(),
         detail: Some(detail),
     };
+    let sub_workflows: Vec<&str> = wf
+        .steps
+        .iter()
+        .chain(&wf.on_exit)
+        .filter(|s| matches!(s.kind, StepKind::Workflow(_)))
+        .map(|s| s.name.as_str())
+        .collect();
     for s in wf.steps.iter().chain(&wf.on_exit) {
+        if let StepKind::Workflow(sw) = &s.kind {
+            if s.map.is_some() || s.repeat.is_some() || s.when.is_some() {
+                return Err(unsupported(
+                    Feature::SubWorkflow,
+                    s,
+                    "a sub-workflow step with `map`, `repeat` or `when` has no Airflow lowering (a triggered DAG run is one task); put the condition or loop inside the sub-workflow".into(),
+                ));
+            }
+            for (name, value) in &sw.params {
+                let is_param = matches!(
+                    value.segments(),
+                    [couler_ir::Segment::Ref(couler_ir::Reference::Param(_))]
+                );
+                if !is_param || !is_identifier(name) {
+                    return Err(unsupported(
+                        Feature::SubWorkflow,
+                        s,
+                        format!(
+                            "param `{}` of the sub-workflow is `{value}`; on Airflow a sub-workflow's params are passed as the triggered run's conf and must each be one workflow param, `{{{{params.NAME}}}}` (declare the value as a param of this workflow)",
+                            name.escape_debug()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (path, r) in s.references() {
+            if let Some(from) = r.step_name()
+                && sub_workflows.contains(&from)
+            {
+                return Err(unsupported(
+                    Feature::SubWorkflow,
+                    s,
+                    format!(
+                        "`{path}` reads `{{{{{r}}}}}`, an outcome of the sub-workflow step `{from}`; a triggered Airflow DAG run returns no outputs or status to the triggering DAG (order the steps with `dependsOn` instead)"
+                    ),
+                ));
+            }
+        }
         if let StepKind::Suspend(sus) = &s.kind
             && sus.duration.is_none()
         {
@@ -151,6 +209,13 @@ fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
         }
     }
     Ok(())
+}
+
+fn is_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The name of the environment variable that carries step `name`'s outcome (docs/launcher.md).
@@ -191,18 +256,21 @@ fn param_type(t: ParamType) -> Value {
     }
 }
 
-/// The whole DAG file.
+/// The whole DAG file, and each step's share of its bytes (its task, the dependency lines into
+/// it, its part of the embedded workflow JSON and of the exit tasks' upstream lists): what a
+/// split measures a part by.
 fn dag_file(
     wf: &Workflow,
     o: &Options,
     warnings: &mut Vec<String>,
-) -> Result<String, CompileError> {
+) -> Result<(String, Vec<u64>), CompileError> {
     let graph = Graph::new(wf);
     let order = graph
         .topological_order()
         .map_err(|c| CompileError::Invalid(format!("the workflow has a cycle: {c:?}")))?;
-    let wf_json = serde_json::to_string(wf)
-        .map_err(|e| CompileError::Invalid(format!("cannot encode the workflow: {e}")))?;
+    let mut head = crate::launcher_workflow(wf, &[]);
+    head.steps.clear();
+    let wf_json = encode(&head)?;
     let store = o.artifact_store.clone().or_else(|| {
         wf.artifact_repository.as_ref().and_then(|s| match s {
             Storage::Local(l) => Some(l.path.clone()),
@@ -232,6 +300,12 @@ fn dag_file(
             "without --launcher-image the step images must contain the `couler` launcher on their PATH".into(),
         );
     }
+    let mut shares: Vec<u64> = vec![0; wf.steps.len()];
+    let triggers = wf
+        .steps
+        .iter()
+        .chain(&wf.on_exit)
+        .any(|s| matches!(s.kind, StepKind::Workflow(_)));
     let mut py = String::new();
     let w = &mut py;
     let _ = writeln!(
@@ -255,6 +329,12 @@ fn dag_file(
             "from airflow.providers.standard.operators.bash import BashOperator"
         );
     }
+    if triggers {
+        let _ = writeln!(
+            w,
+            "from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator"
+        );
+    }
     match o.operator {
         Operator::Host => {}
         Operator::Kubernetes => {
@@ -274,7 +354,8 @@ fn dag_file(
     }
     let _ = writeln!(
         w,
-        "\n# The workflow (the Couler IR as JSON); every task's launcher reads its step from it.\n\
+        "\n# The workflow's own fields (the Couler IR as JSON, less its steps): every task's launcher\n\
+         # input adds the task's step and stubs of the steps it reads.\n\
          WORKFLOW = {}\n\
          LAUNCHER = {}\n\
          ARTIFACT_STORE = {}\n\
@@ -306,6 +387,11 @@ fn dag_file(
         "start_date=datetime(2024, 1, 1)".into(),
         "catchup=False".into(),
     ];
+    if wf.schedule.is_none() {
+        // It runs only when triggered: unpaused, a trigger (a split's parent, a sub-workflow
+        // step) can start it as soon as it is deployed.
+        dag_args.push("is_paused_upon_creation=False".into());
+    }
     if let Some(d) = &wf.description {
         dag_args.push(format!("description={}", string(d)));
     }
@@ -369,16 +455,20 @@ fn dag_file(
             .iter()
             .map(|&p| wf.steps[p].name.as_str())
             .collect();
+        let before = w.len();
         vars.push(task(w, wf, step, &preds, &mapped, o, false, warnings)?);
+        shares[i] += (w.len() - before) as u64;
     }
     // Dependencies, in a fixed order.
     for (a, b) in graph.edges() {
+        let before = w.len();
         let _ = writeln!(
             w,
             "    {} >> {}",
             task_var(&wf.steps[a].name),
             task_var(&wf.steps[b].name)
         );
+        shares[b] += (w.len() - before) as u64;
     }
     // Exit steps: after every step whatever happened (`all_done`), and after the exit steps
     // they depend on.
@@ -396,8 +486,18 @@ fn dag_file(
         if !list.is_empty() {
             let _ = writeln!(w, "    [{}] >> {v}", list.join(", "));
         }
+        // Each main step's entry in the lists (and in the task's upstream environment).
+        for (share, s) in shares.iter_mut().zip(&wf.steps) {
+            *share += 2 * (task_var(&s.name).len() as u64 + 2) + 64;
+        }
     }
-    Ok(py)
+    Ok((py, shares))
+}
+
+/// The IR as compact JSON (serde's field order: the spec's).
+fn encode<T: serde::Serialize>(value: &T) -> Result<String, CompileError> {
+    serde_json::to_string(value)
+        .map_err(|e| CompileError::Invalid(format!("cannot encode the workflow: {e}")))
 }
 
 fn task_var(name: &str) -> String {
@@ -432,7 +532,6 @@ fn task(
             }
         ));
     }
-    let env = format!("_env({}, [{}])", string(id), ups.join(", "));
     let mut kw: Vec<String> = vec![format!("task_id={}", string(id))];
     kw.push(format!(
         "trigger_rule={}",
@@ -479,6 +578,36 @@ fn task(
     {
         kw.push(format!("max_active_tis_per_dagrun={}", p.max(1)));
     }
+    if let StepKind::Workflow(sw) = &step.kind {
+        trigger_task(w, &var, sw, &mut kw)?;
+        return Ok(var);
+    }
+    // The launcher's workflow: the file's WORKFLOW with this task's step and stubs.
+    let slice = crate::launcher_workflow(wf, &[&step.name]);
+    let mut part = format!("{{\"steps\":{}", encode(&slice.steps)?);
+    if !slice.on_exit.is_empty() {
+        part += &format!(",\"onExit\":{}", encode(&slice.on_exit)?);
+    }
+    part.push('}');
+    // `COULER_TASK=b64:…` is one environment string, which Linux caps at 128 KiB. The task's
+    // text is the slice's JSON as Python's `json.dumps` writes it: a space after each `,` and
+    // `:`, non-ASCII as `\uXXXX` (counted at their worst), and the `step` field.
+    let json = encode(&slice)?;
+    let non_ascii = json.chars().filter(|c| !c.is_ascii()).count();
+    let text = json.len() + json.matches([',', ':']).count() + 5 * non_ascii + id.len() + 64;
+    let encoded = 4 * text.div_ceil(3) + "COULER_TASK=b64:".len();
+    if encoded >= ENV_STRING_LIMIT {
+        return Err(CompileError::Invalid(format!(
+            "step `{}`: its launcher input would be {encoded} bytes in one environment variable, over Linux's {ENV_STRING_LIMIT}-byte limit, so the task could not start; make the step smaller (move a long script, or a long `map.items` list, into a file or an upstream step's output)",
+            step.name
+        )));
+    }
+    let env = format!(
+        "_env({}, {}, [{}])",
+        string(id),
+        string(&part),
+        ups.join(", ")
+    );
     let flags = if step.continue_on_failure {
         " --exit-zero"
     } else {
@@ -593,6 +722,57 @@ fn task(
     Ok(var)
 }
 
+/// A sub-workflow step: trigger a run of the referenced DAG (same run id, params as conf) and
+/// wait until it ends; it fails when that run fails. Names are validated, so the generated
+/// Jinja holds no user text.
+fn trigger_task(
+    w: &mut String,
+    var: &str,
+    sw: &couler_ir::SubWorkflow,
+    kw: &mut Vec<String>,
+) -> Result<(), CompileError> {
+    let dag_id = crate::sub_workflow_name(&sw.reference);
+    task_id(&dag_id)?;
+    kw.push(format!("trigger_dag_id={}", string(&dag_id)));
+    kw.push("trigger_run_id=\"{{ run_id }}\"".into());
+    if !sw.params.is_empty() {
+        let mut entries = Vec::new();
+        for (name, value) in &sw.params {
+            let [couler_ir::Segment::Ref(couler_ir::Reference::Param(p))] = value.segments() else {
+                return Err(CompileError::Invalid(format!(
+                    "sub-workflow param `{}` is not one workflow param",
+                    name.escape_debug()
+                )));
+            };
+            if !is_identifier(name) || !is_identifier(p) {
+                return Err(CompileError::Invalid(format!(
+                    "sub-workflow param `{}` is not an identifier",
+                    name.escape_debug()
+                )));
+            }
+            entries.push(format!("'{name}': params['{p}']"));
+        }
+        kw.push(format!(
+            "conf={}",
+            string(&format!("{{{{ {{{}}} | tojson }}}}", entries.join(", ")))
+        ));
+    }
+    kw.push("wait_for_completion=True".into());
+    kw.push("poke_interval=TRIGGER_POKE_SECONDS".into());
+    kw.push("allowed_states=[\"success\"]".into());
+    kw.push("failed_states=[\"failed\"]".into());
+    // A retried or cleared task runs the part again (the launcher's cache restores its
+    // finished steps) instead of failing on the run that already exists.
+    kw.push("reset_dag_run=True".into());
+    kw.push("deferrable=False".into());
+    let _ = writeln!(
+        w,
+        "    {var} = TriggerDagRunOperator(\n        {},\n    )",
+        kw.join(",\n        ")
+    );
+    Ok(())
+}
+
 fn range_len(start: i64, stop: i64, by: i64) -> usize {
     if by > 0 && stop > start {
         ((stop - start + by - 1) / by) as usize
@@ -689,19 +869,25 @@ fn kubernetes_kwargs(wf: &Workflow, step: &Step, env: &str) -> Vec<String> {
 
 /// Generated helpers every DAG file carries (no user data in here).
 const HELPERS: &str = r#"
+# Parsed once: every task's launcher input starts from it.
+_WORKFLOW = json.loads(WORKFLOW)
+# How often a sub-workflow's trigger task asks whether the triggered run has ended.
+TRIGGER_POKE_SECONDS = 5
 
-def _task(step):
-    """The launcher's task for `step` (docs/launcher.md), base64-encoded so that no quote, `$`,
-    `{{` or newline of the user's reaches a shell or a Jinja template."""
-    text = json.dumps({"workflow": json.loads(WORKFLOW), "step": step})
+
+def _task(step, steps):
+    """The launcher's task for `step` (docs/launcher.md): the workflow with `steps` (JSON: the
+    step and stubs of the steps it reads), base64-encoded so that no quote, `$`, `{{` or
+    newline of the user's reaches a shell or a Jinja template."""
+    text = json.dumps({"workflow": dict(_WORKFLOW, **json.loads(steps)), "step": step})
     return "b64:" + base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def _env(step, upstream):
+def _env(step, steps, upstream):
     """The task's environment. User data is wrapped in `literal` (Airflow does not render it);
     the Jinja here is generated: XCom pulls by validated task id, the run id, params as JSON."""
     env = {
-        "COULER_TASK": literal(_task(step)),
+        "COULER_TASK": literal(_task(step, steps)),
         "COULER_LAUNCHER": literal(LAUNCHER),
         "COULER_RUN_ID": "{{ run_id }}",
         "COULER_PARAMS": "{{ params | tojson }}",

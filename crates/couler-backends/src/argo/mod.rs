@@ -1121,7 +1121,7 @@ impl<'a> Lowerer<'a> {
                 for (k, v) in &sw.params {
                     args.push(json!({"name": k, "value": render::template(v, &mut body_ref)?}));
                 }
-                let template_name = sub_workflow_template(&sw.reference);
+                let template_name = crate::sub_workflow_name(&sw.reference);
                 let mut spec = json!({"workflowTemplateRef": {"name": template_name}});
                 if !args.is_empty() {
                     spec["arguments"] = json!({"parameters": args});
@@ -1524,18 +1524,6 @@ fn storage(
         }
         Storage::Http(x) => ("http", json!({"url": x.url})),
     })
-}
-
-/// The name of the WorkflowTemplate a sub-workflow step creates a run of: a registered name as
-/// it is, a spec file path by its file stem.
-fn sub_workflow_template(reference: &str) -> String {
-    let last = reference.rsplit('/').next().unwrap_or(reference);
-    let stem = last
-        .strip_suffix(".yaml")
-        .or_else(|| last.strip_suffix(".yml"))
-        .or_else(|| last.strip_suffix(".json"))
-        .unwrap_or(last);
-    couler_ir::validate::to_dns1123(stem)
 }
 
 fn job_kind(f: Framework) -> (&'static str, &'static str, &'static str) {

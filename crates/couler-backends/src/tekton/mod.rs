@@ -5,7 +5,7 @@
 //! the exit handler under `finally`) and a `PipelineRun` that runs it with the workflow params'
 //! defaults and a per-run volume for artifacts. Every Task runs the step's image with the shared
 //! in-task launcher (`couler launch`), copied in from the launcher image by a first step, as
-//! Kubeflow Pipelines does; the workflow, cut down to the Task's steps ([`cut_down`]), reaches the
+//! Kubeflow Pipelines does; the workflow, cut down to the Task's steps ([`crate::launcher_workflow`]), reaches the
 //! launcher as inert JSON ([`render::inert_json`]), so no user string stands where Tekton
 //! substitutes `$(…)` or a shell interprets anything; steps pass outcomes to each other through
 //! the results `status` and `outcome`. See `docs/tekton.md` for every feature.
@@ -390,7 +390,7 @@ impl<'a> Lowerer<'a, '_> {
     }
 
     /// Writes each Task's `COULER_TASK`: `{"step": "$(params.couler-step)", "workflow": W}`, W
-    /// the workflow cut down to the Task's steps (see [`cut_down`]) as inert JSON. The step's
+    /// the workflow cut down to the Task's steps ([`crate::launcher_workflow`]) as inert JSON. The step's
     /// name is a DNS-1123 label Tekton substitutes from a param, so it needs no JSON escaping;
     /// everything else holds no `$` at all.
     fn finish_tasks(&mut self) -> Result<(), CompileError> {
@@ -400,9 +400,11 @@ impl<'a> Lowerer<'a, '_> {
                 .unwrap_or_default()
                 .to_string();
             let members = self.members.get(&name).cloned().unwrap_or_default();
-            let workflow = serde_json::to_value(cut_down(self.wf, &members)).map_err(|e| {
-                CompileError::Invalid(format!("cannot serialise the workflow: {e}"))
-            })?;
+            let members: Vec<&str> = members.iter().map(String::as_str).collect();
+            let workflow = serde_json::to_value(crate::launcher_workflow(self.wf, &members))
+                .map_err(|e| {
+                    CompileError::Invalid(format!("cannot serialise the workflow: {e}"))
+                })?;
             let task = format!(
                 "{{\"step\":\"$(params.couler-step)\",\"workflow\":{}}}",
                 render::inert_json(&workflow)
@@ -878,91 +880,6 @@ impl<'a> Lowerer<'a, '_> {
             "spec": spec,
         }))
     }
-}
-
-/// The workflow a Task's launcher needs: `members` (the steps the Task runs) whole, the steps
-/// whose outputs they read as stubs (name, kind without commands, output declarations, `map`:
-/// what the launcher needs to read their outcomes), and nothing else, so that the documents
-/// grow with steps + edges rather than with steps × Tasks. Orders (`dependsOn`, groups) are
-/// the Pipeline's business and are left out.
-pub fn cut_down(wf: &Workflow, members: &[String]) -> Workflow {
-    let is_member = |n: &str| members.iter().any(|m| m == n);
-    let mut read: BTreeSet<&str> = BTreeSet::new();
-    for s in wf.steps.iter().chain(&wf.on_exit) {
-        if is_member(&s.name) {
-            for (_, r) in s.references() {
-                if let Reference::Step { step, .. } = r {
-                    read.insert(step.as_str());
-                }
-            }
-        }
-    }
-    // The exit handler runs after everything: all steps, as stubs (a workflow needs a step).
-    if wf.on_exit.iter().any(|e| is_member(&e.name)) {
-        read.extend(wf.steps.iter().map(|s| s.name.as_str()));
-    }
-    // Field by field: cloning the whole workflow per Task would be quadratic.
-    let mut out = Workflow::new(wf.name.clone());
-    out.api_version = wf.api_version.clone();
-    out.description = wf.description.clone();
-    out.labels = wf.labels.clone();
-    out.annotations = wf.annotations.clone();
-    out.params = wf.params.clone();
-    out.defaults = wf.defaults.clone();
-    out.parallelism = wf.parallelism;
-    out.schedule = wf.schedule.clone();
-    out.service_account = wf.service_account.clone();
-    out.image_pull_secrets = wf.image_pull_secrets.clone();
-    out.volumes = wf.volumes.clone();
-    out.volume_claims = wf.volume_claims.clone();
-    out.ttl = wf.ttl.clone();
-    out.pod_gc = wf.pod_gc.clone();
-    out.artifact_repository = wf.artifact_repository.clone();
-    out.steps = wf
-        .steps
-        .iter()
-        .filter_map(|s| {
-            if is_member(&s.name) {
-                let mut s = s.clone();
-                s.depends_on.clear();
-                Some(s)
-            } else if read.contains(s.name.as_str()) {
-                Some(stub(s))
-            } else {
-                None
-            }
-        })
-        .collect();
-    out.on_exit = wf
-        .on_exit
-        .iter()
-        .filter(|e| is_member(&e.name))
-        .map(|e| {
-            let mut e = e.clone();
-            e.depends_on.clear();
-            e
-        })
-        .collect();
-    out
-}
-
-/// A step reduced to what a reader's launcher needs about it.
-fn stub(s: &Step) -> Step {
-    let kind = match &s.kind {
-        StepKind::Container(c) => StepKind::Container(couler_ir::Container {
-            image: c.image.clone(),
-            ..Default::default()
-        }),
-        StepKind::Script(sc) => StepKind::Container(couler_ir::Container {
-            image: sc.image.clone(),
-            ..Default::default()
-        }),
-        other => other.clone(),
-    };
-    let mut out = Step::new(s.name.clone(), kind);
-    out.outputs = s.outputs.clone();
-    out.map = s.map.clone();
-    out
 }
 
 /// Tekton's rule for result names (`ResultNameFormat`): ASCII letters, digits, `-`, `_` and `.`,
