@@ -542,3 +542,118 @@ onExit:
     assert_eq!(log["status"], "Succeeded");
     assert_eq!(log["outputs"]["result"], "status=Succeeded");
 }
+
+/// A small tmpfs mounted for the test, unmounted when dropped. Mounting needs root (or
+/// CAP_SYS_ADMIN), which this project's machines and CI have; a full disk cannot be made
+/// faithfully any other way (`/dev/full` is not a directory, RLIMIT_FSIZE gives EFBIG).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(path).unwrap_or_else(|e| panic!("{e}"));
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .unwrap_or_else(|e| panic!("running mount: {e}"));
+        assert!(
+            out.status.success(),
+            "mounting a {size} tmpfs at {} needs root or CAP_SYS_ADMIN: {}",
+            path.display(),
+            text(&out.stderr)
+        );
+        SmallDisk(path.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
+
+/// A step whose 4 MiB artifact does not fit the 1 MiB artifact store: the step is an Error
+/// that says "no space left on device" and what to do, its dependent is Omitted, nothing
+/// half-written is left (no blob, no temporary file holding the space), the state reads back;
+/// with room made, `couler resume` finishes the run.
+#[test]
+fn a_full_artifact_store_is_a_clear_error_and_resume_finishes_after_room_is_made() {
+    let d = tmp();
+    let store = d.path().join("store");
+    let spec = d.path().join("fills-the-disk.yaml");
+    std::fs::write(
+        &spec,
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: fills-the-disk\nsteps:\n  - name: big\n    script: {command: [sh], source: 'head -c 4194304 /dev/zero > data.bin'}\n    outputs: {artifacts: [{name: data, path: data.bin}]}\n  - name: after\n    script: {command: [sh], source: 'wc -c < data.bin'}\n    inputs: {artifacts: [{name: data, path: data.bin, from: steps.big.outputs.artifacts.data}]}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let spec = spec.display().to_string();
+    let store_arg = store.display().to_string();
+    let run_id = {
+        let _disk = SmallDisk::mount(&store, "1m");
+        let out = couler_in(
+            d.path(),
+            &["run", &spec, "--artifact-store", &store_arg, "-o", "json"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let v = json(&out);
+        assert_eq!(v["status"], "Error", "{v:#}");
+        let step = |name: &str| -> serde_json::Value {
+            v["steps"]
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["node"] == name).cloned())
+                .unwrap_or_default()
+        };
+        assert_eq!(step("big")["status"], "Error");
+        let message = step("big")["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.contains("output artifact `data`")
+                && message.contains("no space left on device")
+                && message.contains("free space"),
+            "{message}"
+        );
+        assert_eq!(step("after")["status"], "Omitted");
+        let files: Vec<_> = walk_files(&store);
+        assert!(files.is_empty(), "left in the store: {files:?}");
+        let run_id = v["runId"].as_str().unwrap_or_default().to_string();
+        let status = couler_in(d.path(), &["status", &run_id, "-o", "json"]);
+        assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+        assert_eq!(json(&status)["run"]["status"], "Error");
+        run_id
+    };
+    let _disk = SmallDisk::mount(&store, "16m");
+    let out = couler_in(
+        d.path(),
+        &[
+            "resume",
+            &run_id,
+            "--artifact-store",
+            &store_arg,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["status"], "Succeeded", "{v:#}");
+    let after = v["steps"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["node"] == "after").cloned())
+        .unwrap_or_default();
+    assert_eq!(after["outputs"]["result"], "4194304");
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

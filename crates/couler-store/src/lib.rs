@@ -431,13 +431,15 @@ impl ArtifactStore {
         }
         .await;
         match uploaded {
-            Ok((again, _)) if again == hex => {
-                writer
-                    .close()
-                    .await
-                    .map_err(|e| self.backend_err("storing", &key, e))?;
-                Ok((digest, size))
-            }
+            Ok((again, _)) if again == hex => match writer.close().await {
+                Ok(_) => Ok((digest, size)),
+                Err(e) => {
+                    // A failed close (a full disk at the last flush) must not leave its
+                    // temporary file holding the space.
+                    let _ = writer.abort().await;
+                    Err(self.backend_err("storing", &key, e))
+                }
+            },
             Ok(_) => {
                 let _ = writer.abort().await;
                 Err(StoreError::new(
