@@ -60,7 +60,7 @@ pub mod tekton;
 pub use capability::{Feature, Support, Use, check_support, features_used};
 
 use couler_ir::{Step, StepKind, Workflow};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// What kind of top-level document to emit (for engines that have several).
@@ -245,96 +245,139 @@ pub(crate) fn sub_workflow_name(reference: &str) -> String {
     couler_ir::validate::to_dns1123(stem)
 }
 
-/// The workflow a launcher task needs (docs/launcher.md, "The task"): the workflow's own
-/// fields, `members` (the steps the task runs) whole, and a stub of each step they read
-/// ([`launcher_stub`]); an exit step's also stubs the exit steps and the main steps with
-/// `continueOnFailure`, for its derived `workflow.status`. So a task's
-/// input grows with what its steps read, not with the workflow: the whole workflow in every
-/// task would make the engine's documents grow with steps × tasks, and one environment string
-/// may not pass 128 KiB (Linux's `MAX_ARG_STRLEN`), about 95 KB of workflow JSON. Orders
-/// (`dependsOn`, groups) are the engine's business and are left out.
-pub fn launcher_workflow(wf: &Workflow, members: &[&str]) -> Workflow {
-    let members: HashSet<&str> = members.iter().copied().collect();
-    let mut read: HashSet<&str> = HashSet::new();
-    for s in wf.steps.iter().chain(&wf.on_exit) {
-        if members.contains(s.name.as_str()) {
-            for (_, r) in s.references() {
+/// The workflows launcher tasks need (docs/launcher.md, "The task"), for one workflow: the
+/// workflow's own fields, the steps a task runs whole, and a stub of each step they read
+/// ([`launcher_stub`]); an exit step's slice also stubs the exit steps and the main steps with
+/// `continueOnFailure`, for its derived `workflow.status`. So a task's input grows with what
+/// its steps read, not with the workflow: the whole workflow in every task would make the
+/// engine's documents grow with steps × tasks, and one environment string may not pass
+/// 128 KiB (Linux's `MAX_ARG_STRLEN`), about 95 KB of workflow JSON. Orders (`dependsOn`,
+/// groups) are the engine's business and are left out.
+///
+/// Built once per workflow, so that each slice costs what it holds, not the workflow's size.
+pub struct LauncherSlices<'a> {
+    wf: &'a Workflow,
+    /// Step name → (is an exit step, its index in `steps` or `on_exit`).
+    index: HashMap<&'a str, (bool, usize)>,
+    /// What an exit step's slice stubs besides what it references.
+    exit_reads: Vec<&'a str>,
+}
+
+impl<'a> LauncherSlices<'a> {
+    pub fn new(wf: &'a Workflow) -> Self {
+        let main = wf
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), (false, i)));
+        let exit = wf
+            .on_exit
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), (true, i)));
+        let exempt = wf.steps.iter().filter(|s| s.continue_on_failure);
+        LauncherSlices {
+            wf,
+            index: main.chain(exit).collect(),
+            exit_reads: exempt.chain(&wf.on_exit).map(|s| s.name.as_str()).collect(),
+        }
+    }
+
+    /// The workflow's own fields: no steps, exit steps or groups.
+    pub fn head(&self) -> Workflow {
+        let Workflow {
+            api_version,
+            kind,
+            name,
+            description,
+            labels,
+            annotations,
+            params,
+            defaults,
+            parallelism,
+            schedule,
+            service_account,
+            image_pull_secrets,
+            volumes,
+            volume_claims,
+            ttl,
+            pod_gc,
+            artifact_repository,
+            groups: _,
+            steps: _,
+            on_exit: _,
+        } = self.wf;
+        Workflow {
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+            name: name.clone(),
+            description: description.clone(),
+            labels: labels.clone(),
+            annotations: annotations.clone(),
+            params: params.clone(),
+            defaults: defaults.clone(),
+            parallelism: *parallelism,
+            schedule: schedule.clone(),
+            service_account: service_account.clone(),
+            image_pull_secrets: image_pull_secrets.clone(),
+            volumes: volumes.clone(),
+            volume_claims: volume_claims.clone(),
+            ttl: ttl.clone(),
+            pod_gc: pod_gc.clone(),
+            artifact_repository: artifact_repository.clone(),
+            groups: Vec::new(),
+            steps: Vec::new(),
+            on_exit: Vec::new(),
+        }
+    }
+
+    /// The workflow the launcher of a task running `members` reads, steps in workflow order.
+    pub fn of(&self, members: &[&str]) -> Workflow {
+        let wf = self.wf;
+        let step = |&(exit, i): &(bool, usize)| if exit { &wf.on_exit[i] } else { &wf.steps[i] };
+        let mut wanted: BTreeMap<(bool, usize), bool> = BTreeMap::new();
+        for m in members {
+            let Some(&at) = self.index.get(m) else {
+                continue;
+            };
+            wanted.insert(at, true);
+            let mut reads: Vec<&str> = Vec::new();
+            for (_, r) in step(&at).references() {
                 if let couler_ir::Reference::Step { step, .. } = r {
-                    read.insert(step.as_str());
+                    reads.push(step);
+                }
+            }
+            if at.0 {
+                reads.extend(&self.exit_reads);
+            }
+            for r in reads {
+                if let Some(&at) = self.index.get(r) {
+                    wanted.entry(at).or_insert(false);
                 }
             }
         }
-    }
-    // An exit step's launcher derives `workflow.status` from every main step's outcome; it must
-    // know which steps do not count (`continueOnFailure`) and which are exit steps.
-    if wf.on_exit.iter().any(|e| members.contains(e.name.as_str())) {
-        let exempt = wf.steps.iter().filter(|s| s.continue_on_failure);
-        read.extend(exempt.chain(&wf.on_exit).map(|s| s.name.as_str()));
-    }
-    let cut = |steps: &[Step]| -> Vec<Step> {
-        steps
-            .iter()
-            .filter_map(|s| {
-                if members.contains(s.name.as_str()) {
-                    let mut s = s.clone();
-                    s.depends_on.clear();
-                    Some(s)
-                } else if read.contains(s.name.as_str()) {
-                    Some(launcher_stub(s))
-                } else {
-                    None
-                }
-            })
-            .collect()
-    };
-    // Field by field: cloning the whole workflow per task would be quadratic.
-    let Workflow {
-        api_version,
-        kind,
-        name,
-        description,
-        labels,
-        annotations,
-        params,
-        defaults,
-        parallelism,
-        schedule,
-        service_account,
-        image_pull_secrets,
-        volumes,
-        volume_claims,
-        ttl,
-        pod_gc,
-        artifact_repository,
-        groups: _,
-        steps,
-        on_exit,
-    } = wf;
-    Workflow {
-        api_version: api_version.clone(),
-        kind: kind.clone(),
-        name: name.clone(),
-        description: description.clone(),
-        labels: labels.clone(),
-        annotations: annotations.clone(),
-        params: params.clone(),
-        defaults: defaults.clone(),
-        parallelism: *parallelism,
-        schedule: schedule.clone(),
-        service_account: service_account.clone(),
-        image_pull_secrets: image_pull_secrets.clone(),
-        volumes: volumes.clone(),
-        volume_claims: volume_claims.clone(),
-        ttl: ttl.clone(),
-        pod_gc: pod_gc.clone(),
-        artifact_repository: artifact_repository.clone(),
-        groups: Vec::new(),
-        steps: match cut(steps) {
-            // A workflow has a step: an exit step that reads none still gets one.
-            none if none.is_empty() => steps.first().map(launcher_stub).into_iter().collect(),
-            some => some,
-        },
-        on_exit: cut(on_exit),
+        let mut slice = self.head();
+        for (at, member) in &wanted {
+            let s = if *member {
+                let mut s = step(at).clone();
+                s.depends_on.clear();
+                s
+            } else {
+                launcher_stub(step(at))
+            };
+            if at.0 {
+                slice.on_exit.push(s)
+            } else {
+                slice.steps.push(s)
+            }
+        }
+        // A workflow has a step: an exit step that reads none still gets one.
+        if slice.steps.is_empty()
+            && let Some(first) = wf.steps.first()
+        {
+            slice.steps.push(launcher_stub(first));
+        }
+        slice
     }
 }
 
@@ -444,7 +487,7 @@ pub fn capability_table(format: TableFormat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeSet, HashSet};
 
     /// Every step of every example, as its launcher task sees it: a workflow that validates,
     /// holds the step whole (less `dependsOn`) and, besides, exactly the steps it references
@@ -463,7 +506,7 @@ mod tests {
                 .unwrap_or_else(|d| panic!("{}: {d:?}", path.display()));
             let exits: HashSet<&str> = wf.on_exit.iter().map(|s| s.name.as_str()).collect();
             for step in wf.steps.iter().chain(&wf.on_exit) {
-                let slice = launcher_workflow(&wf, &[&step.name]);
+                let slice = LauncherSlices::new(&wf).of(&[&step.name]);
                 let json = serde_json::to_string(&slice).unwrap();
                 let (back, _) = couler_ir::spec::load(&json, couler_ir::Format::Json)
                     .unwrap_or_else(|d| panic!("{}: step `{}`: {d:?}", path.display(), step.name));

@@ -229,9 +229,10 @@ async fn fetch_ref(
         .map_err(|e| Usage(format!("the stored outcome {} is not JSON: {e}", a.digest)))
 }
 
-/// One upstream outcome from what the engine passed (see [`parse_json_text`]).
+/// One upstream outcome from what the engine passed (see [`parse_json_text`]); `step` is the
+/// upstream step, needed to combine a mapped one's instances.
 async fn upstream_outcome(
-    wf: &Workflow,
+    step: Option<&Step>,
     name: &str,
     raw: &serde_json::Value,
     store: Option<&Store>,
@@ -252,7 +253,7 @@ async fn upstream_outcome(
     };
     match &v {
         serde_json::Value::Array(list) => {
-            let step = wf.steps.iter().find(|s| s.name == name).ok_or_else(|| {
+            let step = step.ok_or_else(|| {
                 Usage(format!(
                     "upstream step `{name}` is not a step of the workflow"
                 ))
@@ -378,7 +379,13 @@ async fn prepare(task: &Task, opts: &LaunchOptions) -> Result<Prepared, Usage> {
     for (name, v) in &raw {
         seen.insert(
             name.clone(),
-            upstream_outcome(&wf, name, v, store.as_ref()).await?,
+            upstream_outcome(
+                wf.steps.iter().find(|s| &s.name == name),
+                name,
+                v,
+                store.as_ref(),
+            )
+            .await?,
         );
     }
     let run_id = task
@@ -438,14 +445,13 @@ async fn unlisted_statuses(
         let name = var["COULER_UPSTREAM_".len()..]
             .to_lowercase()
             .replace('_', "-");
-        let stub = Workflow {
-            steps: vec![Step::new(
-                name.clone(),
-                StepKind::Suspend(couler_ir::Suspend::default()),
-            )],
-            ..Workflow::new(wf.name.clone())
-        };
-        let o = upstream_outcome(&stub, &name, &serde_json::Value::String(v), store).await?;
+        // Only the status counts: a step without outputs combines a mapped one's instances.
+        let stub = Step::new(
+            name.clone(),
+            StepKind::Suspend(couler_ir::Suspend::default()),
+        );
+        let raw = serde_json::Value::String(v);
+        let o = upstream_outcome(Some(&stub), &name, &raw, store).await?;
         out.push(o.status);
     }
     Ok(out)
@@ -1193,8 +1199,13 @@ mod tests {
         )
         .await
         .map_err(|e| Usage(e.to_string()))?;
-        let seen =
-            upstream_outcome(&wf, "a", &serde_json::Value::String(written), Some(&store)).await?;
+        let seen = upstream_outcome(
+            wf.steps.first(),
+            "a",
+            &serde_json::Value::String(written),
+            Some(&store),
+        )
+        .await?;
         assert_eq!(seen.outputs.result, big.outputs.result);
         Ok(())
     }

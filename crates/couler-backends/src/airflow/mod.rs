@@ -154,11 +154,7 @@ fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
                 ));
             }
             for (name, value) in &sw.params {
-                let is_param = matches!(
-                    value.segments(),
-                    [couler_ir::Segment::Ref(couler_ir::Reference::Param(_))]
-                );
-                if !is_param || !is_identifier(name) {
+                if conf_param(name, value).is_none() {
                     return Err(unsupported(
                         Feature::SubWorkflow,
                         s,
@@ -209,6 +205,19 @@ fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
         }
     }
     Ok(())
+}
+
+/// The workflow param a sub-workflow param passes on, when Airflow can: the value is exactly
+/// `{{params.P}}` and the name an identifier (it goes into the generated `conf` Jinja).
+fn conf_param<'t>(name: &str, value: &'t couler_ir::Template) -> Option<&'t str> {
+    match value.segments() {
+        [couler_ir::Segment::Ref(couler_ir::Reference::Param(p))]
+            if is_identifier(name) && is_identifier(&p.replace('-', "_")) =>
+        {
+            Some(p)
+        }
+        _ => None,
+    }
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -268,9 +277,12 @@ fn dag_file(
     let order = graph
         .topological_order()
         .map_err(|c| CompileError::Invalid(format!("the workflow has a cycle: {c:?}")))?;
-    let mut head = crate::launcher_workflow(wf, &[]);
-    head.steps.clear();
-    let wf_json = encode(&head)?;
+    let slices = crate::LauncherSlices::new(wf);
+    let wf_json = encode(&slices.head())?;
+    let inputs = TaskInputs {
+        slices: &slices,
+        head_len: python_dumps_len(&wf_json),
+    };
     let store = o.artifact_store.clone().or_else(|| {
         wf.artifact_repository.as_ref().and_then(|s| match s {
             Storage::Local(l) => Some(l.path.clone()),
@@ -456,7 +468,9 @@ fn dag_file(
             .map(|&p| wf.steps[p].name.as_str())
             .collect();
         let before = w.len();
-        vars.push(task(w, wf, step, &preds, &mapped, o, false, warnings)?);
+        vars.push(task(
+            w, wf, &inputs, step, &preds, &mapped, o, false, warnings,
+        )?);
         shares[i] += (w.len() - before) as u64;
     }
     // Dependencies, in a fixed order.
@@ -481,7 +495,7 @@ fn dag_file(
             .map(|s| s.name.as_str())
             .chain(exit_preds.iter().map(|&p| wf.on_exit[p].name.as_str()))
             .collect();
-        let v = task(w, wf, h, &upstream, &mapped, o, true, warnings)?;
+        let v = task(w, wf, &inputs, h, &upstream, &mapped, o, true, warnings)?;
         let list: Vec<String> = upstream.iter().map(|s| task_var(s)).collect();
         if !list.is_empty() {
             let _ = writeln!(w, "    [{}] >> {v}", list.join(", "));
@@ -492,6 +506,21 @@ fn dag_file(
         }
     }
     Ok((py, shares))
+}
+
+/// What every task's launcher input is built from.
+struct TaskInputs<'a> {
+    slices: &'a crate::LauncherSlices<'a>,
+    /// The length of WORKFLOW (the workflow's own fields) as Python's `json.dumps` writes it.
+    head_len: usize,
+}
+
+/// The length of compact JSON `json` as Python's `json.dumps` writes it: a space after each
+/// `,` and `:`, non-ASCII as `\uXXXX` (counted at their worst: a 4-byte character as a
+/// surrogate pair, 12 bytes).
+fn python_dumps_len(json: &str) -> usize {
+    let non_ascii = json.chars().filter(|c| !c.is_ascii()).count();
+    json.len() + json.matches([',', ':']).count() + 8 * non_ascii
 }
 
 /// The IR as compact JSON (serde's field order: the spec's).
@@ -509,6 +538,7 @@ fn task_var(name: &str) -> String {
 fn task(
     w: &mut String,
     wf: &Workflow,
+    inputs: &TaskInputs<'_>,
     step: &Step,
     upstream: &[&str],
     mapped: &BTreeMap<&str, String>,
@@ -583,18 +613,15 @@ fn task(
         return Ok(var);
     }
     // The launcher's workflow: the file's WORKFLOW with this task's step and stubs.
-    let slice = crate::launcher_workflow(wf, &[&step.name]);
+    let slice = inputs.slices.of(&[&step.name]);
     let mut part = format!("{{\"steps\":{}", encode(&slice.steps)?);
     if !slice.on_exit.is_empty() {
         part += &format!(",\"onExit\":{}", encode(&slice.on_exit)?);
     }
     part.push('}');
-    // `COULER_TASK=b64:…` is one environment string, which Linux caps at 128 KiB. The task's
-    // text is the slice's JSON as Python's `json.dumps` writes it: a space after each `,` and
-    // `:`, non-ASCII as `\uXXXX` (counted at their worst), and the `step` field.
-    let json = encode(&slice)?;
-    let non_ascii = json.chars().filter(|c| !c.is_ascii()).count();
-    let text = json.len() + json.matches([',', ':']).count() + 5 * non_ascii + id.len() + 64;
+    // `COULER_TASK=b64:…` is one environment string, which Linux caps at 128 KiB; the task's
+    // text is WORKFLOW merged with `part`, and the `step` field.
+    let text = inputs.head_len + python_dumps_len(&part) + id.len() + 64;
     let encoded = 4 * text.div_ceil(3) + "COULER_TASK=b64:".len();
     if encoded >= ENV_STRING_LIMIT {
         return Err(CompileError::Invalid(format!(
@@ -738,18 +765,10 @@ fn trigger_task(
     if !sw.params.is_empty() {
         let mut entries = Vec::new();
         for (name, value) in &sw.params {
-            let [couler_ir::Segment::Ref(couler_ir::Reference::Param(p))] = value.segments() else {
-                return Err(CompileError::Invalid(format!(
-                    "sub-workflow param `{}` is not one workflow param",
-                    name.escape_debug()
-                )));
-            };
-            if !is_identifier(name) || !is_identifier(p) {
-                return Err(CompileError::Invalid(format!(
-                    "sub-workflow param `{}` is not an identifier",
-                    name.escape_debug()
-                )));
-            }
+            // `check_details` refused any other.
+            let p = conf_param(name, value).ok_or_else(|| {
+                CompileError::Invalid(format!("sub-workflow param `{}`", name.escape_debug()))
+            })?;
             entries.push(format!("'{name}': params['{p}']"));
         }
         kw.push(format!(

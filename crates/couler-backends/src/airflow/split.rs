@@ -36,6 +36,7 @@ impl SplitLowering for Airflow {
         options: &Options,
     ) -> Result<(Vec<u64>, u64), CompileError> {
         crate::check_support(self, wf)?;
+        super::check_details(self, wf)?;
         let (text, shares) = dag_file(wf, options, &mut Vec::new())?;
         let fixed = (text.len() as u64).saturating_sub(shares.iter().sum());
         Ok((shares, fixed))

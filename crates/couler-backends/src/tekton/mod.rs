@@ -5,7 +5,7 @@
 //! the exit handler under `finally`) and a `PipelineRun` that runs it with the workflow params'
 //! defaults and a per-run volume for artifacts. Every Task runs the step's image with the shared
 //! in-task launcher (`couler launch`), copied in from the launcher image by a first step, as
-//! Kubeflow Pipelines does; the workflow, cut down to the Task's steps ([`crate::launcher_workflow`]), reaches the
+//! Kubeflow Pipelines does; the workflow, cut down to the Task's steps ([`crate::LauncherSlices`]), reaches the
 //! launcher as inert JSON ([`render::inert_json`]), so no user string stands where Tekton
 //! substitutes `$(…)` or a shell interprets anything; steps pass outcomes to each other through
 //! the results `status` and `outcome`. See `docs/tekton.md` for every feature.
@@ -390,10 +390,11 @@ impl<'a> Lowerer<'a, '_> {
     }
 
     /// Writes each Task's `COULER_TASK`: `{"step": "$(params.couler-step)", "workflow": W}`, W
-    /// the workflow cut down to the Task's steps ([`crate::launcher_workflow`]) as inert JSON. The step's
+    /// the workflow cut down to the Task's steps ([`crate::LauncherSlices`]) as inert JSON. The step's
     /// name is a DNS-1123 label Tekton substitutes from a param, so it needs no JSON escaping;
     /// everything else holds no `$` at all.
     fn finish_tasks(&mut self) -> Result<(), CompileError> {
+        let slices = crate::LauncherSlices::new(self.wf);
         for doc in &mut self.tasks {
             let name = doc["metadata"]["name"]
                 .as_str()
@@ -401,10 +402,9 @@ impl<'a> Lowerer<'a, '_> {
                 .to_string();
             let members = self.members.get(&name).cloned().unwrap_or_default();
             let members: Vec<&str> = members.iter().map(String::as_str).collect();
-            let workflow = serde_json::to_value(crate::launcher_workflow(self.wf, &members))
-                .map_err(|e| {
-                    CompileError::Invalid(format!("cannot serialise the workflow: {e}"))
-                })?;
+            let workflow = serde_json::to_value(slices.of(&members)).map_err(|e| {
+                CompileError::Invalid(format!("cannot serialise the workflow: {e}"))
+            })?;
             let task = format!(
                 "{{\"step\":\"$(params.couler-step)\",\"workflow\":{}}}",
                 render::inert_json(&workflow)
