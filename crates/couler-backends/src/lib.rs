@@ -200,6 +200,10 @@ pub enum ExchangeKinds {
     Directory,
     /// An object store, or a directory every part's tasks can read (one machine, a shared mount).
     ObjectStoreOrDirectory,
+    /// A directory under this path inside the tasks' containers: a volume the lowering mounts
+    /// in every part's tasks at that path (Tekton: the run's artifact workspace, shared with
+    /// the parts' runs).
+    Volume(&'static str),
 }
 
 /// The lowering of a split workflow for one engine (`couler split --target NAME`): the parts
@@ -231,6 +235,47 @@ pub trait SplitLowering {
         children: &[(String, Workflow)],
         options: &Options,
     ) -> Result<BTreeMap<String, String>, CompileError>;
+}
+
+/// A use of a sub-workflow step that an engine which starts the child run and waits for it
+/// cannot lower: `map`, `repeat` or `when` on the step, or a read of its outcome (the child's
+/// run returns no outputs or status to its parent). Returns the step and what to do instead.
+pub(crate) fn sub_workflow_misuse<'w>(
+    wf: &'w Workflow,
+    engine: &str,
+    child_run: &str,
+) -> Option<(&'w couler_ir::Step, String)> {
+    let is_sub = |s: &couler_ir::Step| matches!(s.kind, couler_ir::StepKind::Workflow(_));
+    let subs: Vec<&str> = wf
+        .steps
+        .iter()
+        .chain(&wf.on_exit)
+        .filter(|s| is_sub(s))
+        .map(|s| s.name.as_str())
+        .collect();
+    for s in wf.steps.iter().chain(&wf.on_exit) {
+        if is_sub(s) && (s.map.is_some() || s.repeat.is_some() || s.when.is_some()) {
+            return Some((
+                s,
+                format!(
+                    "a sub-workflow step with `map`, `repeat` or `when` has no {engine} lowering ({child_run} is one task); put the condition or loop inside the sub-workflow"
+                ),
+            ));
+        }
+        for (path, r) in s.references() {
+            if let Some(from) = r.step_name()
+                && subs.contains(&from)
+            {
+                return Some((
+                    s,
+                    format!(
+                        "`{path}` reads `{{{{{r}}}}}`, an outcome of the sub-workflow step `{from}`; {child_run} returns no outputs or status to its parent (order the steps with `dependsOn` instead)"
+                    ),
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// The engine object a sub-workflow step runs (Argo: a WorkflowTemplate, Airflow: a DAG): a

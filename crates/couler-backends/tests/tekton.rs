@@ -782,3 +782,213 @@ fn documents_grow_linearly_with_the_workflow() {
         "4x the steps gave {ratio:.2}x the bytes ({small} → {large})"
     );
 }
+
+// ---- split workflows ---------------------------------------------------------------------------
+
+/// Two parts and a parent as `couler split` builds them: the part's artifact crosses the cut
+/// through a directory in the run's artifact volume, the parent passes its param to both.
+fn split_fixture() -> (couler_ir::Workflow, Vec<(String, couler_ir::Workflow)>) {
+    let head = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nparams:\n  - name: n\n    type: int\n    default: 3\nvolumeClaims:\n  - name: data\n    size: 2Gi\n    accessModes: [ReadWriteMany]\n";
+    let part1 = format!(
+        "{head}name: wf-part-1\nsteps:\n  - name: a\n    container:\n      image: alpine:3.19\n      command: [sh, -c, 'echo {{{{params.n}}}} > /tmp/o']\n    nodeSelector: {{gpu: a100}}\n    outputs:\n      artifacts:\n        - name: o\n          path: /tmp/o\n          storage: {{local: {{path: /workspace/couler-artifacts/couler-exchange/a/o}}}}\n"
+    );
+    let part2 = format!(
+        "{head}name: wf-part-2\nsteps:\n  - name: b\n    container:\n      image: alpine:3.19\n      command: [sh, -c, 'cat /tmp/i; echo {{{{params.n}}}}']\n    inputs:\n      artifacts:\n        - name: i\n          path: /tmp/i\n          storage: {{local: {{path: /workspace/couler-artifacts/couler-exchange/a/o}}}}\n"
+    );
+    let parent = format!(
+        "{head}name: wf\nsteps:\n  - name: wf-part-1\n    workflow: {{ref: wf-part-1.yaml, params: {{n: '{{{{params.n}}}}'}}}}\n  - name: wf-part-2\n    dependsOn: [wf-part-1]\n    workflow: {{ref: wf-part-2.yaml, params: {{n: '{{{{params.n}}}}'}}}}\nonExit:\n  - name: report\n    container:\n      image: alpine:3.19\n      command: [echo, '{{{{workflow.status}}}}']\n"
+    );
+    (
+        load_str(&parent),
+        vec![
+            ("wf-part-1.yaml".into(), load_str(&part1)),
+            ("wf-part-2.yaml".into(), load_str(&part2)),
+        ],
+    )
+}
+
+#[test]
+fn a_split_workflow_compiles_to_valid_chained_pipelineruns() {
+    use couler_backends::SplitLowering;
+    let (parent, children) = split_fixture();
+    let files = Tekton
+        .compile_split(&parent, &children, &Options::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "wf-part-1.yaml",
+            "wf-part-2.yaml",
+            "wf-rbac.yaml",
+            "wf.yaml"
+        ]
+    );
+    // Parts: Tasks and a Pipeline, no PipelineRun (applying them must start nothing).
+    for part in ["wf-part-1.yaml", "wf-part-2.yaml"] {
+        let docs = check_file(part, &files[part]);
+        assert!(docs.iter().all(|d| d["kind"] != "PipelineRun"), "{part}");
+    }
+    let docs = check_file("wf.yaml", &files["wf.yaml"]);
+    let pipeline = docs.iter().find(|d| d["kind"] == "Pipeline").unwrap();
+    let tasks = pipeline["spec"]["tasks"].as_array().unwrap();
+    assert_eq!(tasks[1]["runAfter"], serde_json::json!(["wf-part-1"]));
+    // Each part's task binds every volume of the run and passes the parent's identity.
+    for t in tasks {
+        let bound: Vec<&str> = t["workspaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(bound, ["couler-artifacts", "data"], "{t}");
+        let param = |n: &str| {
+            t["params"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == n)
+                .map(|p| p["value"].clone())
+        };
+        assert_eq!(
+            param("couler-parent-run"),
+            Some("$(context.pipelineRun.name)".into())
+        );
+        assert_eq!(
+            param("couler-namespace"),
+            Some("$(context.pipelineRun.namespace)".into())
+        );
+    }
+    // The task's child run is part 1's PipelineRun as compiled, node selector included.
+    let task1 = docs
+        .iter()
+        .find(|d| d["kind"] == "Task" && d["metadata"]["name"] == tasks[0]["taskRef"]["name"])
+        .unwrap();
+    let env = task1["spec"]["steps"][0]["env"].as_array().unwrap();
+    let child: Value = serde_json::from_str(
+        env.iter()
+            .find(|e| e["name"] == "COULER_CHILD_RUN")
+            .unwrap()["value"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let alone = Tekton.compile(&children[0].1, &Options::default()).unwrap();
+    let alone = documents(&alone.files["wf-part-1.yaml"]);
+    assert_eq!(&child, alone.last().unwrap());
+    assert_eq!(
+        child["spec"]["taskRunSpecs"][0]["podTemplate"]["nodeSelector"]["gpu"],
+        "a100"
+    );
+    // The parent's run: the artifact volume shared with the parts' pods, the launcher account.
+    let run = docs.iter().find(|d| d["kind"] == "PipelineRun").unwrap();
+    assert_eq!(
+        run["spec"]["workspaces"][0]["volumeClaimTemplate"]["spec"]["accessModes"],
+        serde_json::json!(["ReadWriteMany"])
+    );
+    assert_eq!(
+        run["spec"]["taskRunSpecs"][0]["serviceAccountName"],
+        "wf-couler-launcher"
+    );
+    let rbac = documents(&files["wf-rbac.yaml"]);
+    let kinds: Vec<&str> = rbac.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ServiceAccount", "Role", "RoleBinding"]);
+    assert_eq!(
+        rbac[1]["rules"][0]["resources"],
+        serde_json::json!(["pipelineruns"])
+    );
+    // And tekton-lint accepts every file applied together.
+    let all: Vec<(String, String)> = files.clone().into_iter().collect();
+    let (success, text) = run_tekton_lint(&all);
+    assert!(success, "tekton-lint:\n{text}");
+}
+
+#[test]
+fn a_sub_workflow_compiled_without_its_part_or_with_a_local_path_outside_volumes_is_refused() {
+    let (parent, children) = split_fixture();
+    let e = Tekton
+        .compile(&parent, &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("only as a part of a split workflow")
+            && e.contains("couler split --target tekton"),
+        "{e}"
+    );
+    let mut child = children[0].1.clone();
+    let o = &mut child.steps[0].outputs.artifacts[0];
+    o.storage = Some(couler_ir::Storage::Local(couler_ir::LocalStorage {
+        path: "/data/out".into(),
+    }));
+    let e = Tekton
+        .compile(&child, &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("step `a`")
+            && e.contains("/data/out")
+            && e.contains("/workspace/couler-artifacts"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_parts_run_is_its_template_placed_owned_and_bound_to_the_parents_claims() {
+    use couler_backends::tekton::split::{ChildRun, child_run, child_run_name};
+    let (_, children) = split_fixture();
+    let out = Tekton.compile(&children[0].1, &Options::default()).unwrap();
+    let template = documents(&out.files["wf-part-1.yaml"]).pop().unwrap();
+    let claims = [
+        ("couler-artifacts".to_string(), "pvc-1".to_string()),
+        ("data".to_string(), "pvc-2".to_string()),
+    ]
+    .into();
+    let name = child_run_name("wf-run", "wf-part-1");
+    let run = child_run(
+        &template,
+        &ChildRun {
+            name: &name,
+            namespace: "ml",
+            parent: "wf-run",
+            parent_uid: "u-1",
+            params: &[("n".into(), "7".into())],
+            claims: &claims,
+        },
+    )
+    .unwrap();
+    assert_eq!(run["metadata"]["name"], "wf-run-wf-part-1");
+    assert_eq!(run["metadata"]["namespace"], "ml");
+    assert_eq!(run["metadata"]["ownerReferences"][0]["uid"], "u-1");
+    assert_eq!(run["metadata"]["labels"]["couler.dev/parent-uid"], "u-1");
+    assert_eq!(
+        run["spec"]["params"],
+        serde_json::json!([{"name": "n", "value": "7"}])
+    );
+    assert_eq!(
+        run["spec"]["workspaces"],
+        serde_json::json!([
+            {"name": "couler-artifacts", "persistentVolumeClaim": {"claimName": "pvc-1"}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "pvc-2"}},
+        ])
+    );
+    assert!(schema_errors(&run).is_empty(), "{:?}", schema_errors(&run));
+    // A name past 63 characters is cut with a hash; a workspace without a claim is an error.
+    assert!(child_run_name(&"p".repeat(60), "wf-part-1").len() <= 63);
+    let one = [("couler-artifacts".to_string(), "pvc-1".to_string())].into();
+    let e = child_run(
+        &template,
+        &ChildRun {
+            name: &name,
+            namespace: "ml",
+            parent: "wf-run",
+            parent_uid: "u-1",
+            params: &[],
+            claims: &one,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("workspace `data`") && e.contains("--claim data=CLAIM"),
+        "{e}"
+    );
+}

@@ -18,6 +18,9 @@ enum Mode {
     Step(Common),
     /// Print the indices of a mapped step's items as a JSON list (for engines' dynamic mapping).
     Items(Common),
+    /// Run a sub-workflow step on Tekton: create the part's PipelineRun and wait for it.
+    #[command(name = "pipelinerun")]
+    PipelineRun(crate::child_run::PipelineRunArgs),
     /// Evaluate the step's `when` (or --expr) and print `true` or `false`.
     When {
         #[command(flatten)]
@@ -84,6 +87,7 @@ pub fn run(args: LaunchArgs) -> u8 {
             Mode::Step(c) => step(&c).await,
             Mode::When { common, expr } => when(&common, expr).await,
             Mode::Items(c) => items(&c).await,
+            Mode::PipelineRun(a) => crate::child_run::run(a).await,
         }
     });
     code as u8

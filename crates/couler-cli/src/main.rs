@@ -4,6 +4,7 @@
 //! (bad spec, bad arguments, unreadable file).
 
 mod cache;
+mod child_run;
 mod commands;
 mod compile;
 mod input;

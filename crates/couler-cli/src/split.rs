@@ -108,6 +108,7 @@ fn split_command(args: &SplitArgs) -> Result<(), String> {
         (ExchangeKinds::Directory, text) => {
             Some(directory_exchange(name, text.as_deref(), &args.output)?)
         }
+        (ExchangeKinds::Volume(root), text) => Some(volume_exchange(name, root, text.as_deref())?),
         (_, Some(text)) => {
             let exchange = Exchange::parse(text).map_err(|e| format!("--exchange: {e}"))?;
             if let Exchange::Local(dir) = &exchange
@@ -175,6 +176,25 @@ fn directory_exchange(target: &str, text: Option<&str>, output: &Path) -> Result
         .to_str()
         .ok_or_else(|| format!("--exchange {}: not a UTF-8 path", dir.display()))?;
     Exchange::parse(text).map_err(|e| format!("--exchange: {e}"))
+}
+
+/// The exchange of a target whose tasks mount a shared volume at `root` (Tekton): a directory
+/// under it, by default `ROOT/couler-exchange`.
+fn volume_exchange(target: &str, root: &str, text: Option<&str>) -> Result<Exchange, String> {
+    let dir = text.map_or_else(|| format!("{root}/couler-exchange"), str::to_string);
+    let path = Path::new(&dir);
+    let inside = path.is_absolute()
+        && path.starts_with(root)
+        && path != Path::new(root)
+        && path
+            .components()
+            .all(|c| !matches!(c, std::path::Component::ParentDir));
+    if !inside {
+        return Err(format!(
+            "--exchange {dir}: {target} passes artifacts crossing a cut through the run's artifact volume, which every part's tasks mount at {root}; give a directory under it (default {root}/couler-exchange)"
+        ));
+    }
+    Exchange::parse(&dir).map_err(|e| format!("--exchange: {e}"))
 }
 
 /// Splits `wf` for the local runtime: writes only the IR parts (`output/ir/`), with bytes
@@ -372,14 +392,16 @@ pub fn auto_split(
         return None;
     };
     let exchange = match lowering.exchange_kinds() {
-        ExchangeKinds::Directory => match directory_exchange(backend.name(), None, output) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Some(INVALID);
-            }
-        },
-        _ => Exchange::from_repository(wf),
+        ExchangeKinds::Directory => directory_exchange(backend.name(), None, output).map(Some),
+        ExchangeKinds::Volume(root) => volume_exchange(backend.name(), root, None).map(Some),
+        _ => Ok(Exchange::from_repository(wf)),
+    };
+    let exchange = match exchange {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Some(INVALID);
+        }
     };
     let Some(exchange) = exchange else {
         eprintln!(

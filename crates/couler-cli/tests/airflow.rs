@@ -6,6 +6,8 @@
 //! same file. Plus: every example and feature spec compiles or fails with the documented error,
 //! and hostile strings arrive unchanged with nothing executed that the user did not write.
 
+#[path = "support/layered.rs"]
+mod layered;
 #[path = "support/outcomes.rs"]
 #[allow(dead_code)] // shared with tekton_run.rs, which uses all of it
 mod outcomes;
@@ -638,91 +640,15 @@ impl Drop for Deployment {
     }
 }
 
-/// A layered workflow of 4 × 3 steps (each reads two artifacts of the layer before, writes a
-/// file and a directory, and prints its size), with a typed param and an exit step.
-fn layered_spec() -> String {
-    let mut s = String::from(
-        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: layered\nparams:\n  - name: n\n    type: int\n    default: 3\nsteps:\n",
-    );
-    for l in 0..4 {
-        for w in 0..3 {
-            let name = format!("l{l}w{w}");
-            s.push_str(&format!(
-                "  - name: {name}\n    script:\n      command: [sh]\n      source: \"cat a b 2>/dev/null > out; echo {name} {{{{params.n}}}} >> out; mkdir -p o; cp out o/out; wc -c < out\"\n"
-            ));
-            if l > 0 {
-                s.push_str("    inputs:\n      artifacts:\n");
-                for (input, from) in [("a", w), ("b", (w + 1) % 3)] {
-                    s.push_str(&format!(
-                        "        - name: {input}\n          path: {input}\n          from: steps.l{}w{from}.outputs.artifacts.out\n",
-                        l - 1
-                    ));
-                }
-            }
-            s.push_str("    outputs:\n      parameters:\n        - name: size\n      artifacts:\n        - name: out\n          path: out\n        - name: dir\n          path: o\n");
-        }
-    }
-    s.push_str("onExit:\n  - name: report\n    script:\n      command: [sh]\n      source: \"echo workflow {{workflow.status}}\"\n");
-    s
-}
-
-/// Output parameters and artifact digests of one step outcome.
-fn parameters_and_digests(outputs: &serde_json::Value) -> serde_json::Value {
-    let digests: BTreeMap<String, serde_json::Value> = outputs["artifacts"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v["digest"].clone()))
-        .collect();
-    serde_json::json!({"parameters": outputs["parameters"], "artifacts": digests})
-}
-
 #[test]
 fn a_split_workflow_runs_on_a_real_airflow_deployment_like_couler_run() {
     let work = tmp();
     let spec = work.path().join("layered.yaml");
-    std::fs::write(&spec, layered_spec()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&spec, layered::spec()).unwrap_or_else(|e| panic!("{e}"));
     let spec_s = spec.display().to_string();
 
     // The unsplit workflow on the local runtime, with a param that must reach every part.
-    let state = work.path().join("state").display().to_string();
-    let out = couler(
-        work.path(),
-        &[
-            "run",
-            &spec_s,
-            "--state-dir",
-            &state,
-            "--param",
-            "n=7",
-            "-o",
-            "json",
-        ],
-    );
-    assert!(out.status.success(), "couler run: {}", text(&out.stderr));
-    let run: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("couler run -o json: {e}"));
-    let run_id = run["runId"].as_str().unwrap_or_default().to_string();
-    let out = couler(
-        work.path(),
-        &["status", &run_id, "--state-dir", &state, "-o", "json"],
-    );
-    assert!(out.status.success(), "couler status: {}", text(&out.stderr));
-    let status: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
-    let local: BTreeMap<String, serde_json::Value> = status["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["node"] != "report")
-        .map(|s| {
-            (
-                s["node"].as_str().unwrap_or_default().to_string(),
-                parameters_and_digests(&s["outputs"]),
-            )
-        })
-        .collect();
-    assert_eq!(local.len(), 12, "{status}");
+    let local = layered::local_outputs(env!("CARGO_BIN_EXE_couler"), work.path(), &spec, "n=7");
 
     // Split for Airflow: 3 parts of 4 steps; artifacts crossing a cut go through OUT/exchange.
     let split = work.path().join("split");
@@ -849,7 +775,7 @@ fn a_split_workflow_runs_on_a_real_airflow_deployment_like_couler_run() {
             exit = Some(v);
         } else if r[0] != "layered" {
             assert_eq!(v["status"], "Succeeded", "{r:?}");
-            airflow.insert(r[1].clone(), parameters_and_digests(&v["outputs"]));
+            airflow.insert(r[1].clone(), layered::parameters_and_digests(&v["outputs"]));
         }
     }
     assert_eq!(

@@ -212,25 +212,6 @@ fn import_wfformat_writes_a_valid_workflow() {
 }
 
 #[test]
-fn unbuilt_targets_say_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = couler(&[
-        "split",
-        "examples/hello.yaml",
-        "--target",
-        "tekton",
-        "-o",
-        &dir.path().to_string_lossy(),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let e = text(&out.stderr);
-    assert!(
-        e.contains("tekton has no lowering of a split workflow yet"),
-        "{e}"
-    );
-}
-
-#[test]
 fn completions_and_help() {
     let out = couler(&["completions", "bash"]);
     assert_eq!(out.status.code(), Some(0));

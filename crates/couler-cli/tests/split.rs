@@ -144,8 +144,21 @@ fn bad_input_gets_a_clear_error() {
         e.contains("--exchange s3://b") && e.contains("directory") && e.contains("--target argo"),
         "{e}"
     );
-    let e = run(&["--target", "tekton", "--exchange", "s3://b"]);
-    assert!(e.contains("tekton has no lowering"), "{e}");
+    // Tekton's parts exchange through the run's artifact volume, mounted in every task.
+    for bad in [
+        "s3://b",
+        "/tmp/exchange",
+        "/workspace/couler-artifacts/../etc",
+        "/workspace/couler-artifacts",
+    ] {
+        let e = run(&["--target", "tekton", "--exchange", bad]);
+        assert!(
+            e.contains(&format!("--exchange {bad}"))
+                && e.contains("artifact volume")
+                && e.contains("/workspace/couler-artifacts/couler-exchange"),
+            "{e}"
+        );
+    }
     let e = run(&[]);
     assert!(e.contains("--exchange s3://"), "{e}");
     let e = run(&["--max-bytes", "lots", "--exchange", "s3://b"]);
@@ -323,4 +336,47 @@ fn compile_splits_a_document_over_one_mib_when_it_can() {
         "{err}"
     );
     assert!(dir.join("chain.yaml").metadata().unwrap().len() > 1024 * 1024);
+}
+
+#[test]
+fn compile_splits_a_tekton_file_over_one_mib_into_chained_pipelineruns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("chain.yaml");
+    std::fs::write(&spec, chain(1500)).unwrap();
+    let dir = tmp.path().join("out");
+    let out = couler(&[
+        "compile",
+        spec.to_str().unwrap(),
+        "-t",
+        "tekton",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("splitting it into parts"), "{err}");
+    let parts = field(&err, "chain: 1500 steps split into ");
+    assert!(parts >= 2, "{err}");
+    let tekton = dir.join("tekton");
+    for k in 1..=parts {
+        let file = tekton.join(format!("chain-part-{k}.yaml"));
+        let len = file
+            .metadata()
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .len();
+        assert!(len <= 1024 * 1024, "{}: {len} bytes", file.display());
+    }
+    // The parent, its launcher's account, and the parts' exchange in the artifact volume.
+    let parent = std::fs::read_to_string(tekton.join("chain.yaml")).unwrap();
+    assert_eq!(
+        parent.matches("- pipelinerun\n").count(),
+        parts,
+        "one part task each"
+    );
+    assert!(tekton.join("chain-rbac.yaml").exists());
+    let part2 = std::fs::read_to_string(dir.join("ir/chain-part-2.yaml")).unwrap();
+    assert!(
+        part2.contains("/workspace/couler-artifacts/couler-exchange/"),
+        "{part2}"
+    );
 }

@@ -2,9 +2,12 @@
 //! server can run here): a small HTTP/1.1 server that accepts the Workflow, names it, and reports
 //! it Running, then Succeeded (or Failed).
 
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "support/fake_api.rs"]
+#[allow(dead_code)]
+mod fake_api;
+
+use fake_api::Log;
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -13,83 +16,30 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// What the stand-in saw: (method, path, body).
-type Log = Arc<Mutex<Vec<(String, String, Value)>>>;
-
+/// Accepts the Workflow, names it, and reports it Running on the first read, then `final_phase`.
 fn serve(final_phase: &'static str) -> (String, Log) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let log: Log = Arc::default();
-    let seen = log.clone();
-    std::thread::spawn(move || {
-        let gets = Arc::new(Mutex::new(0usize));
-        for stream in listener.incoming().flatten() {
-            let (seen, gets) = (seen.clone(), gets.clone());
-            std::thread::spawn(move || handle(stream, &seen, &gets, final_phase));
-        }
-    });
-    (url, log)
-}
-
-fn handle(stream: TcpStream, log: &Log, gets: &Mutex<usize>, final_phase: &str) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
-    loop {
-        let mut request = String::new();
-        if reader.read_line(&mut request).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            if h == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let mut parts = request.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_string();
-        let path = parts.next().unwrap_or_default().to_string();
-        log.lock()
-            .unwrap()
-            .push((method.clone(), path.clone(), body.clone()));
-        let (status, reply) = if method == "POST" {
-            let mut created = body;
+    let gets = Mutex::new(0usize);
+    fake_api::serve(Arc::new(move |r: &fake_api::Request| {
+        if r.method == "POST" {
+            let mut created = r.body.clone();
             let prefix = created["metadata"]["generateName"]
                 .as_str()
                 .unwrap_or("x-")
                 .to_string();
             created["metadata"]["name"] = json!(format!("{prefix}abc12"));
             created["metadata"]["namespace"] = json!("ml");
-            ("201 Created", created)
-        } else {
-            let mut n = gets.lock().unwrap();
-            *n += 1;
-            let phase = if *n < 2 { "Running" } else { final_phase };
-            (
-                "200 OK",
-                json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-                       "metadata": {"name": "hello-abc12", "namespace": "ml"},
-                       "status": {"phase": phase}}),
-            )
-        };
-        let text = reply.to_string();
-        let _ = write!(
-            out,
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
-        );
-    }
+            return (201, created);
+        }
+        let mut n = gets.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        let phase = if *n < 2 { "Running" } else { final_phase };
+        (
+            200,
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                   "metadata": {"name": "hello-abc12", "namespace": "ml"},
+                   "status": {"phase": phase}}),
+        )
+    }))
 }
 
 fn couler(args: &[&str]) -> Output {
@@ -132,7 +82,7 @@ fn submits_and_watches_a_workflow_to_success() {
         "{stdout}"
     );
     let log = log.lock().unwrap();
-    let (method, path, body) = &log[0];
+    let fake_api::Request { method, path, body } = &log[0];
     assert_eq!(method, "POST");
     assert!(
         path.starts_with("/apis/argoproj.io/v1alpha1/namespaces/ml/workflows"),
@@ -143,7 +93,7 @@ fn submits_and_watches_a_workflow_to_success() {
     assert!(
         log[1..]
             .iter()
-            .all(|(m, p, _)| m == "GET" && p.ends_with("/workflows/hello-abc12"))
+            .all(|r| r.method == "GET" && r.path.ends_with("/workflows/hello-abc12"))
     );
 }
 

@@ -9,6 +9,7 @@
 #[path = "support/outcomes.rs"]
 mod outcomes;
 #[path = "support/tekton_standin.rs"]
+#[allow(dead_code)] // shared with tekton_split.rs, which reads the claims
 mod tekton_standin;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,8 @@ fn standin() -> Standin {
     Standin {
         launcher: PathBuf::from(env!("CARGO_BIN_EXE_couler")),
         compiled_launcher: DEFAULT_LAUNCHER.into(),
+        claims: None,
+        pod_env: Vec::new(),
     }
 }
 

@@ -49,8 +49,18 @@ fn split_for_argo(
     max_bytes: u64,
     exchange: Exchange,
 ) -> (Outcome, BTreeMap<String, String>) {
+    split_for(&Argo, wf, max_bytes, exchange)
+}
+
+/// Splits `wf` for an engine under `max_bytes` as `couler split` does.
+fn split_for(
+    lowering: &dyn SplitLowering,
+    wf: &Workflow,
+    max_bytes: u64,
+    exchange: Exchange,
+) -> (Outcome, BTreeMap<String, String>) {
     let options = Options::default();
-    let (step_bytes, fixed_bytes) = Argo.step_bytes(wf, &options).unwrap();
+    let (step_bytes, fixed_bytes) = lowering.step_bytes(wf, &options).unwrap();
     let req = Request {
         budget: Budget::new(Some(max_bytes), None, None),
         method: Method::Packed,
@@ -66,9 +76,12 @@ fn split_for_argo(
             .cloned()
             .zip(s.children.iter().cloned())
             .collect();
-        docs = Argo.compile_split(&s.parent, &children, &options)?;
+        docs = lowering.compile_split(&s.parent, &children, &options)?;
         Ok::<_, couler_backends::CompileError>(
-            s.child_files.iter().map(|f| docs[f].len() as u64).collect(),
+            s.child_files
+                .iter()
+                .map(|f| docs[&lowering.child_file(f)].len() as u64)
+                .collect(),
         )
     })
     .unwrap();
@@ -288,6 +301,33 @@ fn montage_splits_for_argo_under_one_mib() {
     assert!(outcome.partition.parts >= 2);
     assert!(outcome.partition.parts >= outcome.stats.lower_bound);
     check_argo("montage", &wf, &outcome, &docs);
+}
+
+#[test]
+fn montage_splits_for_tekton_under_one_mib_into_lint_clean_files() {
+    use couler_backends::tekton::{self, Tekton};
+    let Some(mut wf) = montage() else { return };
+    wf.name = "montage".into();
+    let exchange = Exchange::parse("/workspace/couler-artifacts/couler-exchange").unwrap();
+    let (outcome, files) = split_for(&Tekton, &wf, MIB, exchange);
+    assert!(outcome.partition.parts >= 2);
+    assert!(outcome.partition.parts >= outcome.stats.lower_bound);
+    // Every part's file, and the parent's, under the budget and clean by Tekton's own checks
+    // (the parent's RBAC file is not Tekton's).
+    for (name, text) in files.iter().filter(|(n, _)| !n.ends_with("-rbac.yaml")) {
+        assert!(text.len() as u64 <= MIB, "{name}: {} bytes", text.len());
+        let docs: Vec<Value> = text
+            .split("\n---\n")
+            .map(|d| serde_norway::from_str(d).unwrap())
+            .collect();
+        let problems = tekton::lint::lint(&docs);
+        assert!(problems.is_empty(), "{name}: {problems:#?}");
+    }
+    let parent = &files["montage.yaml"];
+    assert_eq!(
+        parent.matches("- pipelinerun\n").count(),
+        outcome.partition.parts
+    );
 }
 
 #[test]

@@ -96,7 +96,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn new(status: StepStatus, message: impl Into<Option<String>>) -> Outcome {
+    pub fn new(status: StepStatus, message: impl Into<Option<String>>) -> Outcome {
         Outcome {
             status,
             outputs: StepOutputs::default(),
@@ -989,6 +989,52 @@ pub async fn eval_when(task: &Task, opts: &LaunchOptions) -> Result<bool, Usage>
         Err(Unresolved::Skipped(_)) => Ok(false),
         Err(Unresolved::Error(why)) => Err(Usage(format!("cannot evaluate `{expr}`: {why}"))),
     }
+}
+
+/// What a sub-workflow step starts: the child's reference, its params rendered in the step's
+/// context (text, as an engine passes params), and the parent run's id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubWorkflowCall {
+    pub step: String,
+    pub reference: String,
+    pub params: Vec<(String, String)>,
+    pub run_id: String,
+}
+
+/// `couler launch pipelinerun`: the sub-workflow step of the task, with its params rendered as
+/// the local runtime renders them for a nested run.
+pub async fn sub_workflow_call(
+    task: &Task,
+    opts: &LaunchOptions,
+) -> Result<SubWorkflowCall, Usage> {
+    let p = prepare(task, opts).await?;
+    let StepKind::Workflow(sub) = &p.step.kind else {
+        return Err(Usage(format!(
+            "step `{}` is a {} step, not a sub-workflow step (`workflow: {{ref: …}}`); run it with `couler launch step`",
+            p.step.name,
+            p.step.kind.key()
+        )));
+    };
+    let ctx = p.ctx(None);
+    let mut params = Vec::with_capacity(sub.params.len());
+    for (k, t) in &sub.params {
+        let v = ctx.render(t).map_err(|e| {
+            let why = match e {
+                Unresolved::Skipped(w) | Unresolved::Error(w) => w,
+            };
+            Usage(format!(
+                "step `{}`: sub-workflow param `{k}`: {why}",
+                p.step.name
+            ))
+        })?;
+        params.push((k.clone(), v));
+    }
+    Ok(SubWorkflowCall {
+        step: p.step.name.clone(),
+        reference: sub.reference.clone(),
+        params,
+        run_id: p.run_id.clone(),
+    })
 }
 
 /// `couler launch items`: the indices of a mapped step's items, resolved as the executor does

@@ -137,22 +137,11 @@ fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
             .collect(),
         detail: Some(detail),
     };
-    let sub_workflows: Vec<&str> = wf
-        .steps
-        .iter()
-        .chain(&wf.on_exit)
-        .filter(|s| matches!(s.kind, StepKind::Workflow(_)))
-        .map(|s| s.name.as_str())
-        .collect();
+    if let Some((s, detail)) = crate::sub_workflow_misuse(wf, "Airflow", "a triggered DAG run") {
+        return Err(unsupported(Feature::SubWorkflow, s, detail));
+    }
     for s in wf.steps.iter().chain(&wf.on_exit) {
         if let StepKind::Workflow(sw) = &s.kind {
-            if s.map.is_some() || s.repeat.is_some() || s.when.is_some() {
-                return Err(unsupported(
-                    Feature::SubWorkflow,
-                    s,
-                    "a sub-workflow step with `map`, `repeat` or `when` has no Airflow lowering (a triggered DAG run is one task); put the condition or loop inside the sub-workflow".into(),
-                ));
-            }
             for (name, value) in &sw.params {
                 if conf_param(name, value).is_none() {
                     return Err(unsupported(
@@ -164,19 +153,6 @@ fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
                         ),
                     ));
                 }
-            }
-        }
-        for (path, r) in s.references() {
-            if let Some(from) = r.step_name()
-                && sub_workflows.contains(&from)
-            {
-                return Err(unsupported(
-                    Feature::SubWorkflow,
-                    s,
-                    format!(
-                        "`{path}` reads `{{{{{r}}}}}`, an outcome of the sub-workflow step `{from}`; a triggered Airflow DAG run returns no outputs or status to the triggering DAG (order the steps with `dependsOn` instead)"
-                    ),
-                ));
             }
         }
         if let StepKind::Suspend(sus) = &s.kind

@@ -136,6 +136,7 @@ fn task(name: &str, spec: &Value, p: &mut Vec<String>) {
                     x.strip_suffix(".path").is_some_and(|r| results.contains(r))
                 } else if let Some(x) = var.strip_prefix("workspaces.") {
                     x.strip_suffix(".path")
+                        .or_else(|| x.strip_suffix(".claim"))
                         .is_some_and(|w| workspaces.contains(w))
                 } else {
                     // Tekton substitutes only `context.taskRun.*`/`context.task.*` in a Task.
@@ -254,7 +255,12 @@ fn pipeline(name: &str, spec: &Value, tasks: &BTreeMap<&str, &Value>, p: &mut Ve
                         }
                     }
                 } else {
-                    matches!(var, "context.pipelineRun.uid" | "context.pipelineRun.name")
+                    matches!(
+                        var,
+                        "context.pipelineRun.uid"
+                            | "context.pipelineRun.name"
+                            | "context.pipelineRun.namespace"
+                    )
                 };
                 if !ok {
                     p.push(format!(

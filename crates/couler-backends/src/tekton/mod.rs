@@ -12,6 +12,7 @@
 
 pub mod lint;
 pub mod render;
+pub mod split;
 
 use crate::capability::{Feature, Support};
 use crate::k8s::{param_text, resources, toleration};
@@ -19,7 +20,7 @@ use crate::{Backend, CompileError, Options, Output};
 use couler_ir::{MapOver, Reference, RetryOn, Step, StepKind, Storage, VolumeSource, Workflow};
 use render::When;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The image the launcher is copied from when `--launcher-image` is not given.
 pub const DEFAULT_LAUNCHER_IMAGE: &str =
@@ -49,6 +50,9 @@ pub const ARTIFACTS_SIZE: &str = "1Gi";
 const NAME_MAX: usize = 63;
 /// The volume the launcher binary is copied into.
 const LAUNCHER_VOLUME: &str = "couler-bin";
+/// A sub-workflow step's Task params: the parent PipelineRun's name and namespace.
+const PARENT_RUN_PARAM: &str = "couler-parent-run";
+const NAMESPACE_PARAM: &str = "couler-namespace";
 
 /// Compiles the IR to Tekton Pipelines v1 documents (YAML).
 #[derive(Clone, Copy, Debug, Default)]
@@ -65,9 +69,10 @@ impl Backend for Tekton {
             Container | Script => Support::Lowered(
                 "a Task whose step runs the image with `couler launch`, copied in by a first step from the launcher image",
             ),
-            Resource | JobTensorflow | JobPytorch | JobMpi | SubWorkflow | Suspend => {
-                Support::Unsupported
-            }
+            Resource | JobTensorflow | JobPytorch | JobMpi | Suspend => Support::Unsupported,
+            SubWorkflow => Support::Lowered(
+                "in a split workflow (`couler split --target tekton`): a Task whose launcher creates the part's PipelineRun through the Kubernetes API, sharing the run's volumes, and waits for it",
+            ),
             Params => Support::Native,
             ParameterPassing => Support::Lowered(
                 "each task publishes the launcher's outcome as the result `outcome` (kept in the artifact store when over 4 KB); readers get it as a param",
@@ -111,7 +116,10 @@ impl Backend for Tekton {
                 "the launcher's artifact store; S3 credentials as `AWS_*` env from secret references",
             ),
             StorageS3 => Support::Lowered("read and written by the launcher (couler-store)"),
-            StorageLocal | StorageGcs | StorageOss | StorageHdfs | StorageGit | StorageHttp => {
+            StorageLocal => Support::Lowered(
+                "a path in the task's volumes (the run's artifact workspace or a mounted volume), written and read by the launcher: a split workflow's exchange",
+            ),
+            StorageGcs | StorageOss | StorageHdfs | StorageGit | StorageHttp => {
                 Support::Unsupported
             }
             StatusOf => Support::Unsupported,
@@ -121,17 +129,27 @@ impl Backend for Tekton {
     fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
         crate::check_support(self, wf)?;
         let mut out = Output::default();
-        let docs = lower(wf, options, &mut out.warnings)?;
-        let mut text = String::new();
-        for (i, doc) in docs.iter().enumerate() {
-            if i > 0 {
-                text.push_str("---\n");
-            }
-            text.push_str(&crate::argo::to_yaml(doc)?);
-        }
-        out.files.insert(format!("{}.yaml", wf.name), text);
+        let docs = lower(wf, options, &BTreeMap::new(), &mut out.warnings)?;
+        out.files
+            .insert(format!("{}.yaml", wf.name), documents_text(&docs)?);
         Ok(out)
     }
+
+    fn split_lowering(&self) -> Option<&dyn crate::SplitLowering> {
+        Some(self)
+    }
+}
+
+/// Documents as one multi-document YAML file.
+fn documents_text(docs: &[Value]) -> Result<String, CompileError> {
+    let mut text = String::new();
+    for (i, doc) in docs.iter().enumerate() {
+        if i > 0 {
+            text.push_str("---\n");
+        }
+        text.push_str(&crate::argo::to_yaml(doc)?);
+    }
+    Ok(text)
 }
 
 fn unsupported(feature: Feature, step: &str, detail: impl Into<String>) -> CompileError {
@@ -156,7 +174,7 @@ fn literal(what: &str, step: &str, value: &str) -> Result<String, CompileError> 
 }
 
 /// A name of at most 63 characters: longer ones keep a prefix and a hash of the whole.
-fn bounded(name: &str) -> String {
+pub fn bounded(name: &str) -> String {
     if name.len() <= NAME_MAX {
         return name.to_string();
     }
@@ -175,9 +193,13 @@ fn timeout_text(d: couler_ir::Duration) -> String {
 }
 
 /// Lowers a workflow to its Tekton documents: the Tasks, the Pipeline, the PipelineRun.
+/// `children` holds, by the `ref` its sub-workflow steps name, each child's PipelineRun as
+/// compiled (the template its launcher creates the child's run from, [`split::child_run`]); a
+/// sub-workflow step whose child is not there is a compile error.
 pub fn lower(
     wf: &Workflow,
     options: &Options,
+    children: &BTreeMap<String, Value>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Value>, CompileError> {
     let launcher_path = match options.launcher.as_deref() {
@@ -203,6 +225,7 @@ pub fn lower(
     let mut l = Lowerer {
         wf,
         options,
+        children,
         launcher_path,
         store,
         members: HashMap::new(),
@@ -217,6 +240,8 @@ pub fn lower(
 struct Lowerer<'a, 'w> {
     wf: &'a Workflow,
     options: &'a Options,
+    /// Each sub-workflow `ref` → the child's PipelineRun as compiled.
+    children: &'a BTreeMap<String, Value>,
     /// The `couler` binary in the launcher image.
     launcher_path: String,
     /// `COULER_ARTIFACT_STORE` (`None`: the workflow's `artifactRepository`).
@@ -276,6 +301,20 @@ fn param_param(name: &str) -> String {
 impl<'a> Lowerer<'a, '_> {
     fn pipeline_and_run(&mut self) -> Result<Vec<Value>, CompileError> {
         let wf = self.wf;
+        if let Some((s, detail)) = crate::sub_workflow_misuse(wf, "Tekton", "a part's PipelineRun")
+        {
+            return Err(unsupported(Feature::SubWorkflow, &s.name, detail));
+        }
+        if has_sub_workflows(wf) {
+            for c in &wf.volume_claims {
+                if !c.access_modes.iter().any(|m| m == "ReadWriteMany") {
+                    self.warnings.push(format!(
+                        "volume claim `{}` is shared by the parts' PipelineRuns, whose pods may run on different nodes at once; give it `accessModes: [ReadWriteMany]` unless the cluster has one node",
+                        c.name
+                    ));
+                }
+            }
+        }
         let graph = couler_ir::Graph::new(wf);
         let mut tasks = Vec::new();
         for (i, step) in wf.steps.iter().enumerate() {
@@ -558,7 +597,14 @@ impl<'a> Lowerer<'a, '_> {
     ) -> Result<Map<String, Value>, CompileError> {
         let wf = self.wf;
         let values = RunValues::of(step.references().into_iter().map(|(_, r)| r), &step.name);
-        let spec = self.task_spec(step, &values, in_finally)?;
+        let sub = match &step.kind {
+            StepKind::Workflow(sw) => Some(sw),
+            _ => None,
+        };
+        let spec = match sub {
+            Some(sw) => self.sub_workflow_task_spec(step, sw, &values, in_finally)?,
+            None => self.task_spec(step, &values, in_finally)?,
+        };
         let task_name = self.task_doc(&format!("{}-{}", wf.name, step.name), spec, &step.name);
         let mut t = Map::new();
         t.insert("name".into(), json!(step.name));
@@ -566,6 +612,12 @@ impl<'a> Lowerer<'a, '_> {
         let mut params = self.value_args(&step.name, &values);
         if in_finally {
             params.push(json!({"name": "workflow-status", "value": TASKS_STATUS}));
+        }
+        if sub.is_some() {
+            params.push(json!({"name": PARENT_RUN_PARAM, "value": "$(context.pipelineRun.name)"}));
+            params.push(
+                json!({"name": NAMESPACE_PARAM, "value": "$(context.pipelineRun.namespace)"}),
+            );
         }
         t.insert("params".into(), json!(params));
         if let Some(m) = &step.map {
@@ -627,7 +679,13 @@ impl<'a> Lowerer<'a, '_> {
         }
         let mut bindings =
             vec![json!({"name": ARTIFACTS_WORKSPACE, "workspace": ARTIFACTS_WORKSPACE})];
-        for m in &step.volume_mounts {
+        if sub.is_some() {
+            // The child's run binds every volume of the one logical run.
+            for c in &wf.volume_claims {
+                bindings.push(json!({"name": c.name, "workspace": c.name}));
+            }
+        }
+        for m in step.volume_mounts.iter().filter(|_| sub.is_none()) {
             if wf.volume_claims.iter().any(|c| c.name == m.name) {
                 let mut b = Map::new();
                 b.insert("name".into(), json!(m.name));
@@ -643,6 +701,75 @@ impl<'a> Lowerer<'a, '_> {
         }
         t.insert("workspaces".into(), json!(bindings));
         Ok(t)
+    }
+
+    /// The Task of a sub-workflow step: the launcher image's `couler launch pipelinerun`, which
+    /// creates the child's PipelineRun from its compiled form (`COULER_CHILD_RUN`) with the
+    /// step's params, binds the child's workspaces to this run's claims (so artifacts and
+    /// volumes are those of the one logical run), and waits for it (docs/tekton.md, "Split
+    /// workflows").
+    fn sub_workflow_task_spec(
+        &mut self,
+        step: &'a Step,
+        sw: &couler_ir::SubWorkflow,
+        values: &RunValues,
+        in_finally: bool,
+    ) -> Result<Value, CompileError> {
+        if in_finally {
+            return Err(unsupported(
+                Feature::SubWorkflow,
+                &step.name,
+                "an exit step that runs a sub-workflow has no Tekton lowering; run the sub-workflow as a main step",
+            ));
+        }
+        let template = self.children.get(&sw.reference).ok_or_else(|| {
+            unsupported(
+                Feature::SubWorkflow,
+                &step.name,
+                format!(
+                    "Tekton runs a sub-workflow (`{}`) only as a part of a split workflow, compiled together with its parts (`couler split --target tekton`): its launcher creates the part's PipelineRun from the part's compiled form",
+                    sw.reference
+                ),
+            )
+        })?;
+        let (mut params, mut env) = self.value_params(values);
+        params.push(json!({"name": PARENT_RUN_PARAM, "type": "string", "description": "the parent PipelineRun's name"}));
+        params.push(json!({"name": NAMESPACE_PARAM, "type": "string", "description": "the parent PipelineRun's namespace"}));
+        env.push(json!({"name": "COULER_CHILD_RUN", "value": render::inert_json(template)}));
+        let mut command = vec![
+            json!(self.launcher_path),
+            json!("launch"),
+            json!("pipelinerun"),
+            json!("--results-dir"),
+            json!(RESULTS_DIR),
+            json!("--parent-run"),
+            json!(format!("$(params.{PARENT_RUN_PARAM})")),
+            json!("--namespace"),
+            json!(format!("$(params.{NAMESPACE_PARAM})")),
+        ];
+        let mut workspaces = Vec::new();
+        let claims = std::iter::once(ARTIFACTS_WORKSPACE)
+            .chain(self.wf.volume_claims.iter().map(|c| c.name.as_str()));
+        for w in claims {
+            command.push(json!("--claim"));
+            command.push(json!(format!("{w}=$(workspaces.{w}.claim)")));
+            workspaces.push(json!({"name": w, "readOnly": true}));
+        }
+        let run = json!({
+            "name": "run",
+            "image": self.launcher_image(&step.name)?,
+            "command": command,
+            "env": env,
+        });
+        Ok(json!({
+            "params": params,
+            "results": [
+                {"name": STATUS_RESULT, "type": "string", "description": "the part's status"},
+                {"name": OUTCOME_RESULT, "type": "string", "description": "the launcher's outcome JSON"},
+            ],
+            "workspaces": workspaces,
+            "steps": [run],
+        }))
     }
 
     fn task_spec(
@@ -753,6 +880,7 @@ impl<'a> Lowerer<'a, '_> {
                 volumes.push(volume(v, &step.name)?);
             }
         }
+        local_paths_in_volumes(step, &mounts)?;
         let install = json!({
             "name": "couler-install",
             "image": self.launcher_image(&step.name)?,
@@ -816,9 +944,15 @@ impl<'a> Lowerer<'a, '_> {
         if !params.is_empty() {
             spec.insert("params".into(), json!(params));
         }
+        // A split run's parts run their pods beside the parent's, on any node.
+        let access = if has_sub_workflows(wf) {
+            "ReadWriteMany"
+        } else {
+            "ReadWriteOnce"
+        };
         let mut bindings = vec![
             json!({"name": ARTIFACTS_WORKSPACE, "volumeClaimTemplate": {"spec": {
-                "accessModes": ["ReadWriteOnce"],
+                "accessModes": [access],
                 "resources": {"requests": {"storage": ARTIFACTS_SIZE}},
             }}}),
         ];
@@ -853,6 +987,10 @@ impl<'a> Lowerer<'a, '_> {
         }
         let mut specs = Vec::new();
         for step in wf.steps.iter().chain(&wf.on_exit) {
+            if matches!(step.kind, StepKind::Workflow(_)) {
+                specs.push(json!({"pipelineTaskName": step.name, "serviceAccountName": launcher_account(wf)}));
+                continue;
+            }
             let mut pod = Map::new();
             if !step.node_selector.is_empty() {
                 pod.insert("nodeSelector".into(), json!(step.node_selector));
@@ -880,6 +1018,81 @@ impl<'a> Lowerer<'a, '_> {
             "spec": spec,
         }))
     }
+}
+
+/// Every `storage: local` path a step writes or reads lies in a volume of its pod (the artifact
+/// workspace or a mount): anywhere else it would be lost with the pod.
+fn local_paths_in_volumes(step: &Step, mounts: &[Value]) -> Result<(), CompileError> {
+    let outputs = step
+        .outputs
+        .artifacts
+        .iter()
+        .filter_map(|a| Some((&a.name, a.storage.as_ref()?)));
+    let inputs = step
+        .inputs
+        .artifacts
+        .iter()
+        .filter_map(|a| match &a.source {
+            Some(couler_ir::ArtifactSource::Storage(st)) => Some((&a.name, st)),
+            _ => None,
+        });
+    let roots: Vec<&str> = std::iter::once(ARTIFACTS_PATH)
+        .chain(mounts.iter().filter_map(|m| m["mountPath"].as_str()))
+        .filter(|r| *r != LAUNCHER_DIR)
+        .collect();
+    for (name, st) in outputs.chain(inputs) {
+        if let Storage::Local(l) = st {
+            let p = std::path::Path::new(&l.path);
+            if !roots
+                .iter()
+                .any(|r| p.starts_with(r) && p != std::path::Path::new(r))
+            {
+                return Err(CompileError::Invalid(format!(
+                    "step `{}`: artifact `{name}` is stored at the local path {:?}, which is in no volume of its Tekton pod and would be lost with it; use a path under {ARTIFACTS_PATH} (the run's artifact workspace) or under a mounted volume",
+                    step.name, l.path
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn has_sub_workflows(wf: &Workflow) -> bool {
+    wf.steps
+        .iter()
+        .any(|s| matches!(s.kind, StepKind::Workflow(_)))
+}
+
+/// The service account the launcher of a sub-workflow step runs as (it creates PipelineRuns).
+pub fn launcher_account(wf: &Workflow) -> String {
+    bounded(&format!("{}-couler-launcher", wf.name))
+}
+
+/// The service account, Role and RoleBinding that let a sub-workflow step's launcher create,
+/// read, cancel and delete PipelineRuns in the run's namespace (applied with the Pipeline;
+/// no namespace is written, so `kubectl apply -n NS` places them).
+pub fn launcher_rbac(wf: &Workflow) -> Vec<Value> {
+    let name = launcher_account(wf);
+    vec![
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": name},
+            "rules": [{
+                "apiGroups": ["tekton.dev"],
+                "resources": ["pipelineruns"],
+                "verbs": ["create", "get", "patch", "delete"],
+            }],
+        }),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name}],
+        }),
+    ]
 }
 
 /// Tekton's rule for result names (`ResultNameFormat`): ASCII letters, digits, `-`, `_` and `.`,

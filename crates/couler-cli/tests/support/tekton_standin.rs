@@ -4,8 +4,10 @@
 //! affinity assistant, no retries or timeouts. What it does as Tekton v1 does (pipelines.md,
 //! variables.md, and the reconciler's `pipelinerunresolution.go`):
 //!
-//! - params bound from the PipelineRun, then the Pipeline's defaults; the `volumeClaimTemplate`
-//!   workspace is a temp dir;
+//! - params bound from the PipelineRun, then the Pipeline's defaults; a `volumeClaimTemplate`
+//!   workspace is a new claim (a directory under the claims root, named `pvc-…`), a
+//!   `persistentVolumeClaim` one the existing claim of that name, an `emptyDir` a directory;
+//!   `$(workspaces.W.claim)` is the claim's name (empty for `emptyDir`);
 //! - a task starts when every `runAfter` task and every task whose results it references has
 //!   finished; after a failure no new task starts (the run is "stopping");
 //! - skips, in the controller's order: stopping, a parent (`runAfter` or results) skipped for a
@@ -26,7 +28,10 @@
 //!
 //! The only rewrites: the launcher's path (`/couler/bin/couler`, copied there by the
 //! `couler-install` step, which is not run) becomes the real `couler` binary, `/tekton/results`
-//! a per-TaskRun temp dir, and a Task workspace's `mountPath` the bound dir.
+//! a per-TaskRun temp dir, and a Task workspace's `mountPath` the bound dir, wherever it occurs
+//! in an argument or env value (the launcher's task JSON names paths in the artifact volume).
+//! A pod's connection to the API server (in a cluster: its service account) is the stand-in's
+//! `pod_env` (a `KUBECONFIG` naming a loopback stand-in, `support/fake_api.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -78,6 +83,8 @@ pub struct PipelineRun {
     pub tasks: BTreeMap<String, TaskEnd>,
     /// Workspace name → its directory.
     pub workspaces: BTreeMap<String, PathBuf>,
+    /// Workspace name → the claim bound to it (absent for `emptyDir`).
+    pub claims: BTreeMap<String, String>,
     /// `$(tasks.status)` as the finally tasks saw it.
     pub tasks_status: String,
 }
@@ -89,15 +96,24 @@ pub struct Documents {
     pub pipeline_run: Value,
 }
 
-pub fn parse(file: &Path) -> Result<Documents, String> {
+/// The documents of one emitted file.
+pub fn read_documents(file: &Path) -> Result<Vec<Value>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let mut tasks = BTreeMap::new();
-    let (mut pipeline, mut pipeline_run) = (None, None);
     // The backend separates documents with `---` lines; inside a document no line is `---`
     // (strings are quoted or indented block scalars).
-    for (i, doc) in text.split("\n---\n").enumerate() {
-        let v: Value = serde_norway::from_str(doc)
-            .map_err(|e| format!("{}: document {i}: {e}", file.display()))?;
+    text.split("\n---\n")
+        .enumerate()
+        .map(|(i, doc)| {
+            serde_norway::from_str(doc)
+                .map_err(|e| format!("{}: document {i}: {e}", file.display()))
+        })
+        .collect()
+}
+
+pub fn parse(file: &Path) -> Result<Documents, String> {
+    let mut tasks = BTreeMap::new();
+    let (mut pipeline, mut pipeline_run) = (None, None);
+    for (i, v) in read_documents(file)?.into_iter().enumerate() {
         let name = v["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
@@ -190,6 +206,10 @@ pub struct Standin {
     pub launcher: PathBuf,
     /// The `--launcher` path the documents were compiled with (condition tasks exec it directly).
     pub compiled_launcher: String,
+    /// Where claims live, one directory each (default: `WORK/claims` of each run).
+    pub claims: Option<PathBuf>,
+    /// Environment every pod gets besides its Task's (the API server's whereabouts).
+    pub pod_env: Vec<(String, String)>,
 }
 
 impl Standin {
@@ -231,15 +251,38 @@ impl Standin {
             .unwrap_or_default();
         vars.insert("context.pipelineRun.uid".into(), uid.clone());
         vars.insert("context.pipelineRun.name".into(), name.to_string());
+        let namespace = docs.pipeline_run["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default");
+        vars.insert(
+            "context.pipelineRun.namespace".into(),
+            namespace.to_string(),
+        );
+        let claims_root = self.claims.clone().unwrap_or_else(|| work.join("claims"));
         let mut workspaces = BTreeMap::new();
+        let mut claims = BTreeMap::new();
         for w in pr["workspaces"].as_array().into_iter().flatten() {
             let wname = w["name"].as_str().unwrap_or_default().to_string();
-            if w.get("volumeClaimTemplate").is_none() && w.get("emptyDir").is_none() {
+            let dir = if w.get("volumeClaimTemplate").is_some() {
+                let claim = format!("pvc-{}", short_hash(&format!("{uid}/{wname}")));
+                claims.insert(wname.clone(), claim.clone());
+                claims_root.join(claim)
+            } else if let Some(c) = w["persistentVolumeClaim"]["claimName"].as_str() {
+                let dir = claims_root.join(c);
+                if !dir.is_dir() {
+                    return Err(format!(
+                        "workspace `{wname}`: PersistentVolumeClaim `{c}` does not exist"
+                    ));
+                }
+                claims.insert(wname.clone(), c.to_string());
+                dir
+            } else if w.get("emptyDir").is_some() {
+                work.join("workspaces").join(&wname)
+            } else {
                 return Err(format!(
-                    "workspace `{wname}`: the stand-in binds only volumeClaimTemplate and emptyDir"
+                    "workspace `{wname}`: the stand-in binds only volumeClaimTemplate, persistentVolumeClaim and emptyDir"
                 ));
-            }
-            let dir = work.join("workspaces").join(&wname);
+            };
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             workspaces.insert(wname, dir);
         }
@@ -258,7 +301,8 @@ impl Standin {
                 ));
             };
             let pt = pending.remove(i);
-            let end = self.pipeline_task(docs, pt, &vars, &ends, &workspaces, work, false)?;
+            let end =
+                self.pipeline_task(docs, pt, &vars, &ends, (&workspaces, &claims), work, false)?;
             // Results become variables for later tasks (a matrixed task's would be arrays;
             // the backend never reads them, so they are not offered).
             if !end.matrixed
@@ -289,13 +333,22 @@ impl Standin {
         fvars.insert("tasks.status".into(), tasks_status.into());
         let main_ends = ends.clone();
         for pt in pipeline["finally"].as_array().into_iter().flatten() {
-            let end = self.pipeline_task(docs, pt, &fvars, &main_ends, &workspaces, work, true)?;
+            let end = self.pipeline_task(
+                docs,
+                pt,
+                &fvars,
+                &main_ends,
+                (&workspaces, &claims),
+                work,
+                true,
+            )?;
             ends.insert(pt["name"].as_str().unwrap_or_default().to_string(), end);
         }
         Ok(PipelineRun {
             uid,
             tasks: ends,
             workspaces,
+            claims,
             tasks_status: tasks_status.into(),
         })
     }
@@ -307,7 +360,7 @@ impl Standin {
         pt: &Value,
         vars: &BTreeMap<String, String>,
         ends: &BTreeMap<String, TaskEnd>,
-        workspaces: &BTreeMap<String, PathBuf>,
+        (workspaces, claims): (&BTreeMap<String, PathBuf>, &BTreeMap<String, String>),
         work: &Path,
         finally: bool,
     ) -> Result<TaskEnd, String> {
@@ -387,10 +440,12 @@ impl Standin {
                 .flatten()
                 .find(|d| d["name"] == b["name"])
                 .ok_or_else(|| format!("task `{name}`: workspace {} not declared", b["name"]))?;
+            let bound = b["workspace"].as_str().unwrap_or_default();
             let mut dir = workspaces
-                .get(b["workspace"].as_str().unwrap_or_default())
+                .get(bound)
                 .ok_or_else(|| format!("task `{name}`: workspace {} not bound", b["workspace"]))?
                 .clone();
+            let claim = claims.get(bound).cloned().unwrap_or_default();
             if let Some(sub) = b["subPath"].as_str() {
                 dir = dir.join(sub);
                 std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -401,11 +456,12 @@ impl Standin {
                 .unwrap_or_else(|| {
                     format!("/workspace/{}", b["name"].as_str().unwrap_or_default())
                 });
-            mounts.push((
-                b["name"].as_str().unwrap_or_default().to_string(),
-                mount,
+            mounts.push(Mount {
+                name: b["name"].as_str().unwrap_or_default().to_string(),
+                path: mount,
                 dir,
-            ));
+                claim,
+            });
         }
         let matrix: Vec<(String, Vec<String>)> = pt["matrix"]["params"]
             .as_array()
@@ -461,7 +517,7 @@ impl Standin {
         run_name: &str,
         task: &Value,
         given: &BTreeMap<String, String>,
-        mounts: &[(String, String, PathBuf)],
+        mounts: &[Mount],
         work: &Path,
         pvars: &BTreeMap<String, String>,
     ) -> Result<TaskRun, String> {
@@ -500,18 +556,15 @@ impl Standin {
                 format!("/tekton/results/{rn}"),
             );
         }
-        for (w, mount, _) in mounts {
-            vars.insert(format!("workspaces.{w}.path"), mount.clone());
+        for m in mounts {
+            vars.insert(format!("workspaces.{}.path", m.name), m.path.clone());
+            vars.insert(format!("workspaces.{}.claim", m.name), m.claim.clone());
         }
-        // Host paths for the container paths the step sees.
+        // Host paths for the container paths the step sees, wherever they occur.
         let host = |s: String| -> String {
-            if s == "/tekton/results" || s.starts_with("/tekton/results/") {
-                return s.replacen("/tekton/results", &results_dir.display().to_string(), 1);
-            }
-            for (_, mount, dir) in mounts {
-                if s == *mount || s.starts_with(&format!("{mount}/")) {
-                    return s.replacen(mount.as_str(), &dir.display().to_string(), 1);
-                }
+            let mut s = s.replace("/tekton/results", &results_dir.display().to_string());
+            for m in mounts {
+                s = s.replace(&m.path, &m.dir.display().to_string());
             }
             s
         };
@@ -548,6 +601,7 @@ impl Standin {
                     cmd.env(k, v);
                 }
             }
+            cmd.envs(self.pod_env.iter().map(|(k, v)| (k, v)));
             for e in step["env"].as_array().into_iter().flatten() {
                 let en = e["name"].as_str().unwrap_or_default();
                 if e.get("valueFrom").is_some() {
@@ -617,6 +671,26 @@ fn termination_message_len(entries: &Value) -> usize {
             .filter(|c| matches!(c, '\u{2028}' | '\u{2029}'))
             .count()
             * 3
+}
+
+/// A Task workspace as bound for one TaskRun.
+pub struct Mount {
+    pub name: String,
+    /// Where the step sees it.
+    pub path: String,
+    /// The host directory it is.
+    pub dir: PathBuf,
+    /// `$(workspaces.NAME.claim)`.
+    pub claim: String,
+}
+
+fn short_hash(s: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:010x}", h & 0xff_ffff_ffff)
 }
 
 /// The tasks a pipeline task waits for: `runAfter` and the producers of results it references.

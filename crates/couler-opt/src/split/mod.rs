@@ -293,6 +293,11 @@ pub fn split_workflow(
 
     let mut parent = base;
     parent.groups = Vec::new();
+    // The defaults are the parts' (a sub-workflow step has no image, and a retry or timeout
+    // of a whole part is not the steps'); the exit steps staying here keep what they had.
+    for h in &mut parent.on_exit {
+        keep_defaults(&wf.defaults, h);
+    }
     parent.defaults = Default::default();
     parent.steps = (0..p.parts)
         .map(|k| {
@@ -323,6 +328,32 @@ pub fn split_workflow(
         child_files,
         exchanged: exported.into_iter().collect(),
     })
+}
+
+/// Writes the workflow defaults a step uses into the step itself.
+fn keep_defaults(d: &couler_ir::StepDefaults, step: &mut Step) {
+    let image = match &mut step.kind {
+        StepKind::Container(c) => Some(&mut c.image),
+        StepKind::Script(s) => Some(&mut s.image),
+        _ => None,
+    };
+    if let Some(image) = image
+        && image.is_none()
+    {
+        image.clone_from(&d.image);
+    }
+    if step.retry.is_none() {
+        step.retry.clone_from(&d.retry);
+    }
+    if step.timeout.is_none() {
+        step.timeout = d.timeout;
+    }
+    if step.resources.is_none() {
+        step.resources.clone_from(&d.resources);
+    }
+    if step.cache.is_none() {
+        step.cache.clone_from(&d.cache);
+    }
 }
 
 /// The weights of `wf`'s steps in the steps and pods dimensions, with `bytes` per step from the
