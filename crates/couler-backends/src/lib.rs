@@ -244,8 +244,8 @@ pub(crate) fn sub_workflow_misuse<'w>(
     wf: &'w Workflow,
     engine: &str,
     child_run: &str,
-) -> Option<(&'w couler_ir::Step, String)> {
-    let is_sub = |s: &couler_ir::Step| matches!(s.kind, couler_ir::StepKind::Workflow(_));
+) -> Option<(&'w Step, String)> {
+    let is_sub = |s: &Step| matches!(s.kind, StepKind::Workflow(_));
     let subs: Vec<&str> = wf
         .steps
         .iter()

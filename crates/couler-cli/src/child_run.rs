@@ -136,13 +136,14 @@ async fn start_and_wait(args: &PipelineRunArgs) -> Result<Outcome, Failure> {
         .unwrap_or(POLL_SECONDS)
         .max(0.05);
 
+    let wanted: DynamicObject = serde_json::from_value(wanted)
+        .map_err(|e| Failure::Usage(format!("the child run is not an object: {e}")))?;
+
     let api = pipeline_runs(&args.namespace).await?;
     let here = format!("PipelineRun {}/{name}", args.namespace);
     let mut kept = false;
     loop {
-        let obj: DynamicObject = serde_json::from_value(wanted.clone())
-            .map_err(|e| Failure::Usage(format!("the child run is not an object: {e}")))?;
-        match api.create(&PostParams::default(), &obj).await {
+        match api.create(&PostParams::default(), &wanted).await {
             Ok(_) => {
                 eprintln!("couler launch: created {here} (part `{}`)", call.reference);
                 break;

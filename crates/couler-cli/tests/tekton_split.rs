@@ -46,15 +46,18 @@ fn couler(dir: &Path, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
 }
 
-/// An in-memory `pipelineruns` collection; `start` is called with each created run (the
-/// "controller"), which reports its end by setting the run's `Succeeded` condition.
+/// What the "controller" does with a created run: given the collection, it reports the run's
+/// end with [`Runs::finish`].
+type Start = Box<dyn Fn(&Arc<Runs>, String, Value) + Send + Sync>;
+
+/// An in-memory `pipelineruns` collection; `start` is called with each created run.
 struct Runs {
     runs: Mutex<BTreeMap<String, Value>>,
-    start: Box<dyn Fn(String, Value) + Send + Sync>,
+    start: Start,
 }
 
 impl Runs {
-    fn new(start: impl Fn(String, Value) + Send + Sync + 'static) -> Arc<Runs> {
+    fn new(start: impl Fn(&Arc<Runs>, String, Value) + Send + Sync + 'static) -> Arc<Runs> {
         Arc::new(Runs {
             runs: Mutex::default(),
             start: Box::new(start),
@@ -100,7 +103,7 @@ impl Runs {
                 run["status"] = json!({"conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Running"}]});
                 runs.insert(name.clone(), run.clone());
                 drop(runs);
-                (self.start)(name, run.clone());
+                (self.start)(self, name, run.clone());
                 (201, run)
             }
             ("GET", false) => match self.lock().get(&name) {
@@ -212,14 +215,13 @@ fn split_and_run(work: &Path, spec: &str, n: &str) -> Split {
     std::fs::create_dir_all(&kubeconfig_dir).unwrap_or_else(|e| panic!("{e}"));
     let finished: Arc<Mutex<BTreeMap<String, PipelineRun>>> = Arc::default();
     // The controller: a created part's run runs on the stand-in, in its own thread.
-    let runs_cell: Arc<Mutex<Option<Arc<Runs>>>> = Arc::default();
-    let (cell, done) = (runs_cell.clone(), finished.clone());
+    let done = finished.clone();
     let (claims_c, kube_c, work_c) = (
         claims.clone(),
         kubeconfig_dir.join("kubeconfig"),
         work.to_path_buf(),
     );
-    let runs = Runs::new(move |name, run| {
+    let runs = Runs::new(move |runs, name, run| {
         let Some(pipeline) = run["spec"]["pipelineRef"]["name"]
             .as_str()
             .and_then(|p| pipelines.get(p))
@@ -232,29 +234,23 @@ fn split_and_run(work: &Path, spec: &str, n: &str) -> Split {
             pipeline,
             pipeline_run: run,
         };
-        let (cell, done) = (cell.clone(), done.clone());
+        let (runs, done) = (runs.clone(), done.clone());
         let s = standin(&claims_c, &kube_c);
         let run_dir = work_c.join("runs").join(&name);
-        std::thread::spawn(move || {
-            let ended = s.run(&docs, &run_dir);
-            let runs = cell.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let Some(runs) = runs else { return };
-            match ended {
-                Ok(r) => {
-                    let failed = r
-                        .tasks
-                        .values()
-                        .any(|t| matches!(t.state, State::Failed(_)));
-                    runs.finish(&name, !failed, &format!("tasks: {}", r.tasks_status));
-                    done.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(name, r);
-                }
-                Err(e) => runs.finish(&name, false, &e),
+        std::thread::spawn(move || match s.run(&docs, &run_dir) {
+            Ok(r) => {
+                let failed = r
+                    .tasks
+                    .values()
+                    .any(|t| matches!(t.state, State::Failed(_)));
+                runs.finish(&name, !failed, &format!("tasks: {}", r.tasks_status));
+                done.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name, r);
             }
+            Err(e) => runs.finish(&name, false, &e),
         });
     });
-    *runs_cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(runs.clone());
     let (url, log) = serve(&runs);
     let kubeconfig = fake_api::kubeconfig(&kubeconfig_dir, &url);
 
@@ -493,18 +489,13 @@ fn methods(log: &Log) -> Vec<String> {
 #[test]
 fn a_retried_task_deletes_its_failed_part_run_and_runs_it_again() {
     let work = tmp();
-    let cell: Arc<Mutex<Option<Arc<Runs>>>> = Arc::default();
-    let c = cell.clone();
-    let runs = Runs::new(move |name, _| {
-        let c = c.clone();
+    let runs = Runs::new(|runs, name, _| {
+        let runs = runs.clone();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
-            if let Some(r) = c.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                r.finish(&name, true, "all tasks succeeded");
-            }
+            runs.finish(&name, true, "all tasks succeeded");
         });
     });
-    *cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(runs.clone());
     runs.lock()
         .insert("p-run-p-part-1".into(), existing("u-1", false));
     let (url, log) = serve(&runs);
@@ -536,7 +527,7 @@ fn a_retried_task_deletes_its_failed_part_run_and_runs_it_again() {
 #[test]
 fn a_run_of_that_name_from_another_parent_is_an_error_and_is_left_alone() {
     let work = tmp();
-    let runs = Runs::new(|_, _| {});
+    let runs = Runs::new(|_, _, _| {});
     runs.lock()
         .insert("p-run-p-part-1".into(), existing("someone-else", true));
     let (url, log) = serve(&runs);
@@ -556,7 +547,7 @@ fn a_run_of_that_name_from_another_parent_is_an_error_and_is_left_alone() {
 #[test]
 fn sigterm_cancels_the_parts_run() {
     let work = tmp();
-    let runs = Runs::new(|_, _| {}); // never finishes
+    let runs = Runs::new(|_, _, _| {}); // never finishes
     let (url, log) = serve(&runs);
     let kubeconfig = fake_api::kubeconfig(work.path(), &url);
     let mut child = launcher(work.path(), &kubeconfig)

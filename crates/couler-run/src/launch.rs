@@ -1015,20 +1015,7 @@ pub async fn sub_workflow_call(
             p.step.kind.key()
         )));
     };
-    let ctx = p.ctx(None);
-    let mut params = Vec::with_capacity(sub.params.len());
-    for (k, t) in &sub.params {
-        let v = ctx.render(t).map_err(|e| {
-            let why = match e {
-                Unresolved::Skipped(w) | Unresolved::Error(w) => w,
-            };
-            Usage(format!(
-                "step `{}`: sub-workflow param `{k}`: {why}",
-                p.step.name
-            ))
-        })?;
-        params.push((k.clone(), v));
-    }
+    let params = crate::subworkflow::render_params(&p.step, sub, &p.ctx(None)).map_err(Usage)?;
     Ok(SubWorkflowCall {
         step: p.step.name.clone(),
         reference: sub.reference.clone(),

@@ -57,6 +57,27 @@ pub(crate) fn top_level(run_dir: &Path, spec_dir: Option<&Path>) -> Nest {
     }
 }
 
+/// The params a sub-workflow step passes its child, rendered in the step's context `ctx`, as
+/// text (what `--param` and engines give a workflow).
+pub(crate) fn render_params(
+    step: &Step,
+    sub: &SubWorkflow,
+    ctx: &Context<'_>,
+) -> Result<Vec<(String, String)>, String> {
+    sub.params
+        .iter()
+        .map(|(k, t)| match ctx.render(t) {
+            Ok(v) => Ok((k.clone(), v)),
+            Err(
+                crate::render::Unresolved::Skipped(why) | crate::render::Unresolved::Error(why),
+            ) => Err(format!(
+                "step `{}`: sub-workflow param `{k}`: {why}",
+                step.name
+            )),
+        })
+        .collect()
+}
+
 /// Runs sub-workflow step `step` (unit `node`) as a nested run; returns the step's status and
 /// message. `ctx` is the parent's context for the step, in which `params` are rendered.
 pub(crate) async fn run_step(
@@ -75,20 +96,10 @@ pub(crate) async fn run_step(
         Ok(wf) => wf,
         Err(why) => return fail(format!("step `{}`: {why}", step.name)),
     };
-    let mut given = Vec::new();
-    for (k, t) in &sub.params {
-        match ctx.render(t) {
-            Ok(v) => given.push((k.clone(), v)),
-            Err(
-                crate::render::Unresolved::Skipped(why) | crate::render::Unresolved::Error(why),
-            ) => {
-                return fail(format!(
-                    "step `{}`: sub-workflow param `{k}`: {why}",
-                    step.name
-                ));
-            }
-        }
-    }
+    let given = match render_params(step, sub, ctx) {
+        Ok(g) => g,
+        Err(why) => return fail(why),
+    };
     let params = match crate::resolve_params(&wf, &given) {
         Ok(p) => p,
         Err(e) => {

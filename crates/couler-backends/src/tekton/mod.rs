@@ -178,13 +178,8 @@ pub fn bounded(name: &str) -> String {
     if name.len() <= NAME_MAX {
         return name.to_string();
     }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
     let keep = name[..NAME_MAX - 9].trim_end_matches('-');
-    format!("{keep}-{:08x}", h as u32)
+    format!("{keep}-{:08x}", crate::k8s::fnv1a(name) as u32)
 }
 
 /// Go duration text in whole seconds, what Tekton's `timeout` parses.
@@ -681,22 +676,25 @@ impl<'a> Lowerer<'a, '_> {
             vec![json!({"name": ARTIFACTS_WORKSPACE, "workspace": ARTIFACTS_WORKSPACE})];
         if sub.is_some() {
             // The child's run binds every volume of the one logical run.
-            for c in &wf.volume_claims {
-                bindings.push(json!({"name": c.name, "workspace": c.name}));
-            }
-        }
-        for m in step.volume_mounts.iter().filter(|_| sub.is_none()) {
-            if wf.volume_claims.iter().any(|c| c.name == m.name) {
-                let mut b = Map::new();
-                b.insert("name".into(), json!(m.name));
-                b.insert("workspace".into(), json!(m.name));
-                if let Some(sp) = &m.sub_path {
-                    b.insert(
-                        "subPath".into(),
-                        json!(literal("sub path", &step.name, sp)?),
-                    );
+            bindings.extend(
+                wf.volume_claims
+                    .iter()
+                    .map(|c| json!({"name": c.name, "workspace": c.name})),
+            );
+        } else {
+            for m in &step.volume_mounts {
+                if wf.volume_claims.iter().any(|c| c.name == m.name) {
+                    let mut b = Map::new();
+                    b.insert("name".into(), json!(m.name));
+                    b.insert("workspace".into(), json!(m.name));
+                    if let Some(sp) = &m.sub_path {
+                        b.insert(
+                            "subPath".into(),
+                            json!(literal("sub path", &step.name, sp)?),
+                        );
+                    }
+                    bindings.push(Value::Object(b));
                 }
-                bindings.push(Value::Object(b));
             }
         }
         t.insert("workspaces".into(), json!(bindings));

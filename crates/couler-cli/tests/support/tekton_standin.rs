@@ -264,7 +264,8 @@ impl Standin {
         for w in pr["workspaces"].as_array().into_iter().flatten() {
             let wname = w["name"].as_str().unwrap_or_default().to_string();
             let dir = if w.get("volumeClaimTemplate").is_some() {
-                let claim = format!("pvc-{}", short_hash(&format!("{uid}/{wname}")));
+                let hash = couler_backends::k8s::fnv1a(&format!("{uid}/{wname}"));
+                let claim = format!("pvc-{:010x}", hash & 0xff_ffff_ffff);
                 claims.insert(wname.clone(), claim.clone());
                 claims_root.join(claim)
             } else if let Some(c) = w["persistentVolumeClaim"]["claimName"].as_str() {
@@ -682,15 +683,6 @@ pub struct Mount {
     pub dir: PathBuf,
     /// `$(workspaces.NAME.claim)`.
     pub claim: String,
-}
-
-fn short_hash(s: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{:010x}", h & 0xff_ffff_ffff)
 }
 
 /// The tasks a pipeline task waits for: `runAfter` and the producers of results it references.
