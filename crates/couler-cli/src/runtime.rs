@@ -664,15 +664,15 @@ pub fn logs(args: LogsArgs) -> u8 {
             let v: Vec<serde_json::Value> = nodes
                 .iter()
                 .map(|s| {
-                    let read = |f: &str| {
-                        s.log_dir
-                            .as_ref()
-                            .and_then(|d| std::fs::read(Path::new(d).join(f)).ok())
+                    let read = |f: PathBuf| {
+                        std::fs::read(f)
+                            .ok()
                             .map(|b| String::from_utf8_lossy(&b).into_owned())
                     };
+                    let (out, err) = s.log_dir.as_deref().map(log_files).unzip();
                     serde_json::json!({
                         "node": s.node, "status": s.status, "logDir": s.log_dir,
-                        "stdout": read("stdout.log"), "stderr": read("stderr.log"),
+                        "stdout": out.and_then(read), "stderr": err.and_then(read),
                     })
                 })
                 .collect();
@@ -689,36 +689,44 @@ pub fn logs(args: LogsArgs) -> u8 {
                     s.node
                 );
             }
-            let Some(d) = &s.log_dir else { continue };
-            let out = latest_attempt(Path::new(d)).join("stdout.log");
-            let err = latest_attempt(Path::new(d)).join("stderr.log");
             if !args.follow {
-                print_file(&out, 0);
-                print_file_to_stderr(&err);
+                if let Some((out, err)) = s.log_dir.as_deref().map(log_files) {
+                    print_file(&out, 0);
+                    print_file_to_stderr(&err);
+                }
                 continue;
             }
-            // Follow: print what is new every 200 ms until the step is no longer Running; a
-            // retry starts a new attempt directory, which is followed from its start.
-            let mut pos = 0u64;
-            let mut out = out;
+            // Follow: print what is new every 200 ms until the step is no longer Running. The
+            // step's row names its running attempt's directory (none before its first process
+            // starts); a retry names a new one, which is followed from its start.
+            let mut followed: Option<(String, u64)> = None;
             loop {
-                let now_out = latest_attempt(Path::new(d)).join("stdout.log");
-                if now_out != out {
-                    out = now_out;
-                    pos = 0;
-                }
-                pos = print_file(&out, pos);
                 let now = state.steps(&args.run_id).await?;
-                let still = now
-                    .iter()
-                    .any(|r| r.node == s.node && r.status == StepStatus::Running.as_str());
+                let row = now.iter().find(|r| r.node == s.node);
+                let still = row.is_some_and(|r| r.status == StepStatus::Running.as_str());
+                if let Some(d) = row.and_then(|r| r.log_dir.clone()) {
+                    let pos = match followed.take() {
+                        Some((prev, pos)) if prev == d => pos,
+                        Some((prev, pos)) => {
+                            // A retry started: the end of the attempt before it first.
+                            let (out, err) = log_files(&prev);
+                            print_file(&out, pos);
+                            print_file_to_stderr(&err);
+                            0
+                        }
+                        None => 0,
+                    };
+                    let pos = print_file(&log_files(&d).0, pos);
+                    followed = Some((d, pos));
+                }
                 if !still {
-                    print_file(&out, pos);
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            print_file_to_stderr(&err);
+            if let Some((d, _)) = followed {
+                print_file_to_stderr(&log_files(&d).1);
+            }
         }
         Ok(0)
     });
@@ -728,27 +736,17 @@ pub fn logs(args: LogsArgs) -> u8 {
     })
 }
 
-/// The directory holding a step's logs: `dir` itself once the step has finished (its row then
-/// names the last attempt), else its newest `attempt-N` while it runs.
-fn latest_attempt(dir: &Path) -> PathBuf {
-    if dir.join("stdout.log").exists() {
-        return dir.to_path_buf();
+/// The stdout and stderr logs of the attempt whose directory a step row records. Runs recorded
+/// before logs moved beside the working directory kept them inside it.
+fn log_files(dir: &str) -> (PathBuf, PathBuf) {
+    let files = couler_run::AttemptFiles::at(dir);
+    let legacy = Path::new(dir);
+    if !files.stdout().exists() && legacy.join("stdout.log").exists() {
+        return (legacy.join("stdout.log"), legacy.join("stderr.log"));
     }
-    let newest = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("attempt-")
-                .and_then(|n| n.parse::<u32>().ok())
-                .map(|n| (n, e.path()))
-        })
-        .max_by_key(|(n, _)| *n);
-    newest.map(|(_, p)| p).unwrap_or_else(|| dir.to_path_buf())
+    (files.stdout(), files.stderr())
 }
 
-/// Prints `p` from byte `from`; returns the new end.
 fn print_file(p: &Path, from: u64) -> u64 {
     let Ok(mut f) = std::fs::File::open(p) else {
         return from;

@@ -196,13 +196,7 @@ fn logs_follow_streams_a_running_step() {
         "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: tick\nsteps:\n  - name: tick\n    container: {command: [sh, -c, 'for i in 1 2 3 4; do echo tick $i; sleep 0.3; done']}\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(["run", "tick.yaml"])
-        .current_dir(d.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut child = spawn_couler(d.path(), &["run", "tick.yaml"]);
     let run_id = wait_for_run(d.path());
     // Give the step time to start (its row appears then); it runs for 1.2 s.
     std::thread::sleep(Duration::from_millis(300));
@@ -211,6 +205,55 @@ fn logs_follow_streams_a_running_step() {
     assert_eq!(
         text(&out.stdout).lines().collect::<Vec<_>>(),
         ["tick 1", "tick 2", "tick 3", "tick 4"]
+    );
+}
+
+#[test]
+fn logs_follow_moves_on_to_a_retry_and_each_attempt_keeps_its_own_files() {
+    let d = tmp();
+    let marker = d.path().join("tried-once");
+    std::fs::write(
+        d.path().join("flaky.yaml"),
+        format!(
+            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: flaky\nsteps:\n  - name: flaky\n    retry: {{limit: 1}}\n    container: {{command: [sh, -c, 'if [ -e {m} ]; then echo second; sleep 0.6; else touch {m}; echo first; sleep 0.6; exit 3; fi']}}\n",
+            m = marker.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut child = spawn_couler(d.path(), &["run", "flaky.yaml"]);
+    let run_id = wait_for_run(d.path());
+    std::thread::sleep(Duration::from_millis(200));
+    let out = couler_in(d.path(), &["logs", &run_id, "flaky", "--follow"]);
+    assert_eq!(child.wait().ok().and_then(|s| s.code()), Some(0));
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        ["first", "second"]
+    );
+
+    // Two attempts, each a working directory with its logs beside it, and nothing else.
+    let steps = d.path().join(".couler/runs").join(&run_id).join("steps");
+    let mut names: Vec<String> = std::fs::read_dir(&steps)
+        .unwrap_or_else(|e| panic!("{}: {e}", steps.display()))
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "flaky.1",
+            "flaky.1.stderr.log",
+            "flaky.1.stdout.log",
+            "flaky.2",
+            "flaky.2.stderr.log",
+            "flaky.2.stdout.log"
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(steps.join("flaky.1.stdout.log"))
+            .ok()
+            .as_deref(),
+        Some("first\n")
     );
 }
 
@@ -237,13 +280,7 @@ fn resume_stops_steps_orphaned_by_a_killed_executor() {
         ),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(["run", "orphan.yaml", "--no-cache"])
-        .current_dir(d.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut child = spawn_couler(d.path(), &["run", "orphan.yaml", "--no-cache"]);
     let run_id = wait_for_run(d.path());
     let t = Instant::now();
     while !side.join("pids").exists() && t.elapsed() < Duration::from_secs(20) {
@@ -272,6 +309,17 @@ fn resume_stops_steps_orphaned_by_a_killed_executor() {
 }
 
 /// Waits until `couler runs` lists a run and returns its id.
+/// Starts `couler ARGS` in `dir` in the background, its output discarded.
+fn spawn_couler(dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn wait_for_run(dir: &Path) -> String {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(20) {
@@ -373,13 +421,7 @@ fn kill_9_at_random_moments_then_resume_loses_and_repeats_nothing() {
         std::fs::create_dir_all(&side).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(d.path().join("wf.yaml"), crash_spec(&side))
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_couler"))
-            .args(["run", "wf.yaml", "--no-cache"])
-            .current_dir(d.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut child = spawn_couler(d.path(), &["run", "wf.yaml", "--no-cache"]);
         let wait = full_run.mul_f64(0.1 + 0.8 * (rng.next() % 1000) as f64 / 1000.0);
         std::thread::sleep(wait);
         // SAFETY: SIGKILL to our own child process.

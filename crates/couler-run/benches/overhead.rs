@@ -7,13 +7,17 @@
 //! process's peak RSS during the run and its RSS before it.
 //!
 //! `cargo bench -p couler-run --bench overhead` (sizes from `COULER_BENCH_N`, default
-//! `1000,10000`).
+//! `1000,10000`; runs per shape from `COULER_BENCH_REPS`, default 3 up to 2,000 steps and 1
+//! above, the median reported with the range of the ratios).
 
 mod support;
 use couler_ir::{Container, Step, StepKind, Template, Workflow};
-use couler_run::{RunOptions, RunStatus, Runtime};
+use couler_run::RunStatus;
 use std::time::Instant;
-use support::{cores, peak_rss_mib, raw_spawn, reset_peak_rss, rss_mib, tokio_runtime};
+use support::{
+    cores, cpu_seconds, host_options, peak_rss_mib, raw_spawn, reset_peak_rss, rss_mib,
+    tokio_runtime,
+};
 
 fn true_step(name: String, deps: Vec<String>) -> Step {
     let mut s = Step::new(
@@ -86,67 +90,112 @@ fn main() {
         println!("(peak RSS is the process's whole-life peak: /proc/self/clear_refs is absent)");
     }
     println!(
-        "{:<10} {:>7} {:>10} {:>14} {:>10} {:>12} {:>12} {:>12}",
+        "{:<10} {:>7} {:>5} {:>10} {:>14} {:>12} {:>10} {:>12} {:>13} {:>12} {:>12}",
         "shape",
         "N",
+        "reps",
         "wall s",
         "per step ms",
+        "CPU ms/step",
         "spawn ms",
         "× raw spawn",
+        "× range",
         "peak RSS MiB",
         "RSS before"
     );
+    // Every state directory is kept until the end: deleting thousands of inodes makes the next
+    // inode allocations on ext4 slower for a while (docs/performance.md), which would charge
+    // one shape's cleanup to the next shape's steps.
+    let mut kept = Vec::new();
     for &n in &sizes {
+        let reps = std::env::var("COULER_BENCH_REPS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(if n <= 2000 { 3 } else { 1 })
+            .max(1);
         for (shape, wf) in [
             ("chain", chain(n)),
             ("fan", fan(n)),
             ("layered", layered(n)),
         ] {
-            // The baseline right before each shape: the machine's load drifts.
-            let spawns = n.min(1000);
-            let raw = raw_spawn(spawns);
-            let dir = match tempfile::tempdir() {
-                Ok(d) => d,
-                Err(e) => {
-                    eprintln!("no temp dir: {e}");
-                    std::process::exit(1);
-                }
-            };
-            let (_tx, stop) = tokio::sync::watch::channel(false);
-            let opts = RunOptions {
-                state_dir: dir.path().to_path_buf(),
-                params: Vec::new(),
-                parallelism: None,
-                runtime: Runtime::Host,
-                use_cache: true,
-                events: None,
-                stop,
-                spec_dir: None,
-                cache_budget: None,
-            };
-            let before = rss_mib();
-            reset_peak_rss();
-            let t = Instant::now();
-            let report = rt.block_on(couler_run::run(&wf, opts));
-            let wall = t.elapsed().as_secs_f64();
-            let peak = peak_rss_mib();
-            match report {
-                Ok(r) if r.status == RunStatus::Succeeded => {}
-                Ok(r) => eprintln!("{shape} {n}: {:?} {:?}", r.status, r.message),
-                Err(e) => eprintln!("{shape} {n}: {e}"),
-            }
-            let per = wall / n as f64;
+            let mut rows: Vec<Row> = (0..reps)
+                .map(|_| {
+                    let dir = match tempfile::tempdir() {
+                        Ok(d) => d,
+                        Err(e) => {
+                            eprintln!("no temp dir: {e}");
+                            std::process::exit(1);
+                        }
+                    };
+                    let row = measure(&rt, &wf, shape, n, dir.path());
+                    kept.push(dir);
+                    row
+                })
+                .collect();
+            rows.sort_by(|a, b| a.ratio().total_cmp(&b.ratio()));
+            let (lo, hi) = (rows[0].ratio(), rows[rows.len() - 1].ratio());
+            let m = &rows[rows.len() / 2];
             println!(
-                "{:<10} {:>7} {:>10.2} {:>14.3} {:>10.3} {:>12.2} {:>12.1} {:>12.1}",
+                "{:<10} {:>7} {:>5} {:>10.2} {:>14.3} {:>12.3} {:>10.3} {:>12.2} {:>13} {:>12.1} {:>12.1}",
                 shape,
                 n,
-                wall,
-                per * 1e3,
-                raw * 1e3,
-                per / raw,
-                peak,
-                before
+                reps,
+                m.wall,
+                m.wall / n as f64 * 1e3,
+                m.cpu / n as f64 * 1e3,
+                m.raw * 1e3,
+                m.ratio(),
+                format!("{lo:.2}–{hi:.2}"),
+                m.peak,
+                m.before
             );
         }
+    }
+}
+
+/// One run of one shape, with the raw spawn measured right before it (the load drifts).
+struct Row {
+    wall: f64,
+    /// The executor's own CPU seconds (children excluded).
+    cpu: f64,
+    per_step: f64,
+    raw: f64,
+    peak: f64,
+    before: f64,
+}
+
+impl Row {
+    fn ratio(&self) -> f64 {
+        self.per_step / self.raw
+    }
+}
+
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    wf: &Workflow,
+    shape: &str,
+    n: usize,
+    state_dir: &std::path::Path,
+) -> Row {
+    let raw = raw_spawn(n.min(1000));
+    let (_tx, opts) = host_options(state_dir, None);
+    let before = rss_mib();
+    reset_peak_rss();
+    let (t, cpu0) = (Instant::now(), cpu_seconds());
+    let report = rt.block_on(couler_run::run(wf, opts));
+    let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    let peak = peak_rss_mib();
+    match report {
+        Ok(r) if r.status == RunStatus::Succeeded => {}
+        Ok(r) => eprintln!("{shape} {n}: {:?} {:?}", r.status, r.message),
+        Err(e) => eprintln!("{shape} {n}: {e}"),
+    }
+    Row {
+        wall,
+        cpu,
+        per_step: wall / n as f64,
+        raw,
+        peak,
+        before,
     }
 }

@@ -18,11 +18,11 @@
 
 mod support;
 use couler_ir::{Graph, StepKind, Workflow};
-use couler_run::{RunOptions, RunStatus, Runtime};
+use couler_run::RunStatus;
 use couler_wfformat::{ImportOptions, import_detailed};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use support::{cores, peak_rss_mib, raw_spawn, tokio_runtime};
+use support::{cores, host_options, peak_rss_mib, raw_spawn, tokio_runtime};
 
 const LARGEST: &str = "montage-chameleon-dss-15d-001.json";
 const MAKESPAN_TRACES: &[&str] = &[
@@ -113,18 +113,7 @@ fn run(rt: &tokio::runtime::Runtime, wf: &Workflow, parallelism: Option<usize>) 
             std::process::exit(1);
         }
     };
-    let (_tx, stop) = tokio::sync::watch::channel(false);
-    let opts = RunOptions {
-        state_dir: dir.path().to_path_buf(),
-        params: Vec::new(),
-        parallelism,
-        runtime: Runtime::Host,
-        use_cache: true,
-        events: None,
-        stop,
-        spec_dir: None,
-        cache_budget: None,
-    };
+    let (_tx, opts) = host_options(dir.path(), parallelism);
     let t = Instant::now();
     let report = rt.block_on(couler_run::run(wf, opts));
     let wall = t.elapsed().as_secs_f64();

@@ -16,7 +16,7 @@
 
 use crate::artifacts::{ArtifactRef, Store};
 use crate::render::{Context, Outcome, Unresolved, json_text};
-use crate::runner::{self, ProcessEnd, ProcessSpec, Runtime};
+use crate::runner::{self, AttemptFiles, ProcessEnd, ProcessSpec, Runtime};
 use crate::state::{
     AttemptRecord, CachePut, Finished, RunStatus, State, StepEnd, StepOutputs, StepStatus, now,
 };
@@ -591,7 +591,7 @@ impl Exec {
         }
         if let StepKind::Workflow(sub) = &step.kind {
             self.state
-                .step_started(&self.run_id, node, &step.name, "")
+                .step_started(&self.run_id, node, &step.name)
                 .await?;
             self.emit(Event::Started {
                 node: node.to_string(),
@@ -725,12 +725,12 @@ impl Exec {
             }
         }
 
-        let node_dir = self.run_dir.join("steps").join(node);
+        let steps_dir = self.run_dir.join("steps");
         let started = now();
         // The start's row and the last attempt number recorded (so `resume` numbers on).
         let mut attempt = self
             .state
-            .step_started(&self.run_id, node, &step.name, &node_dir.to_string_lossy())
+            .step_started(&self.run_id, node, &step.name)
             .await?;
         self.emit(Event::Started {
             node: node.to_string(),
@@ -745,7 +745,7 @@ impl Exec {
         let mut iterations = 0u32;
         let mut peak = 0i64;
         let mut cpu = 0.0f64;
-        let (status, outputs, message, last_dir, last_row) = 'iter: loop {
+        let (status, outputs, message, last, last_row) = 'iter: loop {
             iterations += 1;
             let mut tries = 0u32;
             let end = loop {
@@ -753,15 +753,16 @@ impl Exec {
                 tries += 1;
                 // An attempt the executor did not see end (kill -9) has a directory but no row,
                 // and its orphaned process may still write there: number past it.
-                while node_dir.join(format!("attempt-{attempt}")).exists() {
+                let mut files = AttemptFiles::numbered(&steps_dir, node, attempt);
+                while files.work().exists() {
                     attempt += 1;
+                    files = AttemptFiles::numbered(&steps_dir, node, attempt);
                 }
-                let dir = node_dir.join(format!("attempt-{attempt}"));
                 let a = self
                     .attempt(
                         step,
                         node,
-                        &dir,
+                        &files,
                         &inputs,
                         seen,
                         item,
@@ -778,7 +779,7 @@ impl Exec {
                     started_at: a.started,
                     peak_rss_kb: a.peak_rss_kb,
                     cpu_seconds: a.cpu_seconds,
-                    log_dir: dir.to_string_lossy().into_owned(),
+                    log_dir: files.work().to_string_lossy().into_owned(),
                     message: a.message.clone(),
                 };
                 let retryable = match (retry, a.status) {
@@ -793,7 +794,7 @@ impl Exec {
                     _ => false,
                 };
                 if !retryable {
-                    break (a, dir, row);
+                    break (a, files, row);
                 }
                 // Not the last attempt: its row now (the last one goes with the step's end).
                 self.state.attempt_ended(&self.run_id, node, &row).await?;
@@ -807,9 +808,9 @@ impl Exec {
                         .await;
                 }
             };
-            let (a, dir, row) = end;
+            let (a, files, row) = end;
             if a.status != StepStatus::Succeeded {
-                break 'iter (a.status, a.outputs, a.message, dir, row);
+                break 'iter (a.status, a.outputs, a.message, files, row);
             }
             if let Some(rep) = &step.repeat
                 && iterations < max_iter
@@ -834,13 +835,13 @@ impl Exec {
                             StepStatus::Error,
                             a.outputs,
                             Some(format!("cannot evaluate `repeat.while`: {why}")),
-                            dir,
+                            files,
                             row,
                         );
                     }
                 }
             }
-            break 'iter (a.status, a.outputs, a.message, dir, row);
+            break 'iter (a.status, a.outputs, a.message, files, row);
         };
         let mut outputs = outputs;
         if step.repeat.is_some() {
@@ -854,7 +855,7 @@ impl Exec {
             cpu_seconds: Some(cpu),
             cache_key: Some(cache_key.clone()),
             outputs: Some(outputs.clone()),
-            log_dir: Some(last_dir.to_string_lossy().into_owned()),
+            log_dir: Some(last.work().to_string_lossy().into_owned()),
             message: message.clone(),
         };
         // What the budget's policy ranks by: the seconds a miss costs, who reads it.
@@ -884,7 +885,7 @@ impl Exec {
             status,
             seconds: now() - started,
             message: message.clone(),
-            stdout: Some(last_dir.join("stdout.log")),
+            stdout: Some(last.stdout()),
         });
         Ok(UnitEnd {
             status,
@@ -914,7 +915,7 @@ impl Exec {
         &self,
         step: &Step,
         node: &str,
-        dir: &Path,
+        files: &AttemptFiles,
         inputs: &[(String, String, ArtifactRef)],
         seen: &BTreeMap<String, Outcome>,
         item: Option<&serde_json::Value>,
@@ -922,7 +923,7 @@ impl Exec {
         timeout: Option<Duration>,
     ) -> Result<Attempt, Error> {
         let started = now();
-        let work = dir.join("work");
+        let work = files.work();
         let fail = |status: StepStatus, msg: String| Attempt {
             status,
             outputs: StepOutputs::default(),
@@ -939,7 +940,7 @@ impl Exec {
                 step,
                 store: Some(&self.store),
                 inputs,
-                dir,
+                files,
                 run_id: &self.run_id,
                 node,
                 // Locally a secret is read from the host environment variable of the same name.
@@ -949,7 +950,12 @@ impl Exec {
             &mut ctx,
         )
         .await;
-        let AttemptPlan { mut argv, env, cwd } = match plan {
+        let AttemptPlan {
+            mut argv,
+            env,
+            cwd,
+            script,
+        } = match plan {
             Ok(p) => p,
             Err(why) => return Ok(fail(StepStatus::Error, why)),
         };
@@ -961,7 +967,8 @@ impl Exec {
                 engine,
                 name: &name,
                 image,
-                work_dir: dir,
+                work_dir: work,
+                script: script.as_deref(),
                 env: &env,
                 cpu_limit: limits.and_then(|l| l.cpu.as_ref()).map(|q| q.value()),
                 memory_limit_bytes: limits
@@ -974,8 +981,8 @@ impl Exec {
             argv,
             env,
             cwd,
-            stdout: dir.join("stdout.log"),
-            stderr: dir.join("stderr.log"),
+            stdout: files.stdout(),
+            stderr: files.stderr(),
             timeout,
         };
         let permit = match Arc::clone(&self.slots).acquire_owned().await {
@@ -991,7 +998,11 @@ impl Exec {
         let record_pgid = async {
             if let Ok(pgid) = rx.await {
                 // Best effort: without it, `resume` cannot stop what a killed executor left.
-                let _ = self.state.step_pgid(&self.run_id, node, pgid).await;
+                let dir = work.to_string_lossy();
+                let _ = self
+                    .state
+                    .step_spawned(&self.run_id, node, pgid, &dir)
+                    .await;
             }
         };
         let (end, ()) = tokio::join!(
@@ -1055,7 +1066,7 @@ impl Exec {
             a.outputs = outputs;
             return Ok(a);
         }
-        if let Err(why) = collect_outputs(&self.store, step, &work, &stdout, &mut outputs).await {
+        if let Err(why) = collect_outputs(&self.store, step, work, &stdout, &mut outputs).await {
             a.status = StepStatus::Error;
             a.message = Some(why);
         } else if let Err(why) = crate::subworkflow::publish(&self.store, step, &outputs).await {
@@ -1200,8 +1211,8 @@ pub(crate) struct PlanInputs<'a> {
     pub store: Option<&'a Store>,
     /// (name, path, artifact) of every input artifact, resolved by the caller.
     pub inputs: &'a [(String, String, ArtifactRef)],
-    /// The attempt's directory: `work/` inside it is the step's working directory.
-    pub dir: &'a Path,
+    /// Where the attempt's working directory, logs and script go.
+    pub files: &'a AttemptFiles,
     pub run_id: &'a str,
     pub node: &'a str,
     /// How to provide a secret's variable here (the local runtime and the launcher differ).
@@ -1211,39 +1222,44 @@ pub(crate) struct PlanInputs<'a> {
 }
 
 /// The process one attempt runs, built the same way by the executor and by the in-task
-/// launcher: inputs placed under `work/`, paths bound in the template context, the step
-/// rendered, a script written beside `work/`, secrets and `COULER_*` variables in the env.
+/// launcher: inputs placed in the working directory, paths bound in the template context, the
+/// step rendered, a script written beside the working directory, secrets and `COULER_*`
+/// variables in the env.
 pub(crate) struct AttemptPlan {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
+    /// The script file, for a script step.
+    pub script: Option<PathBuf>,
 }
 
 impl AttemptPlan {
     pub(crate) async fn new(i: &PlanInputs<'_>, ctx: &mut Context<'_>) -> Result<Self, String> {
-        let (step, work) = (i.step, i.dir.join("work"));
-        std::fs::create_dir_all(&work)
+        let (step, work) = (i.step, i.files.work());
+        std::fs::create_dir_all(work)
             .map_err(|e| format!("cannot create the step directory {}: {e}", work.display()))?;
         if let Some(store) = i.store {
             for (name, path, r) in i.inputs {
                 store
-                    .get(r, &under(&work, path))
+                    .get(r, &under(work, path))
                     .await
                     .map_err(|e| format!("cannot place input artifact `{name}`: {e}"))?;
             }
         }
-        bind_paths(ctx, step, |_, _, path| path.map(|p| under(&work, p)));
+        bind_paths(ctx, step, |_, _, path| path.map(|p| under(work, p)));
         let def = match render_step(i.wf, step, ctx) {
             Ok(d) => d,
             Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => return Err(why),
         };
         let mut argv = def.command.clone();
         argv.extend(def.args.iter().cloned());
+        let mut script = None;
         if let Some(src) = &def.source {
-            let file = i.dir.join("script");
+            let file = i.files.script();
             std::fs::write(&file, src)
                 .map_err(|e| format!("cannot write the script {}: {e}", file.display()))?;
             argv.push(file.to_string_lossy().into_owned());
+            script = Some(file);
         }
         let mut env = def.env.clone();
         for s in &step.secrets {
@@ -1257,15 +1273,20 @@ impl AttemptPlan {
         }
         env.push(("COULER_RUN_ID".into(), i.run_id.to_string()));
         env.push(("COULER_STEP".into(), i.node.to_string()));
-        let mut cwd = work.clone();
+        let mut cwd = work.to_path_buf();
         if let StepKind::Container(c) = &step.kind
             && let Some(wd) = &c.working_dir
             && i.work_dir_on_host
         {
-            cwd = under(&work, wd);
+            cwd = under(work, wd);
             let _ = std::fs::create_dir_all(&cwd);
         }
-        Ok(AttemptPlan { argv, env, cwd })
+        Ok(AttemptPlan {
+            argv,
+            env,
+            cwd,
+            script,
+        })
     }
 }
 

@@ -14,7 +14,7 @@ use crate::executor::{
     read_text, render_for_cache_key, skipped_upstream, unsupported,
 };
 use crate::render::{Context, Outcome as Seen, Unresolved};
-use crate::runner::{ProcessEnd, ProcessSpec, run_process};
+use crate::runner::{AttemptFiles, ProcessEnd, ProcessSpec, run_process};
 use crate::state::{StepOutputs, StepStatus};
 use base64::Engine as _;
 use couler_ir::{Expr, MapOver, Step, StepKind, Workflow};
@@ -857,8 +857,8 @@ async fn attempt_in(
     dir: &Path,
 ) -> Outcome {
     let step = &p.step;
-    let work = dir.join("work");
-    let _ = std::fs::remove_dir_all(&work);
+    let files = AttemptFiles::at(dir.join("work"));
+    let _ = std::fs::remove_dir_all(files.work());
     let mut ctx = p.ctx(p.item.as_ref());
     let plan = AttemptPlan::new(
         &PlanInputs {
@@ -866,7 +866,7 @@ async fn attempt_in(
             step,
             store,
             inputs,
-            dir,
+            files: &files,
             run_id: &p.run_id,
             node: &step.name,
             secret_hint: "the engine must set it in the task's environment",
@@ -875,7 +875,7 @@ async fn attempt_in(
         &mut ctx,
     )
     .await;
-    let AttemptPlan { argv, env, cwd } = match plan {
+    let AttemptPlan { argv, env, cwd, .. } = match plan {
         Ok(plan) => plan,
         Err(why) => return Outcome::new(StepStatus::Error, Some(why)),
     };
@@ -893,8 +893,8 @@ async fn attempt_in(
         argv,
         env,
         cwd,
-        stdout: dir.join("stdout.log"),
-        stderr: dir.join("stderr.log"),
+        stdout: files.stdout(),
+        stderr: files.stderr(),
         timeout,
     };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -942,13 +942,13 @@ async fn attempt_in(
         };
     }
     let collected = match store {
-        Some(store) => collect_outputs(store, step, &work, &stdout, &mut outputs).await,
+        Some(store) => collect_outputs(store, step, files.work(), &stdout, &mut outputs).await,
         None => {
             // No artifacts (checked by the caller): only parameters to read.
             let mut s = step.clone();
             s.outputs.artifacts.clear();
             match Store::open(&dir.join("no-store")).await {
-                Ok(tmp) => collect_outputs(&tmp, &s, &work, &stdout, &mut outputs).await,
+                Ok(tmp) => collect_outputs(&tmp, &s, files.work(), &stdout, &mut outputs).await,
                 Err(e) => Err(e.to_string()),
             }
         }

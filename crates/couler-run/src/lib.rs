@@ -15,8 +15,10 @@
 //! - [`launch`]: the in-task launcher (`couler launch`): one step inside an engine's task, with
 //!   these same semantics (docs/launcher.md).
 //!
-//! A state directory holds `state.db`, `artifacts/` (the default artifact store) and `runs/RUN/steps/NODE/attempt-N/`
-//! (`work/`, `stdout.log`, `stderr.log`, `script`). One executor at a time owns it (`lock`).
+//! A state directory holds `state.db`, `artifacts/` (the default artifact store) and, per
+//! attempt N of a step NODE, `runs/RUN/steps/NODE.N/` (its working directory) with
+//! `NODE.N.stdout.log`, `NODE.N.stderr.log` and `NODE.N.script` beside it ([`AttemptFiles`]).
+//! One executor at a time owns it (`lock`).
 
 pub mod artifacts;
 pub mod cache_budget;
@@ -27,7 +29,7 @@ pub mod runner;
 pub mod state;
 mod subworkflow;
 
-pub use runner::Runtime;
+pub use runner::{AttemptFiles, Runtime};
 pub use state::{RunRecord, RunStatus, State, StepRecord, StepStatus};
 pub use subworkflow::MAX_DEPTH as MAX_SUBWORKFLOW_DEPTH;
 

@@ -48,6 +48,45 @@ pub fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Where one attempt's files live: its working directory `DIR` and, beside it, `DIR.stdout.log`,
+/// `DIR.stderr.log` and (for a script step) `DIR.script`. Logs and script sit outside the working
+/// directory so the step never sees, archives or clobbers them, and a plain step costs three
+/// inodes (a fresh inode is most of a step's file-system cost on ext4; docs/performance.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptFiles {
+    work: PathBuf,
+}
+
+impl AttemptFiles {
+    /// The files of the attempt whose working directory is `work`.
+    pub fn at(work: impl Into<PathBuf>) -> Self {
+        AttemptFiles { work: work.into() }
+    }
+    /// Attempt `n` of `node` in a run's `steps` directory: `steps/NODE.N` (node names never
+    /// hold a `.`: step names are DNS-1123 labels and map instances add `[k]`).
+    pub fn numbered(steps: &Path, node: &str, n: u32) -> Self {
+        Self::at(steps.join(format!("{node}.{n}")))
+    }
+    pub fn work(&self) -> &Path {
+        &self.work
+    }
+    pub fn stdout(&self) -> PathBuf {
+        self.beside("stdout.log")
+    }
+    pub fn stderr(&self) -> PathBuf {
+        self.beside("stderr.log")
+    }
+    pub fn script(&self) -> PathBuf {
+        self.beside("script")
+    }
+    fn beside(&self, suffix: &str) -> PathBuf {
+        let mut name = self.work.file_name().unwrap_or_default().to_os_string();
+        name.push(".");
+        name.push(suffix);
+        self.work.with_file_name(name)
+    }
+}
+
 /// One process to run.
 #[derive(Clone, Debug)]
 pub struct ProcessSpec {
@@ -256,8 +295,11 @@ pub struct ContainerSpec<'a> {
     pub engine: &'a str,
     pub name: &'a str,
     pub image: &'a str,
-    /// The step's directory, mounted at the same absolute path so rendered paths hold inside.
+    /// The step's working directory, mounted at the same absolute path so rendered paths hold
+    /// inside.
     pub work_dir: &'a Path,
+    /// A script step's source file (outside the working directory), mounted read-only.
+    pub script: Option<&'a Path>,
     pub env: &'a [(String, String)],
     pub cpu_limit: Option<f64>,
     pub memory_limit_bytes: Option<u64>,
@@ -278,6 +320,11 @@ pub fn container_argv(c: &ContainerSpec<'_>) -> Vec<String> {
         "-w".into(),
         dir,
     ];
+    if let Some(f) = c.script {
+        let f = f.to_string_lossy();
+        argv.push("-v".into());
+        argv.push(format!("{f}:{f}:ro"));
+    }
     for (k, v) in c.env {
         argv.push("-e".into());
         argv.push(format!("{k}={v}"));
@@ -307,12 +354,14 @@ mod tests {
     #[test]
     fn container_argv_mounts_the_step_dir_and_passes_env() {
         let env = vec![("A".to_string(), "1".to_string())];
-        let cmd = vec!["python3".to_string(), "/w/x/script.py".to_string()];
+        let files = AttemptFiles::numbered(Path::new("/w/steps"), "train", 2);
+        let cmd = vec!["python3".to_string(), "/w/steps/train.2.script".to_string()];
         let argv = container_argv(&ContainerSpec {
             engine: "docker",
             name: "couler-r1-train",
             image: "python:3.12-slim",
-            work_dir: Path::new("/w/x"),
+            work_dir: files.work(),
+            script: Some(&files.script()),
             env: &env,
             cpu_limit: Some(2.0),
             memory_limit_bytes: Some(1024),
@@ -327,9 +376,11 @@ mod tests {
                 "--name",
                 "couler-r1-train",
                 "-v",
-                "/w/x:/w/x",
+                "/w/steps/train.2:/w/steps/train.2",
                 "-w",
-                "/w/x",
+                "/w/steps/train.2",
+                "-v",
+                "/w/steps/train.2.script:/w/steps/train.2.script:ro",
                 "-e",
                 "A=1",
                 "--cpus=2",
@@ -337,9 +388,19 @@ mod tests {
                 "--entrypoint",
                 "python3",
                 "python:3.12-slim",
-                "/w/x/script.py"
+                "/w/steps/train.2.script"
             ]
         );
+    }
+
+    #[test]
+    fn an_attempts_logs_and_script_sit_beside_its_working_directory() {
+        let f = AttemptFiles::numbered(Path::new("/s/runs/r/steps"), "fit[3]", 1);
+        assert_eq!(f.work(), Path::new("/s/runs/r/steps/fit[3].1"));
+        assert_eq!(f.stdout(), Path::new("/s/runs/r/steps/fit[3].1.stdout.log"));
+        assert_eq!(f.stderr(), Path::new("/s/runs/r/steps/fit[3].1.stderr.log"));
+        assert_eq!(f.script(), Path::new("/s/runs/r/steps/fit[3].1.script"));
+        assert!(!f.stdout().starts_with(f.work()));
     }
 
     #[test]

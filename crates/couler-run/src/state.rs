@@ -423,21 +423,16 @@ impl State {
         row.as_ref().map(run_from_row).transpose()
     }
 
-    /// Records that a step (or instance) started; its earlier row, if any, is replaced.
-    /// Returns the highest attempt number recorded for the node (0 if none), so `resume`
-    /// numbers on: one statement, one commit.
-    pub async fn step_started(
-        &self,
-        run_id: &str,
-        node: &str,
-        step: &str,
-        log_dir: &str,
-    ) -> Result<u32, Error> {
+    /// Records that a step (or instance) started; its earlier row, if any, is replaced (its
+    /// log directory comes with its first process, [`State::step_spawned`]). Returns the
+    /// highest attempt number recorded for the node (0 if none), so `resume` numbers on: one
+    /// statement, one commit.
+    pub async fn step_started(&self, run_id: &str, node: &str, step: &str) -> Result<u32, Error> {
         let row = sqlx::query(
-            "INSERT INTO steps (run_id, node, step, status, started_at, log_dir)
-             VALUES (?1, ?2, ?3, 'Running', ?4, ?5)
+            "INSERT INTO steps (run_id, node, step, status, started_at)
+             VALUES (?1, ?2, ?3, 'Running', ?4)
              ON CONFLICT(run_id, node) DO UPDATE SET status = 'Running',
-                started_at = excluded.started_at, finished_at = NULL, log_dir = excluded.log_dir,
+                started_at = excluded.started_at, finished_at = NULL, log_dir = NULL,
                 message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL
              RETURNING (SELECT COALESCE(MAX(attempt), 0) FROM attempts
                         WHERE run_id = ?1 AND node = ?2) AS n",
@@ -446,7 +441,6 @@ impl State {
         .bind(node)
         .bind(step)
         .bind(now())
-        .bind(log_dir)
         .fetch_one(&self.pool)
         .await
         .map_err(db_err("cannot record a step start"))?;
@@ -454,10 +448,18 @@ impl State {
         Ok(u32::try_from(n).unwrap_or(0))
     }
 
-    /// Records the process group of a step's running attempt.
-    pub async fn step_pgid(&self, run_id: &str, node: &str, pgid: i32) -> Result<(), Error> {
-        sqlx::query("UPDATE steps SET pgid = ? WHERE run_id = ? AND node = ?")
+    /// Records the process group and the directory of a step's running attempt (so `resume`
+    /// can stop what a dead executor left, and `couler logs --follow` finds a retry's logs).
+    pub async fn step_spawned(
+        &self,
+        run_id: &str,
+        node: &str,
+        pgid: i32,
+        log_dir: &str,
+    ) -> Result<(), Error> {
+        sqlx::query("UPDATE steps SET pgid = ?, log_dir = ? WHERE run_id = ? AND node = ?")
             .bind(i64::from(pgid))
+            .bind(log_dir)
             .bind(run_id)
             .bind(node)
             .execute(&self.pool)
@@ -1039,7 +1041,7 @@ mod tests {
             started_at: now(),
             peak_rss_kb: Some(1),
             cpu_seconds: Some(0.0),
-            log_dir: format!("/d/attempt-{n}"),
+            log_dir: format!("/d/a.{n}"),
             message: None,
         }
     }
@@ -1049,7 +1051,7 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
         let state = State::open(dir.path()).await?;
         state.create_run("r", "w", "{}", "{}").await?;
-        assert_eq!(state.step_started("r", "a", "a", "/d").await?, 0);
+        assert_eq!(state.step_started("r", "a", "a").await?, 0);
         let mut out = StepOutputs::default();
         out.parameters.insert("p".into(), "v".into());
         let fin = Finished {
@@ -1083,7 +1085,7 @@ mod tests {
         let entries = state.cache_entries().await?;
         assert_eq!((entries[0].consumers, entries[0].recompute_secs), (3, 1.5));
         // The next start of the node numbers on from the recorded attempt.
-        assert_eq!(state.step_started("r", "a", "a", "/d").await?, 1);
+        assert_eq!(state.step_started("r", "a", "a").await?, 1);
 
         // A failing statement in the batch (no cache table) leaves nothing of the step's end,
         // and the connection is usable afterwards (no transaction left open).

@@ -3,7 +3,31 @@
 // Each bench uses a subset of these.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::time::Instant;
+
+use couler_run::{RunOptions, Runtime};
+
+/// Options for a bench run on the host runner with the cache on; keep the sender alive for the
+/// run (dropping it is not a stop, but the run must not see its channel close early).
+pub fn host_options(
+    state_dir: &Path,
+    parallelism: Option<usize>,
+) -> (tokio::sync::watch::Sender<bool>, RunOptions) {
+    let (tx, stop) = tokio::sync::watch::channel(false);
+    let opts = RunOptions {
+        state_dir: state_dir.to_path_buf(),
+        params: Vec::new(),
+        parallelism,
+        runtime: Runtime::Host,
+        use_cache: true,
+        events: None,
+        stop,
+        spec_dir: None,
+        cache_budget: None,
+    };
+    (tx, opts)
+}
 
 /// This process's peak resident set size since the last [`reset_peak_rss`], in MiB (Linux's
 /// `VmHWM`; elsewhere the whole life's peak from `getrusage`).
@@ -72,4 +96,14 @@ pub fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
+}
+
+/// CPU seconds (user + system) this process has used, its waited-for children excluded: the
+/// runtime's own work, which the machine's other load disturbs much less than wall time.
+pub fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
 }

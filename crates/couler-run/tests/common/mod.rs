@@ -62,7 +62,7 @@ pub fn stdout(r: &RunReport, node: &str) -> String {
         .log_dir
         .as_ref()
         .unwrap_or_else(|| panic!("{node} has no logs"));
-    std::fs::read_to_string(Path::new(dir).join("stdout.log")).unwrap_or_default()
+    std::fs::read_to_string(couler_run::AttemptFiles::at(dir).stdout()).unwrap_or_default()
 }
 
 pub fn param(r: &RunReport, node: &str, name: &str) -> String {
