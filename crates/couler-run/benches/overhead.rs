@@ -4,7 +4,9 @@
 //! runtime can avoid). Then N-step workflows of `true` steps in three shapes: a chain, a 1→N→1
 //! fan-out, and layers (width 100, each step after two of the previous layer). Reported: wall
 //! time per step, its ratio to one raw spawn (measured right before each shape), the bench
-//! process's peak RSS during the run and its RSS before it.
+//! process's peak RSS during the run and its RSS before it, and, from a counting allocator, the
+//! heap the run held at its peak above what was live before it ("heap/step": bytes per step)
+//! and what stayed live after the run and its report were dropped ("heap kept": a leak).
 //!
 //! `cargo bench -p couler-run --bench overhead` (sizes from `COULER_BENCH_N`, default
 //! `1000,10000`; runs per shape from `COULER_BENCH_REPS`, default 3 up to 2,000 steps and 1
@@ -15,9 +17,12 @@ use couler_ir::{Container, Step, StepKind, Template, Workflow};
 use couler_run::RunStatus;
 use std::time::Instant;
 use support::{
-    cores, cpu_seconds, host_options, peak_rss_mib, raw_spawn, reset_peak_rss, rss_mib,
-    tokio_runtime,
+    CountingAlloc, cores, cpu_seconds, heap_live, heap_peak, host_options, peak_rss_mib, raw_spawn,
+    reset_heap_peak, reset_peak_rss, rss_mib, tokio_runtime,
 };
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 fn true_step(name: String, deps: Vec<String>) -> Step {
     let mut s = Step::new(
@@ -90,7 +95,7 @@ fn main() {
         println!("(peak RSS is the process's whole-life peak: /proc/self/clear_refs is absent)");
     }
     println!(
-        "{:<10} {:>7} {:>5} {:>10} {:>14} {:>12} {:>10} {:>12} {:>13} {:>12} {:>12}",
+        "{:<10} {:>7} {:>5} {:>10} {:>14} {:>12} {:>10} {:>12} {:>13} {:>12} {:>12} {:>10} {:>13}",
         "shape",
         "N",
         "reps",
@@ -101,7 +106,9 @@ fn main() {
         "× raw spawn",
         "× range",
         "peak RSS MiB",
-        "RSS before"
+        "RSS before",
+        "heap/step",
+        "heap kept KiB"
     );
     // Every state directory is kept until the end: deleting thousands of inodes makes the next
     // inode allocations on ext4 slower for a while (docs/performance.md), which would charge
@@ -136,7 +143,7 @@ fn main() {
             let (lo, hi) = (rows[0].ratio(), rows[rows.len() - 1].ratio());
             let m = &rows[rows.len() / 2];
             println!(
-                "{:<10} {:>7} {:>5} {:>10.2} {:>14.3} {:>12.3} {:>10.3} {:>12.2} {:>13} {:>12.1} {:>12.1}",
+                "{:<10} {:>7} {:>5} {:>10.2} {:>14.3} {:>12.3} {:>10.3} {:>12.2} {:>13} {:>12.1} {:>12.1} {:>10} {:>13.1}",
                 shape,
                 n,
                 reps,
@@ -147,7 +154,9 @@ fn main() {
                 m.ratio(),
                 format!("{lo:.2}–{hi:.2}"),
                 m.peak,
-                m.before
+                m.before,
+                format!("{:.1} KiB", m.heap_held as f64 / n as f64 / 1024.0),
+                m.heap_kept as f64 / 1024.0
             );
         }
     }
@@ -162,6 +171,10 @@ struct Row {
     raw: f64,
     peak: f64,
     before: f64,
+    /// Peak live heap during the run above the live heap before it, bytes.
+    heap_held: usize,
+    /// Live heap after the run and its report were dropped, above before it, bytes (signed).
+    heap_kept: isize,
 }
 
 impl Row {
@@ -181,6 +194,8 @@ fn measure(
     let (_tx, opts) = host_options(state_dir, None);
     let before = rss_mib();
     reset_peak_rss();
+    let heap0 = heap_live();
+    reset_heap_peak();
     let (t, cpu0) = (Instant::now(), cpu_seconds());
     let report = rt.block_on(couler_run::run(wf, opts));
     let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
@@ -190,6 +205,8 @@ fn measure(
         Ok(r) => eprintln!("{shape} {n}: {:?} {:?}", r.status, r.message),
         Err(e) => eprintln!("{shape} {n}: {e}"),
     }
+    let heap_held = heap_peak().saturating_sub(heap0);
+    let heap_kept = heap_live() as isize - heap0 as isize;
     Row {
         wall,
         cpu,
@@ -197,5 +214,7 @@ fn measure(
         raw,
         peak,
         before,
+        heap_held,
+        heap_kept,
     }
 }
