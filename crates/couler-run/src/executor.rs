@@ -753,11 +753,13 @@ impl Exec {
                 tries += 1;
                 // An attempt the executor did not see end (kill -9) has a directory but no row,
                 // and its orphaned process may still write there: number past it.
-                let mut files = AttemptFiles::numbered(&steps_dir, node, attempt);
-                while files.work().exists() {
+                let files = loop {
+                    let files = AttemptFiles::numbered(&steps_dir, node, attempt);
+                    if !files.work().exists() {
+                        break files;
+                    }
                     attempt += 1;
-                    files = AttemptFiles::numbered(&steps_dir, node, attempt);
-                }
+                };
                 let a = self
                     .attempt(
                         step,

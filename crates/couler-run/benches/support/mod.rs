@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use couler_run::{RunOptions, Runtime};
 
-/// Options for a bench run on the host runner with the cache on; keep the sender alive for the
-/// run (dropping it is not a stop, but the run must not see its channel close early).
+/// Options for a bench run on the host runner with the cache on. Keep the returned sender alive
+/// until the run ends: it is the run's stop channel.
 pub fn host_options(
     state_dir: &Path,
     parallelism: Option<usize>,
