@@ -59,8 +59,8 @@ pub struct ExecArgs {
     /// Neither reuse nor record memoized step results
     #[arg(long)]
     no_cache: bool,
-    /// Where artifacts are stored: a directory or s3://BUCKET[/PREFIX] (S3 endpoint, region and
-    /// credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
+    /// Where artifacts are stored: a directory, s3://, gs:// or oss://BUCKET[/PREFIX]
+    /// (credentials from each cloud's environment variables: docs/artifacts.md)
     /// [default: $COULER_ARTIFACT_STORE, else the workflow's artifactRepository, else the state
     /// directory]
     #[arg(long, value_name = "LOCATION")]

@@ -1,6 +1,6 @@
 //! Artifacts of the local runtime, kept in the workspace's content-addressed store
 //! (`couler-store`): by default its local backend under `STATE_DIR/artifacts`; else a directory
-//! or an S3 bucket chosen with `--artifact-store`, `COULER_ARTIFACT_STORE` or the workflow's
+//! or an S3, GCS or OSS bucket chosen with `--artifact-store`, `COULER_ARTIFACT_STORE` or the workflow's
 //! `artifactRepository` ([`Location`]).
 //!
 //! The store never shows a partial object (write beside, then rename) and verifies digests on
@@ -29,7 +29,7 @@ fn store_err(e: couler_store::StoreError) -> Error {
 }
 
 /// Where a run keeps its artifacts, as recorded on the run in the state database (credentials
-/// are never part of it: S3 takes them from the AWS environment variables).
+/// are never part of it: each cloud's come from its usual environment variables).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Location {
@@ -45,47 +45,76 @@ pub enum Location {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         region: Option<String>,
     },
+    /// A GCS bucket (`STORAGE_EMULATOR_HOST` selects an emulator).
+    Gcs { bucket: String, prefix: String },
+    /// An OSS bucket; `endpoint` `None` falls back to `OSS_ENDPOINT`.
+    Oss {
+        bucket: String,
+        prefix: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
 }
 
 impl Location {
     /// Parses `--artifact-store` / `COULER_ARTIFACT_STORE`: a directory path or
-    /// `s3://BUCKET[/PREFIX]`. A relative path is made absolute against the current directory.
+    /// `s3://`, `gs://` or `oss://BUCKET[/PREFIX]`. A relative path is made absolute against the
+    /// current directory.
     pub fn parse(text: &str) -> Result<Location, Error> {
         let bad = |why: &str| {
             Error::Invalid(format!(
-                "artifact store `{text}`: {why}; give a directory path or s3://BUCKET[/PREFIX]"
+                "artifact store `{text}`: {why}; give a directory path, s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or oss://BUCKET[/PREFIX]"
             ))
         };
         let t = text.trim();
         if t.is_empty() {
             return Err(bad("it is empty"));
         }
-        if let Some(rest) = t.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(bad("the bucket name is missing"));
-            }
-            let valid = bucket
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-            if !valid || bucket.len() < 3 || bucket.len() > 63 {
+        let Some((scheme, rest)) = t.split_once("://") else {
+            return Location::local(Path::new(t));
+        };
+        let service = match scheme {
+            "s3" => "S3",
+            "gs" => "GCS",
+            "oss" => "OSS",
+            _ => {
                 return Err(bad(&format!(
-                    "`{bucket}` is not a valid S3 bucket name (3 to 63 lowercase letters, digits, `-` or `.`)"
+                    "the scheme `{scheme}://` is not supported (s3://, gs://, oss:// and local directories are)"
                 )));
             }
-            return Ok(Location::S3 {
-                bucket: bucket.to_string(),
-                prefix: prefix.trim_matches('/').to_string(),
-                endpoint: None,
-                region: None,
-            });
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(bad("the bucket name is missing"));
         }
-        if let Some((scheme, _)) = t.split_once("://") {
+        // The rule all three share (GCS also allows `_`): lowercase DNS-style names.
+        let valid = bucket.chars().all(|c| {
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || c == '-'
+                || c == '.'
+                || (c == '_' && scheme == "gs")
+        });
+        if !valid || bucket.len() < 3 || bucket.len() > 63 {
             return Err(bad(&format!(
-                "the scheme `{scheme}://` is not supported (only s3:// and local directories are)"
+                "`{bucket}` is not a valid {service} bucket name (3 to 63 lowercase letters, digits, `-` or `.`)"
             )));
         }
-        Location::local(Path::new(t))
+        let (bucket, prefix) = (bucket.to_string(), prefix.trim_matches('/').to_string());
+        Ok(match scheme {
+            "s3" => Location::S3 {
+                bucket,
+                prefix,
+                endpoint: None,
+                region: None,
+            },
+            "gs" => Location::Gcs { bucket, prefix },
+            _ => Location::Oss {
+                bucket,
+                prefix,
+                endpoint: None,
+            },
+        })
     }
 
     /// A local directory, made absolute.
@@ -115,26 +144,28 @@ impl Location {
                 endpoint,
                 region,
             }),
+            couler_store::StoreConfig::Gcs { bucket, prefix, .. } => Some(Location::Gcs {
+                bucket,
+                prefix: prefix.trim_matches('/').to_string(),
+            }),
+            couler_store::StoreConfig::Oss {
+                bucket,
+                prefix,
+                endpoint,
+            } => Some(Location::Oss {
+                bucket,
+                prefix: prefix.trim_matches('/').to_string(),
+                endpoint,
+            }),
         }
     }
 
-    /// Whether both name the same objects (the same directory, or the same bucket and prefix).
+    /// Whether both name the same objects (the same directory, or the same service, bucket and
+    /// prefix).
     pub fn same_place(&self, other: &Location) -> bool {
         match (self, other) {
             (Location::Local { root: a }, Location::Local { root: b }) => a == b,
-            (
-                Location::S3 {
-                    bucket: a,
-                    prefix: pa,
-                    ..
-                },
-                Location::S3 {
-                    bucket: b,
-                    prefix: pb,
-                    ..
-                },
-            ) => a == b && pa.trim_matches('/') == pb.trim_matches('/'),
-            _ => false,
+            _ => self.to_string() == other.to_string(),
         }
     }
 
@@ -154,6 +185,20 @@ impl Location {
                 access_key_id: None,
                 secret_access_key: None,
             },
+            Location::Gcs { bucket, prefix } => couler_store::StoreConfig::Gcs {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                endpoint: None,
+            },
+            Location::Oss {
+                bucket,
+                prefix,
+                endpoint,
+            } => couler_store::StoreConfig::Oss {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                endpoint: endpoint.clone(),
+            },
         }
     }
 }
@@ -162,9 +207,23 @@ impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Location::Local { root } => write!(f, "{}", root.display()),
-            Location::S3 { bucket, prefix, .. } if prefix.is_empty() => write!(f, "s3://{bucket}"),
-            Location::S3 { bucket, prefix, .. } => write!(f, "s3://{bucket}/{prefix}"),
+            Location::S3 { bucket, prefix, .. } => url(f, "s3", bucket, prefix),
+            Location::Gcs { bucket, prefix } => url(f, "gs", bucket, prefix),
+            Location::Oss { bucket, prefix, .. } => url(f, "oss", bucket, prefix),
         }
+    }
+}
+
+fn url(
+    f: &mut std::fmt::Formatter<'_>,
+    scheme: &str,
+    bucket: &str,
+    prefix: &str,
+) -> std::fmt::Result {
+    if prefix.is_empty() {
+        write!(f, "{scheme}://{bucket}")
+    } else {
+        write!(f, "{scheme}://{bucket}/{prefix}")
     }
 }
 
@@ -249,14 +308,21 @@ mod tests {
             "s3:///x",
             "s3://UPPER",
             "s3://a",
-            "gs://b/c",
+            "hdfs://b/c",
+            "gs://Bad",
+            "oss://a_b",
         ] {
             assert!(
                 matches!(Location::parse(bad), Err(Error::Invalid(_))),
                 "{bad:?} is refused"
             );
         }
-        for l in [s3, local] {
+        let gcs = Location::parse("gs://my_bucket/runs/")?;
+        assert_eq!(gcs.to_string(), "gs://my_bucket/runs");
+        let oss = Location::parse("oss://my-bucket")?;
+        assert_eq!(oss.to_string(), "oss://my-bucket");
+        assert!(!oss.same_place(&Location::parse("s3://my-bucket")?));
+        for l in [s3, local, gcs, oss] {
             let text = serde_json::to_string(&l).map_err(|e| Error::Internal(e.to_string()))?;
             let back: Location =
                 serde_json::from_str(&text).map_err(|e| Error::Internal(e.to_string()))?;

@@ -789,7 +789,7 @@ fn local_cache_dir(opts: &LaunchOptions) -> Option<PathBuf> {
         .or_else(|| env_nonempty("COULER_ARTIFACT_STORE"))?;
     match Location::parse(&loc).ok()? {
         Location::Local { root } => Some(root.join("cache")),
-        Location::S3 { .. } => None,
+        _ => None,
     }
 }
 

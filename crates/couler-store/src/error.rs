@@ -97,10 +97,15 @@ impl StoreError {
             .with_source(err);
         }
         let (kind, hint) = match err.kind() {
+            // Writes create their object: a missing one means a missing bucket.
+            opendal::ErrorKind::NotFound if what.starts_with("storing") => (
+                StoreErrorKind::Backend,
+                "; the bucket does not exist: create it or fix its name",
+            ),
             opendal::ErrorKind::NotFound => (StoreErrorKind::NotFound, "; it is not in the store"),
             opendal::ErrorKind::PermissionDenied => (
                 StoreErrorKind::Backend,
-                "; check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and the bucket policy",
+                "; check the credentials and the bucket's access policy (docs/artifacts.md lists the variables each store reads)",
             ),
             opendal::ErrorKind::ConfigInvalid => (
                 StoreErrorKind::Config,

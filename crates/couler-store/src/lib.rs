@@ -17,7 +17,8 @@
 //! - **No partial objects.** `put` hashes the source first, then uploads to the final key while
 //!   hashing again: on the local filesystem through a temporary file (under `<root>/.tmp`) renamed
 //!   into place when complete, on S3 through a (multipart) upload that only becomes visible when
-//!   completed. If the second hash differs (the file changed meanwhile) the upload is aborted.
+//!   completed (GCS and OSS alike: one PUT, or a multipart upload completed at the end). If the
+//!   second hash differs (the file changed meanwhile) the upload is aborted.
 //! - **Verified reads.** `get` hashes what it reads and fails with [`StoreErrorKind::Corrupt`]
 //!   when a blob does not match its digest; it writes beside `dest` and renames into place, so
 //!   `dest` is either absent, the old content, or the complete new content.
@@ -88,13 +89,33 @@ pub enum StoreConfig {
         access_key_id: Option<String>,
         secret_access_key: Option<String>,
     },
+    /// A Google Cloud Storage bucket. Credentials: the service-account (or `gcloud auth
+    /// application-default login`) JSON file named by `GOOGLE_APPLICATION_CREDENTIALS`, else the
+    /// gcloud well-known file. With `STORAGE_EMULATOR_HOST` set (Google's convention for its
+    /// emulators) and no `endpoint`, requests go unsigned to that emulator.
+    Gcs {
+        bucket: String,
+        prefix: String,
+        endpoint: Option<String>,
+    },
+    /// An Alibaba Cloud OSS bucket (or an OSS-compatible server). `endpoint` `None` falls back
+    /// to `OSS_ENDPOINT`; credentials come from `OSS_ACCESS_KEY_ID`/`OSS_ACCESS_KEY_SECRET` (or
+    /// `ALIBABA_CLOUD_ACCESS_KEY_ID`/`ALIBABA_CLOUD_ACCESS_KEY_SECRET`), plus
+    /// `OSS_SESSION_TOKEN` for STS credentials. Buckets are addressed virtual-host style
+    /// (`bucket.endpoint`) unless `OSS_ADDRESSING_STYLE=path` (for OSS-compatible servers).
+    Oss {
+        bucket: String,
+        prefix: String,
+        endpoint: Option<String>,
+    },
 }
 
 impl StoreConfig {
     /// Maps a storage location from the IR (an `artifactRepository` or an artifact's `storage`).
     ///
-    /// `local` and `s3` are supported. An S3 `accessKey`/`secretKey` is a Kubernetes secret
-    /// reference, which the local runtime cannot read: it uses the AWS environment variables.
+    /// `local`, `s3`, `gcs` and `oss` are supported. Their keys (`accessKey`, `secretKey`,
+    /// `serviceAccountKey`) are Kubernetes secret references, which the local runtime cannot
+    /// read: it takes credentials from each cloud's usual environment variables instead.
     pub fn from_ir(storage: &couler_ir::Storage) -> Result<StoreConfig, StoreError> {
         match storage {
             couler_ir::Storage::Local(local) => {
@@ -109,15 +130,7 @@ impl StoreConfig {
                 })
             }
             couler_ir::Storage::S3(s3) => {
-                let endpoint = s3.endpoint.as_ref().map(|e| {
-                    if e.contains("://") {
-                        e.clone()
-                    } else if s3.insecure {
-                        format!("http://{e}")
-                    } else {
-                        format!("https://{e}")
-                    }
-                });
+                let endpoint = s3.endpoint.as_ref().map(|e| with_scheme(e, s3.insecure));
                 Ok(StoreConfig::S3 {
                     bucket: s3.bucket.clone(),
                     prefix: s3.key.clone(),
@@ -127,16 +140,44 @@ impl StoreConfig {
                     secret_access_key: None,
                 })
             }
+            couler_ir::Storage::Gcs(gcs) => Ok(StoreConfig::Gcs {
+                bucket: gcs.bucket.clone(),
+                prefix: gcs.key.clone(),
+                endpoint: None,
+            }),
+            couler_ir::Storage::Oss(oss) => Ok(StoreConfig::Oss {
+                bucket: oss.bucket.clone(),
+                prefix: oss.key.clone(),
+                endpoint: Some(with_scheme(&oss.endpoint, false)),
+            }),
+            // No HDFS can run on the machines Couler is built and tested on (Hadoop is not in
+            // any registry they reach), so the local runtime does not claim an untested client.
             other => Err(StoreError::new(
                 StoreErrorKind::Config,
                 format!(
-                    "storage kind `{}` is not supported by the local runtime yet; use `local` or `s3` \
-                     (GCS and OSS can be reached through their S3-compatible endpoints with `s3: {{endpoint: ...}}`)",
+                    "storage kind `{}` is not supported by the local runtime; use `local`, `s3`, `gcs` or `oss` \
+                     (HDFS is reached by the cluster engines only: run this workflow with `couler submit`)",
                     other.key()
                 ),
             )),
         }
     }
+}
+
+/// An endpoint as a URL: `host[:port]` gets `https://` (`http://` when `insecure`).
+fn with_scheme(endpoint: &str, insecure: bool) -> String {
+    if endpoint.contains("://") {
+        endpoint.to_string()
+    } else if insecure {
+        format!("http://{endpoint}")
+    } else {
+        format!("https://{endpoint}")
+    }
+}
+
+/// An environment variable's value, when set and not empty.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Whether an artifact is a single file or a directory tree.
@@ -181,13 +222,8 @@ impl ArtifactStore {
                 secret_access_key,
             } => {
                 install_http_transport();
-                if bucket.is_empty() {
-                    return Err(StoreError::new(
-                        StoreErrorKind::Config,
-                        "S3 storage has an empty `bucket`; set it",
-                    ));
-                }
-                let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+                require_bucket(bucket, "S3")?;
+                let env = env_var;
                 let region = region
                     .clone()
                     .or_else(|| env("AWS_REGION"))
@@ -238,6 +274,16 @@ impl ArtifactStore {
                     .map_err(|e| StoreError::backend("configuring", &location, e))?;
                 Ok(ArtifactStore { op, location })
             }
+            StoreConfig::Gcs {
+                bucket,
+                prefix,
+                endpoint,
+            } => open_gcs(bucket, prefix, endpoint.as_deref()),
+            StoreConfig::Oss {
+                bucket,
+                prefix,
+                endpoint,
+            } => open_oss(bucket, prefix, endpoint.as_deref()),
         }
     }
 
@@ -467,7 +513,7 @@ impl ArtifactStore {
             .await
             .map_err(|e| self.backend_err("checking", &key, e))?;
         if !present {
-            // A single write is atomic on both backends (temp + rename on fs, one PUT on S3).
+            // A single write is atomic on every backend (temp + rename on fs, one PUT elsewhere).
             self.op
                 .write(&key, bytes)
                 .await
@@ -710,6 +756,127 @@ async fn clean_stale_tmp(tmp: &Path) {
 }
 
 /// Installs the HTTP transport opendal uses for S3 (reqwest + rustls with ring), once.
+fn require_bucket(bucket: &str, service: &str) -> Result<(), StoreError> {
+    if bucket.is_empty() {
+        return Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!("{service} storage has an empty `bucket`; set it"),
+        ));
+    }
+    Ok(())
+}
+
+/// `/prefix` for a builder's `root`.
+fn root_of(prefix: &str) -> String {
+    format!("/{}", prefix.trim_matches('/'))
+}
+
+fn open_gcs(
+    bucket: &str,
+    prefix: &str,
+    endpoint: Option<&str>,
+) -> Result<ArtifactStore, StoreError> {
+    install_http_transport();
+    require_bucket(bucket, "GCS")?;
+    let mut builder = opendal::services::Gcs::default()
+        .bucket(bucket)
+        .root(&root_of(prefix))
+        // Only the credentials named below: no surprise calls to a VM metadata server.
+        .disable_vm_metadata()
+        .disable_config_load();
+    let emulator = env_var("STORAGE_EMULATOR_HOST").filter(|_| endpoint.is_none());
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint(endpoint);
+    }
+    if let Some(host) = &emulator {
+        // Emulators speak plain HTTP and take unsigned requests.
+        builder = builder.endpoint(&with_scheme(host, true)).skip_signature();
+    } else {
+        let well_known = std::env::var_os("HOME").map(|home| {
+            PathBuf::from(home).join(".config/gcloud/application_default_credentials.json")
+        });
+        let credentials = env_var("GOOGLE_APPLICATION_CREDENTIALS")
+            .map(PathBuf::from)
+            .or_else(|| well_known.filter(|p| p.is_file()));
+        let Some(credentials) = credentials else {
+            return Err(StoreError::new(
+                StoreErrorKind::Config,
+                format!(
+                    "no credentials for GCS bucket `{bucket}`; set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file (or run `gcloud auth application-default login`)"
+                ),
+            ));
+        };
+        if !credentials.is_file() {
+            return Err(StoreError::new(
+                StoreErrorKind::Config,
+                format!(
+                    "GOOGLE_APPLICATION_CREDENTIALS names {}, which is not a file; point it at a service-account key file",
+                    credentials.display()
+                ),
+            ));
+        }
+        builder = builder.credential_path(&credentials.to_string_lossy());
+    }
+    let location = format!("gs://{bucket}/{}", prefix.trim_matches('/'));
+    let op =
+        Operator::new(builder).map_err(|e| StoreError::backend("configuring", &location, e))?;
+    Ok(ArtifactStore { op, location })
+}
+
+fn open_oss(
+    bucket: &str,
+    prefix: &str,
+    endpoint: Option<&str>,
+) -> Result<ArtifactStore, StoreError> {
+    install_http_transport();
+    require_bucket(bucket, "OSS")?;
+    let Some(endpoint) = endpoint
+        .map(str::to_string)
+        .or_else(|| env_var("OSS_ENDPOINT").map(|e| with_scheme(&e, false)))
+    else {
+        return Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "no endpoint for OSS bucket `{bucket}`; set OSS_ENDPOINT (for example https://oss-cn-hangzhou.aliyuncs.com)"
+            ),
+        ));
+    };
+    let style = env_var("OSS_ADDRESSING_STYLE").unwrap_or_else(|| "virtual".to_string());
+    if !matches!(style.as_str(), "virtual" | "path" | "cname") {
+        return Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "OSS_ADDRESSING_STYLE is `{style}`; set it to `virtual` (the default), `path` or `cname`"
+            ),
+        ));
+    }
+    let key = env_var("OSS_ACCESS_KEY_ID").or_else(|| env_var("ALIBABA_CLOUD_ACCESS_KEY_ID"));
+    let secret =
+        env_var("OSS_ACCESS_KEY_SECRET").or_else(|| env_var("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
+    let (Some(key), Some(secret)) = (key, secret) else {
+        return Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "no credentials for OSS bucket `{bucket}`; set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET"
+            ),
+        ));
+    };
+    let mut builder = opendal::services::Oss::default()
+        .bucket(bucket)
+        .root(&root_of(prefix))
+        .endpoint(&endpoint)
+        .addressing_style(&style)
+        .access_key_id(&key)
+        .access_key_secret(&secret);
+    if let Some(token) = env_var("OSS_SESSION_TOKEN") {
+        builder = builder.security_token(&token);
+    }
+    let location = format!("oss://{bucket}/{}", prefix.trim_matches('/'));
+    let op =
+        Operator::new(builder).map_err(|e| StoreError::backend("configuring", &location, e))?;
+    Ok(ArtifactStore { op, location })
+}
+
 fn install_http_transport() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -1013,14 +1180,15 @@ mod tests {
 
     #[test]
     fn unsupported_ir_storage_is_a_clear_error() {
-        let gcs = couler_ir::Storage::Gcs(couler_ir::GcsStorage {
-            bucket: "b".into(),
-            key: String::new(),
-            service_account_key: None,
+        let hdfs = couler_ir::Storage::Hdfs(couler_ir::HdfsStorage {
+            addresses: vec!["nn:8020".into()],
+            path: String::new(),
+            user: None,
         });
-        let err = StoreConfig::from_ir(&gcs).unwrap_err().to_string();
+        let err = StoreConfig::from_ir(&hdfs).unwrap_err().to_string();
         assert!(
-            err.contains("`gcs` is not supported by the local runtime yet"),
+            err.contains("`hdfs` is not supported by the local runtime")
+                && err.contains("couler submit"),
             "{err}"
         );
     }

@@ -299,13 +299,36 @@ async fn invalid_input_and_config_errors_are_clear() {
             secret_access_key: None,
         }
     );
+    let gcs: couler_ir::Storage =
+        serde_json::from_str(r#"{"gcs": {"bucket": "g", "key": "/runs/"}}"#).unwrap();
+    assert_eq!(
+        StoreConfig::from_ir(&gcs).unwrap(),
+        StoreConfig::Gcs {
+            bucket: "g".into(),
+            prefix: "/runs/".into(),
+            endpoint: None,
+        }
+    );
+    let oss: couler_ir::Storage = serde_json::from_str(
+        r#"{"oss": {"endpoint": "oss-cn-hangzhou.aliyuncs.com", "bucket": "o"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        StoreConfig::from_ir(&oss).unwrap(),
+        StoreConfig::Oss {
+            bucket: "o".into(),
+            prefix: String::new(),
+            endpoint: Some("https://oss-cn-hangzhou.aliyuncs.com".into()),
+        }
+    );
     let hdfs: couler_ir::Storage =
         serde_json::from_str(r#"{"hdfs": {"addresses": ["nn:8020"]}}"#).unwrap();
     let err = StoreConfig::from_ir(&hdfs).unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Config);
     assert!(
         err.to_string()
-            .contains("`hdfs` is not supported by the local runtime yet")
+            .contains("`hdfs` is not supported by the local runtime"),
+        "{err}"
     );
 
     // An unwritable root says where and why.

@@ -3,9 +3,9 @@
 //! the server cannot start, the test fails and says why.
 
 mod common;
-#[path = "support/moto.rs"]
-mod moto;
-use moto::{Server, start_moto};
+#[path = "support/servers.rs"]
+mod servers;
+use servers::{Server, start_moto};
 
 use couler_store::{ArtifactKind, ArtifactStore, StoreConfig, StoreErrorKind, StoredArtifact};
 use sha2::{Digest, Sha256};

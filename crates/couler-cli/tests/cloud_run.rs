@@ -1,11 +1,12 @@
-//! `couler run --artifact-store s3://BUCKET/PREFIX` end to end against a real S3-compatible
-//! server: moto's server (pinned in scripts/requirements-test.txt), started on loopback as a child
-//! process, as in crates/couler-store/tests/s3.rs. Never skipped: when the server cannot start,
-//! the test fails and says why.
+//! `couler run --artifact-store s3://|gs://|oss://BUCKET/PREFIX` end to end against real servers
+//! on loopback, started as child processes as in crates/couler-store/tests/{s3,cloud}.rs: moto's
+//! server for S3 (and for OSS's S3-dialect API, path-style: no OSS server runs here, see
+//! cloud.rs) and fake-gcs-server for GCS, all pinned in scripts/requirements-test.txt. Never
+//! skipped: when a server cannot start, the test fails and says why.
 
-#[path = "../../couler-store/tests/support/moto.rs"]
-mod moto;
-use moto::{Server, http, repo_root, start_moto};
+#[path = "../../couler-store/tests/support/servers.rs"]
+mod servers;
+use servers::{Server, keys, repo_root, start_fake_gcs, start_moto};
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -13,31 +14,82 @@ use std::process::{Command, Output};
 const BUCKET: &str = "couler-run-test";
 const PREFIX: &str = "team/artifacts";
 
-/// Every key in the bucket (one ListObjectsV2 page is enough for this test).
-fn bucket_keys(server: &Server) -> Vec<String> {
-    let (status, body) = http(server.port, "GET", &format!("/{BUCKET}?list-type=2"), b"")
-        .unwrap_or_else(|e| panic!("listing the bucket: {e}"));
-    assert_eq!(status, 200, "listing the bucket: {body}");
-    body.split("<Key>")
-        .skip(1)
-        .filter_map(|k| k.split_once("</Key>").map(|(k, _)| k.to_string()))
-        .collect()
+/// One object store under test: its URL scheme, server and the environment that reaches it.
+struct Cloud {
+    service: &'static str,
+    scheme: &'static str,
+    server: Server,
+    env: Vec<(&'static str, String)>,
 }
 
-fn couler(dir: &Path, server: &Server, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COULER_STATE_DIR")
-        .env_remove("COULER_ARTIFACT_STORE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env("AWS_ENDPOINT_URL", server.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
+impl Cloud {
+    fn s3(dir: &Path) -> Cloud {
+        let server = start_moto(dir, BUCKET);
+        let env = vec![
+            ("AWS_ENDPOINT_URL", server.endpoint()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ];
+        Cloud {
+            service: "s3",
+            scheme: "s3",
+            server,
+            env,
+        }
+    }
+
+    fn gcs(dir: &Path) -> Cloud {
+        let server = start_fake_gcs(dir, BUCKET);
+        let env = vec![(
+            "STORAGE_EMULATOR_HOST",
+            format!("127.0.0.1:{}", server.port),
+        )];
+        Cloud {
+            service: "gcs",
+            scheme: "gs",
+            server,
+            env,
+        }
+    }
+
+    fn oss(dir: &Path) -> Cloud {
+        let server = start_moto(dir, BUCKET);
+        let env = vec![
+            ("OSS_ENDPOINT", server.endpoint()),
+            ("OSS_ADDRESSING_STYLE", "path".into()),
+            ("OSS_ACCESS_KEY_ID", "testing".into()),
+            ("OSS_ACCESS_KEY_SECRET", "testing".into()),
+        ];
+        Cloud {
+            service: "oss",
+            scheme: "oss",
+            server,
+            env,
+        }
+    }
+
+    /// `couler ARGS` in `dir` with this cloud's environment and nothing inherited that could
+    /// point elsewhere.
+    fn couler(&self, dir: &Path, args: &[&str], store_env: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_couler"));
+        cmd.args(args).current_dir(dir);
+        for var in [
+            "COULER_STATE_DIR",
+            "COULER_ARTIFACT_STORE",
+            "AWS_SESSION_TOKEN",
+            "AWS_DEFAULT_REGION",
+            "OSS_SESSION_TOKEN",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(store) = store_env {
+            cmd.env("COULER_ARTIFACT_STORE", store);
+        }
+        cmd.output()
+            .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -63,83 +115,98 @@ fn statuses(report: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn artifact_passing_through_an_s3_store_then_fully_cached() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let server = start_moto(tmp.path(), BUCKET);
+/// Runs examples/artifact-passing.yaml with its artifacts in the cloud's bucket, then again
+/// through COULER_ARTIFACT_STORE: every step Cached, nothing new stored.
+fn artifact_passing_then_fully_cached(dir: &Path, cloud: &Cloud) {
     let example = repo_root().join("examples/artifact-passing.yaml");
     let example = example.display().to_string();
-    let location = format!("s3://{BUCKET}/{PREFIX}");
+    let location = format!("{}://{BUCKET}/{PREFIX}", cloud.scheme);
+    let service = cloud.service;
 
     // First run: every artifact goes to the bucket, none to the state directory.
-    let out = couler(
-        tmp.path(),
-        &server,
-        &["run", &example, "--artifact-store", &location],
-    );
+    let out = cloud.couler(dir, &["run", &example, "--artifact-store", &location], None);
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}\n{}\nmoto log:\n{}",
+        "{service}: {}\n{}\nserver log:\n{}",
         text(&out.stdout),
         text(&out.stderr),
-        server.log_tail()
+        cloud.server.log_tail()
     );
     assert!(
         text(&out.stdout).contains("hello world"),
-        "the consumer prints the producer's message: {}",
+        "{service}: the consumer prints the producer's message: {}",
         text(&out.stdout)
     );
-    let keys = bucket_keys(&server);
-    let blobs: Vec<&String> = keys
+    let stored = keys(&cloud.server, service, BUCKET);
+    let blobs: Vec<&String> = stored
         .iter()
         .filter(|k| k.starts_with(&format!("{PREFIX}/blobs/sha256/")))
         .collect();
-    assert!(!blobs.is_empty(), "no blobs in the bucket: {keys:?}");
+    assert!(
+        !blobs.is_empty(),
+        "{service}: no blobs in the bucket: {stored:?}"
+    );
     assert!(
         blobs
             .iter()
             .all(|k| k.len() == PREFIX.len() + "/blobs/sha256/".len() + 2 + 1 + 64),
-        "{blobs:?}"
+        "{service}: {blobs:?}"
     );
-    let local_blobs = tmp.path().join(".couler/artifacts/blobs");
-    let local_count = std::fs::read_dir(&local_blobs)
+    let local_count = std::fs::read_dir(dir.join(".couler/artifacts/blobs"))
         .map(|d| d.count())
         .unwrap_or(0);
-    assert_eq!(local_count, 0, "nothing goes to the local store");
+    assert_eq!(local_count, 0, "{service}: nothing goes to the local store");
 
     // The run records its store.
-    let out = couler(tmp.path(), &server, &["runs", "-o", "json"]);
+    let out = cloud.couler(dir, &["runs", "-o", "json"], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let runs = json(&out);
-    assert_eq!(runs[0]["artifactStore"], location.as_str(), "{runs}");
+    assert_eq!(
+        runs[0]["artifactStore"],
+        location.as_str(),
+        "{service}: {runs}"
+    );
 
     // Second run, through COULER_ARTIFACT_STORE this time: everything comes from the cache,
     // whose artifacts are checked in the bucket.
-    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(["run", &example, "-o", "json"])
-        .current_dir(tmp.path())
-        .env_remove("COULER_STATE_DIR")
-        .env("COULER_ARTIFACT_STORE", &location)
-        .env("AWS_ENDPOINT_URL", server.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = cloud.couler(dir, &["run", &example, "-o", "json"], Some(&location));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{service}: {}",
+        text(&out.stderr)
+    );
     let report = json(&out);
     let st = statuses(&report);
     assert_eq!(st.len(), 2, "{report}");
     assert!(
         st.iter().all(|(_, s)| s == "Cached"),
-        "every step Cached on the second run: {st:?}"
+        "{service}: every step Cached on the second run: {st:?}"
     );
     assert_eq!(
-        bucket_keys(&server),
-        keys,
-        "a cached run stores nothing new"
+        keys(&cloud.server, service, BUCKET),
+        stored,
+        "{service}: a cached run stores nothing new"
     );
+}
+
+#[test]
+fn artifact_passing_through_an_s3_store_then_fully_cached() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    artifact_passing_then_fully_cached(tmp.path(), &Cloud::s3(tmp.path()));
+}
+
+#[test]
+fn artifact_passing_through_a_gcs_store_then_fully_cached() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    artifact_passing_then_fully_cached(tmp.path(), &Cloud::gcs(tmp.path()));
+}
+
+#[test]
+fn artifact_passing_through_an_oss_store_then_fully_cached() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    artifact_passing_then_fully_cached(tmp.path(), &Cloud::oss(tmp.path()));
 }
 
 #[test]
@@ -150,7 +217,7 @@ fn bad_artifact_store_locations_are_invalid_input() {
     for (location, says) in [
         ("s3://", "bucket name is missing"),
         ("s3://Bad_Bucket/x", "not a valid S3 bucket name"),
-        ("gs://bucket/x", "`gs://` is not supported"),
+        ("hdfs://bucket/x", "`hdfs://` is not supported"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_couler"))
             .args(["run", &example, "--artifact-store", location])
@@ -186,6 +253,34 @@ fn bad_artifact_store_locations_are_invalid_input() {
         "{}",
         text(&out.stderr)
     );
+    // GCS without credentials, OSS without an endpoint: exit 2, naming what to set.
+    for (location, says) in [
+        ("gs://some-bucket", "GOOGLE_APPLICATION_CREDENTIALS"),
+        ("oss://some-bucket", "OSS_ENDPOINT"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+            .args(["run", &example, "--artifact-store", location])
+            .current_dir(tmp.path())
+            .env_remove("COULER_STATE_DIR")
+            .env_remove("STORAGE_EMULATOR_HOST")
+            .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+            .env_remove("OSS_ENDPOINT")
+            // No gcloud well-known credentials file either.
+            .env("HOME", tmp.path())
+            .output()
+            .unwrap_or_else(|e| panic!("the couler binary runs: {e}"));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{location}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(says),
+            "{location}: {}",
+            text(&out.stderr)
+        );
+    }
     // A file where a directory is needed.
     let file = tmp.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap_or_else(|e| panic!("{e}"));
