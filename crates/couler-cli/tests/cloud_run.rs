@@ -23,47 +23,42 @@ struct Cloud {
 }
 
 impl Cloud {
-    fn s3(dir: &Path) -> Cloud {
-        let server = start_moto(dir, BUCKET);
-        let env = vec![
-            ("AWS_ENDPOINT_URL", server.endpoint()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ];
+    /// Starts the server for `service` (`s3`, `gcs` or `oss`) with a bucket.
+    fn start(service: &'static str, dir: &Path) -> Cloud {
+        let server = match service {
+            "gcs" => start_fake_gcs(dir, BUCKET),
+            _ => start_moto(dir, BUCKET),
+        };
+        let (scheme, env) = match service {
+            "s3" => (
+                "s3",
+                vec![
+                    ("AWS_ENDPOINT_URL", server.endpoint()),
+                    ("AWS_REGION", "us-east-1".into()),
+                    ("AWS_ACCESS_KEY_ID", "testing".into()),
+                    ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+                ],
+            ),
+            "gcs" => (
+                "gs",
+                vec![(
+                    "STORAGE_EMULATOR_HOST",
+                    format!("127.0.0.1:{}", server.port),
+                )],
+            ),
+            _ => (
+                "oss",
+                vec![
+                    ("OSS_ENDPOINT", server.endpoint()),
+                    ("OSS_ADDRESSING_STYLE", "path".into()),
+                    ("OSS_ACCESS_KEY_ID", "testing".into()),
+                    ("OSS_ACCESS_KEY_SECRET", "testing".into()),
+                ],
+            ),
+        };
         Cloud {
-            service: "s3",
-            scheme: "s3",
-            server,
-            env,
-        }
-    }
-
-    fn gcs(dir: &Path) -> Cloud {
-        let server = start_fake_gcs(dir, BUCKET);
-        let env = vec![(
-            "STORAGE_EMULATOR_HOST",
-            format!("127.0.0.1:{}", server.port),
-        )];
-        Cloud {
-            service: "gcs",
-            scheme: "gs",
-            server,
-            env,
-        }
-    }
-
-    fn oss(dir: &Path) -> Cloud {
-        let server = start_moto(dir, BUCKET);
-        let env = vec![
-            ("OSS_ENDPOINT", server.endpoint()),
-            ("OSS_ADDRESSING_STYLE", "path".into()),
-            ("OSS_ACCESS_KEY_ID", "testing".into()),
-            ("OSS_ACCESS_KEY_SECRET", "testing".into()),
-        ];
-        Cloud {
-            service: "oss",
-            scheme: "oss",
+            service,
+            scheme,
             server,
             env,
         }
@@ -194,19 +189,19 @@ fn artifact_passing_then_fully_cached(dir: &Path, cloud: &Cloud) {
 #[test]
 fn artifact_passing_through_an_s3_store_then_fully_cached() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    artifact_passing_then_fully_cached(tmp.path(), &Cloud::s3(tmp.path()));
+    artifact_passing_then_fully_cached(tmp.path(), &Cloud::start("s3", tmp.path()));
 }
 
 #[test]
 fn artifact_passing_through_a_gcs_store_then_fully_cached() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    artifact_passing_then_fully_cached(tmp.path(), &Cloud::gcs(tmp.path()));
+    artifact_passing_then_fully_cached(tmp.path(), &Cloud::start("gcs", tmp.path()));
 }
 
 #[test]
 fn artifact_passing_through_an_oss_store_then_fully_cached() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    artifact_passing_then_fully_cached(tmp.path(), &Cloud::oss(tmp.path()));
+    artifact_passing_then_fully_cached(tmp.path(), &Cloud::start("oss", tmp.path()));
 }
 
 #[test]
