@@ -87,17 +87,16 @@ impl Location {
         if bucket.is_empty() {
             return Err(bad("the bucket name is missing"));
         }
-        // The rule all three share (GCS also allows `_`): lowercase DNS-style names.
-        let valid = bucket.chars().all(|c| {
-            c.is_ascii_lowercase()
-                || c.is_ascii_digit()
-                || c == '-'
-                || c == '.'
-                || (c == '_' && scheme == "gs")
-        });
+        // The rule all three share: lowercase DNS-style names (GCS also allows `_`).
+        let marks = if scheme == "gs" { "-._" } else { "-." };
+        let valid = bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || marks.contains(c));
         if !valid || bucket.len() < 3 || bucket.len() > 63 {
+            let marks: Vec<String> = marks.chars().map(|c| format!("`{c}`")).collect();
             return Err(bad(&format!(
-                "`{bucket}` is not a valid {service} bucket name (3 to 63 lowercase letters, digits, `-` or `.`)"
+                "`{bucket}` is not a valid {service} bucket name (3 to 63 lowercase letters, digits or {})",
+                marks.join(", ")
             )));
         }
         let (bucket, prefix) = (bucket.to_string(), prefix.trim_matches('/').to_string());
@@ -144,7 +143,7 @@ impl Location {
                 endpoint,
                 region,
             }),
-            couler_store::StoreConfig::Gcs { bucket, prefix, .. } => Some(Location::Gcs {
+            couler_store::StoreConfig::Gcs { bucket, prefix } => Some(Location::Gcs {
                 bucket,
                 prefix: prefix.trim_matches('/').to_string(),
             }),
@@ -188,7 +187,6 @@ impl Location {
             Location::Gcs { bucket, prefix } => couler_store::StoreConfig::Gcs {
                 bucket: bucket.clone(),
                 prefix: prefix.clone(),
-                endpoint: None,
             },
             Location::Oss {
                 bucket,

@@ -92,12 +92,8 @@ pub enum StoreConfig {
     /// A Google Cloud Storage bucket. Credentials: the service-account (or `gcloud auth
     /// application-default login`) JSON file named by `GOOGLE_APPLICATION_CREDENTIALS`, else the
     /// gcloud well-known file. With `STORAGE_EMULATOR_HOST` set (Google's convention for its
-    /// emulators) and no `endpoint`, requests go unsigned to that emulator.
-    Gcs {
-        bucket: String,
-        prefix: String,
-        endpoint: Option<String>,
-    },
+    /// emulators), requests go unsigned to that emulator.
+    Gcs { bucket: String, prefix: String },
     /// An Alibaba Cloud OSS bucket (or an OSS-compatible server). `endpoint` `None` falls back
     /// to `OSS_ENDPOINT`; credentials come from `OSS_ACCESS_KEY_ID`/`OSS_ACCESS_KEY_SECRET` (or
     /// `ALIBABA_CLOUD_ACCESS_KEY_ID`/`ALIBABA_CLOUD_ACCESS_KEY_SECRET`), plus
@@ -143,7 +139,6 @@ impl StoreConfig {
             couler_ir::Storage::Gcs(gcs) => Ok(StoreConfig::Gcs {
                 bucket: gcs.bucket.clone(),
                 prefix: gcs.key.clone(),
-                endpoint: None,
             }),
             couler_ir::Storage::Oss(oss) => Ok(StoreConfig::Oss {
                 bucket: oss.bucket.clone(),
@@ -220,65 +215,15 @@ impl ArtifactStore {
                 region,
                 access_key_id,
                 secret_access_key,
-            } => {
-                install_http_transport();
-                require_bucket(bucket, "S3")?;
-                let env = env_var;
-                let region = region
-                    .clone()
-                    .or_else(|| env("AWS_REGION"))
-                    .or_else(|| env("AWS_DEFAULT_REGION"))
-                    .unwrap_or_else(|| "us-east-1".to_string());
-                let mut builder = opendal::services::S3::default()
-                    .bucket(bucket)
-                    .root(&format!("/{}", prefix.trim_matches('/')))
-                    .region(&region)
-                    // Only what is configured here or in the AWS env vars: no surprise profiles.
-                    .disable_config_load()
-                    .disable_ec2_metadata();
-                if let Some(endpoint) = endpoint.clone().or_else(|| env("AWS_ENDPOINT_URL")) {
-                    builder = builder.endpoint(&endpoint);
-                }
-                let key = access_key_id.clone().or_else(|| env("AWS_ACCESS_KEY_ID"));
-                let secret = secret_access_key
-                    .clone()
-                    .or_else(|| env("AWS_SECRET_ACCESS_KEY"));
-                match (key, secret) {
-                    (Some(key), Some(secret)) => {
-                        builder = builder.access_key_id(&key).secret_access_key(&secret);
-                        if access_key_id.is_none()
-                            && let Some(token) = env("AWS_SESSION_TOKEN")
-                        {
-                            builder = builder.session_token(&token);
-                        }
-                    }
-                    (None, None) => {
-                        return Err(StoreError::new(
-                            StoreErrorKind::Config,
-                            format!(
-                                "no credentials for S3 bucket `{bucket}`; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-                            ),
-                        ));
-                    }
-                    _ => {
-                        return Err(StoreError::new(
-                            StoreErrorKind::Config,
-                            format!(
-                                "incomplete credentials for S3 bucket `{bucket}`: an access key id needs a secret access key; set both (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-                            ),
-                        ));
-                    }
-                }
-                let location = format!("s3://{bucket}/{}", prefix.trim_matches('/'));
-                let op = Operator::new(builder)
-                    .map_err(|e| StoreError::backend("configuring", &location, e))?;
-                Ok(ArtifactStore { op, location })
-            }
-            StoreConfig::Gcs {
+            } => open_s3(
                 bucket,
                 prefix,
-                endpoint,
-            } => open_gcs(bucket, prefix, endpoint.as_deref()),
+                endpoint.as_deref(),
+                region.as_deref(),
+                access_key_id.as_deref(),
+                secret_access_key.as_deref(),
+            ),
+            StoreConfig::Gcs { bucket, prefix } => open_gcs(bucket, prefix),
             StoreConfig::Oss {
                 bucket,
                 prefix,
@@ -755,7 +700,6 @@ async fn clean_stale_tmp(tmp: &Path) {
     }
 }
 
-/// Installs the HTTP transport opendal uses for S3 (reqwest + rustls with ring), once.
 fn require_bucket(bucket: &str, service: &str) -> Result<(), StoreError> {
     if bucket.is_empty() {
         return Err(StoreError::new(
@@ -771,12 +715,83 @@ fn root_of(prefix: &str) -> String {
     format!("/{}", prefix.trim_matches('/'))
 }
 
-fn open_gcs(
+/// The store behind a configured cloud builder, named `scheme://bucket/prefix` in messages.
+fn cloud_store(
+    builder: impl opendal::Builder,
+    scheme: &str,
+    bucket: &str,
+    prefix: &str,
+) -> Result<ArtifactStore, StoreError> {
+    install_http_transport();
+    let location = format!("{scheme}://{bucket}/{}", prefix.trim_matches('/'));
+    let op =
+        Operator::new(builder).map_err(|e| StoreError::backend("configuring", &location, e))?;
+    Ok(ArtifactStore { op, location })
+}
+
+fn open_s3(
     bucket: &str,
     prefix: &str,
     endpoint: Option<&str>,
+    region: Option<&str>,
+    access_key_id: Option<&str>,
+    secret_access_key: Option<&str>,
 ) -> Result<ArtifactStore, StoreError> {
-    install_http_transport();
+    require_bucket(bucket, "S3")?;
+    let region = region
+        .map(str::to_string)
+        .or_else(|| env_var("AWS_REGION"))
+        .or_else(|| env_var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let mut builder = opendal::services::S3::default()
+        .bucket(bucket)
+        .root(&root_of(prefix))
+        .region(&region)
+        // Only what is configured here or in the AWS env vars: no surprise profiles.
+        .disable_config_load()
+        .disable_ec2_metadata();
+    if let Some(endpoint) = endpoint
+        .map(str::to_string)
+        .or_else(|| env_var("AWS_ENDPOINT_URL"))
+    {
+        builder = builder.endpoint(&endpoint);
+    }
+    let key = access_key_id
+        .map(str::to_string)
+        .or_else(|| env_var("AWS_ACCESS_KEY_ID"));
+    let secret = secret_access_key
+        .map(str::to_string)
+        .or_else(|| env_var("AWS_SECRET_ACCESS_KEY"));
+    match (key, secret) {
+        (Some(key), Some(secret)) => {
+            builder = builder.access_key_id(&key).secret_access_key(&secret);
+            if access_key_id.is_none()
+                && let Some(token) = env_var("AWS_SESSION_TOKEN")
+            {
+                builder = builder.session_token(&token);
+            }
+        }
+        (None, None) => {
+            return Err(StoreError::new(
+                StoreErrorKind::Config,
+                format!(
+                    "no credentials for S3 bucket `{bucket}`; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                ),
+            ));
+        }
+        _ => {
+            return Err(StoreError::new(
+                StoreErrorKind::Config,
+                format!(
+                    "incomplete credentials for S3 bucket `{bucket}`: an access key id needs a secret access key; set both (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+                ),
+            ));
+        }
+    }
+    cloud_store(builder, "s3", bucket, prefix)
+}
+
+fn open_gcs(bucket: &str, prefix: &str) -> Result<ArtifactStore, StoreError> {
     require_bucket(bucket, "GCS")?;
     let mut builder = opendal::services::Gcs::default()
         .bucket(bucket)
@@ -784,13 +799,9 @@ fn open_gcs(
         // Only the credentials named below: no surprise calls to a VM metadata server.
         .disable_vm_metadata()
         .disable_config_load();
-    let emulator = env_var("STORAGE_EMULATOR_HOST").filter(|_| endpoint.is_none());
-    if let Some(endpoint) = endpoint {
-        builder = builder.endpoint(endpoint);
-    }
-    if let Some(host) = &emulator {
+    if let Some(host) = env_var("STORAGE_EMULATOR_HOST") {
         // Emulators speak plain HTTP and take unsigned requests.
-        builder = builder.endpoint(&with_scheme(host, true)).skip_signature();
+        builder = builder.endpoint(&with_scheme(&host, true)).skip_signature();
     } else {
         let well_known = std::env::var_os("HOME").map(|home| {
             PathBuf::from(home).join(".config/gcloud/application_default_credentials.json")
@@ -817,10 +828,7 @@ fn open_gcs(
         }
         builder = builder.credential_path(&credentials.to_string_lossy());
     }
-    let location = format!("gs://{bucket}/{}", prefix.trim_matches('/'));
-    let op =
-        Operator::new(builder).map_err(|e| StoreError::backend("configuring", &location, e))?;
-    Ok(ArtifactStore { op, location })
+    cloud_store(builder, "gs", bucket, prefix)
 }
 
 fn open_oss(
@@ -828,7 +836,6 @@ fn open_oss(
     prefix: &str,
     endpoint: Option<&str>,
 ) -> Result<ArtifactStore, StoreError> {
-    install_http_transport();
     require_bucket(bucket, "OSS")?;
     let Some(endpoint) = endpoint
         .map(str::to_string)
@@ -871,12 +878,11 @@ fn open_oss(
     if let Some(token) = env_var("OSS_SESSION_TOKEN") {
         builder = builder.security_token(&token);
     }
-    let location = format!("oss://{bucket}/{}", prefix.trim_matches('/'));
-    let op =
-        Operator::new(builder).map_err(|e| StoreError::backend("configuring", &location, e))?;
-    Ok(ArtifactStore { op, location })
+    cloud_store(builder, "oss", bucket, prefix)
 }
 
+/// Installs the HTTP transport opendal uses for the cloud stores (reqwest + rustls with ring),
+/// once.
 fn install_http_transport() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

@@ -23,7 +23,6 @@ fn gcs(bucket: &str) -> StoreConfig {
     StoreConfig::Gcs {
         bucket: bucket.into(),
         prefix: PREFIX.into(),
-        endpoint: None,
     }
 }
 

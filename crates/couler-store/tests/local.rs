@@ -306,7 +306,6 @@ async fn invalid_input_and_config_errors_are_clear() {
         StoreConfig::Gcs {
             bucket: "g".into(),
             prefix: "/runs/".into(),
-            endpoint: None,
         }
     );
     let oss: couler_ir::Storage = serde_json::from_str(
