@@ -736,14 +736,19 @@ pub fn logs(args: LogsArgs) -> u8 {
     })
 }
 
-/// The stdout and stderr logs of the attempt whose directory a step row records. Runs recorded
-/// before logs moved beside the working directory kept them inside it.
+/// The stdout and stderr logs of the attempt whose directory a step row records (either may
+/// be missing: a stream without output has no file). Runs recorded before logs moved beside
+/// the working directory kept them inside their `attempt-N` directory; the name tells them
+/// apart, since a step's own `stdout.log` in its working directory is not its log.
 fn log_files(dir: &str) -> (PathBuf, PathBuf) {
-    let files = couler_run::AttemptFiles::at(dir);
     let legacy = Path::new(dir);
-    if !files.stdout().exists() && legacy.join("stdout.log").exists() {
+    let old_layout = legacy
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("attempt-"));
+    if old_layout {
         return (legacy.join("stdout.log"), legacy.join("stderr.log"));
     }
+    let files = couler_run::AttemptFiles::at(dir);
     (files.stdout(), files.stderr())
 }
 

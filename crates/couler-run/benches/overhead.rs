@@ -5,8 +5,9 @@
 //! fan-out, and layers (width 100, each step after two of the previous layer). Reported: wall
 //! time per step, its ratio to one raw spawn (measured right before each shape), the bench
 //! process's peak RSS during the run and its RSS before it, and, from a counting allocator, the
-//! heap the run held at its peak above what was live before it ("heap/step": bytes per step)
-//! and what stayed live after the run and its report were dropped ("heap kept": a leak).
+//! heap the run held at its peak above what was live before it ("heap/step": bytes per step),
+//! how much of that is the report it returns (one row per step: "report/step"), and what
+//! stayed live after the run and its report were dropped ("heap kept": a leak).
 //!
 //! `cargo bench -p couler-run --bench overhead` (sizes from `COULER_BENCH_N`, default
 //! `1000,10000`; runs per shape from `COULER_BENCH_REPS`, default 3 up to 2,000 steps and 1
@@ -95,7 +96,7 @@ fn main() {
         println!("(peak RSS is the process's whole-life peak: /proc/self/clear_refs is absent)");
     }
     println!(
-        "{:<10} {:>7} {:>5} {:>10} {:>14} {:>12} {:>10} {:>12} {:>13} {:>12} {:>12} {:>10} {:>13}",
+        "{:<10} {:>7} {:>5} {:>10} {:>14} {:>12} {:>10} {:>12} {:>13} {:>12} {:>12} {:>10} {:>12} {:>13}",
         "shape",
         "N",
         "reps",
@@ -108,6 +109,7 @@ fn main() {
         "peak RSS MiB",
         "RSS before",
         "heap/step",
+        "report/step",
         "heap kept KiB"
     );
     // Every state directory is kept until the end: deleting thousands of inodes makes the next
@@ -143,7 +145,7 @@ fn main() {
             let (lo, hi) = (rows[0].ratio(), rows[rows.len() - 1].ratio());
             let m = &rows[rows.len() / 2];
             println!(
-                "{:<10} {:>7} {:>5} {:>10.2} {:>14.3} {:>12.3} {:>10.3} {:>12.2} {:>13} {:>12.1} {:>12.1} {:>10} {:>13.1}",
+                "{:<10} {:>7} {:>5} {:>10.2} {:>14.3} {:>12.3} {:>10.3} {:>12.2} {:>13} {:>12.1} {:>12.1} {:>10} {:>12} {:>13.1}",
                 shape,
                 n,
                 reps,
@@ -156,6 +158,7 @@ fn main() {
                 m.peak,
                 m.before,
                 format!("{:.1} KiB", m.heap_held as f64 / n as f64 / 1024.0),
+                format!("{:.1} KiB", m.report_bytes as f64 / n as f64 / 1024.0),
                 m.heap_kept as f64 / 1024.0
             );
         }
@@ -175,6 +178,8 @@ struct Row {
     heap_held: usize,
     /// Live heap after the run and its report were dropped, above before it, bytes (signed).
     heap_kept: isize,
+    /// What the returned report (one row per step: the run's result) holds, bytes.
+    report_bytes: usize,
 }
 
 impl Row {
@@ -200,6 +205,7 @@ fn measure(
     let report = rt.block_on(couler_run::run(wf, opts));
     let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
     let peak = peak_rss_mib();
+    let with_report = heap_live();
     match report {
         Ok(r) if r.status == RunStatus::Succeeded => {}
         Ok(r) => eprintln!("{shape} {n}: {:?} {:?}", r.status, r.message),
@@ -207,6 +213,7 @@ fn measure(
     }
     let heap_held = heap_peak().saturating_sub(heap0);
     let heap_kept = heap_live() as isize - heap0 as isize;
+    let report_bytes = with_report.saturating_sub(heap_live());
     Row {
         wall,
         cpu,
@@ -216,5 +223,6 @@ fn measure(
         before,
         heap_held,
         heap_kept,
+        report_bytes,
     }
 }

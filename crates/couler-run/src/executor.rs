@@ -591,7 +591,7 @@ impl Exec {
         }
         if let StepKind::Workflow(sub) = &step.kind {
             self.state
-                .step_started(&self.run_id, node, &step.name)
+                .step_started(&self.run_id, node, &step.name, None)
                 .await?;
             self.emit(Event::Started {
                 node: node.to_string(),
@@ -681,57 +681,60 @@ impl Exec {
         let policy = self.wf.effective_cache(step);
         let caching = cacheable && self.use_cache && policy.is_none_or(|p| p.enabled);
         let cache_key = cache_key(&self.wf, step, &key_def, &inputs, item);
-        if caching {
-            let max_age = policy.and_then(|p| p.max_age).map(|d| d.as_std());
-            let mut hit = self.state.cache_get(&cache_key, max_age).await?;
-            if let Some(out) = &hit {
-                for a in out.artifacts.values() {
-                    if !self.store.contains(a).await {
-                        // The object was deleted from the store: run the step again.
-                        hit = None;
-                        break;
-                    }
-                }
-            }
-            if let Some(out) = hit {
-                // A cached step still writes its `storage: local` outputs (a split's exchange).
-                if let Err(why) = crate::subworkflow::publish(&self.store, step, &out).await {
-                    return self
-                        .finish_plain(node, &step.name, StepStatus::Error, out, Some(why))
-                        .await;
-                }
-                let fin = Finished {
-                    cache_key: Some(cache_key.clone()),
-                    outputs: Some(out.clone()),
-                    exit_code: out.exit_code,
-                    message: Some("outputs restored from the cache".into()),
-                    ..Finished::default()
-                };
-                self.state
-                    .step_finished(&self.run_id, node, &step.name, StepStatus::Cached, &fin)
-                    .await?;
-                self.emit(Event::Finished {
-                    node: node.to_string(),
-                    status: StepStatus::Cached,
-                    seconds: 0.0,
-                    message: None,
-                    stdout: None,
-                });
-                return Ok(UnitEnd {
-                    status: StepStatus::Cached,
-                    outputs: out,
-                    message: None,
-                });
-            }
-        }
-
+        let max_age = policy.and_then(|p| p.max_age).map(|d| d.as_std());
         let steps_dir = self.run_dir.join("steps");
         let started = now();
-        // The start's row and the last attempt number recorded (so `resume` numbers on).
-        let mut attempt = self
+        // The start's row, the last attempt number recorded (so `resume` numbers on) and the
+        // cache entry under the step's key, in one round trip.
+        let (mut attempt, mut hit) = self
             .state
-            .step_started(&self.run_id, node, &step.name)
+            .step_started(
+                &self.run_id,
+                node,
+                &step.name,
+                caching.then_some((cache_key.as_str(), max_age)),
+            )
             .await?;
+        if let Some(out) = &hit {
+            for a in out.artifacts.values() {
+                if !self.store.contains(a).await {
+                    // The object was deleted from the store: run the step again.
+                    hit = None;
+                    break;
+                }
+            }
+        }
+        if let Some(out) = hit {
+            self.state.cache_hit(&cache_key).await?;
+            // A cached step still writes its `storage: local` outputs (a split's exchange).
+            if let Err(why) = crate::subworkflow::publish(&self.store, step, &out).await {
+                return self
+                    .finish_plain(node, &step.name, StepStatus::Error, out, Some(why))
+                    .await;
+            }
+            let fin = Finished {
+                cache_key: Some(cache_key.clone()),
+                outputs: Some(out.clone()),
+                exit_code: out.exit_code,
+                message: Some("outputs restored from the cache".into()),
+                ..Finished::default()
+            };
+            self.state
+                .step_finished(&self.run_id, node, &step.name, StepStatus::Cached, &fin)
+                .await?;
+            self.emit(Event::Finished {
+                node: node.to_string(),
+                status: StepStatus::Cached,
+                seconds: 0.0,
+                message: None,
+                stdout: None,
+            });
+            return Ok(UnitEnd {
+                status: StepStatus::Cached,
+                outputs: out,
+                message: None,
+            });
+        }
         self.emit(Event::Started {
             node: node.to_string(),
         });
@@ -1038,7 +1041,7 @@ impl Exec {
                 a.stopped = true;
                 return Ok(a);
             }
-            ProcessEnd::SpawnFailed(m) => return Ok(fail(StepStatus::Error, m)),
+            ProcessEnd::Error(m) => return Ok(fail(StepStatus::Error, m)),
         };
         let stdout = read_text(&spec.stdout);
         let mut outputs = StepOutputs {

@@ -920,7 +920,7 @@ async fn attempt_in(
             );
         }
         ProcessEnd::Stopped => return Outcome::new(StepStatus::Error, Some("stopped".into())),
-        ProcessEnd::SpawnFailed(m) => return Outcome::new(StepStatus::Error, Some(m)),
+        ProcessEnd::Error(m) => return Outcome::new(StepStatus::Error, Some(m)),
     };
     let mut outputs = StepOutputs {
         exit_code: Some(code),

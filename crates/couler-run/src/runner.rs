@@ -7,10 +7,13 @@
 //! children's).
 
 use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
 /// How container steps run.
@@ -112,8 +115,9 @@ pub enum ProcessEnd {
     TimedOut { peak_rss_kb: i64, cpu_seconds: f64 },
     /// The run was stopped (Ctrl-C, `couler stop`).
     Stopped,
-    /// It could not start (no such command, not executable, …).
-    SpawnFailed(String),
+    /// It could not start (no such command, not executable, …), or its output could not be
+    /// kept (a full disk): the attempt is an Error.
+    Error(String),
 }
 
 /// How long a stopped step gets between SIGTERM and SIGKILL.
@@ -123,6 +127,8 @@ struct Reaped {
     status: i32,
     rss_kb: i64,
     cpu: f64,
+    /// Why the step's output could not be kept in its log files (a full disk), if it could not.
+    log_error: Option<String>,
 }
 
 fn wait4(pid: i32) -> std::io::Result<Reaped> {
@@ -146,6 +152,7 @@ fn wait4(pid: i32) -> std::io::Result<Reaped> {
         // Linux reports ru_maxrss in kilobytes.
         rss_kb: ru.ru_maxrss,
         cpu: secs(ru.ru_utime) + secs(ru.ru_stime),
+        log_error: None,
     })
 }
 
@@ -184,6 +191,12 @@ fn spawn_error(argv0: &str, e: &std::io::Error) -> String {
 
 /// Runs one process to its end, its timeout, or until `stop` turns true.
 ///
+/// The process writes into two pipes, not into its log files: the executor copies what
+/// arrives to `spec.stdout` / `spec.stderr`, creating each file on its first byte, so a step
+/// that prints nothing costs no inode (a new inode is most of a short step's file-system cost;
+/// docs/performance.md). Readers treat a missing log as empty. A log that cannot be written
+/// makes the attempt an `Error` naming the file, whatever the exit code.
+///
 /// `spawned` receives the process group id as soon as the process exists, so the caller can
 /// record it (and a later `resume` can stop a group that a killed executor left behind).
 pub async fn run_process(
@@ -192,34 +205,39 @@ pub async fn run_process(
     spawned: Option<tokio::sync::oneshot::Sender<i32>>,
 ) -> ProcessEnd {
     let Some(argv0) = spec.argv.first() else {
-        return ProcessEnd::SpawnFailed("the step has no command to run".to_string());
+        return ProcessEnd::Error("the step has no command to run".to_string());
     };
-    let open = |p: &Path| {
-        File::create(p).map_err(|e| format!("cannot create log file {}: {e}", p.display()))
+    let (pipes, ends) = match (std::io::pipe(), std::io::pipe()) {
+        (Ok((out_r, out_w)), Ok((err_r, err_w))) => ([out_r, err_r], [out_w, err_w]),
+        (Err(e), _) | (_, Err(e)) => {
+            return ProcessEnd::Error(format!("cannot create the step's output pipes: {e}"));
+        }
     };
-    let (out, err) = match (open(&spec.stdout), open(&spec.stderr)) {
-        (Ok(o), Ok(e)) => (o, e),
-        (Err(m), _) | (_, Err(m)) => return ProcessEnd::SpawnFailed(m),
-    };
+    let [out_w, err_w] = ends;
     let mut cmd = Command::new(argv0);
     cmd.args(&spec.argv[1..])
         .current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
+        .stdout(out_w)
+        .stderr(err_w)
         .process_group(0);
-    let child = match cmd.spawn() {
+    let spawned_child = cmd.spawn();
+    // The write ends must close here, or the pipes never reach end-of-file.
+    drop(cmd);
+    let child = match spawned_child {
         Ok(c) => c,
-        Err(e) => return ProcessEnd::SpawnFailed(spawn_error(argv0, &e)),
+        Err(e) => return ProcessEnd::Error(spawn_error(argv0, &e)),
     };
     let pid = child.id() as i32;
     if let Some(tx) = spawned {
         let _ = tx.send(pid);
     }
-    // `child` is dropped without waiting: wait4 below reaps it and reads its resource use.
+    // `child` is dropped without waiting: the pump below reaps it and reads its resource use.
     drop(child);
-    let mut reaper = tokio::task::spawn_blocking(move || wait4(pid));
+    let logs = [spec.stdout.clone(), spec.stderr.clone()];
+    let reaper = pump_and_reap(pid, pipes, logs);
+    tokio::pin!(reaper);
     let timeout = async {
         match spec.timeout {
             Some(t) => tokio::time::sleep(t).await,
@@ -243,49 +261,244 @@ pub async fn run_process(
         Stop,
     }
     let why = tokio::select! {
-        r = &mut reaper => Why::Done(r.unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))),
+        r = &mut reaper => Why::Done(r),
         _ = timeout => Why::Timeout,
         _ = stopped => Why::Stop,
     };
     let reaped = match why {
-        Why::Done(r) => {
-            // Anything the step left running in the background goes with it.
-            kill_group(pid, libc::SIGKILL);
-            r
-        }
+        Why::Done(r) => r,
         Why::Timeout | Why::Stop => {
             kill_group(pid, libc::SIGTERM);
             let r = match tokio::time::timeout(STOP_GRACE, &mut reaper).await {
                 Ok(r) => r,
                 Err(_) => {
                     kill_group(pid, libc::SIGKILL);
-                    reaper.await
+                    reaper.as_mut().await
                 }
             };
-            kill_group(pid, libc::SIGKILL);
-            let r = r.unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
             if matches!(why, Why::Stop) {
                 return ProcessEnd::Stopped;
             }
-            return match r {
-                Ok(x) => ProcessEnd::TimedOut {
-                    peak_rss_kb: x.rss_kb,
-                    cpu_seconds: x.cpu,
-                },
-                Err(_) => ProcessEnd::TimedOut {
-                    peak_rss_kb: 0,
-                    cpu_seconds: 0.0,
-                },
+            let (peak_rss_kb, cpu_seconds) = match r {
+                Ok(x) => (x.rss_kb, x.cpu),
+                Err(_) => (0, 0.0),
+            };
+            return ProcessEnd::TimedOut {
+                peak_rss_kb,
+                cpu_seconds,
             };
         }
     };
     match reaped {
+        Ok(Reaped {
+            log_error: Some(m), ..
+        }) => ProcessEnd::Error(m),
         Ok(r) => ProcessEnd::Exited {
             code: exit_code(r.status),
             peak_rss_kb: r.rss_kb,
             cpu_seconds: r.cpu,
         },
-        Err(e) => ProcessEnd::SpawnFailed(format!("cannot wait for `{argv0}`: {e}")),
+        Err(e) => ProcessEnd::Error(format!("cannot wait for `{argv0}`: {e}")),
+    }
+}
+
+/// How long the pipes are still read after the step's process has exited and its group was
+/// killed: only a process that left the group (`setsid`) can hold them open that long.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// A log file that exists only once something was written to it. After its first error it
+/// drops what it is given (the error is reported once).
+struct LazyLog {
+    path: PathBuf,
+    file: Option<File>,
+    failed: bool,
+}
+
+impl LazyLog {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if self.failed {
+            return Ok(());
+        }
+        let r = self.write_through(bytes);
+        self.failed = r.is_err();
+        r
+    }
+    fn write_through(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(
+                File::create(&self.path)
+                    .map_err(|e| format!("cannot create log file {}: {e}", self.path.display()))?,
+            ),
+        };
+        file.write_all(bytes)
+            .map_err(|e| format!("cannot write log file {}: {e}", self.path.display()))
+    }
+}
+
+/// The rest of `run_process` once the process exists: copies the step's two pipes to their
+/// log files until both end, then reaps the process. Pipes and exit are watched on tokio's
+/// reactor (the exit through a pidfd), so no thread is handed the step: a short step's end
+/// reaches the executor without a wake-up of another thread. Once the process has exited, its
+/// group is killed, so background children that inherited the pipes cannot keep the step
+/// alive, and the pipes are drained for at most `DRAIN_GRACE`. The first log error is
+/// reported; reading goes on regardless, so the step never blocks on a full pipe.
+async fn pump_and_reap(
+    pid: i32,
+    pipes: [std::io::PipeReader; 2],
+    logs: [PathBuf; 2],
+) -> std::io::Result<Reaped> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative result is a descriptor we now own.
+    let pidfd = (raw >= 0).then(|| unsafe { OwnedFd::from_raw_fd(raw as i32) });
+    let pidfd = pidfd.and_then(|fd| readable(fd).ok());
+    let mut streams = Vec::with_capacity(2);
+    for (pipe, path) in pipes.into_iter().zip(logs) {
+        let fd = OwnedFd::from(pipe);
+        set_nonblocking(&fd)?;
+        let log = LazyLog {
+            path,
+            file: None,
+            failed: false,
+        };
+        streams.push(Some((readable(fd)?, log)));
+    }
+    let (mut out_buf, mut err_buf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let mut log_error = None;
+    let mut drain_until: Option<tokio::time::Instant> = None;
+    enum Event {
+        Read(usize, std::io::Result<usize>),
+        Exited,
+        DrainOver,
+    }
+    while streams.iter().any(Option::is_some) {
+        let (out, err) = (&streams[0], &streams[1]);
+        let event = tokio::select! {
+            r = read_some(out, &mut out_buf), if out.is_some() => Event::Read(0, r),
+            r = read_some(err, &mut err_buf), if err.is_some() => Event::Read(1, r),
+            r = wait_exit(pidfd.as_ref(), pid), if drain_until.is_none() => {
+                r?;
+                Event::Exited
+            }
+            _ = sleep_until_some(drain_until), if drain_until.is_some() => Event::DrainOver,
+        };
+        match event {
+            Event::Read(i, Ok(n)) if n > 0 => {
+                let bytes = if i == 0 { &out_buf[..n] } else { &err_buf[..n] };
+                if let Some((_, log)) = &mut streams[i]
+                    && let Err(m) = log.write(bytes)
+                {
+                    log_error.get_or_insert(m);
+                }
+            }
+            // End of file, or a read error: the stream is over.
+            Event::Read(i, _) => streams[i] = None,
+            Event::Exited => {
+                // The leader is a zombie until reaped, so the group id still names its group.
+                kill_group(pid, libc::SIGKILL);
+                drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
+            }
+            Event::DrainOver => break,
+        }
+    }
+    if drain_until.is_none() {
+        // Both pipes ended first (the step closed them, or its background children write
+        // elsewhere): wait for the exit, then the group goes too, as above.
+        wait_exit(pidfd.as_ref(), pid).await?;
+        kill_group(pid, libc::SIGKILL);
+    }
+    // The process has exited, so this returns at once.
+    let mut reaped = wait4(pid)?;
+    reaped.log_error = log_error;
+    Ok(reaped)
+}
+
+/// Reads what a non-blocking pipe has (0 at its end) once it is readable.
+async fn read_some(
+    stream: &Option<(AsyncFd<OwnedFd>, LazyLog)>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    let Some((fd, _)) = stream else {
+        return std::future::pending().await;
+    };
+    loop {
+        let mut ready = fd.readable().await?;
+        match ready.try_io(|fd| {
+            // SAFETY: buf is live and writable for buf.len() bytes; fd is an open pipe.
+            let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        }) {
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Ok(r) => return r,
+            // Not readable after all: wait for the next readiness.
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+/// Waits until the child `pid` has exited, leaving it unreaped: through its pidfd, or where
+/// the kernel has none (before Linux 5.3), by polling every 50 ms.
+async fn wait_exit(pidfd: Option<&AsyncFd<OwnedFd>>, pid: i32) -> std::io::Result<()> {
+    match pidfd {
+        Some(fd) => fd.readable().await.map(drop),
+        None => loop {
+            if exited(pid)? {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        },
+    }
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `fd` watched for readability on tokio's reactor.
+fn readable(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: an OwnedFd is open until dropped and always names the same descriptor, and the
+    // AsyncFd owns it for its whole life.
+    unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        .map_err(std::io::Error::from)
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    let ok = unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Whether the child `pid` has exited, leaving it unreaped so its pid and group id stay its own.
+fn exited(pid: i32) -> std::io::Result<bool> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value for this plain C struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG;
+        // SAFETY: pid is our own unreaped child; info points to a live, writable local.
+        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+        if r == 0 {
+            // SAFETY: waitid filled info, or left it zeroed (pid 0: not exited yet).
+            return Ok(unsafe { info.si_pid() } != 0);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
     }
 }
 
@@ -401,6 +614,135 @@ mod tests {
         assert_eq!(f.stderr(), Path::new("/s/runs/r/steps/fit[3].1.stderr.log"));
         assert_eq!(f.script(), Path::new("/s/runs/r/steps/fit[3].1.script"));
         assert!(!f.stdout().starts_with(f.work()));
+    }
+
+    fn sh(dir: &Path, script: &str) -> ProcessSpec {
+        ProcessSpec {
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            env: vec![],
+            cwd: dir.to_path_buf(),
+            stdout: dir.join("out.log"),
+            stderr: dir.join("err.log"),
+            timeout: None,
+        }
+    }
+
+    async fn run(spec: &ProcessSpec) -> ProcessEnd {
+        let (_tx, rx) = watch::channel(false);
+        run_process(spec, rx, None).await
+    }
+
+    fn text(p: &Path) -> String {
+        std::fs::read_to_string(p).unwrap_or_default()
+    }
+
+    fn error_of(end: ProcessEnd) -> String {
+        match end {
+            ProcessEnd::Error(m) => m,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    /// Whether `pid` runs (a zombie does not: whoever adopted the orphan may not reap it soon).
+    fn alive(pid: i32) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the parenthesised command name.
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_silent_step_leaves_no_log_files_and_a_loud_one_keeps_every_byte() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let quiet = sh(d.path(), "exit 3");
+        assert!(matches!(
+            run(&quiet).await,
+            ProcessEnd::Exited { code: 3, .. }
+        ));
+        assert!(!quiet.stdout.exists() && !quiet.stderr.exists());
+        // 1 MiB on each stream, far past a pipe's buffer, interleaved.
+        let loud = sh(
+            d.path(),
+            "i=0; while [ $i -lt 16 ]; do head -c 65536 /dev/zero | tr '\\0' o; head -c 65536 /dev/zero | tr '\\0' e >&2; i=$((i+1)); done",
+        );
+        assert!(matches!(
+            run(&loud).await,
+            ProcessEnd::Exited { code: 0, .. }
+        ));
+        let out = std::fs::read(&loud.stdout).unwrap_or_default();
+        let err = std::fs::read(&loud.stderr).unwrap_or_default();
+        assert_eq!(out.len(), 1 << 20);
+        assert_eq!(err.len(), 1 << 20);
+        assert!(out.iter().all(|&b| b == b'o') && err.iter().all(|&b| b == b'e'));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn background_children_end_with_the_step_whether_or_not_they_hold_its_pipes() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (script, holds_pipes) in [
+            ("sleep 60 & echo $! > bg.pid; echo done", true),
+            (
+                "sleep 60 >/dev/null 2>&1 & echo $! > bg.pid; exec >&- 2>&-; sleep 0.2",
+                false,
+            ),
+        ] {
+            let spec = sh(d.path(), script);
+            let started = std::time::Instant::now();
+            let end = run(&spec).await;
+            assert!(matches!(end, ProcessEnd::Exited { code: 0, .. }), "{end:?}");
+            // Not the background sleep's 60 s, whether its pipes were held or not.
+            assert!(started.elapsed() < Duration::from_secs(20), "{script}");
+            let pid: i32 = text(&d.path().join("bg.pid"))
+                .trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{script}: {e}"));
+            let gone = (0..100).any(|_| {
+                std::thread::sleep(Duration::from_millis(20));
+                !alive(pid)
+            });
+            assert!(gone, "background child {pid} of `{script}` still runs");
+            if holds_pipes {
+                assert_eq!(text(&spec.stdout), "done\n");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_log_that_cannot_be_written_is_an_error_naming_the_file() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut spec = sh(d.path(), "echo lost; echo also >&2");
+        spec.stdout = d.path().join("no-such-dir").join("out.log");
+        let m = error_of(run(&spec).await);
+        assert!(
+            m.contains("cannot create log file") && m.contains("no-such-dir"),
+            "{m}"
+        );
+        // The other stream was still copied.
+        assert_eq!(text(&spec.stderr), "also\n");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_missing_command_says_what_to_do() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut spec = sh(d.path(), "");
+        spec.argv = vec!["no-such-command-couler".into()];
+        let m = error_of(run(&spec).await);
+        assert!(m.contains("not found") && m.contains("install it"), "{m}");
+    }
+
+    /// The exit as seen without a pidfd (kernels before 5.3): polled, and left unreaped.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn without_a_pidfd_the_exit_is_polled_and_left_for_wait4() {
+        let child = Command::new("sh")
+            .args(["-c", "sleep 0.2; exit 7"])
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pid = child.id() as i32;
+        drop(child);
+        assert!(!exited(pid).unwrap_or(true), "sh exited at once");
+        wait_exit(None, pid).await.unwrap_or_else(|e| panic!("{e}"));
+        let reaped = wait4(pid).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(exit_code(reaped.status), 7);
     }
 
     #[test]

@@ -425,9 +425,17 @@ impl State {
 
     /// Records that a step (or instance) started; its earlier row, if any, is replaced (its
     /// log directory comes with its first process, [`State::step_spawned`]). Returns the
-    /// highest attempt number recorded for the node (0 if none), so `resume` numbers on: one
-    /// statement, one commit.
-    pub async fn step_started(&self, run_id: &str, node: &str, step: &str) -> Result<u32, Error> {
+    /// highest attempt number recorded for the node (0 if none), so `resume` numbers on, and,
+    /// when `cache` gives a key (and the entries' maximum age), the outputs cached under it.
+    /// One statement, one commit, one round trip to SQLite's thread: this is on every step's
+    /// critical path. A hit is not counted until the caller uses it ([`State::cache_hit`]).
+    pub async fn step_started(
+        &self,
+        run_id: &str,
+        node: &str,
+        step: &str,
+        cache: Option<(&str, Option<Duration>)>,
+    ) -> Result<(u32, Option<StepOutputs>), Error> {
         let row = sqlx::query(
             "INSERT INTO steps (run_id, node, step, status, started_at)
              VALUES (?1, ?2, ?3, 'Running', ?4)
@@ -435,17 +443,24 @@ impl State {
                 started_at = excluded.started_at, finished_at = NULL, log_dir = NULL,
                 message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL
              RETURNING (SELECT COALESCE(MAX(attempt), 0) FROM attempts
-                        WHERE run_id = ?1 AND node = ?2) AS n",
+                        WHERE run_id = ?1 AND node = ?2) AS n,
+                (SELECT outputs FROM cache WHERE key = ?5) AS cached,
+                (SELECT created_at FROM cache WHERE key = ?5) AS cached_at",
         )
         .bind(run_id)
         .bind(node)
         .bind(step)
         .bind(now())
+        .bind(cache.map(|(key, _)| key))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err("cannot record a step start"))?;
         let n: i64 = row.try_get("n").map_err(db_err("cannot read attempts"))?;
-        Ok(u32::try_from(n).unwrap_or(0))
+        let hit = match cache {
+            Some((_, max_age)) => usable_entry(&row, "cached", "cached_at", max_age)?,
+            None => None,
+        };
+        Ok((u32::try_from(n).unwrap_or(0), hit))
     }
 
     /// Records the process group and the directory of a step's running attempt (so `resume`
@@ -642,6 +657,7 @@ impl State {
         Ok(out)
     }
 
+    /// The outputs cached under `key` if the entry is younger than `max_age`, its hit counted.
     pub async fn cache_get(
         &self,
         key: &str,
@@ -652,25 +668,25 @@ impl State {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err("cannot read the cache"))?;
-        let Some(row) = row else { return Ok(None) };
-        let created: f64 = row.try_get("created_at").map_err(db_err("cache"))?;
-        if let Some(age) = max_age
-            && now() - created > age.as_secs_f64()
-        {
-            return Ok(None);
-        }
-        let text: String = row.try_get("outputs").map_err(db_err("cache"))?;
-        let Ok(outputs) = serde_json::from_str(&text) else {
-            return Ok(None);
+        let hit = match &row {
+            Some(row) => usable_entry(row, "outputs", "created_at", max_age)?,
+            None => None,
         };
-        // A hit: the budget's policies rank by use.
+        if hit.is_some() {
+            self.cache_hit(key).await?;
+        }
+        Ok(hit)
+    }
+
+    /// Counts a use of the entry under `key`: the budget's policies rank by use.
+    pub async fn cache_hit(&self, key: &str) -> Result<(), Error> {
         sqlx::query("UPDATE cache SET hits = hits + 1, last_used = ? WHERE key = ?")
             .bind(now())
             .bind(key)
             .execute(&self.pool)
             .await
             .map_err(db_err("cannot record a cache hit"))?;
-        Ok(Some(outputs))
+        Ok(())
     }
 
     /// Records a step's outputs under `key`, then evicts down to the budget if one is set.
@@ -838,6 +854,26 @@ fn bind_attempt<'q>(q: Q<'q>, run_id: &str, node: &str, a: &AttemptRecord) -> Q<
         .bind(a.cpu_seconds)
         .bind(a.log_dir.clone())
         .bind(a.message.clone())
+}
+
+/// The outputs a cache entry read into `row` (columns `outputs` and `created_at`, NULL when
+/// there is none) holds, if it is younger than `max_age`; an entry that no longer parses is a
+/// miss (it is overwritten when the step ends).
+fn usable_entry(
+    row: &sqlx::sqlite::SqliteRow,
+    outputs: &str,
+    created_at: &str,
+    max_age: Option<Duration>,
+) -> Result<Option<StepOutputs>, Error> {
+    let text: Option<String> = row.try_get(outputs).map_err(db_err("cache"))?;
+    let created: Option<f64> = row.try_get(created_at).map_err(db_err("cache"))?;
+    let (Some(text), Some(created)) = (text, created) else {
+        return Ok(None);
+    };
+    if max_age.is_some_and(|age| now() - created > age.as_secs_f64()) {
+        return Ok(None);
+    }
+    Ok(serde_json::from_str(&text).ok())
 }
 
 const STEP_FINISHED_SQL: &str = "INSERT INTO steps (run_id, node, step, status, attempts,
@@ -1051,7 +1087,7 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
         let state = State::open(dir.path()).await?;
         state.create_run("r", "w", "{}", "{}").await?;
-        assert_eq!(state.step_started("r", "a", "a").await?, 0);
+        assert_eq!(state.step_started("r", "a", "a", None).await?, (0, None));
         let mut out = StepOutputs::default();
         out.parameters.insert("p".into(), "v".into());
         let fin = Finished {
@@ -1084,8 +1120,21 @@ mod tests {
         assert_eq!(state.cache_get("k", None).await?, Some(out.clone()));
         let entries = state.cache_entries().await?;
         assert_eq!((entries[0].consumers, entries[0].recompute_secs), (3, 1.5));
-        // The next start of the node numbers on from the recorded attempt.
-        assert_eq!(state.step_started("r", "a", "a").await?, 1);
+        // The next start of the node numbers on from the recorded attempt, and reads the entry
+        // its key names (an unknown key: none).
+        assert_eq!(
+            state.step_started("r", "a", "a", Some(("k", None))).await?,
+            (1, Some(out.clone()))
+        );
+        assert_eq!(
+            state
+                .step_started("r", "a", "a", Some(("nope", None)))
+                .await?,
+            (1, None)
+        );
+        let too_old = Some(("k", Some(Duration::from_secs(0))));
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(state.step_started("r", "a", "a", too_old).await?, (1, None));
 
         // A failing statement in the batch (no cache table) leaves nothing of the step's end,
         // and the connection is usable afterwards (no transaction left open).

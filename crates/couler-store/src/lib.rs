@@ -724,8 +724,18 @@ fn cloud_store(
 ) -> Result<ArtifactStore, StoreError> {
     install_http_transport();
     let location = format!("{scheme}://{bucket}/{}", prefix.trim_matches('/'));
-    let op =
-        Operator::new(builder).map_err(|e| StoreError::backend("configuring", &location, e))?;
+    let op = Operator::new(builder)
+        .map_err(|e| StoreError::backend("configuring", &location, e))?
+        // Cloud services answer the odd request with a 5xx or a dropped connection; opendal
+        // marks those temporary, and they are retried with backoff (as the clouds' own SDKs
+        // do) before a step fails. Every request here is idempotent: a blob's key is its digest.
+        .layer(
+            opendal::layers::RetryLayer::new()
+                .with_min_delay(Duration::from_millis(100))
+                .with_max_delay(Duration::from_secs(5))
+                .with_max_times(4)
+                .with_jitter(),
+        );
     Ok(ArtifactStore { op, location })
 }
 

@@ -5,7 +5,7 @@
 mod common;
 #[path = "support/servers.rs"]
 mod servers;
-use servers::{Server, start_moto};
+use servers::{FlakyProxy, Server, start_moto};
 
 use couler_store::{ArtifactKind, ArtifactStore, StoreConfig, StoreErrorKind, StoredArtifact};
 use sha2::{Digest, Sha256};
@@ -126,4 +126,25 @@ async fn s3_against_moto_server() {
     assert!(msg.contains("bucket exists"), "{msg}");
 
     drop(server);
+}
+
+/// A service that answers 500 now and then (as S3, GCS and OSS all do) costs a retry, not the
+/// step: the first two requests through the proxy fail, and the put and get still succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_server_errors_are_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start_moto(tmp.path(), BUCKET);
+    let proxy = FlakyProxy::start(server.port, 2);
+    let mut cfg = config(&server, BUCKET);
+    if let StoreConfig::S3 { endpoint, .. } = &mut cfg {
+        *endpoint = Some(format!("http://127.0.0.1:{}", proxy.port));
+    }
+    let store = ArtifactStore::open(&cfg).await.unwrap();
+    let file = tmp.path().join("retried.txt");
+    std::fs::write(&file, b"worth a retry").unwrap();
+    let a = store.put(&file).await.unwrap();
+    assert_eq!(proxy.served.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let back = tmp.path().join("back.txt");
+    store.get(&a, &back).await.unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), b"worth a retry");
 }

@@ -205,3 +205,54 @@ pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result
         .unwrap_or(0);
     Ok((status, text))
 }
+
+/// A loopback proxy in front of `upstream` that answers the first `failures` connections with
+/// `500 Internal Server Error` (what a cloud service sends now and then) and passes every later
+/// one through untouched. `served` counts the failures it has sent.
+pub struct FlakyProxy {
+    pub port: u16,
+    pub served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FlakyProxy {
+    pub fn start(upstream: u16, failures: usize) -> FlakyProxy {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("no loopback port for the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let served = std::sync::Arc::new(AtomicUsize::new(0));
+        let count = std::sync::Arc::clone(&served);
+        std::thread::spawn(move || {
+            for mut client in listener.incoming().flatten() {
+                if count.load(Ordering::SeqCst) < failures {
+                    // Read the request head, then fail it and close the connection.
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                    }
+                    let _ = client.write_all(
+                        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    count.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (Ok(mut c2), Ok(mut s2)) = (client.try_clone(), server.try_clone()) else {
+                    continue;
+                };
+                let mut server = server;
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut s2);
+                    let _ = s2.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        FlakyProxy { port, served }
+    }
+}
