@@ -964,9 +964,10 @@ impl Exec {
             Ok(p) => p,
             Err(why) => return Ok(fail(StepStatus::Error, why)),
         };
+        let mut container = None;
         if let (Some(engine), Some(image)) = (self.runtime.engine(), self.wf.effective_image(step))
         {
-            let name = format!("couler-{}-{}", self.run_id, node.replace(['[', ']'], "-"));
+            let name = runner::container_name(&self.run_id, node);
             let limits = self.wf.effective_resources(step).map(|r| &r.limits);
             argv = runner::container_argv(&runner::ContainerSpec {
                 engine,
@@ -981,6 +982,10 @@ impl Exec {
                     .map(|q| q.value() as u64),
                 command: &argv,
             });
+            container = Some(runner::ContainerRef {
+                engine: engine.to_string(),
+                name,
+            });
         }
         let spec = ProcessSpec {
             argv,
@@ -989,6 +994,7 @@ impl Exec {
             stdout: files.stdout(),
             stderr: files.stderr(),
             timeout,
+            container,
         };
         let permit = match Arc::clone(&self.slots).acquire_owned().await {
             Ok(p) => p,

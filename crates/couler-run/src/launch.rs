@@ -896,6 +896,8 @@ async fn attempt_in(
         stdout: files.stdout(),
         stderr: files.stderr(),
         timeout,
+        // The launcher runs inside the engine's own container: no engine to drive.
+        container: None,
     };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let end = run_process(&spec, stop_rx, None).await;

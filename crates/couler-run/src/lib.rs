@@ -111,6 +111,26 @@ pub struct RunOptions {
     pub cache_budget: Option<cache_budget::CacheBudget>,
 }
 
+/// Stops what the steps of `run_id` still marked Running left behind when their executor died:
+/// their process groups (the group id is the dead executor's child's pid; while any member
+/// lives the kernel does not reuse it) and, since a container outlives its engine's client,
+/// their containers, through every engine on PATH (a run does not record which one it used).
+pub(crate) async fn stop_orphans(state: &State, run_id: &str) -> Result<(), Error> {
+    for (node, pgid) in state.running_pgids(run_id).await? {
+        runner::kill_group(pgid, libc::SIGKILL);
+        for engine in ["docker", "podman"] {
+            if runner::on_path(engine) {
+                let container = runner::ContainerRef {
+                    engine: engine.to_string(),
+                    name: runner::container_name(run_id, &node),
+                };
+                container.stop().await;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The outcome of `run` or `resume`.
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -369,12 +389,7 @@ pub async fn resume_with_store(
         }
     }
     let store = open_store(&opts.state_dir, recorded.as_ref()).await?;
-    // Steps that were running when their executor died may still run, orphaned in their own
-    // process groups: stop them before running those steps again. (The group id is the dead
-    // executor's child's pid; while any member lives the kernel does not reuse it.)
-    for pgid in state.running_pgids(run_id).await? {
-        runner::kill_group(pgid, libc::SIGKILL);
-    }
+    stop_orphans(&state, run_id).await?;
     let mut kept = state.kept_steps(run_id).await?;
     // The exit handler reports on this attempt of the run: it always runs again.
     for h in &wf.on_exit {

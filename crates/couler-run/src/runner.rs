@@ -100,6 +100,36 @@ pub struct ProcessSpec {
     pub stdout: PathBuf,
     pub stderr: PathBuf,
     pub timeout: Option<Duration>,
+    /// The container the process runs the step in (`docker|podman run`), if any.
+    pub container: Option<ContainerRef>,
+}
+
+/// A step's container, stopped through its engine when the step is stopped or times out:
+/// signals to the engine's client do not reliably reach the container (its PID 1 ignores
+/// SIGTERM unless it installs a handler, and killing the client leaves the container running).
+#[derive(Clone, Debug)]
+pub struct ContainerRef {
+    pub engine: String,
+    pub name: String,
+}
+
+/// The name a step's container gets: `couler-RUN-NODE` (a map instance's `[k]` as `-k-`).
+pub fn container_name(run_id: &str, node: &str) -> String {
+    format!("couler-{run_id}-{}", node.replace(['[', ']'], "-"))
+}
+
+impl ContainerRef {
+    /// `ENGINE stop -t GRACE NAME`: SIGTERM, then SIGKILL after `STOP_GRACE`; the container was
+    /// started with `--rm`, so it is removed too. Errors (already gone) are ignored.
+    pub async fn stop(&self) {
+        let _ = tokio::process::Command::new(&self.engine)
+            .args(["stop", "-t", &STOP_GRACE.as_secs().to_string(), &self.name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+    }
 }
 
 /// How an attempt ended.
@@ -268,6 +298,10 @@ pub async fn run_process(
     let reaped = match why {
         Why::Done(r) => r,
         Why::Timeout | Why::Stop => {
+            if let Some(c) = &spec.container {
+                // The client exits once its container is gone; the group signals follow.
+                c.stop().await;
+            }
             kill_group(pid, libc::SIGTERM);
             let r = match tokio::time::timeout(STOP_GRACE, &mut reaper).await {
                 Ok(r) => r,
@@ -624,6 +658,7 @@ mod tests {
             stdout: dir.join("out.log"),
             stderr: dir.join("err.log"),
             timeout: None,
+            container: None,
         }
     }
 

@@ -483,10 +483,10 @@ impl State {
         Ok(())
     }
 
-    /// Process groups of steps still marked Running (left by an executor that died).
-    pub async fn running_pgids(&self, run_id: &str) -> Result<Vec<i32>, Error> {
+    /// Nodes and process groups of steps still marked Running (left by an executor that died).
+    pub async fn running_pgids(&self, run_id: &str) -> Result<Vec<(String, i32)>, Error> {
         let rows = sqlx::query(
-            "SELECT pgid FROM steps WHERE run_id = ? AND status = 'Running' AND pgid IS NOT NULL",
+            "SELECT node, pgid FROM steps WHERE run_id = ? AND status = 'Running' AND pgid IS NOT NULL",
         )
         .bind(run_id)
         .fetch_all(&self.pool)
@@ -494,8 +494,9 @@ impl State {
         .map_err(db_err("cannot read steps"))?;
         let mut out = Vec::new();
         for r in rows {
+            let node: String = r.try_get("node").map_err(db_err("cannot read steps"))?;
             let g: i64 = r.try_get("pgid").map_err(db_err("cannot read steps"))?;
-            out.extend(i32::try_from(g).ok());
+            out.extend(i32::try_from(g).ok().map(|g| (node, g)));
         }
         Ok(out)
     }

@@ -124,9 +124,7 @@ pub(crate) async fn run_step(
             ));
         }
         Some(_) => {
-            for pgid in state.running_pgids(&child_id).await? {
-                crate::runner::kill_group(pgid, libc::SIGKILL);
-            }
+            crate::stop_orphans(state, &child_id).await?;
             kept = state.kept_steps(&child_id).await?;
             for h in &wf.on_exit {
                 kept.remove(&h.name);
