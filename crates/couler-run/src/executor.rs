@@ -967,11 +967,10 @@ impl Exec {
         let mut container = None;
         if let (Some(engine), Some(image)) = (self.runtime.engine(), self.wf.effective_image(step))
         {
-            let name = runner::container_name(&self.run_id, node);
+            let c = runner::ContainerRef::of_step(engine, &self.run_id, node);
             let limits = self.wf.effective_resources(step).map(|r| &r.limits);
             argv = runner::container_argv(&runner::ContainerSpec {
-                engine,
-                name: &name,
+                container: &c,
                 image,
                 work_dir: work,
                 script: script.as_deref(),
@@ -982,10 +981,7 @@ impl Exec {
                     .map(|q| q.value() as u64),
                 command: &argv,
             });
-            container = Some(runner::ContainerRef {
-                engine: engine.to_string(),
-                name,
-            });
+            container = Some(c);
         }
         let spec = ProcessSpec {
             argv,

@@ -111,20 +111,18 @@ pub struct RunOptions {
     pub cache_budget: Option<cache_budget::CacheBudget>,
 }
 
-/// Stops what the steps of `run_id` still marked Running left behind when their executor died:
-/// their process groups (the group id is the dead executor's child's pid; while any member
-/// lives the kernel does not reuse it) and, since a container outlives its engine's client,
-/// their containers, through every engine on PATH (a run does not record which one it used).
+/// Kills what the steps of `run_id` still marked Running left behind when their executor died,
+/// as SIGKILL, with no grace: their process groups (the group id is the dead executor's child's
+/// pid; while any member lives the kernel does not reuse it) and, since a container outlives
+/// its engine's client, their containers, through every engine on PATH (a run does not record
+/// which one it used).
 pub(crate) async fn stop_orphans(state: &State, run_id: &str) -> Result<(), Error> {
     for (node, pgid) in state.running_pgids(run_id).await? {
         runner::kill_group(pgid, libc::SIGKILL);
         for engine in ["docker", "podman"] {
             if runner::on_path(engine) {
-                let container = runner::ContainerRef {
-                    engine: engine.to_string(),
-                    name: runner::container_name(run_id, &node),
-                };
-                container.stop().await;
+                let container = runner::ContainerRef::of_step(engine, run_id, &node);
+                container.stop(std::time::Duration::ZERO).await;
             }
         }
     }

@@ -113,17 +113,21 @@ pub struct ContainerRef {
     pub name: String,
 }
 
-/// The name a step's container gets: `couler-RUN-NODE` (a map instance's `[k]` as `-k-`).
-pub fn container_name(run_id: &str, node: &str) -> String {
-    format!("couler-{run_id}-{}", node.replace(['[', ']'], "-"))
-}
-
 impl ContainerRef {
-    /// `ENGINE stop -t GRACE NAME`: SIGTERM, then SIGKILL after `STOP_GRACE`; the container was
+    /// The container of `node` in run `run_id` under `engine`: named `couler-RUN-NODE` (a map
+    /// instance's `[k]` as `-k-`), so a later `resume` can find it again.
+    pub fn of_step(engine: &str, run_id: &str, node: &str) -> ContainerRef {
+        ContainerRef {
+            engine: engine.to_string(),
+            name: format!("couler-{run_id}-{}", node.replace(['[', ']'], "-")),
+        }
+    }
+
+    /// `ENGINE stop -t GRACE NAME`: SIGTERM, then SIGKILL after `grace`; the container was
     /// started with `--rm`, so it is removed too. Errors (already gone) are ignored.
-    pub async fn stop(&self) {
+    pub async fn stop(&self, grace: Duration) {
         let _ = tokio::process::Command::new(&self.engine)
-            .args(["stop", "-t", &STOP_GRACE.as_secs().to_string(), &self.name])
+            .args(["stop", "-t", &grace.as_secs().to_string(), &self.name])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -298,18 +302,24 @@ pub async fn run_process(
     let reaped = match why {
         Why::Done(r) => r,
         Why::Timeout | Why::Stop => {
-            if let Some(c) = &spec.container {
-                // The client exits once its container is gone; the group signals follow.
-                c.stop().await;
-            }
             kill_group(pid, libc::SIGTERM);
-            let r = match tokio::time::timeout(STOP_GRACE, &mut reaper).await {
-                Ok(r) => r,
-                Err(_) => {
-                    kill_group(pid, libc::SIGKILL);
-                    reaper.as_mut().await
+            let reaped = async {
+                match tokio::time::timeout(STOP_GRACE, &mut reaper).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        kill_group(pid, libc::SIGKILL);
+                        reaper.as_mut().await
+                    }
                 }
             };
+            // The engine stops the container alongside (its client may exit first), while the
+            // pump goes on draining the client's output.
+            let container_stopped = async {
+                if let Some(c) = &spec.container {
+                    c.stop(STOP_GRACE).await;
+                }
+            };
+            let (r, ()) = tokio::join!(reaped, container_stopped);
             if matches!(why, Why::Stop) {
                 return ProcessEnd::Stopped;
             }
@@ -415,7 +425,9 @@ async fn pump_and_reap(
                 r?;
                 Event::Exited
             }
-            _ = sleep_until_some(drain_until), if drain_until.is_some() => Event::DrainOver,
+            // (A disabled branch's future is built but never polled.)
+            _ = tokio::time::sleep_until(drain_until.unwrap_or_else(tokio::time::Instant::now)),
+                if drain_until.is_some() => Event::DrainOver,
         };
         match event {
             Event::Read(i, Ok(n)) if n > 0 => {
@@ -489,13 +501,6 @@ async fn wait_exit(pidfd: Option<&AsyncFd<OwnedFd>>, pid: i32) -> std::io::Resul
     }
 }
 
-async fn sleep_until_some(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// `fd` watched for readability on tokio's reactor.
 fn readable(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: an OwnedFd is open until dropped and always names the same descriptor, and the
@@ -539,8 +544,7 @@ fn exited(pid: i32) -> std::io::Result<bool> {
 /// What a container-engine invocation needs besides the step's own command.
 #[derive(Clone, Debug)]
 pub struct ContainerSpec<'a> {
-    pub engine: &'a str,
-    pub name: &'a str,
+    pub container: &'a ContainerRef,
     pub image: &'a str,
     /// The step's working directory, mounted at the same absolute path so rendered paths hold
     /// inside.
@@ -557,11 +561,11 @@ pub struct ContainerSpec<'a> {
 pub fn container_argv(c: &ContainerSpec<'_>) -> Vec<String> {
     let dir = c.work_dir.to_string_lossy().into_owned();
     let mut argv = vec![
-        c.engine.to_string(),
+        c.container.engine.clone(),
         "run".into(),
         "--rm".into(),
         "--name".into(),
-        c.name.to_string(),
+        c.container.name.clone(),
         "-v".into(),
         format!("{dir}:{dir}"),
         "-w".into(),
@@ -604,8 +608,7 @@ mod tests {
         let files = AttemptFiles::numbered(Path::new("/w/steps"), "train", 2);
         let cmd = vec!["python3".to_string(), "/w/steps/train.2.script".to_string()];
         let argv = container_argv(&ContainerSpec {
-            engine: "docker",
-            name: "couler-r1-train",
+            container: &ContainerRef::of_step("docker", "r1", "train"),
             image: "python:3.12-slim",
             work_dir: files.work(),
             script: Some(&files.script()),
