@@ -116,15 +116,15 @@ pub fn run(args: CacheArgs) -> u8 {
         }
         let state = open_existing(&dir).await?;
         // Without a budget, rank against the current size: what a budget of "no growth" keeps.
-        let total: u64 = state.cache_entries().await?.iter().map(|e| e.bytes).sum();
+        let total: u64 = state.cache_entries()?.iter().map(|e| e.bytes).sum();
         let b = match given.clone() {
             Some(b) => b,
             None => budget(Some(&total.max(1).to_string()), &q.policy)
                 .map_err(Error::Invalid)?
                 .ok_or_else(|| Error::Internal("no budget".into()))?,
         };
-        let ranked = cache_budget::ranked(&state, &b, None).await?;
-        state.close().await;
+        let ranked = cache_budget::ranked(&state, &b, None)?;
+        drop(state);
         if what == "ls" {
             print_ls(&ranked, &b, json);
         } else {
@@ -143,16 +143,16 @@ pub fn run(args: CacheArgs) -> u8 {
 
 async fn gc(dir: &std::path::Path, budget: Option<&CacheBudget>, json: bool) -> Result<(), Error> {
     // Fails on a directory with no state before the lock would create it.
-    open_existing(dir).await?.close().await;
+    drop(open_existing(dir).await?);
     // Runs write the cache and the store: never collect beside one.
     let _lock = couler_run::Lock::acquire(dir)?;
     let state = open_existing(dir).await?;
     let enforced = match budget {
-        Some(b) => Some(cache_budget::enforce(&state, b, None).await?),
+        Some(b) => Some(cache_budget::enforce(&state, b, None)?),
         None => None,
     };
     let collected = cache_budget::collect(&state, dir).await?;
-    state.close().await;
+    drop(state);
     if json {
         let v = serde_json::json!({
             "budget": enforced.as_ref().map(|e| e.budget),

@@ -227,7 +227,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
     // The spec comes from the state database; read it first for the display.
     let wf = rt.block_on(async {
         let state = open_existing(&dir).await?;
-        let rec = state.run(&args.run_id).await?.ok_or_else(|| {
+        let rec = state.run(&args.run_id)?.ok_or_else(|| {
             Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display()))
         })?;
         couler_ir::spec::parse(&rec.spec, couler_ir::Format::Json)
@@ -542,7 +542,7 @@ pub(crate) async fn open_existing(dir: &Path) -> Result<State, Error> {
             dir.display()
         )));
     }
-    State::open(dir).await
+    State::open(dir)
 }
 
 fn query<T>(f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, u8> {
@@ -556,7 +556,7 @@ fn query<T>(f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T,
 /// `couler runs`
 pub fn runs(args: RunsArgs) -> u8 {
     let dir = args.state.dir();
-    let runs = match query(async { open_existing(&dir).await?.runs().await }) {
+    let runs = match query(async { open_existing(&dir).await?.runs() }) {
         Ok(r) => r,
         Err(c) => return c,
     };
@@ -583,10 +583,10 @@ pub fn status(args: StatusArgs) -> u8 {
     let dir = args.state.dir();
     let got = query(async {
         let state = open_existing(&dir).await?;
-        let run = state.run(&args.run_id).await?.ok_or_else(|| {
+        let run = state.run(&args.run_id)?.ok_or_else(|| {
             Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display()))
         })?;
-        let steps = state.steps(&args.run_id).await?;
+        let steps = state.steps(&args.run_id)?;
         Ok((run, steps))
     });
     let (run, steps) = match got {
@@ -634,7 +634,7 @@ pub fn logs(args: LogsArgs) -> u8 {
     let Some(rt) = tokio_rt() else { return 1 };
     let r: Result<u8, Error> = rt.block_on(async {
         let state = open_existing(&dir).await?;
-        if state.run(&args.run_id).await?.is_none() {
+        if state.run(&args.run_id)?.is_none() {
             return Err(Error::Invalid(format!(
                 "no run `{}` in {}",
                 args.run_id,
@@ -653,7 +653,7 @@ pub fn logs(args: LogsArgs) -> u8 {
                 instances
             }
         };
-        let nodes = find(state.steps(&args.run_id).await?);
+        let nodes = find(state.steps(&args.run_id)?);
         if nodes.is_empty() {
             return Err(Error::Invalid(format!(
                 "run `{}` has no step `{}` that started",
@@ -701,7 +701,7 @@ pub fn logs(args: LogsArgs) -> u8 {
             // starts); a retry names a new one, which is followed from its start.
             let mut followed: Option<(String, u64)> = None;
             loop {
-                let now = state.steps(&args.run_id).await?;
+                let now = state.steps(&args.run_id)?;
                 let row = now.iter().find(|r| r.node == s.node);
                 let still = row.is_some_and(|r| r.status == StepStatus::Running.as_str());
                 if let Some(d) = row.and_then(|r| r.log_dir.clone()) {
@@ -779,8 +779,7 @@ pub fn stop(args: StopArgs) -> u8 {
     let run = match query(async {
         let state = open_existing(&dir).await?;
         state
-            .run(&args.run_id)
-            .await?
+            .run(&args.run_id)?
             .ok_or_else(|| Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display())))
     }) {
         Ok(r) => r,

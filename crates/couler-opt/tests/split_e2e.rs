@@ -246,12 +246,11 @@ async fn same_outputs_split_and_unsplit(wf: &Workflow, max_bytes: u64) -> (usize
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.message);
     assert_eq!(report.steps.len(), split.children.len());
     // Each part ran as the nested run `RUN.NODE`, in the same state database.
-    let state = couler_run::State::open(&split_state).await.unwrap();
+    let state = couler_run::State::open(&split_state).unwrap();
     let mut got = Outputs::new();
     for part in &report.steps {
         let steps = state
             .steps(&format!("{}.{}", report.run_id, part.node))
-            .await
             .unwrap();
         let child = couler_run::RunReport {
             steps,
@@ -259,7 +258,7 @@ async fn same_outputs_split_and_unsplit(wf: &Workflow, max_bytes: u64) -> (usize
         };
         outputs_of(&child, &mut got);
     }
-    state.close().await;
+    drop(state);
     let split_s = t.elapsed().as_secs_f64();
     assert_eq!(got.len(), wf.steps.len());
     assert_eq!(got, expected, "split and unsplit outputs differ");

@@ -98,15 +98,14 @@ pub struct Enforced {
 /// Every entry with `pinned` set, ranked under `budget` (eviction order: lowest score first,
 /// then least recently used, then key). `running`: the run in progress, whose references do not
 /// pin (its blobs are not collected before it ends, and it has the outputs it needs).
-pub async fn ranked(
+pub fn ranked(
     state: &State,
     budget: &CacheBudget,
     running: Option<&str>,
 ) -> Result<Vec<Ranked>, Error> {
-    let mut entries = state.cache_entries().await?;
+    let mut entries = state.cache_entries()?;
     let pinned: HashSet<String> = state
-        .resumable_artifacts()
-        .await?
+        .resumable_artifacts()?
         .into_iter()
         .filter(|(run, _)| Some(run.as_str()) != running)
         .map(|(_, a)| a.digest)
@@ -138,12 +137,12 @@ pub async fn ranked(
 
 /// Evicts entries, lowest rank first and skipping pinned ones, until the cache's bytes fit
 /// the budget. Deletes rows only; see [`collect`] for the blobs.
-pub async fn enforce(
+pub fn enforce(
     state: &State,
     budget: &CacheBudget,
     running: Option<&str>,
 ) -> Result<Enforced, Error> {
-    let bytes = state.cache_bytes().await?;
+    let bytes = state.cache_bytes()?;
     if bytes <= budget.bytes {
         return Ok(Enforced {
             budget: budget.bytes,
@@ -152,7 +151,7 @@ pub async fn enforce(
             ..Enforced::default()
         });
     }
-    let ranked = ranked(state, budget, running).await?;
+    let ranked = ranked(state, budget, running)?;
     let before: u64 = ranked.iter().map(|r| r.entry.bytes).sum();
     let mut report = Enforced {
         budget: budget.bytes,
@@ -167,7 +166,7 @@ pub async fn enforce(
         if r.entry.pinned {
             continue;
         }
-        state.cache_delete(&r.entry.key).await?;
+        state.cache_delete(&r.entry.key)?;
         report.bytes_after -= r.entry.bytes;
         report.evicted.push(r);
     }
@@ -185,18 +184,11 @@ pub async fn collect(state: &State, state_dir: &Path) -> Result<couler_store::Gc
         return Ok(couler_store::GcReport::default());
     }
     let mut keep: Vec<ArtifactRef> = state
-        .cache_entries()
-        .await?
+        .cache_entries()?
         .into_iter()
         .flat_map(|e| e.artifacts)
         .collect();
-    keep.extend(
-        state
-            .resumable_artifacts()
-            .await?
-            .into_iter()
-            .map(|(_, a)| a),
-    );
+    keep.extend(state.resumable_artifacts()?.into_iter().map(|(_, a)| a));
     let store = couler_store::ArtifactStore::open(&couler_store::StoreConfig::Local { root })
         .await
         .map_err(|e| Error::Io(e.to_string()))?;
@@ -245,14 +237,11 @@ mod tests {
     #[tokio::test]
     async fn a_version_2_cache_gains_the_metadata_and_old_entries_rank_as_unknown()
     -> Result<(), Error> {
-        use sqlx::Connection;
         let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
-        let db = |e: sqlx::Error| Error::State(e.to_string());
+        let db = |e: rusqlite::Error| Error::State(e.to_string());
         // A version-2 database: the cache table as it was, one entry in it.
         {
-            let path = dir.path().join("state.db");
-            let url = format!("sqlite://{}?mode=rwc", path.display());
-            let mut c = sqlx::SqliteConnection::connect(&url).await.map_err(db)?;
+            let c = rusqlite::Connection::open(dir.path().join("state.db")).map_err(db)?;
             for sql in [
                 "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
                 "INSERT INTO meta VALUES ('schema_version', '2')",
@@ -273,17 +262,17 @@ mod tests {
                     run_id TEXT NOT NULL, node TEXT NOT NULL, created_at REAL NOT NULL)",
                 "INSERT INTO cache VALUES ('old', '{\"parameters\":{},\"result\":null,\"exit_code\":0,\"artifacts\":{}}', 'r', 'n', 5)",
             ] {
-                sqlx::query(sql).execute(&mut c).await.map_err(db)?;
+                c.execute_batch(sql).map_err(db)?;
             }
-            c.close().await.map_err(db)?;
+            c.close().map_err(|(_, e)| db(e))?;
         }
-        let state = State::open(dir.path()).await?;
-        let entries = state.cache_entries().await?;
+        let state = State::open(dir.path())?;
+        let entries = state.cache_entries()?;
         assert_eq!(entries.len(), 1);
         let old = &entries[0];
         assert_eq!((old.bytes, old.hits, old.consumers), (0, 0, 0));
         assert_eq!(old.last_used, 5.0, "last use falls back to the insert time");
-        assert_eq!(state.cache_bytes().await?, 0);
+        assert_eq!(state.cache_bytes()?, 0);
         Ok(())
     }
 
@@ -291,47 +280,37 @@ mod tests {
     async fn entries_a_failed_run_needs_are_pinned_and_the_rest_evicted_to_budget()
     -> Result<(), Error> {
         let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
-        let state = State::open(dir.path()).await?;
+        let state = State::open(dir.path())?;
         // A failed run kept `big`'s output: `resume` will read it.
-        state.create_run("failed", "w", "{}", "{}").await?;
+        state.create_run("failed", "w", "{}", "{}")?;
         let fin = Finished {
             outputs: Some(outputs('a', 5000)),
             ..Finished::default()
         };
-        state
-            .step_finished("failed", "big", "big", StepStatus::Succeeded, &fin)
-            .await?;
-        state
-            .finish_run("failed", RunStatus::Failed, Some("x"))
-            .await?;
+        state.step_finished("failed", "big", "big", StepStatus::Succeeded, &fin)?;
+        state.finish_run("failed", RunStatus::Failed, Some("x"))?;
         let meta = |step: &str| PutMeta {
             step: step.into(),
             recompute_secs: 1.0,
             consumers: 1,
         };
-        state
-            .cache_put("k-big", &outputs('a', 5000), "failed", "big", &meta("big"))
-            .await?;
-        state
-            .cache_put("k-mid", &outputs('b', 3000), "now", "mid", &meta("mid"))
-            .await?;
-        state
-            .cache_put(
-                "k-small",
-                &outputs('c', 1000),
-                "now",
-                "small",
-                &meta("small"),
-            )
-            .await?;
+        state.cache_put("k-big", &outputs('a', 5000), "failed", "big", &meta("big"))?;
+        state.cache_put("k-mid", &outputs('b', 3000), "now", "mid", &meta("mid"))?;
+        state.cache_put(
+            "k-small",
+            &outputs('c', 1000),
+            "now",
+            "small",
+            &meta("small"),
+        )?;
         // A hit is recorded.
-        assert!(state.cache_get("k-small", None).await?.is_some());
-        let entries = state.cache_entries().await?;
+        assert!(state.cache_get("k-small", None)?.is_some());
+        let entries = state.cache_entries()?;
         let small = entries.iter().find(|e| e.key == "k-small");
         assert_eq!(small.map(|e| (e.hits, e.bytes)), Some((1, 1000)));
 
         let budget = biggest_first(4500);
-        let report = enforce(&state, &budget, None).await?;
+        let report = enforce(&state, &budget, None)?;
         // `big` ranks first but is pinned: `mid` goes, then `small` (6000 is still over);
         // what is left over the budget is pinned.
         let evicted: Vec<&str> = report
@@ -343,18 +322,11 @@ mod tests {
         assert_eq!(report.bytes_before, 9000);
         assert_eq!(report.bytes_after, 5000);
         assert_eq!(report.pinned_over, 500);
-        let left: Vec<String> = state
-            .cache_entries()
-            .await?
-            .into_iter()
-            .map(|e| e.key)
-            .collect();
+        let left: Vec<String> = state.cache_entries()?.into_iter().map(|e| e.key).collect();
         assert_eq!(left, ["k-big"]);
         // Once the run succeeds (resumed), nothing pins it any more.
-        state
-            .finish_run("failed", RunStatus::Succeeded, None)
-            .await?;
-        let report = enforce(&state, &budget, None).await?;
+        state.finish_run("failed", RunStatus::Succeeded, None)?;
+        let report = enforce(&state, &budget, None)?;
         assert_eq!(report.evicted.len(), 1);
         assert_eq!(report.bytes_after, 0);
         Ok(())

@@ -149,7 +149,7 @@ impl Exec {
                 let outcome = match blocked {
                     Some(p) => {
                         let why = format!("`{}` did not succeed", exits[p].name);
-                        self.omit(&exit.name, &why).await?
+                        self.omit(&exit.name, &why)?
                     }
                     None => {
                         let end = self
@@ -206,7 +206,7 @@ impl Exec {
                         Some(&p) => format!("`{}` did not succeed", wf.steps[p].name),
                         None => "the run was stopped".to_string(),
                     };
-                    let o = self.omit(&step.name, &why).await?;
+                    let o = self.omit(&step.name, &why)?;
                     outcomes[i] = Some(o);
                     done += 1;
                     for &s in graph.successors(i) {
@@ -265,14 +265,13 @@ impl Exec {
         }
     }
 
-    async fn omit(&self, node: &str, why: &str) -> Result<Outcome, Error> {
+    fn omit(&self, node: &str, why: &str) -> Result<Outcome, Error> {
         let fin = Finished {
             message: Some(format!("not run: {why}")),
             ..Finished::default()
         };
         self.state
-            .step_finished(&self.run_id, node, node, StepStatus::Omitted, &fin)
-            .await?;
+            .step_finished(&self.run_id, node, node, StepStatus::Omitted, &fin)?;
         self.emit(Event::Finished {
             node: node.to_string(),
             status: StepStatus::Omitted,
@@ -287,7 +286,7 @@ impl Exec {
     }
 
     /// Ends a step whose inputs could not be resolved: Skipped (an upstream was skipped) or Error.
-    async fn finish_unresolved(
+    fn finish_unresolved(
         &self,
         node: &str,
         step: &str,
@@ -298,10 +297,9 @@ impl Exec {
             Unresolved::Error(why) => (StepStatus::Error, why),
         };
         self.finish_plain(node, step, status, StepOutputs::default(), Some(message))
-            .await
     }
 
-    async fn finish_plain(
+    fn finish_plain(
         &self,
         node: &str,
         step: &str,
@@ -315,8 +313,7 @@ impl Exec {
             ..Finished::default()
         };
         self.state
-            .step_finished(&self.run_id, node, step, status, &fin)
-            .await?;
+            .step_finished(&self.run_id, node, step, status, &fin)?;
         self.emit(Event::Finished {
             node: node.to_string(),
             status,
@@ -360,26 +357,20 @@ impl Exec {
             Some(map) => {
                 let items = match self.map_items(step, &map.over, &seen) {
                     Ok(items) => items,
-                    Err(Unresolved::Skipped(why)) => MapItems::Ended(
-                        self.finish_plain(
-                            &step.name,
-                            &step.name,
-                            StepStatus::Skipped,
-                            StepOutputs::default(),
-                            Some(format!("skipped: {why}")),
-                        )
-                        .await?,
-                    ),
-                    Err(Unresolved::Error(why)) => MapItems::Ended(
-                        self.finish_plain(
-                            &step.name,
-                            &step.name,
-                            StepStatus::Error,
-                            StepOutputs::default(),
-                            Some(why),
-                        )
-                        .await?,
-                    ),
+                    Err(Unresolved::Skipped(why)) => MapItems::Ended(self.finish_plain(
+                        &step.name,
+                        &step.name,
+                        StepStatus::Skipped,
+                        StepOutputs::default(),
+                        Some(format!("skipped: {why}")),
+                    )?),
+                    Err(Unresolved::Error(why)) => MapItems::Ended(self.finish_plain(
+                        &step.name,
+                        &step.name,
+                        StepStatus::Error,
+                        StepOutputs::default(),
+                        Some(why),
+                    )?),
                 };
                 match items {
                     MapItems::Items(items) => {
@@ -471,8 +462,7 @@ impl Exec {
             ..Finished::default()
         };
         self.state
-            .step_finished(&self.run_id, &step.name, &step.name, status, &fin)
-            .await?;
+            .step_finished(&self.run_id, &step.name, &step.name, status, &fin)?;
         self.emit(Event::Finished {
             node: step.name.clone(),
             status,
@@ -563,74 +553,63 @@ impl Exec {
             match ctx.eval(cond) {
                 Ok(true) => {}
                 Ok(false) => {
-                    return self
-                        .finish_plain(
-                            node,
-                            &step.name,
-                            StepStatus::Skipped,
-                            StepOutputs::default(),
-                            Some(format!("skipped: `when: {cond}` is false")),
-                        )
-                        .await;
+                    return self.finish_plain(
+                        node,
+                        &step.name,
+                        StepStatus::Skipped,
+                        StepOutputs::default(),
+                        Some(format!("skipped: `when: {cond}` is false")),
+                    );
                 }
                 Err(unresolved) => {
-                    return self.finish_unresolved(node, &step.name, unresolved).await;
+                    return self.finish_unresolved(node, &step.name, unresolved);
                 }
             }
         }
         if let Some(why) = skipped_upstream(step, &ctx) {
-            return self
-                .finish_plain(
-                    node,
-                    &step.name,
-                    StepStatus::Skipped,
-                    StepOutputs::default(),
-                    Some(why),
-                )
-                .await;
+            return self.finish_plain(
+                node,
+                &step.name,
+                StepStatus::Skipped,
+                StepOutputs::default(),
+                Some(why),
+            );
         }
         if let StepKind::Workflow(sub) = &step.kind {
             self.state
-                .step_started(&self.run_id, node, &step.name, None)
-                .await?;
+                .step_started(&self.run_id, node, &step.name, None)?;
             self.emit(Event::Started {
                 node: node.to_string(),
             });
             let (status, message) =
                 crate::subworkflow::run_step(self, step, sub, node, &ctx).await?;
-            return self
-                .finish_plain(
-                    node,
-                    &step.name,
-                    status,
-                    StepOutputs::default(),
-                    Some(message),
-                )
-                .await;
+            return self.finish_plain(
+                node,
+                &step.name,
+                status,
+                StepOutputs::default(),
+                Some(message),
+            );
         }
         if let Some(why) = unsupported(step) {
-            return self
-                .finish_plain(
-                    node,
-                    &step.name,
-                    StepStatus::Error,
-                    StepOutputs::default(),
-                    Some(why),
-                )
-                .await;
+            return self.finish_plain(
+                node,
+                &step.name,
+                StepStatus::Error,
+                StepOutputs::default(),
+                Some(why),
+            );
         }
         if let StepKind::Suspend(s) = &step.kind {
             let secs = s.duration.map(|d| d.as_std()).unwrap_or_default();
             self.sleep_unless_stopped(secs).await;
-            return self
-                .finish_plain(
-                    node,
-                    &step.name,
-                    StepStatus::Succeeded,
-                    StepOutputs::default(),
-                    None,
-                )
-                .await;
+            return self.finish_plain(
+                node,
+                &step.name,
+                StepStatus::Succeeded,
+                StepOutputs::default(),
+                None,
+            );
         }
 
         // Input artifacts: what each one is, before anything runs.
@@ -644,30 +623,26 @@ impl Exec {
             match found {
                 Ok(r) if present => inputs.push((a.name.clone(), a.path.clone(), r)),
                 Ok(r) => {
-                    return self
-                        .finish_plain(
-                            node,
-                            &step.name,
-                            StepStatus::Error,
-                            StepOutputs::default(),
-                            Some(format!(
-                                "input artifact `{}` ({}) is missing from the artifact store",
-                                a.name, r.digest
-                            )),
-                        )
-                        .await;
+                    return self.finish_plain(
+                        node,
+                        &step.name,
+                        StepStatus::Error,
+                        StepOutputs::default(),
+                        Some(format!(
+                            "input artifact `{}` ({}) is missing from the artifact store",
+                            a.name, r.digest
+                        )),
+                    );
                 }
                 Err(_) if a.optional => {}
                 Err(why) => {
-                    return self
-                        .finish_plain(
-                            node,
-                            &step.name,
-                            StepStatus::Error,
-                            StepOutputs::default(),
-                            Some(format!("missing input artifact `{}`: {why}", a.name)),
-                        )
-                        .await;
+                    return self.finish_plain(
+                        node,
+                        &step.name,
+                        StepStatus::Error,
+                        StepOutputs::default(),
+                        Some(format!("missing input artifact `{}`: {why}", a.name)),
+                    );
                 }
             }
         }
@@ -675,7 +650,7 @@ impl Exec {
         let key_def = match render_for_cache_key(&self.wf, step, &mut ctx) {
             Ok(r) => r,
             Err(unresolved) => {
-                return self.finish_unresolved(node, &step.name, unresolved).await;
+                return self.finish_unresolved(node, &step.name, unresolved);
             }
         };
         let policy = self.wf.effective_cache(step);
@@ -686,15 +661,12 @@ impl Exec {
         let started = now();
         // The start's row, the last attempt number recorded (so `resume` numbers on) and the
         // cache entry under the step's key, in one round trip.
-        let (mut attempt, mut hit) = self
-            .state
-            .step_started(
-                &self.run_id,
-                node,
-                &step.name,
-                caching.then_some((cache_key.as_str(), max_age)),
-            )
-            .await?;
+        let (mut attempt, mut hit) = self.state.step_started(
+            &self.run_id,
+            node,
+            &step.name,
+            caching.then_some((cache_key.as_str(), max_age)),
+        )?;
         if let Some(out) = &hit {
             for a in out.artifacts.values() {
                 if !self.store.contains(a).await {
@@ -705,12 +677,10 @@ impl Exec {
             }
         }
         if let Some(out) = hit {
-            self.state.cache_hit(&cache_key).await?;
+            self.state.cache_hit(&cache_key)?;
             // A cached step still writes its `storage: local` outputs (a split's exchange).
             if let Err(why) = crate::subworkflow::publish(&self.store, step, &out).await {
-                return self
-                    .finish_plain(node, &step.name, StepStatus::Error, out, Some(why))
-                    .await;
+                return self.finish_plain(node, &step.name, StepStatus::Error, out, Some(why));
             }
             let fin = Finished {
                 cache_key: Some(cache_key.clone()),
@@ -720,8 +690,7 @@ impl Exec {
                 ..Finished::default()
             };
             self.state
-                .step_finished(&self.run_id, node, &step.name, StepStatus::Cached, &fin)
-                .await?;
+                .step_finished(&self.run_id, node, &step.name, StepStatus::Cached, &fin)?;
             self.emit(Event::Finished {
                 node: node.to_string(),
                 status: StepStatus::Cached,
@@ -802,7 +771,7 @@ impl Exec {
                     break (a, files, row);
                 }
                 // Not the last attempt: its row now (the last one goes with the step's end).
-                self.state.attempt_ended(&self.run_id, node, &row).await?;
+                self.state.attempt_ended(&self.run_id, node, &row)?;
                 if let Some(b) = retry.and_then(|r| r.backoff.as_ref()) {
                     let base = b.duration.as_std().as_secs_f64();
                     let mut wait = base * f64::from(b.factor).powi(tries as i32 - 1);
@@ -831,7 +800,7 @@ impl Exec {
                 let c = self.context(&mine, item, workflow_status);
                 match c.eval(&rep.condition) {
                     Ok(true) if !self.stopped() => {
-                        self.state.attempt_ended(&self.run_id, node, &row).await?;
+                        self.state.attempt_ended(&self.run_id, node, &row)?;
                         continue 'iter;
                     }
                     Ok(_) => {}
@@ -884,7 +853,7 @@ impl Exec {
             outputs: &outputs,
             meta,
         });
-        self.state.step_ended(&end, &last_row, put).await?;
+        self.state.step_ended(&end, &last_row, put)?;
         self.emit(Event::Finished {
             node: node.to_string(),
             status,
@@ -1006,10 +975,7 @@ impl Exec {
             if let Ok(pgid) = rx.await {
                 // Best effort: without it, `resume` cannot stop what a killed executor left.
                 let dir = work.to_string_lossy();
-                let _ = self
-                    .state
-                    .step_spawned(&self.run_id, node, pgid, &dir)
-                    .await;
+                let _ = self.state.step_spawned(&self.run_id, node, pgid, &dir);
             }
         };
         let (end, ()) = tokio::join!(

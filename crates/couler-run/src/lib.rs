@@ -117,7 +117,7 @@ pub struct RunOptions {
 /// its engine's client, their containers, through every engine on PATH (a run does not record
 /// which one it used).
 pub(crate) async fn stop_orphans(state: &State, run_id: &str) -> Result<(), Error> {
-    for (node, pgid) in state.running_pgids(run_id).await? {
+    for (node, pgid) in state.running_pgids(run_id)? {
         runner::kill_group(pgid, libc::SIGKILL);
         for engine in ["docker", "podman"] {
             if runner::on_path(engine) {
@@ -290,7 +290,7 @@ pub async fn run_with_store(
     let params = resolve_params(wf, &opts.params)?;
     let explicit = artifact_store.map(artifacts::Location::parse).transpose()?;
     let _lock = Lock::acquire(&opts.state_dir)?;
-    let state = State::open(&opts.state_dir).await?;
+    let state = State::open(&opts.state_dir)?;
     let location = explicit.or_else(|| {
         wf.artifact_repository
             .as_ref()
@@ -300,11 +300,9 @@ pub async fn run_with_store(
     let run_id = new_run_id(wf);
     let spec = couler_ir::spec::to_json(wf);
     let params_text = serde_json::to_string(&params).unwrap_or_default();
-    state
-        .create_run(&run_id, &wf.name, &spec, &params_text)
-        .await?;
+    state.create_run(&run_id, &wf.name, &spec, &params_text)?;
     if let Some(l) = &location {
-        state.set_run_store(&run_id, l).await?;
+        state.set_run_store(&run_id, l)?;
     }
     execute(
         wf.clone(),
@@ -344,8 +342,8 @@ pub async fn resume_with_store(
 ) -> Result<RunReport, Error> {
     let explicit = artifact_store.map(artifacts::Location::parse).transpose()?;
     let _lock = Lock::acquire(&opts.state_dir)?;
-    let state = State::open(&opts.state_dir).await?;
-    let rec = state.run(run_id).await?.ok_or_else(|| {
+    let state = State::open(&opts.state_dir)?;
+    let rec = state.run(run_id)?.ok_or_else(|| {
         Error::Invalid(format!("no run `{run_id}` in {}", opts.state_dir.display()))
     })?;
     if rec.status == RunStatus::Succeeded.as_str() {
@@ -388,12 +386,12 @@ pub async fn resume_with_store(
     }
     let store = open_store(&opts.state_dir, recorded.as_ref()).await?;
     stop_orphans(&state, run_id).await?;
-    let mut kept = state.kept_steps(run_id).await?;
+    let mut kept = state.kept_steps(run_id)?;
     // The exit handler reports on this attempt of the run: it always runs again.
     for h in &wf.on_exit {
         kept.remove(&h.name);
     }
-    state.reopen_run(run_id).await?;
+    state.reopen_run(run_id)?;
     execute(wf, run_id.to_string(), params, state, store, opts, kept).await
 }
 
@@ -440,17 +438,15 @@ async fn execute(
         Ok((s, m)) => (*s, m.clone()),
         Err(e) => (RunStatus::Error, Some(e.to_string())),
     };
-    state
-        .finish_run(&run_id, status, message.as_deref())
-        .await?;
+    state.finish_run(&run_id, status, message.as_deref())?;
     result?;
     // The run is over and the lock still held: the blobs evicted entries left can go. A failed
     // collection does not change the run's outcome; `couler cache gc` retries it.
     if opts.cache_budget.is_some() {
         let _ = cache_budget::collect(&state, &opts.state_dir).await;
     }
-    let steps = state.steps(&run_id).await?;
-    state.close().await;
+    let steps = state.steps(&run_id)?;
+    drop(state);
     Ok(RunReport {
         run_id,
         workflow: wf.name.clone(),

@@ -4,21 +4,19 @@
 //! attempt, and the memoization cache. Writes are single statements or short transactions, so
 //! a `kill -9` of the executor at any moment leaves a consistent database: a step is `Succeeded`
 //! only once its outputs (and the digests of its artifacts, already in the artifact store) are
-//! committed in the same row. A step that ran costs two commits: its start (which also reads
-//! the last attempt number) and its end (last attempt, step row and cache entry in one
-//! transaction, sent as one batch); see docs/performance.md.
+//! committed in the same row. A step that ran costs two commits on its critical path: its
+//! start (which also reads the last attempt number and its cache entry) and its end (last
+//! attempt, step row and cache entry in one transaction); see docs/performance.md.
 //!
 //! The schema is versioned in `meta.schema_version` and migrated forward in order on open; a
 //! database from a newer Couler is refused rather than written to.
 
 use crate::Error;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The schema version this Couler writes; migrations below bring older databases up to it.
@@ -232,44 +230,52 @@ pub fn now() -> f64 {
         .as_secs_f64()
 }
 
-fn db_err(what: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
+fn db_err(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| Error::State(format!("{what}: {e}"))
 }
 
 /// The state database of one state directory.
+///
+/// One connection, used in the calling thread under a mutex: the executor is the only writer,
+/// SQLite serialises writes anyway, and a statement here takes microseconds, where a hand-off
+/// to a database thread and back (what an async driver does) cost several times the statement
+/// itself on every step's critical path (docs/performance.md). Nothing awaits while holding it.
 #[derive(Clone)]
 pub struct State {
-    pool: SqlitePool,
+    conn: Arc<Mutex<Connection>>,
     /// The memoization cache's size budget, enforced on every put (`--cache-size`).
     cache_budget: Option<crate::cache_budget::CacheBudget>,
 }
 
 impl State {
     /// Opens (creating if needed) `dir/state.db` and migrates it to [`SCHEMA_VERSION`].
-    pub async fn open(dir: &Path) -> Result<State, Error> {
+    pub fn open(dir: &Path) -> Result<State, Error> {
         let path = dir.join("state.db");
-        let opts = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // With WAL, NORMAL never corrupts the database on a process crash; only a power loss
-            // can drop the last commits, which `resume` then redoes.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
-        // One connection: the executor is the only writer and SQLite serialises writes anyway;
-        // one connection keeps every write in program order.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            // An embedded file needs no liveness ping before each use (one round trip each).
-            .test_before_acquire(false)
-            .connect_with(opts)
-            .await
-            .map_err(|e| Error::State(format!("cannot open {}: {e}", path.display())))?;
+        let cannot =
+            |e: rusqlite::Error| Error::State(format!("cannot open {}: {e}", path.display()));
+        let conn = Connection::open(&path).map_err(cannot)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(cannot)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(cannot)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::State(format!(
+                "cannot open {}: its file system does not support SQLite's WAL mode (got `{mode}`); \
+                 put the state directory on a local disk (--state-dir)",
+                path.display()
+            )));
+        }
+        // With WAL, NORMAL never corrupts the database on a process crash; only a power loss
+        // can drop the last commits, which `resume` then redoes.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(cannot)?;
+        // Every statement of this file stays prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         let state = State {
-            pool,
+            conn: Arc::new(Mutex::new(conn)),
             cache_budget: None,
         };
-        state.migrate().await?;
+        state.migrate()?;
         Ok(state)
     }
 
@@ -279,22 +285,31 @@ impl State {
         self
     }
 
-    async fn migrate(&self) -> Result<(), Error> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("cannot create meta table"))?;
-        let row = sqlx::query("SELECT value FROM meta WHERE key = 'schema_version'")
-            .fetch_optional(&self.pool)
-            .await
+    /// The connection. A panic elsewhere while holding it cannot leave a transaction open
+    /// (rusqlite rolls back a dropped one), so a poisoned lock is still a usable connection.
+    fn db(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn migrate(&self) -> Result<(), Error> {
+        let mut db = self.db();
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            [],
+        )
+        .map_err(db_err("cannot create meta table"))?;
+        let found: Option<String> = db
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(db_err("cannot read schema version"))?;
-        let version: i64 = match row {
-            Some(r) => {
-                let v: String = r.try_get("value").map_err(db_err("bad schema version"))?;
-                v.parse().map_err(|_| {
-                    Error::State(format!("the state database has a bad schema version `{v}`"))
-                })?
-            }
+        let version: i64 = match found {
+            Some(v) => v.parse().map_err(|_| {
+                Error::State(format!("the state database has a bad schema version `{v}`"))
+            })?,
             None => 0,
         };
         if version > SCHEMA_VERSION {
@@ -304,160 +319,162 @@ impl State {
             });
         }
         for (i, steps) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let mut tx = self.pool.begin().await.map_err(db_err("migration"))?;
+            let tx = db
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_err("migration"))?;
             for sql in steps.iter() {
-                sqlx::query(*sql)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("migration"))?;
+                tx.execute(sql, []).map_err(db_err("migration"))?;
             }
-            sqlx::query(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [(i as i64 + 1).to_string()],
             )
-            .bind((i as i64 + 1).to_string())
-            .execute(&mut *tx)
-            .await
             .map_err(db_err("migration"))?;
-            tx.commit().await.map_err(db_err("migration"))?;
+            tx.commit().map_err(db_err("migration"))?;
         }
         Ok(())
     }
 
-    pub async fn close(&self) {
-        self.pool.close().await;
+    /// Runs one statement with `args`; `what` names it in the error.
+    fn exec(&self, what: &str, sql: &str, args: impl rusqlite::Params) -> Result<(), Error> {
+        self.db()
+            .prepare_cached(sql)
+            .and_then(|mut q| q.execute(args))
+            .map_err(db_err(what))?;
+        Ok(())
     }
 
-    pub async fn create_run(
+    /// The rows of one query, each read by `read`.
+    fn rows<T>(
+        &self,
+        what: &str,
+        sql: &str,
+        args: impl rusqlite::Params,
+        read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, Error> {
+        let db = self.db();
+        let mut q = db.prepare_cached(sql).map_err(db_err(what))?;
+        let rows = q.query_map(args, read).map_err(db_err(what))?;
+        rows.collect::<rusqlite::Result<Vec<T>>>()
+            .map_err(db_err(what))
+    }
+
+    pub fn create_run(
         &self,
         id: &str,
         workflow: &str,
         spec: &str,
         params: &str,
     ) -> Result<(), Error> {
-        sqlx::query(
+        self.exec(
+            "cannot record the run",
             "INSERT INTO runs (id, workflow, spec, params, status, pid, started_at)
-             VALUES (?, ?, ?, ?, 'Running', ?, ?)",
+             VALUES (?1, ?2, ?3, ?4, 'Running', ?5, ?6)",
+            params![
+                id,
+                workflow,
+                spec,
+                params,
+                i64::from(std::process::id()),
+                now()
+            ],
         )
-        .bind(id)
-        .bind(workflow)
-        .bind(spec)
-        .bind(params)
-        .bind(i64::from(std::process::id()))
-        .bind(now())
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("cannot record the run"))?;
-        Ok(())
     }
 
     /// Marks a run Running again under this process (for `resume`).
-    pub async fn reopen_run(&self, id: &str) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE runs SET status = 'Running', pid = ?, finished_at = NULL, message = NULL WHERE id = ?",
+    pub fn reopen_run(&self, id: &str) -> Result<(), Error> {
+        self.exec(
+            "cannot reopen the run",
+            "UPDATE runs SET status = 'Running', pid = ?1, finished_at = NULL, message = NULL
+             WHERE id = ?2",
+            params![i64::from(std::process::id()), id],
         )
-        .bind(i64::from(std::process::id()))
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("cannot reopen the run"))?;
-        Ok(())
     }
 
     /// Records where a run keeps its artifacts, so `resume` uses the same store.
-    pub async fn set_run_store(
+    pub fn set_run_store(
         &self,
         id: &str,
         location: &crate::artifacts::Location,
     ) -> Result<(), Error> {
         let text = serde_json::to_string(location)
             .map_err(|e| Error::State(format!("cannot encode the artifact store: {e}")))?;
-        sqlx::query("UPDATE runs SET artifact_store = ? WHERE id = ?")
-            .bind(text)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("cannot record the run's artifact store"))?;
-        Ok(())
+        self.exec(
+            "cannot record the run's artifact store",
+            "UPDATE runs SET artifact_store = ?1 WHERE id = ?2",
+            params![text, id],
+        )
     }
 
-    pub async fn finish_run(
+    pub fn finish_run(
         &self,
         id: &str,
         status: RunStatus,
         message: Option<&str>,
     ) -> Result<(), Error> {
-        sqlx::query("UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE id = ?")
-            .bind(status.as_str())
-            .bind(now())
-            .bind(message)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("cannot record the run's end"))?;
-        Ok(())
+        self.exec(
+            "cannot record the run's end",
+            "UPDATE runs SET status = ?1, finished_at = ?2, message = ?3 WHERE id = ?4",
+            params![status.as_str(), now(), message, id],
+        )
     }
 
-    pub async fn runs(&self) -> Result<Vec<RunRecord>, Error> {
-        let rows = sqlx::query(
-            "SELECT id, workflow, status, pid, started_at, finished_at, message, spec, params,
-                artifact_store
-             FROM runs ORDER BY started_at",
+    pub fn runs(&self) -> Result<Vec<RunRecord>, Error> {
+        self.rows(
+            "cannot list runs",
+            &format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at"),
+            [],
+            run_from_row,
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("cannot list runs"))?;
-        rows.iter().map(run_from_row).collect()
     }
 
-    pub async fn run(&self, id: &str) -> Result<Option<RunRecord>, Error> {
-        let row = sqlx::query(
-            "SELECT id, workflow, status, pid, started_at, finished_at, message, spec, params,
-                artifact_store
-             FROM runs WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("cannot read the run"))?;
-        row.as_ref().map(run_from_row).transpose()
+    pub fn run(&self, id: &str) -> Result<Option<RunRecord>, Error> {
+        let mut rows = self.rows(
+            "cannot read the run",
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+            [id],
+            run_from_row,
+        )?;
+        Ok(rows.pop())
     }
 
     /// Records that a step (or instance) started; its earlier row, if any, is replaced (its
     /// log directory comes with its first process, [`State::step_spawned`]). Returns the
     /// highest attempt number recorded for the node (0 if none), so `resume` numbers on, and,
     /// when `cache` gives a key (and the entries' maximum age), the outputs cached under it.
-    /// One statement, one commit, one round trip to SQLite's thread: this is on every step's
-    /// critical path. A hit is not counted until the caller uses it ([`State::cache_hit`]).
-    pub async fn step_started(
+    /// One statement, one commit: this is on every step's critical path. A hit is not counted
+    /// until the caller uses it ([`State::cache_hit`]).
+    pub fn step_started(
         &self,
         run_id: &str,
         node: &str,
         step: &str,
         cache: Option<(&str, Option<Duration>)>,
     ) -> Result<(u32, Option<StepOutputs>), Error> {
-        let row = sqlx::query(
-            "INSERT INTO steps (run_id, node, step, status, started_at)
-             VALUES (?1, ?2, ?3, 'Running', ?4)
-             ON CONFLICT(run_id, node) DO UPDATE SET status = 'Running',
-                started_at = excluded.started_at, finished_at = NULL, log_dir = NULL,
-                message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL
-             RETURNING (SELECT COALESCE(MAX(attempt), 0) FROM attempts
-                        WHERE run_id = ?1 AND node = ?2) AS n,
-                (SELECT outputs FROM cache WHERE key = ?5) AS cached,
-                (SELECT created_at FROM cache WHERE key = ?5) AS cached_at",
-        )
-        .bind(run_id)
-        .bind(node)
-        .bind(step)
-        .bind(now())
-        .bind(cache.map(|(key, _)| key))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err("cannot record a step start"))?;
-        let n: i64 = row.try_get("n").map_err(db_err("cannot read attempts"))?;
+        let what = "cannot record a step start";
+        let (n, cached, cached_at): (i64, Option<String>, Option<f64>) = self
+            .db()
+            .prepare_cached(
+                "INSERT INTO steps (run_id, node, step, status, started_at)
+                 VALUES (?1, ?2, ?3, 'Running', ?4)
+                 ON CONFLICT(run_id, node) DO UPDATE SET status = 'Running',
+                    started_at = excluded.started_at, finished_at = NULL, log_dir = NULL,
+                    message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL
+                 RETURNING (SELECT COALESCE(MAX(attempt), 0) FROM attempts
+                            WHERE run_id = ?1 AND node = ?2),
+                    (SELECT outputs FROM cache WHERE key = ?5),
+                    (SELECT created_at FROM cache WHERE key = ?5)",
+            )
+            .and_then(|mut q| {
+                q.query_row(
+                    params![run_id, node, step, now(), cache.map(|(key, _)| key)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+            })
+            .map_err(db_err(what))?;
         let hit = match cache {
-            Some((_, max_age)) => usable_entry(&row, "cached", "cached_at", max_age)?,
+            Some((_, max_age)) => usable_entry(cached, cached_at, max_age),
             None => None,
         };
         Ok((u32::try_from(n).unwrap_or(0), hit))
@@ -465,44 +482,37 @@ impl State {
 
     /// Records the process group and the directory of a step's running attempt (so `resume`
     /// can stop what a dead executor left, and `couler logs --follow` finds a retry's logs).
-    pub async fn step_spawned(
+    pub fn step_spawned(
         &self,
         run_id: &str,
         node: &str,
         pgid: i32,
         log_dir: &str,
     ) -> Result<(), Error> {
-        sqlx::query("UPDATE steps SET pgid = ?, log_dir = ? WHERE run_id = ? AND node = ?")
-            .bind(i64::from(pgid))
-            .bind(log_dir)
-            .bind(run_id)
-            .bind(node)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("cannot record a step's process group"))?;
-        Ok(())
+        self.exec(
+            "cannot record a step's process group",
+            "UPDATE steps SET pgid = ?1, log_dir = ?2 WHERE run_id = ?3 AND node = ?4",
+            params![i64::from(pgid), log_dir, run_id, node],
+        )
     }
 
     /// Nodes and process groups of steps still marked Running (left by an executor that died).
-    pub async fn running_pgids(&self, run_id: &str) -> Result<Vec<(String, i32)>, Error> {
-        let rows = sqlx::query(
-            "SELECT node, pgid FROM steps WHERE run_id = ? AND status = 'Running' AND pgid IS NOT NULL",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("cannot read steps"))?;
-        let mut out = Vec::new();
-        for r in rows {
-            let node: String = r.try_get("node").map_err(db_err("cannot read steps"))?;
-            let g: i64 = r.try_get("pgid").map_err(db_err("cannot read steps"))?;
-            out.extend(i32::try_from(g).ok().map(|g| (node, g)));
-        }
-        Ok(out)
+    pub fn running_pgids(&self, run_id: &str) -> Result<Vec<(String, i32)>, Error> {
+        let rows = self.rows(
+            "cannot read steps",
+            "SELECT node, pgid FROM steps
+             WHERE run_id = ?1 AND status = 'Running' AND pgid IS NOT NULL",
+            [run_id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(node, g)| i32::try_from(g).ok().map(|g| (node, g)))
+            .collect())
     }
 
     /// Records a finished step (or instance) with everything it produced, in one statement.
-    pub async fn step_finished(
+    pub fn step_finished(
         &self,
         run_id: &str,
         node: &str,
@@ -510,80 +520,53 @@ impl State {
         status: StepStatus,
         fin: &Finished,
     ) -> Result<(), Error> {
-        bind_step_finished(
-            sqlx::query(STEP_FINISHED_SQL),
-            run_id,
-            node,
-            step,
-            status,
-            fin,
-        )?
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("cannot record a step's end"))?;
-        Ok(())
+        write_step_finished(&self.db(), run_id, node, step, status, fin)
     }
 
     /// Records the end of a step that ran: its last attempt, its row (status, outputs), and its
     /// cache entry, in one transaction (one commit), so a `kill -9` leaves all or none of them.
     /// The cache budget is enforced after the commit.
-    pub async fn step_ended(
+    pub fn step_ended(
         &self,
         end: &StepEnd<'_>,
         attempt: &AttemptRecord,
         cache: Option<CachePut<'_>>,
     ) -> Result<(), Error> {
-        // One round trip to SQLite's thread: BEGIN, the statements, COMMIT in one batch (the
-        // unnamed `?` of each statement take the arguments in order).
-        let mut sql = format!("BEGIN; {ATTEMPT_SQL}; {STEP_FINISHED_SQL};");
-        if cache.is_some() {
-            sql.push_str(CACHE_PUT_SQL);
-            sql.push(';');
+        {
+            let what = "cannot record a step's end";
+            let mut db = self.db();
+            // Dropped without a commit (any error below), the transaction rolls back.
+            let tx = db
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_err(what))?;
+            write_attempt(&tx, end.run_id, end.node, attempt)?;
+            write_step_finished(&tx, end.run_id, end.node, end.step, end.status, end.fin)?;
+            if let Some(c) = &cache {
+                write_cache_put(&tx, c.key, c.outputs, end.run_id, end.node, c.meta)?;
+            }
+            tx.commit().map_err(db_err(what))?;
         }
-        sql.push_str(" COMMIT;");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        q = bind_attempt(q, end.run_id, end.node, attempt);
-        q = bind_step_finished(q, end.run_id, end.node, end.step, end.status, end.fin)?;
-        if let Some(c) = &cache {
-            q = bind_cache_put(q, c.key, c.outputs, end.run_id, end.node, c.meta)?;
-        }
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(db_err("cannot record a step's end"))?;
-        if let Err(e) = q.execute(&mut *conn).await {
-            // A statement failed inside the batch: end its transaction, writing nothing.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            return Err(Error::State(format!("cannot record a step's end: {e}")));
-        }
-        drop(conn);
         if cache.is_some()
             && let Some(budget) = &self.cache_budget
         {
-            crate::cache_budget::enforce(self, budget, Some(end.run_id)).await?;
+            crate::cache_budget::enforce(self, budget, Some(end.run_id))?;
         }
         Ok(())
     }
-
     /// Records one attempt that is not a step's last (a retry follows, or a `repeat` loop goes
     /// on); the last one goes with the step's end in [`State::step_ended`].
-    pub async fn attempt_ended(
+    pub fn attempt_ended(
         &self,
         run_id: &str,
         node: &str,
         attempt: &AttemptRecord,
     ) -> Result<(), Error> {
-        bind_attempt(sqlx::query(ATTEMPT_SQL), run_id, node, attempt)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("cannot record an attempt"))?;
-        Ok(())
+        write_attempt(&self.db(), run_id, node, attempt)
     }
 
     /// Records one attempt (its row is replaced if it exists).
     #[allow(clippy::too_many_arguments)]
-    pub async fn record_attempt(
+    pub fn record_attempt(
         &self,
         run_id: &str,
         node: &str,
@@ -606,43 +589,39 @@ impl State {
             log_dir: log_dir.to_string(),
             message: message.map(str::to_string),
         };
-        self.attempt_ended(run_id, node, &rec).await
+        self.attempt_ended(run_id, node, &rec)
     }
 
     /// The highest attempt number recorded for a node (0 if none), so `resume` numbers on.
-    pub async fn last_attempt(&self, run_id: &str, node: &str) -> Result<u32, Error> {
-        let row = sqlx::query(
-            "SELECT COALESCE(MAX(attempt), 0) AS n FROM attempts WHERE run_id = ? AND node = ?",
-        )
-        .bind(run_id)
-        .bind(node)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err("cannot read attempts"))?;
-        let n: i64 = row.try_get("n").map_err(db_err("cannot read attempts"))?;
+    pub fn last_attempt(&self, run_id: &str, node: &str) -> Result<u32, Error> {
+        let n: i64 = self
+            .db()
+            .prepare_cached(
+                "SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE run_id = ?1 AND node = ?2",
+            )
+            .and_then(|mut q| q.query_row([run_id, node], |r| r.get(0)))
+            .map_err(db_err("cannot read attempts"))?;
         Ok(u32::try_from(n).unwrap_or(0))
     }
 
-    pub async fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>, Error> {
-        let rows = sqlx::query(
+    pub fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>, Error> {
+        self.rows(
+            "cannot read steps",
             "SELECT node, step, status, attempts, exit_code, started_at, finished_at, peak_rss_kb,
                 cpu_seconds, cache_key, outputs, log_dir, message
-             FROM steps WHERE run_id = ? ORDER BY COALESCE(started_at, finished_at), node",
+             FROM steps WHERE run_id = ?1 ORDER BY COALESCE(started_at, finished_at), node",
+            [run_id],
+            step_from_row,
         )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("cannot read steps"))?;
-        rows.iter().map(step_from_row).collect()
     }
 
     /// Kept (Succeeded, Skipped, Cached) steps of a run with their outputs, for `resume`.
-    pub async fn kept_steps(
+    pub fn kept_steps(
         &self,
         run_id: &str,
     ) -> Result<BTreeMap<String, (StepStatus, StepOutputs)>, Error> {
         let mut out = BTreeMap::new();
-        for rec in self.steps(run_id).await? {
+        for rec in self.steps(run_id)? {
             let Some(status) = StepStatus::parse(&rec.status) else {
                 continue;
             };
@@ -659,39 +638,38 @@ impl State {
     }
 
     /// The outputs cached under `key` if the entry is younger than `max_age`, its hit counted.
-    pub async fn cache_get(
+    pub fn cache_get(
         &self,
         key: &str,
         max_age: Option<Duration>,
     ) -> Result<Option<StepOutputs>, Error> {
-        let row = sqlx::query("SELECT outputs, created_at FROM cache WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("cannot read the cache"))?;
-        let hit = match &row {
-            Some(row) => usable_entry(row, "outputs", "created_at", max_age)?,
-            None => None,
-        };
+        let row = self.rows(
+            "cannot read the cache",
+            "SELECT outputs, created_at FROM cache WHERE key = ?1",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let hit = row
+            .into_iter()
+            .next()
+            .and_then(|(text, created)| usable_entry(text, created, max_age));
         if hit.is_some() {
-            self.cache_hit(key).await?;
+            self.cache_hit(key)?;
         }
         Ok(hit)
     }
 
     /// Counts a use of the entry under `key`: the budget's policies rank by use.
-    pub async fn cache_hit(&self, key: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE cache SET hits = hits + 1, last_used = ? WHERE key = ?")
-            .bind(now())
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("cannot record a cache hit"))?;
-        Ok(())
+    pub fn cache_hit(&self, key: &str) -> Result<(), Error> {
+        self.exec(
+            "cannot record a cache hit",
+            "UPDATE cache SET hits = hits + 1, last_used = ?1 WHERE key = ?2",
+            params![now(), key],
+        )
     }
 
     /// Records a step's outputs under `key`, then evicts down to the budget if one is set.
-    pub async fn cache_put(
+    pub fn cache_put(
         &self,
         key: &str,
         outputs: &StepOutputs,
@@ -699,93 +677,84 @@ impl State {
         node: &str,
         meta: &crate::cache_budget::PutMeta,
     ) -> Result<(), Error> {
-        bind_cache_put(sqlx::query(CACHE_PUT_SQL), key, outputs, run_id, node, meta)?
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("cannot write the cache"))?;
+        write_cache_put(&self.db(), key, outputs, run_id, node, meta)?;
         if let Some(budget) = &self.cache_budget {
-            crate::cache_budget::enforce(self, budget, Some(run_id)).await?;
+            crate::cache_budget::enforce(self, budget, Some(run_id))?;
         }
         Ok(())
     }
 
     /// Every cache entry with its metadata, oldest first (`pinned` unset).
-    pub async fn cache_entries(&self) -> Result<Vec<crate::cache_budget::CacheEntry>, Error> {
-        let rows = sqlx::query(
+    pub fn cache_entries(&self) -> Result<Vec<crate::cache_budget::CacheEntry>, Error> {
+        self.rows(
+            "cannot read the cache",
             "SELECT key, outputs, run_id, node, created_at, step, bytes, recompute_secs, hits,
                 COALESCE(last_used, created_at) AS last_used, consumers
              FROM cache ORDER BY created_at, key",
+            [],
+            |r| {
+                let text: String = r.get("outputs")?;
+                let outputs: StepOutputs = serde_json::from_str(&text).unwrap_or_default();
+                Ok(crate::cache_budget::CacheEntry {
+                    key: r.get("key")?,
+                    step: r.get("step")?,
+                    node: r.get("node")?,
+                    run_id: r.get("run_id")?,
+                    bytes: u64::try_from(r.get::<_, i64>("bytes")?).unwrap_or(0),
+                    recompute_secs: r.get("recompute_secs")?,
+                    hits: u64::try_from(r.get::<_, i64>("hits")?).unwrap_or(0),
+                    last_used: r.get("last_used")?,
+                    created_at: r.get("created_at")?,
+                    consumers: u32::try_from(r.get::<_, i64>("consumers")?).unwrap_or(0),
+                    artifacts: outputs.artifacts.into_values().collect(),
+                    pinned: false,
+                })
+            },
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("cannot read the cache"))?;
-        let e = db_err("cannot read a cache entry");
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let text: String = r.try_get("outputs").map_err(&e)?;
-            let outputs: StepOutputs = serde_json::from_str(&text).unwrap_or_default();
-            let bytes: i64 = r.try_get("bytes").map_err(&e)?;
-            let hits: i64 = r.try_get("hits").map_err(&e)?;
-            let consumers: i64 = r.try_get("consumers").map_err(&e)?;
-            out.push(crate::cache_budget::CacheEntry {
-                key: r.try_get("key").map_err(&e)?,
-                step: r.try_get("step").map_err(&e)?,
-                node: r.try_get("node").map_err(&e)?,
-                run_id: r.try_get("run_id").map_err(&e)?,
-                bytes: u64::try_from(bytes).unwrap_or(0),
-                recompute_secs: r.try_get("recompute_secs").map_err(&e)?,
-                hits: u64::try_from(hits).unwrap_or(0),
-                last_used: r.try_get("last_used").map_err(&e)?,
-                created_at: r.try_get("created_at").map_err(&e)?,
-                consumers: u32::try_from(consumers).unwrap_or(0),
-                artifacts: outputs.artifacts.into_values().collect(),
-                pinned: false,
-            });
-        }
-        Ok(out)
     }
 
     /// The cache's bytes: the sum of its entries' (a cheap check before ranking).
-    pub async fn cache_bytes(&self) -> Result<u64, Error> {
-        let row = sqlx::query("SELECT COALESCE(SUM(bytes), 0) AS n FROM cache")
-            .fetch_one(&self.pool)
-            .await
+    pub fn cache_bytes(&self) -> Result<u64, Error> {
+        let n: i64 = self
+            .db()
+            .prepare_cached("SELECT COALESCE(SUM(bytes), 0) FROM cache")
+            .and_then(|mut q| q.query_row([], |r| r.get(0)))
             .map_err(db_err("cannot read the cache"))?;
-        let n: i64 = row.try_get("n").map_err(db_err("cannot read the cache"))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Deletes one cache entry (its blobs stay until a garbage collection).
-    pub async fn cache_delete(&self, key: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM cache WHERE key = ?")
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("cannot delete a cache entry"))?;
-        Ok(())
+    pub fn cache_delete(&self, key: &str) -> Result<(), Error> {
+        self.exec(
+            "cannot delete a cache entry",
+            "DELETE FROM cache WHERE key = ?1",
+            [key],
+        )
     }
 
     /// The artifacts recorded by kept steps of every run that did not succeed (a run `resume`
     /// may still continue), with the run's id.
-    pub async fn resumable_artifacts(
+    pub fn resumable_artifacts(
         &self,
     ) -> Result<Vec<(String, crate::artifacts::ArtifactRef)>, Error> {
-        let rows = sqlx::query(
+        let rows = self.rows(
+            "cannot read steps",
             "SELECT s.run_id, s.status, s.outputs FROM steps s JOIN runs r ON r.id = s.run_id
              WHERE r.status != 'Succeeded' AND s.outputs IS NOT NULL",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("cannot read steps"))?;
-        let e = db_err("cannot read a step");
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )?;
         let mut out = Vec::new();
-        for r in &rows {
-            let status: String = r.try_get("status").map_err(&e)?;
+        for (run, status, text) in rows {
             if !StepStatus::parse(&status).is_some_and(StepStatus::is_kept) {
                 continue;
             }
-            let run: String = r.try_get("run_id").map_err(&e)?;
-            let text: String = r.try_get("outputs").map_err(&e)?;
             let outputs: StepOutputs = serde_json::from_str(&text).unwrap_or_default();
             out.extend(outputs.artifacts.into_values().map(|a| (run.clone(), a)));
         }
@@ -836,131 +805,146 @@ pub struct CachePut<'a> {
     pub meta: &'a crate::cache_budget::PutMeta,
 }
 
-/// A statement being built, its arguments bound in order.
-type Q<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+const RUN_COLUMNS: &str = "id, workflow, status, pid, started_at, finished_at, message, spec,
+    params, artifact_store";
 
-const ATTEMPT_SQL: &str = "INSERT OR REPLACE INTO attempts (run_id, node, attempt, status,
-    exit_code, started_at, finished_at, peak_rss_kb, cpu_seconds, log_dir, message)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
-fn bind_attempt<'q>(q: Q<'q>, run_id: &str, node: &str, a: &AttemptRecord) -> Q<'q> {
-    q.bind(run_id.to_string())
-        .bind(node.to_string())
-        .bind(i64::from(a.attempt))
-        .bind(a.status.as_str())
-        .bind(a.exit_code.map(i64::from))
-        .bind(a.started_at)
-        .bind(now())
-        .bind(a.peak_rss_kb)
-        .bind(a.cpu_seconds)
-        .bind(a.log_dir.clone())
-        .bind(a.message.clone())
+fn write_attempt(
+    db: &Connection,
+    run_id: &str,
+    node: &str,
+    a: &AttemptRecord,
+) -> Result<(), Error> {
+    db.prepare_cached(
+        "INSERT OR REPLACE INTO attempts (run_id, node, attempt, status, exit_code, started_at,
+            finished_at, peak_rss_kb, cpu_seconds, log_dir, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )
+    .and_then(|mut q| {
+        q.execute(params![
+            run_id,
+            node,
+            i64::from(a.attempt),
+            a.status.as_str(),
+            a.exit_code.map(i64::from),
+            a.started_at,
+            now(),
+            a.peak_rss_kb,
+            a.cpu_seconds,
+            a.log_dir,
+            a.message,
+        ])
+    })
+    .map_err(db_err("cannot record an attempt"))?;
+    Ok(())
 }
 
-/// The outputs a cache entry read into `row` (columns `outputs` and `created_at`, NULL when
-/// there is none) holds, if it is younger than `max_age`; an entry that no longer parses is a
-/// miss (it is overwritten when the step ends).
+/// The outputs a cache entry holds (its `outputs` and `created_at`, `None` when there is no
+/// entry), if it is younger than `max_age`; an entry that no longer parses is a miss (it is
+/// overwritten when the step ends).
 fn usable_entry(
-    row: &sqlx::sqlite::SqliteRow,
-    outputs: &str,
-    created_at: &str,
+    text: Option<String>,
+    created: Option<f64>,
     max_age: Option<Duration>,
-) -> Result<Option<StepOutputs>, Error> {
-    let text: Option<String> = row.try_get(outputs).map_err(db_err("cache"))?;
-    let created: Option<f64> = row.try_get(created_at).map_err(db_err("cache"))?;
-    let (Some(text), Some(created)) = (text, created) else {
-        return Ok(None);
-    };
+) -> Option<StepOutputs> {
+    let (text, created) = (text?, created?);
     if max_age.is_some_and(|age| now() - created > age.as_secs_f64()) {
-        return Ok(None);
+        return None;
     }
-    Ok(serde_json::from_str(&text).ok())
+    serde_json::from_str(&text).ok()
 }
 
-const STEP_FINISHED_SQL: &str = "INSERT INTO steps (run_id, node, step, status, attempts,
-    exit_code, started_at, finished_at, peak_rss_kb, cpu_seconds, cache_key, outputs, log_dir,
-    message)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT(run_id, node) DO UPDATE SET status = excluded.status,
-        attempts = excluded.attempts, exit_code = excluded.exit_code,
-        started_at = COALESCE(steps.started_at, excluded.started_at),
-        finished_at = excluded.finished_at, peak_rss_kb = excluded.peak_rss_kb,
-        cpu_seconds = excluded.cpu_seconds, cache_key = excluded.cache_key,
-        outputs = excluded.outputs, log_dir = COALESCE(excluded.log_dir, steps.log_dir),
-        message = excluded.message, pgid = NULL";
+fn encode_outputs(o: &StepOutputs) -> Result<String, Error> {
+    serde_json::to_string(o).map_err(|e| Error::State(format!("cannot encode outputs: {e}")))
+}
 
-fn bind_step_finished<'q>(
-    q: Q<'q>,
+fn write_step_finished(
+    db: &Connection,
     run_id: &str,
     node: &str,
     step: &str,
     status: StepStatus,
     fin: &Finished,
-) -> Result<Q<'q>, Error> {
-    let outputs = match &fin.outputs {
-        Some(o) => Some(
-            serde_json::to_string(o)
-                .map_err(|e| Error::State(format!("cannot encode outputs: {e}")))?,
-        ),
-        None => None,
-    };
-    Ok(q.bind(run_id.to_string())
-        .bind(node.to_string())
-        .bind(step.to_string())
-        .bind(status.as_str())
-        .bind(i64::from(fin.attempts))
-        .bind(fin.exit_code.map(i64::from))
-        .bind(fin.started_at)
-        .bind(now())
-        .bind(fin.peak_rss_kb)
-        .bind(fin.cpu_seconds)
-        .bind(fin.cache_key.clone())
-        .bind(outputs)
-        .bind(fin.log_dir.clone())
-        .bind(fin.message.clone()))
+) -> Result<(), Error> {
+    let outputs = fin.outputs.as_ref().map(encode_outputs).transpose()?;
+    db.prepare_cached(
+        "INSERT INTO steps (run_id, node, step, status, attempts, exit_code, started_at,
+            finished_at, peak_rss_kb, cpu_seconds, cache_key, outputs, log_dir, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT(run_id, node) DO UPDATE SET status = excluded.status,
+            attempts = excluded.attempts, exit_code = excluded.exit_code,
+            started_at = COALESCE(steps.started_at, excluded.started_at),
+            finished_at = excluded.finished_at, peak_rss_kb = excluded.peak_rss_kb,
+            cpu_seconds = excluded.cpu_seconds, cache_key = excluded.cache_key,
+            outputs = excluded.outputs, log_dir = COALESCE(excluded.log_dir, steps.log_dir),
+            message = excluded.message, pgid = NULL",
+    )
+    .and_then(|mut q| {
+        q.execute(params![
+            run_id,
+            node,
+            step,
+            status.as_str(),
+            i64::from(fin.attempts),
+            fin.exit_code.map(i64::from),
+            fin.started_at,
+            now(),
+            fin.peak_rss_kb,
+            fin.cpu_seconds,
+            fin.cache_key,
+            outputs,
+            fin.log_dir,
+            fin.message,
+        ])
+    })
+    .map_err(db_err("cannot record a step's end"))?;
+    Ok(())
 }
 
-const CACHE_PUT_SQL: &str = "INSERT OR REPLACE INTO cache (key, outputs, run_id, node,
-    created_at, step, bytes, recompute_secs, hits, last_used, consumers)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)";
-
-fn bind_cache_put<'q>(
-    q: Q<'q>,
+fn write_cache_put(
+    db: &Connection,
     key: &str,
     outputs: &StepOutputs,
     run_id: &str,
     node: &str,
     meta: &crate::cache_budget::PutMeta,
-) -> Result<Q<'q>, Error> {
-    let text = serde_json::to_string(outputs)
-        .map_err(|e| Error::State(format!("cannot encode outputs: {e}")))?;
+) -> Result<(), Error> {
+    let text = encode_outputs(outputs)?;
     let bytes: u64 = outputs.artifacts.values().map(|a| a.size).sum();
     let t = now();
-    Ok(q.bind(key.to_string())
-        .bind(text)
-        .bind(run_id.to_string())
-        .bind(node.to_string())
-        .bind(t)
-        .bind(meta.step.clone())
-        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
-        .bind(meta.recompute_secs)
-        .bind(t)
-        .bind(i64::from(meta.consumers)))
+    db.prepare_cached(
+        "INSERT OR REPLACE INTO cache (key, outputs, run_id, node, created_at, step, bytes,
+            recompute_secs, hits, last_used, consumers)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?5, ?9)",
+    )
+    .and_then(|mut q| {
+        q.execute(params![
+            key,
+            text,
+            run_id,
+            node,
+            t,
+            meta.step,
+            i64::try_from(bytes).unwrap_or(i64::MAX),
+            meta.recompute_secs,
+            i64::from(meta.consumers),
+        ])
+    })
+    .map_err(db_err("cannot write the cache"))?;
+    Ok(())
 }
 
-fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, Error> {
-    let e = db_err("cannot read a run");
-    let store: Option<String> = r.try_get("artifact_store").map_err(&e)?;
+fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    let store: Option<String> = r.get("artifact_store")?;
     Ok(RunRecord {
-        id: r.try_get("id").map_err(&e)?,
-        workflow: r.try_get("workflow").map_err(&e)?,
-        status: r.try_get("status").map_err(&e)?,
-        pid: r.try_get("pid").map_err(&e)?,
-        started_at: r.try_get("started_at").map_err(&e)?,
-        finished_at: r.try_get("finished_at").map_err(&e)?,
-        message: r.try_get("message").map_err(&e)?,
-        spec: r.try_get("spec").map_err(&e)?,
-        params: r.try_get("params").map_err(&e)?,
+        id: r.get("id")?,
+        workflow: r.get("workflow")?,
+        status: r.get("status")?,
+        pid: r.get("pid")?,
+        started_at: r.get("started_at")?,
+        finished_at: r.get("finished_at")?,
+        message: r.get("message")?,
+        spec: r.get("spec")?,
+        params: r.get("params")?,
         artifact_store: store
             .as_deref()
             .and_then(|t| serde_json::from_str::<crate::artifacts::Location>(t).ok())
@@ -969,23 +953,22 @@ fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, Error> {
     })
 }
 
-fn step_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StepRecord, Error> {
-    let e = db_err("cannot read a step");
-    let outputs: Option<String> = r.try_get("outputs").map_err(&e)?;
+fn step_from_row(r: &Row<'_>) -> rusqlite::Result<StepRecord> {
+    let outputs: Option<String> = r.get("outputs")?;
     Ok(StepRecord {
-        node: r.try_get("node").map_err(&e)?,
-        step: r.try_get("step").map_err(&e)?,
-        status: r.try_get("status").map_err(&e)?,
-        attempts: r.try_get("attempts").map_err(&e)?,
-        exit_code: r.try_get("exit_code").map_err(&e)?,
-        started_at: r.try_get("started_at").map_err(&e)?,
-        finished_at: r.try_get("finished_at").map_err(&e)?,
-        peak_rss_kb: r.try_get("peak_rss_kb").map_err(&e)?,
-        cpu_seconds: r.try_get("cpu_seconds").map_err(&e)?,
-        cache_key: r.try_get("cache_key").map_err(&e)?,
+        node: r.get("node")?,
+        step: r.get("step")?,
+        status: r.get("status")?,
+        attempts: r.get("attempts")?,
+        exit_code: r.get("exit_code")?,
+        started_at: r.get("started_at")?,
+        finished_at: r.get("finished_at")?,
+        peak_rss_kb: r.get("peak_rss_kb")?,
+        cpu_seconds: r.get("cpu_seconds")?,
+        cache_key: r.get("cache_key")?,
         outputs: outputs.and_then(|t| serde_json::from_str(&t).ok()),
-        log_dir: r.try_get("log_dir").map_err(&e)?,
-        message: r.try_get("message").map_err(&e)?,
+        log_dir: r.get("log_dir")?,
+        message: r.get("message")?,
     })
 }
 
@@ -996,13 +979,13 @@ mod tests {
     #[tokio::test]
     async fn a_state_dir_from_a_newer_couler_is_refused_untouched() -> Result<(), Error> {
         let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
-        let state = State::open(dir.path()).await?;
-        sqlx::query("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-            .execute(&state.pool)
-            .await
+        let state = State::open(dir.path())?;
+        state
+            .db()
+            .execute_batch("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
             .map_err(db_err("test"))?;
-        state.close().await;
-        match State::open(dir.path()).await {
+        drop(state);
+        match State::open(dir.path()) {
             Err(Error::NewerState { found, supported }) => {
                 assert_eq!((found, supported), (99, SCHEMA_VERSION));
             }
@@ -1010,10 +993,10 @@ mod tests {
         }
         // Opening twice is idempotent: migrations run once.
         let d2 = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
-        State::open(d2.path()).await?.close().await;
-        let s = State::open(d2.path()).await?;
-        s.create_run("r", "w", "{}", "{}").await?;
-        assert_eq!(s.runs().await?.len(), 1);
+        drop(State::open(d2.path())?);
+        let s = State::open(d2.path())?;
+        s.create_run("r", "w", "{}", "{}")?;
+        assert_eq!(s.runs()?.len(), 1);
         Ok(())
     }
 
@@ -1022,50 +1005,44 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
         // Build a version-1 database by hand: the first migration only.
         {
-            let state = State::open(dir.path()).await?;
-            sqlx::query("DROP TABLE runs")
-                .execute(&state.pool)
-                .await
+            let state = State::open(dir.path())?;
+            state
+                .db()
+                .execute_batch("DROP TABLE runs")
                 .map_err(db_err("test"))?;
-            sqlx::query(MIGRATIONS[0][0])
-                .execute(&state.pool)
-                .await
+            state
+                .db()
+                .execute_batch(MIGRATIONS[0][0])
                 .map_err(db_err("test"))?;
             // The cache table as version 1 had it (version 3 adds its metadata).
-            sqlx::query("DROP TABLE cache")
-                .execute(&state.pool)
-                .await
+            state
+                .db()
+                .execute_batch("DROP TABLE cache")
                 .map_err(db_err("test"))?;
-            sqlx::query(MIGRATIONS[0][3])
-                .execute(&state.pool)
-                .await
+            state
+                .db()
+                .execute_batch(MIGRATIONS[0][3])
                 .map_err(db_err("test"))?;
-            sqlx::query("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-                .execute(&state.pool)
-                .await
+            state
+                .db()
+                .execute_batch("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
                 .map_err(db_err("test"))?;
-            sqlx::query(
-                "INSERT INTO runs (id, workflow, spec, params, status, started_at)
+            state
+                .db()
+                .execute_batch(
+                    "INSERT INTO runs (id, workflow, spec, params, status, started_at)
                  VALUES ('old', 'w', '{}', '{}', 'Failed', 0)",
-            )
-            .execute(&state.pool)
-            .await
-            .map_err(db_err("test"))?;
-            state.close().await;
+                )
+                .map_err(db_err("test"))?;
+            drop(state);
         }
-        let state = State::open(dir.path()).await?;
-        let old = state
-            .run("old")
-            .await?
-            .ok_or(Error::Internal("no run".into()))?;
+        let state = State::open(dir.path())?;
+        let old = state.run("old")?.ok_or(Error::Internal("no run".into()))?;
         assert_eq!(old.artifact_store, None);
-        state.create_run("new", "w", "{}", "{}").await?;
+        state.create_run("new", "w", "{}", "{}")?;
         let loc = crate::artifacts::Location::parse("s3://bucket-x/p")?;
-        state.set_run_store("new", &loc).await?;
-        let new = state
-            .run("new")
-            .await?
-            .ok_or(Error::Internal("no run".into()))?;
+        state.set_run_store("new", &loc)?;
+        let new = state.run("new")?.ok_or(Error::Internal("no run".into()))?;
         assert_eq!(new.artifact_store.as_deref(), Some("s3://bucket-x/p"));
         Ok(())
     }
@@ -1086,9 +1063,9 @@ mod tests {
     #[tokio::test]
     async fn a_step_end_writes_attempt_row_and_cache_together_or_not_at_all() -> Result<(), Error> {
         let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
-        let state = State::open(dir.path()).await?;
-        state.create_run("r", "w", "{}", "{}").await?;
-        assert_eq!(state.step_started("r", "a", "a", None).await?, (0, None));
+        let state = State::open(dir.path())?;
+        state.create_run("r", "w", "{}", "{}")?;
+        assert_eq!(state.step_started("r", "a", "a", None)?, (0, None));
         let mut out = StepOutputs::default();
         out.parameters.insert("p".into(), "v".into());
         let fin = Finished {
@@ -1114,53 +1091,46 @@ mod tests {
             outputs: &out,
             meta: &meta,
         };
-        state.step_ended(&end, &attempt_row(1), Some(put)).await?;
-        let steps = state.steps("r").await?;
+        state.step_ended(&end, &attempt_row(1), Some(put))?;
+        let steps = state.steps("r")?;
         assert_eq!(steps[0].status, "Succeeded");
-        assert_eq!(state.kept_steps("r").await?["a"].1, out);
-        assert_eq!(state.cache_get("k", None).await?, Some(out.clone()));
-        let entries = state.cache_entries().await?;
+        assert_eq!(state.kept_steps("r")?["a"].1, out);
+        assert_eq!(state.cache_get("k", None)?, Some(out.clone()));
+        let entries = state.cache_entries()?;
         assert_eq!((entries[0].consumers, entries[0].recompute_secs), (3, 1.5));
         // The next start of the node numbers on from the recorded attempt, and reads the entry
         // its key names (an unknown key: none).
         assert_eq!(
-            state.step_started("r", "a", "a", Some(("k", None))).await?,
+            state.step_started("r", "a", "a", Some(("k", None)))?,
             (1, Some(out.clone()))
         );
         assert_eq!(
-            state
-                .step_started("r", "a", "a", Some(("nope", None)))
-                .await?,
+            state.step_started("r", "a", "a", Some(("nope", None)))?,
             (1, None)
         );
         let too_old = Some(("k", Some(Duration::from_secs(0))));
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(state.step_started("r", "a", "a", too_old).await?, (1, None));
+        assert_eq!(state.step_started("r", "a", "a", too_old)?, (1, None));
 
         // A failing statement in the batch (no cache table) leaves nothing of the step's end,
         // and the connection is usable afterwards (no transaction left open).
-        sqlx::query("DROP TABLE cache")
-            .execute(&state.pool)
-            .await
+        state
+            .db()
+            .execute_batch("DROP TABLE cache")
             .map_err(db_err("test"))?;
         let put = CachePut {
             key: "k2",
             outputs: &out,
             meta: &meta,
         };
-        assert!(
-            state
-                .step_ended(&end, &attempt_row(2), Some(put))
-                .await
-                .is_err()
-        );
-        assert_eq!(state.last_attempt("r", "a").await?, 1);
-        assert_eq!(state.steps("r").await?[0].status, "Running");
-        state.step_ended(&end, &attempt_row(2), None).await?;
-        state.close().await;
-        let state = State::open(dir.path()).await?;
-        assert_eq!(state.last_attempt("r", "a").await?, 2);
-        assert_eq!(state.steps("r").await?[0].status, "Succeeded");
+        assert!(state.step_ended(&end, &attempt_row(2), Some(put)).is_err());
+        assert_eq!(state.last_attempt("r", "a")?, 1);
+        assert_eq!(state.steps("r")?[0].status, "Running");
+        state.step_ended(&end, &attempt_row(2), None)?;
+        drop(state);
+        let state = State::open(dir.path())?;
+        assert_eq!(state.last_attempt("r", "a")?, 2);
+        assert_eq!(state.steps("r")?[0].status, "Succeeded");
         Ok(())
     }
 }

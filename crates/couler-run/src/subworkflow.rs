@@ -115,7 +115,7 @@ pub(crate) async fn run_step(
     let child_id = format!("{}.{node}", exec.run_id);
     let state = &exec.state;
     let mut kept = BTreeMap::new();
-    match state.run(&child_id).await? {
+    match state.run(&child_id)? {
         // The parent is being resumed and this child already succeeded: keep it.
         Some(rec) if rec.status == RunStatus::Succeeded.as_str() => {
             return Ok((
@@ -125,23 +125,21 @@ pub(crate) async fn run_step(
         }
         Some(_) => {
             crate::stop_orphans(state, &child_id).await?;
-            kept = state.kept_steps(&child_id).await?;
+            kept = state.kept_steps(&child_id)?;
             for h in &wf.on_exit {
                 kept.remove(&h.name);
             }
-            state.reopen_run(&child_id).await?;
+            state.reopen_run(&child_id)?;
         }
         None => {
             let spec = couler_ir::spec::to_json(&wf);
             let params_text = serde_json::to_string(&params).unwrap_or_default();
-            state
-                .create_run(&child_id, &wf.name, &spec, &params_text)
-                .await?;
-            if let Some(rec) = state.run(&exec.run_id).await?
+            state.create_run(&child_id, &wf.name, &spec, &params_text)?;
+            if let Some(rec) = state.run(&exec.run_id)?
                 && let Some(t) = &rec.artifact_store_json
                 && let Ok(l) = serde_json::from_str::<artifacts::Location>(t)
             {
-                state.set_run_store(&child_id, &l).await?;
+                state.set_run_store(&child_id, &l)?;
             }
         }
     }
@@ -175,9 +173,7 @@ pub(crate) async fn run_step(
         Ok((s, m)) => (*s, m.clone()),
         Err(e) => (RunStatus::Error, Some(e.to_string())),
     };
-    state
-        .finish_run(&child_id, status, message.as_deref())
-        .await?;
+    state.finish_run(&child_id, status, message.as_deref())?;
     result?;
     let step_status = match status {
         RunStatus::Succeeded => StepStatus::Succeeded,
@@ -193,7 +189,7 @@ pub(crate) async fn run_step(
         text.push_str(": ");
         text.push_str(&m);
         // Say why: the first failed child step's own message (nested children's included).
-        let why = state.steps(&child_id).await?.into_iter().find_map(|s| {
+        let why = state.steps(&child_id)?.into_iter().find_map(|s| {
             StepStatus::parse(&s.status)
                 .filter(|st| st.is_failure())
                 .and(s.message)

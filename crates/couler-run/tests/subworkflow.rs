@@ -31,15 +31,12 @@ async fn run_file(dir: &Path, file: &Path) -> RunReport {
 }
 
 /// The steps of the nested run of sub-workflow step `node`.
-async fn child_steps(dir: &Path, r: &RunReport, node: &str) -> Vec<StepRecord> {
-    let state = State::open(&dir.join("state"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+fn child_steps(dir: &Path, r: &RunReport, node: &str) -> Vec<StepRecord> {
+    let state = State::open(&dir.join("state")).unwrap_or_else(|e| panic!("{e}"));
     let steps = state
         .steps(&format!("{}.{node}", r.run_id))
-        .await
         .unwrap_or_else(|e| panic!("{e}"));
-    state.close().await;
+    drop(state);
     steps
 }
 
@@ -103,7 +100,7 @@ steps:
     assert_eq!(r.status, RunStatus::Succeeded, "{:?}", r.message);
     assert_eq!(status(&r, "inner"), "Succeeded");
     assert_eq!(status(&r, "after"), "Succeeded");
-    let steps = child_steps(d.path(), &r, "inner").await;
+    let steps = child_steps(d.path(), &r, "inner");
     let said = child(&steps, "say")
         .outputs
         .as_ref()
@@ -149,7 +146,7 @@ steps:
     assert_eq!(status(&r, "after"), "Omitted");
     let m = message(&r, "inner");
     assert!(m.contains("Failed") && m.contains("boom"), "{m}");
-    let steps = child_steps(d.path(), &r, "inner").await;
+    let steps = child_steps(d.path(), &r, "inner");
     assert_eq!(child(&steps, "boom").status, "Failed");
 }
 
@@ -251,17 +248,17 @@ async fn nesting_deeper_than_the_limit_is_refused() {
     // The refusal is reported at the deepest level; every level above fails with it.
     let m = message(&r, "down");
     assert!(m.contains("Error"), "{m}");
-    let state = State::open(&d.path().join("state")).await.unwrap();
+    let state = State::open(&d.path().join("state")).unwrap();
     let mut deepest = String::new();
-    for run in state.runs().await.unwrap() {
-        for s in state.steps(&run.id).await.unwrap() {
+    for run in state.runs().unwrap() {
+        for s in state.steps(&run.id).unwrap() {
             let text = s.message.clone().unwrap_or_default();
             if text.contains("levels") {
                 deepest = text;
             }
         }
     }
-    state.close().await;
+    drop(state);
     assert!(
         deepest.contains(&format!(
             "at most {} levels",
@@ -324,7 +321,7 @@ steps:
     assert_eq!(count("before.count"), 1);
     assert_eq!(count("first.count"), 1, "a finished child step ran again");
     assert_eq!(count("second.count"), 2);
-    let steps = child_steps(d.path(), &r, "inner").await;
+    let steps = child_steps(d.path(), &r, "inner");
     assert_eq!(child(&steps, "first").status, "Succeeded");
     assert_eq!(child(&steps, "second").status, "Succeeded");
     // A second resume has nothing to do: the run succeeded.
@@ -344,8 +341,8 @@ async fn child_steps_are_memoized_across_runs() {
     let first = run_file(d.path(), &parent).await;
     let second = run_file(d.path(), &parent).await;
     assert_eq!(second.status, RunStatus::Succeeded);
-    let a = child_steps(d.path(), &first, "inner").await;
-    let b = child_steps(d.path(), &second, "inner").await;
+    let a = child_steps(d.path(), &first, "inner");
+    let b = child_steps(d.path(), &second, "inner");
     assert_eq!(child(&a, "say").status, "Succeeded");
     assert_eq!(child(&b, "say").status, "Cached");
     assert_eq!(child(&a, "say").outputs, child(&b, "say").outputs);
@@ -409,7 +406,7 @@ steps:
     assert_eq!(r.status, RunStatus::Succeeded, "{:?}", r.steps);
     let written = std::fs::read_to_string(d.path().join("exchange/produce/data")).unwrap();
     assert_eq!(written, "payload");
-    let steps = child_steps(d.path(), &r, "part-2").await;
+    let steps = child_steps(d.path(), &r, "part-2");
     let said = child(&steps, "consume")
         .outputs
         .as_ref()
@@ -419,7 +416,7 @@ steps:
     std::fs::remove_dir_all(d.path().join("exchange")).unwrap();
     let r = run_file(d.path(), &parent).await;
     assert_eq!(r.status, RunStatus::Succeeded, "{:?}", r.steps);
-    let steps = child_steps(d.path(), &r, "part-1").await;
+    let steps = child_steps(d.path(), &r, "part-1");
     assert_eq!(child(&steps, "produce").status, "Cached");
     assert!(d.path().join("exchange/produce/data").exists());
 }
@@ -464,7 +461,7 @@ async fn stopping_the_parent_stops_the_child() {
         started.elapsed().as_secs() < 20,
         "the child's step kept running"
     );
-    let steps = child_steps(d.path(), &r, "inner").await;
+    let steps = child_steps(d.path(), &r, "inner");
     assert_eq!(child(&steps, "slow").status, "Error");
     assert_eq!(status(&r, "inner"), "Error");
 }
