@@ -36,7 +36,7 @@ struct Common {
     /// The task: @FILE, b64:BASE64 or JSON text (default: $COULER_TASK).
     #[arg(long)]
     task: Option<String>,
-    /// The artifact store: a directory, s3://, gs:// or oss://BUCKET[/PREFIX] (default: $COULER_ARTIFACT_STORE,
+    /// The artifact store: a directory, s3://, gs:// or oss://BUCKET[/PREFIX], or webhdfs://NAMENODE:PORT/PATH (default: $COULER_ARTIFACT_STORE,
     /// else the workflow's artifactRepository).
     #[arg(long)]
     store: Option<String>,

@@ -59,7 +59,7 @@ pub struct ExecArgs {
     /// Neither reuse nor record memoized step results
     #[arg(long)]
     no_cache: bool,
-    /// Where artifacts are stored: a directory, s3://, gs:// or oss://BUCKET[/PREFIX]
+    /// Where artifacts are stored: a directory, s3://, gs:// or oss://BUCKET[/PREFIX], or webhdfs://NAMENODE:PORT/PATH
     /// (credentials from each cloud's environment variables: docs/artifacts.md)
     /// [default: $COULER_ARTIFACT_STORE, else the workflow's artifactRepository, else the state
     /// directory]

@@ -1,12 +1,14 @@
-//! `couler run --artifact-store s3://|gs://|oss://BUCKET/PREFIX` end to end against real servers
-//! on loopback, started as child processes as in crates/couler-store/tests/{s3,cloud}.rs: moto's
-//! server for S3 (and for OSS's S3-dialect API, path-style: no OSS server runs here, see
-//! cloud.rs) and fake-gcs-server for GCS, all pinned in scripts/requirements-test.txt. Never
-//! skipped: when a server cannot start, the test fails and says why.
+//! `couler run --artifact-store s3://|gs://|oss://BUCKET/PREFIX` (and `webhdfs://HOST:PORT/PATH`)
+//! end to end against servers on loopback, started as child processes as in
+//! crates/couler-store/tests/{s3,cloud,webhdfs}.rs: moto's server for S3 (and for OSS's
+//! S3-dialect API, path-style: no OSS server runs here, see cloud.rs) and fake-gcs-server for
+//! GCS, both pinned in scripts/requirements-test.txt; for HDFS, which cannot run here, the WebHDFS
+//! stand-in of crates/couler-store/tests/support. Never skipped: when a server cannot start, the
+//! test fails and says why.
 
 #[path = "../../couler-store/tests/support/servers.rs"]
 mod servers;
-use servers::{Server, keys, repo_root, start_fake_gcs, start_moto};
+use servers::{Server, keys, repo_root, start_fake_gcs, start_moto, start_webhdfs};
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -23,13 +25,16 @@ struct Cloud {
 }
 
 impl Cloud {
-    /// Starts the server for `service` (`s3`, `gcs` or `oss`) with a bucket.
+    /// Starts the server for `service` (`s3`, `gcs`, `oss` or `hdfs`) with a bucket (for HDFS,
+    /// a top directory of that name).
     fn start(service: &'static str, dir: &Path) -> Cloud {
         let server = match service {
             "gcs" => start_fake_gcs(dir, BUCKET),
+            "hdfs" => start_webhdfs(dir),
             _ => start_moto(dir, BUCKET),
         };
         let (scheme, env) = match service {
+            "hdfs" => ("webhdfs", vec![("HADOOP_USER_NAME", "ml".to_string())]),
             "s3" => (
                 "s3",
                 vec![
@@ -64,9 +69,23 @@ impl Cloud {
         }
     }
 
+    /// The `--artifact-store` location of `PREFIX` in the bucket.
+    fn location(&self) -> String {
+        match self.service {
+            "hdfs" => format!("webhdfs://127.0.0.1:{}/{BUCKET}/{PREFIX}", self.server.port),
+            _ => format!("{}://{BUCKET}/{PREFIX}", self.scheme),
+        }
+    }
+
     /// `couler ARGS` in `dir` with this cloud's environment and nothing inherited that could
     /// point elsewhere.
     fn couler(&self, dir: &Path, args: &[&str], store_env: Option<&str>) -> Output {
+        let store = store_env.map(|s| ("COULER_ARTIFACT_STORE", s.to_string()));
+        self.couler_with(dir, args, store.as_slice())
+    }
+
+    /// `couler ARGS` as [`Cloud::couler`] does, with `extra` variables set besides.
+    fn couler_with(&self, dir: &Path, args: &[&str], extra: &[(&str, String)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_couler"));
         cmd.args(args).current_dir(dir);
         for var in [
@@ -75,13 +94,12 @@ impl Cloud {
             "AWS_SESSION_TOKEN",
             "AWS_DEFAULT_REGION",
             "OSS_SESSION_TOKEN",
+            "COULER_WEBHDFS_ENDPOINT",
         ] {
             cmd.env_remove(var);
         }
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        if let Some(store) = store_env {
-            cmd.env("COULER_ARTIFACT_STORE", store);
-        }
+        cmd.envs(self.env.iter().map(|(k, v)| (*k, v)));
+        cmd.envs(extra.iter().map(|(k, v)| (*k, v)));
         cmd.output()
             .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
     }
@@ -115,7 +133,7 @@ fn statuses(report: &serde_json::Value) -> Vec<(String, String)> {
 fn artifact_passing_then_fully_cached(dir: &Path, cloud: &Cloud) {
     let example = repo_root().join("examples/artifact-passing.yaml");
     let example = example.display().to_string();
-    let location = format!("{}://{BUCKET}/{PREFIX}", cloud.scheme);
+    let location = cloud.location();
     let service = cloud.service;
 
     // First run: every artifact goes to the bucket, none to the state directory.
@@ -216,7 +234,8 @@ fn bad_artifact_store_locations_are_invalid_input() {
     for (location, says) in [
         ("s3://", "bucket name is missing"),
         ("s3://Bad_Bucket/x", "not a valid S3 bucket name"),
-        ("hdfs://bucket/x", "`hdfs://` is not supported"),
+        ("hdfs://bucket/x", "give webhdfs://NAMENODE:HTTP_PORT/PATH"),
+        ("webhdfs://namenode/x", "is not NAMENODE:PORT"),
         // Cloud stores without credentials or endpoint name what to set.
         ("s3://some-bucket", "AWS_ACCESS_KEY_ID"),
         ("gs://some-bucket", "GOOGLE_APPLICATION_CREDENTIALS"),
@@ -330,6 +349,45 @@ steps:
     );
 }
 
+#[test]
+fn artifact_passing_through_an_hdfs_store_then_fully_cached() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cloud = Cloud::start("hdfs", tmp.path());
+    artifact_passing_then_fully_cached(tmp.path(), &cloud);
+
+    // A workflow's `artifactRepository: hdfs` is used once COULER_WEBHDFS_ENDPOINT gives the
+    // NameNode's HTTP address (its `addresses` are RPC ones).
+    let spec = tmp.path().join("hdfs-repo.yaml");
+    std::fs::write(
+        &spec,
+        r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: hdfs-repo
+artifactRepository:
+  hdfs: {addresses: ["nn:8020"], path: /repo/couler, user: ml}
+steps:
+  - name: producer
+    script:
+      command: [sh]
+      source: echo from-the-repository > {{outputs.artifacts.m.path}}
+    outputs:
+      artifacts:
+        - name: m
+          path: m.txt
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let spec = spec.display().to_string();
+    let endpoint = [("COULER_WEBHDFS_ENDPOINT", cloud.server.endpoint())];
+    let out = cloud.couler_with(tmp.path(), &["run", &spec], &endpoint);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stored = keys(&cloud.server, "hdfs", "repo");
+    assert!(
+        stored.iter().any(|k| k.starts_with("couler/blobs/sha256/")),
+        "the artifact is in the repository's HDFS directory: {stored:?}"
+    );
+}
+
 fn blob_count(root: &Path) -> usize {
     std::fs::read_dir(root.join("blobs/sha256"))
         .map(|d| {
@@ -373,7 +431,8 @@ steps:
         c.args(args)
             .current_dir(tmp.path())
             .env_remove("COULER_STATE_DIR")
-            .env_remove("COULER_ARTIFACT_STORE");
+            .env_remove("COULER_ARTIFACT_STORE")
+            .env_remove("COULER_WEBHDFS_ENDPOINT");
         if let Some(s) = env_store {
             c.env("COULER_ARTIFACT_STORE", s);
         }
@@ -410,7 +469,8 @@ steps:
     assert_eq!(blob_count(&tmp.path().join("flag-store")), 1);
     assert_eq!(blob_count(&tmp.path().join("env-store")), 1);
     assert_eq!(blob_count(&tmp.path().join("repo-store")), 1);
-    // A kind the store does not support: the state directory's store.
+    // A repository the local runtime cannot reach (HDFS without COULER_WEBHDFS_ENDPOINT): the
+    // state directory's store.
     let hdfs = wf(
         "hdfs",
         "artifactRepository:\n  hdfs: {addresses: [\"nn:8020\"], path: /x}",

@@ -54,6 +54,14 @@ pub enum Location {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
     },
+    /// An HDFS directory through WebHDFS: `endpoint` is the NameNode's `http(s)://host:port`,
+    /// `root` an absolute path; `user` `None` falls back to `HADOOP_USER_NAME`.
+    Hdfs {
+        endpoint: String,
+        root: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
 }
 
 impl Location {
@@ -63,7 +71,7 @@ impl Location {
     pub fn parse(text: &str) -> Result<Location, Error> {
         let bad = |why: &str| {
             Error::Invalid(format!(
-                "artifact store `{text}`: {why}; give a directory path, s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or oss://BUCKET[/PREFIX]"
+                "artifact store `{text}`: {why}; give a directory path, s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX], oss://BUCKET[/PREFIX] or webhdfs://NAMENODE:PORT/PATH"
             ))
         };
         let t = text.trim();
@@ -77,9 +85,19 @@ impl Location {
             "s3" => "S3",
             "gs" => "GCS",
             "oss" => "OSS",
+            // Hadoop's own URI schemes for WebHDFS over HTTP and HTTPS.
+            "webhdfs" | "swebhdfs" => {
+                return Location::webhdfs(scheme, rest).map_err(|why| bad(&why));
+            }
+            "hdfs" => {
+                return Err(bad(
+                    "`hdfs://` names the NameNode's RPC address, and the local runtime speaks WebHDFS; \
+                     give webhdfs://NAMENODE:HTTP_PORT/PATH (the HTTP port is 9870 by default)",
+                ));
+            }
             _ => {
                 return Err(bad(&format!(
-                    "the scheme `{scheme}://` is not supported (s3://, gs://, oss:// and local directories are)"
+                    "the scheme `{scheme}://` is not supported (s3://, gs://, oss://, webhdfs:// and local directories are)"
                 )));
             }
         };
@@ -113,6 +131,29 @@ impl Location {
                 prefix,
                 endpoint: None,
             },
+        })
+    }
+
+    /// `webhdfs://host:port/path` (or `swebhdfs://`, over HTTPS) without its scheme.
+    fn webhdfs(scheme: &str, rest: &str) -> Result<Location, String> {
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let port_ok = host
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+        if !port_ok {
+            return Err(format!(
+                "`{host}` is not NAMENODE:PORT (the NameNode's HTTP address, port 9870 by default)"
+            ));
+        }
+        let http = if scheme == "swebhdfs" {
+            "https"
+        } else {
+            "http"
+        };
+        Ok(Location::Hdfs {
+            endpoint: format!("{http}://{host}"),
+            root: format!("/{}", path.trim_matches('/')),
+            user: None,
         })
     }
 
@@ -156,6 +197,15 @@ impl Location {
                 prefix: prefix.trim_matches('/').to_string(),
                 endpoint,
             }),
+            couler_store::StoreConfig::Hdfs {
+                endpoint,
+                root,
+                user,
+            } => Some(Location::Hdfs {
+                endpoint,
+                root,
+                user,
+            }),
         }
     }
 
@@ -197,6 +247,15 @@ impl Location {
                 prefix: prefix.clone(),
                 endpoint: endpoint.clone(),
             },
+            Location::Hdfs {
+                endpoint,
+                root,
+                user,
+            } => couler_store::StoreConfig::Hdfs {
+                endpoint: endpoint.clone(),
+                root: root.clone(),
+                user: user.clone(),
+            },
         }
     }
 }
@@ -208,6 +267,14 @@ impl std::fmt::Display for Location {
             Location::S3 { bucket, prefix, .. } => url(f, "s3", bucket, prefix),
             Location::Gcs { bucket, prefix } => url(f, "gs", bucket, prefix),
             Location::Oss { bucket, prefix, .. } => url(f, "oss", bucket, prefix),
+            Location::Hdfs { endpoint, root, .. } => match endpoint.strip_prefix("https://") {
+                Some(host) => write!(f, "swebhdfs://{host}{root}"),
+                None => write!(
+                    f,
+                    "webhdfs://{}{root}",
+                    endpoint.strip_prefix("http://").unwrap_or(endpoint)
+                ),
+            },
         }
     }
 }
@@ -320,7 +387,33 @@ mod tests {
         let oss = Location::parse("oss://my-bucket")?;
         assert_eq!(oss.to_string(), "oss://my-bucket");
         assert!(!oss.same_place(&Location::parse("s3://my-bucket")?));
-        for l in [s3, local, gcs, oss] {
+        // WebHDFS, Hadoop's URI: the NameNode's HTTP address and an absolute directory.
+        let hdfs = Location::parse("webhdfs://namenode:9870/data/couler/")?;
+        assert_eq!(
+            hdfs,
+            Location::Hdfs {
+                endpoint: "http://namenode:9870".into(),
+                root: "/data/couler".into(),
+                user: None,
+            }
+        );
+        assert_eq!(hdfs.to_string(), "webhdfs://namenode:9870/data/couler");
+        let secure = Location::parse("swebhdfs://namenode:9871")?;
+        assert_eq!(secure.to_string(), "swebhdfs://namenode:9871/");
+        for (bad, says) in [
+            ("webhdfs://namenode/x", "is not NAMENODE:PORT"),
+            ("webhdfs://:9870/x", "is not NAMENODE:PORT"),
+            (
+                "hdfs://namenode:8020/x",
+                "webhdfs://NAMENODE:HTTP_PORT/PATH",
+            ),
+        ] {
+            match Location::parse(bad) {
+                Err(Error::Invalid(m)) => assert!(m.contains(says), "{bad}: {m}"),
+                other => panic!("{bad} is refused, not {other:?}"),
+            }
+        }
+        for l in [s3, local, gcs, oss, hdfs, secure] {
             let text = serde_json::to_string(&l).map_err(|e| Error::Internal(e.to_string()))?;
             let back: Location =
                 serde_json::from_str(&text).map_err(|e| Error::Internal(e.to_string()))?;

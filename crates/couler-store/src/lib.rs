@@ -17,7 +17,8 @@
 //! - **No partial objects.** `put` hashes the source first, then uploads to the final key while
 //!   hashing again: on the local filesystem through a temporary file (under `<root>/.tmp`) renamed
 //!   into place when complete, on S3 through a (multipart) upload that only becomes visible when
-//!   completed (GCS and OSS alike: one PUT, or a multipart upload completed at the end). If the
+//!   completed (GCS and OSS alike: one PUT, or a multipart upload completed at the end), on
+//!   WebHDFS under `.tmp/` and then renamed (HDFS shows a file while it is written). If the
 //!   second hash differs (the file changed meanwhile) the upload is aborted.
 //! - **Verified reads.** `get` hashes what it reads and fails with [`StoreErrorKind::Corrupt`]
 //!   when a blob does not match its digest; it writes beside `dest` and renames into place, so
@@ -44,11 +45,12 @@
 mod error;
 mod gc;
 mod manifest;
+mod webhdfs;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime};
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -69,6 +71,11 @@ const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
 const STALE_TMP_AGE: Duration = Duration::from_secs(3600);
 /// The directory under a local root where partial writes live until renamed into place.
 const TMP_DIR: &str = ".tmp";
+/// The same directory as a key prefix, on the stores that stage writes under it (WebHDFS).
+const TMP_PREFIX: &str = ".tmp/";
+/// Where the local runtime finds the WebHDFS address of an `hdfs` storage (its `addresses`
+/// are RPC addresses).
+pub const WEBHDFS_ENDPOINT_VAR: &str = "COULER_WEBHDFS_ENDPOINT";
 const BLOB_PREFIX: &str = "blobs/sha256/";
 /// Files of one directory artifact stored or fetched at once.
 const DIR_CONCURRENCY: usize = 8;
@@ -103,6 +110,15 @@ pub enum StoreConfig {
         bucket: String,
         prefix: String,
         endpoint: Option<String>,
+    },
+    /// A directory in HDFS, reached through WebHDFS (the NameNode's REST API, on by default in
+    /// every Hadoop release): `endpoint` is its HTTP address (`http://namenode:9870`), `root`
+    /// an absolute directory. `user` `None` falls back to `HADOOP_USER_NAME` (Hadoop's simple
+    /// authentication); Kerberos (SPNEGO) is not supported.
+    Hdfs {
+        endpoint: String,
+        root: String,
+        user: Option<String>,
     },
 }
 
@@ -145,13 +161,29 @@ impl StoreConfig {
                 prefix: oss.key.clone(),
                 endpoint: Some(with_scheme(&oss.endpoint, false)),
             }),
-            // No HDFS can run on the machines Couler is built and tested on (Hadoop is not in
-            // any registry they reach), so the local runtime does not claim an untested client.
+            // `addresses` are the NameNode's RPC addresses (what Argo's executor dials); the
+            // local runtime speaks WebHDFS, on the NameNode's HTTP port, which they do not give.
+            couler_ir::Storage::Hdfs(hdfs) => {
+                let Some(endpoint) = env_var(WEBHDFS_ENDPOINT_VAR) else {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Config,
+                        format!(
+                            "the local runtime reaches HDFS through WebHDFS, and `addresses` ({}) are RPC addresses; \
+                             set {WEBHDFS_ENDPOINT_VAR} to the NameNode's HTTP address (for example http://namenode:9870)",
+                            hdfs.addresses.join(", ")
+                        ),
+                    ));
+                };
+                Ok(StoreConfig::Hdfs {
+                    endpoint: with_scheme(&endpoint, true),
+                    root: root_of(&hdfs.path),
+                    user: hdfs.user.clone(),
+                })
+            }
             other => Err(StoreError::new(
                 StoreErrorKind::Config,
                 format!(
-                    "storage kind `{}` is not supported by the local runtime; use `local`, `s3`, `gcs` or `oss` \
-                     (HDFS is reached by the cluster engines only: run this workflow with `couler submit`)",
+                    "storage kind `{}` is not supported by the local runtime; use `local`, `s3`, `gcs`, `oss` or `hdfs`",
                     other.key()
                 ),
             )),
@@ -200,6 +232,9 @@ pub struct ArtifactStore {
     op: Operator,
     /// What the store is, for error messages (`/var/cache/couler`, `s3://bucket/prefix`).
     location: String,
+    /// Set where a write is visible before it ends (WebHDFS): blobs are written under
+    /// `.tmp/` and renamed into place by this.
+    renamer: Option<Arc<webhdfs::Renamer>>,
 }
 
 impl ArtifactStore {
@@ -229,6 +264,11 @@ impl ArtifactStore {
                 prefix,
                 endpoint,
             } => open_oss(bucket, prefix, endpoint.as_deref()),
+            StoreConfig::Hdfs {
+                endpoint,
+                root,
+                user,
+            } => open_webhdfs(endpoint, root, user.as_deref()).await,
         }
     }
 
@@ -402,9 +442,10 @@ impl ArtifactStore {
         {
             return Ok((digest, size));
         }
+        let target = self.staging_key(&key);
         let mut writer = self
             .op
-            .writer_with(&key)
+            .writer_with(&target)
             .chunk(UPLOAD_CHUNK)
             .await
             .map_err(|e| self.backend_err("storing", &key, e))?;
@@ -423,7 +464,10 @@ impl ArtifactStore {
         .await;
         match uploaded {
             Ok((again, _)) if again == hex => match writer.close().await {
-                Ok(_) => Ok((digest, size)),
+                Ok(_) => {
+                    self.publish(&target, &key).await?;
+                    Ok((digest, size))
+                }
                 Err(e) => {
                     // A failed close (a full disk at the last flush) must not leave its
                     // temporary file holding the space.
@@ -448,6 +492,31 @@ impl ArtifactStore {
         }
     }
 
+    /// Where a blob on its way to `key` is written: `key` itself, unless the backend shows a
+    /// write in progress (WebHDFS).
+    fn staging_key(&self, key: &str) -> String {
+        match self.renamer {
+            Some(_) => webhdfs::staging_key(key),
+            None => key.to_string(),
+        }
+    }
+
+    /// Makes a blob written at `staged` (by [`ArtifactStore::staging_key`]) visible as `key`.
+    async fn publish(&self, staged: &str, key: &str) -> Result<(), StoreError> {
+        let Some(renamer) = &self.renamer else {
+            return Ok(());
+        };
+        if let Err(why) = renamer.publish(&self.op, staged, key).await {
+            // Best effort: a staged blob left behind is collected by a later `open`.
+            let _ = self.op.delete(staged).await;
+            return Err(StoreError::new(
+                StoreErrorKind::Backend,
+                format!("storing {key} in {}: {why}", self.location),
+            ));
+        }
+        Ok(())
+    }
+
     /// Stores bytes held in memory (a manifest) as a blob; returns its digest.
     async fn put_bytes(&self, bytes: Vec<u8>) -> Result<String, StoreError> {
         let hex = to_hex(&Sha256::digest(&bytes));
@@ -458,11 +527,13 @@ impl ArtifactStore {
             .await
             .map_err(|e| self.backend_err("checking", &key, e))?;
         if !present {
-            // A single write is atomic on every backend (temp + rename on fs, one PUT elsewhere).
+            // Atomic: temp + rename on fs, one PUT on the clouds, staged + RENAME on WebHDFS.
+            let target = self.staging_key(&key);
             self.op
-                .write(&key, bytes)
+                .write(&target, bytes)
                 .await
                 .map_err(|e| self.backend_err("storing", &key, e))?;
+            self.publish(&target, &key).await?;
         }
         Ok(format!("sha256:{hex}"))
     }
@@ -675,6 +746,7 @@ async fn open_local(root: &Path) -> Result<ArtifactStore, StoreError> {
     Ok(ArtifactStore {
         op,
         location: root_str.to_string(),
+        renamer: None,
     })
 }
 
@@ -715,6 +787,19 @@ fn root_of(prefix: &str) -> String {
     format!("/{}", prefix.trim_matches('/'))
 }
 
+/// Remote services answer the odd request with a 5xx or a dropped connection; opendal marks
+/// those temporary, and they are retried with backoff (as the clouds' own SDKs do) before a step
+/// fails. Every request here is idempotent: a blob's key is its digest.
+fn with_retries(op: Operator) -> Operator {
+    op.layer(
+        opendal::layers::RetryLayer::new()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(5))
+            .with_max_times(4)
+            .with_jitter(),
+    )
+}
+
 /// The store behind a configured cloud builder, named `scheme://bucket/prefix` in messages.
 fn cloud_store(
     builder: impl opendal::Builder,
@@ -724,19 +809,13 @@ fn cloud_store(
 ) -> Result<ArtifactStore, StoreError> {
     install_http_transport();
     let location = format!("{scheme}://{bucket}/{}", prefix.trim_matches('/'));
-    let op = Operator::new(builder)
-        .map_err(|e| StoreError::backend("configuring", &location, e))?
-        // Cloud services answer the odd request with a 5xx or a dropped connection; opendal
-        // marks those temporary, and they are retried with backoff (as the clouds' own SDKs
-        // do) before a step fails. Every request here is idempotent: a blob's key is its digest.
-        .layer(
-            opendal::layers::RetryLayer::new()
-                .with_min_delay(Duration::from_millis(100))
-                .with_max_delay(Duration::from_secs(5))
-                .with_max_times(4)
-                .with_jitter(),
-        );
-    Ok(ArtifactStore { op, location })
+    let op =
+        Operator::new(builder).map_err(|e| StoreError::backend("configuring", &location, e))?;
+    Ok(ArtifactStore {
+        op: with_retries(op),
+        location,
+        renamer: None,
+    })
 }
 
 fn open_s3(
@@ -889,6 +968,83 @@ fn open_oss(
         builder = builder.security_token(&token);
     }
     cloud_store(builder, "oss", bucket, prefix)
+}
+
+async fn open_webhdfs(
+    endpoint: &str,
+    root: &str,
+    user: Option<&str>,
+) -> Result<ArtifactStore, StoreError> {
+    let Some((scheme, host)) = endpoint
+        .split_once("://")
+        .filter(|(scheme, host)| matches!(*scheme, "http" | "https") && !host.is_empty())
+    else {
+        return Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "the WebHDFS endpoint `{endpoint}` is not an http:// or https:// URL; give the NameNode's HTTP address (for example http://namenode:9870)"
+            ),
+        ));
+    };
+    let host = host.trim_end_matches('/');
+    let root = root_of(root);
+    let user = user
+        .map(str::to_string)
+        .or_else(|| env_var("HADOOP_USER_NAME"));
+    install_http_transport();
+    let hdfs_scheme = if scheme == "https" {
+        "swebhdfs"
+    } else {
+        "webhdfs"
+    };
+    let location = format!("{hdfs_scheme}://{host}{root}");
+    let mut builder = opendal::services::Webhdfs::default()
+        .endpoint(&format!("{scheme}://{host}"))
+        .root(&root)
+        // Lets opendal upload a large blob in blocks (then CONCAT); it writes one that fits a
+        // block in place, which is why the blob itself is staged under `.tmp/` too.
+        .atomic_write_dir(webhdfs::BLOCK_DIR);
+    if let Some(user) = &user {
+        builder = builder.user_name(user);
+    }
+    let op =
+        Operator::new(builder).map_err(|e| StoreError::backend("configuring", &location, e))?;
+    let renamer = webhdfs::Renamer::new(&format!("{scheme}://{host}"), &root, user.as_deref())
+        .map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Config,
+                format!("cannot set up an HTTP client for {location}: {e}"),
+            )
+        })?;
+    let store = ArtifactStore {
+        op: with_retries(op),
+        location,
+        renamer: Some(Arc::new(renamer)),
+    };
+    store.clean_stale_staging().await;
+    Ok(store)
+}
+
+impl ArtifactStore {
+    /// Deletes what crashed writers left under `.tmp/` more than `STALE_TMP_AGE` ago (younger
+    /// files may belong to a live writer elsewhere). Best effort.
+    async fn clean_stale_staging(&self) {
+        let Ok(entries) = self.op.list_with(TMP_PREFIX).recursive(true).await else {
+            return;
+        };
+        let now = SystemTime::now();
+        for entry in entries {
+            let meta = entry.metadata();
+            let old = meta
+                .last_modified()
+                .map(SystemTime::from)
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|age| age > STALE_TMP_AGE);
+            if old && meta.is_file() {
+                let _ = self.op.delete(entry.path()).await;
+            }
+        }
+    }
 }
 
 /// Installs the HTTP transport opendal uses for the cloud stores (reqwest + rustls with ring),
@@ -1196,15 +1352,15 @@ mod tests {
 
     #[test]
     fn unsupported_ir_storage_is_a_clear_error() {
-        let hdfs = couler_ir::Storage::Hdfs(couler_ir::HdfsStorage {
-            addresses: vec!["nn:8020".into()],
-            path: String::new(),
-            user: None,
+        let git = couler_ir::Storage::Git(couler_ir::GitStorage {
+            repo: "https://example.com/r.git".into(),
+            revision: None,
+            depth: None,
         });
-        let err = StoreConfig::from_ir(&hdfs).unwrap_err().to_string();
+        let err = StoreConfig::from_ir(&git).unwrap_err().to_string();
         assert!(
-            err.contains("`hdfs` is not supported by the local runtime")
-                && err.contains("couler submit"),
+            err.contains("`git` is not supported by the local runtime")
+                && err.contains("`local`, `s3`, `gcs`, `oss` or `hdfs`"),
             "{err}"
         );
     }

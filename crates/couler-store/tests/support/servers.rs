@@ -1,6 +1,8 @@
 //! Real object-storage servers for tests, started on loopback as child processes and killed when
 //! the test ends: moto's server (S3, and OSS's API in path style) and fake-gcs-server (GCS),
-//! both pinned in scripts/requirements-test.txt. Shared by the store's tests and the CLI's
+//! both pinned in scripts/requirements-test.txt; and, since no HDFS can run on these machines
+//! (Hadoop is in none of the registries they reach), a WebHDFS stand-in written from Hadoop's
+//! REST API documentation (`webhdfs_standin.py` beside this file, standard library only). Shared by the store's tests and the CLI's
 //! `--artifact-store` tests (`#[path]`-included by each).
 
 #![allow(dead_code)]
@@ -16,6 +18,8 @@ pub struct Server {
     child: Child,
     pub port: u16,
     log: PathBuf,
+    /// Where the WebHDFS stand-in keeps its files (HDFS `/` is this directory).
+    pub data: Option<PathBuf>,
 }
 
 impl Drop for Server {
@@ -91,7 +95,12 @@ fn spawn_server(dir: &Path, name: &str, mut command: Command, port: u16, ready: 
                 "cannot start {name}: {e}; run `bash scripts/test-deps` or set COULER_TEST_PYTHON"
             )
         });
-    let mut server = Server { child, port, log };
+    let mut server = Server {
+        child,
+        port,
+        log,
+        data: None,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(Some(status)) = server.child.try_wait() {
@@ -165,8 +174,53 @@ pub fn start_fake_gcs(dir: &Path, bucket: &str) -> Server {
     server
 }
 
-/// The object names in a bucket (one page of each listing is enough for tests).
+/// Starts the WebHDFS stand-in on a free loopback port, HDFS's `/` at `dir/webhdfs`.
+pub fn start_webhdfs(dir: &Path) -> Server {
+    let port = free_port();
+    let data = dir.join("webhdfs");
+    std::fs::create_dir_all(&data).expect("cannot create the stand-in's directory");
+    let mut command = Command::new(test_python());
+    command
+        .arg(repo_root().join("crates/couler-store/tests/support/webhdfs_standin.py"))
+        .arg("--root")
+        .arg(&data)
+        .args(["--port", &port.to_string()]);
+    let mut server = spawn_server(
+        dir,
+        "webhdfs-standin",
+        command,
+        port,
+        "/webhdfs/v1/?op=GETFILESTATUS",
+    );
+    server.data = Some(data);
+    server
+}
+
+/// Every file under `dir`, as paths relative to it, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The object names in a bucket (one page of each listing is enough for tests); for `hdfs`, the
+/// files under the stand-in's directory `/BUCKET`.
 pub fn keys(server: &Server, service: &str, bucket: &str) -> Vec<String> {
+    if service == "hdfs" {
+        let data = server.data.as_ref().expect("not the WebHDFS stand-in");
+        return files_under(&data.join(bucket));
+    }
     let path = match service {
         "gcs" => format!("/storage/v1/b/{bucket}/o"),
         _ => format!("/{bucket}?list-type=2"),
