@@ -114,7 +114,7 @@ pub fn run(args: CacheArgs) -> u8 {
         if what == "gc" {
             return gc(&dir, given.as_ref(), json).await;
         }
-        let state = open_existing(&dir).await?;
+        let state = open_existing(&dir)?;
         // Without a budget, rank against the current size: what a budget of "no growth" keeps.
         let total: u64 = state.cache_entries()?.iter().map(|e| e.bytes).sum();
         let b = match given.clone() {
@@ -143,10 +143,10 @@ pub fn run(args: CacheArgs) -> u8 {
 
 async fn gc(dir: &std::path::Path, budget: Option<&CacheBudget>, json: bool) -> Result<(), Error> {
     // Fails on a directory with no state before the lock would create it.
-    drop(open_existing(dir).await?);
+    drop(open_existing(dir)?);
     // Runs write the cache and the store: never collect beside one.
     let _lock = couler_run::Lock::acquire(dir)?;
-    let state = open_existing(dir).await?;
+    let state = open_existing(dir)?;
     let enforced = match budget {
         Some(b) => Some(cache_budget::enforce(&state, b, None)?),
         None => None,

@@ -226,7 +226,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
     let Some(rt) = tokio_rt() else { return 1 };
     // The spec comes from the state database; read it first for the display.
     let wf = rt.block_on(async {
-        let state = open_existing(&dir).await?;
+        let state = open_existing(&dir)?;
         let rec = state.run(&args.run_id)?.ok_or_else(|| {
             Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display()))
         })?;
@@ -535,7 +535,7 @@ fn print_report(report: &RunReport, json: bool) {
 }
 
 /// Opens an existing state directory for reading (does not create one).
-pub(crate) async fn open_existing(dir: &Path) -> Result<State, Error> {
+pub(crate) fn open_existing(dir: &Path) -> Result<State, Error> {
     if !dir.join("state.db").exists() {
         return Err(Error::Invalid(format!(
             "{} holds no Couler state (no runs yet; `couler run` creates it)",
@@ -545,9 +545,9 @@ pub(crate) async fn open_existing(dir: &Path) -> Result<State, Error> {
     State::open(dir)
 }
 
-fn query<T>(f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, u8> {
-    let Some(rt) = tokio_rt() else { return Err(1) };
-    rt.block_on(f).map_err(|e| {
+/// A read of the state store (synchronous: no async runtime to start), its error printed.
+fn query<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, u8> {
+    f().map_err(|e| {
         eprintln!("error: {e}");
         error_code(&e)
     })
@@ -556,7 +556,7 @@ fn query<T>(f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T,
 /// `couler runs`
 pub fn runs(args: RunsArgs) -> u8 {
     let dir = args.state.dir();
-    let runs = match query(async { open_existing(&dir).await?.runs() }) {
+    let runs = match query(|| open_existing(&dir)?.runs()) {
         Ok(r) => r,
         Err(c) => return c,
     };
@@ -581,8 +581,8 @@ pub fn runs(args: RunsArgs) -> u8 {
 /// `couler status RUN`
 pub fn status(args: StatusArgs) -> u8 {
     let dir = args.state.dir();
-    let got = query(async {
-        let state = open_existing(&dir).await?;
+    let got = query(|| {
+        let state = open_existing(&dir)?;
         let run = state.run(&args.run_id)?.ok_or_else(|| {
             Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display()))
         })?;
@@ -633,7 +633,7 @@ pub fn logs(args: LogsArgs) -> u8 {
     let dir = args.state.dir();
     let Some(rt) = tokio_rt() else { return 1 };
     let r: Result<u8, Error> = rt.block_on(async {
-        let state = open_existing(&dir).await?;
+        let state = open_existing(&dir)?;
         if state.run(&args.run_id)?.is_none() {
             return Err(Error::Invalid(format!(
                 "no run `{}` in {}",
@@ -776,8 +776,8 @@ fn print_file_to_stderr(p: &Path) {
 /// `couler stop RUN`
 pub fn stop(args: StopArgs) -> u8 {
     let dir = args.state.dir();
-    let run = match query(async {
-        let state = open_existing(&dir).await?;
+    let run = match query(|| {
+        let state = open_existing(&dir)?;
         state
             .run(&args.run_id)?
             .ok_or_else(|| Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display())))
