@@ -124,7 +124,6 @@ pub fn run(args: CacheArgs) -> u8 {
                 .ok_or_else(|| Error::Internal("no budget".into()))?,
         };
         let ranked = cache_budget::ranked(&state, &b, None)?;
-        drop(state);
         if what == "ls" {
             print_ls(&ranked, &b, json);
         } else {
@@ -152,7 +151,6 @@ async fn gc(dir: &std::path::Path, budget: Option<&CacheBudget>, json: bool) -> 
         None => None,
     };
     let collected = cache_budget::collect(&state, dir).await?;
-    drop(state);
     if json {
         let v = serde_json::json!({
             "budget": enforced.as_ref().map(|e| e.budget),

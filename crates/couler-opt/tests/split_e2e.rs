@@ -258,7 +258,6 @@ async fn same_outputs_split_and_unsplit(wf: &Workflow, max_bytes: u64) -> (usize
         };
         outputs_of(&child, &mut got);
     }
-    drop(state);
     let split_s = t.elapsed().as_secs_f64();
     assert_eq!(got.len(), wf.steps.len());
     assert_eq!(got, expected, "split and unsplit outputs differ");

@@ -970,18 +970,12 @@ impl Exec {
             a.stopped = true;
             return Ok(a);
         }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let record_pgid = async {
-            if let Ok(pgid) = rx.await {
-                // Best effort: without it, `resume` cannot stop what a killed executor left.
-                let dir = work.to_string_lossy();
-                let _ = self.state.step_spawned(&self.run_id, node, pgid, &dir);
-            }
-        };
-        let (end, ()) = tokio::join!(
-            runner::run_process(&spec, self.stop.clone(), Some(tx)),
-            record_pgid
-        );
+        let end = runner::run_process(&spec, self.stop.clone(), |pgid| {
+            // Best effort: without it, `resume` cannot stop what a killed executor left.
+            let dir = work.to_string_lossy();
+            let _ = self.state.step_spawned(&self.run_id, node, pgid, &dir);
+        })
+        .await;
         drop(permit);
         let (code, rss, cpu) = match end {
             ProcessEnd::Exited {

@@ -900,7 +900,7 @@ async fn attempt_in(
         container: None,
     };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let end = run_process(&spec, stop_rx, None).await;
+    let end = run_process(&spec, stop_rx, |_| {}).await;
     let stdout = read_text(&spec.stdout);
     // The step's own output goes to the engine's log on stderr: stdout carries the outcome.
     // Each ends with a newline, so the outcome stays alone on the last line even where the

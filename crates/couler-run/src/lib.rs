@@ -446,7 +446,6 @@ async fn execute(
         let _ = cache_budget::collect(&state, &opts.state_dir).await;
     }
     let steps = state.steps(&run_id)?;
-    drop(state);
     Ok(RunReport {
         run_id,
         workflow: wf.name.clone(),

@@ -231,12 +231,12 @@ fn spawn_error(argv0: &str, e: &std::io::Error) -> String {
 /// docs/performance.md). Readers treat a missing log as empty. A log that cannot be written
 /// makes the attempt an `Error` naming the file, whatever the exit code.
 ///
-/// `spawned` receives the process group id as soon as the process exists, so the caller can
-/// record it (and a later `resume` can stop a group that a killed executor left behind).
+/// `spawned` is called with the process group id as soon as the process exists, so the caller
+/// can record it (and a later `resume` can stop a group that a killed executor left behind).
 pub async fn run_process(
     spec: &ProcessSpec,
     mut stop: watch::Receiver<bool>,
-    spawned: Option<tokio::sync::oneshot::Sender<i32>>,
+    spawned: impl FnOnce(i32),
 ) -> ProcessEnd {
     let Some(argv0) = spec.argv.first() else {
         return ProcessEnd::Error("the step has no command to run".to_string());
@@ -264,9 +264,7 @@ pub async fn run_process(
         Err(e) => return ProcessEnd::Error(spawn_error(argv0, &e)),
     };
     let pid = child.id() as i32;
-    if let Some(tx) = spawned {
-        let _ = tx.send(pid);
-    }
+    spawned(pid);
     // `child` is dropped without waiting: the pump below reaps it and reads its resource use.
     drop(child);
     let logs = [spec.stdout.clone(), spec.stderr.clone()];
@@ -667,7 +665,7 @@ mod tests {
 
     async fn run(spec: &ProcessSpec) -> ProcessEnd {
         let (_tx, rx) = watch::channel(false);
-        run_process(spec, rx, None).await
+        run_process(spec, rx, |_| {}).await
     }
 
     fn text(p: &Path) -> String {

@@ -336,15 +336,6 @@ impl State {
         Ok(())
     }
 
-    /// Runs one statement with `args`; `what` names it in the error.
-    fn exec(&self, what: &str, sql: &str, args: impl rusqlite::Params) -> Result<(), Error> {
-        self.db()
-            .prepare_cached(sql)
-            .and_then(|mut q| q.execute(args))
-            .map_err(db_err(what))?;
-        Ok(())
-    }
-
     /// The rows of one query, each read by `read`.
     fn rows<T>(
         &self,
@@ -367,7 +358,8 @@ impl State {
         spec: &str,
         params: &str,
     ) -> Result<(), Error> {
-        self.exec(
+        exec(
+            &self.db(),
             "cannot record the run",
             "INSERT INTO runs (id, workflow, spec, params, status, pid, started_at)
              VALUES (?1, ?2, ?3, ?4, 'Running', ?5, ?6)",
@@ -384,7 +376,8 @@ impl State {
 
     /// Marks a run Running again under this process (for `resume`).
     pub fn reopen_run(&self, id: &str) -> Result<(), Error> {
-        self.exec(
+        exec(
+            &self.db(),
             "cannot reopen the run",
             "UPDATE runs SET status = 'Running', pid = ?1, finished_at = NULL, message = NULL
              WHERE id = ?2",
@@ -400,7 +393,8 @@ impl State {
     ) -> Result<(), Error> {
         let text = serde_json::to_string(location)
             .map_err(|e| Error::State(format!("cannot encode the artifact store: {e}")))?;
-        self.exec(
+        exec(
+            &self.db(),
             "cannot record the run's artifact store",
             "UPDATE runs SET artifact_store = ?1 WHERE id = ?2",
             params![text, id],
@@ -413,7 +407,8 @@ impl State {
         status: RunStatus,
         message: Option<&str>,
     ) -> Result<(), Error> {
-        self.exec(
+        exec(
+            &self.db(),
             "cannot record the run's end",
             "UPDATE runs SET status = ?1, finished_at = ?2, message = ?3 WHERE id = ?4",
             params![status.as_str(), now(), message, id],
@@ -452,27 +447,21 @@ impl State {
         step: &str,
         cache: Option<(&str, Option<Duration>)>,
     ) -> Result<(u32, Option<StepOutputs>), Error> {
-        let what = "cannot record a step start";
-        let (n, cached, cached_at): (i64, Option<String>, Option<f64>) = self
-            .db()
-            .prepare_cached(
-                "INSERT INTO steps (run_id, node, step, status, started_at)
-                 VALUES (?1, ?2, ?3, 'Running', ?4)
-                 ON CONFLICT(run_id, node) DO UPDATE SET status = 'Running',
-                    started_at = excluded.started_at, finished_at = NULL, log_dir = NULL,
-                    message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL
-                 RETURNING (SELECT COALESCE(MAX(attempt), 0) FROM attempts
-                            WHERE run_id = ?1 AND node = ?2),
-                    (SELECT outputs FROM cache WHERE key = ?5),
-                    (SELECT created_at FROM cache WHERE key = ?5)",
-            )
-            .and_then(|mut q| {
-                q.query_row(
-                    params![run_id, node, step, now(), cache.map(|(key, _)| key)],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-            })
-            .map_err(db_err(what))?;
+        let (n, cached, cached_at): (i64, Option<String>, Option<f64>) = one(
+            &self.db(),
+            "cannot record a step start",
+            "INSERT INTO steps (run_id, node, step, status, started_at)
+             VALUES (?1, ?2, ?3, 'Running', ?4)
+             ON CONFLICT(run_id, node) DO UPDATE SET status = 'Running',
+                started_at = excluded.started_at, finished_at = NULL, log_dir = NULL,
+                message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL
+             RETURNING (SELECT COALESCE(MAX(attempt), 0) FROM attempts
+                        WHERE run_id = ?1 AND node = ?2),
+                (SELECT outputs FROM cache WHERE key = ?5),
+                (SELECT created_at FROM cache WHERE key = ?5)",
+            params![run_id, node, step, now(), cache.map(|(key, _)| key)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let hit = match cache {
             Some((_, max_age)) => usable_entry(cached, cached_at, max_age),
             None => None,
@@ -489,7 +478,8 @@ impl State {
         pgid: i32,
         log_dir: &str,
     ) -> Result<(), Error> {
-        self.exec(
+        exec(
+            &self.db(),
             "cannot record a step's process group",
             "UPDATE steps SET pgid = ?1, log_dir = ?2 WHERE run_id = ?3 AND node = ?4",
             params![i64::from(pgid), log_dir, run_id, node],
@@ -553,6 +543,7 @@ impl State {
         }
         Ok(())
     }
+
     /// Records one attempt that is not a step's last (a retry follows, or a `repeat` loop goes
     /// on); the last one goes with the step's end in [`State::step_ended`].
     pub fn attempt_ended(
@@ -594,13 +585,13 @@ impl State {
 
     /// The highest attempt number recorded for a node (0 if none), so `resume` numbers on.
     pub fn last_attempt(&self, run_id: &str, node: &str) -> Result<u32, Error> {
-        let n: i64 = self
-            .db()
-            .prepare_cached(
-                "SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE run_id = ?1 AND node = ?2",
-            )
-            .and_then(|mut q| q.query_row([run_id, node], |r| r.get(0)))
-            .map_err(db_err("cannot read attempts"))?;
+        let n: i64 = one(
+            &self.db(),
+            "cannot read attempts",
+            "SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE run_id = ?1 AND node = ?2",
+            [run_id, node],
+            |r| r.get(0),
+        )?;
         Ok(u32::try_from(n).unwrap_or(0))
     }
 
@@ -661,7 +652,8 @@ impl State {
 
     /// Counts a use of the entry under `key`: the budget's policies rank by use.
     pub fn cache_hit(&self, key: &str) -> Result<(), Error> {
-        self.exec(
+        exec(
+            &self.db(),
             "cannot record a cache hit",
             "UPDATE cache SET hits = hits + 1, last_used = ?1 WHERE key = ?2",
             params![now(), key],
@@ -715,17 +707,20 @@ impl State {
 
     /// The cache's bytes: the sum of its entries' (a cheap check before ranking).
     pub fn cache_bytes(&self) -> Result<u64, Error> {
-        let n: i64 = self
-            .db()
-            .prepare_cached("SELECT COALESCE(SUM(bytes), 0) FROM cache")
-            .and_then(|mut q| q.query_row([], |r| r.get(0)))
-            .map_err(db_err("cannot read the cache"))?;
+        let n: i64 = one(
+            &self.db(),
+            "cannot read the cache",
+            "SELECT COALESCE(SUM(bytes), 0) FROM cache",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Deletes one cache entry (its blobs stay until a garbage collection).
     pub fn cache_delete(&self, key: &str) -> Result<(), Error> {
-        self.exec(
+        exec(
+            &self.db(),
             "cannot delete a cache entry",
             "DELETE FROM cache WHERE key = ?1",
             [key],
@@ -805,6 +800,27 @@ pub struct CachePut<'a> {
     pub meta: &'a crate::cache_budget::PutMeta,
 }
 
+/// Runs one (cached) statement with `args`; `what` names it in the error.
+fn exec(db: &Connection, what: &str, sql: &str, args: impl rusqlite::Params) -> Result<(), Error> {
+    db.prepare_cached(sql)
+        .and_then(|mut q| q.execute(args))
+        .map_err(db_err(what))?;
+    Ok(())
+}
+
+/// The one row a (cached) statement returns, read by `read`.
+fn one<T>(
+    db: &Connection,
+    what: &str,
+    sql: &str,
+    args: impl rusqlite::Params,
+    read: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<T, Error> {
+    db.prepare_cached(sql)
+        .and_then(|mut q| q.query_row(args, read))
+        .map_err(db_err(what))
+}
+
 const RUN_COLUMNS: &str = "id, workflow, status, pid, started_at, finished_at, message, spec,
     params, artifact_store";
 
@@ -814,13 +830,13 @@ fn write_attempt(
     node: &str,
     a: &AttemptRecord,
 ) -> Result<(), Error> {
-    db.prepare_cached(
+    exec(
+        db,
+        "cannot record an attempt",
         "INSERT OR REPLACE INTO attempts (run_id, node, attempt, status, exit_code, started_at,
             finished_at, peak_rss_kb, cpu_seconds, log_dir, message)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )
-    .and_then(|mut q| {
-        q.execute(params![
+        params![
             run_id,
             node,
             i64::from(a.attempt),
@@ -832,10 +848,8 @@ fn write_attempt(
             a.cpu_seconds,
             a.log_dir,
             a.message,
-        ])
-    })
-    .map_err(db_err("cannot record an attempt"))?;
-    Ok(())
+        ],
+    )
 }
 
 /// The outputs a cache entry holds (its `outputs` and `created_at`, `None` when there is no
@@ -866,7 +880,9 @@ fn write_step_finished(
     fin: &Finished,
 ) -> Result<(), Error> {
     let outputs = fin.outputs.as_ref().map(encode_outputs).transpose()?;
-    db.prepare_cached(
+    exec(
+        db,
+        "cannot record a step's end",
         "INSERT INTO steps (run_id, node, step, status, attempts, exit_code, started_at,
             finished_at, peak_rss_kb, cpu_seconds, cache_key, outputs, log_dir, message)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
@@ -877,9 +893,7 @@ fn write_step_finished(
             cpu_seconds = excluded.cpu_seconds, cache_key = excluded.cache_key,
             outputs = excluded.outputs, log_dir = COALESCE(excluded.log_dir, steps.log_dir),
             message = excluded.message, pgid = NULL",
-    )
-    .and_then(|mut q| {
-        q.execute(params![
+        params![
             run_id,
             node,
             step,
@@ -894,10 +908,8 @@ fn write_step_finished(
             outputs,
             fin.log_dir,
             fin.message,
-        ])
-    })
-    .map_err(db_err("cannot record a step's end"))?;
-    Ok(())
+        ],
+    )
 }
 
 fn write_cache_put(
@@ -911,13 +923,13 @@ fn write_cache_put(
     let text = encode_outputs(outputs)?;
     let bytes: u64 = outputs.artifacts.values().map(|a| a.size).sum();
     let t = now();
-    db.prepare_cached(
+    exec(
+        db,
+        "cannot write the cache",
         "INSERT OR REPLACE INTO cache (key, outputs, run_id, node, created_at, step, bytes,
             recompute_secs, hits, last_used, consumers)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?5, ?9)",
-    )
-    .and_then(|mut q| {
-        q.execute(params![
+        params![
             key,
             text,
             run_id,
@@ -927,10 +939,8 @@ fn write_cache_put(
             i64::try_from(bytes).unwrap_or(i64::MAX),
             meta.recompute_secs,
             i64::from(meta.consumers),
-        ])
-    })
-    .map_err(db_err("cannot write the cache"))?;
-    Ok(())
+        ],
+    )
 }
 
 fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
@@ -1003,39 +1013,20 @@ mod tests {
     #[tokio::test]
     async fn a_version_1_database_gains_the_artifact_store_column() -> Result<(), Error> {
         let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
-        // Build a version-1 database by hand: the first migration only.
-        {
-            let state = State::open(dir.path())?;
-            state
-                .db()
-                .execute_batch("DROP TABLE runs")
-                .map_err(db_err("test"))?;
-            state
-                .db()
-                .execute_batch(MIGRATIONS[0][0])
-                .map_err(db_err("test"))?;
-            // The cache table as version 1 had it (version 3 adds its metadata).
-            state
-                .db()
-                .execute_batch("DROP TABLE cache")
-                .map_err(db_err("test"))?;
-            state
-                .db()
-                .execute_batch(MIGRATIONS[0][3])
-                .map_err(db_err("test"))?;
-            state
-                .db()
-                .execute_batch("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-                .map_err(db_err("test"))?;
-            state
-                .db()
-                .execute_batch(
-                    "INSERT INTO runs (id, workflow, spec, params, status, started_at)
-                 VALUES ('old', 'w', '{}', '{}', 'Failed', 0)",
-                )
-                .map_err(db_err("test"))?;
-            drop(state);
-        }
+        // Build a version-1 database by hand: the runs and cache tables as the first migration
+        // made them (version 2 adds the artifact store, version 3 the cache's metadata), one
+        // run in it.
+        let sql = format!(
+            "DROP TABLE runs; {}; DROP TABLE cache; {};
+             UPDATE meta SET value = '1' WHERE key = 'schema_version';
+             INSERT INTO runs (id, workflow, spec, params, status, started_at)
+             VALUES ('old', 'w', '{{}}', '{{}}', 'Failed', 0);",
+            MIGRATIONS[0][0], MIGRATIONS[0][3]
+        );
+        State::open(dir.path())?
+            .db()
+            .execute_batch(&sql)
+            .map_err(db_err("test"))?;
         let state = State::open(dir.path())?;
         let old = state.run("old")?.ok_or(Error::Internal("no run".into()))?;
         assert_eq!(old.artifact_store, None);

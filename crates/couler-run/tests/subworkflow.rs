@@ -32,12 +32,9 @@ async fn run_file(dir: &Path, file: &Path) -> RunReport {
 
 /// The steps of the nested run of sub-workflow step `node`.
 fn child_steps(dir: &Path, r: &RunReport, node: &str) -> Vec<StepRecord> {
-    let state = State::open(&dir.join("state")).unwrap_or_else(|e| panic!("{e}"));
-    let steps = state
-        .steps(&format!("{}.{node}", r.run_id))
-        .unwrap_or_else(|e| panic!("{e}"));
-    drop(state);
-    steps
+    State::open(&dir.join("state"))
+        .and_then(|state| state.steps(&format!("{}.{node}", r.run_id)))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn child<'a>(steps: &'a [StepRecord], node: &str) -> &'a StepRecord {
@@ -258,7 +255,6 @@ async fn nesting_deeper_than_the_limit_is_refused() {
             }
         }
     }
-    drop(state);
     assert!(
         deepest.contains(&format!(
             "at most {} levels",

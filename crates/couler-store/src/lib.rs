@@ -761,15 +761,32 @@ async fn clean_stale_tmp(tmp: &Path) {
         let Ok(meta) = entry.metadata().await else {
             continue;
         };
-        let old = meta
-            .modified()
-            .ok()
-            .and_then(|m| now.duration_since(m).ok())
-            .is_some_and(|age| age > STALE_TMP_AGE);
-        if old && meta.is_file() {
+        if meta.is_file() && is_stale(meta.modified().ok(), now) {
             let _ = tokio::fs::remove_file(entry.path()).await;
         }
     }
+}
+
+/// Deletes what crashed writers left under a store's `.tmp/` (WebHDFS), as [`clean_stale_tmp`]
+/// does on the local filesystem. Best effort.
+async fn clean_stale_staging(op: &Operator) {
+    let Ok(entries) = op.list_with(TMP_PREFIX).recursive(true).await else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries {
+        let meta = entry.metadata();
+        if meta.is_file() && is_stale(meta.last_modified().map(SystemTime::from), now) {
+            let _ = op.delete(entry.path()).await;
+        }
+    }
+}
+
+/// Whether a temporary file last written at `modified` is older than `STALE_TMP_AGE`.
+fn is_stale(modified: Option<SystemTime>, now: SystemTime) -> bool {
+    modified
+        .and_then(|m| now.duration_since(m).ok())
+        .is_some_and(|age| age > STALE_TMP_AGE)
 }
 
 fn require_bucket(bucket: &str, service: &str) -> Result<(), StoreError> {
@@ -998,8 +1015,9 @@ async fn open_webhdfs(
         "webhdfs"
     };
     let location = format!("{hdfs_scheme}://{host}{root}");
+    let endpoint = format!("{scheme}://{host}");
     let mut builder = opendal::services::Webhdfs::default()
-        .endpoint(&format!("{scheme}://{host}"))
+        .endpoint(&endpoint)
         .root(&root)
         // Lets opendal upload a large blob in blocks (then CONCAT); it writes one that fits a
         // block in place, which is why the blob itself is staged under `.tmp/` too.
@@ -1009,42 +1027,19 @@ async fn open_webhdfs(
     }
     let op =
         Operator::new(builder).map_err(|e| StoreError::backend("configuring", &location, e))?;
-    let renamer = webhdfs::Renamer::new(&format!("{scheme}://{host}"), &root, user.as_deref())
-        .map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Config,
-                format!("cannot set up an HTTP client for {location}: {e}"),
-            )
-        })?;
-    let store = ArtifactStore {
-        op: with_retries(op),
+    let renamer = webhdfs::Renamer::new(&endpoint, &root, user.as_deref()).map_err(|e| {
+        StoreError::new(
+            StoreErrorKind::Config,
+            format!("cannot set up an HTTP client for {location}: {e}"),
+        )
+    })?;
+    let op = with_retries(op);
+    clean_stale_staging(&op).await;
+    Ok(ArtifactStore {
+        op,
         location,
         renamer: Some(Arc::new(renamer)),
-    };
-    store.clean_stale_staging().await;
-    Ok(store)
-}
-
-impl ArtifactStore {
-    /// Deletes what crashed writers left under `.tmp/` more than `STALE_TMP_AGE` ago (younger
-    /// files may belong to a live writer elsewhere). Best effort.
-    async fn clean_stale_staging(&self) {
-        let Ok(entries) = self.op.list_with(TMP_PREFIX).recursive(true).await else {
-            return;
-        };
-        let now = SystemTime::now();
-        for entry in entries {
-            let meta = entry.metadata();
-            let old = meta
-                .last_modified()
-                .map(SystemTime::from)
-                .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|age| age > STALE_TMP_AGE);
-            if old && meta.is_file() {
-                let _ = self.op.delete(entry.path()).await;
-            }
-        }
-    }
+    })
 }
 
 /// Installs the HTTP transport opendal uses for the cloud stores (reqwest + rustls with ring),
@@ -1261,21 +1256,22 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// A fresh sibling path of `dest` for writing before the rename.
-fn beside(dest: &Path) -> PathBuf {
+/// `PID-RANDOM`: unique to one write among every process writing the same name.
+fn unique_suffix() -> String {
     use std::hash::{BuildHasher, RandomState};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let random = RandomState::new().hash_one(n);
+    let random = RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("{}-{random:016x}", std::process::id())
+}
+
+/// A fresh sibling path of `dest` for writing before the rename.
+fn beside(dest: &Path) -> PathBuf {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "artifact".to_string());
-    parent_dir(dest).join(format!(
-        ".{name}.couler-tmp-{}-{random:016x}",
-        std::process::id()
-    ))
+    parent_dir(dest).join(format!(".{name}.couler-tmp-{}", unique_suffix()))
 }
 
 /// Moves `tmp` to `dest`, replacing what was there. A file replaces atomically; a directory

@@ -138,16 +138,8 @@ impl Renamer {
 
 /// A staging name under `.tmp/` for a blob on its way to `key`, unique to this write.
 pub(crate) fn staging_key(key: &str) -> String {
-    use std::hash::{BuildHasher, RandomState};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let random = RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed));
     let name = key.rsplit('/').next().unwrap_or("blob");
-    format!(
-        "{}{name}.{}-{random:016x}",
-        crate::TMP_PREFIX,
-        std::process::id()
-    )
+    format!("{}{name}.{}", crate::TMP_PREFIX, crate::unique_suffix())
 }
 
 /// Percent-encodes a path or a query value, keeping `/` and RFC 3986's unreserved characters.
