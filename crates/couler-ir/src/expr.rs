@@ -224,6 +224,15 @@ pub enum Segment {
     Ref(Reference),
 }
 
+/// A JSON value as a placeholder renders it: a string as itself, anything else as compact
+/// JSON. One rule for the local runtime and for the values backends precompute (map items).
+pub fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// A string with `{{reference}}` placeholders, e.g. `--lr={{params.lr}}`.
 ///
 /// `{{…}}` whose first word is a reference root (`params`, `steps`, `inputs`, `outputs`, `item`,

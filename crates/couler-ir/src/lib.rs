@@ -14,6 +14,7 @@
 //! Invariants: no I/O, no async, no engine-specific strings. Front ends produce a [`Workflow`];
 //! passes and backends consume one that [`validate`] accepted.
 
+pub mod cron;
 pub mod diag;
 pub mod expr;
 pub mod graph;
@@ -23,7 +24,9 @@ pub mod validate;
 pub mod value;
 
 pub use diag::{Diagnostic, Location, Severity};
-pub use expr::{CmpOp, Expr, Literal, Reference, Segment, StepOutput, Template, WorkflowField};
+pub use expr::{
+    CmpOp, Expr, Literal, Reference, Segment, StepOutput, Template, WorkflowField, value_text,
+};
 pub use graph::{Cycle, Graph};
 pub use model::*;
 pub use spec::Format;

@@ -1093,39 +1093,21 @@ impl Validator<'_> {
     }
 
     fn schedule(&mut self, s: &Schedule) {
-        let macros = [
-            "@yearly",
-            "@annually",
-            "@monthly",
-            "@weekly",
-            "@daily",
-            "@midnight",
-            "@hourly",
-        ];
-        let text = s.cron.trim();
-        let fields: Vec<&str> = text.split_whitespace().collect();
-        let valid_chars = |f: &str| {
-            f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ",-*/?".contains(c))
-        };
-        let ok =
-            macros.contains(&text) || (fields.len() == 5 && fields.iter().all(|f| valid_chars(f)));
-        if !ok {
-            self.err("schedule.cron", format!("`{}` is not a cron schedule", s.cron), "write five fields `minute hour day-of-month month day-of-week`, e.g. `0 2 * * *`, or a macro such as `@daily`");
+        if let Err(why) = crate::cron::check(&s.cron) {
+            self.err(
+                "schedule.cron",
+                format!("`{}` is not a cron schedule Argo accepts: {why}", s.cron),
+                "write five fields `minute hour day-of-month month day-of-week` (minute 0-59, hour 0-23, day 1-31, month 1-12 or jan-dec, weekday 0-6 or sun-sat; `*`, `a-b`, `/step`, lists), e.g. `0 2 * * *`, or a macro such as `@daily`",
+            );
         }
-        if let Some(tz) = &s.timezone {
-            let plausible = tz == "UTC"
-                || (tz.contains('/')
-                    && tz
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
-            if !plausible {
-                self.err(
-                    "schedule.timezone",
-                    format!("`{tz}` is not an IANA time zone"),
-                    "use a name such as `UTC` or `Asia/Shanghai`",
-                );
-            }
+        if let Some(tz) = &s.timezone
+            && !crate::cron::is_time_zone(tz)
+        {
+            self.err(
+                "schedule.timezone",
+                format!("`{tz}` is not an IANA time zone"),
+                "use a tzdata name such as `UTC` or `Asia/Shanghai`",
+            );
         }
     }
 

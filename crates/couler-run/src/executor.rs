@@ -403,16 +403,7 @@ impl Exec {
             MapOver::From(r) => {
                 let ctx = self.context(seen, None, None);
                 let text = ctx.resolve(r)?;
-                match serde_json::from_str::<serde_json::Value>(&text) {
-                    Ok(serde_json::Value::Array(v)) => v,
-                    _ => {
-                        return Err(Unresolved::Error(format!(
-                            "`map.from: {r}` of step `{}` is not a JSON list: {}",
-                            step.name,
-                            text.chars().take(200).collect::<String>()
-                        )));
-                    }
-                }
+                crate::capture::map_items(r, &step.name, &text).map_err(Unresolved::Error)?
             }
         }))
     }
@@ -938,11 +929,13 @@ impl Exec {
         {
             let c = runner::ContainerRef::of_step(engine, &self.run_id, node);
             let limits = self.wf.effective_resources(step).map(|r| &r.limits);
+            let mounts = crate::paths::step_mounts(step, work);
             argv = runner::container_argv(&runner::ContainerSpec {
                 container: &c,
                 image,
                 work_dir: work,
                 script: script.as_deref(),
+                mounts: &mounts,
                 env: &env,
                 cpu_limit: limits.and_then(|l| l.cpu.as_ref()).map(|q| q.value()),
                 memory_limit_bytes: limits
@@ -1008,7 +1001,7 @@ impl Exec {
         let stdout = read_text(&spec.stdout);
         let mut outputs = StepOutputs {
             exit_code: Some(code),
-            result: Some(stdout.trim().to_string()),
+            result: Some(crate::capture::result(&stdout)),
             ..StepOutputs::default()
         };
         let mut a = Attempt {
@@ -1045,7 +1038,8 @@ impl Exec {
     }
 }
 
-/// Reads a successful attempt's output parameters (file `path`, else trimmed stdout) and
+/// Reads a successful attempt's output parameters (file `path`, else stdout; one trailing
+/// newline removed, [`crate::capture`]) and
 /// stores its output artifacts; on the first one missing, says which (the attempt errs).
 pub(crate) async fn collect_outputs(
     store: &Store,
@@ -1056,9 +1050,9 @@ pub(crate) async fn collect_outputs(
 ) -> Result<(), String> {
     for p in &step.outputs.parameters {
         let value = match &p.path {
-            None => Some(stdout.trim().to_string()),
+            None => Some(crate::capture::output_value(stdout).to_string()),
             Some(path) => match std::fs::read_to_string(under(work, path)) {
-                Ok(v) => Some(v.trim().to_string()),
+                Ok(v) => Some(crate::capture::output_value(&v).to_string()),
                 Err(_) => p.default.clone(),
             },
         };
@@ -1067,10 +1061,10 @@ pub(crate) async fn collect_outputs(
                 outputs.parameters.insert(p.name.clone(), v);
             }
             None => {
-                return Err(format!(
-                    "output parameter `{}`: the step did not write {}",
-                    p.name,
-                    under(work, p.path.as_deref().unwrap_or_default()).display()
+                return Err(crate::paths::not_written(
+                    &format!("output parameter `{}`", p.name),
+                    work,
+                    p.path.as_deref().unwrap_or_default(),
                 ));
             }
         }
@@ -1081,10 +1075,10 @@ pub(crate) async fn collect_outputs(
             if o.optional {
                 continue;
             }
-            return Err(format!(
-                "output artifact `{}`: the step did not write {}",
-                o.name,
-                p.display()
+            return Err(crate::paths::not_written(
+                &format!("output artifact `{}`", o.name),
+                work,
+                &o.path,
             ));
         }
         match store.put(&p).await {
@@ -1205,6 +1199,7 @@ impl AttemptPlan {
         let (step, work) = (i.step, i.files.work());
         std::fs::create_dir_all(work)
             .map_err(|e| format!("cannot create the step directory {}: {e}", work.display()))?;
+        crate::paths::make_output_dirs(step, work)?;
         if let Some(store) = i.store {
             for (name, path, r) in i.inputs {
                 store
@@ -1245,7 +1240,7 @@ impl AttemptPlan {
             && let Some(wd) = &c.working_dir
             && i.work_dir_on_host
         {
-            cwd = under(work, wd);
+            cwd = work.join(wd);
             let _ = std::fs::create_dir_all(&cwd);
         }
         Ok(AttemptPlan {
@@ -1257,14 +1252,9 @@ impl AttemptPlan {
     }
 }
 
-/// `p` as the step sees it: absolute paths as they are, relative ones under its work dir.
+/// Where declared path `p` lives for an attempt working in `work` ([`crate::paths`]).
 pub(crate) fn under(work: &Path, p: &str) -> PathBuf {
-    let p = Path::new(p);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        work.join(p)
-    }
+    crate::paths::declared(work, p)
 }
 
 /// The stand-in for a path in the cache key, which must not change with the run's directories.

@@ -537,14 +537,7 @@ pub fn map_items(
         } => Ok(range_items(*start, *stop, *by)),
         MapOver::From(r) => {
             let text = ctx.resolve(r)?;
-            match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(serde_json::Value::Array(v)) => Ok(v),
-                _ => Err(Unresolved::Error(format!(
-                    "`map.from: {r}` of step `{}` is not a JSON list: {}",
-                    step.name,
-                    text.chars().take(200).collect::<String>()
-                ))),
-            }
+            crate::capture::map_items(r, &step.name, &text).map_err(Unresolved::Error)
         }
     }
 }
@@ -926,7 +919,7 @@ async fn attempt_in(
     };
     let mut outputs = StepOutputs {
         exit_code: Some(code),
-        result: Some(stdout.trim().to_string()),
+        result: Some(crate::capture::result(&stdout)),
         ..StepOutputs::default()
     };
     if code != 0 {

@@ -22,8 +22,10 @@
 
 pub mod artifacts;
 pub mod cache_budget;
+pub mod capture;
 mod executor;
 pub mod launch;
+mod paths;
 pub mod render;
 pub mod runner;
 pub mod state;

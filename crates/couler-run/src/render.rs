@@ -41,10 +41,7 @@ pub struct Context<'a> {
 
 /// A JSON value as template text: strings as they are, everything else as JSON.
 pub fn json_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    couler_ir::value_text(v)
 }
 
 /// The status name a reader sees for a step (`Cached` reads as `Succeeded`, as on a cluster).

@@ -549,6 +549,9 @@ pub struct ContainerSpec<'a> {
     pub work_dir: &'a Path,
     /// A script step's source file (outside the working directory), mounted read-only.
     pub script: Option<&'a Path>,
+    /// (host directory, container path): where the step's absolute declared paths live
+    /// (`crate::paths::container_mounts`).
+    pub mounts: &'a [(PathBuf, String)],
     pub env: &'a [(String, String)],
     pub cpu_limit: Option<f64>,
     pub memory_limit_bytes: Option<u64>,
@@ -573,6 +576,10 @@ pub fn container_argv(c: &ContainerSpec<'_>) -> Vec<String> {
         let f = f.to_string_lossy();
         argv.push("-v".into());
         argv.push(format!("{f}:{f}:ro"));
+    }
+    for (host, at) in c.mounts {
+        argv.push("-v".into());
+        argv.push(format!("{}:{at}", host.display()));
     }
     for (k, v) in c.env {
         argv.push("-e".into());
@@ -610,6 +617,7 @@ mod tests {
             image: "python:3.12-slim",
             work_dir: files.work(),
             script: Some(&files.script()),
+            mounts: &[(PathBuf::from("/w/steps/train.2/.root/tmp"), "/tmp".into())],
             env: &env,
             cpu_limit: Some(2.0),
             memory_limit_bytes: Some(1024),
@@ -629,6 +637,8 @@ mod tests {
                 "/w/steps/train.2",
                 "-v",
                 "/w/steps/train.2.script:/w/steps/train.2.script:ro",
+                "-v",
+                "/w/steps/train.2/.root/tmp:/tmp",
                 "-e",
                 "A=1",
                 "--cpus=2",
