@@ -94,6 +94,20 @@ pub struct Options {
     /// Where tasks store and fetch artifacts (a directory or `s3://bucket/prefix`); default:
     /// the workflow's `artifactRepository`.
     pub artifact_store: Option<String>,
+    /// The `name:` of each sub-workflow spec file a step references (`ref` → name), read by
+    /// the caller; the engine object of such a step is named after it, as the child compiled
+    /// alone is. A `ref` missing here is named by [`sub_workflow_name`].
+    pub sub_workflow_names: BTreeMap<String, String>,
+}
+
+impl Options {
+    /// The engine object (Argo WorkflowTemplate, Airflow DAG) a sub-workflow step runs.
+    pub fn sub_workflow_name(&self, reference: &str) -> String {
+        match self.sub_workflow_names.get(reference) {
+            Some(name) => name.clone(),
+            None => sub_workflow_name(reference),
+        }
+    }
 }
 
 /// How an Airflow task runs its step.
@@ -278,8 +292,9 @@ pub(crate) fn sub_workflow_misuse<'w>(
     None
 }
 
-/// The engine object a sub-workflow step runs (Argo: a WorkflowTemplate, Airflow: a DAG): a
-/// registered name as it is, a spec file path by its file stem.
+/// The engine object a sub-workflow step runs (Argo: a WorkflowTemplate, Airflow: a DAG) when
+/// the caller did not read the child's name ([`Options::sub_workflow_name`]): a registered
+/// name as it is, a spec file path by its file stem.
 pub(crate) fn sub_workflow_name(reference: &str) -> String {
     let last = reference.rsplit('/').next().unwrap_or(reference);
     let stem = last

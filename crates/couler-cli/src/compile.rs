@@ -61,6 +61,7 @@ impl LoweringArgs {
             launcher: self.launcher.clone(),
             launcher_image: self.launcher_image.clone(),
             artifact_store: self.artifact_store.clone(),
+            ..Options::default()
         }
     }
 }
@@ -108,6 +109,9 @@ pub fn run(args: &CompileArgs) -> u8 {
         DocKind::WorkflowTemplate => Kind::WorkflowTemplate,
         DocKind::CronWorkflow => Kind::CronWorkflow,
     }));
+    let Some(options) = crate::subworkflows::with_names(options, &wf, &args.file) else {
+        return crate::commands::INVALID;
+    };
     let Some(out) = compile_or_report(backend.as_ref(), &wf, &options, &args.file) else {
         return crate::commands::INVALID;
     };

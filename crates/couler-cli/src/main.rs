@@ -14,6 +14,7 @@ mod runtime;
 mod simulate;
 mod split;
 mod submit;
+mod subworkflows;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

@@ -44,8 +44,10 @@ pub fn run(args: &SubmitArgs) -> u8 {
         return crate::commands::INVALID;
     };
     let Engine::Argo = args.engine;
-    let Some(out) = crate::compile::compile_or_report(&Argo, &wf, &Options::default(), &args.file)
-    else {
+    let Some(options) = crate::subworkflows::with_names(Options::default(), &wf, &args.file) else {
+        return crate::commands::INVALID;
+    };
+    let Some(out) = crate::compile::compile_or_report(&Argo, &wf, &options, &args.file) else {
         return crate::commands::INVALID;
     };
     let Some(yaml) = out.files.into_values().next() else {

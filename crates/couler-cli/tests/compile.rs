@@ -80,3 +80,49 @@ fn backends_prints_the_capability_matrix() {
         "{text}"
     );
 }
+
+/// A sub-workflow step references the WorkflowTemplate its child compiles to, which is named
+/// after the child's `name:`, not after the file; a child that does not load is exit 2.
+#[test]
+fn a_sub_workflow_step_references_the_childs_own_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\n";
+    std::fs::write(
+        dir.path().join("child.yaml"),
+        format!("{head}name: child-wf\nparams: [{{name: msg}}]\nsteps:\n  - name: a\n    container: {{image: alpine, command: [echo, '{{{{params.msg}}}}']}}\n"),
+    )
+    .unwrap();
+    let parent = dir.path().join("parent.yaml");
+    std::fs::write(
+        &parent,
+        format!("{head}name: parent\nsteps:\n  - name: sub\n    workflow: {{ref: ./child.yaml, params: {{msg: hi}}}}\n"),
+    )
+    .unwrap();
+    let child_out = couler(&[
+        "compile",
+        dir.path().join("child.yaml").to_str().unwrap(),
+        "--kind",
+        "workflow-template",
+    ]);
+    assert!(String::from_utf8_lossy(&child_out.stdout).contains("  name: child-wf\n"));
+    let out = couler(&["compile", parent.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("workflowTemplateRef:\n            name: child-wf\n"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.path().join("child.yaml"),
+        format!("{head}name: Bad Name\n"),
+    )
+    .unwrap();
+    let out = couler(&["compile", parent.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("child.yaml"));
+}

@@ -585,7 +585,7 @@ fn task(
         kw.push(format!("max_active_tis_per_dagrun={}", p.max(1)));
     }
     if let StepKind::Workflow(sw) = &step.kind {
-        trigger_task(w, &var, sw, &mut kw)?;
+        trigger_task(w, &var, sw, &o.sub_workflow_name(&sw.reference), &mut kw)?;
         return Ok(var);
     }
     // The launcher's workflow: the file's WORKFLOW with this task's step and stubs.
@@ -732,11 +732,11 @@ fn trigger_task(
     w: &mut String,
     var: &str,
     sw: &couler_ir::SubWorkflow,
+    dag_id: &str,
     kw: &mut Vec<String>,
 ) -> Result<(), CompileError> {
-    let dag_id = crate::sub_workflow_name(&sw.reference);
-    task_id(&dag_id)?;
-    kw.push(format!("trigger_dag_id={}", string(&dag_id)));
+    task_id(dag_id)?;
+    kw.push(format!("trigger_dag_id={}", string(dag_id)));
     kw.push("trigger_run_id=\"{{ run_id }}\"".into());
     if !sw.params.is_empty() {
         let mut entries = Vec::new();

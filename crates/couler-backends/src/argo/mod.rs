@@ -5,7 +5,11 @@
 //! templates for loops (`repeat`, a recursive steps template) and bounded fan-out
 //! (`map.parallelism`, a DAG template with `parallelism`). See `docs/argo.md` for every feature.
 
+mod items;
+pub mod limits;
 pub mod lint;
+mod manifest;
+mod paths;
 mod render;
 pub mod split;
 
@@ -15,8 +19,9 @@ use crate::capability::{Feature, Support};
 use crate::k8s::{fnv1a, param_text, resources, toleration};
 use crate::{Backend, CompileError, Kind, Options, Output};
 use couler_ir::{
-    ArtifactSource, CleanPodPolicy, ConcurrencyPolicy, Duration, Framework, MapOver, Reference,
-    ResourceAction, RetryOn, Step, StepKind, StepOutput, Storage, VolumeSource, Workflow,
+    ArtifactSource, CleanPodPolicy, ConcurrencyPolicy, Duration, Expr, Framework, MapOver,
+    Reference, ResourceAction, RetryOn, Step, StepKind, StepOutput, Storage, VolumeSource,
+    Workflow,
 };
 use render::Exposure;
 use serde_json::{Map, Value, json};
@@ -69,6 +74,7 @@ impl Backend for Argo {
         let doc = lower(wf, options)?;
         let text = to_yaml(&doc)?;
         let mut out = Output::default();
+        out.warnings.extend(limits::warnings(wf));
         let size = text.len();
         if size > REQUEST_LIMIT {
             out.warnings.push(format!(
@@ -169,16 +175,6 @@ fn go_duration(d: Duration) -> String {
 
 fn secs(d: Duration) -> u64 {
     d.as_secs_ceil()
-}
-
-/// A relative path is placed under the working directory, or `/tmp`; Argo needs absolute paths.
-fn abs_path(path: &str, working_dir: Option<&str>) -> String {
-    if path.starts_with('/') {
-        path.to_string()
-    } else {
-        let base = working_dir.unwrap_or("/tmp");
-        format!("{}/{}", base.trim_end_matches('/'), path)
-    }
 }
 
 /// Lowers a workflow to one Argo document (a JSON value).
@@ -581,7 +577,7 @@ impl<'a> Lowerer<'a> {
         Ok(match r {
             Reference::Param(n) => render::workflow_param(n),
             Reference::Workflow(f) => render::workflow_field(*f).to_string(),
-            Reference::Item(keys) => render::item(keys),
+            Reference::Item(keys) => items::placeholder(step, keys),
             Reference::Step { step: s, output } => {
                 let exposure = self
                     .exposure
@@ -661,9 +657,14 @@ impl<'a> Lowerer<'a> {
             .iter()
             .map(|(n, r)| Ok(json!({"name": n, "value": self.dag_ref("tasks", step, r)?})))
             .collect::<Result<_, CompileError>>()?;
+        // A `when` reading `item` goes where the item is: inside a `parallelism` wrapper.
+        let parallelism = (step.repeat.is_none())
+            .then(|| step.map.as_ref().and_then(|m| m.parallelism))
+            .flatten();
+        let item_when = (step.when.as_ref()).filter(|c| parallelism.is_some() && reads_item(c));
         let template = if let Some(rep) = &step.repeat {
             self.repeat_template(step, &low.template, &mut params, &mut artifacts, rep)?
-        } else if let Some(p) = step.map.as_ref().and_then(|m| m.parallelism) {
+        } else if let Some(p) = parallelism {
             self.map_wrapper(
                 step,
                 &low.template,
@@ -672,6 +673,7 @@ impl<'a> Lowerer<'a> {
                 item_args,
                 std::mem::take(&mut loop_fields),
                 p,
+                item_when,
             )?
         } else {
             params.extend(item_args);
@@ -680,7 +682,7 @@ impl<'a> Lowerer<'a> {
         task.insert("template".into(), json!(template));
         insert_arguments(&mut task, params, artifacts);
         self.dependencies(step, &mut task);
-        if let Some(cond) = &step.when {
+        if let Some(cond) = step.when.as_ref().filter(|_| item_when.is_none()) {
             let when = render::condition(cond, &mut |r| self.dag_ref("tasks", step, r))?;
             task.insert("when".into(), json!(when));
         }
@@ -700,7 +702,7 @@ impl<'a> Lowerer<'a> {
         let mut m = Map::new();
         match over {
             MapOver::Items(items) => {
-                m.insert("withItems".into(), json!(items));
+                m.insert("withItems".into(), json!(items::with_items(step, items)));
             }
             MapOver::Range {
                 start,
@@ -729,6 +731,7 @@ impl<'a> Lowerer<'a> {
                 }
             }
             MapOver::From(r) => {
+                items::check_run_time(step)?;
                 m.insert("withParam".into(), json!(self.dag_ref(prefix, step, r)?));
             }
         }
@@ -746,6 +749,7 @@ impl<'a> Lowerer<'a> {
         item_args: Vec<Value>,
         loop_fields: Map<String, Value>,
         parallelism: u32,
+        item_when: Option<&Expr>,
     ) -> Result<String, CompileError> {
         let name = self.fresh(&format!("{}-map", step.name));
         let (inputs, mut inner_params, inner_artifacts) = forward_through(params, artifacts);
@@ -768,6 +772,10 @@ impl<'a> Lowerer<'a> {
         task.insert("template".into(), json!(inner));
         insert_arguments(&mut task, inner_params, inner_artifacts);
         task.extend(loop_fields);
+        if let Some(cond) = item_when {
+            let when = self.inner_when(step, cond, params, &mut inputs)?;
+            task.insert("when".into(), json!(when));
+        }
         let prefix = "tasks";
         let mut outs = vec![
             json!({"name": "result", "valueFrom": {"parameter": render::step_output(prefix, &step.name, &StepOutput::Result, Exposure::Mapped)}}),
@@ -785,6 +793,34 @@ impl<'a> Lowerer<'a> {
         t.insert("dag".into(), json!({"tasks": [task]}));
         self.templates.push(Value::Object(t));
         Ok(name)
+    }
+
+    /// A `when` that reads `item`, rendered inside a `map_wrapper`: the item as the loop has
+    /// it, other steps' outputs passed in through the wrapper (`params`, `inputs`).
+    fn inner_when(
+        &self,
+        step: &Step,
+        cond: &Expr,
+        params: &mut Vec<Value>,
+        inputs: &mut Map<String, Value>,
+    ) -> Result<String, CompileError> {
+        let taken: BTreeSet<String> = (inputs.get("parameters").and_then(Value::as_array))
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str().map(String::from))
+            .collect();
+        let mut fw = Forwards::default();
+        let when = render::condition(cond, &mut |r| match r {
+            Reference::Step { .. } | Reference::InputParameter(_) => {
+                Ok(render::input_param(&fw.name_for(r, &taken)))
+            }
+            other => self.dag_ref("tasks", step, other),
+        })?;
+        for (n, r) in &fw.list {
+            params.push(json!({"name": n, "value": self.dag_ref("tasks", step, r)?}));
+            push_input_param(inputs, n);
+        }
+        Ok(when)
     }
 
     /// `repeat`: a recursive steps template that runs the step, then itself again while the
@@ -966,10 +1002,6 @@ impl<'a> Lowerer<'a> {
             .collect();
         taken.extend(step.inputs.artifacts.iter().map(|a| a.name.clone()));
         let mut fw = Forwards::default();
-        let working_dir = match &step.kind {
-            StepKind::Container(c) => c.working_dir.as_deref(),
-            _ => None,
-        };
         let mut body_ref = |r: &Reference| -> Result<String, CompileError> {
             Ok(match r {
                 Reference::Param(n) => render::workflow_param(n),
@@ -1052,7 +1084,7 @@ impl<'a> Lowerer<'a> {
                         .collect::<Result<Vec<_>, _>>()?;
                     m.insert("args".into(), json!(args));
                 }
-                if let Some(w) = &c.working_dir {
+                if let Some(w) = paths::working_dir(step) {
                     m.insert("workingDir".into(), json!(w));
                 }
                 add_pod_fields(&mut m);
@@ -1066,6 +1098,9 @@ impl<'a> Lowerer<'a> {
                     "source".into(),
                     json!(render::template(&s.source, &mut body_ref)?),
                 );
+                if let Some(w) = paths::working_dir(step) {
+                    m.insert("workingDir".into(), json!(w));
+                }
                 add_pod_fields(&mut m);
                 t.insert("script".into(), Value::Object(m));
             }
@@ -1117,27 +1152,14 @@ impl<'a> Lowerer<'a> {
                 );
             }
             StepKind::Workflow(sw) => {
-                let mut args = Vec::new();
-                for (k, v) in &sw.params {
-                    args.push(json!({"name": k, "value": render::template(v, &mut body_ref)?}));
-                }
-                let template_name = crate::sub_workflow_name(&sw.reference);
-                let mut spec = json!({"workflowTemplateRef": {"name": template_name}});
-                if !args.is_empty() {
-                    spec["arguments"] = json!({"parameters": args});
-                }
-                let child = json!({
-                    "apiVersion": "argoproj.io/v1alpha1",
-                    "kind": "Workflow",
-                    "metadata": {"generateName": format!("{}-", template_name)},
-                    "spec": spec,
-                });
+                let template_name = self.options.sub_workflow_name(&sw.reference);
+                let manifest = manifest::child_manifest(&template_name, &sw.params, &mut body_ref)?;
                 t.insert(
                     "resource".into(),
                     json!({
                         "action": "create",
                         "setOwnerReference": true,
-                        "manifest": to_yaml(&child)?,
+                        "manifest": manifest,
                         "successCondition": "status.phase == Succeeded",
                         "failureCondition": "status.phase in (Failed, Error)",
                     }),
@@ -1180,7 +1202,7 @@ impl<'a> Lowerer<'a> {
         for a in &step.inputs.artifacts {
             let mut m = Map::new();
             m.insert("name".into(), json!(a.name));
-            m.insert("path".into(), json!(abs_path(&a.path, working_dir)));
+            m.insert("path".into(), json!(paths::abs_path(&a.path)));
             if a.optional {
                 m.insert("optional".into(), json!(true));
             }
@@ -1211,7 +1233,7 @@ impl<'a> Lowerer<'a> {
             .filter_map(|p| {
                 let path = p.path.as_ref()?;
                 let mut vf = Map::new();
-                vf.insert("path".into(), json!(abs_path(path, working_dir)));
+                vf.insert("path".into(), json!(paths::abs_path(path)));
                 if let Some(d) = &p.default {
                     vf.insert("default".into(), json!(d));
                 }
@@ -1222,7 +1244,7 @@ impl<'a> Lowerer<'a> {
         for a in &step.outputs.artifacts {
             let mut m = Map::new();
             m.insert("name".into(), json!(a.name));
-            m.insert("path".into(), json!(abs_path(&a.path, working_dir)));
+            m.insert("path".into(), json!(paths::abs_path(&a.path)));
             if a.optional {
                 m.insert("optional".into(), json!(true));
             }
@@ -1285,8 +1307,10 @@ impl<'a> Lowerer<'a> {
                 let mut bo = Map::new();
                 bo.insert("duration".into(), json!(go_duration(b.duration)));
                 bo.insert("factor".into(), json!(b.factor.to_string()));
+                // A cap on each wait, as locally (Argo >= 3.7). Never `maxDuration`: that is a
+                // budget from the first attempt's start, and the retried pods' deadline.
                 if let Some(m) = b.max {
-                    bo.insert("maxDuration".into(), json!(go_duration(m)));
+                    bo.insert("cap".into(), json!(go_duration(m)));
                 }
                 rs.insert("backoff".into(), Value::Object(bo));
             }
@@ -1387,6 +1411,11 @@ fn forward_through(
         .map(|n| json!({"name": n, "from": format!("{{{{inputs.artifacts.{n}}}}}")}))
         .collect();
     (inputs, inner_params, inner_artifacts)
+}
+
+/// Whether a condition reads the map's current item.
+fn reads_item(cond: &Expr) -> bool {
+    cond.refs().iter().any(|r| matches!(r, Reference::Item(_)))
 }
 
 fn push_input_param(inputs: &mut Map<String, Value>, name: &str) {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod argo_check;
+
 use std::path::{Path, PathBuf};
 
 pub fn repo() -> PathBuf {
