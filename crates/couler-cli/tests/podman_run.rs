@@ -223,3 +223,49 @@ fn resume_stops_a_container_orphaned_by_a_killed_executor() {
     assert!(says(long, "timed out"), "{r}");
     assert_eq!(containers_of(&run_id), "", "nothing is left running");
 }
+
+/// Declared absolute paths in a container are the step's own, as in a pod: map instances that
+/// write the same literal `/tmp` path each keep their value, and an input placed at an
+/// absolute path is there in the container.
+#[test]
+fn absolute_paths_in_containers_belong_to_each_step() {
+    let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let r = run_on_podman(
+        d.path(),
+        "abs.yaml",
+        &format!(
+            r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: abs-in-podman
+steps:
+  - name: train
+    map: {{items: [a, b, c], parallelism: 3}}
+    container:
+      image: {IMAGE}
+      command: [sh, -c, 'echo {{{{item}}}} > /tmp/model.txt; sleep 0.5; mkdir -p /out/m && cp /tmp/model.txt /out/m/w']
+    outputs:
+      parameters: [{{name: model, path: /tmp/model.txt}}]
+      artifacts: [{{name: weights, path: /out/m}}]
+  - name: first
+    container:
+      image: {IMAGE}
+      command: [sh, -c, 'echo first > /tmp/first.txt']
+    outputs:
+      artifacts: [{{name: f, path: /tmp/first.txt}}]
+  - name: read
+    container:
+      image: {IMAGE}
+      command: [cat, /data/in/first.txt]
+    inputs:
+      artifacts: [{{name: f, path: /data/in/first.txt, from: steps.first.outputs.artifacts.f}}]
+"#
+        ),
+    );
+    assert_eq!(r["status"], "Succeeded", "{r}");
+    assert_eq!(
+        step(&r, "train")["outputs"]["parameters"]["model"],
+        r#"["a","b","c"]"#,
+        "{r}"
+    );
+    assert_eq!(step(&r, "read")["outputs"]["result"], "first", "{r}");
+}
