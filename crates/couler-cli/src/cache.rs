@@ -1,5 +1,6 @@
-//! `couler cache ls|stats|gc`: what the local runtime's memoization cache holds, how each entry
-//! ranks under an eviction policy and why, and trimming it to a budget.
+//! `couler cache ls|stats|gc|verify`: what the local runtime's memoization cache holds, how each
+//! entry ranks under an eviction policy and why, trimming it to a budget, and checking the
+//! artifact store's blobs against their digests.
 //!
 //! The ranking is `couler_opt::cache::rank` (the simulator's policies); the mechanics (pinning,
 //! eviction order, blob collection) are `couler_run::cache_budget`. `budget` is shared with
@@ -28,6 +29,27 @@ enum CacheCommand {
     Stats(QueryArgs),
     /// Evict down to the budget, then delete the blobs nothing references any more
     Gc(QueryArgs),
+    /// Hash every blob of the artifact store and report those that do not match their digest;
+    /// with --repair, remove them so the steps that produce them run again (exit 1 when corrupt
+    /// blobs remain)
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    state: StateArg,
+    /// The artifact store to check: a directory, s3://, gs://, oss:// or webhdfs://
+    /// [default: $COULER_ARTIFACT_STORE, else the state directory's]
+    #[arg(long, value_name = "LOCATION")]
+    artifact_store: Option<String>,
+    /// Remove the corrupt blobs: the cache entries that name them stop hitting, so the next
+    /// `couler run` runs their steps again and stores the content afresh
+    #[arg(long)]
+    repair: bool,
+    /// Output format
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    output: Output,
 }
 
 #[derive(Args)]
@@ -95,6 +117,7 @@ pub fn run(args: CacheArgs) -> u8 {
         CacheCommand::Ls(q) => (q, "ls"),
         CacheCommand::Stats(q) => (q, "stats"),
         CacheCommand::Gc(q) => (q, "gc"),
+        CacheCommand::Verify(v) => return verify(v),
     };
     let size = q
         .cache_size
@@ -208,6 +231,73 @@ async fn gc(dir: &std::path::Path, budget: Option<&CacheBudget>, json: bool) -> 
         collected.too_new
     );
     Ok(())
+}
+
+/// `couler cache verify`: exit 0 when every blob verifies (or every corrupt one was removed),
+/// 1 when corrupt blobs remain, 2 for a store that cannot be opened.
+fn verify(args: &VerifyArgs) -> u8 {
+    let location = args
+        .artifact_store
+        .clone()
+        .or_else(|| std::env::var("COULER_ARTIFACT_STORE").ok())
+        .filter(|v| !v.trim().is_empty());
+    let dir = args.state.dir();
+    let Some(rt) = tokio_rt() else { return 1 };
+    let result = rt.block_on(async {
+        let location = match location {
+            Some(text) => couler_run::artifacts::Location::parse(&text)?,
+            None => couler_run::artifacts::Location::local(&dir.join("artifacts"))?,
+        };
+        let store = couler_run::artifacts::Store::open_at(&location).await?;
+        let mut last = std::time::Instant::now();
+        let report = store
+            .verify_all(args.repair, |done, total| {
+                // Progress on long walks, a line every few seconds, on stderr.
+                if last.elapsed().as_secs() >= 5 {
+                    eprintln!("verified {done}/{total} blobs");
+                    last = std::time::Instant::now();
+                }
+            })
+            .await?;
+        Ok::<_, Error>((location, report))
+    });
+    let (location, report) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return error_code(&e);
+        }
+    };
+    if args.output == Output::Json {
+        let corrupt: Vec<_> = (report.corrupt.iter())
+            .map(|(digest, actual)| serde_json::json!({"digest": digest, "contentHash": actual}))
+            .collect();
+        let v = serde_json::json!({"store": location.to_string(), "checked": report.checked,
+            "bytes": report.bytes, "corrupt": corrupt, "repaired": report.repaired});
+        println!("{v}");
+    } else {
+        for (digest, actual) in &report.corrupt {
+            let done = if report.repaired {
+                "removed"
+            } else {
+                "corrupt"
+            };
+            println!("{done}: {digest} (its content hashes to {actual})");
+        }
+        println!(
+            "{location}: {} blobs ({}) checked, {} corrupt{}",
+            report.checked,
+            bytes(report.bytes),
+            report.corrupt.len(),
+            match (report.corrupt.is_empty(), report.repaired) {
+                (true, _) => "",
+                (false, true) =>
+                    "; removed: the steps that produce them run again on the next `couler run`",
+                (false, false) => "; run `couler cache verify --repair` to remove them",
+            }
+        );
+    }
+    u8::from(!report.corrupt.is_empty() && !report.repaired)
 }
 
 fn print_ls(ranked: &[Ranked], b: &CacheBudget, json: bool) {

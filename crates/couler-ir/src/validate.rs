@@ -633,6 +633,19 @@ impl Validator<'_> {
         }
     }
 
+    /// A file a step reads or writes stays where the step's working directory (or, for an
+    /// absolute path, its container's file system) puts it: a `..` component could reach the
+    /// runtime's own state (`path: ../../state.db` overwrote it once).
+    fn contained(&mut self, at: &str, file: &str) {
+        if file.split('/').any(|c| c == "..") {
+            self.err(
+                at,
+                format!("path `{file}` leaves the step's working directory through `..`"),
+                "write a path inside the working directory (e.g. `data/input.csv`); pass files between steps as artifacts",
+            );
+        }
+    }
+
     fn io(&mut self, path: &str, step: &Step) {
         let mut names = HashSet::new();
         for (i, p) in step.inputs.parameters.iter().enumerate() {
@@ -662,6 +675,7 @@ impl Validator<'_> {
             if a.source.is_none() && !a.optional {
                 self.err(&apath, format!("input artifact `{}` has no source", a.name), "add `from: steps.STEP.outputs.artifacts.NAME`, or a `storage`, or mark it `optional: true`");
             }
+            self.contained(&format!("{apath}.path"), &a.path);
         }
         let mut names = HashSet::new();
         for (i, p) in step.outputs.parameters.iter().enumerate() {
@@ -671,6 +685,9 @@ impl Validator<'_> {
                 "output parameter",
                 &mut names,
             );
+            if let Some(p) = &p.path {
+                self.contained(&format!("{path}.outputs.parameters[{i}].path"), p);
+            }
         }
         let mut names = HashSet::new();
         for (i, a) in step.outputs.artifacts.iter().enumerate() {
@@ -688,6 +705,7 @@ impl Validator<'_> {
                     "set where the step writes it, e.g. `path: model.pkl`",
                 );
             }
+            self.contained(&format!("{apath}.path"), &a.path);
             if let Some(Storage::Git(_) | Storage::Http(_)) = &a.storage {
                 self.err(
                     format!("{apath}.storage"),

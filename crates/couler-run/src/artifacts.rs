@@ -313,9 +313,23 @@ impl Store {
         Ok(Store { inner })
     }
 
-    /// Whether the object behind the reference is present (errors read as absent).
+    /// Whether the store holds the artifact intact: every blob it needs present with its
+    /// recorded size (`couler_store::ArtifactStore::is_intact`; no content is read). Errors read
+    /// as absent: a cache hit that cannot be checked is a miss.
     pub fn contains<'a>(&'a self, a: &'a ArtifactRef) -> BoxFuture<'a, bool> {
-        Box::pin(async move { self.inner.contains(&a.digest).await.unwrap_or(false) })
+        Box::pin(async move { self.inner.is_intact(a).await.unwrap_or(false) })
+    }
+
+    /// Hashes every blob of the store; with `repair`, removes those that do not verify.
+    pub async fn verify_all(
+        &self,
+        repair: bool,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<couler_store::VerifyReport, Error> {
+        self.inner
+            .verify_all(repair, progress)
+            .await
+            .map_err(store_err)
     }
 
     /// Stores the file or directory at `path`.

@@ -45,6 +45,7 @@
 mod error;
 mod gc;
 mod manifest;
+mod verify;
 mod webhdfs;
 
 use std::collections::BTreeSet;
@@ -62,6 +63,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub use error::{StoreError, StoreErrorKind};
 pub use gc::GcReport;
 use manifest::{MANIFEST_FORMAT, MAX_MANIFEST_BYTES, Manifest, ManifestFile};
+use verify::BlobState;
+pub use verify::VerifyReport;
 
 /// Bytes read from a local file per step: hashing and uploading stream in pieces of this size.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -434,12 +437,7 @@ impl ArtifactStore {
         let (hex, size) = hash_file(path).await?;
         let key = blob_key(&hex);
         let digest = format!("sha256:{hex}");
-        if self
-            .op
-            .exists(&key)
-            .await
-            .map_err(|e| self.backend_err("checking", &key, e))?
-        {
+        if !self.make_room(&key, &hex, size).await? {
             return Ok((digest, size));
         }
         let target = self.staging_key(&key);
@@ -492,6 +490,26 @@ impl ArtifactStore {
         }
     }
 
+    /// Whether content hashing to `hex` must be written under `key`: not when an intact blob is
+    /// there already (identical content is stored once). A blob there that does not verify is
+    /// removed first, so storing the content again repairs it.
+    async fn make_room(&self, key: &str, hex: &str, size: u64) -> Result<bool, StoreError> {
+        match self
+            .blob_state(key, hex, size, self.reads_are_cheap())
+            .await?
+        {
+            BlobState::Intact => Ok(false),
+            BlobState::Absent => Ok(true),
+            BlobState::Damaged => {
+                self.op
+                    .delete(key)
+                    .await
+                    .map_err(|e| self.backend_err("replacing the damaged object", key, e))?;
+                Ok(true)
+            }
+        }
+    }
+
     /// Where a blob on its way to `key` is written: `key` itself, unless the backend shows a
     /// write in progress (WebHDFS).
     fn staging_key(&self, key: &str) -> String {
@@ -521,12 +539,7 @@ impl ArtifactStore {
     async fn put_bytes(&self, bytes: Vec<u8>) -> Result<String, StoreError> {
         let hex = to_hex(&Sha256::digest(&bytes));
         let key = blob_key(&hex);
-        let present = self
-            .op
-            .exists(&key)
-            .await
-            .map_err(|e| self.backend_err("checking", &key, e))?;
-        if !present {
+        if self.make_room(&key, &hex, bytes.len() as u64).await? {
             // Atomic: temp + rename on fs, one PUT on the clouds, staged + RENAME on WebHDFS.
             let target = self.staging_key(&key);
             self.op
@@ -629,16 +642,19 @@ impl ArtifactStore {
             .map_err(|e| StoreError::io("writing", dest, e))?;
         let actual = to_hex(&hasher.finalize());
         if actual != hex {
-            return Err(self.corrupt(digest, &key, &actual));
+            return Err(self.corrupt(digest, &key, &actual).await);
         }
         Ok(())
     }
 
-    fn corrupt(&self, digest: &str, key: &str, actual: &str) -> StoreError {
+    /// Removes a blob whose content does not match its digest, and says so: the next run of
+    /// the step that produces it misses the cache and stores it again.
+    async fn corrupt(&self, digest: &str, key: &str, actual: &str) -> StoreError {
+        self.discard(key).await;
         StoreError::new(
             StoreErrorKind::Corrupt,
             format!(
-                "stored object {}/{key} is corrupt: its content hashes to sha256:{actual}, not {digest}; delete it (couler-store `delete`) and run the step that produces it again",
+                "stored object {}/{key} was corrupt (its content hashes to sha256:{actual}, not {digest}) and has been removed; run the workflow again with `couler run`: the step that produces it runs again instead of hitting the cache (`couler cache verify` checks the whole store)",
                 self.location
             ),
         )
@@ -670,7 +686,7 @@ impl ArtifactStore {
             .to_vec();
         let actual = to_hex(&Sha256::digest(&bytes));
         if actual != hex {
-            return Err(self.corrupt(digest, &key, &actual));
+            return Err(self.corrupt(digest, &key, &actual).await);
         }
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
             StoreError::new(

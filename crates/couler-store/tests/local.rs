@@ -134,10 +134,12 @@ async fn corrupt_blob_is_detected_and_dest_untouched() {
     assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
     let msg = err.to_string();
     assert!(
-        msg.contains("is corrupt") && msg.contains(&a.digest),
+        msg.contains("was corrupt") && msg.contains(&a.digest),
         "{msg}"
     );
-    assert!(msg.contains("delete it"), "{msg}");
+    // The message names what the user runs, and the blob is gone so that running it repairs.
+    assert!(msg.contains("`couler run`"), "{msg}");
+    assert!(!blob.exists(), "the corrupt blob must be removed");
     // The failed get neither replaced dest nor left a temporary beside it.
     assert_eq!(std::fs::read(&dest).unwrap(), b"previous");
     let names: Vec<_> = std::fs::read_dir(tmp.path())
@@ -385,4 +387,91 @@ async fn many_files_round_trip_with_a_stable_digest() {
         std::fs::write(dir.join(format!("f{i}.txt")), format!("file {i}\n")).unwrap();
     }
     assert_eq!(store.put(&again).await.unwrap(), d);
+}
+
+/// Corrupts the blob of `a` in place: same size, one bit flipped.
+fn flip_a_bit(root: &std::path::Path, a: &couler_store::StoredArtifact) -> std::path::PathBuf {
+    let blob = blob_path(root, a.digest.trim_start_matches("sha256:"));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[0] ^= 0x01;
+    std::fs::write(&blob, &bytes).unwrap();
+    blob
+}
+
+#[tokio::test]
+async fn put_repairs_a_damaged_blob_instead_of_keeping_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let store = open(&root).await;
+    let file = tmp.path().join("f");
+    std::fs::write(&file, b"precious bytes").unwrap();
+    let a = store.put(&file).await.unwrap();
+
+    // Same size, other content: only hashing tells; the local store hashes before it trusts.
+    let blob = flip_a_bit(&root, &a);
+    assert!(
+        store.is_intact(&a).await.unwrap(),
+        "a size check cannot see a flipped bit"
+    );
+    assert_eq!(store.put(&file).await.unwrap(), a);
+    assert_eq!(std::fs::read(&blob).unwrap(), b"precious bytes");
+
+    // Truncated: the cheap check sees it, and put rewrites it.
+    std::fs::write(&blob, b"prec").unwrap();
+    assert!(!store.is_intact(&a).await.unwrap());
+    store.put(&file).await.unwrap();
+    assert!(store.is_intact(&a).await.unwrap());
+    let out = tmp.path().join("out");
+    store.get(&a, &out).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious bytes");
+}
+
+#[tokio::test]
+async fn is_intact_checks_every_file_of_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let store = open(&root).await;
+    let tree = tmp.path().join("tree");
+    common::make_tree(&tree);
+    let d = store.put(&tree).await.unwrap();
+    assert!(store.is_intact(&d).await.unwrap());
+    std::fs::remove_file(blob_path(&root, &hex(b"beta\n"))).unwrap();
+    assert!(!store.is_intact(&d).await.unwrap(), "a missing file blob");
+    store.put(&tree).await.unwrap();
+    assert!(store.is_intact(&d).await.unwrap(), "put restored it");
+    // A damaged manifest makes the artifact not intact (and is not an error).
+    let manifest = blob_path(&root, d.digest.trim_start_matches("sha256:"));
+    std::fs::write(&manifest, b"{}").unwrap();
+    assert!(!store.is_intact(&d).await.unwrap());
+}
+
+#[tokio::test]
+async fn verify_all_finds_and_repairs_corrupt_blobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let store = open(&root).await;
+    let good = tmp.path().join("good");
+    std::fs::write(&good, b"good bytes").unwrap();
+    let bad = tmp.path().join("bad");
+    std::fs::write(&bad, b"bad bytes").unwrap();
+    store.put(&good).await.unwrap();
+    let b = store.put(&bad).await.unwrap();
+    let blob = flip_a_bit(&root, &b);
+
+    let mut calls = Vec::new();
+    let report = store
+        .verify_all(false, |done, total| calls.push((done, total)))
+        .await
+        .unwrap();
+    assert_eq!(report.checked, 2);
+    assert_eq!(calls, vec![(1, 2), (2, 2)]);
+    assert_eq!(report.corrupt.len(), 1, "{report:?}");
+    assert_eq!(report.corrupt[0].0, b.digest);
+    assert!(blob.exists(), "without repair nothing is removed");
+
+    let report = store.verify_all(true, |_, _| {}).await.unwrap();
+    assert_eq!(report.corrupt.len(), 1);
+    assert!(!blob.exists(), "repair removes the corrupt blob");
+    let report = store.verify_all(false, |_, _| {}).await.unwrap();
+    assert_eq!((report.checked, report.corrupt.len()), (1, 0));
 }
