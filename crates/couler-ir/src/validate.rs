@@ -38,6 +38,13 @@ pub fn dns1123_problem(name: &str) -> Option<String> {
     None
 }
 
+/// Words that Argo's expression language (expr) reserves. Argo evaluates a DAG's dependencies
+/// as an expr expression over task names (`train.Succeeded || train.Skipped`), so a step or
+/// group with one of these names cannot be depended on there.
+pub const EXPR_KEYWORDS: [&str; 12] = [
+    "and", "contains", "else", "false", "if", "in", "let", "matches", "nil", "not", "or", "true",
+];
+
 /// A DNS-1123 label made from any text: lowercase, other characters as `-`, trimmed to length.
 pub fn to_dns1123(text: &str) -> String {
     let mut out: String = text
@@ -312,6 +319,13 @@ impl Validator<'_> {
                         "names must work on every engine (DNS-1123 labels); try `{}`",
                         to_dns1123(name)
                     ),
+                );
+            }
+            if EXPR_KEYWORDS.contains(&name) {
+                self.err(
+                    &path,
+                    format!("invalid name `{name}`: it is a keyword of Argo's expression language, which reads step names in dependencies"),
+                    format!("names must work on every engine; try `{name}-step`"),
                 );
             }
             if let Some(first) = seen.get(name) {

@@ -5,6 +5,7 @@
 //! templates for loops (`repeat`, a recursive steps template) and bounded fan-out
 //! (`map.parallelism`, a DAG template with `parallelism`). See `docs/argo.md` for every feature.
 
+mod cond;
 mod items;
 pub mod limits;
 pub mod lint;
@@ -558,7 +559,8 @@ impl<'a> Lowerer<'a> {
                 task.insert("dependencies".into(), json!(deps));
             }
             if let Some(cond) = &exit.when {
-                let when = render::condition(cond, &mut |r| self.dag_ref("tasks", exit, r))?;
+                cond::check_names(wf, &exit.name, cond)?;
+                let when = cond::condition(cond, &mut |r| self.dag_ref("tasks", exit, r))?;
                 task.insert("when".into(), json!(when));
             }
             tasks.push(Value::Object(task));
@@ -576,7 +578,7 @@ impl<'a> Lowerer<'a> {
     fn dag_ref(&self, prefix: &str, step: &Step, r: &Reference) -> Result<String, CompileError> {
         Ok(match r {
             Reference::Param(n) => render::workflow_param(n),
-            Reference::Workflow(f) => render::workflow_field(*f).to_string(),
+            Reference::Workflow(f) => render::workflow_field(*f, &self.wf.name),
             Reference::Item(keys) => items::placeholder(step, keys),
             Reference::Step { step: s, output } => {
                 let exposure = self
@@ -683,7 +685,8 @@ impl<'a> Lowerer<'a> {
         insert_arguments(&mut task, params, artifacts);
         self.dependencies(step, &mut task);
         if let Some(cond) = step.when.as_ref().filter(|_| item_when.is_none()) {
-            let when = render::condition(cond, &mut |r| self.dag_ref("tasks", step, r))?;
+            cond::check_names(self.wf, &step.name, cond)?;
+            let when = cond::condition(cond, &mut |r| self.dag_ref("tasks", step, r))?;
             task.insert("when".into(), json!(when));
         }
         task.extend(loop_fields);
@@ -810,7 +813,8 @@ impl<'a> Lowerer<'a> {
             .filter_map(|p| p["name"].as_str().map(String::from))
             .collect();
         let mut fw = Forwards::default();
-        let when = render::condition(cond, &mut |r| match r {
+        cond::check_names(self.wf, &step.name, cond)?;
+        let when = cond::condition(cond, &mut |r| match r {
             Reference::Step { .. } | Reference::InputParameter(_) => {
                 Ok(render::input_param(&fw.name_for(r, &taken)))
             }
@@ -843,7 +847,8 @@ impl<'a> Lowerer<'a> {
             .filter_map(|p| p["name"].as_str().map(String::from))
             .chain([ITER.to_string()])
             .collect();
-        let cond = render::condition(&rep.condition, &mut |r| match r {
+        cond::check_names(self.wf, &step.name, &rep.condition)?;
+        let cond = cond::condition(&rep.condition, &mut |r| match r {
             Reference::Step { step: s, output } if *s == step.name => {
                 // The run just made; an output parameter without `path` is its stdout.
                 let output = match output {
@@ -1005,7 +1010,7 @@ impl<'a> Lowerer<'a> {
         let mut body_ref = |r: &Reference| -> Result<String, CompileError> {
             Ok(match r {
                 Reference::Param(n) => render::workflow_param(n),
-                Reference::Workflow(f) => render::workflow_field(*f).to_string(),
+                Reference::Workflow(f) => render::workflow_field(*f, &self.wf.name),
                 Reference::InputParameter(n) => render::input_param(n),
                 Reference::InputArtifactPath(n) => format!("{{{{inputs.artifacts.{n}.path}}}}"),
                 Reference::OutputPath { artifact, name } => {

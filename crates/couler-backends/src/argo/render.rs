@@ -3,7 +3,7 @@
 //! One function per reference kind and scope; nothing here parses strings.
 
 use crate::CompileError;
-use couler_ir::{CmpOp, Expr, Literal, Reference, Segment, StepOutput, Template, WorkflowField};
+use couler_ir::{Reference, Segment, StepOutput, Template, WorkflowField};
 
 /// A literal `{{` in user text: Argo has no escape for it, so it is produced by an expression
 /// tag whose value is the two braces (`{{='{{'}}`). Argo therefore never tries to resolve user
@@ -21,12 +21,18 @@ pub fn push_text(out: &mut String, text: &str) {
     out.push_str(rest);
 }
 
-/// `{{workflow.…}}` for a workflow field (`runId` is Argo's `workflow.uid`).
-pub fn workflow_field(f: WorkflowField) -> &'static str {
+/// A workflow field as the local runtime reads it. `workflow.name` is the spec's name (the
+/// workflow `name`), not Argo's generated `name-x7k2p`, so paths and comparisons built from it are
+/// the same on every engine; `runId` is Argo's `workflow.uid`.
+pub fn workflow_field(f: WorkflowField, spec_name: &str) -> String {
     match f {
-        WorkflowField::Name => "{{workflow.name}}",
-        WorkflowField::RunId => "{{workflow.uid}}",
-        WorkflowField::Status => "{{workflow.status}}",
+        WorkflowField::Name => {
+            let mut out = String::new();
+            push_text(&mut out, spec_name);
+            out
+        }
+        WorkflowField::RunId => "{{workflow.uid}}".into(),
+        WorkflowField::Status => "{{workflow.status}}".into(),
     }
 }
 
@@ -100,85 +106,6 @@ pub fn template(
     Ok(out)
 }
 
-/// Quotes a string for govaluate (Argo's `when`): single quotes, or double quotes when the text
-/// holds a single quote; text holding both cannot be written.
-pub fn quote(s: &str) -> Result<String, CompileError> {
-    if !s.contains('\'') {
-        Ok(format!("'{s}'"))
-    } else if !s.contains('"') {
-        Ok(format!("\"{s}\""))
-    } else {
-        Err(CompileError::Invalid(format!(
-            "the string {s:?} in a condition holds both kinds of quote, which Argo's `when` cannot express"
-        )))
-    }
-}
-
-fn number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
-    }
-}
-
-/// Renders a condition in govaluate syntax, each reference by `reference` (a `{{…}}` tag).
-///
-/// Semantics of the IR: a comparison is numeric when both sides are numbers, textual otherwise.
-/// A reference compared with a number literal is left unquoted (govaluate reads the substituted
-/// value as a number); every other reference is quoted, so it compares as text. A bare reference is
-/// true when its text is `true`.
-pub fn condition(
-    e: &Expr,
-    reference: &mut dyn FnMut(&Reference) -> Result<String, CompileError>,
-) -> Result<String, CompileError> {
-    Ok(match e {
-        Expr::Literal(Literal::Bool(b)) => b.to_string(),
-        Expr::Literal(Literal::Number(_)) => "false".into(),
-        Expr::Literal(Literal::String(s)) => format!("{} == 'true'", quote(s)?),
-        Expr::Ref(r) => format!("{} == 'true'", quote(&reference(r)?)?),
-        Expr::Compare { op, left, right } => {
-            let numeric = matches!(**left, Expr::Literal(Literal::Number(_)))
-                || matches!(**right, Expr::Literal(Literal::Number(_)));
-            let l = operand(left, numeric, reference)?;
-            let r = operand(right, numeric, reference)?;
-            format!("{l} {} {r}", symbol(*op))
-        }
-        Expr::And(a, b) => format!(
-            "({}) && ({})",
-            condition(a, reference)?,
-            condition(b, reference)?
-        ),
-        Expr::Or(a, b) => format!(
-            "({}) || ({})",
-            condition(a, reference)?,
-            condition(b, reference)?
-        ),
-        Expr::Not(a) => format!("!({})", condition(a, reference)?),
-    })
-}
-
-fn symbol(op: CmpOp) -> &'static str {
-    op.symbol()
-}
-
-fn operand(
-    e: &Expr,
-    numeric: bool,
-    reference: &mut dyn FnMut(&Reference) -> Result<String, CompileError>,
-) -> Result<String, CompileError> {
-    match e {
-        Expr::Literal(Literal::Number(n)) => Ok(number(*n)),
-        Expr::Literal(Literal::String(s)) => quote(s),
-        Expr::Literal(Literal::Bool(b)) => quote(&b.to_string()),
-        Expr::Ref(r) => {
-            let tag = reference(r)?;
-            if numeric { Ok(tag) } else { quote(&tag) }
-        }
-        other => Ok(format!("({})", condition(other, reference)?)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,16 +115,5 @@ mod tests {
         let mut s = String::new();
         push_text(&mut s, "a {{ .Values.x }} b");
         assert_eq!(s, "a {{='{{'}} .Values.x }} b");
-    }
-
-    #[test]
-    fn conditions_quote_strings_and_keep_numbers() {
-        let e =
-            Expr::parse(r#"steps.a.outputs.result == "heads" && steps.a.exitCode >= 1"#).unwrap();
-        let mut r = |r: &Reference| Ok(format!("{{{{{r}}}}}"));
-        assert_eq!(
-            condition(&e, &mut r).unwrap(),
-            "('{{steps.a.outputs.result}}' == 'heads') && ({{steps.a.exitCode}} >= 1)"
-        );
     }
 }

@@ -481,8 +481,25 @@ impl<'a> Lowerer<'a, '_> {
 
     /// A condition as Tekton `when` expressions, when it reads only workflow params (and, in the
     /// exit handler, the workflow status). Tekton's `$(tasks.status)` says `Completed` for a run
-    /// that succeeded with skipped tasks, which is `Succeeded` in the IR.
+    /// that succeeded with skipped tasks, which is `Succeeded` in the IR, and `Failed` for the
+    /// IR's `Failed` and `Error`: comparisons that would tell those apart are refused.
     fn when_of(&self, cond: &couler_ir::Expr, in_finally: bool) -> Result<Vec<When>, String> {
+        // A bare value is true locally when its *trimmed* text is `true`; Tekton's `in` compares
+        // exactly. Only a bool param's text is exactly `true` or `false`.
+        for r in render::bare_refs(cond) {
+            if let Reference::Param(n) = r
+                && !self
+                    .wf
+                    .params
+                    .iter()
+                    .any(|p| p.name == *n && p.ty == couler_ir::ParamType::Bool)
+            {
+                return Err(format!(
+                    "`{r}` as a bare condition is true for ` true` in `couler run` (it trims) but not in Tekton; \
+                     declare the param `type: bool` or compare it: `{r} == \"true\"`"
+                ));
+            }
+        }
         let mut whens = render::when_expressions(cond, &mut |r| match r {
             Reference::Param(n) => Some(render::pipeline_param(n)),
             Reference::Workflow(couler_ir::WorkflowField::Status) if in_finally => {
@@ -491,9 +508,30 @@ impl<'a> Lowerer<'a, '_> {
             _ => None,
         })?;
         for w in &mut whens {
-            if w.input == TASKS_STATUS && w.values.iter().any(|v| v == "Succeeded") {
+            if w.input != TASKS_STATUS {
+                continue;
+            }
+            // Tekton's own words for a finished run, which no Couler status equals.
+            if let Some(v) = w.values.iter().find(|v| *v == "Completed" || *v == "None") {
+                return Err(format!(
+                    "`workflow.status` is never `{v}` (it is `Succeeded`, `Failed` or `Error`), \
+                     but Tekton's `$(tasks.status)` is: compare with `Succeeded` instead"
+                ));
+            }
+            if w.values.iter().any(|v| v == "Succeeded") {
                 w.values.push("Completed".into());
             }
+            // Tekton says `Failed` for a run that Couler calls `Failed` or `Error`.
+            let has = |x: &str| w.values.iter().any(|v| v == x);
+            if has("Failed") != has("Error") {
+                return Err(
+                    "Tekton's `$(tasks.status)` is `Failed` both for a Failed and for an Error run: \
+                     compare with both (`workflow.status == \"Failed\" || workflow.status == \"Error\"`) \
+                     or with `Succeeded`"
+                        .to_string(),
+                );
+            }
+            w.values.retain(|v| v != "Error");
         }
         Ok(whens)
     }

@@ -80,6 +80,20 @@ pub fn when_expressions(
     }
 }
 
+/// The references `e` tests as bare values (`params.deploy`, `!params.deploy`), not compared.
+pub fn bare_refs(e: &Expr) -> Vec<&Reference> {
+    match e {
+        Expr::Ref(r) => vec![r],
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            let mut v = bare_refs(a);
+            v.extend(bare_refs(b));
+            v
+        }
+        Expr::Not(a) => bare_refs(a),
+        Expr::Literal(_) | Expr::Compare { .. } => Vec::new(),
+    }
+}
+
 fn value_of(
     r: &Reference,
     input: &mut dyn FnMut(&Reference) -> Option<String>,

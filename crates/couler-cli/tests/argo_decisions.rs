@@ -1,0 +1,770 @@
+//! Differential test of conditions: for every example and for generated workflows, each `when`
+//! (and `repeat.while`) is decided by the local runtime's own evaluation (`couler_run::render`)
+//! and by Argo's compiled YAML evaluated with the libraries Argo uses (govaluate, expr, sprig)
+//! in `tests/argo_expr` (built by `scripts/go-deps`), given the same step outputs. Any
+//! difference fails with the workflow and the values.
+
+use couler_backends::argo::Argo;
+use couler_backends::{Backend, Options};
+use couler_ir::{CmpOp, Expr, Literal, Reference, StepOutput, Workflow};
+use couler_run::render::{Context, Outcome, json_text};
+use couler_run::state::{StepOutputs, StepStatus};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+/// The Go harness, one process for the whole test.
+struct Harness {
+    _child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Harness {
+    /// The harness, or `None` when the opt-out `COULER_SKIP_ARGO_HARNESS=1` is set and it is absent.
+    fn start() -> Option<Harness> {
+        let path = std::env::var_os("COULER_ARGO_EXPR_HARNESS").map(PathBuf::from);
+        let Some(path) = path.filter(|p| p.is_file()) else {
+            if std::env::var("COULER_SKIP_ARGO_HARNESS").as_deref() == Ok("1") {
+                println!("skipping: COULER_SKIP_ARGO_HARNESS=1 and no harness");
+                return None;
+            }
+            panic!(
+                "COULER_ARGO_EXPR_HARNESS does not name the Argo expression harness: run \
+                 `export COULER_ARGO_EXPR_HARNESS=$(bash scripts/go-deps)` (installs Go, govaluate, \
+                 expr and sprig from Debian and builds it), or set COULER_SKIP_ARGO_HARNESS=1 to skip"
+            );
+        };
+        let mut child = Command::new(&path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Some(Harness {
+            _child: child,
+            stdin,
+            stdout,
+        })
+    }
+
+    /// Argo's decision for a compiled `when`, or the error that would make the node Error.
+    fn when(&mut self, text: &str, values: &BTreeMap<String, String>) -> Result<bool, String> {
+        let req = json!({"kind": "when", "text": text, "values": values});
+        writeln!(self.stdin, "{req}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        let resp: Value = serde_json::from_str(&line).unwrap();
+        match resp["ok"].as_bool() {
+            Some(true) => Ok(resp["when"].as_bool().unwrap()),
+            _ => Err(resp["error"].as_str().unwrap_or_default().to_string()),
+        }
+    }
+}
+
+/// The outputs every step is given in one assignment.
+#[derive(Clone, Debug)]
+struct Outputs {
+    result: String,
+    params: BTreeMap<String, String>,
+    exit_code: i32,
+}
+
+/// One condition to decide, with where it sits in the compiled YAML.
+struct Case<'a> {
+    step: &'a str,
+    cond: &'a Expr,
+    /// The compiled `when`.
+    compiled: String,
+    /// `tasks` (a DAG task) or `steps` (the loop's `again` step: the step itself is `run`).
+    in_loop: bool,
+    items: Vec<String>,
+}
+
+fn compiled_doc(wf: &Workflow) -> Value {
+    let out = Argo
+        .compile(wf, &Options::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", wf.name));
+    let yaml = out.files.into_values().next().unwrap();
+    serde_norway::from_str(&yaml).unwrap()
+}
+
+fn cases<'a>(wf: &'a Workflow, doc: &Value) -> Vec<Case<'a>> {
+    let templates = doc["spec"]["templates"].as_array().unwrap();
+    let entry = doc["spec"]["entrypoint"].as_str().unwrap();
+    let task = |tmpl: &str, name: &str| -> Option<Value> {
+        let t = templates.iter().find(|t| t["name"] == tmpl)?;
+        let list = t["dag"]["tasks"].as_array().cloned().or_else(|| {
+            t["steps"].as_array().map(|g| {
+                g.iter()
+                    .flat_map(|s| s.as_array().cloned().unwrap_or_default())
+                    .collect()
+            })
+        })?;
+        list.into_iter().find(|x| x["name"] == name)
+    };
+    let mut out = Vec::new();
+    for s in &wf.steps {
+        if let Some(cond) = &s.when {
+            let t = task(entry, &s.name).unwrap_or_else(|| panic!("no task {}", s.name));
+            let items = t["withItems"]
+                .as_array()
+                .map(|l| l.iter().map(json_text).collect())
+                .unwrap_or_default();
+            out.push(Case {
+                step: &s.name,
+                cond,
+                compiled: t["when"].as_str().unwrap().to_string(),
+                in_loop: false,
+                items,
+            });
+        }
+        if let Some(rep) = &s.repeat {
+            let loop_name = task(entry, &s.name).unwrap()["template"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let again = task(&loop_name, "again").unwrap();
+            out.push(Case {
+                step: &s.name,
+                cond: &rep.condition,
+                compiled: again["when"].as_str().unwrap().to_string(),
+                in_loop: true,
+                items: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// Argo's variables for a decision: the workflow's arguments as compiled, and each finished
+/// step's outputs under `tasks.S` (or `steps.run` for the loop's own step).
+fn argo_values(
+    doc: &Value,
+    case: &Case,
+    outputs: &BTreeMap<String, Outputs>,
+    item: Option<&str>,
+) -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    for p in doc["spec"]["arguments"]["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let value = p["value"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| json_text(&p["value"]));
+        v.insert(
+            format!("workflow.parameters.{}", p["name"].as_str().unwrap()),
+            value,
+        );
+    }
+    let name = doc["metadata"]["generateName"].as_str().unwrap_or_default();
+    v.insert("workflow.name".into(), format!("{name}x7k2p"));
+    v.insert(
+        "workflow.uid".into(),
+        "3f1c0a52-5f2e-4d53-a8f1-0d7d8e6b9c11".into(),
+    );
+    for (s, o) in outputs {
+        let at = if case.in_loop && s == case.step {
+            "steps.run".to_string()
+        } else if s == case.step {
+            continue;
+        } else {
+            format!("tasks.{s}")
+        };
+        v.insert(format!("{at}.status"), "Succeeded".into());
+        v.insert(format!("{at}.exitCode"), o.exit_code.to_string());
+        v.insert(format!("{at}.outputs.result"), o.result.clone());
+        for (n, x) in &o.params {
+            v.insert(format!("{at}.outputs.parameters.{n}"), x.clone());
+        }
+    }
+    if case.in_loop {
+        v.insert("inputs.parameters.couler_iteration".into(), "1".into());
+    }
+    if let Some(i) = item {
+        v.insert("item".into(), i.to_string());
+    }
+    v
+}
+
+/// The local decision, by the runtime's own evaluation.
+fn local(
+    wf: &Workflow,
+    params: &BTreeMap<String, Value>,
+    case: &Case,
+    outputs: &BTreeMap<String, Outputs>,
+    item: Option<&Value>,
+) -> Result<bool, String> {
+    let steps: BTreeMap<String, Outcome> = outputs
+        .iter()
+        .filter(|(s, _)| case.in_loop || s.as_str() != case.step)
+        .map(|(s, o)| {
+            let mut out = StepOutputs::default();
+            out.result = Some(o.result.clone());
+            out.exit_code = Some(o.exit_code);
+            out.parameters = o.params.clone();
+            (
+                s.clone(),
+                Outcome {
+                    status: StepStatus::Succeeded,
+                    outputs: out,
+                },
+            )
+        })
+        .collect();
+    let ctx = Context {
+        workflow_name: &wf.name,
+        run_id: "r1",
+        workflow_status: None,
+        params,
+        steps: &steps,
+        item,
+        input_params: BTreeMap::new(),
+        input_artifact_paths: BTreeMap::new(),
+        output_param_paths: BTreeMap::new(),
+        output_artifact_paths: BTreeMap::new(),
+    };
+    ctx.eval(case.cond).map_err(|e| format!("{e:?}"))
+}
+
+/// Compares every decision of `wf` under each assignment; returns how many were compared.
+fn check(h: &mut Harness, wf: &Workflow, assignments: &[BTreeMap<String, Outputs>]) -> usize {
+    let doc = compiled_doc(wf);
+    let params = couler_run::resolve_params(wf, &[]).unwrap();
+    let mut compared = 0;
+    for case in cases(wf, &doc) {
+        let step = wf.steps.iter().find(|s| s.name == case.step).unwrap();
+        let local_items: Vec<Option<Value>> = match step.map.as_ref().map(|m| &m.over) {
+            Some(couler_ir::MapOver::Items(l)) => l.iter().cloned().map(Some).collect(),
+            _ => vec![None],
+        };
+        for outputs in assignments {
+            for (i, item) in local_items.iter().enumerate() {
+                let argo_item = case.items.get(i).map(String::as_str);
+                let want = local(wf, &params, &case, outputs, item.as_ref());
+                let Ok(want) = want else { continue };
+                let values = argo_values(&doc, &case, outputs, argo_item);
+                let got = h.when(&case.compiled, &values);
+                assert_eq!(
+                    got,
+                    Ok(want),
+                    "workflow `{}`, step `{}`: condition `{}` compiled to\n  {}\n\
+                     locally {want}, on Argo {got:?}\nvalues: {values:#?}\nspec:\n{}",
+                    wf.name,
+                    case.step,
+                    case.cond,
+                    case.compiled,
+                    couler_ir::spec::to_yaml(wf),
+                );
+                compared += 1;
+            }
+        }
+    }
+    compared
+}
+
+/// Values outputs take in assignments: numbers both engines read alike, the forms govaluate
+/// could not lex, quotes, braces, Argo's ternary characters, whitespace, the empty string.
+const VALUES: &[&str] = &[
+    "42",
+    " 42",
+    "42.0",
+    "1e-05",
+    "1E3",
+    "-3",
+    "+5",
+    ".5",
+    "5.",
+    "10",
+    "9",
+    "0.5",
+    "inf",
+    "-Infinity",
+    "nan",
+    "0x10",
+    "1,000",
+    "heads",
+    "tails",
+    "true",
+    "false",
+    " true",
+    "it's",
+    "\"x\"",
+    "a\"b'c",
+    "",
+    "{{x}}",
+    "}}",
+    "a?b:c",
+    "\\",
+    "done\n",
+    "Succeeded",
+    "ü",
+];
+
+fn examples() -> Vec<Workflow> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            couler_ir::spec::load(&text, couler_ir::Format::Yaml)
+                .unwrap_or_else(|d| panic!("{}: {d:?}", p.display()))
+                .0
+        })
+        .collect()
+}
+
+/// Assignments of outputs to every step of `wf`: each step's declared parameters and its result.
+fn assignments(wf: &Workflow, rng: &mut TestRng, n: usize) -> Vec<BTreeMap<String, Outputs>> {
+    use proptest::prelude::Rng;
+    let pick = |rng: &mut TestRng| VALUES[rng.next_u32() as usize % VALUES.len()].to_string();
+    (0..n)
+        .map(|_| {
+            wf.steps
+                .iter()
+                .map(|s| {
+                    let params = s
+                        .outputs
+                        .parameters
+                        .iter()
+                        .map(|p| (p.name.clone(), pick(rng)))
+                        .collect();
+                    let o = Outputs {
+                        result: pick(rng),
+                        params,
+                        exit_code: (rng.next_u32() % 3) as i32,
+                    };
+                    (s.name.clone(), o)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn rng() -> TestRng {
+    TestRng::from_seed(RngAlgorithm::ChaCha, &[28; 32])
+}
+
+#[test]
+fn examples_decide_alike_locally_and_on_argo() {
+    let Some(mut h) = Harness::start() else {
+        return;
+    };
+    let mut rng = rng();
+    let mut compared = 0;
+    for wf in examples() {
+        let a = assignments(&wf, &mut rng, 40);
+        compared += check(&mut h, &wf, &a);
+    }
+    println!("examples: {compared} decisions compared, 0 divergences");
+    assert!(compared > 100, "only {compared} decisions compared");
+}
+
+// ---- generated workflows ----
+
+mod conds {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A literal a condition compares with.
+    fn literal() -> impl Strategy<Value = Literal> {
+        prop_oneof![
+            prop::sample::select(vec![
+                0.0, 0.5, 1.0, 9.0, 10.0, 42.0, -3.0, 1e-7, 0.001, 1e21
+            ])
+            .prop_map(Literal::Number),
+            prop::sample::select(VALUES.to_vec()).prop_map(|s| Literal::String(s.to_string())),
+            any::<bool>().prop_map(Literal::Bool),
+        ]
+    }
+
+    /// A reference a condition of step `i` may read: params, outputs of steps before it,
+    /// its own outputs when it is a loop, and `item` when it is mapped.
+    pub fn operand(refs: Vec<Reference>) -> impl Strategy<Value = Expr> {
+        prop_oneof![
+            3 => prop::sample::select(refs).prop_map(Expr::Ref),
+            2 => literal().prop_map(Expr::Literal),
+        ]
+    }
+
+    /// Conditions of the shapes Tekton's `when` can hold (equalities with text, bare values,
+    /// `!`, `||` and `&&` of them), over `refs`.
+    pub fn tekton_condition(refs: Vec<Reference>) -> impl Strategy<Value = Expr> {
+        let words = vec![
+            "Succeeded",
+            "Failed",
+            "Completed",
+            "heads",
+            "true",
+            "false",
+            "it's",
+            "",
+            " true",
+        ];
+        let leaf = prop_oneof![
+            3 => (
+                prop::sample::select(refs.clone()),
+                prop::sample::select(vec![CmpOp::Eq, CmpOp::Ne]),
+                prop::sample::select(words),
+            )
+                .prop_map(|(r, op, w)| Expr::compare(
+                    op,
+                    Expr::Ref(r),
+                    Expr::Literal(Literal::String(w.to_string()))
+                )),
+            1 => prop::sample::select(refs).prop_map(Expr::Ref),
+        ];
+        leaf.prop_recursive(2, 6, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| Expr::And(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
+                inner.prop_map(|a| Expr::Not(Box::new(a))),
+            ]
+        })
+    }
+
+    pub fn condition(refs: Vec<Reference>) -> impl Strategy<Value = Expr> {
+        let ops = prop::sample::select(vec![
+            CmpOp::Eq,
+            CmpOp::Ne,
+            CmpOp::Lt,
+            CmpOp::Le,
+            CmpOp::Gt,
+            CmpOp::Ge,
+        ]);
+        let leaf = prop_oneof![
+            4 => (ops, operand(refs.clone()), operand(refs.clone()))
+                .prop_map(|(op, l, r)| Expr::compare(op, l, r)),
+            1 => operand(refs),
+        ];
+        leaf.prop_recursive(3, 8, 2, |inner| {
+            let ops = prop::sample::select(vec![CmpOp::Eq, CmpOp::Ne]);
+            prop_oneof![
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| Expr::And(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
+                inner.clone().prop_map(|a| Expr::Not(Box::new(a))),
+                (ops, inner, any::<bool>()).prop_map(|(op, a, b)| Expr::compare(
+                    op,
+                    a,
+                    Expr::Literal(Literal::Bool(b))
+                )),
+            ]
+        })
+    }
+}
+
+/// A workflow of `n` steps with typed params, each step reading earlier steps in its `when`;
+/// some mapped (their `when` may read `item`), some loops (their `while` reads their own
+/// outputs). No name is a prefix of another (Argo refuses those, see `check_names`).
+fn generated(rng: &mut TestRng, index: usize) -> Workflow {
+    use proptest::prelude::Rng;
+    use proptest::strategy::{Strategy, ValueTree};
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+    );
+    let param_defaults = [
+        ("n", json!({"name": "n", "type": "int", "default": 10})),
+        ("k", json!({"name": "k", "type": "int", "default": 9})),
+        (
+            "lr",
+            json!({"name": "lr", "type": "float", "default": 1e-7}),
+        ),
+        (
+            "thr",
+            json!({"name": "thr", "type": "float", "default": 0.5}),
+        ),
+        (
+            "flag",
+            json!({"name": "flag", "type": "bool", "default": true}),
+        ),
+        (
+            "mode",
+            json!({"name": "mode", "type": "string", "default": "it's"}),
+        ),
+        (
+            "word",
+            json!({"name": "word", "type": "string", "default": "1e-05"}),
+        ),
+    ];
+    let steps_n = 2 + (rng.next_u32() % 4) as usize;
+    let mut steps = Vec::new();
+    let mut readable: Vec<Reference> = param_defaults
+        .iter()
+        .map(|(n, _)| Reference::Param(n.to_string()))
+        .collect();
+    for i in 0..steps_n {
+        let name = format!("s{i}");
+        let shape = rng.next_u32() % 4;
+        let mut refs = readable.clone();
+        let mut step = json!({
+            "name": name,
+            "container": {"image": "alpine:3.19", "command": ["echo", "x"]},
+            "outputs": {"parameters": [{"name": "p", "path": "/tmp/p"}, {"name": "q", "path": "/tmp/q"}]},
+        });
+        let own = |o: StepOutput| Reference::Step {
+            step: name.clone(),
+            output: o,
+        };
+        match shape {
+            1 => {
+                step["map"] = json!({"items": ["1e-05", 3, 0.5, "it's", true, "x"]});
+                refs.push(Reference::Item(vec![]));
+            }
+            2 => {
+                let own_refs = vec![
+                    own(StepOutput::Result),
+                    own(StepOutput::Parameter("p".into())),
+                    own(StepOutput::ExitCode),
+                    Reference::Param("n".into()),
+                ];
+                let c = conds::condition(own_refs)
+                    .new_tree(&mut runner)
+                    .unwrap()
+                    .current();
+                step["repeat"] = json!({"while": c.to_string(), "maxIterations": 5});
+            }
+            _ => {}
+        }
+        if rng.next_u32() % 5 != 0 {
+            let c = conds::condition(refs)
+                .new_tree(&mut runner)
+                .unwrap()
+                .current();
+            step["when"] = json!(c.to_string());
+        }
+        if shape == 0 || shape == 3 {
+            for o in [
+                StepOutput::Result,
+                StepOutput::Parameter("p".into()),
+                StepOutput::Parameter("q".into()),
+                StepOutput::ExitCode,
+                StepOutput::Status,
+            ] {
+                readable.push(own(o));
+            }
+        }
+        steps.push(step);
+    }
+    let spec = json!({
+        "apiVersion": "couler.dev/v1alpha1",
+        "kind": "Workflow",
+        "name": format!("gen-{index}"),
+        "params": param_defaults.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(),
+        "steps": steps,
+    });
+    let text = spec.to_string();
+    match couler_ir::spec::load(&text, couler_ir::Format::Json) {
+        Ok((wf, _)) => wf,
+        Err(d) => panic!("generated spec does not load: {d:?}\n{text}"),
+    }
+}
+
+#[test]
+fn generated_workflows_decide_alike_locally_and_on_argo() {
+    let Some(mut h) = Harness::start() else {
+        return;
+    };
+    let mut rng = rng();
+    let (mut workflows, mut compared) = (0, 0);
+    for i in 0..300 {
+        let wf = generated(&mut rng, i);
+        let a = assignments(&wf, &mut rng, 12);
+        compared += check(&mut h, &wf, &a);
+        workflows += 1;
+    }
+    println!("generated: {workflows} workflows, {compared} decisions compared, 0 divergences");
+    assert!(compared > 3000, "only {compared} decisions compared");
+}
+
+/// The literal every comparison of the spec format can hold is rendered faithfully (no
+/// escaping that breaks Argo) — a direct check, independent of the generator.
+#[test]
+fn quotes_and_numbers_from_the_audit() {
+    let Some(mut h) = Harness::start() else {
+        return;
+    };
+    let spec = r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: audit
+params:
+  - {name: min_rows, type: int, default: 500}
+  - {name: lr, type: float, default: 0.0000001}
+steps:
+  - name: count
+    container: {image: alpine:3.19, command: [echo, "1000"]}
+  - name: b1
+    when: steps.count.outputs.result >= params.min_rows
+    container: {image: alpine:3.19, command: [echo]}
+  - name: m2
+    when: steps.count.outputs.result < 0.001 || params.lr < 0.001
+    container: {image: alpine:3.19, command: [echo]}
+  - name: m3
+    when: steps.count.outputs.result != "it's broken"
+    container: {image: alpine:3.19, command: [echo]}
+  - name: h8
+    when: (steps.count.outputs.result == "done") == true
+    container: {image: alpine:3.19, command: [echo]}
+"#;
+    let (wf, _) = couler_ir::spec::load(spec, couler_ir::Format::Yaml).unwrap();
+    let one = |result: &str| -> Vec<BTreeMap<String, Outputs>> {
+        let o = Outputs {
+            result: result.to_string(),
+            params: BTreeMap::new(),
+            exit_code: 0,
+        };
+        vec![
+            wf.steps
+                .iter()
+                .map(|s| (s.name.clone(), o.clone()))
+                .collect(),
+        ]
+    };
+    let mut compared = 0;
+    for r in ["1000", "done", "it's broken", "3.2e-05", "a\"b", ""] {
+        compared += check(&mut h, &wf, &one(r));
+    }
+    assert_eq!(compared, 24);
+}
+
+// ---- Tekton: the exit handler's `when` expressions (step conditions run in the launcher) ----
+
+/// Tekton's decision for `when` expressions: every `input`, after `$(…)` substitution, must be
+/// (`in`) or not be (`notin`) one of the `values`, as Tekton's `WhenExpression` checks.
+fn tekton_when(whens: &[Value], vars: &BTreeMap<String, String>) -> bool {
+    whens.iter().all(|w| {
+        let mut input = w["input"].as_str().unwrap().to_string();
+        for (k, v) in vars {
+            input = input.replace(&format!("$({k})"), v);
+        }
+        assert!(
+            !input.contains("$("),
+            "unsubstituted Tekton variable in {input}"
+        );
+        let member = w["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x.as_str() == Some(input.as_str()));
+        match w["operator"].as_str().unwrap() {
+            "in" => member,
+            "notin" => !member,
+            other => panic!("unknown operator {other}"),
+        }
+    })
+}
+
+#[test]
+fn tekton_exit_conditions_decide_alike_locally_and_on_tekton() {
+    use couler_backends::tekton::Tekton;
+    use proptest::strategy::{Strategy, ValueTree};
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng());
+    let refs = vec![
+        Reference::Workflow(couler_ir::WorkflowField::Status),
+        Reference::Param("mode".into()),
+        Reference::Param("flag".into()),
+    ];
+    let (mut compiled, mut refused, mut compared) = (0, 0, 0);
+    for i in 0..300 {
+        let cond = conds::tekton_condition(refs.clone())
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let spec = json!({
+            "apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": format!("tk-{i}"),
+            "params": [
+                {"name": "mode", "type": "string", "default": VALUES[i % VALUES.len()]},
+                {"name": "flag", "type": "bool", "default": i % 3 == 0},
+            ],
+            "steps": [{"name": "main", "container": {"image": "alpine:3.19", "command": ["true"]}}],
+            "onExit": [{"name": "bye", "when": cond.to_string(),
+                        "container": {"image": "alpine:3.19", "command": ["true"]}}],
+        });
+        let (wf, _) = couler_ir::spec::load(&spec.to_string(), couler_ir::Format::Json).unwrap();
+        let out = match Tekton.compile(&wf, &Options::default()) {
+            Ok(out) => out,
+            Err(e) => {
+                // Refused at compile time, with the reason: no silent divergence.
+                assert!(e.to_string().contains("has no Tekton `when` form"), "{e}");
+                refused += 1;
+                continue;
+            }
+        };
+        compiled += 1;
+        let yaml = out.files.into_values().next().unwrap();
+        let docs: Vec<Value> = yaml
+            .split("\n---\n")
+            .map(|d| serde_norway::from_str(d).unwrap())
+            .collect();
+        let pipeline = docs.iter().find(|d| d["kind"] == "Pipeline").unwrap();
+        let task = &pipeline["spec"]["finally"][0];
+        let whens = task["when"].as_array().cloned().unwrap_or_default();
+        let params = couler_run::resolve_params(&wf, &[]).unwrap();
+        let mut vars = BTreeMap::new();
+        for p in pipeline["spec"]["params"].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap();
+            if let Some(v) = params.get(name) {
+                vars.insert(format!("params.{name}"), json_text(v));
+            }
+        }
+        // Tekton's `$(tasks.status)` for each local status: a run with skipped tasks that
+        // succeeded says `Completed`.
+        for (local_status, tekton_statuses) in [
+            ("Succeeded", &["Succeeded", "Completed"][..]),
+            ("Failed", &["Failed"][..]),
+            ("Error", &["Failed"][..]),
+        ] {
+            let ctx = Context {
+                workflow_name: &wf.name,
+                run_id: "r1",
+                workflow_status: Some(local_status),
+                params: &params,
+                steps: &BTreeMap::new(),
+                item: None,
+                input_params: BTreeMap::new(),
+                input_artifact_paths: BTreeMap::new(),
+                output_param_paths: BTreeMap::new(),
+                output_artifact_paths: BTreeMap::new(),
+            };
+            let want = ctx.eval(&cond).unwrap();
+            for t in tekton_statuses {
+                vars.insert("tasks.status".into(), t.to_string());
+                let got = tekton_when(&whens, &vars);
+                assert_eq!(
+                    got, want,
+                    "condition `{cond}` (status {local_status}, Tekton {t}, vars {vars:?}): \
+                     locally {want}, on Tekton {got}\nwhen: {whens:#?}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    println!(
+        "tekton exit handlers: {compiled} compiled, {refused} refused at compile time, {compared} decisions compared, 0 divergences"
+    );
+    assert!(
+        compiled > 100 && compared > 300,
+        "{compiled} compiled, {compared} compared"
+    );
+}
