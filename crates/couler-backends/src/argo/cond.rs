@@ -18,12 +18,12 @@
 use crate::CompileError;
 use couler_ir::{CmpOp, Expr, Reference, StepOutput, Workflow};
 
-/// A number as Rust's `str::parse::<f64>` reads it after `trim()`, written for Go's RE2
-/// (`regexMatch`). `nan` is apart: Go's `ParseFloat` refuses a signed one.
-const NUMBER: &str =
-    r"^[+-]?([iI][nN][fF]([iI][nN][iI][tT][yY])?|([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?)$";
-/// `nan`, signed or not, any case: it is a number locally, and never equal or ordered.
-const NAN: &str = r"^[+-]?[nN][aA][nN]$";
+/// A number as Rust's `str::parse::<f64>` reads it after `trim()` (`nan` and `inf` included,
+/// signed or not, any case), for Go's RE2 (`regexMatch`). Written without `?` and `\\`, which
+/// would need escapes in the emitted YAML.
+const NUMBER: &str = "^(|[+-])([nN][aA][nN]|[iI][nN][fF]|[iI][nN][fF][iI][nN][iI][tT][yY]|([0-9]+([.][0-9]*|)|[.][0-9]+)([eE](|[+-])[0-9]+|))$";
+/// A signed `nan`, which Go's `ParseFloat` refuses: its sign is dropped before `asFloat`.
+const SIGNED_NAN: &str = "^[+-]([nN][aA][nN])$";
 
 /// Renders a condition as `{{=…}}`; each reference is first rendered by `reference` into an
 /// Argo tag (`{{tasks.a.outputs.result}}`, `{{=…}}`, or text around tags for an input param).
@@ -136,85 +136,68 @@ fn operand(
     })
 }
 
-/// What a side's text is: a number, `nan`, or not a number (`None` when unknown until run time).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Number,
-    Nan,
-    Text,
+/// Whether a known text reads as a number locally.
+fn is_number(text: &str) -> bool {
+    text.trim().parse::<f64>().is_ok()
 }
 
-fn kind_of(text: &str) -> Kind {
-    match text.trim().parse::<f64>() {
-        Ok(n) if n.is_nan() => Kind::Nan,
-        Ok(_) => Kind::Number,
-        Err(_) => Kind::Text,
+/// The float of a side that reads as a number. Go's float comparisons treat NaN as the local
+/// rule does (only `!=` holds), so no case of its own is needed.
+fn float(side: &Operand) -> String {
+    match &side.known {
+        Some(t) => {
+            let t = t.trim();
+            let t = t
+                .strip_prefix(['+', '-'])
+                .filter(|u| u.eq_ignore_ascii_case("nan"))
+                .unwrap_or(t);
+            format!("asFloat({})", literal(t))
+        }
+        None => format!(
+            "asFloat(sprig.regexReplaceAll({}, sprig.trim({}), '$1'))",
+            literal(SIGNED_NAN),
+            side.expr
+        ),
     }
 }
 
-fn matches(pattern: &str, side: &Operand) -> String {
-    format!(
-        "sprig.regexMatch({}, sprig.trim({}))",
-        literal(pattern),
-        side.expr
-    )
-}
-
-/// The local `compare`: numeric when both sides read as numbers (a `nan` is only unequal),
-/// else text.
+/// The local `compare`: numeric when both sides read as numbers, else text.
 fn compare(op: CmpOp, l: Operand, r: Operand) -> String {
     let sym = op.symbol();
     let text = format!("{} {sym} {}", l.expr, r.expr);
-    let numeric = format!(
-        "asFloat(sprig.trim({})) {sym} asFloat(sprig.trim({}))",
-        l.expr, r.expr
-    );
-    let nan = (op == CmpOp::Ne).to_string();
-    let kinds = (
-        l.known.as_deref().map(kind_of),
-        r.known.as_deref().map(kind_of),
-    );
-    match kinds {
-        (Some(Kind::Text), _) | (_, Some(Kind::Text)) => text,
-        (Some(Kind::Nan), Some(_)) | (Some(_), Some(Kind::Nan)) => nan,
-        (Some(Kind::Number), Some(Kind::Number)) => numeric,
-        _ => {
-            // At least one side is known only at run time.
-            let unknown: Vec<&Operand> =
-                [&l, &r].into_iter().filter(|o| o.known.is_none()).collect();
-            let is_number = unknown
-                .iter()
-                .map(|o| format!("({} || {})", matches(NUMBER, o), matches(NAN, o)))
-                .collect::<Vec<_>>()
-                .join(" && ");
-            let any_nan = [&l, &r]
-                .iter()
-                .filter_map(|o| match &o.known {
-                    None => Some(matches(NAN, o)),
-                    Some(t) if kind_of(t) == Kind::Nan => Some("true".into()),
-                    Some(_) => None,
-                })
-                .collect::<Vec<_>>();
-            let any_nan = if any_nan.is_empty() {
-                "false".to_string()
-            } else {
-                any_nan.join(" || ")
-            };
+    let numeric = format!("{} {sym} {}", float(&l), float(&r));
+    let unknown: Vec<String> = [&l, &r]
+        .into_iter()
+        .filter(|o| o.known.is_none())
+        .map(|o| {
             format!(
-                "(({is_number}) && ({any_nan}) && {nan}) || (({is_number}) && !({any_nan}) && {numeric}) || (!({is_number}) && {text})"
+                "sprig.regexMatch({}, sprig.trim({}))",
+                literal(NUMBER),
+                o.expr
             )
-        }
+        })
+        .collect();
+    let known_text = [&l, &r]
+        .iter()
+        .any(|o| o.known.as_deref().is_some_and(|t| !is_number(t)));
+    if known_text {
+        return text;
     }
+    if unknown.is_empty() {
+        return numeric;
+    }
+    let both = unknown.join(" && ");
+    format!("({both} && {numeric}) || (!({both}) && {text})")
 }
 
-/// An expr string literal for any text: letters, digits, space, `_`, `-`, `.` and non-ASCII
-/// characters as they are, every other ASCII character as a `\u` escape. So the literal holds no
-/// quote, backslash, brace, `?` or `:`, whatever the text.
+/// An expr string literal for any text: quotes, backslash, braces, `?`, `:` and control
+/// characters as `\u` escapes, everything else as it is. So the literal cannot end early, and
+/// holds nothing fasttemplate (`}}`) or Argo's ternary shortcut (`?` and `:`) would read.
 pub fn literal(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('\'');
     for c in text.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.') || !c.is_ascii() {
+        if !(c.is_ascii_control() || matches!(c, '\'' | '"' | '\\' | '{' | '}' | '?' | ':' | '`')) {
             out.push(c);
         } else {
             out.push_str(&format!("\\u{:04x}", c as u32));
@@ -328,12 +311,17 @@ mod tests {
     fn comparisons_are_decided_statically_where_the_sides_are_literals() {
         assert_eq!(
             render("1 == \"1.0\""),
-            "{{=asFloat(sprig.trim('1')) == asFloat(sprig.trim('1.0'))}}"
+            "{{=asFloat('1') == asFloat('1.0')}}"
+        );
+        assert_eq!(
+            render("\"-NaN\" != 1"),
+            "{{=asFloat('NaN') != asFloat('1')}}"
         );
         assert_eq!(
             render("(1 == 1) == true"),
-            "{{=toJson(asFloat(sprig.trim('1')) == asFloat(sprig.trim('1'))) == 'true'}}"
+            "{{=toJson(asFloat('1') == asFloat('1')) == 'true'}}"
         );
+        assert_eq!(render("\"a\" < params.x"), "{{='a' < params.x}}");
         assert!(!render("steps.a.outputs.result == \"x?:y\"").contains('?'));
     }
 }
