@@ -214,10 +214,12 @@ fn local(
         .iter()
         .filter(|(s, _)| case.in_loop || s.as_str() != case.step)
         .map(|(s, o)| {
-            let mut out = StepOutputs::default();
-            out.result = Some(o.result.clone());
-            out.exit_code = Some(o.exit_code);
-            out.parameters = o.params.clone();
+            let out = StepOutputs {
+                result: Some(o.result.clone()),
+                exit_code: Some(o.exit_code),
+                parameters: o.params.clone(),
+                ..StepOutputs::default()
+            };
             (
                 s.clone(),
                 Outcome {
@@ -367,19 +369,31 @@ fn rng() -> TestRng {
     TestRng::from_seed(RngAlgorithm::ChaCha, &[28; 32])
 }
 
-#[test]
-fn examples_decide_alike_locally_and_on_argo() {
+/// Checks every workflow `make` yields under `n` assignments each; prints and returns
+/// (workflows, decisions compared).
+fn check_all(
+    label: &str,
+    n: usize,
+    mut make: impl FnMut(&mut TestRng) -> Option<Workflow>,
+) -> usize {
     let Some(mut h) = Harness::start() else {
-        return;
+        return usize::MAX;
     };
     let mut rng = rng();
     let (mut workflows, mut compared) = (0, 0);
-    for wf in examples() {
-        let a = assignments(&wf, &mut rng, 40);
+    while let Some(wf) = make(&mut rng) {
+        let a = assignments(&wf, &mut rng, n);
         compared += check(&mut h, &wf, &a);
         workflows += 1;
     }
-    println!("examples: {workflows} workflows, {compared} decisions compared, 0 divergences");
+    println!("{label}: {workflows} workflows, {compared} decisions compared, 0 divergences");
+    compared
+}
+
+#[test]
+fn examples_decide_alike_locally_and_on_argo() {
+    let mut examples = examples().into_iter();
+    let compared = check_all("examples", 40, |_| examples.next());
     assert!(compared > 100, "only {compared} decisions compared");
 }
 
@@ -449,14 +463,7 @@ mod conds {
     }
 
     pub fn condition(refs: Vec<Reference>) -> impl Strategy<Value = Expr> {
-        let ops = prop::sample::select(vec![
-            CmpOp::Eq,
-            CmpOp::Ne,
-            CmpOp::Lt,
-            CmpOp::Le,
-            CmpOp::Gt,
-            CmpOp::Ge,
-        ]);
+        let ops = prop::sample::select(CmpOp::ALL.to_vec());
         let leaf = prop_oneof![
             4 => (ops, operand(refs.clone()), operand(refs.clone()))
                 .prop_map(|(op, l, r)| Expr::compare(op, l, r)),
@@ -555,7 +562,7 @@ fn generated(rng: &mut TestRng, index: usize) -> Workflow {
             }
             _ => {}
         }
-        if rng.next_u32() % 5 != 0 {
+        if !rng.next_u32().is_multiple_of(5) {
             let c = conds::condition(refs)
                 .new_tree(&mut runner)
                 .unwrap()
@@ -591,18 +598,11 @@ fn generated(rng: &mut TestRng, index: usize) -> Workflow {
 
 #[test]
 fn generated_workflows_decide_alike_locally_and_on_argo() {
-    let Some(mut h) = Harness::start() else {
-        return;
-    };
-    let mut rng = rng();
-    let (mut workflows, mut compared) = (0, 0);
-    for i in 0..300 {
-        let wf = generated(&mut rng, i);
-        let a = assignments(&wf, &mut rng, 12);
-        compared += check(&mut h, &wf, &a);
-        workflows += 1;
-    }
-    println!("generated: {workflows} workflows, {compared} decisions compared, 0 divergences");
+    let mut i = 0;
+    let compared = check_all("generated", 12, |rng| {
+        i += 1;
+        (i <= 300).then(|| generated(rng, i))
+    });
     assert!(compared > 3000, "only {compared} decisions compared");
 }
 
