@@ -606,8 +606,8 @@ fn generated_workflows_decide_alike_locally_and_on_argo() {
     assert!(compared > 3000, "only {compared} decisions compared");
 }
 
-/// The literal every comparison of the spec format can hold is rendered faithfully (no
-/// escaping that breaks Argo) — a direct check, independent of the generator.
+/// The audit's reproductions (argo-divergences.md B1, M2, M3, H8, M18), independent of the
+/// generator: each decides as locally (on Argo `workflow.name` itself is `audit-x7k2p`).
 #[test]
 fn quotes_and_numbers_from_the_audit() {
     let Some(mut h) = Harness::start() else {
@@ -635,6 +635,9 @@ steps:
   - name: h8
     when: (steps.count.outputs.result == "done") == true
     container: {image: alpine:3.19, command: [echo]}
+  - name: m18
+    when: workflow.name == "audit"
+    container: {image: alpine:3.19, command: [echo]}
 "#;
     let (wf, _) = couler_ir::spec::load(spec, couler_ir::Format::Yaml).unwrap();
     let one = |result: &str| -> Vec<BTreeMap<String, Outputs>> {
@@ -654,7 +657,7 @@ steps:
     for r in ["1000", "done", "it's broken", "3.2e-05", "a\"b", ""] {
         compared += check(&mut h, &wf, &one(r));
     }
-    assert_eq!(compared, 24);
+    assert_eq!(compared, 30);
 }
 
 // ---- Tekton: the exit handler's `when` expressions (step conditions run in the launcher) ----
