@@ -31,9 +31,9 @@ pub struct LoweringArgs {
     /// Give every step its own template, even when definitions are identical
     #[arg(long)]
     no_template_reuse: bool,
-    /// Airflow: how each task runs its step
-    #[arg(long, value_enum, default_value_t = OperatorArg::Host)]
-    operator: OperatorArg,
+    /// Airflow: how each task runs its step [default: host]
+    #[arg(long, value_enum)]
+    operator: Option<OperatorArg>,
     /// Airflow: the command that runs `couler launch` in a task (default: `couler` on PATH);
     /// Tekton: the path of `couler` inside the launcher image (default: /usr/local/bin/couler)
     #[arg(long)]
@@ -53,7 +53,7 @@ impl LoweringArgs {
         Options {
             kind,
             no_template_reuse: self.no_template_reuse,
-            operator: match self.operator {
+            operator: match self.operator.unwrap_or(OperatorArg::Host) {
                 OperatorArg::Host => Operator::Host,
                 OperatorArg::Kubernetes => Operator::Kubernetes,
                 OperatorArg::Docker => Operator::Docker,
@@ -64,6 +64,37 @@ impl LoweringArgs {
             ..Options::default()
         }
     }
+
+    /// Refuses a flag given for another target than `target` (`local`: `couler split
+    /// --target local`, which lowers nothing), naming the targets it is for.
+    pub fn check_target(&self, target: &str) -> Result<(), String> {
+        let given = [
+            ("--no-template-reuse", self.no_template_reuse, &["argo", "tekton"][..]),
+            ("--operator", self.operator.is_some(), &["airflow"]),
+            ("--launcher", self.launcher.is_some(), &["airflow", "tekton"]),
+            ("--launcher-image", self.launcher_image.is_some(), &["airflow", "tekton"]),
+            ("--artifact-store", self.artifact_store.is_some(), &["airflow", "tekton"]),
+        ];
+        given
+            .into_iter()
+            .filter(|(_, set, _)| *set)
+            .try_for_each(|(flag, _, targets)| flag_for(flag, targets, target))
+    }
+}
+
+/// `Ok` when `flag` means something for `target`, else the error naming what it is for.
+fn flag_for(flag: &str, targets: &[&str], target: &str) -> Result<(), String> {
+    if targets.contains(&target) {
+        return Ok(());
+    }
+    let list = targets
+        .iter()
+        .map(|t| format!("--target {t}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    Err(format!(
+        "{flag} applies to {list} only, and means nothing for --target {target}; drop it (or compile for the target it is meant for)"
+    ))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -104,6 +135,14 @@ pub fn run(args: &CompileArgs) -> u8 {
         eprintln!("error: no backend `{backend_name}`");
         return crate::commands::INVALID;
     };
+    let kind = match args.kind {
+        Some(_) => flag_for("--kind", &["argo"], backend_name),
+        None => Ok(()),
+    };
+    if let Err(e) = kind.and_then(|()| args.lowering.check_target(backend_name)) {
+        eprintln!("error: {e}");
+        return crate::commands::INVALID;
+    }
     let options = args.lowering.options(args.kind.map(|k| match k {
         DocKind::Workflow => Kind::Workflow,
         DocKind::WorkflowTemplate => Kind::WorkflowTemplate,

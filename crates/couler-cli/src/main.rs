@@ -10,6 +10,7 @@ mod compile;
 mod input;
 mod launch;
 mod optimize;
+mod respec;
 mod runtime;
 mod simulate;
 mod split;
@@ -78,9 +79,10 @@ enum Command {
     Status(runtime::StatusArgs),
     /// Print a step's output (`--follow` while it runs)
     Logs(runtime::LogsArgs),
-    /// Stop a running run: every step's processes are stopped, the exit handler runs
+    /// Stop a running run: its steps' processes are stopped, then the exit handler runs (it sees
+    /// `workflow.status` Failed); stopping again stops the exit handler too
     Stop(runtime::StopArgs),
-    /// Compile a workflow for an engine (Argo today): `couler compile FILE --target argo -o DIR`
+    /// Compile a workflow for an engine (argo, airflow, tekton): `couler compile FILE -t argo -o DIR`
     Compile(compile::CompileArgs),
     /// Print the capability matrix: which IR features each backend supports, and how
     Backends {
@@ -155,8 +157,29 @@ enum GraphFormat {
     Mermaid,
 }
 
+impl Command {
+    /// Whether the command writes to network sockets itself (cloud artifact stores, the
+    /// Kubernetes API), where a peer closing a connection raises SIGPIPE too.
+    fn uses_sockets(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Resume(_) | Command::Launch(_) | Command::Submit(_)
+        )
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Rust ignores SIGPIPE, which makes every print to a closed pipe (`couler backends | head
+    // -1`) a panic; the default action ends the process quietly, as it does other Unix tools.
+    // Commands that write to sockets keep it ignored: a closed connection is an error to
+    // retry there, not the end of the run. Steps get the default action either way.
+    if !cli.command.uses_sockets() {
+        // SAFETY: sets a signal disposition before this process starts any thread.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let code = match cli.command {
         Command::Validate { files, output } => commands::validate(&files, output.output),
         Command::Graph { file, format } => commands::graph(&file, format),

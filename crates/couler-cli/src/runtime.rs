@@ -95,6 +95,13 @@ pub struct RunArgs {
 pub struct ResumeArgs {
     /// The run to resume (see `couler runs`)
     run_id: String,
+    /// Resume with this spec file in place of the one recorded when the run started (after
+    /// fixing it): finished steps are reused where their cache keys still match
+    #[arg(long, value_name = "FILE", conflicts_with = "recorded_spec")]
+    spec: Option<PathBuf>,
+    /// Resume the spec recorded when the run started, even though its file changed since
+    #[arg(long)]
+    recorded_spec: bool,
     #[command(flatten)]
     state: StateArg,
     #[command(flatten)]
@@ -103,10 +110,24 @@ pub struct ResumeArgs {
 
 #[derive(Args)]
 pub struct RunsArgs {
+    #[command(subcommand)]
+    command: Option<RunsCommand>,
     #[command(flatten)]
     state: StateArg,
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     output: Output,
+}
+
+#[derive(clap::Subcommand)]
+pub enum RunsCommand {
+    /// Forget a run: its records, logs and work directories, and its pins on cache entries
+    /// (refused while it runs)
+    Rm {
+        /// The run to forget
+        run_id: String,
+        #[command(flatten)]
+        state: StateArg,
+    },
 }
 
 #[derive(Args)]
@@ -205,15 +226,10 @@ pub fn run(args: RunArgs) -> u8 {
     let store = args.exec.artifact_store();
     execute(&wf, args.state.dir(), &args.exec, |opts| async move {
         // Sub-workflow `ref`s are relative to the spec file's directory.
-        let spec_dir = args
-            .file
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let spec_dir = Some(spec_dir);
         let opts = RunOptions {
             params,
-            spec_dir,
+            spec_dir: Some(spec_dir_of(&args.file)),
+            spec_file: Some(args.file.clone()),
             ..opts
         };
         couler_run::run_with_store(wf_ref, opts, store.as_deref()).await
@@ -223,29 +239,36 @@ pub fn run(args: RunArgs) -> u8 {
 /// `couler resume RUN`
 pub fn resume(args: ResumeArgs) -> u8 {
     let dir = args.state.dir();
-    let Some(rt) = tokio_rt() else { return 1 };
-    // The spec comes from the state database; read it first for the display.
-    let wf = rt.block_on(async {
-        let state = open_existing(&dir)?;
-        let rec = state.run(&args.run_id)?.ok_or_else(|| {
-            Error::Invalid(format!("no run `{}` in {}", args.run_id, dir.display()))
-        })?;
-        couler_ir::spec::parse(&rec.spec, couler_ir::Format::Json)
-            .map_err(|_| Error::State("the stored spec cannot be read back".into()))
-    });
-    drop(rt);
-    let wf = match wf {
-        Ok(wf) => wf,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return error_code(&e);
-        }
+    let chosen = match crate::respec::choose(
+        &dir,
+        &args.run_id,
+        args.spec.as_deref(),
+        args.recorded_spec,
+    ) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let run_id = args.run_id.clone();
     let store = args.exec.artifact_store();
+    let wf = chosen.workflow;
+    let new_file = chosen.new_file;
+    let wf_ref = &wf;
     execute(&wf, dir, &args.exec, |opts| async move {
-        couler_run::resume_with_store(&run_id, opts, store.as_deref()).await
+        let new = new_file.as_ref().map(|_| wf_ref);
+        let opts = RunOptions {
+            spec_dir: new_file.as_deref().map(spec_dir_of),
+            spec_file: new_file.clone(),
+            ..opts
+        };
+        couler_run::resume_with_spec(&run_id, opts, store.as_deref(), new).await
     })
+}
+
+/// The directory sub-workflow `ref`s of the spec file `file` are relative to.
+fn spec_dir_of(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn execute<F, Fut>(wf: &Workflow, state_dir: PathBuf, exec: &ExecArgs, go: F) -> u8
@@ -288,7 +311,7 @@ where
     rt.block_on(async move {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        tokio::spawn(watch_signals(stop_tx));
+        tokio::spawn(watch_signals(stop_tx, !wf.on_exit.is_empty()));
         let display = tokio::spawn(display(wf.clone(), ev_rx, json));
         let opts = RunOptions {
             state_dir,
@@ -299,6 +322,7 @@ where
             events: Some(ev_tx),
             stop: stop_rx,
             spec_dir: None,
+            spec_file: None,
             cache_budget,
         };
         let result = go(opts).await;
@@ -326,8 +350,10 @@ where
 }
 
 /// Ctrl-C and SIGTERM (`couler stop`) stop the run: every step's process group gets SIGTERM,
-/// then SIGKILL after a grace period; the exit handler still runs.
-async fn watch_signals(stop: watch::Sender<bool>) {
+/// then SIGKILL after a grace period; the exit handler still runs. A second signal stops the
+/// exit handler too (a run without one ends at once); a third ends at once. Ending at once
+/// keeps the state database consistent: `resume` picks up.
+async fn watch_signals(stop: watch::Sender<bool>, has_exit_handler: bool) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -335,16 +361,28 @@ async fn watch_signals(stop: watch::Sender<bool>) {
     ) else {
         return;
     };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    let mut next = async || {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    };
+    next().await;
+    if has_exit_handler {
+        eprintln!(
+            "stopping: every running step gets SIGTERM (SIGKILL after 5s), then the exit handler runs; Ctrl-C again stops it too"
+        );
+    } else {
+        eprintln!("stopping: every running step gets SIGTERM (SIGKILL after 5s)…");
     }
-    eprintln!("stopping: every running step gets SIGTERM (SIGKILL after 5s)…");
     let _ = stop.send(true);
-    // A second signal ends at once; the state database stays consistent and `resume` picks up.
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    next().await;
+    if has_exit_handler {
+        eprintln!(
+            "stopping the exit handler too: its running step gets SIGTERM (SIGKILL after 5s); Ctrl-C again ends at once"
+        );
+        let _ = stop.send(true);
+        next().await;
     }
     std::process::exit(130);
 }
@@ -555,6 +593,9 @@ fn query<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, u8> {
 
 /// `couler runs`
 pub fn runs(args: RunsArgs) -> u8 {
+    if let Some(RunsCommand::Rm { run_id, state }) = args.command {
+        return forget(&state.dir(), &run_id);
+    }
     let dir = args.state.dir();
     let runs = match query(|| open_existing(&dir)?.runs()) {
         Ok(r) => r,
@@ -567,15 +608,69 @@ pub fn runs(args: RunsArgs) -> u8 {
         );
         return 0;
     }
-    println!("{:<40} {:<10} {:>10}  workflow", "run", "status", "time");
+    println!(
+        "{:<40} {:<10} {:<20} {:>10}  workflow",
+        "run", "status", "started (UTC)", "time"
+    );
     for r in runs {
         let secs = r
             .finished_at
             .map(|f| format!("{:.1}s", f - r.started_at))
             .unwrap_or_else(|| "-".into());
-        println!("{:<40} {:<10} {:>10}  {}", r.id, r.status, secs, r.workflow);
+        println!(
+            "{:<40} {:<10} {:<20} {:>10}  {}",
+            r.id,
+            r.status,
+            utc_time(r.started_at),
+            secs,
+            r.workflow
+        );
     }
     0
+}
+
+/// `couler runs rm RUN`
+fn forget(dir: &Path, run_id: &str) -> u8 {
+    if let Err(e) = open_existing(dir) {
+        eprintln!("error: {e}");
+        return error_code(&e);
+    }
+    let Some(rt) = tokio_rt() else { return 1 };
+    match rt.block_on(couler_run::forget_run(dir, run_id)) {
+        Ok(ids) => {
+            println!("forgot run {run_id}{}", match ids.len() {
+                0 | 1 => String::new(),
+                n => format!(" and its {} nested runs", n - 1),
+            });
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            error_code(&e)
+        }
+    }
+}
+
+/// Seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
+fn utc_time(secs: f64) -> String {
+    let t = secs.max(0.0) as i64;
+    let (days, rem) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// `couler status RUN`

@@ -89,6 +89,7 @@ pub fn run(args: SplitArgs) -> u8 {
 fn split_command(args: &SplitArgs) -> Result<(), String> {
     let file = args.file.display();
     let name = args.target.backend_name();
+    args.lowering.check_target(name)?;
     let backend = couler_backends::backend(name).ok_or_else(|| format!("no backend `{name}`"))?;
     // The engine's lowering; the local runtime runs the IR parts themselves.
     let lowering = match args.target {
@@ -357,13 +358,26 @@ fn split_for_engine(
     for (name, child) in s.child_files.iter().zip(&s.children) {
         write(&ir_dir.join(name), &couler_ir::spec::to_yaml(child))?;
     }
+    // The IR parts run locally only when the exchange is a directory: the local runtime writes
+    // `storage: local` outputs, not an engine's object-store keys (docs/splitting.md).
+    let ir_note = match &req.exchange {
+        Exchange::Local(_) => format!(
+            "run them with `couler run {}`",
+            ir_dir.join(&parent_file).display()
+        ),
+        Exchange::S3(s3) => format!(
+            "they exchange artifacts through s3://{}/{} as the {} parts do, which `couler run` does not; to run the split form locally, split with `--target local`",
+            s3.bucket,
+            s3.key,
+            backend.name()
+        ),
+    };
     eprintln!(
-        "wrote {} {} files to {} and the IR parts to {} (run with `couler run {}`)",
+        "wrote {} {} files to {} and the IR parts to {} ({ir_note})",
         documents.len(),
         backend.name(),
         engine_dir.display(),
         ir_dir.display(),
-        ir_dir.join(&parent_file).display()
     );
     Ok(report(backend.name(), wf, &req, &outcome, parent_bytes))
 }

@@ -126,3 +126,48 @@ fn a_sub_workflow_step_references_the_childs_own_name() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("child.yaml"));
 }
+
+#[test]
+fn a_flag_meant_for_another_target_is_refused_naming_both() {
+    for (args, flag, target) in [
+        (&["-t", "argo", "--operator", "kubernetes"][..], "--operator", "argo"),
+        (&["-t", "tekton", "--kind", "workflow-template"][..], "--kind", "tekton"),
+        (&["-t", "airflow", "--no-template-reuse"][..], "--no-template-reuse", "airflow"),
+        (&["-t", "argo", "--launcher-image", "x:1"][..], "--launcher-image", "argo"),
+    ] {
+        let mut all = vec!["compile", "examples/hello.yaml"];
+        all.extend_from_slice(args);
+        let out = couler(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(&format!("--target {target}")),
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: nothing is compiled");
+    }
+    // The flags of the target itself still work.
+    let out = couler(&["compile", "examples/hello.yaml", "-t", "airflow", "--operator", "host"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Like other Unix tools, `couler` ends quietly when its reader goes away (`couler backends |
+/// head -1`), where it panicked with exit 101.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    for args in [&["backends"][..], &["compile", "examples/hello.yaml"]] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+            .args(args)
+            .current_dir(repo())
+            .stdout(writer)
+            .output()
+            .expect("couler runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{args:?}: {:?}", out.status);
+    }
+}

@@ -188,3 +188,38 @@ fn optimize_prints_the_cache_plan_under_a_budget() {
     assert_eq!(code, 2);
     assert!(err.contains("not a percentage"), "{err}");
 }
+
+/// `span/all` is relative to `all` whether or not `all` is among the policies (it read 1.000
+/// for every policy when it was not).
+#[test]
+fn span_over_all_does_not_need_all_among_the_policies() {
+    let (_dir, path) = tiny();
+    let ratio = |policies: &str| {
+        let (code, out, err) = couler(&[
+            "simulate",
+            "cache",
+            "--trace",
+            path.to_str().unwrap(),
+            "--policy",
+            policies,
+            "--slots",
+            "1",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let none = v["means"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["policy"] == "none")
+            .unwrap_or_else(|| panic!("no `none` in {v}"))
+            .clone();
+        none["makespan_ratio"].as_f64().unwrap()
+    };
+    let with_all = ratio("none,all");
+    // With no cache, b and c rebuild what they read (25 s on one slot): slower than `all`.
+    assert!(with_all > 1.0, "{with_all}");
+    assert_eq!(ratio("none,lru"), with_all);
+}

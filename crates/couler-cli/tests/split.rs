@@ -380,3 +380,48 @@ fn compile_splits_a_tekton_file_over_one_mib_into_chained_pipelineruns() {
         "{part2}"
     );
 }
+
+/// The hint after a split names a command that works: `couler run DIR/ir/…` where the parts
+/// exchange artifacts through a directory (here Airflow's; the run is checked), and not where
+/// they go through S3 (Argo), which only the engine's parts read.
+#[test]
+fn the_run_hint_is_one_that_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("chain.yaml");
+    std::fs::write(&spec, chain(4)).unwrap();
+    let split = |target: &str, extra: &[&str]| {
+        let out_dir = tmp.path().join(target);
+        let mut args = vec![
+            "split",
+            spec.to_str().unwrap(),
+            "--target",
+            target,
+            "--max-steps",
+            "2",
+            "-o",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = couler(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let argo = split("argo", &["--exchange", "s3://bucket/prefix"]);
+    assert!(!argo.contains("couler run /"), "no `couler run` of the parts: {argo}");
+    assert!(argo.contains("s3://bucket/prefix") && argo.contains("--target local"), "{argo}");
+
+    let airflow = split("airflow", &[]);
+    let parent = tmp.path().join("airflow/ir/chain.yaml");
+    assert!(
+        airflow.contains(&format!("couler run {}", parent.display())),
+        "{airflow}"
+    );
+    let state = tmp.path().join("state");
+    let out = couler(&[
+        "run",
+        parent.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

@@ -197,6 +197,7 @@ fn options(state_dir: &Path) -> RunOptions {
         events: None,
         stop,
         spec_dir: None,
+        spec_file: None,
         cache_budget: None,
     }
 }

@@ -52,6 +52,7 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// Everything the step tasks share.
+#[derive(Clone)]
 pub(crate) struct Exec {
     pub wf: Workflow,
     pub run_id: String,
@@ -93,6 +94,7 @@ impl Exec {
         // The dispatch loop runs as a task of its own, on a runtime worker: the step tasks it
         // spawns and the wake-up when one ends then stay on that worker instead of crossing to
         // the thread that called `block_on` (two thread hand-offs per step on a chain).
+        let exit_stop = crate::stop::exit_handler_signal(self.stop.clone());
         let dispatch = AbortOnDrop(tokio::spawn(Arc::clone(&self).dispatch()));
         let outcomes = match (&mut { dispatch }.0).await {
             Ok(r) => r?,
@@ -130,8 +132,13 @@ impl Exec {
                 RunStatus::Error => "Error",
                 _ => "Failed",
             };
-            // The exit handler runs even after a stop: it is how users clean up. Its steps run
-            // one at a time in dependency order; one after a failed exit step is not run.
+            // The exit handler runs even after a stop: it is how users clean up; a second stop
+            // request stops it too (`stop.rs`). Its steps run one at a time in dependency
+            // order; one after a failed exit step is not run.
+            let handler = Exec {
+                stop: exit_stop,
+                ..(*self).clone()
+            };
             let exits = &wf.on_exit;
             let graph = Graph::of_exit_handler(wf);
             let order = graph
@@ -152,7 +159,7 @@ impl Exec {
                         self.omit(&exit.name, &why)?
                     }
                     None => {
-                        let end = self
+                        let end = handler
                             .run_single(exit, &exit.name, None, &all, Some(visible), false)
                             .await?;
                         Outcome {

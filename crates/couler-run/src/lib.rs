@@ -24,15 +24,20 @@ pub mod artifacts;
 pub mod cache_budget;
 pub mod capture;
 mod executor;
+mod forget;
 pub mod launch;
 mod paths;
 pub mod render;
+mod respec;
 pub mod runner;
 pub mod state;
+mod stop;
 mod subworkflow;
 
 pub use runner::{AttemptFiles, Runtime};
 pub use state::{RunRecord, RunStatus, State, StepRecord, StepStatus};
+pub use forget::forget_run;
+pub use respec::recorded_spec_file;
 pub use subworkflow::MAX_DEPTH as MAX_SUBWORKFLOW_DEPTH;
 
 use couler_ir::{ParamType, Workflow};
@@ -109,6 +114,9 @@ pub struct RunOptions {
     /// The directory of the spec file the workflow was read from: sub-workflow `ref`s are
     /// relative to it. `None` on `resume` uses the one the run recorded (docs/runtime.md).
     pub spec_dir: Option<PathBuf>,
+    /// The spec file the workflow was read from, recorded on the run so that `couler resume`
+    /// can tell when it changed ([`recorded_spec_file`]).
+    pub spec_file: Option<PathBuf>,
     /// Keep the memoization cache under this many bytes (`--cache-size`); `None`: unbounded.
     pub cache_budget: Option<cache_budget::CacheBudget>,
 }
@@ -306,6 +314,9 @@ pub async fn run_with_store(
     if let Some(l) = &location {
         state.set_run_store(&run_id, l)?;
     }
+    if let Some(file) = &opts.spec_file {
+        respec::record(&opts.state_dir.join("runs").join(&run_id), file);
+    }
     execute(
         wf.clone(),
         run_id,
@@ -342,6 +353,19 @@ pub async fn resume_with_store(
     opts: RunOptions,
     artifact_store: Option<&str>,
 ) -> Result<RunReport, Error> {
+    resume_with_spec(run_id, opts, artifact_store, None).await
+}
+
+/// [`resume_with_store`], with `new_spec` in place of the recorded spec when given: it becomes
+/// the run's spec (and `opts.spec_file` its spec file), no step row is kept, and the memoization
+/// cache reuses each finished step whose cache key still matches (the steps the change does not
+/// reach); the recorded params are typed again against it.
+pub async fn resume_with_spec(
+    run_id: &str,
+    opts: RunOptions,
+    artifact_store: Option<&str>,
+    new_spec: Option<&Workflow>,
+) -> Result<RunReport, Error> {
     let explicit = artifact_store.map(artifacts::Location::parse).transpose()?;
     let _lock = Lock::acquire(&opts.state_dir)?;
     let state = State::open(&opts.state_dir)?;
@@ -358,8 +382,16 @@ pub async fn resume_with_store(
             "the stored spec of run `{run_id}` cannot be read back"
         ))
     })?;
-    let params: BTreeMap<String, serde_json::Value> = serde_json::from_str(&rec.params)
+    let mut params: BTreeMap<String, serde_json::Value> = serde_json::from_str(&rec.params)
         .map_err(|e| Error::State(format!("the stored params of run `{run_id}`: {e}")))?;
+    let wf = match new_spec {
+        None => wf,
+        Some(new) => {
+            respec::check_same_workflow(run_id, &wf.name, new)?;
+            params = respec::retype_params(run_id, new, &params)?;
+            new.clone()
+        }
+    };
     let recorded: Option<artifacts::Location> = match &rec.artifact_store_json {
         Some(t) => Some(serde_json::from_str(t).map_err(|e| {
             Error::State(format!(
@@ -388,7 +420,18 @@ pub async fn resume_with_store(
     }
     let store = open_store(&opts.state_dir, recorded.as_ref()).await?;
     stop_orphans(&state, run_id).await?;
-    let mut kept = state.kept_steps(run_id)?;
+    let mut kept = match new_spec {
+        None => state.kept_steps(run_id)?,
+        Some(new) => {
+            let spec = couler_ir::spec::to_json(new);
+            let params_text = serde_json::to_string(&params).unwrap_or_default();
+            state.set_run_spec(run_id, &spec, &params_text)?;
+            if let Some(file) = &opts.spec_file {
+                respec::record(&opts.state_dir.join("runs").join(run_id), file);
+            }
+            BTreeMap::new()
+        }
+    };
     // The exit handler reports on this attempt of the run: it always runs again.
     for h in &wf.on_exit {
         kept.remove(&h.name);

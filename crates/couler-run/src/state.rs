@@ -401,6 +401,44 @@ impl State {
         )
     }
 
+    /// Deletes run `id` and the runs nested in it (`ID.NODE…`): their rows in `runs`, `steps`
+    /// and `attempts`, in one transaction. Cache entries stay (any run may hit them); the pins
+    /// the run's kept steps held on them go with its rows.
+    pub fn forget_run(&self, id: &str) -> Result<(), Error> {
+        let what = "cannot forget the run";
+        let mut db = self.db();
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err(what))?;
+        for table in ["attempts", "steps"] {
+            exec(
+                &tx,
+                what,
+                &format!(
+                    "DELETE FROM {table} WHERE run_id = ?1 OR substr(run_id, 1, length(?1) + 1) = ?1 || '.'"
+                ),
+                [id],
+            )?;
+        }
+        exec(
+            &tx,
+            what,
+            "DELETE FROM runs WHERE id = ?1 OR substr(id, 1, length(?1) + 1) = ?1 || '.'",
+            [id],
+        )?;
+        tx.commit().map_err(db_err(what))
+    }
+
+    /// Replaces a run's spec and params (`couler resume --spec`).
+    pub fn set_run_spec(&self, id: &str, spec: &str, params: &str) -> Result<(), Error> {
+        exec(
+            &self.db(),
+            "cannot record the run's new spec",
+            "UPDATE runs SET spec = ?1, params = ?2 WHERE id = ?3",
+            params![spec, params, id],
+        )
+    }
+
     pub fn finish_run(
         &self,
         id: &str,
@@ -415,10 +453,11 @@ impl State {
         )
     }
 
+    /// Every run, newest first.
     pub fn runs(&self) -> Result<Vec<RunRecord>, Error> {
         self.rows(
             "cannot list runs",
-            &format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at"),
+            &format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id"),
             [],
             run_from_row,
         )

@@ -26,6 +26,7 @@ pub fn host_options(
         events: None,
         stop,
         spec_dir: None,
+        spec_file: None,
         cache_budget: None,
     };
     (tx, opts)

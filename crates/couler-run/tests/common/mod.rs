@@ -34,6 +34,7 @@ pub fn opts(state: &Path) -> RunOptions {
         events: None,
         stop: rx,
         spec_dir: None,
+        spec_file: None,
         cache_budget: None,
     }
 }
