@@ -298,7 +298,10 @@ pub fn fmt(files: &[std::path::PathBuf], check: bool, stdout: bool, drop_comment
                 continue;
             }
         };
-        let canonical = spec::to_string(&wf, source.format);
+        let mut canonical = spec::to_string(&wf, source.format);
+        if source.format == Format::Yaml && !drop_comments {
+            canonical = couler_ir::comments::keep_comments(&source.text, &canonical);
+        }
         if stdout {
             print!("{canonical}");
         } else if canonical == source.text {
@@ -311,12 +314,6 @@ pub fn fmt(files: &[std::path::PathBuf], check: bool, stdout: bool, drop_comment
                 source.name, source.name
             );
             code = code.max(FAILED);
-        } else if has_comments(&source.text, source.format) && !drop_comments {
-            eprintln!(
-                "error: {} has comments, which the canonical form does not keep; nothing was written.\n  = help: see the result with `couler fmt --stdout {}`, or rewrite anyway with `--drop-comments`",
-                source.name, source.name
-            );
-            code = INVALID;
         } else {
             match write_atomically(path, &canonical) {
                 Ok(()) => println!("formatted: {}", source.name),
@@ -328,15 +325,6 @@ pub fn fmt(files: &[std::path::PathBuf], check: bool, stdout: bool, drop_comment
         }
     }
     code
-}
-
-/// True when a YAML file has a comment line or a ` #` comment after a value.
-fn has_comments(text: &str, format: Format) -> bool {
-    format == Format::Yaml
-        && text.lines().any(|line| {
-            let t = line.trim_start();
-            t.starts_with('#') || (line.contains(" #") && !t.starts_with(['"', '\'']))
-        })
 }
 
 /// Writes via a temporary file and a rename, so a crash never leaves half a spec behind.

@@ -69,11 +69,27 @@ impl LoweringArgs {
     /// --target local`, which lowers nothing), naming the targets it is for.
     pub fn check_target(&self, target: &str) -> Result<(), String> {
         let given = [
-            ("--no-template-reuse", self.no_template_reuse, &["argo", "tekton"][..]),
+            (
+                "--no-template-reuse",
+                self.no_template_reuse,
+                &["argo", "tekton"][..],
+            ),
             ("--operator", self.operator.is_some(), &["airflow"]),
-            ("--launcher", self.launcher.is_some(), &["airflow", "tekton"]),
-            ("--launcher-image", self.launcher_image.is_some(), &["airflow", "tekton"]),
-            ("--artifact-store", self.artifact_store.is_some(), &["airflow", "tekton"]),
+            (
+                "--launcher",
+                self.launcher.is_some(),
+                &["airflow", "tekton"],
+            ),
+            (
+                "--launcher-image",
+                self.launcher_image.is_some(),
+                &["airflow", "tekton"],
+            ),
+            (
+                "--artifact-store",
+                self.artifact_store.is_some(),
+                &["airflow", "tekton"],
+            ),
         ];
         given
             .into_iter()

@@ -62,7 +62,8 @@ enum Command {
         /// Print the canonical form instead of rewriting the file
         #[arg(long)]
         stdout: bool,
-        /// Rewrite files that contain comments (canonical form does not keep comments)
+        /// Drop the files' comments (by default each is kept with the node it stands before,
+        /// or after on the same line)
         #[arg(long)]
         drop_comments: bool,
     },

@@ -25,9 +25,9 @@ pub(crate) fn choose(
 ) -> Result<Chosen, u8> {
     let read = || -> Result<String, Error> {
         let state = open_existing(dir)?;
-        let rec = state.run(run_id)?.ok_or_else(|| {
-            Error::Invalid(format!("no run `{run_id}` in {}", dir.display()))
-        })?;
+        let rec = state
+            .run(run_id)?
+            .ok_or_else(|| Error::Invalid(format!("no run `{run_id}` in {}", dir.display())))?;
         Ok(rec.spec)
     };
     let recorded = read().map_err(|e| {

@@ -239,15 +239,11 @@ pub fn run(args: RunArgs) -> u8 {
 /// `couler resume RUN`
 pub fn resume(args: ResumeArgs) -> u8 {
     let dir = args.state.dir();
-    let chosen = match crate::respec::choose(
-        &dir,
-        &args.run_id,
-        args.spec.as_deref(),
-        args.recorded_spec,
-    ) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let chosen =
+        match crate::respec::choose(&dir, &args.run_id, args.spec.as_deref(), args.recorded_spec) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
     let run_id = args.run_id.clone();
     let store = args.exec.artifact_store();
     let wf = chosen.workflow;
@@ -638,10 +634,13 @@ fn forget(dir: &Path, run_id: &str) -> u8 {
     let Some(rt) = tokio_rt() else { return 1 };
     match rt.block_on(couler_run::forget_run(dir, run_id)) {
         Ok(ids) => {
-            println!("forgot run {run_id}{}", match ids.len() {
-                0 | 1 => String::new(),
-                n => format!(" and its {} nested runs", n - 1),
-            });
+            println!(
+                "forgot run {run_id}{}",
+                match ids.len() {
+                    0 | 1 => String::new(),
+                    n => format!(" and its {} nested runs", n - 1),
+                }
+            );
             0
         }
         Err(e) => {

@@ -111,7 +111,7 @@ fn graph_prints_text_dot_and_mermaid() {
 }
 
 #[test]
-fn fmt_checks_rewrites_and_protects_comments() {
+fn fmt_checks_rewrites_and_keeps_comments() {
     let dir = tempfile::tempdir().unwrap();
     let messy = VALID.replace(
         "command: [echo, one]",
@@ -127,15 +127,15 @@ fn fmt_checks_rewrites_and_protects_comments() {
     // Formatting is idempotent and keeps the meaning.
     assert_eq!(text(&couler(&["fmt", "--stdout", &file]).stdout), formatted);
 
+    // Comments are kept (docs/spec.md §18), unless dropped.
     let commented = write(dir.path(), "commented.yaml", &format!("# keep me\n{messy}"));
     let out = couler(&["fmt", &commented]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("has comments"));
-    assert!(
-        std::fs::read_to_string(&commented)
-            .unwrap()
-            .starts_with("# keep me")
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&commented).unwrap(),
+        format!("# keep me\n{formatted}")
     );
+    assert_eq!(couler(&["fmt", "--check", &commented]).status.code(), Some(0));
     assert_eq!(
         couler(&["fmt", "--drop-comments", &commented])
             .status

@@ -130,10 +130,26 @@ fn a_sub_workflow_step_references_the_childs_own_name() {
 #[test]
 fn a_flag_meant_for_another_target_is_refused_naming_both() {
     for (args, flag, target) in [
-        (&["-t", "argo", "--operator", "kubernetes"][..], "--operator", "argo"),
-        (&["-t", "tekton", "--kind", "workflow-template"][..], "--kind", "tekton"),
-        (&["-t", "airflow", "--no-template-reuse"][..], "--no-template-reuse", "airflow"),
-        (&["-t", "argo", "--launcher-image", "x:1"][..], "--launcher-image", "argo"),
+        (
+            &["-t", "argo", "--operator", "kubernetes"][..],
+            "--operator",
+            "argo",
+        ),
+        (
+            &["-t", "tekton", "--kind", "workflow-template"][..],
+            "--kind",
+            "tekton",
+        ),
+        (
+            &["-t", "airflow", "--no-template-reuse"][..],
+            "--no-template-reuse",
+            "airflow",
+        ),
+        (
+            &["-t", "argo", "--launcher-image", "x:1"][..],
+            "--launcher-image",
+            "argo",
+        ),
     ] {
         let mut all = vec!["compile", "examples/hello.yaml"];
         all.extend_from_slice(args);
@@ -147,8 +163,20 @@ fn a_flag_meant_for_another_target_is_refused_naming_both() {
         assert!(out.stdout.is_empty(), "{args:?}: nothing is compiled");
     }
     // The flags of the target itself still work.
-    let out = couler(&["compile", "examples/hello.yaml", "-t", "airflow", "--operator", "host"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = couler(&[
+        "compile",
+        "examples/hello.yaml",
+        "-t",
+        "airflow",
+        "--operator",
+        "host",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Like other Unix tools, `couler` ends quietly when its reader goes away (`couler backends |
@@ -168,6 +196,11 @@ fn a_closed_stdout_ends_the_command_quietly() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{args:?}: {:?}", out.status);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?}",
+            out.status
+        );
     }
 }

@@ -71,10 +71,17 @@ fn resume_after_the_file_changed_says_what_to_do_then_takes_the_new_spec() {
     );
     assert_eq!(runs_of_a(&count), 1, "nothing ran");
 
-    let out = couler_in(d.path(), &["resume", &run_id, "--spec", "wf.yaml", "-o", "json"]);
+    let out = couler_in(
+        d.path(),
+        &["resume", &run_id, "--spec", "wf.yaml", "-o", "json"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(json(&out)["status"], "Succeeded");
-    assert_eq!(runs_of_a(&count), 1, "`a` is unchanged: its cached result is reused");
+    assert_eq!(
+        runs_of_a(&count),
+        1,
+        "`a` is unchanged: its cached result is reused"
+    );
     let s = status(d.path(), &run_id);
     assert_eq!(step(&s, "a")["status"], "Cached", "{s}");
     assert_eq!(step(&s, "b")["status"], "Succeeded", "{s}");
@@ -89,7 +96,11 @@ fn a_changed_step_runs_again_and_recorded_spec_resumes_the_old_one() {
     let new = spec(&count, "cat data.txt").replace("echo data >", "echo new data >");
     write(&d.path().join("wf.yaml"), &new);
     let out = couler_in(d.path(), &["resume", &run_id, "--recorded-spec"]);
-    assert_eq!(out.status.code(), Some(1), "the recorded spec fails as before");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the recorded spec fails as before"
+    );
     assert_eq!(runs_of_a(&count), 1, "the recorded `a` succeeded: kept");
     let out = couler_in(d.path(), &["resume", &run_id, "--spec", "wf.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -109,7 +120,11 @@ fn runs_rm_forgets_a_run_and_unpins_its_cache_entries() {
             .as_u64()
             .unwrap_or_else(|| panic!("no pinned count"))
     };
-    assert_eq!(pinned(d.path()), 1, "the failed run pins `a`'s entry for resume");
+    assert_eq!(
+        pinned(d.path()),
+        1,
+        "the failed run pins `a`'s entry for resume"
+    );
     let run_dir = d.path().join(".couler/runs").join(&run_id);
     assert!(run_dir.exists());
 
@@ -142,17 +157,26 @@ fn runs_rm_refuses_a_live_run_and_runs_lists_newest_first() {
     );
     let mut child = spawn_in(d.path(), &["run", "slow.yaml"]);
     let run_id = wait_for_running(d.path(), "a");
-    assert!(run_id.starts_with("slow-"), "the newest run is listed first: {run_id}");
+    assert!(
+        run_id.starts_with("slow-"),
+        "the newest run is listed first: {run_id}"
+    );
     let out = couler_in(d.path(), &["runs"]);
     let table = text(&out.stdout);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].contains("started (UTC)"), "{table}");
-    assert!(lines[1].starts_with("slow-") && lines[2].starts_with("quick-"), "{table}");
+    assert!(
+        lines[1].starts_with("slow-") && lines[2].starts_with("quick-"),
+        "{table}"
+    );
 
     let out = couler_in(d.path(), &["runs", "rm", &run_id]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("is running") && err.contains("couler stop"), "{err}");
+    assert!(
+        err.contains("is running") && err.contains("couler stop"),
+        "{err}"
+    );
     let out = couler_in(d.path(), &["stop", &run_id]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let _ = child.wait();

@@ -407,8 +407,14 @@ fn the_run_hint_is_one_that_works() {
         text(&out.stderr)
     };
     let argo = split("argo", &["--exchange", "s3://bucket/prefix"]);
-    assert!(!argo.contains("couler run /"), "no `couler run` of the parts: {argo}");
-    assert!(argo.contains("s3://bucket/prefix") && argo.contains("--target local"), "{argo}");
+    assert!(
+        !argo.contains("couler run /"),
+        "no `couler run` of the parts: {argo}"
+    );
+    assert!(
+        argo.contains("s3://bucket/prefix") && argo.contains("--target local"),
+        "{argo}"
+    );
 
     let airflow = split("airflow", &[]);
     let parent = tmp.path().join("airflow/ir/chain.yaml");

@@ -42,7 +42,11 @@ fn exit_handler_runs_after(how: &str) {
         _ => interrupt(&child),
     }
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    assert!(t.elapsed() < Duration::from_secs(20), "the stop took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "the stop took {:?}",
+        t.elapsed()
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_eq!(json(&out)["status"], "Stopped");
     let seen = std::fs::read_to_string(&mark)

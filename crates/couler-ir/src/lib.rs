@@ -14,6 +14,7 @@
 //! Invariants: no I/O, no async, no engine-specific strings. Front ends produce a [`Workflow`];
 //! passes and backends consume one that [`validate`] accepted.
 
+pub mod comments;
 pub mod cron;
 pub mod diag;
 pub mod expr;

@@ -596,6 +596,11 @@ impl SpanIndex {
         SpanIndex { nodes, duplicates }
     }
 
+    /// Every indexed node: its path, its key's location (mapping values) and its value's.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, Option<Location>, Location)> {
+        self.nodes.iter().map(|(p, (k, v))| (p.as_str(), *k, *v))
+    }
+
     /// Where a key that repeats `path`'s own key in the same mapping stands, if one does.
     pub fn duplicate_key(&self, path: &str) -> Option<Location> {
         self.duplicates.get(path).copied()

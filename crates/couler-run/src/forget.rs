@@ -10,9 +10,9 @@ use std::path::Path;
 /// may be reading the cache), and for a nested run (forget the run it belongs to).
 pub async fn forget_run(state_dir: &Path, run_id: &str) -> Result<Vec<String>, Error> {
     let state = State::open(state_dir)?;
-    let rec = state.run(run_id)?.ok_or_else(|| {
-        Error::Invalid(format!("no run `{run_id}` in {}", state_dir.display()))
-    })?;
+    let rec = state
+        .run(run_id)?
+        .ok_or_else(|| Error::Invalid(format!("no run `{run_id}` in {}", state_dir.display())))?;
     let runs = state.runs()?;
     if let Some(parent) = runs
         .iter()

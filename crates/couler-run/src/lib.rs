@@ -34,10 +34,10 @@ pub mod state;
 mod stop;
 mod subworkflow;
 
-pub use runner::{AttemptFiles, Runtime};
-pub use state::{RunRecord, RunStatus, State, StepRecord, StepStatus};
 pub use forget::forget_run;
 pub use respec::recorded_spec_file;
+pub use runner::{AttemptFiles, Runtime};
+pub use state::{RunRecord, RunStatus, State, StepRecord, StepStatus};
 pub use subworkflow::MAX_DEPTH as MAX_SUBWORKFLOW_DEPTH;
 
 use couler_ir::{ParamType, Workflow};

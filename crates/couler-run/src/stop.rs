@@ -49,7 +49,10 @@ mod tests {
         settle().await;
         tx.send(true).unwrap_or_else(|e| panic!("{e}"));
         settle().await;
-        assert!(!*exit.borrow(), "the first request leaves the exit handler running");
+        assert!(
+            !*exit.borrow(),
+            "the first request leaves the exit handler running"
+        );
         tx.send(true).unwrap_or_else(|e| panic!("{e}"));
         settle().await;
         assert!(*exit.borrow(), "the second request stops it");
