@@ -46,14 +46,15 @@ pub(crate) fn choose(
         eprintln!("error: the stored spec of run `{run_id}` cannot be read back");
         1u8
     })?;
-    if !recorded_spec && let Some(file) = couler_run::recorded_spec_file(dir, run_id) {
-        if file_differs(&file, &recorded) {
-            let f = file.display();
-            eprintln!(
-                "error: {f} changed since run `{run_id}` started; resume does not take it silently. Either\n  couler resume {run_id} --spec {f}\n      resumes with the file as it is now (finished steps are reused where their cache keys still match; the rest run again), or\n  couler resume {run_id} --recorded-spec\n      resumes the workflow as the run recorded it (`couler runs rm {run_id}` forgets the run; `couler run {f}` starts a new one)"
-            );
-            return Err(2);
-        }
+    if !recorded_spec
+        && let Some(file) = couler_run::recorded_spec_file(dir, run_id)
+        && file_differs(&file, &recorded)
+    {
+        let f = file.display();
+        eprintln!(
+            "error: {f} changed since run `{run_id}` started; resume does not take it silently. Either\n  couler resume {run_id} --spec {f}\n      resumes with the file as it is now (finished steps are reused where their cache keys still match; the rest run again), or\n  couler resume {run_id} --recorded-spec\n      resumes the workflow as the run recorded it (`couler runs rm {run_id}` forgets the run; `couler run {f}` starts a new one)"
+        );
+        return Err(2);
     }
     Ok(Chosen {
         workflow,

@@ -135,7 +135,10 @@ fn fmt_checks_rewrites_and_keeps_comments() {
         std::fs::read_to_string(&commented).unwrap(),
         format!("# keep me\n{formatted}")
     );
-    assert_eq!(couler(&["fmt", "--check", &commented]).status.code(), Some(0));
+    assert_eq!(
+        couler(&["fmt", "--check", &commented]).status.code(),
+        Some(0)
+    );
     assert_eq!(
         couler(&["fmt", "--drop-comments", &commented])
             .status

@@ -39,7 +39,11 @@ pub fn keep_comments(original: &str, canonical: &str) -> String {
             .path
             .as_deref()
             .and_then(|p| index.locate_key(p))
-            .map(|l| l.line.saturating_sub(1).min(out_lines.len().saturating_sub(1)));
+            .map(|l| {
+                l.line
+                    .saturating_sub(1)
+                    .min(out_lines.len().saturating_sub(1))
+            });
         match (line, c.trailing) {
             (Some(l), false) => before.entry(l).or_default().push(c),
             (Some(l), true) => after.entry(l).or_default().push(c),
@@ -187,7 +191,9 @@ fn find_comments(text: &str) -> Vec<Comment> {
                 let rest: String = raw.chars().skip(end).collect();
                 // After a flow collection's closing bracket, or a key whose value follows on
                 // the next lines.
-                let rest = rest.trim_start_matches(|c: char| matches!(c, ']' | '}' | ':') || c.is_whitespace());
+                let rest = rest.trim_start_matches(|c: char| {
+                    matches!(c, ']' | '}' | ':') || c.is_whitespace()
+                });
                 if rest.starts_with('#') {
                     out.push(Comment {
                         path: Some(path.clone()),
@@ -243,7 +249,11 @@ steps:
     fn comments_move_with_their_nodes_and_scripts_are_untouched() {
         let out = fmt(SPEC);
         assert!(out.starts_with("# Header.\napiVersion:"), "{out}");
-        assert!(out.contains("\n  # The first step.\n- name: a\n") || out.contains("# The first step.\n- name: a\n"), "{out}");
+        assert!(
+            out.contains("\n  # The first step.\n- name: a\n")
+                || out.contains("# The first step.\n- name: a\n"),
+            "{out}"
+        );
         assert_eq!(out.matches("# not a comment").count(), 1, "{out}");
         assert!(out.contains("name: b  # after the name\n"), "{out}");
         assert!(out.contains("command:  # trailing\n"), "{out}");
@@ -259,6 +269,9 @@ steps:
     fn text_without_comments_is_the_canonical_text() {
         let plain = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: c\nsteps:\n- name: a\n  container:\n    command: [echo, '#x']\n";
         let wf = crate::spec::parse(plain, Format::Yaml).unwrap_or_else(|d| panic!("{d:?}"));
-        assert_eq!(keep_comments(plain, &crate::spec::to_yaml(&wf)), crate::spec::to_yaml(&wf));
+        assert_eq!(
+            keep_comments(plain, &crate::spec::to_yaml(&wf)),
+            crate::spec::to_yaml(&wf)
+        );
     }
 }

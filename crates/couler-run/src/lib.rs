@@ -29,6 +29,7 @@ pub mod launch;
 mod paths;
 pub mod render;
 mod respec;
+mod rss;
 pub mod runner;
 pub mod state;
 mod stop;

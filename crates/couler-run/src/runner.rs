@@ -3,8 +3,8 @@
 //!
 //! Each attempt runs in its own process group (`process_group(0)`), so a timeout, `couler stop`
 //! or Ctrl-C stops the whole tree the step started, not just its first process. The process is
-//! reaped with `wait4`, which also gives its peak RSS and CPU time (its own and its waited-for
-//! children's).
+//! reaped with `wait4`, which also gives its CPU time (its own and its waited-for children's)
+//! and, with `rss.rs`, its peak RSS (the step's alone, not the executor's).
 
 use std::fs::File;
 use std::io::Write;
@@ -264,6 +264,7 @@ pub async fn run_process(
         Err(e) => return ProcessEnd::Error(spawn_error(argv0, &e)),
     };
     let pid = child.id() as i32;
+    let rss = crate::rss::PeakRss::watch(pid);
     spawned(pid);
     // `child` is dropped without waiting: the pump below reaps it and reads its resource use.
     drop(child);
@@ -322,7 +323,7 @@ pub async fn run_process(
                 return ProcessEnd::Stopped;
             }
             let (peak_rss_kb, cpu_seconds) = match r {
-                Ok(x) => (x.rss_kb, x.cpu),
+                Ok(x) => (rss.step_peak_kb(x.rss_kb), x.cpu),
                 Err(_) => (0, 0.0),
             };
             return ProcessEnd::TimedOut {
@@ -337,7 +338,7 @@ pub async fn run_process(
         }) => ProcessEnd::Error(m),
         Ok(r) => ProcessEnd::Exited {
             code: exit_code(r.status),
-            peak_rss_kb: r.rss_kb,
+            peak_rss_kb: rss.step_peak_kb(r.rss_kb),
             cpu_seconds: r.cpu,
         },
         Err(e) => ProcessEnd::Error(format!("cannot wait for `{argv0}`: {e}")),
