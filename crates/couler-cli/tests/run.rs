@@ -2,22 +2,13 @@
 //! `stop`, driven as real processes; an exit handler of several steps; and the crash test:
 //! `kill -9` of the executor at many seeded random moments, then `resume`.
 
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::{couler_in, json, text, tmp};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn couler_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COULER_STATE_DIR")
-        .output()
-        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -25,15 +16,6 @@ fn example(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
 }
 
 #[test]

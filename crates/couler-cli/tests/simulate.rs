@@ -35,6 +35,24 @@ const TRACE: &str = r#"{
   }
 }"#;
 
+/// `couler simulate cache --trace PATH --slots 1 --format json EXTRA…`, which must succeed.
+fn simulate_json(path: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "simulate",
+        "cache",
+        "--trace",
+        path.to_str().unwrap(),
+        "--slots",
+        "1",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let (code, out, err) = couler(&args);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 fn tiny() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny.json");
@@ -45,20 +63,7 @@ fn tiny() -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn json_reports_every_policy_and_budget() {
     let (_dir, path) = tiny();
-    let (code, out, err) = couler(&[
-        "simulate",
-        "cache",
-        "--trace",
-        path.to_str().unwrap(),
-        "--budget",
-        "50%,100%",
-        "--slots",
-        "1",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = simulate_json(&path, &["--budget", "50%,100%"]);
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2 * 9);
     // 3 reads: fa by b and c, fb by c. With no cache: b rebuilds a (10), c rebuilds a and b (15).
@@ -195,20 +200,7 @@ fn optimize_prints_the_cache_plan_under_a_budget() {
 fn span_over_all_does_not_need_all_among_the_policies() {
     let (_dir, path) = tiny();
     let ratio = |policies: &str| {
-        let (code, out, err) = couler(&[
-            "simulate",
-            "cache",
-            "--trace",
-            path.to_str().unwrap(),
-            "--policy",
-            policies,
-            "--slots",
-            "1",
-            "--format",
-            "json",
-        ]);
-        assert_eq!(code, 0, "{err}");
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let v = simulate_json(&path, &["--policy", policies]);
         let none = v["means"]
             .as_array()
             .unwrap()

@@ -25,6 +25,25 @@ fn interrupt(child: &std::process::Child) {
     assert_eq!(r, 0, "SIGINT delivered");
 }
 
+/// Waits for the stopped `couler run`: it must end within `secs` of `since`, exit 1 and report
+/// the run Stopped. Returns the run's `couler status` document.
+fn ended_stopped(
+    child: std::process::Child,
+    since: Instant,
+    secs: u64,
+    dir: &Path,
+    run_id: &str,
+) -> serde_json::Value {
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let took = since.elapsed();
+    assert!(took < Duration::from_secs(secs), "the stop took {took:?}");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(json(&out)["status"], "Stopped");
+    let s = status(dir, run_id);
+    assert_eq!(s["run"]["status"], "Stopped");
+    s
+}
+
 /// Runs the workflow, stops it with `how` once its step runs, and checks that the exit handler
 /// ran to its end and saw `Failed`.
 fn exit_handler_runs_after(how: &str) {
@@ -41,19 +60,10 @@ fn exit_handler_runs_after(how: &str) {
         }
         _ => interrupt(&child),
     }
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        t.elapsed() < Duration::from_secs(20),
-        "the stop took {:?}",
-        t.elapsed()
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert_eq!(json(&out)["status"], "Stopped");
+    let s = ended_stopped(child, t, 20, d.path(), &run_id);
     let seen = std::fs::read_to_string(&mark)
         .unwrap_or_else(|e| panic!("the exit handler did not run after {how} ({e})"));
     assert_eq!(seen.trim(), "Failed", "workflow.status in the exit handler");
-    let s = status(d.path(), &run_id);
-    assert_eq!(s["run"]["status"], "Stopped");
     assert_eq!(step(&s, "a")["status"], "Error");
     assert_eq!(step(&s, "bye")["status"], "Succeeded", "{s}");
 }
@@ -79,16 +89,8 @@ fn a_second_ctrl_c_stops_the_exit_handler_too() {
     wait_until(20, "the exit handler to start", || mark.exists());
     let t = Instant::now();
     interrupt(&child);
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        t.elapsed() < Duration::from_secs(15),
-        "the exit handler was not stopped: {:?}",
-        t.elapsed()
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert_eq!(json(&out)["status"], "Stopped");
-    let s = status(d.path(), &run_id);
-    assert_eq!(s["run"]["status"], "Stopped");
+    // The exit step sleeps 30 s: ending well before means it was stopped.
+    let s = ended_stopped(child, t, 15, d.path(), &run_id);
     let bye = step(&s, "bye");
     assert_eq!(bye["status"], "Error", "{s}");
     assert_eq!(bye["message"], "stopped", "{s}");
