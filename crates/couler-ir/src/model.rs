@@ -387,6 +387,14 @@ impl Step {
     }
 
     /// Every reference the step reads, with the spec path (relative to the step) where it stands.
+    /// Whether the step's `when` reads `item`: on a mapped step it then filters instances;
+    /// any other `when` decides for the whole step (docs/spec.md §12).
+    pub fn when_reads_item(&self) -> bool {
+        self.when
+            .as_ref()
+            .is_some_and(|w| w.refs().iter().any(|r| matches!(r, Reference::Item(_))))
+    }
+
     pub fn references(&self) -> Vec<(String, &Reference)> {
         let mut out: Vec<(String, &Reference)> = Vec::new();
         for (path, t) in self.templates() {

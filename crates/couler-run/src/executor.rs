@@ -15,6 +15,7 @@
 //! indices, so memory does not grow with the width of the workflow.
 
 use crate::artifacts::{ArtifactRef, Store};
+use crate::mapped::combine_map;
 use crate::render::{Context, Outcome, Unresolved, json_text};
 use crate::runner::{self, AttemptFiles, ProcessEnd, ProcessSpec, Runtime};
 use crate::state::{
@@ -362,6 +363,20 @@ impl Exec {
                     .await?
             }
             Some(map) => {
+                // Reading a skipped step's output skips the whole step, not each instance.
+                if let Some(why) = skipped_upstream(step, &self.context(&seen, None, None)) {
+                    let end = self.finish_plain(
+                        &step.name,
+                        &step.name,
+                        StepStatus::Skipped,
+                        StepOutputs::default(),
+                        Some(why),
+                    )?;
+                    return Ok(Outcome {
+                        status: end.status,
+                        outputs: end.outputs,
+                    });
+                }
                 let items = match self.map_items(step, &map.over, &seen) {
                     Ok(items) => items,
                     Err(Unresolved::Skipped(why)) => MapItems::Ended(self.finish_plain(
@@ -1097,51 +1112,6 @@ pub(crate) async fn collect_outputs(
         }
     }
     Ok(())
-}
-
-/// A mapped step's status and outputs from its instances', in item order: one JSON list per
-/// output parameter and for `result` (docs/spec.md §12).
-pub(crate) fn combine_map(
-    step: &Step,
-    ends: &[(StepStatus, &StepOutputs)],
-) -> (StepStatus, StepOutputs) {
-    let status = if let Some((bad, _)) = ends.iter().find(|(s, _)| s.is_failure()) {
-        *bad
-    } else if ends.iter().any(|(s, _)| *s == StepStatus::Omitted) {
-        StepStatus::Omitted
-    } else if !ends.is_empty() && ends.iter().all(|(s, _)| *s == StepStatus::Cached) {
-        StepStatus::Cached
-    } else if !ends.is_empty() && ends.iter().all(|(s, _)| *s == StepStatus::Skipped) {
-        StepStatus::Skipped
-    } else {
-        StepStatus::Succeeded
-    };
-    let mut outputs = StepOutputs::default();
-    for p in &step.outputs.parameters {
-        let list: Vec<serde_json::Value> = ends
-            .iter()
-            .map(|(_, o)| {
-                o.parameters
-                    .get(&p.name)
-                    .map(|v| serde_json::Value::String(v.clone()))
-                    .unwrap_or(serde_json::Value::Null)
-            })
-            .collect();
-        outputs
-            .parameters
-            .insert(p.name.clone(), serde_json::Value::Array(list).to_string());
-    }
-    let results: Vec<serde_json::Value> = ends
-        .iter()
-        .map(|(_, o)| {
-            o.result
-                .clone()
-                .map(serde_json::Value::String)
-                .unwrap_or(serde_json::Value::Null)
-        })
-        .collect();
-    outputs.result = Some(serde_json::Value::Array(results).to_string());
-    (status, outputs)
 }
 
 /// The items of a `map` over a `range` (start inclusive, stop exclusive, by `step`).

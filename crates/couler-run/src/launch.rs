@@ -10,9 +10,10 @@
 
 use crate::artifacts::{ArtifactKind, ArtifactRef, Location, Store};
 use crate::executor::{
-    AttemptPlan, PlanInputs, cache_key, collect_outputs, combine_map, input_artifact, range_items,
-    read_text, render_for_cache_key, skipped_upstream, unsupported,
+    AttemptPlan, PlanInputs, cache_key, collect_outputs, input_artifact, range_items, read_text,
+    render_for_cache_key, skipped_upstream, unsupported,
 };
+use crate::mapped::combine_map;
 use crate::render::{Context, Outcome as Seen, Unresolved};
 use crate::runner::{AttemptFiles, ProcessEnd, ProcessSpec, run_process};
 use crate::state::{StepOutputs, StepStatus};

@@ -26,6 +26,7 @@ pub mod capture;
 mod executor;
 mod forget;
 pub mod launch;
+mod mapped;
 mod paths;
 pub mod render;
 mod respec;

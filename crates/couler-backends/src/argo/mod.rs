@@ -2,14 +2,17 @@
 //!
 //! Shape of the output: one DAG template (the entrypoint, named after the workflow) with one task
 //! per step; one template per distinct step definition (identical definitions share one); extra
-//! templates for loops (`repeat`, a recursive steps template) and bounded fan-out
-//! (`map.parallelism`, a DAG template with `parallelism`). See `docs/argo.md` for every feature.
+//! templates for loops (`repeat`, a recursive steps template) and mapped steps (`S-map`, a DAG
+//! template around the loop: `mapped`). How tasks wait for and are skipped by the steps before
+//! them is `edges`. See `docs/argo.md` for every feature.
 
 mod cond;
+mod edges;
 mod items;
 pub mod limits;
 pub mod lint;
 mod manifest;
+mod mapped;
 mod paths;
 mod render;
 pub mod split;
@@ -26,7 +29,7 @@ use couler_ir::{
 };
 use render::Exposure;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Argo stores a workflow in one etcd object: about 1 MiB.
 pub const STORED_LIMIT: usize = 1024 * 1024;
@@ -54,10 +57,12 @@ impl Backend for Argo {
             ),
             MapRange => Support::Lowered("withSequence; a step other than ±1 becomes withItems"),
             MapParallelism => Support::Lowered("a DAG template with `parallelism` around the loop"),
-            MappedOutputs => Support::Lowered("aggregated outputs, parameters via jsonpath"),
+            MappedOutputs => Support::Lowered(
+                "a DAG template around the loop re-exporting the aggregated parameters",
+            ),
             Repeat => Support::Lowered("recursive steps template with an iteration counter"),
             Groups => Support::Lowered("DAG dependencies on every member"),
-            ContinueOnFailure => Support::Lowered("continueOn.failed plus `depends`"),
+            ContinueOnFailure => Support::Lowered("continueOn failed and error, plus `depends`"),
             ArtifactRepository => {
                 Support::Lowered("the repository written into every output artifact")
             }
@@ -290,6 +295,11 @@ struct Lowerer<'a> {
     positions: HashMap<&'a str, usize>,
     /// Names of the step templates emitted so far.
     template_names: BTreeSet<String>,
+    /// How tasks wait for and are skipped by the steps before them: main steps, exit steps.
+    edges: edges::Edges<'a>,
+    exit_edges: edges::Edges<'a>,
+    /// Mapped steps whose `result` some step reads.
+    result_read: HashSet<&'a str>,
 }
 
 /// One step's lowering: the template the DAG task calls and what the task passes it.
@@ -308,12 +318,8 @@ impl<'a> Lowerer<'a> {
             .steps
             .iter()
             .map(|s| {
-                let e = if s.repeat.is_some()
-                    || s.map.as_ref().is_some_and(|m| m.parallelism.is_some())
-                {
+                let e = if s.repeat.is_some() || s.map.is_some() {
                     Exposure::Wrapped
-                } else if s.map.is_some() {
-                    Exposure::Mapped
                 } else {
                     Exposure::Plain
                 };
@@ -336,6 +342,9 @@ impl<'a> Lowerer<'a> {
                 .map(|(i, s)| (s.name.as_str(), i))
                 .collect(),
             template_names: BTreeSet::new(),
+            edges: edges::Edges::main(wf),
+            exit_edges: edges::Edges::exit(wf),
+            result_read: result_read(wf),
         }
     }
 
@@ -527,41 +536,49 @@ impl<'a> Lowerer<'a> {
         let exits = &wf.on_exit;
         for exit in exits {
             for (_, r) in exit.references() {
-                if let Reference::Step { .. } = r {
+                if let Reference::Step { step, .. } = r
+                    && !self.exit_edges.contains(step)
+                {
                     return Err(unsupported(
                         Feature::ExitHandler,
                         &exit.name,
-                        "Argo's exit handler cannot read step outputs; \
-                         use `workflow.status` (and `dependsOn` to order exit steps)",
+                        format!(
+                            "Argo runs the exit handler as a template of its own, where the main \
+                             step `{step}`'s outputs are out of scope; read `workflow.status`, or \
+                             other exit steps' outputs"
+                        ),
                     ));
                 }
             }
         }
         if let [exit] = exits.as_slice()
             && exit.when.is_none()
+            && !exit.continue_on_failure
         {
             return Ok(self.step_template(exit)?.template);
         }
-        let graph = couler_ir::Graph::of_exit_handler(wf);
         let mut tasks = Vec::with_capacity(exits.len());
-        for (i, exit) in exits.iter().enumerate() {
+        for exit in exits {
             let low = self.step_template(exit)?;
             let mut task = Map::new();
             task.insert("name".into(), json!(exit.name));
             task.insert("template".into(), json!(low.template));
             insert_arguments(&mut task, low.params, low.artifacts);
-            let deps: Vec<&str> = graph
-                .predecessors(i)
-                .iter()
-                .map(|&p| exits[p].name.as_str())
-                .collect();
-            if !deps.is_empty() {
-                task.insert("dependencies".into(), json!(deps));
-            }
-            if let Some(cond) = &exit.when {
-                cond::check_names(wf, &exit.name, cond)?;
-                let when = cond::condition(cond, &mut |r| self.dag_ref("tasks", exit, r))?;
+            let guard = self.exit_edges.wait(exit, &mut task);
+            let when = match &exit.when {
+                Some(cond) => {
+                    cond::check_names(wf, &exit.name, cond)?;
+                    Some(cond::condition(cond, &mut |r| {
+                        self.dag_ref("tasks", exit, r)
+                    })?)
+                }
+                None => None,
+            };
+            if let Some(when) = edges::conjoin(guard, when) {
                 task.insert("when".into(), json!(when));
+            }
+            if exit.continue_on_failure {
+                task.insert("continueOn".into(), continue_on());
             }
             tasks.push(Value::Object(task));
         }
@@ -649,49 +666,38 @@ impl<'a> Lowerer<'a> {
         task.insert("name".into(), json!(step.name));
         let mut params = low.params;
         let mut artifacts = low.artifacts;
-        let mut loop_fields = Map::new();
-        if let Some(m) = &step.map {
-            loop_fields = self.loop_fields(step, &m.over, "tasks")?;
-        }
-        // Items are rendered where the loop is.
-        let item_args: Vec<Value> = low
-            .item_params
-            .iter()
-            .map(|(n, r)| Ok(json!({"name": n, "value": self.dag_ref("tasks", step, r)?})))
-            .collect::<Result<_, CompileError>>()?;
-        // A `when` reading `item` goes where the item is: inside a `parallelism` wrapper.
-        let parallelism = (step.repeat.is_none())
-            .then(|| step.map.as_ref().and_then(|m| m.parallelism))
-            .flatten();
-        let item_when = (step.when.as_ref()).filter(|c| parallelism.is_some() && reads_item(c));
         let template = if let Some(rep) = &step.repeat {
             self.repeat_template(step, &low.template, &mut params, &mut artifacts, rep)?
-        } else if let Some(p) = parallelism {
-            self.map_wrapper(
+        } else if let Some(m) = &step.map {
+            self.map_template(
                 step,
+                m,
                 &low.template,
                 &mut params,
                 &artifacts,
-                item_args,
-                std::mem::take(&mut loop_fields),
-                p,
-                item_when,
+                &low.item_params,
             )?
         } else {
-            params.extend(item_args);
             low.template
         };
         task.insert("template".into(), json!(template));
         insert_arguments(&mut task, params, artifacts);
-        self.dependencies(step, &mut task);
-        if let Some(cond) = step.when.as_ref().filter(|_| item_when.is_none()) {
-            cond::check_names(self.wf, &step.name, cond)?;
-            let when = cond::condition(cond, &mut |r| self.dag_ref("tasks", step, r))?;
+        let guard = self.edges.wait(step, &mut task);
+        // A mapped step's `when` that reads `item` filters its instances (`S-map`).
+        let when = match step.when.as_ref().filter(|_| !step.when_reads_item()) {
+            Some(cond) => {
+                cond::check_names(self.wf, &step.name, cond)?;
+                Some(cond::condition(cond, &mut |r| {
+                    self.dag_ref("tasks", step, r)
+                })?)
+            }
+            None => None,
+        };
+        if let Some(when) = edges::conjoin(guard, when) {
             task.insert("when".into(), json!(when));
         }
-        task.extend(loop_fields);
         if step.continue_on_failure {
-            task.insert("continueOn".into(), json!({"failed": true}));
+            task.insert("continueOn".into(), continue_on());
         }
         Ok(Value::Object(task))
     }
@@ -738,67 +744,16 @@ impl<'a> Lowerer<'a> {
                 m.insert("withParam".into(), json!(self.dag_ref(prefix, step, r)?));
             }
         }
+        // Argo drops an empty `withItems` and runs the step once; an empty `withParam` list
+        // expands to no instance.
+        if m.get("withItems").is_some_and(|v| v == &json!([])) {
+            m.remove("withItems");
+            m.insert("withParam".into(), json!("[]"));
+        }
         Ok(m)
     }
 
-    /// `map.parallelism`: a DAG template with `parallelism` holding the loop.
-    #[allow(clippy::too_many_arguments)]
-    fn map_wrapper(
-        &mut self,
-        step: &'a Step,
-        inner: &str,
-        params: &mut Vec<Value>,
-        artifacts: &[Value],
-        item_args: Vec<Value>,
-        loop_fields: Map<String, Value>,
-        parallelism: u32,
-        item_when: Option<&Expr>,
-    ) -> Result<String, CompileError> {
-        let name = self.fresh(&format!("{}-map", step.name));
-        let (inputs, mut inner_params, inner_artifacts) = forward_through(params, artifacts);
-        inner_params.extend(item_args);
-        let mut loop_fields = loop_fields;
-        // A run-time list is passed in like any other value.
-        if let Some(Value::String(src)) = loop_fields.get("withParam").cloned() {
-            params.push(json!({"name": "couler-items", "value": src}));
-            loop_fields.insert(
-                "withParam".into(),
-                json!(render::input_param("couler-items")),
-            );
-        }
-        let mut inputs = inputs;
-        if loop_fields.contains_key("withParam") {
-            push_input_param(&mut inputs, "couler-items");
-        }
-        let mut task = Map::new();
-        task.insert("name".into(), json!(step.name));
-        task.insert("template".into(), json!(inner));
-        insert_arguments(&mut task, inner_params, inner_artifacts);
-        task.extend(loop_fields);
-        if let Some(cond) = item_when {
-            let when = self.inner_when(step, cond, params, &mut inputs)?;
-            task.insert("when".into(), json!(when));
-        }
-        let prefix = "tasks";
-        let mut outs = vec![
-            json!({"name": "result", "valueFrom": {"parameter": render::step_output(prefix, &step.name, &StepOutput::Result, Exposure::Mapped)}}),
-        ];
-        for p in step.outputs.parameters.iter().filter(|p| p.path.is_some()) {
-            outs.push(json!({"name": p.name, "valueFrom": {"expression": format!("toJson(jsonpath(tasks['{}'].outputs.parameters, '$[*].{}'))", step.name, p.name)}}));
-        }
-        let mut t = Map::new();
-        t.insert("name".into(), json!(name));
-        if !inputs.is_empty() {
-            t.insert("inputs".into(), Value::Object(inputs));
-        }
-        t.insert("outputs".into(), json!({"parameters": outs}));
-        t.insert("parallelism".into(), json!(parallelism));
-        t.insert("dag".into(), json!({"tasks": [task]}));
-        self.templates.push(Value::Object(t));
-        Ok(name)
-    }
-
-    /// A `when` that reads `item`, rendered inside a `map_wrapper`: the item as the loop has
+    /// A `when` that reads `item`, rendered inside a mapped step's `S-map`: the item as the loop has
     /// it, other steps' outputs passed in through the wrapper (`params`, `inputs`).
     fn inner_when(
         &self,
@@ -940,60 +895,6 @@ impl<'a> Lowerer<'a> {
         t.insert("steps".into(), json!([[run], [again]]));
         self.templates.push(Value::Object(t));
         Ok(name)
-    }
-
-    fn dependencies(&self, step: &Step, task: &mut Map<String, Value>) {
-        let wf = self.wf;
-        // Data edges need the producer's outputs; order edges only its end.
-        let mut data: BTreeSet<usize> = BTreeSet::new();
-        let mut order: BTreeSet<usize> = BTreeSet::new();
-        for (_, r) in step.references() {
-            if let Reference::Step { step: s, output } = r {
-                if *s == step.name {
-                    continue;
-                }
-                if let Some(i) = self.pos(s) {
-                    if matches!(output, StepOutput::Status) {
-                        order.insert(i);
-                    } else {
-                        data.insert(i);
-                    }
-                }
-            }
-        }
-        for d in &step.depends_on {
-            if let Some(i) = self.pos(d) {
-                order.insert(i);
-            } else if let Some(g) = wf.group(d) {
-                order.extend(g.steps.iter().filter_map(|m| self.pos(m)));
-            }
-        }
-        let all: BTreeSet<usize> = data.union(&order).copied().collect();
-        if all.is_empty() {
-            return;
-        }
-        let plain = all
-            .iter()
-            .all(|i| !data.contains(i) && !wf.steps[*i].continue_on_failure);
-        if plain {
-            let names: Vec<&str> = all.iter().map(|&i| wf.steps[i].name.as_str()).collect();
-            task.insert("dependencies".into(), json!(names));
-            return;
-        }
-        let terms: Vec<String> = all
-            .iter()
-            .map(|&i| {
-                let p = &wf.steps[i];
-                let n = &p.name;
-                match (data.contains(&i), p.continue_on_failure) {
-                    (true, false) => format!("{n}.Succeeded"),
-                    (true, true) => format!("({n}.Succeeded || {n}.Failed)"),
-                    (false, true) => format!("({n}.Succeeded || {n}.Skipped || {n}.Failed)"),
-                    (false, false) => n.clone(),
-                }
-            })
-            .collect();
-        task.insert("depends".into(), json!(terms.join(" && ")));
     }
 
     /// The template running one step (shared with identical steps), and its arguments.
@@ -1217,7 +1118,18 @@ impl<'a> Lowerer<'a> {
                     m.insert(k.into(), v);
                 }
                 Some(ArtifactSource::From(r)) => {
-                    art_args.push(json!({"name": a.name, "from": self.dag_ref("tasks", step, r)?}));
+                    let mut arg = Map::new();
+                    arg.insert("name".into(), json!(a.name));
+                    arg.insert("from".into(), json!(self.dag_ref("tasks", step, r)?));
+                    // Argo resolves a `from` before the task's `when` only when it is not
+                    // optional; a guarded producer's reader is skipped by its `when` instead.
+                    let guarded = r
+                        .step_name()
+                        .is_some_and(|p| self.edges.is_guarded(p) || self.exit_edges.is_guarded(p));
+                    if a.optional || guarded {
+                        arg.insert("optional".into(), json!(true));
+                    }
+                    art_args.push(Value::Object(arg));
                 }
                 None => {}
             }
@@ -1397,14 +1309,25 @@ fn forward_through(
             json!(names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()),
         );
     }
-    let arts: Vec<&str> = artifacts
+    // An optional argument stays optional through the wrapper.
+    let arts: Vec<(&str, bool)> = artifacts
         .iter()
-        .filter_map(|a| a["name"].as_str())
+        .filter_map(|a| Some((a["name"].as_str()?, a["optional"] == json!(true))))
         .collect();
+    let with_optional = |mut v: Value, optional: bool| {
+        if optional {
+            v["optional"] = json!(true);
+        }
+        v
+    };
     if !arts.is_empty() {
         inputs.insert(
             "artifacts".into(),
-            json!(arts.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()),
+            json!(
+                arts.iter()
+                    .map(|(n, o)| with_optional(json!({"name": n}), *o))
+                    .collect::<Vec<_>>()
+            ),
         );
     }
     let inner_params = names
@@ -1413,14 +1336,55 @@ fn forward_through(
         .collect();
     let inner_artifacts = arts
         .iter()
-        .map(|n| json!({"name": n, "from": format!("{{{{inputs.artifacts.{n}}}}}")}))
+        .map(|(n, o)| {
+            with_optional(
+                json!({"name": n, "from": format!("{{{{inputs.artifacts.{n}}}}}")}),
+                *o,
+            )
+        })
         .collect();
     (inputs, inner_params, inner_artifacts)
 }
 
-/// Whether a condition reads the map's current item.
-fn reads_item(cond: &Expr) -> bool {
-    cond.refs().iter().any(|r| matches!(r, Reference::Item(_)))
+/// `continueOn` of a `continueOnFailure` step: a failure and an error alike (pod deleted, an
+/// output that cannot be saved), as `couler run` goes on after both.
+fn continue_on() -> Value {
+    json!({"failed": true, "error": true})
+}
+
+/// Mapped steps whose `result` (or an output parameter read from standard output) a main step
+/// reads.
+fn result_read(wf: &Workflow) -> HashSet<&str> {
+    let mapped: HashMap<&str, &Step> = wf
+        .steps
+        .iter()
+        .filter(|s| s.map.is_some())
+        .map(|s| (s.name.as_str(), s))
+        .collect();
+    let mut out = HashSet::new();
+    for s in &wf.steps {
+        for (_, r) in s.references() {
+            let Reference::Step { step, output } = r else {
+                continue;
+            };
+            let Some((&name, p)) = mapped.get_key_value(step.as_str()) else {
+                continue;
+            };
+            let stdout = match output {
+                StepOutput::Result => true,
+                StepOutput::Parameter(n) => p
+                    .outputs
+                    .parameters
+                    .iter()
+                    .any(|o| o.name == *n && o.path.is_none()),
+                _ => false,
+            };
+            if stdout {
+                out.insert(name);
+            }
+        }
+    }
+    out
 }
 
 fn push_input_param(inputs: &mut Map<String, Value>, name: &str) {

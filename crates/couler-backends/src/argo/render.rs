@@ -64,17 +64,14 @@ pub fn step_output(prefix: &str, step: &str, output: &StepOutput, exposed: Expos
         (StepOutput::ExitCode, _) => format!("{{{{{prefix}.{step}.exitCode}}}}"),
         (StepOutput::Status, _) => format!("{{{{{prefix}.{step}.status}}}}"),
         (StepOutput::Artifact(n), _) => format!("{{{{{prefix}.{step}.outputs.artifacts.{n}}}}}"),
-        (StepOutput::Result, Exposure::Plain | Exposure::Mapped) => {
+        (StepOutput::Result, Exposure::Plain) => {
             format!("{{{{{prefix}.{step}.outputs.result}}}}")
         }
         (StepOutput::Result, Exposure::Wrapped) => {
             format!("{{{{{prefix}.{step}.outputs.parameters.result}}}}")
         }
-        (StepOutput::Parameter(n), Exposure::Plain | Exposure::Wrapped) => {
+        (StepOutput::Parameter(n), _) => {
             format!("{{{{{prefix}.{step}.outputs.parameters.{n}}}}}")
-        }
-        (StepOutput::Parameter(n), Exposure::Mapped) => {
-            format!("{{{{=toJson(jsonpath({prefix}['{step}'].outputs.parameters, '$[*].{n}'))}}}}")
         }
     }
 }
@@ -84,10 +81,8 @@ pub fn step_output(prefix: &str, step: &str, output: &StepOutput, exposed: Expos
 pub enum Exposure {
     /// Its template's own outputs.
     Plain,
-    /// A `withItems`/`withParam`/`withSequence` task: Argo's aggregated outputs.
-    Mapped,
-    /// A wrapper template (loop or bounded fan-out) that re-exports `result` and parameters as
-    /// output parameters.
+    /// A wrapper template (a `repeat` loop, or a mapped step's `S-map`) that re-exports `result`
+    /// and parameters as output parameters.
     Wrapped,
 }
 

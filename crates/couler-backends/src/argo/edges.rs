@@ -1,0 +1,176 @@
+//! How a DAG task waits for the steps before it, and when it is skipped for them, so that Argo
+//! decides as `couler run` does (docs/spec.md §11.3, docs/argo.md "Dependencies and skipping").
+//!
+//! Argo marks a task whose `depends` is false **Omitted**, and an Omitted task stops its
+//! `dependsOn` successors too; `couler run` marks a reader of a skipped step's outputs
+//! **Skipped**, and its successors run. So a task waits for a producer that may end without the
+//! outputs it reads (it may be skipped, or it continues on failure) with a `depends` that also
+//! accepts that end, and a `when` guard on the producer's status skips the task instead.
+
+use couler_ir::{Graph, Reference, Step, StepOutput, Workflow};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// What a task reads of one step before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Reads {
+    /// Only its end (`dependsOn`, or its `status`).
+    End,
+    /// Its `result` or `exitCode`, which a failed run has too.
+    Values,
+    /// Its output parameters or artifacts, which only a successful run has.
+    Outputs,
+}
+
+/// The steps of one DAG template (the main steps, or the exit handler's).
+pub(super) struct Edges<'a> {
+    wf: &'a Workflow,
+    steps: &'a [Step],
+    index: HashMap<&'a str, usize>,
+    /// Whether the group names of `dependsOn` are resolved (main steps only).
+    groups: bool,
+    /// Steps that may end without their outputs while their readers still get to decide:
+    /// skipped (a `when` not on `item`, or reading a guarded step's outputs) or continuing on
+    /// failure.
+    guarded: Vec<bool>,
+}
+
+impl<'a> Edges<'a> {
+    /// The main steps' DAG.
+    pub(super) fn main(wf: &'a Workflow) -> Self {
+        Self::new(wf, &wf.steps, &Graph::new(wf), true)
+    }
+
+    /// The exit handler's DAG.
+    pub(super) fn exit(wf: &'a Workflow) -> Self {
+        Self::new(wf, &wf.on_exit, &Graph::of_exit_handler(wf), false)
+    }
+
+    fn new(wf: &'a Workflow, steps: &'a [Step], graph: &Graph, groups: bool) -> Self {
+        let index: HashMap<&str, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+        let mut e = Edges {
+            wf,
+            steps,
+            index,
+            groups,
+            guarded: vec![false; steps.len()],
+        };
+        // A validated workflow has no cycle; with one, nothing is guarded (it is refused later).
+        for i in graph.topological_order().unwrap_or_default() {
+            let step = &steps[i];
+            let reads_guarded = e
+                .reads(step)
+                .iter()
+                .any(|(&p, &r)| r > Reads::End && e.guarded[p]);
+            // A mapped step's `when` on `item` filters instances; it never skips the step.
+            let skippable = step.when.is_some() && !step.when_reads_item();
+            e.guarded[i] = step.continue_on_failure || skippable || reads_guarded;
+        }
+        e
+    }
+
+    /// Whether `name` is a step of this DAG.
+    pub(super) fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// Each step before `step` (by position) and what `step` reads of it.
+    fn reads(&self, step: &Step) -> BTreeMap<usize, Reads> {
+        let mut out: BTreeMap<usize, Reads> = BTreeMap::new();
+        let mut add = |i: usize, r: Reads| {
+            let e = out.entry(i).or_insert(r);
+            *e = (*e).max(r);
+        };
+        for (_, r) in step.references() {
+            let Reference::Step { step: s, output } = r else {
+                continue;
+            };
+            if *s == step.name {
+                continue;
+            }
+            if let Some(&i) = self.index.get(s.as_str()) {
+                add(
+                    i,
+                    match output {
+                        StepOutput::Status => Reads::End,
+                        StepOutput::Result | StepOutput::ExitCode => Reads::Values,
+                        StepOutput::Parameter(_) | StepOutput::Artifact(_) => Reads::Outputs,
+                    },
+                );
+            }
+        }
+        for d in &step.depends_on {
+            if let Some(&i) = self.index.get(d.as_str()) {
+                add(i, Reads::End);
+            } else if let Some(g) = self.wf.group(d).filter(|_| self.groups) {
+                for m in &g.steps {
+                    if let Some(&i) = self.index.get(m.as_str()) {
+                        add(i, Reads::End);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a reader of `name`'s outputs must be guarded (`name` may end without them).
+    pub(super) fn is_guarded(&self, name: &str) -> bool {
+        self.index.get(name).is_some_and(|&i| self.guarded[i])
+    }
+
+    /// Sets the task's `dependencies` or `depends`; returns the `when` guard its reads need.
+    pub(super) fn wait(&self, step: &Step, task: &mut Map<String, Value>) -> Option<String> {
+        let reads = self.reads(step);
+        if reads.is_empty() {
+            return None;
+        }
+        let mut terms = Vec::new();
+        let mut guards = Vec::new();
+        for (&i, &r) in &reads {
+            let p = &self.steps[i];
+            let n = &p.name;
+            terms.push(if p.continue_on_failure {
+                format!("({n}.Succeeded || {n}.Skipped || {n}.Failed || {n}.Errored)")
+            } else if r == Reads::End || self.guarded[i] {
+                // Succeeded, Skipped or Daemoned: a Failed or Omitted step stops the task.
+                n.clone()
+            } else {
+                format!("{n}.Succeeded")
+            });
+            if r > Reads::End && self.guarded[i] {
+                guards.push(guard(p, r));
+            }
+        }
+        if terms.iter().all(|t| self.index.contains_key(t.as_str())) {
+            task.insert("dependencies".into(), json!(terms));
+        } else {
+            task.insert("depends".into(), json!(terms.join(" && ")));
+        }
+        (!guards.is_empty()).then(|| guards.join(" && "))
+    }
+}
+
+/// The guard of a reader of `p`: the statuses in which `p` has what the reader reads. A failed
+/// run of a plain step still has its `result` and `exitCode`; a mapped or looping step's
+/// collected values exist only when it succeeded.
+fn guard(p: &Step, r: Reads) -> String {
+    let status = format!("'{{{{tasks.{}.status}}}}'", p.name);
+    let wrapped = p.map.is_some() || p.repeat.is_some();
+    if r == Reads::Values && p.continue_on_failure && !wrapped {
+        format!("({status} == 'Succeeded' || {status} == 'Failed')")
+    } else {
+        format!("{status} == 'Succeeded'")
+    }
+}
+
+/// `a && b` of two optional `when` conditions (govaluate), each parenthesised.
+pub(super) fn conjoin(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("({a}) && ({b})")),
+        (a, b) => a.or(b),
+    }
+}
