@@ -97,13 +97,14 @@ async fn model_search_evaluates_five_models_and_picks_one() {
         assert_eq!(status(&r, &format!("train[{k}]")), "Succeeded");
         assert_eq!(status(&r, &format!("evaluate[{k}]")), "Succeeded");
     }
-    let evals: Vec<String> = serde_json::from_str(&param(&r, "evaluate", "evaluation"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    // Every evaluation is a JSON object, so the list holds the objects (docs/spec.md §12).
+    let evals: Vec<serde_json::Value> =
+        serde_json::from_str(&param(&r, "evaluate", "evaluation"))
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(evals.len(), 5);
     // Item order is kept: instance k evaluated batch size 100 × (k + 1).
-    for (k, e) in evals.iter().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(e).unwrap_or_default();
-        assert_eq!(v["batch_size"].as_u64(), Some(100 * (k as u64 + 1)));
+    for (k, v) in evals.iter().enumerate() {
+        assert_eq!(v["batch_size"].as_u64(), Some(100 * (k as u64 + 1)), "{v}");
     }
     assert!(stdout(&r, "pick-best").contains("best: batch size"));
 }
