@@ -5,21 +5,11 @@
 //! steps"), then runs the spec with `couler run` and asserts that behaviour.
 
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn couler_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COULER_STATE_DIR")
-        .output()
-        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{couler_in, text};
 
 const HEADER: &str = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: sem\n";
 

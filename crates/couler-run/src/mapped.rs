@@ -95,8 +95,10 @@ mod tests {
     }
 
     fn out(v: &str) -> StepOutputs {
-        let mut o = StepOutputs::default();
-        o.result = Some(v.to_string());
+        let mut o = StepOutputs {
+            result: Some(v.to_string()),
+            ..StepOutputs::default()
+        };
         o.parameters.insert("p".into(), v.to_string());
         o
     }

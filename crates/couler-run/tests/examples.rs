@@ -98,9 +98,8 @@ async fn model_search_evaluates_five_models_and_picks_one() {
         assert_eq!(status(&r, &format!("evaluate[{k}]")), "Succeeded");
     }
     // Every evaluation is a JSON object, so the list holds the objects (docs/spec.md §12).
-    let evals: Vec<serde_json::Value> =
-        serde_json::from_str(&param(&r, "evaluate", "evaluation"))
-            .unwrap_or_else(|e| panic!("{e}"));
+    let evals: Vec<serde_json::Value> = serde_json::from_str(&param(&r, "evaluate", "evaluation"))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(evals.len(), 5);
     // Item order is kept: instance k evaluated batch size 100 × (k + 1).
     for (k, v) in evals.iter().enumerate() {
