@@ -9,7 +9,7 @@ use std::process::Output;
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::{couler_in, text};
+use cli::{couler_in, step as node, text};
 
 const HEADER: &str = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: sem\n";
 
@@ -73,15 +73,6 @@ fn run(spec: &str) -> (Option<i32>, Value) {
     let status = couler_in(dir.path(), &["status", &id, "-o", "json"]);
     let status = serde_json::from_slice(&status.stdout).unwrap();
     (out.status.code(), status)
-}
-
-fn node<'v>(status: &'v Value, name: &str) -> &'v Value {
-    status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["node"] == name)
-        .unwrap_or_else(|| panic!("no step {name}: {status:#}"))
 }
 
 /// A `sh` script step body.

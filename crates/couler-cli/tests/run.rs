@@ -487,12 +487,7 @@ fn run_exits(spec: &str) -> (Option<i32>, serde_json::Value) {
 }
 
 fn exit_step<'v>(status: &'v serde_json::Value, name: &str) -> &'v serde_json::Value {
-    status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["node"] == name)
-        .unwrap_or_else(|| panic!("no step {name}: {status}"))
+    cli::node(status, name)
 }
 
 const EXITS_HEADER: &str = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: exits\n";
