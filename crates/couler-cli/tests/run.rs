@@ -487,7 +487,7 @@ fn run_exits(spec: &str) -> (Option<i32>, serde_json::Value) {
 }
 
 fn exit_step<'v>(status: &'v serde_json::Value, name: &str) -> &'v serde_json::Value {
-    cli::node(status, name)
+    cli::step(status, name)
 }
 
 const EXITS_HEADER: &str = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: exits\n";
