@@ -63,6 +63,16 @@ use couler_ir::{Step, StepKind, Workflow};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+/// Linux's limit on one environment string (`MAX_ARG_STRLEN`, 32 pages), `NAME=value` included:
+/// `execve` fails with E2BIG beyond it, so a task whose launcher input (`COULER_TASK`) would not
+/// fit gets it in a file instead (docs/launcher.md, "The task").
+pub const ENV_STRING_LIMIT: usize = 128 * 1024;
+
+/// Whether `NAME=value` fits one environment string ([`ENV_STRING_LIMIT`], its NUL included).
+pub fn fits_env_string(name: &str, value: &str) -> bool {
+    name.len() + 1 + value.len() < ENV_STRING_LIMIT
+}
+
 /// What kind of top-level document to emit (for engines that have several).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Kind {
@@ -311,8 +321,8 @@ pub(crate) fn sub_workflow_name(reference: &str) -> String {
 /// `continueOnFailure`, for its derived `workflow.status`. So a task's input grows with what
 /// its steps read, not with the workflow: the whole workflow in every task would make the
 /// engine's documents grow with steps × tasks, and one environment string may not pass
-/// 128 KiB (Linux's `MAX_ARG_STRLEN`), about 95 KB of workflow JSON. Orders (`dependsOn`,
-/// groups) are the engine's business and are left out.
+/// 128 KiB ([`ENV_STRING_LIMIT`]; a slice that does, a fan-in's, travels in a file). Orders
+/// (`dependsOn`, groups) are the engine's business and are left out.
 ///
 /// Built once per workflow, so that each slice costs what it holds, not the workflow's size.
 pub struct LauncherSlices<'a> {

@@ -221,22 +221,33 @@ fn the_dag_file_grows_linearly_and_big_workflows_compile() {
     );
 }
 
-/// A step whose launcher input cannot fit one environment string is refused at compile time,
-/// naming the step and the fix, rather than failing at `execve` on the worker.
+/// A step whose launcher input cannot fit one environment string gets it in a file on the
+/// worker with the host operator (a `pre_execute` hook writes it; `COULER_TASK` names it), and is
+/// refused at compile time with the pod and container operators, naming the step, the limit and
+/// the fix, rather than failing at `execve`.
 #[test]
-fn a_step_too_big_for_a_tasks_environment_is_a_compile_error() {
+fn a_step_too_big_for_a_tasks_environment_travels_in_a_file_or_is_refused() {
     let spec = format!(
         "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: big-step\nsteps:\n  - name: small\n    container: {{image: alpine, command: [echo, hi]}}\n  - name: huge\n    script: {{command: [sh], source: 'echo {}'}}\n",
         "y".repeat(100 * 1024)
     );
     let (wf, _) = couler_ir::spec::load(&spec, couler_ir::Format::Yaml).unwrap();
-    let err = Airflow
+    let host = Airflow
         .compile(&wf, &Options::default())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("step `huge`"), "{err}");
-    assert!(
-        err.contains("131072-byte limit") && err.contains("make the step smaller"),
-        "{err}"
-    );
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dag = &host.files["big-step.py"];
+    assert_eq!(dag.matches("by_file=True").count(), 1, "only `huge`");
+    assert_eq!(dag.matches("pre_execute=_write_task(\"huge\"").count(), 1);
+    for operator in [Operator::Kubernetes, Operator::Docker] {
+        let o = Options {
+            operator,
+            ..Options::default()
+        };
+        let err = Airflow.compile(&wf, &o).unwrap_err().to_string();
+        assert!(err.contains("step `huge`"), "{err}");
+        assert!(
+            err.contains("131072-byte limit") && err.contains("--operator host"),
+            "{err}"
+        );
+    }
 }

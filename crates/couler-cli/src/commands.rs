@@ -11,7 +11,13 @@ pub const OK: u8 = 0;
 pub const FAILED: u8 = 1;
 pub const INVALID: u8 = 2;
 
-pub fn validate(files: &[std::path::PathBuf], output: OutputFormat) -> u8 {
+/// `couler validate`, with `engine` run on each valid workflow (`--target`; `None` without one):
+/// whether it passes, and its report, added to the file's as `engine`.
+pub fn validate_with(
+    files: &[std::path::PathBuf],
+    output: OutputFormat,
+    mut engine: impl FnMut(&Workflow, &str) -> Option<(bool, serde_json::Value)>,
+) -> u8 {
     let mut reports = Vec::new();
     let mut all_valid = true;
     for path in files {
@@ -22,7 +28,7 @@ pub fn validate(files: &[std::path::PathBuf], output: OutputFormat) -> u8 {
             ),
             Ok(source) => {
                 let result = spec::load(&source.text, source.format);
-                let (valid, diags, summary) = match &result {
+                let (mut valid, diags, summary) = match &result {
                     Ok((wf, warnings)) => (true, warnings.as_slice(), Some(summary(wf))),
                     Err(errors) => (false, errors.as_slice(), None),
                 };
@@ -32,11 +38,18 @@ pub fn validate(files: &[std::path::PathBuf], output: OutputFormat) -> u8 {
                         println!("ok: {} ({s})", source.name);
                     }
                 }
-                let report = json!({
+                let mut report = json!({
                     "file": source.name,
                     "valid": valid,
                     "diagnostics": diags.iter().map(diagnostic_json).collect::<Vec<_>>(),
                 });
+                if let Ok((wf, _)) = &result
+                    && let Some((ok, r)) = engine(wf, &source.name)
+                {
+                    valid &= ok;
+                    report["valid"] = json!(valid);
+                    report["engine"] = r;
+                }
                 (valid, report)
             }
         };

@@ -113,11 +113,23 @@ fn flag_for(flag: &str, targets: &[&str], target: &str) -> Result<(), String> {
     ))
 }
 
+/// An engine `couler compile` and `couler validate` target.
 #[derive(Clone, Copy, ValueEnum)]
-enum Target {
+pub enum Target {
     Argo,
     Airflow,
     Tekton,
+}
+
+impl Target {
+    /// The backend's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Argo => "argo",
+            Target::Airflow => "airflow",
+            Target::Tekton => "tekton",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -142,11 +154,7 @@ pub fn run(args: &CompileArgs) -> u8 {
     let Some(wf) = load_or_report(&args.file) else {
         return crate::commands::INVALID;
     };
-    let backend_name = match args.target {
-        Target::Argo => "argo",
-        Target::Airflow => "airflow",
-        Target::Tekton => "tekton",
-    };
+    let backend_name = args.target.name();
     let Some(backend) = couler_backends::backend(backend_name) else {
         eprintln!("error: no backend `{backend_name}`");
         return crate::commands::INVALID;

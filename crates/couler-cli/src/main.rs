@@ -7,6 +7,7 @@ mod cache;
 mod child_run;
 mod commands;
 mod compile;
+mod engine_check;
 mod input;
 mod launch;
 mod optimize;
@@ -38,12 +39,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check spec files for errors; exit 0 if all are valid, 2 otherwise
+    ///
+    /// With --target, also the engine's checks, as `couler compile --target` makes them
+    /// (unsupported features, missing images, size limits, conditions whose meaning would
+    /// change), writing nothing.
     Validate {
         /// Spec files (YAML, or JSON with a .json extension); `-` reads YAML from stdin
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
         output: OutputArg,
+        /// Also run this engine's checks: the files must compile for it
+        #[arg(long, short, value_enum)]
+        target: Option<compile::Target>,
+        /// The lowering, as for `couler compile` (with --target)
+        #[command(flatten)]
+        lowering: compile::LoweringArgs,
     },
     /// Show a workflow's dependency graph
     Graph {
@@ -182,7 +193,14 @@ fn main() -> ExitCode {
         }
     }
     let code = match cli.command {
-        Command::Validate { files, output } => commands::validate(&files, output.output),
+        Command::Validate {
+            files,
+            output,
+            target,
+            lowering,
+        } => commands::validate_with(&files, output.output, |wf, file| {
+            target.map(|t| engine_check::check(wf, file, t, &lowering, output.output))
+        }),
         Command::Graph { file, format } => commands::graph(&file, format),
         Command::Fmt {
             files,

@@ -6,13 +6,15 @@
 //! same file. Plus: every example and feature spec compiles or fails with the documented error,
 //! and hostile strings arrive unchanged with nothing executed that the user did not write.
 
+#[path = "support/fan_in.rs"]
+mod fan_in;
 #[path = "support/layered.rs"]
 mod layered;
 #[path = "support/outcomes.rs"]
 #[allow(dead_code)] // shared with tekton_run.rs, which uses all of it
 mod outcomes;
 
-use outcomes::{RunView, local_outcome};
+use outcomes::{RunView, local_run};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -383,6 +385,7 @@ fn every_dag_imports_and_runs_like_the_local_runtime() {
     });
     let ran = started.elapsed();
 
+    let mut checked_states: Vec<(String, String)> = Vec::new();
     for ((name, file), (_, outcome)) in names.iter().zip(&results) {
         let random = RANDOM.contains(&name.as_str());
         let store = work.path().join("stores").join(name);
@@ -402,7 +405,7 @@ fn every_dag_imports_and_runs_like_the_local_runtime() {
             })
             .map(|(k, _)| k.clone())
             .collect();
-        let local = local_outcome(file, name, &mapped, random, !random, &airflow);
+        let (local, local_status) = local_run(file, name, &mapped, random, !random, &airflow);
         let differing: Vec<String> = airflow
             .keys()
             .chain(local.keys())
@@ -425,6 +428,26 @@ fn every_dag_imports_and_runs_like_the_local_runtime() {
             differing.join("\n")
         );
         assert!(!airflow.is_empty(), "{name}: no steps ran");
+        // The DAG run ends as the workflow: `success` exactly when `couler run` succeeds (with
+        // an exit handler too, which Airflow's leaf rule alone would make `success`).
+        let expected = if local_status == "Succeeded" {
+            "success"
+        } else {
+            "failed"
+        };
+        assert_eq!(
+            outcome["state"].as_str(),
+            Some(expected),
+            "{name}: the DAG run's state, where `couler run` says {local_status}"
+        );
+        checked_states.push((name.clone(), local_status));
+    }
+    // The check above compares both outcomes: some example must end each way.
+    for want in ["Succeeded", "Failed"] {
+        assert!(
+            checked_states.iter().any(|(_, s)| s == want),
+            "no example's run ended {want}: {checked_states:?}"
+        );
     }
     eprintln!(
         "airflow: {} DAGs imported in {:.1}s; run with `airflow dags test` in {:.1}s; total {:.1}s",
@@ -922,4 +945,52 @@ print(json.dumps({"tasks": len(dag.tasks), "max": max(sizes.values()), "seconds"
         outcome["outputs"]["parameters"]["v"],
         format!("{} up", "x".repeat(100))
     );
+}
+
+/// A step reading 400 artifacts of 100 steps, whose launcher input is over Linux's 128 KiB limit
+/// on one environment string: on the host operator its task's `pre_execute` hook writes the
+/// input to a file and `COULER_TASK` names it, so `airflow dags test` runs it (with the input in
+/// the environment, `bash` could not start: E2BIG). The pod and container operators cannot, and
+/// say so at compile time.
+#[test]
+fn a_fan_in_steps_input_travels_in_a_file_and_runs() {
+    let work = tmp();
+    let spec = work.path().join("fan-in.yaml");
+    let producers = 100;
+    std::fs::write(&spec, fan_in::spec("fan-in", producers)).unwrap_or_else(|e| panic!("{e}"));
+    let dags = work.path().join("dags");
+    let store = work.path().join("store");
+    let out = compile(
+        &spec,
+        &dags,
+        &["--artifact-store", &store.display().to_string()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for operator in ["kubernetes", "docker"] {
+        let out = compile(
+            &spec,
+            &work.path().join(operator),
+            &["--operator", operator],
+        );
+        assert!(!out.status.success(), "--operator {operator} compiled");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("step `gather`") && err.contains("131072-byte limit"),
+            "--operator {operator}: {err}"
+        );
+    }
+    let home = Home::new(&dags);
+    let outcome = home.run(&dags, "fan-in");
+    let gather = &outcome["tasks"]["gather"][0];
+    assert_eq!(gather["state"], "success", "{outcome}");
+    assert_eq!(
+        gather["xcom"]["outputs"]["result"],
+        (producers * fan_in::ARTIFACTS).to_string(),
+        "{gather}"
+    );
+    assert_eq!(outcome["state"], "success");
+    // The input did go through a file: the task's environment names one.
+    let script = "import sys\nfrom airflow.dag_processing.dagbag import DagBag\nt = DagBag(dag_folder=sys.argv[1]).get_dag('fan-in').get_task('gather')\nv = t.env['COULER_TASK']\nprint(getattr(v, 'value', v)[:1])";
+    let o = home.python(&dags, &["-c", script, &dags.display().to_string()]);
+    assert_eq!(text(&o.stdout).trim(), "@", "{}", text(&o.stderr));
 }

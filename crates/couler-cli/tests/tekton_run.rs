@@ -6,6 +6,8 @@
 //! status, output parameters, result and artifact contents (shared comparison:
 //! `support/outcomes.rs`). Hostile strings pass through Tekton's substitution unchanged.
 
+#[path = "support/fan_in.rs"]
+mod fan_in;
 #[path = "support/outcomes.rs"]
 mod outcomes;
 #[path = "support/tekton_standin.rs"]
@@ -628,4 +630,60 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A step reading 400 artifacts of 100 steps: its launcher input is over Linux's 128 KiB limit
+/// on one environment string (the stand-in runs each step as a process, so an oversized
+/// `COULER_TASK` fails with E2BIG as a pod would). It travels in the Task's ConfigMap, and the
+/// run ends as `couler run` does.
+#[test]
+fn a_fan_in_steps_input_travels_in_a_config_map_and_runs() {
+    let work = tmp();
+    let spec = work.path().join("fan-in.yaml");
+    let producers = 100;
+    std::fs::write(&spec, fan_in::spec("fan-in", producers)).unwrap_or_else(|e| panic!("{e}"));
+    let docs_file = compile(&spec, &work.path().join("out")).unwrap_or_else(|e| panic!("{e}"));
+    let docs = tekton_standin::parse(&docs_file).unwrap_or_else(|e| panic!("{e}"));
+    // Every environment value fits one string; the fan-in's input is in a ConfigMap.
+    let gather = docs.tasks.values().find(|t| {
+        t["spec"]["steps"][1]["env"][0]["value"]
+            .as_str()
+            .is_some_and(|v| v.starts_with('@'))
+    });
+    let gather = gather.unwrap_or_else(|| panic!("no Task reads its input from a file"));
+    let map = &docs.config_maps[gather["metadata"]["name"].as_str().unwrap_or_default()];
+    let input = map["data"]["gather.json"].as_str().unwrap_or_default();
+    assert!(input.len() > 128 * 1024, "{} bytes", input.len());
+    for t in docs.tasks.values() {
+        for step in t["spec"]["steps"].as_array().into_iter().flatten() {
+            for e in step["env"].as_array().into_iter().flatten() {
+                let len = e["name"].as_str().unwrap_or_default().len()
+                    + e["value"].as_str().unwrap_or_default().len();
+                assert!(len < 128 * 1024, "{}: {len} bytes", e["name"]);
+            }
+        }
+    }
+    let run = standin()
+        .run(&docs, work.path())
+        .unwrap_or_else(|e| panic!("the stand-in: {e}"));
+    let store = run.workspaces["couler-artifacts"].clone();
+    let view = RunView {
+        run_id: &run.uid,
+        store: &store,
+        iterations: true,
+    };
+    let (tekton, mapped) = tekton_nodes(&docs, &run, &view);
+    assert_eq!(
+        tekton["gather"]["status"], "Succeeded",
+        "{:?}",
+        run.tasks["gather"]
+    );
+    let local = local_outcome(&spec, "fan-in", &mapped, false, true, &tekton);
+    let diff = differences("tekton", &tekton, &local);
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+    let outcome = outcome_of(&run.tasks["gather"].runs[0].results, &view);
+    assert_eq!(
+        outcome.and_then(|o| o["outputs"]["result"].as_str().map(str::to_string)),
+        Some((producers * fan_in::ARTIFACTS).to_string())
+    );
 }

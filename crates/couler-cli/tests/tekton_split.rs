@@ -231,6 +231,7 @@ fn split_and_run(work: &Path, spec: &str, n: &str) -> Split {
         };
         let docs = Documents {
             tasks: tasks.clone(),
+            config_maps: Default::default(),
             pipeline,
             pipeline_run: run,
         };

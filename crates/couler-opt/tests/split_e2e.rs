@@ -313,6 +313,7 @@ fn montage_splits_for_tekton_under_one_mib_into_lint_clean_files() {
     assert!(outcome.partition.parts >= outcome.stats.lower_bound);
     // Every part's file, and the parent's, under the budget and clean by Tekton's own checks
     // (the parent's RBAC file is not Tekton's).
+    let mut maps = 0;
     for (name, text) in files.iter().filter(|(n, _)| !n.ends_with("-rbac.yaml")) {
         assert!(text.len() as u64 <= MIB, "{name}: {} bytes", text.len());
         let docs: Vec<Value> = text
@@ -321,7 +322,29 @@ fn montage_splits_for_tekton_under_one_mib_into_lint_clean_files() {
             .collect();
         let problems = tekton::lint::lint(&docs);
         assert!(problems.is_empty(), "{name}: {problems:#?}");
+        // Every environment value fits one environment string (Linux's 128 KiB): the fan-in
+        // steps' launcher inputs travel in their Tasks' ConfigMaps (302,835 bytes in one
+        // variable before, for part 10), each within a ConfigMap's 1 MiB.
+        for d in &docs {
+            let steps = d["spec"]["steps"].as_array().into_iter().flatten();
+            for e in steps.flat_map(|s| s["env"].as_array().into_iter().flatten()) {
+                let len = e["name"].as_str().unwrap_or("").len()
+                    + e["value"].as_str().unwrap_or("").len();
+                assert!(len < 128 * 1024, "{name}: {} is {len} bytes", e["name"]);
+            }
+            if d["kind"] == "ConfigMap" {
+                maps += 1;
+                let data = d["data"].as_object().unwrap();
+                assert!(
+                    data.values()
+                        .map(|v| v.as_str().unwrap().len())
+                        .sum::<usize>()
+                        <= MIB as usize
+                );
+            }
+        }
     }
+    assert!(maps > 0, "no Task needed a ConfigMap");
     let parent = &files["montage.yaml"];
     assert_eq!(
         parent.matches("- pipelinerun\n").count(),

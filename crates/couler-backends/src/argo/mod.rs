@@ -16,6 +16,7 @@ mod mapped;
 mod paths;
 mod render;
 pub mod split;
+mod template_size;
 
 pub use render::LITERAL_OPEN;
 
@@ -81,6 +82,7 @@ impl Backend for Argo {
         let text = to_yaml(&doc)?;
         let mut out = Output::default();
         out.warnings.extend(limits::warnings(wf));
+        out.warnings.extend(template_size::warnings(&doc));
         let size = text.len();
         if size > REQUEST_LIMIT {
             out.warnings.push(format!(

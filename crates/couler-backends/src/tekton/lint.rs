@@ -16,6 +16,15 @@ pub fn lint(docs: &[Value]) -> Vec<String> {
     for d in docs {
         let name = d["metadata"]["name"].as_str().unwrap_or("");
         let kind = d["kind"].as_str().unwrap_or("");
+        if kind == "ConfigMap" {
+            // A Task's launcher inputs (`tekton::task_file`).
+            if d["apiVersion"] != "v1" || !dns_label(name) || !d["data"].is_object() {
+                p.push(format!(
+                    "ConfigMap `{name}`: not a v1 ConfigMap of a Task's inputs"
+                ));
+            }
+            continue;
+        }
         if d["apiVersion"] != "tekton.dev/v1" {
             p.push(format!("{kind} `{name}`: apiVersion is not tekton.dev/v1"));
         }

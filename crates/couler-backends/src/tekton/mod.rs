@@ -13,6 +13,7 @@
 pub mod lint;
 pub mod render;
 pub mod split;
+pub mod task_file;
 
 use crate::capability::{Feature, Support};
 use crate::k8s::{param_text, resources, toleration};
@@ -416,8 +417,8 @@ impl<'a> Lowerer<'a, '_> {
             "spec": spec,
         });
         let run = self.pipeline_run()?;
-        self.finish_tasks()?;
-        let mut docs = std::mem::take(&mut self.tasks);
+        let mut docs = self.finish_tasks()?;
+        docs.append(&mut self.tasks);
         docs.push(pipeline);
         docs.push(run);
         Ok(docs)
@@ -426,8 +427,10 @@ impl<'a> Lowerer<'a, '_> {
     /// Writes each Task's `COULER_TASK`: `{"step": "$(params.couler-step)", "workflow": W}`, W
     /// the workflow cut down to the Task's steps ([`crate::LauncherSlices`]) as inert JSON. The step's
     /// name is a DNS-1123 label Tekton substitutes from a param, so it needs no JSON escaping;
-    /// everything else holds no `$` at all.
-    fn finish_tasks(&mut self) -> Result<(), CompileError> {
+    /// everything else holds no `$` at all. A Task whose input would not fit one environment
+    /// string gets it from a ConfigMap instead ([`task_file`]); those ConfigMaps are returned.
+    fn finish_tasks(&mut self) -> Result<Vec<Value>, CompileError> {
+        let mut maps = Vec::new();
         let slices = crate::LauncherSlices::new(self.wf);
         for doc in &mut self.tasks {
             let name = doc["metadata"]["name"]
@@ -439,10 +442,15 @@ impl<'a> Lowerer<'a, '_> {
             let workflow = serde_json::to_value(slices.of(&members)).map_err(|e| {
                 CompileError::Invalid(format!("cannot serialise the workflow: {e}"))
             })?;
-            let task = format!(
+            let mut task = format!(
                 "{{\"step\":\"$(params.couler-step)\",\"workflow\":{}}}",
                 render::inert_json(&workflow)
             );
+            if !crate::fits_env_string("COULER_TASK", &task) {
+                maps.push(task_file::config_map(&name, &members, &slices)?);
+                task_file::mount(doc, &name);
+                task = task_file::task_env_value();
+            }
             // `get_mut`, not indexing, which would add `env: null` to steps without env.
             let steps = doc.get_mut("spec").and_then(|s| s.get_mut("steps"));
             for step in steps.and_then(Value::as_array_mut).into_iter().flatten() {
@@ -454,7 +462,7 @@ impl<'a> Lowerer<'a, '_> {
                 }
             }
         }
-        Ok(())
+        Ok(maps)
     }
 
     /// A user description for a Pipeline field, left out (with a warning) when it holds `$(`:

@@ -65,6 +65,12 @@ impl SplitLowering for Tekton {
             .filter(|d| d["kind"] == "Task")
             .filter_map(|d| Some((d["metadata"]["name"].as_str()?, d)))
             .collect();
+        // A Task's launcher inputs in its ConfigMap (same name), one entry a step.
+        let inputs: HashMap<&str, &Value> = docs
+            .iter()
+            .filter(|d| d["kind"] == "ConfigMap")
+            .filter_map(|d| Some((d["metadata"]["name"].as_str()?, &d["data"])))
+            .collect();
         let by_kind = |kind: &str| docs.iter().find(|d| d["kind"] == kind);
         let pipeline_tasks: HashMap<&str, &Value> = by_kind("Pipeline")
             .map(|p| &p["spec"]["tasks"])
@@ -85,8 +91,13 @@ impl SplitLowering for Tekton {
             let mut size = 0;
             if let Some(pt) = pipeline_tasks.get(step.name.as_str()) {
                 size += yaml_len(pt, TASK_INDENT)?;
-                if let Some(task) = pt["taskRef"]["name"].as_str().and_then(|n| tasks.get(n)) {
+                let task_name = pt["taskRef"]["name"].as_str().unwrap_or_default();
+                if let Some(task) = tasks.get(task_name) {
                     size += yaml_len(task, 0)? + "---\n".len() as u64;
+                }
+                if let Some(input) = inputs.get(task_name) {
+                    let entry = json!({ format!("{}.json", step.name): input[format!("{}.json", step.name)] });
+                    size += yaml_len(&entry, 2)?;
                 }
             }
             if let Some(spec) = run_specs.get(step.name.as_str()) {

@@ -1,6 +1,6 @@
 """Prints what one `airflow dags test` run of a DAG ended with, as JSON, read from Airflow's
-SQLite metadata database: {"runId", "tasks": {task_id: [{"mapIndex", "state", "xcom"}]}} for the
-DAG's latest run.
+SQLite metadata database: {"runId", "state", "tasks": {task_id: [{"mapIndex", "state", "xcom"}]}}
+for the DAG's latest run ("state": the DAG run's).
 Used by crates/couler-cli/tests/airflow.rs. Usage: outcome.py AIRFLOW_DB DAG_ID"""
 import json
 import sqlite3
@@ -9,7 +9,7 @@ import sys
 db, dag_id = sys.argv[1], sys.argv[2]
 con = sqlite3.connect(db)
 run = con.execute(
-    "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+    "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
 ).fetchone()
 if run is None:
     sys.exit(f"no run of DAG {dag_id} in {db}")
@@ -31,4 +31,4 @@ for task_id, map_index, state in con.execute(
             except ValueError:
                 pass
     out.setdefault(task_id, []).append({"mapIndex": map_index, "state": state, "xcom": value})
-print(json.dumps({"runId": run[0], "tasks": out}))
+print(json.dumps({"runId": run[0], "state": run[1], "tasks": out}))

@@ -139,7 +139,20 @@ pub fn local_outcome(
     iterations: bool,
     engine: &BTreeMap<String, serde_json::Value>,
 ) -> BTreeMap<String, serde_json::Value> {
+    local_run(spec, label, mapped, random, iterations, engine).0
+}
+
+/// [`local_outcome`], and the run's status (`Succeeded`, `Failed`, …) as `couler run` reports it.
+pub fn local_run(
+    spec: &Path,
+    label: &str,
+    mapped: &[String],
+    random: bool,
+    iterations: bool,
+    engine: &BTreeMap<String, serde_json::Value>,
+) -> (BTreeMap<String, serde_json::Value>, String) {
     let mut local = BTreeMap::new();
+    let mut status = String::new();
     for _ in 0..if random { 12 } else { 1 } {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_couler"))
@@ -162,9 +175,10 @@ pub fn local_outcome(
             iterations,
         };
         local = local_nodes(&report, mapped, &view);
+        status = report["status"].as_str().unwrap_or("?").to_string();
         if &local == engine {
             break;
         }
     }
-    local
+    (local, status)
 }

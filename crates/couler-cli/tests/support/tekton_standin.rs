@@ -22,6 +22,8 @@
 //!   `$(…)` is left as is, as Tekton does (its webhook rejects unknown `params.`/`tasks.` ones,
 //!   which the lint in couler-backends checks);
 //! - `matrix` fans a task out, one TaskRun per value; `finally` tasks run after all others;
+//! - a Task volume of a ConfigMap among the documents is a directory holding one file a key,
+//!   where the step mounts it (other volumes are not interpreted);
 //! - results read from the TaskRun's results dir; their termination message (Go JSON of
 //!   `[{"key","value","type"}]`, escapes included) at most 4096 bytes, else the TaskRun fails;
 //!   a step with `onError: continue` lets the TaskRun succeed.
@@ -92,6 +94,8 @@ pub struct PipelineRun {
 /// The emitted documents, by kind.
 pub struct Documents {
     pub tasks: BTreeMap<String, Value>,
+    /// ConfigMaps applied with them (a Task's launcher inputs), by name.
+    pub config_maps: BTreeMap<String, Value>,
     pub pipeline: Value,
     pub pipeline_run: Value,
 }
@@ -111,7 +115,7 @@ pub fn read_documents(file: &Path) -> Result<Vec<Value>, String> {
 }
 
 pub fn parse(file: &Path) -> Result<Documents, String> {
-    let mut tasks = BTreeMap::new();
+    let (mut tasks, mut config_maps) = (BTreeMap::new(), BTreeMap::new());
     let (mut pipeline, mut pipeline_run) = (None, None);
     for (i, v) in read_documents(file)?.into_iter().enumerate() {
         let name = v["metadata"]["name"]
@@ -121,6 +125,9 @@ pub fn parse(file: &Path) -> Result<Documents, String> {
         match v["kind"].as_str() {
             Some("Task") => {
                 tasks.insert(name, v);
+            }
+            Some("ConfigMap") => {
+                config_maps.insert(name, v);
             }
             Some("Pipeline") => pipeline = Some(v),
             Some("PipelineRun") => pipeline_run = Some(v),
@@ -134,6 +141,7 @@ pub fn parse(file: &Path) -> Result<Documents, String> {
     }
     Ok(Documents {
         tasks,
+        config_maps,
         pipeline: pipeline.ok_or_else(|| format!("{}: no Pipeline", file.display()))?,
         pipeline_run: pipeline_run.ok_or_else(|| format!("{}: no PipelineRun", file.display()))?,
     })
@@ -485,7 +493,7 @@ impl Standin {
         }
         let mut runs = Vec::new();
         match matrix.first() {
-            None => runs.push(self.task_run(name, task, &params, &mounts, work, vars)?),
+            None => runs.push(self.task_run(name, task, &params, &mounts, work, docs, vars)?),
             Some((p, values)) => {
                 for (i, v) in values.iter().enumerate() {
                     let mut ps = params.clone();
@@ -496,6 +504,7 @@ impl Standin {
                         &ps,
                         &mounts,
                         work,
+                        docs,
                         vars,
                     )?);
                 }
@@ -520,6 +529,7 @@ impl Standin {
         given: &BTreeMap<String, String>,
         mounts: &[Mount],
         work: &Path,
+        docs: &Documents,
         pvars: &BTreeMap<String, String>,
     ) -> Result<TaskRun, String> {
         let spec = &task["spec"];
@@ -561,11 +571,19 @@ impl Standin {
             vars.insert(format!("workspaces.{}.path", m.name), m.path.clone());
             vars.insert(format!("workspaces.{}.claim", m.name), m.claim.clone());
         }
+        let files = config_map_mounts(
+            spec,
+            &docs.config_maps,
+            &work.join("configmaps").join(run_name),
+        )?;
         // Host paths for the container paths the step sees, wherever they occur.
         let host = |s: String| -> String {
             let mut s = s.replace("/tekton/results", &results_dir.display().to_string());
             for m in mounts {
                 s = s.replace(&m.path, &m.dir.display().to_string());
+            }
+            for (path, dir) in &files {
+                s = s.replace(path, &dir.display().to_string());
             }
             s
         };
@@ -672,6 +690,41 @@ fn termination_message_len(entries: &Value) -> usize {
             .filter(|c| matches!(c, '\u{2028}' | '\u{2029}'))
             .count()
             * 3
+}
+
+/// The Task's volumes of ConfigMaps among the documents, written to directories under `root`
+/// (one file a key, as the kubelet projects them): each step mount path and its directory.
+/// Volumes of other ConfigMaps are left out, as all other volumes are.
+fn config_map_mounts(
+    spec: &Value,
+    config_maps: &BTreeMap<String, Value>,
+    root: &Path,
+) -> Result<Vec<(String, PathBuf)>, String> {
+    let mut out = Vec::new();
+    for v in spec["volumes"].as_array().into_iter().flatten() {
+        let (Some(volume), Some(cm)) = (v["name"].as_str(), v["configMap"]["name"].as_str()) else {
+            continue;
+        };
+        let Some(map) = config_maps.get(cm) else {
+            continue;
+        };
+        let dir = root.join(volume);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        for (key, value) in map["data"].as_object().into_iter().flatten() {
+            std::fs::write(dir.join(key), value.as_str().unwrap_or_default())
+                .map_err(|e| format!("ConfigMap `{cm}` key `{key}`: {e}"))?;
+        }
+        for step in spec["steps"].as_array().into_iter().flatten() {
+            for m in step["volumeMounts"].as_array().into_iter().flatten() {
+                if m["name"] == volume
+                    && let Some(path) = m["mountPath"].as_str()
+                {
+                    out.push((path.to_string(), dir.clone()));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A Task workspace as bound for one TaskRun.
