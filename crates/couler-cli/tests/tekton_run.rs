@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use outcomes::{RunView, differences, local_nodes, local_outcome};
+use outcomes::{RunView, differences, local_nodes, local_run};
 use tekton_standin::{PipelineRun, Standin, State};
 
 fn repo() -> PathBuf {
@@ -248,7 +248,7 @@ fn every_example_runs_on_the_standin_like_the_local_runtime() {
             iterations: true,
         };
         let (tekton, mapped) = tekton_nodes(&docs, &run, &view);
-        let local = local_outcome(&spec, &file, &mapped, random, true, &tekton);
+        let (local, _) = local_run(&spec, &file, &mapped, random, true, &tekton);
         let diff = differences("tekton", &tekton, &local);
         assert!(
             diff.is_empty(),
@@ -477,6 +477,28 @@ fn outcomes_over_the_result_limit_travel_through_the_store() {
     assert!(diff.is_empty(), "{}", diff.join("\n"));
 }
 
+/// Runs `docs` on the stand-in in `work`: its step nodes, the mapped steps, the run.
+fn on_standin(
+    docs: &tekton_standin::Documents,
+    work: &Path,
+) -> (
+    BTreeMap<String, serde_json::Value>,
+    Vec<String>,
+    PipelineRun,
+) {
+    let run = standin()
+        .run(docs, work)
+        .unwrap_or_else(|e| panic!("the stand-in: {e}"));
+    let store = run.workspaces["couler-artifacts"].clone();
+    let view = RunView {
+        run_id: &run.uid,
+        store: &store,
+        iterations: true,
+    };
+    let (tekton, mapped) = tekton_nodes(docs, &run, &view);
+    (tekton, mapped, run)
+}
+
 /// Runs `wf` on the stand-in and with `couler run`; both node maps, and the stand-in's run.
 fn both(
     wf: &serde_json::Value,
@@ -491,16 +513,7 @@ fn both(
     std::fs::write(&spec, wf.to_string()).unwrap_or_else(|e| panic!("{e}"));
     let docs_file = compile(&spec, &work.path().join("out")).unwrap_or_else(|e| panic!("{e}"));
     let docs = tekton_standin::parse(&docs_file).unwrap_or_else(|e| panic!("{e}"));
-    let run = standin()
-        .run(&docs, work.path())
-        .unwrap_or_else(|e| panic!("the stand-in: {e}"));
-    let store = run.workspaces["couler-artifacts"].clone();
-    let view = RunView {
-        run_id: &run.uid,
-        store: &store,
-        iterations: true,
-    };
-    let (tekton, mapped) = tekton_nodes(&docs, &run, &view);
+    let (tekton, mapped, run) = on_standin(&docs, work.path());
     let d = tmp();
     let out = couler(
         d.path(),
@@ -632,7 +645,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A step reading 400 artifacts of 100 steps: its launcher input is over Linux's 128 KiB limit
+/// A step reading 480 artifacts of 120 steps: its launcher input is over Linux's 128 KiB limit
 /// on one environment string (the stand-in runs each step as a process, so an oversized
 /// `COULER_TASK` fails with E2BIG as a pod would). It travels in the Task's ConfigMap, and the
 /// run ends as `couler run` does.
@@ -640,7 +653,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn a_fan_in_steps_input_travels_in_a_config_map_and_runs() {
     let work = tmp();
     let spec = work.path().join("fan-in.yaml");
-    let producers = 100;
+    let producers = 120;
     std::fs::write(&spec, fan_in::spec("fan-in", producers)).unwrap_or_else(|e| panic!("{e}"));
     let docs_file = compile(&spec, &work.path().join("out")).unwrap_or_else(|e| panic!("{e}"));
     let docs = tekton_standin::parse(&docs_file).unwrap_or_else(|e| panic!("{e}"));
@@ -663,27 +676,17 @@ fn a_fan_in_steps_input_travels_in_a_config_map_and_runs() {
             }
         }
     }
-    let run = standin()
-        .run(&docs, work.path())
-        .unwrap_or_else(|e| panic!("the stand-in: {e}"));
-    let store = run.workspaces["couler-artifacts"].clone();
-    let view = RunView {
-        run_id: &run.uid,
-        store: &store,
-        iterations: true,
-    };
-    let (tekton, mapped) = tekton_nodes(&docs, &run, &view);
+    let (tekton, mapped, run) = on_standin(&docs, work.path());
     assert_eq!(
         tekton["gather"]["status"], "Succeeded",
         "{:?}",
         run.tasks["gather"]
     );
-    let local = local_outcome(&spec, "fan-in", &mapped, false, true, &tekton);
+    assert_eq!(
+        tekton["gather"]["result"],
+        (producers * fan_in::ARTIFACTS).to_string()
+    );
+    let (local, _) = local_run(&spec, "fan-in", &mapped, false, true, &tekton);
     let diff = differences("tekton", &tekton, &local);
     assert!(diff.is_empty(), "{}", diff.join("\n"));
-    let outcome = outcome_of(&run.tasks["gather"].runs[0].results, &view);
-    assert_eq!(
-        outcome.and_then(|o| o["outputs"]["result"].as_str().map(str::to_string)),
-        Some((producers * fan_in::ARTIFACTS).to_string())
-    );
 }

@@ -131,18 +131,7 @@ pub fn differences(
 /// `couler run FILE -o json` in a fresh directory, as comparable nodes (see [`local_nodes`]).
 /// A workflow with random choices (`random`) is run up to 12 times until its nodes equal
 /// `engine`'s, so both took the same branch; otherwise once. `label` names the spec in errors.
-pub fn local_outcome(
-    spec: &Path,
-    label: &str,
-    mapped: &[String],
-    random: bool,
-    iterations: bool,
-    engine: &BTreeMap<String, serde_json::Value>,
-) -> BTreeMap<String, serde_json::Value> {
-    local_run(spec, label, mapped, random, iterations, engine).0
-}
-
-/// [`local_outcome`], and the run's status (`Succeeded`, `Failed`, …) as `couler run` reports it.
+/// And the run's status (`Succeeded`, `Failed`, …) as `couler run` reports it.
 pub fn local_run(
     spec: &Path,
     label: &str,

@@ -493,7 +493,7 @@ impl Standin {
         }
         let mut runs = Vec::new();
         match matrix.first() {
-            None => runs.push(self.task_run(name, task, &params, &mounts, work, docs, vars)?),
+            None => runs.push(self.task_run(name, task, &params, (&mounts, docs), work, vars)?),
             Some((p, values)) => {
                 for (i, v) in values.iter().enumerate() {
                     let mut ps = params.clone();
@@ -502,9 +502,8 @@ impl Standin {
                         &format!("{name}-{i}"),
                         task,
                         &ps,
-                        &mounts,
+                        (&mounts, docs),
                         work,
-                        docs,
                         vars,
                     )?);
                 }
@@ -527,9 +526,8 @@ impl Standin {
         run_name: &str,
         task: &Value,
         given: &BTreeMap<String, String>,
-        mounts: &[Mount],
+        (mounts, docs): (&[Mount], &Documents),
         work: &Path,
-        docs: &Documents,
         pvars: &BTreeMap<String, String>,
     ) -> Result<TaskRun, String> {
         let spec = &task["spec"];
