@@ -660,6 +660,50 @@ steps:
     assert_eq!(compared, 30);
 }
 
+/// A reader with a condition of its own on a producer that may be skipped: its `when` is one
+/// expression tag testing the producer's status first, so that when the producer was skipped
+/// (no outputs) expr's `&&` stops before reading them and the reader is skipped, not Errored.
+#[test]
+fn a_guarded_reader_with_a_condition_tests_the_guard_first() {
+    let spec = r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: guarded
+params:
+  - {name: run_a, type: bool, default: false}
+steps:
+  - name: a
+    when: params.run_a
+    container: {image: alpine:3.19, command: [echo, x]}
+  - name: b
+    when: steps.a.outputs.result == "x"
+    container: {image: alpine:3.19, command: [echo]}
+"#;
+    let (wf, _) = couler_ir::spec::load(spec, couler_ir::Format::Yaml).unwrap();
+    let doc = compiled_doc(&wf);
+    let case = cases(&wf, &doc)
+        .into_iter()
+        .find(|c| c.step == "b")
+        .unwrap();
+    let when = &case.compiled;
+    assert!(
+        when.starts_with("{{=tasks['a'].status == 'Succeeded' && (") && when.ends_with(")}}"),
+        "{when}"
+    );
+    assert_eq!(when.matches("{{").count(), 1, "{when}");
+    let Some(mut h) = Harness::start() else {
+        return;
+    };
+    let mut values = argo_values(&doc, &case, &BTreeMap::new(), None);
+    values.insert("tasks.a.status".into(), "Skipped".into());
+    assert_eq!(h.when(when, &values), Ok(false), "{values:#?}");
+    values.insert("tasks.a.status".into(), "Succeeded".into());
+    for (result, want) in [("x", true), ("y", false)] {
+        values.insert("tasks.a.outputs.result".into(), result.into());
+        assert_eq!(h.when(when, &values), Ok(want), "{values:#?}");
+    }
+}
+
 // ---- Tekton: the exit handler's `when` expressions (step conditions run in the launcher) ----
 
 /// Tekton's decision for `when` expressions: every `input`, after `$(…)` substitution, must be

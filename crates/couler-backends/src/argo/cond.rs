@@ -31,7 +31,12 @@ pub fn condition(
     e: &Expr,
     reference: &mut dyn FnMut(&Reference) -> Result<String, CompileError>,
 ) -> Result<String, CompileError> {
-    Ok(format!("{{{{={}}}}}", boolean(e, reference)?))
+    Ok(tag(&boolean(e, reference)?))
+}
+
+/// `{{=EXPR}}`: the tag Argo replaces by the value of an expr expression.
+pub fn tag(expr: &str) -> String {
+    format!("{{{{={expr}}}}}")
 }
 
 /// Refuses a condition of step `at` that reads a variable Argo drops from expression
@@ -73,8 +78,8 @@ pub fn check_names(wf: &Workflow, at: &str, e: &Expr) -> Result<(), CompileError
     Ok(())
 }
 
-/// An expr expression of type bool with the local meaning of `e`.
-fn boolean(
+/// An expr expression of type bool with the local meaning of `e` (what [`condition`] tags).
+pub fn boolean(
     e: &Expr,
     reference: &mut dyn FnMut(&Reference) -> Result<String, CompileError>,
 ) -> Result<String, CompileError> {

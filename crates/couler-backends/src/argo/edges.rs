@@ -6,7 +6,10 @@
 //! **Skipped**, and its successors run. So a task waits for a producer that may end without the
 //! outputs it reads (it may be skipped, or it continues on failure) with a `depends` that also
 //! accepts that end, and a `when` guard on the producer's status skips the task instead.
+//! A task with a condition of its own tests the guard first inside the condition's expression
+//! tag, so that expr never reads the outputs of a producer that ended without them.
 
+use super::cond;
 use couler_ir::{Graph, Reference, Step, StepOutput, Workflow};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -123,7 +126,7 @@ impl<'a> Edges<'a> {
     }
 
     /// Sets the task's `dependencies` or `depends`; returns the `when` guard its reads need.
-    pub(super) fn wait(&self, step: &Step, task: &mut Map<String, Value>) -> Option<String> {
+    pub(super) fn wait(&self, step: &Step, task: &mut Map<String, Value>) -> Option<Guard> {
         let reads = self.reads(step);
         if reads.is_empty() {
             return None;
@@ -150,27 +153,58 @@ impl<'a> Edges<'a> {
         } else {
             task.insert("depends".into(), json!(terms.join(" && ")));
         }
-        (!guards.is_empty()).then(|| guards.join(" && "))
+        (!guards.is_empty()).then_some(Guard(guards))
+    }
+}
+
+/// A task's `when` guard: for each guarded producer it reads, the statuses in which the producer
+/// has what the task reads; the task runs when every producer is in one of them.
+pub(super) struct Guard(Vec<(String, &'static [&'static str])>);
+
+impl Guard {
+    /// The guard with each producer's status written by `status` (`'{{tasks.P.status}}'` for
+    /// govaluate, `tasks['P'].status` for expr; status literals read alike in both).
+    fn render(&self, status: impl Fn(&str) -> String) -> String {
+        let terms: Vec<String> = self
+            .0
+            .iter()
+            .map(|(p, ok)| {
+                let s = status(p);
+                let any: Vec<String> = ok.iter().map(|o| format!("{s} == '{o}'")).collect();
+                match any.as_slice() {
+                    [one] => one.clone(),
+                    _ => format!("({})", any.join(" || ")),
+                }
+            })
+            .collect();
+        terms.join(" && ")
     }
 }
 
 /// The guard of a reader of `p`: the statuses in which `p` has what the reader reads. A failed
 /// run of a plain step still has its `result` and `exitCode`; a mapped or looping step's
 /// collected values exist only when it succeeded.
-fn guard(p: &Step, r: Reads) -> String {
-    let status = format!("'{{{{tasks.{}.status}}}}'", p.name);
+fn guard(p: &Step, r: Reads) -> (String, &'static [&'static str]) {
     let wrapped = p.map.is_some() || p.repeat.is_some();
-    if r == Reads::Values && p.continue_on_failure && !wrapped {
-        format!("({status} == 'Succeeded' || {status} == 'Failed')")
+    let ok: &'static [&'static str] = if r == Reads::Values && p.continue_on_failure && !wrapped {
+        &["Succeeded", "Failed"]
     } else {
-        format!("{status} == 'Succeeded'")
-    }
+        &["Succeeded"]
+    };
+    (p.name.clone(), ok)
 }
 
-/// `a && b` of two optional `when` conditions (govaluate), each parenthesised.
-pub(super) fn conjoin(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(format!("({a}) && ({b})")),
-        (a, b) => a.or(b),
+/// A task's `when` from its guard and its own condition (an expr expression, [`cond::boolean`]).
+/// The guard alone is govaluate; with a condition it is one expression tag whose `&&` tests the
+/// guard first: a skipped producer has no outputs, and a tag that reads them would be left
+/// unresolved, so the task would Error instead of being skipped.
+pub(super) fn conjoin(guard: Option<Guard>, when: Option<String>) -> Option<String> {
+    match (guard, when) {
+        (Some(g), Some(w)) => {
+            let status = |p: &str| format!("tasks[{}].status", cond::literal(p));
+            Some(cond::tag(&format!("{} && ({w})", g.render(status))))
+        }
+        (Some(g), None) => Some(g.render(|p| format!("'{{{{tasks.{p}.status}}}}'"))),
+        (None, w) => w.map(|w| cond::tag(&w)),
     }
 }

@@ -570,7 +570,7 @@ impl<'a> Lowerer<'a> {
             let when = match &exit.when {
                 Some(cond) => {
                     cond::check_names(wf, &exit.name, cond)?;
-                    Some(cond::condition(cond, &mut |r| {
+                    Some(cond::boolean(cond, &mut |r| {
                         self.dag_ref("tasks", exit, r)
                     })?)
                 }
@@ -689,7 +689,7 @@ impl<'a> Lowerer<'a> {
         let when = match step.when.as_ref().filter(|_| !step.when_reads_item()) {
             Some(cond) => {
                 cond::check_names(self.wf, &step.name, cond)?;
-                Some(cond::condition(cond, &mut |r| {
+                Some(cond::boolean(cond, &mut |r| {
                     self.dag_ref("tasks", step, r)
                 })?)
             }
