@@ -52,18 +52,36 @@ impl Harness {
         })
     }
 
-    /// Argo's decision for a compiled `when`, or the error that would make the node Error.
-    fn when(&mut self, text: &str, values: &BTreeMap<String, String>) -> Result<bool, String> {
-        let req = json!({"kind": "when", "text": text, "values": values});
+    /// The harness's answer to one request of `kind` (`when` or `text`).
+    fn ask(&mut self, kind: &str, text: &str, values: &BTreeMap<String, String>) -> Value {
+        let req = json!({"kind": kind, "text": text, "values": values});
         writeln!(self.stdin, "{req}").unwrap();
         self.stdin.flush().unwrap();
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
-        let resp: Value = serde_json::from_str(&line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Argo's decision for a compiled `when`, or the error that would make the node Error.
+    fn when(&mut self, text: &str, values: &BTreeMap<String, String>) -> Result<bool, String> {
+        let resp = self.ask("when", text, values);
         match resp["ok"].as_bool() {
             Some(true) => Ok(resp["when"].as_bool().unwrap()),
             _ => Err(resp["error"].as_str().unwrap_or_default().to_string()),
         }
+    }
+
+    /// An argument's value as Argo substitutes it, every tag resolved.
+    fn text(&mut self, text: &str, values: &BTreeMap<String, String>) -> String {
+        let resp = self.ask("text", text, values);
+        let out = resp["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{text}: {resp}"));
+        assert!(
+            out != text || !text.contains("{{"),
+            "unresolved tag in {text}"
+        );
+        out.to_string()
     }
 }
 
@@ -83,7 +101,19 @@ struct Case<'a> {
     compiled: String,
     /// `tasks` (a DAG task) or `steps` (the loop's `again` step: the step itself is `run`).
     in_loop: bool,
-    items: Vec<String>,
+    /// The `withItems` of the task holding the `when`.
+    items: Vec<Value>,
+    /// Set when the `when` sits on the loop task inside the step's own template (`S-map`).
+    inner: Option<Inner>,
+}
+
+/// A `when` inside the step's own template: it sees only `workflow.*`, `item` and the
+/// template's `inputs.parameters`, which the calling task passes as arguments.
+struct Inner {
+    /// The calling task's arguments (name, value text in the workflow's DAG scope).
+    args: Vec<(String, String)>,
+    /// The calling task's own `when` (a guard), decided in the workflow's DAG scope first.
+    outer: Option<String>,
 }
 
 fn compiled_doc(wf: &Workflow) -> Value {
@@ -119,16 +149,37 @@ fn cases<'a>(wf: &'a Workflow, doc: &Value) -> Vec<Case<'a>> {
     for s in &wf.steps {
         if let Some(cond) = &s.when {
             let t = task(entry, &s.name).unwrap_or_else(|| panic!("no task {}", s.name));
-            let items = t["withItems"]
-                .as_array()
-                .map(|l| l.iter().map(json_text).collect())
-                .unwrap_or_default();
+            // A mapped step's `when` that filters instances sits on the loop task in `S-map`.
+            let looped = (t["template"].as_str())
+                .and_then(|tmpl| task(tmpl, &s.name))
+                .filter(|x| x.get("when").is_some());
+            let inner = looped.is_some().then(|| Inner {
+                args: (t["arguments"]["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten())
+                .map(|p| {
+                    let value = p["value"].as_str().unwrap_or_else(|| panic!("{p}"));
+                    (p["name"].as_str().unwrap().to_string(), value.to_string())
+                })
+                .collect(),
+                outer: t["when"].as_str().map(str::to_string),
+            });
+            let at = looped.unwrap_or(t);
+            let compiled = at["when"].as_str().unwrap_or_else(|| {
+                panic!(
+                    "{}: step `{}` has a `when`, but neither its task nor the loop task in its \
+                     template has one:\n{at:#}",
+                    wf.name, s.name
+                )
+            });
             out.push(Case {
                 step: &s.name,
                 cond,
-                compiled: t["when"].as_str().unwrap().to_string(),
+                compiled: compiled.to_string(),
                 in_loop: false,
-                items,
+                items: at["withItems"].as_array().cloned().unwrap_or_default(),
+                inner,
             });
         }
         if let Some(rep) = &s.repeat {
@@ -143,6 +194,7 @@ fn cases<'a>(wf: &'a Workflow, doc: &Value) -> Vec<Case<'a>> {
                 compiled: again["when"].as_str().unwrap().to_string(),
                 in_loop: true,
                 items: Vec::new(),
+                inner: None,
             });
         }
     }
@@ -155,7 +207,7 @@ fn argo_values(
     doc: &Value,
     case: &Case,
     outputs: &BTreeMap<String, Outputs>,
-    item: Option<&str>,
+    item: Option<&Value>,
 ) -> BTreeMap<String, String> {
     let mut v = BTreeMap::new();
     for p in doc["spec"]["arguments"]["parameters"]
@@ -197,9 +249,40 @@ fn argo_values(
         v.insert("inputs.parameters.couler_iteration".into(), "1".into());
     }
     if let Some(i) = item {
-        v.insert("item".into(), i.to_string());
+        v.insert("item".into(), json_text(i));
+        for (k, x) in i.as_object().into_iter().flatten() {
+            v.insert(format!("item.{k}"), json_text(x));
+        }
     }
     v
+}
+
+/// Argo's decision for `case` given the workflow-scope `values`: on the task, or (when the
+/// `when` sits in `S-map`) the calling task's guard, then the loop task's `when` in the
+/// template's own scope (`workflow.*`, `item`, and the arguments as `inputs.parameters`).
+fn argo_decision(
+    h: &mut Harness,
+    case: &Case,
+    values: &BTreeMap<String, String>,
+) -> (Result<bool, String>, BTreeMap<String, String>) {
+    let Some(inner) = &case.inner else {
+        return (h.when(&case.compiled, values), values.clone());
+    };
+    if let Some(outer) = &inner.outer {
+        let guard = h.when(outer, values);
+        if guard != Ok(true) {
+            return (guard, values.clone());
+        }
+    }
+    let mut scoped: BTreeMap<String, String> = (values.iter())
+        .filter(|(k, _)| k.starts_with("workflow.") || *k == "item" || k.starts_with("item."))
+        .map(|(k, x)| (k.clone(), x.clone()))
+        .collect();
+    for (name, text) in &inner.args {
+        let value = h.text(text, values);
+        scoped.insert(format!("inputs.parameters.{name}"), value);
+    }
+    (h.when(&case.compiled, &scoped), scoped)
 }
 
 /// The local decision, by the runtime's own evaluation.
@@ -248,20 +331,45 @@ fn local(
 fn check(h: &mut Harness, wf: &Workflow, assignments: &[BTreeMap<String, Outputs>]) -> usize {
     let doc = compiled_doc(wf);
     let params = couler_run::resolve_params(wf, &[]).unwrap();
-    let mut compared = 0;
-    for case in cases(wf, &doc) {
+    let (mut compared, mut evaluated) = (0, 0);
+    let cases = cases(wf, &doc);
+    let conditions = (wf.steps.iter())
+        .map(|s| usize::from(s.when.is_some()) + usize::from(s.repeat.is_some()))
+        .sum::<usize>();
+    assert_eq!(
+        cases.len(),
+        conditions,
+        "{}: a condition was not found",
+        wf.name
+    );
+    for case in cases {
         let step = wf.steps.iter().find(|s| s.name == case.step).unwrap();
         let local_items: Vec<Option<Value>> = match step.map.as_ref().map(|m| &m.over) {
             Some(couler_ir::MapOver::Items(l)) => l.iter().cloned().map(Some).collect(),
             _ => vec![None],
         };
+        if case
+            .cond
+            .refs()
+            .iter()
+            .any(|r| matches!(r, Reference::Item(_)))
+        {
+            assert_eq!(
+                case.items.len(),
+                local_items.len(),
+                "{}: step `{}` reads `item`: one Argo item per local one",
+                wf.name,
+                case.step
+            );
+        }
         for outputs in assignments {
             for (i, item) in local_items.iter().enumerate() {
-                let argo_item = case.items.get(i).map(String::as_str);
+                let argo_item = case.items.get(i);
                 let want = local(wf, &params, &case, outputs, item.as_ref());
                 let Ok(want) = want else { continue };
+                evaluated += 1;
                 let values = argo_values(&doc, &case, outputs, argo_item);
-                let got = h.when(&case.compiled, &values);
+                let (got, values) = argo_decision(h, &case, &values);
                 assert_eq!(
                     got,
                     Ok(want),
@@ -277,6 +385,11 @@ fn check(h: &mut Harness, wf: &Workflow, assignments: &[BTreeMap<String, Outputs
             }
         }
     }
+    assert_eq!(
+        compared, evaluated,
+        "{}: every decision made locally is compared",
+        wf.name
+    );
     compared
 }
 
