@@ -174,7 +174,7 @@ fn step_features(wf: &Workflow, mapped: &HashSet<&str>, step: &Step, out: &mut B
     if !step.secrets.is_empty() {
         add(Feature::Secrets);
     }
-    if wf.effective_cache(step).is_some_and(|c| c.enabled) {
+    if wf.memoized(step).is_some() {
         add(Feature::Cache);
     }
     if step.continue_on_failure {

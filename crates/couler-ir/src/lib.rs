@@ -9,7 +9,8 @@
 //! - [`spec`]: the versioned YAML/JSON spec format, strict, with line/column diagnostics, and
 //!   deterministic printing (IR → spec → IR is exact, and equal IR prints equal bytes);
 //! - [`validate`]: semantic checks with a fix for every problem;
-//! - [`graph`]: dependency edges, topological order, levels, cycles and critical path, all linear.
+//! - [`graph`]: dependency edges, topological order, levels, cycles and critical path, all linear;
+//! - [`memo`]: which steps are memoized, the one caching rule of every engine.
 //!
 //! Invariants: no I/O, no async, no engine-specific strings. Front ends produce a [`Workflow`];
 //! passes and backends consume one that [`validate`] accepted.
@@ -19,6 +20,7 @@ pub mod cron;
 pub mod diag;
 pub mod expr;
 pub mod graph;
+pub mod memo;
 pub mod model;
 pub mod spec;
 pub mod validate;
@@ -29,6 +31,7 @@ pub use expr::{
     CmpOp, Expr, Literal, Reference, Segment, StepOutput, Template, WorkflowField, value_text,
 };
 pub use graph::{Cycle, Graph};
+pub use memo::Memo;
 pub use model::*;
 pub use spec::Format;
 pub use validate::validate;

@@ -666,10 +666,10 @@ impl Exec {
                 return self.finish_unresolved(node, &step.name, unresolved);
             }
         };
-        let policy = self.wf.effective_cache(step);
-        let caching = cacheable && self.use_cache && policy.is_none_or(|p| p.enabled);
+        let memo = self.wf.memoized(step);
+        let caching = cacheable && self.use_cache && memo.is_some();
         let cache_key = cache_key(&self.wf, step, &key_def, &inputs, item);
-        let max_age = policy.and_then(|p| p.max_age).map(|d| d.as_std());
+        let max_age = memo.and_then(|m| m.max_age()).map(|d| d.as_std());
         let steps_dir = self.run_dir.join("steps");
         let started = now();
         // The start's row, the last attempt number recorded (so `resume` numbers on) and the

@@ -178,7 +178,6 @@ pub fn upstream_env(name: &str) -> String {
 struct Prepared {
     wf: Workflow,
     step: Step,
-    is_exit_handler: bool,
     params: BTreeMap<String, serde_json::Value>,
     seen: BTreeMap<String, Seen>,
     item: Option<serde_json::Value>,
@@ -406,7 +405,6 @@ async fn prepare(task: &Task, opts: &LaunchOptions) -> Result<Prepared, Usage> {
     let mut p = Prepared {
         wf,
         step,
-        is_exit_handler,
         params,
         seen,
         item: None,
@@ -680,16 +678,14 @@ async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
             return Outcome::new(StepStatus::Error, Some(why));
         }
     };
-    let policy = p.wf.effective_cache(step);
+    let memo = p.wf.memoized(step);
     let cache_dir = match &p.store {
-        Some(_) if !opts.no_cache && !p.is_exit_handler && policy.is_some_and(|c| c.enabled) => {
-            local_cache_dir(opts)
-        }
+        Some(_) if !opts.no_cache && memo.is_some() => local_cache_dir(opts),
         _ => None,
     };
     let key = cache_key(&p.wf, step, &key_def, &inputs, item);
     if let (Some(dir), Some(store)) = (&cache_dir, &p.store) {
-        let max_age = policy.and_then(|c| c.max_age).map(|d| d.as_std());
+        let max_age = memo.and_then(|m| m.max_age()).map(|d| d.as_std());
         if let Some(outputs) = cache_get(dir, &key, max_age) {
             let mut all_there = true;
             for a in outputs.artifacts.values() {
@@ -1172,6 +1168,33 @@ mod tests {
         assert_eq!(read.status, StepStatus::Succeeded, "{read:?}");
         let made = read.outputs.result.clone().unwrap_or_default();
         assert!(made.starts_with("made-"), "{made}");
+        Ok(())
+    }
+
+    /// The launcher applies the caching rule of every engine (`Workflow::memoized`): a step
+    /// that declares outputs is memoized without `cache`, one without outputs runs every time.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_launcher_memoizes_by_the_rule_of_every_engine() -> Result<(), Usage> {
+        let dir = tempfile::tempdir().map_err(|e| Usage(e.to_string()))?;
+        let wf = serde_json::json!({
+            "apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "w",
+            "steps": [
+                {"name": "make", "script": {"command": ["sh"],
+                    "source": "echo made-$$ > {{outputs.artifacts.out.path}}"},
+                 "outputs": {"artifacts": [{"name": "out", "path": "out.txt"}]}},
+                {"name": "deploy", "container": {"command": ["true"]}}
+            ]
+        });
+        let opts = store_opts(dir.path());
+        for (step, second) in [
+            ("make", StepStatus::Cached),
+            ("deploy", StepStatus::Succeeded),
+        ] {
+            let first = run_step(&task(wf.clone(), step), &opts).await?;
+            assert_eq!(first.status, StepStatus::Succeeded, "{step}: {first:?}");
+            let again = run_step(&task(wf.clone(), step), &opts).await?;
+            assert_eq!(again.status, second, "{step}: {again:?}");
+        }
         Ok(())
     }
 

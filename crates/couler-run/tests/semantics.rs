@@ -334,6 +334,7 @@ async fn memoization_reruns_only_a_changed_step_and_its_dependents() {
 apiVersion: couler.dev/v1alpha1
 kind: Workflow
 name: memo
+defaults: {{cache: {{}}}} # asks for memoization: b, c and d declare no outputs
 steps:
   - name: a
     container:

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod lint;
 mod manifest;
 mod mapped;
+mod memoize;
 mod paths;
 mod render;
 pub mod split;
@@ -21,7 +22,7 @@ mod template_size;
 pub use render::LITERAL_OPEN;
 
 use crate::capability::{Feature, Support};
-use crate::k8s::{fnv1a, param_text, resources, toleration};
+use crate::k8s::{param_text, resources, toleration};
 use crate::{Backend, CompileError, Kind, Options, Output};
 use couler_ir::{
     ArtifactSource, CleanPodPolicy, ConcurrencyPolicy, Duration, Expr, Framework, MapOver,
@@ -83,6 +84,7 @@ impl Backend for Argo {
         let mut out = Output::default();
         out.warnings.extend(limits::warnings(wf));
         out.warnings.extend(template_size::warnings(&doc));
+        out.warnings.extend(memoize::warnings(wf));
         let size = text.len();
         if size > REQUEST_LIMIT {
             out.warnings.push(format!(
@@ -669,7 +671,9 @@ impl<'a> Lowerer<'a> {
         let mut params = low.params;
         let mut artifacts = low.artifacts;
         let template = if let Some(rep) = &step.repeat {
-            self.repeat_template(step, &low.template, &mut params, &mut artifacts, rep)?
+            let looped =
+                self.repeat_template(step, &low.template, &mut params, &mut artifacts, rep)?;
+            self.memoized_loop(step, &low.template, looped, &params, &artifacts)?
         } else if let Some(m) = &step.map {
             self.map_template(
                 step,
@@ -1081,6 +1085,12 @@ impl<'a> Lowerer<'a> {
                 t.insert("suspend".into(), Value::Object(m));
             }
         }
+        let memo = memoize::plan(wf, step, |n| self.step(n))?;
+        if memo.is_some() {
+            for r in memoize::identity_reads(step) {
+                fw.name_for(&r, &taken);
+            }
+        }
         // Inputs: the step's own, then forwarded values.
         let mut in_params: Vec<Value> = step
             .inputs
@@ -1158,6 +1168,7 @@ impl<'a> Lowerer<'a> {
                 }
                 Some(json!({"name": p.name, "valueFrom": vf}))
             })
+            .chain(memoize::pod_identity(step))
             .collect();
         let mut out_artifacts = Vec::new();
         for a in &step.outputs.artifacts {
@@ -1235,36 +1246,10 @@ impl<'a> Lowerer<'a> {
             }
             body.insert("retryStrategy".into(), Value::Object(rs));
         }
-        if let Some(c) = wf.effective_cache(step).filter(|c| c.enabled) {
-            // The key: a digest of the definition, the version, and every input parameter.
-            let digest = fnv1a(&serde_json::to_string(&body).unwrap_or_default());
-            let mut key = format!("couler-{}-{digest:016x}", step.name);
-            if let Some(v) = &c.version {
-                key.push('-');
-                key.push_str(v);
-            }
-            let names: Vec<String> = body
-                .get("inputs")
-                .and_then(|i| i.get("parameters"))
-                .and_then(Value::as_array)
-                .map(|ps| {
-                    ps.iter()
-                        .filter_map(|p| p["name"].as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for n in names {
-                key.push('-');
-                key.push_str(&render::input_param(&n));
-            }
-            body.insert(
-                "memoize".into(),
-                json!({
-                    "key": key,
-                    "maxAge": c.max_age.map(go_duration).unwrap_or_default(),
-                    "cache": {"configMap": {"name": "couler-cache"}},
-                }),
-            );
+        // A `repeat` step is memoized as a whole loop (`memoized_loop`), never per iteration.
+        if let Some(m) = memo.filter(|_| step.repeat.is_none()) {
+            let memoize = memoize::field(wf, step, m, &body, &[]);
+            body.insert("memoize".into(), memoize);
         }
         let reuse_key = serde_json::to_string(&body).unwrap_or_default();
         let name = match self

@@ -141,7 +141,8 @@ fn compile_split(
             kind: Some(Kind::WorkflowTemplate),
             ..options.clone()
         };
-        files.insert(file.clone(), to_yaml(&lower(child, &opts)?)?);
+        let child = super::memoize::part_without_unkeyable(child);
+        files.insert(file.clone(), to_yaml(&lower(&child, &opts)?)?);
     }
     crate::check_support(&super::Argo, parent)?;
     let opts = Options {
