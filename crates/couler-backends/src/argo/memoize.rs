@@ -313,16 +313,7 @@ impl<'a> Lowerer<'a> {
         if !inputs.is_empty() {
             body.insert("inputs".into(), Value::Object(inputs));
         }
-        let mut outputs = Map::new();
-        if !out_params.is_empty() {
-            outputs.insert("parameters".into(), json!(out_params));
-        }
-        if !out_artifacts.is_empty() {
-            outputs.insert("artifacts".into(), json!(out_artifacts));
-        }
-        if !outputs.is_empty() {
-            body.insert("outputs".into(), Value::Object(outputs));
-        }
+        super::insert_lists(&mut body, "outputs", out_params, out_artifacts);
         body.insert("steps".into(), json!([[call]]));
         let memoize = field(wf, step, memo, &body, &[&loop_t, &inner_t]);
         body.insert("memoize".into(), memoize);

@@ -1382,6 +1382,11 @@ fn push_input_param(inputs: &mut Map<String, Value>, name: &str) {
 }
 
 fn insert_arguments(task: &mut Map<String, Value>, params: Vec<Value>, artifacts: Vec<Value>) {
+    insert_lists(task, "arguments", params, artifacts);
+}
+
+/// `key: {parameters, artifacts}`, each list only when not empty, `key` only when one is.
+fn insert_lists(m: &mut Map<String, Value>, key: &str, params: Vec<Value>, artifacts: Vec<Value>) {
     let mut a = Map::new();
     if !params.is_empty() {
         a.insert("parameters".into(), json!(params));
@@ -1390,7 +1395,7 @@ fn insert_arguments(task: &mut Map<String, Value>, params: Vec<Value>, artifacts
         a.insert("artifacts".into(), json!(artifacts));
     }
     if !a.is_empty() {
-        task.insert("arguments".into(), Value::Object(a));
+        m.insert(key.into(), Value::Object(a));
     }
 }
 
