@@ -247,10 +247,7 @@ fn every_key_covers_what_its_step_reads() {
                 }
             }
             let cm = &t["memoize"]["cache"]["configMap"]["name"];
-            assert_eq!(
-                cm,
-                &json!(format!("couler-cache-{}-{}", wf.name, step.name))
-            );
+            assert_eq!(cm, &json!(format!("couler-cache-{}", wf.name)));
             checked += 1;
         }
     }
@@ -382,12 +379,12 @@ fn a_repeat_loop_is_memoized_as_a_whole_and_no_iteration_is() {
 }
 
 #[test]
-fn each_step_has_its_own_config_map_and_a_safe_version() {
+fn each_workflow_has_its_own_config_map_and_a_safe_version() {
     let doc = lower(&load(KEYS));
     let gen_t = memoized(&doc, "gen").unwrap();
     assert_eq!(
         gen_t["memoize"]["cache"]["configMap"]["name"],
-        "couler-cache-keys-gen"
+        "couler-cache-keys"
     );
     let k = key(gen_t);
     assert!(!k.contains("v1.2") && !k.contains(' '), "{k}");

@@ -14,7 +14,7 @@
 //! when `cache` asks for memoization, and otherwise not memoized on Argo, with a warning.
 //!
 //! A `repeat` step is memoized as a whole loop, by a steps template around the recursive one;
-//! its iterations never are. Each step's entries live in its own config map.
+//! its iterations never are. Each workflow's entries live in its own config map.
 
 use super::{Lowerer, forward_through, go_duration, unsupported};
 use crate::CompileError;
@@ -255,14 +255,15 @@ pub(super) fn field(
     json!({
         "key": key,
         "maxAge": memo.max_age().map(go_duration).unwrap_or_default(),
-        "cache": {"configMap": {"name": config_map(wf, step)}},
+        "cache": {"configMap": {"name": config_map(wf)}},
     })
 }
 
-/// Each step's entries in their own config map, so that no step's entries can fill another's
-/// 1 MiB (a failed save makes the node Error).
-fn config_map(wf: &Workflow, step: &Step) -> String {
-    format!("couler-cache-{}-{}", wf.name, step.name)
+/// The workflow's entries in its own config map, so that no other workflow's entries can fill
+/// its 1 MiB (a failed save makes the node Error). Not one per step: identical steps share a
+/// template (and, as locally, a key), which a per-step map would forbid.
+fn config_map(wf: &Workflow) -> String {
+    format!("couler-cache-{}", wf.name)
 }
 
 impl<'a> Lowerer<'a> {
