@@ -325,7 +325,7 @@ fn keys_are_argo_keys_and_tell_runs_apart() {
             ("inputs.parameters.item-lr", "0.01"),
         ],
     );
-    let flip = job(flip_t, &[]);
+    job(flip_t, &[]); // the whole loop's key, checked against Argo's pattern below
     let keys = argo_substitute(&jobs);
     for k in &keys {
         assert!(argo_key_ok(k), "not an Argo cache key: {k:?}");
