@@ -183,10 +183,14 @@ fn cases<'a>(wf: &'a Workflow, doc: &Value) -> Vec<Case<'a>> {
             });
         }
         if let Some(rep) = &s.repeat {
-            let loop_name = task(entry, &s.name).unwrap()["template"]
+            let mut loop_name = task(entry, &s.name).unwrap()["template"]
                 .as_str()
                 .unwrap()
                 .to_string();
+            // A memoized loop is called through its `S-cached` wrapper (docs/argo.md, Cache).
+            if let Some(inner) = task(&loop_name, "loop") {
+                loop_name = inner["template"].as_str().unwrap().to_string();
+            }
             let again = task(&loop_name, "again").unwrap();
             out.push(Case {
                 step: &s.name,
