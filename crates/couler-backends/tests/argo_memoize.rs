@@ -63,7 +63,13 @@ fn loop_task<'a>(doc: &'a Value, step: &str) -> &'a Value {
     let t = task(doc, step);
     let wrapper = template(doc, t["template"].as_str().unwrap());
     match wrapper["dag"]["tasks"].as_array().map(Vec::as_slice) {
-        Some([inner]) if t.get("withItems").is_none() && t.get("withParam").is_none() => inner,
+        Some([inner])
+            if ["withItems", "withParam", "withSequence"]
+                .iter()
+                .all(|k| t.get(*k).is_none()) =>
+        {
+            inner
+        }
         _ => t,
     }
 }
@@ -337,7 +343,8 @@ fn keys_are_argo_keys_and_tell_runs_apart() {
     assert_ne!(keys[obj0], keys[obj1], "map instances share a key");
     // The map item reaches the instances: `{{item}}` / `{{item.KEY}}` where the loop is.
     let args = |s: &str| task(&doc, s)["arguments"]["parameters"].to_string();
-    assert!(args("sim").contains("{{item}}"), "{}", args("sim"));
+    let sim_args = loop_task(&doc, "sim")["arguments"].to_string();
+    assert!(sim_args.contains("{{item}}"), "{sim_args}");
     let inner_args = loop_task(&doc, "objs")["arguments"].to_string();
     assert!(inner_args.contains("{{item.bs}}") && inner_args.contains("{{item.lr}}"));
     // The producer tells its consumers which pod wrote the artifact.
