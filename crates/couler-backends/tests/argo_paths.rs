@@ -197,7 +197,12 @@ steps:
 "#,
         &Options::default(),
     );
-    let each = task(&doc, "each");
+    // A mapped step is a template (`each-map`) whose loop task carries the items.
+    let outer = task(&doc, "each");
+    let each = dag_task(
+        template(&doc, outer["template"].as_str().unwrap_or_default()),
+        "each",
+    );
     assert_eq!(unresolved_items(each), Vec::<String>::new(), "{each}");
     let first = &each["withItems"][0];
     // The text the local runtime renders for each read.
@@ -246,7 +251,11 @@ steps:
     let wrapper = template(&doc, outer["template"].as_str().unwrap_or_default());
     let inner = dag_task(wrapper, "each");
     let when = inner["when"].as_str().unwrap_or_default();
-    assert!(when.contains("{{item}}"), "{when}");
+    // One expr tag (argo/cond.rs) that reads the loop's item.
+    assert!(
+        when.starts_with("{{=") && when.contains("sprig.trim(item)"),
+        "{when}"
+    );
     assert!(inner.get("withItems").is_some());
     // The other step's output comes in through the wrapper's inputs.
     assert!(!when.contains("tasks.limit"), "{when}");
