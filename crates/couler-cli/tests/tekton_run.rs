@@ -574,7 +574,8 @@ fn the_feature_spec_runs_like_the_local_runtime_without_its_cluster_parts() {
                 "python3",
                 "-c",
                 "import sys; open(sys.argv[1], 'w').write('0.9'); print(sys.argv[2])",
-                accuracy,
+                // The declared absolute path is the step's own: written through its placeholder.
+                "{{outputs.parameters.accuracy.path}}",
                 "--threshold={{params.threshold}}"
             ]);
             step["outputs"]["parameters"][0]["path"] = serde_json::json!(accuracy);
