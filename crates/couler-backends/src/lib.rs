@@ -108,6 +108,9 @@ pub struct Options {
     /// the caller; the engine object of such a step is named after it, as the child compiled
     /// alone is. A `ref` missing here is named by [`sub_workflow_name`].
     pub sub_workflow_names: BTreeMap<String, String>,
+    /// Argo: the workflow controller runs with `DISABLE_MAX_RECURSION=true`, so a `repeat`
+    /// may pass the recursion limit's [`argo::limits::MAX_REPEAT`] iterations.
+    pub no_recursion_limit: bool,
 }
 
 impl Options {

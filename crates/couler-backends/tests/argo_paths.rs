@@ -274,7 +274,7 @@ steps:
 }
 
 #[test]
-fn repeat_beyond_argos_recursion_limit_warns() {
+fn repeat_beyond_argos_recursion_limit_is_refused_unless_the_controller_allows_it() {
     let spec = |n: u32| {
         format!(
             r#"name: deep
@@ -285,14 +285,22 @@ steps:
 "#
         )
     };
-    let out = compile_with(&spec(500), &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let err = compile_with(&spec(500), &Options::default())
+        .err()
+        .expect("500 iterations exceed Argo's recursion limit")
+        .to_string();
     assert!(
-        out.warnings
-            .iter()
-            .any(|w| w.contains("`poll`") && w.contains("DISABLE_MAX_RECURSION")),
-        "{:?}",
-        out.warnings
+        err.contains("`poll`")
+            && err.contains("at most 90")
+            && err.contains("--no-recursion-limit"),
+        "{err}"
     );
+    let allowed = Options {
+        no_recursion_limit: true,
+        ..Options::default()
+    };
+    let out = compile_with(&spec(500), &allowed).unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
     let out = compile_with(&spec(90), &Options::default()).unwrap_or_else(|e| panic!("{e}"));
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
 }

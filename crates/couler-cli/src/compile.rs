@@ -45,6 +45,10 @@ pub struct LoweringArgs {
     /// default: the workflow's artifactRepository
     #[arg(long)]
     artifact_store: Option<String>,
+    /// Argo: the workflow controller runs with DISABLE_MAX_RECURSION=true, so a `repeat` may
+    /// pass 90 iterations (refused otherwise: the loop would end with an Error near 100)
+    #[arg(long)]
+    no_recursion_limit: bool,
 }
 
 impl LoweringArgs {
@@ -61,6 +65,7 @@ impl LoweringArgs {
             launcher: self.launcher.clone(),
             launcher_image: self.launcher_image.clone(),
             artifact_store: self.artifact_store.clone(),
+            no_recursion_limit: self.no_recursion_limit,
             ..Options::default()
         }
     }
@@ -90,6 +95,7 @@ impl LoweringArgs {
                 self.artifact_store.is_some(),
                 &["airflow", "tekton"],
             ),
+            ("--no-recursion-limit", self.no_recursion_limit, &["argo"]),
         ];
         given
             .into_iter()

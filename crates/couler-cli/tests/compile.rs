@@ -150,6 +150,11 @@ fn a_flag_meant_for_another_target_is_refused_naming_both() {
             "--launcher-image",
             "argo",
         ),
+        (
+            &["-t", "airflow", "--no-recursion-limit"][..],
+            "--no-recursion-limit",
+            "airflow",
+        ),
     ] {
         let mut all = vec!["compile", "examples/hello.yaml"];
         all.extend_from_slice(args);
@@ -177,6 +182,34 @@ fn a_flag_meant_for_another_target_is_refused_naming_both() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A `repeat` longer than Argo's recursion limit allows is refused with the fix, and compiles
+/// when the user says the controller runs without that limit (M8).
+#[test]
+fn a_repeat_past_argos_recursion_limit_is_refused_unless_lifted() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("deep.yaml");
+    let text = std::fs::read_to_string(repo().join("examples/flip-until-tails.yaml")).unwrap();
+    assert!(text.contains("maxIterations: 20"));
+    std::fs::write(&spec, text.replace("maxIterations: 20", "maxIterations: 500")).unwrap();
+    let spec = spec.to_str().unwrap();
+    let out = couler(&["compile", spec]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("at most 90") && err.contains("--no-recursion-limit"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    let out = couler(&["compile", spec, "--no-recursion-limit"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kind: Workflow"));
 }
 
 /// Like other Unix tools, `couler` ends quietly when its reader goes away (`couler backends |

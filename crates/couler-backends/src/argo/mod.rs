@@ -82,7 +82,6 @@ impl Backend for Argo {
         let doc = lower(wf, options)?;
         let text = to_yaml(&doc)?;
         let mut out = Output::default();
-        out.warnings.extend(limits::warnings(wf));
         out.warnings.extend(template_size::warnings(&doc));
         out.warnings.extend(memoize::warnings(wf));
         let size = text.len();
@@ -189,6 +188,7 @@ fn secs(d: Duration) -> u64 {
 
 /// Lowers a workflow to one Argo document (a JSON value).
 pub fn lower(wf: &Workflow, options: &Options) -> Result<Value, CompileError> {
+    limits::check(wf, options)?;
     let kind = options.kind.unwrap_or(if wf.schedule.is_some() {
         Kind::CronWorkflow
     } else {
