@@ -286,8 +286,7 @@ steps:
         )
     };
     let err = compile_with(&spec(500), &Options::default())
-        .err()
-        .expect("500 iterations exceed Argo's recursion limit")
+        .expect_err("500 iterations exceed Argo's recursion limit")
         .to_string();
     assert!(
         err.contains("`poll`")

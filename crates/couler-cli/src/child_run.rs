@@ -14,6 +14,7 @@
 //!   (in-cluster); the account needs `create`, `get`, `patch` and `delete` on
 //!   `pipelineruns.tekton.dev` (the backend writes that Role).
 
+use crate::say::{say, tell};
 use clap::Args;
 use couler_backends::tekton::split::{ChildRun, PARENT_UID_LABEL, child_run, child_run_name};
 use couler_run::StepStatus;
@@ -64,23 +65,23 @@ pub async fn run(args: PipelineRunArgs) -> i32 {
     let outcome = match start_and_wait(&args).await {
         Ok(o) => o,
         Err(Failure::Usage(e)) => {
-            eprintln!("couler launch: {e}");
+            tell!("couler launch: {e}");
             return EXIT_USAGE;
         }
         Err(Failure::Api(e)) => Outcome::new(StepStatus::Error, Some(e)),
     };
     if let Some(m) = &outcome.message {
-        eprintln!("couler launch: {}: {m}", outcome.status.as_str());
+        tell!("couler launch: {}: {m}", outcome.status.as_str());
     }
     if let Some(dir) = &args.results_dir
         && let Err(e) = launch::write_results(dir, &outcome, &LaunchOptions::default()).await
     {
-        eprintln!("couler launch: {e}");
+        tell!("couler launch: {e}");
         return EXIT_ERROR;
     }
     match serde_json::to_string(&outcome) {
-        Ok(line) => println!("{line}"),
-        Err(e) => eprintln!("couler launch: cannot print the outcome: {e}"),
+        Ok(line) => say!("{line}"),
+        Err(e) => tell!("couler launch: cannot print the outcome: {e}"),
     }
     outcome.exit_code()
 }
@@ -145,7 +146,7 @@ async fn start_and_wait(args: &PipelineRunArgs) -> Result<Outcome, Failure> {
     loop {
         match api.create(&PostParams::default(), &wanted).await {
             Ok(_) => {
-                eprintln!("couler launch: created {here} (part `{}`)", call.reference);
+                tell!("couler launch: created {here} (part `{}`)", call.reference);
                 break;
             }
             Err(kube::Error::Api(s)) if s.code == 409 => {}
@@ -172,14 +173,14 @@ async fn start_and_wait(args: &PipelineRunArgs) -> Result<Outcome, Failure> {
         }
         match succeeded(&found.data) {
             Some((true, _)) | None => {
-                eprintln!(
+                tell!(
                     "couler launch: {here} exists (an earlier attempt of this task); following it"
                 );
                 kept = true;
                 break;
             }
             Some((false, why)) => {
-                eprintln!(
+                tell!(
                     "couler launch: {here} of an earlier attempt failed ({why}); deleting it to run the part again"
                 );
                 api.delete(&name, &DeleteParams::background())
@@ -270,7 +271,7 @@ async fn follow(
             .unwrap_or("Pending")
             .to_string();
         if reason != last {
-            eprintln!("couler launch: {here}: {reason}");
+            tell!("couler launch: {here}: {reason}");
             last = reason;
         }
         tokio::select! {

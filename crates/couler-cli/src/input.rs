@@ -46,7 +46,7 @@ impl Source {
 
     pub fn print(&self, diags: &[Diagnostic]) {
         for d in diags {
-            eprint!("{}", d.render(&self.name, Some(&self.text)));
+            crate::say::err_raw(&d.render(&self.name, Some(&self.text)));
         }
     }
 }
@@ -56,7 +56,7 @@ pub fn load_or_report(path: &Path) -> Option<Workflow> {
     let source = match Source::read(path) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{e}");
+            crate::say::tell!("{e}");
             return None;
         }
     };

@@ -1,6 +1,7 @@
 //! `couler launch`: the in-task launcher every Airflow and Tekton task runs (docs/launcher.md).
 //! The logic is `couler_run::launch`; this module only parses flags and reports.
 
+use crate::say::{say, tell};
 use clap::{Args, Subcommand};
 use couler_run::launch::{self, EXIT_OK, EXIT_USAGE, LaunchOptions};
 use std::path::PathBuf;
@@ -78,7 +79,7 @@ pub fn run(args: LaunchArgs) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("couler launch: cannot start the async runtime: {e}");
+            tell!("couler launch: cannot start the async runtime: {e}");
             return EXIT_USAGE as u8;
         }
     };
@@ -102,23 +103,23 @@ async fn step(c: &Common) -> i32 {
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("couler launch: {e}");
+            tell!("couler launch: {e}");
             return EXIT_USAGE;
         }
     };
     if let Some(m) = &outcome.message {
-        eprintln!("couler launch: {}: {m}", outcome.status.as_str());
+        tell!("couler launch: {}: {m}", outcome.status.as_str());
     }
     if let Some(dir) = &c.results_dir
         && let Err(e) = launch::write_results(dir, &outcome, &opts).await
     {
-        eprintln!("couler launch: {e}");
+        tell!("couler launch: {e}");
         return launch::EXIT_ERROR;
     }
     match serde_json::to_string(&outcome) {
-        Ok(line) => println!("{line}"),
+        Ok(line) => say!("{line}"),
         Err(e) => {
-            eprintln!("couler launch: cannot print the outcome: {e}");
+            tell!("couler launch: cannot print the outcome: {e}");
             return launch::EXIT_ERROR;
         }
     }
@@ -144,15 +145,15 @@ async fn when(c: &Common, expr: Option<String>) -> i32 {
                 let written = std::fs::create_dir_all(dir)
                     .and_then(|()| std::fs::write(dir.join("result"), b.to_string()));
                 if let Err(e) = written {
-                    eprintln!("couler launch: cannot write {}: {e}", dir.display());
+                    tell!("couler launch: cannot write {}: {e}", dir.display());
                     return launch::EXIT_ERROR;
                 }
             }
-            println!("{b}");
+            say!("{b}");
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("couler launch: {e}");
+            tell!("couler launch: {e}");
             EXIT_USAGE
         }
     }
@@ -166,11 +167,11 @@ async fn items(c: &Common) -> i32 {
     };
     match listed {
         Ok(v) => {
-            println!("{}", serde_json::Value::from(v));
+            say!("{}", serde_json::Value::from(v));
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("couler launch: {e}");
+            tell!("couler launch: {e}");
             EXIT_USAGE
         }
     }

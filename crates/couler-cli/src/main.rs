@@ -13,6 +13,7 @@ mod launch;
 mod optimize;
 mod respec;
 mod runtime;
+mod say;
 mod simulate;
 mod split;
 mod submit;

@@ -5,6 +5,7 @@
 
 use crate::input;
 use crate::runtime::open_existing;
+use crate::say::tell;
 use couler_ir::{Format, Workflow, spec};
 use couler_run::Error;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,7 @@ pub(crate) fn choose(
         Ok(rec.spec)
     };
     let recorded = read().map_err(|e| {
-        eprintln!("error: {e}");
+        tell!("error: {e}");
         crate::runtime::error_code(&e)
     })?;
     if let Some(file) = spec_arg {
@@ -43,7 +44,7 @@ pub(crate) fn choose(
         });
     }
     let workflow = spec::parse(&recorded, Format::Json).map_err(|_| {
-        eprintln!("error: the stored spec of run `{run_id}` cannot be read back");
+        tell!("error: the stored spec of run `{run_id}` cannot be read back");
         1u8
     })?;
     if !recorded_spec
@@ -51,7 +52,7 @@ pub(crate) fn choose(
         && file_differs(&file, &recorded)
     {
         let f = file.display();
-        eprintln!(
+        tell!(
             "error: {f} changed since run `{run_id}` started; resume does not take it silently. Either\n  couler resume {run_id} --spec {f}\n      resumes with the file as it is now (finished steps are reused where their cache keys still match; the rest run again), or\n  couler resume {run_id} --recorded-spec\n      resumes the workflow as the run recorded it (`couler runs rm {run_id}` forgets the run; `couler run {f}` starts a new one)"
         );
         return Err(2);

@@ -5,6 +5,7 @@
 //! newer Couler wrote).
 
 use crate::input;
+use crate::say::{say, tell};
 use clap::{Args, ValueEnum};
 use couler_ir::{StepKind, Workflow};
 use couler_run::{Error, Event, RunOptions, RunReport, RunStatus, Runtime, State, StepStatus};
@@ -169,7 +170,7 @@ pub(crate) fn tokio_rt() -> Option<tokio::runtime::Runtime> {
     {
         Ok(rt) => Some(rt),
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            tell!("error: cannot start the async runtime: {e}");
             None
         }
     }
@@ -218,7 +219,7 @@ pub fn run(args: RunArgs) -> u8 {
     let params = match parse_params(&args.params) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            tell!("{e}");
             return 2;
         }
     };
@@ -276,7 +277,7 @@ where
     if let Some(engine) = runtime.engine()
         && !couler_run::runner::on_path(engine)
     {
-        eprintln!(
+        tell!(
             "error: --runtime {engine}: `{engine}` is not on PATH; install it or use --runtime host"
         );
         return 2;
@@ -287,7 +288,7 @@ where
         .chain(&wf.on_exit)
         .any(|s| matches!(s.kind, StepKind::Container(_)) && wf.effective_image(s).is_some());
     if runtime == Runtime::Host && has_images {
-        eprintln!(
+        tell!(
             "note: the host runtime runs container steps as processes on this machine; their images are not used (run with --runtime docker or podman to use them)"
         );
     }
@@ -298,7 +299,7 @@ where
     let cache_budget = match crate::cache::budget(size.as_deref(), &exec.cache_policy) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             return 2;
         }
     };
@@ -333,12 +334,12 @@ where
             }
             Err(e) => {
                 if json {
-                    println!(
+                    say!(
                         "{}",
                         serde_json::json!({"error": e.to_string(), "status": "Error"})
                     );
                 }
-                eprintln!("error: {e}");
+                tell!("error: {e}");
                 error_code(&e)
             }
         }
@@ -365,16 +366,16 @@ async fn watch_signals(stop: watch::Sender<bool>, has_exit_handler: bool) {
     };
     next().await;
     if has_exit_handler {
-        eprintln!(
+        tell!(
             "stopping: every running step gets SIGTERM (SIGKILL after 5s), then the exit handler runs; Ctrl-C again stops it too"
         );
     } else {
-        eprintln!("stopping: every running step gets SIGTERM (SIGKILL after 5s)…");
+        tell!("stopping: every running step gets SIGTERM (SIGKILL after 5s)…");
     }
     let _ = stop.send(true);
     next().await;
     if has_exit_handler {
-        eprintln!(
+        tell!(
             "stopping the exit handler too: its running step gets SIGTERM (SIGKILL after 5s); Ctrl-C again ends at once"
         );
         let _ = stop.send(true);
@@ -429,7 +430,7 @@ async fn display(wf: Workflow, mut rx: mpsc::UnboundedReceiver<Event>, json: boo
     let mut done_levels: Vec<usize> = Vec::new();
     let say = |line: String| match &bar {
         Some(b) => b.println(line),
-        None => eprintln!("{line}"),
+        None => tell!("{line}"),
     };
     while let Some(ev) = rx.recv().await {
         match ev {
@@ -487,10 +488,10 @@ async fn display(wf: Workflow, mut rx: mpsc::UnboundedReceiver<Event>, json: boo
                     let lines: Vec<&str> = text.lines().collect();
                     let skip = lines.len().saturating_sub(40);
                     if skip > 0 {
-                        println!("    … {skip} more lines in {}", p.display());
+                        say!("    … {skip} more lines in {}", p.display());
                     }
                     for l in &lines[skip..] {
-                        println!("    {l}");
+                        say!("    {l}");
                     }
                 }
             }
@@ -527,19 +528,23 @@ fn fmt_secs(r: &couler_run::StepRecord) -> String {
 
 fn print_report(report: &RunReport, json: bool) {
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(report).unwrap_or_default()
         );
         return;
     }
-    println!();
-    println!(
+    say!();
+    say!(
         "{:<32} {:<10} {:>9} {:>8} {:>5}  message",
-        "step", "status", "time", "attempts", "exit"
+        "step",
+        "status",
+        "time",
+        "attempts",
+        "exit"
     );
     for s in &report.steps {
-        println!(
+        say!(
             "{:<32} {:<10} {:>9} {:>8} {:>5}  {}",
             s.node,
             s.status,
@@ -551,7 +556,7 @@ fn print_report(report: &RunReport, json: bool) {
             s.message.as_deref().unwrap_or("")
         );
     }
-    println!(
+    say!(
         "\nrun {} {} in {:.1}s{} (state: {})",
         report.run_id,
         report.status.as_str(),
@@ -564,7 +569,7 @@ fn print_report(report: &RunReport, json: bool) {
         report.state_dir.display()
     );
     if report.status != RunStatus::Succeeded {
-        println!("resume it with: couler resume {}", report.run_id);
+        say!("resume it with: couler resume {}", report.run_id);
     }
 }
 
@@ -582,7 +587,7 @@ pub(crate) fn open_existing(dir: &Path) -> Result<State, Error> {
 /// A read of the state store (synchronous: no async runtime to start), its error printed.
 fn query<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, u8> {
     f().map_err(|e| {
-        eprintln!("error: {e}");
+        tell!("error: {e}");
         error_code(&e)
     })
 }
@@ -598,22 +603,25 @@ pub fn runs(args: RunsArgs) -> u8 {
         Err(c) => return c,
     };
     if args.output == Output::Json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&runs).unwrap_or_default()
         );
         return 0;
     }
-    println!(
+    say!(
         "{:<40} {:<10} {:<20} {:>10}  workflow",
-        "run", "status", "started (UTC)", "time"
+        "run",
+        "status",
+        "started (UTC)",
+        "time"
     );
     for r in runs {
         let secs = r
             .finished_at
             .map(|f| format!("{:.1}s", f - r.started_at))
             .unwrap_or_else(|| "-".into());
-        println!(
+        say!(
             "{:<40} {:<10} {:<20} {:>10}  {}",
             r.id,
             r.status,
@@ -628,13 +636,13 @@ pub fn runs(args: RunsArgs) -> u8 {
 /// `couler runs rm RUN`
 fn forget(dir: &Path, run_id: &str) -> u8 {
     if let Err(e) = open_existing(dir) {
-        eprintln!("error: {e}");
+        tell!("error: {e}");
         return error_code(&e);
     }
     let Some(rt) = tokio_rt() else { return 1 };
     match rt.block_on(couler_run::forget_run(dir, run_id)) {
         Ok(ids) => {
-            println!(
+            say!(
                 "forgot run {run_id}{}",
                 match ids.len() {
                     0 | 1 => String::new(),
@@ -644,7 +652,7 @@ fn forget(dir: &Path, run_id: &str) -> u8 {
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             error_code(&e)
         }
     }
@@ -689,19 +697,25 @@ pub fn status(args: StatusArgs) -> u8 {
     };
     if args.output == Output::Json {
         let v = serde_json::json!({"run": run, "steps": steps});
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return 0;
     }
-    println!("run {} ({}): {}", run.id, run.workflow, run.status);
+    say!("run {} ({}): {}", run.id, run.workflow, run.status);
     if let Some(m) = &run.message {
-        println!("  {m}");
+        say!("  {m}");
     }
-    println!(
+    say!(
         "{:<32} {:<10} {:>9} {:>8} {:>5} {:>10} {:>8}  message",
-        "step", "status", "time", "attempts", "exit", "peak RSS", "cpu"
+        "step",
+        "status",
+        "time",
+        "attempts",
+        "exit",
+        "peak RSS",
+        "cpu"
     );
     for s in &steps {
-        println!(
+        say!(
             "{:<32} {:<10} {:>9} {:>8} {:>5} {:>10} {:>8}  {}",
             s.node,
             s.status,
@@ -770,15 +784,15 @@ pub fn logs(args: LogsArgs) -> u8 {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             return Ok(0);
         }
         for s in &nodes {
             if nodes.len() > 1 {
-                println!("==> {} ({})", s.node, s.status);
+                say!("==> {} ({})", s.node, s.status);
             }
             if s.status == StepStatus::Cached.as_str() {
-                eprintln!(
+                tell!(
                     "note: {} was Cached: nothing ran in this run (`couler status` names its cache key)",
                     s.node
                 );
@@ -825,7 +839,7 @@ pub fn logs(args: LogsArgs) -> u8 {
         Ok(0)
     });
     r.unwrap_or_else(|e| {
-        eprintln!("error: {e}");
+        tell!("error: {e}");
         error_code(&e)
     })
 }
@@ -855,7 +869,7 @@ fn print_file(p: &Path, from: u64) -> u64 {
     }
     let mut buf = Vec::new();
     let n = f.read_to_end(&mut buf).unwrap_or(0);
-    print!("{}", String::from_utf8_lossy(&buf));
+    crate::say::out_raw(&String::from_utf8_lossy(&buf));
     from + n as u64
 }
 
@@ -863,7 +877,7 @@ fn print_file_to_stderr(p: &Path) {
     if let Ok(b) = std::fs::read(p)
         && !b.is_empty()
     {
-        eprint!("{}", String::from_utf8_lossy(&b));
+        crate::say::err_raw(&String::from_utf8_lossy(&b));
     }
 }
 
@@ -887,16 +901,17 @@ pub fn stop(args: StopArgs) -> u8 {
         unsafe { libc::kill(pid, libc::SIGTERM) == 0 }
     };
     if args.output == Output::Json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({"runId": run.id, "status": run.status, "signalled": signalled, "pid": pid})
         );
     } else if signalled {
-        println!("stopping run {} (executor pid {pid})", run.id);
+        say!("stopping run {} (executor pid {pid})", run.id);
     } else {
-        println!(
+        say!(
             "run {} is not running (status {}); nothing to stop",
-            run.id, run.status
+            run.id,
+            run.status
         );
     }
     0

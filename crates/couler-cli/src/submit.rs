@@ -2,6 +2,7 @@
 //! (kube-rs), optionally watching the run to its end.
 
 use crate::input::load_or_report;
+use crate::say::{say, tell};
 use clap::{Args, ValueEnum};
 use couler_backends::Options;
 use couler_backends::argo::Argo;
@@ -56,7 +57,7 @@ pub fn run(args: &SubmitArgs) -> u8 {
     let obj: DynamicObject = match serde_norway::from_str(&yaml) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: the compiled document does not read back: {e}");
+            tell!("error: the compiled document does not read back: {e}");
             return crate::commands::INVALID;
         }
     };
@@ -66,14 +67,14 @@ pub fn run(args: &SubmitArgs) -> u8 {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            tell!("error: cannot start the async runtime: {e}");
             return crate::commands::INVALID;
         }
     };
     match runtime.block_on(submit(args, obj)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             crate::commands::INVALID
         }
     }
@@ -108,12 +109,12 @@ async fn submit(args: &SubmitArgs, obj: DynamicObject) -> Result<u8, String> {
         .await
         .map_err(|e| format!("the API server refused the {kind}: {e}"))?;
     let name = created.metadata.name.clone().unwrap_or_default();
-    println!("{kind} {namespace}/{name} created");
+    say!("{kind} {namespace}/{name} created");
     if !args.watch {
         return Ok(crate::commands::OK);
     }
     if kind != "Workflow" {
-        println!("--watch follows Workflows only; a {kind} starts runs on its own");
+        say!("--watch follows Workflows only; a {kind} starts runs on its own");
         return Ok(crate::commands::OK);
     }
     let mut last = String::new();
@@ -127,7 +128,7 @@ async fn submit(args: &SubmitArgs, obj: DynamicObject) -> Result<u8, String> {
             .unwrap_or("Pending")
             .to_string();
         if phase != last {
-            println!("{name}: {phase}");
+            say!("{name}: {phase}");
             last = phase.clone();
         }
         match phase.as_str() {

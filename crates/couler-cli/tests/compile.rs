@@ -192,7 +192,11 @@ fn a_repeat_past_argos_recursion_limit_is_refused_unless_lifted() {
     let spec = dir.path().join("deep.yaml");
     let text = std::fs::read_to_string(repo().join("examples/flip-until-tails.yaml")).unwrap();
     assert!(text.contains("maxIterations: 20"));
-    std::fs::write(&spec, text.replace("maxIterations: 20", "maxIterations: 500")).unwrap();
+    std::fs::write(
+        &spec,
+        text.replace("maxIterations: 20", "maxIterations: 500"),
+    )
+    .unwrap();
     let spec = spec.to_str().unwrap();
     let out = couler(&["compile", spec]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -235,5 +239,44 @@ fn a_closed_stdout_ends_the_command_quietly() {
             "{args:?}: {:?}",
             out.status
         );
+    }
+}
+
+/// The commands that keep SIGPIPE ignored (`run`, `resume`, `launch`, `submit`) drop what a
+/// closed reader cannot take and go on: a run whose output pipe closed (`couler run wf.yaml
+/// 2>&1 | head -3`) still ends, recorded, with its own exit code, where it panicked with 101.
+#[test]
+fn a_closed_output_never_stops_a_run() {
+    let d = tempfile::tempdir().unwrap();
+    let fail = d.path().join("fail.yaml");
+    std::fs::write(
+        &fail,
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: f\nsteps:\n  - name: a\n    container: {command: [sh, -c, 'echo out; echo err >&2; exit 3']}\n",
+    )
+    .unwrap();
+    let state = d.path().join("state");
+    let state = state.to_str().unwrap();
+    let hello = repo().join("examples/hello.yaml");
+    let bad = d.path().join("bad.yaml");
+    std::fs::write(&bad, "name: f\n").unwrap();
+    for (spec, code, status) in [
+        (hello.to_str().unwrap(), 0, Some("Succeeded")),
+        (fail.to_str().unwrap(), 1, Some("Failed")),
+        (bad.to_str().unwrap(), 2, None),
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+            .args(["run", spec, "--state-dir", state])
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .output()
+            .expect("couler runs");
+        assert_eq!(out.status.code(), Some(code), "{spec}: {:?}", out.status);
+        let runs = couler(&["runs", "--state-dir", state, "-o", "json"]);
+        let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+        if let Some(status) = status {
+            assert_eq!(runs[0]["status"], status, "{spec}: {runs}");
+        }
     }
 }

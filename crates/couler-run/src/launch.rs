@@ -897,7 +897,9 @@ async fn attempt_in(
     // engine merges stderr into stdout (Airflow's BashOperator does).
     for text in [stdout.as_str(), read_text(&spec.stderr).as_str()] {
         if !text.is_empty() {
-            eprint!("{text}{}", if text.ends_with('\n') { "" } else { "\n" });
+            // A closed stderr (the engine's log reader gone) must not fail the step.
+            let nl = if text.ends_with('\n') { "" } else { "\n" };
+            let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{text}{nl}"));
         }
     }
     let code = match end {
