@@ -610,7 +610,7 @@ pub fn runs(args: RunsArgs) -> u8 {
         return 0;
     }
     say!(
-        "{:<40} {:<10} {:<20} {:>10}  workflow",
+        "{:<40} {:<11} {:<20} {:>10}  workflow",
         "run",
         "status",
         "started (UTC)",
@@ -622,7 +622,7 @@ pub fn runs(args: RunsArgs) -> u8 {
             .map(|f| format!("{:.1}s", f - r.started_at))
             .unwrap_or_else(|| "-".into());
         say!(
-            "{:<40} {:<10} {:<20} {:>10}  {}",
+            "{:<40} {:<11} {:<20} {:>10}  {}",
             r.id,
             r.status,
             utc_time(r.started_at),
@@ -894,12 +894,11 @@ pub fn stop(args: StopArgs) -> u8 {
         Err(c) => return c,
     };
     let pid = run.pid.unwrap_or(0) as i32;
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
-    let signalled = run.status == RunStatus::Running.as_str() && alive && {
-        // SAFETY: sends SIGTERM to the executor, which stops its steps and records the stop.
-        unsafe { libc::kill(pid, libc::SIGTERM) == 0 }
-    };
+    // The read above shows a run whose executor is gone as Interrupted, so a Running one has
+    // its executor alive (pid, start time and the state directory's lock); the signal goes
+    // through a pidfd checked against the start time, so a reused pid is never signalled.
+    let signalled = run.status == RunStatus::Running.as_str()
+        && couler_run::signal_if_same(pid, run.pid_start, libc::SIGTERM);
     if args.output == Output::Json {
         say!(
             "{}",
@@ -907,6 +906,12 @@ pub fn stop(args: StopArgs) -> u8 {
         );
     } else if signalled {
         say!("stopping run {} (executor pid {pid})", run.id);
+    } else if run.status == couler_run::INTERRUPTED {
+        say!(
+            "run {id} was interrupted: its executor (pid {pid}) is gone, so nothing runs and there is nothing to stop; \
+             `couler resume {id}` continues it, `couler runs rm {id}` forgets it",
+            id = run.id
+        );
     } else {
         say!(
             "run {} is not running (status {}); nothing to stop",

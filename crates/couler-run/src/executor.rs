@@ -866,7 +866,9 @@ impl Exec {
             outputs: &outputs,
             meta,
         });
-        self.state.step_ended(&end, &last_row, put)?;
+        self.state
+            .step_ended(&end, &last_row, put)
+            .map_err(|e| crate::unrecorded::step_end(&self.state, &self.run_id, node, e))?;
         self.emit(Event::Finished {
             node: node.to_string(),
             status,

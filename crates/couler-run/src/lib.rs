@@ -27,6 +27,7 @@ mod executor;
 mod forget;
 pub mod launch;
 mod mapped;
+mod owner;
 mod paths;
 pub mod render;
 mod respec;
@@ -35,8 +36,10 @@ pub mod runner;
 pub mod state;
 mod stop;
 mod subworkflow;
+mod unrecorded;
 
 pub use forget::forget_run;
+pub use owner::{INTERRUPTED, executor_alive, signal_if_same};
 pub use respec::recorded_spec_file;
 pub use runner::{AttemptFiles, Runtime};
 pub use state::{RunRecord, RunStatus, State, StepRecord, StepStatus};
@@ -124,13 +127,16 @@ pub struct RunOptions {
 }
 
 /// Kills what the steps of `run_id` still marked Running left behind when their executor died,
-/// as SIGKILL, with no grace: their process groups (the group id is the dead executor's child's
-/// pid; while any member lives the kernel does not reuse it) and, since a container outlives
-/// its engine's client, their containers, through every engine on PATH (a run does not record
-/// which one it used).
+/// as SIGKILL, with no grace: their process groups, each only while provably the step's (its
+/// leader lives with the start time recorded, `owner::group_is_ours`: after a reboot or pid
+/// reuse the number is another process's), and, since a container outlives its engine's
+/// client, their containers, through every engine on PATH (a run does not record which one
+/// it used; the name holds the run and step).
 pub(crate) async fn stop_orphans(state: &State, run_id: &str) -> Result<(), Error> {
-    for (node, pgid) in state.running_pgids(run_id)? {
-        runner::kill_group(pgid, libc::SIGKILL);
+    for (node, pgid, start) in state.running_pgids(run_id)? {
+        if owner::group_is_ours(pgid, start) {
+            runner::kill_group(pgid, libc::SIGKILL);
+        }
         for engine in ["docker", "podman"] {
             if runner::on_path(engine) {
                 let container = runner::ContainerRef::of_step(engine, run_id, &node);
@@ -485,7 +491,9 @@ async fn execute(
         Ok((s, m)) => (*s, m.clone()),
         Err(e) => (RunStatus::Error, Some(e.to_string())),
     };
-    state.finish_run(&run_id, status, message.as_deref())?;
+    if let Err(e) = state.finish_run(&run_id, status, message.as_deref()) {
+        return Err(unrecorded::run_end(result.as_ref().err(), e));
+    }
     result?;
     // The run is over and the lock still held: the blobs evicted entries left can go. A failed
     // collection does not change the run's outcome; `couler cache gc` retries it.

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The schema version this Couler writes; migrations below bring older databases up to it.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migrations in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
 const MIGRATIONS: &[&[&str]] = &[
@@ -89,6 +89,13 @@ const MIGRATIONS: &[&[&str]] = &[
         "ALTER TABLE cache ADD COLUMN hits INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE cache ADD COLUMN last_used REAL",
         "ALTER TABLE cache ADD COLUMN consumers INTEGER NOT NULL DEFAULT 0",
+    ],
+    // 4: the start time (clock ticks since boot) of the executor and of each running step's
+    // group leader, so that nothing signals a pid the kernel gave to another process
+    // (`owner`). NULL on older rows: such a pid is never signalled by `resume`.
+    &[
+        "ALTER TABLE runs ADD COLUMN pid_start INTEGER",
+        "ALTER TABLE steps ADD COLUMN pgid_start INTEGER",
     ],
 ];
 
@@ -206,6 +213,9 @@ pub struct RunRecord {
     pub workflow: String,
     pub status: String,
     pub pid: Option<i64>,
+    /// The executor's start time (`owner`), with `pid` its identity.
+    #[serde(skip)]
+    pub pid_start: Option<i64>,
     pub started_at: f64,
     pub finished_at: Option<f64>,
     pub message: Option<String>,
@@ -245,6 +255,8 @@ pub struct State {
     conn: Arc<Mutex<Connection>>,
     /// The memoization cache's size budget, enforced on every put (`--cache-size`).
     cache_budget: Option<crate::cache_budget::CacheBudget>,
+    /// The state directory, whose lock tells a live executor from a dead one (`owner`).
+    dir: std::path::PathBuf,
 }
 
 impl State {
@@ -269,11 +281,21 @@ impl State {
         // can drop the last commits, which `resume` then redoes.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(cannot)?;
+        // A stand-in for a full disk (docs/runtime.md, "Full disks"): SQLite refuses to grow
+        // the database past this many pages with the error a full disk gives.
+        if let Some(pages) = std::env::var("COULER_STATE_MAX_PAGES")
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(cannot)?;
+        }
         // Every statement of this file stays prepared.
         conn.set_prepared_statement_cache_capacity(64);
         let state = State {
             conn: Arc::new(Mutex::new(conn)),
             cache_budget: None,
+            dir: dir.to_path_buf(),
         };
         state.migrate()?;
         Ok(state)
@@ -361,14 +383,15 @@ impl State {
         exec(
             &self.db(),
             "cannot record the run",
-            "INSERT INTO runs (id, workflow, spec, params, status, pid, started_at)
-             VALUES (?1, ?2, ?3, ?4, 'Running', ?5, ?6)",
+            "INSERT INTO runs (id, workflow, spec, params, status, pid, pid_start, started_at)
+             VALUES (?1, ?2, ?3, ?4, 'Running', ?5, ?6, ?7)",
             params![
                 id,
                 workflow,
                 spec,
                 params,
                 i64::from(std::process::id()),
+                this_process_start(),
                 now()
             ],
         )
@@ -379,9 +402,10 @@ impl State {
         exec(
             &self.db(),
             "cannot reopen the run",
-            "UPDATE runs SET status = 'Running', pid = ?1, finished_at = NULL, message = NULL
-             WHERE id = ?2",
-            params![i64::from(std::process::id()), id],
+            "UPDATE runs SET status = 'Running', pid = ?1, pid_start = ?2, finished_at = NULL,
+                message = NULL
+             WHERE id = ?3",
+            params![i64::from(std::process::id()), this_process_start(), id],
         )
     }
 
@@ -453,16 +477,22 @@ impl State {
         )
     }
 
-    /// Every run, newest first.
+    /// Every run, newest first; one recorded `Running` whose executor is gone reads as
+    /// `Interrupted` (`owner`).
     pub fn runs(&self) -> Result<Vec<RunRecord>, Error> {
-        self.rows(
+        let rows = self.rows(
             "cannot list runs",
             &format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id"),
             [],
             run_from_row,
-        )
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::owner::settle(&self.dir, r))
+            .collect())
     }
 
+    /// One run, read as [`State::runs`] reads it.
     pub fn run(&self, id: &str) -> Result<Option<RunRecord>, Error> {
         let mut rows = self.rows(
             "cannot read the run",
@@ -470,7 +500,7 @@ impl State {
             [id],
             run_from_row,
         )?;
-        Ok(rows.pop())
+        Ok(rows.pop().map(|r| crate::owner::settle(&self.dir, r)))
     }
 
     /// Records that a step (or instance) started; its earlier row, if any, is replaced (its
@@ -493,7 +523,7 @@ impl State {
              VALUES (?1, ?2, ?3, 'Running', ?4)
              ON CONFLICT(run_id, node) DO UPDATE SET status = 'Running',
                 started_at = excluded.started_at, finished_at = NULL, log_dir = NULL,
-                message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL
+                message = NULL, outputs = NULL, exit_code = NULL, pgid = NULL, pgid_start = NULL
              RETURNING (SELECT COALESCE(MAX(attempt), 0) FROM attempts
                         WHERE run_id = ?1 AND node = ?2),
                 (SELECT outputs FROM cache WHERE key = ?5),
@@ -508,8 +538,9 @@ impl State {
         Ok((u32::try_from(n).unwrap_or(0), hit))
     }
 
-    /// Records the process group and the directory of a step's running attempt (so `resume`
-    /// can stop what a dead executor left, and `couler logs --follow` finds a retry's logs).
+    /// Records the process group (with its leader's start time, read now, while the caller
+    /// has not reaped it) and the directory of a step's running attempt (so `resume` can stop
+    /// what a dead executor left, and `couler logs --follow` finds a retry's logs).
     pub fn step_spawned(
         &self,
         run_id: &str,
@@ -520,23 +551,44 @@ impl State {
         exec(
             &self.db(),
             "cannot record a step's process group",
-            "UPDATE steps SET pgid = ?1, log_dir = ?2 WHERE run_id = ?3 AND node = ?4",
-            params![i64::from(pgid), log_dir, run_id, node],
+            "UPDATE steps SET pgid = ?1, pgid_start = ?2, log_dir = ?3
+             WHERE run_id = ?4 AND node = ?5",
+            params![
+                i64::from(pgid),
+                crate::owner::start_time(pgid),
+                log_dir,
+                run_id,
+                node
+            ],
         )
     }
 
-    /// Nodes and process groups of steps still marked Running (left by an executor that died).
-    pub fn running_pgids(&self, run_id: &str) -> Result<Vec<(String, i32)>, Error> {
+    /// Marks a step whose end could not be recorded `Error` with `message` (a short row, for
+    /// when the full end does not fit: `unrecorded`).
+    pub fn step_unrecorded(&self, run_id: &str, node: &str, message: &str) -> Result<(), Error> {
+        exec(
+            &self.db(),
+            "cannot record a step's error",
+            "UPDATE steps SET status = 'Error', message = ?1, finished_at = ?2, pgid = NULL,
+                pgid_start = NULL
+             WHERE run_id = ?3 AND node = ?4",
+            params![message, now(), run_id, node],
+        )
+    }
+
+    /// Nodes and process groups (with their leaders' start times) of steps still marked
+    /// Running (left by an executor that died).
+    pub fn running_pgids(&self, run_id: &str) -> Result<Vec<(String, i32, Option<i64>)>, Error> {
         let rows = self.rows(
             "cannot read steps",
-            "SELECT node, pgid FROM steps
+            "SELECT node, pgid, pgid_start FROM steps
              WHERE run_id = ?1 AND status = 'Running' AND pgid IS NOT NULL",
             [run_id],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get(2)?)),
         )?;
         Ok(rows
             .into_iter()
-            .filter_map(|(node, g)| i32::try_from(g).ok().map(|g| (node, g)))
+            .filter_map(|(node, g, s)| i32::try_from(g).ok().map(|g| (node, g, s)))
             .collect())
     }
 
@@ -860,8 +912,13 @@ fn one<T>(
         .map_err(db_err(what))
 }
 
-const RUN_COLUMNS: &str = "id, workflow, status, pid, started_at, finished_at, message, spec,
-    params, artifact_store";
+const RUN_COLUMNS: &str = "id, workflow, status, pid, pid_start, started_at, finished_at,
+    message, spec, params, artifact_store";
+
+/// This process's start time, recorded with its pid on the runs it executes (`owner`).
+fn this_process_start() -> Option<i64> {
+    crate::owner::start_time(std::process::id() as i32)
+}
 
 fn write_attempt(
     db: &Connection,
@@ -931,7 +988,7 @@ fn write_step_finished(
             finished_at = excluded.finished_at, peak_rss_kb = excluded.peak_rss_kb,
             cpu_seconds = excluded.cpu_seconds, cache_key = excluded.cache_key,
             outputs = excluded.outputs, log_dir = COALESCE(excluded.log_dir, steps.log_dir),
-            message = excluded.message, pgid = NULL",
+            message = excluded.message, pgid = NULL, pgid_start = NULL",
         params![
             run_id,
             node,
@@ -989,6 +1046,7 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         workflow: r.get("workflow")?,
         status: r.get("status")?,
         pid: r.get("pid")?,
+        pid_start: r.get("pid_start")?,
         started_at: r.get("started_at")?,
         finished_at: r.get("finished_at")?,
         message: r.get("message")?,

@@ -1,0 +1,81 @@
+//! A full disk under `state.db` (docs/runtime.md, "Full disks"): the step whose end cannot be
+//! recorded is named with the cause, its log keeps what it wrote, the run ends `Error` (not
+//! `Running`) while the database still takes a short write, and `couler resume` succeeds once
+//! there is room. SQLite itself refuses the write, with a full disk's error ("database or disk
+//! is full"), through `COULER_STATE_MAX_PAGES` (SQLite's `max_page_count`), so no test needs
+//! to mount a file system.
+
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::{couler_in, status, step, text, tmp, write};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A step that prints a line, then leaves a 200 kB output parameter: its end needs some 50
+/// more pages of `state.db`, its start hardly one.
+const SPEC: &str = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: full\nsteps:\n  - name: small\n    container: {command: [echo, small]}\n  - name: big\n    dependsOn: [small]\n    container: {command: [sh, -c, 'echo wrote a line; head -c 200000 /dev/zero | tr \"\\0\" x > blob.txt']}\n    outputs:\n      parameters:\n        - name: blob\n          path: blob.txt\n";
+
+fn couler_capped(dir: &Path, pages: i64, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("COULER_STATE_DIR")
+        .env("COULER_STATE_MAX_PAGES", pages.to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pages(dir: &Path) -> i64 {
+    let db =
+        rusqlite::Connection::open(dir.join(".couler/state.db")).unwrap_or_else(|e| panic!("{e}"));
+    db.query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_full_state_disk_names_the_step_ends_the_run_and_resume_goes_on() {
+    let d = tmp();
+    write(&d.path().join("full.yaml"), SPEC);
+    // A first run sizes the database; the second may grow it by a few pages only.
+    let out = couler_in(d.path(), &["run", "full.yaml", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cap = pages(d.path()) + 6;
+    let out = couler_capped(d.path(), cap, &["run", "full.yaml", "--no-cache"]);
+    let said = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("step `big`") && said.contains("database or disk is full"),
+        "the error names the step and the cause: {said}"
+    );
+    assert!(said.contains("couler resume"), "{said}");
+
+    let runs = cli::json(&couler_in(d.path(), &["runs", "-o", "json"]));
+    let run_id = runs[0]["id"].as_str().unwrap_or_default().to_string();
+    let s = status(d.path(), &run_id);
+    assert_eq!(s["run"]["status"], "Error", "{s}");
+    assert!(
+        s["run"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("step `big`")),
+        "{s}"
+    );
+    assert_eq!(step(&s, "big")["status"], "Error");
+    let logs = couler_in(d.path(), &["logs", &run_id, "big"]);
+    assert!(
+        text(&logs.stdout).contains("wrote a line"),
+        "the log keeps what the step wrote: {}",
+        text(&logs.stdout)
+    );
+
+    // Room again: resume runs `big` again and keeps `small`.
+    let out = couler_in(d.path(), &["resume", &run_id, "--no-cache"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = status(d.path(), &run_id);
+    assert_eq!(s["run"]["status"], "Succeeded");
+    assert_eq!(step(&s, "small")["attempts"], 1, "small did not run again");
+    let blob = step(&s, "big")["outputs"]["parameters"]["blob"]
+        .as_str()
+        .map(str::len);
+    assert_eq!(blob, Some(200_000));
+}
