@@ -3,7 +3,8 @@
 //! `Running`) while the database still takes a short write, and `couler resume` succeeds once
 //! there is room. SQLite itself refuses the write, with a full disk's error ("database or disk
 //! is full"), through `COULER_STATE_MAX_PAGES` (SQLite's `max_page_count`), so no test needs
-//! to mount a file system.
+//! to mount a file system. And inputs placed in work directories by reflink (or a copy where
+//! the file system cannot clone): a step that writes to its input cannot change the stored blob.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -78,4 +79,26 @@ fn a_full_state_disk_names_the_step_ends_the_run_and_resume_goes_on() {
         .as_str()
         .map(str::len);
     assert_eq!(blob, Some(200_000));
+}
+
+/// `produce` writes `data.bin`; `scribble` gets it as an input and writes to it in place
+/// (append, and overwrite without truncating); `check` then gets the same artifact and compares
+/// it with the digest `produce` wrote to `SUM`.
+const SCRIBBLE: &str = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: scribble\nsteps:\n  - name: produce\n    container: {command: [sh, -c, 'head -c 3000000 /dev/urandom > data.bin; sha256sum < data.bin > SUM']}\n    outputs:\n      artifacts:\n        - {name: data, path: data.bin}\n  - name: scribble\n    container: {command: [sh, -c, 'echo junk >> data.bin; printf XXXX | dd of=data.bin conv=notrunc 2>/dev/null']}\n    inputs:\n      artifacts:\n        - {name: data, path: data.bin, from: steps.produce.outputs.artifacts.data}\n  - name: check\n    dependsOn: [scribble]\n    container: {command: [sh, -c, 'sha256sum < data.bin | cmp - SUM']}\n    inputs:\n      artifacts:\n        - {name: data, path: data.bin, from: steps.produce.outputs.artifacts.data}\n";
+
+#[test]
+fn a_step_writing_to_its_input_cannot_damage_the_stored_blob() {
+    let d = tmp();
+    let sum = d.path().join("sum").display().to_string();
+    write(
+        &d.path().join("scribble.yaml"),
+        &SCRIBBLE.replace("SUM", &sum),
+    );
+    for _ in 0..2 {
+        // The second run takes `produce` from the cache: the blob itself must still be whole.
+        let out = couler_in(d.path(), &["run", "scribble.yaml"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let out = couler_in(d.path(), &["cache", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
