@@ -23,6 +23,7 @@
 pub mod artifacts;
 pub mod cache_budget;
 pub mod capture;
+mod cgroup;
 mod executor;
 mod forget;
 pub mod launch;

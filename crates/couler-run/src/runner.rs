@@ -256,6 +256,11 @@ pub async fn run_process(
         .stdout(out_w)
         .stderr(err_w)
         .process_group(0);
+    // Where it can be made, a cgroup holds whatever the step starts, `setsid` or not.
+    let cgroup = crate::cgroup::StepCgroup::create();
+    if let Some(cg) = &cgroup {
+        cg.enter_on_spawn(&mut cmd);
+    }
     let spawned_child = cmd.spawn();
     // The write ends must close here, or the pipes never reach end-of-file.
     drop(cmd);
@@ -269,7 +274,7 @@ pub async fn run_process(
     // `child` is dropped without waiting: the pump below reaps it and reads its resource use.
     drop(child);
     let logs = [spec.stdout.clone(), spec.stderr.clone()];
-    let reaper = pump_and_reap(pid, pipes, logs);
+    let reaper = pump_and_reap(pid, pipes, logs, cgroup.as_ref());
     tokio::pin!(reaper);
     let timeout = async {
         match spec.timeout {
@@ -390,6 +395,7 @@ async fn pump_and_reap(
     pid: i32,
     pipes: [std::io::PipeReader; 2],
     logs: [PathBuf; 2],
+    cgroup: Option<&crate::cgroup::StepCgroup>,
 ) -> std::io::Result<Reaped> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -440,8 +446,12 @@ async fn pump_and_reap(
             // End of file, or a read error: the stream is over.
             Event::Read(i, _) => streams[i] = None,
             Event::Exited => {
-                // The leader is a zombie until reaped, so the group id still names its group.
+                // The leader is a zombie until reaped, so the group id still names its group;
+                // the cgroup also holds what left the group.
                 kill_group(pid, libc::SIGKILL);
+                if let Some(cg) = cgroup {
+                    cg.kill();
+                }
                 drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
             }
             Event::DrainOver => break,
@@ -452,6 +462,9 @@ async fn pump_and_reap(
         // elsewhere): wait for the exit, then the group goes too, as above.
         wait_exit(pidfd.as_ref(), pid).await?;
         kill_group(pid, libc::SIGKILL);
+        if let Some(cg) = cgroup {
+            cg.kill();
+        }
     }
     // The process has exited, so this returns at once.
     let mut reaped = wait4(pid)?;

@@ -1110,15 +1110,15 @@ mod tests {
     #[tokio::test]
     async fn a_version_1_database_gains_the_artifact_store_column() -> Result<(), Error> {
         let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
-        // Build a version-1 database by hand: the runs and cache tables as the first migration
-        // made them (version 2 adds the artifact store, version 3 the cache's metadata), one
-        // run in it.
+        // Build a version-1 database by hand: the runs, steps and cache tables as the first
+        // migration made them (version 2 adds the artifact store, version 3 the cache's
+        // metadata, version 4 the start times), one run in it.
         let sql = format!(
-            "DROP TABLE runs; {}; DROP TABLE cache; {};
+            "DROP TABLE runs; {}; DROP TABLE steps; {}; DROP TABLE cache; {};
              UPDATE meta SET value = '1' WHERE key = 'schema_version';
              INSERT INTO runs (id, workflow, spec, params, status, started_at)
              VALUES ('old', 'w', '{{}}', '{{}}', 'Failed', 0);",
-            MIGRATIONS[0][0], MIGRATIONS[0][3]
+            MIGRATIONS[0][0], MIGRATIONS[0][1], MIGRATIONS[0][3]
         );
         State::open(dir.path())?
             .db()

@@ -58,7 +58,10 @@ mod tests {
                 .open(&dest)
                 .unwrap_or_else(|e| panic!("{e}"));
             f.write_all(b" changed").unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(std::fs::read(&dest).ok().as_deref(), Some(&b"the blob changed"[..]));
+            assert_eq!(
+                std::fs::read(&dest).ok().as_deref(),
+                Some(&b"the blob changed"[..])
+            );
         } else {
             assert!(!dest.exists(), "a refused clone leaves nothing behind");
         }

@@ -1,0 +1,192 @@
+//! A cgroup v2 per step process, where this process may create one: everything the step
+//! starts stays in it, even a grandchild that calls `setsid` (and so leaves the step's process
+//! group), so killing the cgroup when the step ends leaves nothing behind.
+//!
+//! Available where a cgroup v2 hierarchy is mounted and this process may create a cgroup below
+//! its own (root, or a delegated cgroup such as a systemd user service's); elsewhere steps run
+//! as before and only their process group is killed (docs/runtime.md, "Stop and Ctrl-C"). The
+//! first failure to create one turns the feature off for the rest of the process, and
+//! `COULER_STEP_CGROUPS=off` turns it off from the start.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// One step's cgroup, removed (its processes killed) when dropped.
+pub(crate) struct StepCgroup {
+    dir: PathBuf,
+    /// `DIR/cgroup.procs`, ready for the child to join before it executes the step.
+    procs: CString,
+}
+
+/// This process's own cgroup directory in the cgroup v2 hierarchy, if any.
+fn own_dir() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if std::env::var_os("COULER_STEP_CGROUPS").is_some_and(|v| v == "off") {
+            return None;
+        }
+        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        // `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE SUPEROPTS`
+        let mount = mounts.lines().find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split_whitespace().collect();
+            let v2 = right.split_whitespace().next() == Some("cgroup2");
+            f.get(4)
+                .filter(|_| v2 && f.get(3) == Some(&"/"))
+                .map(PathBuf::from)
+        })?;
+        Some(mount.join(rel.trim_start_matches('/')))
+    })
+    .as_deref()
+}
+
+impl StepCgroup {
+    /// A new, empty cgroup below this process's own, or `None` where none can be made.
+    pub(crate) fn create() -> Option<StepCgroup> {
+        static OFF: AtomicBool = AtomicBool::new(false);
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        if OFF.load(Ordering::Relaxed) {
+            return None;
+        }
+        let name = format!(
+            "couler-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = own_dir()?.join(name);
+        let made = std::fs::create_dir(&dir)
+            .ok()
+            .and_then(|()| CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()).ok());
+        match made {
+            Some(procs) => Some(StepCgroup { dir, procs }),
+            None => {
+                OFF.store(true, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Makes `cmd`'s process join the cgroup before it executes the step. The child only makes
+    /// system calls between fork and exec; a failure leaves it outside (never fails the step).
+    pub(crate) fn enter_on_spawn(&self, cmd: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let procs = self.procs.clone();
+        // SAFETY: the closure runs in the forked child and only calls open, write and close
+        // on a NUL-terminated path made before the fork ("0" names the writing process).
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd >= 0 {
+                    libc::write(fd, b"0".as_ptr().cast(), 1);
+                    libc::close(fd);
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// Kills every process in the cgroup (`cgroup.kill`, or one by one where the kernel is
+    /// older than 5.14).
+    pub(crate) fn kill(&self) {
+        if std::fs::write(self.dir.join("cgroup.kill"), "1").is_ok() {
+            return;
+        }
+        let procs = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for StepCgroup {
+    /// Kills what is left and removes the cgroup once its processes are gone (they leave it as
+    /// they exit, which takes a moment after SIGKILL; a thread waits for that, up to 5 s).
+    fn drop(&mut self) {
+        self.kill();
+        if std::fs::remove_dir(&self.dir).is_ok() {
+            return;
+        }
+        let dir = self.dir.clone();
+        std::thread::spawn(move || {
+            for _ in 0..500 {
+                std::thread::sleep(Duration::from_millis(10));
+                if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                    return;
+                }
+                let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::{ProcessSpec, run_process};
+    use std::time::Instant;
+
+    /// Alive and not a zombie.
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit_once(") ")
+                    .is_some_and(|(_, r)| !r.starts_with('Z'))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Where a step cgroup can be made, a grandchild that left the step's process group with
+    /// `setsid` is killed when the step ends; where none can be, it survives the step (as
+    /// docs/runtime.md says), and this test kills it.
+    #[tokio::test]
+    async fn a_setsid_grandchild_ends_with_its_step_where_cgroups_are_available() {
+        let available = StepCgroup::create().is_some();
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let spec = ProcessSpec {
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                "setsid sh -c 'echo $$ > escaped.pid; exec sleep 60' </dev/null >/dev/null 2>&1 & \
+                 while [ ! -s escaped.pid ]; do sleep 0.01; done"
+                    .into(),
+            ],
+            env: vec![],
+            cwd: d.path().to_path_buf(),
+            stdout: d.path().join("out.log"),
+            stderr: d.path().join("err.log"),
+            timeout: None,
+            container: None,
+        };
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        run_process(&spec, rx, |_| {}).await;
+        let pid: i32 = std::fs::read_to_string(d.path().join("escaped.pid"))
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("no pid of the grandchild: {e}"));
+        let t = Instant::now();
+        while alive(pid) && t.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let survived = alive(pid);
+        if survived {
+            // SAFETY: SIGKILL to the grandchild this test started.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        assert_eq!(
+            survived, !available,
+            "cgroups available: {available}; the setsid grandchild survived: {survived}"
+        );
+    }
+}
