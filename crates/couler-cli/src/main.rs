@@ -93,7 +93,8 @@ enum Command {
     /// Print a step's output (`--follow` while it runs)
     Logs(runtime::LogsArgs),
     /// Stop a running run: its steps' processes are stopped, then the exit handler runs (it sees
-    /// `workflow.status` Failed); stopping again stops the exit handler too
+    /// `workflow.status` Failed); stopping again stops the exit handler too. Only the run's own
+    /// executor is signalled; a run whose executor is gone reads Interrupted (resume it)
     Stop(runtime::StopArgs),
     /// Compile a workflow for an engine (argo, airflow, tekton): `couler compile FILE -t argo -o DIR`
     Compile(compile::CompileArgs),
