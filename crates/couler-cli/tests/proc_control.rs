@@ -7,21 +7,11 @@
 #[path = "support/cli.rs"]
 mod cli;
 
-use cli::{couler_in, json, spawn_in, status, step, text, tmp, wait_for_running, write};
+use cli::{alive, couler_in, json, spawn_in, status, step, text, tmp, wait_for_running, write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-
-/// Alive and not a zombie.
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit_once(") ")
-                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
 
 /// A process that is no part of any run: `sleep 60`, leading its own process group.
 fn unrelated_sleep() -> Child {

@@ -5,7 +5,7 @@
 #[path = "support/cli.rs"]
 mod cli;
 
-use cli::{couler_in, json, text, tmp};
+use cli::{alive, couler_in, json, text, tmp};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -236,16 +236,6 @@ fn logs_follow_moves_on_to_a_retry_and_each_attempt_keeps_its_own_files() {
             .as_deref(),
         Some("first\n")
     );
-}
-
-/// Alive and not a zombie (an orphan's zombie waits for whoever reaps orphans here).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit_once(") ")
-                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
 
 #[test]

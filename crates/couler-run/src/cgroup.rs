@@ -41,9 +41,44 @@ fn own_dir() -> Option<&'static Path> {
                 .filter(|_| v2 && f.get(3) == Some(&"/"))
                 .map(PathBuf::from)
         })?;
-        Some(mount.join(rel.trim_start_matches('/')))
+        let dir = mount.join(rel.trim_start_matches('/'));
+        sweep(&dir);
+        Some(dir)
     })
     .as_deref()
+}
+
+/// This process's name prefix for its step cgroups: `couler-PID-START-` (with the start time, a
+/// later process given the same pid never takes a dead one's names).
+fn prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let pid = std::process::id() as i32;
+        let start = crate::owner::start_time(pid).unwrap_or(0);
+        format!("couler-{pid}-{start}-")
+    })
+}
+
+/// Removes the empty step cgroups of executors that are gone (a crashed executor cannot remove
+/// its own). One that still holds processes (what a killed executor's steps left) stays until a
+/// later sweep finds it empty.
+fn sweep(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let mut f = name.strip_prefix("couler-").unwrap_or("").split('-');
+        let (Some(pid), Some(start)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<i64>()) else {
+            continue;
+        };
+        if !crate::owner::same_process(pid, Some(start)) {
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
 }
 
 impl StepCgroup {
@@ -54,12 +89,12 @@ impl StepCgroup {
         if OFF.load(Ordering::Relaxed) {
             return None;
         }
-        let name = format!(
-            "couler-{}-{}",
-            std::process::id(),
+        let dir = own_dir()?;
+        let dir = dir.join(format!(
+            "{}{}",
+            prefix(),
             SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        let dir = own_dir()?.join(name);
+        ));
         let made = std::fs::create_dir(&dir)
             .ok()
             .and_then(|()| CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()).ok());
@@ -142,6 +177,25 @@ mod tests {
                     .is_some_and(|(_, r)| !r.starts_with('Z'))
             })
             .unwrap_or(false)
+    }
+
+    #[test]
+    fn a_sweep_removes_only_empty_cgroups_of_executors_that_are_gone() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mine = d.path().join(format!("{}0", prefix()));
+        // pid 1 runs, but did not start at tick 999999999999 (some 300 years after boot).
+        let (gone, busy, other) = (
+            d.path().join("couler-1-999999999999-0"),
+            d.path().join("couler-1-999999999999-1"),
+            d.path().join("someone-else"),
+        );
+        for dir in [&mine, &gone, &busy, &other] {
+            std::fs::create_dir(dir).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(busy.join("x"), "").unwrap_or_else(|e| panic!("{e}"));
+        sweep(d.path());
+        assert!(!gone.exists(), "an empty cgroup of a gone executor is removed");
+        assert!(mine.exists() && busy.exists() && other.exists());
     }
 
     /// Where a step cgroup can be made, a grandchild that left the step's process group with

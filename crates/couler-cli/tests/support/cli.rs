@@ -106,3 +106,14 @@ pub fn wait_for_running(dir: &Path, node: &str) -> String {
     });
     id
 }
+
+/// Whether process `pid` is alive and not a zombie (an orphan's zombie waits for whoever reaps
+/// orphans here).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
