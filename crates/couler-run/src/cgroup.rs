@@ -194,7 +194,10 @@ mod tests {
         }
         std::fs::write(busy.join("x"), "").unwrap_or_else(|e| panic!("{e}"));
         sweep(d.path());
-        assert!(!gone.exists(), "an empty cgroup of a gone executor is removed");
+        assert!(
+            !gone.exists(),
+            "an empty cgroup of a gone executor is removed"
+        );
         assert!(mine.exists() && busy.exists() && other.exists());
     }
 
