@@ -29,17 +29,18 @@ fn sql(dir: &Path, statement: &str, args: impl rusqlite::Params) {
         .unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
-/// Starts a run whose step `long` writes its pid to `side/pid` and sleeps (unless `side/fast`
-/// exists), then kills its executor with SIGKILL once the step runs. Returns the run id and
-/// the orphaned step's pid.
-fn crashed_run(dir: &Path) -> (String, i32) {
+/// Starts a run whose step `long` runs `first` (a shell command; `side` is the side directory),
+/// writes its pid to `side/pid` and sleeps (unless `side/fast` exists), then kills its executor
+/// with SIGKILL once the step runs. Returns the run id and the orphaned step's pid.
+fn crashed_run(dir: &Path, first: &str) -> (String, i32) {
     let side = dir.join("side");
     std::fs::create_dir_all(&side).unwrap_or_else(|e| panic!("{e}"));
     write(
         &dir.join("long.yaml"),
         &format!(
-            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: long\nsteps:\n  - name: long\n    container: {{command: [sh, -c, 'echo $$ > {s}/pid; test -f {s}/fast || sleep 60']}}\n",
-            s = side.display()
+            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: long\nsteps:\n  - name: long\n    container: {{command: [sh, -c, 'test -f {s}/fast && exit 0; {first}; echo $$ > {s}/pid; sleep 60']}}\n",
+            s = side.display(),
+            first = first.replace("SIDE", &side.display().to_string())
         ),
     );
     let mut child = spawn_in(dir, &["run", "long.yaml", "--no-cache"]);
@@ -72,7 +73,7 @@ fn kill(pid: i32) {
 #[test]
 fn a_crashed_run_reads_interrupted_and_stop_names_the_gone_executor() {
     let d = tmp();
-    let (run_id, orphan) = crashed_run(d.path());
+    let (run_id, orphan) = crashed_run(d.path(), "true");
     let runs = json(&couler_in(d.path(), &["runs", "-o", "json"]));
     assert_eq!(runs[0]["status"], "Interrupted", "{runs}");
     let listed = text(&couler_in(d.path(), &["runs"]).stdout);
@@ -97,7 +98,7 @@ fn a_crashed_run_reads_interrupted_and_stop_names_the_gone_executor() {
 #[test]
 fn stop_never_signals_an_unrelated_process_recorded_as_the_executor() {
     let d = tmp();
-    let (run_id, orphan) = crashed_run(d.path());
+    let (run_id, orphan) = crashed_run(d.path(), "true");
     kill(orphan);
     let mut sleep = unrelated_sleep();
     let pid = sleep.id() as i64;
@@ -139,7 +140,7 @@ fn stop_never_signals_an_unrelated_process_recorded_as_the_executor() {
 #[test]
 fn resume_never_kills_a_recorded_group_that_is_not_the_steps() {
     let d = tmp();
-    let (run_id, orphan) = crashed_run(d.path());
+    let (run_id, orphan) = crashed_run(d.path(), "true");
     kill(orphan);
     std::fs::write(d.path().join("side/fast"), "").unwrap_or_else(|e| panic!("{e}"));
     let mut sleep = unrelated_sleep();
@@ -162,4 +163,45 @@ fn resume_never_kills_a_recorded_group_that_is_not_the_steps() {
     );
     let _ = sleep.kill();
     let _ = sleep.wait();
+}
+
+#[test]
+fn resume_kills_what_a_dead_executors_step_cgroup_still_holds() {
+    let d = tmp();
+    let side = d.path().join("side");
+    std::fs::create_dir_all(&side).unwrap_or_else(|e| panic!("{e}"));
+    write(
+        &side.join("escape.sh"),
+        &format!("echo $$ > {}/escaped; exec sleep 60\n", side.display()),
+    );
+    let (run_id, orphan) = crashed_run(
+        d.path(),
+        "setsid sh SIDE/escape.sh </dev/null >/dev/null 2>&1 & while [ ! -s SIDE/escaped ]; do sleep 0.01; done",
+    );
+    let escaped: i32 = std::fs::read_to_string(side.join("escaped"))
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("no pid of the setsid grandchild: {e}"));
+    // The step cgroup, where this machine gives one (docs/runtime.md, "How a run executes").
+    let in_cgroup = std::fs::read_to_string(format!("/proc/{escaped}/cgroup")).is_ok_and(|c| {
+        c.lines()
+            .any(|l| l.starts_with("0::") && l.contains("/couler-"))
+    });
+    kill(orphan);
+    std::fs::write(side.join("fast"), "").unwrap_or_else(|e| panic!("{e}"));
+    let out = couler_in(d.path(), &["resume", &run_id, "--no-cache"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = Instant::now();
+    while alive(escaped) && t.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survived = alive(escaped);
+    if survived {
+        kill(escaped);
+    }
+    assert_eq!(
+        survived, !in_cgroup,
+        "in a step cgroup: {in_cgroup}; the setsid grandchild survived resume: {survived}"
+    );
 }

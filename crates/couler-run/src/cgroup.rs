@@ -97,14 +97,16 @@ impl StepCgroup {
         ));
         let made = std::fs::create_dir(&dir)
             .ok()
-            .and_then(|()| CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()).ok());
-        match made {
-            Some(procs) => Some(StepCgroup { dir, procs }),
-            None => {
-                OFF.store(true, Ordering::Relaxed);
-                None
-            }
+            .and_then(|()| StepCgroup::at(dir));
+        if made.is_none() {
+            OFF.store(true, Ordering::Relaxed);
         }
+        made
+    }
+
+    fn at(dir: PathBuf) -> Option<StepCgroup> {
+        let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()).ok()?;
+        Some(StepCgroup { dir, procs })
     }
 
     /// Makes `cmd`'s process join the cgroup before it executes the step. The child only makes
@@ -138,6 +140,26 @@ impl StepCgroup {
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
+        }
+    }
+}
+
+/// Kills what the steps of the executor `pid` (started at `start`) left in their cgroups, once
+/// that executor is gone, `setsid` grandchildren included, and removes the cgroups (`resume`,
+/// for a run whose executor was killed). Only cgroups beside this process's own step cgroups are
+/// found, i.e. when both executors ran in the same cgroup.
+pub(crate) fn kill_left_by(pid: i32, start: i64) {
+    if crate::owner::same_process(pid, Some(start)) {
+        return;
+    }
+    let Some(Ok(entries)) = own_dir().map(std::fs::read_dir) else {
+        return;
+    };
+    let theirs = format!("couler-{pid}-{start}-");
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&theirs) {
+            // Dropped at once: killed, then removed.
+            drop(StepCgroup::at(e.path()));
         }
     }
 }

@@ -132,8 +132,16 @@ pub struct RunOptions {
 /// leader lives with the start time recorded, `owner::group_is_ours`: after a reboot or pid
 /// reuse the number is another process's), and, since a container outlives its engine's
 /// client, their containers, through every engine on PATH (a run does not record which one
-/// it used; the name holds the run and step).
+/// it used; the name holds the run and step). Where steps ran in cgroups, what the dead
+/// executor's step cgroups still hold is killed too (`cgroup::kill_left_by`: the cgroups are
+/// named after that executor's pid and start time).
 pub(crate) async fn stop_orphans(state: &State, run_id: &str) -> Result<(), Error> {
+    if let Some(rec) = state.run(run_id)?
+        && let (Some(pid), Some(start)) = (rec.pid, rec.pid_start)
+        && let Ok(pid) = i32::try_from(pid)
+    {
+        cgroup::kill_left_by(pid, start);
+    }
     for (node, pgid, start) in state.running_pgids(run_id)? {
         if owner::group_is_ours(pgid, start) {
             runner::kill_group(pgid, libc::SIGKILL);
