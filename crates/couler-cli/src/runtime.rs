@@ -804,14 +804,18 @@ pub fn logs(args: LogsArgs) -> u8 {
                 }
                 continue;
             }
-            // Follow: print what is new every 200 ms until the step is no longer Running. The
+            // Follow: print what is new every 200 ms until the step is no longer Running, or
+            // its run was interrupted (its executor is gone: the row stays Running). The
             // step's row names its running attempt's directory (none before its first process
             // starts); a retry names a new one, which is followed from its start.
             let mut followed: Option<(String, u64)> = None;
             loop {
                 let now = state.steps(&args.run_id)?;
                 let row = now.iter().find(|r| r.node == s.node);
-                let still = row.is_some_and(|r| r.status == StepStatus::Running.as_str());
+                let still = row.is_some_and(|r| r.status == StepStatus::Running.as_str())
+                    && state
+                        .run(&args.run_id)?
+                        .is_some_and(|r| r.status != couler_run::INTERRUPTED);
                 if let Some(d) = row.and_then(|r| r.log_dir.clone()) {
                     let pos = match followed.take() {
                         Some((prev, pos)) if prev == d => pos,

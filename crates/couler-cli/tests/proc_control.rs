@@ -80,6 +80,20 @@ fn a_crashed_run_reads_interrupted_and_stop_names_the_gone_executor() {
     assert!(listed.contains("Interrupted"), "{listed}");
     assert_eq!(status(d.path(), &run_id)["run"]["status"], "Interrupted");
 
+    // Following the step's log ends: nothing will write it any more.
+    let mut follow = spawn_in(d.path(), &["logs", &run_id, "long", "--follow"]);
+    let t = Instant::now();
+    while follow.try_wait().ok().flatten().is_none() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ended = follow.try_wait().ok().flatten();
+    let _ = follow.kill();
+    assert_eq!(
+        ended.and_then(|s| s.code()),
+        Some(0),
+        "`couler logs --follow` still follows"
+    );
+
     let out = couler_in(d.path(), &["stop", &run_id]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let said = text(&out.stdout);
