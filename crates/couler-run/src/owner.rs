@@ -179,6 +179,44 @@ mod tests {
         assert_eq!(status.signal(), Some(libc::SIGTERM));
     }
 
+    fn run_of(pid: i64, pid_start: Option<i64>) -> RunRecord {
+        RunRecord {
+            id: "r".into(),
+            workflow: "w".into(),
+            status: "Running".into(),
+            pid: Some(pid),
+            pid_start,
+            started_at: 0.0,
+            finished_at: None,
+            message: None,
+            spec: String::new(),
+            params: String::new(),
+            artifact_store: None,
+            artifact_store_json: None,
+        }
+    }
+
+    #[test]
+    fn an_executor_is_alive_while_the_same_process_holds_the_lock() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let me = i64::from(std::process::id());
+        let start = start_time(me as i32);
+        let held = crate::Lock::acquire(d.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(executor_alive(d.path(), &run_of(me, start)));
+        assert_eq!(settle(d.path(), run_of(me, start)).status, "Running");
+        // A row from before start times were recorded: the lock decides.
+        assert!(executor_alive(d.path(), &run_of(me, None)));
+        // The pid given to another process (another start time).
+        let other = start.map(|s| s + 1);
+        assert!(!executor_alive(d.path(), &run_of(me, other)));
+        assert_eq!(settle(d.path(), run_of(me, other)).status, INTERRUPTED);
+        drop(held);
+        assert!(
+            !executor_alive(d.path(), &run_of(me, start)),
+            "the process lives but holds no lock: not this state directory's executor"
+        );
+    }
+
     #[test]
     fn the_lock_holder_is_found_in_proc_locks() {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
