@@ -11,7 +11,7 @@ use couler_ir::{StepKind, Workflow};
 use couler_run::{Error, Event, RunOptions, RunReport, RunStatus, Runtime, State, StepStatus};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read, Seek, SeekFrom};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -482,15 +482,13 @@ async fn display(wf: Workflow, mut rx: mpsc::UnboundedReceiver<Event>, json: boo
                 }
                 say(line);
                 if let Some(p) = stdout {
-                    let text = std::fs::read(&p)
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .unwrap_or_default();
-                    let lines: Vec<&str> = text.lines().collect();
-                    let skip = lines.len().saturating_sub(40);
-                    if skip > 0 {
-                        say!("    … {skip} more lines in {}", p.display());
+                    // Its last lines, read from the log's end: a long log costs no memory.
+                    let (lines, earlier) =
+                        couler_run::logfile::last_lines(&p, 40).unwrap_or_default();
+                    if earlier {
+                        say!("    … earlier lines in {}", p.display());
                     }
-                    for l in &lines[skip..] {
+                    for l in &lines {
                         say!("    {l}");
                     }
                 }
@@ -769,22 +767,10 @@ pub fn logs(args: LogsArgs) -> u8 {
             )));
         }
         if args.output == Output::Json {
-            let v: Vec<serde_json::Value> = nodes
-                .iter()
-                .map(|s| {
-                    let read = |f: PathBuf| {
-                        std::fs::read(f)
-                            .ok()
-                            .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    };
-                    let (out, err) = s.log_dir.as_deref().map(log_files).unzip();
-                    serde_json::json!({
-                        "node": s.node, "status": s.status, "logDir": s.log_dir,
-                        "stdout": out.and_then(read), "stderr": err.and_then(read),
-                    })
-                })
-                .collect();
-            say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            let mut out = std::io::stdout().lock();
+            logs_json(&nodes, &mut out)
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::Io(format!("cannot write the logs: {e}")))?;
             return Ok(0);
         }
         for s in &nodes {
@@ -864,25 +850,43 @@ fn log_files(dir: &str) -> (PathBuf, PathBuf) {
     (files.stdout(), files.stderr())
 }
 
-fn print_file(p: &Path, from: u64) -> u64 {
-    let Ok(mut f) = std::fs::File::open(p) else {
-        return from;
-    };
-    if f.seek(SeekFrom::Start(from)).is_err() {
-        return from;
+/// `couler logs --output json`: a JSON list of the nodes with their logs as strings, each
+/// streamed from its file (a missing log is `null`).
+fn logs_json(nodes: &[couler_run::StepRecord], out: &mut impl Write) -> std::io::Result<()> {
+    out.write_all(b"[")?;
+    for (i, s) in nodes.iter().enumerate() {
+        let head = serde_json::json!({"node": s.node, "status": s.status, "logDir": s.log_dir});
+        let head = head.to_string();
+        // The object without its closing brace, then the two logs.
+        write!(
+            out,
+            "{}\n  {},",
+            if i > 0 { "," } else { "" },
+            &head[..head.len() - 1]
+        )?;
+        let (o, e) = s.log_dir.as_deref().map(log_files).unzip();
+        for (name, file) in [("stdout", o), ("stderr", e)] {
+            write!(out, "\"{name}\":")?;
+            match file {
+                Some(f) => couler_run::logfile::write_json_string(&f, out)?,
+                None => out.write_all(b"null")?,
+            }
+            out.write_all(if name == "stdout" { b"," } else { b"}" })?;
+        }
     }
-    let mut buf = Vec::new();
-    let n = f.read_to_end(&mut buf).unwrap_or(0);
-    crate::say::out_raw(&String::from_utf8_lossy(&buf));
-    from + n as u64
+    out.write_all(b"\n]\n")
+}
+
+/// Prints `p` from byte `from` on, streamed; returns where it stopped.
+fn print_file(p: &Path, from: u64) -> u64 {
+    let mut out = std::io::stdout().lock();
+    let end = couler_run::logfile::copy_from(p, from, &mut out).unwrap_or(from);
+    let _ = out.flush();
+    end
 }
 
 fn print_file_to_stderr(p: &Path) {
-    if let Ok(b) = std::fs::read(p)
-        && !b.is_empty()
-    {
-        crate::say::err_raw(&String::from_utf8_lossy(&b));
-    }
+    let _ = couler_run::logfile::copy_from(p, 0, &mut std::io::stderr().lock());
 }
 
 /// `couler stop RUN`

@@ -33,11 +33,6 @@ pub fn err(line: fmt::Arguments) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// Writes `text` as it is to standard output; a failed write is dropped.
-pub fn out_raw(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
 /// Writes `text` as it is to standard error; a failed write is dropped.
 pub fn err_raw(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());

@@ -1022,35 +1022,31 @@ impl Exec {
             }
             ProcessEnd::Error(m) => return Ok(fail(StepStatus::Error, m)),
         };
-        let stdout = read_text(&spec.stdout);
-        let mut outputs = StepOutputs {
-            exit_code: Some(code),
-            result: Some(crate::capture::result(&stdout)),
-            ..StepOutputs::default()
+        let captured = match crate::capture::Captured::from_log(&spec.stdout) {
+            Ok(c) => c,
+            Err(e) => return Ok(fail(StepStatus::Error, unreadable(&spec.stdout, &e))),
         };
         let mut a = Attempt {
             status: StepStatus::Succeeded,
             outputs: StepOutputs::default(),
-            message: None,
+            message: captured.notice(&spec.stdout),
             started,
             peak_rss_kb: Some(rss),
             cpu_seconds: Some(cpu),
             stopped: false,
         };
+        let mut outputs = StepOutputs {
+            exit_code: Some(code),
+            result: Some(captured.result),
+            ..StepOutputs::default()
+        };
         if code != 0 {
             a.status = StepStatus::Failed;
-            let tail = read_text(&spec.stderr);
-            let tail: Vec<&str> = tail.lines().rev().take(5).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            a.message = Some(if tail.is_empty() {
-                format!("exited with code {code}")
-            } else {
-                format!("exited with code {code}: {}", tail.join(" | "))
-            });
+            a.message = Some(crate::capture::failure_message(code, &spec.stderr));
             a.outputs = outputs;
             return Ok(a);
         }
-        if let Err(why) = collect_outputs(&self.store, step, work, &stdout, &mut outputs).await {
+        if let Err(why) = collect_outputs(&self.store, step, work, &mut outputs).await {
             a.status = StepStatus::Error;
             a.message = Some(why);
         } else if let Err(why) = crate::subworkflow::publish(&self.store, step, &outputs).await {
@@ -1062,36 +1058,19 @@ impl Exec {
     }
 }
 
-/// Reads a successful attempt's output parameters (file `path`, else stdout; one trailing
-/// newline removed, [`crate::capture`]) and
-/// stores its output artifacts; on the first one missing, says which (the attempt errs).
+/// Reads a successful attempt's output parameters (file `path`, else `result`, already in
+/// `outputs`; [`crate::capture`]) and stores its output artifacts; on the first one missing or
+/// too big, says which (the attempt errs).
 pub(crate) async fn collect_outputs(
     store: &Store,
     step: &Step,
     work: &Path,
-    stdout: &str,
     outputs: &mut StepOutputs,
 ) -> Result<(), String> {
     for p in &step.outputs.parameters {
-        let value = match &p.path {
-            None => Some(crate::capture::output_value(stdout).to_string()),
-            Some(path) => match std::fs::read_to_string(under(work, path)) {
-                Ok(v) => Some(crate::capture::output_value(&v).to_string()),
-                Err(_) => p.default.clone(),
-            },
-        };
-        match value {
-            Some(v) => {
-                outputs.parameters.insert(p.name.clone(), v);
-            }
-            None => {
-                return Err(crate::paths::not_written(
-                    &format!("output parameter `{}`", p.name),
-                    work,
-                    p.path.as_deref().unwrap_or_default(),
-                ));
-            }
-        }
+        let result = outputs.result.as_deref().unwrap_or_default();
+        let value = parameter_value(step, p, work, result)?;
+        outputs.parameters.insert(p.name.clone(), value);
     }
     for o in &step.outputs.artifacts {
         let p = under(work, &o.path);
@@ -1231,6 +1210,33 @@ impl AttemptPlan {
     }
 }
 
+/// An output parameter's value: its file (at most [`crate::capture::PARAMETER_LIMIT`] bytes),
+/// else its `default`; without `path`, the step's `result`.
+fn parameter_value(
+    step: &Step,
+    p: &couler_ir::OutputParameter,
+    work: &Path,
+    result: &str,
+) -> Result<String, String> {
+    let Some(path) = &p.path else {
+        return Ok(result.to_string());
+    };
+    let file = under(work, path);
+    match crate::capture::parameter_file(&file) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => p.default.clone().ok_or_else(|| {
+            crate::paths::not_written(&format!("output parameter `{}`", p.name), work, path)
+        }),
+        Err(size) => Err(format!(
+            "output parameter `{}` of step `{}`: its file {} holds {size} bytes, more than the {} MiB a parameter may hold (parameters are kept in the state database, and on Argo in the Workflow object); declare it as an output artifact instead",
+            p.name,
+            step.name,
+            file.display(),
+            crate::capture::PARAMETER_LIMIT / (1024 * 1024)
+        )),
+    }
+}
+
 /// Where declared path `p` lives for an attempt working in `work` ([`crate::paths`]).
 pub(crate) fn under(work: &Path, p: &str) -> PathBuf {
     crate::paths::declared(work, p)
@@ -1241,10 +1247,9 @@ pub(crate) fn symbolic(kind: &str, n: &str) -> PathBuf {
     PathBuf::from(format!("<{kind}.{n}.path>"))
 }
 
-pub(crate) fn read_text(p: &Path) -> String {
-    std::fs::read(p)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
+/// Why a step's log could not be read back (the attempt errs).
+pub(crate) fn unreadable(log: &Path, e: &std::io::Error) -> String {
+    format!("cannot read the step's log {}: {e}", log.display())
 }
 
 /// Why a step kind cannot run locally, if it cannot.

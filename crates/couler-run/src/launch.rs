@@ -10,8 +10,8 @@
 
 use crate::artifacts::{ArtifactKind, ArtifactRef, Location, Store};
 use crate::executor::{
-    AttemptPlan, PlanInputs, cache_key, collect_outputs, input_artifact, range_items, read_text,
-    render_for_cache_key, skipped_upstream, unsupported,
+    AttemptPlan, PlanInputs, cache_key, collect_outputs, input_artifact, range_items,
+    render_for_cache_key, skipped_upstream, unreadable, unsupported,
 };
 use crate::mapped::combine_map;
 use crate::render::{Context, Outcome as Seen, Unresolved};
@@ -21,6 +21,7 @@ use base64::Engine as _;
 use couler_ir::{Expr, MapOver, Step, StepKind, Workflow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -891,16 +892,9 @@ async fn attempt_in(
     };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let end = run_process(&spec, stop_rx, |_| {}).await;
-    let stdout = read_text(&spec.stdout);
     // The step's own output goes to the engine's log on stderr: stdout carries the outcome.
-    // Each ends with a newline, so the outcome stays alone on the last line even where the
-    // engine merges stderr into stdout (Airflow's BashOperator does).
-    for text in [stdout.as_str(), read_text(&spec.stderr).as_str()] {
-        if !text.is_empty() {
-            // A closed stderr (the engine's log reader gone) must not fail the step.
-            let nl = if text.ends_with('\n') { "" } else { "\n" };
-            let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{text}{nl}"));
-        }
+    for log in [&spec.stdout, &spec.stderr] {
+        echo_log(log);
     }
     let code = match end {
         ProcessEnd::Exited { code, .. } => code,
@@ -916,33 +910,31 @@ async fn attempt_in(
         ProcessEnd::Stopped => return Outcome::new(StepStatus::Error, Some("stopped".into())),
         ProcessEnd::Error(m) => return Outcome::new(StepStatus::Error, Some(m)),
     };
+    let captured = match crate::capture::Captured::from_log(&spec.stdout) {
+        Ok(c) => c,
+        Err(e) => return Outcome::new(StepStatus::Error, Some(unreadable(&spec.stdout, &e))),
+    };
+    let notice = captured.notice(&spec.stdout);
     let mut outputs = StepOutputs {
         exit_code: Some(code),
-        result: Some(crate::capture::result(&stdout)),
+        result: Some(captured.result),
         ..StepOutputs::default()
     };
     if code != 0 {
-        let tail = read_text(&spec.stderr);
-        let tail: Vec<&str> = tail.lines().rev().take(5).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Outcome {
             status: StepStatus::Failed,
             outputs,
-            message: Some(if tail.is_empty() {
-                format!("exited with code {code}")
-            } else {
-                format!("exited with code {code}: {}", tail.join(" | "))
-            }),
+            message: Some(crate::capture::failure_message(code, &spec.stderr)),
         };
     }
     let collected = match store {
-        Some(store) => collect_outputs(store, step, files.work(), &stdout, &mut outputs).await,
+        Some(store) => collect_outputs(store, step, files.work(), &mut outputs).await,
         None => {
             // No artifacts (checked by the caller): only parameters to read.
             let mut s = step.clone();
             s.outputs.artifacts.clear();
             match Store::open(&dir.join("no-store")).await {
-                Ok(tmp) => collect_outputs(&tmp, &s, files.work(), &stdout, &mut outputs).await,
+                Ok(tmp) => collect_outputs(&tmp, &s, files.work(), &mut outputs).await,
                 Err(e) => Err(e.to_string()),
             }
         }
@@ -951,13 +943,26 @@ async fn attempt_in(
         Ok(()) => Outcome {
             status: StepStatus::Succeeded,
             outputs,
-            message: None,
+            message: notice,
         },
         Err(why) => Outcome {
             status: StepStatus::Error,
             outputs,
             message: Some(why),
         },
+    }
+}
+
+/// Streams a step's log to stderr, ending it with a newline, so the outcome stays alone on
+/// the last line even where the engine merges stderr into stdout (Airflow's BashOperator does).
+/// A log that cannot be echoed is not the step's failure: the engine's log just lacks it.
+fn echo_log(log: &Path) {
+    let mut err = std::io::stderr().lock();
+    if let Ok(n) = crate::logfile::copy_from(log, 0, &mut err)
+        && n > 0
+        && crate::logfile::tail(log, 1).is_ok_and(|t| t.bytes != b"\n")
+    {
+        let _ = err.write_all(b"\n");
     }
 }
 

@@ -27,6 +27,7 @@ mod cgroup;
 mod executor;
 mod forget;
 pub mod launch;
+pub mod logfile;
 mod mapped;
 mod owner;
 mod paths;
