@@ -1,7 +1,8 @@
 //! `couler resume RUN` after the spec file changed (docs/runtime.md, "Resume"): the change is
 //! detected and resume says what to do; `--spec FILE` resumes with the new spec, reusing the
 //! finished steps whose cache keys still match; `--recorded-spec` resumes the recorded one.
-//! `couler runs rm RUN` forgets a run and its pins on the cache, and refuses a live run.
+//! Resuming a run that succeeded reports it as it is. `couler runs rm RUN` forgets a run and
+//! its pins on the cache, and refuses a live run.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -107,9 +108,17 @@ fn a_changed_step_runs_again_and_recorded_spec_resumes_the_old_one() {
     assert_eq!(runs_of_a(&count), 2);
     let out = couler_in(d.path(), &["logs", &run_id, "b"]);
     assert_eq!(text(&out.stdout).trim(), "new data");
-    // The new spec is the run's now: resuming again has nothing to compare against.
-    let out = couler_in(d.path(), &["resume", &run_id]);
-    assert!(text(&out.stderr).contains("already succeeded"), "{out:?}");
+    // The new spec is the run's now: resuming again has nothing to compare against, and
+    // nothing to do. `--output json` reports the run's real state.
+    let out = couler_in(d.path(), &["resume", &run_id, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = json(&out);
+    assert_eq!(report["status"], "Succeeded", "{report}");
+    assert_eq!(report["runId"], run_id.as_str());
+    let said = report["message"].as_str().unwrap_or_default();
+    assert!(said.contains("nothing was resumed"), "{report}");
+    assert_eq!(step(&report, "b")["status"], "Succeeded", "{report}");
+    assert_eq!(runs_of_a(&count), 2, "nothing ran");
 }
 
 #[test]

@@ -152,6 +152,7 @@ pub fn map_items(r: &Reference, step: &str, text: &str) -> Result<Vec<serde_json
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logfile::tests::file as log;
 
     #[test]
     fn one_trailing_newline_goes_and_nothing_else() {
@@ -190,13 +191,6 @@ mod tests {
         assert_eq!(ok.len(), 2);
         let err = map_items(&r, "each", "nope").unwrap_err();
         assert!(!err.contains("KiB"), "{err}");
-    }
-
-    fn log(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
-        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let p = d.path().join("x.stdout.log");
-        std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{e}"));
-        (d, p)
     }
 
     #[test]

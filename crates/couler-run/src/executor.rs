@@ -1084,6 +1084,9 @@ pub(crate) async fn collect_outputs(
                 &o.path,
             ));
         }
+        // A symlink out of the working directory is refused, as inside a stored directory.
+        let p = couler_store::contained(&p, work)
+            .map_err(|e| format!("output artifact `{}`: {e}", o.name))?;
         match store.put(&p).await {
             Ok(stored) => {
                 outputs.artifacts.insert(o.name.clone(), stored);
@@ -1221,7 +1224,12 @@ fn parameter_value(
     let Some(path) = &p.path else {
         return Ok(result.to_string());
     };
-    let file = under(work, path);
+    let mut file = under(work, path);
+    if file.exists() {
+        // A symlink out of the working directory is refused, as for an output artifact.
+        file = couler_store::contained(&file, work)
+            .map_err(|e| format!("output parameter `{}`: {e}", p.name))?;
+    }
     match crate::capture::parameter_file(&file) {
         Ok(Some(v)) => Ok(v),
         Ok(None) => p.default.clone().ok_or_else(|| {

@@ -50,8 +50,8 @@ pub use subworkflow::MAX_DEPTH as MAX_SUBWORKFLOW_DEPTH;
 use couler_ir::{ParamType, Workflow};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -170,9 +170,12 @@ pub struct RunReport {
     pub steps: Vec<StepRecord>,
 }
 
-/// Exclusive ownership of a state directory: an `flock` on `DIR/lock` holding the owner's pid.
-/// The kernel drops the lock when the process dies, so a `kill -9` never leaves it stale.
+/// Exclusive ownership of a state directory: an `flock` on the directory itself, which cannot
+/// be unlinked from under the owner (deleting `DIR/lock` once let a second executor in), and,
+/// as before, on `DIR/lock`, which holds the owner's pid. The kernel drops both when the
+/// process dies, so a `kill -9` never leaves them stale.
 pub struct Lock {
+    _dir: File,
     _file: File,
 }
 
@@ -185,29 +188,53 @@ impl Lock {
             ))
         })?;
         let path = dir.join("lock");
-        let mut f = OpenOptions::new()
+        let locked = |f: &File| {
+            // SAFETY: flock on a descriptor we own; no memory is involved.
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+        };
+        let refused = || {
+            Error::Locked(format!(
+                "another `couler` (pid {}) is running on state directory {}; wait for it, stop it with `couler stop`, or use another --state-dir",
+                lock_owner(&path),
+                dir.display()
+            ))
+        };
+        let d = File::open(dir)
+            .map_err(|e| Error::Io(format!("cannot open {}: {e}", dir.display())))?;
+        if !locked(&d) {
+            return Err(refused());
+        }
+        let f = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
-        // SAFETY: flock on a descriptor we own; no memory is involved.
-        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if r != 0 {
-            let mut owner = String::new();
-            let _ = f.read_to_string(&mut owner);
-            return Err(Error::Locked(format!(
-                "another `couler` (pid {}) is running on state directory {}; wait for it, stop it with `couler stop`, or use another --state-dir",
-                owner.trim(),
-                dir.display()
-            )));
+        if !locked(&f) {
+            return Err(refused());
         }
-        let _ = f.set_len(0);
-        let _ = f.rewind();
-        let _ = write!(f, "{}", std::process::id());
-        Ok(Lock { _file: f })
+        // The pid first, then the rest of an older, longer pid cut off: a reader never sees
+        // an empty file once it has been written.
+        let pid = format!("{}\n", std::process::id());
+        let _ = f.write_all_at(pid.as_bytes(), 0);
+        let _ = f.set_len(pid.len() as u64);
+        Ok(Lock { _dir: d, _file: f })
     }
+}
+
+/// The pid in a held lock's file, for messages: its first line, read again for up to half a
+/// second while the owner has locked but not yet written it; `unknown` if it never appears.
+fn lock_owner(path: &Path) -> String {
+    for _ in 0..25 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let first = text.lines().next().unwrap_or_default().trim();
+        if first.parse::<u32>().is_ok() {
+            return first.to_string();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    "unknown".to_string()
 }
 
 /// The default state directory: `$COULER_STATE_DIR`, else `.couler` in the current directory.
@@ -359,7 +386,8 @@ async fn open_store(
 }
 
 /// Resumes a run that failed, was stopped or crashed: steps recorded Succeeded, Skipped or
-/// Cached keep their outputs and do not run again; the rest run.
+/// Cached keep their outputs and do not run again; the rest run. A run that succeeded is
+/// reported as it is, its message saying that nothing was resumed.
 pub async fn resume(run_id: &str, opts: RunOptions) -> Result<RunReport, Error> {
     resume_with_store(run_id, opts, None).await
 }
@@ -391,9 +419,16 @@ pub async fn resume_with_spec(
         Error::Invalid(format!("no run `{run_id}` in {}", opts.state_dir.display()))
     })?;
     if rec.status == RunStatus::Succeeded.as_str() {
-        return Err(Error::Invalid(format!(
-            "run `{run_id}` already succeeded; there is nothing to resume"
-        )));
+        // Nothing to do: the report is the run's own, as recorded.
+        return Ok(RunReport {
+            run_id: run_id.to_string(),
+            workflow: rec.workflow,
+            status: RunStatus::Succeeded,
+            message: Some("the run already succeeded; nothing was resumed".to_string()),
+            seconds: rec.finished_at.map_or(0.0, |f| f - rec.started_at),
+            state_dir: opts.state_dir.clone(),
+            steps: state.steps(run_id)?,
+        });
     }
     let wf = couler_ir::spec::parse(&rec.spec, couler_ir::Format::Json).map_err(|_| {
         Error::State(format!(

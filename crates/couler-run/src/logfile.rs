@@ -154,12 +154,13 @@ fn write_escaped(s: &str, out: &mut impl Write) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn file(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+    /// A log file holding `bytes`, in a fresh directory.
+    pub(crate) fn file(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let p = d.path().join("log");
+        let p = d.path().join("x.stdout.log");
         std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{e}"));
         (d, p)
     }

@@ -5,7 +5,8 @@
 //! by its pid *and* its start time (field 22 of `/proc/PID/stat`, clock ticks since boot),
 //! both recorded when Couler starts it; a number whose process started at another time is
 //! someone else's and is never signalled. An executor is, in addition, the holder of its state
-//! directory's lock (`flock` on `DIR/lock`, listed in `/proc/locks`): a run still marked
+//! directory's lock (`flock` on `DIR` itself, listed in `/proc/locks`; `DIR/lock`, also locked,
+//! can be deleted from under its owner, the directory cannot): a run still marked
 //! `Running` whose executor fails either test was interrupted (its executor crashed or the
 //! machine rebooted), and readers show it as [`INTERRUPTED`] (docs/runtime.md).
 
@@ -63,7 +64,7 @@ pub fn executor_alive(state_dir: &Path, run: &RunRecord) -> bool {
         // A run recorded before start times were: the lock alone decides.
         None => start_time(pid).is_some(),
     };
-    start_ok && holds_flock(pid, &state_dir.join("lock"))
+    start_ok && holds_flock(pid, state_dir)
 }
 
 /// `run` as readers show it: `Running` becomes [`INTERRUPTED`] when its executor is gone.
@@ -210,6 +211,9 @@ mod tests {
         let other = start.map(|s| s + 1);
         assert!(!executor_alive(d.path(), &run_of(me, other)));
         assert_eq!(settle(d.path(), run_of(me, other)).status, INTERRUPTED);
+        // A deleted lock file does not make a live executor look gone.
+        std::fs::remove_file(d.path().join("lock")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(executor_alive(d.path(), &run_of(me, start)));
         drop(held);
         assert!(
             !executor_alive(d.path(), &run_of(me, start)),

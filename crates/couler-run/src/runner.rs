@@ -325,16 +325,25 @@ pub async fn run_process(
             };
             let (r, ()) = tokio::join!(reaped, container_stopped);
             if matches!(why, Why::Stop) {
-                return ProcessEnd::Stopped;
+                // A step that still ends cleanly (exit 0) in its grace period succeeded: its
+                // outcome and outputs are kept, and `resume` does not run it again.
+                let clean = r
+                    .as_ref()
+                    .is_ok_and(|x| x.log_error.is_none() && exit_code(x.status) == 0);
+                if !clean {
+                    return ProcessEnd::Stopped;
+                }
+                r
+            } else {
+                let (peak_rss_kb, cpu_seconds) = match r {
+                    Ok(x) => (rss.step_peak_kb(x.rss_kb), x.cpu),
+                    Err(_) => (0, 0.0),
+                };
+                return ProcessEnd::TimedOut {
+                    peak_rss_kb,
+                    cpu_seconds,
+                };
             }
-            let (peak_rss_kb, cpu_seconds) = match r {
-                Ok(x) => (rss.step_peak_kb(x.rss_kb), x.cpu),
-                Err(_) => (0, 0.0),
-            };
-            return ProcessEnd::TimedOut {
-                peak_rss_kb,
-                cpu_seconds,
-            };
         }
     };
     match reaped {

@@ -263,6 +263,7 @@ impl State {
     /// Opens (creating if needed) `dir/state.db` and migrates it to [`SCHEMA_VERSION`].
     pub fn open(dir: &Path) -> Result<State, Error> {
         let path = dir.join("state.db");
+        refuse_emptied(dir, &path)?;
         let cannot =
             |e: rusqlite::Error| Error::State(format!("cannot open {}: {e}", path.display()));
         let conn = Connection::open(&path).map_err(cannot)?;
@@ -1077,6 +1078,40 @@ fn step_from_row(r: &Row<'_>) -> rusqlite::Result<StepRecord> {
         log_dir: r.get("log_dir")?,
         message: r.get("message")?,
     })
+}
+
+/// Refuses a `state.db` of 0 bytes in a state directory that holds anything else (runs,
+/// artifacts, a write-ahead log): SQLite would take it for a new database, and the runs and
+/// cache entries recorded there would silently be gone. ([`State::open`] writes a new
+/// database's header and schema at once, so a 0-byte file beside a history is a truncated one:
+/// a full disk, a failed copy.) Beside nothing but the lock, it is a creation cut short.
+fn refuse_emptied(dir: &Path, db: &Path) -> Result<(), Error> {
+    if std::fs::metadata(db).map_or(true, |m| m.len() > 0) {
+        return Ok(());
+    }
+    let ignorable = |name: &str, len: u64| {
+        matches!(name, "lock" | "state.db" | "state.db-shm") || (name == "state.db-wal" && len == 0)
+    };
+    let mut others: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error::State(format!("cannot list {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let len = e.metadata().map_or(0, |m| m.len());
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .filter(|(name, len)| !ignorable(name, *len))
+        .map(|(name, _)| name)
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    others.sort();
+    let d = dir.display();
+    Err(Error::State(format!(
+        "{} is empty (0 bytes), but {d} holds {} of earlier runs: the database was truncated (a full disk, a failed copy?) and opening it would lose every run's history. Restore state.db from a backup; or, to start afresh, move the directory aside (`mv {d} {d}.broken`) or use another --state-dir",
+        db.display(),
+        others.join(", ")
+    )))
 }
 
 #[cfg(test)]

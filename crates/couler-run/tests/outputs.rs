@@ -6,10 +6,6 @@ mod common;
 use common::*;
 use couler_run::RunStatus;
 
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn exactly_one_trailing_newline_is_trimmed_as_on_argo() {
     let d = tmp();

@@ -8,10 +8,6 @@ use couler_run::{Error, RunStatus};
 use std::path::Path;
 use std::time::Instant;
 
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// A spec whose steps can write to `side` (a directory for side-effect files).
 fn spec(side: &Path, body: &str) -> couler_ir::Workflow {
     load(&body.replace("SIDE", &side.to_string_lossy()))
@@ -512,9 +508,18 @@ onExit:
     );
     let exits = std::fs::read_to_string(d.path().join("exit")).unwrap_or_default();
     assert_eq!(exits.lines().collect::<Vec<_>>(), ["Failed", "Succeeded"]);
-    // A succeeded run has nothing to resume.
-    assert!(matches!(
-        couler_run::resume(&r1.run_id, opts(&state)).await,
-        Err(couler_run::Error::Invalid(_))
-    ));
+    // A succeeded run has nothing to resume: it is reported as it is, and nothing runs.
+    let again = couler_run::resume(&r1.run_id, opts(&state))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.status, RunStatus::Succeeded);
+    assert!(
+        again
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("nothing was resumed")
+    );
+    let ran = std::fs::read_to_string(d.path().join("ran")).unwrap_or_default();
+    assert_eq!(ran.lines().count(), 3);
 }

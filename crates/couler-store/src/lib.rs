@@ -46,6 +46,7 @@ mod error;
 mod gc;
 mod manifest;
 mod reflink;
+mod sparse;
 mod verify;
 mod webhdfs;
 
@@ -64,6 +65,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub use error::{StoreError, StoreErrorKind};
 pub use gc::GcReport;
 use manifest::{MANIFEST_FORMAT, MAX_MANIFEST_BYTES, Manifest, ManifestFile};
+pub use sparse::HOLE_LIMIT;
 use verify::BlobState;
 pub use verify::VerifyReport;
 
@@ -438,6 +440,7 @@ impl ArtifactStore {
 
     /// Stores one regular file; returns its digest and size.
     async fn put_file(&self, path: &Path) -> Result<(String, u64), StoreError> {
+        sparse::refuse_sparse(path)?;
         let (hex, size) = hash_file(path).await?;
         let key = blob_key(&hex);
         let digest = format!("sha256:{hex}");
@@ -1199,6 +1202,33 @@ impl<'p> HashingReader<'p> {
 
 type WalkedFile = (String, PathBuf, bool);
 
+/// What `path` resolves to (through every symlink on the way), when that stays inside the
+/// directory `root`: the rule for a symlink inside a stored directory, and for a file or
+/// directory a step declares in its working directory (an output artifact or parameter that is
+/// a symlink to `/etc/hostname` is refused, not stored).
+pub fn contained(path: &Path, root: &Path) -> Result<PathBuf, StoreError> {
+    let canonical_root =
+        std::fs::canonicalize(root).map_err(|e| StoreError::io("resolving", root, e))?;
+    inside(path, &canonical_root, root)
+}
+
+fn inside(path: &Path, canonical_root: &Path, root: &Path) -> Result<PathBuf, StoreError> {
+    let target = std::fs::canonicalize(path)
+        .map_err(|e| StoreError::io("resolving symlink (is it dangling?)", path, e))?;
+    if !target.starts_with(canonical_root) {
+        return Err(StoreError::new(
+            StoreErrorKind::InvalidInput,
+            format!(
+                "cannot store {}: it is a symlink to {}, outside the directory {}; copy the file into the directory instead",
+                path.display(),
+                target.display(),
+                root.display()
+            ),
+        ));
+    }
+    Ok(target)
+}
+
 /// Lists a directory tree: files as (relative path, path to read, executable) and all
 /// directories, both sorted. Symlinks are followed only to files inside `canonical_root`.
 async fn walk(
@@ -1252,20 +1282,7 @@ async fn walk(
             } else if file_type.is_file() {
                 files.push((rel, path, meta.permissions().mode() & 0o111 != 0));
             } else if file_type.is_symlink() {
-                let target = tokio::fs::canonicalize(&path)
-                    .await
-                    .map_err(|e| StoreError::io("resolving symlink (is it dangling?)", &path, e))?;
-                if !target.starts_with(canonical_root) {
-                    return Err(StoreError::new(
-                        StoreErrorKind::InvalidInput,
-                        format!(
-                            "cannot store {}: it is a symlink to {}, outside the directory {}; copy the file into the directory instead",
-                            path.display(),
-                            target.display(),
-                            root.display()
-                        ),
-                    ));
-                }
+                let target = inside(&path, canonical_root, root)?;
                 let target_meta = tokio::fs::metadata(&target)
                     .await
                     .map_err(|e| StoreError::io("reading", &target, e))?;

@@ -9,6 +9,10 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+}
+
 pub fn load(text: &str) -> couler_ir::Workflow {
     match couler_ir::spec::load(text, couler_ir::Format::Yaml) {
         Ok((wf, _)) => wf,
