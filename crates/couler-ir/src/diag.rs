@@ -2,32 +2,41 @@
 
 use std::fmt::Write as _;
 
+/// How serious a [`Diagnostic`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// The spec is refused: nothing is compiled or run.
     Error,
+    /// Worth fixing, but the spec is accepted.
     Warning,
 }
 
 /// A 1-based line and column in a spec file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Location {
+    /// The line, from 1.
     pub line: usize,
+    /// The column, from 1.
     pub column: usize,
 }
 
 /// One problem found in a spec or an IR value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Whether the problem refuses the spec.
     pub severity: Severity,
+    /// What is wrong, in one sentence.
     pub message: String,
     /// Where in the spec, e.g. `steps[2].when`.
     pub path: Option<String>,
+    /// The line and column of `path` in the spec file, once a `SpanIndex` resolved it.
     pub location: Option<Location>,
     /// How to fix it.
     pub help: Option<String>,
 }
 
 impl Diagnostic {
+    /// An error with this message, not yet placed.
     pub fn error(message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
@@ -37,20 +46,24 @@ impl Diagnostic {
             help: None,
         }
     }
+    /// A warning with this message, not yet placed.
     pub fn warning(message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(message)
         }
     }
+    /// Places the diagnostic at a spec path such as `steps[2].when`.
     pub fn at(mut self, path: impl Into<String>) -> Self {
         self.path = Some(path.into());
         self
     }
+    /// Adds how to fix it.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
+    /// Whether it refuses the spec.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -47,13 +47,23 @@ pub enum Reference {
     /// `params.NAME`: a workflow parameter.
     Param(String),
     /// `steps.STEP.…`: an output of another step; using one creates a dependency edge.
-    Step { step: String, output: StepOutput },
+    Step {
+        /// The step read from.
+        step: String,
+        /// Which of its outputs.
+        output: StepOutput,
+    },
     /// `inputs.parameters.NAME`: this step's own input parameter.
     InputParameter(String),
     /// `inputs.artifacts.NAME.path`: where this step finds its input artifact.
     InputArtifactPath(String),
     /// `outputs.parameters.NAME.path` / `outputs.artifacts.NAME.path`: where this step writes an output.
-    OutputPath { artifact: bool, name: String },
+    OutputPath {
+        /// An artifact's path (`true`) or a parameter's (`false`).
+        artifact: bool,
+        /// The output's name.
+        name: String,
+    },
     /// `item` or `item.KEY.…`: the current element of the step's `map`.
     Item(Vec<String>),
     /// `workflow.name`, `workflow.runId`, `workflow.status`.
@@ -70,6 +80,7 @@ fn is_token(s: &str) -> bool {
 }
 
 impl Reference {
+    /// A reference to `output` of step `step`.
     pub fn step(step: impl Into<String>, output: StepOutput) -> Self {
         Reference::Step {
             step: step.into(),
@@ -85,6 +96,7 @@ impl Reference {
         }
     }
 
+    /// Parses a reference without braces, e.g. `steps.train.outputs.parameters.loss`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let parts: Vec<&str> = text.trim().split('.').collect();
         if let Some(bad) = parts.iter().find(|p| !is_token(p)) {
@@ -220,7 +232,9 @@ string_serde!(
 /// One piece of a [`Template`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Segment {
+    /// Literal text.
     Text(String),
+    /// A `{{reference}}` placeholder.
     Ref(Reference),
 }
 
@@ -256,20 +270,24 @@ impl Template {
         Template { segments: out }
     }
 
+    /// A template of plain text, no placeholder.
     pub fn text(text: impl Into<String>) -> Self {
         Self::from_segments([Segment::Text(text.into())])
     }
 
+    /// A template that is one placeholder.
     pub fn reference(r: Reference) -> Self {
         Template {
             segments: vec![Segment::Ref(r)],
         }
     }
 
+    /// The pieces, adjacent texts merged.
     pub fn segments(&self) -> &[Segment] {
         &self.segments
     }
 
+    /// The references of the placeholders, left to right.
     pub fn refs(&self) -> impl Iterator<Item = &Reference> {
         self.segments.iter().filter_map(|s| match s {
             Segment::Ref(r) => Some(r),
@@ -304,6 +322,7 @@ impl Template {
         Ok(out)
     }
 
+    /// Parses `text`: every `{{…}}` that starts with a reference root is a reference.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut segments = Vec::new();
         let mut rest = text;
@@ -368,8 +387,11 @@ string_serde!(Template, Template::parse, "a string");
 /// A literal in an expression.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Literal {
+    /// A quoted string.
     String(String),
+    /// A number.
     Number(f64),
+    /// `true` or `false`.
     Bool(bool),
 }
 
@@ -387,15 +409,22 @@ impl Literal {
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CmpOp {
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
 }
 
 impl CmpOp {
+    /// Every operator, in the order above.
     pub const ALL: [CmpOp; 6] = [
         CmpOp::Eq,
         CmpOp::Ne,
@@ -404,6 +433,7 @@ impl CmpOp {
         CmpOp::Gt,
         CmpOp::Ge,
     ];
+    /// The operator as written in a condition.
     pub fn symbol(self) -> &'static str {
         match self {
             CmpOp::Eq => "==",
@@ -422,19 +452,29 @@ impl CmpOp {
 /// numbers, otherwise as strings; a bare operand is true when its text is `true`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
+    /// A literal operand.
     Literal(Literal),
+    /// A reference operand, read as its text when the condition is evaluated.
     Ref(Reference),
+    /// `left op right`.
     Compare {
+        /// The operator.
         op: CmpOp,
+        /// The left operand.
         left: Box<Expr>,
+        /// The right operand.
         right: Box<Expr>,
     },
+    /// `a && b`.
     And(Box<Expr>, Box<Expr>),
+    /// `a || b`.
     Or(Box<Expr>, Box<Expr>),
+    /// `!a`.
     Not(Box<Expr>),
 }
 
 impl Expr {
+    /// `left op right`.
     pub fn compare(op: CmpOp, left: impl Into<Expr>, right: impl Into<Expr>) -> Expr {
         Expr::Compare {
             op,
@@ -442,12 +482,15 @@ impl Expr {
             right: Box::new(right.into()),
         }
     }
+    /// `self && other`.
     pub fn and(self, other: Expr) -> Expr {
         Expr::And(Box::new(self), Box::new(other))
     }
+    /// `self || other`.
     pub fn or(self, other: Expr) -> Expr {
         Expr::Or(Box::new(self), Box::new(other))
     }
+    /// `!self`.
     #[allow(clippy::should_implement_trait)]
     pub fn not(self) -> Expr {
         Expr::Not(Box::new(self))
@@ -473,6 +516,7 @@ impl Expr {
         out
     }
 
+    /// Parses a condition such as `steps.a.outputs.result == "ok" && !params.skip`.
     pub fn parse(text: &str) -> Result<Expr, String> {
         let tokens = tokenize(text)?;
         let operators = tokens

@@ -69,7 +69,6 @@ impl Graph {
         Graph { preds, succs }
     }
 
-    /// A graph of `n` nodes from `(from, to)` edges (duplicates are dropped).
     /// The graph of the exit handler's steps (`wf.on_exit`, in their order): their
     /// `dependsOn` and references among themselves; reads of main steps add no edge (those
     /// have all ended before the handler starts).
@@ -79,6 +78,7 @@ impl Graph {
         Graph::new(&handler)
     }
 
+    /// A graph of `n` nodes from `(from, to)` edges (duplicates are dropped).
     pub fn from_edges(n: usize, edges: &[(usize, usize)]) -> Graph {
         let mut preds = vec![Vec::new(); n];
         for &(a, b) in edges {
@@ -91,18 +91,23 @@ impl Graph {
         Graph::from_predecessors(preds)
     }
 
+    /// The number of nodes (steps).
     pub fn len(&self) -> usize {
         self.preds.len()
     }
+    /// Whether the graph has no node.
     pub fn is_empty(&self) -> bool {
         self.preds.is_empty()
     }
+    /// The nodes node `i` depends on, sorted.
     pub fn predecessors(&self, i: usize) -> &[usize] {
         &self.preds[i]
     }
+    /// The nodes that depend on node `i`.
     pub fn successors(&self, i: usize) -> &[usize] {
         &self.succs[i]
     }
+    /// The number of edges.
     pub fn edge_count(&self) -> usize {
         self.preds.iter().map(Vec::len).sum()
     }
@@ -113,9 +118,11 @@ impl Graph {
             .enumerate()
             .flat_map(|(to, ps)| ps.iter().map(move |&from| (from, to)))
     }
+    /// The nodes with no predecessor, in order.
     pub fn sources(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.len()).filter(|&i| self.preds[i].is_empty())
     }
+    /// The nodes with no successor, in order.
     pub fn sinks(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.len()).filter(|&i| self.succs[i].is_empty())
     }
@@ -200,6 +207,7 @@ impl Graph {
 /// Steps that depend on each other in a circle: `steps[0] → steps[1] → … → steps[0]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cycle {
+    /// The indices of the steps on the cycle, in dependency order, the first not repeated.
     pub steps: Vec<usize>,
 }
 

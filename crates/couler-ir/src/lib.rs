@@ -15,6 +15,8 @@
 //! Invariants: no I/O, no async, no engine-specific strings. Front ends produce a [`Workflow`];
 //! passes and backends consume one that [`validate`] accepted.
 
+#![deny(missing_docs)]
+
 pub mod comments;
 pub mod cron;
 pub mod diag;

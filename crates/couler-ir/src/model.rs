@@ -27,10 +27,13 @@ pub struct Workflow {
     pub kind: String,
     /// DNS-1123 label: lowercase letters, digits and `-`.
     pub name: String,
+    /// What the workflow does, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Kubernetes labels put on the engine's workflow object.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Kubernetes annotations put on the engine's workflow object.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// Inputs of the whole workflow, set at submit time (`--param k=v`).
@@ -42,17 +45,22 @@ pub struct Workflow {
     /// At most this many steps run at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<u32>,
+    /// Run on a cron schedule instead of once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
+    /// The Kubernetes service account the steps' pods run as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
+    /// Names of secrets used to pull private images.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secrets: Vec<String>,
+    /// Existing volumes (claims, config maps, secrets, …) that steps can mount.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<Volume>,
     /// Volumes created for the run and deleted after it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_claims: Vec<VolumeClaim>,
+    /// How long a finished run is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<Ttl>,
     /// When the engine deletes the pods of finished steps (Argo's `podGC`).
@@ -64,6 +72,7 @@ pub struct Workflow {
     /// Named sets of steps that run concurrently (`concurrent` in the paper's API).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Group>,
+    /// The steps, a DAG through `dependsOn`, groups and references.
     pub steps: Vec<Step>,
     /// The exit handler: runs after every step has ended, whatever happened, and sees
     /// `workflow.status`. One step, or several with dependencies among them (a small DAG);
@@ -103,14 +112,17 @@ impl Workflow {
         }
     }
 
+    /// The step named `name`.
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
     }
 
+    /// The position of the step named `name` in `steps`.
     pub fn step_index(&self, name: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.name == name)
     }
 
+    /// The group named `name`.
     pub fn group(&self, name: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.name == name)
     }
@@ -119,15 +131,19 @@ impl Workflow {
     pub fn effective_retry<'a>(&'a self, step: &'a Step) -> Option<&'a Retry> {
         step.retry.as_ref().or(self.defaults.retry.as_ref())
     }
+    /// The timeout in force for `step`: its own, else the workflow default.
     pub fn effective_timeout(&self, step: &Step) -> Option<Duration> {
         step.timeout.or(self.defaults.timeout)
     }
+    /// The resources in force for `step`: its own, else the workflow default.
     pub fn effective_resources<'a>(&'a self, step: &'a Step) -> Option<&'a Resources> {
         step.resources.as_ref().or(self.defaults.resources.as_ref())
     }
+    /// The cache policy in force for `step`: its own, else the workflow default.
     pub fn effective_cache<'a>(&'a self, step: &'a Step) -> Option<&'a CachePolicy> {
         step.cache.as_ref().or(self.defaults.cache.as_ref())
     }
+    /// The image in force for `step`: its own, else the workflow default.
     pub fn effective_image<'a>(&'a self, step: &'a Step) -> Option<&'a str> {
         step.kind.image().or(self.defaults.image.as_deref())
     }
@@ -137,24 +153,32 @@ impl Workflow {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ParamType {
+    /// Any text (the default).
     #[default]
     String,
+    /// A whole number.
     Int,
+    /// A number.
     Float,
+    /// `true` or `false`.
     Bool,
     /// Any JSON value (lists feed `map.from`).
     Json,
 }
 
+/// An input of the whole workflow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowParam {
+    /// An identifier, read as `params.NAME`.
     pub name: String,
+    /// The type values are checked against.
     #[serde(default, rename = "type", skip_serializing_if = "is_default_type")]
     pub ty: ParamType,
     /// Without a default, the parameter must be given at submit time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
+    /// What the parameter means, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Allowed values, if restricted.
@@ -170,19 +194,25 @@ fn is_default_type(t: &ParamType) -> bool {
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StepDefaults {
+    /// The image of steps that name none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The retry policy of steps that set none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// The timeout of steps that set none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+    /// The resources of steps that set none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
+    /// The cache policy of steps that set none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CachePolicy>,
 }
 
 impl StepDefaults {
+    /// Whether no default is set.
     pub fn is_empty(&self) -> bool {
         *self == StepDefaults::default()
     }
@@ -192,19 +222,25 @@ impl StepDefaults {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ConcurrencyPolicy {
+    /// Start the new run anyway (the default).
     #[default]
     Allow,
+    /// Skip the new run.
     Forbid,
+    /// Stop the running run and start the new one.
     Replace,
 }
 
+/// When scheduled runs start.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Schedule {
     /// Five-field cron expression, e.g. `0 2 * * *`.
     pub cron: String,
+    /// The IANA time zone the cron expression reads in; the engine's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// What happens when a run is due while the previous one still runs.
     #[serde(default, skip_serializing_if = "is_default_concurrency")]
     pub concurrency_policy: ConcurrencyPolicy,
     /// A run that could not start within this time of its slot is skipped.
@@ -220,10 +256,13 @@ fn is_default_concurrency(c: &ConcurrencyPolicy) -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Ttl {
+    /// Keep a finished run this long, whatever its outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_completion: Option<Duration>,
+    /// Keep a succeeded run this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_success: Option<Duration>,
+    /// Keep a failed run this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_failure: Option<Duration>,
 }
@@ -233,6 +272,7 @@ pub struct Ttl {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodGc {
+    /// Which pods are deleted, and when.
     pub strategy: PodGcStrategy,
     /// Wait this long before deleting a pod the strategy selects (time to read its logs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,7 +311,9 @@ impl PodGcStrategy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Group {
+    /// A DNS-1123 label, unique among steps and groups.
     pub name: String,
+    /// The names of the steps in the group.
     pub steps: Vec<String>,
 }
 
@@ -279,31 +321,48 @@ pub struct Group {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StepRepr", into = "StepRepr")]
 pub struct Step {
+    /// A DNS-1123 label, unique in the workflow.
     pub name: String,
+    /// What the step does, for people.
     pub description: Option<String>,
+    /// What the step runs.
     pub kind: StepKind,
+    /// Parameters and artifacts the step reads.
     pub inputs: Inputs,
+    /// Parameters and artifacts the step produces.
     pub outputs: Outputs,
+    /// Environment variables, values with placeholders.
     pub env: BTreeMap<String, Template>,
+    /// Environment variables read from Kubernetes secrets.
     pub secrets: Vec<SecretEnv>,
     /// Explicit dependencies: step or group names (paper Code 4).
     pub depends_on: Vec<String>,
+    /// Run the step only when this condition holds; otherwise it is skipped.
     pub when: Option<Expr>,
+    /// Run one instance of the step per item of a list.
     pub map: Option<Map>,
     /// Run the step again while a condition on its own outputs holds (`exec_while`).
     pub repeat: Option<Repeat>,
+    /// How failed attempts are retried.
     pub retry: Option<Retry>,
+    /// The longest one attempt may run.
     pub timeout: Option<Duration>,
+    /// CPU, memory and GPU requests and limits.
     pub resources: Option<Resources>,
+    /// Run only on nodes with these labels.
     pub node_selector: BTreeMap<String, String>,
+    /// Taints the step's pod tolerates.
     pub tolerations: Vec<Toleration>,
+    /// Volumes mounted into the step.
     pub volume_mounts: Vec<VolumeMount>,
+    /// Memoization: reuse outputs of an identical earlier run.
     pub cache: Option<CachePolicy>,
     /// The workflow goes on (and this step counts as done) even if it fails.
     pub continue_on_failure: bool,
 }
 
 impl Step {
+    /// A step with this name and kind, and nothing else set.
     pub fn new(name: impl Into<String>, kind: StepKind) -> Self {
         Step {
             name: name.into(),
@@ -386,7 +445,6 @@ impl Step {
         out
     }
 
-    /// Every reference the step reads, with the spec path (relative to the step) where it stands.
     /// Whether the step's `when` reads `item`: on a mapped step it then filters instances;
     /// any other `when` decides for the whole step (docs/spec.md §12).
     pub fn when_reads_item(&self) -> bool {
@@ -395,6 +453,7 @@ impl Step {
             .is_some_and(|w| w.refs().iter().any(|r| matches!(r, Reference::Item(_))))
     }
 
+    /// Every reference the step reads, with the spec path (relative to the step) where it stands.
     pub fn references(&self) -> Vec<(String, &Reference)> {
         let mut out: Vec<(String, &Reference)> = Vec::new();
         for (path, t) in self.templates() {
@@ -430,11 +489,17 @@ impl Step {
 /// What a step runs. Exactly one per step.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepKind {
+    /// Run a command in a container image.
     Container(Container),
+    /// Run inline source with an interpreter.
     Script(Script),
+    /// Create or change a Kubernetes object.
     Resource(ResourceStep),
+    /// Run a distributed training job.
     Job(DistributedJob),
+    /// Run another workflow.
     Workflow(SubWorkflow),
+    /// Pause until resumed or for a time.
     Suspend(Suspend),
 }
 
@@ -450,6 +515,7 @@ impl StepKind {
             StepKind::Suspend(_) => "suspend",
         }
     }
+    /// The image the kind names, if it has one.
     pub fn image(&self) -> Option<&str> {
         match self {
             StepKind::Container(c) => c.image.as_deref(),
@@ -460,6 +526,7 @@ impl StepKind {
     }
 }
 
+/// The spec keys of every step kind, as [`StepKind::key`] writes them.
 pub const STEP_KINDS: [&str; 6] = [
     "container",
     "script",
@@ -473,12 +540,16 @@ pub const STEP_KINDS: [&str; 6] = [
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Container {
+    /// The image to run; the workflow's default image when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The command (the image's entrypoint when empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<Template>,
+    /// Arguments to the command.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<Template>,
+    /// The directory the command starts in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
 }
@@ -487,16 +558,20 @@ pub struct Container {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Script {
+    /// The image to run; the workflow's default image when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     #[serde(
         default = "default_interpreter",
         skip_serializing_if = "is_default_interpreter"
     )]
+    /// The interpreter and its arguments; the source file is passed after them.
     pub command: Vec<String>,
+    /// The script's source, with placeholders.
     pub source: Template,
 }
 
+/// The interpreter of a script that names none: `python3`.
 pub fn default_interpreter() -> Vec<String> {
     vec!["python3".to_string()]
 }
@@ -504,14 +579,20 @@ fn is_default_interpreter(c: &Vec<String>) -> bool {
     *c == default_interpreter()
 }
 
+/// What a resource step does with its manifest (`kubectl` verbs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ResourceAction {
+    /// Create the object (the default).
     #[default]
     Create,
+    /// Create or update the object.
     Apply,
+    /// Delete the object.
     Delete,
+    /// Patch the object.
     Patch,
+    /// Replace the object.
     Replace,
 }
 
@@ -519,6 +600,7 @@ pub enum ResourceAction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceStep {
+    /// What to do with the manifest.
     #[serde(default, skip_serializing_if = "is_default_action")]
     pub action: ResourceAction,
     /// The object, as YAML text.
@@ -526,6 +608,7 @@ pub struct ResourceStep {
     /// e.g. `status.succeeded > 0`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_condition: Option<String>,
+    /// When this holds on the object, the step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_condition: Option<String>,
 }
@@ -534,11 +617,15 @@ fn is_default_action(a: &ResourceAction) -> bool {
     *a == ResourceAction::Create
 }
 
+/// The training operator a distributed job runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Framework {
+    /// A Kubeflow TFJob.
     Tensorflow,
+    /// A Kubeflow PyTorchJob.
     Pytorch,
+    /// A Kubeflow MPIJob.
     Mpi,
 }
 
@@ -553,12 +640,16 @@ impl Framework {
     }
 }
 
+/// Which pods the training operator deletes when the job ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum CleanPodPolicy {
+    /// The pods still running (the default).
     #[default]
     Running,
+    /// All pods.
     All,
+    /// No pod.
     None,
 }
 
@@ -566,14 +657,19 @@ pub enum CleanPodPolicy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DistributedJob {
+    /// The training operator.
     pub framework: Framework,
+    /// The image every replica runs.
     pub image: String,
+    /// The command every replica runs (the image's entrypoint when empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<Template>,
+    /// Arguments to the command.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<Template>,
     /// Replica count per role, e.g. `{ps: 1, worker: 4}`.
     pub replicas: BTreeMap<String, u32>,
+    /// Which pods are deleted when the job ends.
     #[serde(default, skip_serializing_if = "is_default_clean")]
     pub clean_pod_policy: CleanPodPolicy,
 }
@@ -589,6 +685,7 @@ pub struct SubWorkflow {
     /// A spec file path (relative to this file) or the name of a registered workflow template.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// Values of the sub-workflow's parameters, with placeholders.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, Template>,
 }
@@ -597,28 +694,35 @@ pub struct SubWorkflow {
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Suspend {
+    /// Resume by itself after this long; without it, only when resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
 }
 
+/// What a step reads.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Inputs {
+    /// Named parameters, read as `inputs.parameters.NAME`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<InputParameter>,
+    /// Files or directories placed before the step starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<InputArtifact>,
 }
 
 impl Inputs {
+    /// Whether the step reads no input.
     pub fn is_empty(&self) -> bool {
         self.parameters.is_empty() && self.artifacts.is_empty()
     }
 }
 
+/// A named input parameter of a step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InputParameter {
+    /// An identifier, unique among the step's input parameters.
     pub name: String,
     /// The value; may reference workflow params and other steps' outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -628,9 +732,11 @@ pub struct InputParameter {
 /// An input file or directory, placed at `path` before the step starts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputArtifact {
+    /// An identifier, unique among the step's input artifacts.
     pub name: String,
     /// Where the step expects it; relative paths are under the step's working directory.
     pub path: String,
+    /// Where the artifact comes from (a step's output or external storage).
     pub source: Option<ArtifactSource>,
     /// A missing optional artifact is not an error.
     pub optional: bool,
@@ -645,16 +751,20 @@ pub enum ArtifactSource {
     Storage(Storage),
 }
 
+/// What a step produces.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Outputs {
+    /// Small string outputs, read as `steps.S.outputs.parameters.NAME`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<OutputParameter>,
+    /// Files or directories kept in the artifact store.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<OutputArtifact>,
 }
 
 impl Outputs {
+    /// Whether the step produces no output.
     pub fn is_empty(&self) -> bool {
         self.parameters.is_empty() && self.artifacts.is_empty()
     }
@@ -664,7 +774,9 @@ impl Outputs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OutputParameter {
+    /// An identifier, unique among the step's output parameters.
     pub name: String,
+    /// The file holding the value; the step's standard output when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Used when the file is missing.
@@ -676,11 +788,14 @@ pub struct OutputParameter {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OutputArtifact {
+    /// An identifier, unique among the step's output artifacts.
     pub name: String,
+    /// Where the step writes it; relative paths are under the step's working directory.
     pub path: String,
     /// Where to keep it; the workflow's artifact repository when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<Storage>,
+    /// A missing optional artifact is not an error.
     #[serde(default, skip_serializing_if = "is_false")]
     pub optional: bool,
 }
@@ -691,16 +806,24 @@ pub struct OutputArtifact {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StorageRepr", into = "StorageRepr")]
 pub enum Storage {
+    /// A directory on the machine that runs the step.
     Local(LocalStorage),
+    /// Amazon S3 or an S3-compatible service.
     S3(S3Storage),
+    /// Google Cloud Storage.
     Gcs(GcsStorage),
+    /// Alibaba Cloud OSS.
     Oss(OssStorage),
+    /// HDFS (through WebHDFS on the local runtime).
     Hdfs(HdfsStorage),
+    /// A Git repository (inputs only).
     Git(GitStorage),
+    /// An HTTP(S) URL (inputs only).
     Http(HttpStorage),
 }
 
 impl Storage {
+    /// The spec key of this kind of storage (`local`, `s3`, …).
     pub fn key(&self) -> &'static str {
         match self {
             Storage::Local(_) => "local",
@@ -718,10 +841,13 @@ impl Storage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretKeyRef {
+    /// The secret's name.
     pub name: String,
+    /// The key inside the secret.
     pub key: String,
 }
 
+/// Artifacts kept in a local directory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LocalStorage {
@@ -729,55 +855,75 @@ pub struct LocalStorage {
     pub path: String,
 }
 
+/// Artifacts kept in an S3 bucket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct S3Storage {
+    /// The bucket's name.
     pub bucket: String,
     /// Object key or prefix; empty in a repository (Couler chooses per artifact).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key: String,
+    /// The service's endpoint URL; AWS's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The bucket's region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Talk plain HTTP instead of HTTPS.
     #[serde(default, skip_serializing_if = "is_false")]
     pub insecure: bool,
+    /// The access key id, from a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<SecretKeyRef>,
+    /// The secret access key, from a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<SecretKeyRef>,
 }
 
+/// Artifacts kept in a Google Cloud Storage bucket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GcsStorage {
+    /// The bucket's name.
     pub bucket: String,
+    /// Object key or prefix; empty in a repository (Couler chooses per artifact).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key: String,
+    /// The service account's JSON key, from a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_key: Option<SecretKeyRef>,
 }
 
+/// Artifacts kept in an Alibaba Cloud OSS bucket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OssStorage {
+    /// The service's endpoint URL.
     pub endpoint: String,
+    /// The bucket's name.
     pub bucket: String,
+    /// Object key or prefix; empty in a repository (Couler chooses per artifact).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key: String,
+    /// The access key id, from a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<SecretKeyRef>,
+    /// The access key secret, from a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<SecretKeyRef>,
 }
 
+/// Artifacts kept in HDFS.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HdfsStorage {
     /// Name node addresses, `host:port`.
     pub addresses: Vec<String>,
+    /// The path or prefix; empty in a repository (Couler chooses per artifact).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path: String,
+    /// The HDFS user to act as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
@@ -786,9 +932,12 @@ pub struct HdfsStorage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GitStorage {
+    /// The repository's URL.
     pub repo: String,
+    /// The branch, tag or commit to check out; the default branch when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// Clone only this many commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth: Option<u32>,
 }
@@ -797,6 +946,7 @@ pub struct GitStorage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpStorage {
+    /// The URL.
     pub url: String,
 }
 
@@ -815,17 +965,26 @@ pub struct SecretEnv {
 /// Fan a step out over a list: one instance per item, `{{item}}` in its strings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Map {
+    /// The list to fan out over.
     pub over: MapOver,
     /// At most this many instances at once.
     pub parallelism: Option<u32>,
 }
 
+/// The list a [`Map`] fans out over.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MapOver {
     /// A fixed list of values (scalars or objects).
     Items(Vec<serde_json::Value>),
     /// Integers `start, start+step, …` below `stop`, as Python's `range`.
-    Range { start: i64, stop: i64, step: i64 },
+    Range {
+        /// The first value.
+        start: i64,
+        /// The bound, never reached.
+        stop: i64,
+        /// The distance between values; negative counts down, 0 is refused.
+        step: i64,
+    },
     /// A JSON list produced upstream or given as a workflow parameter.
     From(Reference),
 }
@@ -837,6 +996,7 @@ pub struct Repeat {
     /// Evaluated on the step's own outputs after each run.
     #[serde(rename = "while")]
     pub condition: Expr,
+    /// The most runs in all, the first included.
     pub max_iterations: u32,
 }
 
@@ -855,13 +1015,16 @@ pub enum RetryOn {
     Always,
 }
 
+/// How a failed step is retried.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Retry {
     /// Retries after the first attempt.
     pub limit: u32,
+    /// Which failures are retried.
     #[serde(default, skip_serializing_if = "is_default_retry_on")]
     pub on: RetryOn,
+    /// How long to wait between attempts; no wait when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff: Option<Backoff>,
 }
@@ -874,9 +1037,12 @@ fn is_default_retry_on(r: &RetryOn) -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Backoff {
+    /// The first wait.
     pub duration: Duration,
+    /// Each wait is the previous one times this (default 2).
     #[serde(default = "default_factor", skip_serializing_if = "is_default_factor")]
     pub factor: u32,
+    /// No wait is longer than this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<Duration>,
 }
@@ -888,15 +1054,19 @@ fn is_default_factor(f: &u32) -> bool {
     *f == 2
 }
 
+/// Compute resources of a step.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
+    /// What the scheduler reserves for the step.
     #[serde(default, skip_serializing_if = "ResourceList::is_empty")]
     pub requests: ResourceList,
+    /// What the step may use at most.
     #[serde(default, skip_serializing_if = "ResourceList::is_empty")]
     pub limits: ResourceList,
 }
 
+/// Amounts of compute resources.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceList {
@@ -909,41 +1079,56 @@ pub struct ResourceList {
     /// Whole GPUs (`nvidia.com/gpu`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<u32>,
+    /// Bytes of node-local scratch space: `10Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage: Option<Quantity>,
 }
 
 impl ResourceList {
+    /// Whether no amount is set.
     pub fn is_empty(&self) -> bool {
         *self == ResourceList::default()
     }
 }
 
+/// How a [`Toleration`] matches a taint's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum TolerationOperator {
+    /// The taint's value equals the toleration's (the default).
     #[default]
     Equal,
+    /// Any value matches.
     Exists,
 }
 
+/// What a taint does to pods that do not tolerate it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaintEffect {
+    /// Such pods are not scheduled on the node.
     NoSchedule,
+    /// The scheduler avoids the node for such pods.
     PreferNoSchedule,
+    /// Such pods are evicted from the node.
     NoExecute,
 }
 
+/// A Kubernetes taint the step's pod tolerates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Toleration {
+    /// The taint's key; every key when absent (with `Exists`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// How the value is matched.
     #[serde(default, skip_serializing_if = "is_default_operator")]
     pub operator: TolerationOperator,
+    /// The taint's value (with `Equal`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// The taint's effect; every effect when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect: Option<TaintEffect>,
+    /// How long a `NoExecute` taint is tolerated before eviction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub toleration_seconds: Option<u64>,
 }
@@ -956,7 +1141,9 @@ fn is_default_operator(o: &TolerationOperator) -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Volume {
+    /// A DNS-1123 label, unique among volumes and volume claims.
     pub name: String,
+    /// What the volume is.
     pub source: VolumeSource,
 }
 
@@ -966,16 +1153,24 @@ pub struct Volume {
 pub enum VolumeSource {
     /// An existing PersistentVolumeClaim.
     Claim {
+        /// The claim's name.
         name: String,
     },
+    /// A ConfigMap, one file per key.
     ConfigMap {
+        /// The ConfigMap's name.
         name: String,
     },
+    /// A Secret, one file per key.
     Secret {
+        /// The Secret's name.
         name: String,
     },
+    /// An empty directory that lives as long as the step's pod.
     EmptyDir {},
+    /// A directory of the node the pod runs on.
     HostPath {
+        /// The directory's path on the node.
         path: String,
     },
 }
@@ -984,14 +1179,18 @@ pub enum VolumeSource {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VolumeClaim {
+    /// A DNS-1123 label, unique among volumes and volume claims.
     pub name: String,
+    /// The claim's size, e.g. `10Gi`.
     pub size: Quantity,
+    /// The storage class; the cluster's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
     #[serde(
         default = "default_access_modes",
         skip_serializing_if = "is_default_access_modes"
     )]
+    /// Access modes (default `ReadWriteOnce`).
     pub access_modes: Vec<String>,
 }
 
@@ -1002,14 +1201,18 @@ fn is_default_access_modes(m: &Vec<String>) -> bool {
     *m == default_access_modes()
 }
 
+/// A volume mounted into a step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VolumeMount {
     /// A workflow volume or volume claim.
     pub name: String,
+    /// Where the volume appears in the step's file system.
     pub mount_path: String,
+    /// Mount read-only.
     #[serde(default, skip_serializing_if = "is_false")]
     pub read_only: bool,
+    /// Mount only this path inside the volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_path: Option<String>,
 }
@@ -1018,6 +1221,7 @@ pub struct VolumeMount {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CachePolicy {
+    /// Whether the step is memoized (default `true` once a policy is written).
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub enabled: bool,
     /// Bump to invalidate earlier results of an unchanged step.

@@ -18,7 +18,9 @@ use std::path::Path;
 /// The text formats of a spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// YAML (`.yaml`, `.yml`).
     Yaml,
+    /// JSON (`.json`).
     Json,
 }
 
@@ -97,6 +99,7 @@ pub fn to_json(wf: &Workflow) -> String {
     s
 }
 
+/// Prints the IR in `format`: canonical YAML or JSON; equal IR gives equal bytes.
 pub fn to_string(wf: &Workflow, format: Format) -> String {
     match format {
         Format::Yaml => to_yaml(wf),

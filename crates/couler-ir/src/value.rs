@@ -22,14 +22,17 @@ const UNITS: [(&str, u64); 5] = [
 ];
 
 impl Duration {
+    /// A duration of `millis` milliseconds.
     pub const fn from_millis(millis: u64) -> Self {
         Duration { millis }
     }
+    /// A duration of `secs` seconds (saturating).
     pub const fn from_secs(secs: u64) -> Self {
         Duration {
             millis: secs.saturating_mul(1000),
         }
     }
+    /// The duration in milliseconds.
     pub const fn as_millis(&self) -> u64 {
         self.millis
     }
@@ -37,6 +40,7 @@ impl Duration {
     pub const fn as_secs_ceil(&self) -> u64 {
         self.millis.div_ceil(1000)
     }
+    /// The same duration as a [`std::time::Duration`].
     pub fn as_std(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.millis)
     }
@@ -140,6 +144,7 @@ const SUFFIXES: [(&str, f64); 13] = [
 ];
 
 impl Quantity {
+    /// The quantity as written, e.g. `500m` or `4Gi`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
