@@ -6,7 +6,8 @@
 //! eviction order, blob collection) are `couler_run::cache_budget`. `budget` is shared with
 //! `couler run|resume --cache-size`.
 
-use crate::runtime::{Output, StateArg, error_code, open_existing, tokio_rt};
+use crate::exit::{self, FAILED, INVALID, OK};
+use crate::state_dir::{Output, StateArg, open_existing, tokio_rt};
 use clap::{Args, Subcommand};
 use couler_opt::cache::PolicyKind;
 use couler_opt::cache::{Budget, rank};
@@ -127,12 +128,12 @@ pub fn run(args: CacheArgs) -> u8 {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {}", e.replace("--cache-policy", "--policy"));
-            return 2;
+            return INVALID;
         }
     };
     let dir = q.state.dir();
     let json = q.output == Output::Json;
-    let Some(rt) = tokio_rt() else { return 1 };
+    let Some(rt) = tokio_rt() else { return FAILED };
     let result = rt.block_on(async {
         if what == "gc" {
             return gc(&dir, given.as_ref(), json).await;
@@ -155,10 +156,10 @@ pub fn run(args: CacheArgs) -> u8 {
         Ok(())
     });
     match result {
-        Ok(()) => 0,
+        Ok(()) => OK,
         Err(e) => {
             eprintln!("error: {e}");
-            error_code(&e)
+            exit::of_error(&e)
         }
     }
 }
@@ -242,7 +243,7 @@ fn verify(args: &VerifyArgs) -> u8 {
         .or_else(|| std::env::var("COULER_ARTIFACT_STORE").ok())
         .filter(|v| !v.trim().is_empty());
     let dir = args.state.dir();
-    let Some(rt) = tokio_rt() else { return 1 };
+    let Some(rt) = tokio_rt() else { return FAILED };
     let result = rt.block_on(async {
         let location = match location {
             Some(text) => couler_run::artifacts::Location::parse(&text)?,
@@ -265,7 +266,7 @@ fn verify(args: &VerifyArgs) -> u8 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return error_code(&e);
+            return exit::of_error(&e);
         }
     };
     if args.output == Output::Json {
@@ -297,7 +298,11 @@ fn verify(args: &VerifyArgs) -> u8 {
             }
         );
     }
-    u8::from(!report.corrupt.is_empty() && !report.repaired)
+    if report.corrupt.is_empty() || report.repaired {
+        OK
+    } else {
+        FAILED
+    }
 }
 
 fn print_ls(ranked: &[Ranked], b: &CacheBudget, json: bool) {

@@ -1,15 +1,12 @@
 //! One function per subcommand; each returns the process exit code.
 
+use crate::exit::{FAILED, INVALID, OK};
 use crate::input::{Source, load_or_report};
 use crate::{GraphFormat, OutputFormat};
 use couler_ir::{Diagnostic, Format, Graph, Severity, Workflow, spec};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::Path;
-
-pub const OK: u8 = 0;
-pub const FAILED: u8 = 1;
-pub const INVALID: u8 = 2;
 
 /// `couler validate`, with `engine` run on each valid workflow (`--target`; `None` without one):
 /// whether it passes, and its report, added to the file's as `engine`.

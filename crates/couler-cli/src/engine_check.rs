@@ -5,7 +5,7 @@
 //! written; an error exits 2, as `couler compile` does.
 
 use crate::OutputFormat;
-use crate::compile::{LoweringArgs, Target};
+use crate::lowering::{LoweringArgs, Target};
 use couler_ir::Workflow;
 use serde_json::{Value, json};
 

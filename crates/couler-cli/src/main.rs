@@ -1,21 +1,23 @@
 //! `couler`: the command-line interface of Couler.
 //!
-//! Exit codes, for every command: 0 success, 1 the workflow failed, 2 invalid input
-//! (bad spec, bad arguments, unreadable file).
+//! Exit codes, for every command: `exit.rs`.
 
 mod cache;
 mod child_run;
 mod commands;
 mod compile;
 mod engine_check;
+mod exit;
 mod input;
 mod launch;
+mod lowering;
 mod optimize;
 mod respec;
 mod runtime;
 mod say;
 mod simulate;
 mod split;
+mod state_dir;
 mod submit;
 mod subworkflows;
 
@@ -29,7 +31,8 @@ use std::process::ExitCode;
     version,
     about = "Write an ML workflow once; validate, inspect and run it anywhere",
     long_about = "Couler turns one engine-independent workflow spec into runs on Argo Workflows, \
-Apache Airflow, Tekton, or the embedded local runtime.\n\nExit codes: 0 ok, 1 workflow failed, 2 invalid input.",
+Apache Airflow, Tekton, or the embedded local runtime.",
+    after_help = exit::summary(),
     propagate_version = true
 )]
 struct Cli {
@@ -52,10 +55,10 @@ enum Command {
         output: OutputArg,
         /// Also run this engine's checks: the files must compile for it
         #[arg(long, short, value_enum)]
-        target: Option<compile::Target>,
+        target: Option<lowering::Target>,
         /// The lowering, as for `couler compile` (with --target)
         #[command(flatten)]
-        lowering: compile::LoweringArgs,
+        lowering: lowering::LoweringArgs,
     },
     /// Show a workflow's dependency graph
     Graph {
@@ -237,7 +240,7 @@ fn main() -> ExitCode {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "couler", &mut std::io::stdout());
-            0
+            exit::OK
         }
     };
     ExitCode::from(code)

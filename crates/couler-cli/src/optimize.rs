@@ -28,15 +28,15 @@ pub fn run(args: OptimizeArgs) -> u8 {
         Some(Ok(Budget::Bytes(b))) => Some(b),
         Some(Ok(Budget::Percent(_))) => {
             eprintln!("error: --cache-size takes a size (10Gi, 500M, 4096), not a percentage");
-            return 2;
+            return crate::exit::INVALID;
         }
         Some(Err(e)) => {
             eprintln!("error: --cache-size: {e}");
-            return 2;
+            return crate::exit::INVALID;
         }
     };
     let Some(wf) = crate::input::load_or_report(&args.file) else {
-        return 2;
+        return crate::exit::INVALID;
     };
     let pass = CachePass {
         budget,
@@ -49,11 +49,11 @@ pub fn run(args: OptimizeArgs) -> u8 {
             for d in &plan.decisions {
                 println!("  {:<40} {:<22} {}", d.subject, d.action, d.reason);
             }
-            0
+            crate::exit::OK
         }
         Err(e) => {
             eprintln!("error: {}: {e}", args.file.display());
-            1
+            crate::exit::FAILED
         }
     }
 }

@@ -3,9 +3,10 @@
 //! steps reused where their cache keys still match), `--recorded-spec` with the recorded one;
 //! without either, resume stops and says both (docs/runtime.md, "Resume").
 
+use crate::exit;
 use crate::input;
-use crate::runtime::open_existing;
 use crate::say::tell;
+use crate::state_dir::open_existing;
 use couler_ir::{Format, Workflow, spec};
 use couler_run::Error;
 use std::path::{Path, PathBuf};
@@ -33,10 +34,10 @@ pub(crate) fn choose(
     };
     let recorded = read().map_err(|e| {
         tell!("error: {e}");
-        crate::runtime::error_code(&e)
+        exit::of_error(&e)
     })?;
     if let Some(file) = spec_arg {
-        let new = input::load_or_report(file).ok_or(2u8)?;
+        let new = input::load_or_report(file).ok_or(exit::INVALID)?;
         let changed = spec::to_json(&new) != recorded;
         return Ok(Chosen {
             workflow: new,
@@ -45,7 +46,7 @@ pub(crate) fn choose(
     }
     let workflow = spec::parse(&recorded, Format::Json).map_err(|_| {
         tell!("error: the stored spec of run `{run_id}` cannot be read back");
-        1u8
+        exit::FAILED
     })?;
     if !recorded_spec
         && let Some(file) = couler_run::recorded_spec_file(dir, run_id)
@@ -55,7 +56,7 @@ pub(crate) fn choose(
         tell!(
             "error: {f} changed since run `{run_id}` started; resume does not take it silently. Either\n  couler resume {run_id} --spec {f}\n      resumes with the file as it is now (finished steps are reused where their cache keys still match; the rest run again), or\n  couler resume {run_id} --recorded-spec\n      resumes the workflow as the run recorded it (`couler runs rm {run_id}` forgets the run; `couler run {f}` starts a new one)"
         );
-        return Err(2);
+        return Err(exit::INVALID);
     }
     Ok(Chosen {
         workflow,

@@ -1,27 +1,22 @@
 //! The local-runtime commands: `run`, `resume`, `runs`, `status`, `logs`, `stop`.
 //!
-//! Exit codes: 0 the run succeeded (or the query worked), 1 the workflow failed or was stopped,
-//! 2 invalid input (bad spec or params, unknown run, a state directory another `couler` holds or a
-//! newer Couler wrote).
+//! Exit codes (`exit.rs`): OK the run succeeded (or the query worked), FAILED the workflow failed
+//! or was stopped, INVALID invalid input (bad spec or params, unknown run, a state directory
+//! another `couler` holds or a newer Couler wrote), INTERRUPTED a repeated Ctrl-C ended it at once.
 
+use crate::exit::{self, FAILED, INVALID, OK};
 use crate::input;
 use crate::say::{say, tell};
+use crate::state_dir::{Output, StateArg, open_existing, tokio_rt};
 use clap::{Args, ValueEnum};
 use couler_ir::{StepKind, Workflow};
-use couler_run::{Error, Event, RunOptions, RunReport, RunStatus, Runtime, State, StepStatus};
+use couler_run::{Error, Event, RunOptions, RunReport, RunStatus, Runtime, StepStatus};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
-pub enum Output {
-    #[default]
-    Text,
-    Json,
-}
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
 pub enum RuntimeArg {
@@ -32,21 +27,6 @@ pub enum RuntimeArg {
     Docker,
     /// Container steps run in their image with `podman run`
     Podman,
-}
-
-#[derive(Args)]
-pub struct StateArg {
-    /// State directory (runs, logs, artifacts, cache) [default: $COULER_STATE_DIR or .couler]
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
-}
-
-impl StateArg {
-    pub(crate) fn dir(&self) -> PathBuf {
-        self.state_dir
-            .clone()
-            .unwrap_or_else(couler_run::default_state_dir)
-    }
 }
 
 #[derive(Args)]
@@ -163,26 +143,6 @@ pub struct StopArgs {
     output: Output,
 }
 
-pub(crate) fn tokio_rt() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            tell!("error: cannot start the async runtime: {e}");
-            None
-        }
-    }
-}
-
-pub(crate) fn error_code(e: &Error) -> u8 {
-    match e {
-        Error::Invalid(_) | Error::Locked(_) | Error::NewerState { .. } => 2,
-        _ => 1,
-    }
-}
-
 fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, String> {
     raw.iter()
         .map(|p| match p.split_once('=') {
@@ -214,13 +174,13 @@ fn runtime_of(a: RuntimeArg) -> Runtime {
 /// `couler run FILE`
 pub fn run(args: RunArgs) -> u8 {
     let Some(wf) = input::load_or_report(&args.file) else {
-        return 2;
+        return INVALID;
     };
     let params = match parse_params(&args.params) {
         Ok(p) => p,
         Err(e) => {
             tell!("{e}");
-            return 2;
+            return INVALID;
         }
     };
     let wf_ref = &wf;
@@ -280,7 +240,7 @@ where
         tell!(
             "error: --runtime {engine}: `{engine}` is not on PATH; install it or use --runtime host"
         );
-        return 2;
+        return INVALID;
     }
     let has_images = wf
         .steps
@@ -300,10 +260,10 @@ where
         Ok(b) => b,
         Err(e) => {
             tell!("error: {e}");
-            return 2;
+            return INVALID;
         }
     };
-    let Some(rt) = tokio_rt() else { return 1 };
+    let Some(rt) = tokio_rt() else { return FAILED };
     let json = exec.output == Output::Json;
     rt.block_on(async move {
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -328,8 +288,8 @@ where
             Ok(report) => {
                 print_report(&report, json);
                 match report.status {
-                    RunStatus::Succeeded => 0,
-                    _ => 1,
+                    RunStatus::Succeeded => OK,
+                    _ => FAILED,
                 }
             }
             Err(e) => {
@@ -340,7 +300,7 @@ where
                     );
                 }
                 tell!("error: {e}");
-                error_code(&e)
+                exit::of_error(&e)
             }
         }
     })
@@ -381,7 +341,7 @@ async fn watch_signals(stop: watch::Sender<bool>, has_exit_handler: bool) {
         let _ = stop.send(true);
         next().await;
     }
-    std::process::exit(130);
+    std::process::exit(exit::INTERRUPTED.into());
 }
 
 fn symbol(s: StepStatus) -> &'static str {
@@ -571,22 +531,11 @@ fn print_report(report: &RunReport, json: bool) {
     }
 }
 
-/// Opens an existing state directory for reading (does not create one).
-pub(crate) fn open_existing(dir: &Path) -> Result<State, Error> {
-    if !dir.join("state.db").exists() {
-        return Err(Error::Invalid(format!(
-            "{} holds no Couler state (no runs yet; `couler run` creates it)",
-            dir.display()
-        )));
-    }
-    State::open(dir)
-}
-
 /// A read of the state store (synchronous: no async runtime to start), its error printed.
 fn query<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, u8> {
     f().map_err(|e| {
         tell!("error: {e}");
-        error_code(&e)
+        exit::of_error(&e)
     })
 }
 
@@ -605,7 +554,7 @@ pub fn runs(args: RunsArgs) -> u8 {
             "{}",
             serde_json::to_string_pretty(&runs).unwrap_or_default()
         );
-        return 0;
+        return OK;
     }
     say!(
         "{:<40} {:<11} {:<20} {:>10}  workflow",
@@ -628,16 +577,16 @@ pub fn runs(args: RunsArgs) -> u8 {
             r.workflow
         );
     }
-    0
+    OK
 }
 
 /// `couler runs rm RUN`
 fn forget(dir: &Path, run_id: &str) -> u8 {
     if let Err(e) = open_existing(dir) {
         tell!("error: {e}");
-        return error_code(&e);
+        return exit::of_error(&e);
     }
-    let Some(rt) = tokio_rt() else { return 1 };
+    let Some(rt) = tokio_rt() else { return FAILED };
     match rt.block_on(couler_run::forget_run(dir, run_id)) {
         Ok(ids) => {
             say!(
@@ -647,11 +596,11 @@ fn forget(dir: &Path, run_id: &str) -> u8 {
                     n => format!(" and its {} nested runs", n - 1),
                 }
             );
-            0
+            OK
         }
         Err(e) => {
             tell!("error: {e}");
-            error_code(&e)
+            exit::of_error(&e)
         }
     }
 }
@@ -696,7 +645,7 @@ pub fn status(args: StatusArgs) -> u8 {
     if args.output == Output::Json {
         let v = serde_json::json!({"run": run, "steps": steps});
         say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return 0;
+        return OK;
     }
     say!("run {} ({}): {}", run.id, run.workflow, run.status);
     if let Some(m) = &run.message {
@@ -731,13 +680,13 @@ pub fn status(args: StatusArgs) -> u8 {
             s.message.as_deref().unwrap_or("")
         );
     }
-    0
+    OK
 }
 
 /// `couler logs RUN STEP [--follow]`
 pub fn logs(args: LogsArgs) -> u8 {
     let dir = args.state.dir();
-    let Some(rt) = tokio_rt() else { return 1 };
+    let Some(rt) = tokio_rt() else { return FAILED };
     let r: Result<u8, Error> = rt.block_on(async {
         let state = open_existing(&dir)?;
         if state.run(&args.run_id)?.is_none() {
@@ -771,7 +720,7 @@ pub fn logs(args: LogsArgs) -> u8 {
             logs_json(&nodes, &mut out)
                 .and_then(|()| out.flush())
                 .map_err(|e| Error::Io(format!("cannot write the logs: {e}")))?;
-            return Ok(0);
+            return Ok(OK);
         }
         for s in &nodes {
             if nodes.len() > 1 {
@@ -826,11 +775,11 @@ pub fn logs(args: LogsArgs) -> u8 {
                 print_file_to_stderr(&log_files(&d).1);
             }
         }
-        Ok(0)
+        Ok(OK)
     });
     r.unwrap_or_else(|e| {
         tell!("error: {e}");
-        error_code(&e)
+        exit::of_error(&e)
     })
 }
 
@@ -927,5 +876,5 @@ pub fn stop(args: StopArgs) -> u8 {
             run.status
         );
     }
-    0
+    OK
 }

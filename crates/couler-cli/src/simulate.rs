@@ -65,11 +65,11 @@ pub fn run(args: SimulateArgs) -> u8 {
     match simulate_cache(&args) {
         Ok(text) => {
             print!("{text}");
-            0
+            crate::exit::OK
         }
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            crate::exit::INVALID
         }
     }
 }

@@ -4,9 +4,10 @@
 //! [`SplitLowering`](couler_backends::SplitLowering). `--target local` writes only the IR parts,
 //! with a directory exchange, for `couler run`. See `docs/splitting.md`.
 
-use crate::commands::{INVALID, OK, write_atomically};
-use crate::compile::LoweringArgs;
+use crate::commands::write_atomically;
+use crate::exit::{INVALID, OK};
 use crate::input::load_or_report;
+use crate::lowering::LoweringArgs;
 use clap::{Args, ValueEnum};
 use couler_backends::{Backend, ExchangeKinds, Options, SplitLowering};
 use couler_ir::{Quantity, Workflow};

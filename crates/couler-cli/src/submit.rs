@@ -42,23 +42,23 @@ enum Engine {
 /// Runs `couler submit`; returns the exit code.
 pub fn run(args: &SubmitArgs) -> u8 {
     let Some(wf) = load_or_report(&args.file) else {
-        return crate::commands::INVALID;
+        return crate::exit::INVALID;
     };
     let Engine::Argo = args.engine;
     let Some(options) = crate::subworkflows::with_names(Options::default(), &wf, &args.file) else {
-        return crate::commands::INVALID;
+        return crate::exit::INVALID;
     };
     let Some(out) = crate::compile::compile_or_report(&Argo, &wf, &options, &args.file) else {
-        return crate::commands::INVALID;
+        return crate::exit::INVALID;
     };
     let Some(yaml) = out.files.into_values().next() else {
-        return crate::commands::INVALID;
+        return crate::exit::INVALID;
     };
     let obj: DynamicObject = match serde_norway::from_str(&yaml) {
         Ok(o) => o,
         Err(e) => {
             tell!("error: the compiled document does not read back: {e}");
-            return crate::commands::INVALID;
+            return crate::exit::INVALID;
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -68,14 +68,14 @@ pub fn run(args: &SubmitArgs) -> u8 {
         Ok(r) => r,
         Err(e) => {
             tell!("error: cannot start the async runtime: {e}");
-            return crate::commands::INVALID;
+            return crate::exit::INVALID;
         }
     };
     match runtime.block_on(submit(args, obj)) {
         Ok(code) => code,
         Err(e) => {
             tell!("error: {e}");
-            crate::commands::INVALID
+            crate::exit::INVALID
         }
     }
 }
@@ -111,11 +111,11 @@ async fn submit(args: &SubmitArgs, obj: DynamicObject) -> Result<u8, String> {
     let name = created.metadata.name.clone().unwrap_or_default();
     say!("{kind} {namespace}/{name} created");
     if !args.watch {
-        return Ok(crate::commands::OK);
+        return Ok(crate::exit::OK);
     }
     if kind != "Workflow" {
         say!("--watch follows Workflows only; a {kind} starts runs on its own");
-        return Ok(crate::commands::OK);
+        return Ok(crate::exit::OK);
     }
     let mut last = String::new();
     loop {
@@ -132,8 +132,8 @@ async fn submit(args: &SubmitArgs, obj: DynamicObject) -> Result<u8, String> {
             last = phase.clone();
         }
         match phase.as_str() {
-            "Succeeded" => return Ok(crate::commands::OK),
-            "Failed" | "Error" => return Ok(crate::commands::FAILED),
+            "Succeeded" => return Ok(crate::exit::OK),
+            "Failed" | "Error" => return Ok(crate::exit::FAILED),
             _ => tokio::time::sleep(Duration::from_secs_f64(args.poll_interval.max(0.01))).await,
         }
     }
