@@ -113,7 +113,8 @@ enum Command {
     Split(split::SplitArgs),
     /// Replay traces through cache policies and schedulers
     Simulate(simulate::SimulateArgs),
-    /// Print what each optimisation pass (caching, splitting) decides for a workflow, and why
+    /// Print what the caching pass decides for a workflow, and why (`couler split` reports
+    /// splitting's decisions)
     Optimize(optimize::OptimizeArgs),
     /// Inspect and trim the local runtime's artifact cache: `couler cache ls|stats|gc`
     Cache(cache::CacheArgs),

@@ -1,11 +1,10 @@
-//! `couler optimize FILE`: prints what each optimisation pass decides for a workflow, and why.
-//! Today the caching pass ([`couler_opt::cache::CachePass`]); its durations and sizes are
+//! `couler optimize FILE`: prints what the caching pass ([`couler_opt::cache::CachePass`])
+//! decides for a workflow, and why (splitting's decisions are `couler split`'s report); its durations and sizes are
 //! estimates (`couler_opt::cache::pass::ESTIMATED_*`), as recorded ones from the local
 //! runtime's state are not read yet.
 
 use clap::Args;
 use couler_opt::cache::{Budget, CachePass};
-use couler_opt::pass::Pass;
 use std::path::PathBuf;
 
 /// Arguments of `couler optimize`.

@@ -6,7 +6,7 @@
 //! round-robin, with `std::time::Instant`; the table shows median and minimum and the ratio
 //! of medians. Without the shared traces beside the checkout it prints why and exits.
 
-use couler_opt::cache::{Budget, PolicyKind, SimConfig, SimInput, compare};
+use couler_opt::cache::{Budget, PolicyKind, SimConfig, compare};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ fn main() {
     };
     let text = std::fs::read_to_string(&path).expect("readable trace");
     let facts = couler_wfformat::read_trace(&text).expect("valid trace");
-    let input = SimInput::from_trace(&facts).expect("valid DAG");
+    let input = couler_wfformat::sim_input(&facts).expect("valid DAG");
     let budgets = ["1%", "5%", "10%", "25%"].map(|b| Budget::parse(b).unwrap());
     let config = SimConfig::default();
     let mut stages: [Stage<'_>; 2] = [

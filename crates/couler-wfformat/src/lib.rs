@@ -99,9 +99,11 @@
 mod error;
 mod lower;
 mod names;
+mod sim;
 mod trace;
 
 pub use error::ImportError;
+pub use sim::sim_input;
 
 use couler_ir::Workflow;
 use std::fmt;

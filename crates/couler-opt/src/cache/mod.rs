@@ -6,7 +6,7 @@
 //! - [`policy`]: the [`Policy`] trait and every policy (`none`, `all`, `fifo`, `lru`, `lrc`,
 //!   `gds`, `belady`, `couler-paper`, `couler`).
 //! - [`sim`]: the replay ([`Replay`]) and its figures ([`SimResult`]).
-//! - [`pass`]: the caching [`crate::pass::Pass`] behind `couler optimize`.
+//! - [`pass`]: the caching pass ([`CachePass`]) behind `couler optimize`.
 //! - [`rank`]: the same policies ranking the local runtime's cache for `--cache-size`.
 //!
 //! `docs/caching.md` explains the model, the normalisation and the measured results.

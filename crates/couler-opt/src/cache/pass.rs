@@ -1,4 +1,4 @@
-//! The caching [`Pass`]: which step outputs the couler policy would keep under a budget, and
+//! The caching pass: which step outputs the couler policy would keep under a budget, and
 //! why. It replays the workflow's own DAG through the simulator ([`super::Replay`]) with
 //! recorded runtimes and sizes where given ([`Recorded`]) and estimates elsewhere
 //! ([`ESTIMATED_RUNTIME_SECS`], [`ESTIMATED_BYTES`]); each decision says which it used.
@@ -6,7 +6,7 @@
 use super::model::{SimFile, SimInput, SimTask};
 use super::policy::{CacheState, CoulerParams, PolicyKind, couler_score};
 use super::sim::{Replay, SimConfig};
-use crate::pass::{Decision, Pass, PassError, Plan};
+use crate::plan::{Decision, PassError, Plan};
 use couler_ir::{ArtifactSource, Graph, Reference, StepOutput, Workflow};
 use std::collections::HashMap;
 
@@ -45,12 +45,12 @@ impl Default for CachePass {
     }
 }
 
-impl Pass for CachePass {
-    fn name(&self) -> &'static str {
-        "cache"
-    }
+impl CachePass {
+    /// The pass's name in plans and errors.
+    pub const NAME: &'static str = "cache";
 
-    fn plan(&self, wf: &Workflow) -> Result<Plan, PassError> {
+    /// Which outputs of `wf` the couler policy would keep under the budget, and why.
+    pub fn plan(&self, wf: &Workflow) -> Result<Plan, PassError> {
         let graph = Graph::new(wf);
         let index: HashMap<&str, usize> = wf
             .steps
@@ -106,7 +106,7 @@ impl Pass for CachePass {
             }
         }
         let input = SimInput::new(wf.name.clone(), tasks, files).map_err(|e| PassError {
-            pass: "cache",
+            pass: Self::NAME,
             message: e.to_string(),
         })?;
         let budget = self.budget.unwrap_or(f64::INFINITY);
@@ -155,7 +155,7 @@ impl Pass for CachePass {
             None => "unbounded".to_string(),
         };
         Ok(Plan {
-            pass: "cache",
+            pass: Self::NAME,
             summary: format!(
                 "{} intermediate artifact(s), {} bytes; cache {budget_text}: {} hit(s) of {} read(s), {:.1} of {:.1} rebuild seconds avoided (policy {})",
                 input.files.len(),

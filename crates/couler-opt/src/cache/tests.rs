@@ -417,7 +417,6 @@ steps:
 
 #[test]
 fn cache_pass_keeps_what_is_costly_to_rebuild() {
-    use crate::pass::Pass;
     let wf = couler_ir::spec::parse(THREE, couler_ir::Format::Yaml).expect("valid spec");
     let mut recorded = Recorded::default();
     for (step, secs) in [("a", 30.0), ("b", 2.0), ("c", 20.0)] {

@@ -1,4 +1,6 @@
-//! The [`Pass`] trait and the [`Plan`] a pass produces.
+//! The [`Plan`] an optimisation produces: what it decided, about what, and why. `couler optimize`
+//! prints plans; each optimisation is its own type with its own inputs (the caching pass takes
+//! recorded figures, splitting needs the target engine's measure), so there is no common trait.
 
 use couler_ir::Workflow;
 use std::fmt;
@@ -30,7 +32,9 @@ pub struct Plan {
 /// Why a pass could not plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PassError {
+    /// The pass's name.
     pub pass: &'static str,
+    /// What went wrong.
     pub message: String,
 }
 
@@ -41,11 +45,3 @@ impl fmt::Display for PassError {
 }
 
 impl std::error::Error for PassError {}
-
-/// An optimisation pass over a validated workflow.
-pub trait Pass {
-    /// Short name (`cache`, `split`).
-    fn name(&self) -> &'static str;
-    /// Plans the pass's decisions for `wf`.
-    fn plan(&self, wf: &Workflow) -> Result<Plan, PassError>;
-}
