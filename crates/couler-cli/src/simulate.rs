@@ -137,7 +137,8 @@ pub(crate) fn load(path: &std::path::Path) -> Result<SimInput, String> {
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let facts =
         couler_wfformat::read_trace(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut input = couler_wfformat::sim_input(&facts).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut input =
+        couler_wfformat::sim_input(&facts).map_err(|e| format!("{}: {e}", path.display()))?;
     // Name rows by file: several traces may share a `name`.
     if let Some(stem) = path.file_stem() {
         input.name = stem.to_string_lossy().into_owned();

@@ -27,7 +27,8 @@ fn traces() -> Option<Vec<SimInput>> {
                 let text = std::fs::read_to_string(p).unwrap();
                 let facts = couler_wfformat::read_trace(&text)
                     .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-                couler_wfformat::sim_input(&facts).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+                couler_wfformat::sim_input(&facts)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
             })
             .collect(),
     )

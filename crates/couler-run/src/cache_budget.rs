@@ -189,7 +189,7 @@ pub async fn collect(state: &State, state_dir: &Path) -> Result<couler_store::Gc
         .flat_map(|e| e.artifacts)
         .collect();
     keep.extend(state.resumable_artifacts()?.into_iter().map(|(_, a)| a));
-    let store = couler_store::ArtifactStore::open(&couler_store::StoreConfig::Local { root })
+    let store = couler_store::ArtifactStore::open(&couler_store::Location::Local { root })
         .await
         .map_err(|e| Error::Io(e.to_string()))?;
     store.gc(&keep).await.map_err(|e| Error::Io(e.to_string()))

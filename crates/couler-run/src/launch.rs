@@ -361,7 +361,10 @@ async fn prepare(task: &Task, opts: &LaunchOptions) -> Result<Prepared, Usage> {
         .or_else(|| env_nonempty("COULER_ARTIFACT_STORE"));
     let location = match store_loc {
         Some(s) => Some(Location::parse(&s).map_err(|e| Usage(e.to_string()))?),
-        None => wf.artifact_repository.as_ref().and_then(Location::from_ir),
+        None => wf
+            .artifact_repository
+            .as_ref()
+            .and_then(|s| Location::from_ir(s).ok()),
     };
     let store = match &location {
         Some(l) => Some(Store::open_at(l).await.map_err(|e| Usage(e.to_string()))?),

@@ -89,6 +89,16 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A store's error: a location that cannot be used is the user's input, the rest is I/O.
+impl From<couler_store::StoreError> for Error {
+    fn from(e: couler_store::StoreError) -> Error {
+        match e.kind() {
+            couler_store::StoreErrorKind::Config => Error::Invalid(e.to_string()),
+            _ => Error::Io(e.to_string()),
+        }
+    }
+}
+
 /// Progress events, for a display.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -349,7 +359,7 @@ pub async fn run_with_store(
     let location = explicit.or_else(|| {
         wf.artifact_repository
             .as_ref()
-            .and_then(artifacts::Location::from_ir)
+            .and_then(|s| artifacts::Location::from_ir(s).ok())
     });
     let store = open_store(&opts.state_dir, location.as_ref()).await?;
     let run_id = new_run_id(wf);

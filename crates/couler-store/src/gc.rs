@@ -72,12 +72,12 @@ impl ArtifactStore {
 
 #[cfg(test)]
 mod tests {
-    use crate::{ArtifactStore, StoreConfig};
+    use crate::{ArtifactStore, Location};
 
     #[tokio::test]
     async fn gc_removes_only_unreferenced_blobs_and_keeps_directory_files() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = ArtifactStore::open(&StoreConfig::Local {
+        let store = ArtifactStore::open(&Location::Local {
             root: dir.path().join("store"),
         })
         .await
@@ -113,7 +113,7 @@ mod tests {
     #[tokio::test]
     async fn gc_skips_blobs_newer_than_its_start() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = ArtifactStore::open(&StoreConfig::Local {
+        let store = ArtifactStore::open(&Location::Local {
             root: dir.path().join("store"),
         })
         .await

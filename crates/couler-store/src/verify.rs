@@ -15,10 +15,8 @@
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::{
-    ArtifactKind, ArtifactStore, StoreError, StoreErrorKind, StoredArtifact, blob_key, digest_hex,
-    to_hex,
-};
+use crate::hash::{blob_key, digest_hex, to_hex};
+use crate::{ArtifactKind, ArtifactStore, StoreError, StoreErrorKind, StoredArtifact};
 
 /// What a blob under a key holds, as far as a check looked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

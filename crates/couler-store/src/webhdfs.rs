@@ -139,7 +139,11 @@ impl Renamer {
 /// A staging name under `.tmp/` for a blob on its way to `key`, unique to this write.
 pub(crate) fn staging_key(key: &str) -> String {
     let name = key.rsplit('/').next().unwrap_or("blob");
-    format!("{}{name}.{}", crate::TMP_PREFIX, crate::unique_suffix())
+    format!(
+        "{}{name}.{}",
+        crate::TMP_PREFIX,
+        crate::files::unique_suffix()
+    )
 }
 
 /// Percent-encodes a path or a query value, keeping `/` and RFC 3986's unreserved characters.

@@ -14,20 +14,20 @@ mod common;
 mod servers;
 use servers::{keys, start_fake_gcs, start_moto};
 
-use couler_store::{ArtifactStore, StoreConfig, StoreErrorKind};
+use couler_store::{ArtifactStore, Location, StoreErrorKind};
 
 const BUCKET: &str = "couler-cloud-test";
 const PREFIX: &str = "team/artifacts";
 
-fn gcs(bucket: &str) -> StoreConfig {
-    StoreConfig::Gcs {
+fn gcs(bucket: &str) -> Location {
+    Location::Gcs {
         bucket: bucket.into(),
         prefix: PREFIX.into(),
     }
 }
 
-fn oss(bucket: &str) -> StoreConfig {
-    StoreConfig::Oss {
+fn oss(bucket: &str) -> Location {
+    Location::Oss {
         bucket: bucket.into(),
         prefix: PREFIX.into(),
         endpoint: None,

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use couler_store::{ArtifactKind, ArtifactStore, StoreConfig, StoredArtifact};
+use couler_store::{ArtifactKind, ArtifactStore, Location, StoredArtifact};
 
 const CHILD_ENV: &str = "COULER_STORE_CRASH_CHILD";
 const SIZE: u64 = 256 * 1024 * 1024;
@@ -20,7 +20,7 @@ async fn crash_child() {
     };
     let spec = spec.to_string_lossy().into_owned();
     let (root, file) = spec.split_once('\n').unwrap();
-    let store = ArtifactStore::open(&StoreConfig::Local { root: root.into() })
+    let store = ArtifactStore::open(&Location::Local { root: root.into() })
         .await
         .unwrap();
     store.put(Path::new(file)).await.unwrap();
@@ -78,7 +78,7 @@ async fn killed_writer_leaves_no_partial_blob() {
     );
 
     // The partial write is not a blob.
-    let store = ArtifactStore::open(&StoreConfig::Local { root: root.clone() })
+    let store = ArtifactStore::open(&Location::Local { root: root.clone() })
         .await
         .unwrap();
     assert!(store.list().await.unwrap().is_empty());

@@ -3,7 +3,7 @@
 
 use std::io::{Seek, SeekFrom, Write};
 
-use couler_store::{ArtifactStore, StoreConfig};
+use couler_store::{ArtifactStore, Location};
 
 const SIZE: u64 = 64 * 1024 * 1024;
 
@@ -19,7 +19,7 @@ fn rss_kib(field: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_file_is_streamed() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = ArtifactStore::open(&StoreConfig::Local {
+    let store = ArtifactStore::open(&Location::Local {
         root: tmp.path().join("store"),
     })
     .await

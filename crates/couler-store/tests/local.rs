@@ -6,11 +6,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use couler_store::{ArtifactKind, ArtifactStore, StoreConfig, StoreErrorKind, StoredArtifact};
+use couler_store::{ArtifactKind, ArtifactStore, Location, StoreErrorKind, StoredArtifact};
 use sha2::{Digest, Sha256};
 
 async fn open(root: &Path) -> ArtifactStore {
-    ArtifactStore::open(&StoreConfig::Local {
+    ArtifactStore::open(&Location::Local {
         root: root.to_path_buf(),
     })
     .await
@@ -281,8 +281,8 @@ async fn invalid_input_and_config_errors_are_clear() {
         path: "/var/cache/x".into(),
     });
     assert_eq!(
-        StoreConfig::from_ir(&local).unwrap(),
-        StoreConfig::Local {
+        Location::from_ir(&local).unwrap(),
+        Location::Local {
             root: "/var/cache/x".into()
         }
     );
@@ -291,8 +291,8 @@ async fn invalid_input_and_config_errors_are_clear() {
     )
     .unwrap();
     assert_eq!(
-        StoreConfig::from_ir(&s3).unwrap(),
-        StoreConfig::S3 {
+        Location::from_ir(&s3).unwrap(),
+        Location::S3 {
             bucket: "b".into(),
             prefix: "runs".into(),
             endpoint: Some("http://minio:9000".into()),
@@ -304,10 +304,10 @@ async fn invalid_input_and_config_errors_are_clear() {
     let gcs: couler_ir::Storage =
         serde_json::from_str(r#"{"gcs": {"bucket": "g", "key": "/runs/"}}"#).unwrap();
     assert_eq!(
-        StoreConfig::from_ir(&gcs).unwrap(),
-        StoreConfig::Gcs {
+        Location::from_ir(&gcs).unwrap(),
+        Location::Gcs {
             bucket: "g".into(),
-            prefix: "/runs/".into(),
+            prefix: "runs".into(),
         }
     );
     let oss: couler_ir::Storage = serde_json::from_str(
@@ -315,8 +315,8 @@ async fn invalid_input_and_config_errors_are_clear() {
     )
     .unwrap();
     assert_eq!(
-        StoreConfig::from_ir(&oss).unwrap(),
-        StoreConfig::Oss {
+        Location::from_ir(&oss).unwrap(),
+        Location::Oss {
             bucket: "o".into(),
             prefix: String::new(),
             endpoint: Some("https://oss-cn-hangzhou.aliyuncs.com".into()),
@@ -325,7 +325,7 @@ async fn invalid_input_and_config_errors_are_clear() {
     let hdfs: couler_ir::Storage =
         serde_json::from_str(r#"{"hdfs": {"addresses": ["nn:8020"]}}"#).unwrap();
     // HDFS is reached through WebHDFS, whose address `addresses` (RPC) do not give.
-    match StoreConfig::from_ir(&hdfs) {
+    match Location::from_ir(&hdfs) {
         Err(err) => {
             assert_eq!(err.kind(), StoreErrorKind::Config);
             assert!(
@@ -336,7 +336,7 @@ async fn invalid_input_and_config_errors_are_clear() {
         }
         // Set in this environment: it is the endpoint.
         Ok(cfg) => assert!(
-            matches!(cfg, StoreConfig::Hdfs { ref root, .. } if root == "/"),
+            matches!(cfg, Location::Hdfs { ref root, .. } if root == "/"),
             "{cfg:?}"
         ),
     }
@@ -347,7 +347,7 @@ async fn invalid_input_and_config_errors_are_clear() {
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
     if std::fs::write(ro.join("probe"), b"").is_err() {
         // Not root: permissions apply.
-        let err = ArtifactStore::open(&StoreConfig::Local {
+        let err = ArtifactStore::open(&Location::Local {
             root: ro.join("store"),
         })
         .await

@@ -7,14 +7,14 @@ mod common;
 mod servers;
 use servers::{FlakyProxy, Server, start_moto};
 
-use couler_store::{ArtifactKind, ArtifactStore, StoreConfig, StoreErrorKind, StoredArtifact};
+use couler_store::{ArtifactKind, ArtifactStore, Location, StoreErrorKind, StoredArtifact};
 use sha2::{Digest, Sha256};
 
 const BUCKET: &str = "couler-test";
 const PREFIX: &str = "team/artifacts";
 
-fn config(server: &Server, bucket: &str) -> StoreConfig {
-    StoreConfig::S3 {
+fn config(server: &Server, bucket: &str) -> Location {
+    Location::S3 {
         bucket: bucket.into(),
         prefix: PREFIX.into(),
         endpoint: Some(server.endpoint()),
@@ -136,7 +136,7 @@ async fn transient_server_errors_are_retried() {
     let server = start_moto(tmp.path(), BUCKET);
     let proxy = FlakyProxy::start(server.port, 2);
     let mut cfg = config(&server, BUCKET);
-    if let StoreConfig::S3 { endpoint, .. } = &mut cfg {
+    if let Location::S3 { endpoint, .. } = &mut cfg {
         *endpoint = Some(format!("http://127.0.0.1:{}", proxy.port));
     }
     let store = ArtifactStore::open(&cfg).await.unwrap();

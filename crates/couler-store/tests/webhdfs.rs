@@ -10,13 +10,13 @@ mod common;
 mod servers;
 use servers::{Server, files_under, http, start_webhdfs};
 
-use couler_store::{ArtifactStore, StoreConfig, StoreErrorKind};
+use couler_store::{ArtifactStore, Location, StoreErrorKind};
 use std::time::{Duration, SystemTime};
 
 const ROOT: &str = "/couler-test/team/artifacts";
 
-fn config(server: &Server) -> StoreConfig {
-    StoreConfig::Hdfs {
+fn config(server: &Server) -> Location {
+    Location::Hdfs {
         endpoint: server.endpoint(),
         root: ROOT.into(),
         user: Some("ml".into()),
@@ -198,7 +198,7 @@ async fn server_errors_are_retried_and_stale_staging_is_collected() {
 
 #[tokio::test]
 async fn bad_webhdfs_configurations_say_what_to_fix() {
-    let err = ArtifactStore::open(&StoreConfig::Hdfs {
+    let err = ArtifactStore::open(&Location::Hdfs {
         endpoint: "namenode:9870".into(),
         root: "/x".into(),
         user: None,

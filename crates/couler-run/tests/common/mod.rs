@@ -86,7 +86,7 @@ pub async fn artifact(r: &RunReport, state: &Path, node: &str, name: &str) -> Ve
         .as_ref()
         .and_then(|o| serde_json::from_value(o["artifacts"][name].clone()).ok())
         .unwrap_or_else(|| panic!("{node} has no artifact {name}"));
-    let cfg = couler_store::StoreConfig::Local {
+    let cfg = couler_store::Location::Local {
         root: state.join("artifacts"),
     };
     let store = couler_store::ArtifactStore::open(&cfg)
