@@ -276,7 +276,8 @@ pub fn features_used(wf: &Workflow) -> Vec<Use> {
 }
 
 /// Checks every used feature against `backend`'s matrix; the first unsupported one is an error.
-pub fn check_support(backend: &dyn Backend, wf: &Workflow) -> Result<(), CompileError> {
+/// [`Backend::compile`] and [`crate::SplitLowering`] call it: engines never do.
+pub fn check_support<B: Backend + ?Sized>(backend: &B, wf: &Workflow) -> Result<(), CompileError> {
     for u in features_used(wf) {
         if !backend.support(u.feature).is_supported() {
             return Err(CompileError::Unsupported {

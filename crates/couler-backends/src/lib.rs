@@ -209,8 +209,18 @@ pub trait Backend {
     fn capabilities(&self) -> Vec<(Feature, Support)> {
         Feature::ALL.iter().map(|&f| (f, self.support(f))).collect()
     }
-    /// Lowers a validated workflow to this engine's files.
-    fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError>;
+    /// Compiles a validated workflow to this engine's files: the capability check
+    /// ([`check_support`]: an unsupported feature is a [`CompileError::Unsupported`] naming the
+    /// feature, the step and the backends that support it), then the engine's [`lower`](Self::lower).
+    /// Engines implement `lower` only; this method is not overridden, so no lowering runs
+    /// unchecked.
+    fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
+        check_support(self, wf)?;
+        self.lower(wf, options)
+    }
+    /// The engine's lowering of a workflow whose features [`compile`](Self::compile) checked
+    /// against [`support`](Self::support). Call `compile`, not this.
+    fn lower(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError>;
     /// How this engine runs a split workflow (`couler split`), if it can.
     fn split_lowering(&self) -> Option<&dyn SplitLowering> {
         None
@@ -237,16 +247,33 @@ pub enum ExchangeKinds {
 /// come from `couler_opt::split` as IR (children, and a parent whose sub-workflow steps run
 /// them in dependency order); this measures steps on the engine's emitted document and writes
 /// the engine's files for parent and children.
-pub trait SplitLowering {
+///
+/// As with [`Backend::compile`], the capability check has one place: [`Self::step_bytes`] and
+/// [`Self::compile_split`] check every workflow they are given, and engines implement only
+/// [`Self::measure_steps`] and [`Self::lower_split`].
+pub trait SplitLowering: Backend {
     /// Default `--max-bytes` of one part's emitted document (the engine's object limit), if any.
     fn default_max_bytes(&self) -> Option<u64>;
     /// Where values crossing a cut can travel.
     fn exchange_kinds(&self) -> ExchangeKinds;
     /// Each step's share of the emitted document, and the rest (the fixed part): a part's
     /// document is at most the fixed part plus its steps' shares, up to the few bytes that cut
-    /// artifacts add (the caller compiles each part and checks).
-    fn step_bytes(&self, wf: &Workflow, options: &Options)
-    -> Result<(Vec<u64>, u64), CompileError>;
+    /// artifacts add (the caller compiles each part and checks). Checks `wf` first
+    /// ([`check_support`]); not overridden.
+    fn step_bytes(
+        &self,
+        wf: &Workflow,
+        options: &Options,
+    ) -> Result<(Vec<u64>, u64), CompileError> {
+        check_support(self, wf)?;
+        self.measure_steps(wf, options)
+    }
+    /// The engine's measure behind [`Self::step_bytes`], of a checked workflow.
+    fn measure_steps(
+        &self,
+        wf: &Workflow,
+        options: &Options,
+    ) -> Result<(Vec<u64>, u64), CompileError>;
     /// The file a child is written to, from the file name the parent's step references
     /// (`NAME-part-1.yaml`): the same name unless the engine's files have another extension.
     fn child_file(&self, reference: &str) -> String {
@@ -255,8 +282,21 @@ pub trait SplitLowering {
     /// The files of a split workflow: one per child under [`Self::child_file`] of the name
     /// the parent's steps reference (`children[i].0`; the caller measures each child by it),
     /// and the parent's (any other names: every file that is not a child's counts as the
-    /// parent's).
+    /// parent's). Checks every child, then the parent ([`check_support`]); not overridden.
     fn compile_split(
+        &self,
+        parent: &Workflow,
+        children: &[(String, Workflow)],
+        options: &Options,
+    ) -> Result<BTreeMap<String, String>, CompileError> {
+        for (_, child) in children {
+            check_support(self, child)?;
+        }
+        check_support(self, parent)?;
+        self.lower_split(parent, children, options)
+    }
+    /// The engine's lowering behind [`Self::compile_split`], of checked workflows.
+    fn lower_split(
         &self,
         parent: &Workflow,
         children: &[(String, Workflow)],
@@ -560,7 +600,108 @@ pub fn capability_table(format: TableFormat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
     use std::collections::{BTreeSet, HashSet};
+
+    /// A backend that supports only container steps and counts the lowerings it is asked for.
+    #[derive(Default)]
+    struct ContainersOnly {
+        lowered: Cell<usize>,
+    }
+
+    impl Backend for ContainersOnly {
+        fn name(&self) -> &'static str {
+            "containers-only"
+        }
+        fn support(&self, feature: Feature) -> Support {
+            match feature {
+                Feature::Container => Support::Native,
+                _ => Support::Unsupported,
+            }
+        }
+        fn lower(&self, wf: &Workflow, _: &Options) -> Result<Output, CompileError> {
+            self.lowered.set(self.lowered.get() + 1);
+            Ok(Output {
+                files: [(wf.name.clone(), String::new())].into(),
+                warnings: Vec::new(),
+            })
+        }
+    }
+
+    impl SplitLowering for ContainersOnly {
+        fn default_max_bytes(&self) -> Option<u64> {
+            None
+        }
+        fn exchange_kinds(&self) -> ExchangeKinds {
+            ExchangeKinds::Directory
+        }
+        fn measure_steps(
+            &self,
+            wf: &Workflow,
+            _: &Options,
+        ) -> Result<(Vec<u64>, u64), CompileError> {
+            self.lowered.set(self.lowered.get() + 1);
+            Ok((vec![1; wf.steps.len()], 0))
+        }
+        fn lower_split(
+            &self,
+            parent: &Workflow,
+            _: &[(String, Workflow)],
+            _: &Options,
+        ) -> Result<BTreeMap<String, String>, CompileError> {
+            self.lowered.set(self.lowered.get() + 1);
+            Ok([(parent.name.clone(), String::new())].into())
+        }
+    }
+
+    fn workflow(step: &str) -> Workflow {
+        let text = format!(
+            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: w\nsteps:\n  - name: a\n    {step}\n"
+        );
+        couler_ir::spec::load(&text, couler_ir::Format::Yaml)
+            .unwrap()
+            .0
+    }
+
+    /// An engine implements only its lowering: `compile`, `step_bytes` and `compile_split`
+    /// refuse an unsupported feature (naming it, its step and who supports it) before any
+    /// lowering runs, and lower what the engine supports.
+    #[test]
+    fn compile_checks_support_before_the_engines_lowering() {
+        let b = ContainersOnly::default();
+        let ok = workflow("container: {image: alpine, command: [echo]}");
+        let suspend = workflow("suspend: {duration: 1s}");
+        let o = Options::default();
+        let err = b.compile(&suspend, &o).unwrap_err();
+        match &err {
+            CompileError::Unsupported {
+                feature,
+                step,
+                backend,
+                supported_by,
+                ..
+            } => {
+                assert_eq!(
+                    (*feature, step.as_deref(), *backend),
+                    (Feature::Suspend, Some("a"), "containers-only")
+                );
+                assert!(supported_by.contains(&"argo"), "{supported_by:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(b.step_bytes(&suspend, &o).unwrap_err(), err);
+        let children = [("c.yaml".to_string(), suspend.clone())];
+        assert_eq!(b.compile_split(&ok, &children, &o).unwrap_err(), err);
+        assert_eq!(b.compile_split(&suspend, &[], &o).unwrap_err(), err);
+        assert_eq!(b.lowered.get(), 0, "an unchecked workflow was lowered");
+        assert!(b.compile(&ok, &o).is_ok());
+        assert!(b.step_bytes(&ok, &o).is_ok());
+        assert!(
+            b.compile_split(&ok, &[("c.yaml".into(), ok.clone())], &o)
+                .is_ok()
+        );
+        assert_eq!(b.lowered.get(), 3);
+    }
 
     /// Every step of every example, as its launcher task sees it: a workflow that validates,
     /// holds the step whole (less `dependsOn`) and, besides, exactly the steps it references

@@ -4,7 +4,7 @@
 //! `couler run` reads; what matters here is [`Local::support`], which `couler run` checks before
 //! it starts so a workflow it cannot run fails at once with the same error as a compile.
 
-use crate::{Backend, CompileError, Feature, Options, Output, Support, check_support};
+use crate::{Backend, CompileError, Feature, Options, Output, Support};
 use couler_ir::Workflow;
 
 /// The embedded local runtime.
@@ -48,8 +48,7 @@ impl Backend for Local {
         }
     }
 
-    fn compile(&self, wf: &Workflow, _options: &Options) -> Result<Output, CompileError> {
-        check_support(self, wf)?;
+    fn lower(&self, wf: &Workflow, _options: &Options) -> Result<Output, CompileError> {
         let text = couler_ir::spec::to_yaml(wf);
         Ok(Output {
             files: [(format!("{}.yaml", wf.name), text)].into(),

@@ -106,8 +106,7 @@ impl Backend for Airflow {
         }
     }
 
-    fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
-        crate::check_support(self, wf)?;
+    fn lower(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
         check_details(self, wf)?;
         let mut out = Output::default();
         let (text, _) = dag_file(wf, options, &mut out.warnings)?;

@@ -30,12 +30,11 @@ impl SplitLowering for Airflow {
     }
 
     /// Each step's share of the DAG file as [`dag_file`] writes it; the rest is fixed.
-    fn step_bytes(
+    fn measure_steps(
         &self,
         wf: &Workflow,
         options: &Options,
     ) -> Result<(Vec<u64>, u64), CompileError> {
-        crate::check_support(self, wf)?;
         super::check_details(self, wf)?;
         let (text, shares) = dag_file(wf, options, &mut Vec::new())?;
         let fixed = (text.len() as u64).saturating_sub(shares.iter().sum());
@@ -48,7 +47,7 @@ impl SplitLowering for Airflow {
     }
 
     /// One DAG file per child and the parent's.
-    fn compile_split(
+    fn lower_split(
         &self,
         parent: &Workflow,
         children: &[(String, Workflow)],
@@ -56,11 +55,11 @@ impl SplitLowering for Airflow {
     ) -> Result<BTreeMap<String, String>, CompileError> {
         let mut files = BTreeMap::new();
         for (reference, child) in children {
-            let out = self.compile(child, options)?;
+            let out = self.lower(child, options)?;
             let text = out.files.into_values().next().unwrap_or_default();
             files.insert(self.child_file(reference), text);
         }
-        files.extend(self.compile(parent, options)?.files);
+        files.extend(self.lower(parent, options)?.files);
         Ok(files)
     }
 }

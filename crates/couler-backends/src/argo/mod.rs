@@ -77,8 +77,7 @@ impl Backend for Argo {
         Some(self)
     }
 
-    fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
-        crate::check_support(self, wf)?;
+    fn lower(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
         let doc = lower(wf, options)?;
         let text = to_yaml(&doc)?;
         let mut out = Output::default();

@@ -27,7 +27,7 @@ impl SplitLowering for Argo {
         ExchangeKinds::ObjectStore
     }
 
-    fn step_bytes(
+    fn measure_steps(
         &self,
         wf: &Workflow,
         options: &Options,
@@ -36,7 +36,7 @@ impl SplitLowering for Argo {
     }
 
     /// `PARENT.yaml` (a `Workflow`) and one `WorkflowTemplate` per child.
-    fn compile_split(
+    fn lower_split(
         &self,
         parent: &Workflow,
         children: &[(String, Workflow)],
@@ -136,7 +136,6 @@ fn compile_split(
 ) -> Result<BTreeMap<String, String>, CompileError> {
     let mut files = BTreeMap::new();
     for (file, child) in children {
-        crate::check_support(&super::Argo, child)?;
         let opts = Options {
             kind: Some(Kind::WorkflowTemplate),
             ..options.clone()
@@ -144,7 +143,6 @@ fn compile_split(
         let child = super::memoize::part_without_unkeyable(child);
         files.insert(file.clone(), to_yaml(&lower(&child, &opts)?)?);
     }
-    crate::check_support(&super::Argo, parent)?;
     let opts = Options {
         kind: None,
         ..options.clone()

@@ -127,8 +127,7 @@ impl Backend for Tekton {
         }
     }
 
-    fn compile(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
-        crate::check_support(self, wf)?;
+    fn lower(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
         let mut out = Output::default();
         let docs = lower(wf, options, &BTreeMap::new(), &mut out.warnings)?;
         out.files

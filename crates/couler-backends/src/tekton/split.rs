@@ -44,12 +44,11 @@ impl SplitLowering for Tekton {
 
     /// Each step's share: its Task (as if none were shared), its pipeline task and its entry in
     /// the PipelineRun's `taskRunSpecs`; the rest of the file is fixed.
-    fn step_bytes(
+    fn measure_steps(
         &self,
         wf: &Workflow,
         options: &Options,
     ) -> Result<(Vec<u64>, u64), CompileError> {
-        crate::check_support(self, wf)?;
         let opts = Options {
             no_template_reuse: true,
             ..options.clone()
@@ -111,7 +110,7 @@ impl SplitLowering for Tekton {
 
     /// Each child's Tasks and Pipeline (no PipelineRun: the parent's task creates it), the
     /// parent's documents, and the launcher's service account and role (`NAME-rbac.yaml`).
-    fn compile_split(
+    fn lower_split(
         &self,
         parent: &Workflow,
         children: &[(String, Workflow)],
@@ -120,7 +119,6 @@ impl SplitLowering for Tekton {
         let mut files = BTreeMap::new();
         let mut runs = BTreeMap::new();
         for (reference, child) in children {
-            crate::check_support(self, child)?;
             let mut docs = lower(child, options, &BTreeMap::new(), &mut Vec::new())?;
             let run = docs
                 .pop()
@@ -134,7 +132,6 @@ impl SplitLowering for Tekton {
             files.insert(self.child_file(reference), documents_text(&docs)?);
             runs.insert(reference.clone(), run);
         }
-        crate::check_support(self, parent)?;
         let docs = lower(parent, options, &runs, &mut Vec::new())?;
         files.insert(format!("{}.yaml", parent.name), documents_text(&docs)?);
         files.insert(
