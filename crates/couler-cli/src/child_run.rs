@@ -17,6 +17,7 @@
 use crate::say::{say, tell};
 use clap::Args;
 use couler_backends::tekton::split::{ChildRun, PARENT_UID_LABEL, child_run, child_run_name};
+use couler_ir::launch_protocol::{CHILD_RUN_ENV, POLL_INTERVAL_ENV};
 use couler_run::StepStatus;
 use couler_run::launch::{self, EXIT_ERROR, EXIT_USAGE, LaunchOptions, Outcome};
 use kube::api::{
@@ -100,7 +101,7 @@ async fn start_and_wait(args: &PipelineRunArgs) -> Result<Outcome, Failure> {
         .map_err(|e| Failure::Usage(e.0))?;
     let template_text = match &args.child_run {
         Some(t) => t.clone(),
-        None => std::env::var("COULER_CHILD_RUN").map_err(|_| {
+        None => std::env::var(CHILD_RUN_ENV).map_err(|_| {
             Failure::Usage("no child run: pass --child-run JSON or set COULER_CHILD_RUN (the part's PipelineRun as compiled)".into())
         })?,
     };
@@ -130,7 +131,7 @@ async fn start_and_wait(args: &PipelineRunArgs) -> Result<Outcome, Failure> {
     let poll = args
         .poll_interval
         .or_else(|| {
-            std::env::var("COULER_POLL_INTERVAL")
+            std::env::var(POLL_INTERVAL_ENV)
                 .ok()
                 .and_then(|v| v.parse().ok())
         })

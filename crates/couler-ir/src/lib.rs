@@ -10,7 +10,9 @@
 //!   deterministic printing (IR → spec → IR is exact, and equal IR prints equal bytes);
 //! - [`validate`]: semantic checks with a fix for every problem;
 //! - [`graph`]: dependency edges, topological order, levels, cycles and critical path, all linear;
-//! - [`memo`]: which steps are memoized, the one caching rule of every engine.
+//! - [`memo`]: which steps are memoized, the one caching rule of every engine;
+//! - [`launch_protocol`]: how an engine's task hands a step to the in-task launcher (`couler
+//!   launch`) and reads its outcome: the task, its forms, the environment, the exit codes.
 //!
 //! Invariants: no I/O, no async, no engine-specific strings. Front ends produce a [`Workflow`];
 //! passes and backends consume one that [`validate`] accepted.
@@ -22,6 +24,7 @@ pub mod cron;
 pub mod diag;
 pub mod expr;
 pub mod graph;
+pub mod launch_protocol;
 pub mod memo;
 pub mod model;
 pub mod spec;

@@ -25,16 +25,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Exit code: the step succeeded (or was restored from the cache); `when` mode evaluated.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: the step failed (non-zero exit or timeout).
-pub const EXIT_FAILED: i32 = 1;
-/// Exit code: the step could not run.
-pub const EXIT_ERROR: i32 = 2;
-/// Exit code: the launcher's own input is bad.
-pub const EXIT_USAGE: i32 = 3;
-/// Exit code: the step is skipped (Airflow's `BashOperator` default `skip_on_exit_code`).
-pub const EXIT_SKIPPED: i32 = 99;
+// The protocol (task, its forms, environment, exit codes) has one home, shared with the backends.
+pub use couler_ir::launch_protocol::{
+    EXIT_ERROR, EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, Task, upstream_env,
+};
+use couler_ir::launch_protocol::{TASK_ENV, TaskForm};
 /// Outcomes larger than this go to the artifact store when written as a Tekton result. Tekton's
 /// 4096-byte limit is for all results of a task together, and `status` is written beside
 /// `outcome`, so the outcome keeps 256 bytes clear for it.
@@ -65,26 +60,6 @@ pub fn tekton_message_len(results: &[(&str, &str)]) -> usize {
         .map(|(k, v)| r#"{"key":,"value":,"type":1}"#.len() + go_json_len(k) + go_json_len(v))
         .sum();
     2 + entries + results.len().saturating_sub(1)
-}
-
-/// The task an engine hands the launcher (docs/launcher.md, "The task").
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Task {
-    pub workflow: serde_json::Value,
-    pub step: String,
-    #[serde(default)]
-    pub params: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    pub upstream: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
-    pub item: Option<serde_json::Value>,
-    #[serde(default)]
-    pub item_index: Option<usize>,
-    #[serde(default)]
-    pub run_id: Option<String>,
-    #[serde(default)]
-    pub workflow_status: Option<String>,
 }
 
 /// What a step ended with, as reported on stdout and in the results directory.
@@ -143,36 +118,31 @@ impl std::fmt::Display for Usage {
 pub fn read_task(arg: Option<&str>) -> Result<Task, Usage> {
     let text = match arg {
         Some(a) => a.to_string(),
-        None => std::env::var("COULER_TASK").map_err(|_| {
-            Usage("no task: pass --task @FILE, --task b64:BASE64 or --task JSON, or set COULER_TASK (docs/launcher.md)".into())
+        None => std::env::var(TASK_ENV).map_err(|_| {
+            Usage(format!("no task: pass --task @FILE, --task b64:BASE64 or --task JSON, or set {TASK_ENV} (docs/launcher.md)"))
         })?,
     };
-    let json = if let Some(path) = text.strip_prefix('@') {
-        std::fs::read_to_string(path)
-            .map_err(|e| Usage(format!("--task @{path}: cannot read the file: {e}")))?
-    } else if let Some(b) = text.strip_prefix("b64:") {
-        let bytes = base64::engine::general_purpose::STANDARD
+    let json = match TaskForm::of(&text) {
+        TaskForm::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| Usage(format!("--task @{path}: cannot read the file: {e}")))?,
+        TaskForm::Base64(b) => {
+            let bytes = base64::engine::general_purpose::STANDARD
             .decode(b.trim())
             .map_err(|e| {
                 Usage(format!(
                     "--task b64:…: not valid standard base64 ({e}); encode the task JSON with padding"
                 ))
             })?;
-        String::from_utf8(bytes)
-            .map_err(|_| Usage("--task b64:…: the decoded task is not UTF-8 text".into()))?
-    } else {
-        text
+            String::from_utf8(bytes)
+                .map_err(|_| Usage("--task b64:…: the decoded task is not UTF-8 text".into()))?
+        }
+        TaskForm::Json(_) => text,
     };
     serde_json::from_str(&json).map_err(|e| {
         Usage(format!(
             "--task: not a valid task object ({e}); see docs/launcher.md for its fields"
         ))
     })
-}
-
-/// The name of the environment variable carrying step `name`'s outcome.
-pub fn upstream_env(name: &str) -> String {
-    format!("COULER_UPSTREAM_{}", name.to_uppercase().replace('-', "_"))
 }
 
 /// Everything resolved from a task, ready for the executor's helpers.

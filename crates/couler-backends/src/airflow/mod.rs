@@ -17,6 +17,9 @@ pub mod python;
 mod split;
 
 use crate::{Backend, CompileError, ENV_STRING_LIMIT, Feature, Operator, Options, Output, Support};
+use couler_ir::launch_protocol::{
+    EXIT_SKIPPED, ITEM_INDEX_ENV, TASK_BASE64_PREFIX, TASK_ENV, upstream_env,
+};
 use couler_ir::{ArtifactSource, Graph, MapOver, ParamType, Step, StepKind, Storage, Workflow};
 use python::{literal, string};
 use serde_json::{Value, json};
@@ -25,9 +28,6 @@ use std::fmt::Write as _;
 
 /// Compiles the IR to Apache Airflow 3 DAG files (Python).
 pub struct Airflow;
-
-/// Exit code of the launcher that Airflow's `BashOperator` turns into "skipped".
-const SKIP_EXIT_CODE: i32 = 99;
 
 impl Backend for Airflow {
     fn name(&self) -> &'static str {
@@ -196,11 +196,6 @@ fn is_identifier(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The name of the environment variable that carries step `name`'s outcome (docs/launcher.md).
-fn upstream_var(name: &str) -> String {
-    format!("COULER_UPSTREAM_{}", name.to_uppercase().replace('-', "_"))
 }
 
 /// A task id is the step name; the IR validated it as a DNS-1123 label, which is also a valid
@@ -568,7 +563,7 @@ fn task(
         ups.push(format!(
             "({}, {}, {})",
             string(u),
-            string(&upstream_var(u)),
+            string(&upstream_env(u)),
             match mapped.get(u) {
                 Some(count) => format!("({count},)"),
                 None => "None".to_string(),
@@ -658,12 +653,12 @@ fn task(
         Operator::Host => {
             kw.push(format!("env={env}"));
             kw.push("append_env=True".into());
-            kw.push(format!("skip_on_exit_code={SKIP_EXIT_CODE}"));
+            kw.push(format!("skip_on_exit_code={EXIT_SKIPPED}"));
             "BashOperator"
         }
         Operator::Kubernetes => {
             kw.extend(kubernetes_kwargs(wf, step, &env));
-            kw.push(format!("skip_on_exit_code={SKIP_EXIT_CODE}"));
+            kw.push(format!("skip_on_exit_code={EXIT_SKIPPED}"));
             "KubernetesPodOperator"
         }
         Operator::Docker => {
@@ -672,7 +667,7 @@ fn task(
                 string(wf.effective_image(step).unwrap_or("alpine:3.19"))
             ));
             kw.push(format!("environment={env}"));
-            kw.push(format!("skip_on_exit_code={SKIP_EXIT_CODE}"));
+            kw.push(format!("skip_on_exit_code={EXIT_SKIPPED}"));
             kw.push("entrypoint=[\"/bin/sh\", \"-c\"]".into());
             if !step.secrets.is_empty() {
                 warnings.push(format!(
@@ -691,7 +686,7 @@ fn task(
     // What one instance runs: generated text only (the launcher comes from the environment).
     let cmd = |index: Option<&str>| -> String {
         let c = match index {
-            Some(i) => format!("COULER_ITEM_INDEX={i} {command}"),
+            Some(i) => format!("{ITEM_INDEX_ENV}={i} {command}"),
             None => command.clone(),
         };
         match o.operator {
@@ -776,7 +771,7 @@ fn task_by_file(
     o: &Options,
 ) -> Result<bool, CompileError> {
     let text = inputs.head_len + python_dumps_len(part) + step.name.len() + 64;
-    let encoded = 4 * text.div_ceil(3) + "COULER_TASK=b64:".len();
+    let encoded = 4 * text.div_ceil(3) + TASK_ENV.len() + 1 + TASK_BASE64_PREFIX.len();
     if encoded < ENV_STRING_LIMIT {
         return Ok(false);
     }

@@ -18,6 +18,10 @@ pub mod task_file;
 use crate::capability::{Feature, Support};
 use crate::k8s::{param_text, resources, toleration};
 use crate::{Backend, CompileError, Options, Output};
+use couler_ir::launch_protocol::{
+    ARTIFACT_STORE_ENV, CHILD_RUN_ENV, ITEM_INDEX_ENV, RUN_ID_ENV, TASK_ENV, WORKFLOW_STATUS_ENV,
+    param_env, upstream_env,
+};
 use couler_ir::{MapOver, Reference, RetryOn, Step, StepKind, Storage, VolumeSource, Workflow};
 use render::When;
 use serde_json::{Map, Value, json};
@@ -280,11 +284,6 @@ impl RunValues {
     }
 }
 
-/// `COULER_UPSTREAM_<STEP>`, as the launcher names it (docs/launcher.md).
-fn upstream_env(step: &str) -> String {
-    format!("COULER_UPSTREAM_{}", step.to_uppercase().replace('-', "_"))
-}
-
 fn upstream_param(step: &str) -> String {
     format!("upstream-{step}")
 }
@@ -445,7 +444,7 @@ impl<'a> Lowerer<'a, '_> {
                 "{{\"step\":\"$(params.couler-step)\",\"workflow\":{}}}",
                 render::inert_json(&workflow)
             );
-            if !crate::fits_env_string("COULER_TASK", &task) {
+            if !crate::fits_env_string(TASK_ENV, &task) {
                 maps.push(task_file::config_map(&name, &members, &slices)?);
                 task_file::mount(doc, &name);
                 task = task_file::task_env_value();
@@ -455,7 +454,7 @@ impl<'a> Lowerer<'a, '_> {
             for step in steps.and_then(Value::as_array_mut).into_iter().flatten() {
                 let env = step.get_mut("env").and_then(Value::as_array_mut);
                 for e in env.into_iter().flatten() {
-                    if e["name"] == "COULER_TASK" {
+                    if e["name"] == TASK_ENV {
                         e["value"] = json!(task);
                     }
                 }
@@ -552,18 +551,16 @@ impl<'a> Lowerer<'a, '_> {
         ];
         // Filled in by `finish_tasks` once the Task's steps are known.
         let mut env = vec![
-            json!({"name": "COULER_TASK", "value": ""}),
-            json!({"name": "COULER_RUN_ID", "value": "$(params.couler-run-id)"}),
+            json!({"name": TASK_ENV, "value": ""}),
+            json!({"name": RUN_ID_ENV, "value": "$(params.couler-run-id)"}),
         ];
         if let Some(store) = &self.store {
-            env.push(json!({"name": "COULER_ARTIFACT_STORE", "value": store}));
+            env.push(json!({"name": ARTIFACT_STORE_ENV, "value": store}));
         }
         for p in &values.params {
             let name = param_param(p);
             params.push(json!({"name": name, "type": "string", "description": format!("workflow param `{p}`")}));
-            env.push(
-                json!({"name": format!("COULER_PARAM_{p}"), "value": format!("$(params.{name})")}),
-            );
+            env.push(json!({"name": param_env(p), "value": format!("$(params.{name})")}));
         }
         for s in &values.upstream {
             let name = upstream_param(s);
@@ -778,7 +775,7 @@ impl<'a> Lowerer<'a, '_> {
         let (mut params, mut env) = self.value_params(values);
         params.push(json!({"name": PARENT_RUN_PARAM, "type": "string", "description": "the parent PipelineRun's name"}));
         params.push(json!({"name": NAMESPACE_PARAM, "type": "string", "description": "the parent PipelineRun's namespace"}));
-        env.push(json!({"name": "COULER_CHILD_RUN", "value": render::inert_json(template)}));
+        env.push(json!({"name": CHILD_RUN_ENV, "value": render::inert_json(template)}));
         let mut command = vec![
             json!(self.launcher_path),
             json!("launch"),
@@ -845,13 +842,13 @@ impl<'a> Lowerer<'a, '_> {
             // The empty default is for tekton-lint 1.1.0, which does not see `matrix` params as
             // given; Tekton always passes the index, and the launcher rejects an empty one.
             params.push(json!({"name": ITEM_INDEX_PARAM, "type": "string", "description": "this instance's index in the step's items", "default": ""}));
-            env.push(json!({"name": "COULER_ITEM_INDEX", "value": format!("$(params.{ITEM_INDEX_PARAM})")}));
+            env.push(
+                json!({"name": ITEM_INDEX_ENV, "value": format!("$(params.{ITEM_INDEX_PARAM})")}),
+            );
         }
         if in_finally {
             params.push(json!({"name": "workflow-status", "type": "string", "description": "the pipeline's status (`$(tasks.status)`)"}));
-            env.push(
-                json!({"name": "COULER_WORKFLOW_STATUS", "value": "$(params.workflow-status)"}),
-            );
+            env.push(json!({"name": WORKFLOW_STATUS_ENV, "value": "$(params.workflow-status)"}));
         }
         for s in &step.secrets {
             env.push(json!({"name": s.env, "valueFrom": {"secretKeyRef": {

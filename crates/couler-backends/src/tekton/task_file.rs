@@ -10,6 +10,7 @@
 //! (`ARGO_TEMPLATE`, offloaded to a ConfigMap from v3.6). A ConfigMap holds at most 1 MiB.
 
 use crate::{CompileError, LauncherSlices};
+use couler_ir::launch_protocol::{TASK_ENV, Task, TaskForm};
 use serde_json::{Map, Value, json};
 
 /// Where a Task's steps see the ConfigMap of their launcher inputs.
@@ -21,7 +22,7 @@ pub const CONFIG_MAP_LIMIT: usize = 1024 * 1024;
 
 /// `COULER_TASK` of a Task whose inputs are in its ConfigMap.
 pub fn task_env_value() -> String {
-    format!("@{TASK_DIR}/$(params.couler-step).json")
+    TaskForm::File(&format!("{TASK_DIR}/$(params.couler-step).json")).text()
 }
 
 /// The ConfigMap `name` holding each member step's task, or an error naming the steps and the
@@ -35,8 +36,11 @@ pub fn config_map(
     let mut total = 0;
     let mut largest = ("", 0);
     for m in members {
-        let text = serde_json::to_string(&json!({"step": m, "workflow": slices.of(&[m])}))
-            .map_err(|e| CompileError::Invalid(format!("cannot serialise the workflow: {e}")))?;
+        let encode = |e: serde_json::Error| {
+            CompileError::Invalid(format!("cannot serialise the workflow: {e}"))
+        };
+        let workflow = serde_json::to_value(slices.of(&[m])).map_err(encode)?;
+        let text = serde_json::to_string(&Task::new(*m, workflow)).map_err(encode)?;
         let key = format!("{m}.json");
         total += key.len() + text.len();
         if text.len() > largest.1 {
@@ -83,7 +87,7 @@ pub fn mount(task: &mut Value, name: &str) {
     for step in steps.into_iter().flatten() {
         let reads = step["env"]
             .as_array()
-            .is_some_and(|env| env.iter().any(|e| e["name"] == "COULER_TASK"));
+            .is_some_and(|env| env.iter().any(|e| e["name"] == TASK_ENV));
         if !reads {
             continue;
         }
