@@ -56,6 +56,7 @@ pub mod capability;
 pub mod k8s;
 pub mod local;
 pub mod tekton;
+pub mod yaml;
 
 pub use capability::{Feature, Support, Use, check_support, features_used};
 

@@ -17,10 +17,11 @@
 //!   whole step on the task that calls `S-map`.
 
 use super::render;
-use super::{Lowerer, forward_through, insert_arguments, push_input_param};
+use super::{Forwards, Lowerer, cond, forward_through, insert_arguments, items, push_input_param};
 use crate::CompileError;
-use couler_ir::{Map as IrMap, MapOver, Reference, Step, StepOutput};
+use couler_ir::{Expr, Map as IrMap, MapOver, Reference, Step, StepOutput};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
 
 /// Output parameters of a mapped step that hold a file's content (`path`); the others are its
 /// standard output, read as `result`.
@@ -135,5 +136,89 @@ impl<'a> Lowerer<'a> {
         t.insert("dag".into(), json!({"tasks": [run]}));
         self.templates.push(Value::Object(t));
         name
+    }
+}
+
+/// The loop itself: what the instances iterate over, and the filter of a `when` on `item`.
+impl Lowerer<'_> {
+    /// The loop fields of a mapped step's task: `withItems`, `withSequence` or `withParam`.
+    fn loop_fields(
+        &self,
+        step: &Step,
+        over: &MapOver,
+        prefix: &str,
+    ) -> Result<Map<String, Value>, CompileError> {
+        let mut m = Map::new();
+        match over {
+            MapOver::Items(items) => {
+                m.insert("withItems".into(), json!(items::with_items(step, items)));
+            }
+            MapOver::Range {
+                start,
+                stop,
+                step: by,
+            } => {
+                let (start, stop, by) = (*start, *stop, *by);
+                if by == 1 && stop > start {
+                    m.insert(
+                        "withSequence".into(),
+                        json!({"start": start.to_string(), "end": (stop - 1).to_string()}),
+                    );
+                } else if by == -1 && stop < start {
+                    m.insert(
+                        "withSequence".into(),
+                        json!({"start": start.to_string(), "end": (stop + 1).to_string()}),
+                    );
+                } else {
+                    let mut items = Vec::new();
+                    let mut i = start;
+                    while (by > 0 && i < stop) || (by < 0 && i > stop) {
+                        items.push(json!(i));
+                        i += by;
+                    }
+                    m.insert("withItems".into(), json!(items));
+                }
+            }
+            MapOver::From(r) => {
+                items::check_run_time(step)?;
+                m.insert("withParam".into(), json!(self.dag_ref(prefix, step, r)?));
+            }
+        }
+        // Argo drops an empty `withItems` and runs the step once; an empty `withParam` list
+        // expands to no instance.
+        if m.get("withItems").is_some_and(|v| v == &json!([])) {
+            m.remove("withItems");
+            m.insert("withParam".into(), json!("[]"));
+        }
+        Ok(m)
+    }
+
+    /// A `when` that reads `item`, rendered inside a mapped step's `S-map`: the item as the loop has
+    /// it, other steps' outputs passed in through the wrapper (`params`, `inputs`).
+    fn inner_when(
+        &self,
+        step: &Step,
+        cond: &Expr,
+        params: &mut Vec<Value>,
+        inputs: &mut Map<String, Value>,
+    ) -> Result<String, CompileError> {
+        let taken: BTreeSet<String> = (inputs.get("parameters").and_then(Value::as_array))
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str().map(String::from))
+            .collect();
+        let mut fw = Forwards::default();
+        cond::check_names(self.wf, &step.name, cond)?;
+        let when = cond::condition(cond, &mut |r| match r {
+            Reference::Step { .. } | Reference::InputParameter(_) => {
+                Ok(render::input_param(&fw.name_for(r, &taken)))
+            }
+            other => self.dag_ref("tasks", step, other),
+        })?;
+        for (n, r) in &fw.list {
+            params.push(json!({"name": n, "value": self.dag_ref("tasks", step, r)?}));
+            push_input_param(inputs, n);
+        }
+        Ok(when)
     }
 }

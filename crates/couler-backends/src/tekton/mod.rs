@@ -151,9 +151,18 @@ fn documents_text(docs: &[Value]) -> Result<String, CompileError> {
         if i > 0 {
             text.push_str("---\n");
         }
-        text.push_str(&crate::argo::to_yaml(doc)?);
+        text.push_str(&to_yaml(doc)?);
     }
     Ok(text)
+}
+
+/// Keys in the order of Tekton's own examples: a resource's header, then an object's `name`
+/// (and a pipeline task's `when` right after it); the rest follow alphabetically.
+const KEY_ORDER: [&str; 6] = ["apiVersion", "kind", "metadata", "spec", "name", "when"];
+
+/// Prints one Tekton document as YAML, keys in [`KEY_ORDER`].
+pub fn to_yaml(doc: &Value) -> Result<String, CompileError> {
+    crate::yaml::print(doc, &KEY_ORDER, "the Tekton document")
 }
 
 fn unsupported(feature: Feature, step: &str, detail: impl Into<String>) -> CompileError {

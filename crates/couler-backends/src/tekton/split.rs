@@ -56,7 +56,7 @@ impl SplitLowering for Tekton {
         let docs = lower(wf, &opts, &BTreeMap::new(), &mut Vec::new())?;
         let total = documents_text(&docs)?.len() as u64;
         let yaml_len = |v: &Value, indent: u64| -> Result<u64, CompileError> {
-            let text = crate::argo::to_yaml(v)?;
+            let text = super::to_yaml(v)?;
             Ok(text.len() as u64 + indent * text.lines().count() as u64)
         };
         let tasks: HashMap<&str, &Value> = docs
