@@ -43,6 +43,20 @@ pub fn resources(r: &couler_ir::Resources) -> Value {
     Value::Object(m)
 }
 
+/// Where a step's pod may run: its `nodeSelector` and `tolerations`, each when set, into a pod
+/// spec (or an Argo template, which carries them for its pod).
+pub fn placement(step: &couler_ir::Step, pod: &mut Map<String, Value>) {
+    if !step.node_selector.is_empty() {
+        pod.insert("nodeSelector".into(), json!(step.node_selector));
+    }
+    if !step.tolerations.is_empty() {
+        pod.insert(
+            "tolerations".into(),
+            json!(step.tolerations.iter().map(toleration).collect::<Vec<_>>()),
+        );
+    }
+}
+
 /// A pod `Toleration`.
 pub fn toleration(t: &couler_ir::Toleration) -> Value {
     let mut m = Map::new();

@@ -2,16 +2,20 @@
 //!
 //! Every backend implements [`Backend`]: it has a name, a [capability matrix](Backend::capabilities)
 //! saying how it supports each IR [`Feature`] ([`Support::Native`], [`Support::Lowered`] with how,
-//! or [`Support::Unsupported`]), and a [`compile`](Backend::compile) that turns a validated
+//! or [`Support::Unsupported`]), and a [`lower`](Backend::lower) that turns a validated
 //! [`couler_ir::Workflow`] into a set of named files ([`Output`]).
 //!
-//! Before lowering, [`check_support`] compares [`features_used`] (the features one workflow uses,
-//! each with the step that uses it) with the backend's matrix; an unsupported feature is a
-//! [`CompileError::Unsupported`] naming the feature, the step and the backends that do support it.
+//! Callers use [`Backend::compile`], which runs [`check_support`] before the engine's `lower`:
+//! it compares [`features_used`] (the features one workflow uses, each with the step that uses
+//! it) with the backend's matrix, and an unsupported feature is a [`CompileError::Unsupported`]
+//! naming the feature, the step and the backends that do support it. Engines never call it
+//! themselves; [`SplitLowering`] (`couler split`) checks the same way.
 //!
-//! Built today: [`argo::Argo`], which emits Argo Workflows YAML (`Workflow`, `WorkflowTemplate` or
-//! `CronWorkflow`). Airflow, Tekton and the local runtime add their own modules beside `argo` and
-//! register in [`backends`].
+//! Built: [`argo::Argo`] (Argo Workflows YAML: `Workflow`, `WorkflowTemplate` or
+//! `CronWorkflow`), [`airflow::Airflow`] (one Airflow 3 DAG file, Python), [`tekton::Tekton`]
+//! (Tekton Pipelines `tekton.dev/v1` Tasks, Pipeline and PipelineRun) and [`local::Local`] (the
+//! local runtime's row of the matrix; `couler run` executes the IR itself), all listed in
+//! [`backends`].
 //!
 //! ```
 //! use couler_backends::{Backend, Options, argo::Argo};
@@ -25,7 +29,13 @@
 //!
 //! Output is deterministic: documents are built as `serde_json::Value` trees in a fixed order
 //! (never by string concatenation, so quoting and escaping are by construction) and printed as
-//! YAML; equal IR gives equal bytes.
+//! YAML by [`yaml::print`] (each engine's key order first), or as Python whose every user
+//! string is a literal ([`airflow::python`]); equal IR gives equal bytes.
+//!
+//! Airflow and Tekton tasks run the in-task launcher (`couler launch`), so step semantics there
+//! are the local runtime's; what a task hands the launcher is the launcher protocol
+//! (`couler_ir::launch_protocol`, docs/launcher.md), each task's workflow a slice
+//! ([`LauncherSlices`]).
 //!
 //! ## The Argo backend in brief
 //!
@@ -34,21 +44,21 @@
 //!   definitions share one template).
 //! - References render by kind and scope ([`argo`]'s `render` module): `params.N` →
 //!   `{{workflow.parameters.N}}`, another step's output inside a step → a generated input
-//!   parameter passed as `{{tasks.S.outputs.…}}`, `item` → `{{item}}`; conditions → govaluate
-//!   with quoted strings and numeric comparisons against number literals. A literal `{{` in user
-//!   text is written `{{='{{'}}` so Argo never tries to resolve it.
-//! - `map` → `withItems`/`withSequence`/`withParam` (a DAG wrapper with `parallelism` for
-//!   `map.parallelism`), `repeat` → a recursive steps template with an iteration counter,
-//!   distributed jobs and sub-workflows → resource templates, policies → `retryStrategy`,
-//!   `activeDeadlineSeconds`, `memoize`, … (see `docs/argo.md`).
+//!   parameter passed as `{{tasks.S.outputs.…}}`, `item` → `{{item}}`; conditions → one expr
+//!   tag with the local comparison rule. A literal `{{` in user text is written `{{='{{'}}` so
+//!   Argo never tries to resolve it.
+//! - `map` → `withItems`/`withSequence`/`withParam` inside a DAG template around the loop,
+//!   `repeat` → a recursive steps template with an iteration counter, distributed jobs and
+//!   sub-workflows → resource templates, policies → `retryStrategy`, `activeDeadlineSeconds`,
+//!   `memoize`, … (see `docs/argo.md`).
 //! - [`argo::lint::lint`] makes the semantic checks of Argo's linter; the tests also validate
 //!   every emitted document against Argo's JSON Schema and load it into hera's models.
 //!
 //! ## Adding a backend
 //!
 //! Add a module beside `argo` with a type implementing [`Backend`] (its [`Backend::support`]
-//! row of the matrix, and `compile` starting with [`check_support`]), and list it in
-//! [`backends`]; `couler backends` and the `supported_by` of every error pick it up.
+//! row of the matrix and its [`Backend::lower`]), and list it in [`backends`]; `couler
+//! backends` and the `supported_by` of every error pick it up.
 
 pub mod airflow;
 pub mod argo;

@@ -4,7 +4,7 @@
 use super::template::PodFields;
 use super::{to_yaml, volume};
 use crate::CompileError;
-use crate::k8s::toleration;
+use crate::k8s::placement;
 use couler_ir::{CleanPodPolicy, Framework, Step, Workflow};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -93,15 +93,7 @@ fn manifest(
     fields.insert_into(&mut container);
     let mut pod = Map::new();
     pod.insert("containers".into(), json!([container]));
-    if !step.node_selector.is_empty() {
-        pod.insert("nodeSelector".into(), json!(step.node_selector));
-    }
-    if !step.tolerations.is_empty() {
-        pod.insert(
-            "tolerations".into(),
-            json!(step.tolerations.iter().map(toleration).collect::<Vec<_>>()),
-        );
-    }
+    placement(step, &mut pod);
     // The job's pods are not the workflow's: mounted volumes are declared again, claims created
     // per run by their Argo name.
     let vols: Vec<Value> = step

@@ -5,6 +5,13 @@
 //! templates for loops (`repeat`, a recursive steps template) and mapped steps (`S-map`, a DAG
 //! template around the loop: `mapped`). How tasks wait for and are skipped by the steps before
 //! them is `edges`. See `docs/argo.md` for every feature.
+//!
+//! Where each part is: this file holds the backend and the lowering's state (`Lowerer`'s
+//! fields, shared by the `impl Lowerer` blocks of the other files); `document` the document and
+//! its workflow-wide fields, `dag` the entry template's tasks and the exit handler, `template`
+//! the template running one step, `mapped` and `repeat` the wrappers around it, `memoize` its
+//! cache key, `job`, `manifest` and `storage` the Kubernetes objects and artifact locations it
+//! names, `args` the argument plumbing between a wrapper and what it calls.
 
 mod args;
 mod cond;
@@ -193,6 +200,7 @@ impl Forwards {
     }
 }
 
+/// The state of one workflow's lowering: the templates emitted so far and what names they take.
 struct Lowerer<'a> {
     wf: &'a Workflow,
     options: &'a Options,

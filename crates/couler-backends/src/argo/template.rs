@@ -8,7 +8,7 @@ use super::{
     storage::storage,
 };
 use crate::CompileError;
-use crate::k8s::{resources, toleration};
+use crate::k8s::{placement, resources};
 use couler_ir::{
     ArtifactSource, Reference, ResourceAction, RetryOn, Step, StepKind, Template, Workflow,
 };
@@ -152,39 +152,39 @@ impl<'a> Lowerer<'a> {
         body: &mut Body<'_>,
     ) -> Result<Map<String, Value>, CompileError> {
         let wf = self.wf;
-        let image = || {
-            wf.effective_image(step).map(str::to_string).ok_or_else(|| {
+        // A container's or script's image, working directory and pod fields.
+        let container = || -> Result<Map<String, Value>, CompileError> {
+            let image = wf.effective_image(step).ok_or_else(|| {
                 CompileError::Invalid(format!(
                     "step `{}` has no image; Argo runs every step in a container: set its `image` or `defaults.image`",
                     step.name
                 ))
-            })
+            })?;
+            let mut m = Map::new();
+            m.insert("image".into(), json!(image));
+            if let Some(w) = paths::working_dir(step) {
+                m.insert("workingDir".into(), json!(w));
+            }
+            pod.insert_into(&mut m);
+            Ok(m)
         };
         let mut t = Map::new();
         let mut m = Map::new();
         match &step.kind {
             StepKind::Container(c) => {
-                m.insert("image".into(), json!(image()?));
+                let mut m = container()?;
                 if !c.command.is_empty() {
                     m.insert("command".into(), json!(body.render_all(&c.command)?));
                 }
                 if !c.args.is_empty() {
                     m.insert("args".into(), json!(body.render_all(&c.args)?));
                 }
-                if let Some(w) = paths::working_dir(step) {
-                    m.insert("workingDir".into(), json!(w));
-                }
-                pod.insert_into(&mut m);
                 t.insert("container".into(), Value::Object(m));
             }
             StepKind::Script(s) => {
-                m.insert("image".into(), json!(image()?));
+                let mut m = container()?;
                 m.insert("command".into(), json!(s.command));
                 m.insert("source".into(), json!(body.render(&s.source)?));
-                if let Some(w) = paths::working_dir(step) {
-                    m.insert("workingDir".into(), json!(w));
-                }
-                pod.insert_into(&mut m);
                 t.insert("script".into(), Value::Object(m));
             }
             StepKind::Resource(r) => {
@@ -372,15 +372,7 @@ fn outputs(wf: &Workflow, step: &Step) -> Result<(Vec<Value>, Vec<Value>), Compi
 /// Where and how long the step's pod runs, and its retries: node selector, tolerations,
 /// `activeDeadlineSeconds`, `retryStrategy`.
 fn insert_policies(wf: &Workflow, step: &Step, t: &mut Map<String, Value>) {
-    if !step.node_selector.is_empty() {
-        t.insert("nodeSelector".into(), json!(step.node_selector));
-    }
-    if !step.tolerations.is_empty() {
-        t.insert(
-            "tolerations".into(),
-            json!(step.tolerations.iter().map(toleration).collect::<Vec<_>>()),
-        );
-    }
+    placement(step, t);
     if let Some(d) = wf.effective_timeout(step)
         && !matches!(step.kind, StepKind::Suspend(_))
     {

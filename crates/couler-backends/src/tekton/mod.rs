@@ -16,7 +16,7 @@ pub mod split;
 pub mod task_file;
 
 use crate::capability::{Feature, Support};
-use crate::k8s::{param_text, resources, toleration};
+use crate::k8s::{param_text, placement, resources};
 use crate::{Backend, CompileError, Options, Output};
 use couler_ir::launch_protocol::{
     ARTIFACT_STORE_ENV, CHILD_RUN_ENV, ITEM_INDEX_ENV, RUN_ID_ENV, TASK_ENV, WORKFLOW_STATUS_ENV,
@@ -1041,15 +1041,7 @@ impl<'a> Lowerer<'a, '_> {
                 continue;
             }
             let mut pod = Map::new();
-            if !step.node_selector.is_empty() {
-                pod.insert("nodeSelector".into(), json!(step.node_selector));
-            }
-            if !step.tolerations.is_empty() {
-                pod.insert(
-                    "tolerations".into(),
-                    json!(step.tolerations.iter().map(toleration).collect::<Vec<_>>()),
-                );
-            }
+            placement(step, &mut pod);
             if !pod.is_empty() {
                 specs.push(json!({"pipelineTaskName": step.name, "podTemplate": pod}));
             }
