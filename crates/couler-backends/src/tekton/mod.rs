@@ -318,33 +318,7 @@ impl<'a> Lowerer<'a, '_> {
                 }
             }
         }
-        let graph = couler_ir::Graph::new(wf);
-        let mut tasks = Vec::new();
-        for (i, step) in wf.steps.iter().enumerate() {
-            let after: Vec<String> = graph
-                .predecessors(i)
-                .iter()
-                .map(|&p| wf.steps[p].name.clone())
-                .collect();
-            // No Tekton `when` and no condition task: the step's launcher evaluates its `when`
-            // and reports `Skipped` with exit 0 and its results, so Tekton never skips a task
-            // and its cascades (parent skipped, results missing) never apply; readers of a
-            // skipped step skip themselves on its `Skipped` outcome, as in `couler run`.
-            if let Some(cond) = &step.when
-                && cond.refs().iter().any(|r| matches!(r, Reference::Item(_)))
-            {
-                return Err(unsupported(
-                    Feature::When,
-                    &step.name,
-                    "a condition on `item` would have to be evaluated per matrix instance, and a matrixed step's results cannot be read; filter the items instead",
-                ));
-            }
-            let mut t = self.pipeline_task(step, false)?;
-            if !after.is_empty() {
-                t.insert("runAfter".into(), json!(after));
-            }
-            tasks.push(Value::Object(t));
-        }
+        let tasks = self.main_tasks()?;
         let mut spec = Map::new();
         if let Some(d) = self.description(wf.description.as_deref(), "the workflow") {
             spec.insert("description".into(), json!(d));
@@ -373,6 +347,64 @@ impl<'a> Lowerer<'a, '_> {
             ),
         );
         spec.insert("tasks".into(), json!(tasks));
+        let finally = self.finally_tasks()?;
+        if !finally.is_empty() {
+            spec.insert("finally".into(), json!(finally));
+        }
+        let mut meta = Map::new();
+        meta.insert("name".into(), json!(wf.name));
+        self.insert_labels(&mut meta);
+        let pipeline = json!({
+            "apiVersion": "tekton.dev/v1",
+            "kind": "Pipeline",
+            "metadata": meta,
+            "spec": spec,
+        });
+        let run = self.pipeline_run()?;
+        let mut docs = self.finish_tasks()?;
+        docs.append(&mut self.tasks);
+        docs.push(pipeline);
+        docs.push(run);
+        Ok(docs)
+    }
+
+    /// The pipeline tasks of the main steps, each after its predecessors (`runAfter`).
+    fn main_tasks(&mut self) -> Result<Vec<Value>, CompileError> {
+        let wf = self.wf;
+        let graph = couler_ir::Graph::new(wf);
+        let mut tasks = Vec::new();
+        for (i, step) in wf.steps.iter().enumerate() {
+            let after: Vec<String> = graph
+                .predecessors(i)
+                .iter()
+                .map(|&p| wf.steps[p].name.clone())
+                .collect();
+            // No Tekton `when` and no condition task: the step's launcher evaluates its `when`
+            // and reports `Skipped` with exit 0 and its results, so Tekton never skips a task
+            // and its cascades (parent skipped, results missing) never apply; readers of a
+            // skipped step skip themselves on its `Skipped` outcome, as in `couler run`.
+            if let Some(cond) = &step.when
+                && cond.refs().iter().any(|r| matches!(r, Reference::Item(_)))
+            {
+                return Err(unsupported(
+                    Feature::When,
+                    &step.name,
+                    "a condition on `item` would have to be evaluated per matrix instance, and a matrixed step's results cannot be read; filter the items instead",
+                ));
+            }
+            let mut t = self.pipeline_task(step, false)?;
+            if !after.is_empty() {
+                t.insert("runAfter".into(), json!(after));
+            }
+            tasks.push(Value::Object(t));
+        }
+        Ok(tasks)
+    }
+
+    /// The exit handler's steps as `finally` tasks, each with the Tekton `when` of its
+    /// condition.
+    fn finally_tasks(&mut self) -> Result<Vec<Value>, CompileError> {
+        let wf = self.wf;
         let mut finally = Vec::with_capacity(wf.on_exit.len());
         for exit in &wf.on_exit {
             if !exit.depends_on.is_empty() {
@@ -411,24 +443,7 @@ impl<'a> Lowerer<'a, '_> {
             }
             finally.push(Value::Object(t));
         }
-        if !finally.is_empty() {
-            spec.insert("finally".into(), json!(finally));
-        }
-        let mut meta = Map::new();
-        meta.insert("name".into(), json!(wf.name));
-        self.insert_labels(&mut meta);
-        let pipeline = json!({
-            "apiVersion": "tekton.dev/v1",
-            "kind": "Pipeline",
-            "metadata": meta,
-            "spec": spec,
-        });
-        let run = self.pipeline_run()?;
-        let mut docs = self.finish_tasks()?;
-        docs.append(&mut self.tasks);
-        docs.push(pipeline);
-        docs.push(run);
-        Ok(docs)
+        Ok(finally)
     }
 
     /// Writes each Task's `COULER_TASK`: `{"step": "$(params.couler-step)", "workflow": W}`, W
@@ -667,43 +682,7 @@ impl<'a> Lowerer<'a, '_> {
         }
         t.insert("params".into(), json!(params));
         if let Some(m) = &step.map {
-            let count = match &m.over {
-                MapOver::Items(items) => items.len(),
-                MapOver::Range {
-                    start,
-                    stop,
-                    step: by,
-                } => {
-                    let (start, stop, by) = (*start, *stop, *by);
-                    if by > 0 && stop > start {
-                        ((stop - start - 1) / by + 1) as usize
-                    } else if by < 0 && stop < start {
-                        ((start - stop - 1) / -by + 1) as usize
-                    } else {
-                        0
-                    }
-                }
-                MapOver::From(_) => {
-                    return Err(unsupported(
-                        Feature::MapFrom,
-                        &step.name,
-                        "Tekton's matrix takes a fixed list or an array result",
-                    ));
-                }
-            };
-            if count > MATRIX_LIMIT {
-                self.warnings.push(format!(
-                    "step `{}` fans out over {count} items, above Tekton's default limit of {MATRIX_LIMIT} matrix combinations: raise `default-max-matrix-combinations-count` in the cluster's `config-defaults`",
-                    step.name
-                ));
-            }
-            // Instances get their item's index; the launcher reads the item from the step's own
-            // `map`, so item values never pass through Tekton.
-            let indices: Vec<String> = (0..count).map(|i| i.to_string()).collect();
-            t.insert(
-                "matrix".into(),
-                json!({"params": [{"name": ITEM_INDEX_PARAM, "value": indices}]}),
-            );
+            t.insert("matrix".into(), self.matrix(step, m)?);
         }
         if let Some(r) = wf.effective_retry(step) {
             t.insert("retries".into(), json!(r.limit));
@@ -750,6 +729,44 @@ impl<'a> Lowerer<'a, '_> {
         }
         t.insert("workspaces".into(), json!(bindings));
         Ok(t)
+    }
+
+    /// A mapped step's `matrix`: one instance per item, each given its item's index.
+    fn matrix(&mut self, step: &Step, m: &couler_ir::Map) -> Result<Value, CompileError> {
+        let count = match &m.over {
+            MapOver::Items(items) => items.len(),
+            MapOver::Range {
+                start,
+                stop,
+                step: by,
+            } => {
+                let (start, stop, by) = (*start, *stop, *by);
+                if by > 0 && stop > start {
+                    ((stop - start - 1) / by + 1) as usize
+                } else if by < 0 && stop < start {
+                    ((start - stop - 1) / -by + 1) as usize
+                } else {
+                    0
+                }
+            }
+            MapOver::From(_) => {
+                return Err(unsupported(
+                    Feature::MapFrom,
+                    &step.name,
+                    "Tekton's matrix takes a fixed list or an array result",
+                ));
+            }
+        };
+        if count > MATRIX_LIMIT {
+            self.warnings.push(format!(
+                "step `{}` fans out over {count} items, above Tekton's default limit of {MATRIX_LIMIT} matrix combinations: raise `default-max-matrix-combinations-count` in the cluster's `config-defaults`",
+                step.name
+            ));
+        }
+        // Instances get their item's index; the launcher reads the item from the step's own
+        // `map`, so item values never pass through Tekton.
+        let indices: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+        Ok(json!({"params": [{"name": ITEM_INDEX_PARAM, "value": indices}]}))
     }
 
     /// The Task of a sub-workflow step: the launcher image's `couler launch pipelinerun`, which
@@ -859,6 +876,57 @@ impl<'a> Lowerer<'a, '_> {
             params.push(json!({"name": "workflow-status", "type": "string", "description": "the pipeline's status (`$(tasks.status)`)"}));
             env.push(json!({"name": WORKFLOW_STATUS_ENV, "value": "$(params.workflow-status)"}));
         }
+        self.secret_env(step, &mut env)?;
+        let (mounts, volumes, workspaces) = self.mounts(step)?;
+        local_paths_in_volumes(step, &mounts)?;
+        let install = json!({
+            "name": "couler-install",
+            "image": self.launcher_image(&step.name)?,
+            "command": ["cp", self.launcher_path, format!("{LAUNCHER_DIR}/couler")],
+            "volumeMounts": [{"name": LAUNCHER_VOLUME, "mountPath": LAUNCHER_DIR}],
+        });
+        let mut run = Map::new();
+        run.insert("name".into(), json!("run"));
+        run.insert("image".into(), json!(image));
+        run.insert(
+            "command".into(),
+            json!([
+                format!("{LAUNCHER_DIR}/couler"),
+                "launch",
+                "step",
+                "--results-dir",
+                RESULTS_DIR,
+                "--skipped-exit-code",
+                "0"
+            ]),
+        );
+        run.insert("env".into(), json!(env));
+        if let Some(r) = wf.effective_resources(step) {
+            run.insert("computeResources".into(), resources(r));
+        }
+        run.insert("volumeMounts".into(), json!(mounts));
+        if step.continue_on_failure {
+            run.insert("onError".into(), json!("continue"));
+        }
+        let mut spec = Map::new();
+        spec.insert("params".into(), json!(params));
+        spec.insert(
+            "results".into(),
+            json!([
+                {"name": STATUS_RESULT, "type": "string", "description": "the step's status"},
+                {"name": OUTCOME_RESULT, "type": "string", "description": "the launcher's outcome JSON, or a reference to it in the artifact store when over 4 KB"},
+            ]),
+        );
+        spec.insert("workspaces".into(), json!(workspaces));
+        spec.insert("volumes".into(), json!(volumes));
+        spec.insert("steps".into(), json!([install, Value::Object(run)]));
+        Ok(Value::Object(spec))
+    }
+
+    /// The step's secrets as environment variables, and the artifact repository's S3
+    /// credentials when the launcher reads it.
+    fn secret_env(&self, step: &Step, env: &mut Vec<Value>) -> Result<(), CompileError> {
+        let wf = self.wf;
         for s in &step.secrets {
             env.push(json!({"name": s.env, "valueFrom": {"secretKeyRef": {
                 "name": literal("secret name", &step.name, &s.secret)?,
@@ -880,6 +948,15 @@ impl<'a> Lowerer<'a, '_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The step's mounts: the launcher's volume, the run's artifact workspace, and the step's
+    /// volumes (pod volumes) and volume claims (Task workspaces). Returns the volume mounts,
+    /// the pod volumes and the workspaces.
+    #[allow(clippy::type_complexity)]
+    fn mounts(&self, step: &Step) -> Result<(Vec<Value>, Vec<Value>, Vec<Value>), CompileError> {
+        let wf = self.wf;
         let mut mounts = vec![json!({"name": LAUNCHER_VOLUME, "mountPath": LAUNCHER_DIR})];
         let mut volumes = vec![json!({"name": LAUNCHER_VOLUME, "emptyDir": {}})];
         let mut workspaces =
@@ -929,49 +1006,7 @@ impl<'a> Lowerer<'a, '_> {
                 volumes.push(volume(v, &step.name)?);
             }
         }
-        local_paths_in_volumes(step, &mounts)?;
-        let install = json!({
-            "name": "couler-install",
-            "image": self.launcher_image(&step.name)?,
-            "command": ["cp", self.launcher_path, format!("{LAUNCHER_DIR}/couler")],
-            "volumeMounts": [{"name": LAUNCHER_VOLUME, "mountPath": LAUNCHER_DIR}],
-        });
-        let mut run = Map::new();
-        run.insert("name".into(), json!("run"));
-        run.insert("image".into(), json!(image));
-        run.insert(
-            "command".into(),
-            json!([
-                format!("{LAUNCHER_DIR}/couler"),
-                "launch",
-                "step",
-                "--results-dir",
-                RESULTS_DIR,
-                "--skipped-exit-code",
-                "0"
-            ]),
-        );
-        run.insert("env".into(), json!(env));
-        if let Some(r) = wf.effective_resources(step) {
-            run.insert("computeResources".into(), resources(r));
-        }
-        run.insert("volumeMounts".into(), json!(mounts));
-        if step.continue_on_failure {
-            run.insert("onError".into(), json!("continue"));
-        }
-        let mut spec = Map::new();
-        spec.insert("params".into(), json!(params));
-        spec.insert(
-            "results".into(),
-            json!([
-                {"name": STATUS_RESULT, "type": "string", "description": "the step's status"},
-                {"name": OUTCOME_RESULT, "type": "string", "description": "the launcher's outcome JSON, or a reference to it in the artifact store when over 4 KB"},
-            ]),
-        );
-        spec.insert("workspaces".into(), json!(workspaces));
-        spec.insert("volumes".into(), json!(volumes));
-        spec.insert("steps".into(), json!([install, Value::Object(run)]));
-        Ok(Value::Object(spec))
+        Ok((mounts, volumes, workspaces))
     }
 
     fn pipeline_run(&self) -> Result<Value, CompileError> {
