@@ -243,38 +243,14 @@ fn pipeline(name: &str, spec: &Value, tasks: &BTreeMap<&str, &Value>, p: &mut Ve
         }
         for text in all {
             for var in variables(text) {
-                let ok = if let Some(x) = var.strip_prefix("params.") {
-                    params.contains(x)
-                } else if let Some(x) = var.strip_prefix("tasks.") {
-                    if x == "status" {
-                        is_finally
-                    } else {
-                        let mut parts = x.splitn(3, '.');
-                        let (t, kw, r) = (parts.next(), parts.next(), parts.next());
-                        match (t, kw, r) {
-                            (Some(t), Some("results"), Some(r)) => {
-                                let ok = main_names.contains(t)
-                                    && results.get(t).is_some_and(|rs| rs.contains(r));
-                                if ok && !is_finally {
-                                    order.entry(tn).or_default().insert(t);
-                                }
-                                ok
-                            }
-                            _ => false,
-                        }
+                match pipeline_var(var, is_finally, &params, &main_names, &results) {
+                    Some(Some(t)) if !is_finally => {
+                        order.entry(tn).or_default().insert(t);
                     }
-                } else {
-                    matches!(
-                        var,
-                        "context.pipelineRun.uid"
-                            | "context.pipelineRun.name"
-                            | "context.pipelineRun.namespace"
-                    )
-                };
-                if !ok {
-                    p.push(format!(
+                    Some(_) => {}
+                    None => p.push(format!(
                         "{here}: `$({var})` is not a variable Tekton knows here"
-                    ));
+                    )),
                 }
             }
         }
@@ -284,6 +260,41 @@ fn pipeline(name: &str, spec: &Value, tasks: &BTreeMap<&str, &Value>, p: &mut Ve
             "Pipeline `{name}`: the tasks form a cycle: {}",
             cycle.join(" → ")
         ));
+    }
+}
+
+/// Whether a pipeline task may read `$(var)`: `None` when it may not, `Some(Some(task))` when
+/// it reads a result of that main task (which orders it after the task), else `Some(None)`.
+fn pipeline_var<'v>(
+    var: &'v str,
+    is_finally: bool,
+    params: &BTreeSet<&str>,
+    main_names: &BTreeSet<&str>,
+    results: &BTreeMap<&str, BTreeSet<&str>>,
+) -> Option<Option<&'v str>> {
+    if let Some(x) = var.strip_prefix("params.") {
+        return params.contains(x).then_some(None);
+    }
+    let Some(x) = var.strip_prefix("tasks.") else {
+        let context = matches!(
+            var,
+            "context.pipelineRun.uid"
+                | "context.pipelineRun.name"
+                | "context.pipelineRun.namespace"
+        );
+        return context.then_some(None);
+    };
+    if x == "status" {
+        return is_finally.then_some(None);
+    }
+    let mut parts = x.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(t), Some("results"), Some(r))
+            if main_names.contains(t) && results.get(t).is_some_and(|rs| rs.contains(r)) =>
+        {
+            Some(Some(t))
+        }
+        _ => None,
     }
 }
 
