@@ -198,9 +198,17 @@ impl Lock {
             ))
         })?;
         let path = dir.join("lock");
+        // Tried for up to half a second: a step this process (or a process that just let the
+        // lock go) forks at that moment holds a copy of the descriptor until it execs
+        // (close-on-exec), which keeps a released lock held for a few milliseconds.
         let locked = |f: &File| {
-            // SAFETY: flock on a descriptor we own; no memory is involved.
-            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+            (0..25).any(|i| {
+                if i > 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                // SAFETY: flock on a descriptor we own; no memory is involved.
+                unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+            })
         };
         let refused = || {
             Error::Locked(format!(

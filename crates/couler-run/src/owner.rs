@@ -81,19 +81,26 @@ fn holds_flock(pid: i32, path: &Path) -> bool {
     let Ok(meta) = std::fs::metadata(path) else {
         return false;
     };
-    let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
-        return false;
-    };
-    let inode = meta.ino().to_string();
+    // The file as /proc/locks names it: `MAJOR:MINOR:INODE`, the device numbers in hex.
+    let dev = meta.dev();
+    let file = format!(
+        "{:02x}:{:02x}:{}",
+        libc::major(dev),
+        libc::minor(dev),
+        meta.ino()
+    );
     let pid = pid.to_string();
-    locks.lines().any(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        f.get(1) == Some(&"FLOCK")
-            && f.get(4) == Some(&pid.as_str())
-            && f.get(5)
-                .and_then(|dev_ino| dev_ino.rsplit(':').next())
-                .is_some_and(|i| i == inode)
-    })
+    let held = |locks: &str| {
+        locks.lines().any(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            f.get(1) == Some(&"FLOCK")
+                && f.get(4) == Some(&pid.as_str())
+                && f.get(5) == Some(&file.as_str())
+        })
+    };
+    // /proc/locks is read in pages while other processes take and drop locks, so one read can
+    // miss a line that stays put: a lock is held when any of three reads shows it.
+    (0..3).any(|_| std::fs::read_to_string("/proc/locks").is_ok_and(|l| held(&l)))
 }
 
 /// Sends `sig` to process `pid` only if it is still the process that started at `start`. The
