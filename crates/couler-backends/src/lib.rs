@@ -505,8 +505,10 @@ impl<'a> LauncherSlices<'a> {
     }
 }
 
-/// Another step as a launcher reads it: its name, declared outputs and `continueOnFailure`
-/// (the exit handler's derived status), in a body that always validates.
+/// Another step as a launcher reads it: its name, declared outputs, `continueOnFailure` (the
+/// exit handler's derived status) and whether its `when` reads `item` (a mapped step whose every
+/// instance that `when` skipped is `Succeeded` with empty lists, not Skipped: `combine_map`),
+/// in a body that always validates.
 pub fn launcher_stub(s: &Step) -> Step {
     let mut t = Step::new(
         s.name.clone(),
@@ -517,6 +519,19 @@ pub fn launcher_stub(s: &Step) -> Step {
     );
     t.outputs = s.outputs.clone();
     t.continue_on_failure = s.continue_on_failure;
+    if s.when_reads_item() {
+        // The stub's own `when` and `map` read nothing else (a slice may leave out what the
+        // step's read), and it never runs.
+        t.map = Some(couler_ir::Map {
+            over: couler_ir::MapOver::Range {
+                start: 0,
+                stop: 1,
+                step: 1,
+            },
+            parallelism: None,
+        });
+        t.when = Some(couler_ir::Expr::Ref(couler_ir::Reference::Item(Vec::new())));
+    }
     t
 }
 

@@ -164,3 +164,41 @@ fn an_exit_slice_derives_the_status_from_outcomes_of_steps_it_leaves_out() {
         assert_eq!(o["outputs"]["result"], expected, "{env:?}");
     }
 }
+
+/// A mapped step whose `when` reads `item` and skips every instance ran no instance: its
+/// readers see it `Succeeded` with empty lists (docs/runtime.md, `map`). On Airflow each
+/// skipped instance leaves no XCom, so the reader's launcher gets `[null, null]` and the step
+/// as its slice stubs it; it must decide as `couler run` does. (Found by airflow_decisions.rs.)
+#[test]
+fn a_map_whose_item_when_skipped_every_instance_reads_as_succeeded_with_empty_lists() {
+    let spec = serde_json::json!({
+        "apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "all-skipped",
+        "steps": [
+            {"name": "fan", "map": {"items": [1, 2]}, "when": "item > 5",
+             "script": {"command": ["sh"], "source": "printf x"}},
+            {"name": "read", "env": {"IN": "{{steps.fan.outputs.result}}"},
+             "script": {"command": ["sh"], "source": "printf '<%s>' \"$IN\""}}
+        ]
+    });
+    let (wf, _) = couler_ir::spec::load(&spec.to_string(), couler_ir::Format::Json).unwrap();
+    let slice = couler_backends::LauncherSlices::new(&wf).of(&["read"]);
+    let task = serde_json::json!({"workflow": slice, "step": "read"});
+    let (code, o) = launch(&task, &[("COULER_UPSTREAM_FAN", "[null, null]")]);
+    assert_eq!((code, &o["status"]), (0, &serde_json::json!("Succeeded")), "{o}");
+    assert_eq!(o["outputs"]["result"], "<[]>", "{o}");
+    // What `couler run` decides for the same workflow.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("wf.json"), spec.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["run", "wf.json", "-o", "json"])
+        .current_dir(dir.path())
+        .env_remove("COULER_STATE_DIR")
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let read = (report["steps"].as_array().unwrap().iter())
+        .find(|s| s["node"] == "read")
+        .unwrap();
+    assert_eq!(read["status"], "Succeeded", "{report}");
+    assert_eq!(read["outputs"]["result"], "<[]>", "{report}");
+}
