@@ -184,7 +184,11 @@ fn a_map_whose_item_when_skipped_every_instance_reads_as_succeeded_with_empty_li
     let slice = couler_backends::LauncherSlices::new(&wf).of(&["read"]);
     let task = serde_json::json!({"workflow": slice, "step": "read"});
     let (code, o) = launch(&task, &[("COULER_UPSTREAM_FAN", "[null, null]")]);
-    assert_eq!((code, &o["status"]), (0, &serde_json::json!("Succeeded")), "{o}");
+    assert_eq!(
+        (code, &o["status"]),
+        (0, &serde_json::json!("Succeeded")),
+        "{o}"
+    );
     assert_eq!(o["outputs"]["result"], "<[]>", "{o}");
     // What `couler run` decides for the same workflow.
     let dir = tempfile::tempdir().unwrap();

@@ -14,6 +14,7 @@
 //! (XCom pulls by validated task id, `run_id`, params as JSON).
 
 pub mod python;
+mod skips;
 mod split;
 
 use crate::{Backend, CompileError, ENV_STRING_LIMIT, Feature, Operator, Options, Output, Support};
@@ -119,7 +120,8 @@ impl Backend for Airflow {
     }
 }
 
-/// Uses the matrix cannot see: suspends without a duration, S3 input sources.
+/// Uses the matrix cannot see: suspends without a duration, S3 input sources, a mapped step's
+/// skip its readers cannot tell (`skips.rs`).
 fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
     let unsupported = |feature: Feature, step: &Step, detail: String| CompileError::Unsupported {
         feature,
@@ -134,6 +136,9 @@ fn check_details(b: &Airflow, wf: &Workflow) -> Result<(), CompileError> {
     };
     if let Some((s, detail)) = crate::sub_workflow_misuse(wf, "Airflow", "a triggered DAG run") {
         return Err(unsupported(Feature::SubWorkflow, s, detail));
+    }
+    if let Some((s, detail)) = skips::unpassable_skip(wf) {
+        return Err(unsupported(Feature::MappedOutputs, s, detail));
     }
     for s in wf.steps.iter().chain(&wf.on_exit) {
         if let StepKind::Workflow(sw) = &s.kind {
