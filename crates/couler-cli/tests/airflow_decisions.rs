@@ -25,7 +25,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
-use support::{Home, airflow_nodes, compile, examples, mapped_tasks, python, repo, text, tmp};
+use support::{
+    Home, airflow_nodes, airflow_status, compile, examples, mapped_tasks, python, repo, text, tmp,
+};
 
 /// Airflow processes running batches side by side (each on its own copy of the database).
 const BATCHES: usize = 2;
@@ -530,5 +532,33 @@ fn examples_and_generated_workflows_decide_alike_locally_and_on_airflow() {
         prepared.as_secs_f64(),
         (ran - prepared).as_secs_f64(),
         started.elapsed().as_secs_f64()
+    );
+    // What the comparison covered: runs ending both ways, and each kind of step end.
+    let outcomes: Vec<&Value> = (airflow.values())
+        .flat_map(|l| l["runs"].as_array().into_iter().flatten())
+        .collect();
+    let states: BTreeSet<&str> = outcomes
+        .iter()
+        .filter_map(|o| o["state"].as_str())
+        .collect();
+    let ends: BTreeSet<String> = (outcomes.iter())
+        .flat_map(|o| o["tasks"].as_object().into_iter().flatten())
+        .flat_map(|(_, es)| es.as_array().into_iter().flatten())
+        .map(airflow_status)
+        .collect();
+    assert_eq!(states, BTreeSet::from(["failed", "success"]), "{ends:?}");
+    for end in [
+        "Succeeded",
+        "Cached",
+        "Skipped",
+        "Failed",
+        "Error",
+        "Omitted",
+    ] {
+        assert!(ends.contains(end), "no step ended {end}: {ends:?}");
+    }
+    assert!(
+        workflows >= 300 && compared > 2000,
+        "{workflows} workflows, {compared} compared"
     );
 }

@@ -41,8 +41,8 @@ pub(super) fn unpassable_skip(wf: &Workflow) -> Option<(&Step, String)> {
         return Some((
             s,
             format!(
-                "its `when` reads `item`, and it reads an output of `{from}`, which may be skipped; then `{}` is skipped as a whole, but every instance of an Airflow mapped task leaves no XCom whether its `when` skipped it or the step was skipped, so `{}` (which reads `{}`) would read it as `Succeeded` with empty lists where `couler run` skips it; pass `{from}`'s output through a step without a `when`, or move the condition on `item` into the command",
-                s.name, reader.name, s.name
+                "its `when` reads `item`, and it reads an output of `{from}`, which may be skipped; then `{}` is skipped as a whole, but every instance of an Airflow mapped task leaves no XCom whether its `when` skipped it or the step was skipped, so `{}` (which reads `{}`) would read it as `Succeeded` with empty lists where `couler run` skips it; decide `{from}`'s condition inside its command instead of a `when`, or test `item` in `{}`'s command instead of its `when`",
+                s.name, reader.name, s.name, s.name
             ),
         ));
     }
@@ -94,6 +94,13 @@ mod tests {
         let (s, why) = unpassable_skip(&wf).expect("refused");
         assert_eq!(s.name, "fan");
         assert!(why.contains("`x`") && why.contains("`r`"), "{why}");
+        let err = crate::Backend::compile(&super::super::Airflow, &wf, &Default::default())
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("(used by step `fan`)") && err.contains(&why),
+            "{err}"
+        );
     }
 
     #[test]
