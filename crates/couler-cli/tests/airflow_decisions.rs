@@ -74,7 +74,8 @@ fn pick<T: Clone>(rng: &mut TestRng, list: &[T]) -> T {
 }
 
 /// `spec` (from `generated::generated_spec`) with every step a host script: it writes output
-/// parameters `p` and `q` (relative paths), prints a `result`, and exits with a drawn code; some
+/// parameters `p` and `q` (relative paths; a few leave `q` unwritten, an Error), prints a
+/// `result`, and exits with a drawn code; some
 /// steps also print an earlier step's result or `p` (a mapped one's as its aggregated list), a
 /// mapped step its item, some write an artifact that later steps read, some `dependsOn` an
 /// earlier step, some `continueOnFailure`; a third get an exit handler that prints
@@ -130,6 +131,10 @@ fn runnable(mut spec: Value, rng: &mut TestRng) -> (Value, usize) {
         let code = pick(rng, &[0, 0, 0, 0, 0, 0, 1, 3]);
         if code != 0 && rng.next_u32().is_multiple_of(2) {
             s["continueOnFailure"] = json!(true);
+        }
+        if rng.next_u32().is_multiple_of(12) {
+            // `q` is not written and has no default: the step ends Error.
+            lines.remove(1);
         }
         lines.push(format!("exit {code}"));
         if !env.is_empty() {
