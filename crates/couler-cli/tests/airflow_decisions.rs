@@ -32,7 +32,8 @@ use support::{
 /// Airflow processes running batches side by side (each on its own copy of the database).
 const BATCHES: usize = 2;
 
-/// How many generated workflows run (the Argo differential's 300, in the same order).
+/// How many generated workflows run: the Argo differential's, in its order (one that Airflow
+/// refuses at compile time is counted and replaced by the next).
 const GENERATED: usize = 300;
 
 /// The param a second run of a cached workflow changes, and its new value: steps whose key
