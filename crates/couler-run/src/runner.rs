@@ -256,8 +256,13 @@ pub async fn run_process(
         .stdout(out_w)
         .stderr(err_w)
         .process_group(0);
-    // Where it can be made, a cgroup holds whatever the step starts, `setsid` or not.
-    let cgroup = crate::cgroup::StepCgroup::create();
+    // Where it can be made, a cgroup holds whatever a host step starts, `setsid` or not. A
+    // container step's processes belong to its engine (podman's `conmon` leaves the group on
+    // purpose, to remove the container after it ends): the engine stops and removes them.
+    let cgroup = match spec.container {
+        None => crate::cgroup::StepCgroup::create(),
+        Some(_) => None,
+    };
     if let Some(cg) = &cgroup {
         cg.enter_on_spawn(&mut cmd);
     }
