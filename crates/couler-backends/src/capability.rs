@@ -115,14 +115,9 @@ fn storage_feature(s: &Storage) -> Feature {
     }
 }
 
-fn step_features(wf: &Workflow, mapped: &HashSet<&str>, step: &Step, out: &mut BTreeSet<Use>) {
-    let mut add = |f: Feature| {
-        out.insert(Use {
-            feature: f,
-            step: Some(step.name.clone()),
-        });
-    };
-    add(match &step.kind {
+/// The feature a step of this kind is.
+pub fn kind_feature(kind: &StepKind) -> Feature {
+    match kind {
         StepKind::Container(_) => Feature::Container,
         StepKind::Script(_) => Feature::Script,
         StepKind::Resource(_) => Feature::Resource,
@@ -133,7 +128,17 @@ fn step_features(wf: &Workflow, mapped: &HashSet<&str>, step: &Step, out: &mut B
         },
         StepKind::Workflow(_) => Feature::SubWorkflow,
         StepKind::Suspend(_) => Feature::Suspend,
-    });
+    }
+}
+
+fn step_features(wf: &Workflow, mapped: &HashSet<&str>, step: &Step, out: &mut BTreeSet<Use>) {
+    let mut add = |f: Feature| {
+        out.insert(Use {
+            feature: f,
+            step: Some(step.name.clone()),
+        });
+    };
+    add(kind_feature(&step.kind));
     if step.when.is_some() {
         add(Feature::When);
     }

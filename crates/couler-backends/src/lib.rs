@@ -68,7 +68,7 @@ pub mod local;
 pub mod tekton;
 pub mod yaml;
 
-pub use capability::{Feature, Support, Use, check_support, features_used};
+pub use capability::{Feature, Support, Use, check_support, features_used, kind_feature};
 
 use couler_ir::{Step, StepKind, Workflow};
 use std::collections::{BTreeMap, HashMap};

@@ -10,8 +10,8 @@ mod generated;
 use couler_backends::argo::Argo;
 use couler_backends::{Backend, Options};
 use couler_ir::{Expr, Reference, Workflow};
-use couler_run::render::{Context, Outcome, json_text};
-use couler_run::state::{StepOutputs, StepStatus};
+use couler_run::outcome::{Outcome, StepOutputs, StepStatus};
+use couler_run::render::{Context, json_text};
 use generated::{VALUES, conds, generated, rng};
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use serde_json::{Value, json};
@@ -311,13 +311,7 @@ fn local(
                 parameters: o.params.clone(),
                 ..StepOutputs::default()
             };
-            (
-                s.clone(),
-                Outcome {
-                    status: StepStatus::Succeeded,
-                    outputs: out,
-                },
-            )
+            (s.clone(), Outcome::with_outputs(StepStatus::Succeeded, out))
         })
         .collect();
     let ctx = Context {

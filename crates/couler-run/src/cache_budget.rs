@@ -15,41 +15,10 @@
 use crate::Error;
 use crate::artifacts::ArtifactRef;
 use crate::state::State;
+pub use crate::state::{CacheEntry, PutMeta};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
-
-/// What the executor knows about an entry when it puts it (the rest is derived or counted).
-#[derive(Clone, Debug, Default)]
-pub struct PutMeta {
-    /// The step's name.
-    pub step: String,
-    /// Wall seconds the step took: what a miss costs to recompute.
-    pub recompute_secs: f64,
-    /// Steps of its workflow that read its outputs.
-    pub consumers: u32,
-}
-
-/// One cache entry with its metadata.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CacheEntry {
-    pub key: String,
-    pub step: String,
-    pub node: String,
-    pub run_id: String,
-    pub bytes: u64,
-    pub recompute_secs: f64,
-    pub hits: u64,
-    /// Seconds since the epoch of the last put or hit.
-    pub last_used: f64,
-    pub created_at: f64,
-    pub consumers: u32,
-    #[serde(skip)]
-    pub artifacts: Vec<ArtifactRef>,
-    /// A run `resume` may continue references its artifacts: never evicted.
-    pub pinned: bool,
-}
 
 /// Scores entries under a budget in bytes, one score per entry: the lowest is evicted first.
 pub type Ranker = Arc<dyn Fn(&[CacheEntry], f64) -> Vec<f64> + Send + Sync>;
@@ -207,7 +176,8 @@ pub fn consumers(wf: &couler_ir::Workflow, step: &str) -> u32 {
 mod tests {
     use super::*;
     use crate::artifacts::ArtifactKind;
-    use crate::state::{Finished, RunStatus, StepOutputs, StepStatus};
+    use crate::outcome::{StepOutputs, StepStatus};
+    use crate::state::{Finished, RunStatus};
 
     fn outputs(digest_byte: char, size: u64) -> StepOutputs {
         let mut o = StepOutputs::default();

@@ -14,28 +14,22 @@
 //! Dispatch keeps at most [`MAX_IN_FLIGHT`] step tasks alive; the other ready steps wait as
 //! indices, so memory does not grow with the width of the workflow.
 
-use crate::artifacts::{ArtifactRef, Store};
-use crate::mapped::combine_map;
-use crate::render::{Context, Outcome, Unresolved, json_text};
+use crate::artifacts::Store;
+use crate::cache_budget::{self, CacheBudget, PutMeta};
+use crate::mapped::{combine_map, map_items};
+use crate::outcome::{Outcome, StepOutputs, StepStatus};
 use crate::runner::{self, AttemptFiles, ProcessEnd, ProcessSpec, Runtime};
-use crate::state::{
-    AttemptRecord, CachePut, Finished, RunStatus, State, StepEnd, StepOutputs, StepStatus, now,
-};
+use crate::state::{AttemptRecord, CachePut, Finished, RunStatus, State, StepEnd, now};
+use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Ready, Scope, Turn};
+use crate::subworkflow::{self, Child, Nest, Parent, RunFuture};
 use crate::{Error, Event};
-use couler_ir::{
-    ArtifactSource, Graph, MapOver, Reference, RetryOn, Step, StepKind, StepOutput, Storage,
-    Workflow,
-};
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use couler_ir::{Graph, RetryOn, Step, Workflow};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
-
-/// Bump when the cache key's inputs change meaning, so old entries stop matching.
-const CACHE_FORMAT: u32 = 1;
 
 /// The most step tasks one executor keeps at once. Processes are bounded by the slots
 /// (`--parallelism`) anyway; this bounds the tasks waiting for a slot, whose futures would
@@ -69,14 +63,9 @@ pub(crate) struct Exec {
     pub kept: BTreeMap<String, (StepStatus, StepOutputs)>,
     pub events: Option<mpsc::UnboundedSender<Event>>,
     /// Where the workflow's spec came from, for its sub-workflow steps.
-    pub nest: crate::subworkflow::Nest,
-}
-
-/// What a unit of work (a step, or one map instance) ended with.
-struct UnitEnd {
-    status: StepStatus,
-    outputs: StepOutputs,
-    message: Option<String>,
+    pub nest: Nest,
+    /// Keep the memoization cache under this budget after each put (`--cache-size`).
+    pub cache_budget: Option<CacheBudget>,
 }
 
 impl Exec {
@@ -160,13 +149,9 @@ impl Exec {
                         self.omit(&exit.name, &why)?
                     }
                     None => {
-                        let end = handler
-                            .run_single(exit, &exit.name, None, &all, Some(visible), false)
-                            .await?;
-                        Outcome {
-                            status: end.status,
-                            outputs: end.outputs,
-                        }
+                        handler
+                            .run_unit(exit, &exit.name, None, &all, Some(visible), false, None)
+                            .await?
                     }
                 };
                 let failed = outcome.status == StepStatus::Omitted
@@ -252,10 +237,7 @@ impl Exec {
                 Err(e) => {
                     // A state or store failure: stop scheduling, let running steps finish.
                     first_error.get_or_insert(e);
-                    Outcome {
-                        status: StepStatus::Error,
-                        outputs: StepOutputs::default(),
-                    }
+                    Outcome::new(StepStatus::Error, None)
                 }
             };
             outcomes[i] = Some(o);
@@ -287,53 +269,51 @@ impl Exec {
             message: fin.message,
             stdout: None,
         });
-        Ok(Outcome {
-            status: StepStatus::Omitted,
-            outputs: StepOutputs::default(),
-        })
+        Ok(Outcome::new(StepStatus::Omitted, None))
     }
 
-    /// Ends a step whose inputs could not be resolved: Skipped (an upstream was skipped) or Error.
-    fn finish_unresolved(
-        &self,
-        node: &str,
-        step: &str,
-        unresolved: Unresolved,
-    ) -> Result<UnitEnd, Error> {
-        let (status, message) = match unresolved {
-            Unresolved::Skipped(why) => (StepStatus::Skipped, format!("skipped: {why}")),
-            Unresolved::Error(why) => (StepStatus::Error, why),
-        };
-        self.finish_plain(node, step, status, StepOutputs::default(), Some(message))
-    }
-
-    fn finish_plain(
-        &self,
-        node: &str,
-        step: &str,
-        status: StepStatus,
-        outputs: StepOutputs,
-        message: Option<String>,
-    ) -> Result<UnitEnd, Error> {
+    /// Records a unit that ended without running (skipped, refused, waited, a sub-workflow).
+    fn finish_plain(&self, node: &str, step: &str, o: Outcome) -> Result<Outcome, Error> {
         let fin = Finished {
-            message: message.clone(),
-            outputs: Some(outputs.clone()),
+            message: o.message.clone(),
+            outputs: Some(o.outputs.clone()),
             ..Finished::default()
         };
         self.state
-            .step_finished(&self.run_id, node, step, status, &fin)?;
+            .step_finished(&self.run_id, node, step, o.status, &fin)?;
         self.emit(Event::Finished {
             node: node.to_string(),
-            status,
+            status: o.status,
             seconds: 0.0,
-            message: message.clone(),
+            message: o.message.clone(),
             stdout: None,
         });
-        Ok(UnitEnd {
-            status,
-            outputs,
-            message,
-        })
+        Ok(o)
+    }
+
+    /// Records a unit its cache entry under `key` restored (counting the hit).
+    fn restored(&self, node: &str, step: &str, key: &str, o: Outcome) -> Result<Outcome, Error> {
+        self.state.cache_hit(key)?;
+        if o.status != StepStatus::Cached {
+            return self.finish_plain(node, step, o);
+        }
+        let fin = Finished {
+            cache_key: Some(key.to_string()),
+            outputs: Some(o.outputs.clone()),
+            exit_code: o.outputs.exit_code,
+            message: o.message,
+            ..Finished::default()
+        };
+        self.state
+            .step_finished(&self.run_id, node, step, StepStatus::Cached, &fin)?;
+        self.emit(Event::Finished {
+            node: node.to_string(),
+            status: StepStatus::Cached,
+            seconds: 0.0,
+            message: None,
+            stdout: None,
+        });
+        Ok(Outcome::with_outputs(StepStatus::Cached, o.outputs))
     }
 
     /// Runs step `i` (all its map instances, or its loop) given its predecessors' outcomes.
@@ -352,82 +332,26 @@ impl Exec {
                 message: Some("kept from the earlier attempt of this run".into()),
                 stdout: None,
             });
-            return Ok(Outcome {
-                status: *status,
-                outputs: outputs.clone(),
-            });
+            return Ok(Outcome::with_outputs(*status, outputs.clone()));
         }
-        let end = match &step.map {
-            None => {
-                self.run_unit(step, &step.name, None, &seen, None, true, Some(consumers))
-                    .await?
-            }
-            Some(map) => {
-                // Reading a skipped step's output skips the whole step, not each instance.
-                if let Some(why) = skipped_upstream(step, &self.context(&seen, None, None)) {
-                    let end = self.finish_plain(
-                        &step.name,
-                        &step.name,
-                        StepStatus::Skipped,
-                        StepOutputs::default(),
-                        Some(why),
-                    )?;
-                    return Ok(Outcome {
-                        status: end.status,
-                        outputs: end.outputs,
-                    });
-                }
-                let items = match self.map_items(step, &map.over, &seen) {
-                    Ok(items) => items,
-                    Err(Unresolved::Skipped(why)) => MapItems::Ended(self.finish_plain(
-                        &step.name,
-                        &step.name,
-                        StepStatus::Skipped,
-                        StepOutputs::default(),
-                        Some(format!("skipped: {why}")),
-                    )?),
-                    Err(Unresolved::Error(why)) => MapItems::Ended(self.finish_plain(
-                        &step.name,
-                        &step.name,
-                        StepStatus::Error,
-                        StepOutputs::default(),
-                        Some(why),
-                    )?),
-                };
-                match items {
-                    MapItems::Items(items) => {
-                        self.run_map(step, items, map.parallelism, &seen, consumers)
-                            .await?
-                    }
-                    MapItems::Ended(end) => end,
-                }
-            }
+        let Some(map) = &step.map else {
+            return self
+                .run_unit(step, &step.name, None, &seen, None, true, Some(consumers))
+                .await;
         };
-        Ok(Outcome {
-            status: end.status,
-            outputs: end.outputs,
-        })
-    }
-
-    fn map_items(
-        &self,
-        step: &Step,
-        over: &MapOver,
-        seen: &BTreeMap<String, Outcome>,
-    ) -> Result<MapItems, Unresolved> {
-        Ok(MapItems::Items(match over {
-            MapOver::Items(v) => v.clone(),
-            MapOver::Range {
-                start,
-                stop,
-                step: by,
-            } => range_items(*start, *stop, *by),
-            MapOver::From(r) => {
-                let ctx = self.context(seen, None, None);
-                let text = ctx.resolve(r)?;
-                crate::capture::map_items(r, &step.name, &text).map_err(Unresolved::Error)?
+        // Reading a skipped step's output skips the whole step, not each instance.
+        let ctx = self.scope(&seen, None, None).context();
+        if let Some(why) = step::skipped_upstream(step, &ctx) {
+            let o = Outcome::new(StepStatus::Skipped, why);
+            return self.finish_plain(&step.name, &step.name, o);
+        }
+        match map_items(step, &map.over, &ctx) {
+            Ok(items) => {
+                self.run_map(step, items, map.parallelism, &seen, consumers)
+                    .await
             }
-        }))
+            Err(u) => self.finish_plain(&step.name, &step.name, step::unresolved(u)),
+        }
     }
 
     async fn run_map(
@@ -437,13 +361,12 @@ impl Exec {
         parallelism: Option<u32>,
         seen: &BTreeMap<String, Outcome>,
         consumers: u32,
-    ) -> Result<UnitEnd, Error> {
+    ) -> Result<Outcome, Error> {
         let started = now();
         let limit = parallelism
             .map(|p| p.max(1) as usize)
             .unwrap_or(items.len().max(1));
         let map_slots = Arc::new(Semaphore::new(limit));
-        let mut ends: Vec<Option<UnitEnd>> = Vec::new();
         // Instances run concurrently inside this step's task; the map semaphore bounds them.
         let mut futs = Vec::with_capacity(items.len());
         for (k, item) in items.iter().enumerate() {
@@ -456,10 +379,10 @@ impl Exec {
                 consumers,
             )));
         }
+        let mut ends: Vec<Outcome> = Vec::with_capacity(futs.len());
         for r in futures_util::future::join_all(futs).await {
-            ends.push(Some(r?));
+            ends.push(r?);
         }
-        let ends: Vec<UnitEnd> = ends.into_iter().flatten().collect();
         let (status, outputs) = combine_map(
             step,
             &ends
@@ -483,7 +406,7 @@ impl Exec {
             message: message.clone(),
             stdout: None,
         });
-        Ok(UnitEnd {
+        Ok(Outcome {
             status,
             outputs,
             message,
@@ -498,50 +421,34 @@ impl Exec {
         seen: &BTreeMap<String, Outcome>,
         map_slots: Arc<Semaphore>,
         consumers: u32,
-    ) -> Result<UnitEnd, Error> {
+    ) -> Result<Outcome, Error> {
         let _permit = map_slots.acquire_owned().await;
         let node = format!("{}[{k}]", step.name);
         self.run_unit(step, &node, Some(item), seen, None, true, Some(consumers))
             .await
     }
 
-    fn context<'a>(
+    fn scope<'a>(
         &'a self,
         seen: &'a BTreeMap<String, Outcome>,
         item: Option<&'a serde_json::Value>,
         workflow_status: Option<&'a str>,
-    ) -> Context<'a> {
-        Context {
-            workflow_name: &self.wf.name,
+    ) -> Scope<'a> {
+        Scope {
+            wf: &self.wf,
             run_id: &self.run_id,
             workflow_status,
             params: &self.params,
-            steps: seen,
+            seen,
             item,
-            input_params: BTreeMap::new(),
-            input_artifact_paths: BTreeMap::new(),
-            output_param_paths: BTreeMap::new(),
-            output_artifact_paths: BTreeMap::new(),
         }
     }
 
-    /// Runs one unit: a step without map, one map instance, or the exit handler; with its
-    /// `when`, cache lookup, retries, timeout and `repeat` loop.
-    async fn run_single(
-        &self,
-        step: &Step,
-        node: &str,
-        item: Option<&serde_json::Value>,
-        seen: &BTreeMap<String, Outcome>,
-        workflow_status: Option<&str>,
-        cacheable: bool,
-    ) -> Result<UnitEnd, Error> {
-        self.run_unit(step, node, item, seen, workflow_status, cacheable, None)
-            .await
-    }
-
-    /// [`Exec::run_single`] given the step's number of successors in the graph, which the
-    /// cache entry records (`None`: counted here, an O(workflow) walk).
+    /// Drives the step core for one unit (a step without map, one map instance, or an exit
+    /// step): its fate decided by [`step::decide`] (the unit's start recorded with the cache
+    /// lookup, in one round trip), then recorded, or run. `consumers` is the step's number of
+    /// successors in the graph, which a cache entry records (`None`: counted here, an
+    /// O(workflow) walk).
     #[allow(clippy::too_many_arguments)]
     async fn run_unit(
         &self,
@@ -552,335 +459,220 @@ impl Exec {
         workflow_status: Option<&str>,
         cacheable: bool,
         consumers: Option<u32>,
-    ) -> Result<UnitEnd, Error> {
+    ) -> Result<Outcome, Error> {
         if let Some((status, outputs)) = self.kept.get(node) {
-            return Ok(UnitEnd {
-                status: *status,
-                outputs: outputs.clone(),
-                message: None,
-            });
+            return Ok(Outcome::with_outputs(*status, outputs.clone()));
         }
-        let mut ctx = self.context(seen, item, workflow_status);
-        // `when` false, or reading an output of a skipped step: Skipped (docs/spec.md §11.3).
-        if let Some(cond) = &step.when {
-            match ctx.eval(cond) {
-                Ok(true) => {}
-                Ok(false) => {
-                    return self.finish_plain(
-                        node,
-                        &step.name,
-                        StepStatus::Skipped,
-                        StepOutputs::default(),
-                        Some(format!("skipped: `when: {cond}` is false")),
-                    );
-                }
-                Err(unresolved) => {
-                    return self.finish_unresolved(node, &step.name, unresolved);
-                }
-            }
-        }
-        if let Some(why) = skipped_upstream(step, &ctx) {
-            return self.finish_plain(
-                node,
-                &step.name,
-                StepStatus::Skipped,
-                StepOutputs::default(),
-                Some(why),
-            );
-        }
-        if let StepKind::Workflow(sub) = &step.kind {
-            self.state
-                .step_started(&self.run_id, node, &step.name, None)?;
-            self.emit(Event::Started {
-                node: node.to_string(),
-            });
-            let (status, message) =
-                crate::subworkflow::run_step(self, step, sub, node, &ctx).await?;
-            return self.finish_plain(
-                node,
-                &step.name,
-                status,
-                StepOutputs::default(),
-                Some(message),
-            );
-        }
-        if let Some(why) = unsupported(step) {
-            return self.finish_plain(
-                node,
-                &step.name,
-                StepStatus::Error,
-                StepOutputs::default(),
-                Some(why),
-            );
-        }
-        if let StepKind::Suspend(s) = &step.kind {
-            let secs = s.duration.map(|d| d.as_std()).unwrap_or_default();
-            self.sleep_unless_stopped(secs).await;
-            return self.finish_plain(
-                node,
-                &step.name,
-                StepStatus::Succeeded,
-                StepOutputs::default(),
-                None,
-            );
-        }
-
-        // Input artifacts: what each one is, before anything runs.
-        let mut inputs: Vec<(String, String, ArtifactRef)> = Vec::new();
-        for a in &step.inputs.artifacts {
-            let found = input_artifact(&self.store, a, seen).await;
-            let present = match &found {
-                Ok(r) => self.store.contains(r).await,
-                Err(_) => false,
-            };
-            match found {
-                Ok(r) if present => inputs.push((a.name.clone(), a.path.clone(), r)),
-                Ok(r) => {
-                    return self.finish_plain(
-                        node,
-                        &step.name,
-                        StepStatus::Error,
-                        StepOutputs::default(),
-                        Some(format!(
-                            "input artifact `{}` ({}) is missing from the artifact store",
-                            a.name, r.digest
-                        )),
-                    );
-                }
-                Err(_) if a.optional => {}
-                Err(why) => {
-                    return self.finish_plain(
-                        node,
-                        &step.name,
-                        StepStatus::Error,
-                        StepOutputs::default(),
-                        Some(format!("missing input artifact `{}`: {why}", a.name)),
-                    );
-                }
-            }
-        }
-
-        let key_def = match render_for_cache_key(&self.wf, step, &mut ctx) {
-            Ok(r) => r,
-            Err(unresolved) => {
-                return self.finish_unresolved(node, &step.name, unresolved);
-            }
-        };
-        let memo = self.wf.memoized(step);
-        let caching = cacheable && self.use_cache && memo.is_some();
-        let cache_key = cache_key(&self.wf, step, &key_def, &inputs, item);
-        let max_age = memo.and_then(|m| m.max_age()).map(|d| d.as_std());
-        let steps_dir = self.run_dir.join("steps");
-        let started = now();
+        let scope = self.scope(seen, item, workflow_status);
         // The start's row, the last attempt number recorded (so `resume` numbers on) and the
         // cache entry under the step's key, in one round trip.
-        let (mut attempt, mut hit) = self.state.step_started(
-            &self.run_id,
-            node,
-            &step.name,
-            caching.then_some((cache_key.as_str(), max_age)),
-        )?;
-        if let Some(out) = &hit {
-            for a in out.artifacts.values() {
-                if !self.store.contains(a).await {
-                    // The object was deleted from the store: run the step again.
-                    hit = None;
-                    break;
-                }
+        let mut attempt = 0;
+        let lookup = |probe: Probe<'_>| {
+            let (last, hit) = self
+                .state
+                .step_started(&self.run_id, node, &step.name, probe)?;
+            attempt = last;
+            Ok(hit)
+        };
+        let use_cache = cacheable && self.use_cache;
+        let fate = step::decide(&scope, step, Some(&self.store), use_cache, lookup).await?;
+        match fate {
+            Fate::Ready(ready) => {
+                let unit = Unit {
+                    step,
+                    node,
+                    scope,
+                    consumers,
+                };
+                self.run_ready(&unit, ready, attempt).await
+            }
+            Fate::Ended(o) => self.finish_plain(node, &step.name, o),
+            Fate::Cached { key, outcome } => self.restored(node, &step.name, &key, outcome),
+            Fate::SubWorkflow(sub) => {
+                self.state
+                    .step_started(&self.run_id, node, &step.name, None)?;
+                self.emit(Event::Started {
+                    node: node.to_string(),
+                });
+                let parent = Parent {
+                    run_id: &self.run_id,
+                    run_dir: &self.run_dir,
+                    state: &self.state,
+                    nest: &self.nest,
+                };
+                let ctx = scope.context();
+                let start = |child| self.nested(child);
+                let (status, message) =
+                    subworkflow::run_step(&parent, step, sub, node, &ctx, start).await?;
+                self.finish_plain(node, &step.name, Outcome::new(status, message))
+            }
+            Fate::Wait(d) => {
+                self.sleep_unless_stopped(d).await;
+                let o = Outcome::new(StepStatus::Succeeded, None);
+                self.finish_plain(node, &step.name, o)
             }
         }
-        if let Some(out) = hit {
-            self.state.cache_hit(&cache_key)?;
-            // A cached step still writes its `storage: local` outputs (a split's exchange).
-            if let Err(why) = crate::subworkflow::publish(&self.store, step, &out).await {
-                return self.finish_plain(node, &step.name, StepStatus::Error, out, Some(why));
-            }
-            let fin = Finished {
-                cache_key: Some(cache_key.clone()),
-                outputs: Some(out.clone()),
-                exit_code: out.exit_code,
-                message: Some("outputs restored from the cache".into()),
-                ..Finished::default()
-            };
-            self.state
-                .step_finished(&self.run_id, node, &step.name, StepStatus::Cached, &fin)?;
-            self.emit(Event::Finished {
-                node: node.to_string(),
-                status: StepStatus::Cached,
-                seconds: 0.0,
-                message: None,
-                stdout: None,
-            });
-            return Ok(UnitEnd {
-                status: StepStatus::Cached,
-                outputs: out,
-                message: None,
-            });
-        }
+    }
+
+    /// A sub-workflow's nested run: a child executor sharing this one's state, store, slots
+    /// and stop signal (boxed: a child may hold sub-workflow steps in turn).
+    fn nested(&self, c: Child) -> RunFuture {
+        let child = Arc::new(Exec {
+            wf: c.wf,
+            run_id: c.run_id,
+            run_dir: c.run_dir,
+            state: self.state.clone(),
+            store: self.store.clone(),
+            params: c.params,
+            slots: Arc::clone(&self.slots),
+            stop: self.stop.clone(),
+            runtime: self.runtime,
+            use_cache: self.use_cache,
+            kept: c.kept,
+            // The display knows the parent's steps only; the child's are in its own run.
+            events: None,
+            nest: c.nest,
+            cache_budget: self.cache_budget.clone(),
+        });
+        Box::pin(child.run())
+    }
+
+    /// Runs a unit that is ready: its `repeat` loop of retried attempts, then its end, last
+    /// attempt and cache entry recorded in one transaction (and the cache kept in budget).
+    async fn run_ready(&self, u: &Unit<'_>, ready: Ready, attempt: u32) -> Result<Outcome, Error> {
+        let (step, node) = (u.step, u.node);
         self.emit(Event::Started {
             node: node.to_string(),
         });
-        let max_iter = step
-            .repeat
-            .as_ref()
-            .map(|r| r.max_iterations.max(1))
-            .unwrap_or(1);
-        let retry = self.wf.effective_retry(step);
-        let timeout = self.wf.effective_timeout(step).map(|d| d.as_std());
-        let mut iterations = 0u32;
-        let mut peak = 0i64;
-        let mut cpu = 0.0f64;
-        let (status, outputs, message, last, last_row) = 'iter: loop {
-            iterations += 1;
-            let mut tries = 0u32;
-            let end = loop {
-                attempt += 1;
-                tries += 1;
-                // An attempt the executor did not see end (kill -9) has a directory but no row,
-                // and its orphaned process may still write there: number past it.
-                let files = loop {
-                    let files = AttemptFiles::numbered(&steps_dir, node, attempt);
-                    if !files.work().exists() {
-                        break files;
-                    }
-                    attempt += 1;
-                };
-                let a = self
-                    .attempt(
-                        step,
-                        node,
-                        &files,
-                        &inputs,
-                        seen,
-                        item,
-                        workflow_status,
-                        timeout,
-                    )
-                    .await?;
-                peak = peak.max(a.peak_rss_kb.unwrap_or(0));
-                cpu += a.cpu_seconds.unwrap_or(0.0);
-                let row = AttemptRecord {
-                    attempt,
-                    status: a.status,
-                    exit_code: a.outputs.exit_code,
-                    started_at: a.started,
-                    peak_rss_kb: a.peak_rss_kb,
-                    cpu_seconds: a.cpu_seconds,
-                    log_dir: files.work().to_string_lossy().into_owned(),
-                    message: a.message.clone(),
-                };
-                let retryable = match (retry, a.status) {
-                    (_, StepStatus::Succeeded) => false,
-                    (Some(r), s) if tries <= r.limit && !self.stopped() && !a.stopped => {
-                        match r.on {
-                            RetryOn::Always => true,
-                            RetryOn::Failure => s == StepStatus::Failed,
-                            RetryOn::Error | RetryOn::Transient => s == StepStatus::Error,
-                        }
-                    }
-                    _ => false,
-                };
-                if !retryable {
-                    break (a, files, row);
-                }
-                // Not the last attempt: its row now (the last one goes with the step's end).
-                self.state.attempt_ended(&self.run_id, node, &row)?;
-                if let Some(b) = retry.and_then(|r| r.backoff.as_ref()) {
-                    let base = b.duration.as_std().as_secs_f64();
-                    let mut wait = base * f64::from(b.factor).powi(tries as i32 - 1);
-                    if let Some(max) = b.max {
-                        wait = wait.min(max.as_std().as_secs_f64());
-                    }
-                    self.sleep_unless_stopped(Duration::from_secs_f64(wait.min(86_400.0)))
-                        .await;
-                }
-            };
-            let (a, files, row) = end;
-            if a.status != StepStatus::Succeeded {
-                break 'iter (a.status, a.outputs, a.message, files, row);
-            }
-            if let Some(rep) = &step.repeat
-                && iterations < max_iter
-            {
-                let mut mine = seen.clone();
-                mine.insert(
-                    step.name.clone(),
-                    Outcome {
-                        status: StepStatus::Succeeded,
-                        outputs: a.outputs.clone(),
-                    },
-                );
-                let c = self.context(&mine, item, workflow_status);
-                match c.eval(&rep.condition) {
-                    Ok(true) if !self.stopped() => {
-                        self.state.attempt_ended(&self.run_id, node, &row)?;
-                        continue 'iter;
-                    }
-                    Ok(_) => {}
-                    Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
-                        break 'iter (
-                            StepStatus::Error,
-                            a.outputs,
-                            Some(format!("cannot evaluate `repeat.while`: {why}")),
-                            files,
-                            row,
-                        );
-                    }
-                }
-            }
-            break 'iter (a.status, a.outputs, a.message, files, row);
+        let started = now();
+        let mut tally = Tally {
+            attempt,
+            peak_rss_kb: 0,
+            cpu_seconds: 0.0,
         };
-        let mut outputs = outputs;
-        if step.repeat.is_some() {
-            outputs.iterations = Some(iterations);
-        }
+        let mut repeat = step::Loop::new(step, u.scope);
+        let (out, last) = loop {
+            let (o, last) = self.retried(u, &ready.inputs, &mut tally).await?;
+            match repeat.after(o) {
+                Turn::Again(_) if !self.stopped() => {
+                    self.state.attempt_ended(&self.run_id, node, &last.1)?;
+                }
+                Turn::Again(o) => break (repeat.end(o), last),
+                Turn::End(o) => break (o, last),
+            }
+        };
+        let (files, row) = last;
         let fin = Finished {
-            attempts: attempt,
-            exit_code: outputs.exit_code,
+            attempts: tally.attempt,
+            exit_code: out.outputs.exit_code,
             started_at: Some(started),
-            peak_rss_kb: Some(peak),
-            cpu_seconds: Some(cpu),
-            cache_key: Some(cache_key.clone()),
-            outputs: Some(outputs.clone()),
-            log_dir: Some(last.work().to_string_lossy().into_owned()),
-            message: message.clone(),
+            peak_rss_kb: Some(tally.peak_rss_kb),
+            cpu_seconds: Some(tally.cpu_seconds),
+            cache_key: Some(ready.key.clone()),
+            outputs: Some(out.outputs.clone()),
+            log_dir: Some(files.work().to_string_lossy().into_owned()),
+            message: out.message.clone(),
         };
         // What the budget's policy ranks by: the seconds a miss costs, who reads it.
-        let meta =
-            (caching && status == StepStatus::Succeeded).then(|| crate::cache_budget::PutMeta {
-                step: step.name.clone(),
-                recompute_secs: now() - started,
-                consumers: consumers
-                    .unwrap_or_else(|| crate::cache_budget::consumers(&self.wf, &step.name)),
-            });
-        // The last attempt, the step's row and its cache entry: one transaction.
+        let meta = (ready.caching && out.status == StepStatus::Succeeded).then(|| PutMeta {
+            step: step.name.clone(),
+            recompute_secs: now() - started,
+            consumers: u
+                .consumers
+                .unwrap_or_else(|| cache_budget::consumers(&self.wf, &step.name)),
+        });
         let end = StepEnd {
             run_id: &self.run_id,
             node,
             step: &step.name,
-            status,
+            status: out.status,
             fin: &fin,
         };
         let put = meta.as_ref().map(|meta| CachePut {
-            key: &cache_key,
-            outputs: &outputs,
+            key: &ready.key,
+            outputs: &out.outputs,
             meta,
         });
         self.state
-            .step_ended(&end, &last_row, put)
+            .step_ended(&end, &row, put)
             .map_err(|e| crate::unrecorded::step_end(&self.state, &self.run_id, node, e))?;
+        if meta.is_some()
+            && let Some(budget) = &self.cache_budget
+        {
+            cache_budget::enforce(&self.state, budget, Some(&self.run_id))?;
+        }
         self.emit(Event::Finished {
             node: node.to_string(),
-            status,
+            status: out.status,
             seconds: now() - started,
-            message: message.clone(),
-            stdout: Some(last.stdout()),
+            message: out.message.clone(),
+            stdout: Some(files.stdout()),
         });
-        Ok(UnitEnd {
-            status,
-            outputs,
-            message,
-        })
+        Ok(out)
+    }
+
+    /// One iteration: attempts until one is not retried (the step's `retry`, with backoff);
+    /// each attempt but the last recorded here. Returns the last attempt's outcome, files and
+    /// row.
+    async fn retried(
+        &self,
+        u: &Unit<'_>,
+        inputs: &[Input],
+        tally: &mut Tally,
+    ) -> Result<(Outcome, (AttemptFiles, AttemptRecord)), Error> {
+        let retry = self.wf.effective_retry(u.step);
+        let timeout = self.wf.effective_timeout(u.step).map(|d| d.as_std());
+        let steps_dir = self.run_dir.join("steps");
+        let mut tries = 0u32;
+        loop {
+            tally.attempt += 1;
+            tries += 1;
+            // An attempt the executor did not see end (kill -9) has a directory but no row,
+            // and its orphaned process may still write there: number past it.
+            let files = loop {
+                let files = AttemptFiles::numbered(&steps_dir, u.node, tally.attempt);
+                if !files.work().exists() {
+                    break files;
+                }
+                tally.attempt += 1;
+            };
+            let a = self.attempt(u, &files, inputs, timeout).await?;
+            tally.peak_rss_kb = tally.peak_rss_kb.max(a.peak_rss_kb.unwrap_or(0));
+            tally.cpu_seconds += a.cpu_seconds.unwrap_or(0.0);
+            let row = AttemptRecord {
+                attempt: tally.attempt,
+                status: a.outcome.status,
+                exit_code: a.outcome.outputs.exit_code,
+                started_at: a.started,
+                peak_rss_kb: a.peak_rss_kb,
+                cpu_seconds: a.cpu_seconds,
+                log_dir: files.work().to_string_lossy().into_owned(),
+                message: a.outcome.message.clone(),
+            };
+            let retryable = match (retry, a.outcome.status) {
+                (_, StepStatus::Succeeded) => false,
+                (Some(r), s) if tries <= r.limit && !self.stopped() && !a.stopped => match r.on {
+                    RetryOn::Always => true,
+                    RetryOn::Failure => s == StepStatus::Failed,
+                    RetryOn::Error | RetryOn::Transient => s == StepStatus::Error,
+                },
+                _ => false,
+            };
+            if !retryable {
+                return Ok((a.outcome, (files, row)));
+            }
+            // Not the last attempt: its row now (the last one goes with the step's end).
+            self.state.attempt_ended(&self.run_id, u.node, &row)?;
+            if let Some(b) = retry.and_then(|r| r.backoff.as_ref()) {
+                let base = b.duration.as_std().as_secs_f64();
+                let mut wait = base * f64::from(b.factor).powi(tries as i32 - 1);
+                if let Some(max) = b.max {
+                    wait = wait.min(max.as_std().as_secs_f64());
+                }
+                self.sleep_unless_stopped(Duration::from_secs_f64(wait.min(86_400.0)))
+                    .await;
+            }
+        }
     }
 
     async fn sleep_unless_stopped(&self, d: Duration) {
@@ -897,32 +689,26 @@ impl Exec {
         }
     }
 
-    /// One attempt: fresh directory, inputs placed, templates rendered, process run, outputs
-    /// collected and artifacts stored.
-    #[allow(clippy::too_many_arguments)]
+    /// One attempt: fresh directory, inputs placed, templates rendered, process run (in a
+    /// slot), its outcome from the step core.
     async fn attempt(
         &self,
-        step: &Step,
-        node: &str,
+        u: &Unit<'_>,
         files: &AttemptFiles,
-        inputs: &[(String, String, ArtifactRef)],
-        seen: &BTreeMap<String, Outcome>,
-        item: Option<&serde_json::Value>,
-        workflow_status: Option<&str>,
+        inputs: &[Input],
         timeout: Option<Duration>,
     ) -> Result<Attempt, Error> {
+        let (step, node) = (u.step, u.node);
         let started = now();
         let work = files.work();
-        let fail = |status: StepStatus, msg: String| Attempt {
-            status,
-            outputs: StepOutputs::default(),
-            message: Some(msg),
+        let fail = |msg: &str| Attempt {
+            outcome: Outcome::new(StepStatus::Error, msg.to_string()),
             started,
             peak_rss_kb: None,
             cpu_seconds: None,
             stopped: false,
         };
-        let mut ctx = self.context(seen, item, workflow_status);
+        let mut ctx = u.scope.context();
         let plan = AttemptPlan::new(
             &PlanInputs {
                 wf: &self.wf,
@@ -946,7 +732,7 @@ impl Exec {
             script,
         } = match plan {
             Ok(p) => p,
-            Err(why) => return Ok(fail(StepStatus::Error, why)),
+            Err(why) => return Ok(fail(&why)),
         };
         let mut container = None;
         if let (Some(engine), Some(image)) = (self.runtime.engine(), self.wf.effective_image(step))
@@ -980,10 +766,10 @@ impl Exec {
         };
         let permit = match Arc::clone(&self.slots).acquire_owned().await {
             Ok(p) => p,
-            Err(_) => return Ok(fail(StepStatus::Error, "the run is shutting down".into())),
+            Err(_) => return Ok(fail("the run is shutting down")),
         };
         if self.stopped() {
-            let mut a = fail(StepStatus::Error, "stopped before it started".into());
+            let mut a = fail("stopped before it started");
             a.stopped = true;
             return Ok(a);
         }
@@ -994,476 +780,56 @@ impl Exec {
         })
         .await;
         drop(permit);
-        let (code, rss, cpu) = match end {
+        let (peak_rss_kb, cpu_seconds) = match &end {
             ProcessEnd::Exited {
-                code,
                 peak_rss_kb,
                 cpu_seconds,
-            } => (code, peak_rss_kb, cpu_seconds),
-            ProcessEnd::TimedOut {
+                ..
+            }
+            | ProcessEnd::TimedOut {
                 peak_rss_kb,
                 cpu_seconds,
-            } => {
-                let mut a = fail(
-                    StepStatus::Failed,
-                    format!(
-                        "timed out after {:.1}s and was stopped",
-                        timeout.unwrap_or_default().as_secs_f64()
-                    ),
-                );
-                a.peak_rss_kb = Some(peak_rss_kb);
-                a.cpu_seconds = Some(cpu_seconds);
-                return Ok(a);
-            }
-            ProcessEnd::Stopped => {
-                let mut a = fail(StepStatus::Error, "stopped".into());
-                a.stopped = true;
-                return Ok(a);
-            }
-            ProcessEnd::Error(m) => return Ok(fail(StepStatus::Error, m)),
+            } => (Some(*peak_rss_kb), Some(*cpu_seconds)),
+            ProcessEnd::Stopped | ProcessEnd::Error(_) => (None, None),
         };
-        let captured = match crate::capture::Captured::from_log(&spec.stdout) {
-            Ok(c) => c,
-            Err(e) => return Ok(fail(StepStatus::Error, unreadable(&spec.stdout, &e))),
+        let ran = Ran {
+            step,
+            files,
+            store: Some(&self.store),
+            timeout,
         };
-        let mut a = Attempt {
-            status: StepStatus::Succeeded,
-            outputs: StepOutputs::default(),
-            message: captured.notice(&spec.stdout),
+        Ok(Attempt {
+            outcome: step::attempt_outcome(&end, &ran).await,
             started,
-            peak_rss_kb: Some(rss),
-            cpu_seconds: Some(cpu),
-            stopped: false,
-        };
-        let mut outputs = StepOutputs {
-            exit_code: Some(code),
-            result: Some(captured.result),
-            ..StepOutputs::default()
-        };
-        if code != 0 {
-            a.status = StepStatus::Failed;
-            a.message = Some(crate::capture::failure_message(code, &spec.stderr));
-            a.outputs = outputs;
-            return Ok(a);
-        }
-        if let Err(why) = collect_outputs(&self.store, step, work, &mut outputs).await {
-            a.status = StepStatus::Error;
-            a.message = Some(why);
-        } else if let Err(why) = crate::subworkflow::publish(&self.store, step, &outputs).await {
-            a.status = StepStatus::Error;
-            a.message = Some(why);
-        }
-        a.outputs = outputs;
-        Ok(a)
-    }
-}
-
-/// Reads a successful attempt's output parameters (file `path`, else `result`, already in
-/// `outputs`; [`crate::capture`]) and stores its output artifacts; on the first one missing or
-/// too big, says which (the attempt errs).
-pub(crate) async fn collect_outputs(
-    store: &Store,
-    step: &Step,
-    work: &Path,
-    outputs: &mut StepOutputs,
-) -> Result<(), String> {
-    for p in &step.outputs.parameters {
-        let result = outputs.result.as_deref().unwrap_or_default();
-        let value = parameter_value(step, p, work, result)?;
-        outputs.parameters.insert(p.name.clone(), value);
-    }
-    for o in &step.outputs.artifacts {
-        let p = under(work, &o.path);
-        if !p.exists() {
-            if o.optional {
-                continue;
-            }
-            return Err(crate::paths::not_written(
-                &format!("output artifact `{}`", o.name),
-                work,
-                &o.path,
-            ));
-        }
-        // A symlink out of the working directory is refused, as inside a stored directory.
-        let p = couler_store::contained(&p, work)
-            .map_err(|e| format!("output artifact `{}`: {e}", o.name))?;
-        match store.put(&p).await {
-            Ok(stored) => {
-                outputs.artifacts.insert(o.name.clone(), stored);
-            }
-            // A full disk, say: the attempt errs (and may be retried); the run goes on.
-            Err(e) => return Err(format!("cannot store output artifact `{}`: {e}", o.name)),
-        }
-    }
-    Ok(())
-}
-
-/// The items of a `map` over a `range` (start inclusive, stop exclusive, by `step`).
-pub(crate) fn range_items(start: i64, stop: i64, by: i64) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut x = start;
-    while (by > 0 && x < stop) || (by < 0 && x > stop) {
-        out.push(serde_json::Value::from(x));
-        x += by;
-    }
-    out
-}
-
-enum MapItems {
-    Items(Vec<serde_json::Value>),
-    Ended(UnitEnd),
-}
-
-struct Attempt {
-    status: StepStatus,
-    outputs: StepOutputs,
-    message: Option<String>,
-    started: f64,
-    peak_rss_kb: Option<i64>,
-    cpu_seconds: Option<f64>,
-    stopped: bool,
-}
-
-/// What [`AttemptPlan::new`] needs: the step, where its attempt runs, and how to say that a
-/// secret is missing where the attempt runs.
-pub(crate) struct PlanInputs<'a> {
-    pub wf: &'a Workflow,
-    pub step: &'a Step,
-    /// Where input artifacts come from; `None` only when the step has none.
-    pub store: Option<&'a Store>,
-    /// (name, path, artifact) of every input artifact, resolved by the caller.
-    pub inputs: &'a [(String, String, ArtifactRef)],
-    /// Where the attempt's working directory, logs and script go.
-    pub files: &'a AttemptFiles,
-    pub run_id: &'a str,
-    pub node: &'a str,
-    /// How to provide a secret's variable here (the local runtime and the launcher differ).
-    pub secret_hint: &'a str,
-    /// A container's `workingDir` applies to the host process (not inside a container engine).
-    pub work_dir_on_host: bool,
-}
-
-/// The process one attempt runs, built the same way by the executor and by the in-task
-/// launcher: inputs placed in the working directory, paths bound in the template context, the
-/// step rendered, a script written beside the working directory, secrets and `COULER_*`
-/// variables in the env.
-pub(crate) struct AttemptPlan {
-    pub argv: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub cwd: PathBuf,
-    /// The script file, for a script step.
-    pub script: Option<PathBuf>,
-}
-
-impl AttemptPlan {
-    pub(crate) async fn new(i: &PlanInputs<'_>, ctx: &mut Context<'_>) -> Result<Self, String> {
-        let (step, work) = (i.step, i.files.work());
-        std::fs::create_dir_all(work)
-            .map_err(|e| format!("cannot create the step directory {}: {e}", work.display()))?;
-        crate::paths::make_output_dirs(step, work)?;
-        if let Some(store) = i.store {
-            for (name, path, r) in i.inputs {
-                store
-                    .get(r, &under(work, path))
-                    .await
-                    .map_err(|e| format!("cannot place input artifact `{name}`: {e}"))?;
-            }
-        }
-        bind_paths(ctx, step, |_, _, path| path.map(|p| under(work, p)));
-        let def = match render_step(i.wf, step, ctx) {
-            Ok(d) => d,
-            Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => return Err(why),
-        };
-        let mut argv = def.command.clone();
-        argv.extend(def.args.iter().cloned());
-        let mut script = None;
-        if let Some(src) = &def.source {
-            let file = i.files.script();
-            std::fs::write(&file, src)
-                .map_err(|e| format!("cannot write the script {}: {e}", file.display()))?;
-            argv.push(file.to_string_lossy().into_owned());
-            script = Some(file);
-        }
-        let mut env = def.env.clone();
-        for s in &step.secrets {
-            let v = std::env::var(&s.env).map_err(|_| {
-                format!(
-                    "secret `{}` (key `{}`) for variable {}: {}",
-                    s.secret, s.key, s.env, i.secret_hint
-                )
-            })?;
-            env.push((s.env.clone(), v));
-        }
-        env.push(("COULER_RUN_ID".into(), i.run_id.to_string()));
-        env.push(("COULER_STEP".into(), i.node.to_string()));
-        let mut cwd = work.to_path_buf();
-        if let StepKind::Container(c) = &step.kind
-            && let Some(wd) = &c.working_dir
-            && i.work_dir_on_host
-        {
-            cwd = work.join(wd);
-            let _ = std::fs::create_dir_all(&cwd);
-        }
-        Ok(AttemptPlan {
-            argv,
-            env,
-            cwd,
-            script,
+            peak_rss_kb,
+            cpu_seconds,
+            stopped: matches!(end, ProcessEnd::Stopped),
         })
     }
 }
 
-/// An output parameter's value: its file (at most [`crate::capture::PARAMETER_LIMIT`] bytes),
-/// else its `default`; without `path`, the step's `result`.
-fn parameter_value(
-    step: &Step,
-    p: &couler_ir::OutputParameter,
-    work: &Path,
-    result: &str,
-) -> Result<String, String> {
-    let Some(path) = &p.path else {
-        return Ok(result.to_string());
-    };
-    let mut file = under(work, path);
-    if file.exists() {
-        // A symlink out of the working directory is refused, as for an output artifact.
-        file = couler_store::contained(&file, work)
-            .map_err(|e| format!("output parameter `{}`: {e}", p.name))?;
-    }
-    match crate::capture::parameter_file(&file) {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => p.default.clone().ok_or_else(|| {
-            crate::paths::not_written(&format!("output parameter `{}`", p.name), work, path)
-        }),
-        Err(size) => Err(format!(
-            "output parameter `{}` of step `{}`: its file {} holds {size} bytes, more than the {} MiB a parameter may hold (parameters are kept in the state database, and on Argo in the Workflow object); declare it as an output artifact instead",
-            p.name,
-            step.name,
-            file.display(),
-            crate::capture::PARAMETER_LIMIT / (1024 * 1024)
-        )),
-    }
+/// One unit the executor drives: the step, its node (`step` or `step[k]`), what it reads, and
+/// its number of successors (`None`: counted when its cache entry needs it).
+struct Unit<'a> {
+    step: &'a Step,
+    node: &'a str,
+    scope: Scope<'a>,
+    consumers: Option<u32>,
 }
 
-/// Where declared path `p` lives for an attempt working in `work` ([`crate::paths`]).
-pub(crate) fn under(work: &Path, p: &str) -> PathBuf {
-    crate::paths::declared(work, p)
+/// What a unit's attempts add up to: the last attempt number, the peak memory, the CPU time.
+struct Tally {
+    attempt: u32,
+    peak_rss_kb: i64,
+    cpu_seconds: f64,
 }
 
-/// The stand-in for a path in the cache key, which must not change with the run's directories.
-pub(crate) fn symbolic(kind: &str, n: &str) -> PathBuf {
-    PathBuf::from(format!("<{kind}.{n}.path>"))
-}
-
-/// Why a step's log could not be read back (the attempt errs).
-pub(crate) fn unreadable(log: &Path, e: &std::io::Error) -> String {
-    format!("cannot read the step's log {}: {e}", log.display())
-}
-
-/// Why a step kind cannot run locally, if it cannot.
-pub(crate) fn unsupported(step: &Step) -> Option<String> {
-    match &step.kind {
-        StepKind::Resource(_) => Some(format!(
-            "step `{}` is a Kubernetes resource step; the local runtime has no cluster to create it in (compile the workflow for Argo or Tekton, or replace the step with a script)",
-            step.name
-        )),
-        StepKind::Job(j) => Some(format!(
-            "step `{}` is a distributed {:?} job; the local runtime cannot run distributed jobs (compile the workflow for a cluster engine)",
-            step.name, j.framework
-        )),
-        StepKind::Workflow(w) => Some(format!(
-            "step `{}` runs the sub-workflow `{}`; sub-workflows are not supported by the local runtime yet",
-            step.name, w.reference
-        )),
-        StepKind::Suspend(s) if s.duration.is_none() => Some(format!(
-            "step `{}` suspends until someone resumes it; the local runtime supports only suspends with a `duration`",
-            step.name
-        )),
-        _ => None,
-    }
-}
-
-/// Where an input artifact comes from: an upstream step's output (by digest) or a local path
-/// (stored first, so the step reads it from the store like any other input).
-pub(crate) async fn input_artifact(
-    store: &Store,
-    a: &couler_ir::InputArtifact,
-    seen: &BTreeMap<String, Outcome>,
-) -> Result<ArtifactRef, String> {
-    match &a.source {
-        Some(ArtifactSource::From(Reference::Step {
-            step: s,
-            output: StepOutput::Artifact(name),
-        })) => seen
-            .get(s)
-            .and_then(|o| o.outputs.artifacts.get(name))
-            .cloned()
-            .ok_or_else(|| format!("`{s}` produced no artifact `{name}`")),
-        Some(ArtifactSource::Storage(Storage::Local(l))) => {
-            let p = Path::new(&l.path);
-            if p.exists() {
-                store.put(p).await.map_err(|e| e.to_string())
-            } else {
-                Err(format!("{} does not exist", l.path))
-            }
-        }
-        Some(ArtifactSource::Storage(st)) => Err(format!(
-            "{} storage is not available on the local runtime",
-            st.key()
-        )),
-        Some(ArtifactSource::From(r)) => Err(format!("`{r}` is not an artifact")),
-        None => Err("it has no source".to_string()),
-    }
-}
-
-/// A step's definition with every template rendered.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub(crate) struct Rendered {
-    kind: &'static str,
-    image: Option<String>,
-    pub(crate) command: Vec<String>,
-    pub(crate) args: Vec<String>,
-    pub(crate) source: Option<String>,
-    pub(crate) env: Vec<(String, String)>,
-    inputs: Vec<(String, String)>,
-}
-
-/// Why `step` is skipped for reading an output of a skipped step (`skipped: …`), if it is.
-/// Reading another step's `status`, or only depending on it, does not skip.
-pub(crate) fn skipped_upstream(step: &Step, ctx: &Context<'_>) -> Option<String> {
-    for (_, r) in step.references() {
-        let Reference::Step { step: s, output } = r else {
-            continue;
-        };
-        if s == &step.name || matches!(output, StepOutput::Status) {
-            continue;
-        }
-        if let Err(Unresolved::Skipped(why)) = ctx.resolve(r) {
-            return Some(format!("skipped: {why}"));
-        }
-    }
-    None
-}
-
-/// Binds the step's artifact and output-parameter paths in `ctx`: `place(kind, name, path)` gives
-/// where each lives (`kind` is `inputs.artifacts`, `outputs.artifacts` or `outputs.parameters`;
-/// `path` is `None` for an output parameter read from stdout), `None` leaves it unbound.
-fn bind_paths(
-    ctx: &mut Context<'_>,
-    step: &Step,
-    place: impl Fn(&str, &str, Option<&str>) -> Option<PathBuf>,
-) {
-    let bind = |kind: &str, items: Vec<(&String, Option<&str>)>| {
-        items
-            .into_iter()
-            .filter_map(|(name, path)| place(kind, name, path).map(|p| (name.clone(), p)))
-            .collect()
-    };
-    ctx.input_artifact_paths = bind(
-        "inputs.artifacts",
-        step.inputs
-            .artifacts
-            .iter()
-            .map(|a| (&a.name, Some(a.path.as_str())))
-            .collect(),
-    );
-    ctx.output_artifact_paths = bind(
-        "outputs.artifacts",
-        step.outputs
-            .artifacts
-            .iter()
-            .map(|a| (&a.name, Some(a.path.as_str())))
-            .collect(),
-    );
-    ctx.output_param_paths = bind(
-        "outputs.parameters",
-        step.outputs
-            .parameters
-            .iter()
-            .map(|p| (&p.name, p.path.as_deref()))
-            .collect(),
-    );
-}
-
-/// The step rendered for its cache key: paths are symbolic (`{{inputs.artifacts.a.path}}`),
-/// so the key does not change with the run's directories, and the run id is a placeholder.
-/// The run id is run metadata, not an input: a step that differs from an earlier run's only by
-/// `{{workflow.runId}}` reuses that run's result (disable its cache to opt out).
-pub(crate) fn render_for_cache_key(
-    wf: &Workflow,
-    step: &Step,
-    ctx: &mut Context<'_>,
-) -> Result<Rendered, Unresolved> {
-    bind_paths(ctx, step, |kind, name, _| Some(symbolic(kind, name)));
-    ctx.run_id = "<workflow.runId>";
-    render_step(wf, step, ctx)
-}
-
-pub(crate) fn render_step(
-    wf: &Workflow,
-    step: &Step,
-    ctx: &mut Context<'_>,
-) -> Result<Rendered, Unresolved> {
-    let mut input_params = BTreeMap::new();
-    for p in &step.inputs.parameters {
-        let v = match &p.value {
-            Some(t) => ctx.render(t)?,
-            None => String::new(),
-        };
-        input_params.insert(p.name.clone(), v);
-    }
-    ctx.input_params = input_params.clone();
-    let mut r = Rendered {
-        kind: step.kind.key(),
-        image: wf.effective_image(step).map(str::to_string),
-        inputs: input_params.into_iter().collect(),
-        ..Rendered::default()
-    };
-    match &step.kind {
-        StepKind::Container(c) => {
-            for t in &c.command {
-                r.command.push(ctx.render(t)?);
-            }
-            for t in &c.args {
-                r.args.push(ctx.render(t)?);
-            }
-        }
-        StepKind::Script(s) => {
-            r.command = s.command.clone();
-            r.source = Some(ctx.render(&s.source)?);
-        }
-        _ => {}
-    }
-    for (k, t) in &step.env {
-        r.env.push((k.clone(), ctx.render(t)?));
-    }
-    Ok(r)
-}
-
-/// The memoization key: the rendered definition, input values, input artifact digests, the
-/// declared outputs, the loop, the cache version. Secrets contribute their names only.
-pub(crate) fn cache_key(
-    wf: &Workflow,
-    step: &Step,
-    def: &Rendered,
-    inputs: &[(String, String, ArtifactRef)],
-    item: Option<&serde_json::Value>,
-) -> String {
-    let secrets: BTreeSet<(&str, &str, &str)> = step
-        .secrets
-        .iter()
-        .map(|s| (s.env.as_str(), s.secret.as_str(), s.key.as_str()))
-        .collect();
-    let key = serde_json::json!({
-        "format": CACHE_FORMAT,
-        "def": def,
-        "secrets": secrets,
-        "inputArtifacts": inputs.iter().map(|(n, p, r)| (n, p, &r.digest)).collect::<Vec<_>>(),
-        "outputs": serde_json::to_value(&step.outputs).unwrap_or_default(),
-        "repeat": step.repeat.as_ref().map(|r| (r.condition.to_string(), r.max_iterations)),
-        "version": wf.effective_cache(step).and_then(|c| c.version.clone()),
-        "item": item.map(json_text),
-        "workingDir": match &step.kind { StepKind::Container(c) => c.working_dir.clone(), _ => None },
-    });
-    format!("sha256:{:x}", Sha256::digest(key.to_string().as_bytes()))
+/// One attempt's outcome and measurements.
+struct Attempt {
+    outcome: Outcome,
+    started: f64,
+    peak_rss_kb: Option<i64>,
+    cpu_seconds: Option<f64>,
+    /// It ended because the run was stopped: not retried.
+    stopped: bool,
 }

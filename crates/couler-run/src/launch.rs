@@ -4,22 +4,22 @@
 //! memoization. The interface (task JSON, environment, outcome JSON, exit codes, results
 //! directory) is specified in `docs/launcher.md`; keep the two in step.
 //!
-//! Everything semantic is the executor's: `render_step`, `cache_key`, `input_artifact`,
-//! `collect_outputs`, `combine_map` and `render::Context`. What is here is only the glue that
-//! reads the values an engine hands over instead of the executor's in-memory outcomes.
+//! Everything semantic is the step core's (`crate::step`: the fate of a step, the `repeat` loop,
+//! an attempt's process and outcome) with `combine_map` and `render::Context`. What is here is
+//! the driver: it reads the values an engine hands over instead of the executor's in-memory
+//! outcomes, keeps its cache beside a directory store, runs one attempt per iteration (the
+//! engine retries) and reports the outcome instead of recording it.
 
 use crate::artifacts::{ArtifactKind, ArtifactRef, Location, Store};
-use crate::executor::{
-    AttemptPlan, PlanInputs, cache_key, collect_outputs, input_artifact, range_items,
-    render_for_cache_key, skipped_upstream, unreadable, unsupported,
-};
-use crate::mapped::combine_map;
-use crate::render::{Context, Outcome as Seen, Unresolved};
-use crate::runner::{AttemptFiles, ProcessEnd, ProcessSpec, run_process};
-use crate::state::{StepOutputs, StepStatus};
+use crate::mapped::{combine_map, map_items};
+pub use crate::outcome::Outcome;
+use crate::outcome::{StepOutputs, StepStatus};
+use crate::render::{Context, Unresolved};
+use crate::runner::{AttemptFiles, ProcessSpec, run_process};
+use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Scope, Turn, read_text};
 use base64::Engine as _;
-use couler_ir::{Expr, MapOver, Step, StepKind, Workflow};
-use serde::{Deserialize, Serialize};
+use couler_ir::{Expr, Step, StepKind, Workflow};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,25 +62,7 @@ pub fn tekton_message_len(results: &[(&str, &str)]) -> usize {
     2 + entries + results.len().saturating_sub(1)
 }
 
-/// What a step ended with, as reported on stdout and in the results directory.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub status: StepStatus,
-    #[serde(default)]
-    pub outputs: StepOutputs,
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
 impl Outcome {
-    pub fn new(status: StepStatus, message: impl Into<Option<String>>) -> Outcome {
-        Outcome {
-            status,
-            outputs: StepOutputs::default(),
-            message: message.into(),
-        }
-    }
-
     /// The exit code for this outcome (docs/launcher.md, "Exit codes").
     pub fn exit_code(&self) -> i32 {
         match self.status {
@@ -150,7 +132,7 @@ struct Prepared {
     wf: Workflow,
     step: Step,
     params: BTreeMap<String, serde_json::Value>,
-    seen: BTreeMap<String, Seen>,
+    seen: BTreeMap<String, Outcome>,
     item: Option<serde_json::Value>,
     run_id: String,
     workflow_status: Option<String>,
@@ -207,7 +189,7 @@ async fn upstream_outcome(
     name: &str,
     raw: &serde_json::Value,
     store: Option<&Store>,
-) -> Result<Seen, Usage> {
+) -> Result<Outcome, Usage> {
     let mut v = parse_json_text(raw);
     if let Some(r) = v.get("outcomeRef") {
         v = fetch_ref(store, r).await?;
@@ -233,15 +215,9 @@ async fn upstream_outcome(
             let pairs: Vec<(StepStatus, &StepOutputs)> =
                 ends.iter().map(|o| (o.status, &o.outputs)).collect();
             let (status, outputs) = combine_map(step, &pairs);
-            Ok(Seen { status, outputs })
+            Ok(Outcome::with_outputs(status, outputs))
         }
-        other => {
-            let o = one(other)?;
-            Ok(Seen {
-                status: o.status,
-                outputs: o.outputs,
-            })
-        }
+        other => one(other),
     }
 }
 
@@ -396,7 +372,7 @@ async fn prepare(task: &Task, opts: &LaunchOptions) -> Result<Prepared, Usage> {
 /// main step's outcome counts.
 async fn unlisted_statuses(
     wf: &Workflow,
-    seen: &BTreeMap<String, Seen>,
+    seen: &BTreeMap<String, Outcome>,
     store: Option<&Store>,
 ) -> Result<Vec<StepStatus>, Usage> {
     let names: std::collections::HashSet<&str> = wf
@@ -435,7 +411,7 @@ async fn unlisted_statuses(
 /// `continueOnFailure`).
 fn derived_status(
     wf: &Workflow,
-    seen: &BTreeMap<String, Seen>,
+    seen: &BTreeMap<String, Outcome>,
     others: &[StepStatus],
 ) -> &'static str {
     let listed = wf
@@ -495,40 +471,26 @@ fn item_of(task: &Task, p: &Prepared) -> Result<Option<serde_json::Value>, Usage
     })
 }
 
-/// The items of a map, as the executor computes them.
-pub fn map_items(
-    step: &Step,
-    over: &MapOver,
-    ctx: &Context<'_>,
-) -> Result<Vec<serde_json::Value>, Unresolved> {
-    match over {
-        MapOver::Items(v) => Ok(v.clone()),
-        MapOver::Range {
-            start,
-            stop,
-            step: by,
-        } => Ok(range_items(*start, *stop, *by)),
-        MapOver::From(r) => {
-            let text = ctx.resolve(r)?;
-            crate::capture::map_items(r, &step.name, &text).map_err(Unresolved::Error)
-        }
-    }
-}
-
 impl Prepared {
-    fn ctx<'a>(&'a self, item: Option<&'a serde_json::Value>) -> Context<'a> {
-        Context {
-            workflow_name: &self.wf.name,
+    /// What the step can read: its upstream outcomes, params and map item.
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            wf: &self.wf,
             run_id: &self.run_id,
             workflow_status: self.workflow_status.as_deref(),
             params: &self.params,
-            steps: &self.seen,
-            item,
-            input_params: BTreeMap::new(),
-            input_artifact_paths: BTreeMap::new(),
-            output_param_paths: BTreeMap::new(),
-            output_artifact_paths: BTreeMap::new(),
+            seen: &self.seen,
+            item: self.item.as_ref(),
         }
+    }
+
+    /// The step's template context with map item `item`.
+    fn ctx<'a>(&'a self, item: Option<&'a serde_json::Value>) -> Context<'a> {
+        Scope {
+            item,
+            ..self.scope()
+        }
+        .context()
     }
 }
 
@@ -578,171 +540,50 @@ pub async fn run_step(task: &Task, opts: &LaunchOptions) -> Result<Outcome, Usag
 
 async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
     let step = &p.step;
-    let item = p.item.as_ref();
-    let mut ctx = p.ctx(item);
-    if let Some(cond) = &step.when {
-        match ctx.eval(cond) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Outcome::new(
-                    StepStatus::Skipped,
-                    Some(format!("skipped: `when: {cond}` is false")),
-                );
-            }
-            Err(Unresolved::Skipped(why)) => {
-                return Outcome::new(StepStatus::Skipped, Some(format!("skipped: {why}")));
-            }
-            Err(Unresolved::Error(why)) => return Outcome::new(StepStatus::Error, Some(why)),
-        }
-    }
-    if let Some(why) = skipped_upstream(step, &ctx) {
-        return Outcome::new(StepStatus::Skipped, Some(why));
-    }
-    if let Some(why) = unsupported(step) {
-        return Outcome::new(StepStatus::Error, Some(why));
-    }
-    if let StepKind::Suspend(s) = &step.kind {
-        tokio::time::sleep(s.duration.map(|d| d.as_std()).unwrap_or_default()).await;
-        return Outcome::new(StepStatus::Succeeded, None);
-    }
-    let needs_store = !step.inputs.artifacts.is_empty() || !step.outputs.artifacts.is_empty();
-    let store = match (&p.store, needs_store) {
-        (Some(s), _) => Some(s),
-        (None, true) => {
+    let store = p.store.as_ref();
+    // Cache entries live beside a directory store's blobs: no store, no cache.
+    let cache_dir = store
+        .filter(|_| !opts.no_cache)
+        .and_then(|_| local_cache_dir(opts));
+    let lookup = |probe: Probe<'_>| {
+        Ok(probe
+            .zip(cache_dir.as_ref())
+            .and_then(|((key, max_age), dir)| cache_get(dir, key, max_age)))
+    };
+    let ready = match step::decide(&p.scope(), step, store, cache_dir.is_some(), lookup).await {
+        Ok(Fate::Ready(ready)) => ready,
+        Ok(Fate::Ended(o) | Fate::Cached { outcome: o, .. }) => return o,
+        Ok(Fate::SubWorkflow(sub)) => {
             return Outcome::new(
                 StepStatus::Error,
-                Some(format!(
-                    "step `{}` has artifacts but no artifact store is configured; pass --store DIR|s3://BUCKET/PREFIX or set COULER_ARTIFACT_STORE",
-                    step.name
-                )),
+                format!(
+                    "step `{}` runs the sub-workflow `{}`, which its engine starts itself (a TriggerDagRunOperator on Airflow, `couler launch pipelinerun` on Tekton); `couler launch step` runs one process",
+                    step.name, sub.reference
+                ),
             );
         }
-        (None, false) => None,
-    };
-    let mut inputs: Vec<(String, String, ArtifactRef)> = Vec::new();
-    if let Some(store) = store {
-        for a in &step.inputs.artifacts {
-            match input_artifact(store, a, &p.seen).await {
-                Ok(r) if store.contains(&r).await => {
-                    inputs.push((a.name.clone(), a.path.clone(), r))
-                }
-                Ok(r) => {
-                    return Outcome::new(
-                        StepStatus::Error,
-                        Some(format!(
-                            "input artifact `{}` ({}) is missing from the artifact store",
-                            a.name, r.digest
-                        )),
-                    );
-                }
-                Err(_) if a.optional => {}
-                Err(why) => {
-                    return Outcome::new(
-                        StepStatus::Error,
-                        Some(format!("missing input artifact `{}`: {why}", a.name)),
-                    );
-                }
-            }
+        Ok(Fate::Wait(d)) => {
+            tokio::time::sleep(d).await;
+            return Outcome::new(StepStatus::Succeeded, None);
         }
-    }
-    // The cache key, exactly as the local runtime computes it.
-    let key_def = match render_for_cache_key(&p.wf, step, &mut ctx) {
-        Ok(d) => d,
-        Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
-            return Outcome::new(StepStatus::Error, Some(why));
+        // The launcher's lookup cannot fail.
+        Err(e) => return Outcome::new(StepStatus::Error, e.to_string()),
+    };
+    let mut repeat = step::Loop::new(step, p.scope());
+    let out = loop {
+        match repeat.after(attempt(p, store, &ready.inputs, opts).await) {
+            Turn::Again(_) => continue,
+            Turn::End(o) => break o,
         }
     };
-    let memo = p.wf.memoized(step);
-    let cache_dir = match &p.store {
-        Some(_) if !opts.no_cache && memo.is_some() => local_cache_dir(opts),
-        _ => None,
-    };
-    let key = cache_key(&p.wf, step, &key_def, &inputs, item);
-    if let (Some(dir), Some(store)) = (&cache_dir, &p.store) {
-        let max_age = memo.and_then(|m| m.max_age()).map(|d| d.as_std());
-        if let Some(outputs) = cache_get(dir, &key, max_age) {
-            let mut all_there = true;
-            for a in outputs.artifacts.values() {
-                all_there &= store.contains(a).await;
-            }
-            if all_there {
-                let hit = Outcome {
-                    status: StepStatus::Cached,
-                    outputs,
-                    message: Some("outputs restored from the cache".into()),
-                };
-                return published(store, step, hit).await;
-            }
-        }
-    }
-    let mut iterations = 0u32;
-    let max_iter = step
-        .repeat
-        .as_ref()
-        .map(|r| r.max_iterations.max(1))
-        .unwrap_or(1);
-    let mut out = loop {
-        iterations += 1;
-        let o = attempt(p, store, &inputs, opts).await;
-        if o.status != StepStatus::Succeeded {
-            break o;
-        }
-        if let Some(rep) = &step.repeat
-            && iterations < max_iter
-        {
-            let mut mine = p.seen.clone();
-            mine.insert(
-                step.name.clone(),
-                Seen {
-                    status: StepStatus::Succeeded,
-                    outputs: o.outputs.clone(),
-                },
-            );
-            let mut c = p.ctx(item);
-            c.steps = &mine;
-            match c.eval(&rep.condition) {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {
-                    break Outcome {
-                        status: StepStatus::Error,
-                        outputs: o.outputs,
-                        message: Some(format!("cannot evaluate `repeat.while`: {why}")),
-                    };
-                }
-            }
-        }
-        break o;
-    };
-    if step.repeat.is_some() {
-        out.outputs.iterations = Some(iterations);
-    }
     if let Some(dir) = &cache_dir
+        && ready.caching
         && out.status == StepStatus::Succeeded
-        && let Err(e) = cache_put(dir, &key, &out.outputs)
+        && let Err(e) = cache_put(dir, &ready.key, &out.outputs)
     {
         eprintln!("couler launch: warning: cannot write the cache entry: {e}");
     }
-    match store {
-        Some(store) => published(store, step, out).await,
-        None => out,
-    }
-}
-
-/// A finished step's `storage: local` outputs written to their places (a split workflow's
-/// exchange, as the executor does), also for a cache hit; an error there is the step's.
-async fn published(store: &Store, step: &Step, out: Outcome) -> Outcome {
-    if !matches!(out.status, StepStatus::Succeeded | StepStatus::Cached) {
-        return out;
-    }
-    match crate::subworkflow::publish(store, step, &out.outputs).await {
-        Ok(()) => out,
-        Err(why) => Outcome {
-            status: StepStatus::Error,
-            outputs: out.outputs,
-            message: Some(why),
-        },
-    }
+    out
 }
 
 /// Cache entries live beside a directory store's blobs (`<store>/cache/<hex>.json`).
@@ -790,7 +631,7 @@ fn cache_put(dir: &Path, key: &str, outputs: &StepOutputs) -> Result<(), String>
 async fn attempt(
     p: &Prepared,
     store: Option<&Store>,
-    inputs: &[(String, String, ArtifactRef)],
+    inputs: &[Input],
     opts: &LaunchOptions,
 ) -> Outcome {
     let base = match &opts.work_dir {
@@ -814,12 +655,7 @@ async fn attempt(
     out
 }
 
-async fn attempt_in(
-    p: &Prepared,
-    store: Option<&Store>,
-    inputs: &[(String, String, ArtifactRef)],
-    dir: &Path,
-) -> Outcome {
+async fn attempt_in(p: &Prepared, store: Option<&Store>, inputs: &[Input], dir: &Path) -> Outcome {
     let step = &p.step;
     let files = AttemptFiles::at(dir.join("work"));
     let _ = std::fs::remove_dir_all(files.work());
@@ -866,64 +702,22 @@ async fn attempt_in(
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let end = run_process(&spec, stop_rx, |_| {}).await;
     // The step's own output goes to the engine's log on stderr: stdout carries the outcome.
-    for log in [&spec.stdout, &spec.stderr] {
-        echo_log(log);
-    }
-    let code = match end {
-        ProcessEnd::Exited { code, .. } => code,
-        ProcessEnd::TimedOut { .. } => {
-            return Outcome::new(
-                StepStatus::Failed,
-                Some(format!(
-                    "timed out after {:.1}s and was stopped",
-                    timeout.unwrap_or_default().as_secs_f64()
-                )),
-            );
+    // Each ends with a newline, so the outcome stays alone on the last line even where the
+    // engine merges stderr into stdout (Airflow's BashOperator does).
+    for text in [read_text(&spec.stdout), read_text(&spec.stderr)] {
+        if !text.is_empty() {
+            // A closed stderr (the engine's log reader gone) must not fail the step.
+            let nl = if text.ends_with('\n') { "" } else { "\n" };
+            let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{text}{nl}"));
         }
-        ProcessEnd::Stopped => return Outcome::new(StepStatus::Error, Some("stopped".into())),
-        ProcessEnd::Error(m) => return Outcome::new(StepStatus::Error, Some(m)),
-    };
-    let captured = match crate::capture::Captured::from_log(&spec.stdout) {
-        Ok(c) => c,
-        Err(e) => return Outcome::new(StepStatus::Error, Some(unreadable(&spec.stdout, &e))),
-    };
-    let notice = captured.notice(&spec.stdout);
-    let mut outputs = StepOutputs {
-        exit_code: Some(code),
-        result: Some(captured.result),
-        ..StepOutputs::default()
-    };
-    if code != 0 {
-        return Outcome {
-            status: StepStatus::Failed,
-            outputs,
-            message: Some(crate::capture::failure_message(code, &spec.stderr)),
-        };
     }
-    let collected = match store {
-        Some(store) => collect_outputs(store, step, files.work(), &mut outputs).await,
-        None => {
-            // No artifacts (checked by the caller): only parameters to read.
-            let mut s = step.clone();
-            s.outputs.artifacts.clear();
-            match Store::open(&dir.join("no-store")).await {
-                Ok(tmp) => collect_outputs(&tmp, &s, files.work(), &mut outputs).await,
-                Err(e) => Err(e.to_string()),
-            }
-        }
+    let ran = Ran {
+        step,
+        files: &files,
+        store,
+        timeout,
     };
-    match collected {
-        Ok(()) => Outcome {
-            status: StepStatus::Succeeded,
-            outputs,
-            message: notice,
-        },
-        Err(why) => Outcome {
-            status: StepStatus::Error,
-            outputs,
-            message: Some(why),
-        },
-    }
+    step::attempt_outcome(&end, &ran).await
 }
 
 /// Streams a step's log to stderr, ending it with a newline, so the outcome stays alone on

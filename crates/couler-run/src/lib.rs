@@ -7,6 +7,9 @@
 //!   `map` (static and dynamic) with JSON-list outputs, groups, `repeat`, retries with backoff,
 //!   per-attempt timeouts, the exit handler, parallelism limits;
 //! - [`runner`]: each attempt as a host process in its own process group (or in docker/podman);
+//! - `step`: the step core every driver (executor, sub-workflow runner, launcher) shares: a
+//!   step's fate before it runs, the `repeat` loop, an attempt's outcome;
+//! - [`outcome`]: the step vocabulary (`StepStatus`, `StepOutputs`, `Outcome`);
 //! - [`state`]: the SQLite state store (runs, steps, attempts, cache) with versioned migrations;
 //! - [`artifacts`]: the content-addressed artifact store;
 //! - [`cache_budget`]: the memoization cache under a size budget, evicting by a policy;
@@ -29,6 +32,7 @@ mod forget;
 pub mod launch;
 pub mod logfile;
 mod mapped;
+pub mod outcome;
 mod owner;
 mod paths;
 pub mod render;
@@ -36,15 +40,17 @@ mod respec;
 mod rss;
 pub mod runner;
 pub mod state;
+mod step;
 mod stop;
 mod subworkflow;
 mod unrecorded;
 
 pub use forget::forget_run;
+pub use outcome::{Outcome, StepOutputs, StepStatus};
 pub use owner::{INTERRUPTED, executor_alive, signal_if_same};
 pub use respec::recorded_spec_file;
 pub use runner::{AttemptFiles, Runtime};
-pub use state::{RunRecord, RunStatus, State, StepRecord, StepStatus};
+pub use state::{RunRecord, RunStatus, State, StepRecord};
 pub use subworkflow::MAX_DEPTH as MAX_SUBWORKFLOW_DEPTH;
 
 use couler_ir::{ParamType, Workflow};
@@ -518,10 +524,9 @@ async fn execute(
     state: State,
     store: artifacts::Store,
     opts: RunOptions,
-    kept: BTreeMap<String, (StepStatus, state::StepOutputs)>,
+    kept: BTreeMap<String, (StepStatus, StepOutputs)>,
 ) -> Result<RunReport, Error> {
     let started = state::now();
-    let state = state.with_cache_budget(opts.cache_budget.clone());
     let run_dir = std::path::absolute(opts.state_dir.join("runs").join(&run_id))
         .map_err(|e| Error::Io(format!("cannot resolve the run directory: {e}")))?;
     let default_slots = std::thread::available_parallelism()
@@ -548,6 +553,7 @@ async fn execute(
         kept,
         events: opts.events.clone(),
         nest: subworkflow::top_level(&run_dir, opts.spec_dir.as_deref()),
+        cache_budget: opts.cache_budget.clone(),
     });
     let result = exec.run().await;
     let (status, message) = match &result {

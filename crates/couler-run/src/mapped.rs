@@ -1,5 +1,6 @@
-//! A mapped step's status and collected outputs from its instances' (docs/spec.md §12), shared
-//! by the executor and the launcher, and the same on every engine:
+//! A mapped step's items (`map.items`, `map.range`, `map.from`), and its status and collected
+//! outputs from its instances' (docs/spec.md §12), shared by the executor and the launcher, and
+//! the same on every engine:
 //!
 //! - A failed (or errored) instance makes the step Failed (Error); it then has no collected
 //!   outputs, so readers of them are skipped.
@@ -12,9 +13,42 @@
 //!   that when every value is a JSON object or array, the entries are those values (Argo 3.7
 //!   and later aggregate this way).
 
-use crate::state::{StepOutputs, StepStatus};
-use couler_ir::Step;
+use crate::outcome::{StepOutputs, StepStatus};
+use crate::render::{Context, Unresolved};
+use couler_ir::{MapOver, Step};
 use serde_json::Value;
+
+/// The items of `step`'s map `over`, resolved in `ctx` (`map.from` reads an upstream output: a
+/// skipped producer skips the step, a value that is not a JSON list is an error).
+pub(crate) fn map_items(
+    step: &Step,
+    over: &MapOver,
+    ctx: &Context<'_>,
+) -> Result<Vec<Value>, Unresolved> {
+    match over {
+        MapOver::Items(v) => Ok(v.clone()),
+        MapOver::Range {
+            start,
+            stop,
+            step: by,
+        } => Ok(range_items(*start, *stop, *by)),
+        MapOver::From(r) => {
+            let text = ctx.resolve(r)?;
+            crate::capture::map_items(r, &step.name, &text).map_err(Unresolved::Error)
+        }
+    }
+}
+
+/// The items of a `map` over a `range` (start inclusive, stop exclusive, by `step`).
+fn range_items(start: i64, stop: i64, by: i64) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut x = start;
+    while (by > 0 && x < stop) || (by < 0 && x > stop) {
+        out.push(Value::from(x));
+        x += by;
+    }
+    out
+}
 
 /// The step's status and collected outputs, `ends` being its instances' in item order.
 pub(crate) fn combine_map(

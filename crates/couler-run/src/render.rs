@@ -4,7 +4,8 @@
 //! a string goes in as its JSON text; comparisons are numeric when both sides read as numbers,
 //! otherwise textual; a bare operand is true when its text is `true`.
 
-use crate::state::{StepOutputs, StepStatus};
+pub use crate::outcome::Outcome;
+use crate::outcome::StepStatus;
 use couler_ir::{CmpOp, Expr, Reference, StepOutput, Template, WorkflowField};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,13 +17,6 @@ pub enum Unresolved {
     Skipped(String),
     /// Anything else: the reader errs with this message.
     Error(String),
-}
-
-/// A finished step as readers see it.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub status: StepStatus,
-    pub outputs: StepOutputs,
 }
 
 /// Everything a step's templates can read.
@@ -199,6 +193,7 @@ pub fn compare(op: CmpOp, l: &str, r: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::StepOutputs;
 
     fn ctx<'a>(
         params: &'a BTreeMap<String, serde_json::Value>,
@@ -237,17 +232,11 @@ mod tests {
         out.parameters.insert("acc".into(), "0.85".into());
         steps.insert(
             "eval".to_string(),
-            Outcome {
-                status: StepStatus::Succeeded,
-                outputs: out,
-            },
+            Outcome::with_outputs(StepStatus::Succeeded, out),
         );
         steps.insert(
             "skipped".to_string(),
-            Outcome {
-                status: StepStatus::Skipped,
-                outputs: StepOutputs::default(),
-            },
+            Outcome::new(StepStatus::Skipped, None),
         );
         let c = ctx(&params, &steps);
         let e = Expr::parse("steps.eval.outputs.parameters.acc >= params.t && params.deploy")?;

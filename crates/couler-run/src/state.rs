@@ -12,6 +12,7 @@
 //! database from a newer Couler is refused rather than written to.
 
 use crate::Error;
+use crate::outcome::{StepOutputs, StepStatus};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -99,59 +100,6 @@ const MIGRATIONS: &[&[&str]] = &[
     ],
 ];
 
-/// The status of a step (or map instance).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StepStatus {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-    Error,
-    Skipped,
-    /// Outputs restored from the memoization cache; nothing ran.
-    Cached,
-    /// Not run because a step it needs failed, or the run was stopped.
-    Omitted,
-}
-
-impl StepStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Pending => "Pending",
-            StepStatus::Running => "Running",
-            StepStatus::Succeeded => "Succeeded",
-            StepStatus::Failed => "Failed",
-            StepStatus::Error => "Error",
-            StepStatus::Skipped => "Skipped",
-            StepStatus::Cached => "Cached",
-            StepStatus::Omitted => "Omitted",
-        }
-    }
-    pub fn parse(s: &str) -> Option<StepStatus> {
-        Some(match s {
-            "Pending" => StepStatus::Pending,
-            "Running" => StepStatus::Running,
-            "Succeeded" => StepStatus::Succeeded,
-            "Failed" => StepStatus::Failed,
-            "Error" => StepStatus::Error,
-            "Skipped" => StepStatus::Skipped,
-            "Cached" => StepStatus::Cached,
-            "Omitted" => StepStatus::Omitted,
-            _ => return None,
-        })
-    }
-    /// Finished and counts as done: what `resume` keeps.
-    pub fn is_kept(self) -> bool {
-        matches!(
-            self,
-            StepStatus::Succeeded | StepStatus::Skipped | StepStatus::Cached
-        )
-    }
-    pub fn is_failure(self) -> bool {
-        matches!(self, StepStatus::Failed | StepStatus::Error)
-    }
-}
-
 /// The status of a whole run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RunStatus {
@@ -172,18 +120,6 @@ impl RunStatus {
             RunStatus::Stopped => "Stopped",
         }
     }
-}
-
-/// What a finished step produced, as stored (and as restored by the cache and `resume`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct StepOutputs {
-    pub parameters: BTreeMap<String, String>,
-    pub result: Option<String>,
-    pub exit_code: Option<i32>,
-    pub artifacts: BTreeMap<String, crate::artifacts::ArtifactRef>,
-    /// Runs of a `repeat` step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iterations: Option<u32>,
 }
 
 /// One row of `steps`.
@@ -253,8 +189,6 @@ fn db_err(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
 #[derive(Clone)]
 pub struct State {
     conn: Arc<Mutex<Connection>>,
-    /// The memoization cache's size budget, enforced on every put (`--cache-size`).
-    cache_budget: Option<crate::cache_budget::CacheBudget>,
     /// The state directory, whose lock tells a live executor from a dead one (`owner`).
     dir: std::path::PathBuf,
 }
@@ -295,17 +229,10 @@ impl State {
         conn.set_prepared_statement_cache_capacity(64);
         let state = State {
             conn: Arc::new(Mutex::new(conn)),
-            cache_budget: None,
             dir: dir.to_path_buf(),
         };
         state.migrate()?;
         Ok(state)
-    }
-
-    /// This state with the cache kept under `budget` from now on (`None`: unbounded).
-    pub fn with_cache_budget(mut self, budget: Option<crate::cache_budget::CacheBudget>) -> State {
-        self.cache_budget = budget;
-        self
     }
 
     /// The connection. A panic elsewhere while holding it cannot leave a transaction open
@@ -607,7 +534,7 @@ impl State {
 
     /// Records the end of a step that ran: its last attempt, its row (status, outputs), and its
     /// cache entry, in one transaction (one commit), so a `kill -9` leaves all or none of them.
-    /// The cache budget is enforced after the commit.
+    /// Storage only: keeping the cache under a budget is the caller's (`cache_budget::enforce`).
     pub fn step_ended(
         &self,
         end: &StepEnd<'_>,
@@ -627,11 +554,6 @@ impl State {
                 write_cache_put(&tx, c.key, c.outputs, end.run_id, end.node, c.meta)?;
             }
             tx.commit().map_err(db_err(what))?;
-        }
-        if cache.is_some()
-            && let Some(budget) = &self.cache_budget
-        {
-            crate::cache_budget::enforce(self, budget, Some(end.run_id))?;
         }
         Ok(())
     }
@@ -752,24 +674,20 @@ impl State {
         )
     }
 
-    /// Records a step's outputs under `key`, then evicts down to the budget if one is set.
+    /// Records a step's outputs under `key` (eviction is the caller's: `cache_budget::enforce`).
     pub fn cache_put(
         &self,
         key: &str,
         outputs: &StepOutputs,
         run_id: &str,
         node: &str,
-        meta: &crate::cache_budget::PutMeta,
+        meta: &PutMeta,
     ) -> Result<(), Error> {
-        write_cache_put(&self.db(), key, outputs, run_id, node, meta)?;
-        if let Some(budget) = &self.cache_budget {
-            crate::cache_budget::enforce(self, budget, Some(run_id))?;
-        }
-        Ok(())
+        write_cache_put(&self.db(), key, outputs, run_id, node, meta)
     }
 
     /// Every cache entry with its metadata, oldest first (`pinned` unset).
-    pub fn cache_entries(&self) -> Result<Vec<crate::cache_budget::CacheEntry>, Error> {
+    pub fn cache_entries(&self) -> Result<Vec<CacheEntry>, Error> {
         self.rows(
             "cannot read the cache",
             "SELECT key, outputs, run_id, node, created_at, step, bytes, recompute_secs, hits,
@@ -779,7 +697,7 @@ impl State {
             |r| {
                 let text: String = r.get("outputs")?;
                 let outputs: StepOutputs = serde_json::from_str(&text).unwrap_or_default();
-                Ok(crate::cache_budget::CacheEntry {
+                Ok(CacheEntry {
                     key: r.get("key")?,
                     step: r.get("step")?,
                     node: r.get("node")?,
@@ -889,7 +807,39 @@ pub struct StepEnd<'a> {
 pub struct CachePut<'a> {
     pub key: &'a str,
     pub outputs: &'a StepOutputs,
-    pub meta: &'a crate::cache_budget::PutMeta,
+    pub meta: &'a PutMeta,
+}
+
+/// What the executor knows about an entry when it puts it (the rest is derived or counted).
+#[derive(Clone, Debug, Default)]
+pub struct PutMeta {
+    /// The step's name.
+    pub step: String,
+    /// Wall seconds the step took: what a miss costs to recompute.
+    pub recompute_secs: f64,
+    /// Steps of its workflow that read its outputs.
+    pub consumers: u32,
+}
+
+/// One cache entry with its metadata.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheEntry {
+    pub key: String,
+    pub step: String,
+    pub node: String,
+    pub run_id: String,
+    pub bytes: u64,
+    pub recompute_secs: f64,
+    pub hits: u64,
+    /// Seconds since the epoch of the last put or hit.
+    pub last_used: f64,
+    pub created_at: f64,
+    pub consumers: u32,
+    #[serde(skip)]
+    pub artifacts: Vec<crate::artifacts::ArtifactRef>,
+    /// A run `resume` may continue references its artifacts: never evicted.
+    pub pinned: bool,
 }
 
 /// Runs one (cached) statement with `args`; `what` names it in the error.
@@ -1015,7 +965,7 @@ fn write_cache_put(
     outputs: &StepOutputs,
     run_id: &str,
     node: &str,
-    meta: &crate::cache_budget::PutMeta,
+    meta: &PutMeta,
 ) -> Result<(), Error> {
     let text = encode_outputs(outputs)?;
     let bytes: u64 = outputs.artifacts.values().map(|a| a.size).sum();
@@ -1197,7 +1147,7 @@ mod tests {
             outputs: Some(out.clone()),
             ..Finished::default()
         };
-        let meta = crate::cache_budget::PutMeta {
+        let meta = PutMeta {
             step: "a".into(),
             recompute_secs: 1.5,
             consumers: 3,

@@ -1,5 +1,6 @@
-//! Sub-workflow steps (`workflow: {ref, params}`) on the local runtime, and output artifacts
-//! written to a local `storage` location (what a split workflow's parts exchange through).
+//! Sub-workflow steps (`workflow: {ref, params}`) on the local runtime. (Output artifacts
+//! written to a local `storage` location, what a split workflow's parts exchange through, are
+//! the step core's: `step::publish`.)
 //!
 //! A sub-workflow step runs its child as a *nested run* in the same state database, artifact
 //! store, slots and stop signal as the parent: the child's run id is `PARENT_RUN.NODE` (so
@@ -12,15 +13,13 @@
 //! ([`crate::RunOptions::spec_dir`] for the top-level workflow, recorded in the run directory so
 //! that `resume` finds it without the file). Registered template names exist only on engines.
 
-use crate::artifacts::{ArtifactRef, Store};
-use crate::executor::Exec;
+use crate::outcome::{StepOutputs, StepStatus};
 use crate::render::Context;
-use crate::state::{RunStatus, StepOutputs, StepStatus};
+use crate::state::{RunStatus, State};
 use crate::{Error, artifacts};
-use couler_ir::{Step, Storage, SubWorkflow};
+use couler_ir::{Step, SubWorkflow, Workflow};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// The deepest chain of nested sub-workflows a run may have.
 pub const MAX_DEPTH: usize = 16;
@@ -78,17 +77,44 @@ pub(crate) fn render_params(
         .collect()
 }
 
-/// Runs sub-workflow step `step` (unit `node`) as a nested run; returns the step's status and
-/// message. `ctx` is the parent's context for the step, in which `params` are rendered.
+/// The run a sub-workflow step belongs to, as its child needs it.
+pub(crate) struct Parent<'a> {
+    pub run_id: &'a str,
+    pub run_dir: &'a Path,
+    pub state: &'a State,
+    pub nest: &'a Nest,
+}
+
+/// A nested run to start: what its executor needs besides what it shares with the parent's
+/// (state, store, slots, stop signal).
+pub(crate) struct Child {
+    pub wf: Workflow,
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Rows `resume` keeps: node → status and outputs.
+    pub kept: BTreeMap<String, (StepStatus, StepOutputs)>,
+    pub nest: Nest,
+}
+
+/// A nested run in progress, boxed behind a declared type: a child may hold sub-workflow
+/// steps in turn, and the declared type breaks the cycle of the recursive async call.
+pub(crate) type RunFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<(RunStatus, Option<String>), Error>> + Send>>;
+
+/// Runs sub-workflow step `step` (unit `node`) of `parent` as a nested run that `start`
+/// starts (the executor's driver); returns the step's status and message. `ctx` is the
+/// parent's context for the step, in which `params` are rendered.
 pub(crate) async fn run_step(
-    exec: &Exec,
+    parent: &Parent<'_>,
     step: &Step,
     sub: &SubWorkflow,
     node: &str,
     ctx: &Context<'_>,
+    start: impl FnOnce(Child) -> RunFuture,
 ) -> Result<(StepStatus, String), Error> {
     let fail = |why: String| Ok((StepStatus::Error, why));
-    let file = match resolve(&exec.nest, step, sub) {
+    let file = match resolve(parent.nest, step, sub) {
         Ok(f) => f,
         Err(why) => return fail(why),
     };
@@ -111,9 +137,8 @@ pub(crate) async fn run_step(
             ));
         }
     };
-
-    let child_id = format!("{}.{node}", exec.run_id);
-    let state = &exec.state;
+    let child_id = format!("{}.{node}", parent.run_id);
+    let state = parent.state;
     let mut kept = BTreeMap::new();
     match state.run(&child_id)? {
         // The parent is being resumed and this child already succeeded: keep it.
@@ -135,7 +160,7 @@ pub(crate) async fn run_step(
             let spec = couler_ir::spec::to_json(&wf);
             let params_text = serde_json::to_string(&params).unwrap_or_default();
             state.create_run(&child_id, &wf.name, &spec, &params_text)?;
-            if let Some(rec) = state.run(&exec.run_id)?
+            if let Some(rec) = state.run(parent.run_id)?
                 && let Some(t) = &rec.artifact_store_json
                 && let Ok(l) = serde_json::from_str::<artifacts::Location>(t)
             {
@@ -143,32 +168,24 @@ pub(crate) async fn run_step(
             }
         }
     }
-    let run_dir = exec
+    let run_dir = parent
         .run_dir
         .parent()
         .map(|d| d.join(&child_id))
-        .unwrap_or_else(|| exec.run_dir.join(&child_id));
+        .unwrap_or_else(|| parent.run_dir.join(&child_id));
     // Recorded like a top-level run's, so `couler resume PARENT_RUN.NODE` resolves its `ref`s.
     let mut nest = top_level(&run_dir, file.parent());
-    nest.chain = exec.nest.chain.clone();
+    nest.chain = parent.nest.chain.clone();
     nest.chain.push(file.clone());
-    let child = Arc::new(Exec {
+    let result = start(Child {
         wf,
         run_id: child_id.clone(),
-        run_dir: run_dir.clone(),
-        state: state.clone(),
-        store: exec.store.clone(),
+        run_dir,
         params,
-        slots: Arc::clone(&exec.slots),
-        stop: exec.stop.clone(),
-        runtime: exec.runtime,
-        use_cache: exec.use_cache,
         kept,
-        // The display knows the parent's steps only; the child's are in its own run.
-        events: None,
         nest,
-    });
-    let result = run_child(child).await;
+    })
+    .await;
     let (status, message) = match &result {
         Ok((s, m)) => (*s, m.clone()),
         Err(e) => (RunStatus::Error, Some(e.to_string())),
@@ -200,15 +217,6 @@ pub(crate) async fn run_step(
         }
     }
     Ok((step_status, text))
-}
-
-type RunFuture =
-    std::pin::Pin<Box<dyn Future<Output = Result<(RunStatus, Option<String>), Error>> + Send>>;
-
-/// Runs a child executor, boxed behind a declared type: a child may hold sub-workflow steps in
-/// turn, and the declared type breaks the cycle of the recursive async call.
-fn run_child(child: Arc<Exec>) -> RunFuture {
-    Box::pin(child.run())
 }
 
 /// The spec file `ref` names, checked against the nesting depth and the enclosing specs.
@@ -282,43 +290,4 @@ fn load(file: &Path) -> Result<couler_ir::Workflow, String> {
             ))
         }
     }
-}
-
-/// Writes a step's stored output artifacts to their `storage: local` locations (the exchange
-/// of a split workflow): the path is the artifact itself, as an input's `storage: local` reads
-/// it. Other storage kinds are left to engines (docs/runtime.md).
-pub(crate) async fn publish(
-    store: &Store,
-    step: &Step,
-    outputs: &StepOutputs,
-) -> Result<(), String> {
-    for o in &step.outputs.artifacts {
-        let (Some(Storage::Local(place)), Some(stored)) =
-            (&o.storage, outputs.artifacts.get(&o.name))
-        else {
-            continue;
-        };
-        write_to(store, stored, Path::new(&place.path))
-            .await
-            .map_err(|e| {
-                format!(
-                    "output artifact `{}`: cannot write it to its storage {}: {e}",
-                    o.name, place.path
-                )
-            })?;
-    }
-    Ok(())
-}
-
-async fn write_to(store: &Store, stored: &ArtifactRef, dest: &Path) -> Result<(), String> {
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-    }
-    // Replace what an earlier run left, file or directory.
-    if dest.is_dir() {
-        std::fs::remove_dir_all(dest).map_err(|e| e.to_string())?;
-    } else if dest.exists() {
-        std::fs::remove_file(dest).map_err(|e| e.to_string())?;
-    }
-    store.get(stored, dest).await.map_err(|e| e.to_string())
 }

@@ -170,7 +170,13 @@ steps:
     let r = run(&wf, &d.path().join("state")).await;
     assert_eq!(status(&r, "job"), "Error");
     let m = step(&r, "job").message.clone().unwrap_or_default();
-    assert!(m.contains("cannot run distributed jobs"), "{m}");
+    // The local row of the capability matrix says it, as `couler compile --target local` would.
+    assert!(
+        m.starts_with(
+            "local does not support PyTorch distributed jobs (PyTorchJob) (used by step `job`)"
+        ) && m.contains("supported by: argo"),
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
