@@ -18,7 +18,7 @@ use crate::artifacts::Store;
 use crate::cache_budget::{self, CacheBudget, PutMeta};
 use crate::mapped::{combine_map, map_items};
 use crate::outcome::{Outcome, StepOutputs, StepStatus};
-use crate::runner::{self, AttemptFiles, ProcessEnd, ProcessSpec, Runtime};
+use crate::runner::{self, AttemptFiles, ProcessEnd, Runtime};
 use crate::state::{AttemptRecord, CachePut, Finished, RunStatus, State, StepEnd, now};
 use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Ready, Scope, Turn};
 use crate::subworkflow::{self, Child, Nest, Parent, RunFuture};
@@ -255,20 +255,33 @@ impl Exec {
         }
     }
 
+    /// Records a unit's end with `fin` and shows it (with message `shown`) to the display.
+    fn record(
+        &self,
+        node: &str,
+        step: &str,
+        status: StepStatus,
+        fin: &Finished,
+        shown: Option<String>,
+    ) -> Result<(), Error> {
+        self.state
+            .step_finished(&self.run_id, node, step, status, fin)?;
+        self.emit(Event::Finished {
+            node: node.to_string(),
+            status,
+            seconds: 0.0,
+            message: shown,
+            stdout: None,
+        });
+        Ok(())
+    }
+
     fn omit(&self, node: &str, why: &str) -> Result<Outcome, Error> {
         let fin = Finished {
             message: Some(format!("not run: {why}")),
             ..Finished::default()
         };
-        self.state
-            .step_finished(&self.run_id, node, node, StepStatus::Omitted, &fin)?;
-        self.emit(Event::Finished {
-            node: node.to_string(),
-            status: StepStatus::Omitted,
-            seconds: 0.0,
-            message: fin.message,
-            stdout: None,
-        });
+        self.record(node, node, StepStatus::Omitted, &fin, fin.message.clone())?;
         Ok(Outcome::new(StepStatus::Omitted, None))
     }
 
@@ -279,15 +292,7 @@ impl Exec {
             outputs: Some(o.outputs.clone()),
             ..Finished::default()
         };
-        self.state
-            .step_finished(&self.run_id, node, step, o.status, &fin)?;
-        self.emit(Event::Finished {
-            node: node.to_string(),
-            status: o.status,
-            seconds: 0.0,
-            message: o.message.clone(),
-            stdout: None,
-        });
+        self.record(node, step, o.status, &fin, o.message.clone())?;
         Ok(o)
     }
 
@@ -304,15 +309,7 @@ impl Exec {
             message: o.message,
             ..Finished::default()
         };
-        self.state
-            .step_finished(&self.run_id, node, step, StepStatus::Cached, &fin)?;
-        self.emit(Event::Finished {
-            node: node.to_string(),
-            status: StepStatus::Cached,
-            seconds: 0.0,
-            message: None,
-            stdout: None,
-        });
+        self.record(node, step, StepStatus::Cached, &fin, None)?;
         Ok(Outcome::with_outputs(StepStatus::Cached, o.outputs))
     }
 
@@ -725,45 +722,32 @@ impl Exec {
             &mut ctx,
         )
         .await;
-        let AttemptPlan {
-            mut argv,
-            env,
-            cwd,
-            script,
-        } = match plan {
+        let plan = match plan {
             Ok(p) => p,
             Err(why) => return Ok(fail(&why)),
         };
-        let mut container = None;
+        let script = plan.script.clone();
+        let mut spec = plan.process(files, timeout);
         if let (Some(engine), Some(image)) = (self.runtime.engine(), self.wf.effective_image(step))
         {
             let c = runner::ContainerRef::of_step(engine, &self.run_id, node);
             let limits = self.wf.effective_resources(step).map(|r| &r.limits);
             let mounts = crate::paths::step_mounts(step, work);
-            argv = runner::container_argv(&runner::ContainerSpec {
+            spec.argv = runner::container_argv(&runner::ContainerSpec {
                 container: &c,
                 image,
                 work_dir: work,
                 script: script.as_deref(),
                 mounts: &mounts,
-                env: &env,
+                env: &spec.env,
                 cpu_limit: limits.and_then(|l| l.cpu.as_ref()).map(|q| q.value()),
                 memory_limit_bytes: limits
                     .and_then(|l| l.memory.as_ref())
                     .map(|q| q.value() as u64),
-                command: &argv,
+                command: &spec.argv,
             });
-            container = Some(c);
+            spec.container = Some(c);
         }
-        let spec = ProcessSpec {
-            argv,
-            env,
-            cwd,
-            stdout: files.stdout(),
-            stderr: files.stderr(),
-            timeout,
-            container,
-        };
         let permit = match Arc::clone(&self.slots).acquire_owned().await {
             Ok(p) => p,
             Err(_) => return Ok(fail("the run is shutting down")),

@@ -15,7 +15,7 @@ use crate::mapped::{combine_map, map_items};
 pub use crate::outcome::Outcome;
 use crate::outcome::{StepOutputs, StepStatus};
 use crate::render::{Context, Unresolved};
-use crate::runner::{AttemptFiles, ProcessSpec, run_process};
+use crate::runner::{AttemptFiles, run_process};
 use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Scope, Turn, read_text};
 use base64::Engine as _;
 use couler_ir::{Expr, Step, StepKind, Workflow};
@@ -675,11 +675,11 @@ async fn attempt_in(p: &Prepared, store: Option<&Store>, inputs: &[Input], dir: 
         &mut ctx,
     )
     .await;
-    let AttemptPlan { argv, env, cwd, .. } = match plan {
+    let plan = match plan {
         Ok(plan) => plan,
         Err(why) => return Outcome::new(StepStatus::Error, Some(why)),
     };
-    if argv.is_empty() {
+    if plan.argv.is_empty() {
         return Outcome::new(
             StepStatus::Error,
             Some(format!(
@@ -689,16 +689,8 @@ async fn attempt_in(p: &Prepared, store: Option<&Store>, inputs: &[Input], dir: 
         );
     }
     let timeout = p.wf.effective_timeout(step).map(|d| d.as_std());
-    let spec = ProcessSpec {
-        argv,
-        env,
-        cwd,
-        stdout: files.stdout(),
-        stderr: files.stderr(),
-        timeout,
-        // The launcher runs inside the engine's own container: no engine to drive.
-        container: None,
-    };
+    // The launcher runs inside the engine's own container: no engine to drive.
+    let spec = plan.process(&files, timeout);
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let end = run_process(&spec, stop_rx, |_| {}).await;
     // The step's own output goes to the engine's log on stderr: stdout carries the outcome.

@@ -14,7 +14,7 @@
 //! - [`artifacts`]: the content-addressed artifact store;
 //! - [`cache_budget`]: the memoization cache under a size budget, evicting by a policy;
 //! - [`render`]: references, templates and conditions evaluated at run time.
-//! - `subworkflow`: sub-workflow steps as nested runs, and outputs written to `storage: local`.
+//! - `subworkflow`: sub-workflow steps as nested runs.
 //! - [`launch`]: the in-task launcher (`couler launch`): one step inside an engine's task, with
 //!   these same semantics (docs/launcher.md).
 //!

@@ -6,11 +6,12 @@
 use super::io::{Input, under};
 use crate::artifacts::Store;
 use crate::render::{Context, Unresolved, json_text};
-use crate::runner::AttemptFiles;
+use crate::runner::{AttemptFiles, ProcessSpec};
 use couler_ir::{Step, StepKind, Workflow};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Bump when the cache key's inputs change meaning, so old entries stop matching.
 const CACHE_FORMAT: u32 = 1;
@@ -101,6 +102,22 @@ impl AttemptPlan {
             cwd,
             script,
         })
+    }
+}
+
+impl AttemptPlan {
+    /// The attempt's process as planned, its logs in `files`, stopped after `timeout`; on the
+    /// host (a driver running it in a container engine sets `argv` and `container`).
+    pub(crate) fn process(self, files: &AttemptFiles, timeout: Option<Duration>) -> ProcessSpec {
+        ProcessSpec {
+            argv: self.argv,
+            env: self.env,
+            cwd: self.cwd,
+            stdout: files.stdout(),
+            stderr: files.stderr(),
+            timeout,
+            container: None,
+        }
     }
 }
 
