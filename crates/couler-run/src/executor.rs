@@ -18,9 +18,10 @@ use crate::artifacts::Store;
 use crate::cache_budget::{self, CacheBudget, PutMeta};
 use crate::mapped::{combine_map, map_items};
 use crate::outcome::{Outcome, StepOutputs, StepStatus};
+use crate::render::Context;
 use crate::runner::{self, AttemptFiles, ProcessEnd, Runtime};
 use crate::state::{AttemptRecord, CachePut, Finished, RunStatus, State, StepEnd, now};
-use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Ready, Scope, Turn};
+use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Ready, Turn};
 use crate::subworkflow::{self, Child, Nest, Parent, RunFuture};
 use crate::{Error, Event};
 use couler_ir::{Graph, RetryOn, Step, Workflow};
@@ -337,7 +338,7 @@ impl Exec {
                 .await;
         };
         // Reading a skipped step's output skips the whole step, not each instance.
-        let ctx = self.scope(&seen, None, None).context();
+        let ctx = self.context(&seen, None, None);
         if let Some(why) = step::skipped_upstream(step, &ctx) {
             let o = Outcome::new(StepStatus::Skipped, why);
             return self.finish_plain(&step.name, &step.name, o);
@@ -425,19 +426,23 @@ impl Exec {
             .await
     }
 
-    fn scope<'a>(
+    fn context<'a>(
         &'a self,
         seen: &'a BTreeMap<String, Outcome>,
         item: Option<&'a serde_json::Value>,
         workflow_status: Option<&'a str>,
-    ) -> Scope<'a> {
-        Scope {
-            wf: &self.wf,
+    ) -> Context<'a> {
+        Context {
+            workflow_name: &self.wf.name,
             run_id: &self.run_id,
             workflow_status,
             params: &self.params,
-            seen,
+            steps: seen,
             item,
+            input_params: BTreeMap::new(),
+            input_artifact_paths: BTreeMap::new(),
+            output_param_paths: BTreeMap::new(),
+            output_artifact_paths: BTreeMap::new(),
         }
     }
 
@@ -460,7 +465,7 @@ impl Exec {
         if let Some((status, outputs)) = self.kept.get(node) {
             return Ok(Outcome::with_outputs(*status, outputs.clone()));
         }
-        let scope = self.scope(seen, item, workflow_status);
+        let ctx = self.context(seen, item, workflow_status);
         // The start's row, the last attempt number recorded (so `resume` numbers on) and the
         // cache entry under the step's key, in one round trip.
         let mut attempt = 0;
@@ -472,13 +477,13 @@ impl Exec {
             Ok(hit)
         };
         let use_cache = cacheable && self.use_cache;
-        let fate = step::decide(&scope, step, Some(&self.store), use_cache, lookup).await?;
+        let fate = step::decide(&self.wf, &ctx, step, Some(&self.store), use_cache, lookup).await?;
         match fate {
             Fate::Ready(ready) => {
                 let unit = Unit {
                     step,
                     node,
-                    scope,
+                    ctx,
                     consumers,
                 };
                 self.run_ready(&unit, ready, attempt).await
@@ -497,7 +502,6 @@ impl Exec {
                     state: &self.state,
                     nest: &self.nest,
                 };
-                let ctx = scope.context();
                 let start = |child| self.nested(child);
                 let (status, message) =
                     subworkflow::run_step(&parent, step, sub, node, &ctx, start).await?;
@@ -547,7 +551,7 @@ impl Exec {
             peak_rss_kb: 0,
             cpu_seconds: 0.0,
         };
-        let mut repeat = step::Loop::new(step, u.scope);
+        let mut repeat = step::Loop::new(step, u.ctx.clone());
         let (out, last) = loop {
             let (o, last) = self.retried(u, &ready.inputs, &mut tally).await?;
             match repeat.after(o) {
@@ -705,7 +709,7 @@ impl Exec {
             cpu_seconds: None,
             stopped: false,
         };
-        let mut ctx = u.scope.context();
+        let mut ctx = u.ctx.clone();
         let plan = AttemptPlan::new(
             &PlanInputs {
                 wf: &self.wf,
@@ -797,7 +801,8 @@ impl Exec {
 struct Unit<'a> {
     step: &'a Step,
     node: &'a str,
-    scope: Scope<'a>,
+    /// What it reads.
+    ctx: Context<'a>,
     consumers: Option<u32>,
 }
 

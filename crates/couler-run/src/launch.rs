@@ -16,7 +16,7 @@ pub use crate::outcome::Outcome;
 use crate::outcome::{StepOutputs, StepStatus};
 use crate::render::{Context, Unresolved};
 use crate::runner::{AttemptFiles, run_process};
-use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Scope, Turn, read_text};
+use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Turn, read_text};
 use base64::Engine as _;
 use couler_ir::{Expr, Step, StepKind, Workflow};
 use serde::Deserialize;
@@ -472,25 +472,19 @@ fn item_of(task: &Task, p: &Prepared) -> Result<Option<serde_json::Value>, Usage
 }
 
 impl Prepared {
-    /// What the step can read: its upstream outcomes, params and map item.
-    fn scope(&self) -> Scope<'_> {
-        Scope {
-            wf: &self.wf,
+    fn ctx<'a>(&'a self, item: Option<&'a serde_json::Value>) -> Context<'a> {
+        Context {
+            workflow_name: &self.wf.name,
             run_id: &self.run_id,
             workflow_status: self.workflow_status.as_deref(),
             params: &self.params,
-            seen: &self.seen,
-            item: self.item.as_ref(),
-        }
-    }
-
-    /// The step's template context with map item `item`.
-    fn ctx<'a>(&'a self, item: Option<&'a serde_json::Value>) -> Context<'a> {
-        Scope {
+            steps: &self.seen,
             item,
-            ..self.scope()
+            input_params: BTreeMap::new(),
+            input_artifact_paths: BTreeMap::new(),
+            output_param_paths: BTreeMap::new(),
+            output_artifact_paths: BTreeMap::new(),
         }
-        .context()
     }
 }
 
@@ -541,6 +535,7 @@ pub async fn run_step(task: &Task, opts: &LaunchOptions) -> Result<Outcome, Usag
 async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
     let step = &p.step;
     let store = p.store.as_ref();
+    let ctx = p.ctx(p.item.as_ref());
     // Cache entries live beside a directory store's blobs: no store, no cache.
     let cache_dir = store
         .filter(|_| !opts.no_cache)
@@ -550,7 +545,7 @@ async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
             .zip(cache_dir.as_ref())
             .and_then(|((key, max_age), dir)| cache_get(dir, key, max_age)))
     };
-    let ready = match step::decide(&p.scope(), step, store, cache_dir.is_some(), lookup).await {
+    let ready = match step::decide(&p.wf, &ctx, step, store, cache_dir.is_some(), lookup).await {
         Ok(Fate::Ready(ready)) => ready,
         Ok(Fate::Ended(o) | Fate::Cached { outcome: o, .. }) => return o,
         Ok(Fate::SubWorkflow(sub)) => {
@@ -569,7 +564,7 @@ async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
         // The launcher's lookup cannot fail.
         Err(e) => return Outcome::new(StepStatus::Error, e.to_string()),
     };
-    let mut repeat = step::Loop::new(step, p.scope());
+    let mut repeat = step::Loop::new(step, ctx.clone());
     let out = loop {
         match repeat.after(attempt(p, store, &ready.inputs, opts).await) {
             Turn::Again(_) => continue,

@@ -20,6 +20,7 @@ pub enum Unresolved {
 }
 
 /// Everything a step's templates can read.
+#[derive(Clone)]
 pub struct Context<'a> {
     pub workflow_name: &'a str,
     pub run_id: &'a str,

@@ -31,46 +31,7 @@ use crate::outcome::{Outcome, StepOutputs, StepStatus};
 use crate::render::{Context, Unresolved};
 use crate::runner::{AttemptFiles, ProcessEnd};
 use couler_ir::{Reference, Step, StepKind, StepOutput, SubWorkflow, Workflow};
-use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// What a unit's templates and conditions can read: the workflow, its params, the outcomes of
-/// the steps it may reference, its map item and (for the exit handler) the workflow's status.
-#[derive(Clone, Copy)]
-pub(crate) struct Scope<'a> {
-    pub wf: &'a Workflow,
-    pub run_id: &'a str,
-    pub workflow_status: Option<&'a str>,
-    pub params: &'a BTreeMap<String, serde_json::Value>,
-    pub seen: &'a BTreeMap<String, Outcome>,
-    pub item: Option<&'a serde_json::Value>,
-}
-
-impl<'a> Scope<'a> {
-    /// The template context of this scope, no paths bound.
-    pub fn context(&self) -> Context<'a> {
-        self.reading(self.seen)
-    }
-
-    /// This scope's context reading `steps` instead of the outcomes it has seen.
-    fn reading<'b>(&self, steps: &'b BTreeMap<String, Outcome>) -> Context<'b>
-    where
-        'a: 'b,
-    {
-        Context {
-            workflow_name: &self.wf.name,
-            run_id: self.run_id,
-            workflow_status: self.workflow_status,
-            params: self.params,
-            steps,
-            item: self.item,
-            input_params: BTreeMap::new(),
-            input_artifact_paths: BTreeMap::new(),
-            output_param_paths: BTreeMap::new(),
-            output_artifact_paths: BTreeMap::new(),
-        }
-    }
-}
 
 /// A unit's fate, decided before anything runs.
 #[derive(Debug)]
@@ -105,19 +66,20 @@ pub(crate) struct Ready {
 /// the unit is cached here, `None` when it is not (the driver may still record the start).
 pub(crate) type Probe<'k> = Option<(&'k str, Option<Duration>)>;
 
-/// Decides `step`'s fate in `scope` (module doc for the order). `store` is where artifacts
+/// Decides the fate of `step` of `wf` in `ctx`, what it can read: the outcomes it has seen,
+/// params, its map item (module doc for the order). `store` is where artifacts
 /// live (`None`: nowhere, and a step with artifacts errs); `use_cache` whether the driver
 /// caches at all; `lookup` the driver's cache lookup (it is called once, only when the unit
 /// would run, so a driver may record the unit's start there).
 pub(crate) async fn decide<'s>(
-    scope: &Scope<'_>,
+    wf: &Workflow,
+    ctx: &Context<'_>,
     step: &'s Step,
     store: Option<&Store>,
     use_cache: bool,
     lookup: impl FnOnce(Probe<'_>) -> Result<Option<StepOutputs>, Error>,
 ) -> Result<Fate<'s>, Error> {
-    let mut ctx = scope.context();
-    if let Some(end) = skipped(step, &ctx) {
+    if let Some(end) = skipped(step, ctx) {
         return Ok(Fate::Ended(end));
     }
     if let Some(why) = couler_backends::local::refusal(step) {
@@ -133,7 +95,7 @@ pub(crate) async fn decide<'s>(
         _ => {}
     }
     let inputs = match store {
-        Some(store) => match io::resolve_inputs(store, step, scope.seen).await {
+        Some(store) => match io::resolve_inputs(store, step, ctx.steps).await {
             Ok(inputs) => inputs,
             Err(why) => return Ok(Fate::Ended(Outcome::new(StepStatus::Error, why))),
         },
@@ -148,13 +110,13 @@ pub(crate) async fn decide<'s>(
         }
         None => Vec::new(),
     };
-    let def = match plan::render_for_cache_key(scope.wf, step, &mut ctx) {
+    let def = match plan::render_for_cache_key(wf, step, &mut ctx.clone()) {
         Ok(def) => def,
         Err(u) => return Ok(Fate::Ended(unresolved(u))),
     };
-    let memo = scope.wf.memoized(step);
+    let memo = wf.memoized(step);
     let caching = use_cache && memo.is_some();
-    let key = plan::cache_key(scope.wf, step, &def, &inputs, scope.item);
+    let key = plan::cache_key(wf, step, &def, &inputs, ctx.item);
     let max_age = memo.and_then(|m| m.max_age()).map(|d| d.as_std());
     let hit = lookup(caching.then_some((key.as_str(), max_age)))?;
     if let (Some(outputs), Some(store)) = (hit, store)
@@ -239,7 +201,8 @@ pub(crate) fn skipped_upstream(step: &Step, ctx: &Context<'_>) -> Option<String>
 /// A step without `repeat` is a loop of one iteration.
 pub(crate) struct Loop<'a> {
     step: &'a Step,
-    scope: Scope<'a>,
+    /// What the step reads, its own outcome aside.
+    ctx: Context<'a>,
     iterations: u32,
 }
 
@@ -254,10 +217,10 @@ pub(crate) enum Turn {
 }
 
 impl<'a> Loop<'a> {
-    pub fn new(step: &'a Step, scope: Scope<'a>) -> Self {
+    pub fn new(step: &'a Step, ctx: Context<'a>) -> Self {
         Loop {
             step,
-            scope,
+            ctx,
             iterations: 0,
         }
     }
@@ -273,12 +236,16 @@ impl<'a> Loop<'a> {
         if o.status != StepStatus::Succeeded || self.iterations >= rep.max_iterations.max(1) {
             return Turn::End(self.end(o));
         }
-        let mut mine = self.scope.seen.clone();
+        let mut mine = self.ctx.steps.clone();
         mine.insert(
             self.step.name.clone(),
             Outcome::with_outputs(StepStatus::Succeeded, o.outputs.clone()),
         );
-        match self.scope.reading(&mine).eval(&rep.condition) {
+        let reading = Context {
+            steps: &mine,
+            ..self.ctx.clone()
+        };
+        match reading.eval(&rep.condition) {
             Ok(true) => Turn::Again(o),
             Ok(false) => Turn::End(self.end(o)),
             Err(Unresolved::Skipped(why) | Unresolved::Error(why)) => {

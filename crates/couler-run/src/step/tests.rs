@@ -3,6 +3,7 @@
 use super::*;
 use crate::runner::AttemptFiles;
 use std::cell::Cell;
+use std::collections::BTreeMap;
 
 fn workflow(steps: &str) -> Workflow {
     let text = format!(
@@ -43,14 +44,18 @@ impl Fixture {
         }
     }
 
-    fn scope(&self) -> Scope<'_> {
-        Scope {
-            wf: &self.wf,
+    fn ctx(&self) -> Context<'_> {
+        Context {
+            workflow_name: &self.wf.name,
             run_id: "r",
             workflow_status: None,
             params: &self.params,
-            seen: &self.seen,
+            steps: &self.seen,
             item: None,
+            input_params: BTreeMap::new(),
+            input_artifact_paths: BTreeMap::new(),
+            output_param_paths: BTreeMap::new(),
+            output_artifact_paths: BTreeMap::new(),
         }
     }
 
@@ -76,7 +81,8 @@ impl Fixture {
             Ok(hit)
         };
         match decide(
-            &self.scope(),
+            &self.wf,
+            &self.ctx(),
             self.step(name),
             Some(&self.store),
             true,
@@ -220,7 +226,7 @@ async fn input_artifacts_must_be_given_and_stored() {
     );
     // Without any store, a step with artifacts cannot run.
     let lookup = |_: Probe<'_>| Ok(None);
-    let fate = decide(&f.scope(), f.step("make"), None, true, lookup).await;
+    let fate = decide(&f.wf, &f.ctx(), f.step("make"), None, true, lookup).await;
     let (status, why) = ended(&fate.unwrap_or_else(|e| panic!("{e}")));
     assert_eq!(status, StepStatus::Error);
     assert!(why.contains("no artifact store is configured"), "{why}");
@@ -293,16 +299,16 @@ async fn the_cache_key_follows_the_definition_and_item_not_the_run() {
         other => panic!("not ready: {other:?}"),
     };
     let first = key(f.decide("a", None).await.0);
-    let mut other_run = f.scope();
+    let mut other_run = f.ctx();
     other_run.run_id = "another-run";
     let lookup = |_: Probe<'_>| Ok(None);
-    let fate = decide(&other_run, f.step("a"), Some(&f.store), true, lookup).await;
+    let fate = decide(&f.wf, &other_run, f.step("a"), Some(&f.store), true, lookup).await;
     assert_eq!(key(fate.unwrap_or_else(|e| panic!("{e}"))), first);
     let item = serde_json::json!(1);
-    let mut with_item = f.scope();
+    let mut with_item = f.ctx();
     with_item.item = Some(&item);
     let lookup = |_: Probe<'_>| Ok(None);
-    let fate = decide(&with_item, f.step("a"), Some(&f.store), true, lookup).await;
+    let fate = decide(&f.wf, &with_item, f.step("a"), Some(&f.store), true, lookup).await;
     assert_ne!(key(fate.unwrap_or_else(|e| panic!("{e}"))), first);
 }
 
@@ -324,7 +330,7 @@ async fn the_repeat_loop_goes_on_while_the_condition_holds_up_to_its_cap() {
 ",
     )
     .await;
-    let mut l = Loop::new(f.step("grow"), f.scope());
+    let mut l = Loop::new(f.step("grow"), f.ctx());
     assert!(matches!(l.after(ran("1")), Turn::Again(_)));
     assert!(matches!(l.after(ran("2")), Turn::Again(_)));
     match l.after(ran("3")) {
@@ -336,18 +342,18 @@ async fn the_repeat_loop_goes_on_while_the_condition_holds_up_to_its_cap() {
         other => panic!("{other:?}"),
     }
     // The cap ends it even while the condition holds.
-    let mut l = Loop::new(f.step("grow"), f.scope());
+    let mut l = Loop::new(f.step("grow"), f.ctx());
     for _ in 0..4 {
         assert!(matches!(l.after(ran("0")), Turn::Again(_)));
     }
     assert!(matches!(l.after(ran("0")), Turn::End(o) if o.outputs.iterations == Some(5)));
     // A failure ends it; a condition that cannot be read is an Error.
-    let mut l = Loop::new(f.step("grow"), f.scope());
+    let mut l = Loop::new(f.step("grow"), f.ctx());
     let failed = Outcome::new(StepStatus::Failed, "exited with code 1".to_string());
     assert!(
         matches!(l.after(failed), Turn::End(o) if o.status == StepStatus::Failed && o.outputs.iterations == Some(1))
     );
-    let mut l = Loop::new(f.step("grow"), f.scope());
+    let mut l = Loop::new(f.step("grow"), f.ctx());
     match l.after(Outcome::new(StepStatus::Succeeded, None)) {
         Turn::End(o) => {
             assert_eq!(o.status, StepStatus::Error);
@@ -357,7 +363,7 @@ async fn the_repeat_loop_goes_on_while_the_condition_holds_up_to_its_cap() {
         other => panic!("{other:?}"),
     }
     // Without `repeat`: one iteration, no count.
-    let mut l = Loop::new(f.step("once"), f.scope());
+    let mut l = Loop::new(f.step("once"), f.ctx());
     assert!(matches!(l.after(ran("9")), Turn::End(o) if o.outputs.iterations.is_none()));
 }
 
