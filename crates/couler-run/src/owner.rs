@@ -10,7 +10,6 @@
 //! `Running` whose executor fails either test was interrupted (its executor crashed or the
 //! machine rebooted), and readers show it as [`INTERRUPTED`] (docs/runtime.md).
 
-use crate::state::RunRecord;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -53,26 +52,18 @@ pub(crate) fn group_is_ours(pgid: i32, start: Option<i64>) -> bool {
     same_process(pgid, start) && process_group(pgid) == Some(i64::from(pgid))
 }
 
-/// Whether the executor recorded on `run` still runs it: the same process (pid and start
-/// time) and the holder of the state directory's lock.
-pub fn executor_alive(state_dir: &Path, run: &RunRecord) -> bool {
-    let Some(pid) = run.pid.and_then(|p| i32::try_from(p).ok()) else {
+/// Whether the executor recorded on a run (its `pid` and `pid_start`) still runs it: the same
+/// process (pid and start time) and the holder of the state directory's lock.
+pub fn executor_alive(state_dir: &Path, pid: Option<i64>, pid_start: Option<i64>) -> bool {
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else {
         return false;
     };
-    let start_ok = match run.pid_start {
+    let start_ok = match pid_start {
         Some(s) => start_time(pid) == Some(s),
         // A run recorded before start times were: the lock alone decides.
         None => start_time(pid).is_some(),
     };
     start_ok && holds_flock(pid, state_dir)
-}
-
-/// `run` as readers show it: `Running` becomes [`INTERRUPTED`] when its executor is gone.
-pub(crate) fn settle(state_dir: &Path, mut run: RunRecord) -> RunRecord {
-    if run.status == crate::RunStatus::Running.as_str() && !executor_alive(state_dir, &run) {
-        run.status = INTERRUPTED.to_string();
-    }
-    run
 }
 
 /// Whether process `pid` holds an `flock` on `path`, as `/proc/locks` lists it (lines such as
@@ -187,43 +178,25 @@ mod tests {
         assert_eq!(status.signal(), Some(libc::SIGTERM));
     }
 
-    fn run_of(pid: i64, pid_start: Option<i64>) -> RunRecord {
-        RunRecord {
-            id: "r".into(),
-            workflow: "w".into(),
-            status: "Running".into(),
-            pid: Some(pid),
-            pid_start,
-            started_at: 0.0,
-            finished_at: None,
-            message: None,
-            spec: String::new(),
-            params: String::new(),
-            artifact_store: None,
-            artifact_store_json: None,
-        }
-    }
-
     #[test]
     fn an_executor_is_alive_while_the_same_process_holds_the_lock() {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let me = i64::from(std::process::id());
         let start = start_time(me as i32);
         let held = crate::Lock::acquire(d.path()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(executor_alive(d.path(), &run_of(me, start)));
-        assert_eq!(settle(d.path(), run_of(me, start)).status, "Running");
+        assert!(executor_alive(d.path(), Some(me), start));
         // A row from before start times were recorded: the lock decides.
-        assert!(executor_alive(d.path(), &run_of(me, None)));
+        assert!(executor_alive(d.path(), Some(me), None));
         // The pid given to another process (another start time).
         let other = start.map(|s| s + 1);
-        assert!(!executor_alive(d.path(), &run_of(me, other)));
-        assert_eq!(settle(d.path(), run_of(me, other)).status, INTERRUPTED);
+        assert!(!executor_alive(d.path(), Some(me), other));
+        assert!(!executor_alive(d.path(), None, start), "no pid recorded");
         // A deleted lock file does not make a live executor look gone.
         std::fs::remove_file(d.path().join("lock")).unwrap_or_else(|e| panic!("{e}"));
-        assert!(executor_alive(d.path(), &run_of(me, start)));
+        assert!(executor_alive(d.path(), Some(me), start));
         drop(held);
         assert!(
-            eventually(|| !executor_alive(d.path(), &run_of(me, start))),
+            eventually(|| !executor_alive(d.path(), Some(me), start)),
             "the process lives but holds no lock: not this state directory's executor"
         );
     }

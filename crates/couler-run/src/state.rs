@@ -168,6 +168,17 @@ pub struct RunRecord {
     pub artifact_store_json: Option<String>,
 }
 
+/// `run` as readers show it: `Running` becomes [`crate::INTERRUPTED`] when its executor is
+/// gone (`owner::executor_alive`).
+fn settle(state_dir: &Path, mut run: RunRecord) -> RunRecord {
+    if run.status == RunStatus::Running.as_str()
+        && !crate::owner::executor_alive(state_dir, run.pid, run.pid_start)
+    {
+        run.status = crate::owner::INTERRUPTED.to_string();
+    }
+    run
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> f64 {
     SystemTime::now()
@@ -414,10 +425,7 @@ impl State {
             [],
             run_from_row,
         )?;
-        Ok(rows
-            .into_iter()
-            .map(|r| crate::owner::settle(&self.dir, r))
-            .collect())
+        Ok(rows.into_iter().map(|r| settle(&self.dir, r)).collect())
     }
 
     /// One run, read as [`State::runs`] reads it.
@@ -428,7 +436,7 @@ impl State {
             [id],
             run_from_row,
         )?;
-        Ok(rows.pop().map(|r| crate::owner::settle(&self.dir, r)))
+        Ok(rows.pop().map(|r| settle(&self.dir, r)))
     }
 
     /// Records that a step (or instance) started; its earlier row, if any, is replaced (its
@@ -1067,6 +1075,24 @@ fn refuse_emptied(dir: &Path, db: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run recorded `Running` reads so while its executor (this process) holds the state
+    /// directory's lock, and `Interrupted` once it does not (`owner::executor_alive`).
+    #[test]
+    fn a_running_run_reads_interrupted_once_its_executor_is_gone() -> Result<(), Error> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io(e.to_string()))?;
+        let held = crate::Lock::acquire(dir.path())?;
+        let state = State::open(dir.path())?;
+        state.create_run("r", "w", "{}", "{}")?;
+        let status =
+            |s: &State| -> Result<Option<String>, Error> { Ok(s.run("r")?.map(|r| r.status)) };
+        assert_eq!(status(&state)?.as_deref(), Some("Running"));
+        assert_eq!(state.runs()?[0].status, "Running");
+        drop(held);
+        assert_eq!(status(&state)?.as_deref(), Some(crate::INTERRUPTED));
+        assert_eq!(state.runs()?[0].status, crate::INTERRUPTED);
+        Ok(())
+    }
 
     #[tokio::test]
     async fn a_state_dir_from_a_newer_couler_is_refused_untouched() -> Result<(), Error> {
