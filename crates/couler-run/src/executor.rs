@@ -1,4 +1,6 @@
-//! The executor: runs a validated workflow's DAG on this machine.
+//! The executor: runs a validated workflow's DAG on this machine, driving the step core
+//! (`crate::step`) for each unit: it records outcomes in SQLite, retries attempts itself (with
+//! backoff) and hands each step its predecessors' outcomes from memory.
 //!
 //! Scheduling is event driven: a step starts as soon as its last predecessor finishes (no
 //! polling), each step is a tokio task, and processes are bounded by one global semaphore (the
