@@ -16,7 +16,7 @@ pub use crate::outcome::Outcome;
 use crate::outcome::{StepOutputs, StepStatus};
 use crate::render::{Context, Unresolved};
 use crate::runner::{AttemptFiles, run_process};
-use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Turn, read_text};
+use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Turn};
 use base64::Engine as _;
 use couler_ir::{Expr, Step, StepKind, Workflow};
 use serde::Deserialize;
@@ -689,14 +689,8 @@ async fn attempt_in(p: &Prepared, store: Option<&Store>, inputs: &[Input], dir: 
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let end = run_process(&spec, stop_rx, |_| {}).await;
     // The step's own output goes to the engine's log on stderr: stdout carries the outcome.
-    // Each ends with a newline, so the outcome stays alone on the last line even where the
-    // engine merges stderr into stdout (Airflow's BashOperator does).
-    for text in [read_text(&spec.stdout), read_text(&spec.stderr)] {
-        if !text.is_empty() {
-            // A closed stderr (the engine's log reader gone) must not fail the step.
-            let nl = if text.ends_with('\n') { "" } else { "\n" };
-            let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{text}{nl}"));
-        }
+    for log in [&spec.stdout, &spec.stderr] {
+        echo_log(log);
     }
     let ran = Ran {
         step,

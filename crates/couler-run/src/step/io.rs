@@ -70,36 +70,20 @@ async fn input_artifact(
     }
 }
 
-/// Reads a successful attempt's output parameters (file `path`, else stdout; one trailing
-/// newline removed, [`crate::capture`]) and stores its output artifacts in `store` (a step
-/// without output artifacts needs none); on the first one missing, says which (the attempt errs).
+/// Reads a successful attempt's output parameters (file `path`, else `result`, already in
+/// `outputs`; [`crate::capture`]) and stores its output artifacts in `store` (a step without
+/// output artifacts needs none); on the first one missing or too big, says which (the attempt
+/// errs).
 pub(crate) async fn collect_outputs(
     store: Option<&Store>,
     step: &Step,
     work: &Path,
-    stdout: &str,
     outputs: &mut StepOutputs,
 ) -> Result<(), String> {
     for p in &step.outputs.parameters {
-        let value = match &p.path {
-            None => Some(crate::capture::output_value(stdout).to_string()),
-            Some(path) => match std::fs::read_to_string(under(work, path)) {
-                Ok(v) => Some(crate::capture::output_value(&v).to_string()),
-                Err(_) => p.default.clone(),
-            },
-        };
-        match value {
-            Some(v) => {
-                outputs.parameters.insert(p.name.clone(), v);
-            }
-            None => {
-                return Err(crate::paths::not_written(
-                    &format!("output parameter `{}`", p.name),
-                    work,
-                    p.path.as_deref().unwrap_or_default(),
-                ));
-            }
-        }
+        let result = outputs.result.as_deref().unwrap_or_default();
+        let value = parameter_value(step, p, work, result)?;
+        outputs.parameters.insert(p.name.clone(), value);
     }
     for o in &step.outputs.artifacts {
         let p = under(work, &o.path);
@@ -113,6 +97,9 @@ pub(crate) async fn collect_outputs(
                 &o.path,
             ));
         }
+        // A symlink out of the working directory is refused, as inside a stored directory.
+        let p = couler_store::contained(&p, work)
+            .map_err(|e| format!("output artifact `{}`: {e}", o.name))?;
         let Some(store) = store else {
             return Err(format!(
                 "output artifact `{}`: no artifact store is configured to keep it",
@@ -128,6 +115,38 @@ pub(crate) async fn collect_outputs(
         }
     }
     Ok(())
+}
+
+/// An output parameter's value: its file (at most [`crate::capture::PARAMETER_LIMIT`] bytes),
+/// else its `default`; without `path`, the step's `result`.
+fn parameter_value(
+    step: &Step,
+    p: &couler_ir::OutputParameter,
+    work: &Path,
+    result: &str,
+) -> Result<String, String> {
+    let Some(path) = &p.path else {
+        return Ok(result.to_string());
+    };
+    let mut file = under(work, path);
+    if file.exists() {
+        // A symlink out of the working directory is refused, as for an output artifact.
+        file = couler_store::contained(&file, work)
+            .map_err(|e| format!("output parameter `{}`: {e}", p.name))?;
+    }
+    match crate::capture::parameter_file(&file) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => p.default.clone().ok_or_else(|| {
+            crate::paths::not_written(&format!("output parameter `{}`", p.name), work, path)
+        }),
+        Err(size) => Err(format!(
+            "output parameter `{}` of step `{}`: its file {} holds {size} bytes, more than the {} MiB a parameter may hold (parameters are kept in the state database, and on Argo in the Workflow object); declare it as an output artifact instead",
+            p.name,
+            step.name,
+            file.display(),
+            crate::capture::PARAMETER_LIMIT / (1024 * 1024)
+        )),
+    }
 }
 
 /// Writes a step's stored output artifacts to their `storage: local` locations (the exchange
@@ -173,9 +192,7 @@ pub(crate) fn under(work: &Path, p: &str) -> PathBuf {
     crate::paths::declared(work, p)
 }
 
-/// A log file's text (lossy UTF-8); empty when it cannot be read.
-pub(crate) fn read_text(p: &Path) -> String {
-    std::fs::read(p)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
+/// Why a step's log could not be read back (the attempt errs).
+pub(crate) fn unreadable(log: &Path, e: &std::io::Error) -> String {
+    format!("cannot read the step's log {}: {e}", log.display())
 }

@@ -22,7 +22,7 @@ mod plan;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use io::{Input, publish, read_text};
+pub(crate) use io::{Input, publish};
 pub(crate) use plan::{AttemptPlan, PlanInputs};
 
 use crate::Error;
@@ -278,7 +278,8 @@ pub(crate) struct Ran<'a> {
 
 /// An attempt's outcome from how its process ended: a timeout is Failed, a stop or a start
 /// failure Error, a non-zero exit Failed with the last lines of stderr; a zero exit Succeeded
-/// once its outputs are collected and its `storage: local` outputs written (Error if not).
+/// once its outputs are collected and its `storage: local` outputs written (Error if not),
+/// its message saying when `result` was cut ([`crate::capture`]).
 pub(crate) async fn attempt_outcome(end: &ProcessEnd, ran: &Ran<'_>) -> Outcome {
     let code = match end {
         ProcessEnd::Exited { code, .. } => *code,
@@ -294,21 +295,19 @@ pub(crate) async fn attempt_outcome(end: &ProcessEnd, ran: &Ran<'_>) -> Outcome 
         ProcessEnd::Stopped => return Outcome::new(StepStatus::Error, "stopped".to_string()),
         ProcessEnd::Error(m) => return Outcome::new(StepStatus::Error, m.clone()),
     };
-    let stdout = read_text(&ran.files.stdout());
+    let log = ran.files.stdout();
+    let captured = match crate::capture::Captured::from_log(&log) {
+        Ok(c) => c,
+        Err(e) => return Outcome::new(StepStatus::Error, io::unreadable(&log, &e)),
+    };
+    let notice = captured.notice(&log);
     let mut outputs = StepOutputs {
         exit_code: Some(code),
-        result: Some(crate::capture::result(&stdout)),
+        result: Some(captured.result),
         ..StepOutputs::default()
     };
     if code != 0 {
-        let tail = read_text(&ran.files.stderr());
-        let tail: Vec<&str> = tail.lines().rev().take(5).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        let message = if tail.is_empty() {
-            format!("exited with code {code}")
-        } else {
-            format!("exited with code {code}: {}", tail.join(" | "))
-        };
+        let message = crate::capture::failure_message(code, &ran.files.stderr());
         return Outcome {
             status: StepStatus::Failed,
             outputs,
@@ -316,12 +315,16 @@ pub(crate) async fn attempt_outcome(end: &ProcessEnd, ran: &Ran<'_>) -> Outcome 
         };
     }
     let work = ran.files.work();
-    let mut collected = io::collect_outputs(ran.store, ran.step, work, &stdout, &mut outputs).await;
+    let mut collected = io::collect_outputs(ran.store, ran.step, work, &mut outputs).await;
     if let (Ok(()), Some(store)) = (&collected, ran.store) {
         collected = publish(store, ran.step, &outputs).await;
     }
     match collected {
-        Ok(()) => Outcome::with_outputs(StepStatus::Succeeded, outputs),
+        Ok(()) => Outcome {
+            status: StepStatus::Succeeded,
+            outputs,
+            message: notice,
+        },
         Err(why) => Outcome {
             status: StepStatus::Error,
             outputs,
