@@ -19,7 +19,6 @@ use crate::runner::{AttemptFiles, run_process};
 use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Turn};
 use base64::Engine as _;
 use couler_ir::{Expr, Step, StepKind, Workflow};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
