@@ -6,6 +6,8 @@
 //! same file. Plus: every example and feature spec compiles or fails with the documented error,
 //! and hostile strings arrive unchanged with nothing executed that the user did not write.
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/fan_in.rs"]
 mod fan_in;
 #[path = "support/layered.rs"]

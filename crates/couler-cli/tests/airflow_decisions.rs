@@ -7,6 +7,8 @@
 //! parameters, `result`, exit code, `repeat` iterations and artifact contents, and the DAG run's
 //! final state, must equal the local run's. Any difference fails with the workflow.
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/generated.rs"]
 #[allow(dead_code)] // shared with argo_decisions.rs
 mod generated;

@@ -6,6 +6,8 @@
 //! status, output parameters, result and artifact contents (shared comparison:
 //! `support/outcomes.rs`). Hostile strings pass through Tekton's substitution unchanged.
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/fan_in.rs"]
 mod fan_in;
 #[path = "support/outcomes.rs"]
@@ -14,9 +16,10 @@ mod outcomes;
 #[allow(dead_code)] // shared with tekton_split.rs, which reads the claims
 mod tekton_standin;
 
+use cli::couler_in as couler;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
 use std::time::Instant;
 
 use outcomes::{RunView, differences, local_nodes, local_run};
@@ -32,16 +35,6 @@ fn text(b: &[u8]) -> String {
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn couler(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COULER_STATE_DIR")
-        .env_remove("COULER_ARTIFACT_STORE")
-        .output()
-        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
 }
 
 /// The launcher path the documents name by default (`--launcher`), copied by each Task.

@@ -8,6 +8,8 @@
 //! outputs equal `couler run` on the unsplit spec; a failed part stops the later ones and the
 //! exit handler sees it; and the launcher's retry, foreign-run and cancel paths.
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/fake_api.rs"]
 mod fake_api;
 #[path = "support/layered.rs"]
@@ -17,11 +19,12 @@ mod layered;
 #[allow(dead_code)] // shared with tekton_run.rs
 mod tekton_standin;
 
+use cli::couler_in as couler;
 use fake_api::{Log, Request, status};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tekton_standin::{Documents, PipelineRun, Standin, State};
@@ -34,16 +37,6 @@ fn text(b: &[u8]) -> String {
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn couler(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COULER_STATE_DIR")
-        .env_remove("COULER_ARTIFACT_STORE")
-        .output()
-        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
 }
 
 /// What the "controller" does with a created run: given the collection, it reports the run's

@@ -17,15 +17,7 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-pub fn couler(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COULER_STATE_DIR")
-        .env_remove("COULER_ARTIFACT_STORE")
-        .output()
-        .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
-}
+pub use super::cli::couler_in as couler;
 
 pub fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))

@@ -7,12 +7,14 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// `couler ARGS` in `dir`, to its end (with `.couler` as the state directory).
+/// `couler ARGS` in `dir`, to its end (with `.couler` as the state directory and the store
+/// its default: no `COULER_*` location from the caller's environment).
 pub fn couler_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_couler"))
         .args(args)
         .current_dir(dir)
         .env_remove("COULER_STATE_DIR")
+        .env_remove("COULER_ARTIFACT_STORE")
         .output()
         .unwrap_or_else(|e| panic!("the couler binary runs: {e}"))
 }
