@@ -989,6 +989,26 @@ pub enum MapOver {
     From(Reference),
 }
 
+/// How many values a `range` has (start inclusive, stop exclusive, by `step`; none when `step`
+/// points away from `stop` or is 0), as Python's `range`: the one rule the local runtime and
+/// every engine's lowering follow.
+pub fn range_len(start: i64, stop: i64, step: i64) -> usize {
+    let (start, stop, step) = (i128::from(start), i128::from(stop), i128::from(step));
+    let n = match step {
+        s if s > 0 && stop > start => (stop - start + s - 1) / s,
+        s if s < 0 && stop < start => (start - stop - s - 1) / -s,
+        _ => 0,
+    };
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// The values of a `range`, in order: [`range_len`] of them from `start`, `step` apart.
+pub fn range_values(start: i64, stop: i64, step: i64) -> impl Iterator<Item = i64> {
+    // In i128: `k * step` may pass i64's bounds on the way to a value inside them.
+    (0..range_len(start, stop, step) as i128)
+        .map(move |k| (i128::from(start) + k * i128::from(step)) as i64)
+}
+
 /// `exec_while`: after each run, if `condition` holds the step runs again, at most `max_iterations` times.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -1699,5 +1719,33 @@ mod one_or_many_steps {
             }
         }
         d.deserialize_any(OneOrMany)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{range_len, range_values};
+
+    /// Python's `list(range(start, stop, step))` for each case.
+    #[test]
+    fn ranges_count_as_pythons() {
+        let cases: [(i64, i64, i64, &[i64]); 8] = [
+            (0, 5, 1, &[0, 1, 2, 3, 4]),
+            (0, 5, 2, &[0, 2, 4]),
+            (0, 6, 2, &[0, 2, 4]),
+            (5, 0, -1, &[5, 4, 3, 2, 1]),
+            (5, 0, -2, &[5, 3, 1]),
+            (3, 3, 1, &[]),
+            (0, 5, -1, &[]),
+            (5, 0, 1, &[]),
+        ];
+        for (start, stop, step, want) in cases {
+            let got: Vec<i64> = range_values(start, stop, step).collect();
+            assert_eq!(got, want, "range({start}, {stop}, {step})");
+            assert_eq!(range_len(start, stop, step), want.len());
+        }
+        assert_eq!(range_len(0, 5, 0), 0);
+        let wide: Vec<i64> = range_values(i64::MIN, i64::MAX, i64::MAX).collect();
+        assert_eq!(wide, [i64::MIN, -1, i64::MAX - 1]);
     }
 }

@@ -41,13 +41,9 @@ pub(crate) fn map_items(
 
 /// The items of a `map` over a `range` (start inclusive, stop exclusive, by `step`).
 fn range_items(start: i64, stop: i64, by: i64) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut x = start;
-    while (by > 0 && x < stop) || (by < 0 && x > stop) {
-        out.push(Value::from(x));
-        x += by;
-    }
-    out
+    couler_ir::range_values(start, stop, by)
+        .map(Value::from)
+        .collect()
 }
 
 /// The step's status and collected outputs, `ends` being its instances' in item order.

@@ -433,7 +433,9 @@ fn dag_file(
         .filter_map(|s| {
             let count = match &s.map.as_ref()?.over {
                 MapOver::Items(v) => v.len().to_string(),
-                MapOver::Range { start, stop, step } => range_len(*start, *stop, *step).to_string(),
+                MapOver::Range { start, stop, step } => {
+                    couler_ir::range_len(*start, *stop, *step).to_string()
+                }
                 MapOver::From(_) => "None".to_string(),
             };
             Some((s.name.as_str(), count))
@@ -723,7 +725,7 @@ fn task(
             stop,
             step: by,
         }) => {
-            let n = range_len(*start, *stop, *by);
+            let n = couler_ir::range_len(*start, *stop, *by);
             let list: Vec<String> = (0..n).map(|k| cmd(Some(&k.to_string()))).collect();
             let _ = writeln!(
                 w,
@@ -830,16 +832,6 @@ fn trigger_task(
         kw.join(",\n        ")
     );
     Ok(())
-}
-
-fn range_len(start: i64, stop: i64, by: i64) -> usize {
-    if by > 0 && stop > start {
-        ((stop - start + by - 1) / by) as usize
-    } else if by < 0 && stop < start {
-        ((start - stop - by - 1) / -by) as usize
-    } else {
-        0
-    }
 }
 
 /// KubernetesPodOperator arguments: image, resources, env, secrets, node selector, tolerations.

@@ -170,12 +170,7 @@ impl Lowerer<'_> {
                         json!({"start": start.to_string(), "end": (stop + 1).to_string()}),
                     );
                 } else {
-                    let mut items = Vec::new();
-                    let mut i = start;
-                    while (by > 0 && i < stop) || (by < 0 && i > stop) {
-                        items.push(json!(i));
-                        i += by;
-                    }
+                    let items: Vec<i64> = couler_ir::range_values(start, stop, by).collect();
                     m.insert("withItems".into(), json!(items));
                 }
             }

@@ -739,16 +739,7 @@ impl<'a> Lowerer<'a, '_> {
                 start,
                 stop,
                 step: by,
-            } => {
-                let (start, stop, by) = (*start, *stop, *by);
-                if by > 0 && stop > start {
-                    ((stop - start - 1) / by + 1) as usize
-                } else if by < 0 && stop < start {
-                    ((start - stop - 1) / -by + 1) as usize
-                } else {
-                    0
-                }
-            }
+            } => couler_ir::range_len(*start, *stop, *by),
             MapOver::From(_) => {
                 return Err(unsupported(
                     Feature::MapFrom,
