@@ -357,123 +357,179 @@ fn symbol(s: StepStatus) -> &'static str {
 
 /// Live progress: a bar on a terminal, plain lines otherwise; step output on stdout.
 async fn display(wf: Workflow, mut rx: mpsc::UnboundedReceiver<Event>, json: bool) {
-    let top: std::collections::BTreeSet<String> = wf
-        .steps
-        .iter()
-        .chain(&wf.on_exit)
-        .map(|s| s.name.clone())
-        .collect();
-    let total = top.len();
-    // Steps left on the longest remaining chain, for the estimate.
-    let levels = couler_ir::Graph::new(&wf).levels().unwrap_or_default();
-    let level_of: BTreeMap<&str, usize> = wf
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.as_str(), levels.get(i).copied().unwrap_or(0)))
-        .collect();
-    let max_level = levels.iter().copied().max().unwrap_or(0);
-    let start = Instant::now();
-    let tty = std::io::stderr().is_terminal() && !json;
-    let bar = tty.then(|| {
-        let b = ProgressBar::new(total as u64);
-        b.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b.enable_steady_tick(Duration::from_millis(200));
-        b
-    });
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut running: std::collections::BTreeSet<String> = Default::default();
-    let mut ran_secs: Vec<f64> = Vec::new();
-    let mut done_levels: Vec<usize> = Vec::new();
-    let say = |line: String| match &bar {
-        Some(b) => b.println(line),
-        None => tell!("{line}"),
-    };
+    let mut p = Progress::new(&wf, json);
     while let Some(ev) = rx.recv().await {
         match ev {
-            Event::Started { node } => {
-                running.insert(node.clone());
-                if bar.is_none() && !json {
-                    say(format!(
-                        "[{:>7.1}s] start {node}",
-                        start.elapsed().as_secs_f64()
-                    ));
-                }
-            }
+            Event::Started { node } => p.started(node),
             Event::Finished {
                 node,
                 status,
                 seconds,
                 message,
                 stdout,
-            } => {
-                running.remove(&node);
-                if top.contains(&node) {
-                    *counts.entry(status.as_str()).or_default() += 1;
-                    if let Some(l) = level_of.get(node.as_str()) {
-                        done_levels.push(*l);
-                    }
-                    if let Some(b) = &bar {
-                        b.inc(1);
-                    }
-                }
-                if seconds > 0.0 {
-                    ran_secs.push(seconds);
-                }
-                if json {
-                    continue;
-                }
-                let mut line = format!(
-                    "[{:>7.1}s] {} {node} {}",
-                    start.elapsed().as_secs_f64(),
-                    symbol(status),
-                    status.as_str()
-                );
-                if seconds > 0.0 {
-                    line.push_str(&format!(" ({seconds:.2}s)"));
-                }
-                if let Some(m) = &message
-                    && status != StepStatus::Succeeded
-                {
-                    line.push_str(&format!(": {m}"));
-                }
-                say(line);
-                if let Some(p) = stdout {
-                    // Its last lines, read from the log's end: a long log costs no memory.
-                    let (lines, earlier) =
-                        couler_run::logfile::last_lines(&p, 40).unwrap_or_default();
-                    if earlier {
-                        say!("    … earlier lines in {}", p.display());
-                    }
-                    for l in &lines {
-                        say!("    {l}");
-                    }
-                }
-            }
+            } => p.finished(
+                &node,
+                status,
+                seconds,
+                message.as_deref(),
+                stdout.as_deref(),
+            ),
         }
-        if let Some(b) = &bar {
-            let mean = if ran_secs.is_empty() {
-                0.0
-            } else {
-                ran_secs.iter().sum::<f64>() / ran_secs.len() as f64
-            };
-            let reached = done_levels.iter().copied().max().unwrap_or(0);
-            let left = (max_level + 1).saturating_sub(reached) as f64 * mean;
-            let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-            let run: Vec<&str> = running.iter().take(4).map(String::as_str).collect();
-            b.set_message(format!(
-                "{} · running: {}{} · ~{left:.0}s left",
-                counts.join(", "),
-                run.join(", "),
-                if running.len() > 4 { ", …" } else { "" }
-            ));
+        p.update_bar();
+    }
+    if let Some(b) = p.bar {
+        b.finish_and_clear();
+    }
+}
+
+/// What the live display knows of a run: its top-level steps, their levels (for the estimate of
+/// what is left), what has ended and what runs.
+struct Progress {
+    top: std::collections::BTreeSet<String>,
+    level_of: BTreeMap<String, usize>,
+    max_level: usize,
+    start: Instant,
+    json: bool,
+    bar: Option<ProgressBar>,
+    counts: BTreeMap<&'static str, usize>,
+    running: std::collections::BTreeSet<String>,
+    ran_secs: Vec<f64>,
+    done_levels: Vec<usize>,
+}
+
+impl Progress {
+    fn new(wf: &Workflow, json: bool) -> Progress {
+        let top: std::collections::BTreeSet<String> = wf
+            .steps
+            .iter()
+            .chain(&wf.on_exit)
+            .map(|s| s.name.clone())
+            .collect();
+        // Steps left on the longest remaining chain, for the estimate.
+        let levels = couler_ir::Graph::new(wf).levels().unwrap_or_default();
+        let level_of = wf
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), levels.get(i).copied().unwrap_or(0)))
+            .collect();
+        let tty = std::io::stderr().is_terminal() && !json;
+        let bar = tty.then(|| {
+            let b = ProgressBar::new(top.len() as u64);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+        Progress {
+            top,
+            level_of,
+            max_level: levels.iter().copied().max().unwrap_or(0),
+            start: Instant::now(),
+            json,
+            bar,
+            counts: BTreeMap::new(),
+            running: Default::default(),
+            ran_secs: Vec::new(),
+            done_levels: Vec::new(),
         }
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
+
+    /// A line for the user: above the bar on a terminal, else on stderr.
+    fn say(&self, line: String) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => tell!("{line}"),
+        }
+    }
+
+    fn started(&mut self, node: String) {
+        if self.bar.is_none() && !self.json {
+            let t = self.start.elapsed().as_secs_f64();
+            self.say(format!("[{t:>7.1}s] start {node}"));
+        }
+        self.running.insert(node);
+    }
+
+    fn finished(
+        &mut self,
+        node: &str,
+        status: StepStatus,
+        seconds: f64,
+        message: Option<&str>,
+        stdout: Option<&Path>,
+    ) {
+        self.running.remove(node);
+        if self.top.contains(node) {
+            *self.counts.entry(status.as_str()).or_default() += 1;
+            if let Some(l) = self.level_of.get(node) {
+                self.done_levels.push(*l);
+            }
+            if let Some(b) = &self.bar {
+                b.inc(1);
+            }
+        }
+        if seconds > 0.0 {
+            self.ran_secs.push(seconds);
+        }
+        if self.json {
+            return;
+        }
+        let mut line = format!(
+            "[{:>7.1}s] {} {node} {}",
+            self.start.elapsed().as_secs_f64(),
+            symbol(status),
+            status.as_str()
+        );
+        if seconds > 0.0 {
+            line.push_str(&format!(" ({seconds:.2}s)"));
+        }
+        if let Some(m) = message
+            && status != StepStatus::Succeeded
+        {
+            line.push_str(&format!(": {m}"));
+        }
+        self.say(line);
+        if let Some(p) = stdout {
+            // Its last lines, read from the log's end: a long log costs no memory.
+            let (lines, earlier) = couler_run::logfile::last_lines(p, 40).unwrap_or_default();
+            if earlier {
+                say!("    … earlier lines in {}", p.display());
+            }
+            for l in &lines {
+                say!("    {l}");
+            }
+        }
+    }
+
+    /// The bar's message: counts by status, what runs, and an estimate of the time left.
+    fn update_bar(&self) {
+        let Some(b) = &self.bar else {
+            return;
+        };
+        let mean = if self.ran_secs.is_empty() {
+            0.0
+        } else {
+            self.ran_secs.iter().sum::<f64>() / self.ran_secs.len() as f64
+        };
+        let reached = self.done_levels.iter().copied().max().unwrap_or(0);
+        let left = (self.max_level + 1).saturating_sub(reached) as f64 * mean;
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        let run: Vec<&str> = self.running.iter().take(4).map(String::as_str).collect();
+        b.set_message(format!(
+            "{} · running: {}{} · ~{left:.0}s left",
+            counts.join(", "),
+            run.join(", "),
+            if self.running.len() > 4 { ", …" } else { "" }
+        ));
     }
 }
 
