@@ -241,43 +241,12 @@ pub async fn run_process(
     let Some(argv0) = spec.argv.first() else {
         return ProcessEnd::Error("the step has no command to run".to_string());
     };
-    let (pipes, ends) = match (std::io::pipe(), std::io::pipe()) {
-        (Ok((out_r, out_w)), Ok((err_r, err_w))) => ([out_r, err_r], [out_w, err_w]),
-        (Err(e), _) | (_, Err(e)) => {
-            return ProcessEnd::Error(format!("cannot create the step's output pipes: {e}"));
-        }
+    let Spawned { pid, pipes, cgroup } = match spawn(spec, argv0) {
+        Ok(spawned) => spawned,
+        Err(end) => return end,
     };
-    let [out_w, err_w] = ends;
-    let mut cmd = Command::new(argv0);
-    cmd.args(&spec.argv[1..])
-        .current_dir(&spec.cwd)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(out_w)
-        .stderr(err_w)
-        .process_group(0);
-    // Where it can be made, a cgroup holds whatever a host step starts, `setsid` or not. A
-    // container step's processes belong to its engine (podman's `conmon` leaves the group on
-    // purpose, to remove the container after it ends): the engine stops and removes them.
-    let cgroup = match spec.container {
-        None => crate::cgroup::StepCgroup::create(),
-        Some(_) => None,
-    };
-    if let Some(cg) = &cgroup {
-        cg.enter_on_spawn(&mut cmd);
-    }
-    let spawned_child = cmd.spawn();
-    // The write ends must close here, or the pipes never reach end-of-file.
-    drop(cmd);
-    let child = match spawned_child {
-        Ok(c) => c,
-        Err(e) => return ProcessEnd::Error(spawn_error(argv0, &e)),
-    };
-    let pid = child.id() as i32;
     let rss = crate::rss::PeakRss::watch(pid);
     spawned(pid);
-    // `child` is dropped without waiting: the pump below reaps it and reads its resource use.
-    drop(child);
     let logs = [spec.stdout.clone(), spec.stderr.clone()];
     let reaper = pump_and_reap(pid, pipes, logs, cgroup.as_ref());
     tokio::pin!(reaper);
@@ -362,6 +331,59 @@ pub async fn run_process(
         },
         Err(e) => ProcessEnd::Error(format!("cannot wait for `{argv0}`: {e}")),
     }
+}
+
+/// A step's process just started: not yet waited for (the pump reaps it and reads its
+/// resource use).
+struct Spawned {
+    pid: i32,
+    /// The read ends of its standard output and error.
+    pipes: [std::io::PipeReader; 2],
+    cgroup: Option<crate::cgroup::StepCgroup>,
+}
+
+/// Starts the step's process in its own process group (and, for a host step, its own cgroup
+/// where one can be made), its output going to two pipes.
+fn spawn(spec: &ProcessSpec, argv0: &str) -> Result<Spawned, ProcessEnd> {
+    let (pipes, ends) = match (std::io::pipe(), std::io::pipe()) {
+        (Ok((out_r, out_w)), Ok((err_r, err_w))) => ([out_r, err_r], [out_w, err_w]),
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(ProcessEnd::Error(format!(
+                "cannot create the step's output pipes: {e}"
+            )));
+        }
+    };
+    let [out_w, err_w] = ends;
+    let mut cmd = Command::new(argv0);
+    cmd.args(&spec.argv[1..])
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(out_w)
+        .stderr(err_w)
+        .process_group(0);
+    // Where it can be made, a cgroup holds whatever a host step starts, `setsid` or not. A
+    // container step's processes belong to its engine (podman's `conmon` leaves the group on
+    // purpose, to remove the container after it ends): the engine stops and removes them.
+    let cgroup = match spec.container {
+        None => crate::cgroup::StepCgroup::create(),
+        Some(_) => None,
+    };
+    if let Some(cg) = &cgroup {
+        cg.enter_on_spawn(&mut cmd);
+    }
+    let spawned_child = cmd.spawn();
+    // The write ends must close here, or the pipes never reach end-of-file.
+    drop(cmd);
+    let child = match spawned_child {
+        Ok(c) => c,
+        Err(e) => return Err(ProcessEnd::Error(spawn_error(argv0, &e))),
+    };
+    Ok(Spawned {
+        pid: child.id() as i32,
+        pipes,
+        cgroup,
+    })
 }
 
 /// How long the pipes are still read after the step's process has exited and its group was
