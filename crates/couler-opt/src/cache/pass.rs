@@ -49,8 +49,9 @@ impl CachePass {
     /// The pass's name in plans and errors.
     pub const NAME: &'static str = "cache";
 
-    /// Which outputs of `wf` the couler policy would keep under the budget, and why.
-    pub fn plan(&self, wf: &Workflow) -> Result<Plan, PassError> {
+    /// The simulator's input for `wf`: its steps as tasks and each artifact a step reads as a
+    /// file, with the recorded runtimes and sizes where known, else estimates.
+    fn sim_input(&self, wf: &Workflow) -> Result<SimInput, PassError> {
         let graph = Graph::new(wf);
         let index: HashMap<&str, usize> = wf
             .steps
@@ -105,10 +106,15 @@ impl CachePass {
                 files[fi].consumers.push(i);
             }
         }
-        let input = SimInput::new(wf.name.clone(), tasks, files).map_err(|e| PassError {
+        SimInput::new(wf.name.clone(), tasks, files).map_err(|e| PassError {
             pass: Self::NAME,
             message: e.to_string(),
-        })?;
+        })
+    }
+
+    /// Which outputs of `wf` the couler policy would keep under the budget, and why.
+    pub fn plan(&self, wf: &Workflow) -> Result<Plan, PassError> {
+        let input = self.sim_input(wf)?;
         let budget = self.budget.unwrap_or(f64::INFINITY);
         let config = SimConfig {
             slots: self.slots,
