@@ -197,6 +197,19 @@ pub(crate) async fn run_step(
         RunStatus::Failed => StepStatus::Failed,
         _ => StepStatus::Error,
     };
+    let text = ended_text(state, &child_id, &file, status, message)?;
+    Ok((step_status, text))
+}
+
+/// What the sub-workflow step says of its nested run `child_id` (of spec `file`), ended with
+/// `status` and `message`: on failure, also the first failed child step's own message.
+fn ended_text(
+    state: &crate::State,
+    child_id: &str,
+    file: &std::path::Path,
+    status: RunStatus,
+    message: Option<String>,
+) -> Result<String, Error> {
     let mut text = format!(
         "sub-workflow run `{child_id}` ({}) {}",
         file.display(),
@@ -206,7 +219,7 @@ pub(crate) async fn run_step(
         text.push_str(": ");
         text.push_str(&m);
         // Say why: the first failed child step's own message (nested children's included).
-        let why = state.steps(&child_id)?.into_iter().find_map(|s| {
+        let why = state.steps(child_id)?.into_iter().find_map(|s| {
             StepStatus::parse(&s.status)
                 .filter(|st| st.is_failure())
                 .and(s.message)
@@ -216,7 +229,7 @@ pub(crate) async fn run_step(
             text.push_str(&why);
         }
     }
-    Ok((step_status, text))
+    Ok(text)
 }
 
 /// The spec file `ref` names, checked against the nesting depth and the enclosing specs.
