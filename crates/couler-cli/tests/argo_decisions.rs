@@ -618,7 +618,15 @@ fn tekton_exit_conditions_decide_alike_locally_and_on_tekton() {
         Reference::Param("flag".into()),
     ];
     let (mut compiled, mut refused, mut compared) = (0, 0, 0);
-    for i in 0..300 {
+    // Draw until 300 compile: the rest are refused at compile time, with the reason.
+    for i in 0.. {
+        if compiled == 300 {
+            break;
+        }
+        assert!(
+            i < 3000,
+            "only {compiled} of {i} drawn conditions compile for Tekton"
+        );
         let cond = conds::tekton_condition(refs.clone())
             .new_tree(&mut runner)
             .unwrap()
@@ -696,7 +704,7 @@ fn tekton_exit_conditions_decide_alike_locally_and_on_tekton() {
         "tekton exit handlers: {compiled} compiled, {refused} refused at compile time, {compared} decisions compared, 0 divergences"
     );
     assert!(
-        compiled > 100 && compared > 300,
+        compared >= 3 * compiled,
         "{compiled} compiled, {compared} compared"
     );
 }
