@@ -323,156 +323,31 @@ pub(crate) fn lower(trace: &Trace<'_>, options: &ImportOptions) -> Result<Import
     let index = index_tasks(tasks)?;
     let preds = parents_of(tasks, &index)?;
     let graph = acyclic_graph(tasks, &preds)?;
-    let step_names = names::step_names(tasks.iter().map(|t| t.name.unwrap_or(t.id)));
-    let Files {
-        mut files,
-        inputs,
-        outputs,
-        artifact_bases,
-        path_bases,
-    } = index_files(trace);
-
-    let mut summary = TraceSummary {
+    let files = index_files(trace);
+    let summary = TraceSummary {
         name: trace.name.unwrap_or("").to_string(),
         schema_version: trace.schema_version.clone(),
         tasks: n,
         edges: preds.iter().map(Vec::len).sum(),
-        files: files.len(),
+        files: files.files.len(),
         makespan_secs: trace.makespan.map(clean),
         ..TraceSummary::default()
     };
-    let mut bytes_written: u128 = 0;
-
-    // ---- outputs: one artifact per distinct output file, and its `head -c` line -------------
-    let mut out_artifacts: Vec<Vec<OutputArtifact>> = Vec::with_capacity(n);
-    let mut out_lines: Vec<String> = Vec::with_capacity(n);
-    for (t, outs) in outputs.iter().enumerate() {
-        let mut names = StepNames::default();
-        let mut artifacts = Vec::with_capacity(outs.len());
-        let mut lines = String::new();
-        for &f in outs {
-            let file = &files[f];
-            let name = names.artifact(file, &artifact_bases);
-            let path = names.path(file, &path_bases);
-            let size = bytes(file.size, options.size_scale);
-            bytes_written += u128::from(size);
-            lines.push_str(&format!("head -c {size} /dev/zero > 'out/{path}'\n"));
-            files[f].producers.push((t, artifacts.len()));
-            artifacts.push(OutputArtifact {
-                name,
-                path: format!("out/{path}"),
-                storage: None,
-                optional: false,
-            });
-        }
-        out_artifacts.push(artifacts);
-        out_lines.push(lines);
-    }
-
-    // ---- inputs, dependencies and scripts -----------------------------------------------------
-    // parent_pos[p] = position of p among the current task's parents, valid while stamp[p] == t.
-    let mut parent_pos: Vec<usize> = vec![0; n];
-    let mut stamp: Vec<usize> = vec![usize::MAX; n];
-    let mut steps: Vec<Step> = Vec::with_capacity(n);
-    for (t, task) in tasks.iter().enumerate() {
-        for (k, &p) in preds[t].iter().enumerate() {
-            parent_pos[p] = k;
-            stamp[p] = t;
-        }
-        let mut supplies = vec![false; preds[t].len()];
-        let mut names = StepNames::default();
-        let mut in_artifacts: Vec<InputArtifact> = Vec::new();
-        let mut generate = String::new();
-        let mut read = String::new();
-        for &f in &inputs[t] {
-            let file = &files[f];
-            let path = names.path(file, &path_bases);
-            // The earliest-listed parent that writes the file supplies it; a writer that is not
-            // a parent would add an edge the trace does not have, so it is ignored.
-            let supplier = file
-                .producers
-                .iter()
-                .filter(|(p, _)| stamp[*p] == t)
-                .min_by_key(|(p, _)| parent_pos[*p]);
-            if let Some(&(p, slot)) = supplier {
-                supplies[parent_pos[p]] = true;
-                let from = Reference::step(
-                    step_names[p].clone(),
-                    StepOutput::Artifact(out_artifacts[p][slot].name.clone()),
-                );
-                in_artifacts.push(InputArtifact {
-                    name: names.artifact(file, &artifact_bases),
-                    path: format!("in/{path}"),
-                    source: Some(ArtifactSource::From(from)),
-                    optional: false,
-                });
-            } else {
-                let size = bytes(file.size, options.size_scale);
-                bytes_written += u128::from(size);
-                summary.generated_inputs += 1;
-                generate.push_str(&format!("head -c {size} /dev/zero > 'in/{path}'\n"));
-            }
-            read.push_str(&format!("cat 'in/{path}' > /dev/null\n"));
-        }
-        summary.file_flows += in_artifacts.len();
-
-        let mut depends_on = Vec::new();
-        for (k, &p) in preds[t].iter().enumerate() {
-            if supplies[k] {
-                summary.artifact_edges += 1;
-            } else {
-                depends_on.push(step_names[p].clone());
-            }
-        }
-        summary.order_edges += depends_on.len();
-
-        let recorded = task.runtime.map(clean);
-        if recorded.is_none() {
-            summary.tasks_without_runtime += 1;
-        }
-        let runtime = recorded.unwrap_or(0.0);
-        summary.total_runtime_secs += runtime;
-        let sleep = decimal3(runtime * options.time_scale);
-
-        let mut source = String::from("set -eu\n");
-        source.push_str(match (inputs[t].is_empty(), outputs[t].is_empty()) {
-            (true, true) => "",
-            (false, true) => "mkdir -p in\n",
-            (true, false) => "mkdir -p out\n",
-            (false, false) => "mkdir -p in out\n",
-        });
-        source.push_str(&generate);
-        source.push_str(&read);
-        if sleep != "0" {
-            source.push_str(&format!("sleep {sleep}\n"));
-        }
-        source.push_str(&out_lines[t]);
-
-        let mut step = Step::new(
-            step_names[t].clone(),
-            StepKind::Script(Script {
-                image: None,
-                command: vec!["sh".to_string()],
-                source: Template::text(source),
-            }),
-        );
-        step.description = Some(match recorded {
-            Some(rt) => format!(
-                "Replays WfFormat task `{}` (recorded runtime {} s).",
-                task.id,
-                decimal3(rt)
-            ),
-            None => format!("Replays WfFormat task `{}` (no recorded runtime).", task.id),
-        });
-        step.inputs.artifacts = in_artifacts;
-        step.depends_on = depends_on;
-        steps.push(step);
-    }
+    let mut replay = Replay {
+        step_names: names::step_names(tasks.iter().map(|t| t.name.unwrap_or(t.id))),
+        files,
+        options,
+        summary,
+        bytes_written: 0,
+    };
+    let (out_artifacts, out_lines) = replay.outputs();
+    let mut steps = replay.steps(tasks, &preds, &out_artifacts, &out_lines);
     // Outputs move in last: inputs above read their producers' artifact names.
     for (step, artifacts) in steps.iter_mut().zip(out_artifacts) {
         step.outputs.artifacts = artifacts;
     }
-    summary.bytes_written = u64::try_from(bytes_written).unwrap_or(u64::MAX);
+    let mut summary = replay.summary;
+    summary.bytes_written = u64::try_from(replay.bytes_written).unwrap_or(u64::MAX);
     let scaled: Vec<f64> = tasks
         .iter()
         .map(|t| t.runtime.map_or(0.0, clean) * options.time_scale)
@@ -488,6 +363,225 @@ pub(crate) fn lower(trace: &Trace<'_>, options: &ImportOptions) -> Result<Import
         summary,
         task_ids: tasks.iter().map(|t| t.id.to_string()).collect(),
     })
+}
+
+/// What lowering the tasks to steps reads, and what it tallies on the way.
+struct Replay<'o> {
+    files: Files,
+    options: &'o ImportOptions,
+    step_names: Vec<String>,
+    summary: TraceSummary,
+    bytes_written: u128,
+}
+
+/// One step's input artifacts, and the script lines that create and read its input files.
+struct StepInputs {
+    artifacts: Vec<InputArtifact>,
+    generate: String,
+    read: String,
+    /// supplies[k]: the step's k-th parent supplies one of its input files.
+    supplies: Vec<bool>,
+}
+
+/// Each parent's position among the current task's parents: position[p] is valid while
+/// stamp[p] == the current task.
+struct ParentIndex {
+    position: Vec<usize>,
+    stamp: Vec<usize>,
+}
+
+impl ParentIndex {
+    fn new(n: usize) -> Self {
+        ParentIndex {
+            position: vec![0; n],
+            stamp: vec![usize::MAX; n],
+        }
+    }
+
+    fn set(&mut self, t: usize, parents: &[usize]) {
+        for (k, &p) in parents.iter().enumerate() {
+            self.position[p] = k;
+            self.stamp[p] = t;
+        }
+    }
+}
+
+impl Replay<'_> {
+    /// One artifact per distinct output file of each task, and each task's `head -c` lines.
+    fn outputs(&mut self) -> (Vec<Vec<OutputArtifact>>, Vec<String>) {
+        let Files {
+            files,
+            outputs,
+            artifact_bases,
+            path_bases,
+            ..
+        } = &mut self.files;
+        let mut out_artifacts: Vec<Vec<OutputArtifact>> = Vec::with_capacity(outputs.len());
+        let mut out_lines: Vec<String> = Vec::with_capacity(outputs.len());
+        for (t, outs) in outputs.iter().enumerate() {
+            let mut names = StepNames::default();
+            let mut artifacts = Vec::with_capacity(outs.len());
+            let mut lines = String::new();
+            for &f in outs {
+                let file = &files[f];
+                let name = names.artifact(file, artifact_bases);
+                let path = names.path(file, path_bases);
+                let size = bytes(file.size, self.options.size_scale);
+                self.bytes_written += u128::from(size);
+                lines.push_str(&format!("head -c {size} /dev/zero > 'out/{path}'\n"));
+                files[f].producers.push((t, artifacts.len()));
+                artifacts.push(OutputArtifact {
+                    name,
+                    path: format!("out/{path}"),
+                    storage: None,
+                    optional: false,
+                });
+            }
+            out_artifacts.push(artifacts);
+            out_lines.push(lines);
+        }
+        (out_artifacts, out_lines)
+    }
+
+    /// Every task's step, with its inputs, dependencies and script (outputs still empty).
+    fn steps(
+        &mut self,
+        tasks: &[Task<'_>],
+        preds: &[Vec<usize>],
+        out_artifacts: &[Vec<OutputArtifact>],
+        out_lines: &[String],
+    ) -> Vec<Step> {
+        let mut parents = ParentIndex::new(tasks.len());
+        let mut steps: Vec<Step> = Vec::with_capacity(tasks.len());
+        for (t, task) in tasks.iter().enumerate() {
+            parents.set(t, &preds[t]);
+            let inputs = self.inputs(t, preds[t].len(), &parents, out_artifacts);
+            let depends_on = self.depends_on(&preds[t], &inputs.supplies);
+            steps.push(self.step(t, task, inputs, depends_on, &out_lines[t]));
+        }
+        steps
+    }
+
+    /// Task `t`'s input files: an artifact from the parent that writes it, else generated.
+    fn inputs(
+        &mut self,
+        t: usize,
+        parent_count: usize,
+        parents: &ParentIndex,
+        out_artifacts: &[Vec<OutputArtifact>],
+    ) -> StepInputs {
+        let mut inputs = StepInputs {
+            artifacts: Vec::new(),
+            generate: String::new(),
+            read: String::new(),
+            supplies: vec![false; parent_count],
+        };
+        let mut names = StepNames::default();
+        for &f in &self.files.inputs[t] {
+            let file = &self.files.files[f];
+            let path = names.path(file, &self.files.path_bases);
+            // The earliest-listed parent that writes the file supplies it; a writer that is not
+            // a parent would add an edge the trace does not have, so it is ignored.
+            let supplier = file
+                .producers
+                .iter()
+                .filter(|(p, _)| parents.stamp[*p] == t)
+                .min_by_key(|(p, _)| parents.position[*p]);
+            if let Some(&(p, slot)) = supplier {
+                inputs.supplies[parents.position[p]] = true;
+                let from = Reference::step(
+                    self.step_names[p].clone(),
+                    StepOutput::Artifact(out_artifacts[p][slot].name.clone()),
+                );
+                inputs.artifacts.push(InputArtifact {
+                    name: names.artifact(file, &self.files.artifact_bases),
+                    path: format!("in/{path}"),
+                    source: Some(ArtifactSource::From(from)),
+                    optional: false,
+                });
+            } else {
+                let size = bytes(file.size, self.options.size_scale);
+                self.bytes_written += u128::from(size);
+                self.summary.generated_inputs += 1;
+                inputs
+                    .generate
+                    .push_str(&format!("head -c {size} /dev/zero > 'in/{path}'\n"));
+            }
+            inputs
+                .read
+                .push_str(&format!("cat 'in/{path}' > /dev/null\n"));
+        }
+        self.summary.file_flows += inputs.artifacts.len();
+        inputs
+    }
+
+    /// The parents that supply no input file: the step waits for them by name.
+    fn depends_on(&mut self, parents: &[usize], supplies: &[bool]) -> Vec<String> {
+        let mut depends_on = Vec::new();
+        for (k, &p) in parents.iter().enumerate() {
+            if supplies[k] {
+                self.summary.artifact_edges += 1;
+            } else {
+                depends_on.push(self.step_names[p].clone());
+            }
+        }
+        self.summary.order_edges += depends_on.len();
+        depends_on
+    }
+
+    /// Task `t`'s step: its script creates and reads its files and sleeps its scaled runtime.
+    fn step(
+        &mut self,
+        t: usize,
+        task: &Task<'_>,
+        inputs: StepInputs,
+        depends_on: Vec<String>,
+        out_lines: &str,
+    ) -> Step {
+        let recorded = task.runtime.map(clean);
+        if recorded.is_none() {
+            self.summary.tasks_without_runtime += 1;
+        }
+        let runtime = recorded.unwrap_or(0.0);
+        self.summary.total_runtime_secs += runtime;
+        let sleep = decimal3(runtime * self.options.time_scale);
+
+        let mut source = String::from("set -eu\n");
+        let has_inputs = !self.files.inputs[t].is_empty();
+        let has_outputs = !self.files.outputs[t].is_empty();
+        source.push_str(match (has_inputs, has_outputs) {
+            (false, false) => "",
+            (true, false) => "mkdir -p in\n",
+            (false, true) => "mkdir -p out\n",
+            (true, true) => "mkdir -p in out\n",
+        });
+        source.push_str(&inputs.generate);
+        source.push_str(&inputs.read);
+        if sleep != "0" {
+            source.push_str(&format!("sleep {sleep}\n"));
+        }
+        source.push_str(out_lines);
+
+        let mut step = Step::new(
+            self.step_names[t].clone(),
+            StepKind::Script(Script {
+                image: None,
+                command: vec!["sh".to_string()],
+                source: Template::text(source),
+            }),
+        );
+        step.description = Some(match recorded {
+            Some(rt) => format!(
+                "Replays WfFormat task `{}` (recorded runtime {} s).",
+                task.id,
+                decimal3(rt)
+            ),
+            None => format!("Replays WfFormat task `{}` (no recorded runtime).", task.id),
+        });
+        step.inputs.artifacts = inputs.artifacts;
+        step.depends_on = depends_on;
+        step
+    }
 }
 
 /// The workflow around the steps: name, description, annotations, default image.
