@@ -14,6 +14,7 @@
 //! read a step in another part cannot travel this way; [`split_workflow`] rejects them with the
 //! step and the reference (see `docs/splitting.md`).
 
+mod cut;
 pub mod partition;
 
 pub use partition::{
@@ -22,10 +23,10 @@ pub use partition::{
 };
 
 use couler_ir::{
-    ArtifactSource, LocalStorage, Reference, S3Storage, Step, StepKind, StepOutput, Storage,
-    SubWorkflow, Template, Workflow,
+    LocalStorage, Reference, S3Storage, Step, StepKind, Storage, SubWorkflow, Template, Workflow,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use cut::{Crossings, Parts};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// The steps and pods a step counts for (its bytes depend on the target; the caller measures
@@ -170,110 +171,53 @@ pub fn split_workflow(
             ),
         });
     }
-    let index: HashMap<&str, usize> = wf
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
-        .collect();
-    let groups: HashMap<&str, &Vec<String>> = wf
-        .groups
-        .iter()
-        .map(|g| (g.name.as_str(), &g.steps))
-        .collect();
-    let part_of = |name: &str| index.get(name).map(|&i| p.part_of[i]);
-
     // Which outputs cross a cut, and which parts depend on which.
-    let mut exported: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut part_deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); p.parts];
+    let parts = Parts::new(wf, p);
+    let mut crossings = Crossings {
+        exported: BTreeSet::new(),
+        part_deps: vec![BTreeSet::new(); p.parts],
+    };
     let mut steps: Vec<Step> = wf.steps.clone();
     for (i, step) in steps.iter_mut().enumerate() {
-        let here = p.part_of[i];
-        for (path, r) in wf.steps[i].references() {
-            let Some(there) = r.step_name().and_then(part_of) else {
-                continue;
-            };
-            if there == here {
-                continue;
-            }
-            part_deps[here].insert(there);
-            let is_artifact_input = path.starts_with("inputs.artifacts[")
-                && matches!(
-                    r,
-                    Reference::Step {
-                        output: StepOutput::Artifact(_),
-                        ..
-                    }
-                );
-            if !is_artifact_input {
-                return Err(SplitError {
-                    step: Some(step.name.clone()),
-                    message: format!(
-                        "`{path}` reads `{{{{{r}}}}}` from a step in another part; only artifacts can cross a cut (they travel through the exchange). Pass the value as an artifact, or raise the budget so both steps fit in one part"
-                    ),
-                });
-            }
-        }
-        for a in &mut step.inputs.artifacts {
-            if let Some(ArtifactSource::From(Reference::Step {
-                step: from,
-                output: StepOutput::Artifact(name),
-            })) = &a.source
-                && part_of(from).is_some_and(|there| there != here)
-            {
-                exported.insert((from.clone(), name.clone()));
-                a.source = Some(ArtifactSource::Storage(exchange.location(from, name)));
-            }
-        }
-        // `dependsOn` on other parts becomes an order between children.
-        let mut kept = Vec::new();
-        for d in &step.depends_on {
-            let members: Vec<&str> = match groups.get(d.as_str()) {
-                Some(m) => m.iter().map(String::as_str).collect(),
-                None => vec![d.as_str()],
-            };
-            let mut all_here = true;
-            for m in &members {
-                if let Some(there) = part_of(m)
-                    && there != here
-                {
-                    part_deps[here].insert(there);
-                    all_here = false;
-                }
-            }
-            if all_here {
-                kept.push(d.clone());
-            } else {
-                // Keep the members that stay in this part.
-                kept.extend(
-                    members
-                        .iter()
-                        .filter(|m| part_of(m) == Some(here))
-                        .map(|m| m.to_string()),
-                );
-            }
-        }
-        kept.dedup();
-        step.depends_on = kept;
+        parts.rewrite(&wf.steps[i], step, p.part_of[i], exchange, &mut crossings)?;
     }
     for step in &mut steps {
         for o in &mut step.outputs.artifacts {
-            if exported.contains(&(step.name.clone(), o.name.clone())) {
+            if crossings
+                .exported
+                .contains(&(step.name.clone(), o.name.clone()))
+            {
                 o.storage = Some(exchange.location(&step.name, &o.name));
             }
         }
     }
 
-    // Children: the parent's settings, their own steps and groups, no schedule or exit handler
-    // (those belong to the one logical run, the parent).
+    let mut base = wf.clone();
+    base.steps = Vec::new();
+    let (children, child_files) = children(wf, p, &base, steps);
+    let parent = parent(wf, base, &child_files, &crossings.part_deps);
+    Ok(Split {
+        parent,
+        children,
+        child_files,
+        exchanged: crossings.exported.into_iter().collect(),
+    })
+}
+
+/// The children and their files: the parent's settings (`base`), their own steps and groups,
+/// no schedule or exit handler (those belong to the one logical run, the parent).
+fn children(
+    wf: &Workflow,
+    p: &Partition,
+    base: &Workflow,
+    steps: Vec<Step>,
+) -> (Vec<Workflow>, Vec<String>) {
     let mut members: Vec<Vec<Step>> = vec![Vec::new(); p.parts];
     for (i, s) in steps.into_iter().enumerate() {
         members[p.part_of[i]].push(s);
     }
     let mut children = Vec::with_capacity(p.parts);
     let mut child_files = Vec::with_capacity(p.parts);
-    let mut base = wf.clone();
-    base.steps = Vec::new();
     for (k, part_steps) in members.into_iter().enumerate() {
         let mut child = base.clone();
         child.name = part_name(wf, k);
@@ -290,7 +234,16 @@ pub fn split_workflow(
         child_files.push(format!("{}.yaml", child.name));
         children.push(child);
     }
+    (children, child_files)
+}
 
+/// The parent: one sub-workflow step per part, in the parts' dependency order.
+fn parent(
+    wf: &Workflow,
+    base: Workflow,
+    child_files: &[String],
+    part_deps: &[BTreeSet<usize>],
+) -> Workflow {
     let mut parent = base;
     parent.groups = Vec::new();
     // The defaults are the parts' (a sub-workflow step has no image, and a retry or timeout
@@ -299,7 +252,7 @@ pub fn split_workflow(
         keep_defaults(&wf.defaults, h);
     }
     parent.defaults = Default::default();
-    parent.steps = (0..p.parts)
+    parent.steps = (0..child_files.len())
         .map(|k| {
             let params: BTreeMap<String, Template> = wf
                 .params
@@ -322,12 +275,7 @@ pub fn split_workflow(
             s
         })
         .collect();
-    Ok(Split {
-        parent,
-        children,
-        child_files,
-        exchanged: exported.into_iter().collect(),
-    })
+    parent
 }
 
 /// Writes the workflow defaults a step uses into the step itself.
@@ -459,7 +407,7 @@ pub fn split_to_fit<E: fmt::Display>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use couler_ir::{Container, InputParameter};
+    use couler_ir::{Container, InputParameter, StepOutput};
 
     fn step(name: &str) -> Step {
         Step::new(
