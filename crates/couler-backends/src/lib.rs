@@ -65,6 +65,7 @@ pub mod argo;
 pub mod capability;
 pub mod k8s;
 pub mod local;
+pub mod lowering;
 pub mod tekton;
 pub mod yaml;
 

@@ -2,8 +2,9 @@
 
 use crate::commands::write_atomically;
 use crate::input::load_or_report;
-use crate::lowering::{LoweringArgs, Target, flag_for};
+use crate::lowering::{LoweringArgs, Target};
 use clap::{Args, ValueEnum};
+use couler_backends::lowering::Spelling;
 use couler_backends::{Backend, Kind, Options, Output};
 use std::path::{Path, PathBuf};
 
@@ -43,19 +44,16 @@ pub fn run(args: &CompileArgs) -> u8 {
         eprintln!("error: no backend `{backend_name}`");
         return crate::exit::INVALID;
     };
-    let kind = match args.kind {
-        Some(_) => flag_for("--kind", &["argo"], backend_name),
-        None => Ok(()),
-    };
-    if let Err(e) = kind.and_then(|()| args.lowering.check_target(backend_name)) {
-        eprintln!("error: {e}");
-        return crate::exit::INVALID;
-    }
-    let options = args.lowering.options(args.kind.map(|k| match k {
+    let lowering = args.lowering.lowering(args.kind.map(|k| match k {
         DocKind::Workflow => Kind::Workflow,
         DocKind::WorkflowTemplate => Kind::WorkflowTemplate,
         DocKind::CronWorkflow => Kind::CronWorkflow,
     }));
+    if let Err(e) = lowering.check_target(backend_name, Spelling::Cli) {
+        eprintln!("error: {e}");
+        return crate::exit::INVALID;
+    }
+    let options = lowering.options();
     let Some(options) = crate::subworkflows::with_names(options, &wf, &args.file) else {
         return crate::exit::INVALID;
     };

@@ -23,7 +23,7 @@ pub fn check(
         return (false, json!({"engine": name, "error": "no such backend"}));
     };
     let text = output == OutputFormat::Text;
-    match backend.compile(wf, &lowering.options(None)) {
+    match backend.compile(wf, &lowering.options()) {
         Err(e) => {
             if text {
                 eprintln!("error: {file}: {e}");

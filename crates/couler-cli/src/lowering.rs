@@ -2,6 +2,7 @@
 //! lowering flags they share.
 
 use clap::{Args, ValueEnum};
+use couler_backends::lowering::{Lowering, Spelling};
 use couler_backends::{Kind, Operator, Options};
 
 /// The lowering flags `couler compile` and `couler split` share.
@@ -31,71 +32,32 @@ pub struct LoweringArgs {
 }
 
 impl LoweringArgs {
-    /// The backend options these flags give, for documents of `kind`.
-    pub fn options(&self, kind: Option<Kind>) -> Options {
-        Options {
+    /// The choices these flags make, for documents of `kind`.
+    pub fn lowering(&self, kind: Option<Kind>) -> Lowering {
+        Lowering {
             kind,
             no_template_reuse: self.no_template_reuse,
-            operator: match self.operator.unwrap_or(OperatorArg::Host) {
+            operator: self.operator.map(|o| match o {
                 OperatorArg::Host => Operator::Host,
                 OperatorArg::Kubernetes => Operator::Kubernetes,
                 OperatorArg::Docker => Operator::Docker,
-            },
+            }),
             launcher: self.launcher.clone(),
             launcher_image: self.launcher_image.clone(),
             artifact_store: self.artifact_store.clone(),
             no_recursion_limit: self.no_recursion_limit,
-            ..Options::default()
         }
     }
 
-    /// Refuses a flag given for another target than `target` (`local`: `couler split
-    /// --target local`, which lowers nothing), naming the targets it is for.
-    pub fn check_target(&self, target: &str) -> Result<(), String> {
-        let given = [
-            (
-                "--no-template-reuse",
-                self.no_template_reuse,
-                &["argo", "tekton"][..],
-            ),
-            ("--operator", self.operator.is_some(), &["airflow"]),
-            (
-                "--launcher",
-                self.launcher.is_some(),
-                &["airflow", "tekton"],
-            ),
-            (
-                "--launcher-image",
-                self.launcher_image.is_some(),
-                &["airflow", "tekton"],
-            ),
-            (
-                "--artifact-store",
-                self.artifact_store.is_some(),
-                &["airflow", "tekton"],
-            ),
-            ("--no-recursion-limit", self.no_recursion_limit, &["argo"]),
-        ];
-        given
-            .into_iter()
-            .filter(|(_, set, _)| *set)
-            .try_for_each(|(flag, _, targets)| flag_for(flag, targets, target))
+    /// The backend options these flags give (documents of the default kind).
+    pub fn options(&self) -> Options {
+        self.lowering(None).options()
     }
-}
 
-/// `Ok` when `flag` means something for `target`, else the error naming what it is for.
-pub fn flag_for(flag: &str, targets: &[&str], target: &str) -> Result<(), String> {
-    if targets.contains(&target) {
-        return Ok(());
+    /// Refuses a flag given for another target than `target` (see [`Lowering::check_target`]).
+    pub fn check_target(&self, target: &str) -> Result<(), String> {
+        self.lowering(None).check_target(target, Spelling::Cli)
     }
-    let list = targets
-        .iter()
-        .map(|t| format!("--target {t}"))
-        .collect::<Vec<_>>()
-        .join(" or ");
-    Err(format!(
-        "{flag} applies to {list} only, and means nothing for --target {target}; drop it (or compile for the target it is meant for)"
-    ))
 }
 
 /// An engine `couler compile` and `couler validate` target.

@@ -155,11 +155,9 @@ fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, String> {
 impl ExecArgs {
     /// `--artifact-store`, else `$COULER_ARTIFACT_STORE` (when set and not empty).
     fn artifact_store(&self) -> Option<String> {
-        self.artifact_store.clone().or_else(|| {
-            std::env::var("COULER_ARTIFACT_STORE")
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-        })
+        self.artifact_store
+            .clone()
+            .or_else(couler_run::default_artifact_store)
     }
 }
 

@@ -150,7 +150,7 @@ fn split_command(args: &SplitArgs) -> Result<(), String> {
             budget,
             method,
             exchange,
-            &args.lowering.options(None),
+            &args.lowering.options(),
             &args.output,
         )?,
     };

@@ -269,6 +269,14 @@ pub fn default_state_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".couler"))
 }
 
+/// The artifact store a run uses when none is given: `$COULER_ARTIFACT_STORE` when set and not
+/// empty (else the workflow's `artifactRepository`, else the state directory).
+pub fn default_artifact_store() -> Option<String> {
+    std::env::var("COULER_ARTIFACT_STORE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
 /// Workflow params from their defaults and `--param k=v`, typed as declared.
 pub fn resolve_params(
     wf: &Workflow,

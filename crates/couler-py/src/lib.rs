@@ -1,0 +1,132 @@
+//! `couler._native`: the Rust core of Couler's Python SDK (`python/couler`).
+//!
+//! Every function takes the workflow as spec JSON text (what `json.dumps` makes of the recorded
+//! dict) and answers in text or JSON text; `couler._engine` wraps them into the Python API
+//! (docs/python.md). Specs go through the same loader and checks as the CLI
+//! ([`couler_ir::spec::load`]), compiling through the same backend calls ([`couler_backends`]),
+//! runs through the same runtime ([`couler_run`]).
+//!
+//! Errors: [`InvalidSpec`] carries the diagnostics as JSON (`_engine` turns it into
+//! `ValidationError`, mapping spec paths to the user's Python lines), [`InvalidArgument`] a bad
+//! argument, [`CoulerError`] the rest. No Rust panic crosses into Python: [`guard`] turns one
+//! into `CoulerError("internal error: …")`.
+
+mod load;
+mod lower;
+mod run;
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+create_exception!(
+    _native,
+    CoulerError,
+    PyException,
+    "Base of every error Couler raises."
+);
+create_exception!(
+    _native,
+    InvalidSpec,
+    CoulerError,
+    "The spec is refused; the argument is its diagnostics as JSON."
+);
+create_exception!(
+    _native,
+    CompileError,
+    CoulerError,
+    "The engine cannot express the workflow (the message says why and what to do instead)."
+);
+create_exception!(
+    _native,
+    InvalidArgument,
+    CoulerError,
+    "An argument that is not the spec is wrong (an unknown target, an option for another one)."
+);
+
+/// Runs `f`, turning a panic into `CoulerError("internal error: …")`.
+pub(crate) fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        Err(CoulerError::new_err(format!(
+            "internal error: {what} (please report it)"
+        )))
+    })
+}
+
+/// The canonical spec YAML of a spec (what `couler fmt` writes); `InvalidSpec` if refused.
+#[pyfunction]
+fn spec_yaml(spec_json: &str) -> PyResult<String> {
+    guard(|| load::load(spec_json).map(|(wf, _)| couler_ir::spec::to_yaml(&wf)))
+}
+
+/// The warnings of a valid spec, as a JSON list of diagnostics; `InvalidSpec` if refused.
+#[pyfunction]
+fn validate(spec_json: &str) -> PyResult<String> {
+    guard(|| load::load(spec_json).map(|(_, warnings)| load::diagnostics_json(&warnings)))
+}
+
+/// Compiles for `target` with `options` (a JSON object of `couler compile`'s flags, in
+/// snake_case); JSON `{"files": {name: text}, "warnings": [text]}`.
+#[pyfunction]
+fn compile(spec_json: &str, target: &str, options_json: &str) -> PyResult<String> {
+    guard(|| lower::compile(spec_json, target, options_json))
+}
+
+/// The Argo Workflow manifest (default options) as JSON.
+#[pyfunction]
+fn argo_workflow(spec_json: &str) -> PyResult<String> {
+    guard(|| lower::argo_workflow(spec_json))
+}
+
+/// Runs the workflow on the local runtime; the report as JSON (see [`run::run_local`]).
+#[pyfunction]
+#[pyo3(signature = (spec_json, params, state_dir, parallelism, use_cache, runtime, spec_dir))]
+#[allow(clippy::too_many_arguments)]
+fn run_local(
+    py: Python<'_>,
+    spec_json: &str,
+    params: Vec<(String, String)>,
+    state_dir: Option<std::path::PathBuf>,
+    parallelism: Option<usize>,
+    use_cache: bool,
+    runtime: String,
+    spec_dir: Option<std::path::PathBuf>,
+) -> PyResult<String> {
+    let run = run::Run {
+        params,
+        state_dir,
+        parallelism,
+        use_cache,
+        runtime,
+        spec_dir,
+    };
+    guard(|| run::run_local(py, spec_json, run))
+}
+
+/// A test hook: panics, to show that no panic crosses into Python.
+#[pyfunction]
+fn _panic_for_test() -> PyResult<()> {
+    guard(|| panic!("a panic raised on purpose"))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("CoulerError", py.get_type::<CoulerError>())?;
+    m.add("InvalidSpec", py.get_type::<InvalidSpec>())?;
+    m.add("InvalidArgument", py.get_type::<InvalidArgument>())?;
+    m.add("CompileError", py.get_type::<CompileError>())?;
+    m.add_function(wrap_pyfunction!(spec_yaml, m)?)?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(compile, m)?)?;
+    m.add_function(wrap_pyfunction!(argo_workflow, m)?)?;
+    m.add_function(wrap_pyfunction!(run_local, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
+    Ok(())
+}

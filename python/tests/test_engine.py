@@ -1,0 +1,248 @@
+"""couler._engine: the Rust core behind both Python APIs, driven for real (the spec loader,
+the backends, the local runtime with real processes and SQLite)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from couler import _engine as engine
+
+
+def workflow(name, steps, **extra):
+    spec = {"apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": name, "steps": steps}
+    spec.update(extra)
+    return spec
+
+
+def echo(name, *words, **extra):
+    step = {"name": name, "container": {"image": "alpine:3.19", "command": ["echo"] + list(words)}}
+    step.update(extra)
+    return step
+
+
+HELLO = workflow("hello", [echo("say", "hi")])
+
+
+def test_spec_yaml_is_canonical_and_round_trips():
+    text = engine.spec_yaml(HELLO)
+    assert text.startswith("apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: hello\n")
+    assert "- name: say\n" in text
+    # The canonical text is a fixed point: the same spec, re-recorded, prints the same bytes.
+    again = workflow("hello", [{"container": {"command": ["echo", "hi"], "image": "alpine:3.19"}, "name": "say"}])
+    assert engine.spec_yaml(again) == text
+
+
+def test_validation_error_carries_the_cli_diagnostic_and_the_python_line():
+    spec = workflow("bad", [echo("ok", "x"), {"name": "typo", "container": {"imge": "alpine"}}])
+    sources = {"steps[0]": ("flow.py", 10), "steps[1]": ("flow.py", 12), "steps": ("flow.py", 1)}
+    with pytest.raises(engine.ValidationError) as info:
+        engine.validate(spec, sources)
+    err = info.value
+    assert isinstance(err, ValueError) and isinstance(err, engine.CoulerError)
+    [d] = err.diagnostics
+    assert d.severity == "error"
+    assert d.path == "steps[1].container.imge"
+    assert d.help == "did you mean `image`?"
+    assert d.source == ("flow.py", 12)  # the longest matching prefix, not `steps`
+    rendered = str(d)
+    assert rendered.startswith("error: unknown field `imge`")
+    assert "(at `steps[1].container.imge`)" in rendered
+    assert rendered.endswith("  --> flow.py:12")
+    assert "flow.py:12" in str(err)
+
+
+def test_semantic_errors_all_come_back_each_with_its_line():
+    spec = workflow("cycle", [echo("a", "x", dependsOn=["b"]), echo("b", "y", dependsOn=["a"])])
+    with pytest.raises(engine.ValidationError) as info:
+        engine.spec_yaml(spec, {"steps[0]": ("flow.py", 3), "steps[1]": ("flow.py", 4)})
+    messages = [d.message for d in info.value.diagnostics]
+    assert any("cycle" in m for m in messages), messages
+    assert all(d.source in {("flow.py", 3), ("flow.py", 4), None} for d in info.value.diagnostics)
+    assert any(d.source is not None for d in info.value.diagnostics)
+
+
+def test_validate_returns_warnings_of_a_valid_spec():
+    assert engine.validate(HELLO) == []
+
+
+def test_argo_workflow_is_a_dict():
+    doc = engine.argo_workflow(HELLO)
+    assert doc["apiVersion"] == "argoproj.io/v1alpha1"
+    assert doc["kind"] == "Workflow"
+    templates = {t["name"]: t for t in doc["spec"]["templates"]}
+    assert any(t.get("container", {}).get("args", t.get("container", {}).get("command")) for t in templates.values())
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("argo", ["hello.yaml"]),
+    ("airflow", ["hello.py"]),
+    ("tekton", None),
+])
+def test_compile_writes_every_file_of_each_target(tmp_path, target, expected):
+    files = engine.compile(HELLO, target, output_dir=tmp_path / "out")
+    if expected is not None:
+        assert sorted(files) == expected
+    assert files
+    written = sorted(os.listdir(tmp_path / "out"))
+    assert written == sorted(files)
+    for name, text in files.items():
+        assert (tmp_path / "out" / name).read_text() == text
+
+
+def test_compile_options_are_the_cli_flags():
+    files = engine.compile(HELLO, "argo", kind="workflow-template")
+    assert "kind: WorkflowTemplate" in files["hello.yaml"]
+    airflow = engine.compile(HELLO, "airflow", operator="docker", launcher_image="couler:1")
+    assert "DockerOperator" in airflow["hello.py"]
+
+
+def test_compile_refusal_writes_nothing(tmp_path):
+    # A cron-workflow needs a schedule: the backend refuses, and the directory stays as it was.
+    out = tmp_path / "out"
+    with pytest.raises(engine.CompileError) as info:
+        engine.compile(HELLO, "argo", output_dir=out, kind="cron-workflow")
+    assert "schedule" in str(info.value)
+    assert not out.exists()
+
+
+def test_a_write_that_fails_midway_leaves_nothing(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    # A directory where one file should go: that rename fails; no temporary file is left.
+    files = engine.compile(HELLO, "tekton")
+    blocker = sorted(files)[-1]
+    (out / blocker).mkdir()
+    (out / blocker / "keep").write_text("x")
+    with pytest.raises(IsADirectoryError, match="a directory is in the way"):
+        engine.compile(HELLO, "tekton", output_dir=out)
+    assert os.listdir(out) == [blocker]
+
+
+def test_bad_target_names_the_nearest_one():
+    with pytest.raises(engine.ArgumentError) as info:
+        engine.compile(HELLO, "argp")
+    assert isinstance(info.value, ValueError)
+    assert 'did you mean "argo"?' in str(info.value)
+    with pytest.raises(engine.ArgumentError, match='operator= applies to target="airflow" only'):
+        engine.compile(HELLO, "argo", operator="host")
+    with pytest.raises(TypeError, match="did you mean `no_template_reuse`"):
+        engine.compile(HELLO, "argo", no_template_resue=True)
+
+
+def test_bad_types_raise_type_error_naming_the_argument():
+    with pytest.raises(TypeError, match="spec must be a dict"):
+        engine.spec_yaml([HELLO])
+    with pytest.raises(TypeError, match="target must be a str"):
+        engine.compile(HELLO, 3)
+    with pytest.raises(TypeError, match="no_template_reuse= must be a bool"):
+        engine.compile(HELLO, "argo", no_template_reuse="yes")
+    with pytest.raises(TypeError, match="parallelism must be an int"):
+        engine.run_local(HELLO, parallelism="2")
+    with pytest.raises(TypeError, match="spec is not plain data"):
+        engine.validate(workflow("x", [echo("a", object())]))
+    # A wrong type inside the spec is a diagnostic at its path.
+    with pytest.raises(engine.ValidationError) as info:
+        engine.validate(workflow("x", [echo("a", "b", retries="three")]))
+    assert info.value.diagnostics[0].path.startswith("steps[0].retries")
+
+
+def test_no_panic_crosses_into_python():
+    with pytest.raises(engine.CoulerError, match="internal error: a panic raised on purpose"):
+        engine._native._panic_for_test()
+
+
+SMALL = workflow("small", [
+    {
+        "name": "gen",
+        "script": {
+            "image": "python:3.12-slim",
+            "command": [sys.executable],
+            "source": textwrap.dedent("""\
+                print("heads")
+                open("answer.txt", "w").write("42")
+                open("data.csv", "w").write("a,b\\n1,2\\n")
+            """),
+        },
+        "outputs": {
+            "parameters": [{"name": "answer", "path": "answer.txt"}],
+            "artifacts": [{"name": "data", "path": "data.csv"}],
+        },
+    },
+    echo("heads", "got {{steps.gen.outputs.parameters.answer}}",
+         when='steps.gen.outputs.result == "heads"'),
+    echo("tails", "never", when='steps.gen.outputs.result == "tails"'),
+    {"name": "boom", "container": {"image": "alpine:3.19", "command": ["sh", "-c", "exit 3"]},
+     "dependsOn": ["gen"]},
+])
+
+
+def test_run_local_runs_real_processes(tmp_path):
+    result = engine.run_local(SMALL, state_dir=tmp_path / "state")
+    assert result.status == "Failed"
+    assert result.state_dir == str(tmp_path / "state")
+    assert (tmp_path / "state" / "state.db").is_file()
+    gen = result.steps["gen"]
+    assert (gen.status, gen.exit_code, gen.result) == ("Succeeded", 0, "heads")
+    assert gen.parameters == {"answer": "42"}
+    with open(gen.artifacts["data"]) as f:
+        assert f.read() == "a,b\n1,2\n"
+    assert result.steps["heads"].status == "Succeeded"
+    assert result.steps["heads"].result == "got 42"
+    assert result.steps["tails"].status == "Skipped"
+    boom = result.steps["boom"]
+    assert (boom.status, boom.exit_code) == ("Failed", 3)
+    assert "exited with code 3" in boom.message
+    # A second run reuses gen (it declares outputs); the failing step runs again.
+    again = engine.LocalSubmitter(state_dir=tmp_path / "state").submit(SMALL)
+    assert again.run_id != result.run_id
+    assert again.steps["gen"].status == "Cached"
+    assert again.steps["boom"].status == "Failed"
+
+
+def test_run_local_params_and_bad_input(tmp_path):
+    spec = workflow("p", [echo("show", "{{params.n}}")], params=[{"name": "n", "type": "int", "default": 1}])
+    result = engine.run_local(spec, params={"n": 7}, state_dir=tmp_path)
+    assert result.status == "Succeeded"
+    assert result.steps["show"].result == "7"
+    with pytest.raises(engine.ArgumentError, match="nope"):
+        engine.run_local(spec, params={"nope": 1}, state_dir=tmp_path)
+    with pytest.raises(engine.ArgumentError, match='runtime="hots"'):
+        engine.run_local(spec, runtime="hots", state_dir=tmp_path)
+
+
+def test_ctrl_c_stops_the_run_like_couler_stop(tmp_path):
+    # A child Python runs a long step; SIGINT (Ctrl-C) stops it, the exit handler still runs,
+    # the run is recorded stopped and KeyboardInterrupt reaches the program.
+    program = tmp_path / "prog.py"
+    marker = tmp_path / "exit-handler-ran"
+    program.write_text(textwrap.dedent("""\
+        import sys
+        from couler import _engine as engine
+        spec = {{"apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "long",
+                 "steps": [{{"name": "sleep", "container": {{"image": "a", "command": ["sleep", "60"]}}}}],
+                 "onExit": [{{"name": "bye", "container": {{"image": "a", "command": ["touch", {marker!r}]}}}}]}}
+        print("started", flush=True)
+        try:
+            engine.run_local(spec, state_dir={state!r})
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(7)
+    """).format(marker=str(marker), state=str(tmp_path / "state")))
+    child = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "started\n"
+    deadline = time.time() + 20
+    while not list((tmp_path / "state").glob("runs/*/steps/sleep.1")) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    began = time.time()
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == 7, out
+    assert "interrupted" in out
+    assert time.time() - began < 15  # SIGTERM (then SIGKILL after the grace), not 60 s
+    assert marker.exists()
