@@ -1,0 +1,43 @@
+"""Errors of the drop-in API, all derived from ``couler._engine.CoulerError``."""
+
+import difflib
+
+from couler._engine import CoulerError
+
+
+class RecordingError(CoulerError, ValueError):
+    """A program asked for something that cannot be recorded as a workflow."""
+
+
+class UnsupportedFeature(RecordingError, NotImplementedError):
+    """The original SDK's feature has no equivalent in Couler's IR (see docs/python.md)."""
+
+    def __init__(self, feature, instead):
+        self.feature = feature
+        super().__init__(
+            "%s is not supported by Couler's IR, so no backend can run it; %s"
+            % (feature, instead)
+        )
+
+
+def refuse(feature, instead):
+    raise UnsupportedFeature(feature, instead)
+
+
+def check_type(name, value, types, what):
+    """Raises ``TypeError`` naming the argument unless ``value`` is None or of ``types``."""
+    if value is not None and not isinstance(value, types):
+        raise TypeError(
+            "argument `%s` must be %s, not %s" % (name, what, type(value).__name__)
+        )
+
+
+def unknown_keywords(function, given, valid):
+    """``TypeError`` naming the nearest valid keyword for each unknown one."""
+    for key in given:
+        if key not in valid:
+            near = difflib.get_close_matches(key, list(valid), n=1)
+            hint = "; did you mean `%s`?" % near[0] if near else ""
+            raise TypeError(
+                "%s() got an unexpected keyword argument `%s`%s" % (function, key, hint)
+            )

@@ -1,0 +1,68 @@
+"""Explicit dependencies: ``dag`` (paths of steps) and ``set_dependencies``. Either switches
+the workflow to DAG mode: steps are ordered by their dependencies only, not by program order."""
+
+import re
+
+from couler import _record
+from couler.core.errors import refuse
+
+
+def dag(dependency_graph):
+    """``dag([[a, b, d], [a, c, d]])``: in each path every step runs after the one before it;
+    a function named in several paths is one step."""
+    if not isinstance(dependency_graph, (list, tuple)):
+        raise TypeError("argument `dependency_graph` must be a list of paths (lists of functions)")
+    rec = _record.current()
+    rec.enable_dag_mode()
+    line = _record.caller()[1]
+    for path in dependency_graph:
+        if not isinstance(path, (list, tuple)):
+            raise TypeError("argument `dependency_graph` holds a %s; each path is a list of "
+                            "functions" % type(path).__name__)
+        previous = None
+        for node in path:
+            if not callable(node):
+                raise TypeError("a `dag` path holds a %s; give functions that run steps"
+                                % type(node).__name__)
+            with rec.scope("dag", line=line, previous=previous) as scope:
+                node()
+            if scope.steps:
+                previous = scope.steps[-1]
+
+
+_DEPENDS_WORD = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def set_dependencies(step_function, dependencies=None):
+    """Runs ``step_function``'s steps after the steps named in ``dependencies`` (a list of
+    names, or names joined by ``&&``); their output artifacts are handed to it."""
+    if not callable(step_function):
+        raise TypeError("argument `step_function` must be callable (it records the step)")
+    names = _names(dependencies)
+    rec = _record.current()
+    rec.enable_dag_mode()
+    with rec.scope("depends", on=names):
+        return step_function()
+
+
+def _names(dependencies):
+    if dependencies is None:
+        return []
+    if isinstance(dependencies, str):
+        words = [w.strip() for w in dependencies.split("&&")]
+        if not all(_DEPENDS_WORD.match(w) for w in words):
+            refuse("Argo's enhanced `depends` logic (`%s`)" % dependencies,
+                   "give the list of step names; for `B.Failed`-style conditions use "
+                   "`couler.when` on `steps.B.status`")
+        bad = [w for w in words if "." in w]
+        if bad:
+            refuse("task results in `depends` (`%s`)" % bad[0],
+                   "depend on the step by name; read its status with a `when`")
+        dependencies = words
+    if not isinstance(dependencies, (list, tuple)):
+        raise TypeError("argument `dependencies` must be a list of step names or a str")
+    for d in dependencies:
+        if not isinstance(d, str):
+            raise TypeError("argument `dependencies` holds a %s; give step names"
+                            % type(d).__name__)
+    return [_record.safe_name(d) for d in dependencies]

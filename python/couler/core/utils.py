@@ -1,0 +1,91 @@
+"""Helpers of the original SDK that programs call directly."""
+
+import base64
+import inspect
+import textwrap
+import uuid
+
+from couler import _record
+
+
+def argo_safe_name(name):
+    """``_`` and ``.`` become ``-`` (and the rest of DNS-1123: lowercase, at most 63)."""
+    if name is None:
+        return None
+    return _record.safe_name(name)
+
+
+def invocation_location():
+    """``(function name, line)`` naming a step made by the caller, as the original does."""
+    func, line, _ = _record.invocation(2)
+    return func, line
+
+
+def invocation_name(function_name, caller_line):
+    return "%s-%s" % (function_name, caller_line)
+
+
+def body(func_obj):
+    """The source of a function's body, without its signature, dedented."""
+    if func_obj is None:
+        return None
+    lines, _ = inspect.getsourcelines(func_obj)
+    code = textwrap.dedent("".join(lines))
+    tree_start = _body_start(code)
+    return textwrap.dedent(code[tree_start:]).lstrip("\n")
+
+
+def _body_start(code):
+    """Offset of the body after the ``def ...:`` header, which may span lines."""
+    import ast
+
+    tree = ast.parse(code)
+    fn = tree.body[0]
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not fn.body:
+        raise TypeError("`source` must be a function defined with `def`")
+    first = fn.body[0]
+    lines = code.splitlines(True)
+    if first.lineno == fn.lineno:  # def f(): return 1
+        line = lines[first.lineno - 1]
+        return sum(len(x) for x in lines[: first.lineno - 1]) + first.col_offset + 0 * len(line)
+    return sum(len(x) for x in lines[: first.lineno - 1])
+
+
+def workflow_filename():
+    return _record.current().workflow_name()
+
+
+def input_parameter_name(name, var_pos):
+    return "para-%s-%s" % (name, var_pos)
+
+
+def encode_base64(s):
+    return base64.b64encode(s.encode("utf-8")).decode("utf-8")
+
+
+def make_list_if_not(item):
+    if item is None or isinstance(item, list):
+        return item
+    return [item]
+
+
+def non_empty(d):
+    return d is not None and len(d) > 0
+
+
+def bool_to_str(bool_val):
+    if not isinstance(bool_val, bool):
+        raise TypeError("The bool_val is required to be boolean type")
+    return "true" if bool_val else "false"
+
+
+def gpu_requested(resources):
+    if resources is None:
+        return False
+    if not isinstance(resources, dict):
+        raise TypeError("Parameter resources is required to be a dict")
+    return any("gpu" in k.strip().lower() and int(v) > 0 for k, v in resources.items())
+
+
+def _get_uuid():
+    return uuid.uuid4().hex[:8]
