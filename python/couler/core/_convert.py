@@ -241,3 +241,35 @@ def unsupported(image_pull_policy=None, env_from=None, daemon=False, pool=None,
     if parallelism is not None:
         refuse("a step's `parallelism`",
                "set `couler.map(..., parallelism=N)` or the workflow's parallelism")
+
+
+def path_placeholders(step):
+    """Absolute paths the step declares (its outputs and input artifacts), written literally in
+    its command, args, source or env, become their placeholders. On Argo a placeholder is that
+    very path; the local runtime gives each step private paths (docs/spec.md 6.2), which only
+    placeholders name, so the original's programs run there too."""
+    import re
+
+    found = []
+    for io, kind in (("outputs", "parameters"), ("outputs", "artifacts"), ("inputs", "artifacts")):
+        for entry in step.get(io, {}).get(kind, []):
+            path = entry.get("path") or ""
+            if path.startswith("/") and len(path) > 1:
+                found.append((path, "{{%s.%s.%s.path}}" % (io, kind, entry["name"])))
+    if not found:
+        return
+    found.sort(key=lambda p: -len(p[0]))
+    pattern = re.compile("|".join(r"(?<![\w./-])%s(?![\w.-])" % re.escape(p) for p, _ in found))
+    table = dict(found)
+
+    def sub(text):
+        return pattern.sub(lambda m: table[m.group(0)], text) if isinstance(text, str) else text
+
+    body = step.get("container") or step.get("script") or {}
+    for key in ("command", "args"):
+        if key in body:
+            body[key] = [sub(t) for t in body[key]]
+    if "source" in body:
+        body["source"] = sub(body["source"])
+    if "env" in step:
+        step["env"] = {k: sub(v) for k, v in step["env"].items()}

@@ -3,10 +3,12 @@
 from couler import _record
 from couler.core import states
 from couler.core.errors import check_type, refuse
+from couler.core.errors import keywords
 
 _CONCURRENCY = {"allow": "allow", "forbid": "forbid", "replace": "replace"}
 
 
+@keywords
 def config_defaults(name_salter=None, service_account=None):
     if name_salter is not None:
         if not callable(name_salter):
@@ -17,6 +19,7 @@ def config_defaults(name_salter=None, service_account=None):
         states.default_service_account = service_account
 
 
+@keywords
 def config_workflow(name=None, user_id=None, timeout=None, time_to_clean=None,
                     cluster_config_file=None, cron_config=None, service_account=None):
     """Names the workflow and sets its schedule, TTL and service account."""

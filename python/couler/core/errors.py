@@ -41,3 +41,21 @@ def unknown_keywords(function, given, valid):
             raise TypeError(
                 "%s() got an unexpected keyword argument `%s`%s" % (function, key, hint)
             )
+
+
+def keywords(function):
+    """Makes an unknown keyword argument a ``TypeError`` that names the nearest valid one."""
+    import functools
+    import inspect
+
+    valid = [p.name for p in inspect.signature(function).parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    valid_set = frozenset(valid)
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        if kwargs and not valid_set.issuperset(kwargs):
+            unknown_keywords(function.__name__, kwargs, valid)
+        return function(*args, **kwargs)
+
+    return checked

@@ -14,6 +14,7 @@ from couler.core.templates.output import (
     OutputParameter,
     OutputScript,
 )
+from couler.core.errors import keywords
 
 
 def _name_step(explicit):
@@ -62,6 +63,7 @@ def _add(step, where, inputs):
     _pass_upstream(inputs)
     if inputs:
         step["inputs"] = inputs
+    _convert.path_placeholders(step)
     return _record.current().add_step(step, where)
 
 
@@ -79,6 +81,7 @@ def _outputs_of(name, outputs, result_cls):
     return refs
 
 
+@keywords
 def run_container(image, command=None, args=None, output=None, input=None, env=None,
                   env_from=None, secret=None, resources=None, timeout=None, retry=None,
                   step_name=None, image_pull_policy=None, pool=None, enable_ulogfs=True,
@@ -109,6 +112,7 @@ def run_container(image, command=None, args=None, output=None, input=None, env=N
     return _outputs_of(name, outs, OutputEmpty)
 
 
+@keywords
 def run_script(image, command=None, source=None, args=None, output=None, input=None, env=None,
                secret=None, resources=None, timeout=None, retry=None, step_name=None,
                image_pull_policy=None, pool=None, enable_ulogfs=True, daemon=False,
@@ -150,6 +154,7 @@ def run_script(image, command=None, source=None, args=None, output=None, input=N
 _ACTIONS = ("create", "apply", "delete", "patch", "replace")
 
 
+@keywords
 def run_job(manifest, success_condition=None, failure_condition=None, timeout=None, retry=None,
             step_name=None, pool=None, env=None, action="create", set_owner_reference=True,
             cache=None):
@@ -194,6 +199,7 @@ def _manifest_with_env(manifest, env):
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 
+@keywords
 def run_canned_step(name, args, inputs=None, outputs=None, step_name=None, cache=None):
     refuse("canned steps (`run_canned_step`, the original's proto-only steps)",
            "run the step with run_container or run_script")

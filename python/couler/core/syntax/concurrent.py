@@ -1,8 +1,10 @@
 """``concurrent``: the steps of several functions start together."""
 
 from couler import _record
+from couler.core.errors import keywords
 
 
+@keywords
 def concurrent(function_list, subtasks=False):
     """Runs each function of ``function_list``; their steps form one group that starts
     together. With ``subtasks=True`` each function's own steps run one after another."""

@@ -2,8 +2,10 @@
 
 from couler import _record
 from couler.core.syntax.predicates import Condition
+from couler.core.errors import keywords
 
 
+@keywords
 def when(condition, function):
     if not isinstance(condition, Condition):
         raise TypeError("argument `condition` must come from couler.equal, couler.bigger, ...")

@@ -5,8 +5,10 @@ import re
 
 from couler import _record
 from couler.core.errors import refuse
+from couler.core.errors import keywords
 
 
+@keywords
 def dag(dependency_graph):
     """``dag([[a, b, d], [a, c, d]])``: in each path every step runs after the one before it;
     a function named in several paths is one step."""
@@ -33,6 +35,7 @@ def dag(dependency_graph):
 _DEPENDS_WORD = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+@keywords
 def set_dependencies(step_function, dependencies=None):
     """Runs ``step_function``'s steps after the steps named in ``dependencies`` (a list of
     names, or names joined by ``&&``); their output artifacts are handed to it."""

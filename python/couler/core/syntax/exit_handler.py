@@ -3,8 +3,10 @@ the given status."""
 
 from couler import _record
 from couler.core.constants import WFStatus
+from couler.core.errors import keywords
 
 
+@keywords
 def set_exit_handler(status, exit_handler):
     if not isinstance(status, WFStatus):
         raise TypeError("argument `status` must be a couler.WFStatus (Succeeded, Failed, Error)")

@@ -4,10 +4,12 @@ from couler import _record
 from couler.core.errors import RecordingError
 from couler.core.syntax.predicates import Condition
 from couler.core.templates.output import Output, first_output
+from couler.core.errors import keywords
 
 DEFAULT_MAX_ITERATIONS = 100
 
 
+@keywords
 def exec_while(condition, inner_while, max_iterations=DEFAULT_MAX_ITERATIONS):
     """``exec_while(couler.equal("tails"), flip_coin)`` runs ``flip_coin``'s step until its
     output is no longer "tails", at most ``max_iterations`` runs (Couler's loops are bounded)."""

@@ -2,6 +2,7 @@
 ``outputs`` / ``inputs`` entries and storages (docs/spec.md, sections 6 and 7)."""
 
 from couler import _record
+from couler.core.errors import keywords
 
 
 class Artifact(object):
@@ -129,14 +130,17 @@ class GitArtifact(TypedArtifact):
         TypedArtifact.__init__(self, "git", path, False, storage)
 
 
+@keywords
 def create_parameter_artifact(path, is_global=False):
     return Artifact(path=path, type="parameters", is_global=is_global)
 
 
+@keywords
 def create_local_artifact(path, is_global=False):
     return LocalArtifact(path=path, is_global=is_global)
 
 
+@keywords
 def create_oss_artifact(path, bucket=None, accesskey_id=None, accesskey_secret=None, key=None,
                         endpoint=None, is_global=False):
     return OssArtifact(path, accesskey_id, accesskey_secret, bucket, key=key,
@@ -144,6 +148,7 @@ def create_oss_artifact(path, bucket=None, accesskey_id=None, accesskey_secret=N
                        is_global=is_global)
 
 
+@keywords
 def create_s3_artifact(path, bucket=None, accesskey_id=None, accesskey_secret=None, key=None,
                        endpoint=None, is_global=False, insecure=False):
     return S3Artifact(path, accesskey_id, accesskey_secret, bucket, key=key,
@@ -151,13 +156,16 @@ def create_s3_artifact(path, bucket=None, accesskey_id=None, accesskey_secret=No
                       insecure=insecure)
 
 
+@keywords
 def create_gcs_artifact(path, bucket, key=None, service_account_key=None, is_global=False):
     return GcsArtifact(path, bucket, key, service_account_key, is_global)
 
 
+@keywords
 def create_hdfs_artifact(path, addresses, hdfs_path=None, user=None, is_global=False):
     return HdfsArtifact(path, addresses, hdfs_path, user, is_global)
 
 
+@keywords
 def create_git_artifact(path, repo, revision=None, depth=None):
     return GitArtifact(path, repo, revision, depth)

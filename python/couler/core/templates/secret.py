@@ -6,6 +6,7 @@ import hashlib
 import json
 
 from couler.core import states
+from couler.core.errors import keywords
 
 
 class Secret(object):
@@ -43,6 +44,7 @@ class Secret(object):
                 for k in self.keys]
 
 
+@keywords
 def create_secret(secret_data, namespace="default", name=None, dry_run=False,
                   use_existing=False, artifact_secret=False):
     """Records a secret for the submitter to create; returns its name for ``secret=``."""
@@ -51,6 +53,7 @@ def create_secret(secret_data, namespace="default", name=None, dry_run=False,
     return secret.name
 
 
+@keywords
 def obtain_secret(secret_keys, namespace="default", name=None, dry_run=False):
     """Refers to an existing secret's keys; returns its name for ``secret=``."""
     if isinstance(secret_keys, str) or not hasattr(secret_keys, "__iter__"):
