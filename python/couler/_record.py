@@ -95,6 +95,7 @@ class Recorder(object):
         self.options = dict(options)
         self.settings = {}
         self.step_defaults = {}
+        self.template_steps = {}
         self.steps = []
         self.exit_steps = []
         self.params = []
@@ -108,7 +109,7 @@ class Recorder(object):
 
     # ---- steps -------------------------------------------------------------------------
 
-    def add_step(self, step, where, stage=None):
+    def add_step(self, step, where, stage=None, template=None):
         """Adds ``step`` (a spec dict) inside the open scopes; returns its unique name.
 
         ``stage`` groups steps that run side by side in sequence mode (the original's step
@@ -133,6 +134,7 @@ class Recorder(object):
         self._sources["%s[%d]" % (prefix, len(target))] = where
         target.append(step)
         self._by_name[name] = step
+        self.template_steps.setdefault(safe_name(template or base), name)
         key = stage if stage is not None else base
         for scope in self._scopes:
             scope.steps.append(name)
@@ -305,7 +307,13 @@ class _Current(object):
     block into a fresh recorder and restores the previous one after."""
 
     def __getattr__(self, name):
-        return getattr(current(), name)
+        rec = current()
+        try:
+            return getattr(rec, name)
+        except AttributeError:
+            from couler.core.argo_view import ArgoView
+
+            return getattr(ArgoView(rec), name)
 
     def __setattr__(self, name, value):
         setattr(current(), name, value)

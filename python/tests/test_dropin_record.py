@@ -67,18 +67,20 @@ def test_reading_an_output_passes_a_reference_and_artifact():
                     couler.create_local_artifact("/tmp/model")])
 
     def consume(param, art):
-        return couler.run_container(image="alpine:3.19", command=["cat"], args=[param, art])
+        return couler.run_container(image="alpine:3.19", command=["cat", "/tmp/model"],
+                                    args=[param, art])
 
     outs = produce()
     consume(outs[0], outs[1])
     producer, consumer = spec()["steps"]
     assert producer["outputs"]["parameters"][0]["path"] == "/tmp/out.txt"
-    assert consumer["container"]["args"][0] == "{{%s}}" % outs[0].value
+    # an artifact argument is placed as an input, not passed as an argument (as the original)
+    assert consumer["container"]["args"] == ["{{%s}}" % outs[0].value]
     art = consumer["inputs"]["artifacts"][0]
     assert art["from"] == "steps.%s.outputs.artifacts.%s" % (producer["name"], art["name"])
     assert art["path"] == "/tmp/model"
     # literal absolute paths become placeholders (the same path on Argo, private locally)
-    assert consumer["container"]["args"][1] == "{{inputs.artifacts.%s.path}}" % art["name"]
+    assert consumer["container"]["command"][1] == "{{inputs.artifacts.%s.path}}" % art["name"]
     assert producer["container"]["command"][2] == (
         "echo hi > {{outputs.parameters.%s.path}}" % producer["outputs"]["parameters"][0]["name"])
 
@@ -192,3 +194,36 @@ def test_workflow_context_manager_records_a_fresh_workflow():
         assert len(wf.spec()["steps"]) == 1
     assert len(spec()["steps"]) == 1
     assert spec()["steps"][0]["container"]["command"] == ["echo", "outer"]
+
+
+def test_set_dependencies_hands_upstream_outputs_over_as_the_original():
+    def producer():
+        return couler.run_container(
+            image="alpine:3.19", command=["sh", "-c", "echo 1 > /tmp/p.txt; echo 2 > /tmp/a"],
+            output=[couler.create_parameter_artifact("/tmp/p.txt"),
+                    couler.create_local_artifact("/tmp/a")], step_name="A")
+
+    def consumer():
+        return couler.run_container(image="alpine:3.19",
+                                    command=["echo", "{{inputs.parameters.para-B-1}}"],
+                                    args=["x"], step_name="B")
+
+    couler.set_dependencies(producer)
+    couler.set_dependencies(consumer, dependencies=["A"])
+    s = steps_by_name()
+    b = s["b"]
+    param = "steps.a.outputs.parameters.%s" % s["a"]["outputs"]["parameters"][0]["name"]
+    assert b["dependsOn"] == ["a"]
+    assert b["container"]["args"] == ["x", "{{%s}}" % param]
+    assert b["inputs"]["parameters"] == [{"name": "para-B-0", "value": "x"},
+                                         {"name": "para-B-1", "value": "{{%s}}" % param}]
+    assert b["inputs"]["artifacts"][0]["from"].startswith("steps.a.outputs.artifacts.")
+    couler.validate_workflow_yaml()
+
+
+def test_script_arguments_join_the_interpreter_command():
+    couler.run_script(image="bash", command=["bash", "-c"], args=["echo hi"], source="unused")
+    assert spec()["steps"][0]["script"]["command"] == ["bash", "-c", "echo hi"]
+    with pytest.raises(CoulerError, match="script step"):
+        out = couler.run_script(image="python", source="print(1)")
+        couler.run_script(image="python", source="print(2)", args=[out[0]])

@@ -52,16 +52,26 @@ def flatten_args(args):
 
 
 def args_and_inputs(args, inputs):
-    """Arguments as templates; output artifacts among them become input artifacts (placed at
-    the producer's path, which the argument then names)."""
+    """Arguments as templates. Output artifacts among them become input artifacts placed at
+    the producer's path, as the original places them (they are not arguments)."""
     texts = []
-    for a in flatten_args(args):
+    for a in args:
         if isinstance(a, OutputArtifact):
             add_input_artifact(inputs, a)
-            texts.append(a.path)
         else:
             texts.append(text(a, "args"))
     return texts
+
+
+def para_inputs(step, template, args):
+    """The original names a step's arguments ``para-TEMPLATE-I`` as input parameters; a
+    program that writes ``{{inputs.parameters.para-…}}`` gets them declared."""
+    if "{{inputs.parameters.para-" not in repr(step):
+        return
+    params = step.setdefault("inputs", {}).setdefault("parameters", [])
+    for i, a in enumerate(args):
+        if not isinstance(a, OutputArtifact):
+            params.append({"name": "para-%s-%d" % (template, i), "value": text(a, "args")})
 
 
 def add_input_artifact(inputs, art):
@@ -266,7 +276,7 @@ def path_placeholders(step):
         return pattern.sub(lambda m: table[m.group(0)], text) if isinstance(text, str) else text
 
     body = step.get("container") or step.get("script") or {}
-    for key in ("command", "args"):
+    for key in ("command", "args") if "container" in step else ():
         if key in body:
             body[key] = [sub(t) for t in body[key]]
     if "source" in body:

@@ -9,6 +9,11 @@ class RecordingError(CoulerError, ValueError):
     """A program asked for something that cannot be recorded as a workflow."""
 
 
+class ArgumentError(TypeError, ValueError):
+    """A required argument is missing or unusable (a ``TypeError``, and a ``ValueError`` as the
+    original raised)."""
+
+
 class UnsupportedFeature(RecordingError, NotImplementedError):
     """The original SDK's feature has no equivalent in Couler's IR (see docs/python.md)."""
 

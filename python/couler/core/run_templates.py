@@ -4,9 +4,11 @@ Each records one step into the current recorder (``couler._record``) and returns
 outputs as the original does: a list of :class:`~couler.core.templates.output.Output`, the
 first standing for the step in control flow (``when``, ``exec_while``)."""
 
+import re
+
 from couler import _record
 from couler.core import _convert, states
-from couler.core.errors import check_type, refuse
+from couler.core.errors import ArgumentError, check_type, refuse
 from couler.core.templates.output import (
     OutputArtifact,
     OutputEmpty,
@@ -18,7 +20,7 @@ from couler.core.errors import keywords
 
 
 def _name_step(explicit):
-    """The step's name and the user's line, as the original names steps: ``FUNC-LINE`` (the
+    """The step's name, the user's line and the original's template name: ``FUNC-LINE`` (the
     calling function and where it was called), ``NAME-LINE`` with ``step_name`` given, or in
     DAG mode the given name alone (or ``FUNC-LINE`` of the ``dag`` call)."""
     func, line, where = _record.invocation(2)
@@ -28,23 +30,26 @@ def _name_step(explicit):
     if dag is not None and dag["line"] is not None:
         line = dag["line"]
     if explicit is not None:
-        base = _record.safe_name(explicit)
+        template = re.sub(r"[_.]", "-", explicit)
         if rec.dag_mode or rec.innermost("dag") is not None:
-            return base, where
-        return "%s-%s" % (base, line), where
-    return "%s-%s" % (func, line), where
+            return _record.safe_name(explicit), where, template
+        return "%s-%s" % (_record.safe_name(explicit), line), where, template
+    return "%s-%s" % (func, line), where, func
 
 
-def _pass_upstream(inputs):
-    """``set_dependencies`` hands the upstream steps' output artifacts to the step, as the
-    original does."""
+def _upstream():
+    """The outputs ``set_dependencies`` hands to the step: its upstream steps' output
+    parameters (appended to the arguments) and artifacts (placed as inputs), as the original
+    hands them."""
     scope = _record.current().innermost("depends")
     if scope is None:
-        return
+        return []
+    outs = []
     for name in scope["on"]:
         for o in states.get_step_output(name) or []:
-            if isinstance(o, OutputArtifact):
-                _convert.add_input_artifact(inputs, o)
+            if isinstance(o, (OutputArtifact, OutputParameter)):
+                outs.append(o)
+    return outs
 
 
 def _policies(step, env=None, secret=None, resources=None, timeout=None, retry=None,
@@ -59,12 +64,14 @@ def _policies(step, env=None, secret=None, resources=None, timeout=None, retry=N
     _convert.cache(cache, step)
 
 
-def _add(step, where, inputs):
-    _pass_upstream(inputs)
+def _add(step, where, inputs, template):
+    for o in _upstream():
+        if isinstance(o, OutputArtifact):
+            _convert.add_input_artifact(inputs, o)
     if inputs:
-        step["inputs"] = inputs
+        step.setdefault("inputs", {}).update(inputs)
     _convert.path_placeholders(step)
-    return _record.current().add_step(step, where)
+    return _record.current().add_step(step, where, template=template)
 
 
 def _outputs_of(name, outputs, result_cls):
@@ -88,7 +95,7 @@ def run_container(image, command=None, args=None, output=None, input=None, env=N
                   daemon=False, volume_mounts=None, working_dir=None, node_selector=None,
                   cache=None, parallelism=None):
     """A step that runs ``command`` + ``args`` in ``image``."""
-    name, where = _name_step(step_name)
+    name, where, template = _name_step(step_name)
     check_type("image", image, str, "a str")
     _convert.unsupported(image_pull_policy, env_from, daemon, pool, parallelism)
     inputs = {}
@@ -98,6 +105,7 @@ def run_container(image, command=None, args=None, output=None, input=None, env=N
     cmd = _convert.command(command)
     if cmd is not None:
         container["command"] = cmd
+    args = _convert.flatten_args(args) + _upstream()
     arg_list = _convert.args_and_inputs(args, inputs)
     if arg_list:
         container["args"] = arg_list
@@ -108,7 +116,8 @@ def run_container(image, command=None, args=None, output=None, input=None, env=N
     if outs:
         step["outputs"] = outs
     _policies(step, env, secret, resources, timeout, retry, volume_mounts, node_selector, cache)
-    name = _add(step, where, inputs)
+    _convert.para_inputs(step, template, args)
+    name = _add(step, where, inputs, template)
     return _outputs_of(name, outs, OutputEmpty)
 
 
@@ -118,9 +127,9 @@ def run_script(image, command=None, source=None, args=None, output=None, input=N
                image_pull_policy=None, pool=None, enable_ulogfs=True, daemon=False,
                volume_mounts=None, working_dir=None, node_selector=None, cache=None):
     """A step that runs ``source`` (a function's body, or text) with ``command`` (python)."""
-    name, where = _name_step(step_name)
+    name, where, template = _name_step(step_name)
     if source is None:
-        raise TypeError("argument `source` is required: a function or the script's text")
+        raise ArgumentError("argument `source` is required: a function or the script's text")
     check_type("image", image, str, "a str")
     _convert.unsupported(image_pull_policy, None, daemon, pool)
     if callable(source):
@@ -128,18 +137,23 @@ def run_script(image, command=None, source=None, args=None, output=None, input=N
 
         source = body(source)
     check_type("source", source, str, "a function or a str")
-    if args:
-        refuse("arguments to a script step (`args`)",
-               "pass values through `env` and read them from the environment")
+    inputs = {}
+    extra = _convert.args_and_inputs(_convert.flatten_args(args), inputs)
+    if any("{{" in a for a in extra):
+        refuse("step outputs as arguments of a script step",
+               "pass them through `env` and read them from the environment")
     if working_dir is not None:
         refuse("`working_dir` on a script step", "use run_container for a working directory")
     script = {"source": source}
     if image is not None:
         script["image"] = image
     cmd = _convert.command(command)
+    if extra:
+        # Argo runs a script as command + args + [its file]; so does Couler with the arguments
+        # joined to the command.
+        cmd = (cmd or ["python3"]) + extra
     if cmd:
         script["command"] = cmd
-    inputs = {}
     for art in _convert.flatten_args(input):
         _convert.add_input_artifact(inputs, art)
     step = {"name": name, "script": script}
@@ -147,7 +161,7 @@ def run_script(image, command=None, source=None, args=None, output=None, input=N
     if outs:
         step["outputs"] = outs
     _policies(step, env, secret, resources, timeout, retry, volume_mounts, node_selector, cache)
-    name = _add(step, where, inputs)
+    name = _add(step, where, inputs, template)
     return _outputs_of(name, outs, OutputScript)
 
 
@@ -160,7 +174,7 @@ def run_job(manifest, success_condition=None, failure_condition=None, timeout=No
             cache=None):
     """A step that creates (or changes) the Kubernetes object ``manifest`` and waits until
     ``success_condition`` or ``failure_condition`` holds on it."""
-    name, where = _name_step(step_name)
+    name, where, template = _name_step(step_name)
     check_type("manifest", manifest, str, "the object's YAML text")
     if action not in _ACTIONS:
         refuse("resource action `%s`" % action, "use one of %s" % ", ".join(_ACTIONS))
@@ -176,7 +190,7 @@ def run_job(manifest, success_condition=None, failure_condition=None, timeout=No
     _convert.timeout(timeout, step)
     _convert.retry(retry, step)
     _convert.cache(cache, step)
-    name = _add(step, where, {})
+    name = _add(step, where, {}, template)
     ref = "steps.%s.status" % name
     out = [OutputJob(ref, ref, ref, ref, name)]
     states._steps_outputs[name] = out

@@ -57,9 +57,11 @@ def _names(dependencies):
             refuse("Argo's enhanced `depends` logic (`%s`)" % dependencies,
                    "give the list of step names; for `B.Failed`-style conditions use "
                    "`couler.when` on `steps.B.status`")
+        # `A.Succeeded` is what a dependency means in Couler: run after A succeeded.
+        words = [w[: -len(".Succeeded")] if w.endswith(".Succeeded") else w for w in words]
         bad = [w for w in words if "." in w]
         if bad:
-            refuse("task results in `depends` (`%s`)" % bad[0],
+            refuse("task results other than Succeeded in `depends` (`%s`)" % bad[0],
                    "depend on the step by name; read its status with a `when`")
         dependencies = words
     if not isinstance(dependencies, (list, tuple)):

@@ -6,7 +6,8 @@ from couler.core.syntax.predicates import Condition
 from couler.core.templates.output import Output, first_output
 from couler.core.errors import keywords
 
-DEFAULT_MAX_ITERATIONS = 100
+# Argo nests one template per iteration and stops near 100 (its maxAllowedStackDepth).
+DEFAULT_MAX_ITERATIONS = 90
 
 
 @keywords
