@@ -8,6 +8,7 @@ import re
 
 from couler import _record
 from couler.core import _convert, states
+from couler.core.constants import OVERWRITE_GPU_ENVS
 from couler.core.errors import ArgumentError, check_type, refuse
 from couler.core.templates.output import (
     OutputArtifact,
@@ -54,6 +55,9 @@ def _upstream():
 
 def _policies(step, env=None, secret=None, resources=None, timeout=None, retry=None,
               volume_mounts=None, node_selector=None, cache=None):
+    if states._overwrite_nvidia_gpu_envs and not _wants_gpu(resources):
+        # The original's switch: steps without GPUs see no GPU devices.
+        env = dict(OVERWRITE_GPU_ENVS, **(env or {}))
     _convert.env(env, step)
     _convert.secret(secret, step)
     _convert.resources(resources, step)
@@ -62,6 +66,14 @@ def _policies(step, env=None, secret=None, resources=None, timeout=None, retry=N
     _convert.volume_mounts(volume_mounts, step)
     _convert.node_selector(node_selector, step)
     _convert.cache(cache, step)
+
+
+def _wants_gpu(resources):
+    if not isinstance(resources, dict):
+        return False
+    lists = [resources.get("limits", {}), resources.get("requests", {}), resources]
+    return any("gpu" in str(k).lower() and v not in (0, "0")
+               for d in lists if isinstance(d, dict) for k, v in d.items())
 
 
 def _add(step, where, inputs, template):

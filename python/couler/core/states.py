@@ -10,6 +10,9 @@ _secrets = {}
 _steps_outputs = {}
 _enable_print_yaml = True
 default_service_account = None
+# The original's switch: when True, steps without GPUs get NVIDIA_VISIBLE_DEVICES and
+# NVIDIA_DRIVER_CAPABILITIES set empty.
+_overwrite_nvidia_gpu_envs = False
 
 
 def _default_salter(name):
