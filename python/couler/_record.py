@@ -75,6 +75,34 @@ def invocation(depth=1):
     return (safe_name(func), line, where)
 
 
+# Workflow fields a recording may set up front: ``couler.workflow("name", parallelism=4)``.
+_SETTINGS = {
+    "description": "description", "labels": "labels", "annotations": "annotations",
+    "parallelism": "parallelism", "schedule": "schedule", "service_account": "serviceAccount",
+    "image_pull_secrets": "imagePullSecrets", "volumes": "volumes",
+    "volume_claims": "volumeClaims", "ttl": "ttl", "pod_gc": "podGC",
+    "artifact_repository": "artifactRepository", "defaults": "defaults",
+}
+
+
+def _settings(options):
+    """The spec fields of ``options`` (snake_case keywords); ``dag`` is the recorder's own. An
+    unknown keyword is a ``TypeError`` naming the nearest valid one."""
+    import difflib
+
+    out = {}
+    for key, value in options.items():
+        if key == "dag":
+            continue
+        field = _SETTINGS.get(key)
+        if field is None:
+            near = difflib.get_close_matches(key, list(_SETTINGS) + ["dag"], n=1)
+            raise TypeError("workflow() got an unexpected keyword argument `%s`%s" % (
+                key, "; did you mean `%s`?" % near[0] if near else ""))
+        out[field] = value
+    return out
+
+
 class Scope(object):
     """One level of control flow; the recorder applies every open scope to each new step."""
 
@@ -93,7 +121,7 @@ class Recorder(object):
     def __init__(self, name=None, **options):
         self.name = name
         self.options = dict(options)
-        self.settings = {}
+        self.settings = _settings(options)
         self.step_defaults = {}
         self.template_steps = {}
         self.steps = []
@@ -104,7 +132,7 @@ class Recorder(object):
         self._by_name = {}
         self._scopes = []
         self._stages = {}
-        self.dag_mode = bool(options.pop("dag", False))
+        self.dag_mode = bool(options.get("dag", False))
         self.secrets = {}
 
     # ---- steps -------------------------------------------------------------------------
@@ -284,15 +312,20 @@ def current():
     return _stack[-1]
 
 
-@contextmanager
-def recording(name=None, **options):
-    """Records into a fresh :class:`Recorder` for the block, restoring the previous one after."""
-    rec = Recorder(name, **options)
-    _stack.append(rec)
-    try:
-        yield rec
-    finally:
-        _stack.remove(rec)
+class recording(object):
+    """Records into a fresh :class:`Recorder` for a ``with`` block, restoring the previous one
+    after. Bad options raise at the call, before the block."""
+
+    def __init__(self, name=None, **options):
+        self.recorder = Recorder(name, **options)
+
+    def __enter__(self):
+        _stack.append(self.recorder)
+        return self.recorder
+
+    def __exit__(self, *exc):
+        _stack.remove(self.recorder)
+        return False
 
 
 def reset():

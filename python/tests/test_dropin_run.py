@@ -148,3 +148,36 @@ def test_compile_writes_each_engines_files(tmp_path):
     assert "apiVersion: couler.dev/v1alpha1" in spec_text or '"couler.dev/v1alpha1"' in spec_text
     manifest = couler.workflow_yaml()
     assert manifest["kind"] == "Workflow"
+
+
+def test_artifact_handed_over_by_set_dependencies_reaches_the_consumer(tmp_path):
+    def producer():
+        art = couler.create_local_artifact("/mnt/model.txt")
+        return couler.run_container(image="alpine:3.19", command=["sh", "-c"],
+                                    args="printf trained > /mnt/model.txt", output=art,
+                                    step_name="train")
+
+    def consumer():
+        return couler.run_container(image="alpine:3.19", command=["cat", "/mnt/model.txt"],
+                                    step_name="serve")
+
+    couler.set_dependencies(producer)
+    couler.set_dependencies(consumer, dependencies=["train"])
+    res = run(tmp_path)
+    assert res.status == "Succeeded"
+    assert res.steps["serve"].result == "trained"
+
+
+def test_concurrent_steps_all_run_before_the_next_stage(tmp_path):
+    log = tmp_path / "log"
+
+    def write(word):
+        return couler.run_container(image="alpine:3.19",
+                                    command=["sh", "-c", "echo %s >> %s" % (word, log)])
+
+    couler.concurrent([lambda: write("a"), lambda: write("b")])
+    write("after")
+    res = run(tmp_path)
+    assert res.status == "Succeeded"
+    lines = log.read_text().split()
+    assert sorted(lines[:2]) == ["a", "b"] and lines[2] == "after"

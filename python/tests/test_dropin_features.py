@@ -1,0 +1,162 @@
+"""The drop-in's step zoo, storages, workflow settings and refusals."""
+
+import pytest
+
+import couler
+import couler.argo
+import couler.steps.katib as katib
+import couler.steps.mpi as mpi
+import couler.steps.pytorch as pytorch
+import couler.steps.tensorflow as tf
+from couler._engine import CoulerError
+from couler.core import states, syntax, templates, utils  # noqa: F401 (the original's layout)
+
+
+@pytest.fixture(autouse=True)
+def clean():
+    couler._cleanup()
+    yield
+    couler._cleanup()
+
+
+def steps():
+    return couler.workflow.spec()["steps"]
+
+
+def test_import_couler_and_couler_argo_are_the_same_api():
+    assert couler.run_container is couler.argo.run_container
+    assert couler.workflow is couler.argo.workflow is states.workflow
+
+
+def test_uniform_training_jobs_are_distributed_job_steps():
+    pytorch.train(image="trainer:1", command="python train.py", num_workers=3,
+                  worker_resources="cpu=1,memory=1024", master_resources="cpu=1,memory=1024")
+    mpi.train(image="mpi:1", command="mpirun x", num_workers=2, clean_pod_policy="All")
+    job, mpi_job = steps()
+    assert job["job"] == {"framework": "pytorch", "image": "trainer:1",
+                          "command": ["python", "train.py"],
+                          "replicas": {"master": 1, "worker": 3}}
+    assert job["resources"] == {"limits": {"cpu": "1", "memory": "1024Mi"}}
+    assert mpi_job["job"]["replicas"] == {"launcher": 1, "worker": 2}
+    assert mpi_job["job"]["cleanPodPolicy"] == "all"
+    couler.argo.validate_workflow_yaml()
+
+
+def test_roles_that_differ_keep_the_operators_manifest():
+    tf.train(image="tf:1", command="python tf.py", num_ps=1, num_workers=2,
+             worker_resources="cpu=0.5,memory=1024", worker_restart_policy="OnFailure")
+    step = steps()[0]
+    assert step["resource"]["action"] == "create"
+    assert '"kind": "TFJob"' in step["resource"]["manifest"]
+    assert step["resource"]["successCondition"] == "status.replicaStatuses.Worker.succeeded == 2"
+    couler.argo.validate_workflow_yaml()
+
+
+def test_katib_experiment_is_a_resource_step():
+    katib.run(raw_template="kind: Job", tuning_params=[
+        {"name": "lr", "type": "double", "range": [1, 5]}],
+        objective={"type": "maximize", "goal": 0.9, "metric_name": "acc"},
+        success_condition="status.trialsSucceeded > 4")
+    assert '"parameterType": "double"' in steps()[0]["resource"]["manifest"]
+    with pytest.raises(ValueError, match="metric_name"):
+        katib.run(raw_template="x", tuning_params=[], objective={"type": "max", "goal": 1})
+
+
+def test_storages_of_every_kind():
+    gcs = couler.create_gcs_artifact("/in/data", bucket="datasets", key="train")
+    git = couler.create_git_artifact("/src", repo="https://example.com/r.git", revision="v1")
+    hdfs = couler.create_hdfs_artifact("/out/model", addresses=["nn:8020"], hdfs_path="/m")
+    s3 = couler.create_s3_artifact("/out/s3", bucket="b", key="k", accesskey_id="id",
+                                   accesskey_secret="secret", endpoint="minio:9000",
+                                   insecure=True)
+    couler.run_container(image="a", command=["true"], input=[gcs, git], output=[hdfs, s3])
+    step = steps()[0]
+    ins = {a["path"]: a["storage"] for a in step["inputs"]["artifacts"]}
+    assert ins["/in/data"] == {"gcs": {"bucket": "datasets", "key": "train"}}
+    assert ins["/src"] == {"git": {"repo": "https://example.com/r.git", "revision": "v1"}}
+    outs = {a["path"]: a["storage"] for a in step["outputs"]["artifacts"]}
+    assert outs["/out/model"] == {"hdfs": {"addresses": ["nn:8020"], "path": "/m"}}
+    secret = list(states._secrets)[0]
+    assert outs["/out/s3"]["s3"]["accessKey"] == {"name": secret, "key": "accessKey"}
+    assert outs["/out/s3"]["s3"]["insecure"] is True
+    couler.argo.validate_workflow_yaml()
+    with pytest.raises(CoulerError, match="input only"):
+        couler.run_container(image="a", output=git)
+
+
+def test_workflow_settings_and_volumes():
+    couler.add_volume(couler.Volume("data", "data-pvc"))
+    couler.add_image_pull_secret(couler.ImagePullSecret("registry"))
+    name = couler.obtain_secret(["token"], name="existing")
+    couler.run_container(image="a", command=["true"], secret=name,
+                         volume_mounts=[couler.VolumeMount("data", "/data"),
+                                        couler.VolumeMount("scratch", "/scratch")])
+    spec = couler.argo._finished_spec()
+    assert spec["volumes"] == [{"name": "data", "source": {"claim": {"name": "data-pvc"}}},
+                               {"name": "scratch", "source": {"emptyDir": {}}}]
+    assert spec["imagePullSecrets"] == ["registry"]
+    assert spec["steps"][0]["secrets"] == [{"env": "token", "secret": "existing", "key": "token"}]
+
+
+def test_workflow_context_takes_spec_settings_and_names_unknown_ones():
+    with couler.workflow("ctx", parallelism=2, dag=True) as wf:
+        couler.run_container(image="a", command=["true"])
+        couler.run_container(image="a", command=["true"])
+        spec = wf.spec()
+    assert spec["parallelism"] == 2
+    assert all("dependsOn" not in s for s in spec["steps"])  # DAG mode: no program order
+    with pytest.raises(TypeError, match="did you mean `parallelism`"):
+        couler.workflow("x", paralelism=2)
+
+
+def test_control_flow_misuse_is_reported():
+    with pytest.raises(CoulerError, match="exactly one step"):
+        couler.exec_while(couler.equal("x"), lambda: [
+            couler.run_script(image="a", source="print(1)"),
+            couler.run_script(image="a", source="print(2)")][0])
+    with pytest.raises(CoulerError, match="recorded no step"):
+        couler.map(lambda x: None, [1, 2])
+    with pytest.raises(CoulerError, match="Failed"):
+        couler.set_dependencies(lambda: couler.run_container(image="a"),
+                                dependencies="A.Failed || B")
+    with pytest.raises(TypeError, match="`function_list`"):
+        couler.concurrent(lambda: None)
+    with pytest.raises(TypeError, match="`status`"):
+        couler.set_exit_handler("Failed", lambda: None)
+
+
+def test_concurrent_subtasks_run_in_order_inside_each_function():
+    def one():
+        couler.run_container(image="a", command=["echo", "1"])
+        couler.run_container(image="a", command=["echo", "2"])
+
+    def two():
+        couler.run_container(image="a", command=["echo", "3"])
+
+    couler.concurrent([one, two], subtasks=True)
+    s = steps()
+    assert s[1]["dependsOn"] == [s[0]["name"]]
+    assert "dependsOn" not in s[2]
+    assert couler.workflow.spec()["groups"][0]["steps"] == [x["name"] for x in s]
+
+
+def test_templates_view_reads_our_argo_manifest():
+    def hello():
+        return couler.run_script(image="python:3.12", command="bash", source="ls")
+
+    assert len(couler.workflow.templates) == 0
+    hello()
+    assert list(couler.workflow.templates) == ["hello"]
+    template = couler.workflow.get_template("hello").to_dict()
+    assert template["script"]["source"] == "ls"
+    assert template["script"]["command"] == ["bash"]
+
+
+def test_script_body_of_a_function_drops_its_signature():
+    def multi_line_signature(
+        a=1,
+    ):
+        x = 1
+        return x
+
+    assert utils.body(multi_line_signature) == "x = 1\nreturn x\n"
