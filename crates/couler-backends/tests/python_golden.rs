@@ -10,10 +10,6 @@ use std::process::Command;
 mod common;
 mod golden_compare;
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/couler-golden")
-}
-
 fn program_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/tests/golden")
 }
@@ -35,33 +31,15 @@ fn record(python: &str, program: &Path) -> Value {
 
 #[test]
 fn python_programs_match_the_original_couler_goldens() {
-    let dir = golden_dir();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("skipping: {} is absent", dir.display());
-        return;
-    };
-    let python = common::installed_tool("COULER_PYTHON", "python-deps", "the Python SDK");
-    let mut goldens: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    goldens.sort();
-    let mut missing = Vec::new();
-    for golden in &goldens {
-        let stem = golden.file_stem().unwrap().to_string_lossy().to_string();
+    let mut python = None;
+    golden_compare::compare_all("python/tests/golden/", |stem| {
         let program = program_dir().join(format!("{stem}.py"));
         if !program.exists() {
-            missing.push(stem);
-            continue;
+            return None;
         }
-        let expected: Value =
-            serde_norway::from_str(&std::fs::read_to_string(golden).unwrap()).unwrap();
-        golden_compare::assert_same(&stem, &expected, &record(&python, &program));
-    }
-    assert!(
-        missing.is_empty(),
-        "goldens without a drop-in program in python/tests/golden/: {}",
-        missing.join(", ")
-    );
-    assert!(!goldens.is_empty());
+        let python = python.get_or_insert_with(|| {
+            common::installed_tool("COULER_PYTHON", "python-deps", "the Python SDK")
+        });
+        Some(record(python, &program))
+    });
 }

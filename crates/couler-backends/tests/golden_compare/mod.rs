@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 /// One run of a leaf template.
 #[derive(Debug, PartialEq)]
@@ -343,4 +344,38 @@ pub fn assert_same(stem: &str, expected: &Value, actual: &Value) {
             "{stem}: concurrencyPolicy"
         );
     }
+}
+
+/// Compares every golden of `../shared/couler-golden` with `actual(stem)`, which is `None` when
+/// it has no counterpart (`where_` names where counterparts live, for the message). Skips, saying
+/// so, when the goldens are absent; fails when one lacks a counterpart.
+pub fn compare_all(where_: &str, mut actual: impl FnMut(&str) -> Option<Value>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/couler-golden");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        println!("skipping: {} is absent", dir.display());
+        return;
+    };
+    let mut goldens: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    goldens.sort();
+    let mut missing = Vec::new();
+    for golden in &goldens {
+        let stem = golden.file_stem().unwrap().to_string_lossy().to_string();
+        let Some(doc) = actual(&stem) else {
+            missing.push(stem);
+            continue;
+        };
+        let expected: Value =
+            serde_norway::from_str(&std::fs::read_to_string(golden).unwrap()).unwrap();
+        assert_same(&stem, &expected, &doc);
+    }
+    println!("compared {} goldens", goldens.len() - missing.len());
+    assert!(
+        missing.is_empty(),
+        "goldens without a counterpart in {where_}: {}",
+        missing.join(", ")
+    );
+    assert!(!goldens.is_empty());
 }
