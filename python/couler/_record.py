@@ -244,7 +244,7 @@ class Recorder(object):
 
     # ---- results -----------------------------------------------------------------------
 
-    def _sequence_edges(self, steps, prefix):
+    def _sequence_edges(self, prefix):
         if self.dag_mode:
             return
         stages = [names for key, names in self._stages.items() if key[0] == prefix]
@@ -265,8 +265,8 @@ class Recorder(object):
         saved = self._by_name
         try:
             self._by_name = {s["name"]: s for s in main + exits}
-            self._sequence_edges(main, "steps")
-            self._sequence_edges(exits, "onExit")
+            self._sequence_edges("steps")
+            self._sequence_edges("onExit")
             for step in main + exits:
                 for key, value in self.step_defaults.items():
                     step.setdefault(key, copy.deepcopy(value))

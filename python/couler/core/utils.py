@@ -26,29 +26,28 @@ def invocation_name(function_name, caller_line):
 
 
 def body(func_obj):
-    """The source of a function's body, without its signature, dedented."""
-    if func_obj is None:
-        return None
-    lines, _ = inspect.getsourcelines(func_obj)
-    code = textwrap.dedent("".join(lines))
-    tree_start = _body_start(code)
-    return textwrap.dedent(code[tree_start:]).lstrip("\n")
-
-
-def _body_start(code):
-    """Offset of the body after the ``def ...:`` header, which may span lines."""
+    """The source of a function's body, without its signature (which may span lines),
+    dedented."""
     import ast
 
-    tree = ast.parse(code)
-    fn = tree.body[0]
-    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not fn.body:
-        raise TypeError("`source` must be a function defined with `def`")
+    if func_obj is None:
+        return None
+    try:
+        lines, _ = inspect.getsourcelines(func_obj)
+    except (OSError, TypeError):
+        from couler.core.errors import RecordingError
+
+        raise RecordingError("the source of `%s` cannot be read (made interactively?); pass "
+                             "the script as text" % getattr(func_obj, "__name__", func_obj))
+    code = textwrap.dedent("".join(lines))
+    fn = ast.parse(code).body[0]
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        raise TypeError("argument `source` must be a function defined with `def`, or text")
     first = fn.body[0]
-    lines = code.splitlines(True)
+    code_lines = code.splitlines(True)
     if first.lineno == fn.lineno:  # def f(): return 1
-        line = lines[first.lineno - 1]
-        return sum(len(x) for x in lines[: first.lineno - 1]) + first.col_offset + 0 * len(line)
-    return sum(len(x) for x in lines[: first.lineno - 1])
+        return code_lines[first.lineno - 1][first.col_offset:].strip() + "\n"
+    return textwrap.dedent("".join(code_lines[first.lineno - 1:]))
 
 
 def workflow_filename():
