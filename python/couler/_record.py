@@ -32,6 +32,15 @@ def safe_name(name):
     return name or "step"
 
 
+def program_name():
+    """The running program's file name, as the original names a workflow: the outermost
+    frame's file (``pytest`` under pytest, ``runpy`` under ``python -m``)."""
+    frame = sys._getframe(0)
+    while frame.f_back is not None:
+        frame = frame.f_back
+    return safe_name(os.path.splitext(os.path.basename(frame.f_code.co_filename))[0])
+
+
 def _is_ours(frame):
     path = os.path.abspath(frame.f_code.co_filename)
     return path.startswith(_PACKAGE_DIR + os.sep) and "/tests/" not in path[len(_PACKAGE_DIR):]
@@ -287,9 +296,7 @@ class Recorder(object):
     def workflow_name(self):
         if self.name:
             return safe_name(self.name)
-        main = sys.modules.get("__main__")
-        path = getattr(main, "__file__", None) or "workflow"
-        return safe_name(os.path.splitext(os.path.basename(path))[0])
+        return program_name()
 
     def sources(self):
         return dict(self._sources)

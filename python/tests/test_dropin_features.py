@@ -159,4 +159,4 @@ def test_script_body_of_a_function_drops_its_signature():
         x = 1
         return x
 
-    assert utils.body(multi_line_signature) == "x = 1\nreturn x\n"
+    assert utils.body(multi_line_signature) == "\nx = 1\nreturn x\n"

@@ -187,6 +187,8 @@ def run_job(manifest, success_condition=None, failure_condition=None, timeout=No
     """A step that creates (or changes) the Kubernetes object ``manifest`` and waits until
     ``success_condition`` or ``failure_condition`` holds on it."""
     name, where, template = _name_step(step_name)
+    if manifest is None:
+        raise ArgumentError("argument `manifest` is required: the object's YAML text")
     check_type("manifest", manifest, str, "the object's YAML text")
     if action not in _ACTIONS:
         refuse("resource action `%s`" % action, "use one of %s" % ", ".join(_ACTIONS))

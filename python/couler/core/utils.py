@@ -9,10 +9,13 @@ from couler import _record
 
 
 def argo_safe_name(name):
-    """``_`` and ``.`` become ``-`` (and the rest of DNS-1123: lowercase, at most 63)."""
+    """The original's rule: ``<>`` around the name are dropped, ``_`` and ``.`` become ``-``.
+    (Step names go further, to DNS-1123 labels: ``couler._record.safe_name``.)"""
     if name is None:
         return None
-    return _record.safe_name(name)
+    if name.startswith("<") and name.endswith(">"):
+        name = name.strip("<>")
+    return name.replace("_", "-").replace(".", "-")
 
 
 def invocation_location():
@@ -47,11 +50,12 @@ def body(func_obj):
     code_lines = code.splitlines(True)
     if first.lineno == fn.lineno:  # def f(): return 1
         return code_lines[first.lineno - 1][first.col_offset:].strip() + "\n"
-    return textwrap.dedent("".join(code_lines[first.lineno - 1:]))
+    # As the original, the body starts with the newline that ends the signature.
+    return "\n" + textwrap.dedent("".join(code_lines[first.lineno - 1:]))
 
 
 def workflow_filename():
-    return _record.current().workflow_name()
+    return _record.program_name()
 
 
 def input_parameter_name(name, var_pos):
