@@ -324,6 +324,9 @@ class recording(object):
     after. Bad options raise at the call, before the block."""
 
     def __init__(self, name=None, **options):
+        # A block is a new-style workflow: ordered by data and explicit dependencies only
+        # (dag=False asks for the original SDK's program order).
+        options.setdefault("dag", True)
         self.recorder = Recorder(name, **options)
 
     def __enter__(self):

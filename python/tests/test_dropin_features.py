@@ -99,7 +99,7 @@ def test_workflow_settings_and_volumes():
 
 
 def test_workflow_context_takes_spec_settings_and_names_unknown_ones():
-    with couler.workflow("ctx", parallelism=2, dag=True) as wf:
+    with couler.workflow("ctx", parallelism=2) as wf:
         couler.run_container(image="a", command=["true"])
         couler.run_container(image="a", command=["true"])
         spec = wf.spec()
@@ -160,3 +160,14 @@ def test_script_body_of_a_function_drops_its_signature():
         return x
 
     assert utils.body(multi_line_signature) == "\nx = 1\nreturn x\n"
+
+
+def test_workflow_block_in_program_order_when_asked():
+    def run(word):
+        return couler.run_container(image="a", command=["echo", word])
+
+    with couler.workflow("ordered", dag=False) as wf:
+        run("first")
+        run("second")
+        first, second = wf.spec()["steps"]
+    assert second["dependsOn"] == [first["name"]]
