@@ -2,7 +2,6 @@
 import json
 
 import couler.argo as couler
-from _whalesay import bash_cowsay
 
 
 def job(text, path):
