@@ -38,7 +38,10 @@ def program_name():
     frame = sys._getframe(0)
     while frame.f_back is not None:
         frame = frame.f_back
-    return safe_name(os.path.splitext(os.path.basename(frame.f_code.co_filename))[0])
+    path = frame.f_code.co_filename
+    if path.startswith("<frozen ") and path.endswith(">"):  # <frozen runpy> on 3.11+
+        path = path[len("<frozen "):-1]
+    return safe_name(os.path.splitext(os.path.basename(path))[0])
 
 
 def _is_ours(frame):
