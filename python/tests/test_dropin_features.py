@@ -171,3 +171,13 @@ def test_workflow_block_in_program_order_when_asked():
         run("second")
         first, second = wf.spec()["steps"]
     assert second["dependsOn"] == [first["name"]]
+
+
+def test_reading_a_jobs_outputs_is_refused_by_name():
+    manifest = "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: x-}\n"
+    couler.set_dependencies(lambda: couler.run_job(manifest=manifest, step_name="A"))
+    with pytest.raises(CoulerError, match="job outputs"):
+        couler.set_dependencies(
+            lambda: couler.run_container(image="a", command=[
+                "echo", "{{inputs.parameters.para-B-0}}"], step_name="B"),
+            dependencies=["A"])

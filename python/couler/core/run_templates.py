@@ -38,19 +38,17 @@ def _name_step(explicit):
     return "%s-%s" % (func, line), where, func
 
 
-def _upstream():
+def _upstream(jobs=False):
     """The outputs ``set_dependencies`` hands to the step: its upstream steps' output
     parameters (appended to the arguments) and artifacts (placed as inputs), as the original
-    hands them."""
+    hands them; with ``jobs``, also ``run_job`` outputs (which Couler cannot pass)."""
     scope = _record.current().innermost("depends")
     if scope is None:
         return []
-    outs = []
-    for name in scope["on"]:
-        for o in states.get_step_output(name) or []:
-            if isinstance(o, (OutputArtifact, OutputParameter)):
-                outs.append(o)
-    return outs
+    kinds = (OutputArtifact, OutputParameter, OutputJob) if jobs else (OutputArtifact,
+                                                                       OutputParameter)
+    return [o for name in scope["on"] for o in states.get_step_output(name) or []
+            if isinstance(o, kinds)]
 
 
 def _policies(step, env=None, secret=None, resources=None, timeout=None, retry=None,
@@ -128,7 +126,9 @@ def run_container(image, command=None, args=None, output=None, input=None, env=N
     if outs:
         step["outputs"] = outs
     _policies(step, env, secret, resources, timeout, retry, volume_mounts, node_selector, cache)
-    _convert.para_inputs(step, template, args)
+    # A job's outputs would be among the original's para-… inputs: refused if they are read.
+    _convert.para_inputs(step, template, args + [o for o in _upstream(jobs=True)
+                                                  if isinstance(o, OutputJob)])
     name = _add(step, where, inputs, template)
     return _outputs_of(name, outs, OutputEmpty)
 
