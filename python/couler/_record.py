@@ -145,7 +145,6 @@ class Recorder(object):
         self._scopes = []
         self._stages = {}
         self.dag_mode = bool(options.get("dag", False))
-        self.secrets = {}
 
     # ---- steps -------------------------------------------------------------------------
 
@@ -303,9 +302,6 @@ class Recorder(object):
 
     def sources(self):
         return dict(self._sources)
-
-    def clear(self):
-        self.__init__(self.name, **self.options)
 
 
 def _engine_error(message):
