@@ -8,6 +8,16 @@ from couler.core.constants import CronWorkflowCRD, WorkflowCRD
 from couler.core.errors import RecordingError
 
 
+# The original chose a Python or a Go implementation with this variable; both submit the same
+# workflow, so either value uses the Kubernetes API from Python here.
+_SUBMITTER_IMPL_ENV_VAR_KEY = "SUBMITTER_IMPLEMENTATION"
+
+
+class _SubmitterImplTypes(object):
+    PYTHON = "Python"
+    GO = "Go"
+
+
 class ArgoSubmitter(object):
     _default_submitter = None
 

@@ -181,3 +181,21 @@ def test_reading_a_jobs_outputs_is_refused_by_name():
             lambda: couler.run_container(image="a", command=[
                 "echo", "{{inputs.parameters.para-B-0}}"], step_name="B"),
             dependencies=["A"])
+
+
+def test_seconds_may_be_floats_as_the_original_takes_them():
+    couler.config_workflow(name="ttl", time_to_clean=3600 * 1.5)
+    couler.run_container(image="a", command=["true"], timeout=2.5)
+    spec = couler.workflow.spec()
+    assert spec["ttl"] == {"afterCompletion": 5400}
+    assert spec["steps"][0]["timeout"] == "2500ms"
+    couler.argo.validate_workflow_yaml()
+    with pytest.raises(TypeError, match="`timeout`"):
+        couler.run_container(image="a", timeout=[1])
+
+
+def test_the_originals_submitter_switch_is_importable():
+    from couler.argo_submitter import _SUBMITTER_IMPL_ENV_VAR_KEY, _SubmitterImplTypes
+
+    assert _SUBMITTER_IMPL_ENV_VAR_KEY == "SUBMITTER_IMPLEMENTATION"
+    assert {_SubmitterImplTypes.GO, _SubmitterImplTypes.PYTHON} == {"Go", "Python"}

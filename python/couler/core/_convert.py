@@ -200,12 +200,20 @@ def retry(value, step):
     step["retry"] = {"limit": value, "on": "always"}
 
 
+def seconds(argument, value):
+    """A duration from seconds (an int or float, as the original takes them) or duration text."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError("argument `%s` must be seconds (a number) or a duration such as `1h30m`"
+                        % argument)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else "%dms" % round(value * 1000)
+    return value
+
+
 def timeout(value, step):
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise TypeError("argument `timeout` must be seconds (an int) or a duration string")
-    step["timeout"] = value
+    step["timeout"] = seconds("timeout", value)
 
 
 def volume_mounts(value, step):

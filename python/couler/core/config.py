@@ -2,6 +2,7 @@
 
 from couler import _record
 from couler.core import states
+from couler.core._convert import seconds
 from couler.core.errors import check_type, refuse
 from couler.core.errors import keywords
 
@@ -33,9 +34,7 @@ def config_workflow(name=None, user_id=None, timeout=None, time_to_clean=None,
         refuse("a workflow deadline (`timeout` of config_workflow)",
                "set `timeout=` on the steps that may run long")
     if time_to_clean is not None:
-        if isinstance(time_to_clean, bool) or not isinstance(time_to_clean, int):
-            raise TypeError("argument `time_to_clean` must be seconds (an int)")
-        rec.settings["ttl"] = {"afterCompletion": time_to_clean}
+        rec.settings["ttl"] = {"afterCompletion": seconds("time_to_clean", time_to_clean)}
     if cluster_config_file is not None:
         refuse("cluster config files (`cluster_config_file`)",
                "set node selectors, tolerations and resources on the steps")
