@@ -136,14 +136,14 @@ def test_policies_map_to_spec_fields():
         image="alpine:3.19", command="env", secret=secret, resources={"cpu": "1", "memory": "1Gi"},
         retry=2, timeout=30, node_selector={"disk": "ssd"},
         volume_mounts=[couler.VolumeMount("work", "/work")], cache=couler.Cache(max_age="1h"),
-        env={"A": 1})
+        env={"A": 1, "B": False})
     s = spec()
     step = s["steps"][0]
     assert step["secrets"] == [{"env": "TOKEN", "secret": secret, "key": "TOKEN"}]
     assert step["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
     assert step["retry"] == {"limit": 2, "on": "always"} and step["timeout"] == 30
     assert step["tolerations"] == [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    assert step["cache"] == {"enabled": True, "maxAge": "1h"} and step["env"] == {"A": "1"}
+    assert step["cache"] == {"enabled": True, "maxAge": "1h"} and step["env"] == {"A": "1", "B": "False"}
     assert s["name"] == "pol" and s["serviceAccount"] == "sa" and s["ttl"]["afterCompletion"] == 60
     assert s["schedule"]["cron"] == "1 0 * * *"
     assert s["volumeClaims"][0]["name"] == "work"

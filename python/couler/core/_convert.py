@@ -20,7 +20,7 @@ def text(value, argument):
     if isinstance(value, Output):
         return value.template()
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return str(value)  # "True"/"False", the text the original gave
     if isinstance(value, (str, int, float)):
         return str(value)
     raise TypeError("argument `%s` holds a %s; give text, numbers or step outputs"
