@@ -3,7 +3,9 @@
 The runner reads each argument from the environment variable ``COULER_ARG_<name>`` (or
 ``COULER_ARGB64_<name>``, base64, for a literal whose text holds ``{{``, which a template would
 read as a placeholder), converts it to the annotated type, calls the function and writes its
-return value to ``COULER_RETURN`` (the ``return`` output parameter's path). The text added here
+return value to ``COULER_RETURN`` (the ``return`` output parameter's path), plus the one
+newline every engine trims from an output parameter (docs/spec.md §6.1), so a str arrives
+exactly. The text added here
 holds no ``{{``, so nothing but the user's own source is read as a template.
 """
 
@@ -60,7 +62,7 @@ def _couler_main(fn, kinds, returns):
     value = fn(**kwargs)
     if returns is not None:
         with open(os.environ["COULER_RETURN"], "w") as out:
-            out.write(write(value, returns))
+            out.write(write(value, returns) + "\\n")  # every engine drops one final newline
 '''
 
 

@@ -263,6 +263,9 @@ class StepFunction(object):
         except TypeError as err:
             raise TypeError("%s(): %s" % (fname, err)) from None
         step = self._step(bound.arguments)
+        # A new step each call (`add`, `add-2`, ...): the recorder in DAG mode would take a
+        # name made again for the same step.
+        step["name"] = wf._recorder.unique_name(_record.safe_name(step["name"]))
         name = wf._recorder.add_step(step, _record.caller())
         outputs = [a.name for a in self.args if a.kind == "output"]
         return Task(wf._recorder, name, self.returns, outputs, "map" in step)
