@@ -564,31 +564,49 @@ class Workflow(object):
         return "Workflow(%r)" % self.name
 
 
-def workflow(name, params=None, **options):
-    """Starts describing a workflow: use as ``with couler.workflow("name") as wf:``.
+class _WorkflowEntry(object):
+    """``couler.workflow``: called, it starts describing a workflow with the Pythonic API; as
+    an object it stands for the workflow being recorded now (the original SDK's
+    ``states.workflow``: its attributes are the current recorder's), so programs written for
+    the original keep working."""
 
-    Args:
-        name: the workflow's name (a DNS-1123 label; ``_`` becomes ``-``).
-        params: the workflow's params, name -> default (its type is the default's) or
-            :class:`Param`.
-        image: the default image of every step (default ``DEFAULT_IMAGE``).
-        description, parallelism, labels, annotations, service_account: the spec's workflow
-            fields; retry, timeout, resources, cache: defaults for every step (as in
-            ``@couler.step``).
+    def __call__(self, name, params=None, **options):
+        """Starts describing a workflow: use as ``with couler.workflow("name") as wf:``.
 
-    Returns:
-        a :class:`Workflow` (a context manager).
+        Args:
+            name: the workflow's name (a DNS-1123 label; ``_`` becomes ``-``).
+            params: the workflow's params, name -> default (its type is the default's) or
+                :class:`Param`.
+            image: the default image of every step (default ``DEFAULT_IMAGE``).
+            description, parallelism, labels, annotations, service_account: the spec's workflow
+                fields; retry, timeout, resources, cache: defaults for every step (as in
+                ``@couler.step``).
 
-    Raises:
-        TypeError: an unknown option (naming the nearest valid one) or a wrong type.
+        Returns:
+            a :class:`Workflow` (a context manager).
 
-    Example:
-        >>> with couler.workflow("train", params={"lr": 0.1}) as wf:
-        ...     train(lr=wf.params.lr)
-        >>> wf.run().status
-        'Succeeded'
-    """
-    return Workflow(name, params, **options)
+        Raises:
+            TypeError: an unknown option (naming the nearest valid one) or a wrong type.
+
+        Example:
+            >>> with couler.workflow("train", params={"lr": 0.1}) as wf:
+            ...     train(lr=wf.params.lr)
+            >>> wf.run().status
+            'Succeeded'
+        """
+        return Workflow(name, params, **options)
+
+    def __getattr__(self, key):
+        return getattr(_record.current(), key)
+
+    def __setattr__(self, key, value):
+        setattr(_record.current(), key, value)
+
+    def __repr__(self):
+        return "<couler.workflow>"
+
+
+workflow = _WorkflowEntry()
 
 
 @contextmanager

@@ -391,3 +391,26 @@ def test_spec_yaml_is_canonical_text():
     text = _pipeline().spec_yaml()
     assert text.startswith("apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: compiled\n")
     assert _pipeline().spec_yaml() == text
+
+
+# ---- with the drop-in API -------------------------------------------------------------------
+
+
+def test_workflow_entry_also_stands_for_the_current_recording():
+    with dsl.workflow("outer"):
+        constant(value="x")
+        assert dsl.workflow.workflow_name() == "outer"
+        assert [s["name"] for s in dsl.workflow.steps] == ["constant"]
+
+
+def test_drop_in_steps_record_into_a_pythonic_workflow(tmp_path):
+    import couler.argo as dropin
+
+    with dsl.workflow("mixed") as wf:
+        t = constant(value="from python")
+        dropin.run_container(image="alpine:3.19", command=["echo", str(t.output)],
+                             step_name="shout")
+    (shout,) = [s["name"] for s in wf.spec()["steps"] if s["name"].startswith("shout")]
+    result = run(wf, tmp_path)
+    assert result.status == "Succeeded"
+    assert result.steps[shout].result == "from python"
