@@ -22,47 +22,32 @@ RUNNER = '''
 def _couler_main(fn, kinds, returns):
     import base64, json, os, pathlib
 
-    def read(text, kind):
-        if kind == "string" or kind == "pathstr":
-            return text
-        if kind == "path":
-            return pathlib.Path(text)
-        if kind == "int":
-            return int(text)
-        if kind == "float":
-            return float(text)
-        if kind == "bool":
-            if text.lower() not in ("true", "false"):
-                raise ValueError("expected true or false, got %r" % text)
-            return text.lower() == "true"
-        return json.loads(text)
+    def flag(text):
+        if text.lower() not in ("true", "false"):
+            raise ValueError("expected true or false, got %r" % text)
+        return text.lower() == "true"
 
-    def write(value, kind):
-        if kind == "string" and isinstance(value, str):
-            return value
-        if kind == "bool" and isinstance(value, bool):
-            return "true" if value else "false"
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return repr(float(value))
-        if kind == "json" and isinstance(value, (list, tuple, dict)):
-            return json.dumps(value, sort_keys=True)
-        raise TypeError("%s() returned %s %r, but its return annotation says %s"
-                        % (fn.__name__, type(value).__name__, value, kind))
-
+    read = {"string": str, "pathstr": str, "path": pathlib.Path, "int": int, "float": float,
+            "bool": flag, "json": json.loads}
     kwargs = {}
     for name, kind in kinds.items():
         text = os.environ.get("COULER_ARG_" + name)
-        packed = os.environ.get("COULER_ARGB64_" + name)
-        if packed is not None:
-            text = base64.b64decode(packed).decode("utf-8")
+        if "COULER_ARGB64_" + name in os.environ:
+            text = base64.b64decode(os.environ["COULER_ARGB64_" + name]).decode("utf-8")
         if text is not None:
-            kwargs[name] = read(text, kind)
+            kwargs[name] = read[kind](text)
     value = fn(**kwargs)
-    if returns is not None:
-        with open(os.environ["COULER_RETURN"], "w") as out:
-            out.write(write(value, returns) + "\\n")  # every engine drops one final newline
+    if returns is None:
+        return
+    fits = {"string": str, "int": int, "float": (int, float), "bool": bool,
+            "json": (list, tuple, dict)}[returns]
+    if not isinstance(value, fits) or (isinstance(value, bool) and returns in ("int", "float")):
+        raise TypeError("%s() returned %s %r, but its return annotation says %s"
+                        % (fn.__name__, type(value).__name__, value, returns))
+    text = {"bool": lambda: "true" if value else "false", "float": lambda: repr(float(value)),
+            "json": lambda: json.dumps(value, sort_keys=True)}.get(returns, lambda: str(value))()
+    with open(os.environ["COULER_RETURN"], "w") as out:
+        out.write(text + "\\n")  # every engine drops one final newline
 '''
 
 
