@@ -4,6 +4,8 @@ from contextlib import AbstractContextManager
 from typing import (Annotated, Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence,
                     Tuple, TypeVar, Union, overload)
 
+from typing_extensions import TypedDict, Unpack
+
 from couler._engine import Diagnostic, RunResult
 
 _T = TypeVar("_T")
@@ -22,6 +24,17 @@ _Literal = Union[str, int, float, bool]
 _Operand = Union[_Literal, "Ref"]
 
 class NotInWorkflowError(RuntimeError): ...
+
+class _StepOptions(TypedDict, total=False):
+    name: str
+    image: str
+    command: Sequence[str]
+    resources: Mapping[str, Any]
+    retry: Union[int, Mapping[str, Any]]
+    cache: Union[bool, Mapping[str, Any]]
+    timeout: Union[str, int]
+    env: Mapping[str, Union[str, Ref]]
+    description: str
 
 class Condition:
     text: str
@@ -79,37 +92,13 @@ class StepFunction(Generic[_F]):
     options: Dict[str, Any]
     source: str
     def __init__(self, fn: _F, options: Mapping[str, Any]) -> None: ...
-    def with_options(
-        self,
-        *,
-        name: Optional[str] = ...,
-        image: Optional[str] = ...,
-        command: Optional[Sequence[str]] = ...,
-        resources: Optional[Mapping[str, Any]] = ...,
-        retry: Union[int, Mapping[str, Any], None] = ...,
-        cache: Union[bool, Mapping[str, Any], None] = ...,
-        timeout: Union[str, int, None] = ...,
-        env: Optional[Mapping[str, Union[str, Ref]]] = ...,
-        description: Optional[str] = ...,
-    ) -> StepFunction[_F]: ...
+    def with_options(self, **options: Unpack[_StepOptions]) -> StepFunction[_F]: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Task: ...
 
 @overload
 def step(fn: _F) -> StepFunction[_F]: ...
 @overload
-def step(
-    fn: None = ...,
-    *,
-    name: Optional[str] = ...,
-    image: Optional[str] = ...,
-    command: Optional[Sequence[str]] = ...,
-    resources: Optional[Mapping[str, Any]] = ...,
-    retry: Union[int, Mapping[str, Any], None] = ...,
-    cache: Union[bool, Mapping[str, Any], None] = ...,
-    timeout: Union[str, int, None] = ...,
-    env: Optional[Mapping[str, Union[str, Ref]]] = ...,
-    description: Optional[str] = ...,
-) -> Callable[[_F], StepFunction[_F]]: ...
+def step(fn: None = ..., **options: Unpack[_StepOptions]) -> Callable[[_F], StepFunction[_F]]: ...
 
 class Param:
     default: Any
