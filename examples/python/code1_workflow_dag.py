@@ -1,4 +1,4 @@
-"""Paper Code 1, "An Example Workflow DAG in COULER": a diamond of four jobs, submitted.
+r"""Paper Code 1, "An Example Workflow DAG in COULER": a diamond of four jobs, submitted.
 
         A
        / \

@@ -1,4 +1,4 @@
-"""Paper Code 4, "Workflow DAG in COULER": a diamond defined explicitly with `couler.dag`;
+r"""Paper Code 4, "Workflow DAG in COULER": a diamond defined explicitly with `couler.dag`;
 each inner list is a path, and a job named in several paths is one step.
 
       A

@@ -14,10 +14,7 @@ from pathlib import Path
 
 from couler._dsl_refs import SPEC_TYPES, ArtifactRef, Ref
 
-try:  # Python >= 3.9
-    from typing import Annotated, get_args, get_origin
-except ImportError:  # pragma: no cover - Python 3.8 is not supported
-    raise
+from typing import Annotated, get_args, get_origin  # Python >= 3.9
 
 __all__ = ["Input", "Output", "Arg", "read_signature", "check_value", "encode_literal"]
 
@@ -61,7 +58,8 @@ def _spec_type(tp, what):
     origin = get_origin(tp) or tp
     if origin in SPEC_TYPES:
         return SPEC_TYPES[origin]
-    raise TypeError("%s has type %s, which a step cannot take; use %s" % (what, _name(tp), _SUPPORTED))
+    raise TypeError("%s has type %s, which a step cannot take; use %s"
+                    % (what, _name(tp), _SUPPORTED))
 
 
 def _name(tp):
@@ -137,11 +135,13 @@ def check_value(arg, value, fname):
     if isinstance(value, ArtifactRef):
         raise TypeError(
             "%s expects a %s value, but got the artifact `%s` of step `%s`; annotate the "
-            "parameter couler.Input[Path] to receive a file" % (what, arg.type, value.name, value.step)
+            "parameter couler.Input[Path] to receive a file"
+            % (what, arg.type, value.name, value.step)
         )
     if isinstance(value, Ref):
         if value.type is not None and value.type not in _ACCEPTS[arg.type]:
-            raise TypeError("%s expects %s, but got %s (%s)" % (what, arg.type, value.what, value.type))
+            raise TypeError("%s expects %s, but got %s (%s)"
+                            % (what, arg.type, value.what, value.type))
         return
     ok = isinstance(value, _PYTHON[arg.type]) and not (
         isinstance(value, bool) and arg.type in ("int", "float")

@@ -99,7 +99,8 @@ def _cache(value):
         return {} if value else {"enabled": False}
     if isinstance(value, dict):
         return dict(value)
-    raise TypeError("cache must be True, False or a dict such as {'version': '2'}, got %r" % (value,))
+    raise TypeError("cache must be True, False or a dict such as {'version': '2'}, got %r"
+                    % (value,))
 
 
 def _policies(options, where):
@@ -258,6 +259,7 @@ class StepFunction(object):
     def __call__(self, *args, **kwargs):
         fname = self.fn.__name__
         wf = _current("%s()" % fname)
+        self._check_keywords(kwargs)
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as err:
@@ -269,6 +271,19 @@ class StepFunction(object):
         name = wf._recorder.add_step(step, _record.caller())
         outputs = [a.name for a in self.args if a.kind == "output"]
         return Task(wf._recorder, name, self.returns, outputs, "map" in step)
+
+    def _check_keywords(self, kwargs):
+        """TypeError for a keyword the call does not take, naming the nearest one."""
+        known = list(self.signature.parameters)
+        outputs = [a.name for a in self.args if a.kind == "output"]
+        for key in kwargs:
+            if key in outputs:
+                raise TypeError("%s(): `%s` is an output (couler.Output): the step writes it, "
+                                "so callers do not pass it" % (self.fn.__name__, key))
+            if key not in known:
+                near = difflib.get_close_matches(key, known, n=1)
+                raise TypeError("%s() got an unexpected keyword argument '%s'%s" % (
+                    self.fn.__name__, key, "; did you mean `%s`?" % near[0] if near else ""))
 
     def _argument(self, arg, value, env, inputs):
         fname = self.fn.__name__
@@ -449,7 +464,8 @@ class Workflow(object):
 
     def __init__(self, name, params=None, **options):
         if not isinstance(name, str):
-            raise TypeError("couler.workflow() takes the workflow's name as a str, got %r" % (name,))
+            raise TypeError("couler.workflow() takes the workflow's name as a str, got %r"
+                            % (name,))
         _check_options(options, _WORKFLOW_OPTIONS[1:], "couler.workflow()")
         if params is not None and not isinstance(params, dict):
             raise TypeError("couler.workflow() option `params` must be a dict name -> default")
@@ -638,7 +654,8 @@ def _map_of(items):
         items = items._single("couler.for_each", "items")
     if isinstance(items, Ref):
         if items.type not in (None, "json"):
-            raise TypeError("couler.for_each() fans out over a list; %s is %s" % (items.what, items.type))
+            raise TypeError("couler.for_each() fans out over a list; %s is %s"
+                            % (items.what, items.type))
         return {"from": items.expr}, None
     if isinstance(items, range):
         return {"range": {"start": items.start, "stop": items.stop, "step": items.step}}, "int"

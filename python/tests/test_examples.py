@@ -129,7 +129,8 @@ def test_code6_model_search_records_tensorflow_jobs_for_argo(tmp_path):
     out = run_example("code6_model_search.py", tmp_path, "--tensorflow")
     manifest = json.loads(out)
     templates = {t["name"]: t for t in manifest["spec"]["templates"]}
-    jobs = [t for t in templates.values() if "kind: TFJob" in t.get("resource", {}).get("manifest", "")]
+    jobs = [t for t in templates.values()
+            if "kind: TFJob" in t.get("resource", {}).get("manifest", "")]
     assert len(jobs) == 1
     assert "--batch_size={{inputs.parameters.item}}" in jobs[0]["resource"]["manifest"]
     tasks = [task for t in templates.values() for task in t.get("dag", {}).get("tasks", [])]

@@ -94,7 +94,8 @@ def test_typed_values_reach_the_function_with_their_python_types(tmp_path):
 
 
 def test_a_placeholder_lookalike_string_arrives_byte_for_byte(tmp_path):
-    hostile = "{{params.x}} {{ steps.a.outputs.result }} $HOME `id` 'q' \"dq\" \\ \u00e9\U0001F600\n\n"
+    hostile = ("{{params.x}} {{ steps.a.outputs.result }} $HOME `id` 'q' \"dq\" \\ "
+               "\u00e9\U0001F600\n\n")
     with dsl.workflow("hostile") as wf:
         e = echo(text=hostile)
     spec = wf.spec()
@@ -140,7 +141,8 @@ def test_output_artifact_is_passed_as_an_input_file(tmp_path):
     spec = wf.spec()
     assert spec["steps"][0]["outputs"] == {"artifacts": [{"name": "data", "path": "data"}]}
     assert spec["steps"][1]["inputs"] == {
-        "artifacts": [{"name": "data", "path": "data", "from": "steps.write-lines.outputs.artifacts.data"}]}
+        "artifacts": [{"name": "data", "path": "data",
+                       "from": "steps.write-lines.outputs.artifacts.data"}]}
     result = run(wf, tmp_path)
     assert result.status == "Succeeded"
     assert value(result, c) == "5" and value(result, c2) == "5"
@@ -152,7 +154,8 @@ def test_references_and_after_make_the_engine_dependencies():
         b = echo(text=a)
         c = constant(value="c").after(a, "echo")
     assert wf.spec()["steps"][2]["dependsOn"] == ["constant", "echo"]
-    tasks = {t["name"]: t for t in _engine.argo_workflow(wf.spec(), wf.sources())["spec"]["templates"][0]["dag"]["tasks"]}
+    manifest = _engine.argo_workflow(wf.spec(), wf.sources())
+    tasks = {t["name"]: t for t in manifest["spec"]["templates"][0]["dag"]["tasks"]}
     assert "constant" in json.dumps(tasks[b.name])
     assert "constant" in json.dumps(tasks[c.name]) and "echo" in json.dumps(tasks[c.name])
     assert "depend" not in json.dumps(tasks[a.name])
@@ -264,32 +267,41 @@ def test_wrong_literal_types_name_the_parameter():
             add(a=1)
         with pytest.raises(TypeError, match="unexpected keyword argument 'c'"):
             add(a=1, b=2, c=3)
+        with pytest.raises(TypeError, match="unexpected keyword argument 'bb'.*did you mean `b`"):
+            add(a=1, bb=2)
 
 
 def test_wrong_reference_types_name_the_parameter_and_the_source():
     with dsl.workflow("bad-refs", params={"name": "x", "rate": 0.5}) as wf:
-        with pytest.raises(TypeError, match=r"`a` expects int, but got the workflow param `name` \(string\)"):
+        with pytest.raises(TypeError, match=r"`a` expects int, but got the workflow param "
+                                            r"`name` \(string\)"):
             add(a=wf.params.name, b=1)
-        with pytest.raises(TypeError, match=r"`b` expects int, but got the workflow param `rate` \(float\)"):
+        with pytest.raises(TypeError, match=r"`b` expects int, but got the workflow param "
+                                            r"`rate` \(float\)"):
             add(a=1, b=wf.params.rate)
         e = echo(text="x")
-        with pytest.raises(TypeError, match=r"`b` expects int, but got the return value of step `echo`"):
+        with pytest.raises(TypeError,
+                           match=r"`b` expects int, but got the return value of step `echo`"):
             add(a=1, b=e)
         echo(text=add(a=1, b=2))  # any value reads as text
         w = write_lines(n=1)
         with pytest.raises(TypeError, match="`a` expects a int value, but got the artifact `data`"):
             add(a=w.outputs.data, b=1)
+        with pytest.raises(TypeError, match="`data` is an output .*callers do not pass it"):
+            write_lines(n=1, data="x")
         with pytest.raises(TypeError, match="`data` is an input artifact"):
             count_lines(data="/etc/passwd")
         with pytest.raises(TypeError, match="no return value"):
             add(a=fail(), b=1)
-        with pytest.raises(KeyError, match="unknown workflow param `nme` \\(did you mean `name`\\?\\)"):
+        with pytest.raises(KeyError,
+                           match="unknown workflow param `nme` \\(did you mean `name`\\?\\)"):
             wf.params.nme
 
 
 def test_calling_outside_a_workflow_records_nothing_and_says_how():
     before = _record.current().spec()["steps"] if _record.current().steps else []
-    with pytest.raises(dsl.NotInWorkflowError, match=r"add\(\) was called outside a workflow.*with couler.workflow"):
+    with pytest.raises(dsl.NotInWorkflowError,
+                       match=r"add\(\) was called outside a workflow.*with couler.workflow"):
         add(a=1, b=2)
     with pytest.raises(dsl.NotInWorkflowError):
         with dsl.condition(dsl.Ref("params.x") == 1):
@@ -326,6 +338,16 @@ def test_decoration_errors_are_clear():
         dsl.workflow("w", paralelism=2)
 
 
+def test_a_cycle_made_with_after_is_refused_naming_it(tmp_path):
+    with dsl.workflow("cycle") as wf:
+        a = constant(value="a")
+        b = echo(text=a)
+        a.after(b)
+    with pytest.raises(_engine.ValidationError, match="cycle: constant → echo → constant"):
+        wf.run(state_dir=str(tmp_path / "state"))
+    assert not (tmp_path / "state").exists()  # nothing ran, nothing was written
+
+
 def test_references_have_no_truth_value():
     with dsl.workflow("truth"):
         t = add(a=1, b=2)
@@ -340,7 +362,8 @@ def test_references_have_no_truth_value():
 def test_invalid_spec_points_at_the_python_line(tmp_path):
     bad = dsl.step(timeout="2h30")(add.fn)
     with dsl.workflow("bad-timeout") as wf:
-        bad(a=1, b=2); line = sys._getframe().f_lineno  # noqa: E702
+        line = sys._getframe().f_lineno + 1
+        bad(a=1, b=2)
     with pytest.raises(_engine.ValidationError) as err:
         wf.run(state_dir=str(tmp_path / "state"))
     diag = [d for d in err.value.diagnostics if d.severity == "error"][0]
