@@ -60,8 +60,9 @@ DEFAULT_IMAGE = "python:3.12-slim"
 _RETURN = "return"
 _OPTIONS = ("name", "image", "command", "resources", "retry", "cache", "timeout", "env",
             "description")
-_WORKFLOW_OPTIONS = ("params", "image", "description", "parallelism", "labels", "annotations",
-                     "retry", "timeout", "resources", "cache", "service_account")
+# couler.workflow's own options: step defaults. The spec's workflow fields (description,
+# parallelism, labels, schedule, ...) and `dag` are the recorder's (couler._record).
+_STEP_DEFAULTS = ("image", "retry", "timeout", "resources", "cache")
 _active = []
 
 
@@ -435,17 +436,25 @@ class _Params(object):
         return Ref("params." + key, self._declared[key].type, "the workflow param `%s`" % key)
 
 
-def _settings(options):
-    """Workflow-level spec fields from ``couler.workflow`` options."""
-    out = {}
-    for key, field in (("description", "description"), ("parallelism", "parallelism"),
-                       ("labels", "labels"), ("annotations", "annotations"),
-                       ("service_account", "serviceAccount")):
-        if options.get(key) is not None:
-            out[field] = options[key]
-    defaults = {"image": options.get("image") or DEFAULT_IMAGE}
-    defaults.update(_policies(options, "couler.workflow()"))
-    out["defaults"] = defaults
+def _own_options(options):
+    """Takes couler.workflow's own options out of ``options``; a near miss of one of them is a
+    TypeError naming it (the recorder names near misses of the rest)."""
+    own = {k: options.pop(k) for k in _STEP_DEFAULTS if k in options}
+    for key in options:
+        near = difflib.get_close_matches(key, _STEP_DEFAULTS, n=1, cutoff=0.8)
+        if near:
+            raise _unknown("couler.workflow()", key, list(_STEP_DEFAULTS))
+    _check_options(own, _STEP_DEFAULTS, "couler.workflow()")
+    return own
+
+
+def _defaults(given, image, policies):
+    """The spec's ``defaults``: the given dict, the image and the step policies."""
+    out = dict(given or {})
+    if image:
+        out["image"] = image
+    out.setdefault("image", DEFAULT_IMAGE)
+    out.update(policies)
     return out
 
 
@@ -462,11 +471,13 @@ class Workflow(object):
         status: ``workflow.status``, for conditions in the exit handler.
     """
 
-    def __init__(self, name, params=None, **options):
-        if not isinstance(name, str):
+    def __init__(self, name=None, params=None, **options):
+        if name is not None and not isinstance(name, str):
             raise TypeError("couler.workflow() takes the workflow's name as a str, got %r"
                             % (name,))
-        _check_options(options, _WORKFLOW_OPTIONS[1:], "couler.workflow()")
+        own = _own_options(options)
+        options.setdefault("dag", True)  # steps are ordered by their data, not by call order
+        self._block = _record.recording(name, **options)  # checks the workflow fields
         if params is not None and not isinstance(params, dict):
             raise TypeError("couler.workflow() option `params` must be a dict name -> default")
         declared = {}
@@ -475,19 +486,19 @@ class Workflow(object):
         self.name = name
         self.params = _Params(declared)
         self.status = Ref("workflow.status", "string", "the workflow's status")
-        self._settings = _settings(options)
+        self._image = own.get("image")
+        self._policies = _policies(own, "couler.workflow()")
         self._recorder = None
-        self._block = None
 
     def __enter__(self):
         if self._recorder is not None:
             raise RuntimeError("a couler.workflow is recorded once; make a new one to record again")
-        self._block = _record.recording(self.name, dag=True)
         self._recorder = self._block.__enter__()
         where = _record.caller()
         for key, param in self.params._declared.items():
             self._recorder.add_param(param.spec(key), where)
-        self._recorder.settings.update(self._settings)
+        settings = self._recorder.settings
+        settings["defaults"] = _defaults(settings.get("defaults"), self._image, self._policies)
         _active.append(self)
         return self
 
@@ -586,17 +597,21 @@ class _WorkflowEntry(object):
     ``states.workflow``: its attributes are the current recorder's), so programs written for
     the original keep working."""
 
-    def __call__(self, name, params=None, **options):
+    def __call__(self, name=None, params=None, **options):
         """Starts describing a workflow: use as ``with couler.workflow("name") as wf:``.
 
         Args:
-            name: the workflow's name (a DNS-1123 label; ``_`` becomes ``-``).
+            name: the workflow's name (a DNS-1123 label; ``_`` becomes ``-``; default: the
+                program's file name).
             params: the workflow's params, name -> default (its type is the default's) or
                 :class:`Param`.
             image: the default image of every step (default ``DEFAULT_IMAGE``).
-            description, parallelism, labels, annotations, service_account: the spec's workflow
-                fields; retry, timeout, resources, cache: defaults for every step (as in
-                ``@couler.step``).
+            retry, timeout, resources, cache: defaults for every step (as in ``@couler.step``).
+            description, parallelism, labels, annotations, schedule, service_account,
+                image_pull_secrets, volumes, volume_claims, ttl, pod_gc, artifact_repository,
+                defaults: the spec's workflow fields (docs/spec.md §3), snake_case.
+            dag: True (the default) orders steps by their data and ``after()`` only; False
+                orders drop-in steps in program order, as the original SDK does.
 
         Returns:
             a :class:`Workflow` (a context manager).
@@ -613,10 +628,10 @@ class _WorkflowEntry(object):
         return Workflow(name, params, **options)
 
     def __getattr__(self, key):
-        return getattr(_record.current(), key)
+        return getattr(_record.workflow, key)
 
     def __setattr__(self, key, value):
-        setattr(_record.current(), key, value)
+        setattr(_record.workflow, key, value)
 
     def __repr__(self):
         return "<couler.workflow>"

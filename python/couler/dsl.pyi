@@ -123,7 +123,9 @@ class Workflow:
     name: str
     params: _Params
     status: Ref
-    def __init__(self, name: str, params: Optional[Mapping[str, Any]] = ..., **options: Any) -> None: ...
+    def __init__(
+        self, name: Optional[str] = ..., params: Optional[Mapping[str, Any]] = ..., **options: Any
+    ) -> None: ...
     def __enter__(self) -> Workflow: ...
     def __exit__(self, *exc: Any) -> bool: ...
     def spec(self) -> Dict[str, Any]: ...
@@ -143,19 +145,28 @@ class Workflow:
 class _WorkflowEntry:
     def __call__(
         self,
-        name: str,
+        name: Optional[str] = ...,
         params: Optional[Mapping[str, Any]] = ...,
         *,
         image: Optional[str] = ...,
-        description: Optional[str] = ...,
-        parallelism: Optional[int] = ...,
-        labels: Optional[Mapping[str, str]] = ...,
-        annotations: Optional[Mapping[str, str]] = ...,
         retry: Union[int, Mapping[str, Any], None] = ...,
         timeout: Union[str, int, None] = ...,
         resources: Optional[Mapping[str, Any]] = ...,
         cache: Union[bool, Mapping[str, Any], None] = ...,
+        dag: bool = ...,
+        description: Optional[str] = ...,
+        parallelism: Optional[int] = ...,
+        labels: Optional[Mapping[str, str]] = ...,
+        annotations: Optional[Mapping[str, str]] = ...,
+        schedule: Optional[Mapping[str, Any]] = ...,
         service_account: Optional[str] = ...,
+        image_pull_secrets: Optional[Sequence[str]] = ...,
+        volumes: Optional[Sequence[Mapping[str, Any]]] = ...,
+        volume_claims: Optional[Sequence[Mapping[str, Any]]] = ...,
+        ttl: Optional[Mapping[str, Any]] = ...,
+        pod_gc: Optional[Mapping[str, Any]] = ...,
+        artifact_repository: Optional[Mapping[str, Any]] = ...,
+        defaults: Optional[Mapping[str, Any]] = ...,
     ) -> Workflow: ...
     def __getattr__(self, key: str) -> Any: ...
 

@@ -161,6 +161,17 @@ def test_references_and_after_make_the_engine_dependencies():
     assert "depend" not in json.dumps(tasks[a.name])
 
 
+def test_workflow_options_become_spec_fields_and_step_defaults():
+    with dsl.workflow("opts", image="alpine:3.19", retry=1, timeout=30, parallelism=2,
+                      labels={"team": "ml"}, defaults={"cache": {"enabled": False}}) as wf:
+        constant(value="x")
+    spec = wf.spec()
+    assert spec["parallelism"] == 2 and spec["labels"] == {"team": "ml"}
+    assert spec["defaults"] == {"image": "alpine:3.19", "retry": {"limit": 1}, "timeout": "30s",
+                                "cache": {"enabled": False}}
+    wf.validate()
+
+
 def test_repeated_calls_get_unique_names_and_with_options_renames():
     with dsl.workflow("names") as wf:
         one, two = constant(value="1"), constant(value="2")
@@ -334,8 +345,12 @@ def test_decoration_errors_are_clear():
             print("{{params.x}}")
     with pytest.raises(TypeError, match="by keyword"):
         dsl.step("python:3.12")
-    with pytest.raises(TypeError, match="unknown option `paralelism`; did you mean `parallelism`"):
+    with pytest.raises(TypeError, match="`paralelism`; did you mean `parallelism`"):
         dsl.workflow("w", paralelism=2)
+    with pytest.raises(TypeError, match="unknown option `imgae`; did you mean `image`"):
+        dsl.workflow("w", imgae="alpine")
+    with pytest.raises(TypeError, match="retry must be an int"):
+        dsl.workflow("w", retry="3")
 
 
 def test_a_cycle_made_with_after_is_refused_naming_it(tmp_path):
