@@ -351,6 +351,8 @@ def test_decoration_errors_are_clear():
         dsl.workflow("w", imgae="alpine")
     with pytest.raises(TypeError, match="retry must be an int"):
         dsl.workflow("w", retry="3")
+    with pytest.raises(TypeError, match="unknown resource `cpus`; did you mean `cpu`"):
+        dsl.step(resources={"cpus": 2})(add.fn)
 
 
 def test_a_cycle_made_with_after_is_refused_naming_it(tmp_path):
