@@ -63,6 +63,13 @@ def function_source(fn):
             "@couler.step ships %s()'s source to the step, but Python has none for it (%s): "
             "define it with `def` in a file" % (name, err)
         )
+    free = getattr(getattr(fn, "__code__", None), "co_freevars", ())
+    if free:
+        raise TypeError(
+            "%s() uses %s of the function around it, but a step runs on its own: pass %s as "
+            "arguments, or define the function at module level"
+            % (name, ", ".join("`%s`" % v for v in free), "them" if len(free) > 1 else "it")
+        )
     tree = ast.parse(text)
     node = tree.body[0] if tree.body else None
     if not isinstance(node, ast.FunctionDef) or node.name != name:

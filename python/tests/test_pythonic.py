@@ -185,12 +185,14 @@ def test_repeated_calls_get_unique_names_and_with_options_renames():
 
 
 def test_condition_runs_one_branch_and_skips_the_other(tmp_path):
+    side = 'he said "heads"\t\\ \u00e9\U0001F600\x01\n'  # quoted and escaped by construction
     with dsl.workflow("branches") as wf:
-        flip = constant(value='he said "heads"\n')
-        with dsl.condition(flip.output == 'he said "heads"\n'):
+        flip = constant(value=side)
+        with dsl.condition(flip.output == side):
             yes = echo(text="yes")
-        with dsl.condition(flip.output != 'he said "heads"\n'):
+        with dsl.condition(flip.output != side):
             no = echo(text="no")
+    assert "\\u{1}" in wf.spec()["steps"][1]["when"]
     result = run(wf, tmp_path)
     assert result.status == "Succeeded"
     assert result.steps[yes.name].status == "Succeeded"
@@ -345,6 +347,11 @@ def test_decoration_errors_are_clear():
             print("{{params.x}}")
     with pytest.raises(TypeError, match="by keyword"):
         dsl.step("python:3.12")
+    scale = 3
+    with pytest.raises(TypeError, match="closure\\(\\) uses `scale` of the function around it"):
+        @dsl.step
+        def closure(x: int) -> int:
+            return x * scale
     with pytest.raises(TypeError, match="`paralelism`; did you mean `parallelism`"):
         dsl.workflow("w", paralelism=2)
     with pytest.raises(TypeError, match="unknown option `imgae`; did you mean `image`"):
@@ -413,11 +420,13 @@ def test_compiles_for_argo(tmp_path):
 
 
 def test_compiles_for_airflow(tmp_path):
-    files = _pipeline().compile("airflow", str(tmp_path))
+    with pytest.warns(_engine.CoulerWarning, match="names no artifact store"):
+        _pipeline().compile("airflow")
+    files = _pipeline().compile("airflow", str(tmp_path), artifact_store=str(tmp_path / "store"))
     (name,) = files
     assert name.endswith(".py")
     py_compile.compile(str(tmp_path / name), doraise=True)
-    assert "compiled" in files[name]
+    assert "compiled" in files[name] and str(tmp_path / "store") in files[name]
 
 
 def test_compiles_for_tekton(tmp_path):
