@@ -26,6 +26,7 @@ inside ``with couler.workflow(...)`` records a step through ``couler._record`` a
 ``couler.exit_handler`` are the Pythonic forms of ``when``, ``map`` and the exit handler.
 """
 
+import copy
 import difflib
 import functools
 from contextlib import contextmanager
@@ -160,20 +161,26 @@ class StepFunction(object):
     records a script step and returns a :class:`Task`; ``.fn`` is the plain function."""
 
     def __init__(self, fn, options):
-        check_options(options, _OPTIONS, "@couler.step")
         self.fn = fn
-        self.options = dict(options)
-        self.args, self.returns, self.signature = read_signature(fn)
+        self._set_options(options)
+        self.args, self.returns, self.signature = read_signature(fn)  # once, here
         self.source = function_source(fn)
-        self.policies = policies(options, "@couler.step on %s()" % fn.__name__)
         functools.update_wrapper(self, fn)
+
+    def _set_options(self, options):
+        check_options(options, _OPTIONS, "@couler.step")
+        name = getattr(self.fn, "__name__", repr(self.fn))
+        self.policies = policies(options, "@couler.step on %s()" % name)
+        self.options = dict(options)
 
     def with_options(self, **options):
         """A copy of this step function with some options replaced (``name``, ``image``,
         ``retry``, …), e.g. ``train.with_options(name="train-big", resources={"cpu": 4})(x)``."""
         merged = dict(self.options)
         merged.update(options)
-        return StepFunction(self.fn, merged)
+        clone = copy.copy(self)
+        clone._set_options(merged)
+        return clone
 
     def __call__(self, *args, **kwargs):
         fname = self.fn.__name__

@@ -178,6 +178,9 @@ def test_repeated_calls_get_unique_names_and_with_options_renames():
         three = constant.with_options(name="third", image="alpine:3.19")(value="3")
     assert (one.name, two.name, three.name) == ("constant", "constant-2", "third")
     assert wf.spec()["steps"][2]["script"]["image"] == "alpine:3.19"
+    assert "image" not in wf.spec()["steps"][0]["script"]  # the original keeps its options
+    with pytest.raises(TypeError, match="did you mean `retry`"):
+        constant.with_options(retyr=2)
     assert wf.spec()["defaults"] == {"image": dsl.DEFAULT_IMAGE}
 
 
