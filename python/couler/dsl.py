@@ -29,6 +29,7 @@ inside ``with couler.workflow(...)`` records a step through ``couler._record`` a
 import copy
 import difflib
 import functools
+import inspect
 from contextlib import contextmanager
 
 from couler import _record
@@ -306,6 +307,9 @@ def step(fn=None, **options):
         )
 
     def wrap(f):
+        if not inspect.isfunction(f):
+            raise TypeError("@couler.step takes a function defined with `def`, not %s"
+                            % type(f).__name__)
         return StepFunction(f, options)
 
     return wrap(fn) if fn is not None else wrap

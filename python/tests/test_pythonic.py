@@ -350,6 +350,8 @@ def test_decoration_errors_are_clear():
             print("{{params.x}}")
     with pytest.raises(TypeError, match="by keyword"):
         dsl.step("python:3.12")
+    with pytest.raises(TypeError, match="defined with `def`, not builtin_function"):
+        dsl.step(len)
     scale = 3
     with pytest.raises(TypeError, match="closure\\(\\) uses `scale` of the function around it"):
         @dsl.step
