@@ -24,6 +24,7 @@ class NotInWorkflowError(RuntimeError):
 
 
 def current(what):
+    """The innermost Pythonic workflow being recorded; ``what`` names the caller in the error."""
     if not _active:
         raise NotInWorkflowError(
             "%s was called outside a workflow, so nothing was recorded. Call it inside "
@@ -52,6 +53,7 @@ class Param(object):
         self.enum = list(enum) if enum is not None else None
 
     def spec(self, name):
+        """The spec's param entry (docs/spec.md §3.1)."""
         out = {"name": name}
         if self.type != "string":
             out["type"] = self.type

@@ -120,6 +120,22 @@ def test_returns_feed_later_steps_and_workflow_params_are_typed(tmp_path):
     assert (value(result, s), value(result, d)) == ("101", "202")
 
 
+def test_param_declarations_required_and_enum(tmp_path):
+    with dsl.workflow("declared", params={"n": dsl.Param(type=int, description="how many"),
+                                          "env": dsl.Param("dev", enum=["dev", "prod"])}) as wf:
+        s = add(a=wf.params.n, b=1)
+        e = echo(text=wf.params.env)
+    assert wf.spec()["params"] == [
+        {"name": "n", "type": "int", "description": "how many"},
+        {"name": "env", "default": "dev", "enum": ["dev", "prod"]}]
+    result = run(wf, tmp_path, params={"n": 41})
+    assert (value(result, s), value(result, e)) == ("42", "dev")
+    with pytest.raises(_engine.CoulerError, match="`n`"):
+        run(wf, tmp_path)  # required, not given
+    with pytest.raises(TypeError, match="type is int, float, bool, str, list or dict"):
+        dsl.Param(type=set)
+
+
 def test_a_wrong_return_type_fails_the_step_and_says_why(tmp_path):
     with dsl.workflow("liar") as wf:
         t = lies()
