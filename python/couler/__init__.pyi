@@ -19,5 +19,5 @@ from couler.dsl import workflow as workflow
 
 # After the Pythonic names: `couler.workflow` is couler.dsl's (it also stands for the current
 # recording, as couler.argo's does).
-from couler.argo import *  # type: ignore[assignment]
+from couler.argo import *  # type: ignore[assignment, has-type]
 from couler.argo import _cleanup as _cleanup

@@ -76,7 +76,7 @@ class Task(object):
 
     Attributes:
         name: the step's unique name in the workflow (``train``, ``train-2``, …).
-        output: the return value (a :class:`Ref` typed by the return annotation), or None.
+        output: the return value (a :class:`Ref` typed by the return annotation).
         outputs: the return value as ``outputs.return`` and each ``couler.Output`` artifact
             by its parameter name (``outputs.model``), as references.
         result: the step's standard output; ``status`` and ``exit_code``: how it ended.
@@ -89,14 +89,28 @@ class Task(object):
         what = "the return value of step `%s`" % name
         if returns is not None:
             kind = "json" if mapped else returns
-            self.output = Ref("%s.outputs.parameters.%s" % (prefix, _RETURN), kind, what)
+            self._output = Ref("%s.outputs.parameters.%s" % (prefix, _RETURN), kind, what)
         else:
-            self.output = None
-        self.outputs = _Outputs(self.output, {a: ArtifactRef(name, a) for a in artifacts})
+            self._output = None
+        self.outputs = _Outputs(self._output, {a: ArtifactRef(name, a) for a in artifacts})
         self.result = Ref(prefix + ".outputs.result", "json" if mapped else "string",
                           "the standard output of step `%s`" % name)
         self.status = Ref(prefix + ".status", "string", "the status of step `%s`" % name)
         self.exit_code = Ref(prefix + ".exitCode", "int", "the exit code of step `%s`" % name)
+
+    @property
+    def output(self):
+        """The return value, a :class:`Ref` typed by the return annotation.
+
+        Raises:
+            AttributeError: the function has no return annotation, so the step has no output.
+        """
+        if self._output is None:
+            raise AttributeError(
+                "step `%s` returns nothing: annotate its function's return type (`-> int`, "
+                "...) to give it an output, or read `.result` (its standard output)" % self.name
+            )
+        return self._output
 
     def after(self, *tasks):
         """Runs this step after ``tasks`` (Tasks or step names) even without data between them.
@@ -116,8 +130,8 @@ class Task(object):
 
     def _single(self, fname, arg):
         """The one output a Task stands for when passed whole to another step."""
-        if self.output is not None:
-            return self.output
+        if self._output is not None:
+            return self._output
         arts = self.outputs.artifacts()
         if len(arts) == 1:
             return arts[0]

@@ -80,7 +80,8 @@ class Task:
         self, recorder: Any, name: str, returns: Optional[str], artifacts: Sequence[str], mapped: bool
     ) -> None: ...
     name: str
-    output: Optional[Ref]
+    @property
+    def output(self) -> Ref: ...
     outputs: _Outputs
     result: Ref
     status: Ref

@@ -66,8 +66,8 @@ def fail():
 
 
 @dsl.step
-def lies() -> int:
-    return "not a number"
+def lies() -> int:  # deliberately wrong: the step must fail
+    return "not a number"  # type: ignore[return-value]
 
 
 def run(wf, tmp_path, **kw):
@@ -325,6 +325,8 @@ def test_wrong_reference_types_name_the_parameter_and_the_source():
             count_lines(data="/etc/passwd")
         with pytest.raises(TypeError, match="no return value"):
             add(a=fail(), b=1)
+        with pytest.raises(AttributeError, match="step `fail-2` returns nothing: annotate"):
+            fail().output
         with pytest.raises(KeyError,
                            match="unknown workflow param `nme` \\(did you mean `name`\\?\\)"):
             wf.params.nme
