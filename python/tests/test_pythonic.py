@@ -443,8 +443,6 @@ def test_compiles_for_argo(tmp_path):
 
 
 def test_compiles_for_airflow(tmp_path):
-    with pytest.warns(_engine.CoulerWarning, match="names no artifact store"):
-        _pipeline().compile("airflow")
     files = _pipeline().compile("airflow", str(tmp_path), artifact_store=str(tmp_path / "store"))
     (name,) = files
     assert name.endswith(".py")
