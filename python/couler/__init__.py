@@ -5,3 +5,15 @@ over Couler's Rust core; see docs/python.md."""
 
 from couler.argo import *  # noqa: F401, F403
 from couler.argo import _cleanup, workflow  # noqa: F401
+from couler.dsl import (  # noqa: F401
+    Input,
+    NotInWorkflowError,
+    Output,
+    Param,
+    Task,
+    Workflow,
+    condition,
+    exit_handler,
+    for_each,
+    step,
+)

@@ -240,50 +240,7 @@ class Workflow(object):
         return "Workflow(%r)" % self.name
 
 
-class _WorkflowEntry(object):
-    """``couler.workflow``: called, it starts describing a workflow with the Pythonic API; as
-    an object it stands for the workflow being recorded now (the original SDK's
-    ``states.workflow``: its attributes are the current recorder's), so programs written for
-    the original keep working."""
-
-    def __call__(self, name=None, params=None, **options):
-        """Starts describing a workflow: use as ``with couler.workflow("name") as wf:``.
-
-        Args:
-            name: the workflow's name (a DNS-1123 label; ``_`` becomes ``-``; default: the
-                program's file name).
-            params: the workflow's params, name -> default (its type is the default's) or
-                :class:`Param`.
-            image: the default image of every step (default ``DEFAULT_IMAGE``).
-            retry, timeout, resources, cache: defaults for every step (as in ``@couler.step``).
-            description, parallelism, labels, annotations, schedule, service_account,
-                image_pull_secrets, volumes, volume_claims, ttl, pod_gc, artifact_repository,
-                defaults: the spec's workflow fields (docs/spec.md §3), snake_case.
-            dag: True (the default) orders steps by their data and ``after()`` only; False
-                orders drop-in steps in program order, as the original SDK does.
-
-        Returns:
-            a :class:`Workflow` (a context manager).
-
-        Raises:
-            TypeError: an unknown option (naming the nearest valid one) or a wrong type.
-
-        Example:
-            >>> with couler.workflow("train", params={"lr": 0.1}) as wf:
-            ...     train(lr=wf.params.lr)
-            >>> wf.run().status
-            'Succeeded'
-        """
-        return Workflow(name, params, **options)
-
-    def __getattr__(self, key):
-        return getattr(_record.workflow, key)
-
-    def __setattr__(self, key, value):
-        setattr(_record.workflow, key, value)
-
-    def __repr__(self):
-        return "<couler.workflow>"
-
-
-workflow = _WorkflowEntry()
+# ``couler.workflow`` is one object: the recorder's (the original SDK's ``states.workflow``, whose
+# attributes are the current recording's); called, it makes the Pythonic API's Workflow.
+_record.use_block(Workflow)
+workflow = _record.workflow

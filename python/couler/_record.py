@@ -343,6 +343,18 @@ def reset():
     _stack[0] = Recorder()
 
 
+# What ``couler.workflow(...)`` makes: a plain recording block here; the package's top level
+# (``couler/__init__.py``) names the Pythonic API's workflow instead, so this ground-floor module
+# never imports the floors above it.
+_block = recording
+
+
+def use_block(factory):
+    """Makes ``couler.workflow(name, **options)`` return ``factory(name, **options)``."""
+    global _block
+    _block = factory
+
+
 class _Current(object):
     """``couler.workflow``: stands for the current recorder (attributes are read from and
     written to it); called, ``with couler.workflow("name", **options) as wf:`` records the
@@ -361,7 +373,7 @@ class _Current(object):
         setattr(current(), name, value)
 
     def __call__(self, name=None, **options):
-        return recording(name, **options)
+        return _block(name, **options)
 
     def __repr__(self):
         return "<couler.workflow %r: %d steps>" % (current().workflow_name(), len(current().steps))
