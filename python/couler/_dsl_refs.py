@@ -8,30 +8,12 @@ never pasted.
 """
 
 import math
+from couler.core.syntax.predicates import quote as _quote
 
 __all__ = ["Ref", "ArtifactRef", "Condition", "condition_text"]
 
 # Python type -> the spec's parameter type (docs/spec.md §3.1).
 SPEC_TYPES = {str: "string", int: "int", float: "float", bool: "bool", list: "json", dict: "json"}
-
-
-def _quote(text):
-    """``text`` as a double-quoted condition string (docs/spec.md §10.1 escapes)."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append("\\u{%x}" % ord(ch))
-        else:
-            out.append(ch)
-    return '"%s"' % "".join(out)
 
 
 def _operand(value):

@@ -199,3 +199,23 @@ def test_the_originals_submitter_switch_is_importable():
 
     assert _SUBMITTER_IMPL_ENV_VAR_KEY == "SUBMITTER_IMPLEMENTATION"
     assert {_SubmitterImplTypes.GO, _SubmitterImplTypes.PYTHON} == {"Go", "Python"}
+
+
+def test_a_condition_on_non_ascii_text_compares_that_text(tmp_path):
+    # The drop-in quotes condition strings with the spec's own escapes (one rule with the
+    # Pythonic API): json.dumps' \uXXXX would compare against other text.
+    def greet():
+        return couler.run_script(image="python:3", source="print('caf\u00e9 \"ol\u00e9\"')")
+
+    def matched():
+        return couler.run_container(image="alpine", command=["echo", "matched"])
+
+    def missed():
+        return couler.run_container(image="alpine", command=["echo", "missed"])
+
+    out = greet()
+    couler.when(couler.equal(out, 'caf\u00e9 "ol\u00e9"'), lambda: matched())
+    couler.when(couler.not_equal(out, 'caf\u00e9 "ol\u00e9"'), lambda: missed())
+    result = couler.run(submitter=couler.LocalSubmitter(state_dir=str(tmp_path)))
+    by_kind = {name.rsplit("-", 1)[0]: step.status for name, step in result.steps.items()}
+    assert by_kind == {"greet": "Succeeded", "matched": "Succeeded", "missed": "Skipped"}

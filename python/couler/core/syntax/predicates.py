@@ -24,6 +24,26 @@ class Condition(dict):
         return pre.value if isinstance(pre, Output) else None
 
 
+def quote(text):
+    """``text`` as a double-quoted condition string (docs/spec.md §10.1 escapes): the one quoting
+    rule of both Python APIs."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append("\\u{%x}" % ord(ch))
+        else:
+            out.append(ch)
+    return '"%s"' % "".join(out)
+
+
 def operand(value):
     """A value as a condition operand: a step output is its reference, text is quoted."""
     value = first_output(value)
@@ -36,7 +56,7 @@ def operand(value):
     if isinstance(value, (int, float)):
         return json.dumps(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return quote(value)
     raise TypeError("a condition compares step outputs, text and numbers, not %s"
                     % type(value).__name__)
 
