@@ -5,10 +5,13 @@
 //! here can be compiled for any backend without renaming.
 
 use crate::diag::{Diagnostic, suggest};
-use crate::expr::{Expr, Literal, Reference, StepOutput, Template, WorkflowField};
+use crate::expr::{Expr, Literal, Reference, Template};
 use crate::graph::Graph;
 use crate::model::*;
 use std::collections::{HashMap, HashSet};
+
+mod reference;
+mod step;
 
 /// Longest DNS-1123 label (Kubernetes object names, Argo task names).
 pub const MAX_NAME_LEN: usize = 63;
@@ -120,6 +123,21 @@ struct Validator<'a> {
     exit_steps: HashMap<&'a str, &'a Step>,
     groups: HashMap<&'a str, &'a Group>,
     out: Vec<Diagnostic>,
+}
+
+/// The step under check: its path, the step, and whether it belongs to the exit handler.
+#[derive(Clone, Copy)]
+struct StepAt<'s> {
+    path: &'s str,
+    step: &'s Step,
+    is_exit: bool,
+}
+
+impl StepAt<'_> {
+    /// The path of `rel` inside this step.
+    fn at(&self, rel: &str) -> String {
+        format!("{}.{rel}", self.path)
+    }
 }
 
 /// Where a reference stands decides what it may read.
@@ -379,165 +397,6 @@ impl Validator<'_> {
         }
     }
 
-    fn step(&mut self, path: &str, step: &Step, is_exit: bool) {
-        self.kind(path, step);
-        self.io(path, step);
-        self.printable(path, step);
-        for k in step.env.keys() {
-            if let Some(why) = env_name_problem(k) {
-                self.err(
-                    format!("{path}.env.{k}"),
-                    format!("invalid environment variable `{k}`: {why}"),
-                    "use letters, digits and `_`",
-                );
-            }
-        }
-        for (i, s) in step.secrets.iter().enumerate() {
-            if let Some(why) = env_name_problem(&s.env) {
-                self.err(
-                    format!("{path}.secrets[{i}].env"),
-                    format!("invalid environment variable `{}`: {why}", s.env),
-                    "use letters, digits and `_`",
-                );
-            }
-            if step.env.contains_key(&s.env) {
-                self.err(
-                    format!("{path}.secrets[{i}].env"),
-                    format!("`{}` is set both in `env` and from a secret", s.env),
-                    "keep one of them",
-                );
-            }
-        }
-        for (i, d) in step.depends_on.iter().enumerate() {
-            let dpath = format!("{path}.dependsOn[{i}]");
-            if is_exit {
-                if d == &step.name {
-                    self.err(
-                        dpath,
-                        format!("exit step `{d}` depends on itself"),
-                        "remove it from its own `dependsOn`",
-                    );
-                } else if !self.exit_steps.contains_key(d.as_str()) {
-                    let help = match suggest(d, self.exit_steps.keys().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => "the exit handler runs after every step anyway; depend only on other `onExit` steps".to_string(),
-                    };
-                    self.err(
-                        dpath,
-                        format!(
-                            "exit step `{}` depends on `{d}`, which is not an `onExit` step",
-                            step.name
-                        ),
-                        help,
-                    );
-                }
-                continue;
-            }
-            if d == &step.name {
-                self.err(
-                    dpath,
-                    format!("step `{d}` depends on itself"),
-                    "remove it from its own `dependsOn`",
-                );
-            } else if !self.steps.contains_key(d.as_str()) && !self.groups.contains_key(d.as_str())
-            {
-                let help = self.unknown_step_help(d);
-                self.err(dpath, format!("`dependsOn` names unknown step `{d}`"), help);
-            } else if self
-                .groups
-                .get(d.as_str())
-                .is_some_and(|g| g.steps.contains(&step.name))
-            {
-                self.err(
-                    dpath,
-                    format!("step `{}` depends on its own group `{d}`", step.name),
-                    "remove the group from `dependsOn`",
-                );
-            }
-        }
-        for (rel, r) in step.references() {
-            self.reference(&format!("{path}.{rel}"), Place::of(&rel), r, step, is_exit);
-        }
-        if let Some(m) = &step.map {
-            if is_exit {
-                self.err(
-                    format!("{path}.map"),
-                    "the exit handler cannot be mapped",
-                    "remove `map`",
-                );
-            }
-            self.map(path, m);
-        }
-        if let Some(rep) = &step.repeat {
-            if rep.max_iterations == 0 {
-                self.err(
-                    format!("{path}.repeat.maxIterations"),
-                    "`maxIterations` must be at least 1",
-                    "set how many runs the loop may take at most",
-                );
-            }
-            if !rep
-                .condition
-                .refs()
-                .iter()
-                .any(|r| r.step_name() == Some(step.name.as_str()))
-            {
-                self.warn(format!("{path}.repeat.while"), format!("the loop condition does not read step `{}`'s own outputs, so every run sees the same value", step.name), format!("compare `steps.{}.outputs.result` or one of its output parameters", step.name));
-            }
-            if step.map.is_some() {
-                self.err(
-                    format!("{path}.repeat"),
-                    "a step cannot both `map` and `repeat`",
-                    "put the loop in a sub-workflow, or split the step",
-                );
-            }
-        }
-        if let Some(r) = &step.retry {
-            self.retry(&format!("{path}.retry"), r);
-        }
-        if let Some(r) = &step.resources {
-            self.resources(&format!("{path}.resources"), r);
-        }
-        if step.timeout == Some(crate::value::Duration::from_millis(0)) {
-            self.err(
-                format!("{path}.timeout"),
-                "a timeout of 0 stops the step at once",
-                "remove the timeout or make it longer",
-            );
-        }
-        for (i, m) in step.volume_mounts.iter().enumerate() {
-            let known = self.wf.volumes.iter().any(|v| v.name == m.name)
-                || self.wf.volume_claims.iter().any(|v| v.name == m.name);
-            if !known {
-                let names = self
-                    .wf
-                    .volumes
-                    .iter()
-                    .map(|v| v.name.as_str())
-                    .chain(self.wf.volume_claims.iter().map(|v| v.name.as_str()));
-                let help = match suggest(&m.name, names) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "declare it under the workflow's `volumes` or `volumeClaims`".into(),
-                };
-                self.err(
-                    format!("{path}.volumeMounts[{i}].name"),
-                    format!("unknown volume `{}`", m.name),
-                    help,
-                );
-            }
-            if !m.mount_path.starts_with('/') {
-                self.err(
-                    format!("{path}.volumeMounts[{i}].mountPath"),
-                    format!("mount path `{}` is not absolute", m.mount_path),
-                    "start it with `/`",
-                );
-            }
-        }
-        if is_exit && step.when.is_some() {
-            // Allowed: e.g. `when: workflow.status != "Succeeded"` to alert only on failure.
-        }
-    }
-
     /// IR built in code (not parsed) must still print as a spec that reads back the same.
     fn printable(&mut self, path: &str, step: &Step) {
         for (rel, t) in step.templates() {
@@ -744,279 +603,6 @@ impl Validator<'_> {
                 format!("{what} `{name}` is declared twice"),
                 "rename or remove one of them",
             );
-        }
-    }
-
-    fn reference(&mut self, path: &str, place: Place, r: &Reference, step: &Step, is_exit: bool) {
-        let misplaced = match (place, r) {
-            (Place::ArtifactFrom, Reference::Step { .. }) => false,
-            (Place::ArtifactFrom, _) => true,
-            (Place::MapFrom, Reference::Param(_) | Reference::Step { .. }) => false,
-            (Place::MapFrom, _) => true,
-            _ => false,
-        };
-        if misplaced {
-            let help = match place {
-                Place::ArtifactFrom => "write `steps.STEP.outputs.artifacts.NAME`",
-                _ => {
-                    "write `steps.STEP.outputs.parameters.NAME`, `steps.STEP.outputs.result` or `params.NAME`"
-                }
-            };
-            self.err(path, format!("`{r}` cannot be used here"), help);
-            return;
-        }
-        match r {
-            Reference::Param(name) => {
-                if !self.wf.params.iter().any(|p| &p.name == name) {
-                    let help = match suggest(name, self.wf.params.iter().map(|p| p.name.as_str())) {
-                        Some(s) => format!("did you mean `params.{s}`?"),
-                        None => format!("declare `{name}` under the workflow's `params`"),
-                    };
-                    self.err(path, format!("unknown workflow parameter `{name}`"), help);
-                }
-            }
-            Reference::Step {
-                step: target,
-                output,
-            } => self.step_reference(path, place, target, output, step),
-            Reference::InputParameter(name) => {
-                if place == Place::MapFrom || place == Place::ArtifactFrom {
-                    self.err(
-                        path,
-                        format!("`{r}` cannot be used here"),
-                        "reference another step's output",
-                    );
-                } else if !step.inputs.parameters.iter().any(|p| &p.name == name) {
-                    self.err(path, format!("step `{}` has no input parameter `{name}`", step.name), format!("declare it under `inputs.parameters`, or use `params.{name}` for a workflow parameter"));
-                }
-            }
-            Reference::InputArtifactPath(name) | Reference::OutputPath { name, .. } => {
-                if place != Place::Template {
-                    self.err(
-                        path,
-                        format!("`{r}` is a file path; it can only be used inside strings"),
-                        "use it in `command`, `args`, `source` or `env`",
-                    );
-                    return;
-                }
-                let declared = match r {
-                    Reference::InputArtifactPath(_) => {
-                        step.inputs.artifacts.iter().any(|a| &a.name == name)
-                    }
-                    Reference::OutputPath { artifact: true, .. } => {
-                        step.outputs.artifacts.iter().any(|a| &a.name == name)
-                    }
-                    _ => step
-                        .outputs
-                        .parameters
-                        .iter()
-                        .any(|p| &p.name == name && p.path.is_some()),
-                };
-                if !declared {
-                    let list = match r {
-                        Reference::InputArtifactPath(_) => "`inputs.artifacts`",
-                        Reference::OutputPath { artifact: true, .. } => "`outputs.artifacts`",
-                        _ => "`outputs.parameters` (with a `path`)",
-                    };
-                    self.err(
-                        path,
-                        format!("step `{}` declares no `{name}` in {list}", step.name),
-                        format!("declare it in {list}"),
-                    );
-                }
-            }
-            Reference::Item(keys) => match &step.map {
-                None => self.err(
-                    path,
-                    "`item` is only defined in a step with `map`",
-                    "add a `map` to the step, or remove the reference",
-                ),
-                Some(Map {
-                    over: MapOver::Items(items),
-                    ..
-                }) if !keys.is_empty() => {
-                    let key = &keys[0];
-                    if items.iter().any(|it| it.get(key).is_none()) {
-                        self.err(
-                            path,
-                            format!("not every item of the `map` has a `{key}` field"),
-                            "give every item that field, or use `{{item}}` for the whole item",
-                        );
-                    }
-                }
-                Some(Map {
-                    over: MapOver::Range { .. },
-                    ..
-                }) if !keys.is_empty() => {
-                    self.err(
-                        path,
-                        "range items are numbers; they have no fields",
-                        "use `{{item}}`",
-                    );
-                }
-                Some(_) => {}
-            },
-            Reference::Workflow(WorkflowField::Status) if !is_exit => {
-                self.err(
-                    path,
-                    "`workflow.status` is only known to the exit handler",
-                    "move this step to `onExit`, or use `steps.STEP.status`",
-                );
-            }
-            Reference::Workflow(_) => {
-                if place == Place::MapFrom || place == Place::ArtifactFrom {
-                    self.err(
-                        path,
-                        format!("`{r}` cannot be used here"),
-                        "reference another step's output",
-                    );
-                }
-            }
-        }
-    }
-
-    fn step_reference(
-        &mut self,
-        path: &str,
-        place: Place,
-        target: &str,
-        output: &StepOutput,
-        step: &Step,
-    ) {
-        let self_ref = target == step.name;
-        if self_ref && place != Place::RepeatWhile {
-            self.err(path, format!("step `{target}` reads its own output"), "a step can only read the outputs of steps before it (its own only in `repeat.while`)");
-            return;
-        }
-        if place == Place::RepeatWhile
-            && !self_ref
-            && !matches!(
-                output,
-                StepOutput::Parameter(_)
-                    | StepOutput::Result
-                    | StepOutput::ExitCode
-                    | StepOutput::Status
-            )
-        {
-            self.err(
-                path,
-                "a loop condition can only compare values",
-                "compare an output parameter or the result",
-            );
-            return;
-        }
-        // Exit steps read main steps and each other; main steps never read exit steps.
-        let exit_source = if self.exit_steps.contains_key(step.name.as_str()) {
-            self.exit_steps.get(target).copied()
-        } else {
-            None
-        };
-        let Some(source) = self.steps.get(target).copied().or(exit_source) else {
-            let help = self.unknown_step_help(target);
-            self.err(path, format!("unknown step `{target}`"), help);
-            return;
-        };
-        let kind_ok = |what: &str| -> Option<String> {
-            match source.kind {
-                StepKind::Container(_) | StepKind::Script(_) | StepKind::Job(_) => None,
-                _ => Some(format!(
-                    "step `{target}` is a `{}` step and has no {what}",
-                    source.kind.key()
-                )),
-            }
-        };
-        match output {
-            StepOutput::Parameter(name) => {
-                if !source.outputs.parameters.iter().any(|p| &p.name == name) {
-                    let help = match suggest(
-                        name,
-                        source.outputs.parameters.iter().map(|p| p.name.as_str()),
-                    ) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => {
-                            format!("declare `{name}` under step `{target}`'s `outputs.parameters`")
-                        }
-                    };
-                    self.err(
-                        path,
-                        format!("step `{target}` has no output parameter `{name}`"),
-                        help,
-                    );
-                }
-            }
-            StepOutput::Artifact(name) => {
-                if place != Place::ArtifactFrom {
-                    let (here, help) = match place {
-                        Place::Template => (
-                            "a string",
-                            format!(
-                                "declare an input artifact with `from: steps.{target}.outputs.artifacts.{name}` and use `{{{{inputs.artifacts.NAME.path}}}}`"
-                            ),
-                        ),
-                        Place::MapFrom => (
-                            "`map.from`",
-                            format!(
-                                "artifacts are files; have step `{target}` write the JSON list to an output parameter and map `from: steps.{target}.outputs.parameters.NAME`"
-                            ),
-                        ),
-                        _ => (
-                            "a condition",
-                            format!(
-                                "artifacts are files; have step `{target}` write the value to an output parameter and compare `steps.{target}.outputs.parameters.NAME`"
-                            ),
-                        ),
-                    };
-                    self.err(
-                        path,
-                        format!(
-                            "`steps.{target}.outputs.artifacts.{name}` is an artifact; {here} cannot read it"
-                        ),
-                        help,
-                    );
-                } else if !source.outputs.artifacts.iter().any(|a| &a.name == name) {
-                    let help = match suggest(
-                        name,
-                        source.outputs.artifacts.iter().map(|a| a.name.as_str()),
-                    ) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => {
-                            format!("declare `{name}` under step `{target}`'s `outputs.artifacts`")
-                        }
-                    };
-                    self.err(
-                        path,
-                        format!("step `{target}` has no output artifact `{name}`"),
-                        help,
-                    );
-                }
-            }
-            StepOutput::Result => {
-                if let Some(why) = kind_ok("standard output") {
-                    self.err(
-                        path,
-                        why,
-                        "read `status` instead, or an output of a container or script step",
-                    );
-                }
-            }
-            StepOutput::ExitCode => {
-                if let Some(why) = kind_ok("exit code") {
-                    self.err(path, why, "read `status` instead");
-                }
-            }
-            StepOutput::Status => {}
-        }
-        if place == Place::ArtifactFrom && !matches!(output, StepOutput::Artifact(_)) {
-            self.err(
-                path,
-                "`from` of an input artifact must name an output artifact",
-                format!("write `steps.{target}.outputs.artifacts.NAME`"),
-            );
-        }
-        if place == Place::MapFrom
-            && !matches!(output, StepOutput::Parameter(_) | StepOutput::Result)
-        {
-            self.err(path, "`map.from` must name a JSON list: an output parameter or a result", format!("write `steps.{target}.outputs.parameters.NAME` or `steps.{target}.outputs.result`"));
         }
     }
 
