@@ -946,4 +946,18 @@ mod tests {
         });
         assert!(errors(&one_step(step)).is_empty());
     }
+
+    #[test]
+    fn exit_dependency_suggestions_are_deterministic() {
+        // `a` is as close to `x1` as to `x2`: the suggestion must not depend on hash order.
+        let suspend = || StepKind::Suspend(Suspend::default());
+        let mut wf = one_step(Step::new("a", suspend()));
+        let mut first = Step::new("x1", suspend());
+        first.depends_on.push("a".into());
+        wf.on_exit = vec![first, Step::new("x2", suspend())];
+        for _ in 0..32 {
+            let helps: Vec<_> = validate(&wf).into_iter().filter_map(|d| d.help).collect();
+            assert_eq!(helps, vec!["did you mean `x1`?"]);
+        }
+    }
 }

@@ -85,7 +85,9 @@ impl Validator<'_> {
                 "remove it from its own `dependsOn`",
             );
         } else if !self.exit_steps.contains_key(d) {
-            let help = match suggest(d, self.exit_steps.keys().copied()) {
+            // Declaration order, not the map's: ties must suggest the same name every run.
+            let names = self.wf.on_exit.iter().map(|s| s.name.as_str());
+            let help = match suggest(d, names) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "the exit handler runs after every step anyway; depend only on other `onExit` steps".to_string(),
             };
