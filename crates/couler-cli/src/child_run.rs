@@ -19,7 +19,7 @@ use clap::Args;
 use couler_backends::tekton::split::{ChildRun, PARENT_UID_LABEL, child_run, child_run_name};
 use couler_ir::launch_protocol::{CHILD_RUN_ENV, POLL_INTERVAL_ENV};
 use couler_run::StepStatus;
-use couler_run::launch::{self, EXIT_ERROR, EXIT_USAGE, LaunchOptions, Outcome};
+use couler_run::launch::{self, EXIT_ERROR, EXIT_USAGE, LaunchOptions, Outcome, SubWorkflowCall};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
@@ -99,6 +99,28 @@ async fn start_and_wait(args: &PipelineRunArgs) -> Result<Outcome, Failure> {
     let call = launch::sub_workflow_call(&task, &LaunchOptions::default())
         .await
         .map_err(|e| Failure::Usage(e.0))?;
+    let name = child_run_name(&args.parent_run, &call.step);
+    let wanted = wanted_run(args, &call, &name)?;
+    let poll = poll_seconds(args);
+    let api = pipeline_runs(&args.namespace).await?;
+    let here = format!("PipelineRun {}/{name}", args.namespace);
+    let part = Part {
+        api: &api,
+        name: &name,
+        here: &here,
+        poll,
+    };
+    let kept = part.create_or_adopt(&wanted, &call).await?;
+    follow(&api, &name, &here, poll, kept).await
+}
+
+/// The part's PipelineRun to create: the compiled template with the step's params, the
+/// parent's claims, its name and owner.
+fn wanted_run(
+    args: &PipelineRunArgs,
+    call: &SubWorkflowCall,
+    name: &str,
+) -> Result<DynamicObject, Failure> {
     let template_text = match &args.child_run {
         Some(t) => t.clone(),
         None => std::env::var(CHILD_RUN_ENV).map_err(|_| {
@@ -115,11 +137,10 @@ async fn start_and_wait(args: &PipelineRunArgs) -> Result<Outcome, Failure> {
             .ok_or_else(|| Failure::Usage(format!("--claim {c:?}: write WORKSPACE=CLAIM")))?;
         claims.insert(w.to_string(), claim.to_string());
     }
-    let name = child_run_name(&args.parent_run, &call.step);
     let wanted = child_run(
         &template,
         &ChildRun {
-            name: &name,
+            name,
             namespace: &args.namespace,
             parent: &args.parent_run,
             parent_uid: &call.run_id,
@@ -128,77 +149,105 @@ async fn start_and_wait(args: &PipelineRunArgs) -> Result<Outcome, Failure> {
         },
     )
     .map_err(|e| Failure::Usage(format!("step `{}`: {e}", call.step)))?;
-    let poll = args
-        .poll_interval
+    serde_json::from_value(wanted)
+        .map_err(|e| Failure::Usage(format!("the child run is not an object: {e}")))
+}
+
+/// Seconds between reads of the part's status: the flag, else the environment, else the
+/// default; never below 50 ms.
+fn poll_seconds(args: &PipelineRunArgs) -> f64 {
+    args.poll_interval
         .or_else(|| {
             std::env::var(POLL_INTERVAL_ENV)
                 .ok()
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(POLL_SECONDS)
-        .max(0.05);
+        .max(0.05)
+}
 
-    let wanted: DynamicObject = serde_json::from_value(wanted)
-        .map_err(|e| Failure::Usage(format!("the child run is not an object: {e}")))?;
+/// The part's run on the API server: its name, how messages name it, how often to poll.
+struct Part<'a> {
+    api: &'a Api<DynamicObject>,
+    name: &'a str,
+    here: &'a str,
+    poll: f64,
+}
 
-    let api = pipeline_runs(&args.namespace).await?;
-    let here = format!("PipelineRun {}/{name}", args.namespace);
-    let mut kept = false;
-    loop {
-        match api.create(&PostParams::default(), &wanted).await {
-            Ok(_) => {
-                tell!("couler launch: created {here} (part `{}`)", call.reference);
-                break;
+impl Part<'_> {
+    /// Creates the part's run, or adopts this task's earlier one (replacing it if it failed);
+    /// true when an earlier run is kept.
+    async fn create_or_adopt(
+        &self,
+        wanted: &DynamicObject,
+        call: &SubWorkflowCall,
+    ) -> Result<bool, Failure> {
+        let here = self.here;
+        loop {
+            match self.api.create(&PostParams::default(), wanted).await {
+                Ok(_) => {
+                    tell!("couler launch: created {here} (part `{}`)", call.reference);
+                    return Ok(false);
+                }
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => return Err(Failure::Api(format!("cannot create {here}: {e}"))),
             }
-            Err(kube::Error::Api(s)) if s.code == 409 => {}
-            Err(e) => return Err(Failure::Api(format!("cannot create {here}: {e}"))),
+            // A run of that name exists: this task's earlier attempt, or someone else's.
+            let Some(found) = self.read().await? else {
+                continue; // deleted in between
+            };
+            self.check_owner(&found, &call.run_id)?;
+            match succeeded(&found.data) {
+                Some((true, _)) | None => {
+                    tell!(
+                        "couler launch: {here} exists (an earlier attempt of this task); following it"
+                    );
+                    return Ok(true);
+                }
+                Some((false, why)) => {
+                    tell!(
+                        "couler launch: {here} of an earlier attempt failed ({why}); deleting it to run the part again"
+                    );
+                    self.delete_and_wait().await?;
+                }
+            }
         }
-        // A run of that name exists: this task's earlier attempt, or someone else's.
-        let Some(found) = api
-            .get_opt(&name)
+    }
+
+    async fn read(&self) -> Result<Option<DynamicObject>, Failure> {
+        self.api
+            .get_opt(self.name)
             .await
-            .map_err(|e| Failure::Api(format!("cannot read {here}: {e}")))?
-        else {
-            continue; // deleted in between
-        };
+            .map_err(|e| Failure::Api(format!("cannot read {}: {e}", self.here)))
+    }
+
+    /// A run of this name that another parent run (uid `run_id`) labelled is not ours to touch.
+    fn check_owner(&self, found: &DynamicObject, run_id: &str) -> Result<(), Failure> {
         let owner = found
             .metadata
             .labels
             .as_ref()
             .and_then(|l| l.get(PARENT_UID_LABEL));
-        if owner.map(String::as_str) != Some(call.run_id.as_str()) {
+        if owner.map(String::as_str) != Some(run_id) {
             return Err(Failure::Api(format!(
-                "{here} exists and belongs to another run (label {PARENT_UID_LABEL}={}); delete it or rename the parent run",
+                "{} exists and belongs to another run (label {PARENT_UID_LABEL}={}); delete it or rename the parent run",
+                self.here,
                 owner.map_or("none", String::as_str)
             )));
         }
-        match succeeded(&found.data) {
-            Some((true, _)) | None => {
-                tell!(
-                    "couler launch: {here} exists (an earlier attempt of this task); following it"
-                );
-                kept = true;
-                break;
-            }
-            Some((false, why)) => {
-                tell!(
-                    "couler launch: {here} of an earlier attempt failed ({why}); deleting it to run the part again"
-                );
-                api.delete(&name, &DeleteParams::background())
-                    .await
-                    .map_err(|e| Failure::Api(format!("cannot delete {here}: {e}")))?;
-                while api
-                    .get_opt(&name)
-                    .await
-                    .map_err(|e| Failure::Api(format!("cannot read {here}: {e}")))?
-                    .is_some()
-                {
-                    tokio::time::sleep(Duration::from_secs_f64(poll)).await;
-                }
-            }
-        }
+        Ok(())
     }
-    follow(&api, &name, &here, poll, kept).await
+
+    async fn delete_and_wait(&self) -> Result<(), Failure> {
+        self.api
+            .delete(self.name, &DeleteParams::background())
+            .await
+            .map_err(|e| Failure::Api(format!("cannot delete {}: {e}", self.here)))?;
+        while self.read().await?.is_some() {
+            tokio::time::sleep(Duration::from_secs_f64(self.poll)).await;
+        }
+        Ok(())
+    }
 }
 
 async fn pipeline_runs(namespace: &str) -> Result<Api<DynamicObject>, Failure> {
