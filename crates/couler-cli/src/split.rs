@@ -11,7 +11,8 @@ use crate::lowering::LoweringArgs;
 use clap::{Args, ValueEnum};
 use couler_backends::{Backend, ExchangeKinds, Options, SplitLowering};
 use couler_ir::{Quantity, Workflow};
-use couler_opt::split::{self, Budget, Exchange, Method, Outcome, Request};
+use couler_opt::split::{self, Budget, Exchange, Method, Outcome, Request, Split, SplitError};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `couler split`.
@@ -300,9 +301,31 @@ fn split_for_engine(
         step_bytes,
         fixed_bytes,
     };
-    // The engine's documents of the last round, kept so they are written as measured.
-    let mut documents = Default::default();
-    let outcome = split::split_to_fit(wf, &req, |s| {
+    let (outcome, documents) =
+        split_and_lower(lowering, wf, &req, options).map_err(|e| format!("{file}: {e}"))?;
+    let parent_bytes = parent_bytes(lowering, &outcome.split, &documents);
+    if parent_bytes > max_bytes {
+        return Err(format!(
+            "{file}: the parent document is {parent_bytes} bytes, over --max-bytes {max_bytes}: too many parts for one parent; raise the budget"
+        ));
+    }
+    write_parts(backend, &outcome.split, &documents, &req.exchange, output)?;
+    Ok(report(backend.name(), wf, &req, &outcome, parent_bytes))
+}
+
+/// The engine's documents, by file name.
+type Documents = BTreeMap<String, String>;
+
+/// Splits `wf` to fit, measuring each round's parts as the engine emits them; returns the
+/// outcome and the engine's documents of the last round (written as measured).
+fn split_and_lower(
+    lowering: &dyn SplitLowering,
+    wf: &Workflow,
+    req: &Request,
+    options: &Options,
+) -> Result<(Outcome, Documents), SplitError> {
+    let mut documents = Documents::new();
+    let outcome = split::split_to_fit(wf, req, |s| {
         let children: Vec<(String, Workflow)> = s
             .child_files
             .iter()
@@ -321,37 +344,43 @@ fn split_for_engine(
             .collect();
         documents = files;
         Ok::<_, couler_backends::CompileError>(sizes)
-    })
-    .map_err(|e| format!("{file}: {e}"))?;
-    let parent_file = format!("{}.yaml", outcome.split.parent.name);
-    // The parent's files: every document that is not a child's.
-    let child_files: Vec<String> = outcome
-        .split
+    })?;
+    Ok((outcome, documents))
+}
+
+/// The bytes of the parent's files: every document that is not a child's.
+fn parent_bytes(lowering: &dyn SplitLowering, s: &Split, documents: &Documents) -> u64 {
+    let child_files: Vec<String> = s
         .child_files
         .iter()
         .map(|f| lowering.child_file(f))
         .collect();
-    let parent_bytes: u64 = documents
+    documents
         .iter()
         .filter(|(name, _)| !child_files.contains(name))
         .map(|(_, text)| text.len() as u64)
-        .sum();
-    if parent_bytes > max_bytes {
-        return Err(format!(
-            "{file}: the parent document is {parent_bytes} bytes, over --max-bytes {max_bytes}: too many parts for one parent; raise the budget"
-        ));
-    }
+        .sum()
+}
 
+/// Writes the engine's documents to `output/ENGINE/` and the IR parts to `output/ir/`, and
+/// says where.
+fn write_parts(
+    backend: &dyn Backend,
+    s: &Split,
+    documents: &Documents,
+    exchange: &Exchange,
+    output: &Path,
+) -> Result<(), String> {
     let ir_dir = output.join("ir");
     let engine_dir = output.join(backend.name());
     for dir in [&ir_dir, &engine_dir] {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    for (name, text) in &documents {
+    for (name, text) in documents {
         write(&engine_dir.join(name), text)?;
     }
-    let s = &outcome.split;
+    let parent_file = format!("{}.yaml", s.parent.name);
     write(
         &ir_dir.join(&parent_file),
         &couler_ir::spec::to_yaml(&s.parent),
@@ -359,20 +388,7 @@ fn split_for_engine(
     for (name, child) in s.child_files.iter().zip(&s.children) {
         write(&ir_dir.join(name), &couler_ir::spec::to_yaml(child))?;
     }
-    // The IR parts run locally only when the exchange is a directory: the local runtime writes
-    // `storage: local` outputs, not an engine's object-store keys (docs/splitting.md).
-    let ir_note = match &req.exchange {
-        Exchange::Local(_) => format!(
-            "run them with `couler run {}`",
-            ir_dir.join(&parent_file).display()
-        ),
-        Exchange::S3(s3) => format!(
-            "they exchange artifacts through s3://{}/{} as the {} parts do, which `couler run` does not; to run the split form locally, split with `--target local`",
-            s3.bucket,
-            s3.key,
-            backend.name()
-        ),
-    };
+    let ir_note = ir_parts_note(backend, exchange, &ir_dir.join(&parent_file));
     eprintln!(
         "wrote {} {} files to {} and the IR parts to {} ({ir_note})",
         documents.len(),
@@ -380,7 +396,22 @@ fn split_for_engine(
         engine_dir.display(),
         ir_dir.display(),
     );
-    Ok(report(backend.name(), wf, &req, &outcome, parent_bytes))
+    Ok(())
+}
+
+/// Whether and how the IR parts (parent at `parent`) run locally: only when the exchange is a
+/// directory, since the local runtime writes `storage: local` outputs, not an engine's
+/// object-store keys (docs/splitting.md).
+fn ir_parts_note(backend: &dyn Backend, exchange: &Exchange, parent: &Path) -> String {
+    match exchange {
+        Exchange::Local(_) => format!("run them with `couler run {}`", parent.display()),
+        Exchange::S3(s3) => format!(
+            "they exchange artifacts through s3://{}/{} as the {} parts do, which `couler run` does not; to run the split form locally, split with `--target local`",
+            s3.bucket,
+            s3.key,
+            backend.name()
+        ),
+    }
 }
 
 /// The automatic pass of `couler compile`: when the engine's document (`size` bytes) is over
