@@ -64,6 +64,26 @@ pub struct SimResult {
 }
 
 impl SimResult {
+    /// The figures before a replay: nothing read, cached or evicted yet.
+    fn empty(policy: &'static str, budget_bytes: f64) -> SimResult {
+        SimResult {
+            policy,
+            budget_bytes,
+            reads: 0,
+            hits: 0,
+            read_bytes: 0.0,
+            hit_bytes: 0.0,
+            recompute_secs: 0.0,
+            recompute_avoided_secs: 0.0,
+            makespan_secs: 0.0,
+            peak_bytes: 0.0,
+            evictions: 0,
+            bypassed: 0,
+            evicted: Vec::new(),
+            bypassed_files: Vec::new(),
+        }
+    }
+
     pub fn hit_ratio(&self) -> f64 {
         if self.reads == 0 {
             1.0
@@ -80,12 +100,24 @@ impl SimResult {
     }
 }
 
+/// The mutable side of one replay: the cache, each file's read cursor, each task's rebuild
+/// seconds, the figures so far and the eviction scratch.
+struct Run<'a> {
+    s: CacheState<'a>,
+    cursor: Vec<usize>,
+    extra: Vec<f64>,
+    r: SimResult,
+    scored: Vec<(f64, u64, usize)>,
+}
+
 /// A trace prepared for replays: the reference schedule and each file's read positions.
 pub struct Replay<'a> {
     pub input: &'a SimInput,
     pub config: SimConfig,
     pub schedule: Schedule,
     priority: Vec<u64>,
+    /// Per task, the tasks it waits for.
+    parents: Vec<Vec<usize>>,
     /// Per file, the event positions of its reads, ascending.
     read_at: Vec<Vec<u64>>,
     /// Rebuild seconds under `none`.
@@ -118,6 +150,7 @@ impl<'a> Replay<'a> {
             config,
             schedule,
             priority,
+            parents,
             read_at,
             baseline_secs: 0.0,
         };
@@ -145,106 +178,84 @@ impl<'a> Replay<'a> {
     /// Replays any policy with a cache of `budget` bytes.
     pub fn run_policy(&self, policy: &mut dyn Policy, budget: f64) -> SimResult {
         let input = self.input;
-        let n = input.tasks.len();
-        let nf = input.files.len();
-        let mean_runtime = if n == 0 {
-            1.0
-        } else {
-            let m = input.tasks.iter().map(|t| t.runtime).sum::<f64>() / n as f64;
-            if m > 0.0 { m } else { 1.0 }
+        let mut run = Run {
+            s: CacheState {
+                next_read: self
+                    .read_at
+                    .iter()
+                    .map(|r| r.first().copied().unwrap_or(u64::MAX))
+                    .collect(),
+                ..CacheState::initial(input, budget)
+            },
+            cursor: vec![0; input.files.len()],
+            extra: vec![0.0; input.tasks.len()],
+            r: SimResult::empty(policy.name(), budget),
+            scored: Vec::new(),
         };
-        let mut s = CacheState {
-            input,
-            budget,
-            used: 0.0,
-            cached: vec![false; nf],
-            clock: 0,
-            inserted_at: vec![0; nf],
-            last_use: vec![0; nf],
-            remaining: input.files.iter().map(|f| f.consumers.len()).collect(),
-            next_read: self
-                .read_at
-                .iter()
-                .map(|r| r.first().copied().unwrap_or(u64::MAX))
-                .collect(),
-            started: vec![false; n],
-            lost: input.files.iter().map(|f| f.size > budget).collect(),
-            unfinished_parents: input.tasks.iter().map(|t| t.parents.len()).collect(),
-            mean_runtime,
-            seen: vec![0; n],
-            stamp: 0,
-            queue: Vec::new(),
-        };
-        let mut cursor = vec![0usize; nf];
-        let mut extra = vec![0.0; n];
-        let mut r = SimResult {
-            policy: policy.name(),
-            budget_bytes: budget,
-            reads: 0,
-            hits: 0,
-            read_bytes: 0.0,
-            hit_bytes: 0.0,
-            recompute_secs: 0.0,
-            recompute_avoided_secs: 0.0,
-            makespan_secs: 0.0,
-            peak_bytes: 0.0,
-            evictions: 0,
-            bypassed: 0,
-            evicted: Vec::new(),
-            bypassed_files: Vec::new(),
-        };
-        let mut scored: Vec<(f64, u64, usize)> = Vec::new();
         for (pos, ev) in self.schedule.events.iter().enumerate() {
-            s.clock = pos as u64;
+            run.s.clock = pos as u64;
             match *ev {
-                Event::Start(t) => {
-                    s.started[t] = true;
-                    s.new_walk();
-                    for &f in &input.reads[t] {
-                        s.remaining[f] -= 1;
-                        cursor[f] += 1;
-                        s.next_read[f] =
-                            self.read_at[f].get(cursor[f]).copied().unwrap_or(u64::MAX);
-                        r.reads += 1;
-                        r.read_bytes += input.files[f].size;
-                        if s.cached[f] {
-                            r.hits += 1;
-                            r.hit_bytes += input.files[f].size;
-                            s.last_use[f] = s.clock;
-                            policy.on_hit(f, &s);
-                        } else {
-                            extra[t] += s.rebuild_secs(f, u32::MAX, None);
-                        }
-                    }
-                    r.recompute_secs += extra[t];
-                }
+                Event::Start(t) => self.start(policy, &mut run, t),
                 Event::Finish(t) => {
                     for &c in &input.children[t] {
-                        s.unfinished_parents[c] -= 1;
+                        run.s.unfinished_parents[c] -= 1;
                     }
                     for &f in &input.writes[t] {
-                        self.offer(policy, &mut s, f, &mut r, &mut scored);
+                        self.offer(policy, &mut run.s, f, &mut run.r, &mut run.scored);
                     }
                 }
             }
         }
+        let mut r = run.r;
         r.recompute_avoided_secs = self.baseline_secs - r.recompute_secs;
-        let durations: Vec<f64> = input
+        r.makespan_secs = self.makespan(&run.extra);
+        r
+    }
+
+    /// Task `t` starts: it reads its inputs, each a hit or rebuilt in its slot.
+    fn start(&self, policy: &mut dyn Policy, run: &mut Run<'_>, t: usize) {
+        let input = self.input;
+        let (s, r) = (&mut run.s, &mut run.r);
+        s.started[t] = true;
+        s.new_walk();
+        for &f in &input.reads[t] {
+            s.remaining[f] -= 1;
+            run.cursor[f] += 1;
+            s.next_read[f] = self.read_at[f]
+                .get(run.cursor[f])
+                .copied()
+                .unwrap_or(u64::MAX);
+            r.reads += 1;
+            r.read_bytes += input.files[f].size;
+            if s.cached[f] {
+                r.hits += 1;
+                r.hit_bytes += input.files[f].size;
+                s.last_use[f] = s.clock;
+                policy.on_hit(f, s);
+            } else {
+                run.extra[t] += s.rebuild_secs(f, u32::MAX, None);
+            }
+        }
+        r.recompute_secs += run.extra[t];
+    }
+
+    /// Make-span of the reference schedule with each task lengthened by `extra` seconds.
+    fn makespan(&self, extra: &[f64]) -> f64 {
+        let durations: Vec<f64> = self
+            .input
             .tasks
             .iter()
-            .zip(&extra)
+            .zip(extra)
             .map(|(t, e)| t.runtime + e)
             .collect();
-        let parents: Vec<Vec<usize>> = input.tasks.iter().map(|t| t.parents.clone()).collect();
-        r.makespan_secs = list_schedule(
-            &parents,
-            &input.children,
+        list_schedule(
+            &self.parents,
+            &self.input.children,
             &durations,
             self.config.slots,
             &self.priority,
         )
-        .makespan;
-        r
+        .makespan
     }
 
     /// Offers a freshly written file to the cache: evicts lowest scores until it fits, or
