@@ -704,62 +704,19 @@ impl Exec {
         let (step, node) = (u.step, u.node);
         let started = now();
         let work = files.work();
-        let fail = |msg: &str| Attempt {
-            outcome: Outcome::new(StepStatus::Error, msg.to_string()),
-            started,
-            peak_rss_kb: None,
-            cpu_seconds: None,
-            stopped: false,
-        };
-        let mut ctx = u.ctx.clone();
-        let plan = AttemptPlan::new(
-            &PlanInputs {
-                wf: &self.wf,
-                step,
-                store: Some(&self.store),
-                inputs,
-                files,
-                run_id: &self.run_id,
-                node,
-                // Locally a secret is read from the host environment variable of the same name.
-                secret_hint: "on the local runtime set it in the environment of `couler run`",
-                work_dir_on_host: self.runtime == Runtime::Host,
-            },
-            &mut ctx,
-        )
-        .await;
-        let plan = match plan {
+        let plan = match self.plan(u, files, inputs).await {
             Ok(p) => p,
-            Err(why) => return Ok(fail(&why)),
+            Err(why) => return Ok(Attempt::failed(&why, started)),
         };
         let script = plan.script.clone();
         let mut spec = plan.process(files, timeout);
-        if let (Some(engine), Some(image)) = (self.runtime.engine(), self.wf.effective_image(step))
-        {
-            let c = runner::ContainerRef::of_step(engine, &self.run_id, node);
-            let limits = self.wf.effective_resources(step).map(|r| &r.limits);
-            let mounts = crate::paths::step_mounts(step, work);
-            spec.argv = runner::container_argv(&runner::ContainerSpec {
-                container: &c,
-                image,
-                work_dir: work,
-                script: script.as_deref(),
-                mounts: &mounts,
-                env: &spec.env,
-                cpu_limit: limits.and_then(|l| l.cpu.as_ref()).map(|q| q.value()),
-                memory_limit_bytes: limits
-                    .and_then(|l| l.memory.as_ref())
-                    .map(|q| q.value() as u64),
-                command: &spec.argv,
-            });
-            spec.container = Some(c);
-        }
+        self.in_container(step, node, work, script.as_deref(), &mut spec);
         let permit = match Arc::clone(&self.slots).acquire_owned().await {
             Ok(p) => p,
-            Err(_) => return Ok(fail("the run is shutting down")),
+            Err(_) => return Ok(Attempt::failed("the run is shutting down", started)),
         };
         if self.stopped() {
-            let mut a = fail("stopped before it started");
+            let mut a = Attempt::failed("stopped before it started", started);
             a.stopped = true;
             return Ok(a);
         }
@@ -770,18 +727,7 @@ impl Exec {
         })
         .await;
         drop(permit);
-        let (peak_rss_kb, cpu_seconds) = match &end {
-            ProcessEnd::Exited {
-                peak_rss_kb,
-                cpu_seconds,
-                ..
-            }
-            | ProcessEnd::TimedOut {
-                peak_rss_kb,
-                cpu_seconds,
-            } => (Some(*peak_rss_kb), Some(*cpu_seconds)),
-            ProcessEnd::Stopped | ProcessEnd::Error(_) => (None, None),
-        };
+        let (peak_rss_kb, cpu_seconds) = end.usage();
         let ran = Ran {
             step,
             files,
@@ -795,6 +741,65 @@ impl Exec {
             cpu_seconds,
             stopped: matches!(end, ProcessEnd::Stopped),
         })
+    }
+
+    /// The attempt's plan: inputs placed and templates rendered, or why it cannot run.
+    async fn plan(
+        &self,
+        u: &Unit<'_>,
+        files: &AttemptFiles,
+        inputs: &[Input],
+    ) -> Result<AttemptPlan, String> {
+        let mut ctx = u.ctx.clone();
+        AttemptPlan::new(
+            &PlanInputs {
+                wf: &self.wf,
+                step: u.step,
+                store: Some(&self.store),
+                inputs,
+                files,
+                run_id: &self.run_id,
+                node: u.node,
+                // Locally a secret is read from the host environment variable of the same name.
+                secret_hint: "on the local runtime set it in the environment of `couler run`",
+                work_dir_on_host: self.runtime == Runtime::Host,
+            },
+            &mut ctx,
+        )
+        .await
+    }
+
+    /// With a container engine and an image, wraps the process in a container run with the
+    /// step's mounts and limits.
+    fn in_container(
+        &self,
+        step: &Step,
+        node: &str,
+        work: &std::path::Path,
+        script: Option<&std::path::Path>,
+        spec: &mut runner::ProcessSpec,
+    ) {
+        let (Some(engine), Some(image)) = (self.runtime.engine(), self.wf.effective_image(step))
+        else {
+            return;
+        };
+        let c = runner::ContainerRef::of_step(engine, &self.run_id, node);
+        let limits = self.wf.effective_resources(step).map(|r| &r.limits);
+        let mounts = crate::paths::step_mounts(step, work);
+        spec.argv = runner::container_argv(&runner::ContainerSpec {
+            container: &c,
+            image,
+            work_dir: work,
+            script,
+            mounts: &mounts,
+            env: &spec.env,
+            cpu_limit: limits.and_then(|l| l.cpu.as_ref()).map(|q| q.value()),
+            memory_limit_bytes: limits
+                .and_then(|l| l.memory.as_ref())
+                .map(|q| q.value() as u64),
+            command: &spec.argv,
+        });
+        spec.container = Some(c);
     }
 }
 
@@ -823,4 +828,17 @@ struct Attempt {
     cpu_seconds: Option<f64>,
     /// It ended because the run was stopped: not retried.
     stopped: bool,
+}
+
+impl Attempt {
+    /// An attempt that ended in `Error` before its process ran.
+    fn failed(msg: &str, started: f64) -> Attempt {
+        Attempt {
+            outcome: Outcome::new(StepStatus::Error, msg.to_string()),
+            started,
+            peak_rss_kb: None,
+            cpu_seconds: None,
+            stopped: false,
+        }
+    }
 }

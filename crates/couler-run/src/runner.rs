@@ -154,6 +154,24 @@ pub enum ProcessEnd {
     Error(String),
 }
 
+impl ProcessEnd {
+    /// Peak memory (KiB) and CPU seconds of a process that ran; none when it did not.
+    pub fn usage(&self) -> (Option<i64>, Option<f64>) {
+        match self {
+            ProcessEnd::Exited {
+                peak_rss_kb,
+                cpu_seconds,
+                ..
+            }
+            | ProcessEnd::TimedOut {
+                peak_rss_kb,
+                cpu_seconds,
+            } => (Some(*peak_rss_kb), Some(*cpu_seconds)),
+            ProcessEnd::Stopped | ProcessEnd::Error(_) => (None, None),
+        }
+    }
+}
+
 /// How long a stopped step gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
