@@ -268,23 +268,6 @@ pub async fn run_process(
     let logs = [spec.stdout.clone(), spec.stderr.clone()];
     let reaper = pump_and_reap(pid, pipes, logs, cgroup.as_ref());
     tokio::pin!(reaper);
-    let timeout = async {
-        match spec.timeout {
-            Some(t) => tokio::time::sleep(t).await,
-            None => std::future::pending().await,
-        }
-    };
-    let stopped = async {
-        loop {
-            if *stop.borrow_and_update() {
-                return;
-            }
-            if stop.changed().await.is_err() {
-                // The sender is gone: nobody can stop us any more.
-                std::future::pending::<()>().await;
-            }
-        }
-    };
     enum Why {
         Done(std::io::Result<Reaped>),
         Timeout,
@@ -292,52 +275,44 @@ pub async fn run_process(
     }
     let why = tokio::select! {
         r = &mut reaper => Why::Done(r),
-        _ = timeout => Why::Timeout,
-        _ = stopped => Why::Stop,
+        _ = after(spec.timeout) => Why::Timeout,
+        _ = stop_requested(&mut stop) => Why::Stop,
     };
     let reaped = match why {
         Why::Done(r) => r,
-        Why::Timeout | Why::Stop => {
-            kill_group(pid, libc::SIGTERM);
-            let reaped = async {
-                match tokio::time::timeout(STOP_GRACE, &mut reaper).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        kill_group(pid, libc::SIGKILL);
-                        reaper.as_mut().await
-                    }
-                }
+        Why::Timeout => {
+            let r = terminate(pid, reaper, spec.container.as_ref()).await;
+            let (peak_rss_kb, cpu_seconds) = match r {
+                Ok(x) => (rss.step_peak_kb(x.rss_kb), x.cpu),
+                Err(_) => (0, 0.0),
             };
-            // The engine stops the container alongside (its client may exit first), while the
-            // pump goes on draining the client's output.
-            let container_stopped = async {
-                if let Some(c) = &spec.container {
-                    c.stop(STOP_GRACE).await;
-                }
+            return ProcessEnd::TimedOut {
+                peak_rss_kb,
+                cpu_seconds,
             };
-            let (r, ()) = tokio::join!(reaped, container_stopped);
-            if matches!(why, Why::Stop) {
-                // A step that still ends cleanly (exit 0) in its grace period succeeded: its
-                // outcome and outputs are kept, and `resume` does not run it again.
-                let clean = r
-                    .as_ref()
-                    .is_ok_and(|x| x.log_error.is_none() && exit_code(x.status) == 0);
-                if !clean {
-                    return ProcessEnd::Stopped;
-                }
-                r
-            } else {
-                let (peak_rss_kb, cpu_seconds) = match r {
-                    Ok(x) => (rss.step_peak_kb(x.rss_kb), x.cpu),
-                    Err(_) => (0, 0.0),
-                };
-                return ProcessEnd::TimedOut {
-                    peak_rss_kb,
-                    cpu_seconds,
-                };
+        }
+        Why::Stop => {
+            let r = terminate(pid, reaper, spec.container.as_ref()).await;
+            // A step that still ends cleanly (exit 0) in its grace period succeeded: its
+            // outcome and outputs are kept, and `resume` does not run it again.
+            let clean = r
+                .as_ref()
+                .is_ok_and(|x| x.log_error.is_none() && exit_code(x.status) == 0);
+            if !clean {
+                return ProcessEnd::Stopped;
             }
+            r
         }
     };
+    waited_end(reaped, &rss, argv0)
+}
+
+/// How a process that was waited for (not timed out, not stopped) ended.
+fn waited_end(
+    reaped: std::io::Result<Reaped>,
+    rss: &crate::rss::PeakRss,
+    argv0: &str,
+) -> ProcessEnd {
     match reaped {
         Ok(Reaped {
             log_error: Some(m), ..
@@ -349,6 +324,53 @@ pub async fn run_process(
         },
         Err(e) => ProcessEnd::Error(format!("cannot wait for `{argv0}`: {e}")),
     }
+}
+
+/// Completes after `timeout`; never without one.
+async fn after(timeout: Option<Duration>) {
+    match timeout {
+        Some(t) => tokio::time::sleep(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes when the run is stopped; never once nobody can stop it (the sender is gone).
+async fn stop_requested(stop: &mut watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Stops the step's process group: SIGTERM, then SIGKILL after [`STOP_GRACE`]; the engine
+/// stops the container alongside (its client may exit first), while the pump goes on draining
+/// the client's output. Returns what `reaper` reaped.
+async fn terminate(
+    pid: i32,
+    mut reaper: std::pin::Pin<&mut impl Future<Output = std::io::Result<Reaped>>>,
+    container: Option<&ContainerRef>,
+) -> std::io::Result<Reaped> {
+    kill_group(pid, libc::SIGTERM);
+    let reaped = async {
+        match tokio::time::timeout(STOP_GRACE, reaper.as_mut()).await {
+            Ok(r) => r,
+            Err(_) => {
+                kill_group(pid, libc::SIGKILL);
+                reaper.as_mut().await
+            }
+        }
+    };
+    let container_stopped = async {
+        if let Some(c) = container {
+            c.stop(STOP_GRACE).await;
+        }
+    };
+    let (r, ()) = tokio::join!(reaped, container_stopped);
+    r
 }
 
 /// A step's process just started: not yet waited for (the pump reaps it and reads its
