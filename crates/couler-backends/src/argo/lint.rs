@@ -15,7 +15,6 @@ pub fn lint(doc: &Value) -> Vec<String> {
     } else {
         &doc["spec"]
     };
-    let mut problems = Vec::new();
     let templates: HashMap<&str, &Value> = spec["templates"]
         .as_array()
         .map(|ts| {
@@ -28,6 +27,25 @@ pub fn lint(doc: &Value) -> Vec<String> {
         .as_array()
         .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
         .unwrap_or_default();
+    let mut problems = entry_problems(doc, spec, &templates);
+    for (name, t) in &templates {
+        let ctx = Ctx {
+            name,
+            template: t,
+            globals: &globals,
+            templates: &templates,
+        };
+        ctx.body_problems(&mut problems);
+        for (prefix, tasks) in task_lists(t) {
+            ctx.task_list_problems(prefix, &tasks, &mut problems);
+        }
+    }
+    problems
+}
+
+/// The entrypoint (required but in a `WorkflowTemplate`) and `onExit` name templates.
+fn entry_problems(doc: &Value, spec: &Value, templates: &HashMap<&str, &Value>) -> Vec<String> {
+    let mut problems = Vec::new();
     for key in ["entrypoint", "onExit"] {
         if let Some(n) = spec[key].as_str()
             && !templates.contains_key(n)
@@ -37,77 +55,6 @@ pub fn lint(doc: &Value) -> Vec<String> {
     }
     if spec["entrypoint"].as_str().is_none() && doc["kind"] != "WorkflowTemplate" {
         problems.push("no entrypoint".into());
-    }
-    for (name, t) in &templates {
-        let ctx = Ctx {
-            template: t,
-            globals: &globals,
-            templates: &templates,
-        };
-        // Template-body tags.
-        for field in ["container", "script", "resource", "suspend"] {
-            if !t[field].is_null() {
-                let mut strings = Vec::new();
-                collect_strings(&t[field], &mut strings);
-                for s in strings {
-                    for tag in tags(s) {
-                        if !ctx.body_tag_ok(tag) {
-                            problems.push(format!(
-                                "template `{name}`: `{{{{{tag}}}}}` does not resolve"
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        for (prefix, tasks) in task_lists(t) {
-            let names: BTreeSet<&str> = tasks.iter().filter_map(|x| x["name"].as_str()).collect();
-            for task in &tasks {
-                let tname = task["name"].as_str().unwrap_or("?");
-                match task["template"].as_str() {
-                    Some(tt) if templates.contains_key(tt) => {}
-                    Some(tt) => problems.push(format!(
-                        "template `{name}`, task `{tname}`: template `{tt}` does not exist"
-                    )),
-                    None => {
-                        problems.push(format!("template `{name}`, task `{tname}`: no template"))
-                    }
-                }
-                let looped = !task["withItems"].is_null()
-                    || !task["withParam"].is_null()
-                    || !task["withSequence"].is_null();
-                let mut strings = Vec::new();
-                for f in ["arguments", "when", "withParam"] {
-                    collect_strings(&task[f], &mut strings);
-                }
-                for s in strings {
-                    for tag in tags(s) {
-                        if !ctx.task_tag_ok(tag, prefix, &names, &tasks, looped) {
-                            problems.push(format!(
-                                "template `{name}`, task `{tname}`: `{{{{{tag}}}}}` does not resolve"
-                            ));
-                        }
-                    }
-                }
-                // Arguments must match the called template's inputs.
-                if let Some(called) = task["template"].as_str().and_then(|tt| templates.get(tt)) {
-                    let declared = names_of(&called["inputs"]["parameters"]);
-                    let given = names_of(&task["arguments"]["parameters"]);
-                    for d in declared.difference(&given) {
-                        problems.push(format!(
-                            "template `{name}`, task `{tname}`: input parameter `{d}` is not given"
-                        ));
-                    }
-                }
-            }
-            if prefix == "tasks"
-                && let Some(c) = cycle(&tasks)
-            {
-                problems.push(format!(
-                    "template `{name}`: tasks form a cycle through `{c}`"
-                ));
-            }
-        }
     }
     problems
 }
@@ -159,7 +106,9 @@ pub fn tags(s: &str) -> Vec<&str> {
     out
 }
 
+/// The template under check and what its tags may name.
 struct Ctx<'a> {
+    name: &'a str,
     template: &'a Value,
     globals: &'a BTreeSet<&'a str>,
     templates: &'a HashMap<&'a str, &'a Value>,
@@ -175,6 +124,93 @@ const WORKFLOW_VARS: [&str; 6] = [
 ];
 
 impl Ctx<'_> {
+    /// Every tag in the template's body (`container`, `script`, `resource`, `suspend`) resolves.
+    fn body_problems(&self, problems: &mut Vec<String>) {
+        let (name, t) = (self.name, self.template);
+        for field in ["container", "script", "resource", "suspend"] {
+            if !t[field].is_null() {
+                let mut strings = Vec::new();
+                collect_strings(&t[field], &mut strings);
+                for s in strings {
+                    for tag in tags(s) {
+                        if !self.body_tag_ok(tag) {
+                            problems.push(format!(
+                                "template `{name}`: `{{{{{tag}}}}}` does not resolve"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The DAG's tasks (`prefix` `tasks`) or the steps' (`steps`): each task checked, and DAG
+    /// tasks acyclic.
+    fn task_list_problems(&self, prefix: &str, tasks: &[&Value], problems: &mut Vec<String>) {
+        let names: BTreeSet<&str> = tasks.iter().filter_map(|x| x["name"].as_str()).collect();
+        for task in tasks {
+            self.task_problems(prefix, &names, tasks, task, problems);
+        }
+        if prefix == "tasks"
+            && let Some(c) = cycle(tasks)
+        {
+            problems.push(format!(
+                "template `{}`: tasks form a cycle through `{c}`",
+                self.name
+            ));
+        }
+    }
+
+    /// One task: its template exists, its tags resolve, it gives every input the called
+    /// template declares.
+    fn task_problems(
+        &self,
+        prefix: &str,
+        names: &BTreeSet<&str>,
+        tasks: &[&Value],
+        task: &Value,
+        problems: &mut Vec<String>,
+    ) {
+        let name = self.name;
+        let tname = task["name"].as_str().unwrap_or("?");
+        match task["template"].as_str() {
+            Some(tt) if self.templates.contains_key(tt) => {}
+            Some(tt) => problems.push(format!(
+                "template `{name}`, task `{tname}`: template `{tt}` does not exist"
+            )),
+            None => problems.push(format!("template `{name}`, task `{tname}`: no template")),
+        }
+        let looped = !task["withItems"].is_null()
+            || !task["withParam"].is_null()
+            || !task["withSequence"].is_null();
+        let mut strings = Vec::new();
+        for f in ["arguments", "when", "withParam"] {
+            collect_strings(&task[f], &mut strings);
+        }
+        for s in strings {
+            for tag in tags(s) {
+                if !self.task_tag_ok(tag, prefix, names, tasks, looped) {
+                    problems.push(format!(
+                        "template `{name}`, task `{tname}`: `{{{{{tag}}}}}` does not resolve"
+                    ));
+                }
+            }
+        }
+        // Arguments must match the called template's inputs.
+        if let Some(called) = task["template"]
+            .as_str()
+            .and_then(|tt| self.templates.get(tt))
+        {
+            let declared = names_of(&called["inputs"]["parameters"]);
+            let given = names_of(&task["arguments"]["parameters"]);
+            for d in declared.difference(&given) {
+                problems.push(format!(
+                    "template `{name}`, task `{tname}`: input parameter `{d}` is not given"
+                ));
+            }
+        }
+    }
+
     fn global_ok(&self, tag: &str) -> bool {
         if WORKFLOW_VARS.contains(&tag) {
             return true;
