@@ -150,6 +150,22 @@ fn lint_catches_broken_documents() {
 }
 
 #[test]
+fn lint_reports_templates_in_document_order() {
+    let doc: Value = serde_norway::from_str(
+        "kind: WorkflowTemplate\nspec:\n  templates:\n  - {name: zeta, container: {args: ['{{inputs.parameters.z}}']}}\n  - {name: alpha, container: {args: ['{{inputs.parameters.a}}']}}\n  - {name: mid, container: {args: ['{{inputs.parameters.m}}']}}\n",
+    )
+    .unwrap();
+    let expected = ["zeta", "alpha", "mid"].map(|t| {
+        let p = &t[..1];
+        format!("template `{t}`: `{{{{inputs.parameters.{p}}}}}` does not resolve")
+    });
+    // Every call builds a new hash map: the order must not come from it.
+    for _ in 0..16 {
+        assert_eq!(argo::lint::lint(&doc), expected);
+    }
+}
+
+#[test]
 fn capability_matrix_lists_every_feature() {
     let table = couler_backends::capability_table(couler_backends::TableFormat::Text);
     for f in couler_backends::Feature::ALL {

@@ -15,7 +15,7 @@ pub fn lint(doc: &Value) -> Vec<String> {
     } else {
         &doc["spec"]
     };
-    let templates: HashMap<&str, &Value> = spec["templates"]
+    let named: Vec<(&str, &Value)> = spec["templates"]
         .as_array()
         .map(|ts| {
             ts.iter()
@@ -23,12 +23,16 @@ pub fn lint(doc: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
+    let templates: HashMap<&str, &Value> = named.iter().copied().collect();
     let globals: BTreeSet<&str> = spec["arguments"]["parameters"]
         .as_array()
         .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
         .unwrap_or_default();
     let mut problems = entry_problems(doc, spec, &templates);
-    for (name, t) in &templates {
+    // In document order, so equal documents give equal reports; of templates sharing a name,
+    // the one lookups see (the last).
+    let checked = named.iter().filter(|(n, t)| std::ptr::eq(templates[n], *t));
+    for &(name, t) in checked {
         let ctx = Ctx {
             name,
             template: t,
