@@ -161,37 +161,88 @@ fn task(name: &str, spec: &Value, p: &mut Vec<String>) {
     }
 }
 
-fn pipeline(name: &str, spec: &Value, tasks: &BTreeMap<&str, &Value>, p: &mut Vec<String>) {
-    let params: BTreeSet<&str> = names(&spec["params"]).into_iter().collect();
-    let workspaces: BTreeSet<&str> = names(&spec["workspaces"]).into_iter().collect();
+fn pipeline<'a>(
+    name: &'a str,
+    spec: &'a Value,
+    tasks: &BTreeMap<&str, &'a Value>,
+    p: &mut Vec<String>,
+) {
     let main: Vec<&Value> = spec["tasks"].as_array().into_iter().flatten().collect();
     let finally: Vec<&Value> = spec["finally"].as_array().into_iter().flatten().collect();
     if main.is_empty() {
         p.push(format!("Pipeline `{name}` has no tasks"));
     }
-    // Pipeline task name → its Task's declared results.
-    let mut results: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut order: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (is_finally, pt) in main
+    let all: Vec<(bool, &Value)> = main
         .iter()
         .map(|t| (false, *t))
         .chain(finally.iter().map(|t| (true, *t)))
-    {
+        .collect();
+    let mut pl = PipelineLint {
+        name,
+        params: names(&spec["params"]).into_iter().collect(),
+        workspaces: names(&spec["workspaces"]).into_iter().collect(),
+        main_names: main.iter().filter_map(|t| t["name"].as_str()).collect(),
+        results: BTreeMap::new(),
+        order: BTreeMap::new(),
+    };
+    // First every task's own declarations (its results are what later variables read), then
+    // what each one refers to.
+    for &(is_finally, pt) in &all {
+        pl.task(is_finally, pt, tasks, p);
+    }
+    for &(is_finally, pt) in &all {
+        pl.references(is_finally, pt, p);
+    }
+    if let Some(cycle) = cycle(&pl.order) {
+        p.push(format!(
+            "Pipeline `{name}`: the tasks form a cycle: {}",
+            cycle.join(" → ")
+        ));
+    }
+}
+
+/// One Pipeline under check: what its tasks may name, and what the first pass over them learnt.
+struct PipelineLint<'a> {
+    name: &'a str,
+    params: BTreeSet<&'a str>,
+    workspaces: BTreeSet<&'a str>,
+    main_names: BTreeSet<&'a str>,
+    /// Pipeline task name → its Task's declared results.
+    results: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    /// Pipeline task name → the tasks it runs after (`runAfter`, and the results it reads).
+    order: BTreeMap<&'a str, BTreeSet<&'a str>>,
+}
+
+impl<'a> PipelineLint<'a> {
+    fn here(&self, pt: &Value) -> String {
         let tn = pt["name"].as_str().unwrap_or("");
-        let here = format!("Pipeline `{name}`, task `{tn}`");
+        format!("Pipeline `{}`, task `{tn}`", self.name)
+    }
+
+    /// A pipeline task's name, its Task, the params and workspaces it binds, its `runAfter`.
+    fn task(
+        &mut self,
+        is_finally: bool,
+        pt: &'a Value,
+        tasks: &BTreeMap<&str, &'a Value>,
+        p: &mut Vec<String>,
+    ) {
+        let tn = pt["name"].as_str().unwrap_or("");
+        let here = self.here(pt);
         if !dns_label(tn) {
             p.push(format!("{here}: the name is not a DNS-1123 label"));
         }
-        if results.contains_key(tn) {
+        if self.results.contains_key(tn) {
             p.push(format!("{here}: the name is used twice"));
         }
         let task_ref = pt["taskRef"]["name"].as_str().unwrap_or("");
         let Some(t) = tasks.get(task_ref) else {
             p.push(format!("{here}: Task `{task_ref}` is not defined"));
-            continue;
+            return;
         };
         let ts = &t["spec"];
-        results.insert(tn, names(&ts["results"]).into_iter().collect());
+        self.results
+            .insert(tn, names(&ts["results"]).into_iter().collect());
         let mut given: BTreeSet<&str> = names(&pt["params"]).into_iter().collect();
         given.extend(names(&pt["matrix"]["params"]));
         check_params(
@@ -201,10 +252,23 @@ fn pipeline(name: &str, spec: &Value, tasks: &BTreeMap<&str, &Value>, p: &mut Ve
             &given,
             p,
         );
+        self.workspace_bindings(&here, pt, ts, p);
+        let after: BTreeSet<&str> = pt["runAfter"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if is_finally && !after.is_empty() {
+            p.push(format!("{here}: a finally task cannot have runAfter"));
+        }
+        self.order.entry(tn).or_default().extend(after);
+    }
+
+    /// Each workspace the task binds is the Pipeline's; each its Task declares is bound.
+    fn workspace_bindings(&self, here: &str, pt: &Value, ts: &Value, p: &mut Vec<String>) {
         let bound: BTreeSet<&str> = names(&pt["workspaces"]).into_iter().collect();
         for w in pt["workspaces"].as_array().into_iter().flatten() {
             let to = w["workspace"].as_str().unwrap_or("");
-            if !workspaces.contains(to) {
+            if !self.workspaces.contains(to) {
                 p.push(format!(
                     "{here}: workspace `{to}` is not a Pipeline workspace"
                 ));
@@ -215,25 +279,15 @@ fn pipeline(name: &str, spec: &Value, tasks: &BTreeMap<&str, &Value>, p: &mut Ve
                 p.push(format!("{here}: Task workspace `{w}` is not bound"));
             }
         }
-        let after: BTreeSet<&str> = pt["runAfter"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        if is_finally && !after.is_empty() {
-            p.push(format!("{here}: a finally task cannot have runAfter"));
-        }
-        order.entry(tn).or_default().extend(after);
     }
-    let main_names: BTreeSet<&str> = main.iter().filter_map(|t| t["name"].as_str()).collect();
-    for (is_finally, pt) in main
-        .iter()
-        .map(|t| (false, *t))
-        .chain(finally.iter().map(|t| (true, *t)))
-    {
+
+    /// `runAfter` names main tasks; every `$(…)` in params, matrix and `when` is known here (a
+    /// result read orders the task after its producer).
+    fn references(&mut self, is_finally: bool, pt: &'a Value, p: &mut Vec<String>) {
         let tn = pt["name"].as_str().unwrap_or("");
-        let here = format!("Pipeline `{name}`, task `{tn}`");
-        for a in order.get(tn).cloned().unwrap_or_default() {
-            if !main_names.contains(a) {
+        let here = self.here(pt);
+        for a in self.order.get(tn).cloned().unwrap_or_default() {
+            if !self.main_names.contains(a) {
                 p.push(format!("{here}: runAfter `{a}` is not a task"));
             }
         }
@@ -243,9 +297,16 @@ fn pipeline(name: &str, spec: &Value, tasks: &BTreeMap<&str, &Value>, p: &mut Ve
         }
         for text in all {
             for var in variables(text) {
-                match pipeline_var(var, is_finally, &params, &main_names, &results) {
+                let read = pipeline_var(
+                    var,
+                    is_finally,
+                    &self.params,
+                    &self.main_names,
+                    &self.results,
+                );
+                match read {
                     Some(Some(t)) if !is_finally => {
-                        order.entry(tn).or_default().insert(t);
+                        self.order.entry(tn).or_default().insert(t);
                     }
                     Some(_) => {}
                     None => p.push(format!(
@@ -254,12 +315,6 @@ fn pipeline(name: &str, spec: &Value, tasks: &BTreeMap<&str, &Value>, p: &mut Ve
                 }
             }
         }
-    }
-    if let Some(cycle) = cycle(&order) {
-        p.push(format!(
-            "Pipeline `{name}`: the tasks form a cycle: {}",
-            cycle.join(" → ")
-        ));
     }
 }
 
