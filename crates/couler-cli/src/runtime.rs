@@ -750,19 +750,7 @@ pub fn logs(args: LogsArgs) -> u8 {
                 dir.display()
             )));
         }
-        // A mapped step's logs are its instances' (`train[0]`, …); its own row has none.
-        let find = |steps: Vec<couler_run::StepRecord>| {
-            let (instances, exact): (Vec<_>, Vec<_>) = steps
-                .into_iter()
-                .filter(|s| s.node == args.step || (s.step == args.step && s.node != s.step))
-                .partition(|s| s.node != args.step);
-            if instances.is_empty() {
-                exact
-            } else {
-                instances
-            }
-        };
-        let nodes = find(state.steps(&args.run_id)?);
+        let nodes = logged_nodes(state.steps(&args.run_id)?, &args.step);
         if nodes.is_empty() {
             return Err(Error::Invalid(format!(
                 "run `{}` has no step `{}` that started",
@@ -786,47 +774,11 @@ pub fn logs(args: LogsArgs) -> u8 {
                     s.node
                 );
             }
-            if !args.follow {
-                if let Some((out, err)) = s.log_dir.as_deref().map(log_files) {
-                    print_file(&out, 0);
-                    print_file_to_stderr(&err);
-                }
-                continue;
-            }
-            // Follow: print what is new every 200 ms until the step is no longer Running, or
-            // its run was interrupted (its executor is gone: the row stays Running). The
-            // step's row names its running attempt's directory (none before its first process
-            // starts); a retry names a new one, which is followed from its start.
-            let mut followed: Option<(String, u64)> = None;
-            loop {
-                let now = state.steps(&args.run_id)?;
-                let row = now.iter().find(|r| r.node == s.node);
-                let still = row.is_some_and(|r| r.status == StepStatus::Running.as_str())
-                    && state
-                        .run(&args.run_id)?
-                        .is_some_and(|r| r.status != couler_run::INTERRUPTED);
-                if let Some(d) = row.and_then(|r| r.log_dir.clone()) {
-                    let pos = match followed.take() {
-                        Some((prev, pos)) if prev == d => pos,
-                        Some((prev, pos)) => {
-                            // A retry started: the end of the attempt before it first.
-                            let (out, err) = log_files(&prev);
-                            print_file(&out, pos);
-                            print_file_to_stderr(&err);
-                            0
-                        }
-                        None => 0,
-                    };
-                    let pos = print_file(&log_files(&d).0, pos);
-                    followed = Some((d, pos));
-                }
-                if !still {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            if let Some((d, _)) = followed {
-                print_file_to_stderr(&log_files(&d).1);
+            if args.follow {
+                follow_logs(&state, &args.run_id, &s.node).await?;
+            } else if let Some((out, err)) = s.log_dir.as_deref().map(log_files) {
+                print_file(&out, 0);
+                print_file_to_stderr(&err);
             }
         }
         Ok(OK)
@@ -835,6 +787,59 @@ pub fn logs(args: LogsArgs) -> u8 {
         tell!("error: {e}");
         exit::of_error(&e)
     })
+}
+
+/// The rows whose logs `couler logs RUN STEP` prints: a mapped step's are its instances'
+/// (`train[0]`, …), since its own row has none; else the node named.
+fn logged_nodes(steps: Vec<couler_run::StepRecord>, step: &str) -> Vec<couler_run::StepRecord> {
+    let (instances, exact): (Vec<_>, Vec<_>) = steps
+        .into_iter()
+        .filter(|s| s.node == step || (s.step == step && s.node != s.step))
+        .partition(|s| s.node != step);
+    if instances.is_empty() {
+        exact
+    } else {
+        instances
+    }
+}
+
+/// Follows `node`'s logs: prints what is new every 200 ms until the step is no longer Running,
+/// or its run was interrupted (its executor is gone: the row stays Running). The step's row
+/// names its running attempt's directory (none before its first process starts); a retry
+/// names a new one, which is followed from its start.
+async fn follow_logs(state: &couler_run::State, run_id: &str, node: &str) -> Result<(), Error> {
+    let mut followed: Option<(String, u64)> = None;
+    loop {
+        let now = state.steps(run_id)?;
+        let row = now.iter().find(|r| r.node == node);
+        let still = row.is_some_and(|r| r.status == StepStatus::Running.as_str())
+            && state
+                .run(run_id)?
+                .is_some_and(|r| r.status != couler_run::INTERRUPTED);
+        if let Some(d) = row.and_then(|r| r.log_dir.clone()) {
+            let pos = match followed.take() {
+                Some((prev, pos)) if prev == d => pos,
+                Some((prev, pos)) => {
+                    // A retry started: the end of the attempt before it first.
+                    let (out, err) = log_files(&prev);
+                    print_file(&out, pos);
+                    print_file_to_stderr(&err);
+                    0
+                }
+                None => 0,
+            };
+            let pos = print_file(&log_files(&d).0, pos);
+            followed = Some((d, pos));
+        }
+        if !still {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if let Some((d, _)) = followed {
+        print_file_to_stderr(&log_files(&d).1);
+    }
+    Ok(())
 }
 
 /// The stdout and stderr logs of the attempt whose directory a step row records (either may
