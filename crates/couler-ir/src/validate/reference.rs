@@ -155,7 +155,10 @@ impl<'a> Validator<'a> {
             return;
         };
         match output {
-            StepOutput::Parameter(name) => self.output_parameter(site.path, target, source, name),
+            StepOutput::Parameter(name) => {
+                let declared = source.outputs.parameters.iter().map(|p| p.name.as_str());
+                self.declared_output(site.path, target, "parameter", name, declared)
+            }
             StepOutput::Artifact(name) => self.output_artifact(site, target, source, name),
             StepOutput::Result => self.process_output(
                 site.path,
@@ -219,19 +222,28 @@ impl<'a> Validator<'a> {
         source
     }
 
-    fn output_parameter(&mut self, path: &str, target: &str, source: &Step, name: &str) {
-        let declared = &source.outputs.parameters;
-        if !declared.iter().any(|p| p.name == name) {
-            let help = match suggest(name, declared.iter().map(|p| p.name.as_str())) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("declare `{name}` under step `{target}`'s `outputs.parameters`"),
-            };
-            self.err(
-                path,
-                format!("step `{target}` has no output parameter `{name}`"),
-                help,
-            );
+    /// `name` is among the outputs `declared` (each a `what`: `parameter` or `artifact`) of
+    /// step `target`; else says so, with the nearest name or where to declare it.
+    fn declared_output<'n>(
+        &mut self,
+        path: &str,
+        target: &str,
+        what: &str,
+        name: &str,
+        declared: impl Iterator<Item = &'n str> + Clone,
+    ) {
+        if declared.clone().any(|n| n == name) {
+            return;
         }
+        let help = match suggest(name, declared) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("declare `{name}` under step `{target}`'s `outputs.{what}s`"),
+        };
+        self.err(
+            path,
+            format!("step `{target}` has no output {what} `{name}`"),
+            help,
+        );
     }
 
     /// An output artifact: only an input artifact's `from` reads one, and it must exist.
@@ -247,18 +259,8 @@ impl<'a> Validator<'a> {
             );
             return;
         }
-        let declared = &source.outputs.artifacts;
-        if !declared.iter().any(|a| a.name == name) {
-            let help = match suggest(name, declared.iter().map(|a| a.name.as_str())) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("declare `{name}` under step `{target}`'s `outputs.artifacts`"),
-            };
-            self.err(
-                site.path,
-                format!("step `{target}` has no output artifact `{name}`"),
-                help,
-            );
-        }
+        let declared = source.outputs.artifacts.iter().map(|a| a.name.as_str());
+        self.declared_output(site.path, target, "artifact", name, declared);
     }
 
     /// `result` and `exitCode` exist only for steps that run a process.

@@ -68,7 +68,14 @@ impl Validator<'_> {
     fn check_depends_on(&mut self, at: StepAt) {
         for (i, d) in at.step.depends_on.iter().enumerate() {
             let path = at.at(&format!("dependsOn[{i}]"));
-            if at.is_exit {
+            if d == &at.step.name {
+                let who = if at.is_exit { "exit step" } else { "step" };
+                self.err(
+                    path,
+                    format!("{who} `{d}` depends on itself"),
+                    "remove it from its own `dependsOn`",
+                );
+            } else if at.is_exit {
                 self.exit_dependency(at.step, path, d);
             } else {
                 self.main_dependency(at.step, path, d);
@@ -76,15 +83,9 @@ impl Validator<'_> {
         }
     }
 
-    /// An exit step depends only on other exit steps, never on itself.
+    /// An exit step depends only on other exit steps.
     fn exit_dependency(&mut self, step: &Step, path: String, d: &str) {
-        if d == step.name {
-            self.err(
-                path,
-                format!("exit step `{d}` depends on itself"),
-                "remove it from its own `dependsOn`",
-            );
-        } else if !self.exit_steps.contains_key(d) {
+        if !self.exit_steps.contains_key(d) {
             // Declaration order, not the map's: ties must suggest the same name every run.
             let names = self.wf.on_exit.iter().map(|s| s.name.as_str());
             let help = match suggest(d, names) {
@@ -102,15 +103,9 @@ impl Validator<'_> {
         }
     }
 
-    /// A main step depends on a known step or group: not itself, not a group it belongs to.
+    /// A main step depends on a known step or group, not a group it belongs to.
     fn main_dependency(&mut self, step: &Step, path: String, d: &str) {
-        if d == step.name {
-            self.err(
-                path,
-                format!("step `{d}` depends on itself"),
-                "remove it from its own `dependsOn`",
-            );
-        } else if !self.steps.contains_key(d) && !self.groups.contains_key(d) {
+        if !self.steps.contains_key(d) && !self.groups.contains_key(d) {
             let help = self.unknown_step_help(d);
             self.err(path, format!("`dependsOn` names unknown step `{d}`"), help);
         } else if self
