@@ -857,4 +857,17 @@ mod tests {
         let printed = e.to_string();
         assert_eq!(Expr::parse(&printed).unwrap(), e);
     }
+
+    #[test]
+    fn an_unknown_escape_is_refused_not_read_as_its_letter() {
+        // JSON's `\u00e9` is not an escape here: read as `u00e9`, it compared other text.
+        let err = Expr::parse(r#"params.p == "caf\u00e9""#).unwrap_err();
+        assert!(err.contains("unknown escape `\\u` at column 17"), "{err}");
+        assert!(err.contains("\\u{HEX}"), "{err}");
+        let ok = Expr::parse(r#"params.p == "caf\u{e9} \" \' \\""#).unwrap();
+        assert_eq!(
+            ok,
+            Expr::compare(CmpOp::Eq, Reference::Param("p".into()), "café \" ' \\")
+        );
+    }
 }

@@ -139,8 +139,16 @@ impl Lexer<'_> {
             'n' => '\n',
             't' => '\t',
             'r' => '\r',
+            '"' | '\'' | '\\' => esc,
             'u' if self.peek(0) == Some('{') => self.unicode_escape()?,
-            other => other,
+            other => {
+                // Taking `\x` as `x` would read `\u00e9` (JSON's escape) as `u00e9`: other text.
+                return Err(format!(
+                    "unknown escape `\\{other}` at column {} of `{}`: the escapes are \\\" \\' \\\\ \\n \\t \\r and \\u{{HEX}}",
+                    Self::column(self.pos - 2),
+                    self.text
+                ));
+            }
         }))
     }
 
