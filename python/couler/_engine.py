@@ -26,6 +26,7 @@ __all__ = [
     "RunResult",
     "StepResult",
     "LocalSubmitter",
+    "submit_argo",
     "ArgumentError",
     "TARGETS",
 ]
@@ -289,3 +290,25 @@ class LocalSubmitter:
     def submit(self, spec, sources=None):
         return run_local(spec, sources, params=self.params, state_dir=self.state_dir,
                          parallelism=self.parallelism, use_cache=self.use_cache)
+
+
+def submit_argo(spec, namespace="default", kubeconfig=None, context=None, sources=None, server=None):
+    """Compiles the workflow for Argo and creates it on a cluster through the Kubernetes API,
+    as ``couler submit`` does; returns what was created: ``{"kind", "namespace", "name",
+    "uid"}``. ``kubeconfig`` (a path) and ``context`` choose the cluster and credentials
+    (default: ``$KUBECONFIG`` or ``~/.kube/config`` and its current context, else the pod's
+    service account); ``server`` talks to an API server URL directly (``kubectl proxy``).
+    ``namespace=None`` uses the context's."""
+    for name, value in (("namespace", namespace), ("context", context), ("server", server)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError("{} must be a str or None, got {}".format(name, type(value).__name__))
+    created = _call(
+        sources,
+        _native.submit_argo,
+        _spec_json(spec),
+        namespace,
+        None if kubeconfig is None else os.fspath(kubeconfig),
+        context,
+        server,
+    )
+    return json.loads(created)

@@ -246,3 +246,96 @@ def test_ctrl_c_stops_the_run_like_couler_stop(tmp_path):
     assert "interrupted" in out
     assert time.time() - began < 15  # SIGTERM (then SIGKILL after the grace), not 60 s
     assert marker.exists()
+
+
+class _ApiStandIn:
+    """A loopback stand-in for the Kubernetes API server (no real one runs here), as
+    crates/couler-cli/tests/support/fake_api.rs: it accepts the created object, names it, and
+    logs every request."""
+
+    def __init__(self, reply_code=201):
+        import http.server
+        import json
+        import threading
+
+        log = self.log = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                log.append(("POST", self.path.split("?")[0], json.loads(raw)))
+                body = json.loads(raw)
+                if reply_code == 201:
+                    body["metadata"]["name"] = body["metadata"].get("generateName", "x-") + "abc12"
+                    body["metadata"]["uid"] = "0b7f-uid"
+                    reply = body
+                else:
+                    reply = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                             "message": "workflows is forbidden", "reason": "Forbidden", "code": reply_code}
+                data = json.dumps(reply).encode()
+                self.send_response(reply_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:{}".format(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def kubeconfig(self, directory):
+        path = directory / "kubeconfig"
+        path.write_text(textwrap.dedent("""\
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: standin
+              cluster: {{server: "{url}"}}
+            users:
+            - name: standin
+              user: {{}}
+            contexts:
+            - name: standin
+              context: {{cluster: standin, user: standin, namespace: from-context}}
+            - name: other
+              context: {{cluster: standin, user: standin, namespace: other-ns}}
+            current-context: standin
+        """).format(url=self.url))
+        return path
+
+
+def test_submit_argo_creates_the_workflow_through_the_kubernetes_api(tmp_path):
+    api = _ApiStandIn()
+    try:
+        config = api.kubeconfig(tmp_path)
+        created = engine.submit_argo(HELLO, namespace="ml", kubeconfig=config)
+        assert created == {"kind": "Workflow", "namespace": "ml", "name": "hello-abc12", "uid": "0b7f-uid"}
+        method, path, body = api.log[0]
+        assert (method, path) == ("POST", "/apis/argoproj.io/v1alpha1/namespaces/ml/workflows")
+        assert body == engine.argo_workflow(HELLO)  # exactly what compile makes
+        # namespace=None: the context's; context= picks another context of the kubeconfig.
+        assert engine.submit_argo(HELLO, namespace=None, kubeconfig=config)["namespace"] == "from-context"
+        assert engine.submit_argo(HELLO, namespace=None, kubeconfig=config, context="other")["namespace"] == "other-ns"
+        assert api.log[2][1] == "/apis/argoproj.io/v1alpha1/namespaces/other-ns/workflows"
+    finally:
+        api.server.shutdown()
+
+
+def test_submit_argo_errors_name_the_cause(tmp_path):
+    api = _ApiStandIn(reply_code=403)
+    try:
+        with pytest.raises(engine.CoulerError, match="the API server refused the Workflow.*forbidden"):
+            engine.submit_argo(HELLO, kubeconfig=api.kubeconfig(tmp_path))
+    finally:
+        api.server.shutdown()
+    with pytest.raises(engine.CoulerError, match="cannot read kubeconfig"):
+        engine.submit_argo(HELLO, kubeconfig=tmp_path / "missing")
+    with pytest.raises(engine.ValidationError):
+        engine.submit_argo(workflow("bad", [{"name": "x"}]), kubeconfig=tmp_path / "missing")
+    # Only the first call reached the server, into the default namespace.
+    assert [(m, p) for m, p, _ in api.log] == [("POST", "/apis/argoproj.io/v1alpha1/namespaces/default/workflows")]

@@ -1,13 +1,12 @@
 //! `couler submit`: compile for Argo and create the document through the Kubernetes API
-//! (kube-rs), optionally watching the run to its end.
+//! (`couler_submit`), optionally watching the run to its end.
 
 use crate::input::load_or_report;
 use crate::say::{say, tell};
 use clap::{Args, ValueEnum};
 use couler_backends::Options;
 use couler_backends::argo::Argo;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
-use kube::{Client, Config};
+use couler_submit::{Cluster, Created};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -54,13 +53,6 @@ pub fn run(args: &SubmitArgs) -> u8 {
     let Some(yaml) = out.files.into_values().next() else {
         return crate::exit::INVALID;
     };
-    let obj: DynamicObject = match serde_norway::from_str(&yaml) {
-        Ok(o) => o,
-        Err(e) => {
-            tell!("error: the compiled document does not read back: {e}");
-            return crate::exit::INVALID;
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -71,7 +63,7 @@ pub fn run(args: &SubmitArgs) -> u8 {
             return crate::exit::INVALID;
         }
     };
-    match runtime.block_on(submit(args, obj)) {
+    match runtime.block_on(submit(args, &yaml)) {
         Ok(code) => code,
         Err(e) => {
             tell!("error: {e}");
@@ -80,35 +72,19 @@ pub fn run(args: &SubmitArgs) -> u8 {
     }
 }
 
-async fn submit(args: &SubmitArgs, obj: DynamicObject) -> Result<u8, String> {
-    let config = match &args.server {
-        Some(url) => Config::new(
-            url.parse()
-                .map_err(|e| format!("`{url}` is not a URL: {e}"))?,
-        ),
-        None => Config::infer()
-            .await
-            .map_err(|e| format!("no Kubernetes configuration found: {e}"))?,
+async fn submit(args: &SubmitArgs, yaml: &str) -> Result<u8, String> {
+    let cluster = Cluster {
+        namespace: args.namespace.clone(),
+        server: args.server.clone(),
+        ..Cluster::default()
     };
-    let namespace = args
-        .namespace
-        .clone()
-        .unwrap_or_else(|| config.default_namespace.clone());
-    let client = Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
-    let kind = obj
-        .types
-        .as_ref()
-        .map(|t| t.kind.clone())
-        .unwrap_or_else(|| "Workflow".into());
-    let plural = format!("{}s", kind.to_lowercase());
-    let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", &kind);
-    let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
-    let api: Api<DynamicObject> = Api::namespaced_with(client, &namespace, &resource);
-    let created = api
-        .create(&PostParams::default(), &obj)
-        .await
-        .map_err(|e| format!("the API server refused the {kind}: {e}"))?;
-    let name = created.metadata.name.clone().unwrap_or_default();
+    let submitted = couler_submit::create(&cluster, yaml).await?;
+    let Created {
+        kind,
+        namespace,
+        name,
+        ..
+    } = &submitted.created;
     say!("{kind} {namespace}/{name} created");
     if !args.watch {
         return Ok(crate::exit::OK);
@@ -117,24 +93,10 @@ async fn submit(args: &SubmitArgs, obj: DynamicObject) -> Result<u8, String> {
         say!("--watch follows Workflows only; a {kind} starts runs on its own");
         return Ok(crate::exit::OK);
     }
-    let mut last = String::new();
-    loop {
-        let current = api
-            .get(&name)
-            .await
-            .map_err(|e| format!("cannot read {namespace}/{name}: {e}"))?;
-        let phase = current.data["status"]["phase"]
-            .as_str()
-            .unwrap_or("Pending")
-            .to_string();
-        if phase != last {
-            say!("{name}: {phase}");
-            last = phase.clone();
-        }
-        match phase.as_str() {
-            "Succeeded" => return Ok(crate::exit::OK),
-            "Failed" | "Error" => return Ok(crate::exit::FAILED),
-            _ => tokio::time::sleep(Duration::from_secs_f64(args.poll_interval.max(0.01))).await,
-        }
-    }
+    let poll = Duration::from_secs_f64(args.poll_interval.max(0.01));
+    let phase = couler_submit::watch(&submitted, poll, |p| say!("{name}: {p}")).await?;
+    Ok(match phase.as_str() {
+        "Succeeded" => crate::exit::OK,
+        _ => crate::exit::FAILED,
+    })
 }

@@ -14,6 +14,7 @@
 mod load;
 mod lower;
 mod run;
+mod submit;
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -109,6 +110,26 @@ fn run_local(
     guard(|| run::run_local(py, spec_json, run))
 }
 
+/// Compiles for Argo and creates the document on a cluster; JSON of what was created.
+#[pyfunction]
+#[pyo3(signature = (spec_json, namespace, kubeconfig, context, server))]
+fn submit_argo(
+    py: Python<'_>,
+    spec_json: &str,
+    namespace: Option<String>,
+    kubeconfig: Option<std::path::PathBuf>,
+    context: Option<String>,
+    server: Option<String>,
+) -> PyResult<String> {
+    let cluster = couler_submit::Cluster {
+        namespace,
+        server,
+        kubeconfig,
+        context,
+    };
+    guard(|| submit::submit_argo(py, spec_json, cluster))
+}
+
 /// A test hook: panics, to show that no panic crosses into Python.
 #[pyfunction]
 fn _panic_for_test() -> PyResult<()> {
@@ -127,6 +148,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(argo_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(run_local, m)?)?;
+    m.add_function(wrap_pyfunction!(submit_argo, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     Ok(())
 }

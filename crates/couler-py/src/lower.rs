@@ -48,7 +48,8 @@ pub fn argo_workflow(spec_json: &str) -> PyResult<String> {
     Ok(doc.to_string())
 }
 
-fn lower(spec_json: &str, target: &str, options_json: &str) -> PyResult<Output> {
+/// The spec loaded and compiled for `target` with `options` (a JSON object).
+pub fn lower(spec_json: &str, target: &str, options_json: &str) -> PyResult<Output> {
     let (wf, _) = load::load(spec_json)?;
     if !TARGETS.contains(&target) {
         let hint = suggest(target, TARGETS)

@@ -1,0 +1,137 @@
+//! # couler-submit
+//!
+//! Creating a compiled Argo document (`Workflow`, `WorkflowTemplate`, `CronWorkflow`) through
+//! the Kubernetes API (kube-rs) and following a Workflow to its end: what `couler submit` and
+//! the Python SDK's `ArgoSubmitter` (`couler._engine.submit_argo`) share.
+//!
+//! The API server and credentials come from [`Cluster`]: an explicit server URL (`kubectl
+//! proxy`), a kubeconfig file and context, or, by default, kube's inference (`KUBECONFIG`,
+//! `~/.kube/config`, the pod's service account).
+
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where to submit: which API server, with which credentials, into which namespace.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    /// The namespace; `None`: the kubeconfig context's, else `default`.
+    pub namespace: Option<String>,
+    /// Talk to this API server URL (no credentials) instead of a kubeconfig's.
+    pub server: Option<String>,
+    /// Read this kubeconfig file instead of the inferred one.
+    pub kubeconfig: Option<PathBuf>,
+    /// Use this context of the kubeconfig instead of its current one.
+    pub context: Option<String>,
+}
+
+/// An object the API server created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub uid: Option<String>,
+}
+
+/// A created document's API handle, for [`watch`].
+pub struct Submitted {
+    pub created: Created,
+    api: Api<DynamicObject>,
+}
+
+impl Cluster {
+    async fn config(&self) -> Result<Config, String> {
+        if let Some(url) = &self.server {
+            let uri = url
+                .parse()
+                .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+            return Ok(Config::new(uri));
+        }
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        match &self.kubeconfig {
+            Some(path) => {
+                let file = Kubeconfig::read_from(path)
+                    .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+                Config::from_custom_kubeconfig(file, &options)
+                    .await
+                    .map_err(|e| format!("kubeconfig {}: {e}", path.display()))
+            }
+            None if self.context.is_some() => Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| format!("no usable kubeconfig: {e}")),
+            None => Config::infer()
+                .await
+                .map_err(|e| format!("no Kubernetes configuration found: {e}")),
+        }
+    }
+}
+
+/// Creates the Argo document `yaml` (as compiled by the Argo backend) on `cluster`.
+pub async fn create(cluster: &Cluster, yaml: &str) -> Result<Submitted, String> {
+    let obj: DynamicObject = serde_norway::from_str(yaml)
+        .map_err(|e| format!("the compiled document does not read back: {e}"))?;
+    let config = cluster.config().await?;
+    let namespace = cluster
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
+    let kind = obj
+        .types
+        .as_ref()
+        .map(|t| t.kind.clone())
+        .unwrap_or_else(|| "Workflow".into());
+    let plural = format!("{}s", kind.to_lowercase());
+    let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", &kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
+    let api: Api<DynamicObject> = Api::namespaced_with(client, &namespace, &resource);
+    let made = api
+        .create(&PostParams::default(), &obj)
+        .await
+        .map_err(|e| format!("the API server refused the {kind}: {e}"))?;
+    let created = Created {
+        kind,
+        namespace,
+        name: made.metadata.name.clone().unwrap_or_default(),
+        uid: made.metadata.uid.clone(),
+    };
+    Ok(Submitted { created, api })
+}
+
+/// Follows a created Workflow, polling every `poll`, calling `on_phase` with each new phase,
+/// until it ends; returns the final phase (`Succeeded`, `Failed` or `Error`).
+pub async fn watch(
+    submitted: &Submitted,
+    poll: Duration,
+    mut on_phase: impl FnMut(&str),
+) -> Result<String, String> {
+    let Created {
+        namespace, name, ..
+    } = &submitted.created;
+    let mut last = String::new();
+    loop {
+        let current = submitted
+            .api
+            .get(name)
+            .await
+            .map_err(|e| format!("cannot read {namespace}/{name}: {e}"))?;
+        let phase = current.data["status"]["phase"]
+            .as_str()
+            .unwrap_or("Pending")
+            .to_string();
+        if phase != last {
+            on_phase(&phase);
+            last = phase.clone();
+        }
+        if matches!(phase.as_str(), "Succeeded" | "Failed" | "Error") {
+            return Ok(phase);
+        }
+        tokio::time::sleep(poll).await;
+    }
+}

@@ -1,0 +1,38 @@
+"""Type stubs of ``couler._native``, the Rust core (crates/couler-py). Use ``couler._engine``:
+these functions take and return JSON text."""
+
+from typing import List, Optional, Tuple
+
+class CoulerError(Exception):
+    """Base of every error Couler raises."""
+
+class InvalidSpec(CoulerError):
+    """The spec is refused; ``args[0]`` is its diagnostics as JSON."""
+
+class CompileError(CoulerError):
+    """The engine cannot express the workflow (the message says why and what to do instead)."""
+
+class InvalidArgument(CoulerError):
+    """An argument other than the spec is wrong."""
+
+def spec_yaml(spec_json: str) -> str: ...
+def validate(spec_json: str) -> str: ...
+def compile(spec_json: str, target: str, options_json: str) -> str: ...
+def argo_workflow(spec_json: str) -> str: ...
+def run_local(
+    spec_json: str,
+    params: List[Tuple[str, str]],
+    state_dir: Optional[str],
+    parallelism: Optional[int],
+    use_cache: bool,
+    runtime: str,
+    spec_dir: Optional[str],
+) -> str: ...
+def _panic_for_test() -> None: ...
+def submit_argo(
+    spec_json: str,
+    namespace: Optional[str],
+    kubeconfig: Optional[str],
+    context: Optional[str],
+    server: Optional[str],
+) -> str: ...
