@@ -10,6 +10,7 @@ module maps each to the user's Python line (the longest matching prefix).
 import json
 import os
 import tempfile
+import warnings
 
 from couler import _native
 
@@ -28,6 +29,7 @@ __all__ = [
     "LocalSubmitter",
     "submit_argo",
     "ArgumentError",
+    "CoulerWarning",
     "TARGETS",
 ]
 
@@ -121,6 +123,10 @@ def _call(sources, fn, *args):
         raise ArgumentError(e.args[0]) from None
 
 
+class CoulerWarning(UserWarning):
+    """What ``couler compile`` prints as a warning (the workflow still compiles)."""
+
+
 class ArgumentError(CoulerError, ValueError):
     """An argument other than the spec is wrong (an unknown target, an option for another one)."""
 
@@ -148,6 +154,8 @@ def compile(spec, target, output_dir=None, sources=None, **options):
     given = {k: v for k, v in options.items() if v is not None}
     out = json.loads(_call(sources, _native.compile, _spec_json(spec), target, json.dumps(given)))
     files = out["files"]
+    for text in out["warnings"]:
+        warnings.warn(text, CoulerWarning, stacklevel=2)
     if output_dir is not None:
         _write_all(os.fspath(output_dir), files)
     return files

@@ -339,3 +339,12 @@ def test_submit_argo_errors_name_the_cause(tmp_path):
         engine.submit_argo(workflow("bad", [{"name": "x"}]), kubeconfig=tmp_path / "missing")
     # Only the first call reached the server, into the default namespace.
     assert [(m, p) for m, p, _ in api.log] == [("POST", "/apis/argoproj.io/v1alpha1/namespaces/default/workflows")]
+
+
+def test_compile_warnings_are_python_warnings():
+    # Many steps with long arguments: an Argo Workflow over what Argo keeps in one object; the
+    # backend's warning (couler compile prints it) reaches Python as a CoulerWarning.
+    steps = [echo("s{}".format(i), "x" * 2000 + str(i)) for i in range(1200)]
+    with pytest.warns(engine.CoulerWarning, match="above what Argo stores in one object.*couler split"):
+        files = engine.compile(workflow("big", steps), "argo")
+    assert len(files["big.yaml"]) > 2_000_000
