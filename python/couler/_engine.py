@@ -110,17 +110,29 @@ def _spec_json(spec):
         raise TypeError("spec is not plain data (dicts, lists, str, numbers, bools, None): {}".format(e)) from None
 
 
-def _call(sources, fn, *args):
-    """Calls a native function, turning a refused spec into ``ValidationError``."""
+def _call(spec, sources, fn, *args):
+    """Calls a native function on the spec, turning a refused spec into ``ValidationError``."""
     if sources is not None and not isinstance(sources, dict):
         raise TypeError("sources must be a dict (spec path -> (file, line)), got {}".format(
             type(sources).__name__))
     try:
-        return fn(*args)
+        return fn(_spec_json(spec), *args)
     except _native.InvalidSpec as e:
         raise ValidationError(_diagnostics(e.args[0], sources)) from None
     except _native.InvalidArgument as e:
         raise ArgumentError(e.args[0]) from None
+
+
+def _check(name, value, types, what):
+    """``TypeError`` naming the argument unless ``value`` is None or of ``types`` (not bool
+    where an int is wanted)."""
+    if value is None or (isinstance(value, types) and not (isinstance(value, bool) and bool not in types)):
+        return value
+    raise TypeError("{} must be {}, got {}".format(name, what, type(value).__name__))
+
+
+def _path(value):
+    return None if value is None else os.fspath(value)
 
 
 class CoulerWarning(UserWarning):
@@ -133,13 +145,13 @@ class ArgumentError(CoulerError, ValueError):
 
 def spec_yaml(spec, sources=None):
     """The workflow as canonical Couler spec YAML (what ``couler fmt`` writes)."""
-    return _call(sources, _native.spec_yaml, _spec_json(spec))
+    return _call(spec, sources, _native.spec_yaml)
 
 
 def validate(spec, sources=None):
     """Checks the workflow as ``couler validate`` does: raises ``ValidationError`` when it is
     refused, else returns its warnings (a list of ``Diagnostic``)."""
-    return _diagnostics(_call(sources, _native.validate, _spec_json(spec)), sources)
+    return _diagnostics(_call(spec, sources, _native.validate), sources)
 
 
 def compile(spec, target, output_dir=None, sources=None, **options):
@@ -152,7 +164,7 @@ def compile(spec, target, output_dir=None, sources=None, **options):
         raise TypeError("target must be a str (one of {}), got {}".format(
             ", ".join(TARGETS), type(target).__name__))
     given = {k: v for k, v in options.items() if v is not None}
-    out = json.loads(_call(sources, _native.compile, _spec_json(spec), target, json.dumps(given)))
+    out = json.loads(_call(spec, sources, _native.compile, target, json.dumps(given)))
     files = out["files"]
     for text in out["warnings"]:
         warnings.warn(text, CoulerWarning, stacklevel=2)
@@ -192,7 +204,7 @@ def _remove(path):
 
 def argo_workflow(spec, sources=None):
     """The Argo Workflow manifest of the workflow, as a dict."""
-    return json.loads(_call(sources, _native.argo_workflow, _spec_json(spec)))
+    return json.loads(_call(spec, sources, _native.argo_workflow))
 
 
 class StepResult:
@@ -259,29 +271,13 @@ def run_local(spec, sources=None, *, params=None, state_dir=None, parallelism=No
     (runs, logs, artifacts, cache) goes to ``state_dir`` (default ``$COULER_STATE_DIR`` or
     ``.couler``). Ctrl-C stops the run as ``couler stop`` does (the exit handler still runs),
     then raises ``KeyboardInterrupt``."""
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise TypeError("params must be a dict (name -> value), got {}".format(type(params).__name__))
-    if parallelism is not None and (isinstance(parallelism, bool) or not isinstance(parallelism, int)):
-        raise TypeError("parallelism must be an int or None, got {}".format(type(parallelism).__name__))
-    if not isinstance(runtime, str):
-        raise TypeError("runtime must be a str (\"host\", \"docker\" or \"podman\"), got {}".format(
-            type(runtime).__name__))
-    if not isinstance(use_cache, bool):
-        raise TypeError("use_cache must be a bool, got {}".format(type(use_cache).__name__))
+    params = _check("params", params, (dict,), "a dict (name -> value)") or {}
+    _check("parallelism", parallelism, (int,), "an int or None")
+    _check("runtime", runtime, (str,), 'a str ("host", "docker" or "podman")')
+    _check("use_cache", use_cache, (bool,), "a bool")
     pairs = [(str(k), _param_text(k, v)) for k, v in params.items()]
-    report = _call(
-        sources,
-        _native.run_local,
-        _spec_json(spec),
-        pairs,
-        None if state_dir is None else os.fspath(state_dir),
-        parallelism,
-        use_cache,
-        runtime,
-        None if spec_dir is None else os.fspath(spec_dir),
-    )
+    report = _call(spec, sources, _native.run_local, pairs, _path(state_dir), parallelism,
+                   use_cache, runtime, _path(spec_dir))
     return RunResult(json.loads(report))
 
 
@@ -308,15 +304,6 @@ def submit_argo(spec, namespace="default", kubeconfig=None, context=None, source
     service account); ``server`` talks to an API server URL directly (``kubectl proxy``).
     ``namespace=None`` uses the context's."""
     for name, value in (("namespace", namespace), ("context", context), ("server", server)):
-        if value is not None and not isinstance(value, str):
-            raise TypeError("{} must be a str or None, got {}".format(name, type(value).__name__))
-    created = _call(
-        sources,
-        _native.submit_argo,
-        _spec_json(spec),
-        namespace,
-        None if kubeconfig is None else os.fspath(kubeconfig),
-        context,
-        server,
-    )
+        _check(name, value, (str,), "a str or None")
+    created = _call(spec, sources, _native.submit_argo, namespace, _path(kubeconfig), context, server)
     return json.loads(created)
