@@ -348,3 +348,20 @@ def test_compile_warnings_are_python_warnings():
     with pytest.warns(engine.CoulerWarning, match="above what Argo stores in one object.*couler split"):
         files = engine.compile(workflow("big", steps), "argo")
     assert len(files["big.yaml"]) > 2_000_000
+
+
+def test_run_local_releases_the_gil(tmp_path):
+    # While a run waits on a 1-second step, other Python threads keep running.
+    import threading
+
+    spec = workflow("slow", [{"name": "nap", "container": {"image": "a", "command": ["sleep", "1"]}}])
+    results = []
+    runner = threading.Thread(target=lambda: results.append(engine.run_local(spec, state_dir=tmp_path)))
+    runner.start()
+    ticks = 0
+    while runner.is_alive():
+        ticks += 1
+        time.sleep(0.01)
+    runner.join()
+    assert results[0].status == "Succeeded"
+    assert ticks > 50  # about 100 with the GIL free; 1 or 2 if the run held it
