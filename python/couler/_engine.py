@@ -296,14 +296,31 @@ class LocalSubmitter:
                          parallelism=self.parallelism, use_cache=self.use_cache)
 
 
-def submit_argo(spec, namespace="default", kubeconfig=None, context=None, sources=None, server=None):
+def submit_argo(spec, namespace="default", kubeconfig=None, context=None, sources=None, server=None,
+                secrets=None):
     """Compiles the workflow for Argo and creates it on a cluster through the Kubernetes API,
     as ``couler submit`` does; returns what was created: ``{"kind", "namespace", "name",
     "uid"}``. ``kubeconfig`` (a path) and ``context`` choose the cluster and credentials
     (default: ``$KUBECONFIG`` or ``~/.kube/config`` and its current context, else the pod's
     service account); ``server`` talks to an API server URL directly (``kubectl proxy``).
-    ``namespace=None`` uses the context's."""
+    ``namespace=None`` uses the context's. ``secrets``: Kubernetes Secret manifests (dicts) the
+    workflow reads, created first in the same namespace unless one of that name is there."""
+    manifest = argo_workflow(spec, sources)
+    return submit_manifest(manifest, namespace, kubeconfig, context, server, secrets)
+
+
+def submit_manifest(manifest, namespace="default", kubeconfig=None, context=None, server=None,
+                    secrets=None):
+    """Creates an Argo document already compiled (a dict, as :func:`argo_workflow` returns)
+    and the ``secrets`` it reads on a cluster; arguments as :func:`submit_argo`."""
     for name, value in (("namespace", namespace), ("context", context), ("server", server)):
         _check(name, value, (str,), "a str or None")
-    created = _call(spec, sources, _native.submit_argo, namespace, _path(kubeconfig), context, server)
+    _check("manifest", manifest, (dict,), "a dict (an Argo document)")
+    if secrets is not None and not all(isinstance(s, dict) for s in secrets):
+        raise TypeError("secrets must be a list of Kubernetes Secret manifests (dicts)")
+    try:
+        created = _native.submit_manifest(json.dumps(manifest), namespace, _path(kubeconfig),
+                                          context, server, json.dumps(list(secrets or [])))
+    except _native.InvalidArgument as e:
+        raise ArgumentError(e.args[0]) from None
     return json.loads(created)

@@ -29,10 +29,11 @@ def run_local(
     spec_dir: Optional[str],
 ) -> str: ...
 def _panic_for_test() -> None: ...
-def submit_argo(
-    spec_json: str,
+def submit_manifest(
+    manifest_json: str,
     namespace: Optional[str],
     kubeconfig: Optional[str],
     context: Optional[str],
     server: Optional[str],
+    secrets_json: str,
 ) -> str: ...

@@ -4,8 +4,8 @@ Kubernetes API. Needs the ``kubernetes`` package (``pip install kubernetes``).""
 import logging
 import re
 
-from couler.core.constants import CronWorkflowCRD, WorkflowCRD
-from couler.core.errors import RecordingError
+from couler.core.constants import WorkflowCRD
+from couler.core.errors import RecordingError, UnsupportedFeature
 
 
 # The original chose a Python or a Go implementation with this variable; both submit the same
@@ -19,11 +19,22 @@ class _SubmitterImplTypes(object):
 
 
 class ArgoSubmitter(object):
+    """Creates the recorded workflow, and the secrets it reads, on a cluster through the
+    Kubernetes API (Couler's Rust client, as ``couler submit``: no Python Kubernetes package
+    needed). ``config_file`` and ``context`` pick the kubeconfig and its context (default:
+    ``$KUBECONFIG`` or ``~/.kube/config``, else the pod's service account)."""
+
     _default_submitter = None
 
     def __init__(self, namespace="default", config_file=None, context=None,
                  client_configuration=None, persist_config=True):
+        if client_configuration is not None:
+            raise UnsupportedFeature(
+                "a kubernetes-client `client_configuration`: give `config_file` and `context` "
+                "(a kubeconfig) instead")
         self.namespace = namespace
+        self.config_file = config_file
+        self.context = context
         self._config = (config_file, context, client_configuration, persist_config)
         self._clients = None
 
@@ -32,8 +43,8 @@ class ArgoSubmitter(object):
             try:
                 from kubernetes import client, config
             except ImportError:
-                raise RecordingError("ArgoSubmitter needs the `kubernetes` package: "
-                                     "pip install kubernetes (or run with LocalSubmitter)")
+                raise RecordingError("deleting a workflow needs the `kubernetes` package: "
+                                     "pip install kubernetes (or use kubectl delete)")
             try:
                 config.load_kube_config(*self._config)
             except Exception:
@@ -49,20 +60,18 @@ class ArgoSubmitter(object):
                              % (name, WorkflowCRD.NAME_PATTERN, WorkflowCRD.NAME_MAX_LENGTH))
 
     def submit(self, workflow_yaml, secrets=None):
-        custom, core, _ = self._api()
-        for secret in secrets or []:
-            if not secret.use_existing and not secret.dry_run:
-                existing = [s.metadata.name for s in
-                            core.list_namespaced_secret(namespace=self.namespace).items]
-                if secret.name not in existing:
-                    core.create_namespaced_secret(self.namespace, secret.to_yaml())
+        """Creates ``workflow_yaml`` (the Argo manifest, a dict) after the ``secrets`` it reads
+        (``couler.create_secret``'s; existing ones and ``use_existing``/``dry_run`` ones are
+        not created); returns ``{"kind", "namespace", "name", "uid"}`` of the workflow."""
+        from couler import _engine
+
         meta = workflow_yaml["metadata"]
         self.check_name(meta.get("name") or meta.get("generateName"))
-        plural = (WorkflowCRD.PLURAL if workflow_yaml["kind"] == WorkflowCRD.KIND
-                  else CronWorkflowCRD.PLURAL)
+        to_create = [s.to_yaml() for s in secrets or []
+                     if not s.use_existing and not s.dry_run]
         logging.info("Submitting workflow to Argo in namespace %s", self.namespace)
-        return custom.create_namespaced_custom_object(
-            WorkflowCRD.GROUP, WorkflowCRD.VERSION, self.namespace, plural, workflow_yaml)
+        return _engine.submit_manifest(workflow_yaml, self.namespace, self.config_file,
+                                       self.context, secrets=to_create)
 
     def delete(self, name):
         custom, _, client = self._api()

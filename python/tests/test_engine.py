@@ -253,7 +253,7 @@ class _ApiStandIn:
     crates/couler-cli/tests/support/fake_api.rs: it accepts the created object, names it, and
     logs every request."""
 
-    def __init__(self, reply_code=201):
+    def __init__(self, reply_code=201, exists=()):
         import http.server
         import json
         import threading
@@ -265,9 +265,14 @@ class _ApiStandIn:
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
-                log.append(("POST", self.path.split("?")[0], json.loads(raw)))
+                path = self.path.split("?")[0]
+                log.append(("POST", path, json.loads(raw)))
                 body = json.loads(raw)
-                if reply_code == 201:
+                code = 409 if body["metadata"].get("name") in exists else reply_code
+                if code == 409:
+                    reply = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                             "message": "already exists", "reason": "AlreadyExists", "code": 409}
+                elif code == 201:
                     body["metadata"]["name"] = body["metadata"].get("generateName", "x-") + "abc12"
                     body["metadata"]["uid"] = "0b7f-uid"
                     reply = body
@@ -275,7 +280,7 @@ class _ApiStandIn:
                     reply = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                              "message": "workflows is forbidden", "reason": "Forbidden", "code": reply_code}
                 data = json.dumps(reply).encode()
-                self.send_response(reply_code)
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -365,3 +370,31 @@ def test_run_local_releases_the_gil(tmp_path):
     runner.join()
     assert results[0].status == "Succeeded"
     assert ticks > 50  # about 100 with the GIL free; 1 or 2 if the run held it
+
+
+def test_argo_submitter_creates_the_secrets_then_the_workflow(tmp_path):
+    # The drop-in's ArgoSubmitter goes through the same Rust client as `couler submit`: the
+    # secrets a step reads first (an existing one kept, a use_existing one never sent), then
+    # the workflow, all into the submitter's namespace.
+    import couler
+
+    api = _ApiStandIn(exists={"kept"})
+    try:
+        couler._cleanup()
+        fresh = couler.create_secret({"TOKEN": "abc"})
+        kept = couler.create_secret({"KEY": "k"}, name="kept")
+        reused = couler.create_secret({"OTHER": "o"}, name="reused", use_existing=True)
+        for secret in (fresh, kept, reused):
+            couler.run_container(image="alpine:3.19", command=["env"], secret=secret)
+        created = couler.run(submitter=couler.ArgoSubmitter(
+            namespace="ml", config_file=str(api.kubeconfig(tmp_path))))
+        assert created["kind"] == "Workflow" and created["namespace"] == "ml"
+        posts = [(path, body["kind"], body["metadata"].get("name")) for _, path, body in api.log]
+        assert posts[:2] == [("/api/v1/namespaces/ml/secrets", "Secret", fresh),
+                             ("/api/v1/namespaces/ml/secrets", "Secret", "kept")]
+        assert posts[2][:2] == ("/apis/argoproj.io/v1alpha1/namespaces/ml/workflows", "Workflow")
+        assert len(posts) == 3
+        assert api.log[0][2]["data"] == {"TOKEN": "YWJj"}  # base64 of the value, never in the spec
+    finally:
+        api.server.shutdown()
+        couler._cleanup()

@@ -110,16 +110,18 @@ fn run_local(
     guard(|| run::run_local(py, spec_json, run))
 }
 
-/// Compiles for Argo and creates the document on a cluster; JSON of what was created.
+/// Creates an already compiled Argo document (after the secrets it reads) on a cluster; JSON
+/// of what was created.
 #[pyfunction]
-#[pyo3(signature = (spec_json, namespace, kubeconfig, context, server))]
-fn submit_argo(
+#[pyo3(signature = (manifest_json, namespace, kubeconfig, context, server, secrets_json))]
+fn submit_manifest(
     py: Python<'_>,
-    spec_json: &str,
+    manifest_json: &str,
     namespace: Option<String>,
     kubeconfig: Option<std::path::PathBuf>,
     context: Option<String>,
     server: Option<String>,
+    secrets_json: &str,
 ) -> PyResult<String> {
     let cluster = couler_submit::Cluster {
         namespace,
@@ -127,7 +129,7 @@ fn submit_argo(
         kubeconfig,
         context,
     };
-    guard(|| submit::submit_argo(py, spec_json, cluster))
+    guard(|| submit::submit_manifest(py, manifest_json, cluster, secrets_json))
 }
 
 /// A test hook: panics, to show that no panic crosses into Python.
@@ -148,7 +150,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(argo_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(run_local, m)?)?;
-    m.add_function(wrap_pyfunction!(submit_argo, m)?)?;
+    m.add_function(wrap_pyfunction!(submit_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     Ok(())
 }

@@ -1,26 +1,30 @@
-//! `submit_argo`: the workflow compiled for Argo and created on a cluster through the
-//! Kubernetes API, as `couler submit` does (`couler_submit`), the GIL released meanwhile.
+//! `submit_manifest`: a compiled Argo document (and the secrets it reads) created on a cluster
+//! through the Kubernetes API, as `couler submit` does (`couler_submit`), the GIL released
+//! meanwhile.
 
-use crate::{CoulerError, lower};
-use couler_submit::{Cluster, Created};
+use crate::{CoulerError, InvalidArgument};
+use couler_submit::{Cluster, Created, Secret};
 use pyo3::prelude::*;
 use serde_json::json;
 
-/// Submits the spec; JSON `{"kind", "namespace", "name", "uid"}` of the created object.
-pub fn submit_argo(py: Python<'_>, spec_json: &str, cluster: Cluster) -> PyResult<String> {
-    let out = lower::lower(spec_json, "argo", "{}")?;
-    let Some(yaml) = out.files.into_values().next() else {
-        return Err(CoulerError::new_err(
-            "internal error: the Argo backend made no document",
-        ));
-    };
+/// Creates `secrets_json` (a JSON list of Kubernetes Secrets) and then the Argo document
+/// `manifest` (YAML or JSON) on the cluster; JSON of what was created.
+pub fn submit_manifest(
+    py: Python<'_>,
+    manifest: &str,
+    cluster: Cluster,
+    secrets_json: &str,
+) -> PyResult<String> {
+    let secrets: Vec<Secret> = serde_json::from_str(secrets_json).map_err(|e| {
+        InvalidArgument::new_err(format!("secrets must be a list of Kubernetes Secrets: {e}"))
+    })?;
     let created = py.detach(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?;
         runtime.block_on(async {
-            couler_submit::create(&cluster, &yaml)
+            couler_submit::create_with_secrets(&cluster, manifest, &secrets)
                 .await
                 .map(|s| s.created)
         })

@@ -8,6 +8,8 @@
 //! proxy`), a kubeconfig file and context, or, by default, kube's inference (`KUBECONFIG`,
 //! `~/.kube/config`, the pod's service account).
 
+/// A Kubernetes Secret, as [`create_with_secrets`] takes them.
+pub use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -74,6 +76,16 @@ impl Cluster {
 
 /// Creates the Argo document `yaml` (as compiled by the Argo backend) on `cluster`.
 pub async fn create(cluster: &Cluster, yaml: &str) -> Result<Submitted, String> {
+    create_with_secrets(cluster, yaml, &[]).await
+}
+
+/// Creates the `secrets` the document reads (the Python SDK's `couler.create_secret`) in its
+/// namespace, keeping any that already exists there by name, then the Argo document `yaml`.
+pub async fn create_with_secrets(
+    cluster: &Cluster,
+    yaml: &str,
+    secrets: &[Secret],
+) -> Result<Submitted, String> {
     let obj: DynamicObject = serde_norway::from_str(yaml)
         .map_err(|e| format!("the compiled document does not read back: {e}"))?;
     let config = cluster.config().await?;
@@ -82,6 +94,10 @@ pub async fn create(cluster: &Cluster, yaml: &str) -> Result<Submitted, String> 
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
     let client = Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
+    let secret_api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    for secret in secrets {
+        create_secret(&secret_api, secret).await?;
+    }
     let kind = obj
         .types
         .as_ref()
@@ -102,6 +118,17 @@ pub async fn create(cluster: &Cluster, yaml: &str) -> Result<Submitted, String> 
         uid: made.metadata.uid.clone(),
     };
     Ok(Submitted { created, api })
+}
+
+/// Creates one secret; one of that name already there is kept (the submitter never overwrites
+/// credentials someone else put there).
+async fn create_secret(api: &Api<Secret>, secret: &Secret) -> Result<(), String> {
+    let name = secret.metadata.name.as_deref().unwrap_or_default();
+    match api.create(&PostParams::default(), secret).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(e) => Err(format!("the API server refused the Secret `{name}`: {e}")),
+    }
 }
 
 /// Follows a created Workflow, polling every `poll`, calling `on_phase` with each new phase,
