@@ -27,6 +27,7 @@ fn step(name: String, deps: Vec<String>, i: usize) -> Step {
             ],
             args: Vec::new(),
             working_dir: None,
+            daemon: false,
         }),
     );
     s.depends_on = deps;

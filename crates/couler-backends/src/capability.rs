@@ -54,6 +54,7 @@ features! {
     JobMpi => "job-mpi", "MPI distributed jobs (MPIJob)";
     SubWorkflow => "sub-workflow", "sub-workflow steps";
     Suspend => "suspend", "suspend steps";
+    Daemon => "daemon", "daemon steps (`container.daemon`: a service that runs beside the later steps)";
     Params => "params", "workflow parameters";
     ParameterPassing => "parameter-passing", "output parameters read by other steps";
     ArtifactPassing => "artifact-passing", "artifacts passed between steps";
@@ -139,6 +140,9 @@ fn step_features(wf: &Workflow, mapped: &HashSet<&str>, step: &Step, out: &mut B
         });
     };
     add(kind_feature(&step.kind));
+    if step.is_daemon() {
+        add(Feature::Daemon);
+    }
     if step.when.is_some() {
         add(Feature::When);
     }
@@ -207,6 +211,7 @@ fn step_features(wf: &Workflow, mapped: &HashSet<&str>, step: &Step, out: &mut B
                 StepOutput::Parameter(_) | StepOutput::Result => add(Feature::ParameterPassing),
                 StepOutput::Artifact(_) => add(Feature::ArtifactPassing),
                 StepOutput::ExitCode | StepOutput::Status => add(Feature::StatusOf),
+                StepOutput::Ip => add(Feature::Daemon),
             }
             if *other != step.name
                 && mapped.contains(other.as_str())
@@ -294,9 +299,56 @@ pub fn check_support<B: Backend + ?Sized>(backend: &B, wf: &Workflow) -> Result<
                     .filter(|b| b.support(u.feature).is_supported())
                     .map(|b| b.name())
                     .collect(),
-                detail: None,
+                detail: unsupported_detail(u.feature),
             });
         }
     }
     Ok(())
+}
+
+/// Why an engine lacks a feature and what to do instead, where one reason holds for every
+/// backend that lacks it.
+fn unsupported_detail(feature: Feature) -> Option<String> {
+    match feature {
+        Feature::Daemon => Some(
+            "each task of this engine ends before the tasks after it start, so nothing keeps a service running beside them; run the service outside the workflow (a Kubernetes Service, a host process) and pass its address as a param, or compile for argo".to_string(),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Feature, Options};
+
+    #[test]
+    fn engines_without_daemons_refuse_them_saying_why_and_what_to_do() {
+        let text = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: d\nsteps:\n  - name: db\n    container: {image: redis, daemon: true}\n  - name: use\n    container: {image: redis, command: [redis-cli, -h, '{{steps.db.ip}}', ping]}\n";
+        let wf = couler_ir::spec::load(text, couler_ir::Format::Yaml)
+            .unwrap()
+            .0;
+        let used = super::features_used(&wf);
+        assert!(
+            used.iter()
+                .any(|u| u.feature == Feature::Daemon && u.step.as_deref() == Some("db")),
+            "{used:?}"
+        );
+        for b in crate::backends() {
+            let r = b.compile(&wf, &Options::default());
+            if b.name() == "argo" || b.name() == "local" {
+                assert!(r.is_ok(), "{}: {r:?}", b.name());
+                continue;
+            }
+            let e = r.unwrap_err().to_string();
+            for part in [
+                "does not support daemon steps",
+                "step `db`",
+                "ends before the tasks after it start",
+                "run the service outside the workflow",
+                "supported by: argo, local",
+            ] {
+                assert!(e.contains(part), "{}: {e}", b.name());
+            }
+        }
+    }
 }

@@ -27,6 +27,9 @@ impl Backend for Local {
             Container => Support::Lowered(
                 "a host process by default (the image is not used); the container itself with --runtime docker|podman",
             ),
+            Daemon => Support::Lowered(
+                "a background process: the step succeeds once it has started, and its process group is stopped (SIGTERM, then SIGKILL) when the workflow's steps end",
+            ),
             Suspend => Support::Lowered(
                 "a suspend with a duration waits that long; an untimed suspend is rejected (nothing can resume it)",
             ),

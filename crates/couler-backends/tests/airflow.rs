@@ -32,6 +32,7 @@ fn snapshot_name(path: &Path, suffix: &str) -> String {
 /// cannot express").
 const REFUSED: &[(&str, Feature, Option<&str>)] = &[
     ("control.yaml", Feature::Suspend, Some("approve")),
+    ("daemon.yaml", Feature::Daemon, Some("cache")),
     (
         "distributed-training.yaml",
         Feature::Resource,

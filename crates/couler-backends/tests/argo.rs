@@ -92,6 +92,65 @@ fn unsupported_features_name_feature_step_and_backends() {
 }
 
 #[test]
+fn a_daemon_is_a_daemon_template_its_readers_wait_for_it_daemoned_and_read_its_ip() {
+    let yaml = compile(
+        &common::repo().join("crates/couler-backends/tests/features/daemon.yaml"),
+        None,
+    );
+    let doc: Value = serde_norway::from_str(&yaml).unwrap();
+    let templates = doc["spec"]["templates"].as_array().unwrap();
+    let template = |name: &str| {
+        templates
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no template {name}:\n{yaml}"))
+    };
+    assert_eq!(template("cache")["daemon"], Value::Bool(true), "{yaml}");
+    assert_eq!(template("warm-up").get("daemon"), None, "{yaml}");
+    let tasks = templates
+        .iter()
+        .find_map(|t| t["dag"]["tasks"].as_array())
+        .unwrap();
+    let warm_up = tasks.iter().find(|t| t["name"] == "warm-up").unwrap();
+    // The bare name accepts Daemoned; `cache.Succeeded` would wait until the DAG ends.
+    assert_eq!(
+        warm_up["dependencies"],
+        serde_json::json!(["cache"]),
+        "{yaml}"
+    );
+    assert!(
+        serde_json::to_string(warm_up)
+            .unwrap()
+            .contains("{{tasks.cache.ip}}"),
+        "{yaml}"
+    );
+}
+
+#[test]
+fn a_daemon_that_may_fail_to_start_is_still_waited_for_daemoned() {
+    let text = std::fs::read_to_string(
+        common::repo().join("crates/couler-backends/tests/features/daemon.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "      daemon: true\n",
+        "      daemon: true\n    continueOnFailure: true\n",
+    );
+    let wf = couler_ir::spec::load(&text, couler_ir::Format::Yaml)
+        .unwrap()
+        .0;
+    let yaml = Argo
+        .compile(&wf, &Options::default())
+        .unwrap()
+        .files
+        .into_values()
+        .next()
+        .unwrap();
+    check_document("daemon with continueOnFailure", &yaml);
+    assert!(yaml.contains("cache.Daemoned"), "{yaml}");
+}
+
+#[test]
 fn cron_kind_needs_a_schedule() {
     let wf = load(&repo().join("examples/hello.yaml"));
     let e = Argo

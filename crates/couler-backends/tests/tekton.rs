@@ -650,6 +650,7 @@ fn hostile_strings_arrive_unchanged_and_never_where_tekton_substitutes() {
             command: HOSTILE.iter().map(|s| text(s)).collect(),
             args: vec![couler_ir::Template::parse("{{params.p}} and $(params.p)").unwrap()],
             working_dir: None,
+            daemon: false,
         }),
     );
     for (i, h) in HOSTILE.iter().enumerate() {
@@ -674,6 +675,7 @@ fn hostile_strings_arrive_unchanged_and_never_where_tekton_substitutes() {
             command: vec![couler_ir::Template::parse("{{item}}").unwrap()],
             args: Vec::new(),
             working_dir: None,
+            daemon: false,
         }),
     );
     mapped.map = Some(couler_ir::Map {

@@ -31,6 +31,8 @@ pub enum StepOutput {
     ExitCode,
     /// `steps.S.status`: Succeeded, Failed, Error, Skipped, ...
     Status,
+    /// `steps.S.ip`: the address of daemon step S while it runs.
+    Ip,
 }
 
 /// A field of the running workflow.
@@ -123,6 +125,7 @@ impl Reference {
             ["steps", step, "outputs", "result"] => Reference::step(*step, StepOutput::Result),
             ["steps", step, "exitCode"] => Reference::step(*step, StepOutput::ExitCode),
             ["steps", step, "status"] => Reference::step(*step, StepOutput::Status),
+            ["steps", step, "ip"] => Reference::step(*step, StepOutput::Ip),
             ["inputs", "parameters", name] => Reference::InputParameter(field(name)),
             ["inputs", "artifacts", name, "path"] => Reference::InputArtifactPath(field(name)),
             ["outputs", "parameters", name, "path"] => Reference::OutputPath {
@@ -169,6 +172,7 @@ impl fmt::Display for Reference {
                 StepOutput::Result => write!(f, "steps.{step}.outputs.result"),
                 StepOutput::ExitCode => write!(f, "steps.{step}.exitCode"),
                 StepOutput::Status => write!(f, "steps.{step}.status"),
+                StepOutput::Ip => write!(f, "steps.{step}.ip"),
             },
             Reference::InputParameter(n) => write!(f, "inputs.parameters.{n}"),
             Reference::InputArtifactPath(n) => write!(f, "inputs.artifacts.{n}.path"),

@@ -39,6 +39,7 @@ impl Workflow {
     /// Whether `step` is memoized, and under which policy (`None`: it runs every time).
     pub fn memoized<'a>(&'a self, step: &'a Step) -> Option<Memo<'a>> {
         if matches!(step.kind, StepKind::Workflow(_) | StepKind::Suspend(_))
+            || step.is_daemon()
             || self.on_exit.iter().any(|s| s.name == step.name)
         {
             return None;

@@ -362,6 +362,11 @@ pub struct Step {
 }
 
 impl Step {
+    /// Whether the step is a daemon: a container step with `daemon: true`.
+    pub fn is_daemon(&self) -> bool {
+        matches!(&self.kind, StepKind::Container(c) if c.daemon)
+    }
+
     /// A step with this name and kind, and nothing else set.
     pub fn new(name: impl Into<String>, kind: StepKind) -> Self {
         Step {
@@ -552,6 +557,10 @@ pub struct Container {
     /// The directory the command starts in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    /// A service: the step succeeds once its process has started, keeps running while the
+    /// rest of the workflow runs, and is stopped when the workflow's steps end (docs/spec.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub daemon: bool,
 }
 
 /// Runs inline source with an interpreter (default `python3`).

@@ -961,3 +961,78 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod daemon_tests {
+    use crate::spec;
+
+    fn errors(steps: &str) -> Vec<String> {
+        let text = format!("apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: w\n{steps}");
+        let wf: crate::Workflow = serde_norway::from_str(&text).expect("parses");
+        super::validate(&wf)
+            .into_iter()
+            .filter(crate::Diagnostic::is_error)
+            .map(|d| format!("{}: {}", d.path.unwrap_or_default(), d.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_daemon_has_no_outputs_cache_loop_or_map_and_is_not_an_exit_step() {
+        let daemon = "container: {image: redis, daemon: true}";
+        let ok = errors(&format!(
+            "steps:\n  - name: d\n    {daemon}\n    timeout: 1h\n    retry: {{limit: 2}}\n    continueOnFailure: true\n  - name: c\n    container: {{image: a, args: ['{{{{steps.d.ip}}}}', '{{{{steps.d.status}}}}']}}\n"
+        ));
+        assert!(ok.is_empty(), "{ok:?}");
+        for (extra, want) in [
+            ("map: {items: [1, 2]}", "cannot be mapped"),
+            (
+                "repeat: {while: 'steps.d.status == \"x\"', maxIterations: 2}",
+                "cannot `repeat`",
+            ),
+            (
+                "outputs: {parameters: [{name: p, path: /p}]}",
+                "has no outputs",
+            ),
+            ("cache: {enabled: true}", "cannot be cached"),
+        ] {
+            let e = errors(&format!("steps:\n  - name: d\n    {daemon}\n    {extra}\n"));
+            assert!(
+                e.iter()
+                    .any(|m| m.starts_with("steps[0].container.daemon: ") && m.contains(want)),
+                "{extra}: {e:?}"
+            );
+        }
+        let e = errors(&format!(
+            "steps:\n  - name: a\n    {daemon}\nonExit:\n  - name: d\n    {daemon}\n"
+        ));
+        assert!(
+            e.iter()
+                .any(|m| m.contains("the exit handler cannot hold a daemon")),
+            "{e:?}"
+        );
+        let e = errors(&format!(
+            "steps:\n  - name: d\n    {daemon}\n  - name: c\n    when: steps.d.ip == \"x\"\n    {daemon}\n"
+        ));
+        assert!(
+            e.iter().any(|m| m.contains("only be read in a string")),
+            "{e:?}"
+        );
+        let e = errors(&format!(
+            "steps:\n  - name: d\n    {daemon}\n  - name: c\n    container: {{image: a, args: ['{{{{steps.d.exitCode}}}}']}}\n"
+        ));
+        assert!(
+            e.iter()
+                .any(|m| m.contains("is a daemon") && m.contains("exit code")),
+            "{e:?}"
+        );
+        // Printed back as it was read.
+        let wf = spec::parse(
+            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: w\nsteps:\n  - name: d\n    container: {image: redis, daemon: true}\n",
+            spec::Format::Yaml,
+        )
+        .expect("valid");
+        assert!(spec::to_yaml(&wf).contains("daemon: true"));
+        assert!(wf.steps[0].is_daemon());
+        assert!(wf.memoized(&wf.steps[0]).is_none());
+    }
+}

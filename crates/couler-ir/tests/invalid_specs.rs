@@ -48,6 +48,10 @@ const REQUIRED: &[&str] = &[
     "bad-cron",
     "unknown-volume-mount",
     "unknown-field.json",
+    "daemon-with-outputs",
+    "daemon-in-exit-handler",
+    "daemon-result-read",
+    "ip-of-non-daemon",
 ];
 
 struct Expectation {

@@ -420,6 +420,7 @@ fn step_kind() -> BoxedStrategy<StepKind> {
                     command,
                     args,
                     working_dir,
+                    daemon: false,
                 })
             }),
         (

@@ -87,6 +87,11 @@ impl Context<'_> {
                         o.outputs.parameters.get(n).cloned().ok_or_else(missing)
                     }
                     StepOutput::Result => o.outputs.result.clone().ok_or_else(missing),
+                    // A daemon runs on this machine, beside the step reading its address.
+                    StepOutput::Ip if o.status == StepStatus::Succeeded => {
+                        Ok("127.0.0.1".to_string())
+                    }
+                    StepOutput::Ip => Err(missing()),
                     StepOutput::ExitCode => o
                         .outputs
                         .exit_code

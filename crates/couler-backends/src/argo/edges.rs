@@ -99,7 +99,9 @@ impl<'a> Edges<'a> {
                 add(
                     i,
                     match output {
-                        StepOutput::Status => Reads::End,
+                        // A daemon's address exists once it is Daemoned, which its bare
+                        // name in `depends` accepts (`wait`).
+                        StepOutput::Status | StepOutput::Ip => Reads::End,
                         StepOutput::Result | StepOutput::ExitCode => Reads::Values,
                         StepOutput::Parameter(_) | StepOutput::Artifact(_) => Reads::Outputs,
                     },
@@ -136,9 +138,15 @@ impl<'a> Edges<'a> {
         for (&i, &r) in &reads {
             let p = &self.steps[i];
             let n = &p.name;
+            // A daemon stays Daemoned (running) until the DAG ends: never wait for its end.
+            let daemoned = if p.is_daemon() {
+                format!(" || {n}.Daemoned")
+            } else {
+                String::new()
+            };
             terms.push(if p.continue_on_failure {
-                format!("({n}.Succeeded || {n}.Skipped || {n}.Failed || {n}.Errored)")
-            } else if r == Reads::End || self.guarded[i] {
+                format!("({n}.Succeeded || {n}.Skipped || {n}.Failed || {n}.Errored{daemoned})")
+            } else if r == Reads::End || self.guarded[i] || p.is_daemon() {
                 // Succeeded, Skipped or Daemoned: a Failed or Omitted step stops the task.
                 n.clone()
             } else {

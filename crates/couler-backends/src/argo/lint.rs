@@ -279,6 +279,8 @@ impl Ctx<'_> {
                     ["outputs", "artifacts", n] => {
                         called.is_some_and(|c| names_of(&c["outputs"]["artifacts"]).contains(n))
                     }
+                    // Argo puts a task's `ip` in scope only when its template is a daemon.
+                    ["ip"] => called.is_some_and(|c| c["daemon"] == true),
                     _ => false,
                 }
             }

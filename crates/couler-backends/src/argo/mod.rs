@@ -182,6 +182,7 @@ impl Forwards {
                 StepOutput::Result => format!("{step}-result"),
                 StepOutput::ExitCode => format!("{step}-exitCode"),
                 StepOutput::Status => format!("{step}-status"),
+                StepOutput::Ip => format!("{step}-ip"),
                 StepOutput::Artifact(n) => format!("{step}-{n}"),
             },
             Reference::Item(keys) if keys.is_empty() => "item".to_string(),

@@ -63,6 +63,7 @@ pub fn step_output(prefix: &str, step: &str, output: &StepOutput, exposed: Expos
     match (output, exposed) {
         (StepOutput::ExitCode, _) => format!("{{{{{prefix}.{step}.exitCode}}}}"),
         (StepOutput::Status, _) => format!("{{{{{prefix}.{step}.status}}}}"),
+        (StepOutput::Ip, _) => format!("{{{{{prefix}.{step}.ip}}}}"),
         (StepOutput::Artifact(n), _) => format!("{{{{{prefix}.{step}.outputs.artifacts.{n}}}}}"),
         (StepOutput::Result, Exposure::Plain) => {
             format!("{{{{{prefix}.{step}.outputs.result}}}}")

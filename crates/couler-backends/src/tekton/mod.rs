@@ -74,7 +74,9 @@ impl Backend for Tekton {
             Container | Script => Support::Lowered(
                 "a Task whose step runs the image with `couler launch`, copied in by a first step from the launcher image",
             ),
-            Resource | JobTensorflow | JobPytorch | JobMpi | Suspend => Support::Unsupported,
+            Resource | JobTensorflow | JobPytorch | JobMpi | Suspend | Daemon => {
+                Support::Unsupported
+            }
             SubWorkflow => Support::Lowered(
                 "in a split workflow (`couler split --target tekton`): a Task whose launcher creates the part's PipelineRun through the Kubernetes API, sharing the run's volumes, and waits for it",
             ),

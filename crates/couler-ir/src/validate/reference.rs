@@ -175,6 +175,7 @@ impl<'a> Validator<'a> {
                 "read `status` instead",
             ),
             StepOutput::Status => {}
+            StepOutput::Ip => self.daemon_address(site, target, source),
         }
         self.source_shape(site, target, output);
     }
@@ -263,8 +264,16 @@ impl<'a> Validator<'a> {
         self.declared_output(site.path, target, "artifact", name, declared);
     }
 
-    /// `result` and `exitCode` exist only for steps that run a process.
+    /// `result` and `exitCode` exist only for steps that run a process, and end before the
+    /// steps after them start (not for a daemon).
     fn process_output(&mut self, path: &str, target: &str, source: &Step, what: &str, help: &str) {
+        if source.is_daemon() {
+            let why = format!(
+                "step `{target}` is a daemon, still running when later steps start, and has no {what}"
+            );
+            self.err(path, why, help);
+            return;
+        }
         match source.kind {
             StepKind::Container(_) | StepKind::Script(_) | StepKind::Job(_) => {}
             _ => self.err(
@@ -275,6 +284,23 @@ impl<'a> Validator<'a> {
                 ),
                 help,
             ),
+        }
+    }
+
+    /// `ip`: only a daemon has an address, and only a string reads it.
+    fn daemon_address(&mut self, site: Site, target: &str, source: &Step) {
+        if !source.is_daemon() {
+            self.err(
+                site.path,
+                format!("step `{target}` is not a daemon and has no address"),
+                format!("set `daemon: true` on step `{target}`'s container to run it as a service"),
+            );
+        } else if site.place != Place::Template {
+            self.err(
+                site.path,
+                "a daemon's address can only be read in a string",
+                format!("pass `{{{{steps.{target}.ip}}}}` in the step's command, args or env"),
+            );
         }
     }
 

@@ -15,6 +15,7 @@ impl Validator<'_> {
         self.kind(path, step);
         self.io(path, step);
         self.printable(path, step);
+        self.check_daemon(at);
         self.check_env(at);
         self.check_depends_on(at);
         for (rel, r) in step.references() {
@@ -204,6 +205,51 @@ impl Validator<'_> {
                     format!("mount path `{}` is not absolute", m.mount_path),
                     "start it with `/`",
                 );
+            }
+        }
+    }
+
+    /// A daemon step (`daemon` of a container or script) is a service that later steps use
+    /// while it runs: Succeeded once started, stopped when the workflow's steps end. So it has
+    /// nothing that exists only once a step has ended (outputs, a cache entry, a loop
+    /// condition), and no place where nothing runs beside it or after it (the exit handler, a
+    /// map's instances).
+    fn check_daemon(&mut self, at: StepAt) {
+        let step = at.step;
+        if !step.is_daemon() {
+            return;
+        }
+        let path = at.at(&format!("{}.daemon", step.kind.key()));
+        let refusals = [
+            (
+                at.is_exit,
+                "the exit handler cannot hold a daemon step: it would be stopped as soon as it started",
+                "start the service as a daemon among the workflow's `steps`",
+            ),
+            (
+                step.map.is_some(),
+                "a daemon step cannot be mapped",
+                "declare one daemon step per service",
+            ),
+            (
+                step.repeat.is_some(),
+                "a daemon step cannot `repeat`: it is still running when its loop condition would be read",
+                "remove `repeat`",
+            ),
+            (
+                !step.outputs.is_empty(),
+                "a daemon step has no outputs: the steps after it run while it is still running",
+                "remove `outputs`; have a step that ends write what later steps read",
+            ),
+            (
+                step.cache.as_ref().is_some_and(|c| c.enabled),
+                "a daemon step cannot be cached: it never ends with outputs to reuse",
+                "remove `cache`",
+            ),
+        ];
+        for (refused, message, help) in refusals {
+            if refused {
+                self.err(path.clone(), message, help);
             }
         }
     }

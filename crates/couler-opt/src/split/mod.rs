@@ -417,6 +417,7 @@ mod tests {
                 command: vec![Template::text("true")],
                 args: Vec::new(),
                 working_dir: None,
+                daemon: false,
             }),
         )
     }
