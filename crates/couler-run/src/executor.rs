@@ -18,6 +18,7 @@
 
 use crate::artifacts::Store;
 use crate::cache_budget::{self, CacheBudget, PutMeta};
+use crate::daemon::Daemons;
 use crate::mapped::{combine_map, map_items};
 use crate::outcome::{Outcome, StepOutputs, StepStatus};
 use crate::render::Context;
@@ -69,6 +70,8 @@ pub(crate) struct Exec {
     pub nest: Nest,
     /// Keep the memoization cache under this budget after each put (`--cache-size`).
     pub cache_budget: Option<CacheBudget>,
+    /// The daemon steps this run started, stopped when its steps have ended.
+    pub daemons: Arc<Daemons>,
 }
 
 impl Exec {
@@ -89,10 +92,13 @@ impl Exec {
         // the thread that called `block_on` (two thread hand-offs per step on a chain).
         let exit_stop = crate::stop::exit_handler_signal(self.stop.clone());
         let dispatch = AbortOnDrop(tokio::spawn(Arc::clone(&self).dispatch()));
-        let outcomes = match (&mut { dispatch }.0).await {
-            Ok(r) => r?,
-            Err(e) => return Err(Error::Internal(format!("the dispatch task failed: {e}"))),
+        let dispatched = match (&mut { dispatch }.0).await {
+            Ok(r) => r,
+            Err(e) => Err(Error::Internal(format!("the dispatch task failed: {e}"))),
         };
+        // Daemons serve the workflow's steps: they end with them, before the exit handler.
+        self.daemons.stop_all().await;
+        let outcomes = dispatched?;
         let wf = &self.wf;
         let mut status = RunStatus::Succeeded;
         let mut message = None;
@@ -536,6 +542,7 @@ impl Exec {
             events: None,
             nest: c.nest,
             cache_budget: self.cache_budget.clone(),
+            daemons: Arc::default(),
         });
         Box::pin(child.run())
     }
@@ -720,12 +727,30 @@ impl Exec {
             a.stopped = true;
             return Ok(a);
         }
-        let end = runner::run_process(&spec, self.stop.clone(), |pgid| {
-            // Best effort: without it, `resume` cannot stop what a killed executor left.
-            let dir = work.to_string_lossy();
-            let _ = self.state.step_spawned(&self.run_id, node, pgid, &dir);
-        })
-        .await;
+        // Best effort: without it, `resume` cannot stop what a killed executor left.
+        let (state, run_id, owned_node) =
+            (self.state.clone(), self.run_id.clone(), node.to_owned());
+        let dir = work.to_string_lossy().into_owned();
+        let record = move |pgid| {
+            let _ = state.step_spawned(&run_id, &owned_node, pgid, &dir);
+        };
+        let end = if step.is_daemon() {
+            // Succeeded once started; it runs on without a slot until the steps have ended.
+            match self.daemons.start(spec, record).await {
+                Ok(()) => {
+                    return Ok(Attempt {
+                        outcome: Outcome::new(StepStatus::Succeeded, None),
+                        started,
+                        peak_rss_kb: None,
+                        cpu_seconds: None,
+                        stopped: false,
+                    });
+                }
+                Err(end) => end,
+            }
+        } else {
+            runner::run_process(&spec, self.stop.clone(), record).await
+        };
         drop(permit);
         let (peak_rss_kb, cpu_seconds) = end.usage();
         let ran = Ran {

@@ -27,6 +27,7 @@ pub mod artifacts;
 pub mod cache_budget;
 pub mod capture;
 mod cgroup;
+mod daemon;
 mod executor;
 mod forget;
 pub mod launch;
@@ -517,8 +518,13 @@ pub async fn resume_with_spec(
             BTreeMap::new()
         }
     };
-    // The exit handler reports on this attempt of the run: it always runs again.
-    for h in &wf.on_exit {
+    // The exit handler reports on this attempt of the run, and daemons serve its steps (the
+    // earlier attempt's were stopped): they always run again.
+    for h in wf
+        .on_exit
+        .iter()
+        .chain(wf.steps.iter().filter(|s| s.is_daemon()))
+    {
         kept.remove(&h.name);
     }
     state.reopen_run(run_id)?;
@@ -562,6 +568,7 @@ async fn execute(
         events: opts.events.clone(),
         nest: subworkflow::top_level(&run_dir, opts.spec_dir.as_deref()),
         cache_budget: opts.cache_budget.clone(),
+        daemons: Arc::default(),
     });
     let result = exec.run().await;
     let (status, message) = match &result {
