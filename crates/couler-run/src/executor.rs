@@ -737,15 +737,7 @@ impl Exec {
         let end = if step.is_daemon() {
             // Succeeded once started; it runs on without a slot until the steps have ended.
             match self.daemons.start(spec, record).await {
-                Ok(()) => {
-                    return Ok(Attempt {
-                        outcome: Outcome::new(StepStatus::Succeeded, None),
-                        started,
-                        peak_rss_kb: None,
-                        cpu_seconds: None,
-                        stopped: false,
-                    });
-                }
+                Ok(()) => return Ok(Attempt::daemon_started(started)),
                 Err(end) => end,
             }
         } else {
@@ -823,9 +815,23 @@ impl Exec {
                 .and_then(|l| l.memory.as_ref())
                 .map(|q| q.value() as u64),
             command: &spec.argv,
+            host_network: step.is_daemon() || reads_a_daemon(step),
         });
         spec.container = Some(c);
     }
+}
+
+/// Whether `step` reads a daemon's address (`steps.S.ip`).
+fn reads_a_daemon(step: &Step) -> bool {
+    step.references().iter().any(|(_, r)| {
+        matches!(
+            r,
+            couler_ir::Reference::Step {
+                output: couler_ir::StepOutput::Ip,
+                ..
+            }
+        )
+    })
 }
 
 /// One unit the executor drives: the step, its node (`step` or `step[k]`), what it reads, and
@@ -864,6 +870,14 @@ impl Attempt {
             peak_rss_kb: None,
             cpu_seconds: None,
             stopped: false,
+        }
+    }
+
+    /// A daemon's attempt, Succeeded once its process has started.
+    fn daemon_started(started: f64) -> Attempt {
+        Attempt {
+            outcome: Outcome::new(StepStatus::Succeeded, None),
+            ..Attempt::failed("", started)
         }
     }
 }

@@ -646,6 +646,9 @@ pub struct ContainerSpec<'a> {
     pub cpu_limit: Option<f64>,
     pub memory_limit_bytes: Option<u64>,
     pub command: &'a [String],
+    /// Share the host's network: a daemon step and the steps reading its address meet at
+    /// `127.0.0.1`, as host processes do.
+    pub host_network: bool,
 }
 
 /// The argv that runs a step in `docker` or `podman`.
@@ -681,6 +684,9 @@ pub fn container_argv(c: &ContainerSpec<'_>) -> Vec<String> {
     if let Some(mem) = c.memory_limit_bytes {
         argv.push(format!("--memory={mem}b"));
     }
+    if c.host_network {
+        argv.push("--network=host".into());
+    }
     if !c.command.is_empty() {
         // --entrypoint takes one word; the rest of the command follows the image.
         argv.push("--entrypoint".into());
@@ -712,6 +718,7 @@ mod tests {
             cpu_limit: Some(2.0),
             memory_limit_bytes: Some(1024),
             command: &cmd,
+            host_network: false,
         });
         assert_eq!(
             argv,
@@ -739,6 +746,19 @@ mod tests {
                 "/w/steps/train.2.script"
             ]
         );
+        let daemon = container_argv(&ContainerSpec {
+            container: &ContainerRef::of_step("podman", "r1", "db"),
+            image: "redis",
+            work_dir: files.work(),
+            script: None,
+            mounts: &[],
+            env: &[],
+            cpu_limit: None,
+            memory_limit_bytes: None,
+            command: &[],
+            host_network: true,
+        });
+        assert_eq!(daemon[daemon.len() - 2..], ["--network=host", "redis"]);
     }
 
     #[test]
