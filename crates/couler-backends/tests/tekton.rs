@@ -666,6 +666,7 @@ fn hostile_strings_arrive_unchanged_and_never_where_tekton_substitutes() {
             image: Some("python:3.12-slim".into()),
             command: vec!["python3".into()],
             source: text(&HOSTILE.join("\n")),
+            daemon: false,
         }),
     );
     let mut mapped = couler_ir::Step::new(

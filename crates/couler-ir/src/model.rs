@@ -362,9 +362,13 @@ pub struct Step {
 }
 
 impl Step {
-    /// Whether the step is a daemon: a container step with `daemon: true`.
+    /// Whether the step is a daemon: a container or script step with `daemon: true`.
     pub fn is_daemon(&self) -> bool {
-        matches!(&self.kind, StepKind::Container(c) if c.daemon)
+        match &self.kind {
+            StepKind::Container(c) => c.daemon,
+            StepKind::Script(s) => s.daemon,
+            _ => false,
+        }
     }
 
     /// A step with this name and kind, and nothing else set.
@@ -578,6 +582,9 @@ pub struct Script {
     pub command: Vec<String>,
     /// The script's source, with placeholders.
     pub source: Template,
+    /// A service, as a container's `daemon`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub daemon: bool,
 }
 
 /// The interpreter of a script that names none: `python3`.

@@ -1002,6 +1002,14 @@ mod daemon_tests {
                 "{extra}: {e:?}"
             );
         }
+        let e = errors(
+            "steps:\n  - name: d\n    script: {source: x, daemon: true}\n    outputs: {parameters: [{name: p}]}\n",
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("steps[0].script.daemon: ") && m.contains("has no outputs")),
+            "{e:?}"
+        );
         let e = errors(&format!(
             "steps:\n  - name: a\n    {daemon}\nonExit:\n  - name: d\n    {daemon}\n"
         ));

@@ -431,7 +431,8 @@ fn step_kind() -> BoxedStrategy<StepKind> {
             .prop_map(|(image, command, source)| StepKind::Script(Script {
                 image,
                 command,
-                source
+                source,
+                daemon: false,
             })),
         (
             select(vec![

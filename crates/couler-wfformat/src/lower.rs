@@ -568,6 +568,7 @@ impl Replay<'_> {
                 image: None,
                 command: vec!["sh".to_string()],
                 source: Template::text(source),
+                daemon: false,
             }),
         );
         step.description = Some(match recorded {

@@ -345,6 +345,7 @@ impl WorkflowBuilder {
             image: None,
             command: default_interpreter(),
             source: source.into(),
+            daemon: false,
         };
         StepBuilder::new(self, name, script)
     }

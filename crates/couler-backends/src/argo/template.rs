@@ -180,11 +180,6 @@ impl<'a> Lowerer<'a> {
                     m.insert("args".into(), json!(body.render_all(&c.args)?));
                 }
                 t.insert("container".into(), Value::Object(m));
-                if c.daemon {
-                    // Argo marks the node Daemoned once the pod runs (and is ready), lets its
-                    // dependants start, and kills the pod when the enclosing DAG ends.
-                    t.insert("daemon".into(), json!(true));
-                }
             }
             StepKind::Script(s) => {
                 let mut m = container()?;
@@ -230,6 +225,11 @@ impl<'a> Lowerer<'a> {
                 }
                 t.insert("suspend".into(), Value::Object(m));
             }
+        }
+        if step.is_daemon() {
+            // Argo marks the node Daemoned once the pod runs (and is ready), lets its
+            // dependants start, and kills the pod when the enclosing DAG ends.
+            t.insert("daemon".into(), json!(true));
         }
         Ok(t)
     }

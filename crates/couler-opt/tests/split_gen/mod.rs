@@ -43,6 +43,7 @@ pub fn layered(n: usize, width: usize) -> Workflow {
                 image: Some("alpine:3.19".into()),
                 command: vec!["sh".into()],
                 source: Template::text(source),
+                daemon: false,
             }),
         );
         for (k, &p) in preds.iter().enumerate() {
