@@ -54,7 +54,7 @@ features! {
     JobMpi => "job-mpi", "MPI distributed jobs (MPIJob)";
     SubWorkflow => "sub-workflow", "sub-workflow steps";
     Suspend => "suspend", "suspend steps";
-    Daemon => "daemon", "daemon steps (`container.daemon`: a service that runs beside the later steps)";
+    Daemon => "daemon", "daemon steps (`daemon: true`: a service that runs beside the later steps)";
     Params => "params", "workflow parameters";
     ParameterPassing => "parameter-passing", "output parameters read by other steps";
     ArtifactPassing => "artifact-passing", "artifacts passed between steps";

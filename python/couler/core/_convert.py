@@ -243,17 +243,21 @@ def node_selector(value, step):
     step["nodeSelector"] = {str(k): str(v) for k, v in value.items()}
 
 
-def unsupported(image_pull_policy=None, env_from=None, daemon=False, pool=None,
-                parallelism=None):
+def daemon(value, kind):
+    """``daemon=True`` makes the step a service (docs/spec.md, "Daemon steps"): Succeeded once
+    started, running beside the later steps, which reach it at ``{{steps.NAME.ip}}``."""
+    check_type("daemon", value, bool, "a bool")
+    if value:
+        kind["daemon"] = True
+
+
+def unsupported(image_pull_policy=None, env_from=None, pool=None, parallelism=None):
     if image_pull_policy is not None:
         refuse("`image_pull_policy`", "drop it: engines pull by their default policy "
                "(Always for `:latest`, else IfNotPresent); pin images by tag or digest")
     if env_from is not None:
         refuse("`env_from` (environment from config maps or secrets)",
                "list the variables in `env`, or read secret keys with `secret=`")
-    if daemon:
-        refuse("daemon steps (`daemon=True`)",
-               "run the service outside the workflow, or as a step that the others wait for")
     if pool is not None:
         refuse("`pool` (cluster-specific pod pools)", "use `node_selector` and tolerations")
     if parallelism is not None:

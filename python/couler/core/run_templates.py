@@ -107,7 +107,7 @@ def run_container(image, command=None, args=None, output=None, input=None, env=N
     """A step that runs ``command`` + ``args`` in ``image``."""
     name, where, template = _name_step(step_name)
     check_type("image", image, str, "a str")
-    _convert.unsupported(image_pull_policy, env_from, daemon, pool, parallelism)
+    _convert.unsupported(image_pull_policy, env_from, pool, parallelism)
     inputs = {}
     for art in _convert.flatten_args(input):
         _convert.add_input_artifact(inputs, art)
@@ -121,6 +121,7 @@ def run_container(image, command=None, args=None, output=None, input=None, env=N
         container["args"] = arg_list
     if working_dir is not None:
         container["workingDir"] = working_dir
+    _convert.daemon(daemon, container)
     step = {"name": name, "container": container}
     outs = _convert.outputs(output)
     if outs:
@@ -143,7 +144,7 @@ def run_script(image, command=None, source=None, args=None, output=None, input=N
     if source is None:
         raise ArgumentError("argument `source` is required: a function or the script's text")
     check_type("image", image, str, "a str")
-    _convert.unsupported(image_pull_policy, None, daemon, pool)
+    _convert.unsupported(image_pull_policy, None, pool)
     if callable(source):
         from couler.core.utils import body
 
@@ -166,6 +167,7 @@ def run_script(image, command=None, source=None, args=None, output=None, input=N
         cmd = (cmd or ["python3"]) + extra
     if cmd:
         script["command"] = cmd
+    _convert.daemon(daemon, script)
     for art in _convert.flatten_args(input):
         _convert.add_input_artifact(inputs, art)
     step = {"name": name, "script": script}
