@@ -106,3 +106,60 @@ onExit:
         "SIGKILL came before the grace period"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_starts_the_daemons_again_for_the_steps_still_to_run() {
+    let d = tmp();
+    let (port, pid, go) = (
+        d.path().join("port"),
+        d.path().join("pid"),
+        d.path().join("go"),
+    );
+    // The client fails until `go` exists (once the server is up, so that it wrote its pid);
+    // the server is a new process on each attempt.
+    let wf = load(&format!(
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: again\nsteps:
+  - name: server
+    container:
+      command: [sh, -c, {reset}]
+      daemon: true
+  - name: client
+    container:
+      command: [sh, -c, {gate}, sh, '{{{{steps.server.ip}}}}']
+",
+        reset = quoted(&format!(
+            "rm -f {port}; exec python3 -c {server} {port} {pid}",
+            port = shell(&port),
+            pid = shell(&pid),
+            server = shell(Path::new(SERVER)),
+        )),
+        gate = quoted(&format!(
+            "i=0; while [ ! -e {port} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; test -e {go} && exec python3 -c {client} \"$1\" {port}",
+            go = shell(&go),
+            client = shell(Path::new(CLIENT)),
+            port = shell(&port),
+        )),
+    ));
+    let state = d.path().join("state");
+    let first = run(&wf, &state).await;
+    assert_eq!(first.status, RunStatus::Failed, "{:?}", first.message);
+    let first_pid = pid_in(&pid);
+    assert!(!alive(first_pid), "the daemon {first_pid} outlived its run");
+    std::fs::write(&go, "").unwrap();
+    let second = couler_run::resume(&first.run_id, common::opts(&state))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(second.status, RunStatus::Succeeded, "{:?}", second.message);
+    assert_eq!(stdout(&second, "client").trim(), "hello from the daemon");
+    let second_pid = pid_in(&pid);
+    assert_ne!(first_pid, second_pid, "the daemon was not started again");
+    assert!(
+        !alive(second_pid),
+        "the daemon {second_pid} outlived its run"
+    );
+}
+
+/// `s` quoted for `sh`.
+fn shell(s: &Path) -> String {
+    format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"))
+}
