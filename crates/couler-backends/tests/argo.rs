@@ -124,6 +124,20 @@ fn a_daemon_is_a_daemon_template_its_readers_wait_for_it_daemoned_and_read_its_i
             .contains("{{tasks.cache.ip}}"),
         "{yaml}"
     );
+    // Argo has `tasks.cache.ip` in scope only while `cache` is a daemon template.
+    let mut broken = doc.clone();
+    for t in broken["spec"]["templates"].as_array_mut().unwrap() {
+        if t["name"] == "cache" {
+            t.as_object_mut().unwrap().remove("daemon");
+        }
+    }
+    let problems = argo::lint::lint(&broken);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("`{{tasks.cache.ip}}` does not resolve")),
+        "{problems:?}"
+    );
 }
 
 #[test]

@@ -27,6 +27,20 @@ fn pid_in(file: &Path) -> i32 {
         .unwrap_or_else(|e| panic!("{text:?}: {e}"))
 }
 
+/// Workflow `name` whose first step is daemon `daemon` running `sh -c SCRIPT`, then `rest`
+/// (more steps, an `onExit`).
+fn with_daemon(name: &str, daemon: &str, script: &str, rest: &str) -> couler_ir::Workflow {
+    load(&format!(
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: {name}\nsteps:
+  - name: {daemon}
+    container:
+      command: [sh, -c, {script}]
+      daemon: true
+{rest}",
+        script = quoted(script),
+    ))
+}
+
 fn alive(pid: i32) -> bool {
     // Reaped processes leave no /proc entry (a zombie would still have one).
     Path::new(&format!("/proc/{pid}")).exists()
@@ -36,13 +50,14 @@ fn alive(pid: i32) -> bool {
 async fn a_later_step_reads_a_daemons_port_and_the_daemon_is_gone_after_the_run() {
     let d = tmp();
     let (port, pid) = (d.path().join("port"), d.path().join("pid"));
-    let wf = load(&format!(
-        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: serve\nsteps:
-  - name: server
-    container:
-      command: [python3, -c, {server}, {port}, {pid}]
-      daemon: true
-  - name: quitter
+    let server = format!(
+        "exec python3 -c {} {} {}",
+        shell(SERVER),
+        shell(&port.to_string_lossy()),
+        shell(&pid.to_string_lossy())
+    );
+    let rest = format!(
+        "  - name: quitter
     container:
       command: [sh, -c, 'exit 3']
       daemon: true
@@ -51,11 +66,10 @@ async fn a_later_step_reads_a_daemons_port_and_the_daemon_is_gone_after_the_run(
     container:
       command: [python3, -c, {client}, '{{{{steps.server.ip}}}}', {port}]
 ",
-        server = quoted(SERVER),
         client = quoted(CLIENT),
         port = quoted(&port.to_string_lossy()),
-        pid = quoted(&pid.to_string_lossy()),
-    ));
+    );
+    let wf = with_daemon("serve", "server", &server, &rest);
     let r = run(&wf, &d.path().join("state")).await;
     assert_eq!(r.status, RunStatus::Succeeded, "{:?}", r.message);
     assert_eq!(stdout(&r, "client").trim(), "hello from the daemon");
@@ -75,13 +89,8 @@ async fn a_daemon_that_ignores_sigterm_is_killed_when_a_failed_runs_steps_end_be
     // It ignores SIGTERM, and its child holds the group: both get SIGKILL after the grace.
     let daemon =
         format!("trap '' TERM; echo $$ > {pidq}; sleep 1000 & while :; do sleep 0.1; done");
-    let wf = load(&format!(
-        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: stubborn\nsteps:
-  - name: stubborn
-    container:
-      command: [sh, -c, {daemon}]
-      daemon: true
-  - name: boom
+    let rest = format!(
+        "  - name: boom
     dependsOn: [stubborn]
     container:
       command: [sh, -c, 'while [ ! -s {pidq} ]; do sleep 0.05; done; exit 1']
@@ -89,9 +98,9 @@ onExit:
   - name: check
     container:
       command: [sh, -c, 'kill -0 $(cat {pidq}) 2>/dev/null && echo alive || echo gone']
-",
-        daemon = quoted(&daemon),
-    ));
+"
+    );
+    let wf = with_daemon("stubborn", "stubborn", &daemon, &rest);
     let started = std::time::Instant::now();
     let r = run(&wf, &d.path().join("state")).await;
     assert_eq!(r.status, RunStatus::Failed, "{:?}", r.message);
@@ -117,29 +126,25 @@ async fn resume_starts_the_daemons_again_for_the_steps_still_to_run() {
     );
     // The client fails until `go` exists (once the server is up, so that it wrote its pid);
     // the server is a new process on each attempt.
-    let wf = load(&format!(
-        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: again\nsteps:
-  - name: server
-    container:
-      command: [sh, -c, {reset}]
-      daemon: true
-  - name: client
+    let reset = format!(
+        "rm -f {port}; exec python3 -c {server} {port} {pid}",
+        port = shell(&port.to_string_lossy()),
+        pid = shell(&pid.to_string_lossy()),
+        server = shell(SERVER),
+    );
+    let rest = format!(
+        "  - name: client
     container:
       command: [sh, -c, {gate}, sh, '{{{{steps.server.ip}}}}']
 ",
-        reset = quoted(&format!(
-            "rm -f {port}; exec python3 -c {server} {port} {pid}",
-            port = shell(&port),
-            pid = shell(&pid),
-            server = shell(Path::new(SERVER)),
-        )),
         gate = quoted(&format!(
             "i=0; while [ ! -e {port} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; test -e {go} && exec python3 -c {client} \"$1\" {port}",
-            go = shell(&go),
-            client = shell(Path::new(CLIENT)),
-            port = shell(&port),
+            go = shell(&go.to_string_lossy()),
+            client = shell(CLIENT),
+            port = shell(&port.to_string_lossy()),
         )),
-    ));
+    );
+    let wf = with_daemon("again", "server", &reset, &rest);
     let state = d.path().join("state");
     let first = run(&wf, &state).await;
     assert_eq!(first.status, RunStatus::Failed, "{:?}", first.message);
@@ -160,6 +165,6 @@ async fn resume_starts_the_daemons_again_for_the_steps_still_to_run() {
 }
 
 /// `s` quoted for `sh`.
-fn shell(s: &Path) -> String {
-    format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"))
+fn shell(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
