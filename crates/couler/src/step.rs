@@ -61,6 +61,11 @@ impl StepHandle {
     pub fn status(&self) -> Reference {
         self.output(StepOutput::Status)
     }
+
+    /// The address of a daemon step (one built with `.daemon()`), while it runs.
+    pub fn ip(&self) -> Reference {
+        self.output(StepOutput::Ip)
+    }
 }
 
 /// Lets a handle stand wherever a step name is expected (`depends_on`, `set_dependencies`).
@@ -398,6 +403,13 @@ impl StepBuilder<'_, Container> {
         self.kind.working_dir = Some(dir.into());
         self
     }
+
+    /// Makes the step a service (docs/spec.md, "Daemon steps"): Succeeded once started,
+    /// running beside the later steps, which reach it at [`StepHandle::ip`].
+    pub fn daemon(mut self) -> Self {
+        self.kind.daemon = true;
+        self
+    }
 }
 
 /// Setters of a [`run_script`](WorkflowBuilder::run_script) step.
@@ -411,6 +423,12 @@ impl StepBuilder<'_, Script> {
     /// The interpreter, `python3` unless changed, e.g. `["bash"]` or `["python3", "-u"]`.
     pub fn command<T: Into<String>>(mut self, command: impl IntoIterator<Item = T>) -> Self {
         self.kind.command = command.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Makes the step a service, as a container step's `daemon`.
+    pub fn daemon(mut self) -> Self {
+        self.kind.daemon = true;
         self
     }
 }

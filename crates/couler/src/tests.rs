@@ -456,3 +456,27 @@ fn settings_params_and_step_kinds_reach_the_ir() {
     );
     assert_round_trips(&wf);
 }
+
+#[test]
+fn a_daemon_is_recorded_and_its_address_makes_the_edge() {
+    let mut wf = WorkflowBuilder::new("service");
+    let db = wf
+        .run_container("db", "redis:7")
+        .command(["redis-server"])
+        .daemon()
+        .add();
+    let echo = wf.run_script("echo", "print(1)").daemon().add();
+    wf.run_container("client", "redis:7")
+        .command(["redis-cli", "-h"])
+        .args([db.ip(), echo.ip()])
+        .add();
+    let wf = build(wf);
+    assert!(wf.steps[0].is_daemon() && wf.steps[1].is_daemon() && !wf.steps[2].is_daemon());
+    assert_eq!(
+        Graph::new(&wf).edges().collect::<Vec<_>>(),
+        vec![(0, 2), (1, 2)]
+    );
+    let yaml = spec::to_yaml(&wf);
+    assert!(yaml.contains("{{steps.db.ip}}"), "{yaml}");
+    assert_round_trips(&wf);
+}
