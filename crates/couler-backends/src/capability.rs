@@ -83,6 +83,7 @@ features! {
     Ttl => "ttl", "TTL of finished runs";
     PodGc => "pod-gc", "deleting the pods of finished steps (`podGC`)";
     Parallelism => "parallelism", "workflow-wide parallelism";
+    WorkflowTimeout => "workflow-timeout", "a deadline for the whole run (the workflow's `timeout`)";
     ServiceAccount => "service-account", "service accounts";
     ImagePullSecrets => "image-pull-secrets", "image pull secrets";
     Labels => "labels", "labels and annotations";
@@ -250,6 +251,9 @@ pub fn features_used(wf: &Workflow) -> Vec<Use> {
     }
     if wf.parallelism.is_some() {
         wf_feature(Feature::Parallelism);
+    }
+    if wf.timeout.is_some() {
+        wf_feature(Feature::WorkflowTimeout);
     }
     if wf.service_account.is_some() {
         wf_feature(Feature::ServiceAccount);

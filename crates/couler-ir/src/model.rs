@@ -45,6 +45,11 @@ pub struct Workflow {
     /// At most this many steps run at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<u32>,
+    /// The whole run's deadline, counted from its start: once it passes, running steps are
+    /// stopped, no new step starts, the run fails and the exit handler still runs (Argo's
+    /// workflow `activeDeadlineSeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
     /// Run on a cron schedule instead of once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
@@ -98,6 +103,7 @@ impl Workflow {
             params: Vec::new(),
             defaults: StepDefaults::default(),
             parallelism: None,
+            timeout: None,
             schedule: None,
             service_account: None,
             image_pull_secrets: Vec::new(),

@@ -222,6 +222,13 @@ impl Validator<'_> {
                 "remove it, or set 1 or more",
             );
         }
+        if wf.timeout == Some(crate::value::Duration::from_millis(0)) {
+            self.err(
+                "timeout",
+                "a workflow timeout of 0 stops the run before any step starts",
+                "remove the timeout or make it longer",
+            );
+        }
         self.labels("labels", &wf.labels);
         self.params();
         self.names();

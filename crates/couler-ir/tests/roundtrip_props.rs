@@ -857,7 +857,7 @@ fn workflow() -> BoxedStrategy<Workflow> {
     let rest = (
         vec(volume(), 0..3),
         vec(volume_claim(), 0..2),
-        (of(ttl()), of(pod_gc())),
+        (of(ttl()), of(pod_gc()), of(duration())),
         of(storage()),
         vec(
             (name(), vec(name(), 0..3)).prop_map(|(name, steps)| Group { name, steps }),
@@ -884,7 +884,7 @@ fn workflow() -> BoxedStrategy<Workflow> {
                 (
                     volumes,
                     volume_claims,
-                    (ttl, pod_gc),
+                    (ttl, pod_gc, timeout),
                     artifact_repository,
                     groups,
                     steps,
@@ -904,6 +904,7 @@ fn workflow() -> BoxedStrategy<Workflow> {
                 wf.volumes = volumes;
                 wf.volume_claims = volume_claims;
                 wf.ttl = ttl;
+                wf.timeout = timeout;
                 wf.pod_gc = pod_gc;
                 wf.artifact_repository = artifact_repository;
                 wf.groups = groups;

@@ -91,6 +91,9 @@ impl Backend for Airflow {
             ),
             Schedule => Support::Native,
             Parallelism => Support::Lowered("max_active_tasks of the DAG"),
+            WorkflowTimeout => Support::Lowered(
+                "dagrun_timeout of the DAG, applied by the scheduler (not by `airflow dags test`); the tasks it stops, the exit handler's included, end skipped",
+            ),
             Labels => Support::Lowered("DAG tags (`key=value`)"),
             ArtifactRepository => Support::Lowered("the launcher's artifact store"),
             StorageLocal => Support::Lowered("a path on the worker, stored by the launcher"),
@@ -435,6 +438,12 @@ fn dag_args(wf: &Workflow, warnings: &mut Vec<String>) -> Vec<String> {
     }
     if let Some(p) = wf.parallelism {
         dag_args.push(format!("max_active_tasks={p}"));
+    }
+    if let Some(d) = wf.timeout {
+        dag_args.push(format!("dagrun_timeout={}", seconds(d)));
+        if !wf.on_exit.is_empty() {
+            warnings.push("the exit handler does not run after the workflow's timeout: Airflow's dagrun_timeout marks every unfinished task skipped".into());
+        }
     }
     if !wf.labels.is_empty() {
         let tags: Vec<Value> = wf

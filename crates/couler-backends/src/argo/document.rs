@@ -87,6 +87,10 @@ impl Lowerer<'_> {
             spec.insert("onExit".into(), json!(name));
         }
         insert_pod_fields(wf, &mut spec);
+        if let Some(d) = wf.timeout {
+            // Counted from the workflow's start; Argo still runs `onExit` after it.
+            spec.insert("activeDeadlineSeconds".into(), json!(secs(d)));
+        }
         insert_cleanup(wf, &mut spec);
         let mut templates = vec![entry];
         templates.append(&mut self.templates);

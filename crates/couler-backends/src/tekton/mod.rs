@@ -119,6 +119,9 @@ impl Backend for Tekton {
                 "`onError: continue` on the Task's step: the TaskRun succeeds and later tasks run",
             ),
             Schedule | Ttl | PodGc | Parallelism => Support::Unsupported,
+            WorkflowTimeout => Support::Lowered(
+                "the PipelineRun's `timeouts.pipeline`; with an exit handler `timeouts.tasks`, so the `finally` tasks still run",
+            ),
             ArtifactRepository => Support::Lowered(
                 "the launcher's artifact store; S3 credentials as `AWS_*` env from secret references",
             ),
@@ -200,6 +203,19 @@ pub fn bounded(name: &str) -> String {
 /// Go duration text in whole seconds, what Tekton's `timeout` parses.
 fn timeout_text(d: couler_ir::Duration) -> String {
     format!("{}s", d.as_secs_ceil())
+}
+
+/// The PipelineRun's `timeouts`. Without a workflow `timeout` there is no overall limit, as in
+/// `couler run` (Tekton's default is one hour, and it rejects a task timeout above the
+/// pipeline's); steps keep their own `timeout`. With one, `pipeline` is the deadline; with an
+/// exit handler too, the deadline is `tasks` (Tekton then cancels the running tasks and still
+/// runs `finally`, which `finally: 0s` leaves unlimited, as the exit handler is on Argo).
+fn run_timeouts(wf: &Workflow) -> Value {
+    match wf.timeout {
+        None => json!({"pipeline": "0s"}),
+        Some(d) if wf.on_exit.is_empty() => json!({"pipeline": timeout_text(d)}),
+        Some(d) => json!({"pipeline": "0s", "tasks": timeout_text(d), "finally": "0s"}),
+    }
 }
 
 /// Lowers a workflow to its Tekton documents: the Tasks, the Pipeline, the PipelineRun.
@@ -1046,9 +1062,7 @@ impl<'a> Lowerer<'a, '_> {
             bindings.push(json!({"name": c.name, "volumeClaimTemplate": {"spec": claim}}));
         }
         spec.insert("workspaces".into(), json!(bindings));
-        // No overall limit, as in `couler run` (Tekton's default is one hour, and it rejects a
-        // task timeout above the pipeline's); steps keep their own `timeout`.
-        spec.insert("timeouts".into(), json!({"pipeline": "0s"}));
+        spec.insert("timeouts".into(), run_timeouts(wf));
         let mut template = Map::new();
         if let Some(sa) = &wf.service_account {
             template.insert("serviceAccountName".into(), json!(sa));
