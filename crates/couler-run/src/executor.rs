@@ -86,7 +86,23 @@ impl Exec {
     }
 
     /// Runs the whole workflow, then the exit handler; returns the run's status and message.
+    /// The workflow's `timeout` counts from here (`deadline.rs`).
     pub async fn run(self: Arc<Self>) -> Result<(RunStatus, Option<String>), Error> {
+        let (stop, deadline) = crate::deadline::arm(self.stop.clone(), self.wf.timeout);
+        let exec = match self.wf.timeout {
+            Some(_) => Arc::new(Exec {
+                stop,
+                ..(*self).clone()
+            }),
+            None => self,
+        };
+        exec.run_until(&deadline).await
+    }
+
+    async fn run_until(
+        self: Arc<Self>,
+        deadline: &crate::deadline::Deadline,
+    ) -> Result<(RunStatus, Option<String>), Error> {
         // The dispatch loop runs as a task of its own, on a runtime worker: the step tasks it
         // spawns and the wake-up when one ends then stay on that worker instead of crossing to
         // the thread that called `block_on` (two thread hand-offs per step on a chain).
@@ -117,8 +133,8 @@ impl Exec {
             }
         }
         if self.stopped() {
-            status = RunStatus::Stopped;
-            message = Some("stopped".to_string());
+            let (s, m) = deadline.stopped_run();
+            (status, message) = (s, Some(m));
         }
         if !wf.on_exit.is_empty() {
             let mut all: BTreeMap<String, Outcome> = outcomes

@@ -28,6 +28,7 @@ pub mod cache_budget;
 pub mod capture;
 mod cgroup;
 mod daemon;
+mod deadline;
 mod executor;
 mod forget;
 pub mod launch;

@@ -98,3 +98,81 @@ steps:
         "`after` started {gap:?} after `before`; the suspend must hold it for 1s"
     );
 }
+
+/// A workflow `timeout` of 1 s over a step that sleeps 60 s: the step is stopped, the step after
+/// it never starts, the run fails naming the deadline, and the exit handler still runs and sees
+/// `Failed`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workflow_timeout_stops_the_run_and_the_exit_handler_still_runs() {
+    let d = tmp();
+    let wf = load(
+        r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: deadline
+timeout: 1s
+steps:
+  - name: quick
+    container: {command: [echo, done]}
+  - name: slow
+    container: {command: [sleep, "60"]}
+  - name: after
+    dependsOn: [slow]
+    container: {command: [echo, never]}
+onExit:
+  - name: report
+    container: {command: [echo, "{{workflow.status}}"]}
+"#,
+    );
+    let started = Instant::now();
+    let r = run(&wf, &d.path().join("state")).await;
+    let took = started.elapsed();
+    assert_eq!(r.status, RunStatus::Failed, "{:?}", r.message);
+    let message = r.message.clone().unwrap_or_default();
+    assert!(message.contains("timeout of 1s passed"), "{message}");
+    assert!(
+        took < Duration::from_secs(40),
+        "the 60 s step was stopped at the deadline, not waited for ({took:?})"
+    );
+    assert!(took >= Duration::from_secs(1), "not before the deadline");
+    assert_eq!(status(&r, "quick"), "Succeeded");
+    assert_ne!(status(&r, "slow"), "Succeeded");
+    assert_eq!(status(&r, "after"), "Omitted", "no new step starts");
+    assert_eq!(status(&r, "report"), "Succeeded");
+    assert_eq!(stdout(&r, "report").trim(), "Failed");
+}
+
+/// The deadline counts from each start: a run resumed after its deadline gets the whole
+/// `timeout` again (as `argo retry` restarts a workflow's clock), so it can finish.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_run_counts_the_workflow_timeout_from_the_resume() {
+    let d = tmp();
+    let fixed = d.path().join("fixed");
+    let wf = load(&format!(
+        r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: deadline-resume
+timeout: 3s
+steps:
+  - name: slow
+    container:
+      command: [sh, -c, 'if [ -e {} ]; then echo quick; else sleep 60; fi']
+"#,
+        fixed.display()
+    ));
+    let state = d.path().join("state");
+    let first = run(&wf, &state).await;
+    assert_eq!(first.status, RunStatus::Failed, "{:?}", first.message);
+    std::fs::write(&fixed, "").unwrap_or_else(|e| panic!("{e}"));
+    let resumed = couler_run::resume(&first.run_id, opts(&state))
+        .await
+        .unwrap_or_else(|e| panic!("resume: {e}"));
+    assert_eq!(
+        resumed.status,
+        RunStatus::Succeeded,
+        "the resume got a fresh deadline: {:?}",
+        resumed.message
+    );
+    assert_eq!(stdout(&resumed, "slow").trim(), "quick");
+}
