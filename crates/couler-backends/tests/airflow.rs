@@ -136,6 +136,24 @@ fn a_step_without_an_artifact_store_warns() {
     );
 }
 
+/// The workflow's `timeout` is the DAG's `dagrun_timeout`; with an exit handler, compiling warns
+/// that Airflow skips it after the deadline instead of running it.
+#[test]
+fn the_workflow_timeout_is_dagrun_timeout_and_a_skipped_exit_handler_is_a_warning() {
+    let mut wf = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/features/deadline.yaml"));
+    let out = Airflow
+        .compile(&wf, &Options::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.files["deadline.py"].contains("dagrun_timeout=timedelta(seconds=5400)"));
+    let skipped = |w: &Vec<String>| w.iter().any(|w| w.contains("exit handler does not run"));
+    assert!(skipped(&out.warnings), "{:?}", out.warnings);
+    wf.on_exit.clear();
+    let out = Airflow
+        .compile(&wf, &Options::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!skipped(&out.warnings), "{:?}", out.warnings);
+}
+
 /// Python's own parser reads every literal back to the same value.
 #[test]
 fn python_literals_round_trip_through_python() {

@@ -995,3 +995,32 @@ fn a_parts_run_is_its_template_placed_owned_and_bound_to_the_parents_claims() {
         "{e}"
     );
 }
+
+/// The workflow's `timeout` is the PipelineRun's `timeouts.pipeline`; with an exit handler it
+/// is `timeouts.tasks`, `finally` left unlimited, so Tekton still runs the exit handler after it.
+#[test]
+fn the_workflow_timeout_bounds_the_tasks_and_leaves_the_exit_handler_to_run() {
+    let run_timeouts = |spec: &str| {
+        let yaml = compile(&load_str(spec)).unwrap_or_else(|e| panic!("{e}"));
+        let run = documents(&yaml)
+            .into_iter()
+            .find(|d| d["kind"] == "PipelineRun")
+            .unwrap_or_else(|| panic!("no PipelineRun"));
+        run["spec"]["timeouts"].clone()
+    };
+    let head = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: w\n";
+    let step = "steps:\n  - name: a\n    container: {image: alpine, command: [sleep, '9']}\n";
+    let exit = "onExit:\n  name: e\n  container: {image: alpine, command: [echo]}\n";
+    assert_eq!(
+        run_timeouts(&format!("{head}{step}")),
+        serde_json::json!({"pipeline": "0s"})
+    );
+    assert_eq!(
+        run_timeouts(&format!("{head}timeout: 90s\n{step}")),
+        serde_json::json!({"pipeline": "90s"})
+    );
+    assert_eq!(
+        run_timeouts(&format!("{head}timeout: 1500ms\n{step}{exit}")),
+        serde_json::json!({"pipeline": "0s", "tasks": "2s", "finally": "0s"})
+    );
+}

@@ -397,6 +397,7 @@ fn settings_params_and_step_kinds_reach_the_ir() {
     wf.description("all setters")
         .label("team", "ml")
         .parallelism(4)
+        .timeout(Duration::from_secs(7200))
         .cron("0 2 * * *")
         .default_image("python:3.12")
         .default_timeout(Duration::from_secs(3600));
@@ -439,6 +440,7 @@ fn settings_params_and_step_kinds_reach_the_ir() {
             ParamType::String
         ]
     );
+    assert_eq!(wf.timeout, Some(couler_ir::Duration::from_secs(7200)));
     assert_eq!(wf.params[3].default, None);
     assert_eq!(wf.params[3].description.as_deref(), Some("on or off"));
     assert_eq!(wf.params[4].allowed, [json!("fast"), json!("slow")]);

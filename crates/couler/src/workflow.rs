@@ -247,6 +247,13 @@ impl WorkflowBuilder {
         self
     }
 
+    /// A deadline for the whole run (the workflow's `timeout`): past it, running steps are
+    /// stopped, the run fails and the exit handler still runs; millisecond precision.
+    pub fn timeout(&mut self, timeout: std::time::Duration) -> &mut Self {
+        self.wf.timeout = Some(crate::ir_duration(timeout));
+        self
+    }
+
     /// Runs the workflow on a five-field cron schedule, e.g. `0 2 * * *`.
     pub fn cron(&mut self, cron: impl Into<String>) -> &mut Self {
         self.schedule(Schedule {
