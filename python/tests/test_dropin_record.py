@@ -155,8 +155,6 @@ def test_unsupported_features_are_refused_by_name():
         couler.run_container(image="a", image_pull_policy=couler.ImagePullPolicy.Always)
     with pytest.raises(CoulerError, match="env_from"):
         couler.run_container(image="a", env_from=[{"configMapRef": {"name": "x"}}])
-    with pytest.raises(CoulerError, match="workflow deadline"):
-        couler.config_workflow(timeout=10)
     with pytest.raises(CoulerError, match="global output"):
         couler.run_container(image="a", output=couler.create_parameter_artifact("/a", True))
     with pytest.raises(CoulerError, match="DNS"):

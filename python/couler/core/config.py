@@ -23,7 +23,8 @@ def config_defaults(name_salter=None, service_account=None):
 @keywords
 def config_workflow(name=None, user_id=None, timeout=None, time_to_clean=None,
                     cluster_config_file=None, cron_config=None, service_account=None):
-    """Names the workflow and sets its schedule, TTL and service account."""
+    """Names the workflow and sets its deadline (``timeout``, seconds), schedule, TTL and
+    service account."""
     rec = _record.current()
     if name is not None:
         check_type("name", name, str, "a str")
@@ -31,8 +32,7 @@ def config_workflow(name=None, user_id=None, timeout=None, time_to_clean=None,
     if user_id is not None:
         rec.settings.setdefault("labels", {})["couler_job_user"] = str(user_id)
     if timeout is not None:
-        refuse("a workflow deadline (`timeout` of config_workflow)",
-               "set `timeout=` on the steps that may run long")
+        rec.settings["timeout"] = seconds("timeout", timeout)
     if time_to_clean is not None:
         rec.settings["ttl"] = {"afterCompletion": seconds("time_to_clean", time_to_clean)}
     if cluster_config_file is not None:
