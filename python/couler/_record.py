@@ -90,7 +90,7 @@ def invocation(depth=1):
 # Workflow fields a recording may set up front: ``couler.workflow("name", parallelism=4)``.
 _SETTINGS = {
     "description": "description", "labels": "labels", "annotations": "annotations",
-    "parallelism": "parallelism", "timeout": "timeout", "schedule": "schedule", "service_account": "serviceAccount",
+    "parallelism": "parallelism", "schedule": "schedule", "service_account": "serviceAccount",
     "image_pull_secrets": "imagePullSecrets", "volumes": "volumes",
     "volume_claims": "volumeClaims", "ttl": "ttl", "pod_gc": "podGC",
     "artifact_repository": "artifactRepository", "defaults": "defaults",
