@@ -88,7 +88,8 @@ proptest! {
 
     #[test]
     fn the_ir_split_keeps_every_step_and_edge(n in 1usize..150, width in 1usize..12, max_steps in 1u64..30) {
-        let wf = split_gen::layered(n, width);
+        let mut wf = split_gen::layered(n, width);
+        wf.timeout = Some(couler_ir::Duration::from_secs(3600));
         let g = Graph::new(&wf);
         let problem = Problem { graph: &g, weights: vec![[1, 1, 1]; n], overhead: [0; 3] };
         let budget = Budget::new(None, Some(max_steps), None);
@@ -113,11 +114,17 @@ fn check_ir_split(wf: &Workflow, p: &Partition) {
             "{}: {diags:?}",
             child.name
         );
+        // A part never outlasts the whole run's deadline.
+        assert_eq!(child.timeout, wf.timeout, "{}", child.name);
         for s in &child.steps {
             assert!(seen.insert(&s.name, k).is_none(), "{} twice", s.name);
         }
     }
     assert_eq!(seen.len(), wf.steps.len());
+    assert_eq!(
+        split.parent.timeout, wf.timeout,
+        "the deadline bounds the parent's run"
+    );
     let diags = couler_ir::validate(&split.parent);
     assert!(
         diags
