@@ -421,6 +421,44 @@ fn pipeline_run(doc: &Value, pipelines: &BTreeMap<&str, &Value>, p: &mut Vec<Str
             ));
         }
     }
+    check_timeouts(&here, &spec["timeouts"], p);
+}
+
+/// The run's `timeouts` as Tekton's validation reads them (0 is no limit): `tasks` and `finally`
+/// within `pipeline` unless it is 0, neither 0 under a limited `pipeline`, and, when both are
+/// set, their sum within `pipeline`, which Tekton checks even when `pipeline` is 0.
+fn check_timeouts(here: &str, t: &Value, p: &mut Vec<String>) {
+    let mut secs = |k: &str| match &t[k] {
+        Value::Null => None,
+        v => {
+            let s = v
+                .as_str()
+                .and_then(|s| s.strip_suffix('s')?.parse::<u64>().ok());
+            if s.is_none() {
+                p.push(format!(
+                    "{here}: timeouts.{k} `{v}` is not whole seconds (`90s`)"
+                ));
+            }
+            s
+        }
+    };
+    let (pipeline, tasks, finally) = (secs("pipeline"), secs("tasks"), secs("finally"));
+    let limit = pipeline.unwrap_or(3600);
+    for (k, v) in [("tasks", tasks), ("finally", finally)] {
+        match v {
+            Some(v) if limit != 0 && (v > limit || v == 0) => p.push(format!(
+                "{here}: timeouts.{k} ({v}s) must be within timeouts.pipeline ({limit}s)"
+            )),
+            _ => {}
+        }
+    }
+    if let (Some(a), Some(b)) = (tasks, finally)
+        && a + b > limit
+    {
+        p.push(format!(
+            "{here}: timeouts.tasks + timeouts.finally ({a}s + {b}s) must be within timeouts.pipeline ({limit}s)"
+        ));
+    }
 }
 
 /// Every param given is declared by `owner`, and every declared param without a default is given.
@@ -460,6 +498,24 @@ mod tests {
             {"name": "b", "taskRef": {"name": "t"}, "params": [{"name": "x", "value": "1"}], "runAfter": [run_after]},
         ]}});
         vec![task, pl]
+    }
+
+    #[test]
+    fn timeouts_are_checked_as_tekton_validates_them() {
+        let check = |t: Value| {
+            let mut p = Vec::new();
+            check_timeouts("run", &t, &mut p);
+            p
+        };
+        assert!(check(json!({"pipeline": "0s"})).is_empty());
+        assert!(check(json!({"pipeline": "90s"})).is_empty());
+        assert!(check(json!({"pipeline": "0s", "tasks": "90s"})).is_empty());
+        assert!(check(json!({"pipeline": "90s", "tasks": "60s", "finally": "30s"})).is_empty());
+        let sum = check(json!({"pipeline": "0s", "tasks": "90s", "finally": "0s"}));
+        assert!(sum[0].contains("90s + 0s"), "{sum:?}");
+        assert_eq!(check(json!({"pipeline": "60s", "tasks": "90s"})).len(), 1);
+        assert_eq!(check(json!({"pipeline": "60s", "finally": "0s"})).len(), 1);
+        assert_eq!(check(json!({"pipeline": "1h"})).len(), 1);
     }
 
     #[test]

@@ -208,13 +208,15 @@ fn timeout_text(d: couler_ir::Duration) -> String {
 /// The PipelineRun's `timeouts`. Without a workflow `timeout` there is no overall limit, as in
 /// `couler run` (Tekton's default is one hour, and it rejects a task timeout above the
 /// pipeline's); steps keep their own `timeout`. With one, `pipeline` is the deadline; with an
-/// exit handler too, the deadline is `tasks` (Tekton then cancels the running tasks and still
-/// runs `finally`, which `finally: 0s` leaves unlimited, as the exit handler is on Argo).
+/// exit handler too, the deadline is `tasks` under an unlimited `pipeline`: Tekton then cancels
+/// the running tasks and still runs `finally`, unlimited as the exit handler is on Argo (a
+/// `finally: 0s` beside them is refused: Tekton checks `tasks + finally <= pipeline` even when
+/// `pipeline` is 0).
 fn run_timeouts(wf: &Workflow) -> Value {
     match wf.timeout {
         None => json!({"pipeline": "0s"}),
         Some(d) if wf.on_exit.is_empty() => json!({"pipeline": timeout_text(d)}),
-        Some(d) => json!({"pipeline": "0s", "tasks": timeout_text(d), "finally": "0s"}),
+        Some(d) => json!({"pipeline": "0s", "tasks": timeout_text(d)}),
     }
 }
 
