@@ -460,3 +460,55 @@ async fn stopping_the_parent_stops_the_child() {
     assert_eq!(child(&steps, "slow").status, "Error");
     assert_eq!(status(&r, "inner"), "Error");
 }
+
+/// A child's own `timeout` bounds its nested run: the child fails at its deadline (its exit
+/// handler still runs), the sub-workflow step fails, and the parent goes on as after any failed
+/// step.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_childs_timeout_stops_the_nested_run_and_fails_the_step() {
+    let d = tmp();
+    write(
+        d.path(),
+        "child.yaml",
+        r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: child
+timeout: 1s
+steps:
+  - name: slow
+    container: {command: [sleep, "60"]}
+onExit:
+  name: tidy
+  container: {command: [echo, "{{workflow.status}}"]}
+"#,
+    );
+    let parent = write(
+        d.path(),
+        "parent.yaml",
+        r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: parent
+steps:
+  - name: inner
+    workflow: {ref: child.yaml}
+  - name: after
+    dependsOn: [inner]
+    container: {command: [echo, never]}
+"#,
+    );
+    let started = std::time::Instant::now();
+    let r = run_file(d.path(), &parent).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(40));
+    assert_eq!(r.status, RunStatus::Failed, "{:?}", r.message);
+    assert_ne!(status(&r, "inner"), "Succeeded");
+    assert!(
+        message(&r, "inner").contains("timeout of 1s passed"),
+        "{}",
+        message(&r, "inner")
+    );
+    assert_eq!(status(&r, "after"), "Omitted");
+    let steps = child_steps(d.path(), &r, "inner");
+    assert_eq!(child(&steps, "tidy").status, "Succeeded");
+}
