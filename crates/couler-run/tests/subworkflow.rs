@@ -62,6 +62,20 @@ steps:
         - name: said
 "#;
 
+/// A parent whose step `inner` runs `child.yaml` and whose step `after` depends on it.
+const INNER_THEN_AFTER: &str = r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: parent
+steps:
+  - name: inner
+    workflow: {ref: child.yaml}
+  - name: after
+    dependsOn: [inner]
+    container:
+      command: [sh, -c, 'echo never']
+"#;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn params_are_rendered_in_the_parent_and_passed_to_the_child() {
     let d = tmp();
@@ -117,22 +131,7 @@ steps:
       command: [sh, -c, 'echo broken >&2; exit 4']
 "#,
     );
-    let parent = write(
-        d.path(),
-        "parent.yaml",
-        r#"
-apiVersion: couler.dev/v1alpha1
-kind: Workflow
-name: parent
-steps:
-  - name: inner
-    workflow: {ref: child.yaml}
-  - name: after
-    dependsOn: [inner]
-    container:
-      command: [sh, -c, 'echo never']
-"#,
-    );
+    let parent = write(d.path(), "parent.yaml", INNER_THEN_AFTER);
     let r = run_file(d.path(), &parent).await;
     assert_eq!(r.status, RunStatus::Failed);
     assert_eq!(status(&r, "inner"), "Failed");
@@ -483,21 +482,7 @@ onExit:
   container: {command: [echo, "{{workflow.status}}"]}
 "#,
     );
-    let parent = write(
-        d.path(),
-        "parent.yaml",
-        r#"
-apiVersion: couler.dev/v1alpha1
-kind: Workflow
-name: parent
-steps:
-  - name: inner
-    workflow: {ref: child.yaml}
-  - name: after
-    dependsOn: [inner]
-    container: {command: [echo, never]}
-"#,
-    );
+    let parent = write(d.path(), "parent.yaml", INNER_THEN_AFTER);
     let started = std::time::Instant::now();
     let r = run_file(d.path(), &parent).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(40));
