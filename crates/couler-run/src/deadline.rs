@@ -2,25 +2,38 @@
 //! this resume of it) starts. When it passes, it acts as the first stop request (`stop.rs`):
 //! running steps are stopped as `couler stop` stops them, no new step starts, and the exit
 //! handler still runs; the run then ends `Failed` with a message naming the deadline, not
-//! `Stopped`.
+//! `Stopped`. Once the workflow's steps have ended the deadline is disarmed: it never stops the
+//! exit handler's steps, nor counts as a stop request while they run.
 
 use crate::state::RunStatus;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use tokio::sync::watch;
 
-/// Whether a run's deadline passed before any stop request.
+/// [`Deadline`]'s states: it may still pass; it passed (before any stop request); disarmed.
+const ARMED: u8 = 0;
+const PASSED: u8 = 1;
+const DISARMED: u8 = 2;
+
+/// Whether a run's deadline passed before any stop request and before its steps ended.
 pub(crate) struct Deadline {
     timeout: Option<couler_ir::Duration>,
-    passed: Arc<AtomicBool>,
+    state: Arc<AtomicU8>,
 }
 
 impl Deadline {
+    /// The workflow's steps have ended: from now on the deadline does nothing.
+    pub fn disarm(&self) {
+        let _ = self
+            .state
+            .compare_exchange(ARMED, DISARMED, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
     /// The status and message of a run whose steps were stopped: `Failed` when the deadline
     /// stopped them, `Stopped` when a stop request did.
     pub fn stopped_run(&self) -> (RunStatus, String) {
         match self.timeout {
-            Some(t) if self.passed.load(Ordering::SeqCst) => (
+            Some(t) if self.state.load(Ordering::SeqCst) == PASSED => (
                 RunStatus::Failed,
                 format!(
                     "the workflow's timeout of {t} passed: running steps were stopped and pending ones not started"
@@ -38,10 +51,10 @@ pub(crate) fn arm(
     mut stop: watch::Receiver<bool>,
     timeout: Option<couler_ir::Duration>,
 ) -> (watch::Receiver<bool>, Deadline) {
-    let passed = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(AtomicU8::new(ARMED));
     let deadline = Deadline {
         timeout,
-        passed: Arc::clone(&passed),
+        state: Arc::clone(&state),
     };
     let Some(t) = timeout else {
         return (stop, deadline);
@@ -64,12 +77,13 @@ pub(crate) fn arm(
                 () = &mut sleep, if pending => {
                     pending = false;
                     // After a stop request the deadline adds nothing: a second request would
-                    // stop the exit handler too.
-                    if !*tx.borrow() {
-                        passed.store(true, Ordering::SeqCst);
-                        if tx.send(true).is_err() {
-                            return;
-                        }
+                    // stop the exit handler too. Nor does it once disarmed.
+                    let first = !*tx.borrow()
+                        && state
+                            .compare_exchange(ARMED, PASSED, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok();
+                    if first && tx.send(true).is_err() {
+                        return;
                     }
                 }
                 () = tx.closed() => return,
@@ -102,6 +116,16 @@ mod tests {
         let (status, message) = deadline.stopped_run();
         assert_eq!(status, RunStatus::Failed);
         assert!(message.contains("timeout of 50ms passed"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_disarmed_deadline_never_fires() {
+        let (_tx, rx) = watch::channel(false);
+        let (armed, deadline) = arm(rx, ms(50));
+        deadline.disarm();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!armed.has_changed().unwrap_or(true) && !*armed.borrow());
+        assert_eq!(deadline.stopped_run().0, RunStatus::Stopped);
     }
 
     #[tokio::test]

@@ -112,6 +112,7 @@ impl Exec {
             Ok(r) => r,
             Err(e) => Err(Error::Internal(format!("the dispatch task failed: {e}"))),
         };
+        deadline.disarm();
         // Daemons serve the workflow's steps: they end with them, before the exit handler.
         self.daemons.stop_all().await;
         let outcomes = dispatched?;

@@ -176,3 +176,41 @@ steps:
     );
     assert_eq!(stdout(&resumed, "slow").trim(), "quick");
 }
+
+/// The deadline is disarmed once the workflow's steps have ended: passing while the exit
+/// handler runs, it neither fails the run nor counts as a stop request, so the user's first
+/// stop after it still lets the exit handler finish.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_passing_during_the_exit_handler_changes_nothing() {
+    let d = tmp();
+    let wf = load(
+        r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: deadline-exit
+timeout: 2s
+steps:
+  - name: quick
+    container: {command: [echo, done]}
+onExit:
+  name: report
+  container: {command: [sh, -c, 'sleep 5; echo reported']}
+"#,
+    );
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut o = opts(&d.path().join("state"));
+    o.stop = rx;
+    let stopper = tokio::spawn(async move {
+        // One stop request, after the deadline, while the exit handler sleeps.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let _ = tx.send(true);
+        tx
+    });
+    let r = couler_run::run(&wf, o)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(stopper.await);
+    assert_eq!(r.status, RunStatus::Succeeded, "{:?}", r.message);
+    assert_eq!(status(&r, "report"), "Succeeded");
+    assert_eq!(stdout(&r, "report").trim(), "reported");
+}
