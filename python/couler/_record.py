@@ -12,6 +12,7 @@ on one output, or repeated calls from one line) runs after the previous stage. I
 data references and explicit dependencies order steps.
 """
 
+import copy
 import os
 import re
 import sys
@@ -23,9 +24,17 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 __all__ = ["Recorder", "current", "caller", "invocation", "safe_name", "recording", "workflow"]
 
 
+# A name that is already a DNS-1123 label: safe_name returns it unchanged (the common case,
+# once per dependency name, so it skips the substitutions below).
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_DASHES = re.compile(r"--")
+
+
 def safe_name(name):
     """A DNS-1123 label from a Python name: ``flip_coin`` -> ``flip-coin`` (the original's rule:
     ``_`` and ``.`` become ``-``), lowercased, at most 63 characters."""
+    if type(name) is str and _LABEL.fullmatch(name) and not _DASHES.search(name):
+        return name
     name = str(name).strip("<>")
     name = re.sub(r"[^a-z0-9-]", "-", name.replace("_", "-").replace(".", "-").lower())
     name = re.sub(r"-+", "-", name).strip("-")[:63].strip("-")
@@ -44,9 +53,19 @@ def program_name():
     return safe_name(os.path.splitext(os.path.basename(path))[0])
 
 
+# File name -> whether it is inside the couler package (asked per frame, per recorded step).
+_ours = {}
+
+
 def _is_ours(frame):
-    path = os.path.abspath(frame.f_code.co_filename)
-    return path.startswith(_PACKAGE_DIR + os.sep) and "/tests/" not in path[len(_PACKAGE_DIR):]
+    filename = frame.f_code.co_filename
+    ours = _ours.get(filename)
+    if ours is None:
+        path = os.path.abspath(filename)
+        ours = path.startswith(_PACKAGE_DIR + os.sep) and "/tests/" not in path[len(_PACKAGE_DIR):]
+        _ours[filename] = ours
+    return ours
+
 
 
 def _user_frame(depth):
@@ -256,33 +275,45 @@ class Recorder(object):
     # ---- results -----------------------------------------------------------------------
 
     def _sequence_edges(self, prefix):
+        """Step name -> the names it runs after in sequence mode (the previous stage)."""
+        edges = {}
         if self.dag_mode:
-            return
+            return edges
         stages = [names for key, names in self._stages.items() if key[0] == prefix]
         for before, after in zip(stages, stages[1:]):
             for name in after:
-                step = self._by_name[name]
-                deps = step.setdefault("dependsOn", [])
-                for d in before:
-                    if d not in deps and d != name:
+                edges[name] = [d for d in before if d != name]
+        return edges
+
+    def _finished_steps(self, steps, prefix):
+        """``steps`` with their sequence edges and the step defaults added. A step that gains
+        nothing is the recorder's own dict; one that does is a shallow copy (with its own
+        ``dependsOn``), so the recording itself never changes."""
+        edges = self._sequence_edges(prefix)
+        out = []
+        for step in steps:
+            after = edges.get(step["name"])
+            if after is not None or self.step_defaults:
+                step = dict(step)
+            if after is not None:
+                deps = list(step.get("dependsOn", []))
+                for d in after:
+                    if d not in deps:
                         deps.append(d)
+                step["dependsOn"] = deps
+            for key, value in self.step_defaults.items():
+                step.setdefault(key, copy.deepcopy(value))
+            out.append(step)
+        return out
 
-    def spec(self):
-        """The whole workflow as a spec dict for ``couler._engine``."""
-        import copy
-
-        main = copy.deepcopy(self.steps)
-        exits = copy.deepcopy(self.exit_steps)
-        saved = self._by_name
-        try:
-            self._by_name = {s["name"]: s for s in main + exits}
-            self._sequence_edges("steps")
-            self._sequence_edges("onExit")
-            for step in main + exits:
-                for key, value in self.step_defaults.items():
-                    step.setdefault(key, copy.deepcopy(value))
-        finally:
-            self._by_name = saved
+    def spec(self, shared=False):
+        """The whole workflow as a spec dict for ``couler._engine``: a deep copy the caller may
+        change, or with ``shared`` one whose steps share the recorder's dicts (for handing
+        straight to the engine, which only reads them; no copy of thousands of steps)."""
+        main = self._finished_steps(self.steps, "steps")
+        exits = self._finished_steps(self.exit_steps, "onExit")
+        if not shared:
+            main, exits = copy.deepcopy(main), copy.deepcopy(exits)
         spec = {"apiVersion": API_VERSION, "kind": "Workflow", "name": self.workflow_name()}
         if self.params:
             spec["params"] = copy.deepcopy(self.params)

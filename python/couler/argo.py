@@ -51,11 +51,12 @@ from couler.core.workflow_validation_utils import validate_workflow_yaml  # noqa
 workflow = _record.workflow
 
 
-def _finished_spec(rec=None):
+def _finished_spec(rec=None, shared=True):
     """The recording as a spec dict; volumes that steps mount without declaring them become
-    empty directories, as the original makes them."""
+    empty directories, as the original makes them. ``shared``: its steps are the recorder's
+    own dicts (see ``Recorder.spec``), for our engine only, which reads them."""
     rec = rec or _record.current()
-    spec = rec.spec()
+    spec = rec.spec(shared=shared)
     declared = {v["name"] for v in spec.get("volumes", []) + spec.get("volumeClaims", [])}
     for step in spec["steps"] + spec.get("onExit", []):
         for mount in step.get("volumeMounts", []):
@@ -99,7 +100,8 @@ def run(submitter=None):
     if isinstance(submitter, type):
         submitter = submitter()
     rec = _record.current()
-    spec, sources = _finished_spec(rec), rec.sources()
+    # A submitter may be the program's own: it gets a copy it may change.
+    spec, sources = _finished_spec(rec, shared=False), rec.sources()
     if isinstance(submitter, ArgoSubmitter):
         res = submitter.submit(_engine.argo_workflow(spec, sources),
                                secrets=list(states._secrets.values()))

@@ -47,8 +47,8 @@ def _upstream(jobs=False):
         return []
     kinds = (OutputArtifact, OutputParameter, OutputJob) if jobs else (OutputArtifact,
                                                                        OutputParameter)
-    return [o for name in scope["on"] for o in states.get_step_output(name) or []
-            if isinstance(o, kinds)]
+    outputs = states._steps_outputs
+    return [o for name in scope["on"] for o in outputs.get(name, ()) if isinstance(o, kinds)]
 
 
 def _policies(step, env=None, secret=None, resources=None, timeout=None, retry=None,
@@ -74,8 +74,8 @@ def _wants_gpu(resources):
                for d in lists if isinstance(d, dict) for k, v in d.items())
 
 
-def _add(step, where, inputs, template):
-    for o in _upstream():
+def _add(step, where, inputs, template, upstream=None):
+    for o in _upstream() if upstream is None else upstream:
         if isinstance(o, OutputArtifact):
             _convert.add_input_artifact(inputs, o)
     if inputs:
@@ -115,7 +115,10 @@ def run_container(image, command=None, args=None, output=None, input=None, env=N
     cmd = _convert.command(command)
     if cmd is not None:
         container["command"] = cmd
-    args = _convert.flatten_args(args) + _upstream()
+    # Looked up once per step: a step after a whole layer has many upstream outputs.
+    upstream = _upstream(jobs=True)
+    passed = [o for o in upstream if not isinstance(o, OutputJob)]
+    args = _convert.flatten_args(args) + passed
     arg_list = _convert.args_and_inputs(args, inputs)
     if arg_list:
         container["args"] = arg_list
@@ -128,9 +131,9 @@ def run_container(image, command=None, args=None, output=None, input=None, env=N
         step["outputs"] = outs
     _policies(step, env, secret, resources, timeout, retry, volume_mounts, node_selector, cache)
     # A job's outputs would be among the original's para-… inputs: refused if they are read.
-    _convert.para_inputs(step, template, args + [o for o in _upstream(jobs=True)
+    _convert.para_inputs(step, template, args + [o for o in upstream
                                                   if isinstance(o, OutputJob)])
-    name = _add(step, where, inputs, template)
+    name = _add(step, where, inputs, template, passed)
     return _outputs_of(name, outs, OutputEmpty)
 
 

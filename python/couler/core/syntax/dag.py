@@ -41,11 +41,24 @@ def set_dependencies(step_function, dependencies=None):
     names, or names joined by ``&&``); their output artifacts are handed to it."""
     if not callable(step_function):
         raise TypeError("argument `step_function` must be callable (it records the step)")
-    names = _names(dependencies)
+    names = _resolved(dependencies)
     rec = _record.current()
     rec.enable_dag_mode()
     with rec.scope("depends", on=names):
         return step_function()
+
+
+# The last dependency list resolved and its names: a layered program gives one list to every
+# step of the next layer, so each list is checked and resolved once.
+_last = (None, None)
+
+
+def _resolved(dependencies):
+    global _last
+    key = tuple(dependencies) if isinstance(dependencies, list) else dependencies
+    if _last[0] != key or key is None:
+        _last = (key, tuple(_names(dependencies)))
+    return _last[1]
 
 
 def _names(dependencies):
