@@ -9,7 +9,6 @@ module maps each to the user's Python line (the longest matching prefix).
 
 import json
 import os
-import tempfile
 import warnings
 
 from couler import _native
@@ -176,6 +175,8 @@ def compile(spec, target, output_dir=None, sources=None, **options):
 def _write_all(directory, files):
     """Writes every file or none: each goes to a temporary file beside its place first, and
     only when all are written (and no place is taken by a directory) are they renamed."""
+    import tempfile
+
     os.makedirs(directory, exist_ok=True)
     staged = []
     try:

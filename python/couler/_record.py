@@ -13,6 +13,7 @@ data references and explicit dependencies order steps.
 """
 
 import copy
+import functools
 import os
 import re
 import sys
@@ -27,15 +28,19 @@ __all__ = ["Recorder", "current", "caller", "invocation", "safe_name", "recordin
 # A name that is already a DNS-1123 label: safe_name returns it unchanged (the common case,
 # once per dependency name, so it skips the substitutions below).
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_DASHES = re.compile(r"--")
 
 
 def safe_name(name):
     """A DNS-1123 label from a Python name: ``flip_coin`` -> ``flip-coin`` (the original's rule:
     ``_`` and ``.`` become ``-``), lowercased, at most 63 characters."""
-    if type(name) is str and _LABEL.fullmatch(name) and not _DASHES.search(name):
+    if type(name) is str and "--" not in name and _LABEL.fullmatch(name):
         return name
-    name = str(name).strip("<>")
+    return _label(str(name))
+
+
+@functools.lru_cache(maxsize=1024)  # names made from a function's name, once per step
+def _label(name):
+    name = name.strip("<>")
     name = re.sub(r"[^a-z0-9-]", "-", name.replace("_", "-").replace(".", "-").lower())
     name = re.sub(r"-+", "-", name).strip("-")[:63].strip("-")
     return name or "step"
@@ -119,14 +124,14 @@ _SETTINGS = {
 def _settings(options):
     """The spec fields of ``options`` (snake_case keywords); ``dag`` is the recorder's own. An
     unknown keyword is a ``TypeError`` naming the nearest valid one."""
-    import difflib
-
     out = {}
     for key, value in options.items():
         if key == "dag":
             continue
         field = _SETTINGS.get(key)
         if field is None:
+            import difflib
+
             near = difflib.get_close_matches(key, list(_SETTINGS) + ["dag"], n=1)
             raise TypeError("workflow() got an unexpected keyword argument `%s`%s" % (
                 key, "; did you mean `%s`?" % near[0] if near else ""))

@@ -1,7 +1,6 @@
 """``ArgoSubmitter``: creates the recorded workflow (and its secrets) on a cluster through the
 Kubernetes API. Needs the ``kubernetes`` package (``pip install kubernetes``)."""
 
-import logging
 import re
 
 from couler.core.constants import WorkflowCRD
@@ -69,6 +68,8 @@ class ArgoSubmitter(object):
         self.check_name(meta.get("name") or meta.get("generateName"))
         to_create = [s.to_yaml() for s in secrets or []
                      if not s.use_existing and not s.dry_run]
+        import logging
+
         logging.info("Submitting workflow to Argo in namespace %s", self.namespace)
         return _engine.submit_manifest(workflow_yaml, self.namespace, self.config_file,
                                        self.context, secrets=to_create)

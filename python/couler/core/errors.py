@@ -1,7 +1,5 @@
 """Errors of the drop-in API, all derived from ``couler._engine.CoulerError``."""
 
-import difflib
-
 from couler._engine import CoulerError
 
 
@@ -39,6 +37,8 @@ def check_type(name, value, types, what):
 
 def unknown_keywords(function, given, valid):
     """``TypeError`` naming the nearest valid keyword for each unknown one."""
+    import difflib
+
     for key in given:
         if key not in valid:
             near = difflib.get_close_matches(key, list(valid), n=1)
@@ -51,10 +51,12 @@ def unknown_keywords(function, given, valid):
 def keywords(function):
     """Makes an unknown keyword argument a ``TypeError`` that names the nearest valid one."""
     import functools
-    import inspect
 
-    valid = [p.name for p in inspect.signature(function).parameters.values()
-             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    # The parameters a keyword may name, read off the code object (inspect costs an import
+    # of ast and dis at start): positional-or-keyword, then keyword-only.
+    code = function.__code__
+    valid = list(code.co_varnames[code.co_posonlyargcount:
+                                  code.co_argcount + code.co_kwonlyargcount])
     valid_set = frozenset(valid)
 
     @functools.wraps(function)

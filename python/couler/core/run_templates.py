@@ -4,7 +4,6 @@ Each records one step into the current recorder (``couler._record``) and returns
 outputs as the original does: a list of :class:`~couler.core.templates.output.Output`, the
 first standing for the step in control flow (``when``, ``exec_while``)."""
 
-import re
 
 from couler import _record
 from couler.core import _convert, states
@@ -31,7 +30,7 @@ def _name_step(explicit):
     if dag is not None and dag["line"] is not None:
         line = dag["line"]
     if explicit is not None:
-        template = re.sub(r"[_.]", "-", explicit)
+        template = explicit.replace("_", "-").replace(".", "-")
         if rec.dag_mode or rec.innermost("dag") is not None:
             return _record.safe_name(explicit), where, template
         return "%s-%s" % (_record.safe_name(explicit), line), where, template

@@ -1,8 +1,6 @@
 """Kubernetes secrets: ``create_secret`` keeps the data for the submitter (never in the spec);
 steps read it as environment variables by reference."""
 
-import base64
-import hashlib
 import json
 
 from couler.core import states
@@ -16,6 +14,9 @@ class Secret(object):
             raise TypeError("argument `secret_data` must be a dict, not %s" % type(data).__name__)
         if not data:
             raise ValueError("argument `secret_data` is empty: give at least one key")
+        import base64
+        import hashlib
+
         digest = hashlib.md5(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
         self.name = name if name is not None else "couler-%s" % digest
         self.namespace = namespace
