@@ -17,7 +17,6 @@ import functools
 import os
 import re
 import sys
-from contextlib import contextmanager
 
 API_VERSION = "couler.dev/v1alpha1"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -151,6 +150,25 @@ class Scope(object):
         return self.fields.get(key)
 
 
+class _Open(object):
+    """A scope open on a recorder's stack for a ``with`` block (a class, not a generator:
+    entered once per recorded step)."""
+
+    __slots__ = ("stack", "scope")
+
+    def __init__(self, stack, scope):
+        self.stack = stack
+        self.scope = scope
+
+    def __enter__(self):
+        self.stack.append(self.scope)
+        return self.scope
+
+    def __exit__(self, *exc):
+        self.stack.remove(self.scope)
+        return False
+
+
 class Recorder(object):
     """One workflow being recorded, in the spec's shape."""
 
@@ -231,10 +249,12 @@ class Recorder(object):
                 )
             step["map"] = dict(scope["map"])
         elif scope.kind == "depends":
-            deps = step.setdefault("dependsOn", [])
-            for d in scope["on"]:
-                if d not in deps:
-                    deps.append(d)
+            names = dict.fromkeys(scope["on"])  # each once, in order
+            deps = step.get("dependsOn")
+            if deps is None:
+                step["dependsOn"] = list(names)
+            else:
+                deps.extend([d for d in names if d not in deps])
         elif scope.kind == "dag":
             prev = scope["previous"]
             if prev is not None:
@@ -255,15 +275,10 @@ class Recorder(object):
 
     # ---- scopes ------------------------------------------------------------------------
 
-    @contextmanager
     def scope(self, kind, **fields):
-        """Opens a control-flow scope; yields it (its ``steps`` lists the names added inside)."""
-        s = Scope(kind, **fields)
-        self._scopes.append(s)
-        try:
-            yield s
-        finally:
-            self._scopes.remove(s)
+        """``with recorder.scope(kind, ...) as s``: a control-flow scope open for the block
+        (``s.steps`` lists the names added inside)."""
+        return _Open(self._scopes, Scope(kind, **fields))
 
     def _innermost(self, kind):
         for s in reversed(self._scopes):

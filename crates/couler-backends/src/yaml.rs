@@ -4,41 +4,39 @@
 //! alphabetically, so equal documents print equal bytes.
 
 use crate::CompileError;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 /// Prints `doc` as YAML, the keys of every mapping in the order of `first`, then the others
 /// alphabetically; `what` names the document in the error (`the Argo document`).
 pub fn print(doc: &Value, first: &[&str], what: &str) -> Result<String, CompileError> {
-    serde_norway::to_string(&ordered(doc, first))
+    serde_norway::to_string(&Ordered { value: doc, first })
         .map_err(|e| CompileError::Invalid(format!("cannot print {what}: {e}")))
 }
 
-/// The document as an insertion-ordered YAML value with its keys in order.
-fn ordered(v: &Value, first: &[&str]) -> serde_norway::Value {
-    use serde_norway::Value as Y;
-    match v {
-        Value::Null => Y::Null,
-        Value::Bool(b) => Y::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Y::Number(i.into())
-            } else if let Some(u) = n.as_u64() {
-                Y::Number(u.into())
-            } else {
-                Y::Number(n.as_f64().unwrap_or_default().into())
+/// The document serialized with its mapping keys in order, straight from the JSON tree (no
+/// second tree: a large workflow's document is printed without a copy).
+struct Ordered<'a> {
+    value: &'a Value,
+    first: &'a [&'a str],
+}
+
+impl Serialize for Ordered<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let first = self.first;
+        match self.value {
+            Value::Array(a) => s.collect_seq(a.iter().map(|value| Ordered { value, first })),
+            Value::Object(m) => {
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                let rank = |k: &str| first.iter().position(|x| *x == k).unwrap_or(first.len());
+                entries.sort_by(|(a, _), (b, _)| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, value) in entries {
+                    map.serialize_entry(k, &Ordered { value, first })?;
+                }
+                map.end()
             }
-        }
-        Value::String(s) => Y::String(s.clone()),
-        Value::Array(a) => Y::Sequence(a.iter().map(|x| ordered(x, first)).collect()),
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            let rank = |k: &str| first.iter().position(|x| *x == k).unwrap_or(first.len());
-            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
-            let mut out = serde_norway::Mapping::new();
-            for k in keys {
-                out.insert(Y::String(k.clone()), ordered(&m[k], first));
-            }
-            Y::Mapping(out)
+            scalar => scalar.serialize(s),
         }
     }
 }

@@ -270,6 +270,8 @@ def path_placeholders(step):
     its command, args, source or env, become their placeholders. On Argo a placeholder is that
     very path; the local runtime gives each step private paths (docs/spec.md 6.2), which only
     placeholders name, so the original's programs run there too."""
+    if "outputs" not in step and "inputs" not in step:
+        return
     import re
 
     found = []

@@ -30,12 +30,12 @@ pub fn lower(wf: &Workflow, options: &Options) -> Result<Value, CompileError> {
         Kind::Workflow => {
             meta.insert("generateName".into(), json!(format!("{}-", wf.name)));
             meta.extend(wf_meta);
-            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": meta, "spec": spec})
+            document("Workflow", meta, spec)
         }
         Kind::WorkflowTemplate => {
             meta.insert("name".into(), json!(wf.name));
             meta.extend(wf_meta);
-            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTemplate", "metadata": meta, "spec": spec})
+            document("WorkflowTemplate", meta, spec)
         }
         Kind::CronWorkflow => {
             let sched = wf.schedule.as_ref().ok_or_else(|| {
@@ -66,10 +66,31 @@ pub fn lower(wf: &Workflow, options: &Options) -> Result<Value, CompileError> {
                 meta.extend(wf_meta);
             }
             cron.insert("workflowSpec".into(), spec);
-            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow", "metadata": meta, "spec": cron})
+            document("CronWorkflow", meta, Value::Object(cron))
         }
     };
     Ok(doc)
+}
+
+/// An Argo document of `kind`.
+fn document(kind: &str, meta: Map<String, Value>, spec: Value) -> Value {
+    object([
+        ("apiVersion", json!("argoproj.io/v1alpha1")),
+        ("kind", json!(kind)),
+        ("metadata", Value::Object(meta)),
+        ("spec", spec),
+    ])
+}
+
+/// A JSON object of `fields`, moved in: `json!` would copy a `Value` it is given (it
+/// serializes it again), for a large workflow a copy of every task and template.
+pub(super) fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 impl Lowerer<'_> {
@@ -94,7 +115,7 @@ impl Lowerer<'_> {
         insert_cleanup(wf, &mut spec);
         let mut templates = vec![entry];
         templates.append(&mut self.templates);
-        spec.insert("templates".into(), json!(templates));
+        spec.insert("templates".into(), Value::Array(templates));
         Ok(Value::Object(spec))
     }
 
@@ -121,9 +142,13 @@ impl Lowerer<'_> {
                     }
                     groups[level].push(task);
                 }
-                json!({"name": wf.name, "steps": groups})
+                let groups = groups.into_iter().map(Value::Array).collect();
+                object([("name", json!(wf.name)), ("steps", Value::Array(groups))])
             }
-            None => json!({"name": wf.name, "dag": {"tasks": tasks}}),
+            None => object([
+                ("name", json!(wf.name)),
+                ("dag", object([("tasks", Value::Array(tasks))])),
+            ]),
         })
     }
 }
