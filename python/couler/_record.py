@@ -230,7 +230,8 @@ class Recorder(object):
 
     def _unique(self, base):
         name, n = base, 1
-        while name in self._by_name or any(g["name"] == name for g in self.groups):
+        while name in self._by_name or (self.groups and
+                                         any(g["name"] == name for g in self.groups)):
             n += 1
             suffix = "-%d" % n
             name = base[: 63 - len(suffix)] + suffix
