@@ -50,8 +50,9 @@ def main():
         text = argo_yaml()
         with open(out, "w") as f:
             f.write(text)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print("steps={} peak_rss_kib={}".format(steps, peak_kib), file=sys.stderr)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print("steps={} peak_rss_kib={} cpu_s={:.3f}".format(
+        steps, usage.ru_maxrss, usage.ru_utime + usage.ru_stime), file=sys.stderr)
 
 
 if __name__ == "__main__":
