@@ -62,14 +62,14 @@ class ArgoSubmitter(object):
         """Creates ``workflow_yaml`` (the Argo manifest, a dict) after the ``secrets`` it reads
         (``couler.create_secret``'s; existing ones and ``use_existing``/``dry_run`` ones are
         not created); returns ``{"kind", "namespace", "name", "uid"}`` of the workflow."""
+        import logging
+
         from couler import _engine
 
         meta = workflow_yaml["metadata"]
         self.check_name(meta.get("name") or meta.get("generateName"))
         to_create = [s.to_yaml() for s in secrets or []
                      if not s.use_existing and not s.dry_run]
-        import logging
-
         logging.info("Submitting workflow to Argo in namespace %s", self.namespace)
         return _engine.submit_manifest(workflow_yaml, self.namespace, self.config_file,
                                        self.context, secrets=to_create)
