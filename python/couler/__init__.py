@@ -3,7 +3,7 @@
 ``import couler`` (or ``import couler.argo as couler``) gives the original Couler SDK's API
 over Couler's Rust core; see docs/python.md."""
 
-import importlib
+import importlib as _importlib
 
 from couler import _record
 from couler.argo import *  # noqa: F401, F403
@@ -20,7 +20,7 @@ del exit_handler  # noqa: F821 - couler.argo's; the package's is couler.dsl's
 
 def __getattr__(name):
     if name in _DSL or name == "dsl":
-        dsl = importlib.import_module("couler.dsl")
+        dsl = _importlib.import_module("couler.dsl")
         return dsl if name == "dsl" else getattr(dsl, name)
     raise AttributeError("module 'couler' has no attribute %r" % name)
 
@@ -32,7 +32,7 @@ def __dir__():
 def _workflow_block(name=None, **options):
     """``couler.workflow(name, ...)`` before couler.dsl is imported: couler.dsl's ``Workflow``
     (importing it makes that the block for later calls, ``_record.use_block``)."""
-    return importlib.import_module("couler.dsl").Workflow(name, **options)
+    return _importlib.import_module("couler.dsl").Workflow(name, **options)
 
 
 _record.use_block(_workflow_block)
