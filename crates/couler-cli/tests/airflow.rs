@@ -42,6 +42,7 @@ const EXPECTED_ERRORS: &[(&str, &str)] = &[
         "airflow does not support GCS artifact storage",
     ),
     ("distributed-training.yaml", "airflow does not support"),
+    ("daemon.yaml", "airflow does not support daemon steps"),
 ];
 
 #[test]
