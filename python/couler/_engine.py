@@ -325,3 +325,14 @@ def submit_manifest(manifest, namespace="default", kubeconfig=None, context=None
     except _native.InvalidArgument as e:
         raise ArgumentError(e.args[0]) from None
     return json.loads(created)
+
+
+def delete(name, kind="Workflow", namespace="default", kubeconfig=None, context=None, server=None):
+    """Deletes the Argo object ``kind``/``name`` (a submitted Workflow by default; its pods go
+    with it) from a cluster, through the same client as :func:`submit_argo`; returns the
+    namespace it was deleted from. Arguments as :func:`submit_argo`."""
+    for arg, value in (("name", name), ("kind", kind)):
+        _check(arg, value, (str,), "a str")
+    for arg, value in (("namespace", namespace), ("context", context), ("server", server)):
+        _check(arg, value, (str,), "a str or None")
+    return _native.delete(kind, name, namespace, _path(kubeconfig), context, server)

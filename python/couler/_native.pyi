@@ -37,3 +37,11 @@ def submit_manifest(
     server: Optional[str],
     secrets_json: str,
 ) -> str: ...
+def delete(
+    kind: str,
+    name: str,
+    namespace: Optional[str],
+    kubeconfig: Optional[str],
+    context: Optional[str],
+    server: Optional[str],
+) -> str: ...

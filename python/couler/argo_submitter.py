@@ -1,14 +1,14 @@
-"""``ArgoSubmitter``: creates the recorded workflow (and its secrets) on a cluster through the
-Kubernetes API. Needs the ``kubernetes`` package (``pip install kubernetes``)."""
+"""``ArgoSubmitter``: creates the recorded workflow (and its secrets) on a cluster, or deletes
+one, through the Kubernetes API with Couler's own client (the one ``couler submit`` uses)."""
 
 import re
 
 from couler.core.constants import WorkflowCRD
-from couler.core.errors import RecordingError, UnsupportedFeature
+from couler.core.errors import UnsupportedFeature
 
 
 # The original chose a Python or a Go implementation with this variable; both submit the same
-# workflow, so either value uses the Kubernetes API from Python here.
+# workflow, so either value uses Couler's Kubernetes client here.
 _SUBMITTER_IMPL_ENV_VAR_KEY = "SUBMITTER_IMPLEMENTATION"
 
 
@@ -34,22 +34,6 @@ class ArgoSubmitter(object):
         self.namespace = namespace
         self.config_file = config_file
         self.context = context
-        self._config = (config_file, context, client_configuration, persist_config)
-        self._clients = None
-
-    def _api(self):
-        if self._clients is None:
-            try:
-                from kubernetes import client, config
-            except ImportError:
-                raise RecordingError("deleting a workflow needs the `kubernetes` package: "
-                                     "pip install kubernetes (or use kubectl delete)")
-            try:
-                config.load_kube_config(*self._config)
-            except Exception:
-                config.load_incluster_config()
-            self._clients = (client.CustomObjectsApi(), client.CoreV1Api(), client)
-        return self._clients
 
     @staticmethod
     def check_name(name):
@@ -75,8 +59,7 @@ class ArgoSubmitter(object):
                                        self.context, secrets=to_create)
 
     def delete(self, name):
-        custom, _, client = self._api()
-        body = client.V1DeleteOptions(grace_period_seconds=5, propagation_policy="Background")
-        return custom.delete_namespaced_custom_object(
-            WorkflowCRD.GROUP, WorkflowCRD.VERSION, self.namespace, WorkflowCRD.PLURAL, name,
-            body=body)
+        """Deletes the submitted workflow ``name`` (its pods go with it)."""
+        from couler import _engine
+
+        return _engine.delete(name, WorkflowCRD.KIND, self.namespace, self.config_file, self.context)

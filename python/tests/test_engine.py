@@ -286,6 +286,16 @@ class _ApiStandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_DELETE(self):
+                log.append(("DELETE", self.path.split("?")[0], None))
+                data = json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                   "status": "Success", "code": 200}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def log_message(self, *args):
                 pass
 
@@ -398,3 +408,21 @@ def test_argo_submitter_creates_the_secrets_then_the_workflow(tmp_path):
     finally:
         api.server.shutdown()
         couler._cleanup()
+
+
+def test_a_submitted_workflow_is_deleted_through_the_same_client(tmp_path):
+    import couler
+
+    api = _ApiStandIn()
+    try:
+        config = str(api.kubeconfig(tmp_path))
+        assert couler.delete("hello-abc12", namespace="ml", config_file=config) == "ml"
+        assert engine.delete("cron-1", kind="CronWorkflow", namespace=None, kubeconfig=config) == "from-context"
+        assert [(m, p) for m, p, _ in api.log] == [
+            ("DELETE", "/apis/argoproj.io/v1alpha1/namespaces/ml/workflows/hello-abc12"),
+            ("DELETE", "/apis/argoproj.io/v1alpha1/namespaces/from-context/cronworkflows/cron-1"),
+        ]
+        with pytest.raises(TypeError, match="name must be a str"):
+            engine.delete(3, kubeconfig=config)
+    finally:
+        api.server.shutdown()

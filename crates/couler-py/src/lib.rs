@@ -123,13 +123,39 @@ fn submit_manifest(
     server: Option<String>,
     secrets_json: &str,
 ) -> PyResult<String> {
-    let cluster = couler_submit::Cluster {
+    let cluster = cluster(namespace, kubeconfig, context, server);
+    guard(|| submit::submit_manifest(py, manifest_json, cluster, secrets_json))
+}
+
+/// Deletes the Argo object `kind`/`name` from a cluster; the namespace it was deleted from.
+#[pyfunction]
+#[pyo3(signature = (kind, name, namespace, kubeconfig, context, server))]
+fn delete(
+    py: Python<'_>,
+    kind: &str,
+    name: &str,
+    namespace: Option<String>,
+    kubeconfig: Option<std::path::PathBuf>,
+    context: Option<String>,
+    server: Option<String>,
+) -> PyResult<String> {
+    let cluster = cluster(namespace, kubeconfig, context, server);
+    guard(|| submit::delete(py, cluster, kind, name))
+}
+
+/// Where to submit, as the Python side names it.
+fn cluster(
+    namespace: Option<String>,
+    kubeconfig: Option<std::path::PathBuf>,
+    context: Option<String>,
+    server: Option<String>,
+) -> couler_submit::Cluster {
+    couler_submit::Cluster {
         namespace,
         server,
         kubeconfig,
         context,
-    };
-    guard(|| submit::submit_manifest(py, manifest_json, cluster, secrets_json))
+    }
 }
 
 /// A test hook: panics, to show that no panic crosses into Python.
@@ -151,6 +177,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(argo_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(run_local, m)?)?;
     m.add_function(wrap_pyfunction!(submit_manifest, m)?)?;
+    m.add_function(wrap_pyfunction!(delete, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     Ok(())
 }

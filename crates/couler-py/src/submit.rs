@@ -1,6 +1,6 @@
-//! `submit_manifest`: a compiled Argo document (and the secrets it reads) created on a cluster
-//! through the Kubernetes API, as `couler submit` does (`couler_submit`), the GIL released
-//! meanwhile.
+//! `submit_manifest` and `delete`: a compiled Argo document (and the secrets it reads) created on
+//! a cluster, or one deleted, through the Kubernetes API, as `couler submit` does
+//! (`couler_submit`), the GIL released meanwhile.
 
 use crate::{CoulerError, InvalidArgument};
 use couler_submit::{Cluster, Created, Secret};
@@ -18,16 +18,10 @@ pub fn submit_manifest(
     let secrets: Vec<Secret> = serde_json::from_str(secrets_json).map_err(|e| {
         InvalidArgument::new_err(format!("secrets must be a list of Kubernetes Secrets: {e}"))
     })?;
-    let created = py.detach(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-        runtime.block_on(async {
-            couler_submit::create_with_secrets(&cluster, manifest, &secrets)
-                .await
-                .map(|s| s.created)
-        })
+    let created = detached(py, async {
+        couler_submit::create_with_secrets(&cluster, manifest, &secrets)
+            .await
+            .map(|s| s.created)
     });
     let Created {
         kind,
@@ -36,4 +30,23 @@ pub fn submit_manifest(
         uid,
     } = created.map_err(CoulerError::new_err)?;
     Ok(json!({"kind": kind, "namespace": namespace, "name": name, "uid": uid}).to_string())
+}
+
+/// Deletes the Argo object `kind`/`name`; the namespace it was deleted from.
+pub fn delete(py: Python<'_>, cluster: Cluster, kind: &str, name: &str) -> PyResult<String> {
+    detached(py, couler_submit::delete(&cluster, kind, name)).map_err(CoulerError::new_err)
+}
+
+/// Runs `work` to its end on a runtime of its own, the GIL released meanwhile.
+fn detached<T: Send>(
+    py: Python<'_>,
+    work: impl std::future::Future<Output = Result<T, String>> + Send,
+) -> Result<T, String> {
+    py.detach(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?
+            .block_on(work)
+    })
 }

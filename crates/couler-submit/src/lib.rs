@@ -10,7 +10,7 @@
 
 /// A Kubernetes Secret, as [`create_with_secrets`] takes them.
 pub use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use std::path::PathBuf;
@@ -45,6 +45,17 @@ pub struct Submitted {
 }
 
 impl Cluster {
+    /// A client of the API server, and the namespace to work in.
+    async fn client(&self) -> Result<(Client, String), String> {
+        let config = self.config().await?;
+        let namespace = self
+            .namespace
+            .clone()
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let client = Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
+        Ok((client, namespace))
+    }
+
     async fn config(&self) -> Result<Config, String> {
         if let Some(url) = &self.server {
             let uri = url
@@ -88,12 +99,7 @@ pub async fn create_with_secrets(
 ) -> Result<Submitted, String> {
     let obj: DynamicObject = serde_norway::from_str(yaml)
         .map_err(|e| format!("the compiled document does not read back: {e}"))?;
-    let config = cluster.config().await?;
-    let namespace = cluster
-        .namespace
-        .clone()
-        .unwrap_or_else(|| config.default_namespace.clone());
-    let client = Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
+    let (client, namespace) = cluster.client().await?;
     let secret_api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
     for secret in secrets {
         create_secret(&secret_api, secret).await?;
@@ -103,10 +109,7 @@ pub async fn create_with_secrets(
         .as_ref()
         .map(|t| t.kind.clone())
         .unwrap_or_else(|| "Workflow".into());
-    let plural = format!("{}s", kind.to_lowercase());
-    let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", &kind);
-    let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
-    let api: Api<DynamicObject> = Api::namespaced_with(client, &namespace, &resource);
+    let api = argo_api(client, &namespace, &kind);
     let made = api
         .create(&PostParams::default(), &obj)
         .await
@@ -118,6 +121,26 @@ pub async fn create_with_secrets(
         uid: made.metadata.uid.clone(),
     };
     Ok(Submitted { created, api })
+}
+
+/// The API of one Argo kind (`Workflow`, `CronWorkflow`, …) in `namespace`.
+fn argo_api(client: Client, namespace: &str, kind: &str) -> Api<DynamicObject> {
+    let plural = format!("{}s", kind.to_lowercase());
+    let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
+    Api::namespaced_with(client, namespace, &resource)
+}
+
+/// Deletes the Argo object `kind`/`name` (its pods go with it, in the background) from
+/// `cluster`'s namespace; returns that namespace.
+pub async fn delete(cluster: &Cluster, kind: &str, name: &str) -> Result<String, String> {
+    let (client, namespace) = cluster.client().await?;
+    let params = DeleteParams::background().grace_period(5);
+    argo_api(client, &namespace, kind)
+        .delete(name, &params)
+        .await
+        .map_err(|e| format!("the API server did not delete {kind} `{name}`: {e}"))?;
+    Ok(namespace)
 }
 
 /// Creates one secret; one of that name already there is kept (the submitter never overwrites
