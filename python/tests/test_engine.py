@@ -233,7 +233,10 @@ def test_ctrl_c_stops_the_run_like_couler_stop(tmp_path):
             print("interrupted", flush=True)
             sys.exit(7)
     """).format(marker=str(marker), state=str(tmp_path / "state")))
-    child = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a suite started in the background by a
+    # non-interactive shell inherits it ignored, and Python then never sees Ctrl-C.
+    child = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert child.stdout.readline() == "started\n"
     deadline = time.time() + 20
     while not list((tmp_path / "state").glob("runs/*/steps/sleep.1")) and time.time() < deadline:
