@@ -158,7 +158,7 @@ def compile(spec, target, output_dir=None, sources=None, **options):
     -> text. With ``output_dir``, also writes the files there, all or nothing. ``options`` are
     ``couler compile``'s flags in snake_case: kind ("workflow", "workflow-template",
     "cron-workflow"), no_template_reuse, operator ("host", "kubernetes", "docker"), launcher,
-    launcher_image, artifact_store, no_recursion_limit."""
+    launcher_image, artifact_store, no_recursion_limit, ignore_parallelism."""
     if not isinstance(target, str):
         raise TypeError("target must be a str (one of {}), got {}".format(
             ", ".join(TARGETS), type(target).__name__))

@@ -123,6 +123,9 @@ pub struct Options {
     /// Argo: the workflow controller runs with `DISABLE_MAX_RECURSION=true`, so a `repeat`
     /// may pass the recursion limit's [`argo::limits::MAX_REPEAT`] iterations.
     pub no_recursion_limit: bool,
+    /// Tekton: compile a workflow `parallelism`, which no Tekton object can enforce, by dropping
+    /// it with a warning (refused otherwise).
+    pub ignore_parallelism: bool,
 }
 
 impl Options {

@@ -29,6 +29,8 @@ pub struct Lowering {
     pub artifact_store: Option<String>,
     /// The Argo controller runs with `DISABLE_MAX_RECURSION=true`.
     pub no_recursion_limit: bool,
+    /// Compile a workflow `parallelism` the engine cannot enforce, dropping it (Tekton).
+    pub ignore_parallelism: bool,
 }
 
 impl Lowering {
@@ -42,6 +44,7 @@ impl Lowering {
             launcher_image: self.launcher_image.clone(),
             artifact_store: self.artifact_store.clone(),
             no_recursion_limit: self.no_recursion_limit,
+            ignore_parallelism: self.ignore_parallelism,
             ..Options::default()
         }
     }
@@ -69,6 +72,7 @@ impl Lowering {
                 &["airflow", "tekton"],
             ),
             ("no_recursion_limit", self.no_recursion_limit, &["argo"]),
+            ("ignore_parallelism", self.ignore_parallelism, &["tekton"]),
         ];
         given
             .into_iter()

@@ -29,6 +29,10 @@ pub struct LoweringArgs {
     /// pass 90 iterations (refused otherwise: the loop would end with an Error near 100)
     #[arg(long)]
     no_recursion_limit: bool,
+    /// Tekton: compile a workflow `parallelism` anyway, dropping it (Tekton has no pipeline-wide
+    /// concurrency limit, so every ready task runs at once; refused otherwise)
+    #[arg(long)]
+    ignore_parallelism: bool,
 }
 
 impl LoweringArgs {
@@ -46,6 +50,7 @@ impl LoweringArgs {
             launcher_image: self.launcher_image.clone(),
             artifact_store: self.artifact_store.clone(),
             no_recursion_limit: self.no_recursion_limit,
+            ignore_parallelism: self.ignore_parallelism,
         }
     }
 

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 pub const TARGETS: [&str; 3] = ["argo", "airflow", "tekton"];
 
 /// The keyword arguments `compile` takes besides the target, as `couler compile`'s flags.
-const OPTIONS: [&str; 7] = [
+const OPTIONS: [&str; 8] = [
     "kind",
     "no_template_reuse",
     "operator",
@@ -21,6 +21,7 @@ const OPTIONS: [&str; 7] = [
     "launcher_image",
     "artifact_store",
     "no_recursion_limit",
+    "ignore_parallelism",
 ];
 
 /// Compiles the spec for `target`; JSON `{"files": {name: text}, "warnings": [text]}`.
@@ -82,6 +83,7 @@ fn lowering(options_json: &str) -> PyResult<Lowering> {
             "operator" => l.operator = Some(choice(name, value, &OPERATORS)?),
             "no_template_reuse" => l.no_template_reuse = flag(name, value)?,
             "no_recursion_limit" => l.no_recursion_limit = flag(name, value)?,
+            "ignore_parallelism" => l.ignore_parallelism = flag(name, value)?,
             "launcher" => l.launcher = Some(text(name, value)?),
             "launcher_image" => l.launcher_image = Some(text(name, value)?),
             "artifact_store" => l.artifact_store = Some(text(name, value)?),

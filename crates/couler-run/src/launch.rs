@@ -13,6 +13,8 @@
 use crate::artifacts::{ArtifactKind, ArtifactRef, Location, Store};
 use crate::mapped::{combine_map, map_items};
 pub use crate::outcome::Outcome;
+
+mod fan_out;
 use crate::outcome::{StepOutputs, StepStatus};
 use crate::render::{Context, Unresolved};
 use crate::runner::{AttemptFiles, run_process};
@@ -512,29 +514,17 @@ fn tempdir_in_tmp(prefix: &str) -> Result<PathBuf, String> {
 pub async fn run_step(task: &Task, opts: &LaunchOptions) -> Result<Outcome, Usage> {
     let p = prepare(task, opts).await?;
     if p.step.map.is_some() && p.item.is_none() {
-        // A map whose list is unreadable because its producer was skipped is skipped; any other
-        // call without an item is a generator bug.
-        let ctx = p.ctx(None);
-        if let Some(map) = &p.step.map
-            && let Err(Unresolved::Skipped(why)) = map_items(&p.step, &map.over, &ctx)
-        {
-            return Ok(Outcome::new(
-                StepStatus::Skipped,
-                Some(format!("skipped: {why}")),
-            ));
-        }
-        return Err(Usage(format!(
-            "step `{}` has a `map`: give this instance's `item` or `itemIndex` (or COULER_ITEM / COULER_ITEM_INDEX)",
-            p.step.name
-        )));
+        // No item given: every instance, here (docs/launcher.md, "What `step` does").
+        return Ok(fan_out::run_all(&p, opts).await);
     }
-    Ok(run_prepared(&p, opts).await)
+    Ok(run_prepared(&p, p.item.as_ref(), opts).await)
 }
 
-async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
+/// Runs the step (with `item`, one map instance) to its end: cache, `repeat` loop, cache entry.
+async fn run_prepared(p: &Prepared, item: Option<&serde_json::Value>, opts: &LaunchOptions) -> Outcome {
     let step = &p.step;
     let store = p.store.as_ref();
-    let ctx = p.ctx(p.item.as_ref());
+    let ctx = p.ctx(item);
     // Cache entries live beside a directory store's blobs: no store, no cache.
     let cache_dir = store
         .filter(|_| !opts.no_cache)
@@ -565,7 +555,7 @@ async fn run_prepared(p: &Prepared, opts: &LaunchOptions) -> Outcome {
     };
     let mut repeat = step::Loop::new(step, ctx.clone());
     let out = loop {
-        match repeat.after(attempt(p, store, &ready.inputs, opts).await) {
+        match repeat.after(attempt(p, item, store, &ready.inputs, opts).await) {
             Turn::Again(_) => continue,
             Turn::End(o) => break o,
         }
@@ -624,6 +614,7 @@ fn cache_put(dir: &Path, key: &str, outputs: &StepOutputs) -> Result<(), String>
 /// One run of the step's command in a fresh work directory.
 async fn attempt(
     p: &Prepared,
+    item: Option<&serde_json::Value>,
     store: Option<&Store>,
     inputs: &[Input],
     opts: &LaunchOptions,
@@ -642,18 +633,24 @@ async fn attempt(
         Ok(d) => d,
         Err(why) => return Outcome::new(StepStatus::Error, Some(why)),
     };
-    let out = attempt_in(p, store, inputs, &dir).await;
+    let out = attempt_in(p, item, store, inputs, &dir).await;
     if opts.work_dir.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     out
 }
 
-async fn attempt_in(p: &Prepared, store: Option<&Store>, inputs: &[Input], dir: &Path) -> Outcome {
+async fn attempt_in(
+    p: &Prepared,
+    item: Option<&serde_json::Value>,
+    store: Option<&Store>,
+    inputs: &[Input],
+    dir: &Path,
+) -> Outcome {
     let step = &p.step;
     let files = AttemptFiles::at(dir.join("work"));
     let _ = std::fs::remove_dir_all(files.work());
-    let mut ctx = p.ctx(p.item.as_ref());
+    let mut ctx = p.ctx(item);
     let plan = AttemptPlan::new(
         &PlanInputs {
             wf: &p.wf,

@@ -10,7 +10,9 @@
 //! substitutes `$(…)` or a shell interprets anything; steps pass outcomes to each other through
 //! the results `status` and `outcome`. See `docs/tekton.md` for every feature.
 
+mod fan_out;
 pub mod lint;
+mod parallelism;
 pub mod render;
 pub mod split;
 pub mod task_file;
@@ -25,7 +27,7 @@ use couler_ir::launch_protocol::{
 use couler_ir::{MapOver, Reference, RetryOn, Step, StepKind, Storage, VolumeSource, Workflow};
 use render::When;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The image the launcher is copied from when `--launcher-image` is not given.
 pub const DEFAULT_LAUNCHER_IMAGE: &str =
@@ -93,8 +95,12 @@ impl Backend for Tekton {
             MapItems | MapRange => Support::Lowered(
                 "`matrix` over the item indices; the launcher reads the item from the step's `map`",
             ),
-            MapFrom | MapParallelism | MappedOutputs => Support::Unsupported,
-            Repeat => Support::Unsupported,
+            MapFrom | MapParallelism | MappedOutputs => Support::Lowered(
+                "one TaskRun whose launcher runs every instance, at most `map.parallelism` at once, and publishes the collected outputs as its outcome, as `couler run` does; so does a `when` on `item` (other `map.items`/`map.range` steps are a `matrix`)",
+            ),
+            Repeat => Support::Lowered(
+                "the launcher loops inside the one TaskRun, evaluating `while` as `couler run` does; the last run's outputs are the step's",
+            ),
             Groups => Support::Lowered("`runAfter` on every member"),
             ExitHandler => {
                 Support::Lowered("a `finally` task; `workflow.status` is `$(tasks.status)`")
@@ -118,7 +124,10 @@ impl Backend for Tekton {
             ContinueOnFailure => Support::Lowered(
                 "`onError: continue` on the Task's step: the TaskRun succeeds and later tasks run",
             ),
-            Schedule | Ttl | PodGc | Parallelism => Support::Unsupported,
+            Parallelism => Support::Lowered(
+                "not enforceable (a Pipeline has no concurrency limit): refused unless `--ignore-parallelism`, which drops it with a warning",
+            ),
+            Schedule | Ttl | PodGc => Support::Unsupported,
             WorkflowTimeout => Support::Lowered(
                 "the PipelineRun's `timeouts.pipeline`; with an exit handler `timeouts.tasks`, so the `finally` tasks still run",
             ),
@@ -132,7 +141,9 @@ impl Backend for Tekton {
             StorageGcs | StorageOss | StorageHdfs | StorageGit | StorageHttp => {
                 Support::Unsupported
             }
-            StatusOf => Support::Unsupported,
+            StatusOf => Support::Lowered(
+                "read by the launcher from the step's outcome result (`status`, `exit_code`): Tekton skips no task, so every step publishes one; not in the exit handler",
+            ),
         }
     }
 
@@ -260,6 +271,7 @@ pub fn lower(
         tasks: Vec::new(),
         reuse: HashMap::new(),
         task_names: BTreeSet::new(),
+        outputs_read: fan_out::outputs_read(wf),
         warnings,
     };
     l.pipeline_and_run()
@@ -281,6 +293,8 @@ struct Lowerer<'a, 'w> {
     /// Task spec (canonical JSON) → Task name, for reuse.
     reuse: HashMap<String, String>,
     task_names: BTreeSet<String>,
+    /// The steps whose outputs another step reads ([`fan_out::outputs_read`]).
+    outputs_read: HashSet<String>,
     warnings: &'w mut Vec<String>,
 }
 
@@ -324,6 +338,7 @@ fn param_param(name: &str) -> String {
 impl<'a> Lowerer<'a, '_> {
     fn pipeline_and_run(&mut self) -> Result<Vec<Value>, CompileError> {
         let wf = self.wf;
+        parallelism::check(wf, self.options, self.warnings)?;
         if let Some((s, detail)) = crate::sub_workflow_misuse(wf, "Tekton", "a part's PipelineRun")
         {
             return Err(unsupported(Feature::SubWorkflow, &s.name, detail));
@@ -400,18 +415,10 @@ impl<'a> Lowerer<'a, '_> {
                 .map(|&p| wf.steps[p].name.clone())
                 .collect();
             // No Tekton `when` and no condition task: the step's launcher evaluates its `when`
-            // and reports `Skipped` with exit 0 and its results, so Tekton never skips a task
-            // and its cascades (parent skipped, results missing) never apply; readers of a
-            // skipped step skip themselves on its `Skipped` outcome, as in `couler run`.
-            if let Some(cond) = &step.when
-                && cond.refs().iter().any(|r| matches!(r, Reference::Item(_)))
-            {
-                return Err(unsupported(
-                    Feature::When,
-                    &step.name,
-                    "a condition on `item` would have to be evaluated per matrix instance, and a matrixed step's results cannot be read; filter the items instead",
-                ));
-            }
+            // (one on `item` per instance, in the launcher: `fan_out`) and reports `Skipped`
+            // with exit 0 and its results, so Tekton never skips a task and its cascades
+            // (parent skipped, results missing) never apply; readers of a skipped step skip
+            // themselves on its `Skipped` outcome, as in `couler run`.
             let mut t = self.pipeline_task(step, false)?;
             if !after.is_empty() {
                 t.insert("runAfter".into(), json!(after));
@@ -701,7 +708,9 @@ impl<'a> Lowerer<'a, '_> {
             );
         }
         t.insert("params".into(), json!(params));
-        if let Some(m) = &step.map {
+        if let Some(m) = &step.map
+            && !fan_out::in_launcher(step, &self.outputs_read)
+        {
             t.insert("matrix".into(), self.matrix(step, m)?);
         }
         if let Some(r) = wf.effective_retry(step) {
@@ -719,7 +728,9 @@ impl<'a> Lowerer<'a, '_> {
                 ));
             }
         }
-        if let Some(d) = wf.effective_timeout(step) {
+        if let Some(d) = wf.effective_timeout(step)
+            && !fan_out::runs_many(step, &self.outputs_read)
+        {
             t.insert("timeout".into(), json!(timeout_text(d)));
         }
         let mut bindings =
@@ -760,11 +771,12 @@ impl<'a> Lowerer<'a, '_> {
                 stop,
                 step: by,
             } => couler_ir::range_len(*start, *stop, *by),
+            // `fan_out::in_launcher`: its launcher runs the instances.
             MapOver::From(_) => {
                 return Err(unsupported(
                     Feature::MapFrom,
                     &step.name,
-                    "Tekton's matrix takes a fixed list or an array result",
+                    "a list known at run time is mapped by the launcher, not by a matrix",
                 ));
             }
         };
@@ -875,7 +887,7 @@ impl<'a> Lowerer<'a, '_> {
         };
         let image = literal("image", &step.name, image)?;
         let (mut params, mut env) = self.value_params(values);
-        if step.map.is_some() {
+        if step.map.is_some() && !fan_out::in_launcher(step, &self.outputs_read) {
             // The empty default is for tekton-lint 1.1.0, which does not see `matrix` params as
             // given; Tekton always passes the index, and the launcher rejects an empty one.
             params.push(json!({"name": ITEM_INDEX_PARAM, "type": "string", "description": "this instance's index in the step's items", "default": ""}));
