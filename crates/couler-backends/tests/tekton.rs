@@ -222,8 +222,14 @@ fn check_launcher_tasks(wf: &couler_ir::Workflow, docs: &[Value]) {
     }
 }
 
+/// Compiles with `ignore_parallelism` (`ml-pipeline`'s `parallelism` cannot be enforced; the
+/// refusal without it has its own test).
 fn compile(wf: &couler_ir::Workflow) -> Result<String, CompileError> {
-    let out = Tekton.compile(wf, &Options::default())?;
+    let options = Options {
+        ignore_parallelism: true,
+        ..Options::default()
+    };
+    let out = Tekton.compile(wf, &options)?;
     assert_eq!(out.files.len(), 1);
     assert_eq!(
         out.files.keys().next().unwrap(),
@@ -284,6 +290,9 @@ fn every_spec_compiles_to_checked_documents_or_fails_with_the_documented_error()
         "coin-flip",
         "artifact-passing",
         "automl",
+        "flip-until-tails",
+        "model-search",
+        "ml-pipeline",
         "supported",
     ] {
         assert!(
@@ -367,6 +376,11 @@ fn tekton_lint() -> String {
 /// Runs tekton-lint on `files` in a fresh directory (with its own config); returns (success,
 /// output).
 fn run_tekton_lint(files: &[(String, String)]) -> (bool, String) {
+    run_tekton_lint_with(files, "")
+}
+
+/// [`run_tekton_lint`] with `rules` (YAML lines) added to the config.
+fn run_tekton_lint_with(files: &[(String, String)], rules: &str) -> (bool, String) {
     let exe = tekton_lint();
     let dir = std::env::temp_dir().join(format!(
         "couler-tekton-lint-{}-{}",
@@ -376,7 +390,11 @@ fn run_tekton_lint(files: &[(String, String)]) -> (bool, String) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // Every rule at its default level; no external tasks, nothing fetched.
-    std::fs::write(dir.join(".tektonlintrc.yaml"), "---\nglobs: []\n").unwrap();
+    std::fs::write(
+        dir.join(".tektonlintrc.yaml"),
+        format!("---\nglobs: []\n{rules}"),
+    )
+    .unwrap();
     let mut args = vec![
         "--color=false".to_string(),
         "--max-warnings=0".to_string(),
@@ -407,7 +425,16 @@ fn run_tekton_lint(files: &[(String, String)]) -> (bool, String) {
 fn every_document_passes_tekton_lint_which_catches_a_broken_one() {
     let ok = compile_all();
     for (path, yaml) in &ok {
-        let (success, text) = run_tekton_lint(&[("out.yaml".into(), yaml.clone())]);
+        // Workflow params keep the user's names (`n_samples`: Tekton accepts `_`, and a run
+        // sets them by those names); tekton-lint's style rule prefers kebab-case for them, so
+        // that one rule is off for a workflow that names one so, every other rule stays.
+        let snake = load(path).params.iter().any(|p| p.name.contains('_'));
+        let rules = if snake {
+            "rules:\n  prefer-kebab-case: off\n"
+        } else {
+            ""
+        };
+        let (success, text) = run_tekton_lint_with(&[("out.yaml".into(), yaml.clone())], rules);
         assert!(success, "{}: tekton-lint:\n{text}\n{yaml}", path.display());
     }
     // A Pipeline whose task passes an undeclared param and references a missing result.
@@ -550,14 +577,13 @@ fn other_conditions_are_evaluated_by_the_launcher_and_exit_handler_limits_are_cl
         );
         assert!(param_values(s).contains(&"$(params.n)".to_string()) || !cond.contains("params.n"));
     }
+    // A `when` on `item` is each instance's: the launcher runs the instances (no matrix).
     let per_item = load_str(&format!(
         "{base}    map: {{items: [a, b]}}\n    when: 'item == \"a\"'\n"
     ));
-    let e = compile(&per_item).unwrap_err().to_string();
-    assert!(
-        e.contains("step `s`") && e.contains("matrix instance"),
-        "{e}"
-    );
+    let yaml = compile(&per_item).unwrap();
+    check_file("per-item", &yaml);
+    assert!(task_of(&pipeline_of(&yaml), "s")["matrix"].is_null(), "{yaml}");
     let exit = |extra: &str| {
         load_str(&format!(
             "{base}onExit:\n  name: bye\n  container: {{image: alpine:3.19, command: [echo, '{extra}']}}\n"
@@ -574,24 +600,77 @@ fn other_conditions_are_evaluated_by_the_launcher_and_exit_handler_limits_are_cl
 }
 
 #[test]
-fn repeat_and_schedule_are_clear_errors_naming_the_step() {
+fn repeat_loops_in_the_launcher_and_schedule_is_a_clear_error() {
     let base = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: bad\nsteps:\n  - name: s\n    container: {image: alpine:3.19, command: [echo]}\n";
+    // The launcher loops inside the one TaskRun, so the step's timeout is each run's (the
+    // launcher's), not a Tekton task timeout over the whole loop; the loop reads its own
+    // outcome, not a result of its own task.
     let wf = load_str(&format!(
-        "{base}    repeat: {{while: steps.s.outputs.result == \"again\", maxIterations: 3}}\n"
+        "{base}    timeout: 30s\n    repeat: {{while: steps.s.outputs.result == \"again\", maxIterations: 3}}\n"
     ));
-    let e = compile(&wf).unwrap_err().to_string();
-    assert!(
-        e.starts_with(
-            "tekton does not support `repeat … while` loops (used by step `s`); supported by: argo"
-        ),
-        "{e}"
-    );
+    let yaml = compile(&wf).unwrap();
+    check_file("repeat", &yaml);
+    let s = task_of(&pipeline_of(&yaml), "s").clone();
+    assert!(s["timeout"].is_null() && s["params"].to_string().find("tasks.s.").is_none(), "{s}");
     let cron = load_str(&format!("{base}schedule: {{cron: \"0 2 * * *\"}}\n"));
     let e = compile(&cron).unwrap_err().to_string();
     assert!(
         e.starts_with("tekton does not support cron schedules") && e.contains("supported by: argo"),
         "{e}"
     );
+}
+
+#[test]
+fn workflow_parallelism_is_refused_naming_the_field_and_the_flag_that_drops_it() {
+    let wf = load(&repo().join("examples/ml-pipeline.yaml"));
+    let e = Tekton
+        .compile(&wf, &Options::default())
+        .unwrap_err()
+        .to_string();
+    for part in [
+        "workflow `ml-pipeline`",
+        "`parallelism: 4`",
+        "top-level field `parallelism`",
+        "no concurrency limit",
+        "--ignore-parallelism",
+        "ignore_parallelism=True",
+        "argo, airflow, local",
+    ] {
+        assert!(e.contains(part), "`{part}` in: {e}");
+    }
+    let options = Options {
+        ignore_parallelism: true,
+        ..Options::default()
+    };
+    let out = Tekton.compile(&wf, &options).unwrap();
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("`parallelism: 4` is dropped")),
+        "{:?}",
+        out.warnings
+    );
+}
+
+/// A map whose collected outputs are read, that maps a run-time list, or that has its own
+/// `parallelism` runs in its launcher (one TaskRun, no index param); another is a `matrix`.
+#[test]
+fn maps_the_launcher_must_run_have_no_matrix_and_others_keep_it() {
+    let yaml = compile(&load(&repo().join("examples/model-search.yaml"))).unwrap();
+    let p = pipeline_of(&yaml);
+    for step in ["train", "evaluate"] {
+        let t = task_of(&p, step);
+        assert!(t["matrix"].is_null(), "{step}: {t}");
+        assert!(!t["params"].to_string().contains("couler-item-index"), "{step}: {t}");
+    }
+    assert!(
+        param_values(task_of(&p, "evaluate")).contains(&"$(tasks.train.results.outcome)".to_string())
+    );
+    let plain = load_str(
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: plain\nsteps:\n  - name: s\n    map: {items: [a, b]}\n    container: {image: alpine:3.19, command: [echo, '{{item}}']}\n",
+    );
+    let yaml = compile(&plain).unwrap();
+    assert!(task_of(&pipeline_of(&yaml), "s")["matrix"].is_object(), "{yaml}");
 }
 
 #[test]
