@@ -45,3 +45,58 @@ pub(super) async fn run_all(p: &Prepared, opts: &LaunchOptions) -> Outcome {
     out.message = ends.iter().find_map(|e| e.message.clone());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LaunchOptions, Task, Usage, run_step};
+    use crate::outcome::StepStatus;
+
+    /// A mapped step whose instance 0 waits (at most 3 s) for instance 1 to have started: it
+    /// succeeds only when both run at once. `parallelism` is the map's own.
+    fn waiting_pair(marks: &std::path::Path, parallelism: Option<u32>) -> Task {
+        let mut map = serde_json::json!({"items": [0, 1]});
+        if let Some(n) = parallelism {
+            map["parallelism"] = n.into();
+        }
+        let wf = serde_json::json!({
+            "apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "w",
+            "steps": [{"name": "pair", "map": map, "outputs": {"parameters": [{"name": "i"}]},
+                "script": {"command": ["sh"], "source": format!(
+                    "touch {d}/{{{{item}}}}; if [ {{{{item}}}} = 0 ]; then n=0; while [ ! -e {d}/1 ]; do n=$((n+1)); [ $n -gt 30 ] && exit 7; sleep 0.1; done; fi; echo {{{{item}}}}",
+                    d = marks.display())}}]
+        });
+        Task {
+            workflow: wf,
+            step: "pair".into(),
+            params: Default::default(),
+            upstream: Default::default(),
+            item: None,
+            item_index: None,
+            run_id: Some("r1".into()),
+            workflow_status: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_mapped_step_without_an_item_runs_every_instance_bounded_by_its_parallelism()
+    -> Result<(), Usage> {
+        let dir = tempfile::tempdir().map_err(|e| Usage(e.to_string()))?;
+        let opts = LaunchOptions {
+            no_cache: true,
+            ..LaunchOptions::default()
+        };
+        // Unbounded: both instances run at once, combined in item order as `couler run` does.
+        let free = dir.path().join("free");
+        std::fs::create_dir(&free).map_err(|e| Usage(e.to_string()))?;
+        let o = run_step(&waiting_pair(&free, None), &opts).await?;
+        assert_eq!(o.status, StepStatus::Succeeded, "{o:?}");
+        assert_eq!(o.outputs.parameters.get("i").map(String::as_str), Some(r#"["0","1"]"#));
+        // `parallelism: 1`: instance 1 starts only after instance 0 ended, which gave up.
+        let one = dir.path().join("one");
+        std::fs::create_dir(&one).map_err(|e| Usage(e.to_string()))?;
+        let o = run_step(&waiting_pair(&one, Some(1)), &opts).await?;
+        assert_eq!(o.status, StepStatus::Failed, "{o:?}");
+        assert!(one.join("1").exists(), "instance 1 still ran");
+        Ok(())
+    }
+}
