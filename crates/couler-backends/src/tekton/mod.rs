@@ -708,10 +708,15 @@ impl<'a> Lowerer<'a, '_> {
             );
         }
         t.insert("params".into(), json!(params));
-        if let Some(m) = &step.map
-            && !fan_out::in_launcher(step, &self.outputs_read)
-        {
-            t.insert("matrix".into(), self.matrix(step, m)?);
+        if let Some(m) = &step.map {
+            if !fan_out::in_launcher(step, &self.outputs_read) {
+                t.insert("matrix".into(), self.matrix(step, m)?);
+            } else if wf.effective_resources(step).is_some() {
+                self.warnings.push(format!(
+                    "step `{}`: its launcher runs every instance in the one TaskRun's pod, whose `resources` are one instance's",
+                    step.name
+                ));
+            }
         }
         if let Some(r) = wf.effective_retry(step) {
             t.insert("retries".into(), json!(r.limit));
