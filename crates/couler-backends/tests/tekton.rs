@@ -583,7 +583,10 @@ fn other_conditions_are_evaluated_by_the_launcher_and_exit_handler_limits_are_cl
     ));
     let yaml = compile(&per_item).unwrap();
     check_file("per-item", &yaml);
-    assert!(task_of(&pipeline_of(&yaml), "s")["matrix"].is_null(), "{yaml}");
+    assert!(
+        task_of(&pipeline_of(&yaml), "s")["matrix"].is_null(),
+        "{yaml}"
+    );
     let exit = |extra: &str| {
         load_str(&format!(
             "{base}onExit:\n  name: bye\n  container: {{image: alpine:3.19, command: [echo, '{extra}']}}\n"
@@ -611,7 +614,10 @@ fn repeat_loops_in_the_launcher_and_schedule_is_a_clear_error() {
     let yaml = compile(&wf).unwrap();
     check_file("repeat", &yaml);
     let s = task_of(&pipeline_of(&yaml), "s").clone();
-    assert!(s["timeout"].is_null() && s["params"].to_string().find("tasks.s.").is_none(), "{s}");
+    assert!(
+        s["timeout"].is_null() && s["params"].to_string().find("tasks.s.").is_none(),
+        "{s}"
+    );
     let cron = load_str(&format!("{base}schedule: {{cron: \"0 2 * * *\"}}\n"));
     let e = compile(&cron).unwrap_err().to_string();
     assert!(
@@ -661,16 +667,23 @@ fn maps_the_launcher_must_run_have_no_matrix_and_others_keep_it() {
     for step in ["train", "evaluate"] {
         let t = task_of(&p, step);
         assert!(t["matrix"].is_null(), "{step}: {t}");
-        assert!(!t["params"].to_string().contains("couler-item-index"), "{step}: {t}");
+        assert!(
+            !t["params"].to_string().contains("couler-item-index"),
+            "{step}: {t}"
+        );
     }
     assert!(
-        param_values(task_of(&p, "evaluate")).contains(&"$(tasks.train.results.outcome)".to_string())
+        param_values(task_of(&p, "evaluate"))
+            .contains(&"$(tasks.train.results.outcome)".to_string())
     );
     let plain = load_str(
         "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: plain\nsteps:\n  - name: s\n    map: {items: [a, b]}\n    container: {image: alpine:3.19, command: [echo, '{{item}}']}\n",
     );
     let yaml = compile(&plain).unwrap();
-    assert!(task_of(&pipeline_of(&yaml), "s")["matrix"].is_object(), "{yaml}");
+    assert!(
+        task_of(&pipeline_of(&yaml), "s")["matrix"].is_object(),
+        "{yaml}"
+    );
 }
 
 #[test]

@@ -155,6 +155,11 @@ fn a_flag_meant_for_another_target_is_refused_naming_both() {
             "--no-recursion-limit",
             "airflow",
         ),
+        (
+            &["-t", "argo", "--ignore-parallelism"][..],
+            "--ignore-parallelism",
+            "argo",
+        ),
     ] {
         let mut all = vec!["compile", "examples/hello.yaml"];
         all.extend_from_slice(args);
@@ -214,6 +219,31 @@ fn a_repeat_past_argos_recursion_limit_is_refused_unless_lifted() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("kind: Workflow"));
+}
+
+/// Tekton cannot bound a run's concurrency: a workflow `parallelism` is refused, naming the
+/// field and the flag, by `compile` and `validate --target tekton`, and compiles with the flag.
+#[test]
+fn a_workflow_parallelism_is_refused_for_tekton_unless_dropped() {
+    for cmd in ["compile", "validate"] {
+        let out = couler(&[cmd, "examples/ml-pipeline.yaml", "--target", "tekton"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("`parallelism: 4`") && err.contains("--ignore-parallelism"),
+            "{cmd}: {err}"
+        );
+        let out = couler(&[
+            cmd,
+            "examples/ml-pipeline.yaml",
+            "--target",
+            "tekton",
+            "--ignore-parallelism",
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {err}");
+        assert!(err.contains("`parallelism: 4` is dropped"), "{cmd}: {err}");
+    }
 }
 
 /// Like other Unix tools, `couler` ends quietly when its reader goes away (`couler backends |

@@ -95,7 +95,7 @@ fn specs() -> Vec<PathBuf> {
 
 /// The documented compile error of each spec Tekton rejects (docs/tekton.md, "Rejected").
 const REJECTED: &[(&str, &str)] = &[(
-        "distributed-training.yaml",
+    "distributed-training.yaml",
     "tekton does not support Kubernetes resource steps",
 )];
 
@@ -227,8 +227,14 @@ fn every_example_runs_on_the_standin_like_the_local_runtime() {
 /// as in `couler run` of the same file; the stand-in's seconds, or `None` for a spec the
 /// stand-in must refuse ([`NOT_RUNNABLE`]).
 fn run_like_local(spec: &Path, docs_file: &Path, work: &Path) -> Option<f64> {
-    let file = spec.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let name = spec.file_stem().and_then(|n| n.to_str()).unwrap_or_default();
+    let file = spec
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let name = spec
+        .file_stem()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let docs = tekton_standin::parse(docs_file).unwrap_or_else(|e| panic!("{e}"));
     let t = Instant::now();
     let run = standin().run(&docs, work);
@@ -315,12 +321,17 @@ fn repeat_and_run_time_maps_run_in_the_launcher_like_the_local_runtime() {
     std::fs::write(&file, spec.to_string()).unwrap_or_else(|e| panic!("{e}"));
     let docs_file = compile(&file, &work.path().join("out")).unwrap_or_else(|e| panic!("{e}"));
     let docs = std::fs::read_to_string(&docs_file).unwrap_or_else(|e| panic!("{e}"));
-    assert!(!docs.contains("matrix"), "the launcher maps `square`: {docs}");
+    assert!(
+        !docs.contains("matrix"),
+        "the launcher maps `square`: {docs}"
+    );
     assert!(run_like_local(&file, &docs_file, work.path()).is_some());
     // Both runs counted to 3 in their own counter file (the stand-in's and `couler run`'s).
     let counts: Vec<String> = std::fs::read_dir(&counters)
         .unwrap_or_else(|e| panic!("{e}"))
-        .map(|e| std::fs::read_to_string(e.unwrap_or_else(|e| panic!("{e}")).path()).unwrap_or_default())
+        .map(|e| {
+            std::fs::read_to_string(e.unwrap_or_else(|e| panic!("{e}")).path()).unwrap_or_default()
+        })
         .collect();
     assert_eq!(counts, ["3", "3"], "{counts:?}");
 }

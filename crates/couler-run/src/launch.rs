@@ -521,7 +521,11 @@ pub async fn run_step(task: &Task, opts: &LaunchOptions) -> Result<Outcome, Usag
 }
 
 /// Runs the step (with `item`, one map instance) to its end: cache, `repeat` loop, cache entry.
-async fn run_prepared(p: &Prepared, item: Option<&serde_json::Value>, opts: &LaunchOptions) -> Outcome {
+async fn run_prepared(
+    p: &Prepared,
+    item: Option<&serde_json::Value>,
+    opts: &LaunchOptions,
+) -> Outcome {
     let step = &p.step;
     let store = p.store.as_ref();
     let ctx = p.ctx(item);

@@ -90,7 +90,10 @@ mod tests {
         std::fs::create_dir(&free).map_err(|e| Usage(e.to_string()))?;
         let o = run_step(&waiting_pair(&free, None), &opts).await?;
         assert_eq!(o.status, StepStatus::Succeeded, "{o:?}");
-        assert_eq!(o.outputs.parameters.get("i").map(String::as_str), Some(r#"["0","1"]"#));
+        assert_eq!(
+            o.outputs.parameters.get("i").map(String::as_str),
+            Some(r#"["0","1"]"#)
+        );
         // `parallelism: 1`: instance 1 starts only after instance 0 ended, which gave up.
         let one = dir.path().join("one");
         std::fs::create_dir(&one).map_err(|e| Usage(e.to_string()))?;
