@@ -206,3 +206,29 @@ fn a_map_whose_item_when_skipped_every_instance_reads_as_succeeded_with_empty_li
     assert_eq!(read["status"], "Succeeded", "{report}");
     assert_eq!(read["outputs"]["result"], "<[]>", "{report}");
 }
+
+/// A mapped step given no index runs every instance in the one launcher (Tekton's launcher-run
+/// maps); an index variable set but empty is an engine's bug and bad input (exit 3), never
+/// taken for "every instance".
+#[test]
+fn a_mapped_step_runs_every_instance_without_an_index_and_refuses_an_empty_one() {
+    let wf = serde_json::json!({
+        "apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "m",
+        "steps": [{"name": "each", "map": {"items": ["a", "b", "c"]},
+            "container": {"command": ["printf", "%s", "{{item}}"]}}]
+    });
+    let task = serde_json::json!({"workflow": wf, "step": "each"});
+    let (code, o) = launch(&task, &[]);
+    assert_eq!(code, 0, "{o}");
+    assert_eq!(o["status"], "Succeeded", "{o}");
+    assert_eq!(o["outputs"]["result"], r#"["a","b","c"]"#, "{o}");
+    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["launch", "step", "--no-cache"])
+        .env("COULER_TASK", task.to_string())
+        .env("COULER_ITEM_INDEX", " ")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("COULER_ITEM_INDEX is set but empty"), "{err}");
+}

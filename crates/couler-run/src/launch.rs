@@ -30,7 +30,7 @@ use std::time::Duration;
 pub use couler_ir::launch_protocol::{
     EXIT_ERROR, EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, Task, upstream_env,
 };
-use couler_ir::launch_protocol::{TASK_ENV, TaskForm};
+use couler_ir::launch_protocol::{ITEM_INDEX_ENV, TASK_ENV, TaskForm};
 /// Outcomes larger than this go to the artifact store when written as a Tekton result. Tekton's
 /// 4096-byte limit is for all results of a task together, and `status` is written beside
 /// `outcome`, so the outcome keeps 256 bytes clear for it.
@@ -514,7 +514,14 @@ fn tempdir_in_tmp(prefix: &str) -> Result<PathBuf, String> {
 pub async fn run_step(task: &Task, opts: &LaunchOptions) -> Result<Outcome, Usage> {
     let p = prepare(task, opts).await?;
     if p.step.map.is_some() && p.item.is_none() {
-        // No item given: every instance, here (docs/launcher.md, "What `step` does").
+        // An engine's index param left empty is its bug, not a request for every instance.
+        if std::env::var(ITEM_INDEX_ENV).is_ok_and(|v| v.trim().is_empty()) {
+            return Err(Usage(format!(
+                "{ITEM_INDEX_ENV} is set but empty: give this instance's index, or unset it to run every instance of step `{}`",
+                p.step.name
+            )));
+        }
+        // No item given: every instance, here (docs/launcher.md, "A whole map in one launcher").
         return Ok(fan_out::run_all(&p, opts).await);
     }
     Ok(run_prepared(&p, p.item.as_ref(), opts).await)
@@ -834,7 +841,7 @@ pub async fn write_results(dir: &Path, o: &Outcome, opts: &LaunchOptions) -> Res
 mod tests {
     use super::*;
 
-    fn task(wf: serde_json::Value, step: &str) -> Task {
+    pub(super) fn task(wf: serde_json::Value, step: &str) -> Task {
         Task {
             workflow: wf,
             step: step.into(),

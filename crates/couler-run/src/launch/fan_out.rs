@@ -65,16 +65,7 @@ mod tests {
                     "touch {d}/{{{{item}}}}; if [ {{{{item}}}} = 0 ]; then n=0; while [ ! -e {d}/1 ]; do n=$((n+1)); [ $n -gt 30 ] && exit 7; sleep 0.1; done; fi; echo {{{{item}}}}",
                     d = marks.display())}}]
         });
-        Task {
-            workflow: wf,
-            step: "pair".into(),
-            params: Default::default(),
-            upstream: Default::default(),
-            item: None,
-            item_index: None,
-            run_id: Some("r1".into()),
-            workflow_status: None,
-        }
+        super::super::tests::task(wf, "pair")
     }
 
     #[tokio::test(flavor = "multi_thread")]
