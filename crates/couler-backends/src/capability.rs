@@ -14,6 +14,9 @@ pub enum Support {
     Native,
     /// Expressed with other engine features; the text says how.
     Lowered(&'static str),
+    /// Not kept: a workflow using it compiles only when the user chooses to drop it (the text
+    /// says how, and what the engine does instead); the backend refuses it otherwise.
+    Dropped(&'static str),
     /// Not expressible: a workflow using it does not compile for this backend.
     Unsupported,
 }

@@ -584,6 +584,10 @@ pub fn capability_table(format: TableFormat) -> String {
                     notes.push(format!("{} / {}: {how}", b.name(), f.name()));
                     format!("lowered[{}]", notes.len())
                 }
+                Support::Dropped(how) => {
+                    notes.push(format!("{} / {}: {how}", b.name(), f.name()));
+                    format!("dropped[{}]", notes.len())
+                }
                 Support::Unsupported => "-".to_string(),
             });
         }

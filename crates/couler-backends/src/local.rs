@@ -89,7 +89,8 @@ pub fn refusal(step: &Step) -> Option<String> {
             )),
             _ => None,
         },
-        Support::Native => None,
+        // No step kind is dropped by a flag.
+        Support::Native | Support::Dropped(_) => None,
     }
 }
 

@@ -124,8 +124,8 @@ impl Backend for Tekton {
             ContinueOnFailure => Support::Lowered(
                 "`onError: continue` on the Task's step: the TaskRun succeeds and later tasks run",
             ),
-            Parallelism => Support::Lowered(
-                "not enforceable (a Pipeline has no concurrency limit): refused unless `--ignore-parallelism`, which drops it with a warning",
+            Parallelism => Support::Dropped(
+                "a Pipeline has no concurrency limit: refused, unless `--ignore-parallelism` drops it with a warning (every ready task then runs at once)",
             ),
             Schedule | Ttl | PodGc => Support::Unsupported,
             WorkflowTimeout => Support::Lowered(
