@@ -163,9 +163,8 @@ def compile(spec, target, output_dir=None, sources=None, **options):
         raise TypeError("target must be a str (one of {}), got {}".format(
             ", ".join(TARGETS), type(target).__name__))
     given = {k: v for k, v in options.items() if v is not None}
-    out = json.loads(_call(spec, sources, _native.compile, target, json.dumps(given)))
-    files = out["files"]
-    for text in out["warnings"]:
+    files, warned = _call(spec, sources, _native.compile, target, json.dumps(given))
+    for text in warned:
         warnings.warn(text, CoulerWarning, stacklevel=2)
     if output_dir is not None:
         _write_all(os.fspath(output_dir), files)

@@ -1,7 +1,8 @@
 """Type stubs of ``couler._native``, the Rust core (crates/couler-py). Use ``couler._engine``:
-these functions take and return JSON text."""
+these functions take JSON text and answer in JSON text (``compile``: a dict of file texts and
+a list of warnings)."""
 
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 class CoulerError(Exception):
     """Base of every error Couler raises."""
@@ -17,7 +18,7 @@ class InvalidArgument(CoulerError):
 
 def spec_yaml(spec_json: str) -> str: ...
 def validate(spec_json: str) -> str: ...
-def compile(spec_json: str, target: str, options_json: str) -> str: ...
+def compile(spec_json: str, target: str, options_json: str) -> Tuple[Dict[str, str], List[str]]: ...
 def argo_workflow(spec_json: str) -> str: ...
 def run_local(
     spec_json: str,

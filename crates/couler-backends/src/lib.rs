@@ -82,7 +82,12 @@ pub const ENV_STRING_LIMIT: usize = 128 * 1024;
 
 /// Whether `NAME=value` fits one environment string ([`ENV_STRING_LIMIT`], its NUL included).
 pub fn fits_env_string(name: &str, value: &str) -> bool {
-    name.len() + 1 + value.len() < ENV_STRING_LIMIT
+    fits_env_len(name, value.len())
+}
+
+/// Whether `NAME=value` fits one environment string, for a value of `len` bytes.
+pub fn fits_env_len(name: &str, len: usize) -> bool {
+    name.len() + 1 + len < ENV_STRING_LIMIT
 }
 
 /// What kind of top-level document to emit (for engines that have several).

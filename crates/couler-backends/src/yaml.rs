@@ -2,20 +2,230 @@
 //! `serde_json::Value` trees (never text, so quoting and escaping are by construction) and
 //! prints them here: mapping keys in the engine's conventional order first, the rest
 //! alphabetically, so equal documents print equal bytes.
+//!
+//! The text is serde_norway's (libyaml's block style), byte for byte. The layout is written
+//! here directly, which is several times faster than serde_norway's emitter on large
+//! documents; the style of every string that is not plainly safe (quoted, literal block) is
+//! still serde_norway's own, asked of that one scalar, so quoting stays libyaml's by
+//! construction. A document with a mapping key libyaml would not print as a simple key (a long
+//! or multi-line key), or with a string holding a line break other than `\n` (`\r`, U+0085,
+//! U+2028, U+2029), is printed by serde_norway whole.
 
 use crate::CompileError;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
+use std::fmt::Write;
 
 /// Prints `doc` as YAML, the keys of every mapping in the order of `first`, then the others
 /// alphabetically; `what` names the document in the error (`the Argo document`).
 pub fn print(doc: &Value, first: &[&str], what: &str) -> Result<String, CompileError> {
-    serde_norway::to_string(&Ordered { value: doc, first })
-        .map_err(|e| CompileError::Invalid(format!("cannot print {what}: {e}")))
+    let fail = |e: serde_norway::Error| CompileError::Invalid(format!("cannot print {what}: {e}"));
+    let mut p = Printer {
+        out: String::new(),
+        first,
+    };
+    match p.root(doc) {
+        Ok(()) => Ok(p.out),
+        Err(Fallback::Whole) => {
+            serde_norway::to_string(&Ordered { value: doc, first }).map_err(fail)
+        }
+        Err(Fallback::Error(e)) => Err(fail(e)),
+    }
 }
 
-/// The document serialized with its mapping keys in order, straight from the JSON tree (no
-/// second tree: a large workflow's document is printed without a copy).
+/// Why the direct printer stopped.
+enum Fallback {
+    /// A key that is no simple key, or a string with a line break other than `\n`:
+    /// serde_norway prints the whole document.
+    Whole,
+    /// serde_norway refused a scalar.
+    Error(serde_norway::Error),
+}
+
+impl From<serde_norway::Error> for Fallback {
+    fn from(e: serde_norway::Error) -> Self {
+        Fallback::Error(e)
+    }
+}
+
+/// Longest key libyaml prints as a simple key (`key: value`); a longer one is a complex key.
+const SIMPLE_KEY_MAX: usize = 128;
+
+/// The direct printer: libyaml's block layout (two-space indent, sequences in mappings at
+/// the key's indent, `[]` and `{}` for empty collections).
+struct Printer<'a> {
+    out: String,
+    first: &'a [&'a str],
+}
+
+impl Printer<'_> {
+    fn root(&mut self, doc: &Value) -> Result<(), Fallback> {
+        match doc {
+            Value::Object(m) if !m.is_empty() => self.entries(m, 0, false),
+            Value::Array(a) if !a.is_empty() => self.items(a, 0, false),
+            scalar => {
+                self.scalar(scalar, 0)?;
+                self.out.push('\n');
+                Ok(())
+            }
+        }
+    }
+
+    fn pad(&mut self, n: usize) {
+        self.out.extend(std::iter::repeat_n(' ', n));
+    }
+
+    /// A mapping's entries at `indent`; `inline`: the first goes on the current line (after
+    /// a sequence's `- `).
+    fn entries(
+        &mut self,
+        m: &serde_json::Map<String, Value>,
+        indent: usize,
+        inline: bool,
+    ) -> Result<(), Fallback> {
+        let first = self.first;
+        let mut entries: Vec<(usize, &String, &Value)> = m
+            .iter()
+            .map(|(k, v)| {
+                let rank = first.iter().position(|x| *x == k).unwrap_or(first.len());
+                (rank, k, v)
+            })
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        for (i, (_, k, v)) in entries.into_iter().enumerate() {
+            if i > 0 || !inline {
+                self.pad(indent);
+            }
+            self.key(k)?;
+            self.out.push(':');
+            match v {
+                Value::Object(m) if !m.is_empty() => {
+                    self.out.push('\n');
+                    self.entries(m, indent + 2, false)?;
+                }
+                Value::Array(a) if !a.is_empty() => {
+                    self.out.push('\n');
+                    self.items(a, indent, false)?;
+                }
+                scalar => {
+                    self.out.push(' ');
+                    self.scalar(scalar, indent)?;
+                    self.out.push('\n');
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A sequence's items, their dashes at `indent`; `inline` as for [`Printer::entries`].
+    fn items(&mut self, a: &[Value], indent: usize, inline: bool) -> Result<(), Fallback> {
+        for (i, v) in a.iter().enumerate() {
+            if i > 0 || !inline {
+                self.pad(indent);
+            }
+            self.out.push_str("- ");
+            match v {
+                Value::Object(m) if !m.is_empty() => self.entries(m, indent + 2, true)?,
+                Value::Array(a) if !a.is_empty() => self.items(a, indent + 2, true)?,
+                scalar => {
+                    self.scalar(scalar, indent)?;
+                    self.out.push('\n');
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn key(&mut self, k: &str) -> Result<(), Fallback> {
+        if k.len() > SIMPLE_KEY_MAX || k.contains('\n') {
+            return Err(Fallback::Whole);
+        }
+        if plain_safe(k) {
+            self.out.push_str(k);
+            return Ok(());
+        }
+        if !k.bytes().all(|c| (0x20..0x7f).contains(&c)) {
+            // libyaml counts more than `\n` as a line break (`\r`, U+0085, U+2028, …).
+            return Err(Fallback::Whole);
+        }
+        let text = serde_norway::to_string(k)?;
+        match text.strip_suffix('\n') {
+            Some(one) if !one.contains('\n') => {
+                self.out.push_str(one);
+                Ok(())
+            }
+            _ => Err(Fallback::Whole),
+        }
+    }
+
+    /// A scalar or an empty collection, in a node whose indent is `indent` (a literal block's
+    /// lines go two further in).
+    fn scalar(&mut self, v: &Value, indent: usize) -> Result<(), Fallback> {
+        match v {
+            Value::Null => self.out.push_str("null"),
+            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) if n.is_f64() => {
+                let text = serde_norway::to_string(n)?;
+                self.out.push_str(text.trim_end_matches('\n'));
+            }
+            Value::Number(n) => {
+                let _ = write!(self.out, "{n}");
+            }
+            Value::String(s) if plain_safe(s) => self.out.push_str(s),
+            // libyaml breaks a quoted scalar's line at these and indents what follows.
+            Value::String(s) if s.contains(['\r', '\u{85}', '\u{2028}', '\u{2029}']) => {
+                return Err(Fallback::Whole);
+            }
+            Value::String(s) => self.styled(&serde_norway::to_string(s)?, indent),
+            Value::Array(_) => self.out.push_str("[]"),
+            Value::Object(_) => self.out.push_str("{}"),
+        }
+        Ok(())
+    }
+
+    /// A string as serde_norway prints it alone (at indent 0): its first line here, a literal
+    /// block's content lines (indented two at the root) moved in by `indent`; empty lines of
+    /// a block stay empty, as libyaml writes them.
+    fn styled(&mut self, alone: &str, indent: usize) {
+        let mut lines = alone.trim_end_matches('\n').split('\n');
+        self.out.push_str(lines.next().unwrap_or_default());
+        for line in lines {
+            self.out.push('\n');
+            if !line.is_empty() {
+                self.pad(indent);
+                self.out.push_str(line);
+            }
+        }
+        if alone.ends_with("\n\n") {
+            // `|+` keeps its trailing empty lines: all but the last newline were trimmed above.
+            let extra = alone.len() - alone.trim_end_matches('\n').len() - 1;
+            self.out.extend(std::iter::repeat_n('\n', extra));
+        }
+    }
+}
+
+/// Whether libyaml prints `s` plain and serde_norway lets it (it reads back as that string,
+/// not a number, boolean or null): a conservative test, printable ASCII starting with a
+/// letter, `_` or `/`, none of the sequences that end a plain scalar (`: `, ` #`, a final `:`
+/// or space). Anything else gets serde_norway's own choice.
+fn plain_safe(s: &str) -> bool {
+    let b = s.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    (first.is_ascii_alphabetic() || first == b'_' || first == b'/')
+        && last != b' '
+        && last != b':'
+        && b.iter().all(|c| (0x20..0x7f).contains(c))
+        && !b.windows(2).any(|w| w == b": " || w == b" #")
+        && !matches!(
+            s,
+            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        )
+}
+
+/// The document serialized by serde_norway with its mapping keys in order, straight from the
+/// JSON tree (no second tree).
 struct Ordered<'a> {
     value: &'a Value,
     first: &'a [&'a str],
@@ -42,17 +252,4 @@ impl Serialize for Ordered<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn keys_in_the_given_order_then_alphabetically() {
-        let doc = json!({"b": 1, "spec": {"z": [{"y": 1, "name": "n"}]}, "a": null, "kind": "K"});
-        let text = print(&doc, &["kind", "spec", "name"], "the document").unwrap();
-        assert_eq!(
-            text,
-            "kind: K\nspec:\n  z:\n  - name: n\n    y: 1\na: null\nb: 1\n"
-        );
-    }
-}
+mod tests;

@@ -1,8 +1,8 @@
 //! `couler._native`: the Rust core of Couler's Python SDK (`python/couler`).
 //!
 //! Every function takes the workflow as spec JSON text (what `json.dumps` makes of the recorded
-//! dict) and answers in text or JSON text; `couler._engine` wraps them into the Python API
-//! (docs/python.md). Specs go through the same loader and checks as the CLI
+//! dict) and answers in text or JSON text (`compile`: a dict and a list of strings);
+//! `couler._engine` wraps them into the Python API (docs/python.md). Specs go through the same loader and checks as the CLI
 //! ([`couler_ir::spec::load`]), compiling through the same backend calls ([`couler_backends`]),
 //! runs through the same runtime ([`couler_run`]).
 //!
@@ -15,6 +15,10 @@ mod load;
 mod lower;
 mod run;
 mod submit;
+
+/// mimalloc for the extension's own allocations (Python's objects keep Python's allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -73,9 +77,9 @@ fn validate(spec_json: &str) -> PyResult<String> {
 }
 
 /// Compiles for `target` with `options` (a JSON object of `couler compile`'s flags, in
-/// snake_case); JSON `{"files": {name: text}, "warnings": [text]}`.
+/// snake_case); `({name: text}, [warning])`.
 #[pyfunction]
-fn compile(spec_json: &str, target: &str, options_json: &str) -> PyResult<String> {
+fn compile(spec_json: &str, target: &str, options_json: &str) -> PyResult<lower::Compiled> {
     guard(|| lower::compile(spec_json, target, options_json))
 }
 

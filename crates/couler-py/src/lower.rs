@@ -7,7 +7,8 @@ use couler_backends::{Kind, Operator, Output};
 use couler_ir::diag::suggest;
 use pyo3::PyResult;
 use pyo3::exceptions::PyTypeError;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// The engines `compile` lowers to (the CLI's `--target` values).
 pub const TARGETS: [&str; 3] = ["argo", "airflow", "tekton"];
@@ -24,11 +25,15 @@ const OPTIONS: [&str; 8] = [
     "ignore_parallelism",
 ];
 
-/// Compiles the spec for `target`; JSON `{"files": {name: text}, "warnings": [text]}`.
-pub fn compile(spec_json: &str, target: &str, options_json: &str) -> PyResult<String> {
+/// Compiles the spec for `target`: file name → text, and the warnings.
+pub fn compile(spec_json: &str, target: &str, options_json: &str) -> PyResult<Compiled> {
     let out = lower(spec_json, target, options_json)?;
-    Ok(json!({"files": out.files, "warnings": out.warnings}).to_string())
+    Ok((out.files, out.warnings))
 }
+
+/// What `compile` gives Python: a dict of file name → text and a list of warnings (strings
+/// handed over as they are, not as JSON the caller parses again).
+pub type Compiled = (BTreeMap<String, String>, Vec<String>);
 
 /// The Argo Workflow manifest of the spec (default options), as JSON.
 pub fn argo_workflow(spec_json: &str) -> PyResult<String> {

@@ -25,7 +25,7 @@ impl<'a> Lowerer<'a> {
         if reads_steps {
             return None;
         }
-        let graph = couler_ir::Graph::new(wf);
+        let graph = &self.graph;
         let levels = graph.levels().ok()?;
         let mut by_level: Vec<Vec<usize>> = Vec::new();
         for (i, &l) in levels.iter().enumerate() {

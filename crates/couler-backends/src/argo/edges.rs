@@ -32,6 +32,8 @@ pub(super) struct Edges<'a> {
     index: HashMap<&'a str, usize>,
     /// Whether the group names of `dependsOn` are resolved (main steps only).
     groups: bool,
+    /// What each step (by position) reads of the steps before it, found once.
+    reads: Vec<Vec<(usize, Reads)>>,
     /// Steps that may end without their outputs while their readers still get to decide:
     /// skipped (a `when` not on `item`, or reading a guarded step's outputs) or continuing on
     /// failure.
@@ -39,9 +41,9 @@ pub(super) struct Edges<'a> {
 }
 
 impl<'a> Edges<'a> {
-    /// The main steps' DAG.
-    pub(super) fn main(wf: &'a Workflow) -> Self {
-        Self::new(wf, &wf.steps, &Graph::new(wf), true)
+    /// The main steps' DAG, `graph` being theirs.
+    pub(super) fn main(wf: &'a Workflow, graph: &Graph) -> Self {
+        Self::new(wf, &wf.steps, graph, true)
     }
 
     /// The exit handler's DAG.
@@ -60,15 +62,16 @@ impl<'a> Edges<'a> {
             steps,
             index,
             groups,
+            reads: Vec::new(),
             guarded: vec![false; steps.len()],
         };
+        e.reads = steps.iter().map(|s| e.find_reads(s)).collect();
         // A validated workflow has no cycle; with one, nothing is guarded (it is refused later).
         for i in graph.topological_order().unwrap_or_default() {
             let step = &steps[i];
-            let reads_guarded = e
-                .reads(step)
+            let reads_guarded = e.reads[i]
                 .iter()
-                .any(|(&p, &r)| r > Reads::End && e.guarded[p]);
+                .any(|&(p, r)| r > Reads::End && e.guarded[p]);
             // A mapped step's `when` on `item` filters instances; it never skips the step.
             let skippable = step.when.is_some() && !step.when_reads_item();
             e.guarded[i] = step.continue_on_failure || skippable || reads_guarded;
@@ -81,8 +84,8 @@ impl<'a> Edges<'a> {
         self.index.contains_key(name)
     }
 
-    /// Each step before `step` (by position) and what `step` reads of it.
-    fn reads(&self, step: &Step) -> BTreeMap<usize, Reads> {
+    /// Each step before `step` (by position, ascending) and what `step` reads of it.
+    fn find_reads(&self, step: &Step) -> Vec<(usize, Reads)> {
         let mut out: BTreeMap<usize, Reads> = BTreeMap::new();
         let mut add = |i: usize, r: Reads| {
             let e = out.entry(i).or_insert(r);
@@ -119,7 +122,7 @@ impl<'a> Edges<'a> {
                 }
             }
         }
-        out
+        out.into_iter().collect()
     }
 
     /// Whether a reader of `name`'s outputs must be guarded (`name` may end without them).
@@ -129,13 +132,13 @@ impl<'a> Edges<'a> {
 
     /// Sets the task's `dependencies` or `depends`; returns the `when` guard its reads need.
     pub(super) fn wait(&self, step: &Step, task: &mut Map<String, Value>) -> Option<Guard> {
-        let reads = self.reads(step);
+        let reads = &self.reads[*self.index.get(step.name.as_str())?];
         if reads.is_empty() {
             return None;
         }
         let mut terms = Vec::new();
         let mut guards = Vec::new();
-        for (&i, &r) in &reads {
+        for &(i, r) in reads {
             let p = &self.steps[i];
             let n = &p.name;
             // A daemon stays Daemoned (running) until the DAG ends: never wait for its end.

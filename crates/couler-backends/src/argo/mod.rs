@@ -42,7 +42,7 @@ use document::volume;
 
 use crate::capability::{Feature, Support};
 use crate::{Backend, CompileError, Options, Output};
-use couler_ir::{Duration, Reference, Step, StepOutput, Workflow};
+use couler_ir::{Duration, Graph, Reference, Step, StepOutput, Workflow};
 use render::Exposure;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -214,6 +214,8 @@ struct Lowerer<'a> {
     positions: HashMap<&'a str, usize>,
     /// Names of the step templates emitted so far.
     template_names: BTreeSet<String>,
+    /// The main steps' dependency graph.
+    graph: Graph,
     /// How tasks wait for and are skipped by the steps before them: main steps, exit steps.
     edges: edges::Edges<'a>,
     exit_edges: edges::Edges<'a>,
@@ -247,6 +249,7 @@ impl<'a> Lowerer<'a> {
             .collect();
         let mut names = BTreeSet::new();
         names.insert(wf.name.clone());
+        let graph = Graph::new(wf);
         Lowerer {
             wf,
             options,
@@ -261,7 +264,8 @@ impl<'a> Lowerer<'a> {
                 .map(|(i, s)| (s.name.as_str(), i))
                 .collect(),
             template_names: BTreeSet::new(),
-            edges: edges::Edges::main(wf),
+            edges: edges::Edges::main(wf, &graph),
+            graph,
             exit_edges: edges::Edges::exit(wf),
             result_read: result_read(wf),
         }

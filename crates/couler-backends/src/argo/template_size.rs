@@ -11,17 +11,35 @@ pub fn warnings(doc: &Value) -> Vec<String> {
     let templates = doc["spec"]["templates"].as_array().into_iter().flatten();
     let mut out = Vec::new();
     for t in templates {
-        let json = t.to_string();
-        if !crate::fits_env_string("ARGO_TEMPLATE", &json) {
+        let len = json_len(t);
+        if !crate::fits_env_len("ARGO_TEMPLATE", len) {
             out.push(format!(
                 "template `{}` is {} bytes of JSON, over Linux's {}-byte limit on one environment string: Argo before v3.6 passes it to the pod in ARGO_TEMPLATE and the pod cannot start (v3.6 and later move it into a ConfigMap); give the step fewer inputs or a shorter script, or use Argo v3.6+",
                 t["name"].as_str().unwrap_or_default(),
-                json.len(),
+                len,
                 crate::ENV_STRING_LIMIT
             ));
         }
     }
     out
+}
+
+/// The length of `value` as compact JSON, counted without making the text.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` to a sink that cannot fail cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 #[cfg(test)]
