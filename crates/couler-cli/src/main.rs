@@ -122,6 +122,10 @@ enum Command {
     Optimize(optimize::OptimizeArgs),
     /// Inspect and trim the local runtime's artifact cache: `couler cache ls|stats|gc`
     Cache(cache::CacheArgs),
+    /// Serve the HTTP API: accept workflows, run them on the local runtime with a worker pool,
+    /// with tokens, roles and an audit log (docs/server.md); `couler server token create`
+    /// makes a token
+    Server(couler_server::cli::ServerArgs),
     /// Run one step inside an engine's task: stage inputs, run, capture and store outputs
     /// (used by the code `couler compile` generates for Airflow and Tekton)
     Launch(launch::LaunchArgs),
@@ -185,7 +189,11 @@ impl Command {
     fn uses_sockets(&self) -> bool {
         matches!(
             self,
-            Command::Run(_) | Command::Resume(_) | Command::Launch(_) | Command::Submit(_)
+            Command::Run(_)
+                | Command::Resume(_)
+                | Command::Launch(_)
+                | Command::Submit(_)
+                | Command::Server(_)
         )
     }
 }
@@ -242,6 +250,13 @@ fn main() -> ExitCode {
         Command::Optimize(args) => optimize::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Launch(args) => launch::run(args),
+        Command::Server(args) => match couler_server::cli::run(args) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                say::tell!("error: {e}");
+                exit::of_error(&e)
+            }
+        },
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "couler", &mut std::io::stdout());

@@ -9,6 +9,16 @@ use std::path::Path;
 /// Refused while an executor holds the state directory (the run itself, or another one that
 /// may be reading the cache), and for a nested run (forget the run it belongs to).
 pub async fn forget_run(state_dir: &Path, run_id: &str) -> Result<Vec<String>, Error> {
+    forget_under(state_dir, run_id, None).await
+}
+
+/// [`forget_run`] under `held` (a lock the caller holds, [`crate::Host`]: then a run it still
+/// runs must not be named) or else a lock taken here.
+pub(crate) async fn forget_under(
+    state_dir: &Path,
+    run_id: &str,
+    held: Option<&Lock>,
+) -> Result<Vec<String>, Error> {
     let state = State::open(state_dir)?;
     let rec = state
         .run(run_id)?
@@ -23,7 +33,12 @@ pub async fn forget_run(state_dir: &Path, run_id: &str) -> Result<Vec<String>, E
             parent.id, parent.id
         )));
     }
-    let _lock = Lock::acquire(state_dir).map_err(|e| match e {
+    if held.is_some() && rec.status == RunStatus::Running.as_str() {
+        return Err(Error::Invalid(format!(
+            "run `{run_id}` is running; stop it first"
+        )));
+    }
+    let _lock = crate::lock_unless(held, state_dir).map_err(|e| match e {
         Error::Locked(_) if rec.status == RunStatus::Running.as_str() => Error::Invalid(format!(
             "run `{run_id}` is running (executor pid {}); stop it with `couler stop {run_id}` first",
             rec.pid.unwrap_or_default()

@@ -31,6 +31,7 @@ mod daemon;
 mod deadline;
 mod executor;
 mod forget;
+mod hosted;
 pub mod launch;
 pub mod logfile;
 mod mapped;
@@ -48,6 +49,7 @@ mod subworkflow;
 mod unrecorded;
 
 pub use forget::forget_run;
+pub use hosted::Host;
 pub use outcome::{Outcome, StepOutputs, StepStatus};
 pub use owner::{INTERRUPTED, executor_alive, signal_if_same};
 pub use respec::recorded_spec_file;
@@ -249,6 +251,14 @@ impl Lock {
     }
 }
 
+/// A lock on `dir`, taken here unless the caller holds one (`held`).
+fn lock_unless(held: Option<&Lock>, dir: &Path) -> Result<Option<Lock>, Error> {
+    match held {
+        Some(_) => Ok(None),
+        None => Lock::acquire(dir).map(Some),
+    }
+}
+
 /// The pid in a held lock's file, for messages: its first line, read again for up to half a
 /// second while the owner has locked but not yet written it; `unknown` if it never appears.
 fn lock_owner(path: &Path) -> String {
@@ -376,9 +386,21 @@ pub async fn run_with_store(
     opts: RunOptions,
     artifact_store: Option<&str>,
 ) -> Result<RunReport, Error> {
+    start_run(wf, opts, artifact_store, new_run_id(wf), None).await
+}
+
+/// [`run_with_store`] as run `run_id`, under `held` (a lock the caller holds on the state
+/// directory, [`Host`]) or else a lock taken here.
+pub(crate) async fn start_run(
+    wf: &Workflow,
+    opts: RunOptions,
+    artifact_store: Option<&str>,
+    run_id: String,
+    held: Option<&Lock>,
+) -> Result<RunReport, Error> {
     let params = resolve_params(wf, &opts.params)?;
     let explicit = artifact_store.map(artifacts::Location::parse).transpose()?;
-    let _lock = Lock::acquire(&opts.state_dir)?;
+    let _lock = lock_unless(held, &opts.state_dir)?;
     let state = State::open(&opts.state_dir)?;
     let location = explicit.or_else(|| {
         wf.artifact_repository
@@ -386,7 +408,6 @@ pub async fn run_with_store(
             .and_then(|s| artifacts::Location::from_ir(s).ok())
     });
     let store = open_store(&opts.state_dir, location.as_ref()).await?;
-    let run_id = new_run_id(wf);
     let spec = couler_ir::spec::to_json(wf);
     let params_text = serde_json::to_string(&params).unwrap_or_default();
     state.create_run(&run_id, &wf.name, &spec, &params_text)?;
@@ -446,8 +467,20 @@ pub async fn resume_with_spec(
     artifact_store: Option<&str>,
     new_spec: Option<&Workflow>,
 ) -> Result<RunReport, Error> {
+    resume_under(run_id, opts, artifact_store, new_spec, None).await
+}
+
+/// [`resume_with_spec`] under `held` (a lock the caller holds, [`Host`]) or else a lock taken
+/// here.
+pub(crate) async fn resume_under(
+    run_id: &str,
+    opts: RunOptions,
+    artifact_store: Option<&str>,
+    new_spec: Option<&Workflow>,
+    held: Option<&Lock>,
+) -> Result<RunReport, Error> {
     let explicit = artifact_store.map(artifacts::Location::parse).transpose()?;
-    let _lock = Lock::acquire(&opts.state_dir)?;
+    let _lock = lock_unless(held, &opts.state_dir)?;
     let state = State::open(&opts.state_dir)?;
     let rec = state.run(run_id)?.ok_or_else(|| {
         Error::Invalid(format!("no run `{run_id}` in {}", opts.state_dir.display()))

@@ -1,0 +1,244 @@
+//! The HTTP API (`/api/v1`, JSON), `/healthz` and `/metrics`: the router, the error shape
+//! (`{error, detail}` with its status code) and the guard every `/api/v1` request passes
+//! (authentication, and an audit entry for each mutating request, whatever its outcome).
+
+mod audit;
+mod ops;
+mod runs;
+
+use crate::auth::{self, Principal, Role};
+use crate::pool::Pool;
+use crate::store::{AuditEntry, Store};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::Arc;
+
+/// How requests are authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Bearer tokens (`couler server token create`).
+    Token,
+    /// Everyone is `anonymous`, admin everywhere: only on loopback.
+    None,
+}
+
+/// What every handler shares.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub pool: Arc<Pool>,
+    pub auth: AuthMode,
+    pub max_body: usize,
+}
+
+pub type Shared = Arc<App>;
+
+impl App {
+    /// A store call, its failure an internal error. The one place store calls leave the
+    /// handlers (SQLite answers in microseconds, so it runs here; a networked store would move
+    /// it to `spawn_blocking` here).
+    fn db<T>(&self, f: impl FnOnce(&dyn Store) -> crate::store::Result<T>) -> Result<T, ApiError> {
+        f(self.store.as_ref()).map_err(|e| ApiError::internal(e.to_string()))
+    }
+}
+
+/// An error answer: `{"error": …, "detail": …}` with its status.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: String,
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: &str, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error: error.to_string(),
+            detail: detail.into(),
+        }
+    }
+    pub fn bad_request(error: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, error, detail)
+    }
+    pub fn internal(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", detail)
+    }
+    fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not found", what)
+    }
+    fn forbidden(p: &Principal, role: Role, namespace: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "user `{}` needs the {} role in namespace `{namespace}`",
+                p.user,
+                role.as_str()
+            ),
+        )
+    }
+}
+
+/// What the audit log records of an error: its text.
+#[derive(Clone)]
+struct Outcome(String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let outcome = Outcome(format!("{}: {}", self.error, self.detail));
+        let mut r = (
+            self.status,
+            Json(json!({"error": self.error, "detail": self.detail})),
+        )
+            .into_response();
+        r.extensions_mut().insert(outcome);
+        r
+    }
+}
+
+/// What a handler tells the audit log about a mutation: the namespace and run it touched.
+#[derive(Clone, Default)]
+pub struct Touched {
+    pub namespace: Option<String>,
+    pub run: Option<String>,
+}
+
+/// Requires `role` in `namespace`: a user with no role there gets 404 (`what` is not theirs to
+/// see), one with a lesser role 403.
+fn require(p: &Principal, role: Role, namespace: &str, what: &str) -> Result<(), ApiError> {
+    match p.role_in(namespace) {
+        Some(r) if r >= role => Ok(()),
+        Some(_) => Err(ApiError::forbidden(p, role, namespace)),
+        None => Err(ApiError::not_found(what)),
+    }
+}
+
+/// The router.
+pub fn router(app: Shared) -> Router {
+    let max_body = app.max_body;
+    let api = Router::new()
+        .route("/runs", post(runs::submit).get(runs::list))
+        .route("/runs/{id}", get(runs::get).delete(runs::delete))
+        .route("/runs/{id}/stop", post(runs::stop))
+        .route("/audit", get(audit::list))
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(DefaultBodyLimit::max(max_body));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(app)
+}
+
+/// Authenticates every `/api/v1` request and appends an audit entry for each mutating one
+/// (refused ones included).
+async fn guard(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mutating = !matches!(method, Method::GET | Method::HEAD);
+    let principal = match app.auth {
+        AuthMode::None => Ok(Principal::anonymous()),
+        AuthMode::Token => {
+            let header = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            auth::authenticate(app.store.as_ref(), header)
+        }
+    };
+    let (user, response) = match principal {
+        Err(why) => (
+            None,
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why).into_response(),
+        ),
+        Ok(p) => {
+            let user = p.user.clone();
+            req.extensions_mut().insert(p);
+            (Some(user), next.run(req).await)
+        }
+    };
+    if mutating {
+        let touched = response
+            .extensions()
+            .get::<Touched>()
+            .cloned()
+            .unwrap_or_default();
+        let outcome = response
+            .extensions()
+            .get::<Outcome>()
+            .map_or_else(|| "ok".to_string(), |o| o.0.clone());
+        let entry = AuditEntry {
+            seq: 0,
+            at: couler_run::state::now(),
+            user,
+            method: method.to_string(),
+            path,
+            namespace: touched.namespace,
+            run: touched.run,
+            status: response.status().as_u16(),
+            outcome,
+        };
+        if let Err(e) = app.store.audit(&entry) {
+            crate::log(format_args!("{e} ({} {})", entry.method, entry.path));
+            return ApiError::internal(format!(
+                "the request was carried out but its audit entry could not be written: {e}"
+            ))
+            .into_response();
+        }
+    }
+    response
+}
+
+/// `limit` and `continue`: a page of a list, newest first.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct PageQuery {
+    pub limit: Option<usize>,
+    #[serde(rename = "continue")]
+    pub cont: Option<String>,
+}
+
+/// The most entries a page holds, and the default.
+pub const MAX_LIMIT: usize = 500;
+pub const DEFAULT_LIMIT: usize = 50;
+
+impl PageQuery {
+    /// The page size (1..=MAX_LIMIT) and the position to continue before.
+    fn read(&self) -> Result<(usize, Option<i64>), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(ApiError::bad_request(
+                "invalid limit",
+                format!("limit must be 1 to {MAX_LIMIT}"),
+            ));
+        }
+        let before = match &self.cont {
+            None => None,
+            Some(t) => Some(t.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid continue token",
+                    "pass the `continue` value of the previous page as it was",
+                )
+            })?),
+        };
+        Ok((limit, before))
+    }
+}
+
+/// A page of `items` fetched with one more than `limit`: the items and the continue token
+/// (the last item's position), when there are more.
+fn page<T>(mut items: Vec<T>, limit: usize, seq: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+    if items.len() > limit {
+        items.truncate(limit);
+        let next = items.last().map(|i| seq(i).to_string());
+        (items, next)
+    } else {
+        (items, None)
+    }
+}

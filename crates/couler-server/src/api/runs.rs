@@ -1,0 +1,237 @@
+//! `/api/v1/runs`: submit, list, get (with each step's status and attempts, read from the
+//! runtime's state), stop, delete.
+
+use super::{ApiError, PageQuery, Shared, Touched, page, require};
+use crate::auth::{Principal, Role};
+use crate::pool::Stop;
+use crate::store::{QUEUED, RUNNING, RunFilter, RunRow};
+use crate::submission;
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// A response that names what it touched, for the audit log.
+fn touched(row_ns: &str, run: &str, status: StatusCode, body: serde_json::Value) -> Response {
+    let mut r = (status, Json(body)).into_response();
+    r.extensions_mut().insert(Touched {
+        namespace: Some(row_ns.to_string()),
+        run: Some(run.to_string()),
+    });
+    r
+}
+
+/// The body, or why it cannot be read (over `--max-body-bytes`: 413).
+fn body_bytes(body: Result<Bytes, BytesRejection>, max: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request too large",
+                format!("the body is over {max} bytes (the server's --max-body-bytes)"),
+            )
+        } else {
+            ApiError::bad_request("unreadable body", e.body_text())
+        }
+    })
+}
+
+/// `POST /api/v1/runs`: `{spec, parameters?, namespace?}` → 201 `{id, namespace, state,
+/// warnings}`, recorded before the answer.
+pub async fn submit(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let bytes = body_bytes(body, app.max_body)?;
+    let body: submission::Body = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request("invalid body", format!("the JSON body: {e}")))?;
+    submission::check_namespace(&body.namespace)?;
+    require(&p, Role::Editor, &body.namespace, "namespace")?;
+    let checked = submission::check(body, &p.user)?;
+    app.db(|s| s.submit(&checked.run))?;
+    app.pool.wake();
+    let run = &checked.run;
+    Ok(touched(
+        &run.namespace,
+        &run.id,
+        StatusCode::CREATED,
+        json!({
+            "id": run.id,
+            "namespace": run.namespace,
+            "workflow": run.workflow,
+            "state": QUEUED,
+            "warnings": checked.warnings,
+        }),
+    ))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListQuery {
+    state: Option<String>,
+    namespace: Option<String>,
+    limit: Option<usize>,
+    #[serde(rename = "continue")]
+    cont: Option<String>,
+}
+
+/// `GET /api/v1/runs?state=&namespace=&limit=&continue=`: the runs the caller may view,
+/// newest first.
+pub async fn list(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid query", e.body_text()))?;
+    let (limit, before) = PageQuery {
+        limit: q.limit,
+        cont: q.cont,
+    }
+    .read()?;
+    if let Some(s) = &q.state
+        && !crate::store::STATES.contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "invalid state",
+            format!("state `{s}`: one of {}", crate::store::STATES.join(", ")),
+        ));
+    }
+    let namespaces = match &q.namespace {
+        Some(ns) => {
+            require(&p, Role::Viewer, ns, "namespace")?;
+            Some(vec![ns.clone()])
+        }
+        None => p.namespaces_with(Role::Viewer),
+    };
+    let filter = RunFilter {
+        state: q.state,
+        namespaces,
+        before,
+        limit: limit + 1,
+    };
+    let rows = app.db(|s| s.runs(&filter))?;
+    let (runs, next) = page(rows, limit, |r| r.seq);
+    Ok(Json(json!({"runs": runs, "continue": next})).into_response())
+}
+
+/// The run `id` if the caller has at least `role` in its namespace.
+fn find(app: &Shared, p: &Principal, id: &str, role: Role) -> Result<RunRow, ApiError> {
+    let what = format!("no run `{id}`");
+    let row = app
+        .db(|s| s.run(id))?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not found", what.clone()))?;
+    require(p, role, &row.namespace, &what)?;
+    Ok(row)
+}
+
+/// `GET /api/v1/runs/{id}`: the run, its status (the runtime's while it runs) and its steps.
+pub async fn get(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let row = find(&app, &p, &id, Role::Viewer)?;
+    let state = app.pool.runtime_state().map_err(ApiError::internal)?;
+    let rec = state
+        .run(&id)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let steps = match &rec {
+        Some(_) => state
+            .steps(&id)
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let status = match &rec {
+        Some(r) if row.state == RUNNING => r.status.clone(),
+        _ => row.state.clone(),
+    };
+    let steps: Vec<serde_json::Value> = steps
+        .into_iter()
+        .map(|s| {
+            json!({
+                "node": s.node,
+                "step": s.step,
+                "status": s.status,
+                "attempts": s.attempts,
+                "exitCode": s.exit_code,
+                "startedAt": s.started_at,
+                "finishedAt": s.finished_at,
+                "message": s.message,
+                "outputs": s.outputs,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "id": row.id,
+        "namespace": row.namespace,
+        "workflow": row.workflow,
+        "submittedBy": row.submitted_by,
+        "submittedAt": row.submitted_at,
+        "state": status,
+        "startedAt": rec.as_ref().map(|r| r.started_at),
+        "finishedAt": rec.as_ref().and_then(|r| r.finished_at),
+        "message": rec.as_ref().and_then(|r| r.message.clone()).or(row.message),
+        "steps": steps,
+    }))
+    .into_response())
+}
+
+/// `POST /api/v1/runs/{id}/stop`: a queued run never starts; a running one stops as with
+/// `couler stop` (a second request stops its exit handler too).
+pub async fn stop(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let row = find(&app, &p, &id, Role::Editor)?;
+    let how = match app.pool.stop(&id).map_err(ApiError::internal)? {
+        Stop::Dequeued => "dequeued",
+        Stop::Signalled => "signalled",
+        Stop::NotActive => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not running",
+                format!("run `{id}` has ended ({})", row.state),
+            ));
+        }
+    };
+    Ok(touched(
+        &row.namespace,
+        &id,
+        StatusCode::ACCEPTED,
+        json!({"id": id, "stop": how}),
+    ))
+}
+
+/// `DELETE /api/v1/runs/{id}`: forgets an ended run (its runtime records, logs and work
+/// directories too); refused while it is queued or running.
+pub async fn delete(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let row = find(&app, &p, &id, Role::Editor)?;
+    if row.state == QUEUED || row.state == RUNNING {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "run not ended",
+            format!(
+                "run `{id}` is {}; stop it first (POST /api/v1/runs/{id}/stop)",
+                row.state
+            ),
+        ));
+    }
+    app.pool.forget(&id).await.map_err(ApiError::internal)?;
+    app.db(|s| s.delete(&id))?;
+    Ok(touched(
+        &row.namespace,
+        &id,
+        StatusCode::OK,
+        json!({"id": id, "deleted": true}),
+    ))
+}

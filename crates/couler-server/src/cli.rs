@@ -1,0 +1,215 @@
+//! `couler server` and `couler server token create`: flags, and starting the server.
+
+use crate::api::{self, App, AuthMode};
+use crate::auth::{self, Role};
+use crate::pool::Pool;
+use crate::store::DbUrl;
+use clap::{Args, Subcommand, ValueEnum};
+use couler_run::{Error, Host};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServerArgs {
+    #[command(subcommand)]
+    command: Option<ServerCommand>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Manage API tokens (an admin operation on the server's database)
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user with a role; prints the token on its last line (only its
+    /// hash is stored: keep it, it cannot be shown again)
+    Create {
+        /// The user the token authenticates as
+        #[arg(long)]
+        user: String,
+        /// viewer: read runs; editor: also submit, stop and delete; admin: also read the audit log
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The namespace the role holds in [default: every namespace]
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        #[command(flatten)]
+        place: Place,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+/// Where the server keeps its state.
+#[derive(Args)]
+struct Place {
+    /// The server's metadata database, sqlite:PATH [default: sqlite:STATE_DIR/server.db]
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
+    /// The local runtime's state directory (runs, logs, artifacts, cache), held by the server
+    /// while it runs [default: $COULER_STATE_DIR or .couler]
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+impl Place {
+    fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(couler_run::default_state_dir)
+    }
+
+    fn db(&self) -> Result<DbUrl, Error> {
+        match &self.db {
+            Some(url) => DbUrl::parse(url).map_err(Error::Invalid),
+            None => Ok(DbUrl::Sqlite(self.state_dir().join("server.db"))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum AuthArg {
+    /// Bearer tokens from `couler server token create`
+    Token,
+    /// No authentication, everyone admin: allowed only when listening on loopback
+    None,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The address to listen on (port 0: any free port; the bound address is printed)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    place: Place,
+    /// How many runs execute at once; more wait in the queue
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    workers: u16,
+    /// How requests are authenticated
+    #[arg(long, value_enum, default_value_t = AuthArg::Token)]
+    auth: AuthArg,
+    /// The largest request body accepted (larger: 413)
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+}
+
+/// `couler server …`. Errors are the local runtime's: `Invalid` for the user's input.
+pub fn run(args: ServerArgs) -> Result<(), Error> {
+    match args.command {
+        Some(ServerCommand::Token(TokenCommand::Create {
+            user,
+            role,
+            namespace,
+            place,
+        })) => create_token(&user, role, namespace.as_deref(), &place),
+        None => serve(args.serve),
+    }
+}
+
+fn create_token(
+    user: &str,
+    role: RoleArg,
+    namespace: Option<&str>,
+    place: &Place,
+) -> Result<(), Error> {
+    if let Some(ns) = namespace {
+        crate::submission::check_namespace(ns).map_err(|e| Error::Invalid(e.detail))?;
+    }
+    let role = match role {
+        RoleArg::Viewer => Role::Viewer,
+        RoleArg::Editor => Role::Editor,
+        RoleArg::Admin => Role::Admin,
+    };
+    let store = place.db()?.open().map_err(|e| Error::State(e.0))?;
+    let token =
+        auth::create_token(store.as_ref(), user, role, namespace).map_err(Error::Invalid)?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "token for user `{user}`, {} in {}; only its hash is stored, so keep it now:",
+        role.as_str(),
+        namespace.map_or_else(
+            || "every namespace".to_string(),
+            |n| format!("namespace `{n}`")
+        )
+    );
+    writeln!(std::io::stdout(), "{token}")
+        .map_err(|e| Error::Io(format!("cannot print the token: {e}")))?;
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<(), Error> {
+    let auth = match args.auth {
+        AuthArg::Token => AuthMode::Token,
+        AuthArg::None if args.listen.ip().is_loopback() => AuthMode::None,
+        AuthArg::None => {
+            return Err(Error::Invalid(format!(
+                "--auth none is allowed only when listening on loopback (127.0.0.1 or ::1), not {}: without tokens anyone who reaches the port runs workflows as this server's user; create tokens with `couler server token create`",
+                args.listen
+            )));
+        }
+    };
+    let db = args.place.db()?;
+    let state_dir = args.place.state_dir();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    let result = rt.block_on(async {
+        let host = Host::open(&state_dir)?;
+        let store: Arc<dyn crate::store::Store> =
+            Arc::from(db.open().map_err(|e| Error::State(e.0))?);
+        let pool =
+            Pool::start(host, store.clone(), usize::from(args.workers)).map_err(Error::State)?;
+        let app = Arc::new(App {
+            store,
+            pool,
+            auth,
+            max_body: args.max_body_bytes,
+        });
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| Error::Invalid(format!("cannot listen on {}: {e}", args.listen)))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::Io(format!("cannot read the bound address: {e}")))?;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "couler server listening on http://{bound}");
+        let _ = out.flush();
+        axum::serve(listener, api::router(app))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| Error::Io(format!("the server stopped: {e}")))
+    });
+    // Runs still under way stop with the process; the next start resumes them.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
+}
+
+/// Resolves at SIGINT or SIGTERM.
+async fn shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,124 @@
+//! `POST /api/v1/runs`'s body, checked before anything is recorded: the spec parsed and
+//! validated by couler-ir (its diagnostics, rendered as the CLI renders them, naming `spec`
+//! and the line and column), the parameters typed against the workflow's, the namespace a
+//! DNS-1123 label.
+
+use crate::api::ApiError;
+use crate::store::NewRun;
+use couler_ir::{Format, StepKind, spec};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The request body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    /// The workflow spec, YAML or JSON text.
+    pub spec: String,
+    /// Workflow parameters: strings as given, other JSON values as their JSON text.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+}
+
+fn default_namespace() -> String {
+    "default".to_string()
+}
+
+/// A checked submission: the run to record and the spec's warnings, rendered.
+pub struct Checked {
+    pub run: NewRun,
+    pub warnings: Vec<String>,
+}
+
+/// The name diagnostics give the submitted text (`spec:LINE:COL`): the body's field.
+const SOURCE_NAME: &str = "spec";
+
+/// Checks `body` from `user`; the run gets a new id (`WORKFLOW-` and 8 random hex digits).
+pub fn check(body: Body, user: &str) -> Result<Checked, ApiError> {
+    check_namespace(&body.namespace)?;
+    let format = if body.spec.trim_start().starts_with('{') {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let render = |diags: &[couler_ir::Diagnostic]| -> Vec<String> {
+        diags
+            .iter()
+            .map(|d| d.render(SOURCE_NAME, Some(&body.spec)))
+            .collect()
+    };
+    let (wf, warnings) = spec::load(&body.spec, format)
+        .map_err(|diags| ApiError::bad_request("invalid spec", render(&diags).join("\n")))?;
+    if let Some(s) = wf
+        .steps
+        .iter()
+        .chain(&wf.on_exit)
+        .find(|s| matches!(s.kind, StepKind::Workflow(_)))
+    {
+        return Err(ApiError::bad_request(
+            "unsupported step",
+            format!(
+                "step `{}` is a sub-workflow step: the server cannot read the spec files a `ref` names yet; inline its steps into this workflow, or run it with `couler run`",
+                s.name
+            ),
+        ));
+    }
+    let params: Vec<(String, String)> = body
+        .parameters
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, text)
+        })
+        .collect();
+    couler_run::resolve_params(&wf, &params)
+        .map_err(|e| ApiError::bad_request("invalid parameters", e.to_string()))?;
+    let id = format!(
+        "{}-{}",
+        wf.name,
+        crate::auth::random_hex(4).map_err(ApiError::internal)?
+    );
+    Ok(Checked {
+        run: NewRun {
+            id,
+            namespace: body.namespace,
+            workflow: wf.name.clone(),
+            submitted_by: user.to_string(),
+            spec: spec::to_json(&wf),
+            params: serde_json::to_string(&params)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        },
+        warnings: render(&warnings),
+    })
+}
+
+/// A namespace is a DNS-1123 label, as on Kubernetes.
+pub fn check_namespace(ns: &str) -> Result<(), ApiError> {
+    let ok = !ns.is_empty()
+        && ns.len() <= 63
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !ns.starts_with('-')
+        && !ns.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid namespace",
+            format!(
+                "namespace `{ns}`: use lowercase letters, digits and `-` (at most 63, not starting or ending with `-`)"
+            ),
+        ))
+    }
+}
+
+/// The parameters a run was submitted with, as `--param` pairs.
+pub fn params_of(text: &str) -> Result<Vec<(String, String)>, String> {
+    serde_json::from_str(text).map_err(|e| format!("the stored parameters cannot be read: {e}"))
+}
