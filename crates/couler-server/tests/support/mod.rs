@@ -1,0 +1,218 @@
+//! A real `couler server` process on an ephemeral loopback port, and a small HTTP/1.1 client
+//! over `std::net` for talking to it.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The `couler` binary, built (or found up to date) once per test process: `cargo test -p
+/// couler-server` does not build another package's binaries by itself.
+pub fn couler() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "--locked",
+                "-p",
+                "couler-cli",
+                "--bin",
+                "couler",
+            ])
+            .current_dir(&root)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+        assert!(status.success(), "building the couler binary failed");
+        // Tests run from target/<profile>/deps/.
+        let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+        let bin = exe
+            .parent()
+            .and_then(Path::parent)
+            .map(|d| d.join("couler"))
+            .unwrap_or_else(|| panic!("no target directory above {}", exe.display()));
+        assert!(bin.exists(), "{} was not built", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// A server process; killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    pub state_dir: PathBuf,
+}
+
+impl Server {
+    /// `couler server --listen 127.0.0.1:0 --state-dir DIR/state` plus `extra`.
+    pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        let state_dir = dir.join("state");
+        let mut child = Command::new(couler())
+            .args(["server", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(&state_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start couler server: {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = line
+            .trim()
+            .strip_prefix("couler server listening on http://")
+            .unwrap_or_else(|| panic!("the server did not start: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            addr,
+            state_dir,
+        }
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let (status, text) = http(&self.addr, method, path, token, body);
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// `POST /api/v1/runs`; the run's id on 201.
+    pub fn submit(&self, token: Option<&str>, body: &Value) -> (u16, Value) {
+        self.call("POST", "/api/v1/runs", token, Some(&body.to_string()))
+    }
+
+    /// Polls `GET /api/v1/runs/ID` until its state is one of `states`; returns the run.
+    pub fn wait_for(&self, token: Option<&str>, id: &str, states: &[&str]) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let (code, run) = self.call("GET", &format!("/api/v1/runs/{id}"), token, None);
+            assert_eq!(code, 200, "{run}");
+            if states.iter().any(|s| run["state"] == *s) {
+                return run;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {id} never reached {states:?}: {run}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `couler server token create …`; the token (its last line).
+pub fn token(state_dir: &Path, user: &str, role: &str, namespace: Option<&str>) -> String {
+    let mut cmd = Command::new(couler());
+    cmd.args([
+        "server",
+        "token",
+        "create",
+        "--user",
+        user,
+        "--role",
+        role,
+        "--state-dir",
+    ])
+    .arg(state_dir);
+    if let Some(ns) = namespace {
+        cmd.args(["--namespace", ns]);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    text.lines().last().unwrap_or_default().to_string()
+}
+
+/// One HTTP/1.1 request with `Connection: close`: the status and the body.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = body.unwrap_or("");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A server that refuses the body early may close before reading it all.
+    let _ = s.write_all(body.as_bytes());
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8(raw).unwrap_or_else(|e| panic!("{e}"));
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end: {text:?}"));
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line: {head}"));
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    (
+        status,
+        if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        },
+    )
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    out
+}
