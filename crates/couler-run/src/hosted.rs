@@ -44,6 +44,12 @@ impl Host {
         run_id: &str,
         opts: RunOptions,
     ) -> Result<RunReport, Error> {
+        if self.state()?.run(run_id)?.is_some() {
+            return Err(Error::Invalid(format!(
+                "run `{run_id}` already exists in {}; resume it instead",
+                self.dir.display()
+            )));
+        }
         let opts = self.options(opts);
         crate::start_run(wf, opts, None, run_id.to_string(), Some(&self.lock)).await
     }
@@ -64,5 +70,77 @@ impl Host {
             state_dir: self.dir.clone(),
             ..opts
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RunStatus, Runtime};
+
+    fn options(dir: &Path) -> (tokio::sync::watch::Sender<bool>, RunOptions) {
+        let (tx, stop) = tokio::sync::watch::channel(false);
+        let opts = RunOptions {
+            state_dir: dir.to_path_buf(),
+            params: Vec::new(),
+            parallelism: None,
+            runtime: Runtime::Host,
+            use_cache: false,
+            events: None,
+            stop,
+            spec_dir: None,
+            spec_file: None,
+            cache_budget: None,
+        };
+        (tx, opts)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_host_runs_two_runs_at_once_under_its_ids_and_keeps_others_out() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let wf = couler_ir::spec::parse(
+            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: w\nsteps:\n- name: s\n  container:\n    command: [sleep, '0.3']\n",
+            couler_ir::Format::Yaml,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let host = Host::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let Err(Error::Locked(_)) = Host::open(dir.path()) else {
+            panic!("a second host got the directory");
+        };
+        let ((_a, oa), (_b, ob)) = (options(dir.path()), options(dir.path()));
+        let (ra, rb) = tokio::join!(host.run(&wf, "w-one", oa), host.run(&wf, "w-two", ob));
+        let (ra, rb) = (
+            ra.unwrap_or_else(|e| panic!("{e}")),
+            rb.unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert_eq!((ra.run_id.as_str(), rb.run_id.as_str()), ("w-one", "w-two"));
+        assert_eq!(
+            (ra.status, rb.status),
+            (RunStatus::Succeeded, RunStatus::Succeeded)
+        );
+        let state = host.state().unwrap_or_else(|e| panic!("{e}"));
+        // The recorded step times overlap: each step started before the other ended.
+        let span = |run: &str| {
+            let steps = state.steps(run).unwrap_or_else(|e| panic!("{e}"));
+            (
+                steps[0].started_at.unwrap_or(f64::MAX),
+                steps[0].finished_at.unwrap_or(0.0),
+            )
+        };
+        let (a, b) = (span("w-one"), span("w-two"));
+        assert!(
+            a.0 < b.1 && b.0 < a.1,
+            "the runs did not overlap: {a:?} {b:?}"
+        );
+        let rec = state.run("w-one").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rec.map(|r| r.status).as_deref(), Some("Succeeded"));
+        let Err(Error::Invalid(m)) = host.run(&wf, "w-one", options(dir.path()).1).await else {
+            panic!("a run id was used twice");
+        };
+        assert!(m.contains("already exists"), "{m}");
+        assert_eq!(
+            host.forget("w-two").await.unwrap_or_else(|e| panic!("{e}")),
+            ["w-two"]
+        );
     }
 }

@@ -9,7 +9,8 @@ mod runs;
 use crate::auth::{self, Principal, Role};
 use crate::pool::Pool;
 use crate::store::{AuditEntry, Store};
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -195,40 +196,69 @@ async fn guard(State(app): State<Shared>, mut req: Request, next: Next) -> Respo
     response
 }
 
-/// `limit` and `continue`: a page of a list, newest first.
+/// The query of a list (`GET /runs`, `GET /audit`): filters and a page, newest first.
 #[derive(serde::Deserialize, Default)]
-#[serde(default)]
-pub struct PageQuery {
-    pub limit: Option<usize>,
+#[serde(default, deny_unknown_fields)]
+pub struct ListQuery {
+    state: Option<String>,
+    namespace: Option<String>,
+    limit: Option<usize>,
     #[serde(rename = "continue")]
-    pub cont: Option<String>,
+    cont: Option<String>,
 }
 
 /// The most entries a page holds, and the default.
 pub const MAX_LIMIT: usize = 500;
 pub const DEFAULT_LIMIT: usize = 50;
 
-impl PageQuery {
-    /// The page size (1..=MAX_LIMIT) and the position to continue before.
-    fn read(&self) -> Result<(usize, Option<i64>), ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if limit == 0 || limit > MAX_LIMIT {
-            return Err(ApiError::bad_request(
-                "invalid limit",
-                format!("limit must be 1 to {MAX_LIMIT}"),
-            ));
-        }
-        let before = match &self.cont {
-            None => None,
-            Some(t) => Some(t.parse::<i64>().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid continue token",
-                    "pass the `continue` value of the previous page as it was",
-                )
-            })?),
-        };
-        Ok((limit, before))
+/// A list query, read.
+pub struct Listing {
+    pub state: Option<String>,
+    /// The namespaces to list: `None` for every one.
+    pub namespaces: Option<Vec<String>>,
+    /// The page size (1..=MAX_LIMIT).
+    pub limit: usize,
+    /// The position to continue before.
+    pub before: Option<i64>,
+}
+
+/// Reads a list query for `p`, who needs `role` in the namespace named, or lists the
+/// namespaces where they have it.
+fn listing(
+    q: Result<Query<ListQuery>, QueryRejection>,
+    p: &Principal,
+    role: Role,
+) -> Result<Listing, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::bad_request(
+            "invalid limit",
+            format!("limit must be 1 to {MAX_LIMIT}"),
+        ));
     }
+    let before = match &q.cont {
+        None => None,
+        Some(t) => Some(t.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(
+                "invalid continue token",
+                "pass the `continue` value of the previous page as it was",
+            )
+        })?),
+    };
+    let namespaces = match &q.namespace {
+        Some(ns) => {
+            require(p, role, ns, "namespace")?;
+            Some(vec![ns.clone()])
+        }
+        None => p.namespaces_with(role),
+    };
+    Ok(Listing {
+        state: q.state,
+        namespaces,
+        limit,
+        before,
+    })
 }
 
 /// A page of `items` fetched with one more than `limit`: the items and the continue token

@@ -1,7 +1,7 @@
 //! `/api/v1/runs`: submit, list, get (with each step's status and attempts, read from the
 //! runtime's state), stop, delete.
 
-use super::{ApiError, PageQuery, Shared, Touched, page, require};
+use super::{ApiError, ListQuery, Shared, Touched, listing, page, require};
 use crate::auth::{Principal, Role};
 use crate::pool::Stop;
 use crate::store::{QUEUED, RUNNING, RunFilter, RunRow};
@@ -70,16 +70,6 @@ pub async fn submit(
     ))
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct ListQuery {
-    state: Option<String>,
-    namespace: Option<String>,
-    limit: Option<usize>,
-    #[serde(rename = "continue")]
-    cont: Option<String>,
-}
-
 /// `GET /api/v1/runs?state=&namespace=&limit=&continue=`: the runs the caller may view,
 /// newest first.
 pub async fn list(
@@ -87,13 +77,8 @@ pub async fn list(
     Extension(p): Extension<Principal>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid query", e.body_text()))?;
-    let (limit, before) = PageQuery {
-        limit: q.limit,
-        cont: q.cont,
-    }
-    .read()?;
-    if let Some(s) = &q.state
+    let l = listing(q, &p, Role::Viewer)?;
+    if let Some(s) = &l.state
         && !crate::store::STATES.contains(&s.as_str())
     {
         return Err(ApiError::bad_request(
@@ -101,21 +86,14 @@ pub async fn list(
             format!("state `{s}`: one of {}", crate::store::STATES.join(", ")),
         ));
     }
-    let namespaces = match &q.namespace {
-        Some(ns) => {
-            require(&p, Role::Viewer, ns, "namespace")?;
-            Some(vec![ns.clone()])
-        }
-        None => p.namespaces_with(Role::Viewer),
-    };
     let filter = RunFilter {
-        state: q.state,
-        namespaces,
-        before,
-        limit: limit + 1,
+        state: l.state,
+        namespaces: l.namespaces,
+        before: l.before,
+        limit: l.limit + 1,
     };
     let rows = app.db(|s| s.runs(&filter))?;
-    let (runs, next) = page(rows, limit, |r| r.seq);
+    let (runs, next) = page(rows, l.limit, |r| r.seq);
     Ok(Json(json!({"runs": runs, "continue": next})).into_response())
 }
 
