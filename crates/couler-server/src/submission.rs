@@ -122,3 +122,50 @@ pub fn check_namespace(ns: &str) -> Result<(), ApiError> {
 pub fn params_of(text: &str) -> Result<Vec<(String, String)>, String> {
     serde_json::from_str(text).map_err(|e| format!("the stored parameters cannot be read: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(spec: &str, namespace: &str) -> Body {
+        Body {
+            spec: spec.to_string(),
+            parameters: BTreeMap::new(),
+            namespace: namespace.to_string(),
+        }
+    }
+
+    const SUB: &str = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: p\nsteps:\n- name: child\n  workflow:\n    ref: other.yaml\n";
+
+    #[test]
+    fn namespaces_are_dns_labels() {
+        for ok in ["default", "team-a", "a1"] {
+            assert!(check_namespace(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Team", "-a", "a-", "a_b", "a/b", &"x".repeat(64)] {
+            let e = check_namespace(bad).expect_err(bad);
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        }
+    }
+
+    #[test]
+    fn a_sub_workflow_step_is_refused_with_what_to_do() {
+        let Err(e) = check(body(SUB, "default"), "ann") else {
+            panic!("a sub-workflow step was accepted");
+        };
+        assert_eq!(e.error, "unsupported step");
+        assert!(e.detail.contains("step `child`"), "{}", e.detail);
+    }
+
+    #[test]
+    fn a_json_spec_is_read_as_json_and_stored_canonical() {
+        let json = r#"{"apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "j",
+            "steps": [{"name": "s", "container": {"command": ["true"]}}]}"#;
+        let checked = check(body(json, "default"), "ann").unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(checked.run.id.starts_with("j-"), "{}", checked.run.id);
+        assert_eq!(checked.run.id.len(), "j-".len() + 8);
+        let wf = couler_ir::spec::parse(json, Format::Json).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(checked.run.spec, spec::to_json(&wf));
+        assert_eq!(checked.run.params, "[]");
+    }
+}

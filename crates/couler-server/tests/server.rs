@@ -148,11 +148,19 @@ fn tokens_roles_and_an_audit_entry_for_every_mutation() {
         "{resp}"
     );
     let id = submit_ok(&server, Some(&editor), &body);
-    // Another namespace is not the editor's.
+    // Another namespace is not the editor's; a run there does not exist for them.
     let (code, _) = server.submit(Some(&editor), &json!({"spec": ECHO, "namespace": "team-b"}));
+    assert_eq!(code, 403);
+    let other = submit_ok(
+        &server,
+        Some(&admin),
+        &json!({"spec": ECHO, "namespace": "team-b"}),
+    );
+    let (code, _) = server.call("GET", &format!("/api/v1/runs/{other}"), Some(&editor), None);
     assert_eq!(code, 404);
     let (code, list) = server.call("GET", "/api/v1/runs", Some(&viewer), None);
     assert_eq!(code, 200);
+    assert_eq!(list["runs"].as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list["runs"][0]["id"], id.as_str());
     server.wait_for(Some(&viewer), &id, &["Succeeded"]);
     let (code, _) = server.call(
@@ -177,14 +185,15 @@ fn tokens_roles_and_an_audit_entry_for_every_mutation() {
         seen,
         [
             (json!("vic"), 403),
-            (json!("eve"), 404),
+            (json!("ada"), 201),
+            (json!("eve"), 403),
             (json!("eve"), 201),
             (json!("vic"), 403),
             (Value::Null, 401),
         ],
         "{audit}"
     );
-    let accepted = &entries[2];
+    let accepted = &entries[3];
     assert_eq!(accepted["run"], id.as_str());
     assert_eq!(accepted["namespace"], "team-a");
     assert_eq!(accepted["method"], "POST");

@@ -109,13 +109,18 @@ pub struct Touched {
     pub run: Option<String>,
 }
 
-/// Requires `role` in `namespace`: a user with no role there gets 404 (`what` is not theirs to
-/// see), one with a lesser role 403.
-fn require(p: &Principal, role: Role, namespace: &str, what: &str) -> Result<(), ApiError> {
-    match p.role_in(namespace) {
-        Some(r) if r >= role => Ok(()),
-        Some(_) => Err(ApiError::forbidden(p, role, namespace)),
-        None => Err(ApiError::not_found(what)),
+/// Requires `role` in `namespace`, else 403; but with `hidden`, a user with no role at all
+/// there gets 404 `hidden` (a run that is not theirs to see does not exist for them).
+fn require(
+    p: &Principal,
+    role: Role,
+    namespace: &str,
+    hidden: Option<&str>,
+) -> Result<(), ApiError> {
+    match (p.role_in(namespace), hidden) {
+        (Some(r), _) if r >= role => Ok(()),
+        (None, Some(what)) => Err(ApiError::not_found(what)),
+        _ => Err(ApiError::forbidden(p, role, namespace)),
     }
 }
 
@@ -248,7 +253,7 @@ fn listing(
     };
     let namespaces = match &q.namespace {
         Some(ns) => {
-            require(p, role, ns, "namespace")?;
+            require(p, role, ns, None)?;
             Some(vec![ns.clone()])
         }
         None => p.namespaces_with(role),

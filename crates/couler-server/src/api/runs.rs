@@ -51,7 +51,7 @@ pub async fn submit(
     let body: submission::Body = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("invalid body", format!("the JSON body: {e}")))?;
     submission::check_namespace(&body.namespace)?;
-    require(&p, Role::Editor, &body.namespace, "namespace")?;
+    require(&p, Role::Editor, &body.namespace, None)?;
     let checked = submission::check(body, &p.user)?;
     app.db(|s| s.submit(&checked.run))?;
     app.pool.wake();
@@ -103,7 +103,7 @@ fn find(app: &Shared, p: &Principal, id: &str, role: Role) -> Result<RunRow, Api
     let row = app
         .db(|s| s.run(id))?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not found", what.clone()))?;
-    require(p, role, &row.namespace, &what)?;
+    require(p, role, &row.namespace, Some(&what))?;
     Ok(row)
 }
 
