@@ -76,21 +76,13 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{RunStatus, Runtime};
+    use crate::RunStatus;
 
     fn options(dir: &Path) -> (tokio::sync::watch::Sender<bool>, RunOptions) {
         let (tx, stop) = tokio::sync::watch::channel(false);
         let opts = RunOptions {
-            state_dir: dir.to_path_buf(),
-            params: Vec::new(),
-            parallelism: None,
-            runtime: Runtime::Host,
             use_cache: false,
-            events: None,
-            stop,
-            spec_dir: None,
-            spec_file: None,
-            cache_budget: None,
+            ..RunOptions::new(dir.to_path_buf(), stop)
         };
         (tx, opts)
     }

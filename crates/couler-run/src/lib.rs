@@ -148,6 +148,26 @@ pub struct RunOptions {
     pub cache_budget: Option<cache_budget::CacheBudget>,
 }
 
+impl RunOptions {
+    /// Options in `state_dir` stopped by `stop`, the rest as `couler run` has them by default:
+    /// no params, the host runtime, the cache used, no parallelism cap, no events, no spec file,
+    /// no cache budget.
+    pub fn new(state_dir: PathBuf, stop: watch::Receiver<bool>) -> RunOptions {
+        RunOptions {
+            state_dir,
+            params: Vec::new(),
+            parallelism: None,
+            runtime: Runtime::Host,
+            use_cache: true,
+            events: None,
+            stop,
+            spec_dir: None,
+            spec_file: None,
+            cache_budget: None,
+        }
+    }
+}
+
 /// Kills what the steps of `run_id` still marked Running left behind when their executor died,
 /// as SIGKILL, with no grace: their process groups, each only while provably the step's (its
 /// leader lives with the start time recorded, `owner::group_is_ours`: after a reboot or pid

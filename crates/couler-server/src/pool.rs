@@ -9,7 +9,7 @@
 //! the queue, so a server killed at any moment finishes what it accepted.
 
 use crate::store::{ENDED, QUEUED, RUNNING, RunRow, Store};
-use couler_run::{Host, RunOptions, Runtime, State};
+use couler_run::{Host, RunOptions, State};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -176,16 +176,8 @@ impl Pool {
         stop: watch::Receiver<bool>,
     ) -> Result<(String, Option<String>), String> {
         let opts = RunOptions {
-            state_dir: self.host.dir().to_path_buf(),
             params: crate::submission::params_of(&row.params)?,
-            parallelism: None,
-            runtime: Runtime::Host,
-            use_cache: true,
-            events: None,
-            stop,
-            spec_dir: None,
-            spec_file: None,
-            cache_budget: None,
+            ..RunOptions::new(self.host.dir().to_path_buf(), stop)
         };
         let recorded = self
             .runtime_state()?
