@@ -1,6 +1,7 @@
 //! `couler server` as a process on a loopback port, over HTTP: runs, auth, audit, bad input,
 //! hostile parameters, stop and delete, limits, and a SIGKILL in the middle of a run.
 
+#[path = "support/server.rs"]
 mod support;
 
 use serde_json::{Value, json};

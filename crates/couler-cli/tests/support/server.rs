@@ -8,72 +8,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The `couler` binary beside the test's target directory, rebuilt first when any source of
-/// the workspace's crates (or a manifest, or the lock file) is newer than it: `cargo test -p
-/// couler-server` does not build another package's binaries, while `cargo test --workspace`
-/// has just built it (with the features of a whole-workspace test build, which a nested
-/// `cargo build -p couler-cli` would not reproduce, rebuilding most dependencies).
+/// The `couler` binary Cargo built for this test.
 pub fn couler() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        // Tests run from target/<profile>/deps/.
-        let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
-        let bin = exe
-            .parent()
-            .and_then(Path::parent)
-            .map(|d| d.join("couler"))
-            .unwrap_or_else(|| panic!("no target directory above {}", exe.display()));
-        let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
-        if built.is_none_or(|b| newest_source(&root) > b) {
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--quiet",
-                    "--locked",
-                    "-p",
-                    "couler-cli",
-                    "--bin",
-                    "couler",
-                ])
-                .current_dir(&root)
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
-            assert!(status.success(), "building the couler binary failed");
-        }
-        assert!(bin.exists(), "{} was not built", bin.display());
-        bin
-    })
-    .clone()
-}
-
-/// The newest modification time of the workspace's manifests, lock file and crate sources.
-fn newest_source(root: &Path) -> std::time::SystemTime {
-    let mut newest = std::time::SystemTime::UNIX_EPOCH;
-    let mut todo = vec![
-        root.join("crates"),
-        root.join("Cargo.toml"),
-        root.join("Cargo.lock"),
-    ];
-    while let Some(path) = todo.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            if path.file_name().is_some_and(|n| n == "target") {
-                continue;
-            }
-            for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
-                todo.push(entry.path());
-            }
-        } else if let Ok(m) = meta.modified() {
-            newest = newest.max(m);
-        }
-    }
-    newest
+    PathBuf::from(env!("CARGO_BIN_EXE_couler"))
 }
 
 /// A server process; killed when dropped.
