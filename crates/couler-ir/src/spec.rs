@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::Path;
 
+mod fast_yaml;
+
 /// The text formats of a spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -56,6 +58,27 @@ pub fn load(text: &str, format: Format) -> Result<(Workflow, Vec<Diagnostic>), V
 
 /// Parses a spec into the IR without semantic validation.
 pub fn parse(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
+    match read_quickly(text, format) {
+        Some(wf) => Ok(wf),
+        None => read_exactly(text, format),
+    }
+}
+
+/// A spec that reads without a problem, read in one pass; `None` for anything else, which
+/// [`read_exactly`] then reads again to report it. Both give the same IR wherever this one gives
+/// any (`tests/quick_read.rs`).
+fn read_quickly(text: &str, format: Format) -> Option<Workflow> {
+    let wf: Workflow = match format {
+        Format::Yaml => fast_yaml::read(text)?,
+        Format::Json => serde_json::from_str(text).ok()?,
+    };
+    (wf.api_version == API_VERSION && wf.kind == "Workflow").then_some(wf)
+}
+
+/// Reads a spec in the passes that place every problem (the module's text), slower: the text
+/// is parsed up to four times and serde_norway holds all of its events at once.
+#[doc(hidden)]
+pub fn read_exactly(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
     if format == Format::Yaml {
         check_depth(text)?;
     }

@@ -3,7 +3,8 @@
 //!
 //! Inputs are valid specs (the repository's `examples/` plus a few inlined here) mutated at the
 //! byte level and at the structure level, plus a list of pathological documents. Whatever parses
-//! is also validated and put through the graph queries.
+//! is also validated and put through the graph queries, and `spec::parse` (which reads valid
+//! YAML in one quick pass) must give exactly what the exact passes give (`spec::read_exactly`).
 
 mod common;
 use common::config;
@@ -220,7 +221,12 @@ fn check(text: &str, format: Format) -> Result<Vec<Diagnostic>, String> {
             errors
         }
     };
-    if let Ok(wf) = spec::parse(text, format) {
+    // The one-pass read of valid specs gives what the exact passes give, errors included.
+    let parsed = spec::parse(text, format);
+    if parsed != spec::read_exactly(text, format) {
+        return Err(format!("the quick and the exact read differ on {text:?}"));
+    }
+    if let Ok(wf) = parsed {
         let _ = validate(&wf);
         let g = Graph::new(&wf);
         if let Ok(order) = g.topological_order() {
