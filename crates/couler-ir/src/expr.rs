@@ -266,7 +266,9 @@ pub struct Template {
 impl Template {
     /// Builds a template, merging adjacent text so equal strings give equal templates.
     pub fn from_segments(segments: impl IntoIterator<Item = Segment>) -> Self {
-        let mut out: Vec<Segment> = Vec::new();
+        let segments = segments.into_iter();
+        // No spare room: a large workflow holds hundreds of thousands of templates.
+        let mut out: Vec<Segment> = Vec::with_capacity(segments.size_hint().0);
         for seg in segments {
             match (out.last_mut(), seg) {
                 (_, Segment::Text(t)) if t.is_empty() => {}
@@ -274,6 +276,7 @@ impl Template {
                 (_, seg) => out.push(seg),
             }
         }
+        out.shrink_to_fit();
         Template { segments: out }
     }
 
@@ -327,6 +330,17 @@ impl Template {
             }
         }
         Ok(out)
+    }
+
+    /// Whether printing and parsing gives this template back: IR built in code may hold literal
+    /// text that would read back as a reference.
+    pub fn reads_back(&self) -> bool {
+        // Text without a brace prints and reads as itself; asked without printing it.
+        let brace_free_text = self.segments.iter().all(|s| match s {
+            Segment::Text(t) => !t.contains(['{', '}']),
+            Segment::Ref(_) => false,
+        });
+        brace_free_text || Template::parse(&self.to_string()).ok().as_ref() == Some(self)
     }
 
     /// Parses `text`: every `{{…}}` that starts with a reference root is a reference.
@@ -759,6 +773,24 @@ impl ExprParser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_keep_no_spare_room_and_know_when_they_read_back() {
+        // A large workflow holds hundreds of thousands: a Vec grown by push kept room for 4.
+        for text in ["echo", "a {{params.x}} b", "{{params.x}}{{params.y}}", ""] {
+            let t = Template::parse(text).unwrap();
+            assert_eq!(t.segments.capacity(), t.segments.len(), "{text}");
+            assert!(t.reads_back(), "{text}");
+        }
+        // Literal text that would read back as a reference (IR built in code).
+        let t = Template::from_segments([Segment::Text("{{params.x}}".into())]);
+        assert!(!t.reads_back());
+        let t = Template::from_segments([
+            Segment::Text("{".into()),
+            Segment::Text("{params.x}}".into()),
+        ]);
+        assert!(!t.reads_back());
+    }
 
     #[test]
     fn references_round_trip() {

@@ -367,6 +367,30 @@ pub struct Step {
     pub continue_on_failure: bool,
 }
 
+/// Where a template stands in its step, written out as its spec path on demand.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TemplateAt<'s> {
+    /// `script.source`
+    Field(&'static str),
+    /// `container.args[2]`
+    Item(&'static str, usize),
+    /// `env.HOME`
+    Key(&'static str, &'s str),
+    /// `inputs.parameters[0].value`
+    ItemField(&'static str, usize, &'static str),
+}
+
+impl std::fmt::Display for TemplateAt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            TemplateAt::Field(field) => f.write_str(field),
+            TemplateAt::Item(list, i) => write!(f, "{list}[{i}]"),
+            TemplateAt::Key(map, k) => write!(f, "{map}.{k}"),
+            TemplateAt::ItemField(list, i, field) => write!(f, "{list}[{i}].{field}"),
+        }
+    }
+}
+
 impl Step {
     /// Whether the step is a daemon: a container or script step with `daemon: true`.
     pub fn is_daemon(&self) -> bool {
@@ -404,57 +428,53 @@ impl Step {
 
     /// Every template of the step (command, args, script source, manifest, env, input values).
     pub fn templates(&self) -> Vec<(String, &Template)> {
-        let mut out: Vec<(String, &Template)> = Vec::new();
+        self.templates_at()
+            .into_iter()
+            .map(|(at, t)| (at.to_string(), t))
+            .collect()
+    }
+
+    /// Every template of the step with where it stands, its path not yet written out (a large
+    /// workflow has hundreds of thousands of templates, few of them with a placeholder).
+    pub(crate) fn templates_at(&self) -> Vec<(TemplateAt<'_>, &Template)> {
+        fn list<'s>(
+            field: &'static str,
+            ts: &'s [Template],
+        ) -> impl Iterator<Item = (TemplateAt<'s>, &'s Template)> {
+            ts.iter()
+                .enumerate()
+                .map(move |(i, t)| (TemplateAt::Item(field, i), t))
+        }
+        let mut out: Vec<(TemplateAt, &Template)> = Vec::new();
         match &self.kind {
             StepKind::Container(c) => {
-                out.extend(
-                    c.command
-                        .iter()
-                        .enumerate()
-                        .map(|(i, t)| (format!("container.command[{i}]"), t)),
-                );
-                out.extend(
-                    c.args
-                        .iter()
-                        .enumerate()
-                        .map(|(i, t)| (format!("container.args[{i}]"), t)),
-                );
+                out.extend(list("container.command", &c.command));
+                out.extend(list("container.args", &c.args));
             }
-            StepKind::Script(s) => out.push(("script.source".into(), &s.source)),
-            StepKind::Resource(r) => out.push(("resource.manifest".into(), &r.manifest)),
+            StepKind::Script(s) => out.push((TemplateAt::Field("script.source"), &s.source)),
+            StepKind::Resource(r) => {
+                out.push((TemplateAt::Field("resource.manifest"), &r.manifest))
+            }
             StepKind::Job(j) => {
-                out.extend(
-                    j.command
-                        .iter()
-                        .enumerate()
-                        .map(|(i, t)| (format!("job.command[{i}]"), t)),
-                );
-                out.extend(
-                    j.args
-                        .iter()
-                        .enumerate()
-                        .map(|(i, t)| (format!("job.args[{i}]"), t)),
-                );
+                out.extend(list("job.command", &j.command));
+                out.extend(list("job.args", &j.args));
             }
-            StepKind::Workflow(w) => {
-                out.extend(
-                    w.params
-                        .iter()
-                        .map(|(k, t)| (format!("workflow.params.{k}"), t)),
-                );
-            }
+            StepKind::Workflow(w) => out.extend(
+                w.params
+                    .iter()
+                    .map(|(k, t)| (TemplateAt::Key("workflow.params", k), t)),
+            ),
             StepKind::Suspend(_) => {}
         }
-        out.extend(self.env.iter().map(|(k, t)| (format!("env.{k}"), t)));
+        out.extend(self.env.iter().map(|(k, t)| (TemplateAt::Key("env", k), t)));
         out.extend(
             self.inputs
                 .parameters
                 .iter()
                 .enumerate()
                 .filter_map(|(i, p)| {
-                    p.value
-                        .as_ref()
-                        .map(|t| (format!("inputs.parameters[{i}].value"), t))
+                    let t = p.value.as_ref()?;
+                    Some((TemplateAt::ItemField("inputs.parameters", i, "value"), t))
                 }),
         );
         out
@@ -471,8 +491,12 @@ impl Step {
     /// Every reference the step reads, with the spec path (relative to the step) where it stands.
     pub fn references(&self) -> Vec<(String, &Reference)> {
         let mut out: Vec<(String, &Reference)> = Vec::new();
-        for (path, t) in self.templates() {
-            out.extend(t.refs().map(|r| (path.clone(), r)));
+        for (at, t) in self.templates_at() {
+            let mut refs = t.refs().peekable();
+            if refs.peek().is_some() {
+                let path = at.to_string();
+                out.extend(refs.map(|r| (path.clone(), r)));
+            }
         }
         for (i, a) in self.inputs.artifacts.iter().enumerate() {
             if let Some(ArtifactSource::From(r)) = &a.source {

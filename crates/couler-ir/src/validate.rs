@@ -5,7 +5,7 @@
 //! here can be compiled for any backend without renaming.
 
 use crate::diag::{Diagnostic, suggest};
-use crate::expr::{Expr, Literal, Reference, Template};
+use crate::expr::{Expr, Literal, Reference};
 use crate::graph::Graph;
 use crate::model::*;
 use std::collections::{HashMap, HashSet};
@@ -315,30 +315,29 @@ impl Validator<'_> {
 
     /// Step and group names: valid and unique across the workflow.
     fn names(&mut self) {
-        let mut seen: HashMap<&str, String> = HashMap::new();
-        let steps = self
-            .wf
+        let wf = self.wf;
+        // Paths are written out only for a problem: a large workflow has many names.
+        let steps = wf
             .steps
             .iter()
             .enumerate()
-            .map(|(i, s)| (format!("steps[{i}].name"), s.name.as_str()));
-        let exit = self
-            .wf
+            .map(|(i, s)| (NameAt::Step(i), &s.name));
+        let exit = wf
             .on_exit
             .iter()
             .enumerate()
-            .map(|(i, s)| (format!("{}.name", exit_path(self.wf, i)), s.name.as_str()));
-        let groups = self
-            .wf
+            .map(|(i, s)| (NameAt::Exit(i), &s.name));
+        let groups = wf
             .groups
             .iter()
             .enumerate()
-            .map(|(i, g)| (format!("groups[{i}].name"), g.name.as_str()));
-        let all: Vec<(String, &str)> = steps.chain(exit).chain(groups).collect();
-        for (path, name) in all {
+            .map(|(i, g)| (NameAt::Group(i), &g.name));
+        let mut seen: HashMap<&str, NameAt> = HashMap::with_capacity(wf.steps.len());
+        for (at, name) in steps.chain(exit).chain(groups) {
+            let name = name.as_str();
             if let Some(why) = dns1123_problem(name) {
                 self.err(
-                    &path,
+                    at.path(wf),
                     format!("invalid name `{name}`: {why}"),
                     format!(
                         "names must work on every engine (DNS-1123 labels); try `{}`",
@@ -348,20 +347,20 @@ impl Validator<'_> {
             }
             if EXPR_KEYWORDS.contains(&name) {
                 self.err(
-                    &path,
+                    at.path(wf),
                     format!("invalid name `{name}`: it is a keyword of Argo's expression language, which reads step names in dependencies"),
                     format!("names must work on every engine; try `{name}-step`"),
                 );
             }
             if let Some(first) = seen.get(name) {
-                let first = first.clone();
+                let first = first.path(wf);
                 self.err(
-                    &path,
+                    at.path(wf),
                     format!("the name `{name}` is already used at `{first}`"),
                     "give every step and group its own name",
                 );
             } else {
-                seen.insert(name, path);
+                seen.insert(name, at);
             }
         }
     }
@@ -406,8 +405,8 @@ impl Validator<'_> {
 
     /// IR built in code (not parsed) must still print as a spec that reads back the same.
     fn printable(&mut self, path: &str, step: &Step) {
-        for (rel, t) in step.templates() {
-            if Template::parse(&t.to_string()).ok().as_ref() != Some(t) {
+        for (rel, t) in step.templates_at() {
+            if !t.reads_back() {
                 self.err(
                     format!("{path}.{rel}"),
                     "literal text containing `{{` followed by a reference root would read back as a reference",
@@ -796,6 +795,24 @@ fn circle(cycle: crate::Cycle, steps: &[Step]) -> (usize, String) {
     (at.first().copied().unwrap_or(0), shown)
 }
 
+/// Where a name stands: the `name` of a step, an exit step or a group.
+#[derive(Clone, Copy)]
+enum NameAt {
+    Step(usize),
+    Exit(usize),
+    Group(usize),
+}
+
+impl NameAt {
+    fn path(self, wf: &Workflow) -> String {
+        match self {
+            NameAt::Step(i) => format!("steps[{i}].name"),
+            NameAt::Exit(i) => format!("{}.name", exit_path(wf, i)),
+            NameAt::Group(i) => format!("groups[{i}].name"),
+        }
+    }
+}
+
 /// Where exit step `i` is in the spec: `onExit` when it is the only one (written as a mapping),
 /// else `onExit[i]`.
 fn exit_path(wf: &Workflow, i: usize) -> String {
@@ -861,6 +878,7 @@ fn has_non_finite(e: &Expr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expr::Template;
 
     #[test]
     fn dns_names() {

@@ -68,11 +68,12 @@ impl Validator<'_> {
     /// Each `dependsOn` entry names another step (or group) of the same part of the workflow.
     fn check_depends_on(&mut self, at: StepAt) {
         for (i, d) in at.step.depends_on.iter().enumerate() {
-            let path = at.at(&format!("dependsOn[{i}]"));
+            // Made only for a problem: a large workflow has millions of entries.
+            let path = || at.at(&format!("dependsOn[{i}]"));
             if d == &at.step.name {
                 let who = if at.is_exit { "exit step" } else { "step" };
                 self.err(
-                    path,
+                    path(),
                     format!("{who} `{d}` depends on itself"),
                     "remove it from its own `dependsOn`",
                 );
@@ -85,7 +86,7 @@ impl Validator<'_> {
     }
 
     /// An exit step depends only on other exit steps.
-    fn exit_dependency(&mut self, step: &Step, path: String, d: &str) {
+    fn exit_dependency(&mut self, step: &Step, path: impl FnOnce() -> String, d: &str) {
         if !self.exit_steps.contains_key(d) {
             // Declaration order, not the map's: ties must suggest the same name every run.
             let names = self.wf.on_exit.iter().map(|s| s.name.as_str());
@@ -94,7 +95,7 @@ impl Validator<'_> {
                 None => "the exit handler runs after every step anyway; depend only on other `onExit` steps".to_string(),
             };
             self.err(
-                path,
+                path(),
                 format!(
                     "exit step `{}` depends on `{d}`, which is not an `onExit` step",
                     step.name
@@ -105,17 +106,21 @@ impl Validator<'_> {
     }
 
     /// A main step depends on a known step or group, not a group it belongs to.
-    fn main_dependency(&mut self, step: &Step, path: String, d: &str) {
+    fn main_dependency(&mut self, step: &Step, path: impl FnOnce() -> String, d: &str) {
         if !self.steps.contains_key(d) && !self.groups.contains_key(d) {
             let help = self.unknown_step_help(d);
-            self.err(path, format!("`dependsOn` names unknown step `{d}`"), help);
+            self.err(
+                path(),
+                format!("`dependsOn` names unknown step `{d}`"),
+                help,
+            );
         } else if self
             .groups
             .get(d)
             .is_some_and(|g| g.steps.contains(&step.name))
         {
             self.err(
-                path,
+                path(),
                 format!("step `{}` depends on its own group `{d}`", step.name),
                 "remove the group from `dependsOn`",
             );
