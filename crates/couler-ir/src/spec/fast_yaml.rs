@@ -154,23 +154,21 @@ impl<'a> Events<'a> {
     where
         'a: 'de,
     {
-        self.nested(|de| {
-            let value = visitor.visit_seq(Elements { de })?;
-            // A visitor that stopped early leaves elements: serde_norway reports a length error.
-            if de.at_end()? {
-                Ok(value)
-            } else {
-                Err(Refused)
-            }
-        })
+        self.collection(|de| visitor.visit_seq(Elements { de }))
     }
 
     fn visit_map<'de, V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value>
     where
         'a: 'de,
     {
+        self.collection(|de| visitor.visit_map(Entries { de }))
+    }
+
+    /// Reads a list's or mapping's entries with `read`, then its end.
+    fn collection<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         self.nested(|de| {
-            let value = visitor.visit_map(Entries { de })?;
+            let value = read(de)?;
+            // A visitor that stopped early leaves entries: serde_norway reports a length error.
             if de.at_end()? {
                 Ok(value)
             } else {
@@ -322,6 +320,15 @@ fn typed_scalar<'a>(de: &mut Events<'a>) -> Result<Plain> {
 /// Whether a plain scalar stands for "nothing" where a list or mapping is expected.
 fn is_empty_plain(s: Option<(&str, ScalarStyle)>) -> bool {
     matches!(s, Some(("", ScalarStyle::Plain)))
+}
+
+/// Narrower numbers are read as the widest of their kind, as serde_norway reads them.
+macro_rules! forward {
+    ($($method:ident => $to:ident),*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            self.$to(visitor)
+        }
+    )*};
 }
 
 impl<'de, 'a: 'de> de::Deserializer<'de> for &mut Events<'a> {
@@ -493,26 +500,14 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for &mut Events<'a> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_i64(visitor)
-    }
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_i64(visitor)
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_i64(visitor)
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_f64(visitor)
+    forward! {
+        deserialize_i8 => deserialize_i64,
+        deserialize_i16 => deserialize_i64,
+        deserialize_i32 => deserialize_i64,
+        deserialize_u8 => deserialize_u64,
+        deserialize_u16 => deserialize_u64,
+        deserialize_u32 => deserialize_u64,
+        deserialize_f32 => deserialize_f64
     }
 }
 
