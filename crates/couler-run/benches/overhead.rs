@@ -11,7 +11,14 @@
 //!
 //! `cargo bench -p couler-run --bench overhead` (sizes from `COULER_BENCH_N`, default
 //! `1000,10000`; runs per shape from `COULER_BENCH_REPS`, default 3 up to 2,000 steps and 1
-//! above, the median reported with the range of the ratios).
+//! above, the median reported with the range of the ratios). Above 10,000 steps only the
+//! fan-out runs (`COULER_BENCH_N=10000,100000` gives the memory promise's pair).
+//!
+//! Memory in N: after the table, the fan-out of each size runs once more in a fresh process
+//! (this bench started again with `COULER_BENCH_FRESH=N`), which reports its whole life's peak
+//! RSS, its RSS once the workflow is built (before the run), and the run's peak heap above
+//! the heap before it with and without the report it returns: a process's peak, unlike the
+//! table's, owes nothing to what earlier runs left in the allocator.
 
 mod support;
 use couler_ir::{Container, Step, StepKind, Template, Workflow};
@@ -86,6 +93,13 @@ fn layered(n: usize) -> Workflow {
 }
 
 fn main() {
+    if let Some(n) = std::env::var("COULER_BENCH_FRESH")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        fresh_fan(n);
+        return;
+    }
     let sizes: Vec<usize> = std::env::var("COULER_BENCH_N")
         .unwrap_or_else(|_| "1000,10000".into())
         .split(',')
@@ -125,11 +139,13 @@ fn main() {
             .and_then(|r| r.parse().ok())
             .unwrap_or(if n <= 2000 { 3 } else { 1 })
             .max(1);
-        for (shape, wf) in [
-            ("chain", chain(n)),
-            ("fan", fan(n)),
-            ("layered", layered(n)),
-        ] {
+        let shapes: Vec<(&str, fn(usize) -> Workflow)> = if n > 10_000 {
+            vec![("fan", fan)]
+        } else {
+            vec![("chain", chain), ("fan", fan), ("layered", layered)]
+        };
+        for (shape, build) in shapes {
+            let wf = build(n);
             let mut rows: Vec<Row> = (0..reps)
                 .map(|_| {
                     let dir = match tempfile::tempdir() {
@@ -166,6 +182,95 @@ fn main() {
             );
         }
     }
+    drop(kept);
+    fresh_table(&sizes);
+}
+
+/// The fan-out of each size in a process of its own (`COULER_BENCH_FRESH`), one line each.
+fn fresh_table(sizes: &[usize]) {
+    let Ok(me) = std::env::current_exe() else {
+        return;
+    };
+    println!();
+    println!("1→N→1 fan-out, one run in a fresh process:");
+    println!(
+        "{:>7} {:>14} {:>14} {:>20} {:>16} {:>16}",
+        "N", "peak RSS MiB", "× first N's", "RSS, workflow built", "run heap MiB", "report MiB"
+    );
+    let mut first = None;
+    for &n in sizes {
+        let out = std::process::Command::new(&me)
+            .arg("--bench")
+            .env("COULER_BENCH_FRESH", n.to_string())
+            .output();
+        let text = match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+            Ok(o) => {
+                eprintln!("fresh fan-out {n}: {}", String::from_utf8_lossy(&o.stderr));
+                continue;
+            }
+            Err(e) => {
+                eprintln!("fresh fan-out {n}: {e}");
+                continue;
+            }
+        };
+        let f: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let [peak, built, run_heap, report] = f[..] else {
+            eprintln!("fresh fan-out {n}: unexpected output {text:?}");
+            continue;
+        };
+        let base = *first.get_or_insert(peak);
+        println!(
+            "{:>7} {:>14.1} {:>14.2} {:>20.1} {:>16.1} {:>16.1}",
+            n,
+            peak,
+            peak / base,
+            built,
+            run_heap,
+            report
+        );
+    }
+}
+
+/// The child's side of [`fresh_table`]: builds and runs the N-step fan-out once, prints its
+/// whole life's peak RSS, its RSS before the run, the run's peak heap (report included) and the
+/// report's share, in MiB.
+fn fresh_fan(n: usize) {
+    let rt = tokio_runtime();
+    let wf = fan(n);
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("no temp dir: {e}");
+            std::process::exit(1);
+        }
+    };
+    let (_tx, opts) = host_options(dir.path(), None);
+    let built = rss_mib();
+    let heap0 = heap_live();
+    reset_heap_peak();
+    let report = rt.block_on(couler_run::run(&wf, opts));
+    let peak_heap = heap_peak().saturating_sub(heap0);
+    let with_report = heap_live();
+    match &report {
+        Ok(r) if r.status == RunStatus::Succeeded => {}
+        Ok(r) => eprintln!("fan {n}: {:?} {:?}", r.status, r.message),
+        Err(e) => eprintln!("fan {n}: {e}"),
+    }
+    drop(report);
+    let report_bytes = with_report.saturating_sub(heap_live());
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "{:.1} {:.1} {:.1} {:.1}",
+        // Never reset in this process: its whole life's peak.
+        peak_rss_mib(),
+        built,
+        mib(peak_heap),
+        mib(report_bytes)
+    );
 }
 
 /// One run of one shape, with the raw spawn measured right before it (the load drifts).

@@ -19,6 +19,7 @@
 use crate::artifacts::Store;
 use crate::cache_budget::{self, CacheBudget, PutMeta};
 use crate::daemon::Daemons;
+use crate::ledger::Ledger;
 use crate::mapped::{combine_map, map_items};
 use crate::outcome::{Outcome, StepOutputs, StepStatus};
 use crate::render::Context;
@@ -53,7 +54,8 @@ impl<T> Drop for AbortOnDrop<T> {
 /// Everything the step tasks share.
 #[derive(Clone)]
 pub(crate) struct Exec {
-    pub wf: Workflow,
+    /// Shared, not copied, by the exit handler's and a timeout's views of the run.
+    pub wf: Arc<Workflow>,
     pub run_id: String,
     pub run_dir: PathBuf,
     pub state: State,
@@ -115,34 +117,29 @@ impl Exec {
         deadline.disarm();
         // Daemons serve the workflow's steps: they end with them, before the exit handler.
         self.daemons.stop_all().await;
-        let outcomes = dispatched?;
-        let wf = &self.wf;
+        let (statuses, mut all) = dispatched?.into_parts(&self.wf);
+        let wf = &*self.wf;
         let mut status = RunStatus::Succeeded;
         let mut message = None;
-        for (i, o) in outcomes.iter().enumerate() {
-            let Some(o) = o else { continue };
+        for (i, s) in statuses.iter().enumerate() {
+            let Some(s) = *s else { continue };
             let step = &wf.steps[i];
-            let failed = (o.status.is_failure() && !step.continue_on_failure)
-                || o.status == StepStatus::Omitted;
+            let failed = (s.is_failure() && !step.continue_on_failure) || s == StepStatus::Omitted;
             if failed && status == RunStatus::Succeeded {
-                status = if o.status == StepStatus::Error {
+                status = if s == StepStatus::Error {
                     RunStatus::Error
                 } else {
                     RunStatus::Failed
                 };
-                message = Some(format!("step `{}` {}", step.name, o.status.as_str()));
+                message = Some(format!("step `{}` {}", step.name, s.as_str()));
             }
         }
+        drop(statuses);
         if self.stopped() {
             let (s, m) = deadline.stopped_run();
             (status, message) = (s, Some(m));
         }
         if !wf.on_exit.is_empty() {
-            let mut all: BTreeMap<String, Outcome> = outcomes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, o)| o.clone().map(|o| (wf.steps[i].name.clone(), o)))
-                .collect();
             let visible = match status {
                 RunStatus::Succeeded => "Succeeded",
                 RunStatus::Error => "Error",
@@ -194,14 +191,16 @@ impl Exec {
     }
 
     /// Runs the DAG: each step once its predecessors ended (at most [`MAX_IN_FLIGHT`] step
-    /// tasks at once); returns every step's outcome.
-    async fn dispatch(self: Arc<Self>) -> Result<Vec<Option<Outcome>>, Error> {
-        let wf = &self.wf;
+    /// tasks at once); returns what the run keeps of the steps' ends (`ledger.rs`).
+    async fn dispatch(self: Arc<Self>) -> Result<Ledger, Error> {
+        let wf = &*self.wf;
         let graph = Graph::new(wf);
 
         let n = wf.steps.len();
-        let mut waiting: Vec<usize> = (0..n).map(|i| graph.predecessors(i).len()).collect();
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+        let mut waiting: Vec<u32> = (0..n)
+            .map(|i| u32::try_from(graph.predecessors(i).len()).unwrap_or(u32::MAX))
+            .collect();
+        let mut ledger = Ledger::new(wf, &graph);
         let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
         let mut tasks: JoinSet<(usize, Result<Outcome, Error>)> = JoinSet::new();
         let mut first_error: Option<Error> = None;
@@ -215,9 +214,9 @@ impl Exec {
                 let step = &wf.steps[i];
                 let preds = graph.predecessors(i);
                 let blocked = preds.iter().find(|&&p| {
-                    outcomes[p].as_ref().is_some_and(|o| {
-                        o.status == StepStatus::Omitted
-                            || (o.status.is_failure() && !wf.steps[p].continue_on_failure)
+                    ledger.status(p).is_some_and(|s| {
+                        s == StepStatus::Omitted
+                            || (s.is_failure() && !wf.steps[p].continue_on_failure)
                     })
                 });
                 if blocked.is_some() || self.stopped() || first_error.is_some() {
@@ -226,24 +225,14 @@ impl Exec {
                         None => "the run was stopped".to_string(),
                     };
                     let o = self.omit(&step.name, &why)?;
-                    outcomes[i] = Some(o);
+                    ledger.started(wf, &graph, i);
+                    ledger.ended(i, o);
                     done += 1;
-                    for &s in graph.successors(i) {
-                        waiting[s] -= 1;
-                        if waiting[s] == 0 {
-                            ready.push(s);
-                        }
-                    }
+                    unblock(&graph, &mut waiting, &mut ready, i);
                     continue;
                 }
-                let seen: BTreeMap<String, Outcome> = preds
-                    .iter()
-                    .filter_map(|&p| {
-                        outcomes[p]
-                            .as_ref()
-                            .map(|o| (wf.steps[p].name.clone(), o.clone()))
-                    })
-                    .collect();
+                let seen = ledger.seen_by(wf, &graph, i);
+                ledger.started(wf, &graph, i);
                 let me = Arc::clone(&self);
                 let consumers = u32::try_from(graph.successors(i).len()).unwrap_or(u32::MAX);
                 tasks.spawn(async move {
@@ -266,18 +255,13 @@ impl Exec {
                     Outcome::new(StepStatus::Error, None)
                 }
             };
-            outcomes[i] = Some(o);
+            ledger.ended(i, o);
             done += 1;
-            for &s in graph.successors(i) {
-                waiting[s] -= 1;
-                if waiting[s] == 0 {
-                    ready.push(s);
-                }
-            }
+            unblock(&graph, &mut waiting, &mut ready, i);
         }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(outcomes),
+            None => Ok(ledger),
         }
     }
 
@@ -544,7 +528,7 @@ impl Exec {
     /// and stop signal (boxed: a child may hold sub-workflow steps in turn).
     fn nested(&self, c: Child) -> RunFuture {
         let child = Arc::new(Exec {
-            wf: c.wf,
+            wf: Arc::new(c.wf),
             run_id: c.run_id,
             run_dir: c.run_dir,
             state: self.state.clone(),
@@ -835,6 +819,16 @@ impl Exec {
             host_network: step.is_daemon() || reads_a_daemon(step),
         });
         spec.container = Some(c);
+    }
+}
+
+/// Step `i` ended: each successor whose last predecessor it was becomes ready.
+fn unblock(graph: &Graph, waiting: &mut [u32], ready: &mut Vec<usize>, i: usize) {
+    for &s in graph.successors(i) {
+        waiting[s] -= 1;
+        if waiting[s] == 0 {
+            ready.push(s);
+        }
     }
 }
 

@@ -33,6 +33,7 @@ mod executor;
 mod forget;
 mod hosted;
 pub mod launch;
+mod ledger;
 pub mod logfile;
 mod mapped;
 pub mod outcome;
@@ -428,9 +429,12 @@ pub(crate) async fn start_run(
             .and_then(|s| artifacts::Location::from_ir(s).ok())
     });
     let store = open_store(&opts.state_dir, location.as_ref()).await?;
-    let spec = couler_ir::spec::to_json(wf);
-    let params_text = serde_json::to_string(&params).unwrap_or_default();
-    state.create_run(&run_id, &wf.name, &spec, &params_text)?;
+    {
+        // Not kept through the run: the canonical spec is about as big as the workflow.
+        let spec = couler_ir::spec::to_json(wf);
+        let params_text = serde_json::to_string(&params).unwrap_or_default();
+        state.create_run(&run_id, &wf.name, &spec, &params_text)?;
+    }
     if let Some(l) = &location {
         state.set_run_store(&run_id, l)?;
     }
@@ -607,8 +611,9 @@ async fn execute(
         .min()
         .unwrap_or(default_slots)
         .max(1);
+    let workflow = wf.name.clone();
     let exec = Arc::new(executor::Exec {
-        wf: wf.clone(),
+        wf: Arc::new(wf),
         run_id: run_id.clone(),
         run_dir: run_dir.clone(),
         state: state.clone(),
@@ -641,7 +646,7 @@ async fn execute(
     let steps = state.steps(&run_id)?;
     Ok(RunReport {
         run_id,
-        workflow: wf.name.clone(),
+        workflow,
         status,
         message,
         seconds: state::now() - started,
