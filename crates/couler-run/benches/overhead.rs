@@ -26,11 +26,14 @@ use couler_run::RunStatus;
 use std::time::Instant;
 use support::{
     CountingAlloc, cores, cpu_seconds, heap_live, heap_peak, host_options, peak_rss_mib, raw_spawn,
-    reset_heap_peak, reset_peak_rss, rss_mib, tokio_runtime,
+    reset_heap_peak, reset_peak_rss, rss_mib, temp_dir, tokio_runtime,
 };
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Builds one shape's workflow of N steps.
+type Shape = fn(usize) -> Workflow;
 
 fn true_step(name: String, deps: Vec<String>) -> Step {
     let mut s = Step::new(
@@ -139,7 +142,7 @@ fn main() {
             .and_then(|r| r.parse().ok())
             .unwrap_or(if n <= 2000 { 3 } else { 1 })
             .max(1);
-        let shapes: Vec<(&str, fn(usize) -> Workflow)> = if n > 10_000 {
+        let shapes: Vec<(&str, Shape)> = if n > 10_000 {
             vec![("fan", fan)]
         } else {
             vec![("chain", chain), ("fan", fan), ("layered", layered)]
@@ -148,13 +151,7 @@ fn main() {
             let wf = build(n);
             let mut rows: Vec<Row> = (0..reps)
                 .map(|_| {
-                    let dir = match tempfile::tempdir() {
-                        Ok(d) => d,
-                        Err(e) => {
-                            eprintln!("no temp dir: {e}");
-                            std::process::exit(1);
-                        }
-                    };
+                    let dir = temp_dir();
                     let row = measure(&rt, &wf, shape, n, dir.path());
                     kept.push(dir);
                     row
@@ -241,13 +238,7 @@ fn fresh_table(sizes: &[usize]) {
 fn fresh_fan(n: usize) {
     let rt = tokio_runtime();
     let wf = fan(n);
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("no temp dir: {e}");
-            std::process::exit(1);
-        }
-    };
+    let dir = temp_dir();
     let (_tx, opts) = host_options(dir.path(), None);
     let built = rss_mib();
     let heap0 = heap_live();

@@ -22,7 +22,7 @@ use couler_run::RunStatus;
 use couler_wfformat::{ImportOptions, import_detailed};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use support::{cores, host_options, peak_rss_mib, raw_spawn, tokio_runtime};
+use support::{cores, host_options, peak_rss_mib, raw_spawn, temp_dir, tokio_runtime};
 
 const LARGEST: &str = "montage-chameleon-dss-15d-001.json";
 const MAKESPAN_TRACES: &[&str] = &[
@@ -106,13 +106,7 @@ struct Measured {
 }
 
 fn run(rt: &tokio::runtime::Runtime, wf: &Workflow, parallelism: Option<usize>) -> Measured {
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("no temp dir: {e}");
-            std::process::exit(1);
-        }
-    };
+    let dir = temp_dir();
     let (_tx, opts) = host_options(dir.path(), parallelism);
     let t = Instant::now();
     let report = rt.block_on(couler_run::run(wf, opts));

@@ -81,6 +81,17 @@ pub fn raw_spawn(n: usize) -> f64 {
     t.elapsed().as_secs_f64() / n as f64
 }
 
+/// A fresh temporary directory (removed when dropped), or exit with the reason.
+pub fn temp_dir() -> tempfile::TempDir {
+    match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("no temp dir: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// A multi-threaded tokio runtime, or exit with the reason.
 pub fn tokio_runtime() -> tokio::runtime::Runtime {
     match tokio::runtime::Builder::new_multi_thread()
