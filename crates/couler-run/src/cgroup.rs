@@ -104,9 +104,40 @@ impl StepCgroup {
         made
     }
 
+    #[cfg(test)]
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn at(dir: PathBuf) -> Option<StepCgroup> {
         let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()).ok()?;
         Some(StepCgroup { dir, procs })
+    }
+
+    /// Starts `p` as a process born inside the cgroup (`clone_into.rs`): its pid, or why it
+    /// could not start; `None` where the kernel cannot do that (then [`Self::enter_on_spawn`]
+    /// moves it in instead). The first refusal turns this way off for the rest of the process.
+    pub(crate) fn spawn_inside(
+        &self,
+        p: &crate::clone_into::Process<'_>,
+    ) -> Option<std::io::Result<i32>> {
+        use crate::clone_into::{SpawnError, spawn};
+        static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+        if UNSUPPORTED.load(Ordering::Relaxed) {
+            return None;
+        }
+        let dir = match std::fs::File::open(&self.dir) {
+            Ok(d) => d,
+            Err(_) => return None,
+        };
+        match spawn(p, std::os::fd::AsFd::as_fd(&dir)) {
+            Ok(pid) => Some(Ok(pid)),
+            Err(SpawnError::Failed(e)) => Some(Err(e)),
+            Err(SpawnError::Unsupported) => {
+                UNSUPPORTED.store(true, Ordering::Relaxed);
+                None
+            }
+        }
     }
 
     /// Makes `cmd`'s process join the cgroup before it executes the step. The child only makes

@@ -27,6 +27,7 @@ pub mod artifacts;
 pub mod cache_budget;
 pub mod capture;
 mod cgroup;
+mod clone_into;
 mod daemon;
 mod deadline;
 mod executor;

@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -394,6 +394,28 @@ fn spawn(spec: &ProcessSpec, argv0: &str) -> Result<Spawned, ProcessEnd> {
         }
     };
     let [out_w, err_w] = ends;
+    // Where it can be made, a cgroup holds whatever a host step starts, `setsid` or not. A
+    // container step's processes belong to its engine (podman's `conmon` leaves the group on
+    // purpose, to remove the container after it ends): the engine stops and removes them.
+    let cgroup = match spec.container {
+        None => crate::cgroup::StepCgroup::create(),
+        Some(_) => None,
+    };
+    if let Some(cg) = &cgroup {
+        let p = crate::clone_into::Process {
+            argv: &spec.argv,
+            env: &spec.env,
+            cwd: &spec.cwd,
+            stdout: out_w.as_fd(),
+            stderr: err_w.as_fd(),
+        };
+        match cg.spawn_inside(&p) {
+            Some(Ok(pid)) => return Ok(Spawned { pid, pipes, cgroup }),
+            Some(Err(e)) => return Err(ProcessEnd::Error(spawn_error(argv0, &e))),
+            // Born outside it: moved in between fork and exec, below.
+            None => {}
+        }
+    }
     let mut cmd = Command::new(argv0);
     cmd.args(&spec.argv[1..])
         .current_dir(&spec.cwd)
@@ -402,13 +424,6 @@ fn spawn(spec: &ProcessSpec, argv0: &str) -> Result<Spawned, ProcessEnd> {
         .stdout(out_w)
         .stderr(err_w)
         .process_group(0);
-    // Where it can be made, a cgroup holds whatever a host step starts, `setsid` or not. A
-    // container step's processes belong to its engine (podman's `conmon` leaves the group on
-    // purpose, to remove the container after it ends): the engine stops and removes them.
-    let cgroup = match spec.container {
-        None => crate::cgroup::StepCgroup::create(),
-        Some(_) => None,
-    };
     if let Some(cg) = &cgroup {
         cg.enter_on_spawn(&mut cmd);
     }
