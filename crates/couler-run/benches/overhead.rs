@@ -237,13 +237,15 @@ fn fresh_table(sizes: &[usize]) {
 /// report's share, in MiB.
 fn fresh_fan(n: usize) {
     let rt = tokio_runtime();
-    let wf = fan(n);
+    // Handed over (`run_shared`), as a caller done with its workflow can: the run holds no
+    // copy of its own.
+    let wf = std::sync::Arc::new(fan(n));
     let dir = temp_dir();
     let (_tx, opts) = host_options(dir.path(), None);
     let built = rss_mib();
     let heap0 = heap_live();
     reset_heap_peak();
-    let report = rt.block_on(couler_run::run(&wf, opts));
+    let report = rt.block_on(couler_run::run_shared(wf, opts, None));
     let peak_heap = heap_peak().saturating_sub(heap0);
     let with_report = heap_live();
     match &report {

@@ -411,6 +411,20 @@ pub async fn run_with_store(
     start_run(wf, opts, artifact_store, new_run_id(wf), None).await
 }
 
+/// [`run_with_store`] with the workflow handed over instead of lent: the run holds the
+/// caller's workflow itself, where the others copy it (the run's steps are tasks that outlive
+/// a borrow). A workflow is about as big in memory as its spec, some 170 MiB for the
+/// 100,000-step fan-out of `benches/overhead.rs`, so a caller that has no further use for its
+/// own copy saves that much (docs/performance.md).
+pub async fn run_shared(
+    wf: Arc<Workflow>,
+    opts: RunOptions,
+    artifact_store: Option<&str>,
+) -> Result<RunReport, Error> {
+    let run_id = new_run_id(&wf);
+    start_shared(wf, opts, artifact_store, run_id, None).await
+}
+
 /// [`run_with_store`] as run `run_id`, under `held` (a lock the caller holds on the state
 /// directory, [`Host`]) or else a lock taken here.
 pub(crate) async fn start_run(
@@ -420,7 +434,18 @@ pub(crate) async fn start_run(
     run_id: String,
     held: Option<&Lock>,
 ) -> Result<RunReport, Error> {
-    let params = resolve_params(wf, &opts.params)?;
+    start_shared(Arc::new(wf.clone()), opts, artifact_store, run_id, held).await
+}
+
+/// [`start_run`] holding `wf` itself.
+async fn start_shared(
+    wf: Arc<Workflow>,
+    opts: RunOptions,
+    artifact_store: Option<&str>,
+    run_id: String,
+    held: Option<&Lock>,
+) -> Result<RunReport, Error> {
+    let params = resolve_params(&wf, &opts.params)?;
     let explicit = artifact_store.map(artifacts::Location::parse).transpose()?;
     let _lock = lock_unless(held, &opts.state_dir)?;
     let state = State::open(&opts.state_dir)?;
@@ -432,7 +457,7 @@ pub(crate) async fn start_run(
     let store = open_store(&opts.state_dir, location.as_ref()).await?;
     {
         // Not kept through the run: the canonical spec is about as big as the workflow.
-        let spec = couler_ir::spec::to_json(wf);
+        let spec = couler_ir::spec::to_json(&wf);
         let params_text = serde_json::to_string(&params).unwrap_or_default();
         state.create_run(&run_id, &wf.name, &spec, &params_text)?;
     }
@@ -442,16 +467,7 @@ pub(crate) async fn start_run(
     if let Some(file) = &opts.spec_file {
         respec::record(&opts.state_dir.join("runs").join(&run_id), file);
     }
-    execute(
-        wf.clone(),
-        run_id,
-        params,
-        state,
-        store,
-        opts,
-        BTreeMap::new(),
-    )
-    .await
+    execute(wf, run_id, params, state, store, opts, BTreeMap::new()).await
 }
 
 /// The store at `location`, else the state directory's local store.
@@ -587,11 +603,12 @@ pub(crate) async fn resume_under(
         kept.remove(&h.name);
     }
     state.reopen_run(run_id)?;
+    let wf = Arc::new(wf);
     execute(wf, run_id.to_string(), params, state, store, opts, kept).await
 }
 
 async fn execute(
-    wf: Workflow,
+    wf: Arc<Workflow>,
     run_id: String,
     params: BTreeMap<String, serde_json::Value>,
     state: State,
@@ -614,7 +631,7 @@ async fn execute(
         .max(1);
     let workflow = wf.name.clone();
     let exec = Arc::new(executor::Exec {
-        wf: Arc::new(wf),
+        wf,
         run_id: run_id.clone(),
         run_dir: run_dir.clone(),
         state: state.clone(),

@@ -529,3 +529,49 @@ onExit:
     let ran = std::fs::read_to_string(d.path().join("ran")).unwrap_or_default();
     assert_eq!(ran.lines().count(), 3);
 }
+
+/// The run keeps a step's outcome only while a reader may need it (ledger.rs): the exit
+/// handler still reads the result of a step no other step reads, and of one whose readers all
+/// ran long before it; a step after them reads the first one's result. Run through
+/// `run_shared`, which holds the caller's workflow and lets it go at the end.
+#[tokio::test(flavor = "multi_thread")]
+async fn outcomes_reach_every_reader_and_the_exit_handler() {
+    let d = tmp();
+    let wf = std::sync::Arc::new(spec(
+        d.path(),
+        r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: readers
+steps:
+  - name: lonely
+    container: {command: [sh, -c, 'echo alone']}
+  - name: shared
+    container: {command: [sh, -c, 'echo both']}
+  - name: reader
+    container: {command: [sh, -c, 'echo "got {{steps.shared.outputs.result}}"']}
+  - name: later
+    dependsOn: [reader, lonely]
+    container: {command: [sh, -c, 'echo "then {{steps.reader.outputs.result}}"']}
+onExit:
+  - name: report
+    container:
+      command: [sh, -c, 'echo "{{steps.lonely.outputs.result}}/{{steps.shared.outputs.result}}/{{steps.later.outputs.result}}" > SIDE/exit']
+"#,
+    ));
+    let r = couler_run::run_shared(
+        std::sync::Arc::clone(&wf),
+        opts(&d.path().join("state")),
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, RunStatus::Succeeded, "{:?}", r.message);
+    let exit = std::fs::read_to_string(d.path().join("exit")).unwrap_or_default();
+    assert_eq!(exit, "alone/both/then got both\n");
+    assert_eq!(
+        std::sync::Arc::strong_count(&wf),
+        1,
+        "the run let the workflow go"
+    );
+}
