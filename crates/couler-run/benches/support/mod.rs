@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use couler_run::{RunOptions, Runtime};
+use couler_run::RunOptions;
 
 /// Options for a bench run on the host runner with the cache on. Keep the returned sender alive
 /// until the run ends: it is the run's stop channel.
@@ -17,18 +17,8 @@ pub fn host_options(
     parallelism: Option<usize>,
 ) -> (tokio::sync::watch::Sender<bool>, RunOptions) {
     let (tx, stop) = tokio::sync::watch::channel(false);
-    let opts = RunOptions {
-        state_dir: state_dir.to_path_buf(),
-        params: Vec::new(),
-        parallelism,
-        runtime: Runtime::Host,
-        use_cache: true,
-        events: None,
-        stop,
-        spec_dir: None,
-        spec_file: None,
-        cache_budget: None,
-    };
+    let mut opts = RunOptions::new(state_dir.to_path_buf(), stop);
+    opts.parallelism = parallelism;
     (tx, opts)
 }
 
