@@ -3,6 +3,7 @@ Couler SDK's API (`import couler.argo as couler`), which both SDKs run unchanged
 
     python bench-python-sdk-program.py STEPS OUT.yaml    record STEPS steps, write the Argo YAML
     python bench-python-sdk-program.py STEPS -           record only (for the memory figures)
+    python bench-python-sdk-program.py STEPS F.spec.yaml write the Couler spec (ours only)
 
 Layers of 10 steps; each step depends on all 10 of the previous layer (set_dependencies). The
 YAML is written the way each SDK makes text: ours compiles it (`couler.compile`, our Argo
@@ -46,7 +47,10 @@ def argo_yaml():
 def main():
     steps, out = int(sys.argv[1]), sys.argv[2]
     record(steps)
-    if out != "-":
+    if out.endswith(".spec.yaml"):
+        with open(out, "w") as f:
+            f.write(couler.workflow_spec())
+    elif out != "-":
         text = argo_yaml()
         with open(out, "w") as f:
             f.write(text)

@@ -181,7 +181,9 @@ pub fn run(args: RunArgs) -> u8 {
             return INVALID;
         }
     };
-    let wf_ref = &wf;
+    // The run holds this workflow rather than a copy of it (a copy is as big as the spec).
+    let wf = std::sync::Arc::new(wf);
+    let shared = wf.clone();
     let store = args.exec.artifact_store();
     execute(&wf, args.state.dir(), &args.exec, |opts| async move {
         // Sub-workflow `ref`s are relative to the spec file's directory.
@@ -191,7 +193,7 @@ pub fn run(args: RunArgs) -> u8 {
             spec_file: Some(args.file.clone()),
             ..opts
         };
-        couler_run::run_with_store(wf_ref, opts, store.as_deref()).await
+        couler_run::run_shared(shared, opts, store.as_deref()).await
     })
 }
 
