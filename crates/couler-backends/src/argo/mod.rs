@@ -207,8 +207,9 @@ struct Lowerer<'a> {
     options: &'a Options,
     templates: Vec<Value>,
     names: BTreeSet<String>,
-    /// Template body (without its name) → name, for reuse.
-    reuse: HashMap<String, String>,
+    /// Hash of a template body (without its name) → the templates (positions in `templates`)
+    /// with a body of that hash, for reuse.
+    reuse: HashMap<u64, Vec<usize>>,
     exposure: HashMap<&'a str, Exposure>,
     /// Step name → position in `wf.steps`.
     positions: HashMap<&'a str, usize>,
