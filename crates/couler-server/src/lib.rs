@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod pool;
+pub mod queue;
 pub mod retry;
 pub mod store;
 pub mod submission;
