@@ -779,8 +779,12 @@ pub fn logs(args: LogsArgs) -> u8 {
             if args.follow {
                 follow_logs(&state, &args.run_id, &s.node).await?;
             } else if let Some((out, err)) = s.log_dir.as_deref().map(log_files) {
-                print_file(&out, 0);
-                print_file_to_stderr(&err);
+                let printed = print_file(&out, 0)
+                    .map_err(|e| (e, &out))
+                    .and_then(|_| print_file_to_stderr(&err).map_err(|e| (e, &err)));
+                if let Err((e, p)) = printed {
+                    return print_failure(e, p).map_or(Ok(OK), Err);
+                }
             }
         }
         Ok(OK)
@@ -824,13 +828,21 @@ async fn follow_logs(state: &couler_run::State, run_id: &str, node: &str) -> Res
                 Some((prev, pos)) => {
                     // A retry started: the end of the attempt before it first.
                     let (out, err) = log_files(&prev);
-                    print_file(&out, pos);
-                    print_file_to_stderr(&err);
+                    if let Err(e) = print_file(&out, pos) {
+                        return print_failure(e, &out).map_or(Ok(()), Err);
+                    }
+                    if let Err(e) = print_file_to_stderr(&err) {
+                        return print_failure(e, &err).map_or(Ok(()), Err);
+                    }
                     0
                 }
                 None => 0,
             };
-            let pos = print_file(&log_files(&d).0, pos);
+            let out = log_files(&d).0;
+            let pos = match print_file(&out, pos) {
+                Ok(end) => end,
+                Err(e) => return print_failure(e, &out).map_or(Ok(()), Err),
+            };
             followed = Some((d, pos));
         }
         if !still {
@@ -839,7 +851,10 @@ async fn follow_logs(state: &couler_run::State, run_id: &str, node: &str) -> Res
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     if let Some((d, _)) = followed {
-        print_file_to_stderr(&log_files(&d).1);
+        let err = log_files(&d).1;
+        if let Err(e) = print_file_to_stderr(&err) {
+            return print_failure(e, &err).map_or(Ok(()), Err);
+        }
     }
     Ok(())
 }
@@ -888,15 +903,24 @@ fn logs_json(nodes: &[couler_run::StepRecord], out: &mut impl Write) -> std::io:
 }
 
 /// Prints `p` from byte `from` on, streamed; returns where it stopped.
-fn print_file(p: &Path, from: u64) -> u64 {
+fn print_file(p: &Path, from: u64) -> std::io::Result<u64> {
     let mut out = std::io::stdout().lock();
-    let end = couler_run::logfile::copy_from(p, from, &mut out).unwrap_or(from);
-    let _ = out.flush();
-    end
+    let end = couler_run::logfile::copy_from(p, from, &mut out)?;
+    out.flush()?;
+    Ok(end)
 }
 
-fn print_file_to_stderr(p: &Path) {
-    let _ = couler_run::logfile::copy_from(p, 0, &mut std::io::stderr().lock());
+fn print_file_to_stderr(p: &Path) -> std::io::Result<()> {
+    couler_run::logfile::copy_from(p, 0, &mut std::io::stderr().lock()).map(|_| ())
+}
+
+/// What a failure to print the log `p` means: nothing when the reader went away (a closed
+/// pipe, `couler logs … | head`), which ends the printing quietly; else an error naming the
+/// log and the cause (a full disk under the output), so that a cut-short copy never passes for
+/// the whole log.
+fn print_failure(e: std::io::Error, p: &Path) -> Option<Error> {
+    (e.kind() != std::io::ErrorKind::BrokenPipe)
+        .then(|| Error::Io(format!("cannot print the log {}: {e}", p.display())))
 }
 
 /// `couler stop RUN`

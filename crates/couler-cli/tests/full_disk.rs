@@ -5,6 +5,8 @@
 //! is full"), through `COULER_STATE_MAX_PAGES` (SQLite's `max_page_count`), so no test needs
 //! to mount a file system. And inputs placed in work directories by reflink (or a copy where
 //! the file system cannot clone): a step that writes to its input cannot change the stored blob.
+//! And `couler logs` into a full disk (`/dev/full`) fails naming the log, never exits 0 with a
+//! cut-short copy.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -101,4 +103,38 @@ fn a_step_writing_to_its_input_cannot_damage_the_stored_blob() {
     }
     let out = couler_in(d.path(), &["cache", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn logs_into_a_full_disk_fail_naming_the_log() {
+    let d = tmp();
+    write(&d.path().join("full.yaml"), SPEC);
+    let out = couler_in(d.path(), &["run", "full.yaml", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let run_id = report["runId"].as_str().unwrap_or_default();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap_or_else(|e| panic!("/dev/full: {e}"));
+    for follow in [false, true] {
+        let mut args = vec!["logs", run_id, "big"];
+        if follow {
+            args.push("--follow");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_couler"))
+            .args(&args)
+            .current_dir(d.path())
+            .env_remove("COULER_STATE_DIR")
+            .stdout(full.try_clone().unwrap_or_else(|e| panic!("{e}")))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "follow={follow}: {err}");
+        assert!(
+            err.contains("cannot print the log") && err.contains("big.1.stdout.log"),
+            "follow={follow}: {err}"
+        );
+    }
 }
