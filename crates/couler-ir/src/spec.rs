@@ -40,8 +40,18 @@ impl Format {
 pub fn load(text: &str, format: Format) -> Result<(Workflow, Vec<Diagnostic>), Vec<Diagnostic>> {
     let wf = parse(text, format)?;
     let mut diags = validate(&wf);
+    place(text, &mut diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    Ok((wf, diags))
+}
+
+/// Gives each diagnostic without a location the line and column of its path in `text` (the
+/// spec's start where the path is not found).
+pub fn place(text: &str, diags: &mut [Diagnostic]) {
     let index = LazyIndex::new(text);
-    for d in &mut diags {
+    for d in diags {
         if d.location.is_none() {
             d.location = d
                 .path
@@ -50,10 +60,6 @@ pub fn load(text: &str, format: Format) -> Result<(Workflow, Vec<Diagnostic>), V
                 .or(Some(START));
         }
     }
-    if diags.iter().any(Diagnostic::is_error) {
-        return Err(diags);
-    }
-    Ok((wf, diags))
 }
 
 /// Parses a spec into the IR without semantic validation.

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 mod reference;
 mod step;
+pub mod untrusted;
 
 /// Longest DNS-1123 label (Kubernetes object names, Argo task names).
 pub const MAX_NAME_LEN: usize = 63;

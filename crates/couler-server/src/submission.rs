@@ -1,6 +1,6 @@
 //! `POST /api/v1/runs`'s body, checked before anything is recorded: the spec parsed and
 //! validated by couler-ir (its diagnostics, rendered as the CLI renders them, naming `spec`
-//! and the line and column), the parameters typed against the workflow's, the namespace a
+//! and the line and column; warnings include each place a parameter becomes code), the parameters typed against the workflow's, the namespace a
 //! DNS-1123 label.
 
 use crate::api::ApiError;
@@ -49,8 +49,12 @@ pub fn check(body: Body, user: &str) -> Result<Checked, ApiError> {
             .map(|d| d.render(SOURCE_NAME, Some(&body.spec)))
             .collect()
     };
-    let (wf, warnings) = spec::load(&body.spec, format)
+    let (wf, mut warnings) = spec::load(&body.spec, format)
         .map_err(|diags| ApiError::bad_request("invalid spec", render(&diags).join("\n")))?;
+    // Parameters come from whoever submits: where one becomes code, say so.
+    let mut code = couler_ir::validate::untrusted::params_in_code(&wf);
+    spec::place(&body.spec, &mut code);
+    warnings.extend(code);
     if let Some(s) = wf
         .steps
         .iter()
@@ -146,6 +150,18 @@ mod tests {
             let e = check_namespace(bad).expect_err(bad);
             assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
         }
+    }
+
+    #[test]
+    fn a_parameter_substituted_into_code_is_warned_at_its_line() {
+        let spec = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: p\nparams:\n- name: msg\nsteps:\n- name: a\n  script:\n    source: print('{{params.msg}}')\n- name: b\n  env:\n    MSG: '{{params.msg}}'\n  script:\n    source: import os; print(os.environ['MSG'])\n";
+        let mut b = body(spec, "default");
+        b.parameters.insert("msg".into(), "hi".into());
+        let checked = check(b, "ann").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(checked.warnings.len(), 1, "{:?}", checked.warnings);
+        let w = &checked.warnings[0];
+        assert!(w.contains("parameter `msg`"), "{w}");
+        assert!(w.contains("spec:9:"), "{w}");
     }
 
     #[test]
