@@ -1,6 +1,7 @@
 //! `couler server` under a bounded load on loopback (issue #22): `COULER_BENCH_CLIENTS`
-//! (default 20) threads each submit `COULER_BENCH_PER_CLIENT` (default 10) runs of a one-step
-//! workflow with a bearer token, one request at a time; then every run is waited for.
+//! (default 20) threads, each a user with a bearer token of their own, each submit
+//! `COULER_BENCH_PER_CLIENT` (default 10) runs of a one-step workflow, one request at a time;
+//! then every run is waited for.
 //! Reported: submission latency p50/p90/p99/max, submissions per second, runs finished per
 //! second, for `--workers` 4 and 8 (`COULER_BENCH_WORKERS`).
 //!
@@ -78,11 +79,13 @@ fn main() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let base = baseline(dir.path(), n, clients);
         let state = dir.path().join("state");
-        let editor = token(&state, "bench", "editor", None);
+        let tokens: Vec<String> = (0..clients)
+            .map(|u| token(&state, &format!("user{u}"), "editor", None))
+            .collect();
         let server = Server::start(dir.path(), &["--workers", &w.to_string()]);
         let r = load::drive(
             &server,
-            Some(&editor),
+            &tokens,
             clients,
             per_client,
             Duration::from_secs(900),

@@ -105,6 +105,10 @@ struct ServeArgs {
     /// The largest request body accepted (larger: 413)
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     max_body_bytes: usize,
+    /// Requests a second each user may make on average, in bursts of up to twice that (over
+    /// it: 429 with Retry-After); 0: no limit
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    rate_limit: u32,
 }
 
 /// `couler server …`. Errors are the local runtime's: `Invalid` for the user's input.
@@ -179,6 +183,7 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
             pool,
             auth,
             max_body: args.max_body_bytes,
+            limiter: api::limit::Limiter::new(args.rate_limit),
         });
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

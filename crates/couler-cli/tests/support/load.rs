@@ -1,6 +1,7 @@
-//! A bounded load on a `couler server` over loopback: `clients` threads each submit
-//! `per_client` runs of one workflow, one request at a time, timing each submission; then the
-//! runs are waited for through `GET /api/v1/runs`. Used by `tests/server_load.rs` (every run
+//! A bounded load on a `couler server` over loopback: `clients` threads, each a user of its
+//! own, each submit `per_client` runs of one workflow, one request at a time, timing each
+//! submission; then the runs are waited for through `GET /api/v1/runs` (the first token must
+//! see every run). Used by `tests/server_load.rs` (every run
 //! must end Succeeded, none lost) and `benches/server_load.rs` (latency and throughput).
 
 #![allow(dead_code)]
@@ -45,10 +46,11 @@ impl Report {
     }
 }
 
-/// Drives the load and waits (at most `limit`) for every run to end.
+/// Drives the load, client `c` with `tokens[c % tokens.len()]`, and waits (at most `limit`)
+/// for every run to end.
 pub fn drive(
     server: &Server,
-    token: Option<&str>,
+    tokens: &[String],
     clients: usize,
     per_client: usize,
     limit: Duration,
@@ -57,6 +59,7 @@ pub fn drive(
     let results: Vec<Vec<(String, Duration)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..clients)
             .map(|c| {
+                let token = Some(tokens[c % tokens.len()].as_str());
                 scope.spawn(move || {
                     (0..per_client)
                         .map(|i| {
@@ -81,7 +84,7 @@ pub fn drive(
     let submit_wall = start.elapsed();
     let (ids, mut latencies): (Vec<String>, Vec<Duration>) = results.into_iter().flatten().unzip();
     latencies.sort();
-    let ended = wait_all(server, token, ids.len(), start + limit);
+    let ended = wait_all(server, Some(&tokens[0]), ids.len(), start + limit);
     Report {
         ids,
         latencies,

@@ -135,6 +135,19 @@ pub fn http(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (u16, String) {
+    let (status, _, body) = http_head(addr, method, path, token, body);
+    (status, body)
+}
+
+/// One HTTP/1.1 request with `Connection: close`: the status, the head (status line and
+/// headers) and the body.
+pub fn http_head(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -165,14 +178,12 @@ pub fn http(
     let chunked = head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked");
-    (
-        status,
-        if chunked {
-            dechunk(rest)
-        } else {
-            rest.to_string()
-        },
-    )
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, head.to_string(), body)
 }
 
 fn dechunk(mut rest: &str) -> String {

@@ -1,8 +1,10 @@
 //! The HTTP API (`/api/v1`, JSON), `/healthz` and `/metrics`: the router, the error shape
 //! (`{error, detail}` with its status code) and the guard every `/api/v1` request passes
-//! (authentication, and an audit entry for each mutating request, whatever its outcome).
+//! (authentication, the per-user rate limit, and an audit entry for each mutating request,
+//! whatever its outcome).
 
 mod audit;
+pub mod limit;
 mod ops;
 mod runs;
 
@@ -34,6 +36,8 @@ pub struct App {
     pub pool: Arc<Pool>,
     pub auth: AuthMode,
     pub max_body: usize,
+    /// `--rate-limit`: requests a second per user.
+    pub limiter: limit::Limiter,
 }
 
 pub type Shared = Arc<App>;
@@ -165,8 +169,20 @@ async fn guard(State(app): State<Shared>, mut req: Request, next: Next) -> Respo
         ),
         Ok(p) => {
             let user = p.user.clone();
-            req.extensions_mut().insert(p);
-            (Some(user), next.run(req).await)
+            match app.limiter.take(&user, std::time::Instant::now()) {
+                Ok(()) => {
+                    req.extensions_mut().insert(p);
+                    (Some(user), next.run(req).await)
+                }
+                Err(limited) => {
+                    let wait = limit::retry_after(&limited);
+                    let mut r = ApiError::from(limited).into_response();
+                    if let Ok(v) = header::HeaderValue::from_str(&wait) {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    (Some(user), r)
+                }
+            }
         }
     };
     if mutating {
