@@ -109,6 +109,17 @@ struct ServeArgs {
     /// it: 429 with Retry-After); 0: no limit
     #[arg(long, value_name = "N", default_value_t = 100)]
     rate_limit: u32,
+    /// Serve HTTPS with this certificate chain (PEM: the server's certificate, then its
+    /// intermediates); required beyond loopback unless --no-tls
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP beyond loopback: only behind a proxy that terminates TLS on a network
+    /// you trust (tokens would otherwise cross it in clear text)
+    #[arg(long, conflicts_with = "tls_cert")]
+    no_tls: bool,
 }
 
 /// `couler server …`. Errors are the local runtime's: `Invalid` for the user's input.
@@ -166,6 +177,16 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
             )));
         }
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key).map_err(Error::Invalid)?),
+        _ if args.listen.ip().is_loopback() || args.no_tls => None,
+        _ => {
+            return Err(Error::Invalid(format!(
+                "listening on {} (beyond loopback) needs TLS, or bearer tokens cross the network in clear text: give --tls-cert FILE --tls-key FILE, or --no-tls behind a proxy that terminates TLS",
+                args.listen
+            )));
+        }
+    };
     let db = args.place.db()?;
     let state_dir = args.place.state_dir();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -191,13 +212,26 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
         let bound = listener
             .local_addr()
             .map_err(|e| Error::Io(format!("cannot read the bound address: {e}")))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut out = std::io::stdout();
-        let _ = writeln!(out, "couler server listening on http://{bound}");
+        let _ = writeln!(out, "couler server listening on {scheme}://{bound}");
         let _ = out.flush();
-        axum::serve(listener, api::router(app))
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| Error::Io(format!("the server stopped: {e}")))
+        let router = api::router(app);
+        let served = match tls {
+            Some(acceptor) => {
+                let listener = crate::tls::TlsListener::new(listener, acceptor)
+                    .map_err(|e| Error::Io(format!("cannot read the bound address: {e}")))?;
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown())
+                    .await
+            }
+            None => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown())
+                    .await
+            }
+        };
+        served.map_err(|e| Error::Io(format!("the server stopped: {e}")))
     });
     // Runs still under way stop with the process; the next start resumes them.
     rt.shutdown_timeout(std::time::Duration::from_secs(5));

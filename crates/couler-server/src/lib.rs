@@ -16,6 +16,7 @@ pub mod queue;
 pub mod retry;
 pub mod store;
 pub mod submission;
+pub mod tls;
 
 /// A line on standard error, prefixed `couler server: `; a closed stream drops it (SIGPIPE is
 /// ignored in the server, so `eprintln!` would panic there).

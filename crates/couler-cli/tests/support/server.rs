@@ -40,10 +40,14 @@ impl Server {
         BufReader::new(stdout)
             .read_line(&mut line)
             .unwrap_or_else(|e| panic!("{e}"));
-        let addr = line
+        let url = line
             .trim()
-            .strip_prefix("couler server listening on http://")
-            .unwrap_or_else(|| panic!("the server did not start: {line:?}"))
+            .strip_prefix("couler server listening on ")
+            .unwrap_or_else(|| panic!("the server did not start: {line:?}"));
+        let addr = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .unwrap_or_else(|| panic!("no scheme: {line:?}"))
             .to_string();
         Server {
             child,
