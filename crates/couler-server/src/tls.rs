@@ -80,12 +80,10 @@ impl TlsListener {
                 };
                 let (acceptor, to_axum) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = to_axum.send((tls, peer)).await;
-                        }
-                        // A client that speaks plain HTTP, or gives up: nothing to answer.
-                        Ok(Err(_)) | Err(_) => {}
+                    // A client that speaks plain HTTP, or gives up, gets no answer.
+                    let handshake = tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(stream));
+                    if let Ok(Ok(tls)) = handshake.await {
+                        let _ = to_axum.send((tls, peer)).await;
                     }
                 });
                 if tx.is_closed() {
