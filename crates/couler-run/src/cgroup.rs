@@ -270,6 +270,7 @@ mod tests {
                     .into(),
             ],
             env: vec![],
+            base_env: None,
             cwd: d.path().to_path_buf(),
             stdout: d.path().join("out.log"),
             stderr: d.path().join("err.log"),

@@ -53,8 +53,10 @@ pub(crate) enum SpawnError {
 /// What one step's process is started with.
 pub(crate) struct Process<'a> {
     pub argv: &'a [String],
-    /// Added to this process's environment (a later entry of the same name wins).
+    /// Added to `base_env` (a later entry of the same name wins).
     pub env: &'a [(String, String)],
+    /// The environment it starts from: `None` for this process's.
+    pub base_env: Option<&'a [(String, String)]>,
     pub cwd: &'a Path,
     /// Where its standard output and error go (the caller closes its copies afterwards).
     pub stdout: BorrowedFd<'a>,
@@ -70,11 +72,20 @@ fn cstring(bytes: &[u8]) -> Result<CString, SpawnError> {
     })
 }
 
-/// The child's environment: this process's, with `env` set on top.
-fn environment(env: &[(String, String)]) -> Result<Vec<CString>, SpawnError> {
-    let mut vars: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = std::env::vars_os()
-        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-        .collect();
+/// The child's environment: `base` (`None`: this process's), with `env` set on top.
+fn environment(
+    base: Option<&[(String, String)]>,
+    env: &[(String, String)],
+) -> Result<Vec<CString>, SpawnError> {
+    let mut vars: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = match base {
+        None => std::env::vars_os()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect(),
+        Some(base) => base
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect(),
+    };
     for (k, v) in env {
         vars.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
     }
@@ -117,7 +128,7 @@ pub(crate) fn spawn(p: &Process<'_>, cgroup: BorrowedFd<'_>) -> Result<i32, Spaw
     }
     let mut argv_ptrs: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
-    let envp = environment(p.env)?;
+    let envp = environment(p.base_env, p.env)?;
     let mut envp_ptrs: Vec<*const c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
     let cwd = cstring(p.cwd.as_os_str().as_bytes())?;
@@ -261,6 +272,7 @@ mod tests {
             &Process {
                 argv: &argv,
                 env: &env,
+                base_env: None,
                 cwd,
                 stdout: w.as_fd(),
                 stderr: w.as_fd(),

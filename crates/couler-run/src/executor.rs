@@ -72,6 +72,8 @@ pub(crate) struct Exec {
     pub nest: Nest,
     /// Keep the memoization cache under this budget after each put (`--cache-size`).
     pub cache_budget: Option<CacheBudget>,
+    /// Where steps' environment and secrets come from.
+    pub environment: Arc<crate::StepEnvironment>,
     /// The daemon steps this run started, stopped when its steps have ended.
     pub daemons: Arc<Daemons>,
 }
@@ -543,6 +545,7 @@ impl Exec {
             events: None,
             nest: c.nest,
             cache_budget: self.cache_budget.clone(),
+            environment: Arc::clone(&self.environment),
             daemons: Arc::default(),
         });
         Box::pin(child.run())
@@ -778,8 +781,9 @@ impl Exec {
                 files,
                 run_id: &self.run_id,
                 node: u.node,
-                // Locally a secret is read from the host environment variable of the same name.
+                // Inherited, a secret is read from the host environment variable of its name.
                 secret_hint: "on the local runtime set it in the environment of `couler run`",
+                environment: &self.environment,
                 work_dir_on_host: self.runtime == Runtime::Host,
             },
             &mut ctx,

@@ -672,6 +672,7 @@ async fn attempt_in(
             run_id: &p.run_id,
             node: &step.name,
             secret_hint: "the engine must set it in the task's environment",
+            environment: &crate::StepEnvironment::Inherited,
             work_dir_on_host: true,
         },
         &mut ctx,

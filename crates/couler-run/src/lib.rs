@@ -30,6 +30,7 @@ mod cgroup;
 mod clone_into;
 mod daemon;
 mod deadline;
+pub mod environment;
 mod executor;
 mod forget;
 mod hosted;
@@ -50,6 +51,7 @@ mod stop;
 mod subworkflow;
 mod unrecorded;
 
+pub use environment::StepEnvironment;
 pub use forget::forget_run;
 pub use hosted::Host;
 pub use outcome::{Outcome, StepOutputs, StepStatus};
@@ -148,12 +150,14 @@ pub struct RunOptions {
     pub spec_file: Option<PathBuf>,
     /// Keep the memoization cache under this many bytes (`--cache-size`); `None`: unbounded.
     pub cache_budget: Option<cache_budget::CacheBudget>,
+    /// Where steps' environment and secrets come from (`couler server` seals it).
+    pub environment: StepEnvironment,
 }
 
 impl RunOptions {
     /// Options in `state_dir` stopped by `stop`, the rest as `couler run` has them by default:
     /// no params, the host runtime, the cache used, no parallelism cap, no events, no spec file,
-    /// no cache budget.
+    /// no cache budget, the host's environment.
     pub fn new(state_dir: PathBuf, stop: watch::Receiver<bool>) -> RunOptions {
         RunOptions {
             state_dir,
@@ -166,6 +170,7 @@ impl RunOptions {
             spec_dir: None,
             spec_file: None,
             cache_budget: None,
+            environment: StepEnvironment::Inherited,
         }
     }
 }
@@ -645,6 +650,7 @@ async fn execute(
         events: opts.events.clone(),
         nest: subworkflow::top_level(&run_dir, opts.spec_dir.as_deref()),
         cache_budget: opts.cache_budget.clone(),
+        environment: Arc::new(opts.environment.clone()),
         daemons: Arc::default(),
     });
     let result = exec.run().await;

@@ -94,8 +94,10 @@ impl AttemptFiles {
 #[derive(Clone, Debug)]
 pub struct ProcessSpec {
     pub argv: Vec<String>,
-    /// Added to the inherited environment.
+    /// Added to `base_env`.
     pub env: Vec<(String, String)>,
+    /// The environment the process starts from: `None` for this process's (inherited).
+    pub base_env: Option<Vec<(String, String)>>,
     pub cwd: PathBuf,
     pub stdout: PathBuf,
     pub stderr: PathBuf,
@@ -405,6 +407,7 @@ fn spawn(spec: &ProcessSpec, argv0: &str) -> Result<Spawned, ProcessEnd> {
         let p = crate::clone_into::Process {
             argv: &spec.argv,
             env: &spec.env,
+            base_env: spec.base_env.as_deref(),
             cwd: &spec.cwd,
             stdout: out_w.as_fd(),
             stderr: err_w.as_fd(),
@@ -417,6 +420,9 @@ fn spawn(spec: &ProcessSpec, argv0: &str) -> Result<Spawned, ProcessEnd> {
         }
     }
     let mut cmd = Command::new(argv0);
+    if let Some(base) = &spec.base_env {
+        cmd.env_clear().envs(base.iter().map(|(k, v)| (k, v)));
+    }
     cmd.args(&spec.argv[1..])
         .current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -790,6 +796,7 @@ mod tests {
         ProcessSpec {
             argv: vec!["sh".into(), "-c".into(), script.into()],
             env: vec![],
+            base_env: None,
             cwd: dir.to_path_buf(),
             stdout: dir.join("out.log"),
             stderr: dir.join("err.log"),
@@ -820,6 +827,38 @@ mod tests {
         // The state follows the parenthesised command name.
         stat.rsplit_once(") ")
             .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    }
+
+    /// A sealed environment: the process sees its base and its own variables, nothing of this
+    /// process's (cargo gives a test many `CARGO_*` variables), inherited or not.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_process_with_a_base_environment_sees_nothing_else() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = std::env::var("PATH").unwrap_or_default();
+        let mut spec = sh(d.path(), "env | sort");
+        spec.base_env = Some(vec![("PATH".into(), path.clone())]);
+        spec.env = vec![("COULER_STEP".into(), "s".into())];
+        assert!(matches!(
+            run(&spec).await,
+            ProcessEnd::Exited { code: 0, .. }
+        ));
+        let names: Vec<String> = text(&spec.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_string()))
+            // What the shell sets itself.
+            .filter(|k| !["PWD", "SHLVL", "_", "OLDPWD"].contains(&k.as_str()))
+            .collect();
+        assert_eq!(names, ["COULER_STEP", "PATH"], "{}", text(&spec.stdout));
+        spec.base_env = None;
+        assert!(matches!(
+            run(&spec).await,
+            ProcessEnd::Exited { code: 0, .. }
+        ));
+        assert!(
+            text(&spec.stdout).contains("CARGO_"),
+            "inherited: {}",
+            text(&spec.stdout)
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]

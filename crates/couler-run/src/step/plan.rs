@@ -4,6 +4,7 @@
 //! inputs, never where a run keeps them.
 
 use super::io::{Input, under};
+use crate::StepEnvironment;
 use crate::artifacts::Store;
 use crate::render::{Context, Unresolved, json_text};
 use crate::runner::{AttemptFiles, ProcessSpec};
@@ -29,8 +30,11 @@ pub(crate) struct PlanInputs<'a> {
     pub files: &'a AttemptFiles,
     pub run_id: &'a str,
     pub node: &'a str,
-    /// How to provide a secret's variable here (the local runtime and the launcher differ).
+    /// How to provide an inherited secret's variable here (the local runtime and the launcher
+    /// differ).
     pub secret_hint: &'a str,
+    /// Where the process's environment and secrets come from.
+    pub environment: &'a StepEnvironment,
     /// A container's `workingDir` applies to the host process (not inside a container engine).
     pub work_dir_on_host: bool,
 }
@@ -42,6 +46,8 @@ pub(crate) struct PlanInputs<'a> {
 pub(crate) struct AttemptPlan {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// What `env` is added to: `None` for the host's environment.
+    pub base_env: Option<Vec<(String, String)>>,
     pub cwd: PathBuf,
     /// The script file, for a script step.
     pub script: Option<PathBuf>,
@@ -78,13 +84,7 @@ impl AttemptPlan {
         }
         let mut env = def.env.clone();
         for s in &step.secrets {
-            let v = std::env::var(&s.env).map_err(|_| {
-                format!(
-                    "secret `{}` (key `{}`) for variable {}: {}",
-                    s.secret, s.key, s.env, i.secret_hint
-                )
-            })?;
-            env.push((s.env.clone(), v));
+            env.push((s.env.clone(), i.environment.secret(s, i.secret_hint)?));
         }
         env.push(("COULER_RUN_ID".into(), i.run_id.to_string()));
         env.push(("COULER_STEP".into(), i.node.to_string()));
@@ -99,6 +99,7 @@ impl AttemptPlan {
         Ok(AttemptPlan {
             argv,
             env,
+            base_env: i.environment.base().map(<[_]>::to_vec),
             cwd,
             script,
         })
@@ -112,6 +113,7 @@ impl AttemptPlan {
         ProcessSpec {
             argv: self.argv,
             env: self.env,
+            base_env: self.base_env,
             cwd: self.cwd,
             stdout: files.stdout(),
             stderr: files.stderr(),
