@@ -13,7 +13,7 @@ use couler_backends::SplitLowering;
 use couler_backends::argo::{self, Argo};
 use couler_ir::Workflow;
 use couler_opt::split::{Budget, Exchange, Method, Outcome, Request, split_to_fit};
-use couler_run::{RunOptions, RunStatus, Runtime};
+use couler_run::{RunOptions, RunStatus};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -189,16 +189,9 @@ fn options(state_dir: &Path) -> RunOptions {
     let (_tx, stop) = tokio::sync::watch::channel(false);
     // The sender is dropped: the run is never stopped.
     RunOptions {
-        state_dir: state_dir.to_path_buf(),
-        params: Vec::new(),
         parallelism: Some(8),
-        runtime: Runtime::Host,
         use_cache: false,
-        events: None,
-        stop,
-        spec_dir: None,
-        spec_file: None,
-        cache_budget: None,
+        ..RunOptions::new(state_dir.to_path_buf(), stop)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Helpers shared by the runtime's integration tests.
 #![allow(dead_code)]
 
-use couler_run::{RunOptions, RunReport, Runtime, StepRecord};
+use couler_run::{RunOptions, RunReport, StepRecord};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 
@@ -29,18 +29,7 @@ pub fn opts(state: &Path) -> RunOptions {
     let (tx, rx) = watch::channel(false);
     // Keep the sender alive for the whole test so the stop channel never reads as closed.
     std::mem::forget(tx);
-    RunOptions {
-        state_dir: state.to_path_buf(),
-        params: Vec::new(),
-        parallelism: None,
-        runtime: Runtime::Host,
-        use_cache: true,
-        events: None,
-        stop: rx,
-        spec_dir: None,
-        spec_file: None,
-        cache_budget: None,
-    }
+    RunOptions::new(state.to_path_buf(), rx)
 }
 
 pub async fn run(wf: &couler_ir::Workflow, state: &Path) -> RunReport {
