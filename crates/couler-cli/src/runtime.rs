@@ -271,16 +271,12 @@ where
         tokio::spawn(watch_signals(stop_tx, !wf.on_exit.is_empty()));
         let display = tokio::spawn(display(wf.clone(), ev_rx, json));
         let opts = RunOptions {
-            state_dir,
-            params: Vec::new(),
             parallelism: exec.parallelism.map(|p| p as usize),
             runtime,
             use_cache: !exec.no_cache,
             events: Some(ev_tx),
-            stop: stop_rx,
-            spec_dir: None,
-            spec_file: None,
             cache_budget,
+            ..RunOptions::new(state_dir, stop_rx)
         };
         let result = go(opts).await;
         let _ = display.await;
