@@ -39,17 +39,14 @@ pub fn run_local(py: Python<'_>, spec_json: &str, run: Run) -> PyResult<String> 
         .build()
         .map_err(|e| CoulerError::new_err(format!("cannot start the async runtime: {e}")))?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let state_dir = run.state_dir.unwrap_or_else(couler_run::default_state_dir);
     let opts = RunOptions {
-        state_dir: run.state_dir.unwrap_or_else(couler_run::default_state_dir),
         params: run.params,
         parallelism: run.parallelism,
         runtime,
         use_cache: run.use_cache,
-        events: None,
-        stop: stop_rx,
         spec_dir: run.spec_dir,
-        spec_file: None,
-        cache_budget: None,
+        ..RunOptions::new(state_dir, stop_rx)
     };
     let (done_tx, done_rx) = mpsc::channel();
     let wf_run = wf.clone();
