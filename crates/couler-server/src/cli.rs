@@ -2,6 +2,7 @@
 
 use crate::api::{self, App, AuthMode};
 use crate::auth::{self, Role};
+use crate::config::Config;
 use crate::pool::Pool;
 use crate::store::DbUrl;
 use clap::{Args, Subcommand, ValueEnum};
@@ -95,10 +96,15 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     place: Place,
-    /// How many runs execute at once; more wait in the queue
-    #[arg(long, value_name = "N", default_value_t = 4,
+    /// How many runs execute at once on the local cluster (without --config); more wait in the
+    /// queue
+    #[arg(long, value_name = "N", default_value_t = 4, conflicts_with = "config",
           value_parser = clap::value_parser!(u16).range(1..))]
     workers: u16,
+    /// The clusters, quotas, queue weights and retry limits (YAML; docs/server.md,
+    /// "Configuration") [default: one local cluster sized from this machine, no quotas]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// How requests are authenticated
     #[arg(long, value_enum, default_value_t = AuthArg::Token)]
     auth: AuthArg,
@@ -187,6 +193,10 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
             )));
         }
     };
+    let config = match &args.config {
+        Some(path) => Config::load(path).map_err(Error::Invalid)?,
+        None => Config::this_machine(usize::from(args.workers)),
+    };
     let db = args.place.db()?;
     let state_dir = args.place.state_dir();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -197,8 +207,7 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
         let host = Host::open(&state_dir)?;
         let store: Arc<dyn crate::store::Store> =
             Arc::from(db.open().map_err(|e| Error::State(e.0))?);
-        let pool =
-            Pool::start(host, store.clone(), usize::from(args.workers)).map_err(Error::State)?;
+        let pool = Pool::start(host, store.clone(), config).map_err(Error::State)?;
         let app = Arc::new(App {
             store,
             pool,

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod config;
 pub mod pool;
 pub mod queue;
 pub mod retry;

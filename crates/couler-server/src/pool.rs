@@ -1,15 +1,31 @@
-//! The worker pool: at most `workers` runs at once, each on the embedded local runtime
-//! (`couler_run::Host`: the executor and step core of `couler run`, in one state directory the
-//! server holds for its lifetime).
+//! The worker pool: one admission loop decides which queued run starts next and on which
+//! cluster (`queue::WeightedQueue`, within each cluster's capacity and workers and each
+//! account's quota: docs/server.md, "The queue in the server"); each admitted run executes on
+//! the embedded local runtime (`couler_run::Host`: the executor and step core of `couler run`,
+//! in one state directory the server holds for its lifetime).
 //!
-//! A worker claims the oldest queued run and looks it up in the runtime's state: unknown there,
-//! it starts under the server's id; recorded and unfinished (the server died under it), it is
-//! resumed (finished steps are kept); recorded and ended (the server died before mirroring
-//! its end), its end is mirrored. On start every run the database says is running goes back to
-//! the queue, so a server killed at any moment finishes what it accepted.
+//! An admitted run is looked up in the runtime's state: unknown there, it starts under the
+//! server's id; recorded and unfinished (the server died under it), or flagged for resume
+//! (an automatic retry, `POST …/resume`), it is resumed (finished steps are kept); recorded
+//! and ended (the server died before mirroring its end), its end is mirrored. A run that ends
+//! Failed or Error on a retryable system error is queued again, flagged for resume, after the
+//! pattern's backoff ([`autoretry`]). On start every run the database says is running goes
+//! back to the queue, so a server killed at any moment finishes what it accepted.
 
-use crate::store::{ENDED, QUEUED, RUNNING, RunRow, Store};
+mod autoretry;
+mod ledger;
+mod metrics;
+mod request;
+
+pub use ledger::ClusterUse;
+pub use request::request_of;
+
+use crate::config::Config;
+use crate::queue::{Pending, Refusal, WeightedQueue};
+use crate::store::{ENDED, QUEUED, RUNNING, Retry, RunRow, Store};
 use couler_run::{Host, RunOptions, State};
+use ledger::Ledger;
+use metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -30,20 +46,24 @@ pub enum Stop {
 pub struct Pool {
     host: Host,
     store: Arc<dyn Store>,
-    /// The stop channel of each run a worker holds. Claiming a run and entering it here happen
-    /// under this lock, as does a stop request, so a stop never falls between the two.
+    config: Config,
+    policy: WeightedQueue,
+    /// The stop channel of each run admitted. Admitting a run and entering it here happen
+    /// under this lock, as do a stop request and a run's end, so a stop never falls between.
     active: Mutex<HashMap<String, watch::Sender<bool>>>,
+    ledger: Mutex<Ledger>,
     wake: Notify,
-    workers: usize,
     busy: AtomicUsize,
+    metrics: Metrics,
 }
 
-/// How long an idle worker waits before looking at the queue again without being woken.
+/// How long the admission loop waits before looking at the queue again without being woken
+/// (a retry's backoff ends, aging moves scores).
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
 impl Pool {
-    /// Requeues the runs a previous server left running and starts `workers` workers.
-    pub fn start(host: Host, store: Arc<dyn Store>, workers: usize) -> Result<Arc<Pool>, String> {
+    /// Requeues the runs a previous server left running and starts the admission loop.
+    pub fn start(host: Host, store: Arc<dyn Store>, config: Config) -> Result<Arc<Pool>, String> {
         let requeued = store.requeue_running().map_err(|e| e.to_string())?;
         if requeued > 0 {
             crate::log(format_args!(
@@ -53,26 +73,64 @@ impl Pool {
         let pool = Arc::new(Pool {
             host,
             store,
+            ledger: Mutex::new(Ledger::new(&config)),
+            policy: WeightedQueue::new(config.weights.clone()),
+            config,
             active: Mutex::new(HashMap::new()),
             wake: Notify::new(),
-            workers,
             busy: AtomicUsize::new(0),
+            metrics: Metrics::default(),
         });
-        for _ in 0..workers {
-            tokio::spawn(pool.clone().work());
-        }
+        tokio::spawn(pool.clone().admit_loop());
         Ok(pool)
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// How many runs execute at once, all clusters together.
     pub fn workers(&self) -> usize {
-        self.workers
+        self.config.workers.iter().sum()
     }
 
     pub fn busy(&self) -> usize {
         self.busy.load(Ordering::Relaxed)
     }
 
-    /// Tells an idle worker that a run was queued.
+    /// Whether a run of `account` asking `request` can ever be admitted (its reason if not).
+    pub fn admissible(
+        &self,
+        account: &str,
+        request: crate::queue::Resources,
+    ) -> Result<(), Refusal> {
+        let w = Pending {
+            id: 0,
+            user: account.to_string(),
+            priority: 0,
+            request,
+            submitted_at: 0,
+        };
+        let quota = self
+            .config
+            .quotas
+            .get(account)
+            .copied()
+            .unwrap_or(crate::queue::Resources::UNLIMITED);
+        crate::queue::admissible(&w, &self.config.clusters, &quota)
+    }
+
+    /// Each cluster's use now.
+    pub fn clusters(&self) -> Vec<ClusterUse> {
+        self.ledger().clusters()
+    }
+
+    /// The step duration histogram and retry counters, Prometheus text.
+    pub fn render_metrics(&self, out: &mut String) {
+        self.metrics.render(out);
+    }
+
+    /// Tells the admission loop that a run was queued.
     pub fn wake(&self) {
         self.wake.notify_one();
     }
@@ -84,6 +142,10 @@ impl Pool {
 
     fn active(&self) -> MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
         self.active.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Stops run `id`: dequeued if queued, signalled if running.
@@ -127,45 +189,144 @@ impl Pool {
             .map_err(|e| e.to_string())
     }
 
-    /// The next queued run, entered in `active` with its stop channel.
-    fn claim(&self) -> Option<(RunRow, watch::Receiver<bool>)> {
-        let mut active = self.active();
-        match self.store.claim() {
-            Ok(Some(row)) => {
-                let (tx, rx) = watch::channel(false);
-                active.insert(row.id.clone(), tx);
-                Some((row, rx))
-            }
-            Ok(None) => None,
-            Err(e) => {
+    /// Admits queued runs while the policy finds one that fits, then waits to be woken.
+    async fn admit_loop(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.admit_ready() {
                 crate::log(format_args!("{e}"));
-                None
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(IDLE_POLL) => {}
             }
         }
     }
 
-    async fn work(self: Arc<Self>) {
+    /// Admits, one at a time, what the weighted queue picks among the queued runs whose
+    /// backoff (if any) is over.
+    fn admit_ready(self: &Arc<Self>) -> Result<(), String> {
+        let now = couler_run::state::now();
+        let mut ready: Vec<RunRow> = self
+            .store
+            .queued()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|r| r.not_before <= now)
+            .collect();
         loop {
-            let Some((row, stop)) = self.claim() else {
-                tokio::select! {
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(IDLE_POLL) => {}
-                }
-                continue;
+            let pending: Vec<Pending> = ready.iter().map(pending_of).collect();
+            let pick = self
+                .ledger()
+                .pick(&self.policy, &self.config.quotas, &pending, now as u64);
+            let Some((index, cluster)) = pick else {
+                return Ok(());
             };
-            self.busy.fetch_add(1, Ordering::Relaxed);
-            let (state, message) = self
-                .execute(&row, stop)
-                .await
-                .unwrap_or_else(|e| ("Error".to_string(), Some(e)));
-            if let Err(e) = self
-                .store
-                .set_state(&row.id, &state, message.as_deref(), Some(RUNNING))
-            {
+            let row = ready.swap_remove(index);
+            self.launch(row, cluster)?;
+        }
+    }
+
+    /// Marks `row` running on `cluster` (unless it was stopped meanwhile) and starts it.
+    fn launch(self: &Arc<Self>, row: RunRow, cluster: usize) -> Result<(), String> {
+        let name = &self.config.clusters[cluster].name;
+        let stop = {
+            let mut active = self.active();
+            if !self.store.admit(&row.id, name).map_err(|e| e.to_string())? {
+                return Ok(());
+            }
+            let (tx, rx) = watch::channel(false);
+            active.insert(row.id.clone(), tx);
+            self.ledger()
+                .hold(&row.id, cluster, &row.account, row.request);
+            rx
+        };
+        tokio::spawn(self.clone().work(row, stop));
+        Ok(())
+    }
+
+    async fn work(self: Arc<Self>, row: RunRow, stop: watch::Receiver<bool>) {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        let started = couler_run::state::now();
+        let (state, message) = self
+            .execute(&row, stop)
+            .await
+            .unwrap_or_else(|e| ("Error".to_string(), Some(e)));
+        self.ledger().release(&row.id);
+        self.observe_steps(&row.id, started);
+        {
+            let mut active = self.active();
+            active.remove(&row.id);
+            if let Err(e) = self.finish(&row, &state, message.as_deref()) {
                 crate::log(format_args!("run {}: {e}", row.id));
             }
-            self.active().remove(&row.id);
-            self.busy.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.busy.fetch_sub(1, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// Records the end of `row`, or queues it again for an automatic retry.
+    fn finish(&self, row: &RunRow, state: &str, message: Option<&str>) -> Result<(), String> {
+        let e = |e: crate::store::StoreError| e.to_string();
+        if state == "Failed" || state == "Error" {
+            let steps = self
+                .runtime_state()?
+                .steps(&row.id)
+                .map_err(|e| e.to_string())?;
+            let attempt = self.store.retries(&row.id).map_err(e)?.len() as u32 + 1;
+            let decision = autoretry::decide(
+                &steps,
+                state,
+                message,
+                attempt,
+                &self.config.retry,
+                &mut autoretry::uniform,
+            );
+            if let Some(d) = decision {
+                let now = couler_run::state::now();
+                self.store
+                    .record_retry(&Retry {
+                        run: row.id.clone(),
+                        attempt,
+                        at: now,
+                        node: d.node.clone(),
+                        pattern: d.pattern.name.to_string(),
+                        delay_secs: d.delay.as_secs_f64(),
+                    })
+                    .map_err(e)?;
+                self.store
+                    .requeue_for_resume(&row.id, &[RUNNING], now + d.delay.as_secs_f64())
+                    .map_err(e)?;
+                self.metrics.retried(d.pattern.name);
+                crate::log(format_args!(
+                    "run {}: step `{}` failed on `{}`; retry {attempt} in {:.1}s",
+                    row.id,
+                    d.node,
+                    d.pattern.name,
+                    d.delay.as_secs_f64()
+                ));
+                return Ok(());
+            }
+        }
+        self.store
+            .set_state(&row.id, state, message, Some(RUNNING))
+            .map(drop)
+            .map_err(e)
+    }
+
+    /// Counts the steps of `id` that finished since `since` in the duration histogram.
+    fn observe_steps(&self, id: &str, since: f64) {
+        let Ok(steps) = self
+            .runtime_state()
+            .and_then(|s| s.steps(id).map_err(|e| e.to_string()))
+        else {
+            return;
+        };
+        for s in steps {
+            if let (Some(start), Some(end)) = (s.started_at, s.finished_at)
+                && end >= since
+            {
+                self.metrics.step_finished(end - start);
+            }
         }
     }
 
@@ -192,8 +353,8 @@ impl Pool {
                 self.host.run(&wf, &row.id, opts).await
             }
             // Ended before the server could mirror it: a failed or stopped run is not the
-            // server's to run again.
-            Some(rec) if ENDED.contains(&rec.status.as_str()) => {
+            // server's to run again unless it was queued to resume.
+            Some(rec) if ENDED.contains(&rec.status.as_str()) && !row.resume => {
                 return Ok((rec.status, rec.message));
             }
             Some(_) => self.host.resume(&row.id, opts).await,
@@ -201,5 +362,16 @@ impl Pool {
         report
             .map(|r| (r.status.as_str().to_string(), r.message))
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The queue's view of a queued run (its sequence number orders ties).
+fn pending_of(r: &RunRow) -> Pending {
+    Pending {
+        id: r.seq as u64,
+        user: r.account.clone(),
+        priority: r.priority,
+        request: r.request,
+        submitted_at: r.submitted_at as u64,
     }
 }

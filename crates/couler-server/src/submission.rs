@@ -20,6 +20,18 @@ pub struct Body {
     pub parameters: BTreeMap<String, serde_json::Value>,
     #[serde(default = "default_namespace")]
     pub namespace: String,
+    /// 0–9, higher first in the queue.
+    #[serde(default = "default_priority")]
+    pub priority: u32,
+}
+
+/// The priority of a submission that names none.
+pub const DEFAULT_PRIORITY: u32 = 5;
+/// The highest priority (the queue's `max_priority`).
+pub const MAX_PRIORITY: u32 = 9;
+
+fn default_priority() -> u32 {
+    DEFAULT_PRIORITY
 }
 
 fn default_namespace() -> String {
@@ -35,9 +47,19 @@ pub struct Checked {
 /// The name diagnostics give the submitted text (`spec:LINE:COL`): the body's field.
 const SOURCE_NAME: &str = "spec";
 
-/// Checks `body` from `user`; the run gets a new id (`WORKFLOW-` and 8 random hex digits).
-pub fn check(body: Body, user: &str) -> Result<Checked, ApiError> {
+/// Checks `body` from `user`, whose runs count against `account`'s quota; the run gets a new
+/// id (`WORKFLOW-` and 8 random hex digits).
+pub fn check(body: Body, user: &str, account: &str) -> Result<Checked, ApiError> {
     check_namespace(&body.namespace)?;
+    if body.priority > MAX_PRIORITY {
+        return Err(ApiError::bad_request(
+            "invalid priority",
+            format!(
+                "priority {}: give 0 to {MAX_PRIORITY} (higher runs first; default {DEFAULT_PRIORITY})",
+                body.priority
+            ),
+        ));
+    }
     let format = if body.spec.trim_start().starts_with('{') {
         Format::Json
     } else {
@@ -96,6 +118,9 @@ pub fn check(body: Body, user: &str) -> Result<Checked, ApiError> {
             spec: spec::to_json(&wf),
             params: serde_json::to_string(&params)
                 .map_err(|e| ApiError::internal(e.to_string()))?,
+            priority: body.priority,
+            request: crate::pool::request_of(&wf),
+            account: account.to_string(),
         },
         warnings: render(&warnings),
     })
@@ -136,6 +161,7 @@ mod tests {
             spec: spec.to_string(),
             parameters: BTreeMap::new(),
             namespace: namespace.to_string(),
+            priority: DEFAULT_PRIORITY,
         }
     }
 
@@ -166,7 +192,7 @@ mod tests {
 
     #[test]
     fn a_sub_workflow_step_is_refused_with_what_to_do() {
-        let Err(e) = check(body(SUB, "default"), "ann") else {
+        let Err(e) = check(body(SUB, "default"), "ann", "ann") else {
             panic!("a sub-workflow step was accepted");
         };
         assert_eq!(e.error, "unsupported step");
@@ -177,7 +203,8 @@ mod tests {
     fn a_json_spec_is_read_as_json_and_stored_canonical() {
         let json = r#"{"apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "j",
             "steps": [{"name": "s", "container": {"command": ["true"]}}]}"#;
-        let checked = check(body(json, "default"), "ann").unwrap_or_else(|e| panic!("{e:?}"));
+        let checked =
+            check(body(json, "default"), "ann", "ann").unwrap_or_else(|e| panic!("{e:?}"));
         assert!(checked.run.id.starts_with("j-"), "{}", checked.run.id);
         assert_eq!(checked.run.id.len(), "j-".len() + 8);
         let wf = couler_ir::spec::parse(json, Format::Json).unwrap_or_else(|e| panic!("{e:?}"));

@@ -135,6 +135,7 @@ pub fn router(app: Shared) -> Router {
         .route("/runs", post(runs::submit).get(runs::list))
         .route("/runs/{id}", get(runs::get).delete(runs::delete))
         .route("/runs/{id}/stop", post(runs::stop))
+        .route("/runs/{id}/resume", post(runs::resume))
         .route("/audit", get(audit::list))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(DefaultBodyLimit::max(max_body));

@@ -37,6 +37,20 @@ pub async fn metrics(State(app): State<Shared>) -> Result<Response, ApiError> {
     );
     let _ = writeln!(out, "# TYPE couler_queue_depth gauge");
     let _ = writeln!(out, "couler_queue_depth {}", count(QUEUED));
+    let queued = app.db(|s| s.queued())?;
+    let _ = writeln!(
+        out,
+        "# HELP couler_queue_depth_by_priority Runs accepted and not yet started, by priority (0-9).\n# TYPE couler_queue_depth_by_priority gauge"
+    );
+    for p in 0..=crate::submission::MAX_PRIORITY {
+        let n = queued.iter().filter(|r| r.priority == p).count();
+        let _ = writeln!(
+            out,
+            "couler_queue_depth_by_priority{{priority=\"{p}\"}} {n}"
+        );
+    }
+    cluster_usage(&app, &mut out);
+    app.pool.render_metrics(&mut out);
     let _ = writeln!(
         out,
         "# HELP couler_workers Runs the worker pool runs at once."
@@ -47,4 +61,32 @@ pub async fn metrics(State(app): State<Shared>) -> Result<Response, ApiError> {
     let _ = writeln!(out, "# TYPE couler_workers_busy gauge");
     let _ = writeln!(out, "couler_workers_busy {}", app.pool.busy());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// Each cluster's used and total CPU (cores), memory (bytes) and GPUs.
+fn cluster_usage(app: &Shared, out: &mut String) {
+    let clusters = app.pool.clusters();
+    for (what, help) in [
+        ("used", "held by the runs admitted onto it"),
+        ("total", "its capacity"),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP couler_server_cluster_{what} A cluster's resources {help}: cpu in cores, memory in bytes, gpu in devices.\n# TYPE couler_server_cluster_{what} gauge"
+        );
+        for c in &clusters {
+            let r = if what == "used" { c.used } else { c.total };
+            for (resource, value) in [
+                ("cpu", r.cpu_milli as f64 / 1000.0),
+                ("memory", r.mem_mib as f64 * 1_048_576.0),
+                ("gpu", r.gpu as f64),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "couler_server_cluster_{what}{{cluster=\"{}\",resource=\"{resource}\"}} {value}",
+                    c.name
+                );
+            }
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! `/api/v1/runs`: submit, list, get (with each step's status and attempts, read from the
-//! runtime's state), stop, delete.
+//! runtime's state), stop, resume, delete.
 
 use super::{ApiError, ListQuery, Shared, Touched, listing, page, require};
 use crate::auth::{Principal, Role};
@@ -52,7 +52,17 @@ pub async fn submit(
         .map_err(|e| ApiError::bad_request("invalid body", format!("the JSON body: {e}")))?;
     submission::check_namespace(&body.namespace)?;
     require(&p, Role::Editor, &body.namespace, None)?;
-    let checked = submission::check(body, &p.user)?;
+    let account = app.pool.config().account_of(&p.user);
+    let checked = submission::check(body, &p.user, &account)?;
+    app.pool
+        .admissible(&checked.run.account, checked.run.request)
+        .map_err(|r| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "cannot be admitted",
+                format!("run of `{}`: {r}", checked.run.workflow),
+            )
+        })?;
     app.db(|s| s.submit(&checked.run))?;
     app.pool.wake();
     let run = &checked.run;
@@ -124,10 +134,18 @@ pub async fn get(
             .map_err(|e| ApiError::internal(e.to_string()))?,
         None => Vec::new(),
     };
+    // A run queued again (a retry's backoff, a resume) is `Queued`, and `Running` once admitted
+    // until the runtime records the resumed attempt, whatever the last attempt recorded.
     let status = match &rec {
-        Some(r) if row.state == RUNNING => r.status.clone(),
+        Some(r)
+            if row.state == RUNNING
+                && !(row.resume && crate::store::ENDED.contains(&r.status.as_str())) =>
+        {
+            r.status.clone()
+        }
         _ => row.state.clone(),
     };
+    let retries = app.db(|s| s.retries(&id))?;
     let steps: Vec<serde_json::Value> = steps
         .into_iter()
         .map(|s| {
@@ -154,6 +172,9 @@ pub async fn get(
         "startedAt": rec.as_ref().map(|r| r.started_at),
         "finishedAt": rec.as_ref().and_then(|r| r.finished_at),
         "message": rec.as_ref().and_then(|r| r.message.clone()).or(row.message),
+        "priority": row.priority,
+        "cluster": row.cluster,
+        "retries": retries,
         "steps": steps,
     }))
     .into_response())
@@ -211,5 +232,35 @@ pub async fn delete(
         &id,
         StatusCode::OK,
         json!({"id": id, "deleted": true}),
+    ))
+}
+
+/// `POST /api/v1/runs/{id}/resume`: a Failed, Error or Stopped run is queued again and re-run
+/// from failure (Succeeded, Skipped and Cached steps kept, as `couler resume`); 409 for a run
+/// that is queued, running or Succeeded.
+pub async fn resume(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let row = find(&app, &p, &id, Role::Editor)?;
+    let resumable = ["Failed", "Error", "Stopped"];
+    let now = couler_run::state::now();
+    if !app.db(|s| s.requeue_for_resume(&id, &resumable, now))? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not resumable",
+            format!(
+                "run `{id}` is {}; only a Failed, Error or Stopped run is resumed",
+                row.state
+            ),
+        ));
+    }
+    app.pool.wake();
+    Ok(touched(
+        &row.namespace,
+        &id,
+        StatusCode::ACCEPTED,
+        json!({"id": id, "state": QUEUED}),
     ))
 }

@@ -89,6 +89,35 @@ pub fn classify(reason: &str, message: &str) -> Option<&'static Pattern> {
     PATTERNS.iter().find(|p| p.matches_lower(&reason, &message))
 }
 
+/// Control-plane errors that a step talking to the cluster's API (kubectl, a job submitter, an
+/// operator's client) reports on its standard error before exiting non-zero: there the exit is
+/// the control plane's failure, not the program's, so [`classify_step`] looks past `user-exit`
+/// for these. Network and disk errors a program meets stay its own (`user-exit`).
+pub const REPORTED_BY_STEPS: &[&str] = &[
+    "k8s-too-many-requests",
+    "k8s-server-timeout",
+    "k8s-server-error",
+    "etcd-request-timeout",
+    "etcd-leader-changed",
+    "etcd-space-exceeded",
+    "quota-exceeded",
+];
+
+/// A failed step's pattern, as the server's automatic retry reads it: [`classify`], except that
+/// a program's non-zero exit whose standard error (the message's tail after `exited with code
+/// N: `, as the local runtime writes it) names one of [`REPORTED_BY_STEPS`] is that pattern.
+pub fn classify_step(status: &str, message: &str) -> Option<&'static Pattern> {
+    let first = classify(status, message)?;
+    if first.name != "user-exit" {
+        return Some(first);
+    }
+    let reported = message
+        .split_once(": ")
+        .and_then(|(_, tail)| classify("", tail))
+        .filter(|p| REPORTED_BY_STEPS.contains(&p.name));
+    Some(reported.unwrap_or(first))
+}
+
 /// The wait before retry number `attempt` (1 for the first retry) of a failure that matched
 /// `pattern`: exponential backoff with full jitter, `uniform(0, min(cap, base * 2^(attempt-1)))`,
 /// where `rng` yields a uniform number in `[0, 1)` (clamped there). `None` when the pattern is

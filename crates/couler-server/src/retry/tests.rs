@@ -474,3 +474,42 @@ fn the_table_renders_needles_as_verbatim_code_spans() {
     // A backtick at the end: a longer fence, padded on both sides so it does not merge.
     assert!(table.contains("`` cannot start ` ``"), "{table}");
 }
+
+#[test]
+fn a_step_reporting_a_control_plane_error_is_that_error_and_other_exits_stay_the_users() {
+    let named = |status: &str, message: &str| classify_step(status, message).map(|p| p.name);
+    assert_eq!(
+        named(
+            "Failed",
+            "exited with code 1: applying job | etcdserver: request timed out"
+        ),
+        Some("etcd-request-timeout")
+    );
+    assert_eq!(
+        named(
+            "Failed",
+            "exited with code 1: Error from server (TooManyRequests): slow down"
+        ),
+        Some("k8s-too-many-requests")
+    );
+    for (status, message) in USER_FAILURES {
+        if let Some(p) = classify_step(status, message) {
+            assert!(!p.retryable(), "{} would retry {message:?}", p.name);
+        }
+    }
+    assert_eq!(
+        named("Failed", "exited with code 3: plain failure"),
+        Some("user-exit")
+    );
+    assert_eq!(
+        named(
+            "Error",
+            "cannot start `python3`: Resource temporarily unavailable"
+        ),
+        Some("local-runtime")
+    );
+    for name in REPORTED_BY_STEPS {
+        let p = PATTERNS.iter().find(|p| p.name == *name);
+        assert!(p.is_some_and(Pattern::retryable), "{name}");
+    }
+}

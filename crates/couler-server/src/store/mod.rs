@@ -11,6 +11,7 @@
 pub mod sqlite;
 
 use crate::auth::Role;
+use crate::queue::Resources;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -47,6 +48,12 @@ pub struct NewRun {
     pub spec: String,
     /// The parameters as given (`name`, `value` text), JSON.
     pub params: String,
+    /// 0–9, higher first.
+    pub priority: u32,
+    /// What the run asks of a cluster (see `crate::pool::request_of`).
+    pub request: Resources,
+    /// Whose quota it counts against: the user, or `team:NAME`.
+    pub account: String,
 }
 
 /// A run's row.
@@ -66,6 +73,37 @@ pub struct RunRow {
     pub spec: String,
     #[serde(skip)]
     pub params: String,
+    pub priority: u32,
+    /// The cluster it was admitted onto (kept after it ends).
+    pub cluster: Option<String>,
+    #[serde(skip)]
+    pub request: Resources,
+    #[serde(skip)]
+    pub account: String,
+    /// Queued to be resumed from failure (automatic retry, `POST …/resume`), not started anew.
+    #[serde(skip)]
+    pub resume: bool,
+    /// Not to be admitted before this time (a retry's backoff), seconds since the epoch.
+    #[serde(skip)]
+    pub not_before: f64,
+}
+
+/// An automatic retry of a run, as recorded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retry {
+    #[serde(skip)]
+    pub run: String,
+    /// 1 for the run's first retry.
+    pub attempt: u32,
+    /// Seconds since the Unix epoch.
+    pub at: f64,
+    /// The failed step whose failure matched.
+    pub node: String,
+    /// The `retry::PATTERNS` entry it matched.
+    pub pattern: String,
+    /// The backoff waited before resuming.
+    pub delay_secs: f64,
 }
 
 /// Which runs to list: newest first, after `before` (a continue token's sequence number).
@@ -112,11 +150,21 @@ pub trait Store: Send + Sync {
     fn run(&self, id: &str) -> Result<Option<RunRow>>;
     /// At most `filter.limit` runs, newest first.
     fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>>;
-    /// The oldest `Queued` run, now `Running` (one transaction: two workers never claim one).
-    fn claim(&self) -> Result<Option<RunRow>>;
+    /// Every `Queued` run, oldest first (the admission loop's pending set).
+    fn queued(&self) -> Result<Vec<RunRow>>;
+    /// Run `id` from `Queued` to `Running` on `cluster`; false if it was no longer queued
+    /// (stopped meanwhile).
+    fn admit(&self, id: &str, cluster: &str) -> Result<bool>;
+    /// Run `id` back to `Queued`, flagged to resume from failure, not admitted before
+    /// `not_before`, if its state is one of `from`; returns whether it changed.
+    fn requeue_for_resume(&self, id: &str, from: &[&str], not_before: f64) -> Result<bool>;
+    /// Records an automatic retry.
+    fn record_retry(&self, retry: &Retry) -> Result<()>;
+    /// A run's retries, oldest first.
+    fn retries(&self, run: &str) -> Result<Vec<Retry>>;
     /// Every `Running` run back to `Queued` (on start: no worker holds one any more).
     fn requeue_running(&self) -> Result<usize>;
-    /// Sets a run's state; with `only_from`, only when it is in that state (returns whether
+    /// Sets a run's state (clearing its resume flag); with `only_from`, only when it is in that state (returns whether
     /// it changed).
     fn set_state(
         &self,
@@ -125,6 +173,7 @@ pub trait Store: Send + Sync {
         message: Option<&str>,
         only_from: Option<&str>,
     ) -> Result<bool>;
+    /// Forgets a run and its retries.
     fn delete(&self, id: &str) -> Result<bool>;
     /// How many runs are in each state (states with none omitted).
     fn count_by_state(&self) -> Result<Vec<(String, i64)>>;

@@ -3,14 +3,16 @@
 //! answered), one connection under a mutex. The audit table refuses updates and deletes by
 //! trigger.
 
-use super::{AuditEntry, Binding, NewRun, Result, RunFilter, RunRow, Store, StoreError};
+use super::{AuditEntry, Binding, NewRun, Result, Retry, RunFilter, RunRow, Store, StoreError};
 use crate::auth::Role;
+use crate::queue::Resources;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Migrations in order: `MIGRATIONS[i]` takes the database from `user_version` `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE runs (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
@@ -50,10 +52,31 @@ const MIGRATIONS: &[&str] = &["
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"];
+",
+    "
+    ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 5;
+    ALTER TABLE runs ADD COLUMN request_cpu_milli INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN request_mem_mib INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN request_gpu INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN account TEXT;
+    ALTER TABLE runs ADD COLUMN cluster TEXT;
+    ALTER TABLE runs ADD COLUMN resume INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN not_before REAL NOT NULL DEFAULT 0;
+    CREATE TABLE retries (
+        run TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at REAL NOT NULL,
+        node TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        delay_secs REAL NOT NULL,
+        PRIMARY KEY (run, attempt)
+    );
+",
+];
 
-const RUN_COLUMNS: &str =
-    "seq, id, namespace, workflow, submitted_by, state, submitted_at, message, spec, params";
+const RUN_COLUMNS: &str = "seq, id, namespace, workflow, submitted_by, state, submitted_at, \
+    message, spec, params, priority, cluster, request_cpu_milli, request_mem_mib, request_gpu, \
+    COALESCE(account, submitted_by), resume, not_before";
 
 pub struct Sqlite {
     conn: Mutex<Connection>,
@@ -79,6 +102,27 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         message: r.get(7)?,
         spec: r.get(8)?,
         params: r.get(9)?,
+        priority: r.get(10)?,
+        cluster: r.get(11)?,
+        request: Resources::new(
+            r.get::<_, i64>(12)? as u64,
+            r.get::<_, i64>(13)? as u64,
+            r.get::<_, i64>(14)? as u64,
+        ),
+        account: r.get(15)?,
+        resume: r.get(16)?,
+        not_before: r.get(17)?,
+    })
+}
+
+fn retry_row(r: &Row<'_>) -> rusqlite::Result<Retry> {
+    Ok(Retry {
+        run: r.get(0)?,
+        attempt: r.get(1)?,
+        at: r.get(2)?,
+        node: r.get(3)?,
+        pattern: r.get(4)?,
+        delay_secs: r.get(5)?,
     })
 }
 
@@ -160,7 +204,8 @@ impl Store for Sqlite {
         self.db()
             .execute(
                 "INSERT INTO runs (id, namespace, workflow, submitted_by, spec, params, state,
-                    submitted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    submitted_at, priority, request_cpu_milli, request_mem_mib, request_gpu,
+                    account) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     run.id,
                     run.namespace,
@@ -169,7 +214,12 @@ impl Store for Sqlite {
                     run.spec,
                     run.params,
                     super::QUEUED,
-                    now()
+                    now(),
+                    run.priority,
+                    run.request.cpu_milli as i64,
+                    run.request.mem_mib as i64,
+                    run.request.gpu as i64,
+                    run.account,
                 ],
             )
             .map(drop)
@@ -211,31 +261,74 @@ impl Store for Sqlite {
             .map_err(err("cannot list runs"))
     }
 
-    fn claim(&self) -> Result<Option<RunRow>> {
-        let mut db = self.db();
-        let tx = db
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err("cannot claim a run"))?;
-        let row = tx
-            .query_row(
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE state = ?1 ORDER BY seq LIMIT 1"),
-                [super::QUEUED],
-                run_row,
+    fn queued(&self) -> Result<Vec<RunRow>> {
+        let db = self.db();
+        let mut q = db
+            .prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE state = ?1 ORDER BY seq"
+            ))
+            .map_err(err("cannot read the queue"))?;
+        let rows = q
+            .query_map([super::QUEUED], run_row)
+            .map_err(err("cannot read the queue"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("cannot read the queue"))
+    }
+
+    fn admit(&self, id: &str, cluster: &str) -> Result<bool> {
+        let n = self
+            .db()
+            .execute(
+                "UPDATE runs SET state = ?1, cluster = ?2 WHERE id = ?3 AND state = ?4",
+                params![super::RUNNING, cluster, id, super::QUEUED],
             )
-            .optional()
-            .map_err(err("cannot claim a run"))?;
-        if let Some(r) = &row {
-            tx.execute(
-                "UPDATE runs SET state = ?1 WHERE seq = ?2",
-                params![super::RUNNING, r.seq],
+            .map_err(err("cannot admit the run"))?;
+        Ok(n > 0)
+    }
+
+    fn requeue_for_resume(&self, id: &str, from: &[&str], not_before: f64) -> Result<bool> {
+        let sql = format!(
+            "UPDATE runs SET state = ?1, resume = 1, not_before = ?2, message = NULL
+                WHERE id = ?3 AND state IN ({})",
+            placeholders(4, from.len())
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![
+            super::QUEUED.to_string().into(),
+            not_before.into(),
+            id.to_string().into(),
+        ];
+        args.extend(from.iter().map(|s| s.to_string().into()));
+        let n = self
+            .db()
+            .execute(&sql, rusqlite::params_from_iter(args))
+            .map_err(err("cannot queue the run again"))?;
+        Ok(n > 0)
+    }
+
+    fn record_retry(&self, r: &Retry) -> Result<()> {
+        self.db()
+            .execute(
+                "INSERT INTO retries (run, attempt, at, node, pattern, delay_secs)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![r.run, r.attempt, r.at, r.node, r.pattern, r.delay_secs],
             )
-            .map_err(err("cannot claim a run"))?;
-        }
-        tx.commit().map_err(err("cannot claim a run"))?;
-        Ok(row.map(|r| RunRow {
-            state: super::RUNNING.to_string(),
-            ..r
-        }))
+            .map(drop)
+            .map_err(err("cannot record the retry"))
+    }
+
+    fn retries(&self, run: &str) -> Result<Vec<Retry>> {
+        let db = self.db();
+        let mut q = db
+            .prepare(
+                "SELECT run, attempt, at, node, pattern, delay_secs FROM retries
+                    WHERE run = ?1 ORDER BY attempt",
+            )
+            .map_err(err("cannot read retries"))?;
+        let rows = q
+            .query_map([run], retry_row)
+            .map_err(err("cannot read retries"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("cannot read retries"))
     }
 
     fn requeue_running(&self) -> Result<usize> {
@@ -257,19 +350,23 @@ impl Store for Sqlite {
         let n = self
             .db()
             .execute(
-                "UPDATE runs SET state = ?1, message = ?2 WHERE id = ?3
-                    AND (?4 IS NULL OR state = ?4)",
-                params![state, message, id, only_from],
+                "UPDATE runs SET state = ?1, message = ?2, resume = (?1 = ?5 AND resume)
+                    WHERE id = ?3 AND (?4 IS NULL OR state = ?4)",
+                params![state, message, id, only_from, super::QUEUED],
             )
             .map_err(err("cannot record the run's state"))?;
         Ok(n > 0)
     }
 
     fn delete(&self, id: &str) -> Result<bool> {
-        let n = self
-            .db()
+        let mut db = self.db();
+        let tx = db.transaction().map_err(err("cannot delete the run"))?;
+        tx.execute("DELETE FROM retries WHERE run = ?1", [id])
+            .map_err(err("cannot delete the run"))?;
+        let n = tx
             .execute("DELETE FROM runs WHERE id = ?1", [id])
             .map_err(err("cannot delete the run"))?;
+        tx.commit().map_err(err("cannot delete the run"))?;
         Ok(n > 0)
     }
 
@@ -415,27 +512,96 @@ mod tests {
         }
     }
 
+    fn submit(db: &Sqlite, id: &str) {
+        db.submit(&NewRun {
+            id: id.into(),
+            namespace: "default".into(),
+            workflow: "w".into(),
+            submitted_by: "ann".into(),
+            spec: "{}".into(),
+            params: "[]".into(),
+            priority: 7,
+            request: Resources::new(1500, 256, 1),
+            account: "team:vision".into(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     #[test]
-    fn a_claimed_run_is_not_claimed_twice_and_requeues_on_start() {
+    fn an_admitted_run_is_not_admitted_twice_and_requeues_on_start() {
         let (_d, db) = open();
-        for id in ["a", "b"] {
-            db.submit(&NewRun {
-                id: id.into(),
-                namespace: "default".into(),
-                workflow: "w".into(),
-                submitted_by: "ann".into(),
-                spec: "{}".into(),
-                params: "[]".into(),
-            })
+        submit(&db, "a");
+        submit(&db, "b");
+        let queued = db.queued().unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = queued.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "oldest first");
+        assert_eq!(queued[0].request, Resources::new(1500, 256, 1));
+        assert_eq!(
+            (queued[0].priority, queued[0].account.as_str()),
+            (7, "team:vision")
+        );
+        assert!(db.admit("a", "cpu-a").unwrap_or_else(|e| panic!("{e}")));
+        assert!(!db.admit("a", "cpu-b").unwrap_or_else(|e| panic!("{e}")));
+        let a = db
+            .run("a")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("a"));
+        assert_eq!(
+            (a.state.as_str(), a.cluster.as_deref()),
+            ("Running", Some("cpu-a"))
+        );
+        assert_eq!(db.queued().unwrap_or_else(|e| panic!("{e}")).len(), 1);
+        assert_eq!(db.requeue_running().unwrap_or_else(|e| panic!("{e}")), 1);
+        assert_eq!(db.queued().unwrap_or_else(|e| panic!("{e}")).len(), 2);
+    }
+
+    #[test]
+    fn a_failed_run_requeues_for_resume_once_with_its_retries_recorded() {
+        let (_d, db) = open();
+        submit(&db, "a");
+        assert!(db.admit("a", "local").unwrap_or_else(|e| panic!("{e}")));
+        let retry = Retry {
+            run: "a".into(),
+            attempt: 1,
+            at: 5.0,
+            node: "flaky".into(),
+            pattern: "etcd-request-timeout".into(),
+            delay_secs: 0.25,
+        };
+        db.record_retry(&retry).unwrap_or_else(|e| panic!("{e}"));
+        let ended = ["Failed", "Error"];
+        assert!(
+            !db.requeue_for_resume("a", &ended, 9.0)
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
+        db.set_state("a", "Failed", Some("x"), None)
             .unwrap_or_else(|e| panic!("{e}"));
-        }
-        let first = db.claim().unwrap_or_else(|e| panic!("{e}"));
-        let second = db.claim().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(first.map(|r| r.id).as_deref(), Some("a"), "oldest first");
-        assert_eq!(second.map(|r| r.id).as_deref(), Some("b"));
-        assert!(db.claim().unwrap_or_else(|e| panic!("{e}")).is_none());
-        assert_eq!(db.requeue_running().unwrap_or_else(|e| panic!("{e}")), 2);
-        assert!(db.claim().unwrap_or_else(|e| panic!("{e}")).is_some());
+        assert!(
+            db.requeue_for_resume("a", &ended, 9.0)
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
+        assert!(
+            !db.requeue_for_resume("a", &ended, 9.0)
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
+        let a = db
+            .run("a")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("a"));
+        assert_eq!(
+            (a.state.as_str(), a.resume, a.not_before),
+            ("Queued", true, 9.0)
+        );
+        db.set_state("a", "Succeeded", None, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let a = db
+            .run("a")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("a"));
+        assert!(!a.resume, "an ended run is no longer flagged");
+        assert_eq!(db.retries("a").unwrap_or_else(|e| panic!("{e}")), [retry]);
+        assert!(db.delete("a").unwrap_or_else(|e| panic!("{e}")));
+        assert!(db.retries("a").unwrap_or_else(|e| panic!("{e}")).is_empty());
     }
 
     #[test]

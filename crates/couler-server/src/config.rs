@@ -1,0 +1,265 @@
+//! `couler server --config FILE` (docs/server.md, "Configuration"): the clusters runs are
+//! dispatched to, users' and teams' quotas, the queue's weights and aging, and retry limits.
+//! Read with serde_norway; an unknown key, a bad value or an impossible setting is refused
+//! naming `FILE:LINE:COL`. Without a file: one local cluster sized from this machine, no quotas.
+
+use crate::queue::{Cluster, Resources, Weights};
+use couler_ir::Quantity;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The configuration as the server uses it.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub clusters: Vec<Cluster>,
+    /// How many runs each cluster (same order) executes at once.
+    pub workers: Vec<usize>,
+    /// Quota per account: a user's name, or `team:NAME` for a team's shared quota.
+    pub quotas: BTreeMap<String, Resources>,
+    /// The team each member belongs to.
+    pub team_of: BTreeMap<String, String>,
+    pub weights: Weights,
+    pub retry: RetryConfig,
+}
+
+/// Automatic retry's limits.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct RetryConfig {
+    /// Off: a failed run stays failed (resume it through the API).
+    pub enabled: bool,
+    /// The most automatic retries of one run, whatever the pattern allows.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            enabled: true,
+            max_attempts: 6,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    clusters: Vec<ClusterFile>,
+    #[serde(default)]
+    users: BTreeMap<String, QuotaFile>,
+    #[serde(default)]
+    teams: BTreeMap<String, TeamFile>,
+    #[serde(default)]
+    queue: QueueFile,
+    #[serde(default)]
+    retry: RetryConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterFile {
+    name: String,
+    kind: Kind,
+    capacity: QuotaFile,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default = "default_workers")]
+    workers: usize,
+}
+
+fn default_workers() -> usize {
+    4
+}
+
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    /// The embedded local runtime on the server's machine.
+    Local,
+}
+
+/// An amount of each resource; an absent one is 0 in a capacity, unlimited in a quota.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct QuotaFile {
+    cpu: Option<Quantity>,
+    memory: Option<Quantity>,
+    gpu: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamFile {
+    members: Vec<String>,
+    quota: QuotaFile,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+struct QueueFile {
+    priority: f64,
+    capacity: f64,
+    quota: f64,
+    gpu_quota: f64,
+    age: f64,
+    aging_secs: f64,
+}
+
+impl Default for QueueFile {
+    fn default() -> Self {
+        let w = Weights::default();
+        QueueFile {
+            priority: w.priority,
+            capacity: w.capacity,
+            quota: w.quota,
+            gpu_quota: w.gpu_quota,
+            age: w.age,
+            aging_secs: w.aging_secs,
+        }
+    }
+}
+
+impl QuotaFile {
+    fn resources(&self, absent: u64) -> Resources {
+        Resources::new(
+            self.cpu
+                .as_ref()
+                .map_or(absent, |q| (q.value() * 1000.0).round() as u64),
+            self.memory
+                .as_ref()
+                .map_or(absent, |q| (q.value() / 1_048_576.0).round() as u64),
+            self.gpu.unwrap_or(absent),
+        )
+    }
+}
+
+impl Config {
+    /// Reads `path`; errors name `path:LINE:COL` and what to write instead.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the config {}: {e}", path.display()))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses config text; `name` is what errors call it.
+    pub fn parse(text: &str, name: &str) -> Result<Config, String> {
+        let file: File = serde_norway::from_str(text).map_err(|e| match e.location() {
+            Some(l) => {
+                let text = e.to_string();
+                let at = format!(" at line {} column {}", l.line(), l.column());
+                let what = text.strip_suffix(&at).unwrap_or(&text);
+                format!("{name}:{}:{}: {what}", l.line(), l.column())
+            }
+            None => format!("{name}: {e}"),
+        })?;
+        file.check(name)
+    }
+
+    /// One local cluster sized from this machine (its cores and memory, no GPU), `workers`
+    /// runs at once, no quotas, default weights: the server without `--config`.
+    pub fn this_machine(workers: usize) -> Config {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        Config {
+            clusters: vec![Cluster {
+                name: "local".to_string(),
+                capacity: Resources::new(cores * 1000, memory_mib(), 0),
+                labels: BTreeMap::new(),
+            }],
+            workers: vec![workers],
+            quotas: BTreeMap::new(),
+            team_of: BTreeMap::new(),
+            weights: Weights::default(),
+            retry: RetryConfig::default(),
+        }
+    }
+
+    /// The account whose quota a run of `user` counts against: their team's, else their own.
+    pub fn account_of(&self, user: &str) -> String {
+        match self.team_of.get(user) {
+            Some(team) => format!("team:{team}"),
+            None => user.to_string(),
+        }
+    }
+}
+
+impl File {
+    fn check(self, name: &str) -> Result<Config, String> {
+        let bad = |what: String| Err(format!("{name}: {what}"));
+        if self.clusters.is_empty() {
+            return bad("`clusters` is empty: declare at least one (kind: local)".into());
+        }
+        let mut clusters = Vec::new();
+        let mut workers = Vec::new();
+        for c in &self.clusters {
+            if clusters.iter().any(|k: &Cluster| k.name == c.name) {
+                return bad(format!("cluster `{}` is declared twice", c.name));
+            }
+            if c.workers == 0 {
+                return bad(format!(
+                    "cluster `{}`: `workers` must be at least 1",
+                    c.name
+                ));
+            }
+            debug_assert!(c.kind == Kind::Local);
+            clusters.push(Cluster {
+                name: c.name.clone(),
+                capacity: c.capacity.resources(0),
+                labels: c.labels.clone(),
+            });
+            workers.push(c.workers);
+        }
+        let mut quotas: BTreeMap<String, Resources> = self
+            .users
+            .iter()
+            .map(|(u, q)| (u.clone(), q.resources(u64::MAX)))
+            .collect();
+        let mut team_of = BTreeMap::new();
+        for (team, t) in &self.teams {
+            quotas.insert(format!("team:{team}"), t.quota.resources(u64::MAX));
+            for m in &t.members {
+                if let Some(other) = team_of.insert(m.clone(), team.clone()) {
+                    return bad(format!(
+                        "user `{m}` is a member of teams `{other}` and `{team}`: a user counts against one team's quota"
+                    ));
+                }
+            }
+        }
+        let q = &self.queue;
+        if q.aging_secs <= 0.0 || q.age <= 0.0 {
+            return bad(
+                "queue: `age` and `agingSecs` must be above 0 (aging is what keeps a workflow from starving)"
+                    .into(),
+            );
+        }
+        let weights = Weights {
+            priority: q.priority,
+            capacity: q.capacity,
+            quota: q.quota,
+            gpu_quota: q.gpu_quota,
+            age: q.age,
+            aging_secs: q.aging_secs,
+            ..Weights::default()
+        };
+        Ok(Config {
+            clusters,
+            workers,
+            quotas,
+            team_of,
+            weights,
+            retry: self.retry,
+        })
+    }
+}
+
+/// This machine's memory in MiB (`MemTotal` in /proc/meminfo; 0 where unreadable).
+fn memory_mib() -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
+}
+
+#[cfg(test)]
+mod tests;

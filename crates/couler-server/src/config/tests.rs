@@ -1,0 +1,105 @@
+use super::*;
+
+const GOOD: &str = "
+clusters:
+- name: cpu-a
+  kind: local
+  capacity: {cpu: 16, memory: 64Gi}
+  labels: {zone: a}
+  workers: 8
+- name: gpu-b
+  kind: local
+  capacity: {cpu: \"8\", memory: 32Gi, gpu: 2}
+users:
+  ann: {cpu: 4, memory: 8Gi, gpu: 1}
+teams:
+  vision:
+    members: [bob, cy]
+    quota: {cpu: 12, gpu: 2}
+queue: {priority: 6, agingSecs: 120}
+retry: {maxAttempts: 2}
+";
+
+#[test]
+fn a_config_is_read_into_clusters_quotas_weights_and_retry_limits() {
+    let c = Config::parse(GOOD, "server.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.clusters.len(), 2);
+    assert_eq!(c.clusters[0].capacity, Resources::new(16_000, 65_536, 0));
+    assert_eq!(c.clusters[1].capacity, Resources::new(8_000, 32_768, 2));
+    assert_eq!(c.clusters[0].labels["zone"], "a");
+    assert_eq!(c.workers, [8, 4]);
+    assert_eq!(c.quotas["ann"], Resources::new(4_000, 8_192, 1));
+    // A team's absent resource is unlimited.
+    assert_eq!(c.quotas["team:vision"], Resources::new(12_000, u64::MAX, 2));
+    assert_eq!(c.account_of("bob"), "team:vision");
+    assert_eq!(c.account_of("ann"), "ann");
+    assert_eq!((c.weights.priority, c.weights.aging_secs), (6.0, 120.0));
+    assert_eq!(c.weights.capacity, Weights::default().capacity);
+    assert_eq!(c.retry.max_attempts, 2);
+    assert!(c.retry.enabled);
+}
+
+#[test]
+fn an_unknown_key_is_refused_naming_the_file_line_and_key() {
+    let text = GOOD.replace("  workers: 8", "  wokers: 8");
+    let e = Config::parse(&text, "server.yaml").expect_err("accepted a typo");
+    assert!(e.starts_with("server.yaml:7:"), "{e}");
+    assert!(e.contains("unknown field `wokers`"), "{e}");
+}
+
+#[test]
+fn impossible_settings_are_refused_with_what_to_do() {
+    for (from, to, says) in [
+        (
+            "kind: local\n  capacity: {cpu: 16",
+            "kind: argo\n  capacity: {cpu: 16",
+            "server.yaml:4:",
+        ),
+        ("cpu: 16,", "cpu: lots,", "not a quantity"),
+        ("name: gpu-b", "name: cpu-a", "declared twice"),
+        ("workers: 8", "workers: 0", "at least 1"),
+        (
+            "quota: {cpu: 12, gpu: 2}",
+            "quota: {cpu: 12, gpu: 2}\n  other:\n    members: [cy]\n    quota: {}",
+            "counts against one team",
+        ),
+        ("agingSecs: 120", "agingSecs: 0", "must be above 0"),
+    ] {
+        let text = GOOD.replacen(from, to, 1);
+        assert_ne!(text, GOOD, "{from}");
+        let e = Config::parse(&text, "server.yaml").expect_err(to);
+        assert!(e.contains(says), "{to}: {e}");
+    }
+    let e = Config::parse("clusters: []\n", "s.yaml").expect_err("no cluster");
+    assert!(e.contains("at least one"), "{e}");
+}
+
+#[test]
+fn without_a_file_one_local_cluster_has_this_machines_cores_and_no_quotas() {
+    let c = Config::this_machine(3);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    assert_eq!(c.clusters.len(), 1);
+    assert_eq!(c.clusters[0].capacity.cpu_milli, cores * 1000);
+    assert!(c.clusters[0].capacity.mem_mib > 0);
+    assert_eq!(c.clusters[0].capacity.gpu, 0);
+    assert_eq!(c.workers, [3]);
+    assert!(c.quotas.is_empty());
+}
+
+#[test]
+fn the_example_in_docs_server_md_is_a_valid_config() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/server.md"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, after) = doc
+        .split_once("## Configuration")
+        .unwrap_or_else(|| panic!("no Configuration section"));
+    let (_, block) = after
+        .split_once("```yaml\n")
+        .unwrap_or_else(|| panic!("no yaml example"));
+    let (yaml, _) = block
+        .split_once("```")
+        .unwrap_or_else(|| panic!("unclosed"));
+    let c = Config::parse(yaml, "docs/server.md").unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.clusters.len() >= 2, "{c:?}");
+    assert!(!c.quotas.is_empty(), "{c:?}");
+}
