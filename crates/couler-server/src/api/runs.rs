@@ -134,13 +134,10 @@ pub async fn get(
             .map_err(|e| ApiError::internal(e.to_string()))?,
         None => Vec::new(),
     };
-    // A run queued again (a retry's backoff, a resume) is `Queued`, and `Running` once admitted
-    // until the runtime records the resumed attempt, whatever the last attempt recorded.
+    // While the server holds a run, the runtime's status, except that an ended attempt stays
+    // `Running` until the server has decided (an automatic retry queues it again).
     let status = match &rec {
-        Some(r)
-            if row.state == RUNNING
-                && !(row.resume && crate::store::ENDED.contains(&r.status.as_str())) =>
-        {
+        Some(r) if row.state == RUNNING && !crate::store::ENDED.contains(&r.status.as_str()) => {
             r.status.clone()
         }
         _ => row.state.clone(),
