@@ -49,6 +49,17 @@ steps:
     )
 }
 
+/// Submits [`flaky`] with `dir` and waits for its end: its id and the run.
+fn run_flaky(server: &Server, dir: &Path, message: &str, self_heal: bool) -> (String, Value) {
+    let body = json!({
+        "spec": flaky(message, self_heal),
+        "parameters": {"dir": dir.display().to_string()},
+    });
+    let id = submit_ok(server, &body);
+    let run = server.wait_for(None, &id, &ENDED);
+    (id, run)
+}
+
 fn metrics(server: &Server) -> String {
     let (code, text) = support::http(&server.addr, "GET", "/metrics", None, None);
     assert_eq!(code, 200, "{text}");
@@ -67,12 +78,12 @@ fn sample(text: &str, name: &str) -> f64 {
 fn a_step_failing_once_on_a_system_error_is_retried_and_resumed_from_failure() {
     let dir = tempdir();
     let server = Server::start(dir.path(), &["--auth", "none"]);
-    let body = json!({
-        "spec": flaky("Error from server: etcdserver: request timed out", true),
-        "parameters": {"dir": dir.path().display().to_string()},
-    });
-    let id = submit_ok(&server, &body);
-    let run = server.wait_for(None, &id, &ENDED);
+    let (_, run) = run_flaky(
+        &server,
+        dir.path(),
+        "Error from server: etcdserver: request timed out",
+        true,
+    );
     assert_eq!(run["state"], "Succeeded", "{run}");
     assert_eq!(run["cluster"], "local", "{run}");
     let retries = run["retries"].as_array().cloned().unwrap_or_default();
@@ -104,12 +115,7 @@ fn a_step_failing_once_on_a_system_error_is_retried_and_resumed_from_failure() {
 fn a_user_error_is_not_retried_and_resume_through_the_api_reruns_from_failure() {
     let dir = tempdir();
     let server = Server::start(dir.path(), &["--auth", "none"]);
-    let body = json!({
-        "spec": flaky("plain failure: bad input", false),
-        "parameters": {"dir": dir.path().display().to_string()},
-    });
-    let id = submit_ok(&server, &body);
-    let run = server.wait_for(None, &id, &ENDED);
+    let (id, run) = run_flaky(&server, dir.path(), "plain failure: bad input", false);
     assert_eq!(run["state"], "Failed", "{run}");
     assert_eq!(run["retries"], json!([]), "{run}");
     // Still Failed a moment later: nothing queued it again.
@@ -296,6 +302,40 @@ fn a_bad_config_stops_the_server_before_it_listens_naming_the_place() {
         err.contains(&place) && err.contains("unknown field `wokers`"),
         "{err}"
     );
+}
+
+#[test]
+fn a_queued_run_the_new_config_cannot_hold_ends_in_error_with_the_reason() {
+    let dir = tempdir();
+    let config = dir.path().join("server.yaml");
+    std::fs::write(&config, CONFIG).unwrap_or_else(|e| panic!("{e}"));
+    let args = ["--auth", "none", "--config", &config.display().to_string()].map(String::from);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(dir.path(), &args);
+    let (gate, s1, s2) = (
+        dir.path().join("gate"),
+        dir.path().join("s1"),
+        dir.path().join("s2"),
+    );
+    let a = submit_ok(&server, &json!({"spec": gated(2, &gate, &s1)}));
+    wait_file(&s1);
+    let b = submit_ok(&server, &json!({"spec": gated(2, &gate, &s2)}));
+    server.kill9();
+    std::fs::write(&config, CONFIG.replace("cpu: 2, memory", "cpu: 1, memory"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server = Server::start(dir.path(), &args);
+    for id in [&a, &b] {
+        let run = server.wait_for(None, id, &ENDED);
+        assert_eq!(run["state"], "Error", "{run}");
+        let message = run["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("the largest cluster, `small`, has 1000"),
+            "{run}"
+        );
+    }
+    assert!(!s2.exists(), "b never started");
+    // `a`'s step outlived the killed server: let it end.
+    std::fs::write(&gate, "").unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn wait_file(path: &Path) {

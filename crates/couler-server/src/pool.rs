@@ -211,7 +211,7 @@ impl Pool {
             .queued()
             .map_err(|e| e.to_string())?
             .into_iter()
-            .filter(|r| r.not_before <= now)
+            .filter(|r| r.not_before <= now && self.still_admissible(r))
             .collect();
         loop {
             let pending: Vec<Pending> = ready.iter().map(pending_of).collect();
@@ -224,6 +224,22 @@ impl Pool {
             let row = ready.swap_remove(index);
             self.launch(row, cluster)?;
         }
+    }
+
+    /// Whether a queued run can still ever be admitted; one that cannot (the configuration
+    /// shrank while it waited) ends `Error` with the queue's reason instead of waiting forever.
+    fn still_admissible(&self, row: &RunRow) -> bool {
+        let Err(refusal) = self.admissible(&row.account, row.request) else {
+            return true;
+        };
+        let why = format!("cannot be admitted under the server's configuration: {refusal}");
+        if let Err(e) = self
+            .store
+            .set_state(&row.id, "Error", Some(&why), Some(QUEUED))
+        {
+            crate::log(format_args!("run {}: {e}", row.id));
+        }
+        false
     }
 
     /// Marks `row` running on `cluster` (unless it was stopped meanwhile) and starts it.
