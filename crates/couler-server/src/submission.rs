@@ -183,7 +183,7 @@ mod tests {
         let spec = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: p\nparams:\n- name: msg\nsteps:\n- name: a\n  script:\n    source: print('{{params.msg}}')\n- name: b\n  env:\n    MSG: '{{params.msg}}'\n  script:\n    source: import os; print(os.environ['MSG'])\n";
         let mut b = body(spec, "default");
         b.parameters.insert("msg".into(), "hi".into());
-        let checked = check(b, "ann").unwrap_or_else(|e| panic!("{e:?}"));
+        let checked = check(b, "ann", "ann").unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(checked.warnings.len(), 1, "{:?}", checked.warnings);
         let w = &checked.warnings[0];
         assert!(w.contains("parameter `msg`"), "{w}");
