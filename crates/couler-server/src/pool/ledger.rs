@@ -100,3 +100,49 @@ impl Ledger {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::WeightedQueue;
+
+    fn pending(id: u64, user: &str, cpu: u64) -> Pending {
+        Pending {
+            id,
+            user: user.into(),
+            priority: 5,
+            request: Resources::new(cpu, 0, 0),
+            submitted_at: 0,
+        }
+    }
+
+    #[test]
+    fn admissions_stay_within_capacity_workers_and_quota_and_free_on_release() {
+        let config = Config::parse(
+            "clusters:\n- {name: a, kind: local, capacity: {cpu: 4}, workers: 2}\n- {name: b, kind: local, capacity: {cpu: 1}, workers: 1}\nteams:\n  t: {members: [bob], quota: {cpu: 2}}\n",
+            "c.yaml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut l = Ledger::new(&config);
+        let q = WeightedQueue::default();
+        let pick = |l: &Ledger, p: &[Pending]| l.pick(&q, &config.quotas, p, 0);
+        // 3 cores fit only `a`.
+        assert_eq!(pick(&l, &[pending(1, "ann", 3000)]), Some((0, 0)));
+        l.hold("r1", 0, "ann", Resources::new(3000, 0, 0));
+        // 2 cores now fit nowhere (a has 1 left, b has 1).
+        assert_eq!(pick(&l, &[pending(2, "ann", 2000)]), None);
+        l.hold("r2", 0, "ann", Resources::default());
+        // `a`'s two workers are busy: a zero request goes to `b`.
+        assert_eq!(pick(&l, &[pending(3, "ann", 0)]), Some((0, 1)));
+        // The team's quota: 2 cores in all for its members.
+        l.hold("r3", 1, "team:t", Resources::new(1000, 0, 0));
+        l.release("r1");
+        assert_eq!(pick(&l, &[pending(4, "team:t", 2000)]), None);
+        assert_eq!(pick(&l, &[pending(4, "team:t", 1000)]), Some((0, 0)));
+        let used: Vec<u64> = l.clusters().iter().map(|c| c.used.cpu_milli).collect();
+        assert_eq!(used, [0, 1000]);
+        l.release("r3");
+        l.release("r3");
+        assert_eq!(l.clusters()[1].used, Resources::default());
+    }
+}
