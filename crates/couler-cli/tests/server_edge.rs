@@ -143,3 +143,77 @@ fn tls_serves_https_and_plain_http_beyond_loopback_is_refused() {
     let bad_cert = refused(&["--tls-cert", &k, "--tls-key", &k]);
     assert!(bad_cert.contains("--tls-cert"), "{bad_cert}");
 }
+
+#[test]
+fn steps_see_their_secrets_from_the_secrets_dir_and_nothing_of_the_servers_environment() {
+    let dir = tempdir();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir_all(secrets.join("team-a/db")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(secrets.join("team-a/db/password"), "s3cr3t").unwrap_or_else(|e| panic!("{e}"));
+    let spec = r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: secretive
+steps:
+- name: show
+  container:
+    command: [sh, -c, 'v=$(printf %s "$PASS" | sha256sum | cut -c1-16); printf "%s|%s" "$v" "${COULER_SERVER_CANARY:-unset}" > said']
+  secrets:
+  - env: PASS
+    secret: db
+    key: password
+  outputs:
+    parameters:
+    - name: said
+      path: said
+"#;
+    let s = secrets.display().to_string();
+    let server = Server::start_with_env(
+        dir.path(),
+        &["--auth", "none", "--secrets-dir", &s],
+        &[("COULER_SERVER_CANARY", "the server's own")],
+    );
+    let submit = |ns: &str| -> String {
+        let (code, resp) = server.submit(None, &serde_json::json!({"spec": spec, "namespace": ns}));
+        assert_eq!(code, 201, "{resp}");
+        resp["id"].as_str().unwrap_or_default().to_string()
+    };
+    let ok = submit("team-a");
+    let run = server.wait_for(None, &ok, &["Succeeded", "Failed", "Error"]);
+    assert_eq!(run["state"], "Succeeded", "{run}");
+    assert_eq!(
+        run["steps"][0]["outputs"]["parameters"]["said"],
+        // `printf %s s3cr3t | sha256sum | cut -c1-16`: the step saw the value.
+        "4e738ca5563c06cf|unset",
+        "{run}"
+    );
+    // Another namespace has no such secret: the step errs naming the file to create.
+    let other = submit("team-b");
+    let run = server.wait_for(None, &other, &["Succeeded", "Failed", "Error"]);
+    assert_ne!(run["state"], "Succeeded", "{run}");
+    let message = run["steps"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("team-b/db/password"), "{run}");
+    // The value is in no state the server keeps.
+    for entry in walk(&server.state_dir) {
+        if entry.is_file() && !entry.starts_with(server.state_dir.join("runs")) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(
+                !bytes.windows(6).any(|w| w == b"s3cr3t"),
+                "{} holds the secret",
+                entry.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

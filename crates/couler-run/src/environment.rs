@@ -46,6 +46,14 @@ impl StepEnvironment {
         StepEnvironment::Sealed { base, secrets }
     }
 
+    /// The directory secrets are read from: `None` for the host's environment.
+    pub fn secrets_dir(&self) -> Option<&Path> {
+        match self {
+            StepEnvironment::Inherited => None,
+            StepEnvironment::Sealed { secrets, .. } => Some(secrets),
+        }
+    }
+
     /// The environment a process starts from: `None` for the host's.
     pub fn base(&self) -> Option<&[(String, String)]> {
         match self {

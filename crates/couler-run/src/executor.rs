@@ -488,7 +488,11 @@ impl Exec {
             Ok(hit)
         };
         let use_cache = cacheable && self.use_cache;
-        let fate = step::decide(&self.wf, &ctx, step, Some(&self.store), use_cache, lookup).await?;
+        let caching = step::Caching {
+            enabled: use_cache,
+            secrets_from: self.environment.secrets_dir(),
+        };
+        let fate = step::decide(&self.wf, &ctx, step, Some(&self.store), caching, lookup).await?;
         match fate {
             Fate::Ready(ready) => {
                 let unit = Unit {

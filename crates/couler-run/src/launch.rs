@@ -545,7 +545,11 @@ async fn run_prepared(
             .zip(cache_dir.as_ref())
             .and_then(|((key, max_age), dir)| cache_get(dir, key, max_age)))
     };
-    let ready = match step::decide(&p.wf, &ctx, step, store, cache_dir.is_some(), lookup).await {
+    let caching = step::Caching {
+        enabled: cache_dir.is_some(),
+        secrets_from: None,
+    };
+    let ready = match step::decide(&p.wf, &ctx, step, store, caching, lookup).await {
         Ok(Fate::Ready(ready)) => ready,
         Ok(Fate::Ended(o) | Fate::Cached { outcome: o, .. }) => return o,
         Ok(Fate::SubWorkflow(sub)) => {

@@ -105,6 +105,11 @@ struct ServeArgs {
     /// "Configuration") [default: one local cluster sized from this machine, no quotas]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Where steps' secrets are: a `secrets` entry of a run in namespace NS reads the file
+    /// DIR/NS/SECRET/KEY (steps never see the server's own environment) [default:
+    /// STATE_DIR/secrets]
+    #[arg(long, value_name = "DIR")]
+    secrets_dir: Option<PathBuf>,
     /// How requests are authenticated
     #[arg(long, value_enum, default_value_t = AuthArg::Token)]
     auth: AuthArg,
@@ -207,7 +212,11 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
         let host = Host::open(&state_dir)?;
         let store: Arc<dyn crate::store::Store> =
             Arc::from(db.open().map_err(|e| Error::State(e.0))?);
-        let pool = Pool::start(host, store.clone(), config).map_err(Error::State)?;
+        let secrets = args
+            .secrets_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join("secrets"));
+        let pool = Pool::start(host, store.clone(), config, secrets).map_err(Error::State)?;
         let app = Arc::new(App {
             store,
             pool,

@@ -23,10 +23,11 @@ pub use request::request_of;
 use crate::config::Config;
 use crate::queue::{Pending, Refusal, WeightedQueue};
 use crate::store::{ENDED, QUEUED, RUNNING, Retry, RunRow, Store};
-use couler_run::{Host, RunOptions, State};
+use couler_run::{Host, RunOptions, State, StepEnvironment};
 use ledger::Ledger;
 use metrics::Metrics;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -55,6 +56,8 @@ pub struct Pool {
     wake: Notify,
     busy: AtomicUsize,
     metrics: Metrics,
+    /// `--secrets-dir`: a run's secrets are read from `secrets/NAMESPACE/SECRET/KEY`.
+    secrets: PathBuf,
 }
 
 /// How long the admission loop waits before looking at the queue again without being woken
@@ -63,7 +66,14 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 
 impl Pool {
     /// Requeues the runs a previous server left running and starts the admission loop.
-    pub fn start(host: Host, store: Arc<dyn Store>, config: Config) -> Result<Arc<Pool>, String> {
+    /// Steps run in a sealed environment: nothing of the server's own (its database URL, cloud
+    /// keys) reaches them, and their secrets come from files under `secrets`.
+    pub fn start(
+        host: Host,
+        store: Arc<dyn Store>,
+        config: Config,
+        secrets: PathBuf,
+    ) -> Result<Arc<Pool>, String> {
         let requeued = store.requeue_running().map_err(|e| e.to_string())?;
         if requeued > 0 {
             crate::log(format_args!(
@@ -80,6 +90,7 @@ impl Pool {
             wake: Notify::new(),
             busy: AtomicUsize::new(0),
             metrics: Metrics::default(),
+            secrets,
         });
         tokio::spawn(pool.clone().admit_loop());
         Ok(pool)
@@ -354,6 +365,7 @@ impl Pool {
     ) -> Result<(String, Option<String>), String> {
         let opts = RunOptions {
             params: crate::submission::params_of(&row.params)?,
+            environment: StepEnvironment::sealed(self.secrets.join(&row.namespace)),
             ..RunOptions::new(self.host.dir().to_path_buf(), stop)
         };
         let recorded = self

@@ -26,11 +26,17 @@ pub struct Server {
 impl Server {
     /// `couler server --listen 127.0.0.1:0 --state-dir DIR/state` plus `extra`.
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(dir, extra, &[])
+    }
+
+    /// As [`Server::start`], with `env` set in the server's environment.
+    pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let state_dir = dir.join("state");
         let mut child = Command::new(couler())
             .args(["server", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(&state_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

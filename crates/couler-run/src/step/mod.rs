@@ -66,17 +66,28 @@ pub(crate) struct Ready {
 /// the unit is cached here, `None` when it is not (the driver may still record the start).
 pub(crate) type Probe<'k> = Option<(&'k str, Option<Duration>)>;
 
+/// How a driver caches.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caching<'a> {
+    /// Whether it caches at all.
+    pub enabled: bool,
+    /// Where secrets are read from when not from the host's environment (a sealed
+    /// environment's directory): a step that reads secrets is cached apart for each, since the
+    /// same definition with another namespace's secrets is another result.
+    pub secrets_from: Option<&'a std::path::Path>,
+}
+
 /// Decides the fate of `step` of `wf` in `ctx`, what it can read: the outcomes it has seen,
 /// params, its map item (module doc for the order). `store` is where artifacts
-/// live (`None`: nowhere, and a step with artifacts errs); `use_cache` whether the driver
-/// caches at all; `lookup` the driver's cache lookup (it is called once, only when the unit
-/// would run, so a driver may record the unit's start there).
+/// live (`None`: nowhere, and a step with artifacts errs); `caching` how the driver caches;
+/// `lookup` the driver's cache lookup (it is called once, only when the unit would run, so a
+/// driver may record the unit's start there).
 pub(crate) async fn decide<'s>(
     wf: &Workflow,
     ctx: &Context<'_>,
     step: &'s Step,
     store: Option<&Store>,
-    use_cache: bool,
+    caching: Caching<'_>,
     lookup: impl FnOnce(Probe<'_>) -> Result<Option<StepOutputs>, Error>,
 ) -> Result<Fate<'s>, Error> {
     if let Some(end) = skipped(step, ctx) {
@@ -115,8 +126,8 @@ pub(crate) async fn decide<'s>(
         Err(u) => return Ok(Fate::Ended(unresolved(u))),
     };
     let memo = wf.memoized(step);
-    let caching = use_cache && memo.is_some();
-    let key = plan::cache_key(wf, step, &def, &inputs, ctx.item);
+    let key = plan::cache_key(wf, step, &def, &inputs, ctx.item, caching.secrets_from);
+    let caching = caching.enabled && memo.is_some();
     let max_age = memo.and_then(|m| m.max_age()).map(|d| d.as_std());
     let hit = lookup(caching.then_some((key.as_str(), max_age)))?;
     if let (Some(outputs), Some(store)) = (hit, store)

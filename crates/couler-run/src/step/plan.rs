@@ -11,7 +11,7 @@ use crate::runner::{AttemptFiles, ProcessSpec};
 use couler_ir::{Step, StepKind, Workflow};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Bump when the cache key's inputs change meaning, so old entries stop matching.
@@ -231,20 +231,22 @@ pub(crate) fn render_step(
 }
 
 /// The memoization key: the rendered definition, input values, input artifact digests, the
-/// declared outputs, the loop, the cache version. Secrets contribute their names only.
+/// declared outputs, the loop, the cache version. Secrets contribute their names only, and,
+/// read from a directory (`secrets_from`, a sealed environment's), that directory.
 pub(crate) fn cache_key(
     wf: &Workflow,
     step: &Step,
     def: &Rendered,
     inputs: &[Input],
     item: Option<&serde_json::Value>,
+    secrets_from: Option<&Path>,
 ) -> String {
     let secrets: BTreeSet<(&str, &str, &str)> = step
         .secrets
         .iter()
         .map(|s| (s.env.as_str(), s.secret.as_str(), s.key.as_str()))
         .collect();
-    let key = serde_json::json!({
+    let mut key = serde_json::json!({
         "format": CACHE_FORMAT,
         "def": def,
         "secrets": secrets,
@@ -255,6 +257,10 @@ pub(crate) fn cache_key(
         "item": item.map(json_text),
         "workingDir": match &step.kind { StepKind::Container(c) => c.working_dir.clone(), _ => None },
     });
+    // Only where it applies, so that every other key stays as it was.
+    if let Some(dir) = secrets_from.filter(|_| !step.secrets.is_empty()) {
+        key["secretsFrom"] = serde_json::Value::String(dir.to_string_lossy().into_owned());
+    }
     format!("sha256:{:x}", Sha256::digest(key.to_string().as_bytes()))
 }
 /// The stand-in for a path in the cache key, which must not change with the run's directories.

@@ -5,6 +5,12 @@ use crate::runner::AttemptFiles;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
+/// Caching on, secrets from the host.
+const ON: Caching<'static> = Caching {
+    enabled: true,
+    secrets_from: None,
+};
+
 fn workflow(steps: &str) -> Workflow {
     let text = format!(
         "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: w\nparams:\n  - {{name: go, default: 'yes'}}\nsteps:\n{steps}"
@@ -85,7 +91,7 @@ impl Fixture {
             &self.ctx(),
             self.step(name),
             Some(&self.store),
-            true,
+            ON,
             lookup,
         )
         .await
@@ -226,7 +232,7 @@ async fn input_artifacts_must_be_given_and_stored() {
     );
     // Without any store, a step with artifacts cannot run.
     let lookup = |_: Probe<'_>| Ok(None);
-    let fate = decide(&f.wf, &f.ctx(), f.step("make"), None, true, lookup).await;
+    let fate = decide(&f.wf, &f.ctx(), f.step("make"), None, ON, lookup).await;
     let (status, why) = ended(&fate.unwrap_or_else(|e| panic!("{e}")));
     assert_eq!(status, StepStatus::Error);
     assert!(why.contains("no artifact store is configured"), "{why}");
@@ -302,13 +308,13 @@ async fn the_cache_key_follows_the_definition_and_item_not_the_run() {
     let mut other_run = f.ctx();
     other_run.run_id = "another-run";
     let lookup = |_: Probe<'_>| Ok(None);
-    let fate = decide(&f.wf, &other_run, f.step("a"), Some(&f.store), true, lookup).await;
+    let fate = decide(&f.wf, &other_run, f.step("a"), Some(&f.store), ON, lookup).await;
     assert_eq!(key(fate.unwrap_or_else(|e| panic!("{e}"))), first);
     let item = serde_json::json!(1);
     let mut with_item = f.ctx();
     with_item.item = Some(&item);
     let lookup = |_: Probe<'_>| Ok(None);
-    let fate = decide(&f.wf, &with_item, f.step("a"), Some(&f.store), true, lookup).await;
+    let fate = decide(&f.wf, &with_item, f.step("a"), Some(&f.store), ON, lookup).await;
     assert_ne!(key(fate.unwrap_or_else(|e| panic!("{e}"))), first);
 }
 
@@ -427,4 +433,27 @@ async fn an_attempt_outcome_reads_how_its_process_ended() {
     let o = attempt_outcome(&exited(0), &ran).await;
     assert_eq!(o.status, StepStatus::Succeeded);
     assert_eq!(o.outputs.parameters["p"], "v");
+}
+
+#[test]
+fn a_step_reading_secrets_is_keyed_apart_for_each_secrets_directory() {
+    let wf = workflow(
+        "- name: s\n  container:\n    command: [env]\n  secrets:\n  - env: PASS\n    secret: db\n    key: password\n- name: plain\n  container:\n    command: [env]\n",
+    );
+    let def = plan::Rendered::default();
+    let key = |name: &str, from: Option<&str>| {
+        let step = wf
+            .steps
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        plan::cache_key(&wf, step, &def, &[], None, from.map(std::path::Path::new))
+    };
+    assert_ne!(
+        key("s", Some("/secrets/team-a")),
+        key("s", Some("/secrets/team-b"))
+    );
+    assert_ne!(key("s", Some("/secrets/team-a")), key("s", None));
+    // A step without secrets keeps the key it had.
+    assert_eq!(key("plain", Some("/secrets/team-a")), key("plain", None));
 }
