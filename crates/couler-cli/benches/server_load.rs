@@ -3,7 +3,9 @@
 //! `COULER_BENCH_PER_CLIENT` (default 10) runs of a one-step workflow, one request at a time;
 //! then every run is waited for.
 //! Reported: submission latency p50/p90/p99/max, submissions per second, runs finished per
-//! second, for `--workers` 4 and 8 (`COULER_BENCH_WORKERS`).
+//! second, for `--workers` 4 and 8 (`COULER_BENCH_WORKERS`), on the metadata databases named
+//! in `COULER_BENCH_DB` (default `sqlite`; `sqlite,postgres` adds a throwaway PostgreSQL 15,
+//! as the tests start it).
 //!
 //! Baseline, side by side: the same number of runs as `couler run SPEC --param n=…` processes,
 //! `clients` at a time (what a team without a server does: each user runs locally). The ratio
@@ -11,6 +13,8 @@
 //!
 //! `cargo bench -p couler-cli --bench server_load`. Loopback only; bounded by the counts above.
 
+#[path = "../tests/support/postgres.rs"]
+mod pg;
 #[path = "../tests/support/server.rs"]
 mod support;
 
@@ -70,12 +74,21 @@ fn main() {
         .split(',')
         .filter_map(|w| w.trim().parse().ok())
         .collect();
+    let dbs = std::env::var("COULER_BENCH_DB").unwrap_or_else(|_| "sqlite".into());
     println!("{n} submissions from {clients} clients, one-step workflow, bearer tokens, loopback");
     println!(
-        "| workers | submit p50 | p90 | p99 | max | submissions/s | runs finished/s | all ended in | `couler run` ×{n}, {clients} at a time | ratio |"
+        "| database | workers | submit p50 | p90 | p99 | max | submissions/s | runs finished/s | all ended in | `couler run` ×{n}, {clients} at a time | ratio |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for w in workers {
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (db, w) in dbs
+        .split(',')
+        .flat_map(|db| workers.iter().map(move |w| (db.trim(), *w)))
+    {
+        match db {
+            "sqlite" => support::use_sqlite(),
+            "postgres" => support::use_db(pg::database()),
+            other => panic!("COULER_BENCH_DB: `{other}` is neither sqlite nor postgres"),
+        }
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let base = baseline(dir.path(), n, clients);
         let state = dir.path().join("state");
@@ -92,7 +105,7 @@ fn main() {
         );
         assert_eq!(r.ended.get("Succeeded").copied(), Some(n), "{:?}", r.ended);
         println!(
-            "| {w} | {} | {} | {} | {} | {:.0} | {:.1} | {:.2} s | {:.2} s | {:.2}× |",
+            "| {db} | {w} | {} | {} | {} | {} | {:.0} | {:.1} | {:.2} s | {:.2} s | {:.2}× |",
             ms(r.latency(0.5)),
             ms(r.latency(0.9)),
             ms(r.latency(0.99)),

@@ -1,8 +1,23 @@
 //! `couler server` as a process on a loopback port, over HTTP: runs, auth, audit, bad input,
-//! hostile parameters, stop and delete, limits, and a SIGKILL in the middle of a run.
+//! hostile parameters, stop and delete, limits, and a SIGKILL in the middle of a run; each
+//! on the default SQLite database and on PostgreSQL (a throwaway PostgreSQL 15 cluster).
 
+#[path = "support/postgres.rs"]
+mod pg;
+#[macro_use]
 #[path = "support/server.rs"]
 mod support;
+
+both!(
+    a_submitted_workflow_runs_to_success_with_its_steps,
+    runs_are_listed_newest_first_by_page_and_filtered,
+    tokens_roles_and_an_audit_entry_for_every_mutation,
+    a_bad_spec_is_refused_naming_the_place_and_nothing_is_queued,
+    hostile_parameter_values_arrive_byte_for_byte_and_run_nothing,
+    over_the_body_limit_is_413_and_audited,
+    stop_dequeues_or_signals_and_delete_forgets_an_ended_run,
+    a_server_killed_with_sigkill_finishes_what_it_accepted_after_restart,
+);
 
 use serde_json::{Value, json};
 use std::path::Path;
@@ -39,7 +54,6 @@ fn submit_ok(server: &Server, token: Option<&str>, body: &Value) -> String {
     resp["id"].as_str().unwrap_or_default().to_string()
 }
 
-#[test]
 fn a_submitted_workflow_runs_to_success_with_its_steps() {
     let dir = tempdir();
     let server = Server::start(dir.path(), &["--auth", "none"]);
@@ -67,7 +81,6 @@ fn a_submitted_workflow_runs_to_success_with_its_steps() {
     assert_eq!((code, health), (200, json!({"status": "ok"})));
 }
 
-#[test]
 fn runs_are_listed_newest_first_by_page_and_filtered() {
     let dir = tempdir();
     let server = Server::start(dir.path(), &["--auth", "none"]);
@@ -124,7 +137,6 @@ fn runs_are_listed_newest_first_by_page_and_filtered() {
     );
 }
 
-#[test]
 fn tokens_roles_and_an_audit_entry_for_every_mutation() {
     let dir = tempdir();
     let state = dir.path().join("state");
@@ -207,7 +219,6 @@ fn tokens_roles_and_an_audit_entry_for_every_mutation() {
     );
 }
 
-#[test]
 fn a_bad_spec_is_refused_naming_the_place_and_nothing_is_queued() {
     let dir = tempdir();
     let server = Server::start(dir.path(), &["--auth", "none"]);
@@ -233,7 +244,6 @@ fn a_bad_spec_is_refused_naming_the_place_and_nothing_is_queued() {
     assert_eq!(list["runs"], json!([]), "{list}");
 }
 
-#[test]
 fn hostile_parameter_values_arrive_byte_for_byte_and_run_nothing() {
     let dir = tempdir();
     let canary = dir.path().join("pwned");
@@ -305,7 +315,6 @@ fn auth_none_is_refused_beyond_loopback() {
     );
 }
 
-#[test]
 fn over_the_body_limit_is_413_and_audited() {
     let dir = tempdir();
     let server = Server::start(dir.path(), &["--auth", "none", "--max-body-bytes", "1000"]);
@@ -359,7 +368,6 @@ fn wait_file(path: &Path) {
     }
 }
 
-#[test]
 fn stop_dequeues_or_signals_and_delete_forgets_an_ended_run() {
     let dir = tempdir();
     let (gate, started) = (dir.path().join("gate"), dir.path().join("started"));
@@ -392,7 +400,6 @@ fn stop_dequeues_or_signals_and_delete_forgets_an_ended_run() {
     assert!(!server.state_dir.join("runs").join(&running).exists());
 }
 
-#[test]
 fn a_server_killed_with_sigkill_finishes_what_it_accepted_after_restart() {
     let dir = tempdir();
     let (gate, started) = (dir.path().join("gate"), dir.path().join("started"));
@@ -414,4 +421,72 @@ fn a_server_killed_with_sigkill_finishes_what_it_accepted_after_restart() {
     assert_eq!(first, "ran\n");
     let (_, run) = server.call("GET", &format!("/api/v1/runs/{a}"), None, None);
     assert_eq!(run["steps"][0]["attempts"], 1, "{run}");
+}
+
+#[test]
+fn a_server_on_an_unreachable_postgres_exits_naming_it_without_its_password() {
+    let dir = tempdir();
+    let url = "postgres://ann:s3cret@127.0.0.1:1/couler";
+    for args in [
+        vec!["server", "--listen", "127.0.0.1:0", "--db", url],
+        vec![
+            "server", "token", "create", "--user", "ann", "--role", "admin", "--db", url,
+        ],
+    ] {
+        let out = std::process::Command::new(support::couler())
+            .args(&args)
+            .arg("--state-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(
+                "cannot connect to the PostgreSQL database postgres://ann:***@127.0.0.1:1/couler"
+            ) && err.contains("check that PostgreSQL runs"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("s3cret"), "the password is shown: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing printed on stdout");
+    }
+}
+
+#[test]
+fn two_servers_on_one_postgres_database_share_its_queue_and_run_each_run_once() {
+    let dir = tempdir();
+    support::use_db(pg::database());
+    let gate = dir.path().join("gate");
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let servers = [&one, &two].map(|d| Server::start(d, &["--auth", "none", "--workers", "1"]));
+    // Both submitted to the first server, whose one worker holds the first run until the
+    // gate opens: the second run starts only if the other server claims it.
+    let started = [dir.path().join("a.started"), dir.path().join("b.started")];
+    let ids: Vec<String> = ["a", "b"]
+        .iter()
+        .zip(&started)
+        .map(|(name, s)| submit_ok(&servers[0], None, &json!({"spec": gated(name, &gate, s)})))
+        .collect();
+    for s in &started {
+        wait_file(s);
+    }
+    std::fs::write(&gate, "").unwrap_or_else(|e| panic!("{e}"));
+    for id in &ids {
+        let run = servers[1].wait_for(None, id, &["Succeeded", "Failed", "Error", "Stopped"]);
+        assert_eq!(run["state"], "Succeeded", "{run}");
+        let ran_in: Vec<bool> = servers
+            .iter()
+            .map(|s| s.state_dir.join("runs").join(id).is_dir())
+            .collect();
+        assert_eq!(
+            ran_in.iter().filter(|r| **r).count(),
+            1,
+            "run {id} ran in exactly one server: {ran_in:?}"
+        );
+    }
+    for s in &started {
+        let first = std::fs::read_to_string(format!("{}.first", s.display()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first, "ran\n", "each run's first step ran once");
+    }
 }

@@ -1,8 +1,13 @@
 //! `couler server` at its edge: the per-user rate limit and TLS, over loopback with a real
-//! server process.
+//! server process; on SQLite and on PostgreSQL.
 
+#[path = "support/postgres.rs"]
+mod pg;
+#[macro_use]
 #[path = "support/server.rs"]
 mod support;
+
+both!(over_the_rate_limit_is_429_with_retry_after_per_user_and_audited);
 
 use support::{Server, http_head, token};
 
@@ -10,7 +15,6 @@ fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
 }
 
-#[test]
 fn over_the_rate_limit_is_429_with_retry_after_per_user_and_audited() {
     let dir = tempdir();
     let state = dir.path().join("state");

@@ -2,10 +2,16 @@
 //! runs are submitted and the server is killed after a random delay, whatever it is doing
 //! (answering, claiming, starting a step, recording one). After the last restart every
 //! accepted submission ends Succeeded, every step ran, and a step ran twice only where a kill
-//! interrupted it. The seed is printed; `COULER_TEST_SEED=N` replays one.
+//! interrupted it. The seed is printed; `COULER_TEST_SEED=N` replays one. On SQLite and on
+//! PostgreSQL.
 
+#[path = "support/postgres.rs"]
+mod pg;
+#[macro_use]
 #[path = "support/server.rs"]
 mod support;
+
+both!(killed_at_random_moments_the_server_loses_no_submission_and_no_finished_step);
 
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -42,7 +48,6 @@ impl Rng {
     }
 }
 
-#[test]
 fn killed_at_random_moments_the_server_loses_no_submission_and_no_finished_step() {
     let seed = std::env::var("COULER_TEST_SEED")
         .ok()

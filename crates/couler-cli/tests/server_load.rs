@@ -1,7 +1,10 @@
 //! A bounded load on loopback (issue #22): 200 submissions from 20 concurrent clients (20
-//! users with bearer tokens, under the default rate limit), all end Succeeded and none is lost. Figures come from
-//! `benches/server_load.rs`, not from here.
+//! users with bearer tokens, under the default rate limit), all end Succeeded and none is
+//! lost; on SQLite and on PostgreSQL. Figures come from `benches/server_load.rs`, not from here.
 
+#[path = "support/postgres.rs"]
+mod pg;
+#[macro_use]
 #[path = "support/server.rs"]
 mod support;
 
@@ -12,7 +15,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use support::{Server, token};
 
-#[test]
+both!(two_hundred_submissions_from_twenty_clients_all_succeed_none_lost);
+
 fn two_hundred_submissions_from_twenty_clients_all_succeed_none_lost() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state = dir.path().join("state");

@@ -1,9 +1,20 @@
 //! `couler server` with its queue, clusters and retries, as a process on a loopback port:
 //! `--config`, admission within a cluster's capacity, refusal of a request nothing can hold,
-//! automatic retry of a system error with resume from failure, `POST …/resume`, `/metrics`.
+//! automatic retry of a system error with resume from failure, `POST …/resume`, `/metrics`;
+//! on SQLite and on PostgreSQL.
 
+#[path = "support/postgres.rs"]
+mod pg;
+#[macro_use]
 #[path = "support/server.rs"]
 mod support;
+
+both!(
+    a_step_failing_once_on_a_system_error_is_retried_and_resumed_from_failure,
+    a_user_error_is_not_retried_and_resume_through_the_api_reruns_from_failure,
+    runs_are_admitted_within_the_clusters_capacity_and_an_impossible_request_is_refused,
+    a_queued_run_the_new_config_cannot_hold_ends_in_error_with_the_reason,
+);
 
 use serde_json::{Value, json};
 use std::path::Path;
@@ -74,7 +85,6 @@ fn sample(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
 }
 
-#[test]
 fn a_step_failing_once_on_a_system_error_is_retried_and_resumed_from_failure() {
     let dir = tempdir();
     let server = Server::start(dir.path(), &["--auth", "none"]);
@@ -111,7 +121,6 @@ fn a_step_failing_once_on_a_system_error_is_retried_and_resumed_from_failure() {
     );
 }
 
-#[test]
 fn a_user_error_is_not_retried_and_resume_through_the_api_reruns_from_failure() {
     let dir = tempdir();
     let server = Server::start(dir.path(), &["--auth", "none"]);
@@ -179,7 +188,6 @@ users:
   anonymous: {cpu: 4, gpu: 0}
 ";
 
-#[test]
 fn runs_are_admitted_within_the_clusters_capacity_and_an_impossible_request_is_refused() {
     let dir = tempdir();
     let config = dir.path().join("server.yaml");
@@ -304,7 +312,6 @@ fn a_bad_config_stops_the_server_before_it_listens_naming_the_place() {
     );
 }
 
-#[test]
 fn a_queued_run_the_new_config_cannot_hold_ends_in_error_with_the_reason() {
     let dir = tempdir();
     let config = dir.path().join("server.yaml");

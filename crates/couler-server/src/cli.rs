@@ -57,7 +57,9 @@ enum RoleArg {
 /// Where the server keeps its state.
 #[derive(Args)]
 struct Place {
-    /// The server's metadata database, sqlite:PATH [default: sqlite:STATE_DIR/server.db]
+    /// The server's metadata database: sqlite:PATH, or PostgreSQL as
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (a Unix socket: add ?host=/SOCKET/DIR);
+    /// migrated on open [default: sqlite:STATE_DIR/server.db]
     #[arg(long, value_name = "URL")]
     db: Option<String>,
     /// The local runtime's state directory (runs, logs, artifacts, cache), held by the server

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,56 @@ use std::time::{Duration, Instant};
 /// The `couler` binary Cargo built for this test.
 pub fn couler() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_couler"))
+}
+
+thread_local! {
+    /// The `--db` of this test's servers and tokens (each test runs on its own thread);
+    /// `None`: the default SQLite file in the state directory.
+    static DB: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Makes this test's servers and tokens use the database at `url`.
+pub fn use_db(url: String) {
+    DB.with(|db| *db.borrow_mut() = Some(url));
+}
+
+/// Makes this test's servers and tokens use the default SQLite file again.
+pub fn use_sqlite() {
+    DB.with(|db| *db.borrow_mut() = None);
+}
+
+/// `--db URL` when this test chose a database.
+fn db_args() -> Vec<String> {
+    DB.with(|db| {
+        db.borrow()
+            .iter()
+            .flat_map(|u| ["--db".to_string(), u.clone()])
+            .collect()
+    })
+}
+
+/// Each named test body (a `fn()` whose servers come from [`Server::start`]), run once on
+/// SQLite and once on PostgreSQL (a fresh database, checked afterwards to hold the audit
+/// entries the body's requests wrote). The test crate declares `mod pg`
+/// (support/postgres.rs) beside `mod support`.
+#[allow(unused_macros)]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name();
+            }
+            #[test]
+            fn postgres() {
+                let db = $crate::pg::create();
+                $crate::support::use_db($crate::pg::url(&db));
+                super::$name();
+                let audited = $crate::pg::psql(&db, "SELECT COUNT(*) FROM audit");
+                assert_ne!(audited.trim(), "0", "the server wrote nothing to PostgreSQL");
+            }
+        }
+    )*};
 }
 
 /// A server process; killed when dropped.
@@ -35,6 +86,7 @@ impl Server {
         let mut child = Command::new(couler())
             .args(["server", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(&state_dir)
+            .args(db_args())
             .args(extra)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -123,7 +175,8 @@ pub fn token(state_dir: &Path, user: &str, role: &str, namespace: Option<&str>) 
         role,
         "--state-dir",
     ])
-    .arg(state_dir);
+    .arg(state_dir)
+    .args(db_args());
     if let Some(ns) = namespace {
         cmd.args(["--namespace", ns]);
     }

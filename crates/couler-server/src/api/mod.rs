@@ -44,8 +44,8 @@ pub type Shared = Arc<App>;
 
 impl App {
     /// A store call, its failure an internal error. The one place store calls leave the
-    /// handlers (SQLite answers in microseconds, so it runs here; a networked store would move
-    /// it to `spawn_blocking` here).
+    /// handlers. It runs on the handler's thread: SQLite answers in microseconds, and the
+    /// PostgreSQL store hands the call to its own thread and waits (store/postgres/thread.rs).
     fn db<T>(&self, f: impl FnOnce(&dyn Store) -> crate::store::Result<T>) -> Result<T, ApiError> {
         f(self.store.as_ref()).map_err(|e| ApiError::internal(e.to_string()))
     }

@@ -4,10 +4,12 @@
 //! step status while a run is under way are the runtime's (`couler_run::State`), never copied
 //! here.
 //!
-//! One implementation today, SQLite ([`sqlite`]); the trait is what a PostgreSQL one implements
-//! (docs/server.md, "Not built yet"). Methods are blocking: the API calls them through
-//! `spawn_blocking`. Migrations are versioned in code, per implementation.
+//! Two implementations: SQLite ([`sqlite`], embedded, the default) and PostgreSQL
+//! ([`postgres`], a database server of its own: on another machine, with its own backups). Methods are blocking and
+//! safe to call on any thread, a tokio worker's included (each store says how). Migrations
+//! are versioned in code, per implementation, and run when the store is opened.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::auth::Role;
@@ -36,6 +38,16 @@ impl std::fmt::Display for StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Refuses a database whose schema `version` is newer than the `known` migrations.
+fn check_version(version: i64, known: usize) -> Result<()> {
+    if version > known as i64 {
+        return Err(StoreError(format!(
+            "the server database was written by a newer Couler (schema version {version}; this Couler reads up to {known}); upgrade Couler"
+        )));
+    }
+    Ok(())
+}
 
 /// A submission as accepted.
 #[derive(Clone, Debug)]
@@ -105,6 +117,11 @@ pub struct Retry {
     /// The backoff waited before resuming.
     pub delay_secs: f64,
 }
+
+/// A run row's columns, in [`RunRow`]'s order (the same names in every store).
+const RUN_COLUMNS: &str = "seq, id, namespace, workflow, submitted_by, state, submitted_at, \
+    message, spec, params, priority, cluster, request_cpu_milli, request_mem_mib, request_gpu, \
+    COALESCE(account, submitted_by), resume, not_before";
 
 /// Which runs to list: newest first, after `before` (a continue token's sequence number).
 #[derive(Clone, Debug, Default)]
@@ -198,10 +215,13 @@ pub trait Store: Send + Sync {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DbUrl {
     Sqlite(PathBuf),
+    /// A libpq URL, as given.
+    Postgres(String),
 }
 
 impl DbUrl {
-    /// `sqlite:PATH`; anything else is refused with what is accepted.
+    /// `sqlite:PATH` or `postgres://…` (`postgresql://…`); anything else is refused with
+    /// what is accepted.
     pub fn parse(text: &str) -> std::result::Result<DbUrl, String> {
         if let Some(path) = text.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
@@ -211,17 +231,25 @@ impl DbUrl {
             return Ok(DbUrl::Sqlite(PathBuf::from(path)));
         }
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Err(format!(
-                "--db `{text}`: PostgreSQL is not supported yet; use sqlite:PATH (docs/server.md)"
-            ));
+            return match text.parse::<::postgres::Config>() {
+                Ok(_) => Ok(DbUrl::Postgres(text.to_string())),
+                Err(e) => Err(format!(
+                    "--db `{}`: not a PostgreSQL URL ({e}); write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or postgres://USER@/DATABASE?host=/SOCKET/DIR",
+                    postgres::redact(text)
+                )),
+            };
         }
-        Err(format!("--db `{text}`: write sqlite:PATH"))
+        Err(format!(
+            "--db `{}`: write sqlite:PATH or postgres://USER@HOST[:PORT]/DATABASE",
+            postgres::redact(text)
+        ))
     }
 
     /// Opens (creating and migrating) the database.
     pub fn open(&self) -> Result<Box<dyn Store>> {
         match self {
             DbUrl::Sqlite(path) => Ok(Box::new(sqlite::Sqlite::open(path)?)),
+            DbUrl::Postgres(url) => Ok(Box::new(postgres::Postgres::open(url)?)),
         }
     }
 }
@@ -240,10 +268,18 @@ mod tests {
             DbUrl::parse("sqlite:///tmp/x.db"),
             Ok(DbUrl::Sqlite(PathBuf::from("/tmp/x.db")))
         );
-        let pg = DbUrl::parse("postgres://db/couler").unwrap_err();
-        assert!(pg.contains("not supported yet"), "{pg}");
+        for url in [
+            "postgres://ann@db:5433/couler",
+            "postgresql://ann:pw@db/couler",
+            "postgres://postgres@/couler?host=/run/postgresql",
+        ] {
+            assert_eq!(DbUrl::parse(url), Ok(DbUrl::Postgres(url.to_string())));
+        }
+        let bad = DbUrl::parse("postgres://ann:s3cret@db:notaport/couler").unwrap_err();
+        assert!(bad.contains("postgres://USER"), "{bad}");
+        assert!(!bad.contains("s3cret"), "the password is shown: {bad}");
         let other = DbUrl::parse("mysql://x").unwrap_err();
-        assert!(other.contains("sqlite:PATH"), "{other}");
+        assert!(other.contains("sqlite:PATH or postgres://"), "{other}");
         assert!(DbUrl::parse("sqlite:").is_err());
     }
 }

@@ -3,7 +3,9 @@
 //! answered), one connection under a mutex. The audit table refuses updates and deletes by
 //! trigger.
 
-use super::{AuditEntry, Binding, NewRun, Result, Retry, RunFilter, RunRow, Store, StoreError};
+use super::{
+    AuditEntry, Binding, NewRun, RUN_COLUMNS, Result, Retry, RunFilter, RunRow, Store, StoreError,
+};
 use crate::auth::Role;
 use crate::queue::Resources;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -73,10 +75,6 @@ const MIGRATIONS: &[&str] = &[
     );
 ",
 ];
-
-const RUN_COLUMNS: &str = "seq, id, namespace, workflow, submitted_by, state, submitted_at, \
-    message, spec, params, priority, cluster, request_cpu_milli, request_mem_mib, request_gpu, \
-    COALESCE(account, submitted_by), resume, not_before";
 
 pub struct Sqlite {
     conn: Mutex<Connection>,
@@ -175,27 +173,23 @@ impl Sqlite {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Reads the schema version and applies the missing migrations in one IMMEDIATE
+    /// transaction, so processes opening a new database together migrate it once.
     fn migrate(&self) -> Result<()> {
         let mut db = self.db();
-        let version: i64 = db
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("migration"))?;
+        let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err("cannot read the schema version"))?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(StoreError(format!(
-                "the server database was written by a newer Couler (schema version {version}; this Couler reads up to {known}); upgrade Couler"
-            )));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = db
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(err("migration"))?;
+        super::check_version(version, MIGRATIONS.len())?;
+        for sql in MIGRATIONS.iter().skip(version as usize) {
             tx.execute_batch(sql).map_err(err("migration"))?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(err("migration"))?;
-            tx.commit().map_err(err("migration"))?;
         }
-        Ok(())
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
+            .map_err(err("migration"))?;
+        tx.commit().map_err(err("migration"))
     }
 }
 
