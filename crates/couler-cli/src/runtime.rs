@@ -735,26 +735,29 @@ pub fn status(args: StatusArgs) -> u8 {
     OK
 }
 
-/// `couler logs RUN STEP [--follow]`
+/// `couler logs RUN STEP [--follow]`: the step's output on standard output, its standard
+/// error on standard error (`couler_run::logs`, the reader the server's logs endpoint shares).
 pub fn logs(args: LogsArgs) -> u8 {
+    use couler_run::logs::{self, LogTarget};
     let dir = args.state.dir();
-    let Some(rt) = tokio_rt() else { return FAILED };
-    let r: Result<u8, Error> = rt.block_on(async {
+    let r: Result<u8, Error> = (|| {
         let state = open_existing(&dir)?;
-        if state.run(&args.run_id)?.is_none() {
-            return Err(Error::Invalid(format!(
-                "no run `{}` in {}",
-                args.run_id,
-                dir.display()
-            )));
-        }
-        let nodes = logged_nodes(state.steps(&args.run_id)?, &args.step);
-        if nodes.is_empty() {
-            return Err(Error::Invalid(format!(
-                "run `{}` has no step `{}` that started",
-                args.run_id, args.step
-            )));
-        }
+        let nodes = match logs::target(&state, &args.run_id, &args.step)? {
+            LogTarget::NoRun => {
+                return Err(Error::Invalid(format!(
+                    "no run `{}` in {}",
+                    args.run_id,
+                    dir.display()
+                )));
+            }
+            LogTarget::NoStep => {
+                return Err(Error::Invalid(format!(
+                    "run `{}` has no step `{}` that started",
+                    args.run_id, args.step
+                )));
+            }
+            LogTarget::Nodes(n) => n,
+        };
         if args.output == Output::Json {
             let mut out = std::io::stdout().lock();
             logs_json(&nodes, &mut out)
@@ -762,113 +765,32 @@ pub fn logs(args: LogsArgs) -> u8 {
                 .map_err(|e| Error::Io(format!("cannot write the logs: {e}")))?;
             return Ok(OK);
         }
-        for s in &nodes {
-            if nodes.len() > 1 {
-                say!("==> {} ({})", s.node, s.status);
-            }
-            if s.status == StepStatus::Cached.as_str() {
-                tell!(
-                    "note: {} was Cached: nothing ran in this run (`couler status` names its cache key)",
-                    s.node
-                );
-            }
-            if args.follow {
-                follow_logs(&state, &args.run_id, &s.node).await?;
-            } else if let Some((out, err)) = s.log_dir.as_deref().map(log_files) {
-                let printed = print_file(&out, 0)
-                    .map_err(|e| (e, &out))
-                    .and_then(|_| print_file_to_stderr(&err).map_err(|e| (e, &err)));
-                if let Err((e, p)) = printed {
-                    return print_failure(e, p).map_or(Ok(OK), Err);
-                }
-            }
+        let mut sink = StdSink(std::io::stdout(), std::io::stderr());
+        match logs::write(&state, &args.run_id, &nodes, args.follow, &mut sink) {
+            Ok(()) => Ok(OK),
+            // A closed pipe (`couler logs … | head`) ends the printing quietly.
+            Err(e) if e.reader_gone() => Ok(OK),
+            Err(logs::LogsError::State(e)) => Err(e),
+            // A cut-short copy (a full disk under the output) never passes for the whole log.
+            Err(e) => Err(Error::Io(e.to_string())),
         }
-        Ok(OK)
-    });
+    })();
     r.unwrap_or_else(|e| {
         tell!("error: {e}");
         exit::of_error(&e)
     })
 }
 
-/// The rows whose logs `couler logs RUN STEP` prints: a mapped step's are its instances'
-/// (`train[0]`, …), since its own row has none; else the node named.
-fn logged_nodes(steps: Vec<couler_run::StepRecord>, step: &str) -> Vec<couler_run::StepRecord> {
-    let (instances, exact): (Vec<_>, Vec<_>) = steps
-        .into_iter()
-        .filter(|s| s.node == step || (s.step == step && s.node != s.step))
-        .partition(|s| s.node != step);
-    if instances.is_empty() {
-        exact
-    } else {
-        instances
-    }
-}
+/// Standard output and standard error, where `couler logs` prints.
+struct StdSink(std::io::Stdout, std::io::Stderr);
 
-/// Follows `node`'s logs: prints what is new every 200 ms until the step is no longer Running,
-/// or its run was interrupted (its executor is gone: the row stays Running). The step's row
-/// names its running attempt's directory (none before its first process starts); a retry
-/// names a new one, which is followed from its start.
-async fn follow_logs(state: &couler_run::State, run_id: &str, node: &str) -> Result<(), Error> {
-    let mut followed: Option<(String, u64)> = None;
-    loop {
-        let now = state.steps(run_id)?;
-        let row = now.iter().find(|r| r.node == node);
-        let still = row.is_some_and(|r| r.status == StepStatus::Running.as_str())
-            && state
-                .run(run_id)?
-                .is_some_and(|r| r.status != couler_run::INTERRUPTED);
-        if let Some(d) = row.and_then(|r| r.log_dir.clone()) {
-            let pos = match followed.take() {
-                Some((prev, pos)) if prev == d => pos,
-                Some((prev, pos)) => {
-                    // A retry started: the end of the attempt before it first.
-                    let (out, err) = log_files(&prev);
-                    if let Err(e) = print_file(&out, pos) {
-                        return print_failure(e, &out).map_or(Ok(()), Err);
-                    }
-                    if let Err(e) = print_file_to_stderr(&err) {
-                        return print_failure(e, &err).map_or(Ok(()), Err);
-                    }
-                    0
-                }
-                None => 0,
-            };
-            let out = log_files(&d).0;
-            let pos = match print_file(&out, pos) {
-                Ok(end) => end,
-                Err(e) => return print_failure(e, &out).map_or(Ok(()), Err),
-            };
-            followed = Some((d, pos));
-        }
-        if !still {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+impl couler_run::logs::LogSink for StdSink {
+    fn out(&mut self) -> &mut dyn Write {
+        &mut self.0
     }
-    if let Some((d, _)) = followed {
-        let err = log_files(&d).1;
-        if let Err(e) = print_file_to_stderr(&err) {
-            return print_failure(e, &err).map_or(Ok(()), Err);
-        }
+    fn err(&mut self) -> &mut dyn Write {
+        &mut self.1
     }
-    Ok(())
-}
-
-/// The stdout and stderr logs of the attempt whose directory a step row records (either may
-/// be missing: a stream without output has no file). Runs recorded before logs moved beside
-/// the working directory kept them inside their `attempt-N` directory; the name tells them
-/// apart, since a step's own `stdout.log` in its working directory is not its log.
-fn log_files(dir: &str) -> (PathBuf, PathBuf) {
-    let legacy = Path::new(dir);
-    let old_layout = legacy
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with("attempt-"));
-    if old_layout {
-        return (legacy.join("stdout.log"), legacy.join("stderr.log"));
-    }
-    let files = couler_run::AttemptFiles::at(dir);
-    (files.stdout(), files.stderr())
 }
 
 /// `couler logs --output json`: a JSON list of the nodes with their logs as strings, each
@@ -885,7 +807,11 @@ fn logs_json(nodes: &[couler_run::StepRecord], out: &mut impl Write) -> std::io:
             if i > 0 { "," } else { "" },
             &head[..head.len() - 1]
         )?;
-        let (o, e) = s.log_dir.as_deref().map(log_files).unzip();
+        let (o, e) = s
+            .log_dir
+            .as_deref()
+            .map(couler_run::logs::log_files)
+            .unzip();
         for (name, file) in [("stdout", o), ("stderr", e)] {
             write!(out, "\"{name}\":")?;
             match file {
@@ -896,27 +822,6 @@ fn logs_json(nodes: &[couler_run::StepRecord], out: &mut impl Write) -> std::io:
         }
     }
     out.write_all(b"\n]\n")
-}
-
-/// Prints `p` from byte `from` on, streamed; returns where it stopped.
-fn print_file(p: &Path, from: u64) -> std::io::Result<u64> {
-    let mut out = std::io::stdout().lock();
-    let end = couler_run::logfile::copy_from(p, from, &mut out)?;
-    out.flush()?;
-    Ok(end)
-}
-
-fn print_file_to_stderr(p: &Path) -> std::io::Result<()> {
-    couler_run::logfile::copy_from(p, 0, &mut std::io::stderr().lock()).map(|_| ())
-}
-
-/// What a failure to print the log `p` means: nothing when the reader went away (a closed
-/// pipe, `couler logs … | head`), which ends the printing quietly; else an error naming the
-/// log and the cause (a full disk under the output), so that a cut-short copy never passes for
-/// the whole log.
-fn print_failure(e: std::io::Error, p: &Path) -> Option<Error> {
-    (e.kind() != std::io::ErrorKind::BrokenPipe)
-        .then(|| Error::Io(format!("cannot print the log {}: {e}", p.display())))
 }
 
 /// `couler stop RUN`

@@ -37,6 +37,7 @@ mod hosted;
 pub mod launch;
 mod ledger;
 pub mod logfile;
+pub mod logs;
 mod mapped;
 pub mod outcome;
 mod owner;

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod pool;
 pub mod queue;
 pub mod retry;

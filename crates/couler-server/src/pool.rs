@@ -58,6 +58,8 @@ pub struct Pool {
     metrics: Metrics,
     /// `--secrets-dir`: a run's secrets are read from `secrets/NAMESPACE/SECRET/KEY`.
     secrets: PathBuf,
+    /// Where run and step events go (the API's event streams).
+    pub events: Arc<crate::events::Bus>,
 }
 
 /// How long the admission loop waits before looking at the queue again without being woken
@@ -91,6 +93,7 @@ impl Pool {
             busy: AtomicUsize::new(0),
             metrics: Metrics::default(),
             secrets,
+            events: Arc::default(),
         });
         tokio::spawn(pool.clone().admit_loop());
         Ok(pool)
@@ -149,6 +152,11 @@ impl Pool {
     /// A reader of the runtime's state.
     pub fn runtime_state(&self) -> Result<State, String> {
         self.host.state().map_err(|e| e.to_string())
+    }
+
+    /// The runtime's state directory.
+    pub fn state_dir(&self) -> &std::path::Path {
+        self.host.dir()
     }
 
     fn active(&self) -> MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
@@ -244,11 +252,12 @@ impl Pool {
             return true;
         };
         let why = format!("cannot be admitted under the server's configuration: {refusal}");
-        if let Err(e) = self
+        match self
             .store
             .set_state(&row.id, "Error", Some(&why), Some(QUEUED))
         {
-            crate::log(format_args!("run {}: {e}", row.id));
+            Ok(_) => self.events.run(row, "Error", Some(&why)),
+            Err(e) => crate::log(format_args!("run {}: {e}", row.id)),
         }
         false
     }
@@ -273,6 +282,7 @@ impl Pool {
 
     async fn work(self: Arc<Self>, row: RunRow, stop: watch::Receiver<bool>) {
         self.busy.fetch_add(1, Ordering::Relaxed);
+        self.events.run(&row, RUNNING, None);
         let started = couler_run::state::now();
         let (state, message) = self
             .execute(&row, stop)
@@ -324,20 +334,25 @@ impl Pool {
                     .requeue_for_resume(&row.id, &[RUNNING], now + d.delay.as_secs_f64())
                     .map_err(e)?;
                 self.metrics.retried(d.pattern.name);
-                crate::log(format_args!(
-                    "run {}: step `{}` failed on `{}`; retry {attempt} in {:.1}s",
-                    row.id,
+                let why = format!(
+                    "step `{}` failed on `{}`; retry {attempt} in {:.1}s",
                     d.node,
                     d.pattern.name,
                     d.delay.as_secs_f64()
-                ));
+                );
+                crate::log(format_args!("run {}: {why}", row.id));
+                self.events.run(row, QUEUED, Some(&why));
                 return Ok(());
             }
         }
-        self.store
+        if self
+            .store
             .set_state(&row.id, state, message, Some(RUNNING))
-            .map(drop)
-            .map_err(e)
+            .map_err(e)?
+        {
+            self.events.run(row, state, message);
+        }
+        Ok(())
     }
 
     /// Counts the steps of `id` that finished since `since` in the duration histogram.
@@ -363,9 +378,11 @@ impl Pool {
         row: &RunRow,
         stop: watch::Receiver<bool>,
     ) -> Result<(String, Option<String>), String> {
+        let steps = self.events.track(row, self.runtime_state()?);
         let opts = RunOptions {
             params: crate::submission::params_of(&row.params)?,
             environment: StepEnvironment::sealed(self.secrets.join(&row.namespace)),
+            events: Some(steps.sender()),
             ..RunOptions::new(self.host.dir().to_path_buf(), stop)
         };
         let recorded = self
@@ -387,6 +404,7 @@ impl Pool {
             }
             Some(_) => self.host.resume(&row.id, opts).await,
         };
+        steps.finish().await;
         report
             .map(|r| (r.status.as_str().to_string(), r.message))
             .map_err(|e| e.to_string())

@@ -2,36 +2,21 @@
 //! never written by hand: this test fails when the doc and the code differ, and
 //! `COULER_BLESS=1 cargo test -p couler-server --test retry_doc` rewrites the doc's copy.
 
-use couler_server::retry::{PATTERNS, markdown_table};
-use std::path::PathBuf;
-
-const BEGIN: &str = "<!-- BEGIN GENERATED: couler_server::retry::markdown_table -->\n";
-const END: &str = "<!-- END GENERATED: retry -->";
-
-fn doc_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/server.md")
+mod support {
+    pub mod generated_doc;
 }
+
+use couler_server::retry::{PATTERNS, markdown_table};
 
 #[test]
 fn docs_server_md_holds_the_retry_table_from_the_code() {
-    let path = doc_path();
-    let doc = std::fs::read_to_string(&path).expect("docs/server.md is readable");
-    let start = doc.find(BEGIN).map(|b| b + BEGIN.len());
-    let end = doc.find(END);
-    let (Some(start), Some(end)) = (start, end) else {
-        panic!("{} lacks the markers {BEGIN:?} … {END:?}", path.display());
-    };
-    let table = format!("\n{}\n", markdown_table());
-    if doc[start..end] == table {
-        return;
-    }
-    assert!(
-        std::env::var_os("COULER_BLESS").is_some(),
-        "{}'s retry table differs from the code; regenerate it with\n  COULER_BLESS=1 cargo test -p couler-server --test retry_doc",
-        path.display()
+    support::generated_doc::check(
+        &support::generated_doc::server_md(),
+        "<!-- BEGIN GENERATED: couler_server::retry::markdown_table -->\n",
+        "<!-- END GENERATED: retry -->",
+        &markdown_table(),
+        "COULER_BLESS=1 cargo test -p couler-server --test retry_doc",
     );
-    std::fs::write(&path, [&doc[..start], &table, &doc[end..]].concat())
-        .expect("docs/server.md is writable");
 }
 
 #[test]

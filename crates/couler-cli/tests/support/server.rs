@@ -114,6 +114,11 @@ impl Server {
         }
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
@@ -233,6 +238,17 @@ pub fn http_head(
     let (head, rest) = text
         .split_once("\r\n\r\n")
         .unwrap_or_else(|| panic!("no header end: {text:?}"));
+    let (status, chunked) = read_head(head);
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, head.to_string(), body)
+}
+
+/// A response head's status, and whether its body is chunked.
+pub fn read_head(head: &str) -> (u16, bool) {
     let status: u16 = head
         .split(' ')
         .nth(1)
@@ -241,12 +257,7 @@ pub fn http_head(
     let chunked = head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked");
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    (status, head.to_string(), body)
+    (status, chunked)
 }
 
 fn dechunk(mut rest: &str) -> String {

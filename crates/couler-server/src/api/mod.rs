@@ -3,21 +3,28 @@
 //! (authentication, the per-user rate limit, and an audit entry for each mutating request,
 //! whatever its outcome).
 
+mod artifacts;
 mod audit;
+mod events;
 pub mod limit;
+mod logs;
 mod ops;
+pub mod routes;
 mod runs;
+mod schemas;
+mod stream;
+
+pub use routes::router;
 
 use crate::auth::{self, Principal, Role};
 use crate::pool::Pool;
 use crate::store::{AuditEntry, Store};
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -29,6 +36,9 @@ pub enum AuthMode {
     /// Everyone is `anonymous`, admin everywhere: only on loopback.
     None,
 }
+
+/// Where the JSON API lives.
+pub const API_PREFIX: &str = "/api/v1";
 
 /// What every handler shares.
 pub struct App {
@@ -128,30 +138,13 @@ fn require(
     }
 }
 
-/// The router.
-pub fn router(app: Shared) -> Router {
-    let max_body = app.max_body;
-    let api = Router::new()
-        .route("/runs", post(runs::submit).get(runs::list))
-        .route("/runs/{id}", get(runs::get).delete(runs::delete))
-        .route("/runs/{id}/stop", post(runs::stop))
-        .route("/runs/{id}/resume", post(runs::resume))
-        .route("/audit", get(audit::list))
-        .layer(middleware::from_fn_with_state(app.clone(), guard))
-        .layer(DefaultBodyLimit::max(max_body));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .fallback(|| async { ApiError::not_found("no such route") })
-        .with_state(app)
-}
-
 /// Authenticates every `/api/v1` request and appends an audit entry for each mutating one
 /// (refused ones included).
-async fn guard(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
+pub(super) async fn guard(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    // Recorded under `/api/v1` as it always was: `/runs/ID/stop`.
+    let full = req.uri().path();
+    let path = full.strip_prefix(API_PREFIX).unwrap_or(full).to_string();
     let mutating = !matches!(method, Method::GET | Method::HEAD);
     let principal = match app.auth {
         AuthMode::None => Ok(Principal::anonymous()),

@@ -3,6 +3,7 @@
 
 use super::{ApiError, ListQuery, Shared, Touched, listing, page, require};
 use crate::auth::{Principal, Role};
+use crate::events::run_event;
 use crate::pool::Stop;
 use crate::store::{QUEUED, RUNNING, RunFilter, RunRow};
 use crate::submission;
@@ -64,8 +65,10 @@ pub async fn submit(
             )
         })?;
     app.db(|s| s.submit(&checked.run))?;
-    app.pool.wake();
     let run = &checked.run;
+    let queued = run_event(&run.id, &run.namespace, &run.workflow, QUEUED, None);
+    app.pool.events.publish(queued);
+    app.pool.wake();
     Ok(touched(
         &run.namespace,
         &run.id,
@@ -108,13 +111,25 @@ pub async fn list(
 }
 
 /// The run `id` if the caller has at least `role` in its namespace.
-fn find(app: &Shared, p: &Principal, id: &str, role: Role) -> Result<RunRow, ApiError> {
+pub(super) fn find(app: &Shared, p: &Principal, id: &str, role: Role) -> Result<RunRow, ApiError> {
     let what = format!("no run `{id}`");
     let row = app
         .db(|s| s.run(id))?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not found", what.clone()))?;
     require(p, role, &row.namespace, Some(&what))?;
     Ok(row)
+}
+
+/// The state the API shows of `row`: while the server holds a run, the runtime's status
+/// (`rec`), except that an ended attempt stays `Running` until the server has decided (an
+/// automatic retry queues it again).
+pub(super) fn shown_state(row: &RunRow, rec: Option<&couler_run::RunRecord>) -> String {
+    match rec {
+        Some(r) if row.state == RUNNING && !crate::store::ENDED.contains(&r.status.as_str()) => {
+            r.status.clone()
+        }
+        _ => row.state.clone(),
+    }
 }
 
 /// `GET /api/v1/runs/{id}`: the run, its status (the runtime's while it runs) and its steps.
@@ -134,31 +149,9 @@ pub async fn get(
             .map_err(|e| ApiError::internal(e.to_string()))?,
         None => Vec::new(),
     };
-    // While the server holds a run, the runtime's status, except that an ended attempt stays
-    // `Running` until the server has decided (an automatic retry queues it again).
-    let status = match &rec {
-        Some(r) if row.state == RUNNING && !crate::store::ENDED.contains(&r.status.as_str()) => {
-            r.status.clone()
-        }
-        _ => row.state.clone(),
-    };
+    let status = shown_state(&row, rec.as_ref());
     let retries = app.db(|s| s.retries(&id))?;
-    let steps: Vec<serde_json::Value> = steps
-        .into_iter()
-        .map(|s| {
-            json!({
-                "node": s.node,
-                "step": s.step,
-                "status": s.status,
-                "attempts": s.attempts,
-                "exitCode": s.exit_code,
-                "startedAt": s.started_at,
-                "finishedAt": s.finished_at,
-                "message": s.message,
-                "outputs": s.outputs,
-            })
-        })
-        .collect();
+    let steps: Vec<serde_json::Value> = steps.iter().map(crate::events::step_json).collect();
     Ok(Json(json!({
         "id": row.id,
         "namespace": row.namespace,
@@ -186,7 +179,11 @@ pub async fn stop(
 ) -> Result<Response, ApiError> {
     let row = find(&app, &p, &id, Role::Editor)?;
     let how = match app.pool.stop(&id).map_err(ApiError::internal)? {
-        Stop::Dequeued => "dequeued",
+        Stop::Dequeued => {
+            let why = Some("stopped before it started");
+            app.pool.events.run(&row, "Stopped", why);
+            "dequeued"
+        }
         Stop::Signalled => "signalled",
         Stop::NotActive => {
             return Err(ApiError::new(
@@ -253,6 +250,9 @@ pub async fn resume(
             ),
         ));
     }
+    app.pool
+        .events
+        .run(&row, QUEUED, Some("queued to resume from failure"));
     app.pool.wake();
     Ok(touched(
         &row.namespace,
