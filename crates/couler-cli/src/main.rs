@@ -12,6 +12,7 @@ mod input;
 mod launch;
 mod lowering;
 mod optimize;
+mod remote;
 mod respec;
 mod runtime;
 mod say;
@@ -91,9 +92,10 @@ enum Command {
     Import(ImportCommand),
     /// Run a workflow on this machine (embedded local runtime, no engine needed)
     Run(runtime::RunArgs),
-    /// Resume a failed, stopped or crashed run; finished steps are not run again
+    /// Resume a failed, stopped or crashed run; finished steps are not run again (a Couler
+    /// server's run with --server URL or $COULER_SERVER, as for runs, status, logs and stop)
     Resume(runtime::ResumeArgs),
-    /// List the runs in the state directory
+    /// List the runs in the state directory (or a Couler server's: --server URL)
     Runs(runtime::RunsArgs),
     /// Show a run's steps: status, time, attempts, exit code, peak RSS, CPU
     Status(runtime::StatusArgs),
@@ -111,7 +113,9 @@ enum Command {
         #[arg(long, short, value_enum, default_value_t = TableFormatArg::Text)]
         format: TableFormatArg,
     },
-    /// Compile for Argo and create the Workflow through the Kubernetes API (`--watch` to follow)
+    /// Compile for Argo and create the Workflow through the Kubernetes API (`--kube-server URL`
+    /// for another API server), or hand the spec to a Couler server (`--server URL`); `--watch`
+    /// to follow
     Submit(submit::SubmitArgs),
     /// Split a workflow too big for an engine into parts that run as one logical workflow
     Split(split::SplitArgs),

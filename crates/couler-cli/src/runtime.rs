@@ -86,6 +86,8 @@ pub struct ResumeArgs {
     #[command(flatten)]
     state: StateArg,
     #[command(flatten)]
+    server: crate::remote::ServerArg,
+    #[command(flatten)]
     exec: ExecArgs,
 }
 
@@ -95,6 +97,8 @@ pub struct RunsArgs {
     command: Option<RunsCommand>,
     #[command(flatten)]
     state: StateArg,
+    #[command(flatten)]
+    server: crate::remote::ServerArg,
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
@@ -108,6 +112,8 @@ pub enum RunsCommand {
         run_id: String,
         #[command(flatten)]
         state: StateArg,
+        #[command(flatten)]
+        server: crate::remote::ServerArg,
     },
 }
 
@@ -116,6 +122,8 @@ pub struct StatusArgs {
     run_id: String,
     #[command(flatten)]
     state: StateArg,
+    #[command(flatten)]
+    server: crate::remote::ServerArg,
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
@@ -130,6 +138,8 @@ pub struct LogsArgs {
     follow: bool,
     #[command(flatten)]
     state: StateArg,
+    #[command(flatten)]
+    server: crate::remote::ServerArg,
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
@@ -139,11 +149,13 @@ pub struct StopArgs {
     run_id: String,
     #[command(flatten)]
     state: StateArg,
+    #[command(flatten)]
+    server: crate::remote::ServerArg,
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
 
-fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, String> {
     raw.iter()
         .map(|p| match p.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
@@ -199,6 +211,15 @@ pub fn run(args: RunArgs) -> u8 {
 
 /// `couler resume RUN`
 pub fn resume(args: ResumeArgs) -> u8 {
+    if let Some(url) = args.server.url() {
+        if args.spec.is_some() || args.recorded_spec {
+            tell!(
+                "error: --spec and --recorded-spec act on a local run; a server resumes the spec it recorded (drop them, or --server and COULER_SERVER)"
+            );
+            return INVALID;
+        }
+        return crate::remote::resume(&url, &args.run_id);
+    }
     let dir = args.state.dir();
     let chosen =
         match crate::respec::choose(&dir, &args.run_id, args.spec.as_deref(), args.recorded_spec) {
@@ -544,6 +565,33 @@ fn print_report(report: &RunReport, json: bool) {
         );
         return;
     }
+    print_outcome(
+        &report.steps,
+        &Outcome {
+            run_id: &report.run_id,
+            status: report.status.as_str(),
+            seconds: report.seconds,
+            message: report.message.as_deref(),
+            place: format!("state: {}", report.state_dir.display()),
+            resume: format!("couler resume {}", report.run_id),
+        },
+    );
+}
+
+/// How a run ended, as `run` and `resume` print it below its steps.
+pub(crate) struct Outcome<'a> {
+    pub run_id: &'a str,
+    pub status: &'a str,
+    pub seconds: f64,
+    pub message: Option<&'a str>,
+    /// Where it ran: `state: DIR`, `server: URL`.
+    pub place: String,
+    /// The command that resumes it.
+    pub resume: String,
+}
+
+/// The steps of an ended run and its outcome (`couler run`, `resume`, `submit --watch`).
+pub(crate) fn print_outcome(steps: &[couler_run::StepRecord], o: &Outcome) {
     say!();
     say!(
         "{:<32} {:<10} {:>9} {:>8} {:>5}  message",
@@ -553,7 +601,7 @@ fn print_report(report: &RunReport, json: bool) {
         "attempts",
         "exit"
     );
-    for s in &report.steps {
+    for s in steps {
         say!(
             "{:<32} {:<10} {:>9} {:>8} {:>5}  {}",
             s.node,
@@ -567,19 +615,15 @@ fn print_report(report: &RunReport, json: bool) {
         );
     }
     say!(
-        "\nrun {} {} in {:.1}s{} (state: {})",
-        report.run_id,
-        report.status.as_str(),
-        report.seconds,
-        report
-            .message
-            .as_deref()
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default(),
-        report.state_dir.display()
+        "\nrun {} {} in {:.1}s{} ({})",
+        o.run_id,
+        o.status,
+        o.seconds,
+        o.message.map(|m| format!(": {m}")).unwrap_or_default(),
+        o.place
     );
-    if report.status != RunStatus::Succeeded {
-        say!("resume it with: couler resume {}", report.run_id);
+    if o.status != RunStatus::Succeeded.as_str() {
+        say!("resume it with: {}", o.resume);
     }
 }
 
@@ -593,8 +637,19 @@ fn query<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, u8> {
 
 /// `couler runs`
 pub fn runs(args: RunsArgs) -> u8 {
-    if let Some(RunsCommand::Rm { run_id, state }) = args.command {
-        return forget(&state.dir(), &run_id);
+    if let Some(RunsCommand::Rm {
+        run_id,
+        state,
+        server,
+    }) = args.command
+    {
+        return match server.url() {
+            Some(url) => crate::remote::forget(&url, &run_id),
+            None => forget(&state.dir(), &run_id),
+        };
+    }
+    if let Some(url) = args.server.url() {
+        return crate::remote::runs(&url, args.output);
     }
     let dir = args.state.dir();
     let runs = match query(|| open_existing(&dir)?.runs()) {
@@ -608,6 +663,22 @@ pub fn runs(args: RunsArgs) -> u8 {
         );
         return OK;
     }
+    print_runs(runs.iter().map(|r| {
+        (
+            r.id.as_str(),
+            r.status.as_str(),
+            Some(r.started_at),
+            r.finished_at,
+            r.workflow.as_str(),
+        )
+    }));
+    OK
+}
+
+/// The table of `couler runs`: each run's id, status, start, time and workflow.
+pub(crate) fn print_runs<'a>(
+    rows: impl Iterator<Item = (&'a str, &'a str, Option<f64>, Option<f64>, &'a str)>,
+) {
     say!(
         "{:<40} {:<11} {:<20} {:>10}  workflow",
         "run",
@@ -615,21 +686,20 @@ pub fn runs(args: RunsArgs) -> u8 {
         "started (UTC)",
         "time"
     );
-    for r in runs {
-        let secs = r
-            .finished_at
-            .map(|f| format!("{:.1}s", f - r.started_at))
+    for (id, status, started, finished, workflow) in rows {
+        let secs = started
+            .zip(finished)
+            .map(|(s, f)| format!("{:.1}s", f - s))
             .unwrap_or_else(|| "-".into());
         say!(
             "{:<40} {:<11} {:<20} {:>10}  {}",
-            r.id,
-            r.status,
-            utc_time(r.started_at),
+            id,
+            status,
+            started.map_or_else(|| "-".into(), utc_time),
             secs,
-            r.workflow
+            workflow
         );
     }
-    OK
 }
 
 /// `couler runs rm RUN`
@@ -681,6 +751,9 @@ fn utc_time(secs: f64) -> String {
 
 /// `couler status RUN`
 pub fn status(args: StatusArgs) -> u8 {
+    if let Some(url) = args.server.url() {
+        return crate::remote::status(&url, &args.run_id, args.output);
+    }
     let dir = args.state.dir();
     let got = query(|| {
         let state = open_existing(&dir)?;
@@ -699,8 +772,26 @@ pub fn status(args: StatusArgs) -> u8 {
         say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return OK;
     }
-    say!("run {} ({}): {}", run.id, run.workflow, run.status);
-    if let Some(m) = &run.message {
+    print_status(
+        &run.id,
+        &run.workflow,
+        &run.status,
+        run.message.as_deref(),
+        &steps,
+    );
+    OK
+}
+
+/// `couler status`'s text: the run, its message, and a row per step.
+pub(crate) fn print_status(
+    id: &str,
+    workflow: &str,
+    status: &str,
+    message: Option<&str>,
+    steps: &[couler_run::StepRecord],
+) {
+    say!("run {id} ({workflow}): {status}");
+    if let Some(m) = message {
         say!("  {m}");
     }
     say!(
@@ -713,7 +804,7 @@ pub fn status(args: StatusArgs) -> u8 {
         "peak RSS",
         "cpu"
     );
-    for s in &steps {
+    for s in steps {
         say!(
             "{:<32} {:<10} {:>9} {:>8} {:>5} {:>10} {:>8}  {}",
             s.node,
@@ -732,13 +823,15 @@ pub fn status(args: StatusArgs) -> u8 {
             s.message.as_deref().unwrap_or("")
         );
     }
-    OK
 }
 
 /// `couler logs RUN STEP [--follow]`: the step's output on standard output, its standard
 /// error on standard error (`couler_run::logs`, the reader the server's logs endpoint shares).
 pub fn logs(args: LogsArgs) -> u8 {
     use couler_run::logs::{self, LogTarget};
+    if let Some(url) = args.server.url() {
+        return crate::remote::logs(&url, &args.run_id, &args.step, args.follow, args.output);
+    }
     let dir = args.state.dir();
     let r: Result<u8, Error> = (|| {
         let state = open_existing(&dir)?;
@@ -826,6 +919,9 @@ fn logs_json(nodes: &[couler_run::StepRecord], out: &mut impl Write) -> std::io:
 
 /// `couler stop RUN`
 pub fn stop(args: StopArgs) -> u8 {
+    if let Some(url) = args.server.url() {
+        return crate::remote::stop(&url, &args.run_id, args.output);
+    }
     let dir = args.state.dir();
     let run = match query(|| {
         let state = open_existing(&dir)?;

@@ -45,6 +45,7 @@ fn serve(final_phase: &'static str) -> (String, Log) {
 fn couler(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_couler"))
         .args(args)
+        .env_remove("COULER_SERVER")
         .current_dir(repo())
         .output()
         .unwrap()
@@ -60,7 +61,7 @@ fn submits_and_watches_a_workflow_to_success() {
         "argo",
         "--namespace",
         "ml",
-        "--server",
+        "--kube-server",
         &url,
         "--watch",
         "--poll-interval",
@@ -105,7 +106,7 @@ fn a_failed_run_exits_1_and_an_unreachable_server_exits_2() {
         "examples/hello.yaml",
         "-n",
         "ml",
-        "--server",
+        "--kube-server",
         &url,
         "--watch",
         "--poll-interval",
@@ -120,9 +121,31 @@ fn a_failed_run_exits_1_and_an_unreachable_server_exits_2() {
     let out = couler(&[
         "submit",
         "examples/hello.yaml",
-        "--server",
+        "--kube-server",
         "http://127.0.0.1:1",
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
+}
+
+#[test]
+fn server_with_engine_argo_is_refused_naming_kube_server() {
+    let out = couler(&[
+        "submit",
+        "examples/hello.yaml",
+        "--engine",
+        "argo",
+        "--server",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--server is a Couler server's URL") && err.contains("--kube-server URL"),
+        "{err}"
+    );
+    // --param is a Couler server's: Argo runs take the spec's defaults.
+    let out = couler(&["submit", "examples/hello.yaml", "-p", "a=b"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--param is for a Couler server"));
 }
