@@ -21,32 +21,11 @@ both!(
 
 use serde_json::{Value, json};
 use std::path::Path;
-use support::{Server, token};
+use support::{ECHO, Server, token, wait_file};
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
 }
-
-/// A two-step workflow: `one` prints `msg` (an argument, not shell), `two` runs after it.
-const ECHO: &str = r#"apiVersion: couler.dev/v1alpha1
-kind: Workflow
-name: echo
-params:
-- name: msg
-  default: hello
-steps:
-- name: one
-  container:
-    command: [printf, '%s', '{{params.msg}}']
-  outputs:
-    parameters:
-    - name: said
-- name: two
-  script:
-    command: [sh]
-    source: echo two
-  dependsOn: [one]
-"#;
 
 fn submit_ok(server: &Server, token: Option<&str>, body: &Value) -> String {
     let (code, resp) = server.submit(token, body);
@@ -354,18 +333,6 @@ steps:
         started = started.display(),
         gate = gate.display()
     )
-}
-
-fn wait_file(path: &Path) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    while !path.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
 }
 
 fn stop_dequeues_or_signals_and_delete_forgets_an_ended_run() {

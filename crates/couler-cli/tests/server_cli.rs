@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{Server, couler, token};
+use support::{ECHO, Server, couler, token, wait_file};
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
@@ -59,29 +59,6 @@ fn spec_file(dir: &Path, name: &str, spec: &str) -> PathBuf {
 fn url(server: &Server) -> String {
     format!("http://{}", server.addr)
 }
-
-/// Two steps: `one` prints `msg` (an argument), `two` prints to stdout and stderr after it.
-const ECHO: &str = r#"apiVersion: couler.dev/v1alpha1
-kind: Workflow
-name: echo
-params:
-- name: msg
-  default: hello
-steps:
-- name: one
-  container:
-    command: [printf, '%s', '{{params.msg}}']
-  outputs:
-    parameters:
-    - name: said
-- name: two
-  script:
-    command: [sh]
-    source: |
-      echo out-two
-      echo err-two >&2
-  dependsOn: [one]
-"#;
 
 const FAILING: &str = r#"apiVersion: couler.dev/v1alpha1
 kind: Workflow
@@ -340,18 +317,6 @@ steps:
         started = started.display(),
         gate = gate.display()
     )
-}
-
-fn wait_file(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -11,6 +11,42 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A two-step workflow: `one` prints `msg` (an argument), `two` prints to stdout and stderr after it.
+pub const ECHO: &str = r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: echo
+params:
+- name: msg
+  default: hello
+steps:
+- name: one
+  container:
+    command: [printf, '%s', '{{params.msg}}']
+  outputs:
+    parameters:
+    - name: said
+- name: two
+  script:
+    command: [sh]
+    source: |
+      echo out-two
+      echo err-two >&2
+  dependsOn: [one]
+"#;
+
+/// Waits (at most 90 s) for `path` to exist.
+pub fn wait_file(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The `couler` binary Cargo built for this test.
 pub fn couler() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_couler"))
