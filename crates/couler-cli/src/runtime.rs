@@ -211,7 +211,7 @@ pub fn run(args: RunArgs) -> u8 {
 
 /// `couler resume RUN`
 pub fn resume(args: ResumeArgs) -> u8 {
-    if let Some(url) = args.server.url() {
+    if let Some(url) = args.server.url(&args.state) {
         if args.spec.is_some() || args.recorded_spec {
             tell!(
                 "error: --spec and --recorded-spec act on a local run; a server resumes the spec it recorded (drop them, or --server and COULER_SERVER)"
@@ -643,12 +643,12 @@ pub fn runs(args: RunsArgs) -> u8 {
         server,
     }) = args.command
     {
-        return match server.url() {
+        return match server.url(&state) {
             Some(url) => crate::remote::forget(&url, &run_id),
             None => forget(&state.dir(), &run_id),
         };
     }
-    if let Some(url) = args.server.url() {
+    if let Some(url) = args.server.url(&args.state) {
         return crate::remote::runs(&url, args.output);
     }
     let dir = args.state.dir();
@@ -751,7 +751,7 @@ fn utc_time(secs: f64) -> String {
 
 /// `couler status RUN`
 pub fn status(args: StatusArgs) -> u8 {
-    if let Some(url) = args.server.url() {
+    if let Some(url) = args.server.url(&args.state) {
         return crate::remote::status(&url, &args.run_id, args.output);
     }
     let dir = args.state.dir();
@@ -829,7 +829,7 @@ pub(crate) fn print_status(
 /// error on standard error (`couler_run::logs`, the reader the server's logs endpoint shares).
 pub fn logs(args: LogsArgs) -> u8 {
     use couler_run::logs::{self, LogTarget};
-    if let Some(url) = args.server.url() {
+    if let Some(url) = args.server.url(&args.state) {
         return crate::remote::logs(&url, &args.run_id, &args.step, args.follow, args.output);
     }
     let dir = args.state.dir();
@@ -919,7 +919,7 @@ fn logs_json(nodes: &[couler_run::StepRecord], out: &mut impl Write) -> std::io:
 
 /// `couler stop RUN`
 pub fn stop(args: StopArgs) -> u8 {
-    if let Some(url) = args.server.url() {
+    if let Some(url) = args.server.url(&args.state) {
         return crate::remote::stop(&url, &args.run_id, args.output);
     }
     let dir = args.state.dir();

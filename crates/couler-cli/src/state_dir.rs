@@ -24,6 +24,11 @@ pub struct StateArg {
 }
 
 impl StateArg {
+    /// Whether `--state-dir` was given (it then wins over `COULER_SERVER`).
+    pub(crate) fn given(&self) -> bool {
+        self.state_dir.is_some()
+    }
+
     pub(crate) fn dir(&self) -> PathBuf {
         self.state_dir
             .clone()

@@ -293,6 +293,9 @@ fn runs_and_status_against_a_server_have_the_local_columns_and_json_keys() {
         "{}",
         show(&out)
     );
+    // An explicit --state-dir wins over COULER_SERVER.
+    let local_again = cli(&["runs", "--state-dir", &ld, "-o", "json"], &env);
+    assert_eq!(json_of(&local_again), json_of(&local_runs));
     // --server and --state-dir together are refused.
     let out = cli(&["runs", "--server", &u, "--state-dir", &ld], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));

@@ -43,12 +43,19 @@ fn serve(final_phase: &'static str) -> (String, Log) {
 }
 
 fn couler(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(args)
+    couler_with(args, None)
+}
+
+/// `couler ARGS` with `COULER_SERVER` set to `server` (unset when `None`).
+fn couler_with(args: &[&str], server: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_couler"));
+    cmd.args(args)
         .env_remove("COULER_SERVER")
-        .current_dir(repo())
-        .output()
-        .unwrap()
+        .current_dir(repo());
+    if let Some(s) = server {
+        cmd.env("COULER_SERVER", s);
+    }
+    cmd.output().unwrap()
 }
 
 #[test]
@@ -148,4 +155,41 @@ fn server_with_engine_argo_is_refused_naming_kube_server() {
     let out = couler(&["submit", "examples/hello.yaml", "-p", "a=b"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--param is for a Couler server"));
+}
+
+#[test]
+fn an_explicit_engine_or_kube_server_submits_to_kubernetes_whatever_couler_server_says() {
+    let (url, log) = serve("Succeeded");
+    let unreachable = Some("http://127.0.0.1:1");
+    for args in [
+        vec!["submit", "examples/hello.yaml", "--kube-server", &url],
+        vec![
+            "submit",
+            "examples/hello.yaml",
+            "--engine",
+            "argo",
+            "--kube-server",
+            &url,
+        ],
+    ] {
+        let out = couler_with(&args, unreachable);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        log.lock().unwrap().len(),
+        2,
+        "both went to the Kubernetes API"
+    );
+    // Without either, COULER_SERVER is where it goes.
+    let out = couler_with(&["submit", "examples/hello.yaml"], unreachable);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot reach the Couler server at http://127.0.0.1:1")
+    );
 }

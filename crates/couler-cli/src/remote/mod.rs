@@ -21,20 +21,18 @@ use std::time::Duration;
 #[derive(Args)]
 pub struct ServerArg {
     /// Act on the runs of the Couler server at this URL (`couler server`) instead of the state
-    /// directory [default: $COULER_SERVER]; the bearer token is $COULER_TOKEN
+    /// directory [default: $COULER_SERVER, unless --state-dir is given]; the bearer token is
+    /// $COULER_TOKEN
     #[arg(long, value_name = "URL", conflicts_with = "state_dir")]
     server: Option<String>,
 }
 
 impl ServerArg {
-    /// `--server`, else `$COULER_SERVER` when set and not empty.
-    pub fn url(&self) -> Option<String> {
-        self.flag().or_else(from_env)
-    }
-
-    /// `--server` as given on the command line (not the environment's).
-    pub fn flag(&self) -> Option<String> {
-        self.server.clone()
+    /// `--server`, else `$COULER_SERVER` (set and not empty) unless `--state-dir` was given.
+    pub fn url(&self, state: &crate::state_dir::StateArg) -> Option<String> {
+        self.server
+            .clone()
+            .or_else(|| if state.given() { None } else { from_env() })
     }
 }
 
