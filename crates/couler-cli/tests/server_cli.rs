@@ -439,10 +439,11 @@ fn logs_print_what_the_local_command_prints_and_follow_a_running_step() {
         let remote = cli(&["logs", &id, step, "--server", &u], &[]);
         assert_eq!(remote.status.code(), Some(0), "{}", show(&remote));
         let local = cli(&["logs", &id, step, "--state-dir", &sd], &[]);
-        assert!(!remote.stdout.is_empty(), "{}", show(&remote));
-        assert!(
-            local.stdout.iter().all(|b| remote.stdout.contains(b)),
-            "the server's bytes hold the local stdout:\n{}\n{}",
+        // The server's body is `couler logs ID STEP 2>&1`: the step's stdout, then its stderr.
+        assert_eq!(
+            text(&remote.stdout),
+            text(&[local.stdout.clone(), local.stderr.clone()].concat()),
+            "{}\n{}",
             show(&remote),
             show(&local)
         );
