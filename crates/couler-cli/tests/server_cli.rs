@@ -542,6 +542,14 @@ fn resume_re_runs_a_failed_run_from_its_failure_and_exits_by_its_outcome() {
     );
     let ran = std::fs::read_to_string(&ran).unwrap_or_default();
     assert_eq!(ran, "ran\n", "`first` Succeeded before and is kept");
+    // The server's own fields of a run (its cluster, its automatic retries) are added to the
+    // local keys of `status --output json`.
+    let st = json_of(&cli(&["status", &id, "--server", &u, "-o", "json"], &[]));
+    assert!(
+        st["run"]["retries"].is_array() && st["run"].get("cluster").is_some(),
+        "{st}"
+    );
+    assert_eq!(st["run"]["status"], "Succeeded", "{st}");
     // A Succeeded run is not resumed: the server's 409, exit 2.
     let out = cli(&["resume", &id, "--server", &u], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
