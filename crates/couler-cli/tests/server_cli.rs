@@ -10,7 +10,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 use support::{ECHO, Server, couler, token, wait_file};
 
 fn tempdir() -> tempfile::TempDir {
