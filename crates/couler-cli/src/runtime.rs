@@ -218,7 +218,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
             );
             return INVALID;
         }
-        return crate::remote::resume(&url, &args.run_id);
+        return crate::remote::resume(&url, &args.run_id, args.exec.output == Output::Json);
     }
     let dir = args.state.dir();
     let chosen =

@@ -552,4 +552,34 @@ fn resume_re_runs_a_failed_run_from_its_failure_and_exits_by_its_outcome() {
     // A Succeeded run is not resumed: the server's 409, exit 2.
     let out = cli(&["resume", &id, "--server", &u], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+
+    // --output json: the report the local `resume --output json` prints, with its keys.
+    std::fs::remove_file(&fixed).unwrap_or_else(|e| panic!("{e}"));
+    let (out, _) = submit(&server, &file, &["--watch", "--poll-interval", "0.05"]);
+    let id = text(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    std::fs::write(&fixed, "").unwrap_or_else(|e| panic!("{e}"));
+    let out = cli(&["resume", &id, "--server", &u, "-o", "json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let remote = json_of(&out);
+    let ld = dir.path().join("local").to_string_lossy().to_string();
+    let local = cli(
+        &[
+            "run",
+            &file.to_string_lossy(),
+            "--state-dir",
+            &ld,
+            "-o",
+            "json",
+        ],
+        &[],
+    );
+    let local = json_of(&local);
+    assert_has_keys(&local, &remote);
+    assert_has_keys(&local["steps"][0], &remote["steps"][0]);
+    assert_eq!(remote["runId"], id.as_str(), "{remote}");
+    assert_eq!(statuses(&remote), statuses(&local), "{remote}");
 }

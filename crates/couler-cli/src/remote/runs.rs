@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 /// `local` (a JSON object) with every key of `server` it lacks added, but those in `consumed`
 /// (the server's names of fields `local` already holds under the local name).
-fn with_extras(local: Value, server: &Value, consumed: &[&str]) -> Value {
+pub(super) fn with_extras(local: Value, server: &Value, consumed: &[&str]) -> Value {
     let mut out = match local {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -73,6 +73,15 @@ pub(super) fn steps_of(run: &Value) -> Vec<(StepRecord, &Value)> {
         .unwrap_or_default()
 }
 
+/// The server run's steps in the local JSON shape (the runtime's record), with the server's
+/// further fields.
+pub(super) fn steps_json(run: &Value) -> Vec<Value> {
+    steps_of(run)
+        .iter()
+        .map(|(rec, s)| with_extras(json!(rec), s, &[]))
+        .collect()
+}
+
 /// Every run the caller may view, newest first, all pages.
 async fn all_runs(c: &Client) -> Result<Vec<Value>, Failure> {
     let mut runs = Vec::new();
@@ -128,18 +137,13 @@ pub fn runs(url: &str, output: Output) -> u8 {
 pub fn status(url: &str, id: &str, output: Output) -> u8 {
     with_client(url, async |c: &Client| {
         let run = c.get(&run_path(id)).await?;
-        let steps = steps_of(&run);
         if output == Output::Json {
-            let steps: Vec<Value> = steps
-                .iter()
-                .map(|(rec, s)| with_extras(json!(rec), s, &[]))
-                .collect();
-            let v = json!({"run": run_record(&run), "steps": steps});
+            let v = json!({"run": run_record(&run), "steps": steps_json(&run)});
             say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             return Ok(OK);
         }
         let text = |k: &str| run[k].as_str().unwrap_or("");
-        let records: Vec<StepRecord> = steps.into_iter().map(|(r, _)| r).collect();
+        let records: Vec<StepRecord> = steps_of(&run).into_iter().map(|(r, _)| r).collect();
         print_status(
             text("id"),
             text("workflow"),

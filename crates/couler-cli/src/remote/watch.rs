@@ -3,7 +3,7 @@
 //! `couler resume` do (each step's change on stderr, the steps and the outcome on stdout; exit
 //! 0 when it succeeds, 1 otherwise).
 
-use super::runs::steps_of;
+use super::runs::{steps_json, steps_of};
 use super::{Client, Failure, run_path, with_client};
 use crate::exit::{FAILED, OK};
 use crate::runtime::{Outcome, print_outcome};
@@ -57,13 +57,14 @@ pub fn submit(url: &str, s: Submission) -> u8 {
         if !s.watch {
             return Ok(OK);
         }
-        follow(c, url, &id, BTreeMap::new(), s.poll).await
+        follow(c, url, &id, BTreeMap::new(), s.poll, false).await
     })
 }
 
 /// `couler resume RUN --server URL`: queues a failed, errored or stopped run again (steps that
-/// Succeeded, were Skipped or Cached are kept) and follows it to its end.
-pub fn resume(url: &str, id: &str) -> u8 {
+/// Succeeded, were Skipped or Cached are kept) and follows it to its end; with `json`, says
+/// only its report at the end, as the local `resume --output json`.
+pub fn resume(url: &str, id: &str, json: bool) -> u8 {
     with_client(url, async |c: &Client| {
         let before = c.get(&run_path(id)).await?;
         let path = format!("{}/resume", run_path(id));
@@ -72,7 +73,8 @@ pub fn resume(url: &str, id: &str) -> u8 {
             "resuming run {id} on the server ({})",
             queued["state"].as_str().unwrap_or("Queued")
         );
-        follow(c, url, id, statuses(&before), Duration::from_millis(500)).await
+        let poll = Duration::from_millis(500);
+        follow(c, url, id, statuses(&before), poll, json).await
     })
 }
 
@@ -85,41 +87,66 @@ fn statuses(run: &Value) -> BTreeMap<String, String> {
 }
 
 /// Polls run `id` until it ends, telling each step's change of status since `seen`; prints
-/// the steps and the outcome; 0 if it succeeded, else 1.
+/// the steps and the outcome (with `json`, only the report `couler run --output json` prints);
+/// 0 if it succeeded, else 1.
 async fn follow(
     c: &Client,
     url: &str,
     id: &str,
     mut seen: BTreeMap<String, String>,
     poll: Duration,
+    json: bool,
 ) -> Result<u8, Failure> {
     let start = Instant::now();
     loop {
         let run = c.get(&run_path(id)).await?;
         for (node, status) in statuses(&run) {
-            if seen.get(&node) != Some(&status) {
+            if seen.get(&node) != Some(&status) && !json {
                 tell!("[{:>7.1}s] {node} {status}", start.elapsed().as_secs_f64());
                 seen.insert(node, status);
             }
         }
         let state = run["state"].as_str().unwrap_or_default();
         if ENDED.contains(&state) {
-            let steps: Vec<_> = steps_of(&run).into_iter().map(|(r, _)| r).collect();
-            let seconds = run["finishedAt"].as_f64().unwrap_or(0.0)
-                - run["startedAt"].as_f64().unwrap_or(0.0);
-            print_outcome(
-                &steps,
-                &Outcome {
-                    run_id: id,
-                    status: state,
-                    seconds: seconds.max(0.0),
-                    message: run["message"].as_str(),
-                    place: format!("server: {url}"),
-                    resume: format!("couler resume {id} --server {url}"),
-                },
-            );
+            let seconds = (run["finishedAt"].as_f64().unwrap_or(0.0)
+                - run["startedAt"].as_f64().unwrap_or(0.0))
+            .max(0.0);
+            if json {
+                say!(
+                    "{}",
+                    serde_json::to_string_pretty(&report(&run, url, seconds)).unwrap_or_default()
+                );
+            } else {
+                let steps: Vec<_> = steps_of(&run).into_iter().map(|(r, _)| r).collect();
+                print_outcome(
+                    &steps,
+                    &Outcome {
+                        run_id: id,
+                        status: state,
+                        seconds,
+                        message: run["message"].as_str(),
+                        place: format!("server: {url}"),
+                        resume: format!("couler resume {id} --server {url}"),
+                    },
+                );
+            }
             return Ok(if state == "Succeeded" { OK } else { FAILED });
         }
         tokio::time::sleep(poll).await;
     }
+}
+
+/// The local runtime's report of a run (`RunReport`'s keys), for a run of the server at `url`:
+/// `stateDir` is null, `server` its URL.
+fn report(run: &Value, url: &str, seconds: f64) -> Value {
+    json!({
+        "runId": run["id"],
+        "workflow": run["workflow"],
+        "status": run["state"],
+        "message": run["message"],
+        "seconds": seconds,
+        "stateDir": null,
+        "server": url,
+        "steps": steps_json(run),
+    })
 }
