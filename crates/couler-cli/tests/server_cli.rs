@@ -59,6 +59,13 @@ fn url(server: &Server) -> String {
     format!("http://{}", server.addr)
 }
 
+/// A server in single-user mode (`--auth none`) under `dir`, and its URL.
+fn single_user(dir: &Path) -> (Server, String) {
+    let server = Server::start(dir, &["--auth", "none"]);
+    let u = url(&server);
+    (server, u)
+}
+
 const FAILING: &str = r#"apiVersion: couler.dev/v1alpha1
 kind: Workflow
 name: failing
@@ -87,7 +94,7 @@ fn submit(server: &Server, file: &Path, args: &[&str]) -> (Output, String) {
 #[test]
 fn submit_prints_the_run_id_and_watch_exits_0_on_success_1_on_failure() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &["--auth", "none"]);
+    let (server, _) = single_user(dir.path());
     let echo = spec_file(dir.path(), "echo", ECHO);
     let (out, id) = submit(&server, &echo, &["--param", "msg=a b;$(x)"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
@@ -138,7 +145,7 @@ fn submit_prints_the_run_id_and_watch_exits_0_on_success_1_on_failure() {
 #[test]
 fn a_bad_spec_or_param_is_refused_before_or_by_the_server() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &["--auth", "none"]);
+    let (server, _) = single_user(dir.path());
     let bad = spec_file(dir.path(), "bad", &ECHO.replace("container:", "contaner:"));
     let (out, _) = submit(&server, &bad, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
@@ -220,11 +227,10 @@ fn runs_and_status_against_a_server_have_the_local_columns_and_json_keys() {
         &[],
     );
 
-    let server = Server::start(dir.path(), &["--auth", "none"]);
+    let (server, u) = single_user(dir.path());
     let (out, id) = submit(&server, &echo, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     server.wait_for(None, &id, &["Succeeded"]);
-    let u = url(&server);
     // COULER_SERVER stands for --server.
     let env = [("COULER_SERVER", u.as_str())];
     let remote_runs = cli(&["runs", "-o", "json"], &env);
@@ -325,11 +331,10 @@ steps:
 fn stop_stops_a_running_run_and_says_when_there_is_nothing_to_stop() {
     let dir = tempdir();
     let (gate, started) = (dir.path().join("gate"), dir.path().join("started"));
-    let server = Server::start(dir.path(), &["--auth", "none"]);
+    let (server, u) = single_user(dir.path());
     let file = spec_file(dir.path(), "gated", &gated(&gate, &started));
     let (_, id) = submit(&server, &file, &[]);
     wait_file(&started);
-    let u = url(&server);
     let out = cli(&["stop", &id, "--server", &u], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(
@@ -428,8 +433,7 @@ fn a_missing_token_a_viewers_submission_and_an_unreachable_server_get_their_mess
 #[test]
 fn logs_print_what_the_local_command_prints_and_follow_a_running_step() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &["--auth", "none"]);
-    let u = url(&server);
+    let (server, u) = single_user(dir.path());
     let echo = spec_file(dir.path(), "echo", ECHO);
     let (_, id) = submit(&server, &echo, &["--param", "msg=line one"]);
     server.wait_for(None, &id, &["Succeeded"]);
@@ -521,8 +525,7 @@ steps:
 fn resume_re_runs_a_failed_run_from_its_failure_and_exits_by_its_outcome() {
     let dir = tempdir();
     let (fixed, ran) = (dir.path().join("fixed"), dir.path().join("ran"));
-    let server = Server::start(dir.path(), &["--auth", "none"]);
-    let u = url(&server);
+    let (server, u) = single_user(dir.path());
     let file = spec_file(dir.path(), "flaky", &flaky(&fixed, &ran));
     let (out, _) = submit(&server, &file, &["--watch", "--poll-interval", "0.05"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
