@@ -473,6 +473,22 @@ fn logs_print_what_the_local_command_prints_and_follow_a_running_step() {
     );
     let out = cli(&["logs", &id, "one", "--server", &u, "-o", "json"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    // A reader that goes away (`| head`) ends it quietly: no error, no panic.
+    let mut gone = Command::new(couler())
+        .args(["logs", &id, "two", "--server", &u])
+        .env_remove("COULER_SERVER")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(gone.stdout.take());
+    let out = gone.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.stderr.is_empty(), "{}", show(&out));
+    assert!(
+        matches!(out.status.code(), Some(0) | None),
+        "0, or ended by SIGPIPE: {}",
+        show(&out)
+    );
 
     // --follow: what the step printed so far, then the rest once it goes on, to its end.
     let (gate, started) = (dir.path().join("gate"), dir.path().join("started"));
