@@ -602,3 +602,104 @@ fn resume_re_runs_a_failed_run_from_its_failure_and_exits_by_its_outcome() {
     assert_eq!(remote["runId"], id.as_str(), "{remote}");
     assert_eq!(statuses(&remote), statuses(&local), "{remote}");
 }
+
+/// `openssl` args and a check that it ran.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("openssl (Debian package `openssl`) is needed: {e}"));
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn https_is_trusted_through_ssl_cert_file_and_an_untrusted_certificate_says_so() {
+    let dir = tempdir();
+    let d = dir.path();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    // A private CA, and a certificate for 127.0.0.1 it signs.
+    openssl(
+        d,
+        &[
+            &["req", "-x509", "-days", "1", "-subj", "/CN=test-ca"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem"],
+        ]
+        .concat(),
+    );
+    openssl(
+        d,
+        &[
+            &["req", "-subj", "/CN=localhost"][..],
+            &ec,
+            &["-keyout", "key.pem", "-out", "leaf.csr"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        d.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "ext",
+            "-out",
+            "cert.pem",
+        ],
+    );
+    let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
+    let server = Server::start(
+        d,
+        &[
+            "--auth",
+            "none",
+            "--tls-cert",
+            &cert.to_string_lossy(),
+            "--tls-key",
+            &key.to_string_lossy(),
+        ],
+    );
+    let u = format!("https://{}", server.addr);
+    let out = cli(&["runs", "--server", &u], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("certificate") && text(&out.stderr).contains("SSL_CERT_FILE"),
+        "{}",
+        show(&out)
+    );
+    let ca = d.join("ca.pem").to_string_lossy().to_string();
+    let echo = spec_file(d, "echo", ECHO);
+    let trusted = [("SSL_CERT_FILE", ca.as_str())];
+    let out = cli(
+        &["submit", &echo.to_string_lossy(), "--server", &u, "--watch"],
+        &trusted,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = cli(&["runs", "--server", &u], &trusted);
+    assert!(text(&out.stdout).contains("Succeeded"), "{}", show(&out));
+}

@@ -152,9 +152,12 @@ impl Client {
         let base = &self.base;
         match f {
             Failure::Unreachable(cause) => {
-                tell!(
-                    "error: cannot reach the Couler server at {base}: {cause}\n  = help: start it with `couler server`, or check --server and COULER_SERVER"
-                );
+                let help = if cause.contains("certificate") {
+                    "this machine does not trust the server's certificate: if a private CA signed it, set SSL_CERT_FILE to that CA's PEM file"
+                } else {
+                    "start it with `couler server`, or check --server and COULER_SERVER"
+                };
+                tell!("error: cannot reach the Couler server at {base}: {cause}\n  = help: {help}");
                 INVALID
             }
             Failure::Status {
