@@ -429,7 +429,6 @@ fn a_missing_token_a_viewers_submission_and_an_unreachable_server_get_their_mess
     }
 }
 
-// Waits for helper `api`'s `GET /api/v1/runs/{id}/steps/{node}/logs` (issue #22).
 #[test]
 fn logs_print_what_the_local_command_prints_and_follow_a_running_step() {
     let dir = tempdir();
@@ -536,7 +535,6 @@ steps:
     )
 }
 
-// Waits for helper `pool`'s `POST /api/v1/runs/{id}/resume` (issue #22).
 #[test]
 fn resume_re_runs_a_failed_run_from_its_failure_and_exits_by_its_outcome() {
     let dir = tempdir();

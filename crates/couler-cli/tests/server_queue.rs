@@ -18,8 +18,8 @@ both!(
 
 use serde_json::{Value, json};
 use std::path::Path;
-use std::time::{Duration, Instant};
-use support::Server;
+use std::time::Duration;
+use support::{Server, wait_file};
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
@@ -343,16 +343,4 @@ fn a_queued_run_the_new_config_cannot_hold_ends_in_error_with_the_reason() {
     assert!(!s2.exists(), "b never started");
     // `a`'s step outlived the killed server: let it end.
     std::fs::write(&gate, "").unwrap_or_else(|e| panic!("{e}"));
-}
-
-fn wait_file(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
