@@ -85,6 +85,15 @@ fn runs_are_listed_newest_first_by_page_and_filtered() {
             .collect()
     };
     assert_eq!(page_ids(&first), [ids[2].clone(), ids[1].clone()]);
+    // Each ended run is listed with when it started and ended (the runtime's record).
+    for r in first["runs"].as_array().into_iter().flatten() {
+        let at = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
+        assert!(
+            at("submittedAt") <= at("startedAt") && at("startedAt") <= at("finishedAt"),
+            "{r}"
+        );
+        assert_eq!(r["state"], "Succeeded", "{r}");
+    }
     let cont = first["continue"]
         .as_str()
         .unwrap_or_else(|| panic!("{first}"));

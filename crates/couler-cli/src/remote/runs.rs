@@ -118,7 +118,7 @@ pub fn runs(url: &str, output: Output) -> u8 {
                 (
                     text(r, "id"),
                     text(r, "status"),
-                    // The list gives no start time: a run's submission stands in for it.
+                    // A queued run has not started: its submission stands in.
                     r["startedAt"].as_f64().or(r["submittedAt"].as_f64()),
                     r["finishedAt"].as_f64(),
                     text(r, "workflow"),

@@ -106,7 +106,20 @@ pub async fn list(
         limit: l.limit + 1,
     };
     let rows = app.db(|s| s.runs(&filter))?;
-    let (runs, next) = page(rows, l.limit, |r| r.seq);
+    let (rows, next) = page(rows, l.limit, |r| r.seq);
+    // When each started and ended, and its state while it runs, are the runtime's.
+    let state = app.pool.runtime_state().map_err(ApiError::internal)?;
+    let mut runs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let rec = state
+            .run(&row.id)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut v = serde_json::to_value(&row).map_err(|e| ApiError::internal(e.to_string()))?;
+        v["state"] = shown_state(&row, rec.as_ref()).into();
+        v["startedAt"] = json!(rec.as_ref().map(|r| r.started_at));
+        v["finishedAt"] = json!(rec.as_ref().and_then(|r| r.finished_at));
+        runs.push(v);
+    }
     Ok(Json(json!({"runs": runs, "continue": next})).into_response())
 }
 

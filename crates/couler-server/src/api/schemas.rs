@@ -64,6 +64,10 @@ fn run_fields() -> serde_json::Map<String, Value> {
         "submittedAt": seconds(),
         "state": state(),
         "message": nullable("string"),
+        "startedAt": seconds(),
+        "finishedAt": seconds(),
+        "priority": {"type": "integer"},
+        "cluster": {"type": ["string", "null"], "description": "the cluster it was admitted to"},
     });
     match v {
         Value::Object(m) => m,
@@ -98,13 +102,6 @@ pub fn step() -> Value {
 /// A run with its steps.
 pub fn run() -> Value {
     let mut props = run_fields();
-    props.insert("startedAt".into(), seconds());
-    props.insert("finishedAt".into(), seconds());
-    props.insert("priority".into(), json!({"type": "integer"}));
-    props.insert(
-        "cluster".into(),
-        json!({"type": ["string", "null"], "description": "the cluster it was admitted to"}),
-    );
     props.insert(
         "retries".into(),
         json!({"type": "array", "description": "automatic retries, oldest first", "items": {
