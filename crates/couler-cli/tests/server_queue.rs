@@ -14,6 +14,7 @@ both!(
     a_user_error_is_not_retried_and_resume_through_the_api_reruns_from_failure,
     runs_are_admitted_within_the_clusters_capacity_and_an_impossible_request_is_refused,
     a_queued_run_the_new_config_cannot_hold_ends_in_error_with_the_reason,
+    a_run_stopped_while_queued_to_resume_says_so,
 );
 
 use serde_json::{Value, json};
@@ -343,4 +344,28 @@ fn a_queued_run_the_new_config_cannot_hold_ends_in_error_with_the_reason() {
     assert!(!s2.exists(), "b never started");
     // `a`'s step outlived the killed server: let it end.
     std::fs::write(&gate, "").unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn a_run_stopped_while_queued_to_resume_says_so() {
+    let dir = tempdir();
+    let server = Server::start(dir.path(), &["--auth", "none", "--workers", "1"]);
+    let (failed, run) = run_flaky(&server, dir.path(), "a plain user error", false);
+    assert_eq!(run["state"], "Failed", "{run}");
+    // The only worker is held, so the resumed run waits in the queue.
+    let (gate, started) = (dir.path().join("gate"), dir.path().join("started"));
+    let holder = submit_ok(&server, &json!({"spec": gated(1, &gate, &started)}));
+    wait_file(&started);
+    let (code, resp) = server.call("POST", &format!("/api/v1/runs/{failed}/resume"), None, None);
+    assert_eq!(code, 202, "{resp}");
+    let (code, resp) = server.call("POST", &format!("/api/v1/runs/{failed}/stop"), None, None);
+    assert_eq!(
+        (code, resp["stop"].clone()),
+        (202, json!("dequeued")),
+        "{resp}"
+    );
+    let (_, run) = server.call("GET", &format!("/api/v1/runs/{failed}"), None, None);
+    assert_eq!(run["state"], "Stopped", "{run}");
+    assert_eq!(run["message"], "stopped while queued to resume", "{run}");
+    std::fs::write(&gate, "").unwrap_or_else(|e| panic!("{e}"));
+    server.wait_for(None, &holder, &["Succeeded"]);
 }

@@ -36,8 +36,8 @@ use tokio::sync::{Notify, watch};
 /// The outcome of a stop request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stop {
-    /// It was queued: it will never start.
-    Dequeued,
+    /// It was queued: it will not run (again); why, as recorded on it.
+    Dequeued(&'static str),
     /// It runs: its stop channel was signalled.
     Signalled,
     /// It has ended.
@@ -175,17 +175,23 @@ impl Pool {
             tx.send_replace(true);
             return Ok(Stop::Signalled);
         }
+        // A queued run the runtime knows was queued to resume (a retry's wait, `resume`).
+        let started = self
+            .runtime_state()?
+            .run(id)
+            .map_err(|e| e.to_string())?
+            .is_some();
+        let why = if started {
+            "stopped while queued to resume"
+        } else {
+            "stopped before it started"
+        };
         let dequeued = self
             .store
-            .set_state(
-                id,
-                "Stopped",
-                Some("stopped before it started"),
-                Some(QUEUED),
-            )
+            .set_state(id, "Stopped", Some(why), Some(QUEUED))
             .map_err(|e| e.to_string())?;
         Ok(if dequeued {
-            Stop::Dequeued
+            Stop::Dequeued(why)
         } else {
             Stop::NotActive
         })

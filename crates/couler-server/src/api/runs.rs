@@ -145,6 +145,18 @@ pub(super) fn shown_state(row: &RunRow, rec: Option<&couler_run::RunRecord>) -> 
     }
 }
 
+/// The message the API shows of `row`: the server's once it has ended the run (it mirrors the
+/// runtime's, or says why the server ended it: stopped while queued, no cluster can hold it),
+/// else the runtime's.
+fn shown_message(row: &RunRow, rec: Option<&couler_run::RunRecord>) -> Option<String> {
+    let runtime = rec.and_then(|r| r.message.clone());
+    if crate::store::ENDED.contains(&row.state.as_str()) {
+        row.message.clone().or(runtime)
+    } else {
+        runtime.or_else(|| row.message.clone())
+    }
+}
+
 /// `GET /api/v1/runs/{id}`: the run, its status (the runtime's while it runs) and its steps.
 pub async fn get(
     State(app): State<Shared>,
@@ -174,7 +186,7 @@ pub async fn get(
         "state": status,
         "startedAt": rec.as_ref().map(|r| r.started_at),
         "finishedAt": rec.as_ref().and_then(|r| r.finished_at),
-        "message": rec.as_ref().and_then(|r| r.message.clone()).or(row.message),
+        "message": shown_message(&row, rec.as_ref()),
         "priority": row.priority,
         "cluster": row.cluster,
         "retries": retries,
@@ -192,9 +204,8 @@ pub async fn stop(
 ) -> Result<Response, ApiError> {
     let row = find(&app, &p, &id, Role::Editor)?;
     let how = match app.pool.stop(&id).map_err(ApiError::internal)? {
-        Stop::Dequeued => {
-            let why = Some("stopped before it started");
-            app.pool.events.run(&row, "Stopped", why);
+        Stop::Dequeued(why) => {
+            app.pool.events.run(&row, "Stopped", Some(why));
             "dequeued"
         }
         Stop::Signalled => "signalled",
