@@ -6,7 +6,6 @@ use crate::input::{Source, load_or_report};
 use crate::say::{say, tell};
 use clap::{Args, ValueEnum};
 use couler_backends::Options;
-use couler_backends::argo::Argo;
 use couler_submit::{Cluster, Created};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -89,11 +88,17 @@ pub fn run(args: &SubmitArgs) -> u8 {
     let Some(options) = crate::subworkflows::with_names(Options::default(), &wf, &args.file) else {
         return crate::exit::INVALID;
     };
-    let Some(out) = crate::compile::compile_or_report(&Argo, &wf, &options, &args.file) else {
-        return crate::exit::INVALID;
-    };
-    let Some(yaml) = out.files.into_values().next() else {
-        return crate::exit::INVALID;
+    let yaml = match couler_submit::compile(&wf, &options) {
+        Ok(c) => {
+            for w in &c.warnings {
+                tell!("warning: {w}");
+            }
+            c.yaml
+        }
+        Err(e) => {
+            tell!("error: {}: {e}", args.file.display());
+            return crate::exit::INVALID;
+        }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -159,6 +159,7 @@ fn cluster(
         server,
         kubeconfig,
         context,
+        ..couler_submit::Cluster::default()
     }
 }
 

@@ -15,6 +15,8 @@ pub struct Config {
     pub clusters: Vec<Cluster>,
     /// How many runs each cluster (same order) executes at once.
     pub workers: Vec<usize>,
+    /// Where each cluster (same order) executes its runs.
+    pub targets: Vec<Target>,
     /// Quota per account: a user's name, or `team:NAME` for a team's shared quota.
     pub quotas: BTreeMap<String, Resources>,
     /// The team each member belongs to.
@@ -56,11 +58,27 @@ struct File {
     retry: RetryConfig,
 }
 
+/// Where a cluster's runs execute.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// The embedded local runtime on the server's machine.
+    Local,
+    /// Argo Workflows, through the Kubernetes API server (`pool::argo`).
+    Argo(couler_submit::Cluster),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClusterFile {
     name: String,
     kind: Kind,
+    /// Argo: the API server's URL, without credentials (as `kubectl proxy` serves it).
+    server: Option<String>,
+    /// Argo: a kubeconfig file instead of `server`, and optionally its context.
+    kubeconfig: Option<std::path::PathBuf>,
+    context: Option<String>,
+    /// Argo: the Kubernetes namespace runs are created in.
+    namespace: Option<String>,
     capacity: QuotaFile,
     #[serde(default)]
     labels: BTreeMap<String, String>,
@@ -77,6 +95,8 @@ fn default_workers() -> usize {
 enum Kind {
     /// The embedded local runtime on the server's machine.
     Local,
+    /// Argo Workflows on Kubernetes.
+    Argo,
 }
 
 /// An amount of each resource; an absent one is 0 in a capacity, unlimited in a quota.
@@ -167,6 +187,7 @@ impl Config {
                 labels: BTreeMap::new(),
             }],
             workers: vec![workers],
+            targets: vec![Target::Local],
             quotas: BTreeMap::new(),
             team_of: BTreeMap::new(),
             weights: Weights::default(),
@@ -187,10 +208,11 @@ impl File {
     fn check(self, name: &str) -> Result<Config, String> {
         let bad = |what: String| Err(format!("{name}: {what}"));
         if self.clusters.is_empty() {
-            return bad("`clusters` is empty: declare at least one (kind: local)".into());
+            return bad("`clusters` is empty: declare at least one (kind: local or argo)".into());
         }
         let mut clusters = Vec::new();
         let mut workers = Vec::new();
+        let mut targets = Vec::new();
         for c in &self.clusters {
             if clusters.iter().any(|k: &Cluster| k.name == c.name) {
                 return bad(format!("cluster `{}` is declared twice", c.name));
@@ -201,7 +223,10 @@ impl File {
                     c.name
                 ));
             }
-            debug_assert!(c.kind == Kind::Local);
+            targets.push(
+                c.target()
+                    .map_err(|e| format!("{name}: cluster `{}`: {e}", c.name))?,
+            );
             clusters.push(Cluster {
                 name: c.name.clone(),
                 capacity: c.capacity.resources(0),
@@ -244,12 +269,82 @@ impl File {
         Ok(Config {
             clusters,
             workers,
+            targets,
             quotas,
             team_of,
             weights,
             retry: self.retry,
         })
     }
+}
+
+impl ClusterFile {
+    /// Where this cluster's runs execute; the keys of another kind are refused.
+    fn target(&self) -> Result<Target, String> {
+        let argo_keys = [
+            ("server", self.server.is_some()),
+            ("kubeconfig", self.kubeconfig.is_some()),
+            ("context", self.context.is_some()),
+            ("namespace", self.namespace.is_some()),
+        ];
+        match self.kind {
+            Kind::Local => match argo_keys.iter().find(|(_, set)| *set) {
+                Some((key, _)) => Err(format!(
+                    "`{key}` is a key of `kind: argo` clusters; remove it from this local one"
+                )),
+                None => Ok(Target::Local),
+            },
+            Kind::Argo => self.argo().map(Target::Argo),
+        }
+    }
+
+    fn argo(&self) -> Result<couler_submit::Cluster, String> {
+        let Some(namespace) = self.namespace.clone() else {
+            return Err(
+                "`namespace` is missing: name the Kubernetes namespace its runs go to".into(),
+            );
+        };
+        match (&self.server, &self.kubeconfig) {
+            (Some(_), Some(_)) => {
+                return Err("give `server` or `kubeconfig`, not both".into());
+            }
+            (None, None) => {
+                return Err("`server` (an API server URL, as `kubectl proxy` serves it) or `kubeconfig` (a file) is missing".into());
+            }
+            (Some(url), None) => check_url(url)?,
+            (None, Some(_)) => {}
+        }
+        if self.context.is_some() && self.kubeconfig.is_none() {
+            return Err("`context` names a context of `kubeconfig`: add `kubeconfig`".into());
+        }
+        Ok(couler_submit::Cluster {
+            namespace: Some(namespace),
+            server: self.server.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            // The server's retry table retries (and records) what the API server sheds.
+            no_client_retry: true,
+        })
+    }
+}
+
+/// An argo cluster's `server`: an http(s) URL without credentials in it.
+fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("`server: {url}` is not an http:// or https:// URL"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(
+            "`server` carries credentials: give the URL of a `kubectl proxy` (no credentials), or use `kubeconfig`"
+                .into(),
+        );
+    }
+    if authority.is_empty() {
+        return Err(format!("`server: {url}` names no host"));
+    }
+    Ok(())
 }
 
 /// This machine's memory in MiB (`MemTotal` in /proc/meminfo; 0 where unreadable).

@@ -2,7 +2,8 @@
 //! cluster (`queue::WeightedQueue`, within each cluster's capacity and workers and each
 //! account's quota: docs/server.md, "The queue in the server"); each admitted run executes on
 //! the embedded local runtime (`couler_run::Host`: the executor and step core of `couler run`,
-//! in one state directory the server holds for its lifetime).
+//! in one state directory the server holds for its lifetime), or, on a `kind: argo` cluster,
+//! as a Workflow through the Kubernetes API ([`argo`]).
 //!
 //! An admitted run is looked up in the runtime's state: unknown there, it starts under the
 //! server's id; recorded and unfinished (the server died under it), or flagged for resume
@@ -12,6 +13,7 @@
 //! pattern's backoff ([`autoretry`]). On start every run the database says is running goes
 //! back to the queue, so a server killed at any moment finishes what it accepted.
 
+mod argo;
 mod autoretry;
 mod ledger;
 mod metrics;
@@ -20,9 +22,10 @@ mod request;
 pub use ledger::ClusterUse;
 pub use request::request_of;
 
-use crate::config::Config;
+use crate::config::{Config, Target};
 use crate::queue::{Pending, Refusal, WeightedQueue};
 use crate::store::{ENDED, QUEUED, RUNNING, Retry, RunRow, Store};
+use couler_run::state::StepRecord;
 use couler_run::{Host, RunOptions, State, StepEnvironment};
 use ledger::Ledger;
 use metrics::Metrics;
@@ -60,6 +63,8 @@ pub struct Pool {
     secrets: PathBuf,
     /// Where run and step events go (the API's event streams).
     pub events: Arc<crate::events::Bus>,
+    /// The steps of runs on argo clusters, as their Workflows last reported them.
+    argo: argo::Mirror,
 }
 
 /// How long the admission loop waits before looking at the queue again without being woken
@@ -94,6 +99,7 @@ impl Pool {
             metrics: Metrics::default(),
             secrets,
             events: Arc::default(),
+            argo: argo::Mirror::default(),
         });
         tokio::spawn(pool.clone().admit_loop());
         Ok(pool)
@@ -197,8 +203,33 @@ impl Pool {
         })
     }
 
+    /// Where the Workflow of `row` is (`NAMESPACE/NAME`), if it was admitted onto an argo
+    /// cluster.
+    pub fn argo_workflow(&self, row: &RunRow) -> Option<String> {
+        let cluster = row.cluster.as_deref()?;
+        let i = self
+            .config
+            .clusters
+            .iter()
+            .position(|c| c.name == cluster)?;
+        let Target::Argo(k8s) = &self.config.targets[i] else {
+            return None;
+        };
+        let namespace = k8s.namespace.as_deref().unwrap_or("default");
+        Some(format!("{namespace}/{}", couler_submit::name_of(&row.id)))
+    }
+
+    /// The steps of run `id`: its Workflow's nodes for an Argo run, else the runtime's records.
+    pub fn steps(&self, id: &str) -> Result<Vec<StepRecord>, String> {
+        match self.argo.steps(id) {
+            Some(steps) => Ok(steps),
+            None => self.runtime_state()?.steps(id).map_err(|e| e.to_string()),
+        }
+    }
+
     /// Forgets an ended run's runtime records and directories (nothing if it never started).
     pub async fn forget(&self, id: &str) -> Result<(), String> {
+        self.argo.forget(id);
         if self
             .runtime_state()?
             .run(id)
@@ -282,24 +313,30 @@ impl Pool {
                 .hold(&row.id, cluster, &row.account, row.request);
             rx
         };
-        tokio::spawn(self.clone().work(row, stop));
+        tokio::spawn(self.clone().work(row, cluster, stop));
         Ok(())
     }
 
-    async fn work(self: Arc<Self>, row: RunRow, stop: watch::Receiver<bool>) {
+    async fn work(self: Arc<Self>, row: RunRow, cluster: usize, stop: watch::Receiver<bool>) {
         self.busy.fetch_add(1, Ordering::Relaxed);
         self.events.run(&row, RUNNING, None);
         let started = couler_run::state::now();
-        let (state, message) = self
-            .execute(&row, stop)
-            .await
-            .unwrap_or_else(|e| ("Error".to_string(), Some(e)));
+        // Every failure of a local run may be retried; of an Argo run, the API server's errors.
+        let (outcome, may_retry) = match &self.config.targets[cluster] {
+            Target::Local => (self.execute(&row, stop).await, true),
+            Target::Argo(k8s) => {
+                let outcome = argo::execute(&self, k8s, &row, stop).await;
+                let failed = outcome.is_err();
+                (outcome, failed)
+            }
+        };
+        let (state, message) = outcome.unwrap_or_else(|e| ("Error".to_string(), Some(e)));
         self.ledger().release(&row.id);
         self.observe_steps(&row.id, started);
         {
             let mut active = self.active();
             active.remove(&row.id);
-            if let Err(e) = self.finish(&row, &state, message.as_deref()) {
+            if let Err(e) = self.finish(&row, &state, message.as_deref(), may_retry) {
                 crate::log(format_args!("run {}: {e}", row.id));
             }
         }
@@ -307,14 +344,17 @@ impl Pool {
         self.wake.notify_one();
     }
 
-    /// Records the end of `row`, or queues it again for an automatic retry.
-    fn finish(&self, row: &RunRow, state: &str, message: Option<&str>) -> Result<(), String> {
+    /// Records the end of `row`, or queues it again for an automatic retry (if `may_retry`).
+    fn finish(
+        &self,
+        row: &RunRow,
+        state: &str,
+        message: Option<&str>,
+        may_retry: bool,
+    ) -> Result<(), String> {
         let e = |e: crate::store::StoreError| e.to_string();
-        if state == "Failed" || state == "Error" {
-            let steps = self
-                .runtime_state()?
-                .steps(&row.id)
-                .map_err(|e| e.to_string())?;
+        if may_retry && (state == "Failed" || state == "Error") {
+            let steps = self.steps(&row.id)?;
             let attempt = self.store.retries(&row.id).map_err(e)?.len() as u32 + 1;
             let decision = autoretry::decide(
                 &steps,
@@ -363,10 +403,7 @@ impl Pool {
 
     /// Counts the steps of `id` that finished since `since` in the duration histogram.
     fn observe_steps(&self, id: &str, since: f64) {
-        let Ok(steps) = self
-            .runtime_state()
-            .and_then(|s| s.steps(id).map_err(|e| e.to_string()))
-        else {
+        let Ok(steps) = self.steps(id) else {
             return;
         };
         for s in steps {

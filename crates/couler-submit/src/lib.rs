@@ -16,6 +16,12 @@ use kube::{Client, Config};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod workflow;
+pub use couler_backends::Options;
+pub use workflow::{
+    Compiled, Ended, Node, compile, create_named, ended, find, follow, name_of, nodes, shutdown,
+};
+
 /// Where to submit: which API server, with which credentials, into which namespace.
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
@@ -27,6 +33,9 @@ pub struct Cluster {
     pub kubeconfig: Option<PathBuf>,
     /// Use this context of the kubeconfig instead of its current one.
     pub context: Option<String>,
+    /// Leave the retry of 429, 503 and 504 answers to the caller (the server's retry table,
+    /// which records each retry) instead of kube's client retrying them unseen.
+    pub no_client_retry: bool,
 }
 
 /// An object the API server created.
@@ -57,6 +66,13 @@ impl Cluster {
     }
 
     async fn config(&self) -> Result<Config, String> {
+        let mut config = self.source().await?;
+        config.default_retry = !self.no_client_retry;
+        Ok(config)
+    }
+
+    /// The API server and credentials, as given or inferred.
+    async fn source(&self) -> Result<Config, String> {
         if let Some(url) = &self.server {
             let uri = url
                 .parse()
@@ -99,6 +115,15 @@ pub async fn create_with_secrets(
 ) -> Result<Submitted, String> {
     let obj: DynamicObject = serde_norway::from_str(yaml)
         .map_err(|e| format!("the compiled document does not read back: {e}"))?;
+    create_object(cluster, obj, secrets).await
+}
+
+/// Creates `secrets`, then `obj`, in `cluster`'s namespace.
+async fn create_object(
+    cluster: &Cluster,
+    obj: DynamicObject,
+    secrets: &[Secret],
+) -> Result<Submitted, String> {
     let (client, namespace) = cluster.client().await?;
     let secret_api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
     for secret in secrets {
@@ -113,7 +138,7 @@ pub async fn create_with_secrets(
     let made = api
         .create(&PostParams::default(), &obj)
         .await
-        .map_err(|e| format!("the API server refused the {kind}: {e}"))?;
+        .map_err(|e| format!("the API server refused the {kind}: {}", api_message(&e)))?;
     let created = Created {
         kind,
         namespace,
@@ -161,27 +186,32 @@ pub async fn watch(
     poll: Duration,
     mut on_phase: impl FnMut(&str),
 ) -> Result<String, String> {
-    let Created {
-        namespace, name, ..
-    } = &submitted.created;
     let mut last = String::new();
-    loop {
-        let current = submitted
-            .api
-            .get(name)
-            .await
-            .map_err(|e| format!("cannot read {namespace}/{name}: {e}"))?;
-        let phase = current.data["status"]["phase"]
-            .as_str()
-            .unwrap_or("Pending")
-            .to_string();
+    let ended = follow(submitted, poll, |wf| {
+        let phase = wf["status"]["phase"].as_str().unwrap_or("Pending");
         if phase != last {
-            on_phase(&phase);
-            last = phase.clone();
+            on_phase(phase);
+            last = phase.to_string();
         }
-        if matches!(phase.as_str(), "Succeeded" | "Failed" | "Error") {
-            return Ok(phase);
-        }
-        tokio::time::sleep(poll).await;
+    })
+    .await?;
+    Ok(ended.phase)
+}
+
+/// An API error as the API server put it (`TooManyRequests (429): …`), else kube's words.
+fn api_message(e: &kube::Error) -> String {
+    if let kube::Error::Api(s) = e {
+        return format!("{} ({}): {}", s.reason, s.code, s.message);
     }
+    // kube's words name the layer (`ServiceError: client error (Connect)`); the causes say why.
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -72,7 +72,8 @@ pub async fn list(
     Extension(p): Extension<Principal>,
     Path((id, node)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    find(&app, &p, &id, Role::Viewer)?;
+    let row = find(&app, &p, &id, Role::Viewer)?;
+    super::runs::not_on_argo(&app, &row, "artifacts")?;
     let (_, artifacts) = outputs(&app, &id, &node)?;
     let list: Vec<_> = artifacts
         .iter()
@@ -114,7 +115,8 @@ pub async fn download(
             format!("`{name}`: {rule}"),
         ));
     }
-    find(&app, &p, &id, Role::Viewer)?;
+    let row = find(&app, &p, &id, Role::Viewer)?;
+    super::runs::not_on_argo(&app, &row, "artifacts")?;
     let (rec, artifacts) = outputs(&app, &id, &node)?;
     let a = artifacts.get(&name).ok_or_else(|| {
         ApiError::new(

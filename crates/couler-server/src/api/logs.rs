@@ -38,7 +38,8 @@ pub async fn get(
     q: Result<Query<LogsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid query", e.body_text()))?;
-    find(&app, &p, &id, Role::Viewer)?;
+    let row = find(&app, &p, &id, Role::Viewer)?;
+    super::runs::not_on_argo(&app, &row, "logs")?;
     let state = app.pool.runtime_state().map_err(ApiError::internal)?;
     let nodes = match logs::target(&state, &id, &node) {
         Ok(LogTarget::Nodes(n)) => n,

@@ -157,6 +157,21 @@ fn shown_message(row: &RunRow, rec: Option<&couler_run::RunRecord>) -> Option<St
     }
 }
 
+/// 404 for the logs and artifacts (`what`) of a run on an argo cluster: they stay in Argo.
+pub(super) fn not_on_argo(app: &Shared, row: &RunRow, what: &str) -> Result<(), ApiError> {
+    match app.pool.argo_workflow(row) {
+        Some(wf) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not found",
+            format!(
+                "run `{}` ran on Argo as Workflow {wf}: the server does not serve the {what} of its steps; read them from Argo (`argo logs`, its artifact repository)",
+                row.id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `GET /api/v1/runs/{id}`: the run, its status (the runtime's while it runs) and its steps.
 pub async fn get(
     State(app): State<Shared>,
@@ -168,12 +183,8 @@ pub async fn get(
     let rec = state
         .run(&id)
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let steps = match &rec {
-        Some(_) => state
-            .steps(&id)
-            .map_err(|e| ApiError::internal(e.to_string()))?,
-        None => Vec::new(),
-    };
+    // A local run's steps from the runtime, an Argo run's from its Workflow's nodes.
+    let steps = app.pool.steps(&id).map_err(ApiError::internal)?;
     let status = shown_state(&row, rec.as_ref());
     let retries = app.db(|s| s.retries(&id))?;
     let steps: Vec<serde_json::Value> = steps.iter().map(crate::events::step_json).collect();
@@ -262,6 +273,18 @@ pub async fn resume(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let row = find(&app, &p, &id, Role::Editor)?;
+    if let Some(wf) = app.pool.argo_workflow(&row)
+        && row.state != QUEUED
+        && row.state != RUNNING
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not resumable",
+            format!(
+                "run `{id}` ran on Argo as Workflow {wf}: resume from failure is not supported there; submit the spec again"
+            ),
+        ));
+    }
     let resumable = ["Failed", "Error", "Stopped"];
     let now = couler_run::state::now();
     if !app.db(|s| s.requeue_for_resume(&id, &resumable, now))? {

@@ -52,7 +52,7 @@ fn impossible_settings_are_refused_with_what_to_do() {
     for (from, to, says) in [
         (
             "kind: local\n  capacity: {cpu: 16",
-            "kind: argo\n  capacity: {cpu: 16",
+            "kind: airflow\n  capacity: {cpu: 16",
             "server.yaml:4:",
         ),
         ("cpu: 16,", "cpu: lots,", "not a quantity"),
@@ -102,4 +102,99 @@ fn the_example_in_docs_server_md_is_a_valid_config() {
     let c = Config::parse(yaml, "docs/server.md").unwrap_or_else(|e| panic!("{e}"));
     assert!(c.clusters.len() >= 2, "{c:?}");
     assert!(!c.quotas.is_empty(), "{c:?}");
+    assert!(
+        c.targets.iter().any(|t| matches!(t, Target::Argo(_))),
+        "the example shows an argo cluster: {c:?}"
+    );
+}
+
+const ARGO: &str = "
+clusters:
+- name: k8s
+  kind: argo
+  server: http://127.0.0.1:8001
+  namespace: ml
+  capacity: {cpu: 64, memory: 256Gi}
+  workers: 20
+- name: k8s-b
+  kind: argo
+  kubeconfig: /etc/couler/kubeconfig
+  context: prod
+  namespace: batch
+  capacity: {cpu: 8}
+";
+
+#[test]
+fn an_argo_cluster_is_read_with_its_api_server_and_namespace() {
+    let c = Config::parse(ARGO, "server.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.workers, [20, 4]);
+    let Target::Argo(k) = &c.targets[0] else {
+        panic!("{:?}", c.targets[0]);
+    };
+    assert_eq!(k.server.as_deref(), Some("http://127.0.0.1:8001"));
+    assert_eq!(k.namespace.as_deref(), Some("ml"));
+    assert_eq!(k.kubeconfig, None);
+    let Target::Argo(k) = &c.targets[1] else {
+        panic!("{:?}", c.targets[1]);
+    };
+    assert_eq!(
+        k.kubeconfig.as_deref(),
+        Some(Path::new("/etc/couler/kubeconfig"))
+    );
+    assert_eq!(
+        (k.context.as_deref(), k.namespace.as_deref()),
+        (Some("prod"), Some("batch"))
+    );
+    assert!(matches!(
+        Config::parse(GOOD, "s.yaml").map(|c| c.targets),
+        Ok(t) if matches!(t[..], [Target::Local, Target::Local])
+    ));
+}
+
+#[test]
+fn an_argo_cluster_missing_or_mixing_keys_is_refused_with_what_to_do() {
+    for (from, to, says) in [
+        ("  namespace: ml\n", "", "`namespace` is missing"),
+        (
+            "  server: http://127.0.0.1:8001\n",
+            "",
+            "`server` (an API server URL",
+        ),
+        (
+            "server: http://127.0.0.1:8001",
+            "server: http://admin:pw@10.0.0.1",
+            "carries credentials",
+        ),
+        (
+            "server: http://127.0.0.1:8001",
+            "server: 10.0.0.1:6443",
+            "not an http",
+        ),
+        (
+            "  namespace: ml",
+            "  namespace: ml\n  kubeconfig: /k",
+            "not both",
+        ),
+        (
+            "  kubeconfig: /etc/couler/kubeconfig\n",
+            "  server: http://h\n",
+            "`context` names a context",
+        ),
+        (
+            "  server:",
+            "  servr:",
+            "server.yaml:5:3: clusters[0]: unknown field `servr`",
+        ),
+    ] {
+        let text = ARGO.replacen(from, to, 1);
+        assert_ne!(text, ARGO, "{from}");
+        let e = Config::parse(&text, "server.yaml").expect_err(to);
+        assert!(e.contains(says), "{to}: {e}");
+    }
+    let local = GOOD.replacen("kind: local", "kind: local\n  namespace: ml", 1);
+    let e = Config::parse(&local, "server.yaml").expect_err("namespace on local");
+    assert!(
+        e.contains("cluster `cpu-a`: `namespace` is a key of `kind: argo` clusters"),
+        "{e}"
+    );
 }
