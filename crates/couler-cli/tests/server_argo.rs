@@ -351,3 +351,31 @@ fn a_scheduled_spec_ends_error_without_creating_anything() {
     );
     assert!(posts(&log).is_empty());
 }
+
+#[test]
+fn the_event_stream_carries_an_argo_runs_steps_as_they_change() {
+    let (url, log) = argo(after(4, "Succeeded", ""), 0);
+    let (_dir, server, id) = started(&url, "x");
+    until(&log, |l| l.iter().any(|r| r.method == "GET"));
+    // A run's stream ends after its final run event.
+    let path = format!("/api/v1/runs/{id}/events");
+    let (code, text) = support::http(&server.addr, "GET", &path, None, None);
+    assert_eq!(code, 200, "{text}");
+    let events: Vec<(&str, Value)> = text
+        .split("\n\n")
+        .filter_map(|block| {
+            let kind = block.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((kind, serde_json::from_str(data).unwrap_or(Value::Null)))
+        })
+        .collect();
+    let live_b_succeeded = events.iter().any(|(k, d)| {
+        *k == "step"
+            && d["node"] == "b"
+            && d["status"] == "Succeeded"
+            && d.get("snapshot").is_none()
+    });
+    assert!(live_b_succeeded, "{text}");
+    let last = events.last().map(|(k, d)| (*k, d["state"].clone()));
+    assert_eq!(last, Some(("run", json!("Succeeded"))), "{text}");
+}

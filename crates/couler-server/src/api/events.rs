@@ -73,7 +73,7 @@ fn snapshot(app: &Shared, row: &RunRow) -> Result<Vec<BusEvent>, ApiError> {
     );
     run.ended = crate::store::ENDED.contains(&row.state.as_str());
     let mut out = vec![run];
-    for s in state.steps(&row.id).map_err(internal)? {
+    for s in app.pool.steps(&row.id).map_err(ApiError::internal)? {
         out.push(step_event(row, &s));
     }
     for e in &mut out {

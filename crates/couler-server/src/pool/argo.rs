@@ -5,10 +5,12 @@
 //! again (the server restarted, an automatic retry) whose Workflow exists is followed, never
 //! created twice (an automatic retry after an API-server error included: it follows the
 //! Workflow, or creates it if the error came before it existed). A stop request patches `spec.shutdown: Stop` and follows the Workflow to its
-//! end. Each reading's nodes are mirrored into memory as the run's steps: the follower reads
-//! the Workflow anyway, and `GET /runs/{id}` then answers without calling the API server.
+//! end. Each reading's nodes are mirrored into memory as the run's steps (a step whose status
+//! changed goes to the event bus): the follower reads the Workflow anyway, and `GET
+//! /runs/{id}` and the event streams then answer without calling the API server.
 
 use super::Pool;
+use crate::events::{Bus, step_event};
 use crate::store::RunRow;
 use couler_run::state::StepRecord;
 use couler_submit::{Cluster, Ended, Submitted};
@@ -41,8 +43,9 @@ impl Mirror {
             .remove(id);
     }
 
-    fn record(&self, id: &str, workflow: &serde_json::Value) {
-        let steps = couler_submit::nodes(workflow)
+    /// Keeps the steps of `row`'s Workflow as read, publishing each step whose status changed.
+    fn record(&self, row: &RunRow, workflow: &serde_json::Value, bus: &Bus) {
+        let steps: Vec<StepRecord> = couler_submit::nodes(workflow)
             .into_iter()
             .map(|n| StepRecord {
                 node: n.name.clone(),
@@ -60,10 +63,15 @@ impl Mirror {
                 message: n.message,
             })
             .collect();
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.to_string(), steps);
+        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = all.get(&row.id);
+        for s in &steps {
+            let known = before.and_then(|b| b.iter().find(|k| k.node == s.node));
+            if known.is_none_or(|k| k.status != s.status) {
+                bus.publish(step_event(row, s));
+            }
+        }
+        all.insert(row.id.clone(), steps);
     }
 }
 
@@ -80,12 +88,12 @@ pub async fn execute(
     let name = couler_submit::name_of(&row.id);
     let submitted = match couler_submit::find(cluster, &name).await? {
         Some((found, workflow)) => {
-            pool.argo.record(&row.id, &workflow);
+            pool.argo.record(row, &workflow, &pool.events);
             found
         }
         None => create(cluster, row, &name).await?,
     };
-    follow(pool, &submitted, &row.id, stop).await
+    follow(pool, &submitted, row, stop).await
 }
 
 /// Compiles the stored spec and creates its Workflow as `name`.
@@ -107,7 +115,7 @@ async fn create(cluster: &Cluster, row: &RunRow, name: &str) -> Result<Submitted
 async fn follow(
     pool: &Pool,
     submitted: &Submitted,
-    id: &str,
+    row: &RunRow,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(String, Option<String>), String> {
     let mut stopping = false;
@@ -118,7 +126,7 @@ async fn follow(
             stopping = true;
         }
         tokio::select! {
-            end = couler_submit::follow(submitted, POLL, |wf| pool.argo.record(id, wf)) => {
+            end = couler_submit::follow(submitted, POLL, |wf| pool.argo.record(row, wf, &pool.events)) => {
                 let Ended { phase, message } = end?;
                 let state = if stopping && phase != "Succeeded" { "Stopped".to_string() } else { phase };
                 return Ok((state, message));
