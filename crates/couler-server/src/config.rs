@@ -4,6 +4,7 @@
 //! naming `FILE:LINE:COL`. Without a file: one local cluster sized from this machine, no quotas.
 
 use crate::queue::{Cluster, Resources, Weights};
+pub use airflow::AirflowTarget;
 use couler_ir::Quantity;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -65,6 +66,8 @@ pub enum Target {
     Local,
     /// Argo Workflows, through the Kubernetes API server (`pool::argo`).
     Argo(couler_submit::Cluster),
+    /// Apache Airflow 3, through its REST API and DAGs folder (`pool::airflow`).
+    Airflow(airflow::AirflowTarget),
 }
 
 #[derive(Deserialize)]
@@ -79,6 +82,23 @@ struct ClusterFile {
     context: Option<String>,
     /// Argo: the Kubernetes namespace runs are created in.
     namespace: Option<String>,
+    /// Airflow: the api-server's base URL.
+    url: Option<String>,
+    /// Airflow: the DAGs folder its dag-processor reads, where the server writes DAG files.
+    #[serde(rename = "dagsFolder")]
+    dags_folder: Option<std::path::PathBuf>,
+    /// Airflow: the user the server signs in as, and its password's secret (`NS/SECRET/KEY`
+    /// under `--secrets-dir`).
+    username: Option<String>,
+    #[serde(rename = "passwordSecret")]
+    password_secret: Option<String>,
+    /// Airflow: how tasks run steps (`couler compile --target airflow --operator`).
+    operator: Option<String>,
+    /// Airflow: the `couler` program on the workers (default: the server's own executable).
+    launcher: Option<String>,
+    /// Airflow: how long a new DAG file may take to be parsed.
+    #[serde(rename = "parseTimeoutSecs")]
+    parse_timeout_secs: Option<u64>,
     capacity: QuotaFile,
     #[serde(default)]
     labels: BTreeMap<String, String>,
@@ -97,6 +117,8 @@ enum Kind {
     Local,
     /// Argo Workflows on Kubernetes.
     Argo,
+    /// Apache Airflow 3.
+    Airflow,
 }
 
 /// An amount of each resource; an absent one is 0 in a capacity, unlimited in a quota.
@@ -208,7 +230,9 @@ impl File {
     fn check(self, name: &str) -> Result<Config, String> {
         let bad = |what: String| Err(format!("{name}: {what}"));
         if self.clusters.is_empty() {
-            return bad("`clusters` is empty: declare at least one (kind: local or argo)".into());
+            return bad(
+                "`clusters` is empty: declare at least one (kind: local, argo or airflow)".into(),
+            );
         }
         let mut clusters = Vec::new();
         let mut workers = Vec::new();
@@ -287,14 +311,23 @@ impl ClusterFile {
             ("context", self.context.is_some()),
             ("namespace", self.namespace.is_some()),
         ];
+        let keys = argo_keys
+            .iter()
+            .map(|&(key, set)| (key, set, Kind::Argo))
+            .chain(airflow::keys(self).map(|(key, set)| (key, set, Kind::Airflow)));
+        for (key, set, owner) in keys {
+            if set && owner != self.kind {
+                return Err(format!(
+                    "`{key}` is a key of `kind: {}` clusters; remove it from this `kind: {}` one",
+                    owner.name(),
+                    self.kind.name()
+                ));
+            }
+        }
         match self.kind {
-            Kind::Local => match argo_keys.iter().find(|(_, set)| *set) {
-                Some((key, _)) => Err(format!(
-                    "`{key}` is a key of `kind: argo` clusters; remove it from this local one"
-                )),
-                None => Ok(Target::Local),
-            },
+            Kind::Local => Ok(Target::Local),
             Kind::Argo => self.argo().map(Target::Argo),
+            Kind::Airflow => airflow::target(self).map(Target::Airflow),
         }
     }
 
@@ -328,7 +361,18 @@ impl ClusterFile {
     }
 }
 
-/// An argo cluster's `server`: an http(s) URL without credentials in it.
+impl Kind {
+    fn name(&self) -> &'static str {
+        match self {
+            Kind::Local => "local",
+            Kind::Argo => "argo",
+            Kind::Airflow => "airflow",
+        }
+    }
+}
+
+/// An argo cluster's `server`, an airflow cluster's `url`: an http(s) URL without credentials
+/// in it.
 fn check_url(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("http://")
@@ -337,7 +381,7 @@ fn check_url(url: &str) -> Result<(), String> {
     let authority = rest.split('/').next().unwrap_or_default();
     if authority.contains('@') {
         return Err(
-            "`server` carries credentials: give the URL of a `kubectl proxy` (no credentials), or use `kubeconfig`"
+            "the URL carries credentials: give them by name (argo: a `kubectl proxy` URL or `kubeconfig`; airflow: `username` and `passwordSecret`)"
                 .into(),
         );
     }
@@ -356,5 +400,6 @@ fn memory_mib() -> u64 {
         .map_or(0, |kib| kib / 1024)
 }
 
+mod airflow;
 #[cfg(test)]
 mod tests;

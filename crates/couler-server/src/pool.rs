@@ -3,7 +3,8 @@
 //! account's quota: docs/server.md, "The queue in the server"); each admitted run executes on
 //! the embedded local runtime (`couler_run::Host`: the executor and step core of `couler run`,
 //! in one state directory the server holds for its lifetime), or, on a `kind: argo` cluster,
-//! as a Workflow through the Kubernetes API ([`argo`]).
+//! as a Workflow through the Kubernetes API ([`argo`]), or, on a `kind: airflow` cluster, as a
+//! DAG run through Airflow's REST API ([`airflow`]).
 //!
 //! An admitted run is looked up in the runtime's state: unknown there, it starts under the
 //! server's id; recorded and unfinished (the server died under it), or flagged for resume
@@ -13,10 +14,12 @@
 //! pattern's backoff ([`autoretry`]). On start every run the database says is running goes
 //! back to the queue, so a server killed at any moment finishes what it accepted.
 
+mod airflow;
 mod argo;
 mod autoretry;
 mod ledger;
 mod metrics;
+mod mirror;
 mod request;
 
 pub use ledger::ClusterUse;
@@ -63,8 +66,8 @@ pub struct Pool {
     secrets: PathBuf,
     /// Where run and step events go (the API's event streams).
     pub events: Arc<crate::events::Bus>,
-    /// The steps of runs on argo clusters, as their Workflows last reported them.
-    argo: argo::Mirror,
+    /// The steps of runs on argo and airflow clusters, as their engines last reported them.
+    mirror: mirror::Mirror,
 }
 
 /// How long the admission loop waits before looking at the queue again without being woken
@@ -99,7 +102,7 @@ impl Pool {
             metrics: Metrics::default(),
             secrets,
             events: Arc::default(),
-            argo: argo::Mirror::default(),
+            mirror: mirror::Mirror::default(),
         });
         tokio::spawn(pool.clone().admit_loop());
         Ok(pool)
@@ -203,25 +206,36 @@ impl Pool {
         })
     }
 
-    /// Where the Workflow of `row` is (`NAMESPACE/NAME`), if it was admitted onto an argo
-    /// cluster.
-    pub fn argo_workflow(&self, row: &RunRow) -> Option<String> {
+    /// Where `row` runs if it was admitted onto a remote (argo, airflow) cluster: its object
+    /// there in words, and where its steps' logs and artifacts are read.
+    pub fn remote(&self, row: &RunRow) -> Option<(String, String)> {
         let cluster = row.cluster.as_deref()?;
         let i = self
             .config
             .clusters
             .iter()
             .position(|c| c.name == cluster)?;
-        let Target::Argo(k8s) = &self.config.targets[i] else {
-            return None;
-        };
-        let namespace = k8s.namespace.as_deref().unwrap_or("default");
-        Some(format!("{namespace}/{}", couler_submit::name_of(&row.id)))
+        let name = couler_submit::name_of(&row.id);
+        match &self.config.targets[i] {
+            Target::Local => None,
+            Target::Argo(k8s) => {
+                let namespace = k8s.namespace.as_deref().unwrap_or("default");
+                Some((
+                    format!("on Argo as Workflow {namespace}/{name}"),
+                    format!("Argo (`argo logs {name} -n {namespace}`, its artifact repository)"),
+                ))
+            }
+            Target::Airflow(af) => Some((
+                format!("on Airflow at {} as DAG run {name}/{name}", af.url),
+                "Airflow (its UI, or its REST API: `GET /api/v2/dags/DAG/dagRuns/RUN/taskInstances/STEP/logs/TRY`)".to_string(),
+            )),
+        }
     }
 
-    /// The steps of run `id`: its Workflow's nodes for an Argo run, else the runtime's records.
+    /// The steps of run `id`: as its engine reports them for a remote run, else the runtime's
+    /// records.
     pub fn steps(&self, id: &str) -> Result<Vec<StepRecord>, String> {
-        match self.argo.steps(id) {
+        match self.mirror.steps(id) {
             Some(steps) => Ok(steps),
             None => self.runtime_state()?.steps(id).map_err(|e| e.to_string()),
         }
@@ -229,7 +243,7 @@ impl Pool {
 
     /// Forgets an ended run's runtime records and directories (nothing if it never started).
     pub async fn forget(&self, id: &str) -> Result<(), String> {
-        self.argo.forget(id);
+        self.mirror.forget(id);
         if self
             .runtime_state()?
             .run(id)
@@ -321,15 +335,13 @@ impl Pool {
         self.busy.fetch_add(1, Ordering::Relaxed);
         self.events.run(&row, RUNNING, None);
         let started = couler_run::state::now();
-        // Every failure of a local run may be retried; of an Argo run, the API server's errors.
-        let (outcome, may_retry) = match &self.config.targets[cluster] {
-            Target::Local => (self.execute(&row, stop).await, true),
-            Target::Argo(k8s) => {
-                let outcome = argo::execute(&self, k8s, &row, stop).await;
-                let failed = outcome.is_err();
-                (outcome, failed)
-            }
+        let (outcome, remote) = match &self.config.targets[cluster] {
+            Target::Local => (self.execute(&row, stop).await, false),
+            Target::Argo(k8s) => (argo::execute(&self, k8s, &row, stop).await, true),
+            Target::Airflow(af) => (airflow::execute(&self, af, &row, stop).await, true),
         };
+        // Every failure of a local run may be retried; of a remote run, its API's errors.
+        let may_retry = !remote || outcome.is_err();
         let (state, message) = outcome.unwrap_or_else(|e| ("Error".to_string(), Some(e)));
         self.ledger().release(&row.id);
         self.observe_steps(&row.id, started);

@@ -19,7 +19,8 @@ use std::time::Duration;
 mod workflow;
 pub use couler_backends::Options;
 pub use workflow::{
-    Compiled, Ended, Node, compile, create_named, ended, find, follow, name_of, nodes, shutdown,
+    Compiled, Ended, Node, compile, create_named, ended, find, follow, name_of, nodes, seconds_of,
+    shutdown,
 };
 
 /// Where to submit: which API server, with which credentials, into which namespace.

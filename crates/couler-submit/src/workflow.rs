@@ -200,11 +200,7 @@ pub fn nodes(workflow: &Value) -> Vec<Node> {
     let Some(map) = workflow["status"]["nodes"].as_object() else {
         return Vec::new();
     };
-    let time = |v: &Value| {
-        v.as_str()
-            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
-            .map(|t| t.as_millisecond() as f64 / 1000.0)
-    };
+    let time = |v: &Value| v.as_str().and_then(seconds_of);
     let mut out: Vec<Node> = map
         .values()
         .filter(|n| {
@@ -235,6 +231,15 @@ pub fn nodes(workflow: &Value) -> Vec<Node> {
             .then_with(|| a.name.cmp(&b.name))
     });
     out
+}
+
+/// Seconds since the epoch of an RFC 3339 timestamp (as Kubernetes and Airflow write them),
+/// to the millisecond.
+pub fn seconds_of(timestamp: &str) -> Option<f64> {
+    timestamp
+        .parse::<k8s_openapi::jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond() as f64 / 1000.0)
 }
 
 /// Couler's status of an Argo node phase (`Omitted`: Skipped; unknown: Pending).

@@ -73,7 +73,7 @@ pub async fn list(
     Path((id, node)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let row = find(&app, &p, &id, Role::Viewer)?;
-    super::runs::not_on_argo(&app, &row, "artifacts")?;
+    super::runs::not_remote(&app, &row, "artifacts")?;
     let (_, artifacts) = outputs(&app, &id, &node)?;
     let list: Vec<_> = artifacts
         .iter()
@@ -116,7 +116,7 @@ pub async fn download(
         ));
     }
     let row = find(&app, &p, &id, Role::Viewer)?;
-    super::runs::not_on_argo(&app, &row, "artifacts")?;
+    super::runs::not_remote(&app, &row, "artifacts")?;
     let (rec, artifacts) = outputs(&app, &id, &node)?;
     let a = artifacts.get(&name).ok_or_else(|| {
         ApiError::new(

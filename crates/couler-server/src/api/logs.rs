@@ -39,7 +39,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid query", e.body_text()))?;
     let row = find(&app, &p, &id, Role::Viewer)?;
-    super::runs::not_on_argo(&app, &row, "logs")?;
+    super::runs::not_remote(&app, &row, "logs")?;
     let state = app.pool.runtime_state().map_err(ApiError::internal)?;
     let nodes = match logs::target(&state, &id, &node) {
         Ok(LogTarget::Nodes(n)) => n,

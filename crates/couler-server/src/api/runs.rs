@@ -157,14 +157,15 @@ fn shown_message(row: &RunRow, rec: Option<&couler_run::RunRecord>) -> Option<St
     }
 }
 
-/// 404 for the logs and artifacts (`what`) of a run on an argo cluster: they stay in Argo.
-pub(super) fn not_on_argo(app: &Shared, row: &RunRow, what: &str) -> Result<(), ApiError> {
-    match app.pool.argo_workflow(row) {
-        Some(wf) => Err(ApiError::new(
+/// 404 for the logs and artifacts (`what`) of a run on a remote (argo, airflow) cluster: they
+/// stay in its engine.
+pub(super) fn not_remote(app: &Shared, row: &RunRow, what: &str) -> Result<(), ApiError> {
+    match app.pool.remote(row) {
+        Some((place, source)) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not found",
             format!(
-                "run `{}` ran on Argo as Workflow {wf}: the server does not serve the {what} of its steps; read them from Argo (`argo logs`, its artifact repository)",
+                "run `{}` ran {place}: the server does not serve the {what} of its steps; read them from {source}",
                 row.id
             ),
         )),
@@ -273,7 +274,7 @@ pub async fn resume(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let row = find(&app, &p, &id, Role::Editor)?;
-    if let Some(wf) = app.pool.argo_workflow(&row)
+    if let Some((place, _)) = app.pool.remote(&row)
         && row.state != QUEUED
         && row.state != RUNNING
     {
@@ -281,7 +282,7 @@ pub async fn resume(
             StatusCode::CONFLICT,
             "not resumable",
             format!(
-                "run `{id}` ran on Argo as Workflow {wf}: resume from failure is not supported there; submit the spec again"
+                "run `{id}` ran {place}: resume from failure is not supported there; submit the spec again"
             ),
         ));
     }

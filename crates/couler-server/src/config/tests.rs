@@ -52,7 +52,7 @@ fn impossible_settings_are_refused_with_what_to_do() {
     for (from, to, says) in [
         (
             "kind: local\n  capacity: {cpu: 16",
-            "kind: airflow\n  capacity: {cpu: 16",
+            "kind: tekton\n  capacity: {cpu: 16",
             "server.yaml:4:",
         ),
         ("cpu: 16,", "cpu: lots,", "not a quantity"),

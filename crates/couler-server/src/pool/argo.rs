@@ -6,73 +6,43 @@
 //! created twice (an automatic retry after an API-server error included: it follows the
 //! Workflow, or creates it if the error came before it existed). A stop request patches `spec.shutdown: Stop` and follows the Workflow to its
 //! end. Each reading's nodes are mirrored into memory as the run's steps (a step whose status
-//! changed goes to the event bus): the follower reads the Workflow anyway, and `GET
-//! /runs/{id}` and the event streams then answer without calling the API server.
+//! changed goes to the event bus, `mirror.rs`).
 
 use super::Pool;
-use crate::events::{Bus, step_event};
 use crate::store::RunRow;
 use couler_run::state::StepRecord;
 use couler_submit::{Cluster, Ended, Submitted};
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// How often a running Workflow is read.
 const POLL: Duration = Duration::from_secs(1);
 
-/// The steps of each Argo run as last read from its Workflow's `status.nodes`.
-#[derive(Default)]
-pub struct Mirror(Mutex<HashMap<String, Vec<StepRecord>>>);
+/// The steps of an Argo run as its Workflow's `status.nodes` say.
+fn steps_of(workflow: &serde_json::Value) -> Vec<StepRecord> {
+    couler_submit::nodes(workflow)
+        .into_iter()
+        .map(|n| StepRecord {
+            node: n.name.clone(),
+            step: n.name,
+            status: n.status,
+            attempts: 1,
+            exit_code: None,
+            started_at: n.started_at,
+            finished_at: n.finished_at,
+            peak_rss_kb: None,
+            cpu_seconds: None,
+            cache_key: None,
+            outputs: None,
+            log_dir: None,
+            message: n.message,
+        })
+        .collect()
+}
 
-impl Mirror {
-    /// The steps of run `id`, if it is an Argo run this server has read.
-    pub fn steps(&self, id: &str) -> Option<Vec<StepRecord>> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
-    }
-
-    pub fn forget(&self, id: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
-    }
-
-    /// Keeps the steps of `row`'s Workflow as read, publishing each step whose status changed.
-    fn record(&self, row: &RunRow, workflow: &serde_json::Value, bus: &Bus) {
-        let steps: Vec<StepRecord> = couler_submit::nodes(workflow)
-            .into_iter()
-            .map(|n| StepRecord {
-                node: n.name.clone(),
-                step: n.name,
-                status: n.status,
-                attempts: 1,
-                exit_code: None,
-                started_at: n.started_at,
-                finished_at: n.finished_at,
-                peak_rss_kb: None,
-                cpu_seconds: None,
-                cache_key: None,
-                outputs: None,
-                log_dir: None,
-                message: n.message,
-            })
-            .collect();
-        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = all.get(&row.id);
-        for s in &steps {
-            let known = before.and_then(|b| b.iter().find(|k| k.node == s.node));
-            if known.is_none_or(|k| k.status != s.status) {
-                bus.publish(step_event(row, s));
-            }
-        }
-        all.insert(row.id.clone(), steps);
-    }
+/// Mirrors the steps of `row`'s Workflow as read.
+fn record(pool: &Pool, row: &RunRow, workflow: &serde_json::Value) {
+    pool.mirror.record(row, steps_of(workflow), &pool.events);
 }
 
 /// Creates (or finds again) and follows the Workflow of `row` on `cluster`: its final status
@@ -88,7 +58,7 @@ pub async fn execute(
     let name = couler_submit::name_of(&row.id);
     let submitted = match couler_submit::find(cluster, &name).await? {
         Some((found, workflow)) => {
-            pool.argo.record(row, &workflow, &pool.events);
+            record(pool, row, &workflow);
             found
         }
         None => create(cluster, row, &name).await?,
@@ -126,7 +96,7 @@ async fn follow(
             stopping = true;
         }
         tokio::select! {
-            end = couler_submit::follow(submitted, POLL, |wf| pool.argo.record(row, wf, &pool.events)) => {
+            end = couler_submit::follow(submitted, POLL, |wf| record(pool, row, wf)) => {
                 let Ended { phase, message } = end?;
                 let state = if stopping && phase != "Succeeded" { "Stopped".to_string() } else { phase };
                 return Ok((state, message));
