@@ -127,7 +127,7 @@ enum Command {
     /// Inspect and trim the local runtime's artifact cache: `couler cache ls|stats|gc`
     Cache(cache::CacheArgs),
     /// Serve the HTTP API: accept workflows, queue them by priority and quota, run them on the
-    /// local runtime or on Argo clusters, with tokens, roles and an audit log
+    /// local runtime or on Argo and Airflow clusters, with tokens, roles and an audit log
     /// (docs/server.md); `couler server token create` makes a token
     Server(couler_server::cli::ServerArgs),
     /// Run one step inside an engine's task: stage inputs, run, capture and store outputs

@@ -41,15 +41,19 @@ steps:
 /// password from its secrets directory.
 fn server(dir: &Path) -> Server {
     let af = airflow();
+    server_at(dir, &af.url(), af.dags())
+}
+
+/// A server whose one cluster is the Airflow at `url` reading `dags`.
+fn server_at(dir: &Path, url: &str, dags: &Path) -> Server {
     let secret = dir.join("secrets/ops/airflow");
     std::fs::create_dir_all(&secret).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(secret.join("password"), format!("{PASSWORD}\n"))
         .unwrap_or_else(|e| panic!("{e}"));
     let config = dir.join("server.yaml");
     let text = format!(
-        "clusters:\n- name: af\n  kind: airflow\n  url: {}\n  dagsFolder: {}\n  username: couler\n  passwordSecret: ops/airflow/password\n  parseTimeoutSecs: 60\n  capacity: {{cpu: 8, memory: 8Gi}}\n",
-        af.url(),
-        af.dags().display()
+        "clusters:\n- name: af\n  kind: airflow\n  url: {url}\n  dagsFolder: {}\n  username: couler\n  passwordSecret: ops/airflow/password\n  parseTimeoutSecs: 60\n  capacity: {{cpu: 8, memory: 8Gi}}\nretry: {{maxAttempts: 2}}\n",
+        dags.display()
     );
     std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
     let secrets = dir.join("secrets");
@@ -160,11 +164,10 @@ fn a_failing_step_fails_the_run_with_its_message() {
     let run = server.wait_for(None, &id, &ENDED);
     assert_eq!(run["state"], "Failed", "{run}");
     let message = run["message"].as_str().unwrap_or_default();
-    assert!(message.starts_with("step `a` failed: "), "{run}");
-    assert!(
-        message.contains('3'),
-        "the exit code is in the message: {run}"
-    );
+    // The step's message as Airflow's failure callback recorded it (the launcher's outcome).
+    let said = run["steps"][0]["message"].as_str().unwrap_or_default();
+    assert!(said.contains("non-zero exit code"), "{run}");
+    assert_eq!(message, format!("step `a` failed: {said}"), "{run}");
     let skipped = |s: &str| (s.to_string(), "Skipped".to_string());
     assert_eq!(
         statuses(&run),
@@ -230,4 +233,47 @@ fn a_server_killed_mid_run_follows_the_same_dag_run_after_restart() {
     assert_eq!(run["state"], "Succeeded", "{run}");
     assert_eq!(dag_runs(&dag).len(), 1, "triggered once");
     assert_eq!(statuses(&run).len(), 3, "{run}");
+}
+
+#[test]
+fn an_unreachable_airflow_ends_the_run_error_after_the_tables_retries() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dags = dir.path().join("dags");
+    std::fs::create_dir_all(&dags).unwrap_or_else(|e| panic!("{e}"));
+    let server = server_at(dir.path(), "http://127.0.0.1:1", &dags);
+    let id = submit(&server, THREE, json!({}));
+    let run = server.wait_for(None, &id, &ENDED);
+    assert_eq!(run["state"], "Error", "{run}");
+    let message = run["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Airflow's API could not be asked"),
+        "{run}"
+    );
+    assert!(message.contains("onnection refused"), "{run}");
+    let patterns: Vec<&str> = run["retries"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|x| x["pattern"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(patterns, ["connection-refused"; 2], "{run}");
+}
+
+#[test]
+fn a_scheduled_spec_ends_error_without_writing_a_dag() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = server(dir.path());
+    let spec = THREE.replace(
+        "name: three\n",
+        "name: three\nschedule:\n  cron: \"0 2 * * *\"\n",
+    );
+    let id = submit(&server, &spec, json!({}));
+    let run = server.wait_for(None, &id, &ENDED);
+    assert_eq!(run["state"], "Error", "{run}");
+    assert!(
+        run["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`schedule`"),
+        "{run}"
+    );
+    assert_eq!(airflow().get(&format!("/dags/{}", dag_of(&id))).0, 404);
 }

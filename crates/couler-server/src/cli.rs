@@ -103,9 +103,9 @@ struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 4, conflicts_with = "config",
           value_parser = clap::value_parser!(u16).range(1..))]
     workers: u16,
-    /// The clusters (the local runtime, or Argo through the Kubernetes API), quotas, queue
-    /// weights and retry limits (YAML; docs/server.md, "Configuration") [default: one local
-    /// cluster sized from this machine, no quotas]
+    /// The clusters (the local runtime, Argo through the Kubernetes API, Airflow through its
+    /// REST API), quotas, queue weights and retry limits (YAML; docs/server.md,
+    /// "Configuration") [default: one local cluster sized from this machine, no quotas]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Where steps' secrets are: a `secrets` entry of a run in namespace NS reads the file

@@ -198,3 +198,127 @@ fn an_argo_cluster_missing_or_mixing_keys_is_refused_with_what_to_do() {
         "{e}"
     );
 }
+
+/// An airflow cluster whose `dagsFolder` is `dags`.
+fn airflow_config(dags: &Path) -> String {
+    format!(
+        "
+clusters:
+- name: af
+  kind: airflow
+  url: http://127.0.0.1:8081/
+  dagsFolder: {}
+  username: couler
+  passwordSecret: ops/airflow/password
+  operator: docker
+  capacity: {{cpu: 8}}
+",
+        dags.display()
+    )
+}
+
+#[test]
+fn an_airflow_cluster_is_read_with_its_url_dags_folder_and_credentials_by_name() {
+    let dags = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let c = Config::parse(&airflow_config(dags.path()), "server.yaml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let Target::Airflow(a) = &c.targets[0] else {
+        panic!("{:?}", c.targets[0]);
+    };
+    assert_eq!(a.url, "http://127.0.0.1:8081");
+    assert_eq!(a.dags_folder, dags.path());
+    assert_eq!(
+        a.credentials,
+        Some(("couler".to_string(), "ops/airflow/password".to_string()))
+    );
+    assert_eq!(a.operator, couler_backends::Operator::Docker);
+    assert_eq!(
+        (a.launcher.as_deref(), a.parse_timeout.as_secs()),
+        (None, 330)
+    );
+}
+
+#[test]
+fn an_airflow_cluster_missing_or_mixing_keys_is_refused_with_what_to_do() {
+    let dags = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let good = airflow_config(dags.path());
+    let folder = format!("dagsFolder: {}", dags.path().display());
+    for (from, to, says) in [
+        ("  url: http://127.0.0.1:8081/\n", "", "`url` is missing"),
+        (folder.as_str(), "", "`dagsFolder` is missing"),
+        (
+            folder.as_str(),
+            "dagsFolder: /no/such/dir",
+            "is not a directory",
+        ),
+        (
+            "  username: couler\n",
+            "",
+            "`passwordSecret` needs `username`",
+        ),
+        (
+            "  passwordSecret: ops/airflow/password\n",
+            "",
+            "needs `passwordSecret`",
+        ),
+        (
+            "ops/airflow/password",
+            "../airflow/password",
+            "is not NS/SECRET/KEY",
+        ),
+        ("ops/airflow/password", "hunter2", "is not NS/SECRET/KEY"),
+        (
+            "url: http://127.0.0.1:8081/",
+            "url: http://admin:pw@127.0.0.1:8081",
+            "carries credentials",
+        ),
+        (
+            "operator: docker",
+            "operator: celery",
+            "write host, kubernetes or docker",
+        ),
+        (
+            "  operator:",
+            "  namespace: ml\n  operator:",
+            "`namespace` is a key of `kind: argo` clusters",
+        ),
+        (
+            "  operator: docker",
+            "  password: hunter2",
+            "unknown field `password`",
+        ),
+    ] {
+        let text = good.replacen(from, to, 1);
+        assert_ne!(text, good, "{from}");
+        let e = Config::parse(&text, "server.yaml").expect_err(to);
+        assert!(e.contains(says), "{to}: {e}");
+    }
+    let local = GOOD.replacen("kind: local", "kind: local\n  dagsFolder: /tmp", 1);
+    let e = Config::parse(&local, "server.yaml").expect_err("dagsFolder on local");
+    assert!(
+        e.contains("`dagsFolder` is a key of `kind: airflow` clusters; remove it from this `kind: local` one"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_airflow_example_in_docs_server_md_is_a_valid_config() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/server.md"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, after) = doc
+        .split_once("### Airflow clusters")
+        .unwrap_or_else(|| panic!("no Airflow clusters section"));
+    let (_, block) = after
+        .split_once("```yaml\n")
+        .unwrap_or_else(|| panic!("no yaml example"));
+    let (yaml, _) = block
+        .split_once("```")
+        .unwrap_or_else(|| panic!("unclosed"));
+    let dags = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = yaml.replace("/srv/airflow/dags", &dags.path().display().to_string());
+    let c = Config::parse(&yaml, "docs/server.md").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        c.targets.iter().any(|t| matches!(t, Target::Airflow(_))),
+        "{c:?}"
+    );
+}

@@ -118,6 +118,9 @@ fn compile(
     mut wf: couler_ir::Workflow,
     dag: &str,
 ) -> Result<String, String> {
+    if wf.schedule.is_some() {
+        return Err("the spec has a `schedule`: an airflow cluster triggers one DAG run per submission; remove the schedule, or compile it with `couler compile --target airflow` into Airflow's DAGs folder yourself".into());
+    }
     wf.name = dag.to_string();
     let launcher = match &target.launcher {
         Some(l) => l.clone(),

@@ -87,7 +87,7 @@ pub static PATTERNS: &[Pattern] = &[
     },
     Pattern {
         name: "k8s-too-many-requests",
-        source: "Kubernetes API server (429)",
+        source: "Kubernetes API server, Airflow's API (429)",
         matches: &[Contains("toomanyrequests"), Contains("too many requests")],
         policy: API,
         why: "API priority and fairness or a rate limit shed the request: it succeeds once the load drops",
@@ -104,7 +104,7 @@ pub static PATTERNS: &[Pattern] = &[
     },
     Pattern {
         name: "k8s-server-error",
-        source: "Kubernetes API server (500, 503)",
+        source: "Kubernetes API server (500, 503), Airflow's API (5xx)",
         matches: &[
             Contains("an error on the server"),
             Contains("internal error occurred"),

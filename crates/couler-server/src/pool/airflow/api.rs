@@ -170,3 +170,28 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Airflow's refusals are worded so that the retry table retries what is transient and
+    /// nothing else.
+    #[test]
+    fn refusals_match_the_retry_table() {
+        let detail = json!({"detail": "Rate limit exceeded"});
+        for (status, pattern) in [
+            (StatusCode::TOO_MANY_REQUESTS, Some("k8s-too-many-requests")),
+            (StatusCode::INTERNAL_SERVER_ERROR, Some("k8s-server-error")),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("k8s-server-error")),
+            (StatusCode::FORBIDDEN, None),
+            (StatusCode::UNPROCESSABLE_ENTITY, None),
+        ] {
+            let said = refusal(status, &Method::POST, "/dags/d/dagRuns", &detail);
+            assert!(said.contains("Rate limit exceeded"), "{said}");
+            assert!(said.contains(&status.as_u16().to_string()), "{said}");
+            let matched = crate::retry::classify_step("Error", &said).map(|p| p.name);
+            assert_eq!(matched, pattern, "{said}");
+        }
+    }
+}
