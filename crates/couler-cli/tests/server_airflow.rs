@@ -250,10 +250,7 @@ fn an_unreachable_airflow_ends_the_run_error_after_the_tables_retries() {
         "{run}"
     );
     assert!(message.contains("onnection refused"), "{run}");
-    let patterns: Vec<&str> = run["retries"]
-        .as_array()
-        .map(|r| r.iter().filter_map(|x| x["pattern"].as_str()).collect())
-        .unwrap_or_default();
+    let patterns = support::retry_patterns(&run);
     assert_eq!(patterns, ["connection-refused"; 2], "{run}");
 }
 

@@ -321,10 +321,7 @@ fn an_unreachable_api_server_ends_the_run_error_with_the_reason() {
     let message = run["message"].as_str().unwrap_or_default();
     assert!(message.contains("onnection refused"), "{run}");
     // Connection refused is a retryable pattern: retried up to the config's maxAttempts (3).
-    let patterns: Vec<&str> = run["retries"]
-        .as_array()
-        .map(|r| r.iter().filter_map(|x| x["pattern"].as_str()).collect())
-        .unwrap_or_default();
+    let patterns = support::retry_patterns(&run);
     assert_eq!(patterns, ["connection-refused"; 3], "{run}");
 }
 

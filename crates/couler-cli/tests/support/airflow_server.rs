@@ -7,13 +7,16 @@
 //! Airflow's python comes from `$COULER_AIRFLOW_PYTHON` or scripts/airflow-deps
 //! (support/airflow.rs); without it the tests fail saying so.
 
+#[path = "guardian.rs"]
+mod guardian;
+
 use crate::support::http;
+use guardian::ready;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 /// The password of the `couler` user (the tests write it into the server's secrets).
@@ -125,18 +128,6 @@ fn start() -> Airflow {
         token: v["access_token"].as_str().unwrap_or_default().to_string(),
         _guardian: child,
     }
-}
-
-fn ready(stdout: ChildStdout) -> Result<String, String> {
-    let mut said = String::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(dir) = line.strip_prefix("ready ") {
-            return Ok(dir.to_string());
-        }
-        said.push_str(&line);
-        said.push('\n');
-    }
-    Err(said)
 }
 
 /// The Airflow of this test binary, started on first use.

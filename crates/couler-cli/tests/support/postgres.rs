@@ -11,9 +11,12 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+#[path = "guardian.rs"]
+mod guardian;
+
+use guardian::ready;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -103,19 +106,6 @@ fn start() -> Cluster {
             );
         }
     }
-}
-
-/// The guardian's `ready DIR`: the directory, or everything it said instead.
-fn ready(stdout: ChildStdout) -> Result<String, String> {
-    let mut said = String::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(dir) = line.strip_prefix("ready ") {
-            return Ok(dir.to_string());
-        }
-        said.push_str(&line);
-        said.push('\n');
-    }
-    Err(said)
 }
 
 fn cluster() -> &'static Cluster {

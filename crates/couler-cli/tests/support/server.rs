@@ -203,6 +203,16 @@ impl Drop for Server {
     }
 }
 
+/// The patterns of a run's recorded automatic retries, in order.
+pub fn retry_patterns(run: &Value) -> Vec<String> {
+    run["retries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["pattern"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// `couler server token create …`; the token (its last line).
 pub fn token(state_dir: &Path, user: &str, role: &str, namespace: Option<&str>) -> String {
     let mut cmd = Command::new(couler());

@@ -65,10 +65,7 @@ fn impossible_settings_are_refused_with_what_to_do() {
         ),
         ("agingSecs: 120", "agingSecs: 0", "must be above 0"),
     ] {
-        let text = GOOD.replacen(from, to, 1);
-        assert_ne!(text, GOOD, "{from}");
-        let e = Config::parse(&text, "server.yaml").expect_err(to);
-        assert!(e.contains(says), "{to}: {e}");
+        assert_refused(GOOD, from, to, says);
     }
     let e = Config::parse("clusters: []\n", "s.yaml").expect_err("no cluster");
     assert!(e.contains("at least one"), "{e}");
@@ -86,26 +83,40 @@ fn without_a_file_one_local_cluster_has_this_machines_cores_and_no_quotas() {
     assert!(c.quotas.is_empty());
 }
 
-#[test]
-fn the_example_in_docs_server_md_is_a_valid_config() {
+/// The first YAML example after `heading` in docs/server.md.
+fn doc_example(heading: &str) -> String {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/server.md"))
         .unwrap_or_else(|e| panic!("{e}"));
     let (_, after) = doc
-        .split_once("## Configuration")
-        .unwrap_or_else(|| panic!("no Configuration section"));
+        .split_once(heading)
+        .unwrap_or_else(|| panic!("no {heading} section"));
     let (_, block) = after
         .split_once("```yaml\n")
-        .unwrap_or_else(|| panic!("no yaml example"));
+        .unwrap_or_else(|| panic!("no yaml example after {heading}"));
     let (yaml, _) = block
         .split_once("```")
         .unwrap_or_else(|| panic!("unclosed"));
-    let c = Config::parse(yaml, "docs/server.md").unwrap_or_else(|e| panic!("{e}"));
+    yaml.to_string()
+}
+
+#[test]
+fn the_example_in_docs_server_md_is_a_valid_config() {
+    let yaml = doc_example("## Configuration");
+    let c = Config::parse(&yaml, "docs/server.md").unwrap_or_else(|e| panic!("{e}"));
     assert!(c.clusters.len() >= 2, "{c:?}");
     assert!(!c.quotas.is_empty(), "{c:?}");
     assert!(
         c.targets.iter().any(|t| matches!(t, Target::Argo(_))),
         "the example shows an argo cluster: {c:?}"
     );
+}
+
+/// `base` with `from` replaced by `to` is refused saying `says`.
+fn assert_refused(base: &str, from: &str, to: &str, says: &str) {
+    let text = base.replacen(from, to, 1);
+    assert_ne!(text, base, "{from}");
+    let e = Config::parse(&text, "server.yaml").expect_err(to);
+    assert!(e.contains(says), "{to}: {e}");
 }
 
 const ARGO: &str = "
@@ -186,10 +197,7 @@ fn an_argo_cluster_missing_or_mixing_keys_is_refused_with_what_to_do() {
             "server.yaml:5:3: clusters[0]: unknown field `servr`",
         ),
     ] {
-        let text = ARGO.replacen(from, to, 1);
-        assert_ne!(text, ARGO, "{from}");
-        let e = Config::parse(&text, "server.yaml").expect_err(to);
-        assert!(e.contains(says), "{to}: {e}");
+        assert_refused(ARGO, from, to, says);
     }
     let local = GOOD.replacen("kind: local", "kind: local\n  namespace: ml", 1);
     let e = Config::parse(&local, "server.yaml").expect_err("namespace on local");
@@ -288,10 +296,7 @@ fn an_airflow_cluster_missing_or_mixing_keys_is_refused_with_what_to_do() {
             "unknown field `password`",
         ),
     ] {
-        let text = good.replacen(from, to, 1);
-        assert_ne!(text, good, "{from}");
-        let e = Config::parse(&text, "server.yaml").expect_err(to);
-        assert!(e.contains(says), "{to}: {e}");
+        assert_refused(&good, from, to, says);
     }
     let local = GOOD.replacen("kind: local", "kind: local\n  dagsFolder: /tmp", 1);
     let e = Config::parse(&local, "server.yaml").expect_err("dagsFolder on local");
@@ -303,17 +308,7 @@ fn an_airflow_cluster_missing_or_mixing_keys_is_refused_with_what_to_do() {
 
 #[test]
 fn the_airflow_example_in_docs_server_md_is_a_valid_config() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/server.md"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (_, after) = doc
-        .split_once("### Airflow clusters")
-        .unwrap_or_else(|| panic!("no Airflow clusters section"));
-    let (_, block) = after
-        .split_once("```yaml\n")
-        .unwrap_or_else(|| panic!("no yaml example"));
-    let (yaml, _) = block
-        .split_once("```")
-        .unwrap_or_else(|| panic!("unclosed"));
+    let yaml = doc_example("### Airflow clusters");
     let dags = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let yaml = yaml.replace("/srv/airflow/dags", &dags.path().display().to_string());
     let c = Config::parse(&yaml, "docs/server.md").unwrap_or_else(|e| panic!("{e}"));
