@@ -140,10 +140,29 @@ fn a_run_triggers_one_dag_run_whose_steps_and_parameter_arrive() {
         !airflow().dags().join(format!("{dag}.py")).exists(),
         "the DAG file is removed once the run ended"
     );
-    // Logs stay in Airflow: a 404 that says where to read them.
+    // A step's logs are its output as Airflow logged it; artifacts stay with Airflow's tasks.
+    let logs = |node: &str| {
+        server.call(
+            "GET",
+            &format!("/api/v1/runs/{id}/steps/{node}/logs"),
+            None,
+            None,
+        )
+    };
+    let (code, text) = logs("a");
+    assert_eq!(code, 200, "{text}");
+    let text = text.as_str().unwrap_or_default();
+    assert!(text.starts_with(&format!("{hostile}\n")), "{text:?}");
+    let (code, b) = logs("b");
+    let lines: Vec<&str> = b.as_str().unwrap_or_default().lines().collect();
+    assert_eq!((code, lines.first()), (200, Some(&"b")), "{b}");
+    // The launcher's outcome line follows what the step wrote.
+    let outcome: Value = serde_json::from_str(lines.last().unwrap_or(&"")).unwrap_or_default();
+    assert_eq!(outcome["status"], "Succeeded", "{b}");
+    assert_eq!(logs("nope").0, 404);
     let (code, resp) = server.call(
         "GET",
-        &format!("/api/v1/runs/{id}/steps/a/logs"),
+        &format!("/api/v1/runs/{id}/steps/a/artifacts"),
         None,
         None,
     );

@@ -209,14 +209,8 @@ impl Pool {
     /// Where `row` runs if it was admitted onto a remote (argo, airflow) cluster: its object
     /// there in words, and where its steps' logs and artifacts are read.
     pub fn remote(&self, row: &RunRow) -> Option<(String, String)> {
-        let cluster = row.cluster.as_deref()?;
-        let i = self
-            .config
-            .clusters
-            .iter()
-            .position(|c| c.name == cluster)?;
         let name = couler_submit::name_of(&row.id);
-        match &self.config.targets[i] {
+        match self.target_of(row)? {
             Target::Local => None,
             Target::Argo(k8s) => {
                 let namespace = k8s.namespace.as_deref().unwrap_or("default");
@@ -227,9 +221,33 @@ impl Pool {
             }
             Target::Airflow(af) => Some((
                 format!("on Airflow at {} as DAG run {name}/{name}", af.url),
-                "Airflow (its UI, or its REST API: `GET /api/v2/dags/DAG/dagRuns/RUN/taskInstances/STEP/logs/TRY`)".to_string(),
+                "Airflow (its UI and REST API) and the artifact store its tasks use".to_string(),
             )),
         }
+    }
+
+    /// The logs of step `node` of `row` if it was admitted onto an airflow cluster (`None`
+    /// otherwise), read from Airflow; `Ok(None)`: no such step, or it has not started.
+    pub async fn airflow_logs(
+        &self,
+        row: &RunRow,
+        node: &str,
+    ) -> Option<Result<Option<String>, String>> {
+        let Target::Airflow(af) = self.target_of(row)? else {
+            return None;
+        };
+        Some(airflow::logs(self, af, row, node).await)
+    }
+
+    /// Where `row` was admitted, if anywhere.
+    fn target_of(&self, row: &RunRow) -> Option<&Target> {
+        let cluster = row.cluster.as_deref()?;
+        let i = self
+            .config
+            .clusters
+            .iter()
+            .position(|c| c.name == cluster)?;
+        Some(&self.config.targets[i])
     }
 
     /// The steps of run `id`: as its engine reports them for a remote run, else the runtime's

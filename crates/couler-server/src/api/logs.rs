@@ -1,5 +1,6 @@
 //! `GET /api/v1/runs/{id}/steps/{node}/logs[?follow=true]`: a step's logs, the bytes `couler
-//! logs ID NODE 2>&1` prints (the same reader, `couler_run::logs`), streamed.
+//! logs ID NODE 2>&1` prints (the same reader, `couler_run::logs`), streamed; for a run on an
+//! airflow cluster, its task's output as Airflow logged it (`follow` is not applied there).
 
 use super::runs::find;
 use super::stream::{self, ChannelWriter};
@@ -39,17 +40,20 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid query", e.body_text()))?;
     let row = find(&app, &p, &id, Role::Viewer)?;
+    if let Some(read) = app.pool.airflow_logs(&row, &node).await {
+        return match read {
+            Ok(Some(text)) => {
+                Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+            }
+            Ok(None) => Err(no_step(&id, &node)),
+            Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "bad gateway", e)),
+        };
+    }
     super::runs::not_remote(&app, &row, "logs")?;
     let state = app.pool.runtime_state().map_err(ApiError::internal)?;
     let nodes = match logs::target(&state, &id, &node) {
         Ok(LogTarget::Nodes(n)) => n,
-        Ok(LogTarget::NoRun | LogTarget::NoStep) => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not found",
-                format!("run `{id}` has no step `{node}` that started"),
-            ));
-        }
+        Ok(LogTarget::NoRun | LogTarget::NoStep) => return Err(no_step(&id, &node)),
         Err(e) => return Err(ApiError::internal(e.to_string())),
     };
     let (tx, body) = stream::channel();
@@ -67,4 +71,12 @@ pub async fn get(
         }
     });
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+fn no_step(id: &str, node: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not found",
+        format!("run `{id}` has no step `{node}` that started"),
+    )
 }

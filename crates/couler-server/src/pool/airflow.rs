@@ -12,6 +12,7 @@
 //! the automatic retry that may follow reads the same DAG run.
 
 mod api;
+mod logs;
 mod steps;
 
 use super::Pool;
@@ -53,6 +54,19 @@ pub async fn execute(
     let end = follow(pool, &api, row, &run, stop).await?;
     remove(&file);
     Ok(end)
+}
+
+/// The logs of step `node` of `row`'s DAG run (`logs.rs`); `None`: no such step, or it has not
+/// started.
+pub async fn logs(
+    pool: &Pool,
+    target: &AirflowTarget,
+    row: &RunRow,
+    node: &str,
+) -> Result<Option<String>, String> {
+    let dag = couler_submit::name_of(&row.id);
+    let api = Api::new(&target.url, credentials(target, &pool.secrets)?)?;
+    logs::read(&api, &format!("/dags/{dag}/dagRuns/{dag}"), node).await
 }
 
 /// The user and password the server signs in to `target` with, the password read from the
