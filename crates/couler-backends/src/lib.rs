@@ -112,6 +112,9 @@ pub struct Options {
     pub no_template_reuse: bool,
     /// Airflow: the operator each task runs its step with.
     pub operator: Operator,
+    /// Airflow: the DAG's id and file stem (a DNS-1123 label); default: the workflow's name,
+    /// which `workflow.name` keeps reading (`couler server` gives each run's DAG its own id).
+    pub dag_id: Option<String>,
     /// Airflow: the command that runs `couler launch` inside a task (default `couler`, found
     /// on the task's PATH). Tekton: the path of `couler` inside the launcher image.
     pub launcher: Option<String>,

@@ -270,3 +270,31 @@ fn a_step_too_big_for_a_tasks_environment_travels_in_a_file_or_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_dag_id_option_names_the_dag_and_its_file_but_not_the_workflow() {
+    let (wf, _) = couler_ir::spec::load(
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: flow\nsteps:\n- name: a\n  container:\n    command: [echo, '{{workflow.name}}']\n",
+        couler_ir::Format::Yaml,
+    )
+    .unwrap_or_else(|d| panic!("{d:?}"));
+    let o = Options {
+        dag_id: Some("flow-0a1b2c3d".into()),
+        ..Options::default()
+    };
+    let out = Airflow.compile(&wf, &o).unwrap_or_else(|e| panic!("{e}"));
+    let text = &out.files["flow-0a1b2c3d.py"];
+    assert!(text.contains("dag_id=\"flow-0a1b2c3d\""), "{text}");
+    assert!(
+        text.contains("\\\"name\\\":\\\"flow\\\""),
+        "workflow.name stays: {text}"
+    );
+    let bad = Options {
+        dag_id: Some("x\"); import os; (\"".into()),
+        ..Options::default()
+    };
+    let e = Airflow
+        .compile(&wf, &bad)
+        .expect_err("a dag id that is not a label");
+    assert!(e.to_string().contains("not a DNS-1123 label"), "{e}");
+}

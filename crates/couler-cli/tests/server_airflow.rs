@@ -16,7 +16,7 @@ use support::Server;
 
 const ENDED: [&str; 4] = ["Succeeded", "Failed", "Error", "Stopped"];
 
-/// Three steps: `a` prints `msg` (an argument), `b` and `c` after it.
+/// Three steps: `a` prints `msg` (an argument), `b` and `c` (the workflow's name) after it.
 const THREE: &str = "apiVersion: couler.dev/v1alpha1
 kind: Workflow
 name: three
@@ -33,7 +33,7 @@ steps:
   dependsOn: [a]
 - name: c
   container:
-    command: [echo, c]
+    command: [echo, '{{workflow.name}}']
   dependsOn: [a]
 ";
 
@@ -159,6 +159,12 @@ fn a_run_triggers_one_dag_run_whose_steps_and_parameter_arrive() {
     // The launcher's outcome line follows what the step wrote.
     let outcome: Value = serde_json::from_str(lines.last().unwrap_or(&"")).unwrap_or_default();
     assert_eq!(outcome["status"], "Succeeded", "{b}");
+    let (_, c) = logs("c");
+    assert_eq!(
+        c.as_str().unwrap_or_default().lines().next(),
+        Some("three"),
+        "workflow.name is the spec's name, not the DAG id: {c}"
+    );
     assert_eq!(logs("nope").0, 404);
     let (code, resp) = server.call(
         "GET",

@@ -115,7 +115,8 @@ impl Backend for Airflow {
         check_details(self, wf)?;
         let mut out = Output::default();
         let (text, _) = dag_file(wf, options, &mut out.warnings)?;
-        out.files.insert(format!("{}.py", wf.name), text);
+        out.files
+            .insert(format!("{}.py", dag_id(wf, options)?), text);
         Ok(out)
     }
 
@@ -286,7 +287,7 @@ fn dag_file(
     if o.operator == Operator::Kubernetes {
         w.push_str(KUBERNETES_HELPERS);
     }
-    let dag_args = dag_args(wf, warnings);
+    let dag_args = dag_args(wf, dag_id(wf, o)?, warnings);
     let _ = writeln!(w, "with DAG(\n    {},\n) as dag:", dag_args.join(",\n    "));
     let mapped = mapped_counts(wf);
     for &i in &order {
@@ -409,10 +410,15 @@ fn write_imports(w: &mut String, wf: &Workflow, o: &Options) {
     }
 }
 
+/// The DAG's id: `Options::dag_id`, else the workflow's name.
+fn dag_id<'a>(wf: &'a Workflow, o: &'a Options) -> Result<&'a str, CompileError> {
+    task_id(o.dag_id.as_deref().unwrap_or(&wf.name))
+}
+
 /// The arguments of `DAG(…)`: id, schedule, concurrency, tags, params.
-fn dag_args(wf: &Workflow, warnings: &mut Vec<String>) -> Vec<String> {
+fn dag_args(wf: &Workflow, dag_id: &str, warnings: &mut Vec<String>) -> Vec<String> {
     let mut dag_args: Vec<String> = vec![
-        format!("dag_id={}", string(&wf.name)),
+        format!("dag_id={}", string(dag_id)),
         format!(
             "schedule={}",
             match &wf.schedule {

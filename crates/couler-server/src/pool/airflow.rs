@@ -102,7 +102,7 @@ async fn create(
         .map_err(|_| format!("the stored spec of run `{}` cannot be read back", row.id))?;
     let params = crate::submission::params_of(&row.params)?;
     let conf = couler_run::resolve_params(&wf, &params).map_err(|e| e.to_string())?;
-    write_atomically(file, &compile(target, wf, dag)?)?;
+    write_atomically(file, &compile(target, &wf, dag)?)?;
     if !parsed(api, target, dag, file, stop).await? {
         return Ok(false);
     }
@@ -126,16 +126,12 @@ async fn create(
     Ok(true)
 }
 
-/// The DAG file of `wf` named `dag`, as `couler compile --target airflow` writes it.
-fn compile(
-    target: &AirflowTarget,
-    mut wf: couler_ir::Workflow,
-    dag: &str,
-) -> Result<String, String> {
+/// The DAG file of `wf` with the id `dag` (the workflow keeps its name: `workflow.name`), as
+/// `couler compile --target airflow` writes it.
+fn compile(target: &AirflowTarget, wf: &couler_ir::Workflow, dag: &str) -> Result<String, String> {
     if wf.schedule.is_some() {
         return Err("the spec has a `schedule`: an airflow cluster triggers one DAG run per submission; remove the schedule, or compile it with `couler compile --target airflow` into Airflow's DAGs folder yourself".into());
     }
-    wf.name = dag.to_string();
     let launcher = match &target.launcher {
         Some(l) => l.clone(),
         None => std::env::current_exe()
@@ -146,10 +142,11 @@ fn compile(
     let options = couler_backends::Options {
         operator: target.operator,
         launcher: Some(launcher),
+        dag_id: Some(dag.to_string()),
         ..Default::default()
     };
     let out = couler_backends::airflow::Airflow
-        .compile(&wf, &options)
+        .compile(wf, &options)
         .map_err(|e| e.to_string())?;
     out.files
         .into_values()
