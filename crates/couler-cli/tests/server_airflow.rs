@@ -189,10 +189,9 @@ fn a_failing_step_fails_the_run_with_its_message() {
     let run = server.wait_for(None, &id, &ENDED);
     assert_eq!(run["state"], "Failed", "{run}");
     let message = run["message"].as_str().unwrap_or_default();
-    // The step's message as Airflow's failure callback recorded it (the launcher's outcome).
-    let said = run["steps"][0]["message"].as_str().unwrap_or_default();
-    assert!(said.contains("non-zero exit code"), "{run}");
-    assert_eq!(message, format!("step `a` failed: {said}"), "{run}");
+    // The launcher's own words (its outcome line in the task's log), not Airflow's exception.
+    assert_eq!(message, "step `a` failed: exited with code 3", "{run}");
+    assert_eq!(run["steps"][0]["exitCode"], 3, "{run}");
     let skipped = |s: &str| (s.to_string(), "Skipped".to_string());
     assert_eq!(
         statuses(&run),

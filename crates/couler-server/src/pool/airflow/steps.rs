@@ -1,7 +1,8 @@
 //! A DAG run's task instances as the run's steps: `task_id` is the step's name (`[i]` added
 //! for a mapped instance), Airflow's state mapped to Couler's status, its dates, its
-//! `try_number` as attempts; for a task that ended, the launcher's outcome (its XCom
-//! `return_value`: status, outputs, message; docs/airflow.md) read once. Generated helper
+//! `try_number` as attempts; for a task that ended, the launcher's outcome (status, outputs,
+//! message; docs/airflow.md) read once: its XCom `return_value`, or for a failed task the
+//! outcome line the launcher printed in its log. Generated helper
 //! tasks (`couler.status`, `STEP.items`: ids with a `.`) are not steps.
 
 use super::api::Api;
@@ -81,23 +82,34 @@ async fn step_of(
     let state = ti["state"].as_str().unwrap_or_default();
     let ended = matches!(state, "success" | "failed");
     let key = (task.to_string(), map_index, tries);
-    if ended && !outcomes.0.contains_key(&key) {
-        let path =
-            format!("{run}/taskInstances/{task}/xcomEntries/return_value?map_index={map_index}");
-        let entry = api
-            .call(Method::GET, &path, None)
-            .await?
-            .unwrap_or(Value::Null);
-        outcomes.0.insert(key.clone(), outcome_of(&entry["value"]));
-    }
-    let outcome = outcomes.0.get(&key).cloned().unwrap_or(Value::Null);
-    let outputs = outcome.get("outputs").filter(|o| o.is_object()).cloned();
-    let time = |k: &str| ti[k].as_str().and_then(couler_submit::seconds_of);
     let node = if map_index >= 0 {
         format!("{task}[{map_index}]")
     } else {
         task.to_string()
     };
+    if ended && !outcomes.0.contains_key(&key) {
+        let outcome = match state {
+            "failed" => logged_outcome(api, run, &node).await?,
+            _ => None,
+        };
+        let outcome = match outcome {
+            Some(o) => o,
+            None => {
+                let path = format!(
+                    "{run}/taskInstances/{task}/xcomEntries/return_value?map_index={map_index}"
+                );
+                let entry = api
+                    .call(Method::GET, &path, None)
+                    .await?
+                    .unwrap_or(Value::Null);
+                outcome_of(&entry["value"])
+            }
+        };
+        outcomes.0.insert(key.clone(), outcome);
+    }
+    let outcome = outcomes.0.get(&key).cloned().unwrap_or(Value::Null);
+    let outputs = outcome.get("outputs").filter(|o| o.is_object()).cloned();
+    let time = |k: &str| ti[k].as_str().and_then(couler_submit::seconds_of);
     Ok(Some(StepRecord {
         node,
         step: task.to_string(),
@@ -120,6 +132,19 @@ async fn step_of(
         log_dir: None,
         message: outcome["message"].as_str().map(str::to_string),
     }))
+}
+
+/// The outcome the launcher printed as the last line of a failed task's output (its status and
+/// message, e.g. `exited with code 3`), which the XCom of a failed task lacks (the DAG's
+/// failure callback records only Airflow's exception).
+async fn logged_outcome(api: &Api, run: &str, node: &str) -> Result<Option<Value>, String> {
+    let Some(text) = super::logs::read(api, run, node).await? else {
+        return Ok(None);
+    };
+    let last = text.lines().last().unwrap_or_default();
+    Ok(serde_json::from_str::<Value>(last)
+        .ok()
+        .filter(|o| o["status"].is_string()))
 }
 
 /// The launcher's outcome in an XCom value (JSON text, or already JSON).
