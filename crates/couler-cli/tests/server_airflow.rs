@@ -41,18 +41,19 @@ steps:
 /// password from its secrets directory.
 fn server(dir: &Path) -> Server {
     let af = airflow();
-    server_at(dir, &af.url(), af.dags())
+    server_at(dir, &af.url(), af.dags(), 60)
 }
 
-/// A server whose one cluster is the Airflow at `url` reading `dags`.
-fn server_at(dir: &Path, url: &str, dags: &Path) -> Server {
+/// A server whose one cluster is the Airflow at `url` reading `dags`, waiting `parse` seconds
+/// at most for a DAG to be parsed.
+fn server_at(dir: &Path, url: &str, dags: &Path, parse: u64) -> Server {
     let secret = dir.join("secrets/ops/airflow");
     std::fs::create_dir_all(&secret).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(secret.join("password"), format!("{PASSWORD}\n"))
         .unwrap_or_else(|e| panic!("{e}"));
     let config = dir.join("server.yaml");
     let text = format!(
-        "clusters:\n- name: af\n  kind: airflow\n  url: {url}\n  dagsFolder: {}\n  username: couler\n  passwordSecret: ops/airflow/password\n  parseTimeoutSecs: 60\n  capacity: {{cpu: 8, memory: 8Gi}}\nretry: {{maxAttempts: 2}}\n",
+        "clusters:\n- name: af\n  kind: airflow\n  url: {url}\n  dagsFolder: {}\n  username: couler\n  passwordSecret: ops/airflow/password\n  parseTimeoutSecs: {parse}\n  capacity: {{cpu: 8, memory: 8Gi}}\nretry: {{maxAttempts: 2}}\n",
         dags.display()
     );
     std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
@@ -264,7 +265,7 @@ fn an_unreachable_airflow_ends_the_run_error_after_the_tables_retries() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dags = dir.path().join("dags");
     std::fs::create_dir_all(&dags).unwrap_or_else(|e| panic!("{e}"));
-    let server = server_at(dir.path(), "http://127.0.0.1:1", &dags);
+    let server = server_at(dir.path(), "http://127.0.0.1:1", &dags, 60);
     let id = submit(&server, THREE, json!({}));
     let run = server.wait_for(None, &id, &ENDED);
     assert_eq!(run["state"], "Error", "{run}");
@@ -297,4 +298,47 @@ fn a_scheduled_spec_ends_error_without_writing_a_dag() {
         "{run}"
     );
     assert_eq!(airflow().get(&format!("/dags/{}", dag_of(&id))).0, 404);
+}
+
+#[test]
+fn a_dag_airflow_never_parses_ends_the_run_error_after_the_parse_timeout() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A folder Airflow's dag-processor does not read.
+    let elsewhere = dir.path().join("not-airflows-dags");
+    std::fs::create_dir_all(&elsewhere).unwrap_or_else(|e| panic!("{e}"));
+    let server = server_at(dir.path(), &airflow().url(), &elsewhere, 3);
+    let id = submit(&server, THREE, json!({}));
+    let run = server.wait_for(None, &id, &ENDED);
+    assert_eq!(run["state"], "Error", "{run}");
+    let message = run["message"].as_str().unwrap_or_default();
+    assert!(message.contains("did not parse the DAG file"), "{run}");
+    assert!(message.contains("within 3s"), "{run}");
+    assert_eq!(run["retries"], json!([]), "not a transient error: {run}");
+}
+
+#[test]
+fn the_password_is_read_from_its_secret_at_each_run() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = server(dir.path());
+    let secret = dir.path().join("secrets/ops/airflow/password");
+    std::fs::write(&secret, "not-the-password").unwrap_or_else(|e| panic!("{e}"));
+    let id = submit(&server, THREE, json!({}));
+    let run = server.wait_for(None, &id, &ENDED);
+    assert_eq!(run["state"], "Error", "{run}");
+    let message = run["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("signing in to Airflow as `couler`"),
+        "{run}"
+    );
+    assert!(message.contains("401 Unauthorized"), "{run}");
+    assert!(!message.contains("not-the-password"), "{run}");
+    std::fs::remove_file(&secret).unwrap_or_else(|e| panic!("{e}"));
+    let id = submit(&server, THREE, json!({}));
+    let run = server.wait_for(None, &id, &ENDED);
+    assert_eq!(run["state"], "Error", "{run}");
+    let message = run["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&secret.display().to_string()),
+        "names the file: {run}"
+    );
 }
