@@ -41,7 +41,7 @@ pub async fn execute(
     let dag = couler_submit::name_of(&row.id);
     let api = Api::new(&target.url, credentials(target, &pool.secrets)?)?;
     let file = target.dags_folder.join(format!("{dag}.py"));
-    let run = format!("/dags/{dag}/dagRuns/{dag}");
+    let run = run_path(&dag);
     if api.call(Method::GET, &run, None).await?.is_none()
         && !create(&api, target, row, &dag, &file, &stop).await?
     {
@@ -66,7 +66,12 @@ pub async fn logs(
 ) -> Result<Option<String>, String> {
     let dag = couler_submit::name_of(&row.id);
     let api = Api::new(&target.url, credentials(target, &pool.secrets)?)?;
-    logs::read(&api, &format!("/dags/{dag}/dagRuns/{dag}"), node).await
+    logs::read(&api, &run_path(&dag), node).await
+}
+
+/// The API path of DAG `dag`'s one DAG run (its id is the DAG's).
+fn run_path(dag: &str) -> String {
+    format!("/dags/{dag}/dagRuns/{dag}")
 }
 
 /// The user and password the server signs in to `target` with, the password read from the
