@@ -26,7 +26,6 @@ pub struct Airflow {
     /// `127.0.0.1:PORT` of its api-server.
     pub addr: String,
     pub dags: PathBuf,
-    token: String,
     _guardian: Child,
 }
 
@@ -43,6 +42,8 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$dir/home/passwords.js
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$port/execution/"
 export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$logport"
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=1 AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC=1
+# API tokens expire after 3 s, so a server following a run longer than that must sign in again.
+export AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME=3
 unset COULER_ARTIFACT_STORE
 printf '{"couler": "%s"}' "$password" > "$dir/home/passwords.json"
 trap '' TERM INT
@@ -117,15 +118,9 @@ fn start() -> Airflow {
             );
         }
     };
-    let addr = format!("127.0.0.1:{port}");
-    let body = format!(r#"{{"username": "couler", "password": "{PASSWORD}"}}"#);
-    let (code, text) = http(&addr, "POST", "/auth/token", None, Some(&body));
-    assert_eq!(code, 201, "signing in to Airflow: {text}");
-    let v: Value = serde_json::from_str(&text).unwrap_or_default();
     Airflow {
-        addr,
+        addr: format!("127.0.0.1:{port}"),
         dags: dir.join("dags"),
-        token: v["access_token"].as_str().unwrap_or_default().to_string(),
         _guardian: child,
     }
 }
@@ -137,15 +132,16 @@ pub fn airflow() -> &'static Airflow {
 }
 
 impl Airflow {
-    /// `GET /api/v2/PATH` as the `couler` user: the status and the JSON answer.
+    /// `GET /api/v2/PATH` as the `couler` user (signed in for this request: tokens last 3 s):
+    /// the status and the JSON answer.
     pub fn get(&self, path: &str) -> (u16, Value) {
-        let (code, text) = http(
-            &self.addr,
-            "GET",
-            &format!("/api/v2{path}"),
-            Some(&self.token),
-            None,
-        );
+        let body = format!(r#"{{"username": "couler", "password": "{PASSWORD}"}}"#);
+        let (code, text) = http(&self.addr, "POST", "/auth/token", None, Some(&body));
+        assert_eq!(code, 201, "signing in to Airflow: {text}");
+        let token: Value = serde_json::from_str(&text).unwrap_or_default();
+        let token = token["access_token"].as_str().unwrap_or_default();
+        let path = format!("/api/v2{path}");
+        let (code, text) = http(&self.addr, "GET", &path, Some(token), None);
         (
             code,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),

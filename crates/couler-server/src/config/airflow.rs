@@ -15,8 +15,8 @@ pub struct AirflowTarget {
     pub url: String,
     pub dags_folder: PathBuf,
     /// The user the server signs in as and its password's secret (`NS/SECRET/KEY`, read
-    /// from `SECRETS_DIR/NS/SECRET/KEY` at each run); `None`: no sign-in.
-    pub credentials: Option<(String, String)>,
+    /// from `SECRETS_DIR/NS/SECRET/KEY` at each run).
+    pub credentials: (String, String),
     pub operator: Operator,
     /// The `couler` the tasks run; `None`: the server's own executable.
     pub launcher: Option<String>,
@@ -60,12 +60,13 @@ pub(super) fn target(c: &ClusterFile) -> Result<AirflowTarget, String> {
         ));
     }
     let credentials = match (&c.username, &c.password_secret) {
-        (Some(user), Some(secret)) => Some((user.clone(), check_secret(secret)?)),
-        (None, None) => None,
+        (Some(user), Some(secret)) => (user.clone(), check_secret(secret)?),
+        (None, _) => {
+            return Err("`username` is missing: Airflow 3's REST API takes a token; name the user the server signs in as, and `passwordSecret`".into());
+        }
         (Some(_), None) => {
             return Err("`username` needs `passwordSecret` (NS/SECRET/KEY: the file SECRETS_DIR/NS/SECRET/KEY holds the password)".into());
         }
-        (None, Some(_)) => return Err("`passwordSecret` needs `username`".into()),
     };
     let operator = match c.operator.as_deref() {
         None | Some("host") => Operator::Host,

@@ -237,7 +237,7 @@ fn an_airflow_cluster_is_read_with_its_url_dags_folder_and_credentials_by_name()
     assert_eq!(a.dags_folder, dags.path());
     assert_eq!(
         a.credentials,
-        Some(("couler".to_string(), "ops/airflow/password".to_string()))
+        ("couler".to_string(), "ops/airflow/password".to_string())
     );
     assert_eq!(a.operator, couler_backends::Operator::Docker);
     assert_eq!(
@@ -259,11 +259,7 @@ fn an_airflow_cluster_missing_or_mixing_keys_is_refused_with_what_to_do() {
             "dagsFolder: /no/such/dir",
             "is not a directory",
         ),
-        (
-            "  username: couler\n",
-            "",
-            "`passwordSecret` needs `username`",
-        ),
+        ("  username: couler\n", "", "`username` is missing"),
         (
             "  passwordSecret: ops/airflow/password\n",
             "",

@@ -76,10 +76,8 @@ fn run_path(dag: &str) -> String {
 
 /// The user and password the server signs in to `target` with, the password read from the
 /// secrets directory now (so a rotated secret is used by the next run).
-fn credentials(target: &AirflowTarget, secrets: &Path) -> Result<Option<(String, String)>, String> {
-    let Some((user, secret)) = &target.credentials else {
-        return Ok(None);
-    };
+fn credentials(target: &AirflowTarget, secrets: &Path) -> Result<(String, String), String> {
+    let (user, secret) = &target.credentials;
     let path = secrets.join(secret);
     let password = std::fs::read_to_string(&path).map_err(|e| {
         format!(
@@ -87,10 +85,8 @@ fn credentials(target: &AirflowTarget, secrets: &Path) -> Result<Option<(String,
             path.display()
         )
     })?;
-    Ok(Some((
-        user.clone(),
-        password.trim_end_matches(['\n', '\r']).to_string(),
-    )))
+    let password = password.trim_end_matches(['\n', '\r']).to_string();
+    Ok((user.clone(), password))
 }
 
 /// Compiles and writes the DAG, waits until Airflow has parsed it, unpauses and triggers it;

@@ -1,6 +1,6 @@
 //! A small client of Airflow 3's REST API (`/api/v2`): signs in with `POST /auth/token` (the
-//! simple and FAB auth managers both answer it with a JWT) when the cluster names credentials,
-//! signs in again once when a token expires, and words every refusal with Airflow's own detail
+//! simple and FAB auth managers both answer it with a JWT), signs in again once when a token
+//! expires, and words every refusal with Airflow's own detail
 //! (the server's retry table matches it: `429 Too Many Requests`, 5xx `an error on the
 //! server`, `connection refused`).
 
@@ -12,13 +12,13 @@ use tokio::sync::Mutex;
 pub struct Api {
     base: String,
     http: reqwest::Client,
-    credentials: Option<(String, String)>,
+    credentials: (String, String),
     token: Mutex<Option<String>>,
 }
 
 impl Api {
     /// A client of the api-server at `base` signing in as `credentials` (user, password).
-    pub fn new(base: &str, credentials: Option<(String, String)>) -> Result<Api, String> {
+    pub fn new(base: &str, credentials: (String, String)) -> Result<Api, String> {
         // reqwest is built with rustls and no crypto provider of its own (as couler-store).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -46,17 +46,14 @@ impl Api {
         loop {
             let token = self.token(false).await?;
             let url = format!("{}/api/v2{path}", self.base);
-            let mut req = self.http.request(method.clone(), &url);
-            if let Some(t) = &token {
-                req = req.bearer_auth(t);
-            }
+            let mut req = self.http.request(method.clone(), &url).bearer_auth(&token);
             if let Some(b) = body {
                 req = req
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(b.to_string());
             }
             let (status, value) = answer(req.send().await, &method, path).await?;
-            if status == StatusCode::UNAUTHORIZED && token.is_some() && !signed_in_again {
+            if status == StatusCode::UNAUTHORIZED && !signed_in_again {
                 signed_in_again = true;
                 self.token(true).await?;
                 continue;
@@ -83,12 +80,9 @@ impl Api {
         Err(refusal(status, &method, path, &value))
     }
 
-    /// The bearer token (signing in when there is none yet, or `again`); `None` without
-    /// credentials.
-    async fn token(&self, again: bool) -> Result<Option<String>, String> {
-        let Some((user, password)) = &self.credentials else {
-            return Ok(None);
-        };
+    /// The bearer token (signing in when there is none yet, or `again`).
+    async fn token(&self, again: bool) -> Result<String, String> {
+        let (user, password) = &self.credentials;
         let mut token = self.token.lock().await;
         if again || token.is_none() {
             let req = self
@@ -110,7 +104,7 @@ impl Api {
             };
             *token = Some(t.to_string());
         }
-        Ok(token.clone())
+        Ok(token.clone().unwrap_or_default())
     }
 }
 
