@@ -97,12 +97,14 @@
 //! ```
 
 mod error;
+mod history;
 mod lower;
 mod names;
 mod sim;
 mod trace;
 
 pub use error::ImportError;
+pub use history::executions;
 pub use sim::sim_input;
 
 use couler_ir::Workflow;

@@ -29,6 +29,44 @@ pub(crate) struct Task<'a> {
     pub outputs: Vec<&'a str>,
     /// Recorded runtime in seconds; `None` when the trace has no execution data for the task.
     pub runtime: Option<f64>,
+    /// The rest of what the trace measured of the task.
+    pub measured: Measured<'a>,
+}
+
+/// What a trace measured of a task beside its runtime (for the history, `couler history import`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Measured<'a> {
+    /// `command.program`.
+    pub program: Option<&'a str>,
+    /// Peak memory in bytes (`memoryInBytes`; WfFormat 1.4's `memory` is in KiB).
+    pub memory: Option<f64>,
+    /// Average CPU use in percent of one core (`avgCPU`).
+    pub avg_cpu: Option<f64>,
+    /// The first of `machines` (1.5) or `machine` (1.4).
+    pub machine: Option<&'a str>,
+}
+
+/// Reads the measurements of the execution record (or 1.4 task) `t`.
+fn measured<'a>(t: &'a Map<String, Value>, owner: Owner<'_>) -> Result<Measured<'a>, ImportError> {
+    let memory = match number(t, &["memoryInBytes"]).map_err(|m| owner.err(m))? {
+        Some(b) => Some(b),
+        None => number(t, &["memory"])
+            .map_err(|m| owner.err(m))?
+            .map(|kib| kib * 1024.0),
+    };
+    let machine = match t.get("machines") {
+        Some(Value::Array(m)) => m.first().and_then(Value::as_str),
+        _ => string(t, "machine"),
+    };
+    Ok(Measured {
+        program: t
+            .get("command")
+            .and_then(Value::as_object)
+            .and_then(|c| string(c, "program")),
+        memory,
+        avg_cpu: number(t, &["avgCPU"]).map_err(|m| owner.err(m))?,
+        machine,
+    })
 }
 
 /// The facts of a trace the importer uses.
@@ -216,6 +254,7 @@ fn read_v15<'a>(
     }
 
     let mut runtimes: HashMap<&str, f64> = HashMap::new();
+    let mut measures: HashMap<&str, Measured<'a>> = HashMap::new();
     if let Some(exec) = workflow.get("execution") {
         let Some(exec) = exec.as_object() else {
             return Err(ImportError::new(format!(
@@ -240,6 +279,9 @@ fn read_v15<'a>(
             if let Some(rt) = rt {
                 runtimes.entry(id).or_insert(rt);
             }
+            if !measures.contains_key(id) {
+                measures.insert(id, measured(t, Owner::Task(id))?);
+            }
         }
     }
 
@@ -260,6 +302,7 @@ fn read_v15<'a>(
             inputs: str_list(t, "inputFiles", owner)?,
             outputs: str_list(t, "outputFiles", owner)?,
             runtime: runtimes.get(id).copied(),
+            measured: measures.get(id).copied().unwrap_or_default(),
         });
     }
     Ok(())
@@ -335,6 +378,7 @@ fn read_legacy<'a>(
             inputs,
             outputs,
             runtime: number(t, &["runtimeInSeconds", "runtime"]).map_err(|m| owner.err(m))?,
+            measured: measured(t, owner)?,
         });
     }
     for (file_id, size) in input_sizes {
