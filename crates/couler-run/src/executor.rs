@@ -76,6 +76,8 @@ pub(crate) struct Exec {
     pub environment: Arc<crate::StepEnvironment>,
     /// The daemon steps this run started, stopped when its steps have ended.
     pub daemons: Arc<Daemons>,
+    /// Where each step that ran is recorded for predictions (`history.rs`); `None`: nowhere.
+    pub history: Option<Arc<couler_history::History>>,
 }
 
 impl Exec {
@@ -551,6 +553,7 @@ impl Exec {
             cache_budget: self.cache_budget.clone(),
             environment: Arc::clone(&self.environment),
             daemons: Arc::default(),
+            history: self.history.clone(),
         });
         Box::pin(child.run())
     }
@@ -614,6 +617,19 @@ impl Exec {
         self.state
             .step_ended(&end, &row, put)
             .map_err(|e| crate::unrecorded::step_end(&self.state, &self.run_id, node, e))?;
+        if let Some(h) = &self.history {
+            crate::history::record(h, &crate::history::Ended {
+                wf: &self.wf,
+                step,
+                run_id: &self.run_id,
+                ctx: &u.ctx,
+                inputs: &ready.inputs,
+                status: out.status,
+                fin: &fin,
+                seconds: now() - started,
+                finished_at: now(),
+            });
+        }
         if meta.is_some()
             && let Some(budget) = &self.cache_budget
         {

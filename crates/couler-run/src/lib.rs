@@ -33,6 +33,7 @@ mod deadline;
 pub mod environment;
 mod executor;
 mod forget;
+mod history;
 mod hosted;
 pub mod launch;
 mod ledger;
@@ -60,6 +61,7 @@ pub use owner::{INTERRUPTED, executor_alive, signal_if_same};
 pub use respec::recorded_spec_file;
 pub use runner::{AttemptFiles, Runtime};
 pub use state::{RunRecord, RunStatus, State, StepRecord};
+pub use step::template_key;
 pub use subworkflow::MAX_DEPTH as MAX_SUBWORKFLOW_DEPTH;
 
 use couler_ir::{ParamType, Workflow};
@@ -653,6 +655,7 @@ async fn execute(
         cache_budget: opts.cache_budget.clone(),
         environment: Arc::new(opts.environment.clone()),
         daemons: Arc::default(),
+        history: history::open(&opts.state_dir),
     });
     let result = exec.run().await;
     let (status, message) = match &result {

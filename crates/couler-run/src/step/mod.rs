@@ -24,6 +24,7 @@ mod tests;
 
 pub(crate) use io::{Input, publish};
 pub(crate) use plan::{AttemptPlan, PlanInputs};
+pub use plan::template_key;
 
 use crate::Error;
 use crate::artifacts::Store;

@@ -261,7 +261,27 @@ pub(crate) fn cache_key(
     if let Some(dir) = secrets_from.filter(|_| !step.secrets.is_empty()) {
         key["secretsFrom"] = serde_json::Value::String(dir.to_string_lossy().into_owned());
     }
+    digest(&key)
+}
+
+/// The key's hash: what the cache key and [`template_key`] share.
+fn digest(key: &serde_json::Value) -> String {
     format!("sha256:{:x}", Sha256::digest(key.to_string().as_bytes()))
+}
+
+/// A step's template for the history (`couler-history`): the hash of what it runs as written,
+/// before rendering (its kind with command, args or source, the image in force, its env), with
+/// the cache key's format and hash. Its name, inputs' values, dependencies and policies
+/// (`resources` above all, which `couler optimize --rightsize` rewrites) are not part of it, so
+/// every run of a definition, with any parameters, adds to one history.
+pub fn template_key(wf: &Workflow, step: &Step) -> String {
+    let mut what = Step::new("", step.kind.clone());
+    what.env = step.env.clone();
+    digest(&serde_json::json!({
+        "format": CACHE_FORMAT,
+        "template": serde_json::to_value(&what).unwrap_or_default(),
+        "image": wf.effective_image(step),
+    }))
 }
 /// The stand-in for a path in the cache key, which must not change with the run's directories.
 pub(crate) fn symbolic(kind: &str, n: &str) -> PathBuf {
