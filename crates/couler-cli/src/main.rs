@@ -7,13 +7,16 @@ mod child_run;
 mod commands;
 mod compile;
 mod engine_check;
+mod eta;
 mod exit;
+mod history;
 mod input;
 mod launch;
 mod lowering;
 mod optimize;
 mod remote;
 mod respec;
+mod rightsize;
 mod runtime;
 mod say;
 mod simulate;
@@ -122,8 +125,13 @@ enum Command {
     /// Replay traces through cache policies and schedulers
     Simulate(simulate::SimulateArgs),
     /// Print what the caching pass decides for a workflow, and why (`couler split` reports
-    /// splitting's decisions)
+    /// splitting's decisions); `--rightsize`: set each step's resources from its history
     Optimize(optimize::OptimizeArgs),
+    /// List the recorded step executions (`couler run` records each step that ran;
+    /// `couler history import TRACE...` adds WfCommons traces' tasks)
+    History(history::HistoryArgs),
+    /// Evaluate the runtime and memory predictors: `couler predict eval --train T... --test T...`
+    Predict(history::PredictArgs),
     /// Inspect and trim the local runtime's artifact cache: `couler cache ls|stats|gc`
     Cache(cache::CacheArgs),
     /// Serve the HTTP API: accept workflows, queue them by priority and quota, run them on the
@@ -253,6 +261,8 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Optimize(args) => optimize::run(args),
         Command::Cache(args) => cache::run(args),
+        Command::History(args) => history::run(args),
+        Command::Predict(args) => history::predict(args),
         Command::Launch(args) => launch::run(args),
         Command::Server(args) => match couler_server::cli::run(args) {
             Ok(()) => exit::OK,

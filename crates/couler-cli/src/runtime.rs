@@ -767,8 +767,12 @@ pub fn status(args: StatusArgs) -> u8 {
         Ok(x) => x,
         Err(c) => return c,
     };
+    let eta = crate::eta::of_run(&dir, &run, &steps);
     if args.output == Output::Json {
-        let v = serde_json::json!({"run": run, "steps": steps});
+        let mut v = serde_json::json!({"run": run, "steps": steps});
+        if let Some(e) = &eta {
+            v["eta"] = serde_json::json!({"seconds": e.seconds, "unpredicted": e.unpredicted});
+        }
         say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return OK;
     }
@@ -779,6 +783,16 @@ pub fn status(args: StatusArgs) -> u8 {
         run.message.as_deref(),
         &steps,
     );
+    if let Some(e) = eta {
+        let lower = match e.unpredicted.len() {
+            0 => String::new(),
+            n => format!("; at least: {n} steps have no history"),
+        };
+        say!(
+            "eta: {} (critical path over predicted durations{lower})",
+            crate::eta::duration_text(e.seconds)
+        );
+    }
     OK
 }
 

@@ -23,7 +23,9 @@ fn bucket_of(v: f64) -> i32 {
     if v <= SMALLEST {
         return 0;
     }
-    ((v / SMALLEST).ln() / RATIO.ln()).floor().min(f64::from(i32::MAX)) as i32
+    ((v / SMALLEST).ln() / RATIO.ln())
+        .floor()
+        .min(f64::from(i32::MAX)) as i32
 }
 
 fn middle_of(b: i32) -> f64 {
@@ -107,7 +109,9 @@ mod tests {
         let h = DecayedHistogram::of(old.chain(new), 3600.0);
         assert!((h.percentile(0.5).unwrap() / 10.0 - 1.0).abs() < 0.03);
         let flat = DecayedHistogram::of(
-            (0..10).map(|_| (100.0, 0.0)).chain((0..4).map(|_| (10.0, 0.0))),
+            (0..10)
+                .map(|_| (100.0, 0.0))
+                .chain((0..4).map(|_| (10.0, 0.0))),
             3600.0,
         );
         assert!((flat.percentile(0.5).unwrap() / 100.0 - 1.0).abs() < 0.03);

@@ -173,17 +173,18 @@ impl History {
         let rows = q
             .query_map(params![filter.template, filter.step], row)
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     /// How many executions the history holds.
     pub fn len(&self) -> Result<u64, HistoryError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        conn.query_row("SELECT count(*) FROM executions", [], |r| r.get::<_, i64>(0))
-            .optional()
-            .map(|n| n.unwrap_or(0).max(0) as u64)
-            .map_err(|e| self.err(e))
+        conn.query_row("SELECT count(*) FROM executions", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .optional()
+        .map(|n| n.unwrap_or(0).max(0) as u64)
+        .map_err(|e| self.err(e))
     }
 
     /// Whether the history holds no execution.
@@ -254,7 +255,10 @@ mod tests {
         let h = History::open(&dir.path().join(FILE_NAME)).unwrap();
         let (a, b) = (sample("aa", 2.0), sample("bb", 1.0));
         h.record(&[a.clone(), b.clone()]).unwrap();
-        assert_eq!(h.list(&Filter::default()).unwrap(), vec![b.clone(), a.clone()]);
+        assert_eq!(
+            h.list(&Filter::default()).unwrap(),
+            vec![b.clone(), a.clone()]
+        );
         let only_a = Filter {
             template: Some("sha256:a".into()),
             ..Filter::default()

@@ -9,8 +9,11 @@
 //!
 //! - [`cache`]: artifact caching under a storage budget with the paper's cost model (§IV.A),
 //!   the baseline policies it is measured against, and the trace-replay simulator.
+//! - [`rightsize`]: each step's resources from its history's high percentile plus a margin
+//!   (`couler optimize --rightsize`).
 //! - [`split`]: splitting a workflow too big for an engine into parts (§IV.B, Algorithm 3).
 
 pub mod cache;
 pub mod plan;
+pub mod rightsize;
 pub mod split;

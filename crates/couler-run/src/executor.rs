@@ -618,17 +618,20 @@ impl Exec {
             .step_ended(&end, &row, put)
             .map_err(|e| crate::unrecorded::step_end(&self.state, &self.run_id, node, e))?;
         if let Some(h) = &self.history {
-            crate::history::record(h, &crate::history::Ended {
-                wf: &self.wf,
-                step,
-                run_id: &self.run_id,
-                ctx: &u.ctx,
-                inputs: &ready.inputs,
-                status: out.status,
-                fin: &fin,
-                seconds: now() - started,
-                finished_at: now(),
-            });
+            crate::history::record(
+                h,
+                &crate::history::Ended {
+                    wf: &self.wf,
+                    step,
+                    run_id: &self.run_id,
+                    ctx: &u.ctx,
+                    inputs: &ready.inputs,
+                    status: out.status,
+                    fin: &fin,
+                    seconds: now() - started,
+                    finished_at: now(),
+                },
+            );
         }
         if meta.is_some()
             && let Some(budget) = &self.cache_budget

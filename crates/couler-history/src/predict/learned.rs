@@ -95,7 +95,11 @@ impl Model {
             residuals: Vec::new(),
         };
         let rows: Vec<Vec<f64>> = runs.iter().map(|x| model.row(&x.features)).collect();
-        let y: Vec<f64> = runs.iter().filter_map(|x| x.value(target)).map(f64::ln).collect();
+        let y: Vec<f64> = runs
+            .iter()
+            .filter_map(|x| x.value(target))
+            .map(f64::ln)
+            .collect();
         model.beta = ridge(&rows, &y, LAMBDA_PER_ROW * n)?;
         let mut residuals: Vec<f64> = rows
             .iter()
@@ -196,8 +200,10 @@ mod tests {
     #[test]
     fn beats_the_per_template_median_when_runtime_follows_input_size() {
         let history = linear_history(40);
-        let (train, test): (Vec<_>, Vec<_>) =
-            history.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let (train, test): (Vec<_>, Vec<_>) = history
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 0);
         let train: Vec<Execution> = train.into_iter().map(|(_, x)| x).collect();
         let test: Vec<Execution> = test.into_iter().map(|(_, x)| x).collect();
         let learned = rel_error(&Learned::train(&train), &test);
@@ -223,7 +229,9 @@ mod tests {
             .collect();
         let mut f = history[0].features.clone();
         f.params.insert("secs".into(), "12".into());
-        let p = Learned::train(&history).predict(Target::Duration, &f).unwrap();
+        let p = Learned::train(&history)
+            .predict(Target::Duration, &f)
+            .unwrap();
         assert!((p.median / 12.0 - 1.0).abs() < 0.05, "{p:?}");
         assert_eq!(p.support, 20);
     }
@@ -240,6 +248,9 @@ mod tests {
             template: "other".into(),
             ..StepFeatures::default()
         };
-        assert_eq!(Learned::train(&history).predict(Target::Duration, &unknown), None);
+        assert_eq!(
+            Learned::train(&history).predict(Target::Duration, &unknown),
+            None
+        );
     }
 }

@@ -49,7 +49,10 @@ mod tests {
         let rows: Vec<Vec<f64>> = (0..10).map(|i| vec![1.0, f64::from(i)]).collect();
         let y: Vec<f64> = (0..10).map(|i| 3.0 + 2.0 * f64::from(i)).collect();
         let b = ridge(&rows, &y, 0.0).unwrap();
-        assert!((b[0] - 3.0).abs() < 1e-9 && (b[1] - 2.0).abs() < 1e-9, "{b:?}");
+        assert!(
+            (b[0] - 3.0).abs() < 1e-9 && (b[1] - 2.0).abs() < 1e-9,
+            "{b:?}"
+        );
     }
 
     #[test]

@@ -23,8 +23,8 @@ mod plan;
 mod tests;
 
 pub(crate) use io::{Input, publish};
-pub(crate) use plan::{AttemptPlan, PlanInputs};
 pub use plan::template_key;
+pub(crate) use plan::{AttemptPlan, PlanInputs};
 
 use crate::Error;
 use crate::artifacts::Store;
