@@ -130,7 +130,7 @@ fn runs_record_their_steps_and_rightsize_reads_them() {
     let r = wf.steps[0].resources.as_ref().expect("work is right-sized");
     let mem = r.requests.memory.as_ref().unwrap().value();
     // p95 of two 40 MiB runs and a 20 MiB one, plus 10%: between 40 and 60 MiB.
-    assert!(mem >= 44.0 * 1048576.0 && mem < 60.0 * 1048576.0, "{mem}");
+    assert!((44.0 * 1048576.0..60.0 * 1048576.0).contains(&mem), "{mem}");
     assert_eq!(r.limits.memory, r.requests.memory);
     assert_eq!(wf.steps[1].resources, None);
 }

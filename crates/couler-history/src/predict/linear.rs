@@ -6,11 +6,11 @@ pub(crate) fn ridge(rows: &[Vec<f64>], y: &[f64], lambda: f64) -> Option<Vec<f64
     let d = rows.first()?.len();
     let mut a = vec![vec![0.0; d + 1]; d];
     for (x, &yi) in rows.iter().zip(y) {
-        for i in 0..d {
-            for j in 0..d {
-                a[i][j] += x[i] * x[j];
+        for (row, xi) in a.iter_mut().zip(x) {
+            for (cell, xj) in row.iter_mut().zip(x) {
+                *cell += xi * xj;
             }
-            a[i][d] += x[i] * yi;
+            row[d] += xi * yi;
         }
     }
     for (i, row) in a.iter_mut().enumerate().skip(1) {
@@ -28,12 +28,11 @@ fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(c, p);
-        for r in 0..d {
-            if r != c {
-                let k = a[r][c] / a[c][c];
-                for j in c..=d {
-                    a[r][j] -= k * a[c][j];
-                }
+        let pivot = a[c].clone();
+        for (_, row) in a.iter_mut().enumerate().filter(|(r, _)| *r != c) {
+            let k = row[c] / pivot[c];
+            for (x, p) in row[c..].iter_mut().zip(&pivot[c..]) {
+                *x -= k * p;
             }
         }
     }
