@@ -227,6 +227,13 @@ fn predict_eval_reports_errors_and_slack_per_test_trace() {
     ] {
         assert!(t[k].as_f64().is_some_and(|v| v >= 0.0), "{k}: {t}");
     }
+    // The baseline's error, computed here from the traces by the definition (the
+    // per-template median of the training runtimes), within the histogram's ±2.5% resolution.
+    let (want, got) = (
+        per_template_median_error(&train, &test),
+        t["baseline_median_rel_error"].as_f64().unwrap(),
+    );
+    assert!((got - want).abs() <= 0.03 * (1.0 + want), "baseline error {got}, by hand {want}");
     // These traces record no memory: right-sizing is of time, and memory is absent.
     assert!(t["memory"].is_null(), "{t}");
     let rs = &t["rightsizing"];
@@ -252,6 +259,40 @@ fn predict_eval_reports_errors_and_slack_per_test_trace() {
         ],
     );
     assert!(text(&table.stdout).contains("epigenomics-chameleon-hep-1seq-100k-001.json"));
+}
+
+/// `(program, runtime)` of every executed task of a WfFormat 1.5 trace.
+fn runtimes(path: &Path) -> Vec<(String, f64)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["workflow"]["execution"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let program = t["command"]["program"].as_str().unwrap().to_string();
+            (program, t["runtimeInSeconds"].as_f64().unwrap())
+        })
+        .collect()
+}
+
+/// The median over `test`'s tasks of `|m − a| / a`, `m` the median runtime of the task's
+/// program in `train`.
+fn per_template_median_error(train: &Path, test: &Path) -> f64 {
+    let mut by: std::collections::HashMap<String, Vec<f64>> = Default::default();
+    for (p, r) in runtimes(train).into_iter().filter(|(_, r)| *r > 0.0) {
+        by.entry(p).or_default().push(r);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[(v.len() + 1) / 2 - 1]
+    };
+    let mut e: Vec<f64> = runtimes(test)
+        .into_iter()
+        .filter(|(_, a)| *a > 0.0)
+        .filter_map(|(p, a)| Some((median(by.get_mut(&p)?) - a).abs() / a))
+        .collect();
+    median(&mut e)
 }
 
 #[test]
