@@ -6,7 +6,8 @@
 //! gradient-boosting or quantile-regression crate (`linfa` pulls `ndarray` and a BLAS for one
 //! least-squares solve of a handful of columns). Runtime and memory of a template are close to
 //! power laws of its input size (`t ≈ a·sizeᵇ`), which is a line in log space; the residuals
-//! carry the spread a quantile needs.
+//! carry the spread a quantile needs. Beyond the inputs training saw, the line is not
+//! extrapolated: a point is clamped into the range of the fitted training points.
 
 use super::linear::ridge;
 use super::{Estimate, Predictor, TemplateBaseline, sorted_quantile};
@@ -29,6 +30,9 @@ struct Model {
     beta: Vec<f64>,
     /// Residuals of `ln(value)`, sorted.
     residuals: Vec<f64>,
+    /// The least and greatest fitted `ln(value)` in training: a point is clamped into them,
+    /// so inputs beyond what training saw do not extrapolate the line without bound.
+    fitted: (f64, f64),
 }
 
 /// The learned model, with the baseline behind it.
@@ -93,6 +97,7 @@ impl Model {
             scale,
             beta: Vec::new(),
             residuals: Vec::new(),
+            fitted: (0.0, 0.0),
         };
         let rows: Vec<Vec<f64>> = runs.iter().map(|x| model.row(&x.features)).collect();
         let y: Vec<f64> = runs
@@ -101,11 +106,11 @@ impl Model {
             .map(f64::ln)
             .collect();
         model.beta = ridge(&rows, &y, LAMBDA_PER_ROW * n)?;
-        let mut residuals: Vec<f64> = rows
+        let fitted: Vec<f64> = rows.iter().map(|r| dot(&model.beta, r)).collect();
+        model.fitted = fitted
             .iter()
-            .zip(&y)
-            .map(|(r, yi)| yi - dot(&model.beta, r))
-            .collect();
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), f| (lo.min(*f), hi.max(*f)));
+        let mut residuals: Vec<f64> = y.iter().zip(&fitted).map(|(yi, f)| yi - f).collect();
         residuals.sort_by(f64::total_cmp);
         model.residuals = residuals;
         Some(model)
@@ -152,7 +157,7 @@ impl Predictor for Learned {
         let Some(m) = self.models.get(&(f.template.clone(), target)) else {
             return self.baseline.quantile(target, f, q);
         };
-        let point = dot(&m.beta, &m.row(f));
+        let point = dot(&m.beta, &m.row(f)).clamp(m.fitted.0, m.fitted.1);
         Some(Estimate {
             value: (point + sorted_quantile(&m.residuals, q)?).exp(),
             support: m.residuals.len() as u64,
@@ -234,6 +239,15 @@ mod tests {
             .unwrap();
         assert!((p.median / 12.0 - 1.0).abs() < 0.05, "{p:?}");
         assert_eq!(p.support, 20);
+    }
+
+    #[test]
+    fn does_not_extrapolate_beyond_what_training_saw() {
+        let history = linear_history(20); // 10 MB to 200 MB: 20 s to 400 s
+        let mut f = history[0].features.clone();
+        f.input_bytes = 100_000_000_000; // 100 GB
+        let p = Learned::train(&history).predict(Target::Duration, &f).unwrap();
+        assert!(p.median < 450.0, "{p:?}");
     }
 
     #[test]
