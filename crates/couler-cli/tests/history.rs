@@ -198,19 +198,13 @@ fn predict_eval_reports_errors_and_slack_per_test_trace() {
         return;
     };
     let d = tmp();
-    let out = couler_in(
-        d.path(),
-        &[
-            "predict",
-            "eval",
-            "--train",
-            train.to_str().unwrap(),
-            "--test",
-            test.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["predict", "eval", "--train", train.to_str().unwrap()];
+        args.extend(["--test", test.to_str().unwrap()]);
+        args.extend(extra);
+        couler_in(d.path(), &args)
+    };
+    let out = eval(&["--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let r = json(&out);
     assert_eq!(r["train_executions"], 1695);
@@ -233,7 +227,10 @@ fn predict_eval_reports_errors_and_slack_per_test_trace() {
         per_template_median_error(&train, &test),
         t["baseline_median_rel_error"].as_f64().unwrap(),
     );
-    assert!((got - want).abs() <= 0.03 * (1.0 + want), "baseline error {got}, by hand {want}");
+    assert!(
+        (got - want).abs() <= 0.03 * (1.0 + want),
+        "baseline error {got}, by hand {want}"
+    );
     // These traces record no memory: right-sizing is of time, and memory is absent.
     assert!(t["memory"].is_null(), "{t}");
     let rs = &t["rightsizing"];
@@ -247,17 +244,7 @@ fn predict_eval_reports_errors_and_slack_per_test_trace() {
         );
     }
     // The table says the same.
-    let table = couler_in(
-        d.path(),
-        &[
-            "predict",
-            "eval",
-            "--train",
-            train.to_str().unwrap(),
-            "--test",
-            test.to_str().unwrap(),
-        ],
-    );
+    let table = eval(&[]);
     assert!(text(&table.stdout).contains("epigenomics-chameleon-hep-1seq-100k-001.json"));
 }
 

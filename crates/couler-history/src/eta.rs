@@ -63,21 +63,14 @@ pub fn eta(
 mod tests {
     use super::*;
 
+    /// a → (b, c) → d, as JSON.
     fn diamond() -> Workflow {
-        couler_ir::spec::load(
-            r#"apiVersion: couler.dev/v1alpha1
-kind: Workflow
-name: d
-steps:
-- {name: a, container: {image: x}}
-- {name: b, container: {image: x}, dependsOn: [a]}
-- {name: c, container: {image: x}, dependsOn: [a]}
-- {name: d, container: {image: x}, dependsOn: [b, c]}
-"#,
-            couler_ir::spec::Format::Yaml,
-        )
-        .unwrap()
-        .0
+        let step = |name: &str, after: &[&str]| serde_json::json!({"name": name, "container": {"image": "x"}, "dependsOn": after});
+        let spec = serde_json::json!({
+            "apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "d",
+            "steps": [step("a", &[]), step("b", &["a"]), step("c", &["a"]), step("d", &["b", "c"])],
+        });
+        couler_ir::spec::parse(&spec.to_string(), couler_ir::spec::Format::Json).unwrap()
     }
 
     #[test]

@@ -109,7 +109,9 @@ impl Model {
         let fitted: Vec<f64> = rows.iter().map(|r| dot(&model.beta, r)).collect();
         model.fitted = fitted
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), f| (lo.min(*f), hi.max(*f)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), f| {
+                (lo.min(*f), hi.max(*f))
+            });
         let mut residuals: Vec<f64> = y.iter().zip(&fitted).map(|(yi, f)| yi - f).collect();
         residuals.sort_by(f64::total_cmp);
         model.residuals = residuals;
@@ -246,7 +248,9 @@ mod tests {
         let history = linear_history(20); // 10 MB to 200 MB: 20 s to 400 s
         let mut f = history[0].features.clone();
         f.input_bytes = 100_000_000_000; // 100 GB
-        let p = Learned::train(&history).predict(Target::Duration, &f).unwrap();
+        let p = Learned::train(&history)
+            .predict(Target::Duration, &f)
+            .unwrap();
         assert!(p.median < 450.0, "{p:?}");
     }
 
