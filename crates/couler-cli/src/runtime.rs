@@ -290,7 +290,11 @@ where
         let (stop_tx, stop_rx) = watch::channel(false);
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         tokio::spawn(watch_signals(stop_tx, !wf.on_exit.is_empty()));
-        let display = tokio::spawn(display(wf.clone(), ev_rx, json));
+        // Only a terminal shows the estimate (the bar): nothing else reads the history.
+        let live = (std::io::stderr().is_terminal() && !json)
+            .then(|| crate::eta::LiveEta::new(&state_dir, wf))
+            .flatten();
+        let display = tokio::spawn(display(wf.clone(), ev_rx, json, live));
         let opts = RunOptions {
             parallelism: exec.parallelism.map(|p| p as usize),
             runtime,
@@ -373,8 +377,14 @@ fn symbol(s: StepStatus) -> &'static str {
 }
 
 /// Live progress: a bar on a terminal, plain lines otherwise; step output on stdout.
-async fn display(wf: Workflow, mut rx: mpsc::UnboundedReceiver<Event>, json: bool) {
+async fn display(
+    wf: Workflow,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    json: bool,
+    live: Option<crate::eta::LiveEta>,
+) {
     let mut p = Progress::new(&wf, json);
+    p.live = live;
     while let Some(ev) = rx.recv().await {
         match ev {
             Event::Started { node } => p.started(node),
@@ -412,6 +422,8 @@ struct Progress {
     running: std::collections::BTreeSet<String>,
     ran_secs: Vec<f64>,
     done_levels: Vec<usize>,
+    /// The estimate from the state directory's history, when it predicts the run's steps.
+    live: Option<crate::eta::LiveEta>,
 }
 
 impl Progress {
@@ -453,6 +465,7 @@ impl Progress {
             running: Default::default(),
             ran_secs: Vec::new(),
             done_levels: Vec::new(),
+            live: None,
         }
     }
 
@@ -469,6 +482,9 @@ impl Progress {
             let t = self.start.elapsed().as_secs_f64();
             self.say(format!("[{t:>7.1}s] start {node}"));
         }
+        if let Some(l) = &mut self.live {
+            l.started(&node);
+        }
         self.running.insert(node);
     }
 
@@ -481,6 +497,9 @@ impl Progress {
         stdout: Option<&Path>,
     ) {
         self.running.remove(node);
+        if let Some(l) = &mut self.live {
+            l.finished(node);
+        }
         if self.top.contains(node) {
             *self.counts.entry(status.as_str()).or_default() += 1;
             if let Some(l) = self.level_of.get(node) {
@@ -524,10 +543,11 @@ impl Progress {
     }
 
     /// The bar's message: counts by status, what runs, and an estimate of the time left.
-    fn update_bar(&self) {
+    fn update_bar(&mut self) {
         let Some(b) = &self.bar else {
             return;
         };
+        let from_history = self.live.as_mut().map(|l| l.left());
         let mean = if self.ran_secs.is_empty() {
             0.0
         } else {
@@ -535,6 +555,10 @@ impl Progress {
         };
         let reached = self.done_levels.iter().copied().max().unwrap_or(0);
         let left = (self.max_level + 1).saturating_sub(reached) as f64 * mean;
+        let left = match from_history {
+            Some(h) => format!("~{h:.0}s left (history)"),
+            None => format!("~{left:.0}s left"),
+        };
         let counts: Vec<String> = self
             .counts
             .iter()
@@ -542,7 +566,7 @@ impl Progress {
             .collect();
         let run: Vec<&str> = self.running.iter().take(4).map(String::as_str).collect();
         b.set_message(format!(
-            "{} · running: {}{} · ~{left:.0}s left",
+            "{} · running: {}{} · {left}",
             counts.join(", "),
             run.join(", "),
             if self.running.len() > 4 { ", …" } else { "" }

@@ -107,3 +107,21 @@ fn a_terminal_gets_a_live_display_and_a_pipe_gets_plain_lines() {
     }
     assert_eq!(lines.matches("] start ").count(), 3, "{lines}");
 }
+
+#[test]
+fn with_history_the_display_estimates_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("progress.yaml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let state = dir.path().join("state");
+    let first = text(&run_on_terminal(&spec, &state).stdout);
+    assert!(
+        first.contains("s left") && !first.contains("(history)"),
+        "{first}"
+    );
+    // The first run recorded every step: the second's estimate comes from that history.
+    let second = run_on_terminal(&spec, &state);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
+    let second = text(&second.stdout);
+    assert!(second.contains("s left (history)"), "{second}");
+}
