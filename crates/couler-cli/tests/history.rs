@@ -272,7 +272,7 @@ fn per_template_median_error(train: &Path, test: &Path) -> f64 {
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[(v.len() + 1) / 2 - 1]
+        v[v.len().div_ceil(2) - 1]
     };
     let mut e: Vec<f64> = runtimes(test)
         .into_iter()
