@@ -211,3 +211,59 @@ impl Predictor for Manual {
         Some(crate::predict::Estimate { value, support })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(template: &str, secs: f64, memory: Option<u64>) -> Execution {
+        Execution {
+            features: StepFeatures {
+                template: template.into(),
+                ..StepFeatures::default()
+            },
+            duration_s: secs,
+            peak_rss_bytes: memory,
+            succeeded: true,
+            ..Execution::default()
+        }
+    }
+
+    #[test]
+    fn errors_and_slack_by_their_definitions() {
+        // Template `a` took 10 s and 100 MB in training (thrice, plus a 20 s / 200 MB outlier).
+        let mut train = vec![run("a", 10.0, Some(100_000_000)); 3];
+        train.push(run("a", 20.0, Some(200_000_000)));
+        let test = vec![
+            run("a", 5.0, Some(50_000_000)),
+            run("a", 40.0, Some(400_000_000)),
+            run("unknown", 1.0, None),
+        ];
+        let sizing = Sizing {
+            percentile: 50.0,
+            margin: 0.1,
+        };
+        let r = evaluate(&train, &[("t".into(), test)], sizing);
+        let t = &r.tests[0];
+        assert_eq!(
+            (t.tasks, t.runtime.predicted, t.runtime.unpredicted),
+            (3, 2, 1)
+        );
+        // The median is 10 s (±2.5%): errors 1.0 (5 s) and 0.75 (40 s); nearest-rank median 0.75.
+        let median = t.runtime.baseline_median_rel_error.unwrap();
+        assert!((median - 0.75).abs() < 0.01, "{median}");
+        let memory = t.memory.as_ref().unwrap();
+        assert_eq!((memory.predicted, memory.unpredicted), (2, 0));
+        // Memory is recorded, so right-sizing is of memory. Manual: the largest use (200 MB)
+        // + 10% = 220 MB for both tasks: slack (170 + 0) / 450, the 400 MB task under.
+        let rs = t.rightsizing.as_ref().unwrap();
+        assert_eq!((rs.resource, rs.tasks), ("memory", 2));
+        assert!((rs.manual.slack - 170.0 / 450.0).abs() < 1e-9, "{rs:?}");
+        assert_eq!(rs.manual.under_provisioned, 0.5);
+        // Baseline and learned (thin history: the baseline) request the median, 110 MB ± 2.5%.
+        assert!((rs.baseline.slack - 60.0 / 450.0).abs() < 0.01, "{rs:?}");
+        assert_eq!(rs.learned.slack, rs.baseline.slack);
+        assert!((rs.slack_cut - (1.0 - rs.learned.slack / rs.manual.slack)).abs() < 1e-12);
+        assert_eq!(r.train_executions, 4);
+    }
+}
