@@ -84,6 +84,16 @@ fn runs_record_their_steps_and_rightsize_reads_them() {
         history(d.path(), &["--step", "never"]),
         serde_json::json!([])
     );
+    let table = text(&couler_in(d.path(), &["history", "--step", "work"]).stdout);
+    assert_eq!(
+        table.lines().filter(|l| l.contains(" work ")).count(),
+        3,
+        "{table}"
+    );
+    assert!(
+        table.starts_with("template") && table.contains("succeeded"),
+        "{table}"
+    );
     let prefix = &first["template"].as_str().unwrap()[..12];
     assert_eq!(
         history(d.path(), &["--template", prefix])
