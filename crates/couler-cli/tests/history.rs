@@ -145,6 +145,24 @@ fn runs_record_their_steps_and_rightsize_reads_them() {
     assert_eq!(wf.steps[1].resources, None);
 }
 
+#[test]
+fn failures_are_recorded_with_how_they_ended() {
+    let d = tmp();
+    write(
+        &d.path().join("fail.yaml"),
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: fail\nsteps:\n- name: slow\n  timeout: 1s\n  container: {command: [sleep, \"30\"]}\n- name: bad\n  container: {command: [sh, -c, \"exit 3\"]}\n",
+    );
+    let out = couler_in(d.path(), &["run", "fail.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let reason = |step: &str| {
+        let xs = history(d.path(), &["--step", step]);
+        assert_eq!(xs[0]["succeeded"], false, "{xs}");
+        xs[0]["exit_reason"].as_str().unwrap().to_string()
+    };
+    assert_eq!(reason("slow"), "timeout");
+    assert_eq!(reason("bad"), "exit 3");
+}
+
 const TWO: &str = r#"apiVersion: couler.dev/v1alpha1
 kind: Workflow
 name: two

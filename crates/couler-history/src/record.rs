@@ -67,7 +67,7 @@ pub struct Execution {
     pub peak_rss_bytes: Option<u64>,
     /// CPU seconds (user + system), when measured.
     pub cpu_seconds: Option<f64>,
-    /// How it ended: `succeeded`, `failed`, `error`, `timeout`, `stopped`.
+    /// How it ended: `succeeded`, `timeout`, `stopped`, `exit N`, `failed`, `error`.
     pub exit_reason: String,
     pub succeeded: bool,
 }

@@ -72,8 +72,22 @@ fn execution(e: &Ended<'_>) -> Execution {
         duration_s: e.seconds,
         peak_rss_bytes: e.fin.peak_rss_kb.map(|kb| kb.max(0) as u64 * 1024),
         cpu_seconds: e.fin.cpu_seconds,
-        exit_reason: e.status.as_str().to_ascii_lowercase(),
+        exit_reason: exit_reason(e.status, e.fin),
         succeeded: e.status == StepStatus::Succeeded,
+    }
+}
+
+/// How the step ended: `succeeded`, `timeout`, `stopped`, `exit N` (a failed process's exit
+/// code; 128 + N for a signal: 137 is a SIGKILL, often the out-of-memory killer), else its
+/// status (`failed`, `error`).
+fn exit_reason(status: StepStatus, fin: &Finished) -> String {
+    let message = fin.message.as_deref().unwrap_or("");
+    match (status, fin.exit_code) {
+        (StepStatus::Succeeded, _) => "succeeded".into(),
+        _ if message.starts_with("timed out") => "timeout".into(),
+        _ if message == "stopped" => "stopped".into(),
+        (StepStatus::Failed, Some(code)) => format!("exit {code}"),
+        (s, _) => s.as_str().to_ascii_lowercase(),
     }
 }
 
