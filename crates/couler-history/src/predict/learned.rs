@@ -2,9 +2,9 @@
 //! the step's input bytes, map size and numeric parameters (each standardised), and the sorted
 //! residuals, whose quantiles turn the regression's point into a median, p90 and p99.
 //!
-//! Why this and not a crate: the package lists available here hold no well-kept Rust
-//! gradient-boosting or quantile-regression crate (`linfa` pulls `ndarray` and a BLAS for one
-//! least-squares solve of a handful of columns). Runtime and memory of a template are close to
+//! Why this and not a crate: the workplace's package lists name no Rust gradient-boosting or
+//! quantile-regression crate, and `linfa` would bring `ndarray` and its linear-algebra stack
+//! for one least-squares solve of at most ten columns (`linear.rs`). Runtime and memory of a template are close to
 //! power laws of its input size (`t ≈ a·sizeᵇ`), which is a line in log space; the residuals
 //! carry the spread a quantile needs. Beyond the inputs training saw, the line is not
 //! extrapolated: a point is clamped into the range of the fitted training points.
