@@ -90,6 +90,8 @@ pub fn step_json(s: &StepRecord) -> Value {
         "finishedAt": s.finished_at,
         "message": s.message,
         "outputs": s.outputs,
+        "peakRssKb": s.peak_rss_kb,
+        "cpuSeconds": s.cpu_seconds,
     })
 }
 

@@ -6,7 +6,8 @@
 //! runtime through `couler_run::Host`: the same executor and step core as `couler run`, in one
 //! state directory the server holds. Run and step status are read from that runtime's state.
 //! Bearer tokens map to users with roles per namespace ([`auth`]); every mutating request is
-//! appended to an audit log.
+//! appended to an audit log. The web UI is served at `/` from assets embedded at compile time
+//! ([`web`]).
 
 pub mod api;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod retry;
 pub mod store;
 pub mod submission;
 pub mod tls;
+pub mod web;
 
 /// A line on standard error, prefixed `couler server: `; a closed stream drops it (SIGPIPE is
 /// ignored in the server, so `eprintln!` would panic there).

@@ -13,6 +13,7 @@ pub mod routes;
 mod runs;
 mod schemas;
 mod stream;
+mod ui;
 
 pub use routes::router;
 

@@ -4,7 +4,7 @@
 //! (`GET /api/v1/openapi.json`, [`openapi`]) and docs/server.md's API table
 //! ([`markdown_table`]): a route cannot exist undocumented.
 
-use super::{ApiError, Shared, artifacts, audit, events, guard, logs, ops, runs, schemas};
+use super::{Shared, artifacts, audit, events, guard, logs, ops, runs, schemas, ui};
 use crate::auth::Role;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
@@ -206,6 +206,16 @@ pub fn table() -> Vec<Route> {
         .ok(200, Answer::Json(schemas::run()))
         .errors(&[404]),
         route(
+            Get,
+            "/api/v1/runs/{id}/workflow",
+            "runWorkflow",
+            "A run's workflow: its YAML, steps and dependency edges",
+            VIEWER,
+            ui::workflow,
+        )
+        .ok(200, Answer::Json(schemas::run_workflow()))
+        .errors(&[404]),
+        route(
             Delete,
             "/api/v1/runs/{id}",
             "deleteRun",
@@ -301,6 +311,15 @@ pub fn table() -> Vec<Route> {
             200,
             Answer::Bytes("text/event-stream", "server-sent events, as for a run's"),
         ),
+        route(
+            Get,
+            "/api/v1/me",
+            "me",
+            "The caller: user, roles per namespace, auth mode (any token)",
+            VIEWER,
+            ui::me,
+        )
+        .ok(200, Answer::Json(schemas::me())),
         list_query(route(
             Get,
             "/api/v1/audit",
@@ -357,13 +376,7 @@ pub fn router(app: Shared) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(app.max_body))
-        .fallback(|| async {
-            ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "not found",
-                "no such route",
-            )
-        })
+        .fallback(crate::web::fallback)
         .with_state(app)
 }
 

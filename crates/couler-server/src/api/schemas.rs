@@ -95,6 +95,53 @@ pub fn step() -> Value {
             "finishedAt": seconds(),
             "message": nullable("string"),
             "outputs": {"type": ["object", "null"], "description": "parameters, result, artifact digests"},
+            "peakRssKb": {"type": ["integer", "null"], "description": "the peak resident memory of its last attempt, KiB"},
+            "cpuSeconds": {"type": ["number", "null"], "description": "the CPU time of its last attempt"},
+        },
+    })
+}
+
+/// `GET /me`.
+pub fn me() -> Value {
+    json!({
+        "type": "object",
+        "required": ["user", "roles", "auth"],
+        "properties": {
+            "user": {"type": "string"},
+            "roles": {"type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "namespace": {"type": "string", "description": "a namespace, or `*` for every one"},
+                    "role": {"enum": ["viewer", "editor", "admin"]},
+                },
+            }},
+            "auth": {"enum": ["token", "none"]},
+        },
+    })
+}
+
+/// `GET /runs/{id}/workflow`.
+pub fn run_workflow() -> Value {
+    json!({
+        "type": "object",
+        "required": ["workflow", "yaml", "nodes", "edges"],
+        "properties": {
+            "workflow": {"type": "string"},
+            "yaml": {"type": "string", "description": "the stored workflow, as `couler fmt` prints it"},
+            "nodes": {"type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "kind": {"enum": ["container", "script", "resource", "job", "workflow", "suspend"]},
+                    "onExit": {"type": "boolean", "description": "a step of the exit handler"},
+                    "map": {"type": "boolean", "description": "fans out into instances `NAME[i]`"},
+                    "inputs": {"type": "object", "description": "its declared inputs, as the spec writes them"},
+                },
+            }},
+            "edges": {"type": "array", "items": {
+                "type": "object",
+                "properties": {"from": {"type": "string"}, "to": {"type": "string"}},
+            }},
         },
     })
 }

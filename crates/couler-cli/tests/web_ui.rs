@@ -1,0 +1,212 @@
+//! The web UI (docs/ui.md) against real `couler server`s: how `/` is served (content types,
+//! caching, the SPA fallback, the CSP, `/api` untouched), the two routes the UI reads
+//! (`/me`, `/runs/{id}/workflow`), and the end-to-end test in Chromium (web/e2e/ui.mjs, driven
+//! by playwright-core): login, a run's DAG turning green live, a step's logs, a failing run
+//! resumed from the page, a viewer without actions, `--auth none` without login.
+//!
+//! Needs the UI built (`bash scripts/web-build`, before cargo builds the server) and Chromium
+//! (`bash scripts/browser-deps`, or COULER_CHROMIUM); without them these tests fail saying so.
+//! `COULER_BLESS=1` also writes the screenshots in docs/images/ui-*.png.
+
+#[path = "support/server.rs"]
+mod support;
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use support::{Server, http_head, token};
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The server's index page, refused when it is the placeholder of a build without the UI.
+fn built_index(s: &Server) -> String {
+    let (status, head, body) = http_head(&s.addr, "GET", "/", None, None);
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        !body.contains("web UI is not built"),
+        "this couler binary embeds no web UI: run `bash scripts/web-build`, then cargo test again (it rebuilds the server with the UI)"
+    );
+    body
+}
+
+fn header<'a>(head: &'a str, name: &str) -> &'a str {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+        .unwrap_or_else(|| panic!("no {name} in {head}"))
+}
+
+#[test]
+fn the_ui_is_served_with_its_types_caching_fallback_and_csp() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), &[]);
+    let index = built_index(&s);
+    let (_, head, _) = http_head(&s.addr, "GET", "/", None, None);
+    assert_eq!(header(&head, "content-type"), "text/html; charset=utf-8");
+    assert_eq!(header(&head, "cache-control"), "no-cache");
+    let csp = header(&head, "content-security-policy");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    // A client route is the app's page; so is a deep one.
+    let (status, _, body) = http_head(&s.addr, "GET", "/runs/some-run", None, None);
+    assert_eq!((status, body.as_str()), (200, index.as_str()));
+    // Hashed assets: their type, cached for good.
+    let script = index
+        .split("src=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap_or_else(|| panic!("no script in {index}"));
+    assert!(script.starts_with("/assets/"), "{script}");
+    let (status, head, _) = http_head(&s.addr, "GET", script, None, None);
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(
+        header(&head, "content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        header(&head, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    // A missing asset, an unknown API route and a POST are JSON 404s, not the page.
+    for (method, path) in [
+        ("GET", "/assets/gone-123.js"),
+        ("GET", "/api/v1/nope"),
+        ("POST", "/runs"),
+    ] {
+        let (status, head, body) = http_head(&s.addr, method, path, None, None);
+        assert_eq!(status, 404, "{method} {path}: {head}");
+        assert!(body.starts_with("{\"detail\""), "{method} {path}: {body}");
+    }
+    // The rest of the server is untouched.
+    let (status, _, body) = http_head(&s.addr, "GET", "/healthz", None, None);
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = http_head(&s.addr, "GET", "/api/v1/runs", None, None);
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), &[]);
+    let editor = token(&s.state_dir, "ed", "editor", Some("team-a"));
+    let (code, me) = s.call("GET", "/api/v1/me", Some(&editor), None);
+    assert_eq!(code, 200, "{me}");
+    assert_eq!(
+        me,
+        json!({"user": "ed", "auth": "token", "roles": [{"namespace": "team-a", "role": "editor"}]})
+    );
+    let (code, run) = s.submit(
+        Some(&editor),
+        &json!({"spec": support::ECHO, "namespace": "team-a"}),
+    );
+    assert_eq!(code, 201, "{run}");
+    let id = run["id"].as_str().unwrap_or_default();
+    let (code, wf) = s.call(
+        "GET",
+        &format!("/api/v1/runs/{id}/workflow"),
+        Some(&editor),
+        None,
+    );
+    assert_eq!(code, 200, "{wf}");
+    assert_eq!(wf["edges"], json!([{"from": "one", "to": "two"}]));
+    let kinds: Vec<&Value> = wf["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| &n["kind"])
+        .collect();
+    assert_eq!(kinds, [&json!("container"), &json!("script")]);
+    assert!(
+        wf["yaml"]
+            .as_str()
+            .is_some_and(|y| y.contains("name: echo\n")),
+        "{wf}"
+    );
+    let done = s.wait_for(Some(&editor), id, &["Succeeded"]);
+    let one = &done["steps"][0];
+    assert!(one["peakRssKb"].as_i64().is_some_and(|k| k > 0), "{done}");
+    // Another namespace's user does not see it.
+    let other = token(&s.state_dir, "bo", "admin", Some("team-b"));
+    let (code, _) = s.call(
+        "GET",
+        &format!("/api/v1/runs/{id}/workflow"),
+        Some(&other),
+        None,
+    );
+    assert_eq!(code, 404);
+    let (code, _) = s.call("GET", "/api/v1/me", None, None);
+    assert_eq!(code, 401);
+}
+
+/// Chromium's path, or a failure that says how to install it.
+fn chromium() -> String {
+    let path = std::env::var("COULER_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&path).is_file(),
+        "no Chromium at {path}: run `bash scripts/browser-deps` (or set COULER_CHROMIUM)"
+    );
+    path
+}
+
+#[test]
+fn the_ui_end_to_end_in_chromium() {
+    let web = repo().join("web");
+    assert!(
+        web.join("node_modules/playwright-core/package.json")
+            .is_file(),
+        "web/node_modules has no playwright-core: run `bash scripts/web-build`"
+    );
+    let browser = chromium();
+    let dir = tempdir();
+    let s = Server::start(&dir.path().join("token"), &["--auth", "token"]);
+    built_index(&s);
+    let open = Server::start(&dir.path().join("open"), &["--auth", "none"]);
+    let editor = token(&s.state_dir, "ed", "editor", None);
+    let viewer = token(&s.state_dir, "vi", "viewer", None);
+    let mut node = Command::new("node");
+    node.arg(web.join("e2e/ui.mjs"))
+        .current_dir(&web)
+        .env("COULER_UI_URL", format!("http://{}", s.addr))
+        .env("COULER_UI_OPEN_URL", format!("http://{}", open.addr))
+        .env("COULER_UI_EDITOR", &editor)
+        .env("COULER_UI_VIEWER", &viewer)
+        .env("COULER_UI_FLAG", dir.path().join("flag"))
+        .env("COULER_CHROMIUM", &browser);
+    if std::env::var_os("COULER_BLESS").is_some() {
+        node.env("COULER_UI_SHOTS", repo().join("docs/images"));
+    }
+    let started = Instant::now();
+    let out = node
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node (install Node.js 20+): {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!(
+        "{text}web/e2e/ui.mjs took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        out.status.success(),
+        "web/e2e/ui.mjs failed ({}):\n{text}",
+        out.status
+    );
+    assert!(text.contains("all checks passed"), "{text}");
+}

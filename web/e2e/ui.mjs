@@ -1,0 +1,192 @@
+// The web UI's end-to-end test in real Chromium, driven by playwright-core. Started by
+// crates/couler-cli/tests/web_ui.rs, which runs two real `couler server`s and passes:
+//   COULER_UI_URL (--auth token), COULER_UI_OPEN_URL (--auth none), COULER_UI_EDITOR and
+//   COULER_UI_VIEWER (tokens), COULER_UI_FLAG (a file the failing step waits for),
+//   COULER_CHROMIUM (the browser), COULER_UI_SHOTS (optional: where to write screenshots).
+// Every check throws on failure; the exit status is the test's verdict.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set (crates/couler-cli/tests/web_ui.rs sets it)`);
+  return v;
+};
+const BASE = env('COULER_UI_URL');
+const OPEN = env('COULER_UI_OPEN_URL');
+const EDITOR = env('COULER_UI_EDITOR');
+const VIEWER = env('COULER_UI_VIEWER');
+const FLAG = env('COULER_UI_FLAG');
+const SHOTS = process.env.COULER_UI_SHOTS;
+const T = 60_000;
+
+const OK = `apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: greet
+steps:
+- name: hello
+  script:
+    command: [sh]
+    source: |
+      sleep 2
+      echo hello from the couler ui
+- name: world
+  container:
+    command: [echo, world]
+  dependsOn: [hello]
+- name: report
+  container:
+    command: [echo, done]
+  dependsOn: [hello]
+`;
+const FLAKY = `apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: needs-flag
+params:
+- name: flag
+steps:
+- name: prepare
+  container:
+    command: [echo, ready]
+- name: check
+  env:
+    FLAG: '{{params.flag}}'
+  script:
+    command: [sh]
+    source: |
+      echo "looking for $FLAG"
+      test -f "$FLAG"
+  dependsOn: [prepare]
+`;
+
+function check(cond, what) {
+  if (!cond) throw new Error(`FAILED: ${what}`);
+  console.log(`ok: ${what}`);
+}
+
+async function call(method, path, tok, body) {
+  const r = await fetch(`${BASE}/api/v1${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+    body: body && JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+async function submit(spec, parameters) {
+  const r = await call('POST', '/runs', EDITOR, { spec, parameters });
+  check(r.status === 201, `submitted ${r.body.workflow}: ${JSON.stringify(r.body)}`);
+  return r.body.id;
+}
+
+async function shot(page, name) {
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, `ui-${name}.png`) });
+}
+
+async function login(page, tok) {
+  await page.getByLabel('Token').fill(tok);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: T });
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'couler-ui-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: env('COULER_CHROMIUM'),
+  headless: true,
+  viewport: { width: 1280, height: 800 },
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+const problems = [];
+context.on('page', (p) => watch(p));
+function watch(page) {
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(String(e)));
+}
+try {
+  const page = context.pages()[0] || (await context.newPage());
+  watch(page);
+
+  // Login is required with --auth token; a wrong token is refused in words.
+  const head = await fetch(`${BASE}/`);
+  check(head.headers.get('content-security-policy')?.includes("script-src 'self'"), 'the page carries a strict CSP');
+  check((await fetch(`${BASE}/api/v1/runs`)).status === 401, 'the API refuses a request without a token');
+  await page.goto(`${BASE}/runs`);
+  await page.getByLabel('Token').waitFor({ timeout: T });
+  check(await page.getByRole('heading', { name: 'Runs' }).count() === 0, 'no runs are shown before login');
+  await shot(page, 'login');
+  await page.getByLabel('Token').fill('couler_not-a-token');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'not known' }).waitFor({ timeout: T });
+  check(true, 'an unknown token is refused with the server\'s reason');
+  await login(page, EDITOR);
+
+  // A workflow that succeeds: its row appears live, its DAG turns green live, its logs show.
+  const ok = await submit(OK);
+  await page.locator(`tr[data-run="${ok}"]`).waitFor({ timeout: T });
+  check(true, 'the new run appears in the list without a reload');
+  await page.getByRole('link', { name: ok }).click();
+  await page.locator('.react-flow__node').nth(2).waitFor({ timeout: T });
+  check((await page.locator('.react-flow__node').count()) === 3, 'the DAG shows the three steps');
+  check((await page.locator('.react-flow__edge').count()) === 2, 'the DAG shows the two edges');
+  await page.locator('.react-flow__node.state-running').first().waitFor({ timeout: T });
+  check(true, 'a step shows Running while the run is under way');
+  await page.locator('.react-flow__node.state-succeeded').nth(2).waitFor({ timeout: T });
+  await page.getByTestId('run-state').filter({ hasText: 'Succeeded' }).waitFor({ timeout: T });
+  check(true, 'every step turned green and the run Succeeded, without a reload');
+  await shot(page, 'run');
+  await page.getByRole('button', { name: /hello$/ }).click();
+  await page.getByTestId('logs').filter({ hasText: 'hello from the couler ui' }).waitFor({ timeout: T });
+  check(true, "the step's logs show what it echoed");
+  await shot(page, 'step-logs');
+  await page.getByRole('tab', { name: 'YAML' }).click();
+  check((await page.getByTestId('yaml').textContent()).includes('name: greet'), 'the YAML tab shows the workflow');
+
+  // A failing step, then its condition fixed and the run resumed from the page.
+  const bad = await submit(FLAKY, { flag: FLAG });
+  await page.goto(`${BASE}/runs/${bad}`);
+  await page.getByTestId('run-state').filter({ hasText: 'Failed' }).waitFor({ timeout: T });
+  check((await page.locator('.react-flow__node.state-failed').count()) === 1, 'the failing step is red and the run Failed');
+  writeFileSync(FLAG, 'ok');
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.getByTestId('run-state').filter({ hasText: 'Succeeded' }).waitFor({ timeout: T });
+  await page.locator('.react-flow__node.state-succeeded').nth(1).waitFor({ timeout: T });
+  check(true, 'Resume re-ran the failed step and the run Succeeded');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByLabel('Token').waitFor({ timeout: T });
+  check(true, 'logging out asks for a token again');
+
+  // A viewer sees no actions, and the server refuses them anyway.
+  await login(page, VIEWER);
+  await page.getByTestId('run-state').filter({ hasText: 'Succeeded' }).waitFor({ timeout: T });
+  for (const name of ['Stop', 'Resume', 'Delete'])
+    check((await page.getByRole('button', { name, exact: true }).count()) === 0, `a viewer sees no ${name} button`);
+  const refused = await call('POST', `/runs/${bad}/stop`, VIEWER);
+  check(refused.status === 403 && refused.body.error === 'forbidden', `the API refuses a viewer's stop with 403 (${refused.body.detail})`);
+
+  // Narrow screen: the run page still shows its state and DAG.
+  await page.setViewportSize({ width: 400, height: 800 });
+  check(await page.getByTestId('dag').isVisible(), 'the DAG is shown at 400 px wide');
+
+  // --auth none: no login.
+  const open = await context.newPage();
+  await open.goto(`${OPEN}/`);
+  await open.getByRole('heading', { name: 'Runs' }).waitFor({ timeout: T });
+  check((await open.getByLabel('Token').count()) === 0, 'with --auth none there is no login');
+  check(problems.length === 0, `no errors in the browser console: ${problems.join(' | ')}`);
+  console.log('all checks passed');
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}

@@ -1,0 +1,79 @@
+import { useCallback, useEffect, useState } from 'react';
+import { api, token } from './api.js';
+import { Link, match, usePath } from './router.jsx';
+import { Login } from './pages/Login.jsx';
+import { Runs } from './pages/Runs.jsx';
+import { Run } from './pages/Run.jsx';
+
+export function App() {
+  const path = usePath();
+  // undefined: asking; null: a token is needed; else GET /me's answer.
+  const [me, setMe] = useState(undefined);
+  const [error, setError] = useState('');
+
+  const whoami = useCallback(async () => {
+    try {
+      setMe(await api('GET', '/me'));
+      setError('');
+    } catch (e) {
+      if (e.status === 401) {
+        if (token.get()) setError(`The server refused the token: ${e.detail}`);
+        token.clear();
+        setMe(null);
+      } else {
+        setError(e.message);
+        setMe(null);
+      }
+    }
+  }, []);
+  useEffect(() => {
+    whoami();
+  }, [whoami]);
+
+  if (me === undefined) return <p className="loading">Loading…</p>;
+  if (me === null)
+    return (
+      <Login
+        error={error}
+        onToken={(t) => {
+          token.set(t);
+          whoami();
+        }}
+      />
+    );
+  const logout = () => {
+    token.clear();
+    setMe(null);
+    setError('');
+  };
+  const route = match(path);
+  return (
+    <>
+      <header className="top">
+        <Link to="/" className="brand">
+          Couler
+        </Link>
+        <nav aria-label="Pages">
+          <Link to="/runs">Runs</Link>
+        </nav>
+        <span className="who">
+          {me.user}
+          {me.auth === 'token' && (
+            <button type="button" onClick={logout}>
+              Log out
+            </button>
+          )}
+        </span>
+      </header>
+      <main>
+        {route.name === 'runs' && <Runs me={me} />}
+        {route.name === 'run' && <Run me={me} id={route.params[0]} key={route.params[0]} />}
+        {route.name === 'notfound' && (
+          <p>
+            No page here. <Link to="/">All runs</Link>
+          </p>
+        )}
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,37 @@
+import { useState } from 'react';
+
+/** The token form: `couler server token create` prints the token. */
+export function Login({ error, onToken }) {
+  const [value, setValue] = useState('');
+  const submit = (e) => {
+    e.preventDefault();
+    if (value.trim()) onToken(value.trim());
+  };
+  return (
+    <main className="login">
+      <h1>Couler</h1>
+      <form onSubmit={submit}>
+        <label htmlFor="token">Token</label>
+        <input
+          id="token"
+          type="password"
+          autoComplete="off"
+          autoFocus
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+          aria-describedby="token-help"
+        />
+        <p id="token-help" className="help">
+          Your bearer token (<code>couler server token create --user NAME --role viewer</code> prints one). It is kept
+          in this tab only.
+        </p>
+        {error && (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
+        <button type="submit">Log in</button>
+      </form>
+    </main>
+  );
+}

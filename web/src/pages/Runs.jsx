@@ -1,0 +1,171 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { api, events } from '../api.js';
+import { duration, STATES, stateClass, when } from '../format.js';
+import { Link } from '../router.jsx';
+
+const PAGE = 50;
+
+/** The runs list: filters, search, pages, kept live by GET /api/v1/events. */
+export function Runs() {
+  const [runs, setRuns] = useState([]);
+  const [next, setNext] = useState(null);
+  const [state, setState] = useState('');
+  const [workflow, setWorkflow] = useState('');
+  const [user, setUser] = useState('');
+  const [search, setSearch] = useState('');
+  const [error, setError] = useState('');
+
+  const load = useCallback(
+    async (cont) => {
+      const q = new URLSearchParams({ limit: String(PAGE) });
+      if (state) q.set('state', state);
+      if (cont) q.set('continue', cont);
+      try {
+        const page = await api('GET', `/runs?${q}`);
+        setRuns((old) => (cont ? [...old, ...page.runs] : page.runs));
+        setNext(page.continue);
+        setError('');
+      } catch (e) {
+        setError(e.message);
+      }
+    },
+    [state],
+  );
+
+  useEffect(() => {
+    load(null);
+  }, [load]);
+
+  // Live: a known run's state changes in place; a new run reloads the first page.
+  useEffect(() => {
+    const stop = new AbortController();
+    let reload = null;
+    events(
+      '/events',
+      (kind, e) => {
+        if (kind === 'lagged') return load(null);
+        if (kind !== 'run') return;
+        setRuns((old) => {
+          const i = old.findIndex((r) => r.id === e.run);
+          if (i < 0) {
+            clearTimeout(reload);
+            reload = setTimeout(() => load(null), 200);
+            return old;
+          }
+          const copy = old.slice();
+          const now = Date.now() / 1000;
+          const r = { ...copy[i], state: e.state, message: e.message };
+          if (e.state === 'Running' && !r.startedAt) r.startedAt = now;
+          if (e.state === 'Queued') r.finishedAt = null;
+          if (['Succeeded', 'Failed', 'Error', 'Stopped'].includes(e.state) && !e.snapshot) r.finishedAt = now;
+          copy[i] = r;
+          return copy;
+        });
+      },
+      stop.signal,
+    ).catch(() => {});
+    return () => {
+      stop.abort();
+      clearTimeout(reload);
+    };
+  }, [load]);
+
+  const workflows = useMemo(() => [...new Set(runs.map((r) => r.workflow))].sort(), [runs]);
+  const users = useMemo(() => [...new Set(runs.map((r) => r.submittedBy))].sort(), [runs]);
+  const needle = search.trim().toLowerCase();
+  const shown = runs.filter(
+    (r) =>
+      (!workflow || r.workflow === workflow) &&
+      (!user || r.submittedBy === user) &&
+      (!needle || [r.id, r.workflow, r.submittedBy, r.namespace].some((f) => f.toLowerCase().includes(needle))),
+  );
+
+  return (
+    <section>
+      <h1>Runs</h1>
+      <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          State
+          <select value={state} onChange={(e) => setState(e.target.value)}>
+            <option value="">any</option>
+            {STATES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Workflow
+          <select value={workflow} onChange={(e) => setWorkflow(e.target.value)}>
+            <option value="">any</option>
+            {workflows.map((w) => (
+              <option key={w}>{w}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          User
+          <select value={user} onChange={(e) => setUser(e.target.value)}>
+            <option value="">any</option>
+            {users.map((u) => (
+              <option key={u}>{u}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Search
+          <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="id, workflow, user" />
+        </label>
+      </form>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      <div className="table-wrap">
+        <table className="runs">
+          <thead>
+            <tr>
+              <th scope="col">State</th>
+              <th scope="col">Run</th>
+              <th scope="col">Workflow</th>
+              <th scope="col">Namespace</th>
+              <th scope="col">User</th>
+              <th scope="col">Submitted</th>
+              <th scope="col">Started</th>
+              <th scope="col">Ended</th>
+              <th scope="col">Duration</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((r) => (
+              <tr key={r.id} data-run={r.id}>
+                <td>
+                  <span className={stateClass(r.state)}>{r.state}</span>
+                </td>
+                <td>
+                  <Link to={`/runs/${encodeURIComponent(r.id)}`}>{r.id}</Link>
+                </td>
+                <td>{r.workflow}</td>
+                <td>{r.namespace}</td>
+                <td>{r.submittedBy}</td>
+                <td>{when(r.submittedAt)}</td>
+                <td>{when(r.startedAt)}</td>
+                <td>{when(r.finishedAt)}</td>
+                <td>{duration(r.startedAt, r.finishedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {shown.length === 0 && <p>No runs{state || workflow || user || needle ? ' match these filters' : ' yet'}.</p>}
+      {next && (
+        <button type="button" onClick={() => load(next)}>
+          Load more
+        </button>
+      )}
+      {(workflow || user || needle) && (
+        <p className="help">Workflow, user and search filter the runs loaded so far; load more to search further.</p>
+      )}
+    </section>
+  );
+}
