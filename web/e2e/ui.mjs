@@ -163,12 +163,20 @@ try {
   await page.getByTestId('run-state').filter({ hasText: 'Succeeded' }).waitFor({ timeout: T });
   await page.locator('.react-flow__node.state-succeeded').nth(1).waitFor({ timeout: T });
   check(true, 'Resume re-ran the failed step and the run Succeeded');
+  await page.getByRole('link', { name: 'Runs', exact: true }).click();
+  await page.locator(`tr[data-run="${bad}"] .state-succeeded`).waitFor({ timeout: T });
+  check((await page.locator('tbody tr').count()) === 2, 'the runs list shows both runs');
+  await page.getByLabel('Search').fill('needs');
+  check((await page.locator('tbody tr').count()) === 1, 'the search narrows the list');
+  await page.getByLabel('Search').fill('');
+  await shot(page, 'runs');
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByLabel('Token').waitFor({ timeout: T });
   check(true, 'logging out asks for a token again');
 
   // A viewer sees no actions, and the server refuses them anyway.
   await login(page, VIEWER);
+  await page.goto(`${BASE}/runs/${bad}`);
   await page.getByTestId('run-state').filter({ hasText: 'Succeeded' }).waitFor({ timeout: T });
   for (const name of ['Stop', 'Resume', 'Delete'])
     check((await page.getByRole('button', { name, exact: true }).count()) === 0, `a viewer sees no ${name} button`);

@@ -17,7 +17,7 @@ function layout(nodes, edges) {
 }
 
 /** The run's DAG, each step coloured by its status; clicking one selects it. */
-export function Dag({ graph, statuses, selected, onSelect }) {
+export function Dag({ graph, statuses, selected, onSelect, fitKey }) {
   const pos = useMemo(() => layout(graph.nodes, graph.edges), [graph]);
   const nodes = graph.nodes.map((n) => {
     const status = statuses[n.name] || 'Pending';
@@ -41,10 +41,12 @@ export function Dag({ graph, statuses, selected, onSelect }) {
   return (
     <div className="dag" data-testid="dag">
       <ReactFlow
+        key={fitKey}
         nodes={nodes}
         edges={edges}
         onNodeClick={(_, n) => onSelect(n.id)}
         fitView
+        fitViewOptions={{ padding: 0.15, maxZoom: 1 }}
         nodesConnectable={false}
         proOptions={{ hideAttribution: true }}
       >

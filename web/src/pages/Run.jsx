@@ -104,7 +104,7 @@ export function Run({ me, id }) {
       ) : (
         <div className="run-body">
           <div className="graph-side">
-            <Dag graph={graph} statuses={statuses} selected={selected} onSelect={select} />
+            <Dag graph={graph} statuses={statuses} selected={selected} onSelect={select} fitKey={selected ? 'with-panel' : 'alone'} />
             <ul className="step-list" aria-label="Steps">
               {graph.nodes.map((n) => (
                 <li key={n.name}>
