@@ -30,8 +30,8 @@ steps:
   script:
     command: [sh]
     source: |
-      sleep 2
       echo hello from the couler ui
+      sleep 3
 - name: world
   container:
     command: [echo, world]
@@ -142,14 +142,22 @@ try {
   check((await page.locator('.react-flow__edge').count()) === 2, 'the DAG shows the two edges');
   await page.locator('.react-flow__node.state-running').first().waitFor({ timeout: T });
   check(true, 'a step shows Running while the run is under way');
+  await page.getByRole('button', { name: /hello$/ }).click();
+  await page.getByTestId('logs').filter({ hasText: 'hello from the couler ui' }).waitFor({ timeout: T });
+  check(
+    (await page.getByRole('heading', { name: 'Logs (live)' }).count()) === 1 &&
+      (await page.getByTestId('run-state').textContent()) === 'Running',
+    "the running step's logs stream what it echoed before it ends",
+  );
   await page.locator('.react-flow__node.state-succeeded').nth(2).waitFor({ timeout: T });
   await page.getByTestId('run-state').filter({ hasText: 'Succeeded' }).waitFor({ timeout: T });
   check(true, 'every step turned green and the run Succeeded, without a reload');
-  await shot(page, 'run');
-  await page.getByRole('button', { name: /hello$/ }).click();
+  await page.getByRole('heading', { name: 'Logs', exact: true }).waitFor({ timeout: T });
   await page.getByTestId('logs').filter({ hasText: 'hello from the couler ui' }).waitFor({ timeout: T });
-  check(true, "the step's logs show what it echoed");
+  check(true, "the ended step's logs show what it echoed");
   await shot(page, 'step-logs');
+  await page.getByRole('button', { name: 'Close the step panel' }).click();
+  await shot(page, 'run');
   await page.getByRole('tab', { name: 'YAML' }).click();
   check((await page.getByTestId('yaml').textContent()).includes('name: greet'), 'the YAML tab shows the workflow');
 

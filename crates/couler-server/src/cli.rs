@@ -237,6 +237,9 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "couler server listening on {scheme}://{bound}");
         let _ = out.flush();
+        if !crate::web::BUILT {
+            crate::log(format_args!("the web UI is not built into this binary (`/` says so): run `bash scripts/web-build`, then rebuild"));
+        }
         let router = api::router(app);
         let served = match tls {
             Some(acceptor) => {

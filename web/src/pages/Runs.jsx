@@ -84,33 +84,9 @@ export function Runs() {
     <section>
       <h1>Runs</h1>
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          State
-          <select value={state} onChange={(e) => setState(e.target.value)}>
-            <option value="">any</option>
-            {STATES.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Workflow
-          <select value={workflow} onChange={(e) => setWorkflow(e.target.value)}>
-            <option value="">any</option>
-            {workflows.map((w) => (
-              <option key={w}>{w}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          User
-          <select value={user} onChange={(e) => setUser(e.target.value)}>
-            <option value="">any</option>
-            {users.map((u) => (
-              <option key={u}>{u}</option>
-            ))}
-          </select>
-        </label>
+        <Choice label="State" value={state} onChange={setState} options={STATES} />
+        <Choice label="Workflow" value={workflow} onChange={setWorkflow} options={workflows} />
+        <Choice label="User" value={user} onChange={setUser} options={users} />
         <label>
           Search
           <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="id, workflow, user" />
@@ -167,5 +143,20 @@ export function Runs() {
         <p className="help">Workflow, user and search filter the runs loaded so far; load more to search further.</p>
       )}
     </section>
+  );
+}
+
+/** A labelled select with `any` first. */
+function Choice({ label, value, onChange, options }) {
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">any</option>
+        {options.map((o) => (
+          <option key={o}>{o}</option>
+        ))}
+      </select>
+    </label>
   );
 }
