@@ -191,9 +191,19 @@ try {
   const refused = await call('POST', `/runs/${bad}/stop`, VIEWER);
   check(refused.status === 403 && refused.body.error === 'forbidden', `the API refuses a viewer's stop with 403 (${refused.body.detail})`);
 
+  // A token the server no longer knows (revoked): the next request brings the login back.
+  await page.evaluate(() => sessionStorage.setItem('couler.token', 'couler_revoked'));
+  await page.getByRole('link', { name: 'Runs', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: 'asks for a token again' }).waitFor({ timeout: T });
+  check(true, 'a 401 during the session brings the login back, saying why');
+  await login(page, VIEWER);
+  await page.goto(`${BASE}/runs/${bad}`);
+
   // Narrow screen: the run page still shows its state and DAG.
   await page.setViewportSize({ width: 400, height: 800 });
-  check(await page.getByTestId('dag').isVisible(), 'the DAG is shown at 400 px wide');
+  await page.locator('.react-flow__node.state-succeeded').nth(1).waitFor({ timeout: T });
+  const box = await page.getByTestId('dag').boundingBox();
+  check(box && box.width <= 400 && box.width > 300, `the DAG fits a 400 px wide screen (${box?.width} px)`);
 
   // --auth none: no login.
   const open = await context.newPage();
@@ -202,6 +212,12 @@ try {
   check((await open.getByLabel('Token').count()) === 0, 'with --auth none there is no login');
   check(problems.length === 0, `no errors in the browser console: ${problems.join(' | ')}`);
   console.log('all checks passed');
+} catch (e) {
+  // What the browser showed when it failed, for whoever reads the output.
+  const failed = join(tmpdir(), `couler-ui-failure-${process.pid}.png`);
+  for (const p of context.pages()) await p.screenshot({ path: failed }).catch(() => {});
+  console.log(`the page at the failure: ${failed}`);
+  throw e;
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });

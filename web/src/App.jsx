@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { api, token } from './api.js';
+import { api, token, UNAUTHORIZED } from './api.js';
 import { Link, match, usePath } from './router.jsx';
 import { Login } from './pages/Login.jsx';
 import { Runs } from './pages/Runs.jsx';
@@ -29,6 +29,17 @@ export function App() {
   useEffect(() => {
     whoami();
   }, [whoami]);
+  // Any 401 (a token revoked, a server with a new database): back to the login form.
+  useEffect(() => {
+    const on = (e) => {
+      if (!me || me.auth === 'none') return;
+      token.clear();
+      setError(`The server asks for a token again: ${e.detail.detail}`);
+      setMe(null);
+    };
+    window.addEventListener(UNAUTHORIZED, on);
+    return () => window.removeEventListener(UNAUTHORIZED, on);
+  }, [me]);
 
   if (me === undefined) return <p className="loading">Loading…</p>;
   if (me === null)

@@ -27,6 +27,9 @@ function headers(extra) {
   return h;
 }
 
+/** Fired on the window when the server answers 401: the token is gone or unknown. */
+export const UNAUTHORIZED = 'couler-unauthorized';
+
 async function failure(r) {
   let body = {};
   try {
@@ -34,7 +37,9 @@ async function failure(r) {
   } catch {
     body = { error: r.statusText };
   }
-  return new ApiError(r.status, body.error || `HTTP ${r.status}`, body.detail || '');
+  const e = new ApiError(r.status, body.error || `HTTP ${r.status}`, body.detail || '');
+  if (r.status === 401) window.dispatchEvent(new CustomEvent(UNAUTHORIZED, { detail: e }));
+  return e;
 }
 
 /** A request under /api/v1; its JSON answer, or throws ApiError. */
@@ -84,6 +89,19 @@ export async function events(path, onEvent, signal) {
     },
     signal,
   );
+}
+
+/**
+ * Follows an endless stream (`GET /events`): reads it again 2 s after it ends or fails (a
+ * server restart), until `signal` aborts.
+ */
+export async function followEvents(path, onEvent, signal, onReconnect) {
+  while (!signal.aborted) {
+    await events(path, onEvent, signal).catch(() => {});
+    if (signal.aborted) return;
+    await new Promise((done) => setTimeout(done, 2000));
+    onReconnect();
+  }
 }
 
 /** A file artifact, fetched with the token and handed to the browser as a download. */

@@ -1,9 +1,10 @@
-import { useMemo } from 'react';
-import { Background, Controls, MarkerType, ReactFlow } from '@xyflow/react';
+import { useEffect, useMemo, useRef } from 'react';
+import { Background, Controls, MarkerType, ReactFlow, useNodesState } from '@xyflow/react';
 import dagre from '@dagrejs/dagre';
 
 const W = 170;
 const H = 44;
+const FIT = { padding: 0.15, maxZoom: 1 };
 
 /** Positions from dagre, top to bottom; the graph itself is the server's (GET …/workflow). */
 function layout(nodes, edges) {
@@ -16,37 +17,66 @@ function layout(nodes, edges) {
   return Object.fromEntries(nodes.map((n) => [n.name, g.node(n.name)]));
 }
 
-/** The run's DAG, each step coloured by its status; clicking one selects it. */
+/**
+ * The run's DAG, each step coloured by its status; clicking one selects it. The nodes live in
+ * React Flow's own state and a status change only restyles them, so React Flow keeps their
+ * measured sizes (new node objects on every event would hide them until measured again).
+ */
 export function Dag({ graph, statuses, selected, onSelect, fitKey }) {
-  const pos = useMemo(() => layout(graph.nodes, graph.edges), [graph]);
-  const nodes = graph.nodes.map((n) => {
-    const status = statuses[n.name] || 'Pending';
-    return {
-      id: n.name,
-      position: { x: pos[n.name].x - W / 2, y: pos[n.name].y - H / 2 },
-      data: { label: `${n.name}${n.map ? ' [ ]' : ''}` },
-      className: `step state-${status.toLowerCase()}${selected === n.name ? ' selected-step' : ''}${n.onExit ? ' on-exit' : ''}`,
-      ariaLabel: `step ${n.name}: ${status}`,
-      style: { width: W },
-      connectable: false,
-      draggable: false,
-    };
-  });
-  const edges = graph.edges.map((e) => ({
-    id: `${e.from}->${e.to}`,
-    source: e.from,
-    target: e.to,
-    markerEnd: { type: MarkerType.ArrowClosed },
-  }));
+  const [nodes, setNodes, onNodesChange] = useNodesState([]);
+  const flow = useRef(null);
+  const byName = useMemo(() => Object.fromEntries(graph.nodes.map((n) => [n.name, n])), [graph]);
+
+  useEffect(() => {
+    const pos = layout(graph.nodes, graph.edges);
+    setNodes(
+      graph.nodes.map((n) => ({
+        id: n.name,
+        position: { x: pos[n.name].x - W / 2, y: pos[n.name].y - H / 2 },
+        data: { label: `${n.name}${n.map ? ' [ ]' : ''}` },
+        style: { width: W },
+        connectable: false,
+        draggable: false,
+      })),
+    );
+  }, [graph, setNodes]);
+
+  useEffect(() => {
+    setNodes((old) =>
+      old.map((n) => {
+        const status = statuses[n.id] || 'Pending';
+        const className = `step state-${status.toLowerCase()}${selected === n.id ? ' selected-step' : ''}${byName[n.id]?.onExit ? ' on-exit' : ''}`;
+        return n.className === className ? n : { ...n, className, ariaLabel: `step ${n.id}: ${status}` };
+      }),
+    );
+  }, [statuses, selected, byName, setNodes, graph]);
+
+  // The panel beside it opened or closed: fit the graph to its new width.
+  useEffect(() => {
+    const t = setTimeout(() => flow.current?.fitView(FIT), 50);
+    return () => clearTimeout(t);
+  }, [fitKey]);
+
+  const edges = useMemo(
+    () =>
+      graph.edges.map((e) => ({
+        id: `${e.from}->${e.to}`,
+        source: e.from,
+        target: e.to,
+        markerEnd: { type: MarkerType.ArrowClosed },
+      })),
+    [graph],
+  );
   return (
     <div className="dag" data-testid="dag">
       <ReactFlow
-        key={fitKey}
         nodes={nodes}
         edges={edges}
+        onNodesChange={onNodesChange}
+        onInit={(f) => (flow.current = f)}
         onNodeClick={(_, n) => onSelect(n.id)}
         fitView
-        fitViewOptions={{ padding: 0.15, maxZoom: 1 }}
+        fitViewOptions={FIT}
         nodesConnectable={false}
         proOptions={{ hideAttribution: true }}
       >

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { api, events } from '../api.js';
+import { api, followEvents } from '../api.js';
 import { duration, STATES, stateClass, when } from '../format.js';
 import { Link } from '../router.jsx';
 
@@ -40,7 +40,7 @@ export function Runs() {
   useEffect(() => {
     const stop = new AbortController();
     let reload = null;
-    events(
+    followEvents(
       '/events',
       (kind, e) => {
         if (kind === 'lagged') return load(null);
@@ -63,7 +63,8 @@ export function Runs() {
         });
       },
       stop.signal,
-    ).catch(() => {});
+      () => load(null),
+    );
     return () => {
       stop.abort();
       clearTimeout(reload);
