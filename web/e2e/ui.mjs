@@ -174,9 +174,16 @@ try {
   await page.getByRole('link', { name: 'Runs', exact: true }).click();
   await page.locator(`tr[data-run="${bad}"] .state-succeeded`).waitFor({ timeout: T });
   check((await page.locator('tbody tr').count()) === 2, 'the runs list shows both runs');
-  await page.getByLabel('Search').fill('needs');
-  check((await page.locator('tbody tr').count()) === 1, 'the search narrows the list');
+  const rows = (n) => page.locator('tbody tr').nth(n - 1).waitFor({ timeout: T }).then(() => page.locator('tbody tr').count());
+  await page.getByLabel('Search').fill('NEEDS');
+  await page.locator(`tr[data-run="${ok}"]`).waitFor({ state: 'detached', timeout: T });
+  check((await rows(1)) === 1, 'the search (any case) narrows the list');
   await page.getByLabel('Search').fill('');
+  await page.getByLabel('Workflow').selectOption('greet');
+  await page.locator(`tr[data-run="${bad}"]`).waitFor({ state: 'detached', timeout: T });
+  check((await rows(1)) === 1, 'the workflow filter narrows the list');
+  await page.getByLabel('Workflow').selectOption('');
+  check((await rows(2)) === 2, 'with no filter both runs are back');
   await shot(page, 'runs');
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByLabel('Token').waitFor({ timeout: T });

@@ -2,7 +2,8 @@
 //! caching, the SPA fallback, the CSP, `/api` untouched), the two routes the UI reads
 //! (`/me`, `/runs/{id}/workflow`), and the end-to-end test in Chromium (web/e2e/ui.mjs, driven
 //! by playwright-core): login, a run's DAG turning green live, a step's logs, a failing run
-//! resumed from the page, a viewer without actions, `--auth none` without login.
+//! resumed from the page, a viewer without actions, `--auth none` without login; and the runs
+//! list's filters the UI passes to the server.
 //!
 //! Needs the UI built (`bash scripts/web-build`, before cargo builds the server) and Chromium
 //! (`bash scripts/browser-deps`, or COULER_CHROMIUM); without them these tests fail saying so.
@@ -138,8 +139,37 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
         "{wf}"
     );
     let done = s.wait_for(Some(&editor), id, &["Succeeded"]);
+    // An ended step's memory and CPU, as the runtime recorded them (a quick `printf` may
+    // round to 0 KiB, never to null).
     let one = &done["steps"][0];
-    assert!(one["peakRssKb"].as_i64().is_some_and(|k| k > 0), "{done}");
+    assert!(
+        one["peakRssKb"].is_i64() && one["cpuSeconds"].is_f64(),
+        "{done}"
+    );
+    // The runs list's filters, as the UI passes them.
+    for (query, want) in [
+        ("workflow=echo&q=ECH", 1),
+        ("user=ed&q=echo-", 1),
+        ("user=e", 0),
+        ("q=%25", 0),
+    ] {
+        let (code, list) = s.call("GET", &format!("/api/v1/runs?{query}"), Some(&editor), None);
+        assert_eq!(code, 200, "{list}");
+        assert_eq!(
+            list["runs"].as_array().map(Vec::len),
+            Some(want),
+            "{query}: {list}"
+        );
+    }
+    let admin = token(&s.state_dir, "ad", "admin", None);
+    let (code, refused) = s.call("GET", "/api/v1/audit?workflow=echo", Some(&admin), None);
+    assert_eq!(code, 400, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("`workflow` filters runs")),
+        "{refused}"
+    );
     // Another namespace's user does not see it.
     let other = token(&s.state_dir, "bo", "admin", Some("team-b"));
     let (code, _) = s.call(

@@ -139,6 +139,33 @@ fn runs_are_listed_newest_first_filtered_and_paged(db: &Db) {
         ..RunFilter::default()
     });
     assert_eq!(ids(&done), ["c"]);
+    // Filters of the runs list: workflow, submitter (both whole), and text in id, workflow or
+    // submitter (either case, no wildcard).
+    for (id, workflow, user) in [("e1", "train-big", "Bob"), ("e2", "train", "bo")] {
+        ok(store.submit(&NewRun {
+            workflow: workflow.into(),
+            submitted_by: user.into(),
+            ..new_run(id, "z")
+        }));
+    }
+    let of = |f: RunFilter| -> Vec<String> { all(f).into_iter().map(|r| r.id).collect() };
+    let filter = |workflow: Option<&str>, user: Option<&str>, search: Option<&str>| RunFilter {
+        workflow: workflow.map(Into::into),
+        user: user.map(Into::into),
+        search: search.map(Into::into),
+        ..RunFilter::default()
+    };
+    assert_eq!(of(filter(Some("train"), None, None)), ["e2"]);
+    assert_eq!(of(filter(None, Some("bo"), None)), ["e2"]);
+    assert_eq!(of(filter(None, None, Some("TRAIN"))), ["e2", "e1"]);
+    assert_eq!(of(filter(None, None, Some("bob"))), ["e1"]);
+    assert_eq!(of(filter(None, None, Some("E1"))), ["e1"], "in the id");
+    assert_eq!(
+        of(filter(Some("train"), None, Some("big"))),
+        Vec::<String>::new()
+    );
+    assert!(of(filter(None, None, Some("%"))).is_empty(), "no wildcard");
+    assert!(of(filter(None, None, Some("_"))).is_empty(), "no wildcard");
     let none = all(RunFilter {
         namespaces: Some(vec![]),
         ..RunFilter::default()

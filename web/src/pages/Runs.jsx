@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { api, followEvents } from '../api.js';
 import { duration, STATES, stateClass, when } from '../format.js';
 import { Link } from '../router.jsx';
@@ -15,21 +15,33 @@ export function Runs() {
   const [search, setSearch] = useState('');
   const [error, setError] = useState('');
 
+  // The search box asks the server once typing pauses.
+  const [q, setQ] = useState('');
+  useEffect(() => {
+    const t = setTimeout(() => setQ(search.trim()), 250);
+    return () => clearTimeout(t);
+  }, [search]);
+  // Every workflow and user seen so far, for the pickers (a filtered page shows only its own).
+  const [seen, setSeen] = useState({ workflows: [], users: [] });
+
   const load = useCallback(
     async (cont) => {
-      const q = new URLSearchParams({ limit: String(PAGE) });
-      if (state) q.set('state', state);
-      if (cont) q.set('continue', cont);
+      const query = new URLSearchParams({ limit: String(PAGE) });
+      for (const [k, v] of Object.entries({ state, workflow, user, q, continue: cont })) if (v) query.set(k, v);
       try {
-        const page = await api('GET', `/runs?${q}`);
+        const page = await api('GET', `/runs?${query}`);
         setRuns((old) => (cont ? [...old, ...page.runs] : page.runs));
+        setSeen((old) => ({
+          workflows: [...new Set([...old.workflows, ...page.runs.map((r) => r.workflow)])].sort(),
+          users: [...new Set([...old.users, ...page.runs.map((r) => r.submittedBy)])].sort(),
+        }));
         setNext(page.continue);
         setError('');
       } catch (e) {
         setError(e.message);
       }
     },
-    [state],
+    [state, workflow, user, q],
   );
 
   useEffect(() => {
@@ -71,23 +83,13 @@ export function Runs() {
     };
   }, [load]);
 
-  const workflows = useMemo(() => [...new Set(runs.map((r) => r.workflow))].sort(), [runs]);
-  const users = useMemo(() => [...new Set(runs.map((r) => r.submittedBy))].sort(), [runs]);
-  const needle = search.trim().toLowerCase();
-  const shown = runs.filter(
-    (r) =>
-      (!workflow || r.workflow === workflow) &&
-      (!user || r.submittedBy === user) &&
-      (!needle || [r.id, r.workflow, r.submittedBy, r.namespace].some((f) => f.toLowerCase().includes(needle))),
-  );
-
   return (
     <section>
       <h1>Runs</h1>
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <Choice label="State" value={state} onChange={setState} options={STATES} />
-        <Choice label="Workflow" value={workflow} onChange={setWorkflow} options={workflows} />
-        <Choice label="User" value={user} onChange={setUser} options={users} />
+        <Choice label="Workflow" value={workflow} onChange={setWorkflow} options={seen.workflows} />
+        <Choice label="User" value={user} onChange={setUser} options={seen.users} />
         <label>
           Search
           <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="id, workflow, user" />
@@ -114,7 +116,7 @@ export function Runs() {
             </tr>
           </thead>
           <tbody>
-            {shown.map((r) => (
+            {runs.map((r) => (
               <tr key={r.id} data-run={r.id}>
                 <td>
                   <span className={stateClass(r.state)}>{r.state}</span>
@@ -134,14 +136,11 @@ export function Runs() {
           </tbody>
         </table>
       </div>
-      {shown.length === 0 && <p>No runs{state || workflow || user || needle ? ' match these filters' : ' yet'}.</p>}
+      {runs.length === 0 && <p>No runs{state || workflow || user || q ? ' match these filters' : ' yet'}.</p>}
       {next && (
         <button type="button" onClick={() => load(next)}>
           Load more
         </button>
-      )}
-      {(workflow || user || needle) && (
-        <p className="help">Workflow, user and search filter the runs loaded so far; load more to search further.</p>
       )}
     </section>
   );

@@ -15,10 +15,16 @@ pub async fn list(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let l = listing(q, &p, Role::Admin)?;
-    if l.state.is_some() {
+    let run_filters = [
+        ("state", &l.state),
+        ("workflow", &l.workflow),
+        ("user", &l.user),
+        ("q", &l.search),
+    ];
+    if let Some((name, _)) = run_filters.iter().find(|(_, v)| v.is_some()) {
         return Err(ApiError::bad_request(
             "invalid query",
-            "`state` filters runs, not the audit log",
+            format!("`{name}` filters runs, not the audit log"),
         ));
     }
     if l.namespaces.as_ref().is_some_and(Vec::is_empty) {

@@ -49,6 +49,7 @@ pub async fn all(
             namespaces: p.namespaces_with(Role::Viewer),
             before: None,
             limit: SNAPSHOT_RUNS,
+            ..RunFilter::default()
         };
         for row in app.db(|s| s.runs(&filter))? {
             events.extend(snapshot(&app, &row)?);

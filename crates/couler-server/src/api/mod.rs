@@ -221,6 +221,9 @@ pub struct ListQuery {
     limit: Option<usize>,
     #[serde(rename = "continue")]
     cont: Option<String>,
+    workflow: Option<String>,
+    user: Option<String>,
+    q: Option<String>,
 }
 
 /// The most entries a page holds, and the default.
@@ -236,6 +239,10 @@ pub struct Listing {
     pub limit: usize,
     /// The position to continue before.
     pub before: Option<i64>,
+    /// Filters of runs beside `state` (`workflow`, `user`, `q`); an empty one is none.
+    pub workflow: Option<String>,
+    pub user: Option<String>,
+    pub search: Option<String>,
 }
 
 /// Reads a list query for `p`, who needs `role` in the namespace named, or lists the
@@ -269,11 +276,15 @@ fn listing(
         }
         None => p.namespaces_with(role),
     };
+    let given = |v: Option<String>| v.filter(|v| !v.is_empty());
     Ok(Listing {
         state: q.state,
         namespaces,
         limit,
         before,
+        workflow: given(q.workflow),
+        user: given(q.user),
+        search: given(q.q),
     })
 }
 

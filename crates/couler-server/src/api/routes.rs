@@ -193,6 +193,21 @@ pub fn table() -> Vec<Route> {
             json!({"enum": crate::store::STATES}),
             "only runs in this state",
         )
+        .query(
+            "workflow",
+            json!({"type": "string"}),
+            "only runs of this workflow",
+        )
+        .query(
+            "user",
+            json!({"type": "string"}),
+            "only runs this user submitted",
+        )
+        .query(
+            "q",
+            json!({"type": "string"}),
+            "only runs whose id, workflow or submitter holds this text (ASCII letters in either case)",
+        )
         .ok(200, Answer::Json(schemas::run_list()))
         .errors(&[400, 403]),
         route(

@@ -83,8 +83,8 @@ pub async fn submit(
     ))
 }
 
-/// `GET /api/v1/runs?state=&namespace=&limit=&continue=`: the runs the caller may view,
-/// newest first.
+/// `GET /api/v1/runs?state=&workflow=&user=&q=&namespace=&limit=&continue=`: the runs the
+/// caller may view, newest first.
 pub async fn list(
     State(app): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -104,6 +104,9 @@ pub async fn list(
         namespaces: l.namespaces,
         before: l.before,
         limit: l.limit + 1,
+        workflow: l.workflow,
+        user: l.user,
+        search: l.search,
     };
     let rows = app.db(|s| s.runs(&filter))?;
     let (rows, next) = page(rows, l.limit, |r| r.seq);

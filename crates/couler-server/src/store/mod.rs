@@ -131,6 +131,12 @@ pub struct RunFilter {
     pub namespaces: Option<Vec<String>>,
     pub before: Option<i64>,
     pub limit: usize,
+    /// Only runs of this workflow.
+    pub workflow: Option<String>,
+    /// Only runs this user submitted.
+    pub user: Option<String>,
+    /// Only runs whose id, workflow or submitter holds this text, ASCII letters in either case.
+    pub search: Option<String>,
 }
 
 /// One audit entry.

@@ -247,10 +247,26 @@ impl Store for Postgres {
                 "SELECT {RUN_COLUMNS} FROM runs WHERE seq < $1
                     AND ($2::TEXT IS NULL OR state = $2)
                     AND ($3::TEXT[] IS NULL OR namespace = ANY($3))
+                    AND ($5::TEXT IS NULL OR workflow = $5)
+                    AND ($6::TEXT IS NULL OR submitted_by = $6)
+                    AND ($7::TEXT IS NULL OR strpos(lower(id), $7) > 0
+                         OR strpos(lower(workflow), $7) > 0 OR strpos(lower(submitted_by), $7) > 0)
                  ORDER BY seq DESC LIMIT $4"
             );
             let before = f.before.unwrap_or(i64::MAX);
-            let rows = c.query(&sql, &[&before, &f.state, &f.namespaces, &limit(f.limit)])?;
+            let search = f.search.as_deref().map(str::to_ascii_lowercase);
+            let rows = c.query(
+                &sql,
+                &[
+                    &before,
+                    &f.state,
+                    &f.namespaces,
+                    &limit(f.limit),
+                    &f.workflow,
+                    &f.user,
+                    &search,
+                ],
+            )?;
             Ok(rows.iter().map(run_row).collect())
         })
     }

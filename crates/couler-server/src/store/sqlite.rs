@@ -245,6 +245,19 @@ impl Store for Sqlite {
             ));
             args.extend(ns.iter().map(|n| n.clone().into()));
         }
+        for (column, value) in [("workflow", &f.workflow), ("submitted_by", &f.user)] {
+            if let Some(v) = value {
+                args.push(v.clone().into());
+                sql.push_str(&format!(" AND {column} = ?{}", args.len()));
+            }
+        }
+        if let Some(text) = &f.search {
+            args.push(text.to_ascii_lowercase().into());
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (instr(lower(id), ?{n}) > 0 OR instr(lower(workflow), ?{n}) > 0 OR instr(lower(submitted_by), ?{n}) > 0)"
+            ));
+        }
         sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", f.limit));
         let db = self.db();
         let mut q = db.prepare(&sql).map_err(err("cannot list runs"))?;
