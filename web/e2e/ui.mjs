@@ -38,7 +38,9 @@ steps:
   dependsOn: [hello]
 - name: report
   container:
-    command: [echo, done]
+    command: [echo, 'part {{item}}']
+  map:
+    items: [a, b]
   dependsOn: [hello]
 `;
 const FLAKY = `apiVersion: couler.dev/v1alpha1
@@ -86,8 +88,10 @@ async function shot(page, name) {
 }
 
 async function login(page, tok) {
-  await page.getByLabel('Token').fill(tok);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  // Keyboard only: the token field has the focus, Enter submits.
+  await page.getByLabel('Token').waitFor({ timeout: T });
+  await page.keyboard.type(tok);
+  await page.keyboard.press('Enter');
   await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: T });
 }
 
@@ -156,6 +160,16 @@ try {
   await page.getByTestId('logs').filter({ hasText: 'hello from the couler ui' }).waitFor({ timeout: T });
   check(true, "the ended step's logs show what it echoed");
   await shot(page, 'step-logs');
+  // A map step is one node; its panel picks an instance (keyboard only).
+  await page.getByRole('button', { name: /report$/ }).focus();
+  await page.keyboard.press('Enter');
+  const instance = page.getByLabel('Instance');
+  const options = (await instance.locator('option').allTextContents()).join(',');
+  check(options === 'report (all instances),report[0],report[1]', `a map step offers all its instances, then each (${options})`);
+  await page.getByTestId('logs').filter({ hasText: '==> report[1] (Succeeded)' }).waitFor({ timeout: T });
+  await instance.selectOption('report[1]');
+  await page.getByTestId('logs').filter({ hasText: /^part b\s*$/ }).waitFor({ timeout: T });
+  check(true, "the chosen instance's logs show its item alone");
   await page.getByRole('button', { name: 'Close the step panel' }).click();
   await shot(page, 'run');
   await page.getByRole('tab', { name: 'YAML' }).click();

@@ -122,7 +122,9 @@ export function Run({ me, id }) {
                   Instance
                   <select value={shownNode} onChange={(e) => setNode(e.target.value)}>
                     {instances.map((s) => (
-                      <option key={s.node}>{s.node}</option>
+                      <option key={s.node} value={s.node}>
+                        {s.node === selected ? `${s.node} (all instances)` : s.node}
+                      </option>
                     ))}
                   </select>
                 </label>
