@@ -1,10 +1,13 @@
 // The web UI's end-to-end test in real Chromium, driven by playwright-core. Started by
 // crates/couler-cli/tests/web_ui.rs, which runs two real `couler server`s and passes:
 //   COULER_UI_URL (--auth token), COULER_UI_OPEN_URL (--auth none), COULER_UI_EDITOR and
-//   COULER_UI_VIEWER (tokens), COULER_UI_FLAG (a file the failing step waits for),
+//   COULER_UI_VIEWER and COULER_UI_DEMOTED (tokens; the last an editor `mo` whose role the
+//   script lowers with COULER_UI_BIN and COULER_UI_STATE_DIR: `couler server token create`),
+//   COULER_UI_FLAG (a file the failing step waits for),
 //   COULER_CHROMIUM (the browser), COULER_UI_SHOTS (optional: where to write screenshots).
 // Every check throws on failure; the exit status is the test's verdict.
 import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,6 +228,33 @@ try {
   await page.locator('.react-flow__node.state-succeeded').nth(1).waitFor({ timeout: T });
   const box = await page.getByTestId('dag').boundingBox();
   check(box && box.width <= 400 && box.width > 300, `the DAG fits a 400 px wide screen (${box?.width} px)`);
+
+  // An editor's page shows Delete; their role is lowered meanwhile; the server's 403 is shown.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await login(page, env('COULER_UI_DEMOTED'));
+  await page.goto(`${BASE}/runs/${ok}`);
+  const del = page.getByRole('button', { name: 'Delete', exact: true });
+  await del.waitFor({ timeout: T });
+  execFileSync(env('COULER_UI_BIN'), [
+    'server', 'token', 'create', '--user', 'mo', '--role', 'viewer', '--state-dir', env('COULER_UI_STATE_DIR'),
+  ]);
+  page.once('dialog', (d) => d.accept());
+  await del.click();
+  const refusal = page.getByRole('alert').filter({ hasText: 'Not allowed' });
+  await refusal.waitFor({ timeout: T });
+  check((await refusal.textContent()).includes('needs the editor role'), `a 403 is shown as the server words it: ${await refusal.textContent()}`);
+  check((await call('GET', `/runs/${ok}`, EDITOR)).status === 200, 'the run was not deleted');
+
+  // An editor deletes it: back to the list, and the run is gone.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await login(page, EDITOR);
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByRole('heading', { name: 'Runs' }).waitFor({ timeout: T });
+  await page.locator(`tr[data-run="${bad}"]`).waitFor({ timeout: T });
+  check((await page.locator(`tr[data-run="${ok}"]`).count()) === 0, 'Delete returns to the list without the run');
+  check((await call('GET', `/runs/${ok}`, EDITOR)).status === 404, 'the deleted run is gone from the API');
 
   // --auth none: no login.
   const open = await context.newPage();

@@ -208,6 +208,8 @@ fn the_ui_end_to_end_in_chromium() {
     let open = Server::start(&dir.path().join("open"), &["--auth", "none"]);
     let editor = token(&s.state_dir, "ed", "editor", None);
     let viewer = token(&s.state_dir, "vi", "viewer", None);
+    // An editor whose role the script lowers while their page is open.
+    let demoted = token(&s.state_dir, "mo", "editor", None);
     let mut node = Command::new("node");
     node.arg(web.join("e2e/ui.mjs"))
         .current_dir(&web)
@@ -215,6 +217,9 @@ fn the_ui_end_to_end_in_chromium() {
         .env("COULER_UI_OPEN_URL", format!("http://{}", open.addr))
         .env("COULER_UI_EDITOR", &editor)
         .env("COULER_UI_VIEWER", &viewer)
+        .env("COULER_UI_DEMOTED", &demoted)
+        .env("COULER_UI_BIN", support::couler())
+        .env("COULER_UI_STATE_DIR", &s.state_dir)
         .env("COULER_UI_FLAG", dir.path().join("flag"))
         .env("COULER_CHROMIUM", &browser);
     if std::env::var_os("COULER_BLESS").is_some() {
