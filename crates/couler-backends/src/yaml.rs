@@ -23,6 +23,7 @@ pub fn print(doc: &Value, first: &[&str], what: &str) -> Result<String, CompileE
     let mut p = Printer {
         out: String::new(),
         first,
+        splice: None,
     };
     match p.root(doc) {
         Ok(()) => Ok(p.out),
@@ -30,6 +31,112 @@ pub fn print(doc: &Value, first: &[&str], what: &str) -> Result<String, CompileE
             serde_norway::to_string(&Ordered { value: doc, first }).map_err(fail)
         }
         Err(Fallback::Error(e)) => Err(fail(e)),
+    }
+}
+
+/// A document or template printed in pieces ([`print_spliced`], [`mapping_item`]) that the
+/// direct printer cannot print (it would fall back to serde_norway, or a scalar is refused):
+/// the caller prints the whole tree with [`print`] instead, which gives the same text or the
+/// error.
+#[derive(Debug)]
+pub struct Unprintable;
+
+impl From<Fallback> for Unprintable {
+    fn from(_: Fallback) -> Self {
+        Unprintable
+    }
+}
+
+/// One empty sequence of a tree (found by address), printed as text made beforehand: the items
+/// of a [`Seq`] whose dashes are at `indent`, the indent the sequence has in the tree.
+#[derive(Clone, Copy)]
+pub struct Splice<'a> {
+    pub at: &'a Value,
+    pub indent: usize,
+    pub items: &'a str,
+}
+
+/// Prints `doc` as [`print`] does, with the sequence `splice.at` written as `splice.items`.
+pub fn print_spliced(
+    doc: &Value,
+    first: &[&str],
+    splice: Splice<'_>,
+) -> Result<String, Unprintable> {
+    let mut p = Printer {
+        out: String::new(),
+        first,
+        splice: Some(splice),
+    };
+    p.root(doc)?;
+    Ok(p.out)
+}
+
+/// The mapping `m` as an item of a sequence whose dashes are at `indent`: the text after its
+/// `- ` (to go into a [`Seq`]), byte for byte what [`print`] writes there; `splice` as in
+/// [`print_spliced`].
+pub fn mapping_item(
+    m: &serde_json::Map<String, Value>,
+    first: &[&str],
+    indent: usize,
+    splice: Option<Splice<'_>>,
+) -> Result<String, Unprintable> {
+    let mut p = Printer {
+        out: String::new(),
+        first,
+        splice,
+    };
+    if m.is_empty() {
+        p.out.push_str("{}\n");
+    } else {
+        p.entries(m, indent + 2, true)?;
+    }
+    Ok(p.out)
+}
+
+/// A sequence written item by item, each item already printed (the text after its `- `, as
+/// [`mapping_item`] makes it), with the layout [`print`] gives a sequence.
+pub struct Seq {
+    text: String,
+    indent: usize,
+    inline: bool,
+}
+
+impl Seq {
+    /// Dashes at `indent`; `inline`: the first item goes on the line of the `- ` before it (a
+    /// sequence that is itself an item).
+    pub fn new(indent: usize, inline: bool) -> Self {
+        Seq {
+            text: String::new(),
+            indent,
+            inline,
+        }
+    }
+
+    pub fn push(&mut self, item: &str) {
+        if !self.text.is_empty() || !self.inline {
+            self.text.extend(std::iter::repeat_n(' ', self.indent));
+        }
+        self.text.push_str("- ");
+        self.text.push_str(item);
+    }
+
+    /// The text; an empty sequence is `[]`, as an item of another.
+    pub fn finish(self) -> String {
+        if self.text.is_empty() {
+            "[]\n".to_string()
+        } else {
+            self.text
+        }
+    }
+
+    /// The text, empty for an empty sequence (a [`Splice`]'s items).
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
+    /// Appends the items of `other`, a sequence at the same indent that was not inline.
+    pub fn append(&mut self, other: Seq) {
+        self.text.push_str(&other.text);
     }
 }
 
@@ -56,6 +163,7 @@ const SIMPLE_KEY_MAX: usize = 128;
 struct Printer<'a> {
     out: String,
     first: &'a [&'a str],
+    splice: Option<Splice<'a>>,
 }
 
 impl Printer<'_> {
@@ -69,6 +177,12 @@ impl Printer<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// Whether `v` is the sequence to splice in (an empty one, with items printed beforehand).
+    fn spliced(&self, v: &Value) -> bool {
+        self.splice
+            .is_some_and(|s| std::ptr::eq(s.at, v) && !s.items.is_empty())
     }
 
     fn pad(&mut self, n: usize) {
@@ -99,6 +213,14 @@ impl Printer<'_> {
             self.key(k)?;
             self.out.push(':');
             match v {
+                Value::Array(a) if a.is_empty() && self.spliced(v) => {
+                    let splice = self.splice.take().ok_or(Fallback::Whole)?;
+                    if splice.indent != indent {
+                        return Err(Fallback::Whole);
+                    }
+                    self.out.push('\n');
+                    self.out.push_str(splice.items);
+                }
                 Value::Object(m) if !m.is_empty() => {
                     self.out.push('\n');
                     self.entries(m, indent + 2, false)?;

@@ -2,8 +2,11 @@
 //! `CronWorkflow`) and the workflow-wide fields of its spec (arguments, exit handler,
 //! parallelism, service account, volumes and claims, TTL, pod GC).
 
-use super::{Lowerer, go_duration, secs};
+use super::entry::PrintedEntry;
+use super::templates::Templates;
+use super::{KEY_ORDER, Lowerer, go_duration, secs};
 use crate::k8s::param_text;
+use crate::yaml::{self, Seq, Splice};
 use crate::{CompileError, Kind, Options};
 use couler_ir::{ConcurrencyPolicy, VolumeSource, Workflow};
 use serde_json::{Map, Value, json};
@@ -11,13 +14,72 @@ use serde_json::{Map, Value, json};
 /// Lowers a workflow to one Argo document (a JSON value).
 pub fn lower(wf: &Workflow, options: &Options) -> Result<Value, CompileError> {
     super::limits::check(wf, options)?;
-    let kind = options.kind.unwrap_or(if wf.schedule.is_some() {
+    let mut l = Lowerer::new(wf, options, Templates::trees());
+    let (spec, _) = l.workflow_spec()?;
+    wrap(wf, kind(wf, options), spec)
+}
+
+/// Lowers and prints a workflow without holding its document's tree: templates and tasks are
+/// printed as they come (`templates`), the rest of the document around them. The text (the
+/// same bytes as [`super::to_yaml`] of [`lower`]) and the template size warnings; `None` when
+/// some part cannot be printed in pieces: the caller prints the tree.
+pub(super) fn print(
+    wf: &Workflow,
+    options: &Options,
+) -> Result<Option<(String, Vec<String>)>, CompileError> {
+    super::limits::check(wf, options)?;
+    let kind = kind(wf, options);
+    // The dashes of `spec.templates` (of `spec.workflowSpec.templates` in a CronWorkflow).
+    let indent = if kind == Kind::CronWorkflow { 4 } else { 2 };
+    let mut l = Lowerer::new(wf, options, Templates::printed(indent));
+    let (spec, entry) = l.workflow_spec()?;
+    let doc = wrap(wf, kind, spec)?;
+    let (Some(entry), Some(rest)) = (entry, l.templates.into_printed()) else {
+        return Ok(None);
+    };
+    if rest.failed.get() {
+        return Ok(None);
+    }
+    let spec = if kind == Kind::CronWorkflow {
+        &doc["spec"]["workflowSpec"]
+    } else {
+        &doc["spec"]
+    };
+    let printed = entry.print(indent).and_then(|first| {
+        let mut templates = Seq::new(indent, false);
+        templates.push(&first);
+        templates.append(rest.seq);
+        let items = templates.finish();
+        let at = &spec["templates"];
+        yaml::print_spliced(
+            &doc,
+            &KEY_ORDER,
+            Splice {
+                at,
+                indent,
+                items: &items,
+            },
+        )
+    });
+    let Ok(text) = printed else {
+        return Ok(None);
+    };
+    let mut warnings: Vec<String> = entry.size_warning().into_iter().collect();
+    warnings.extend(rest.warnings);
+    Ok(Some((text, warnings)))
+}
+
+/// The kind of document `wf` lowers to.
+fn kind(wf: &Workflow, options: &Options) -> Kind {
+    options.kind.unwrap_or(if wf.schedule.is_some() {
         Kind::CronWorkflow
     } else {
         Kind::Workflow
-    });
-    let mut l = Lowerer::new(wf, options);
-    let spec = l.workflow_spec()?;
+    })
+}
+
+/// The document of `kind` around the workflow's `spec`.
+fn wrap(wf: &Workflow, kind: Kind, spec: Value) -> Result<Value, CompileError> {
     let mut meta = Map::new();
     let mut wf_meta = Map::new();
     if !wf.labels.is_empty() {
@@ -94,10 +156,20 @@ pub(super) fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
 }
 
 impl Lowerer<'_> {
-    /// The workflow's spec: the entry template first, then every other template.
-    fn workflow_spec(&mut self) -> Result<Value, CompileError> {
+    /// The workflow's spec: the entry template first, then every other template. When
+    /// templates are printed as they come, `templates` is left empty, and the entry template
+    /// comes back printed in pieces.
+    pub(super) fn workflow_spec(&mut self) -> Result<(Value, Option<PrintedEntry>), CompileError> {
         let wf = self.wf;
-        let entry = self.entry_template()?;
+        // Reserve step names so that templates named after steps stay recognisable.
+        for s in wf.steps.iter().chain(&wf.on_exit) {
+            self.names.insert(s.name.clone());
+        }
+        let levels = self.step_groups();
+        let entry = match self.templates.printed_indent() {
+            Some(indent) => Entry::Printed(self.printed_entry(levels, indent)?),
+            None => Entry::Tree(self.entry_template(levels)?),
+        };
         let mut spec = Map::new();
         spec.insert("entrypoint".into(), json!(wf.name));
         if !wf.params.is_empty() {
@@ -113,33 +185,34 @@ impl Lowerer<'_> {
             spec.insert("activeDeadlineSeconds".into(), json!(secs(d)));
         }
         insert_cleanup(wf, &mut spec);
-        let mut templates = vec![entry];
-        templates.append(&mut self.templates);
+        let (templates, printed) = match entry {
+            Entry::Tree(entry) => {
+                let mut templates = vec![entry];
+                templates.append(&mut self.templates.take_trees());
+                (templates, None)
+            }
+            Entry::Printed(p) => (Vec::new(), Some(p)),
+        };
         spec.insert("templates".into(), Value::Array(templates));
-        Ok(Value::Object(spec))
+        Ok((Value::Object(spec), printed))
     }
 
     /// The entry template, named after the workflow: a DAG with a task per step, or a steps
-    /// template when the workflow is a sequence of parallel groups.
-    fn entry_template(&mut self) -> Result<Value, CompileError> {
+    /// template when the workflow is a sequence of parallel groups (`levels`, see
+    /// [`Lowerer::step_groups`]).
+    fn entry_template(&mut self, levels: Option<Vec<usize>>) -> Result<Value, CompileError> {
         let wf = self.wf;
-        // Reserve step names so that templates named after steps stay recognisable.
-        for s in wf.steps.iter().chain(&wf.on_exit) {
-            self.names.insert(s.name.clone());
-        }
         let mut tasks = Vec::new();
         for step in &wf.steps {
             tasks.push(self.task(step)?);
         }
-        Ok(match self.step_groups() {
+        Ok(match levels {
             Some(levels) => {
                 // A sequence of parallel groups: Argo's steps template says it directly.
                 let mut groups: Vec<Vec<Value>> =
                     vec![Vec::new(); levels.iter().max().map_or(0, |m| m + 1)];
                 for (mut task, level) in tasks.into_iter().zip(levels) {
-                    if let Some(m) = task.as_object_mut() {
-                        m.remove("dependencies");
-                    }
+                    group_task(&mut task);
                     groups[level].push(task);
                 }
                 let groups = groups.into_iter().map(Value::Array).collect();
@@ -150,6 +223,19 @@ impl Lowerer<'_> {
                 ("dag", object([("tasks", Value::Array(tasks))])),
             ]),
         })
+    }
+}
+
+/// The entry template as a tree, or printed in pieces.
+enum Entry {
+    Tree(Value),
+    Printed(PrintedEntry),
+}
+
+/// A task of a steps template: as the DAG task, without the dependencies its group says.
+pub(super) fn group_task(task: &mut Value) {
+    if let Some(m) = task.as_object_mut() {
+        m.remove("dependencies");
     }
 }
 

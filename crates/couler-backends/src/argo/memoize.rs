@@ -282,13 +282,7 @@ impl<'a> Lowerer<'a> {
         let Some(memo) = plan(wf, step, |n| self.step(n))? else {
             return Ok(looped);
         };
-        let find = |name: &str| {
-            self.templates
-                .iter()
-                .find(|t| t["name"] == name)
-                .cloned()
-                .unwrap_or(Value::Null)
-        };
+        let find = |name: &str| self.templates.find(name).cloned().unwrap_or(Value::Null);
         let (loop_t, inner_t) = (find(&looped), find(inner));
         let (inputs, inner_params, inner_artifacts) = forward_through(params, artifacts);
         let mut call = Map::new();

@@ -18,6 +18,7 @@ mod cond;
 mod dag;
 mod document;
 mod edges;
+mod entry;
 mod items;
 mod job;
 pub mod limits;
@@ -32,6 +33,7 @@ pub mod split;
 mod storage;
 mod template;
 mod template_size;
+mod templates;
 
 pub use document::lower;
 pub use render::LITERAL_OPEN;
@@ -92,10 +94,15 @@ impl Backend for Argo {
     }
 
     fn lower(&self, wf: &Workflow, options: &Options) -> Result<Output, CompileError> {
-        let doc = lower(wf, options)?;
-        let text = to_yaml(&doc)?;
+        let (text, size_warnings) = match document::print(wf, options)? {
+            Some(printed) => printed,
+            None => {
+                let doc = lower(wf, options)?;
+                (to_yaml(&doc)?, template_size::warnings(&doc))
+            }
+        };
         let mut out = Output::default();
-        out.warnings.extend(template_size::warnings(&doc));
+        out.warnings.extend(size_warnings);
         out.warnings.extend(memoize::warnings(wf));
         let size = text.len();
         if size > REQUEST_LIMIT {
@@ -205,11 +212,8 @@ impl Forwards {
 struct Lowerer<'a> {
     wf: &'a Workflow,
     options: &'a Options,
-    templates: Vec<Value>,
+    templates: templates::Templates,
     names: BTreeSet<String>,
-    /// Hash of a template body (without its name) → the templates (positions in `templates`)
-    /// with a body of that hash, for reuse.
-    reuse: HashMap<u64, Vec<usize>>,
     exposure: HashMap<&'a str, Exposure>,
     /// Step name → position in `wf.steps`.
     positions: HashMap<&'a str, usize>,
@@ -235,7 +239,7 @@ struct Lowered {
 }
 
 impl<'a> Lowerer<'a> {
-    fn new(wf: &'a Workflow, options: &'a Options) -> Self {
+    fn new(wf: &'a Workflow, options: &'a Options, templates: templates::Templates) -> Self {
         let exposure = wf
             .steps
             .iter()
@@ -254,9 +258,8 @@ impl<'a> Lowerer<'a> {
         Lowerer {
             wf,
             options,
-            templates: Vec::new(),
+            templates,
             names,
-            reuse: HashMap::new(),
             exposure,
             positions: wf
                 .steps

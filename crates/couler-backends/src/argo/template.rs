@@ -308,14 +308,10 @@ impl<'a> Lowerer<'a> {
     /// The template `body` under its name: an identical template's when there is one (and
     /// reuse is on), else a new one named after the step.
     fn register(&mut self, step: &Step, body: Map<String, Value>) -> String {
-        let key = body_hash(&body);
+        // The body's canonical JSON (keys sorted): equal bytes, equal bodies.
+        let key = serde_json::to_vec(&body).unwrap_or_default();
         if !self.options.no_template_reuse
-            && let Some(n) = self.reuse.get(&key).and_then(|at| {
-                at.iter()
-                    .filter_map(|&i| self.templates[i].as_object())
-                    .find(|t| same_body(t, &body))
-                    .and_then(|t| t.get("name")?.as_str())
-            })
+            && let Some(n) = self.templates.with_body(&key)
         {
             return n.to_string();
         }
@@ -327,38 +323,11 @@ impl<'a> Lowerer<'a> {
         let mut t = Map::new();
         t.insert("name".into(), json!(n));
         t.extend(body);
-        self.reuse
-            .entry(key)
-            .or_default()
-            .push(self.templates.len());
+        self.templates.remember(key, &n);
         self.templates.push(Value::Object(t));
         self.template_names.insert(n.clone());
         n
     }
-}
-
-/// A hash of a template body's canonical JSON (keys sorted), written into the hasher without
-/// making the text: equal bodies hash equal.
-fn body_hash(body: &Map<String, Value>) -> u64 {
-    struct Into<'a>(&'a mut std::collections::hash_map::DefaultHasher);
-    impl std::io::Write for Into<'_> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            std::hash::Hasher::write(self.0, buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    // Writing a `Map` to a sink that cannot fail cannot fail.
-    let _ = serde_json::to_writer(Into(&mut h), body);
-    std::hash::Hasher::finish(&h)
-}
-
-/// Whether template `t` is `body` under a name (`body` has no `name` of its own).
-fn same_body(t: &Map<String, Value>, body: &Map<String, Value>) -> bool {
-    t.len() == body.len() + 1 && body.iter().all(|(k, v)| t.get(k) == Some(v))
 }
 
 /// The output parameters (read from a file `path`; those without one are the standard output,

@@ -9,23 +9,23 @@ use serde_json::Value;
 /// A warning for each template of an Argo document over the limit, naming it and the limit.
 pub fn warnings(doc: &Value) -> Vec<String> {
     let templates = doc["spec"]["templates"].as_array().into_iter().flatten();
-    let mut out = Vec::new();
-    for t in templates {
-        let len = json_len(t);
-        if !crate::fits_env_len("ARGO_TEMPLATE", len) {
-            out.push(format!(
-                "template `{}` is {} bytes of JSON, over Linux's {}-byte limit on one environment string: Argo before v3.6 passes it to the pod in ARGO_TEMPLATE and the pod cannot start (v3.6 and later move it into a ConfigMap); give the step fewer inputs or a shorter script, or use Argo v3.6+",
-                t["name"].as_str().unwrap_or_default(),
-                len,
-                crate::ENV_STRING_LIMIT
-            ));
-        }
-    }
-    out
+    templates
+        .filter_map(|t| warning(t["name"].as_str().unwrap_or_default(), json_len(t)))
+        .collect()
+}
+
+/// The warning for template `name` when its JSON, `len` bytes, is over the limit.
+pub fn warning(name: &str, len: usize) -> Option<String> {
+    (!crate::fits_env_len("ARGO_TEMPLATE", len)).then(|| {
+        format!(
+            "template `{name}` is {len} bytes of JSON, over Linux's {}-byte limit on one environment string: Argo before v3.6 passes it to the pod in ARGO_TEMPLATE and the pod cannot start (v3.6 and later move it into a ConfigMap); give the step fewer inputs or a shorter script, or use Argo v3.6+",
+            crate::ENV_STRING_LIMIT
+        )
+    })
 }
 
 /// The length of `value` as compact JSON, counted without making the text.
-fn json_len(value: &Value) -> usize {
+pub fn json_len(value: &Value) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
