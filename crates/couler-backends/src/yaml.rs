@@ -23,7 +23,7 @@ pub fn print(doc: &Value, first: &[&str], what: &str) -> Result<String, CompileE
     let mut p = Printer {
         out: String::new(),
         first,
-        splice: None,
+        splices: &[],
     };
     match p.root(doc) {
         Ok(()) => Ok(p.out),
@@ -47,8 +47,8 @@ impl From<Fallback> for Unprintable {
     }
 }
 
-/// One empty sequence of a tree (found by address), printed as text made beforehand: the items
-/// of a [`Seq`] whose dashes are at `indent`, the indent the sequence has in the tree.
+/// A sequence of a tree (found by address) that goes on with items printed beforehand: the
+/// items of a [`Seq`] whose dashes are at `indent`, the indent the sequence has in the tree.
 #[derive(Clone, Copy)]
 pub struct Splice<'a> {
     pub at: &'a Value,
@@ -56,34 +56,33 @@ pub struct Splice<'a> {
     pub items: &'a str,
 }
 
-/// Prints `doc` as [`print`] does, with the sequence `splice.at` written as `splice.items`.
+/// Prints `doc` as [`print`] does, each sequence of `splices` followed by its printed items.
 pub fn print_spliced(
     doc: &Value,
     first: &[&str],
-    splice: Splice<'_>,
+    splices: &[Splice<'_>],
 ) -> Result<String, Unprintable> {
+    let printed: usize = splices.iter().map(|s| s.items.len()).sum();
     let mut p = Printer {
-        out: String::new(),
+        out: String::with_capacity(printed + (1 << 16)),
         first,
-        splice: Some(splice),
+        splices,
     };
     p.root(doc)?;
     Ok(p.out)
 }
 
 /// The mapping `m` as an item of a sequence whose dashes are at `indent`: the text after its
-/// `- ` (to go into a [`Seq`]), byte for byte what [`print`] writes there; `splice` as in
-/// [`print_spliced`].
+/// `- ` (to go into a [`Seq`]), byte for byte what [`print`] writes there.
 pub fn mapping_item(
     m: &serde_json::Map<String, Value>,
     first: &[&str],
     indent: usize,
-    splice: Option<Splice<'_>>,
 ) -> Result<String, Unprintable> {
     let mut p = Printer {
         out: String::new(),
         first,
-        splice,
+        splices: &[],
     };
     if m.is_empty() {
         p.out.push_str("{}\n");
@@ -163,10 +162,10 @@ const SIMPLE_KEY_MAX: usize = 128;
 struct Printer<'a> {
     out: String,
     first: &'a [&'a str],
-    splice: Option<Splice<'a>>,
+    splices: &'a [Splice<'a>],
 }
 
-impl Printer<'_> {
+impl<'a> Printer<'a> {
     fn root(&mut self, doc: &Value) -> Result<(), Fallback> {
         match doc {
             Value::Object(m) if !m.is_empty() => self.entries(m, 0, false),
@@ -179,10 +178,10 @@ impl Printer<'_> {
         }
     }
 
-    /// Whether `v` is the sequence to splice in (an empty one, with items printed beforehand).
-    fn spliced(&self, v: &Value) -> bool {
-        self.splice
-            .is_some_and(|s| std::ptr::eq(s.at, v) && !s.items.is_empty())
+    /// The printed items that follow the sequence `v`'s own, when there are some.
+    fn splice_of(&self, v: &Value) -> Option<Splice<'a>> {
+        let s = self.splices.iter().find(|s| std::ptr::eq(s.at, v))?;
+        (!s.items.is_empty()).then_some(*s)
     }
 
     fn pad(&mut self, n: usize) {
@@ -212,15 +211,16 @@ impl Printer<'_> {
             }
             self.key(k)?;
             self.out.push(':');
-            match v {
-                Value::Array(a) if a.is_empty() && self.spliced(v) => {
-                    let splice = self.splice.take().ok_or(Fallback::Whole)?;
-                    if splice.indent != indent {
-                        return Err(Fallback::Whole);
-                    }
-                    self.out.push('\n');
-                    self.out.push_str(splice.items);
+            if let (Value::Array(a), Some(splice)) = (v, self.splice_of(v)) {
+                if splice.indent != indent {
+                    return Err(Fallback::Whole);
                 }
+                self.out.push('\n');
+                self.items(a.as_slice(), indent, false)?;
+                self.out.push_str(splice.items);
+                continue;
+            }
+            match v {
                 Value::Object(m) if !m.is_empty() => {
                     self.out.push('\n');
                     self.entries(m, indent + 2, false)?;

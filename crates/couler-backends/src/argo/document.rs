@@ -6,7 +6,7 @@ use super::entry::PrintedEntry;
 use super::templates::Templates;
 use super::{KEY_ORDER, Lowerer, go_duration, secs};
 use crate::k8s::param_text;
-use crate::yaml::{self, Seq, Splice};
+use crate::yaml::{self, Splice};
 use crate::{CompileError, Kind, Options};
 use couler_ir::{ConcurrencyPolicy, VolumeSource, Workflow};
 use serde_json::{Map, Value, json};
@@ -37,31 +37,31 @@ pub(super) fn print(
     let (Some(entry), Some(rest)) = (entry, l.templates.into_printed()) else {
         return Ok(None);
     };
-    if rest.failed.get() {
-        return Ok(None);
-    }
     let spec = if kind == Kind::CronWorkflow {
         &doc["spec"]["workflowSpec"]
     } else {
         &doc["spec"]
     };
-    let printed = entry.print(indent).and_then(|first| {
-        let mut templates = Seq::new(indent, false);
-        templates.push(&first);
-        templates.append(rest.seq);
-        let items = templates.finish();
-        let at = &spec["templates"];
-        yaml::print_spliced(
-            &doc,
-            &KEY_ORDER,
-            Splice {
-                at,
-                indent,
-                items: &items,
-            },
-        )
-    });
-    let Ok(text) = printed else {
+    // `templates` holds the entry template's skeleton; the printed templates follow it.
+    let templates = &spec["templates"];
+    let tasks = PrintedEntry::tasks_at(&templates[0]);
+    let (Some(tasks), false, false) = (tasks, entry.failed, rest.failed.get()) else {
+        return Ok(None);
+    };
+    let rest_items = rest.seq.into_text();
+    let splices = [
+        Splice {
+            at: templates,
+            indent,
+            items: &rest_items,
+        },
+        Splice {
+            at: tasks,
+            indent: entry.items_indent,
+            items: &entry.items,
+        },
+    ];
+    let Ok(text) = yaml::print_spliced(&doc, &KEY_ORDER, &splices) else {
         return Ok(None);
     };
     let mut warnings: Vec<String> = entry.size_warning().into_iter().collect();
@@ -191,7 +191,7 @@ impl Lowerer<'_> {
                 templates.append(&mut self.templates.take_trees());
                 (templates, None)
             }
-            Entry::Printed(p) => (Vec::new(), Some(p)),
+            Entry::Printed(p) => (vec![p.skeleton.clone()], Some(p)),
         };
         spec.insert("templates".into(), Value::Array(templates));
         Ok((Value::Object(spec), printed))

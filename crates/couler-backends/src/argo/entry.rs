@@ -3,52 +3,45 @@
 //! `templates`). The tree version is `document`'s `entry_template`; both give the same bytes.
 
 use super::document::group_task;
+use super::document::object;
 use super::template_size::{json_len, warning};
 use super::{KEY_ORDER, Lowerer};
 use crate::CompileError;
-use crate::yaml::{self, Seq, Splice, Unprintable};
-use serde_json::{Map, Value, json};
+use crate::yaml::{self, Seq, Unprintable};
+use serde_json::{Value, json};
 
-/// The entry template: its tree with the tasks left out, and their text.
+/// The entry template printed in pieces: its tree with the tasks left out (`{name, dag: {tasks:
+/// []}}` or `{name, steps: []}`), and their text.
 pub(super) struct PrintedEntry {
-    /// `{name, dag: {tasks: []}}` or `{name, steps: []}`.
-    skeleton: Map<String, Value>,
+    pub skeleton: Value,
     /// The items of `dag.tasks` or `steps`, their dashes at `items_indent`.
-    items: String,
-    items_indent: usize,
+    pub items: String,
+    pub items_indent: usize,
     /// The JSON bytes the items add to the skeleton's (for the size check).
     items_json: usize,
     /// A task could not be printed alone.
-    failed: bool,
+    pub failed: bool,
 }
 
 impl PrintedEntry {
-    /// The template as an item of `templates`, whose dashes are at `indent`.
-    pub fn print(&self, indent: usize) -> Result<String, Unprintable> {
-        let at = match self.skeleton.get("dag") {
+    /// The sequence of the skeleton (`skeleton` as placed in the document) that the items
+    /// continue.
+    pub fn tasks_at(skeleton: &Value) -> Option<&Value> {
+        match skeleton.get("dag") {
             Some(dag) => dag.get("tasks"),
-            None => self.skeleton.get("steps"),
-        };
-        let (Some(at), false) = (at, self.failed) else {
-            return Err(Unprintable);
-        };
-        let splice = Splice {
-            at,
-            indent: self.items_indent,
-            items: &self.items,
-        };
-        yaml::mapping_item(&self.skeleton, &KEY_ORDER, indent, Some(splice))
+            None => skeleton.get("steps"),
+        }
     }
 
     /// The warning when the template is too big for a pod (`template_size`).
     pub fn size_warning(&self) -> Option<String> {
-        let name = self.skeleton.get("name").and_then(Value::as_str);
-        warning(name.unwrap_or_default(), self.json_len())
+        let name = self.skeleton["name"].as_str().unwrap_or_default();
+        warning(name, self.json_len())
     }
 
     /// The length of the template as compact JSON.
     pub fn json_len(&self) -> usize {
-        json_len(&Value::Object(self.skeleton.clone())) + self.items_json
+        json_len(&self.skeleton) + self.items_json
     }
 }
 
@@ -72,8 +65,7 @@ impl Tasks {
         let Value::Object(m) = task else {
             return Err(Unprintable);
         };
-        self.seq
-            .push(&yaml::mapping_item(m, &KEY_ORDER, indent, None)?);
+        self.seq.push(&yaml::mapping_item(m, &KEY_ORDER, indent)?);
         self.json += json_len(task) + usize::from(self.count > 0);
         self.count += 1;
         Ok(())
@@ -122,10 +114,7 @@ impl Lowerer<'_> {
             }
         };
         Ok(PrintedEntry {
-            skeleton: skeleton
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            skeleton: object(skeleton),
             items: items.into_text(),
             items_indent,
             items_json,

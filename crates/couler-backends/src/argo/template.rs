@@ -5,7 +5,7 @@
 use super::render;
 use super::{
     Forwards, Lowered, Lowerer, go_duration, insert_lists, job, manifest, memoize, paths, secs,
-    storage::storage,
+    storage::storage, template_size::json_len,
 };
 use crate::CompileError;
 use crate::k8s::{placement, resources};
@@ -320,11 +320,15 @@ impl<'a> Lowerer<'a> {
         } else {
             step.name.clone()
         };
+        // The template's JSON is the body's with `"name":N` (and a comma when the body has
+        // fields) added: no second serialization.
+        let comma = usize::from(!body.is_empty());
+        let json_len = key.len() + "\"name\":".len() + json_len(n.as_str()) + comma;
         let mut t = Map::new();
         t.insert("name".into(), json!(n));
         t.extend(body);
         self.templates.remember(key, &n);
-        self.templates.push(Value::Object(t));
+        self.templates.push_sized(Value::Object(t), json_len);
         self.template_names.insert(n.clone());
         n
     }

@@ -25,7 +25,7 @@ pub fn warning(name: &str, len: usize) -> Option<String> {
 }
 
 /// The length of `value` as compact JSON, counted without making the text.
-pub fn json_len(value: &Value) -> usize {
+pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -37,7 +37,7 @@ pub fn json_len(value: &Value) -> usize {
         }
     }
     let mut count = Count(0);
-    // Writing a `Value` to a sink that cannot fail cannot fail.
+    // Writing JSON to a sink that cannot fail cannot fail.
     let _ = serde_json::to_writer(&mut count, value);
     count.0
 }

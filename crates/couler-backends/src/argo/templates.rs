@@ -68,6 +68,12 @@ impl Templates {
     }
 
     pub fn push(&mut self, t: Value) {
+        let len = self.printed_indent().map(|_| template_size::json_len(&t));
+        self.push_sized(t, len.unwrap_or_default());
+    }
+
+    /// [`Templates::push`] of a template whose compact JSON is `json_len` bytes long.
+    pub fn push_sized(&mut self, t: Value, json_len: usize) {
         match &mut self.mode {
             Mode::Trees(trees) => trees.push(t),
             Mode::Printed(p) => {
@@ -76,9 +82,8 @@ impl Templates {
                     return;
                 };
                 let name = m.get("name").and_then(Value::as_str).unwrap_or_default();
-                p.warnings
-                    .extend(template_size::warning(name, template_size::json_len(&t)));
-                match yaml::mapping_item(m, &KEY_ORDER, p.indent, None) {
+                p.warnings.extend(template_size::warning(name, json_len));
+                match yaml::mapping_item(m, &KEY_ORDER, p.indent) {
                     Ok(text) => p.seq.push(&text),
                     Err(Unprintable) => p.failed.set(true),
                 }

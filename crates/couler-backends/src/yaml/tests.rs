@@ -12,7 +12,7 @@ fn direct(doc: &Value, first: &[&str]) -> Option<String> {
     let mut p = Printer {
         out: String::new(),
         first,
-        splice: None,
+        splices: &[],
     };
     p.root(doc).ok().map(|()| p.out)
 }

@@ -145,3 +145,17 @@ fn an_unprintable_template_falls_back_to_the_tree() {
     let doc = lower(&wf, &Options::default()).unwrap();
     assert_eq!(out.files["cr.yaml"], to_yaml(&doc).unwrap());
 }
+
+/// The size warning of a template over the pod's limit names the same byte count either way
+/// (printed: counted from the body's canonical JSON), for a template with and without inputs.
+#[test]
+fn oversized_templates_are_warned_with_the_trees_sizes() {
+    let big = "x".repeat(140_000);
+    let wf = load(&format!(
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: big\nsteps:\n  - name: huge\n    script: {{image: alpine, command: [sh], source: '{big}'}}\n  - name: also\n    dependsOn: [huge]\n    env: {{A: \"1\"}}\n    script: {{image: alpine, command: [sh], source: '{big} \"q\"'}}\n"
+    ));
+    let options = Options::default();
+    assert!(both(&wf, &options).is_some());
+    let (_, warned) = print(&wf, &options).unwrap().unwrap();
+    assert_eq!(warned.len(), 2, "{warned:?}");
+}
