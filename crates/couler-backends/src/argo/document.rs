@@ -31,10 +31,14 @@ pub(super) fn print(
     let kind = kind(wf, options);
     // The dashes of `spec.templates` (of `spec.workflowSpec.templates` in a CronWorkflow).
     let indent = if kind == Kind::CronWorkflow { 4 } else { 2 };
-    let mut l = Lowerer::new(wf, options, Templates::printed(indent));
-    let (spec, entry) = l.workflow_spec()?;
+    // The lowering's state (graph, edges, name sets) is dropped before the text is put together.
+    let (spec, entry, rest) = {
+        let mut l = Lowerer::new(wf, options, Templates::printed(indent));
+        let (spec, entry) = l.workflow_spec()?;
+        (spec, entry, l.templates.into_printed())
+    };
     let doc = wrap(wf, kind, spec)?;
-    let (Some(entry), Some(rest)) = (entry, l.templates.into_printed()) else {
+    let (Some(entry), Some(rest)) = (entry, rest) else {
         return Ok(None);
     };
     let spec = if kind == Kind::CronWorkflow {
