@@ -9,6 +9,7 @@ mod compile;
 mod engine_check;
 mod eta;
 mod exit;
+mod generate;
 mod history;
 mod input;
 mod launch;
@@ -110,6 +111,9 @@ enum Command {
     Stop(runtime::StopArgs),
     /// Compile a workflow for an engine (argo, airflow, tekton): `couler compile FILE -t argo -o DIR`
     Compile(compile::CompileArgs),
+    /// Write a workflow spec from a description in natural language, calibrated against the
+    /// validator and the target's compiler (docs/generate.md)
+    Generate(generate::GenerateArgs),
     /// Print the capability matrix: which IR features each backend supports, and how
     Backends {
         /// text: aligned columns; markdown: the table of docs/backends.md
@@ -206,6 +210,7 @@ impl Command {
                 | Command::Launch(_)
                 | Command::Submit(_)
                 | Command::Server(_)
+                | Command::Generate(_)
         )
     }
 }
@@ -252,6 +257,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => runtime::logs(args),
         Command::Stop(args) => runtime::stop(args),
         Command::Compile(args) => compile::run(&args),
+        Command::Generate(args) => generate::run(&args),
         Command::Backends { format } => compile::backends(match format {
             TableFormatArg::Text => couler_backends::TableFormat::Text,
             TableFormatArg::Markdown => couler_backends::TableFormat::Markdown,

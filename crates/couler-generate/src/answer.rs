@@ -24,7 +24,10 @@ mod tests {
 
     #[test]
     fn the_first_fenced_block_or_the_whole_answer() {
-        assert_eq!(block("Here:\n```yaml\na: 1\n```\nand ```x\nb\n```"), "a: 1\n");
+        assert_eq!(
+            block("Here:\n```yaml\na: 1\n```\nand ```x\nb\n```"),
+            "a: 1\n"
+        );
         assert_eq!(block("```\n[1]\n```"), "[1]\n");
         assert_eq!(block("  [\"a\"]\n"), "[\"a\"]");
         // An unterminated block runs to the end.

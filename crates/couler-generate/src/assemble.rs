@@ -1,7 +1,8 @@
 //! Stage (c)'s second half: the sub-tasks' steps put together into one workflow. A step whose
 //! name an earlier sub-task took is renamed (`train` → `train-2`, with its sub-task's references
 //! and `dependsOn`); a sub-task that reads nothing of the earlier ones runs after the previous
-//! sub-task's last steps (its first steps get `dependsOn` them), so the workflow is connected.
+//! sub-task's last steps (its first steps, those with no `dependsOn` of their own, get
+//! `dependsOn` them), so the workflow is connected.
 //! The result is canonical YAML when it parses (so diagnostics and the output share lines).
 
 use couler_ir::spec::{self, Format};
@@ -58,7 +59,8 @@ pub fn assemble(name: &str, fragments: Vec<Fragment>) -> String {
             .any(|s| taken.iter().any(|n| mentions(s, n)));
         if !reads_earlier && !previous.is_empty() {
             for step in &mut fragment.steps {
-                if !own.iter().any(|n| mentions(step, n)) {
+                let has_depends = step.get("dependsOn").is_some();
+                if !has_depends && !own.iter().any(|n| mentions(step, n)) {
                     step["dependsOn"] = json!(previous);
                 }
             }
@@ -82,6 +84,18 @@ pub fn assemble(name: &str, fragments: Vec<Fragment>) -> String {
     }
     doc.insert("steps".into(), Value::Array(steps));
     canonical(&serde_norway::to_string(&Value::Object(doc)).unwrap_or_default())
+}
+
+/// A whole spec from a calibration or revision answer's `text`: a spec as it is; only steps
+/// (a model forgetting the header) as the workflow `name` of those steps; canonical when it
+/// parses, else unchanged (checking then says what is wrong).
+pub fn whole(text: &str, name: &str) -> String {
+    let is_spec = serde_norway::from_str::<Value>(text)
+        .is_ok_and(|v| v.get("apiVersion").is_some() || v.get("kind").is_some());
+    match fragment(text) {
+        Ok(steps) if !is_spec => assemble(name, vec![steps]),
+        _ => canonical(text),
+    }
 }
 
 /// `text` in canonical form when it parses (not necessarily valid); else unchanged.
@@ -184,7 +198,9 @@ mod tests {
     use super::*;
 
     fn step(name: &str, extra: &str) -> String {
-        format!("- name: {name}\n  container:\n    image: alpine:3.19\n    command: [echo, '{extra}']\n")
+        format!(
+            "- name: {name}\n  container:\n    image: alpine:3.19\n    command: [echo, '{extra}']\n"
+        )
     }
 
     #[test]
@@ -201,7 +217,11 @@ mod tests {
         let (wf, _) = spec::load(&text, Format::Yaml).unwrap_or_else(|d| panic!("{d:?}\n{text}"));
         let names: Vec<&str> = wf.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["prep", "prep-2", "train"]);
-        assert_eq!(wf.steps[1].depends_on, ["prep"], "chained to the first sub-task");
+        assert_eq!(
+            wf.steps[1].depends_on,
+            ["prep"],
+            "chained to the first sub-task"
+        );
         assert_eq!(wf.steps[2].depends_on, ["prep-2"]);
         assert!(text.contains("steps.prep-2.outputs.result"), "{text}");
     }
@@ -217,14 +237,45 @@ mod tests {
     #[test]
     fn answers_that_are_not_steps_are_refused_with_the_reason() {
         assert!(fragment("a: [").unwrap_err().contains("not YAML"));
-        assert!(fragment("steps: 3").unwrap_err().contains("list of mappings"));
+        assert!(
+            fragment("steps: 3")
+                .unwrap_err()
+                .contains("list of mappings")
+        );
         assert!(fragment("params: []").unwrap_err().contains("no steps"));
-        assert!(fragment("just text").unwrap_err().contains("mapping with `steps`"));
+        assert!(
+            fragment("just text")
+                .unwrap_err()
+                .contains("mapping with `steps`")
+        );
+    }
+
+    #[test]
+    fn an_answer_of_steps_only_becomes_a_whole_spec() {
+        let text = whole(&step("a", "1"), "demo");
+        let (wf, _) = spec::load(&text, Format::Yaml).unwrap_or_else(|d| panic!("{d:?}\n{text}"));
+        assert_eq!((wf.name.as_str(), wf.steps.len()), ("demo", 1));
+        // A spec keeps its own header (and its errors).
+        let spec = format!(
+            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: mine\nsteps:\n{}",
+            step("a", "1")
+        );
+        assert!(whole(&spec, "demo").contains("name: mine"));
+        assert!(
+            whole(
+                &format!("kind: Workflow\nsteps:\n{}", step("a", "1")),
+                "demo"
+            )
+            .contains("kind: Workflow")
+        );
     }
 
     #[test]
     fn workflow_names_are_dns_labels() {
-        assert_eq!(workflow_name("Train a model, then publish it!"), "train-a-model-then-publish");
+        assert_eq!(
+            workflow_name("Train a model, then publish it!"),
+            "train-a-model-then-publish"
+        );
         assert_eq!(workflow_name("42 models"), "wf-42-models");
         assert_eq!(workflow_name("…"), "generated");
     }

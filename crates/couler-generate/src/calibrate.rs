@@ -40,9 +40,9 @@ pub fn check(text: &str, file: &str, target: &str) -> Check {
         warnings: warnings.iter().map(render).collect(),
     };
     let Some(backend) = couler_backends::backend(target) else {
-        check
-            .errors
-            .push(format!("error: no backend `{target}`; give one of {TARGETS:?}\n"));
+        check.errors.push(format!(
+            "error: no backend `{target}`; give one of {TARGETS:?}\n"
+        ));
         return check;
     };
     match backend.compile(&wf, &Lowering::default().options()) {
@@ -57,7 +57,13 @@ pub fn check(text: &str, file: &str, target: &str) -> Check {
 }
 
 /// The prompt that asks the model to fix `text` given `errors`.
-pub fn prompt(description: &str, text: &str, file: &str, target: &str, errors: &[String]) -> Vec<Message> {
+pub fn prompt(
+    description: &str,
+    text: &str,
+    file: &str,
+    target: &str,
+    errors: &[String],
+) -> Vec<Message> {
     vec![
         crate::prompts::system(),
         Message::user(format!(
@@ -92,7 +98,10 @@ mod tests {
         let local = check(no_image, "w.yaml", "local");
         let argo = check(no_image, "w.yaml", "argo");
         assert!(local.is_valid(), "{local:?}");
-        assert!(!argo.is_valid() && argo.errors[0].contains("image"), "{argo:?}");
+        assert!(
+            !argo.is_valid() && argo.errors[0].contains("image"),
+            "{argo:?}"
+        );
         assert!(!check(VALID, "w.yaml", "nomad").is_valid());
     }
 }

@@ -31,7 +31,9 @@ pub fn decompose(asker: &mut Asker, description: &str) -> Result<Vec<String>, St
         "That answer was refused: {why}. Answer again with only a JSON array of 1 to {MAX_SUBTASKS} non-empty strings."
     )));
     let second = asker.ask("decompose", 2, messages, &options)?;
-    parse(&second).map_err(|why| format!("the model's sub-tasks did not parse twice: {why}; try --no-decompose"))
+    parse(&second).map_err(|why| {
+        format!("the model's sub-tasks did not parse twice: {why}; try --no-decompose")
+    })
 }
 
 /// A JSON array of 1 to [`MAX_SUBTASKS`] non-empty strings (in a fenced block or not).
@@ -40,7 +42,10 @@ pub fn parse(answer: &str) -> Result<Vec<String>, String> {
         .map_err(|e| format!("not a JSON array of strings ({e})"))?;
     let tasks: Vec<String> = tasks.into_iter().map(|t| t.trim().to_string()).collect();
     if tasks.is_empty() || tasks.len() > MAX_SUBTASKS {
-        return Err(format!("{} sub-tasks, not 1 to {MAX_SUBTASKS}", tasks.len()));
+        return Err(format!(
+            "{} sub-tasks, not 1 to {MAX_SUBTASKS}",
+            tasks.len()
+        ));
     }
     if tasks.iter().any(String::is_empty) {
         return Err("an empty sub-task".into());
@@ -56,7 +61,11 @@ mod tests {
     fn only_a_list_of_non_empty_strings_parses() {
         assert_eq!(parse("[\"a\", \" b \"]").unwrap(), ["a", "b"]);
         assert_eq!(parse("```json\n[\"a\"]\n```").unwrap(), ["a"]);
-        assert!(parse("1. load\n2. train").unwrap_err().contains("not a JSON array"));
+        assert!(
+            parse("1. load\n2. train")
+                .unwrap_err()
+                .contains("not a JSON array")
+        );
         assert!(parse("[]").unwrap_err().contains("0 sub-tasks"));
         assert!(parse("[\"a\", \"\"]").unwrap_err().contains("empty"));
         assert!(parse("{\"tasks\": [\"a\"]}").is_err());

@@ -32,7 +32,8 @@ pub fn interact(
         }
         let messages = prompt(description, &outcome.spec, comment);
         let answer = asker.ask("revise", round, messages, &Options::default())?;
-        let spec = crate::assemble::canonical(crate::answer::block(&answer));
+        let name = crate::assemble::workflow_name(description);
+        let spec = crate::assemble::whole(crate::answer::block(&answer), &name);
         outcome = pipeline::calibrate_rounds(description, spec, config, asker);
     }
     Ok(outcome)

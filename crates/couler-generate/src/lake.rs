@@ -18,16 +18,34 @@ const EXAMPLES: [(&str, &str); 8] = [
         "examples/artifact-passing.yaml",
         include_str!("../../../examples/artifact-passing.yaml"),
     ),
-    ("examples/automl.yaml", include_str!("../../../examples/automl.yaml")),
-    ("examples/coin-flip.yaml", include_str!("../../../examples/coin-flip.yaml")),
-    ("examples/diamond.yaml", include_str!("../../../examples/diamond.yaml")),
+    (
+        "examples/automl.yaml",
+        include_str!("../../../examples/automl.yaml"),
+    ),
+    (
+        "examples/coin-flip.yaml",
+        include_str!("../../../examples/coin-flip.yaml"),
+    ),
+    (
+        "examples/diamond.yaml",
+        include_str!("../../../examples/diamond.yaml"),
+    ),
     (
         "examples/flip-until-tails.yaml",
         include_str!("../../../examples/flip-until-tails.yaml"),
     ),
-    ("examples/hello.yaml", include_str!("../../../examples/hello.yaml")),
-    ("examples/ml-pipeline.yaml", include_str!("../../../examples/ml-pipeline.yaml")),
-    ("examples/model-search.yaml", include_str!("../../../examples/model-search.yaml")),
+    (
+        "examples/hello.yaml",
+        include_str!("../../../examples/hello.yaml"),
+    ),
+    (
+        "examples/ml-pipeline.yaml",
+        include_str!("../../../examples/ml-pipeline.yaml"),
+    ),
+    (
+        "examples/model-search.yaml",
+        include_str!("../../../examples/model-search.yaml"),
+    ),
 ];
 
 const SPEC: &str = include_str!("../../../docs/spec.md");
@@ -148,6 +166,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("couler-lake-empty-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let err = read(&dir).unwrap_err();
-        assert!(err.contains("no Code Lake") && err.contains("--lake"), "{err}");
+        assert!(
+            err.contains("no Code Lake") && err.contains("--lake"),
+            "{err}"
+        );
     }
 }

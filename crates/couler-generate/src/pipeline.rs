@@ -158,7 +158,8 @@ pub fn calibrate_rounds(
                 break;
             }
         };
-        let spec = assemble::canonical(crate::answer::block(&answer));
+        let name = assemble::workflow_name(description);
+        let spec = assemble::whole(crate::answer::block(&answer), &name);
         let check = calibrate::check(&spec, &config.file, &config.target);
         current = Outcome { spec, check };
         if current.check.errors.len() <= best.check.errors.len() {

@@ -87,7 +87,10 @@ impl Server {
                 };
                 seen.lock().expect("requests").push(request);
                 let reply = script.next().unwrap_or_else(|| {
-                    Reply::status(400, "{\"error\": \"the stand-in's script has no more answers\"}")
+                    Reply::status(
+                        400,
+                        "{\"error\": \"the stand-in's script has no more answers\"}",
+                    )
                 });
                 let _ = write_reply(stream, &reply);
             }

@@ -103,9 +103,8 @@ mod tests {
     #[test]
     fn the_document_about_the_sub_task_ranks_first() {
         let index = Bm25::new(DOCS);
-        let ranked = |q: &str| -> Vec<usize> {
-            index.retrieve(q, 4).iter().map(|h| h.index).collect()
-        };
+        let ranked =
+            |q: &str| -> Vec<usize> { index.retrieve(q, 4).iter().map(|h| h.index).collect() };
         assert_eq!(ranked("Train several models and select the best one")[0], 1);
         assert_eq!(ranked("flip a coin and branch on heads or tails")[0], 2);
         assert_eq!(ranked("fan out over a list of items")[0], 3);

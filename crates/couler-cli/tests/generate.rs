@@ -1,0 +1,255 @@
+//! `couler generate` end to end against `couler_generate::standin`: a real HTTP server on
+//! loopback speaking the OpenAI chat-completions protocol, answering from each test's script
+//! (no real model runs here; the answers are what a model could say). The requests it records
+//! are checked: model, messages, the bearer key, and what the calibration prompt says.
+
+use couler_generate::standin::{Reply, Server};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const PREP: &str = "```yaml\nsteps:\n- name: prep\n  container:\n    image: alpine:3.19\n    command: [echo, data]\n```";
+/// `dependsOn` a step that does not exist (a typo of `prep`).
+const TRAIN_TYPO: &str = "Here you go:\n```yaml\nsteps:\n- name: train\n  dependsOn: [prepp]\n  container:\n    image: alpine:3.19\n    command: [echo, train]\n```";
+const FIXED: &str = "```yaml\napiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: prepare-data-and-train-a\nsteps:\n- name: prep\n  container:\n    image: alpine:3.19\n    command: [echo, data]\n- name: train\n  dependsOn: [prep]\n  container:\n    image: alpine:3.19\n    command: [echo, train]\n```";
+
+fn couler(dir: &Path, args: &[&str], endpoint: &str, stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(args)
+        .current_dir(dir)
+        .env("OPENAI_BASE_URL", endpoint)
+        .env("OPENAI_API_KEY", "sk-test-key")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("couler runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn decompose_retrieve_generate_then_calibrate_a_wrong_reference_away_and_replay_it() {
+    let server = Server::start(vec![
+        Reply::answer("[\"prepare the data\", \"train a model\"]"),
+        Reply::answer(PREP),
+        Reply::answer(TRAIN_TYPO),
+        Reply::answer(FIXED),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let description = "Prepare data and train a model";
+    let out = couler(
+        dir.path(),
+        &["generate", description, "-o", "wf.yaml", "--model", "m1"],
+        &server.url,
+        "",
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("decompose: 2 sub-tasks") && err.contains("wrote wf.yaml"),
+        "{err}"
+    );
+
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        4,
+        "decompose, 2 × generate, 1 calibration round"
+    );
+    for r in &requests {
+        assert_eq!(r.path, "/v1/chat/completions");
+        assert_eq!(r.body["model"], "m1");
+        assert_eq!(r.header("authorization"), Some("Bearer sk-test-key"));
+    }
+    assert_eq!(requests[0].body["messages"][1]["content"], description);
+    // Sub-task 2's prompt: the Code Lake entries BM25 retrieved, and sub-task 1's steps.
+    let second = requests[2].body["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        second.contains("Reference `") && second.contains("train a model"),
+        "{second}"
+    );
+    assert!(second.contains("name: prep"), "{second}");
+    // The calibration prompt carries the validator's located diagnostic.
+    let fix = requests[3].body["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        fix.contains("prepp") && fix.contains("--> wf.yaml:"),
+        "{fix}"
+    );
+    let located = fix.lines().find(|l| l.contains("--> wf.yaml:")).unwrap();
+    assert!(
+        located.split(':').count() >= 3,
+        "line and column: {located}"
+    );
+
+    let spec = std::fs::read_to_string(dir.path().join("wf.yaml")).unwrap();
+    assert!(spec.contains("- prep"), "{spec}");
+    let validate = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["validate", "wf.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(validate.status.success(), "{}", stderr(&validate));
+
+    let log = std::fs::read_to_string(dir.path().join("wf.yaml.generate.jsonl")).unwrap();
+    let stages: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["stage"].to_string())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "\"decompose\"",
+            "\"generate\"",
+            "\"generate\"",
+            "\"calibrate\""
+        ]
+    );
+    assert!(!log.contains("sk-test-key"), "the key is never logged");
+
+    // Replay: no endpoint (nothing listens there), the same bytes.
+    std::fs::create_dir(dir.path().join("again")).unwrap();
+    let replay = couler(
+        dir.path(),
+        &[
+            "generate",
+            description,
+            "-o",
+            "again/wf.yaml",
+            "--model",
+            "m1",
+            "--replay",
+            "wf.yaml.generate.jsonl",
+        ],
+        "http://127.0.0.1:9/v1",
+        "",
+    );
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    let again = std::fs::read_to_string(dir.path().join("again/wf.yaml")).unwrap();
+    assert_eq!(again, spec);
+    // Another description asks other questions: the replay says so.
+    let other = couler(
+        dir.path(),
+        &[
+            "generate",
+            "something else",
+            "--replay",
+            "wf.yaml.generate.jsonl",
+        ],
+        "http://127.0.0.1:9/v1",
+        "",
+    );
+    assert_eq!(other.status.code(), Some(1));
+    assert!(
+        stderr(&other).contains("entry 1 (decompose round 1)"),
+        "{}",
+        stderr(&other)
+    );
+}
+
+#[test]
+fn rounds_exhausted_exit_non_zero_with_the_diagnostics_and_save_the_attempt_as_invalid() {
+    let server = Server::start(vec![Reply::answer(TRAIN_TYPO), Reply::answer(TRAIN_TYPO)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = couler(
+        dir.path(),
+        &[
+            "generate",
+            "train",
+            "-o",
+            "wf.yaml",
+            "--no-decompose",
+            "--rounds",
+            "1",
+            "-t",
+            "local",
+        ],
+        &server.url,
+        "",
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("prepp") && err.contains("no valid workflow for local after 1"),
+        "{err}"
+    );
+    assert!(err.contains("wf.invalid.yaml"), "{err}");
+    assert!(
+        !dir.path().join("wf.yaml").exists(),
+        "an invalid spec is never written as valid"
+    );
+    let saved = std::fs::read_to_string(dir.path().join("wf.invalid.yaml")).unwrap();
+    assert!(saved.contains("prepp"), "{saved}");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn interactive_comments_revise_the_spec_and_an_empty_line_accepts() {
+    let renamed = PREP.replace("name: prep", "name: greet");
+    let server = Server::start(vec![Reply::answer(PREP), Reply::answer(&renamed)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = couler(
+        dir.path(),
+        &[
+            "generate",
+            "echo data",
+            "--no-decompose",
+            "--no-retrieve",
+            "--interactive",
+        ],
+        &server.url,
+        "call the step greet\n\n",
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("Your comment").count(), 2, "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("name: greet") && !stdout.contains("name: prep"),
+        "{stdout}"
+    );
+    let revise = server.requests()[1].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        revise.contains("call the step greet") && revise.contains("name: prep"),
+        "{revise}"
+    );
+    // Without retrieval, no Code Lake entry in the prompt.
+    let first = server.requests()[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!first.contains("Reference `"), "{first}");
+}
+
+#[test]
+fn a_refused_key_and_an_empty_description_are_clear_errors() {
+    let server = Server::start(vec![Reply::status(401, "{\"error\": \"invalid key\"}")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = couler(dir.path(), &["generate", "train a model"], &server.url, "");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("401") && err.contains("OPENAI_API_KEY") && err.contains(&server.url),
+        "{err}"
+    );
+    assert!(!err.contains("sk-test-key"), "{err}");
+    let empty = couler(dir.path(), &["generate", "  "], &server.url, "");
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(
+        stderr(&empty).contains("the description is empty"),
+        "{}",
+        stderr(&empty)
+    );
+}
