@@ -18,7 +18,13 @@ use std::time::Duration;
 #[derive(Args)]
 pub struct GenerateArgs {
     /// What the workflow should do, in plain words
-    description: String,
+    #[arg(required_unless_present = "eval", conflicts_with = "eval")]
+    description: Option<String>,
+    /// Evaluate instead: generate each task of this file (a YAML list of `description:` and
+    /// `expect:`) with the full pipeline and each ablation, and print pass@1 per variant; the
+    /// log is TASKS.generate.jsonl
+    #[arg(long, value_name = "TASKS", conflicts_with_all = ["output", "interactive"])]
+    eval: Option<PathBuf>,
     /// Write the spec here (its log beside it, FILE.generate.jsonl); stdout if absent (the log
     /// then goes to ./couler-generate.jsonl)
     #[arg(long, short)]
@@ -87,7 +93,8 @@ impl GenTarget {
 
 /// Runs `couler generate`; returns the exit code.
 pub fn run(args: &GenerateArgs) -> u8 {
-    if args.description.trim().is_empty() {
+    let description = args.description.as_deref().unwrap_or_default();
+    if args.eval.is_none() && description.trim().is_empty() {
         tell!(
             "error: the description is empty: say what the workflow should do, e.g. couler generate \"train a model on iris, publish it if accuracy > 0.9\""
         );
@@ -100,7 +107,7 @@ pub fn run(args: &GenerateArgs) -> u8 {
             return crate::exit::INVALID;
         }
     };
-    let log_path = match &args.output {
+    let log_path = match args.output.as_ref().or(args.eval.as_ref()) {
         Some(out) => PathBuf::from(format!("{}.generate.jsonl", out.display())),
         None => PathBuf::from("couler-generate.jsonl"),
     };
@@ -139,14 +146,17 @@ pub fn run(args: &GenerateArgs) -> u8 {
         progress: &mut progress,
     };
     let retriever = Bm25::new(lake.iter().map(|e| e.text.as_str()));
-    let outcome = pipeline::run(&args.description, &config, &lake, &retriever, &mut asker)
-        .and_then(|outcome| {
+    if let Some(tasks) = &args.eval {
+        return evaluate(tasks, &config, &lake, &retriever, &mut asker);
+    }
+    let outcome =
+        pipeline::run(description, &config, &lake, &retriever, &mut asker).and_then(|outcome| {
             if !args.interactive {
                 return Ok(outcome);
             }
             let stdin = std::io::stdin();
             couler_generate::feedback::interact(
-                &args.description,
+                description,
                 outcome,
                 &config,
                 &mut asker,
@@ -164,6 +174,33 @@ pub fn run(args: &GenerateArgs) -> u8 {
         Err(e) => {
             tell!("error: {e}");
             crate::exit::FAILED
+        }
+    }
+}
+
+/// `--eval TASKS`: the report on stdout.
+fn evaluate(
+    tasks: &Path,
+    config: &Config,
+    lake: &[lake::Entry],
+    retriever: &Bm25,
+    asker: &mut Asker,
+) -> u8 {
+    let name = tasks.display().to_string();
+    let read = std::fs::read_to_string(tasks)
+        .map_err(|e| format!("cannot read {name}: {e}"))
+        .and_then(|text| couler_generate::eval::read_tasks(&name, &text));
+    match read {
+        Ok(tasks) => {
+            print!(
+                "{}",
+                couler_generate::eval::run(&tasks, config, lake, retriever, asker)
+            );
+            crate::exit::OK
+        }
+        Err(e) => {
+            tell!("error: {e}");
+            crate::exit::INVALID
         }
     }
 }

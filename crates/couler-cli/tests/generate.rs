@@ -253,3 +253,59 @@ fn a_refused_key_and_an_empty_description_are_clear_errors() {
         stderr(&empty)
     );
 }
+
+#[test]
+fn eval_reports_pass_at_1_per_variant_and_replays() {
+    // One task, four variants in order: full (decompose, generate), no-decompose (generate),
+    // no-retrieve (decompose, generate), no-calibrate (decompose, generate: a wrong reference
+    // it may not fix).
+    let sub = "[\"echo data\"]";
+    let server = Server::start(vec![
+        Reply::answer(sub),
+        Reply::answer(PREP),
+        Reply::answer(PREP),
+        Reply::answer(sub),
+        Reply::answer(PREP),
+        Reply::answer(sub),
+        Reply::answer(TRAIN_TYPO),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tasks.yaml"),
+        "- description: echo some data\n  expect: {minSteps: 1, kinds: [container]}\n",
+    )
+    .unwrap();
+    let out = couler(
+        dir.path(),
+        &["generate", "--eval", "tasks.yaml"],
+        &server.url,
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(report.contains("| full | 1/1 | 100.0% |"), "{report}");
+    assert!(
+        report.contains("| no-decompose | 1/1 | 100.0% |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| no-retrieve | 1/1 | 100.0% |"),
+        "{report}"
+    );
+    assert!(report.contains("| no-calibrate | 0/1 | 0.0% |"), "{report}");
+    assert_eq!(server.requests().len(), 7);
+    let replay = couler(
+        dir.path(),
+        &[
+            "generate",
+            "--eval",
+            "tasks.yaml",
+            "--replay",
+            "tasks.yaml.generate.jsonl",
+        ],
+        "http://127.0.0.1:9/v1",
+        "",
+    );
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    assert_eq!(String::from_utf8_lossy(&replay.stdout), report);
+}

@@ -10,6 +10,7 @@ pub mod answer;
 pub mod assemble;
 pub mod calibrate;
 pub mod decompose;
+pub mod eval;
 pub mod feedback;
 pub mod generate;
 pub mod lake;
