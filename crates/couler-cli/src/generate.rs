@@ -192,10 +192,9 @@ fn evaluate(
         .and_then(|text| couler_generate::eval::read_tasks(&name, &text));
     match read {
         Ok(tasks) => {
-            print!(
-                "{}",
-                couler_generate::eval::run(&tasks, config, lake, retriever, asker)
-            );
+            out(&couler_generate::eval::run(
+                &tasks, config, lake, retriever, asker,
+            ));
             crate::exit::OK
         }
         Err(e) => {
@@ -213,7 +212,7 @@ fn finish(args: &GenerateArgs, config: &Config, outcome: &Outcome, log: Option<&
     }
     if outcome.check.is_valid() {
         match &args.output {
-            None => print!("{}", outcome.spec),
+            None => out(&outcome.spec),
             Some(path) => {
                 if let Err(e) = write_atomically(path, &outcome.spec) {
                     tell!("error: cannot write {}: {e}", path.display());
@@ -243,6 +242,13 @@ fn finish(args: &GenerateArgs, config: &Config, outcome: &Outcome, log: Option<&
         outcome.check.errors.len()
     );
     crate::exit::FAILED
+}
+
+/// Writes `text` to stdout; SIGPIPE is ignored here (the command uses sockets), so a closed
+/// stdout is dropped rather than a panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// `wf.yaml` → `wf.invalid.yaml` (`generated.invalid.yaml` without an output).
