@@ -1,5 +1,6 @@
-//! Stage (a): the description split into sub-tasks, a JSON list of strings parsed strictly, with
-//! one retry when the answer does not parse.
+//! Stage (a): the description split into sub-tasks, a JSON list of strings (bare, or as
+//! `{"subtasks": [...]}`, the object a JSON schema constrains since OpenAI's structured outputs
+//! need an object at the root) parsed strictly, with one retry when the answer does not parse.
 
 use crate::answer;
 use crate::model::{Message, Options};
@@ -11,13 +12,18 @@ pub const MAX_SUBTASKS: usize = 12;
 
 const SYSTEM: &str = "You split the description of a machine-learning workflow into the sub-tasks a workflow engine runs, \
 in the order they run: data preparation, training, evaluation, publishing and so on, one short imperative sentence each. \
-Answer with a JSON array of strings only, for example [\"download the dataset\", \"train a model\"].";
+Answer with JSON only: {\"subtasks\": [\"download the dataset\", \"train a model\"]}.";
 
 /// The sub-tasks of `description`.
 pub fn decompose(asker: &mut Asker, description: &str) -> Result<Vec<String>, String> {
     let options = Options {
         temperature: Some(0.0),
-        json_schema: Some(json!({"type": "array", "items": {"type": "string"}})),
+        json_schema: Some(json!({
+            "type": "object",
+            "properties": {"subtasks": {"type": "array", "items": {"type": "string"}}},
+            "required": ["subtasks"],
+            "additionalProperties": false,
+        })),
         ..Options::default()
     };
     let mut messages = vec![Message::system(SYSTEM), Message::user(description)];
@@ -36,10 +42,29 @@ pub fn decompose(asker: &mut Asker, description: &str) -> Result<Vec<String>, St
     })
 }
 
-/// A JSON array of 1 to [`MAX_SUBTASKS`] non-empty strings (in a fenced block or not).
+/// The answer's shapes: a bare list, or the schema's object (nothing else in it).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Shape {
+    List(Vec<String>),
+    Object(Subtasks),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Subtasks {
+    subtasks: Vec<String>,
+}
+
+/// A JSON array of 1 to [`MAX_SUBTASKS`] non-empty strings, bare or as `{"subtasks": [...]}`
+/// (in a fenced block or not).
 pub fn parse(answer: &str) -> Result<Vec<String>, String> {
-    let tasks: Vec<String> = serde_json::from_str(answer::block(answer))
-        .map_err(|e| format!("not a JSON array of strings ({e})"))?;
+    let tasks = match serde_json::from_str(answer::block(answer)) {
+        Ok(Shape::List(tasks) | Shape::Object(Subtasks { subtasks: tasks })) => tasks,
+        Err(_) => {
+            return Err("not a JSON array of strings, nor {\"subtasks\": [...]}".into());
+        }
+    };
     let tasks: Vec<String> = tasks.into_iter().map(|t| t.trim().to_string()).collect();
     if tasks.is_empty() || tasks.len() > MAX_SUBTASKS {
         return Err(format!(
@@ -68,6 +93,8 @@ mod tests {
         );
         assert!(parse("[]").unwrap_err().contains("0 sub-tasks"));
         assert!(parse("[\"a\", \"\"]").unwrap_err().contains("empty"));
+        assert_eq!(parse("{\"subtasks\": [\"a\"]}").unwrap(), ["a"]);
         assert!(parse("{\"tasks\": [\"a\"]}").is_err());
+        assert!(parse("{\"subtasks\": [\"a\"], \"x\": 1}").is_err());
     }
 }
