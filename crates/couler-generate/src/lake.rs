@@ -162,6 +162,30 @@ mod tests {
     }
 
     #[test]
+    fn a_checkouts_lake_has_the_zoo_at_any_depth_and_the_spec_sections() {
+        let dir = std::env::temp_dir().join(format!("couler-lake-zoo-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("zoo/train/torch")).unwrap();
+        std::fs::create_dir_all(dir.join("docs")).unwrap();
+        std::fs::write(dir.join("zoo/train/torch/ddp.yaml"), "name: ddp\n").unwrap();
+        std::fs::write(dir.join("zoo/notes.txt"), "not an entry").unwrap();
+        std::fs::write(
+            dir.join("docs/spec.md"),
+            "intro\n## 1. A\na\n### 1.1 B\nb\n",
+        )
+        .unwrap();
+        let ids: Vec<String> = read(&dir).unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "zoo/train/torch/ddp.yaml",
+                "docs/spec.md § 1. A",
+                "docs/spec.md § 1.1 B"
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_directory_without_a_lake_is_refused_by_name() {
         let dir = std::env::temp_dir().join(format!("couler-lake-empty-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
