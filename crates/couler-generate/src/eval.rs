@@ -6,7 +6,7 @@ use crate::lake;
 use crate::pipeline::{self, Asker, Config};
 use crate::retrieve::Retriever;
 use couler_ir::spec::{self, Format};
-use couler_ir::{Graph, StepKind, Workflow};
+use couler_ir::{Graph, Workflow};
 use serde::Deserialize;
 
 /// One task: a description and what its workflow must have.
@@ -68,7 +68,7 @@ pub fn misses(wf: &Workflow, expect: &Expect) -> Vec<String> {
         out.push(format!("{n} steps"));
     }
     for kind in &expect.kinds {
-        if !wf.steps.iter().any(|s| kind_name(&s.kind) == kind) {
+        if !wf.steps.iter().any(|s| s.kind.key() == kind) {
             out.push(format!("no {kind} step"));
         }
     }
@@ -92,17 +92,6 @@ pub fn misses(wf: &Workflow, expect: &Expect) -> Vec<String> {
         }
     }
     out
-}
-
-fn kind_name(kind: &StepKind) -> &'static str {
-    match kind {
-        StepKind::Container(_) => "container",
-        StepKind::Script(_) => "script",
-        StepKind::Resource(_) => "resource",
-        StepKind::Job(_) => "job",
-        StepKind::Workflow(_) => "workflow",
-        StepKind::Suspend(_) => "suspend",
-    }
 }
 
 /// Runs every task under every variant; returns the Markdown report (one row a variant).
