@@ -28,6 +28,8 @@ const T = 60_000;
 const OK = `apiVersion: couler.dev/v1alpha1
 kind: Workflow
 name: greet
+defaults:
+  image: alpine:3.20
 steps:
 - name: hello
   script:
@@ -177,6 +179,33 @@ try {
   await shot(page, 'run');
   await page.getByRole('tab', { name: 'YAML' }).click();
   check((await page.getByTestId('yaml').textContent()).includes('name: greet'), 'the YAML tab shows the workflow');
+  // The Gantt: a bar per step record (map instances each), the server's critical path outlined.
+  const record = (await call('GET', `/runs/${ok}`, EDITOR)).body;
+  const critical = (await call('GET', `/runs/${ok}/critical-path`, EDITOR)).body.steps;
+  await page.getByRole('tab', { name: 'Gantt' }).click();
+  await page.locator('.gantt .bar.critical').first().waitFor({ timeout: T });
+  const bars = await page.locator('.gantt .bar').evaluateAll((gs) => gs.map((g) => [g.dataset.node, g.classList.contains('critical')]));
+  check(
+    bars.length === record.steps.length && record.steps.every((s) => bars.some(([n]) => n === s.node)),
+    `the Gantt has one bar per step record (${bars.map(([n]) => n).join(', ')})`,
+  );
+  const marked = bars.filter(([, c]) => c).map(([n]) => n.replace(/\[\d+\]$/, ''));
+  check(
+    critical[0] === 'hello' && critical.length === 2 && marked.every((n) => critical.includes(n)) && critical.every((n) => marked.includes(n)),
+    `the critical path ${critical.join(' → ')} is the bars outlined (${marked.join(', ')})`,
+  );
+  await page.locator('.gantt .bar[data-node="hello"]').focus();
+  await page.getByTestId('gantt-about').filter({ hasText: /^hello: Succeeded, 1 attempt, started .* took \d/ }).waitFor({ timeout: T });
+  check(true, "a focused bar tells its step, attempts, start and duration");
+  await shot(page, 'gantt');
+  // The compile preview: Argo's YAML, then Airflow's DAG file.
+  await page.getByRole('tab', { name: 'Compile' }).click();
+  await page.getByTestId('compiled').filter({ hasText: 'kind: Workflow' }).waitFor({ timeout: T });
+  check(true, "the compile preview shows the run compiled for Argo");
+  await shot(page, 'compile');
+  await page.getByLabel('Engine').selectOption('airflow');
+  await page.getByTestId('compiled').filter({ hasText: 'DAG' }).first().waitFor({ timeout: T });
+  check(true, "picking Airflow shows its DAG file");
 
   // A failing step, then its condition fixed and the run resumed from the page.
   const bad = await submit(FLAKY, { flag: FLAG });
@@ -214,6 +243,31 @@ try {
     check((await page.getByRole('button', { name, exact: true }).count()) === 0, `a viewer sees no ${name} button`);
   const refused = await call('POST', `/runs/${bad}/stop`, VIEWER);
   check(refused.status === 403 && refused.body.error === 'forbidden', `the API refuses a viewer's stop with 403 (${refused.body.detail})`);
+
+  // History and comparison: a second run of the workflow with another flag (it fails: no such
+  // file), then each step's charts show both runs and the comparison highlights the flag.
+  const other = await submit(FLAKY, { flag: `${FLAG}-other` });
+  for (let i = 0; (await call('GET', `/runs/${other}`, EDITOR)).body.state !== 'Failed'; i++) {
+    if (i > 600) throw new Error(`FAILED: run ${other} did not fail`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  await page.getByRole('tab', { name: 'History' }).click();
+  const charts = page.getByTestId('history-chart');
+  await charts.nth(3).waitFor({ timeout: T });
+  const points = await charts.evaluateAll((fs) => fs.map((f) => f.dataset.points).join(','));
+  check(points === '2,2,1,1' || points === '2,2,2,2', `each step's duration and memory charts show the runs (${points} points)`);
+  await shot(page, 'history');
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  const flagRow = page.locator('[data-testid="comparison"] tr[data-key="param flag"]');
+  await flagRow.waitFor({ timeout: T });
+  const compared = await page
+    .locator('[data-testid="comparison"] tbody tr')
+    .evaluateAll((rs) => rs.map((r) => `${r.dataset.key}${r.classList.contains('differs') ? ' (differs)' : ''}`));
+  check(
+    (await flagRow.getAttribute('class')) === 'differs' && compared.includes('prepare result'),
+    `the comparison highlights the changed param, not prepare's equal result (${compared.join('; ')})`,
+  );
+  await shot(page, 'compare');
 
   // A token the server no longer knows (revoked): the next request brings the login back.
   await page.evaluate(() => sessionStorage.setItem('couler.token', 'couler_revoked'));

@@ -1,6 +1,6 @@
 //! The web UI (docs/ui.md) against real `couler server`s: how `/` is served (content types,
-//! caching, the SPA fallback, the CSP, `/api` untouched), the two routes the UI reads
-//! (`/me`, `/runs/{id}/workflow`), and the end-to-end test in Chromium (web/e2e/ui.mjs, driven
+//! caching, the SPA fallback, the CSP, `/api` untouched), the routes the UI reads (`/me`,
+//! `/runs/{id}/workflow`, `/critical-path`, `/compiled`), and the end-to-end test in Chromium (web/e2e/ui.mjs, driven
 //! by playwright-core): login, a run's DAG turning green live, a step's logs, a failing run
 //! resumed from the page, a viewer without actions, `--auth none` without login; and the runs
 //! list's filters the UI passes to the server.
@@ -146,6 +146,52 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
         one["peakRssKb"].is_i64() && one["cpuSeconds"].is_f64(),
         "{done}"
     );
+    // The Gantt's critical path: one → two, by their measured times.
+    let (code, path) = s.call(
+        "GET",
+        &format!("/api/v1/runs/{id}/critical-path"),
+        Some(&editor),
+        None,
+    );
+    assert_eq!(code, 200, "{path}");
+    assert_eq!(path["steps"], json!(["one", "two"]), "{path}");
+    assert!(path["seconds"].as_f64().is_some_and(|s| s > 0.0), "{path}");
+    // The compile preview: Airflow's DAG file as `couler compile` writes it; Argo refuses a
+    // step without an image, naming the step and the fix.
+    let compiled = |target: &str| {
+        s.call(
+            "GET",
+            &format!("/api/v1/runs/{id}/compiled?target={target}"),
+            Some(&editor),
+            None,
+        )
+    };
+    let (code, airflow) = compiled("airflow");
+    assert_eq!(code, 200, "{airflow}");
+    assert_eq!(airflow["refused"], Value::Null, "{airflow}");
+    assert!(airflow["files"].to_string().contains("DAG("), "{airflow}");
+    let (code, argo) = compiled("argo");
+    assert_eq!(code, 200, "{argo}");
+    assert!(
+        argo["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("step `one` has no image")),
+        "{argo}"
+    );
+    assert_eq!(argo["files"], json!({}), "{argo}");
+    let (code, refused) = s.call(
+        "GET",
+        &format!("/api/v1/runs/{id}/compiled?target=local"),
+        Some(&editor),
+        None,
+    );
+    assert_eq!(code, 400, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("argo, airflow, tekton")),
+        "{refused}"
+    );
     // The runs list's filters, as the UI passes them.
     for (query, want) in [
         ("workflow=echo&q=ECH", 1),
@@ -170,6 +216,70 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
             .is_some_and(|d| d.contains("`workflow` filters runs")),
         "{refused}"
     );
+    // The history: the workflow's runs newest first, a page at a time, with their params, each
+    // step's time and memory and outputs (for the charts and the comparison).
+    let (code, again) = s.submit(
+        Some(&editor),
+        &json!({"spec": support::ECHO, "namespace": "team-a", "parameters": {"msg": "bye"}}),
+    );
+    assert_eq!(code, 201, "{again}");
+    let second = again["id"].as_str().unwrap_or_default();
+    s.wait_for(Some(&editor), second, &["Succeeded"]);
+    let (code, h) = s.call(
+        "GET",
+        &format!("/api/v1/runs/{id}/history"),
+        Some(&editor),
+        None,
+    );
+    assert_eq!(code, 200, "{h}");
+    let ids: Vec<&str> = h["runs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids, [second, id], "{h}");
+    assert_eq!(h["runs"][0]["params"], json!({"msg": "bye"}), "{h}");
+    assert_eq!(h["runs"][1]["params"], json!({}), "{h}");
+    assert_eq!(
+        h["runs"][0]["outputs"]["one"]["parameters"]["said"], "bye",
+        "{h}"
+    );
+    for step in ["one", "two"] {
+        let at = &h["runs"][1]["steps"][step];
+        assert!(
+            at["seconds"].as_f64().is_some_and(|s| s > 0.0) && at["peakRssKb"].is_i64(),
+            "{step}: {h}"
+        );
+    }
+    let (_, first) = s.call(
+        "GET",
+        &format!("/api/v1/runs/{id}/history?limit=1"),
+        Some(&editor),
+        None,
+    );
+    assert_eq!(first["runs"][0]["id"], second, "{first}");
+    let next = first["continue"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{first}"));
+    let (_, rest) = s.call(
+        "GET",
+        &format!("/api/v1/runs/{id}/history?limit=1&continue={next}"),
+        Some(&editor),
+        None,
+    );
+    assert_eq!(
+        (rest["runs"][0]["id"].as_str(), &rest["continue"]),
+        (Some(id), &Value::Null),
+        "{rest}"
+    );
+    let (code, bad) = s.call(
+        "GET",
+        &format!("/api/v1/runs/{id}/history?limit=0"),
+        Some(&editor),
+        None,
+    );
+    assert_eq!(code, 400, "{bad}");
     // Another namespace's user does not see it.
     let other = token(&s.state_dir, "bo", "admin", Some("team-b"));
     let (code, _) = s.call(
@@ -179,6 +289,15 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
         None,
     );
     assert_eq!(code, 404);
+    for view in ["critical-path", "compiled?target=argo", "history"] {
+        let (code, _) = s.call(
+            "GET",
+            &format!("/api/v1/runs/{id}/{view}"),
+            Some(&other),
+            None,
+        );
+        assert_eq!(code, 404, "{view}");
+    }
     let (code, _) = s.call("GET", "/api/v1/me", None, None);
     assert_eq!(code, 401);
 }

@@ -4,7 +4,20 @@ import { duration, stateClass, when } from '../format.js';
 import { Dag } from '../components/Dag.jsx';
 import { StepPanel } from '../components/StepPanel.jsx';
 import { Actions } from '../components/Actions.jsx';
+import { Gantt } from '../components/Gantt.jsx';
+import { Compiled } from '../components/Compiled.jsx';
+import { History } from '../components/History.jsx';
+import { Compare } from '../components/Compare.jsx';
 import { navigate } from '../router.jsx';
+
+const TABS = [
+  ['graph', 'Graph'],
+  ['gantt', 'Gantt'],
+  ['history', 'History'],
+  ['compare', 'Compare'],
+  ['compile', 'Compile'],
+  ['yaml', 'YAML'],
+];
 
 // A step's colour when it has several instances (a map): the most telling of theirs.
 const ORDER = ['Running', 'Failed', 'Error', 'Stopped', 'Pending', 'Succeeded', 'Cached', 'Skipped', 'Omitted'];
@@ -44,6 +57,22 @@ export function Run({ me, id }) {
   useEffect(() => {
     api('GET', `${path}/workflow`).then(setGraph, (e) => setError(e.message));
   }, [path]);
+
+  // The critical path by actual durations: read again when the Gantt is shown and as the run
+  // changes state (its steps' times are final once it has ended).
+  const [critical, setCritical] = useState(null);
+  const runState = run?.state;
+  useEffect(() => {
+    if (tab !== 'gantt') return;
+    api('GET', `${path}/critical-path`).then((c) => setCritical(c.steps), (e) => setError(e.message));
+  }, [path, tab, runState]);
+
+  // The workflow's runs, for the history charts and the comparison.
+  const [history, setHistory] = useState(null);
+  useEffect(() => {
+    if (tab !== 'history' && tab !== 'compare') return;
+    api('GET', `${path}/history?limit=20`).then(setHistory, (e) => setError(e.message));
+  }, [path, tab, runState]);
 
   useEffect(() => {
     const stop = new AbortController();
@@ -91,13 +120,25 @@ export function Run({ me, id }) {
         {run.message && ` · ${run.message}`}
       </p>
       <div role="tablist" aria-label="Views of the run" className="tabs">
-        {['graph', 'yaml'].map((t) => (
+        {TABS.map(([t, label]) => (
           <button key={t} type="button" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
-            {t === 'graph' ? 'Graph' : 'YAML'}
+            {label}
           </button>
         ))}
       </div>
-      {tab === 'yaml' ? (
+      {tab === 'gantt' ? (
+        <Gantt steps={steps} critical={critical} />
+      ) : tab === 'history' || tab === 'compare' ? (
+        !history ? (
+          <p className="loading">Loading…</p>
+        ) : tab === 'history' ? (
+          <History history={history} current={run.id} names={graph.nodes.map((n) => n.name)} />
+        ) : (
+          <Compare history={history} current={run.id} />
+        )
+      ) : tab === 'compile' ? (
+        <Compiled runPath={path} />
+      ) : tab === 'yaml' ? (
         <pre className="yaml" data-testid="yaml" tabIndex={0}>
           {graph.yaml}
         </pre>

@@ -5,7 +5,9 @@
 
 mod artifacts;
 mod audit;
+mod compiled;
 mod events;
+mod history;
 pub mod limit;
 mod logs;
 mod ops;
@@ -13,6 +15,7 @@ pub mod routes;
 mod runs;
 mod schemas;
 mod stream;
+mod timeline;
 mod ui;
 
 pub use routes::router;

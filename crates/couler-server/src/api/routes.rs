@@ -4,7 +4,10 @@
 //! (`GET /api/v1/openapi.json`, [`openapi`]) and docs/server.md's API table
 //! ([`markdown_table`]): a route cannot exist undocumented.
 
-use super::{Shared, artifacts, audit, events, guard, logs, ops, runs, schemas, ui};
+use super::{
+    Shared, artifacts, audit, compiled, events, guard, history, logs, ops, runs, schemas, timeline,
+    ui,
+};
 use crate::auth::Role;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
@@ -230,6 +233,51 @@ pub fn table() -> Vec<Route> {
         )
         .ok(200, Answer::Json(schemas::run_workflow()))
         .errors(&[404]),
+        route(
+            Get,
+            "/api/v1/runs/{id}/critical-path",
+            "runCriticalPath",
+            "The chain of a run's steps that took longest, by their actual durations",
+            VIEWER,
+            timeline::critical_path,
+        )
+        .ok(200, Answer::Json(schemas::critical_path()))
+        .errors(&[404]),
+        route(
+            Get,
+            "/api/v1/runs/{id}/compiled",
+            "compileRun",
+            "A run's workflow compiled for an engine, as `couler compile` writes it",
+            VIEWER,
+            compiled::compiled,
+        )
+        .query(
+            "target",
+            json!({"enum": compiled::TARGETS}),
+            "the engine (required)",
+        )
+        .ok(200, Answer::Json(schemas::compiled()))
+        .errors(&[400, 404]),
+        route(
+            Get,
+            "/api/v1/runs/{id}/history",
+            "runHistory",
+            "Runs of the run's workflow in its namespace, newest first: params, each step's duration, peak memory and outputs",
+            VIEWER,
+            history::history,
+        )
+        .query(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": history::MAX_RUNS, "default": history::DEFAULT_RUNS}),
+            "the page size",
+        )
+        .query(
+            "continue",
+            json!({"type": "string"}),
+            "the previous page's `continue`, as it was",
+        )
+        .ok(200, Answer::Json(schemas::history()))
+        .errors(&[400, 404]),
         route(
             Delete,
             "/api/v1/runs/{id}",

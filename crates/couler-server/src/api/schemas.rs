@@ -101,6 +101,56 @@ pub fn step() -> Value {
     })
 }
 
+/// `GET /runs/{id}/critical-path`.
+pub fn critical_path() -> Value {
+    json!({
+        "type": "object",
+        "required": ["steps", "seconds"],
+        "properties": {
+            "steps": {"type": "array", "items": {"type": "string"}, "description": "the chain's steps, first to last (the exit handler aside)"},
+            "seconds": {"type": "number", "description": "its summed wall time; a running step counts until now, a map step its longest instance"},
+        },
+    })
+}
+
+/// `GET /runs/{id}/compiled`.
+pub fn compiled() -> Value {
+    json!({
+        "type": "object",
+        "required": ["target", "files", "warnings", "refused"],
+        "properties": {
+            "target": {"type": "string"},
+            "files": {"type": "object", "additionalProperties": {"type": "string"}, "description": "file name → text, as `couler compile --output DIR` writes them"},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+            "refused": {"type": ["string", "null"], "description": "why the engine cannot run the workflow (naming the step and the engines that can); `files` is then empty"},
+        },
+    })
+}
+
+/// `GET /runs/{id}/history`.
+pub fn history() -> Value {
+    json!({
+        "type": "object",
+        "required": ["workflow", "runs", "continue"],
+        "properties": {
+            "workflow": {"type": "string"},
+            "runs": {"type": "array", "items": {
+                "type": "object",
+                "required": ["id", "state", "submittedAt", "params", "steps", "outputs"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "state": state(),
+                    "submittedAt": seconds(),
+                    "params": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "steps": {"type": "object", "description": "step → {seconds, peakRssKb} of its ended attempt (a map step: its largest instance's)"},
+                    "outputs": {"type": "object", "description": "step or map instance → {parameters, result}"},
+                },
+            }},
+            "continue": {"type": ["string", "null"], "description": "pass as `continue` for the next page"},
+        },
+    })
+}
+
 /// `GET /me`.
 pub fn me() -> Value {
     json!({

@@ -6,6 +6,7 @@
 use super::runs::find;
 use super::{ApiError, AuthMode, Shared};
 use crate::auth::{Principal, Role};
+use crate::store::RunRow;
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -35,13 +36,18 @@ pub async fn workflow(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let row = find(&app, &p, &id, Role::Viewer)?;
+    Ok(Json(graph_json(&stored_workflow(&row)?)).into_response())
+}
+
+/// The run's workflow as it was submitted.
+pub(super) fn stored_workflow(row: &RunRow) -> Result<Workflow, ApiError> {
     // Stored canonical JSON, accepted when submitted: a failure here is the server's own.
-    let wf = spec::parse(&row.spec, Format::Json).map_err(|d| {
+    spec::parse(&row.spec, Format::Json).map_err(|d| {
         ApiError::internal(format!(
-            "run `{id}`: its stored spec no longer reads: {d:?}"
+            "run `{}`: its stored spec no longer reads: {d:?}",
+            row.id
         ))
-    })?;
-    Ok(Json(graph_json(&wf)).into_response())
+    })
 }
 
 /// The workflow's YAML, nodes and edges.
