@@ -302,6 +302,22 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
     assert_eq!(code, 401);
 }
 
+#[test]
+fn the_uis_pure_modules_pass_their_unit_tests() {
+    // web/e2e/units.test.mjs: the layered layout of large DAGs, the charts' axes, the Gantt's rows.
+    let out = Command::new("node")
+        .args(["--test", "e2e/units.test.mjs"])
+        .current_dir(repo().join("web"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node (install Node.js 20+): {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && text.contains("# pass 3"), "{text}");
+}
+
 /// Chromium's path, or a failure that says how to install it.
 fn chromium() -> String {
     let path = std::env::var("COULER_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());

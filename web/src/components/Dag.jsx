@@ -1,13 +1,20 @@
 import { useEffect, useMemo, useRef } from 'react';
 import { Background, Controls, MarkerType, ReactFlow, useNodesState } from '@xyflow/react';
 import dagre from '@dagrejs/dagre';
+import { layered } from '../layered.js';
 
 const W = 170;
 const H = 44;
 const FIT = { padding: 0.15, maxZoom: 1 };
 
+// Above this many steps dagre's crossing minimisation takes seconds to minutes (50 s at
+// 2,000 steps): the linear layered layout is used instead, and React Flow renders only the
+// nodes in view (scripts/bench-ui, docs/performance.md).
+const LARGE = 300;
+
 /** Positions from dagre, top to bottom; the graph itself is the server's (GET …/workflow). */
 function layout(nodes, edges) {
+  if (nodes.length > LARGE) return layered(nodes, edges, { w: W, h: H, gap: 30, rankGap: 50 });
   const g = new dagre.graphlib.Graph();
   g.setGraph({ rankdir: 'TB', nodesep: 30, ranksep: 50 });
   g.setDefaultEdgeLabel(() => ({}));
@@ -28,7 +35,10 @@ export function Dag({ graph, statuses, selected, onSelect, fitKey }) {
   const byName = useMemo(() => Object.fromEntries(graph.nodes.map((n) => [n.name, n])), [graph]);
 
   useEffect(() => {
+    // Timed for scripts/bench-ui (docs/performance.md): the layout is the page's largest cost.
+    const t0 = performance.now();
     const pos = layout(graph.nodes, graph.edges);
+    performance.measure('couler:layout', { start: t0 });
     setNodes(
       graph.nodes.map((n) => ({
         id: n.name,
@@ -78,6 +88,7 @@ export function Dag({ graph, statuses, selected, onSelect, fitKey }) {
         fitView
         fitViewOptions={FIT}
         nodesConnectable={false}
+        onlyRenderVisibleElements={graph.nodes.length > LARGE}
         proOptions={{ hideAttribution: true }}
       >
         <Background />

@@ -1,0 +1,88 @@
+// The web UI on a 2,000-step workflow in real Chromium (scripts/bench-ui starts the server and
+// submits the run): how long the page takes to lay the DAG out and show it, and the frame
+// times (requestAnimationFrame deltas) during a scripted pan and zoom. A measurement, not a
+// test: it prints the figures as JSON. Env: COULER_UI_URL, COULER_UI_RUN, COULER_CHROMIUM,
+// BENCH_UI_ROUNDS (page loads, default 3).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set (scripts/bench-ui sets it)`);
+  return v;
+};
+const BASE = env('COULER_UI_URL');
+const RUN = env('COULER_UI_RUN');
+const ROUNDS = Number(process.env.BENCH_UI_ROUNDS || 3);
+const T = 300_000;
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+async function round(page) {
+  await page.goto(`${BASE}/runs/${RUN}`);
+  const started = Date.now();
+  await page.locator('.react-flow__node').first().waitFor({ timeout: T });
+  const shown = Date.now() - started;
+  const layout = await page.evaluate(() => performance.getEntriesByName('couler:layout').map((e) => e.duration));
+  const rendered = await page.locator('.react-flow__node').count();
+  // Frame times while the pane is dragged and wheeled: rAF deltas recorded in the page.
+  await page.evaluate(() => {
+    window.__frames = [];
+    let last = performance.now();
+    const tick = (t) => {
+      window.__frames.push(t - last);
+      last = t;
+      if (!window.__stop) requestAnimationFrame(tick);
+    };
+    window.__stop = false;
+    requestAnimationFrame(tick);
+  });
+  const box = await page.getByTestId('dag').boundingBox();
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  await page.mouse.move(cx, cy);
+  await page.mouse.down();
+  for (let i = 0; i < 40; i++) await page.mouse.move(cx + (i % 20) * 10 - 100, cy + (i % 10) * 8 - 40);
+  await page.mouse.up();
+  for (let i = 0; i < 20; i++) await page.mouse.wheel(0, i < 10 ? -120 : 120);
+  await page.waitForTimeout(300);
+  const frames = await page.evaluate(() => {
+    window.__stop = true;
+    return window.__frames.slice(1);
+  });
+  return { shownMs: shown, layoutMs: layout.at(-1), nodesInDom: rendered, frames };
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'couler-bench-ui-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: env('COULER_CHROMIUM'),
+  headless: true,
+  viewport: { width: 1280, height: 800 },
+  args: ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = context.pages()[0] || (await context.newPage());
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await round(page));
+  const frames = rounds.flatMap((r) => r.frames);
+  console.log(
+    JSON.stringify({
+      rounds: ROUNDS,
+      nodesInDom: rounds.map((r) => r.nodesInDom),
+      layoutMs: { median: median(rounds.map((r) => r.layoutMs)), each: rounds.map((r) => Math.round(r.layoutMs)) },
+      firstNodeShownMs: { median: median(rounds.map((r) => r.shownMs)), each: rounds.map((r) => r.shownMs) },
+      panZoomFrameMs: {
+        frames: frames.length,
+        median: Number(median(frames).toFixed(1)),
+        p95: Number(pct(frames, 0.95).toFixed(1)),
+        max: Number(Math.max(...frames).toFixed(1)),
+      },
+    }),
+  );
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
