@@ -117,12 +117,12 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
     );
     assert_eq!(code, 201, "{run}");
     let id = run["id"].as_str().unwrap_or_default();
-    let (code, wf) = s.call(
-        "GET",
-        &format!("/api/v1/runs/{id}/workflow"),
-        Some(&editor),
-        None,
-    );
+    // A view of the run the UI reads, `GET /api/v1/runs/{id}/{view}`, as `tok` or the editor.
+    let view_as = |tok: &str, view: &str| {
+        s.call("GET", &format!("/api/v1/runs/{id}/{view}"), Some(tok), None)
+    };
+    let view = |v: &str| view_as(&editor, v);
+    let (code, wf) = view("workflow");
     assert_eq!(code, 200, "{wf}");
     assert_eq!(wf["edges"], json!([{"from": "one", "to": "two"}]));
     let kinds: Vec<&Value> = wf["nodes"]
@@ -147,49 +147,25 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
         "{done}"
     );
     // The Gantt's critical path: one → two, by their measured times.
-    let (code, path) = s.call(
-        "GET",
-        &format!("/api/v1/runs/{id}/critical-path"),
-        Some(&editor),
-        None,
-    );
+    let (code, path) = view("critical-path");
     assert_eq!(code, 200, "{path}");
     assert_eq!(path["steps"], json!(["one", "two"]), "{path}");
     assert!(path["seconds"].as_f64().is_some_and(|s| s > 0.0), "{path}");
     // The compile preview: Airflow's DAG file as `couler compile` writes it; Argo refuses a
     // step without an image, naming the step and the fix.
-    let compiled = |target: &str| {
-        s.call(
-            "GET",
-            &format!("/api/v1/runs/{id}/compiled?target={target}"),
-            Some(&editor),
-            None,
-        )
-    };
-    let (code, airflow) = compiled("airflow");
+    let (code, airflow) = view("compiled?target=airflow");
     assert_eq!(code, 200, "{airflow}");
     assert_eq!(airflow["refused"], Value::Null, "{airflow}");
     assert!(airflow["files"].to_string().contains("DAG("), "{airflow}");
-    let (code, argo) = compiled("argo");
+    let says = |v: &Value, key: &str, text: &str| v[key].as_str().is_some_and(|t| t.contains(text));
+    let (code, argo) = view("compiled?target=argo");
     assert_eq!(code, 200, "{argo}");
-    assert!(
-        argo["refused"]
-            .as_str()
-            .is_some_and(|r| r.contains("step `one` has no image")),
-        "{argo}"
-    );
+    assert!(says(&argo, "refused", "step `one` has no image"), "{argo}");
     assert_eq!(argo["files"], json!({}), "{argo}");
-    let (code, refused) = s.call(
-        "GET",
-        &format!("/api/v1/runs/{id}/compiled?target=local"),
-        Some(&editor),
-        None,
-    );
+    let (code, refused) = view("compiled?target=local");
     assert_eq!(code, 400, "{refused}");
     assert!(
-        refused["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("argo, airflow, tekton")),
+        says(&refused, "detail", "argo, airflow, tekton"),
         "{refused}"
     );
     // The runs list's filters, as the UI passes them.
@@ -225,12 +201,7 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
     assert_eq!(code, 201, "{again}");
     let second = again["id"].as_str().unwrap_or_default();
     s.wait_for(Some(&editor), second, &["Succeeded"]);
-    let (code, h) = s.call(
-        "GET",
-        &format!("/api/v1/runs/{id}/history"),
-        Some(&editor),
-        None,
-    );
+    let (code, h) = view("history");
     assert_eq!(code, 200, "{h}");
     let ids: Vec<&str> = h["runs"]
         .as_array()
@@ -252,51 +223,28 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
             "{step}: {h}"
         );
     }
-    let (_, first) = s.call(
-        "GET",
-        &format!("/api/v1/runs/{id}/history?limit=1"),
-        Some(&editor),
-        None,
-    );
+    let (_, first) = view("history?limit=1");
     assert_eq!(first["runs"][0]["id"], second, "{first}");
     let next = first["continue"]
         .as_str()
         .unwrap_or_else(|| panic!("{first}"));
-    let (_, rest) = s.call(
-        "GET",
-        &format!("/api/v1/runs/{id}/history?limit=1&continue={next}"),
-        Some(&editor),
-        None,
-    );
+    let (_, rest) = view(&format!("history?limit=1&continue={next}"));
     assert_eq!(
         (rest["runs"][0]["id"].as_str(), &rest["continue"]),
         (Some(id), &Value::Null),
         "{rest}"
     );
-    let (code, bad) = s.call(
-        "GET",
-        &format!("/api/v1/runs/{id}/history?limit=0"),
-        Some(&editor),
-        None,
-    );
+    let (code, bad) = view("history?limit=0");
     assert_eq!(code, 400, "{bad}");
     // Another namespace's user does not see it.
     let other = token(&s.state_dir, "bo", "admin", Some("team-b"));
-    let (code, _) = s.call(
-        "GET",
-        &format!("/api/v1/runs/{id}/workflow"),
-        Some(&other),
-        None,
-    );
-    assert_eq!(code, 404);
-    for view in ["critical-path", "compiled?target=argo", "history"] {
-        let (code, _) = s.call(
-            "GET",
-            &format!("/api/v1/runs/{id}/{view}"),
-            Some(&other),
-            None,
-        );
-        assert_eq!(code, 404, "{view}");
+    for v in [
+        "workflow",
+        "critical-path",
+        "compiled?target=argo",
+        "history",
+    ] {
+        assert_eq!(view_as(&other, v).0, 404, "{v}");
     }
     let (code, _) = s.call("GET", "/api/v1/me", None, None);
     assert_eq!(code, 401);
@@ -305,9 +253,16 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
 #[test]
 fn the_uis_pure_modules_pass_their_unit_tests() {
     // web/e2e/units.test.mjs: the layered layout of large DAGs, the charts' axes, the Gantt's rows.
-    let out = Command::new("node")
-        .args(["--test", "e2e/units.test.mjs"])
-        .current_dir(repo().join("web"))
+    let mut node = Command::new("node");
+    node.args(["--test", "e2e/units.test.mjs"])
+        .current_dir(repo().join("web"));
+    let (ok, text) = run_node(&mut node);
+    assert!(ok && text.contains("# pass 3"), "{text}");
+}
+
+/// Runs `node`: whether it exited 0, and its standard output then its standard error.
+fn run_node(node: &mut Command) -> (bool, String) {
+    let out = node
         .output()
         .unwrap_or_else(|e| panic!("cannot run node (install Node.js 20+): {e}"));
     let text = format!(
@@ -315,7 +270,7 @@ fn the_uis_pure_modules_pass_their_unit_tests() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success() && text.contains("# pass 3"), "{text}");
+    (out.status.success(), text)
 }
 
 /// Chromium's path, or a failure that says how to install it.
@@ -361,22 +316,13 @@ fn the_ui_end_to_end_in_chromium() {
         node.env("COULER_UI_SHOTS", repo().join("docs/images"));
     }
     let started = Instant::now();
-    let out = node
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run node (install Node.js 20+): {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = run_node(&mut node);
     println!(
         "{text}web/e2e/ui.mjs took {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(
-        out.status.success(),
-        "web/e2e/ui.mjs failed ({}):\n{text}",
-        out.status
+        ok && text.contains("all checks passed"),
+        "web/e2e/ui.mjs failed:\n{text}"
     );
-    assert!(text.contains("all checks passed"), "{text}");
 }

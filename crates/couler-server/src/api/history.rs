@@ -3,7 +3,7 @@
 //! and outputs: what the web UI's history charts and run comparison draw (docs/ui.md).
 
 use super::runs::find;
-use super::{ApiError, Shared, page};
+use super::{ApiError, Shared, page, page_size};
 use crate::auth::{Principal, Role};
 use crate::store::{RunFilter, RunRow};
 use axum::Extension;
@@ -33,13 +33,7 @@ pub async fn history(
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid query", e.body_text()))?;
-    let limit = q.limit.unwrap_or(DEFAULT_RUNS);
-    if limit == 0 || limit > MAX_RUNS {
-        return Err(ApiError::bad_request(
-            "invalid limit",
-            format!("limit must be 1 to {MAX_RUNS}"),
-        ));
-    }
+    let limit = page_size(q.limit, DEFAULT_RUNS, MAX_RUNS)?;
     let row = find(&app, &p, &id, Role::Viewer)?;
     let filter = RunFilter {
         state: None,

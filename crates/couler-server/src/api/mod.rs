@@ -248,6 +248,18 @@ pub struct Listing {
     pub search: Option<String>,
 }
 
+/// A page size asked for (`?limit=`), `default` when none, refused outside 1..=`max`.
+fn page_size(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if limit == 0 || limit > max {
+        return Err(ApiError::bad_request(
+            "invalid limit",
+            format!("limit must be 1 to {max}"),
+        ));
+    }
+    Ok(limit)
+}
+
 /// Reads a list query for `p`, who needs `role` in the namespace named, or lists the
 /// namespaces where they have it.
 fn listing(
@@ -256,13 +268,7 @@ fn listing(
     role: Role,
 ) -> Result<Listing, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid query", e.body_text()))?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::bad_request(
-            "invalid limit",
-            format!("limit must be 1 to {MAX_LIMIT}"),
-        ));
-    }
+    let limit = page_size(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let before = match &q.cont {
         None => None,
         Some(t) => Some(t.parse::<i64>().map_err(|_| {
