@@ -65,6 +65,8 @@ steps:
     source: |
       echo "looking for $FLAG"
       test -f "$FLAG"
+  retry:
+    limit: 1
   dependsOn: [prepare]
 `;
 
@@ -268,6 +270,16 @@ try {
     `the comparison highlights the changed param, not prepare's equal result (${compared.join('; ')})`,
   );
   await shot(page, 'compare');
+  // The run that failed twice: its Gantt bar for `check` says so.
+  await page.goto(`${BASE}/runs/${other}`);
+  await page.getByRole('tab', { name: 'Gantt' }).click();
+  const retried = page.locator('.gantt .bar[data-node="check"]');
+  await retried.waitFor({ timeout: T });
+  check(
+    (await retried.locator('.attempts').textContent()) === '×2' && (await retried.getAttribute('aria-label')).includes('Failed, 2 attempts'),
+    `a retried step's bar is red and marked with its attempts (${await retried.getAttribute('aria-label')})`,
+  );
+  check((await retried.getAttribute('class')).includes('state-failed'), 'the failed bar is coloured as failed');
 
   // A token the server no longer knows (revoked): the next request brings the login back.
   await page.evaluate(() => sessionStorage.setItem('couler.token', 'couler_revoked'));
