@@ -14,15 +14,14 @@ const AXIS = 24;
  * step, attempts, start and duration below the chart (and in its tooltip).
  */
 export function Gantt({ steps, critical }) {
-  const list = Object.values(steps);
-  const live = list.some((s) => s.status === 'Running');
+  const live = Object.values(steps).some((s) => s.status === 'Running');
   const [now, setNow] = useState(() => Date.now() / 1000);
   useEffect(() => {
     if (!live) return undefined;
     const t = setInterval(() => setNow(Date.now() / 1000), 1000);
     return () => clearInterval(t);
   }, [live]);
-  const { origin, span, rows } = useMemo(() => ganttRows(list, now), [list, now]);
+  const { origin, span, rows } = useMemo(() => ganttRows(Object.values(steps), now), [steps, now]);
   const [shown, setShown] = useState(null);
   const onPath = new Set(critical || []);
   if (rows.length === 0) return <p className="loading">No step has started yet.</p>;
