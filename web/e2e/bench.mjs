@@ -22,6 +22,29 @@ const T = 300_000;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
+/** Starts recording requestAnimationFrame deltas in the page. */
+function recordFrames(page) {
+  return page.evaluate(() => {
+    window.__frames = [];
+    window.__stop = false;
+    let last = performance.now();
+    const tick = (t) => {
+      window.__frames.push(t - last);
+      last = t;
+      if (!window.__stop) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+}
+
+/** Stops recording; the deltas recorded, the first (partial) one left out. */
+function frameTimes(page) {
+  return page.evaluate(() => {
+    window.__stop = true;
+    return window.__frames.slice(1);
+  });
+}
+
 async function round(page) {
   await page.goto(`${BASE}/runs/${RUN}`);
   const started = Date.now();
@@ -30,17 +53,7 @@ async function round(page) {
   const layout = await page.evaluate(() => performance.getEntriesByName('couler:layout').map((e) => e.duration));
   const rendered = await page.locator('.react-flow__node').count();
   // Frame times while the pane is dragged and wheeled: rAF deltas recorded in the page.
-  await page.evaluate(() => {
-    window.__frames = [];
-    let last = performance.now();
-    const tick = (t) => {
-      window.__frames.push(t - last);
-      last = t;
-      if (!window.__stop) requestAnimationFrame(tick);
-    };
-    window.__stop = false;
-    requestAnimationFrame(tick);
-  });
+  await recordFrames(page);
   const box = await page.getByTestId('dag').boundingBox();
   const cx = box.x + box.width / 2;
   const cy = box.y + box.height / 2;
@@ -50,10 +63,7 @@ async function round(page) {
   await page.mouse.up();
   for (let i = 0; i < 20; i++) await page.mouse.wheel(0, i < 10 ? -120 : 120);
   await page.waitForTimeout(300);
-  const frames = await page.evaluate(() => {
-    window.__stop = true;
-    return window.__frames.slice(1);
-  });
+  const frames = await frameTimes(page);
   return { shownMs: shown, layoutMs: layout.at(-1), nodesInDom: rendered, frames };
 }
 
@@ -61,19 +71,10 @@ async function round(page) {
 async function live(page) {
   await page.goto(`${BASE}/runs/${RUN}`);
   await page.locator('.react-flow__node').first().waitFor({ timeout: T });
-  await page.evaluate(() => {
-    window.__frames = [];
-    let last = performance.now();
-    const tick = (t) => {
-      window.__frames.push(t - last);
-      last = t;
-      requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  });
+  await recordFrames(page);
   const started = Date.now();
   await page.getByTestId('run-state').filter({ hasText: /Succeeded|Failed|Error/ }).waitFor({ timeout: T });
-  const frames = await page.evaluate(() => window.__frames.slice(1));
+  const frames = await frameTimes(page);
   return {
     followedMs: Date.now() - started,
     frames: frames.length,
