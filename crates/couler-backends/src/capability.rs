@@ -72,6 +72,7 @@ features! {
     ExitHandler => "exit-handler", "the exit handler (`onExit`)";
     Retry => "retry", "retries";
     Backoff => "backoff", "retry backoff";
+    RetrySlow => "retry-slow", "self-healing: `retry.slow` retries an attempt running far past its history";
     Timeout => "timeout", "step timeouts";
     Resources => "resources", "cpu/memory/storage requests and limits";
     Gpu => "gpu", "GPUs";
@@ -167,6 +168,9 @@ fn step_features(wf: &Workflow, mapped: &HashSet<&str>, step: &Step, out: &mut B
         add(Feature::Retry);
         if r.backoff.is_some() {
             add(Feature::Backoff);
+        }
+        if r.slow.is_some() {
+            add(Feature::RetrySlow);
         }
     }
     if wf.effective_timeout(step).is_some() {

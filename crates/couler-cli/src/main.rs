@@ -2,6 +2,7 @@
 //!
 //! Exit codes, for every command: `exit.rs`.
 
+mod anomalies;
 mod cache;
 mod child_run;
 mod commands;

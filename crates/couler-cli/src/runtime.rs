@@ -401,6 +401,8 @@ async fn display(
                 message.as_deref(),
                 stdout.as_deref(),
             ),
+            Event::Anomaly { message, .. } if !p.json => p.say(message),
+            Event::Anomaly { .. } => {}
         }
         p.update_bar();
     }
@@ -792,10 +794,14 @@ pub fn status(args: StatusArgs) -> u8 {
         Err(c) => return c,
     };
     let eta = crate::eta::of_run(&dir, &run, &steps);
+    let anomalies = crate::anomalies::of_run(&dir, &run, &steps);
     if args.output == Output::Json {
         let mut v = serde_json::json!({"run": run, "steps": steps});
         if let Some(e) = &eta {
             v["eta"] = serde_json::json!({"seconds": e.seconds, "unpredicted": e.unpredicted});
+        }
+        if !anomalies.is_empty() {
+            v["anomalies"] = serde_json::json!(anomalies);
         }
         say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return OK;
@@ -816,6 +822,9 @@ pub fn status(args: StatusArgs) -> u8 {
             "eta: {} (critical path over predicted durations{lower})",
             crate::eta::duration_text(e.seconds)
         );
+    }
+    for a in &anomalies {
+        say!("{a}");
     }
     OK
 }

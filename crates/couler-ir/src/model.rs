@@ -1093,6 +1093,10 @@ pub struct Retry {
     /// How long to wait between attempts; no wait when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff: Option<Backoff>,
+    /// Self-healing (docs/history.md): also stop and retry an attempt running past this many
+    /// times its predicted p99 duration (local runtime only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow: Option<f64>,
 }
 
 fn is_default_retry_on(r: &RetryOn) -> bool {

@@ -661,6 +661,15 @@ impl Validator<'_> {
     }
 
     fn retry(&mut self, path: &str, r: &Retry) {
+        if let Some(k) = r.slow
+            && !(k.is_finite() && k > 1.0)
+        {
+            self.err(
+                format!("{path}.slow"),
+                "`slow` is the factor of the predicted p99 past which an attempt is retried; at 1 or less it would stop attempts no slower than usual",
+                "use a factor above 1, e.g. `slow: 3`",
+            );
+        }
         if let Some(b) = &r.backoff {
             if b.factor == 0 {
                 self.err(

@@ -52,6 +52,7 @@ const REQUIRED: &[&str] = &[
     "daemon-in-exit-handler",
     "daemon-result-read",
     "ip-of-non-daemon",
+    "retry-slow-not-above-one",
 ];
 
 struct Expectation {

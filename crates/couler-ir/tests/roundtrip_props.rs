@@ -572,7 +572,12 @@ fn retry() -> BoxedStrategy<Retry> {
         ]),
         of(backoff),
     )
-        .prop_map(|(limit, on, backoff)| Retry { limit, on, backoff })
+        .prop_map(|(limit, on, backoff)| Retry {
+            limit,
+            on,
+            backoff,
+            slow: None,
+        })
         .boxed()
 }
 

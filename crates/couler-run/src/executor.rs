@@ -570,6 +570,7 @@ impl Exec {
             attempt,
             peak_rss_kb: 0,
             cpu_seconds: 0.0,
+            anomaly: None,
         };
         let mut repeat = step::Loop::new(step, u.ctx.clone());
         let (out, last) = loop {
@@ -592,7 +593,8 @@ impl Exec {
             cache_key: Some(ready.key.clone()),
             outputs: Some(out.outputs.clone()),
             log_dir: Some(files.work().to_string_lossy().into_owned()),
-            message: out.message.clone(),
+            // A flagged attempt's anomaly stays on a step that has nothing else to say.
+            message: out.message.clone().or_else(|| tally.anomaly.clone()),
         };
         // What the budget's policy ranks by: the seconds a miss costs, who reads it.
         let meta = (ready.caching && out.status == StepStatus::Succeeded).then(|| PutMeta {
@@ -673,7 +675,10 @@ impl Exec {
                 }
                 tally.attempt += 1;
             };
-            let a = self.attempt(u, &files, inputs, timeout).await?;
+            // Self-healing stops a slow attempt only when a retry is left to run.
+            let heal = retry.is_some_and(|r| r.slow.is_some() && tries <= r.limit);
+            let a = self.attempt(u, &files, inputs, timeout, heal).await?;
+            tally.anomaly = a.anomaly.clone().or(tally.anomaly.take());
             tally.peak_rss_kb = tally.peak_rss_kb.max(a.peak_rss_kb.unwrap_or(0));
             tally.cpu_seconds += a.cpu_seconds.unwrap_or(0.0);
             let row = AttemptRecord {
@@ -688,11 +693,14 @@ impl Exec {
             };
             let retryable = match (retry, a.outcome.status) {
                 (_, StepStatus::Succeeded) => false,
-                (Some(r), s) if tries <= r.limit && !self.stopped() && !a.stopped => match r.on {
-                    RetryOn::Always => true,
-                    RetryOn::Failure => s == StepStatus::Failed,
-                    RetryOn::Error | RetryOn::Transient => s == StepStatus::Error,
-                },
+                (Some(r), s) if tries <= r.limit && !self.stopped() && !a.stopped => {
+                    a.healed
+                        || match r.on {
+                            RetryOn::Always => true,
+                            RetryOn::Failure => s == StepStatus::Failed,
+                            RetryOn::Error | RetryOn::Transient => s == StepStatus::Error,
+                        }
+                }
                 _ => false,
             };
             if !retryable {
@@ -734,6 +742,7 @@ impl Exec {
         files: &AttemptFiles,
         inputs: &[Input],
         timeout: Option<Duration>,
+        heal: bool,
     ) -> Result<Attempt, Error> {
         let (step, node) = (u.step, u.node);
         let started = now();
@@ -745,6 +754,9 @@ impl Exec {
         let script = plan.script.clone();
         let mut spec = plan.process(files, timeout);
         self.in_container(step, node, work, script.as_deref(), &mut spec);
+        let threshold = (!step.is_daemon())
+            .then(|| crate::anomaly::threshold(self.history.as_deref()?, &self.wf, step))
+            .flatten();
         let permit = match Arc::clone(&self.slots).acquire_owned().await {
             Ok(p) => p,
             Err(_) => return Ok(Attempt::failed("the run is shutting down", started)),
@@ -761,6 +773,11 @@ impl Exec {
         let record = move |pgid| {
             let _ = state.step_spawned(&run_id, &owned_node, pgid, &dir);
         };
+        let watch = threshold.map(|t| {
+            let (stop, events) = (self.stop.clone(), self.events.clone());
+            crate::anomaly::Watch::arm(t, heal, node, stop, events)
+        });
+        let stop = watch.as_ref().map_or(&self.stop, |w| &w.stop).clone();
         let end = if step.is_daemon() {
             // Succeeded once started; it runs on without a slot until the steps have ended.
             match self.daemons.start(spec, record).await {
@@ -768,7 +785,7 @@ impl Exec {
                 Err(end) => end,
             }
         } else {
-            runner::run_process(&spec, self.stop.clone(), record).await
+            runner::run_process(&spec, stop, record).await
         };
         drop(permit);
         let (peak_rss_kb, cpu_seconds) = end.usage();
@@ -778,13 +795,23 @@ impl Exec {
             store: Some(&self.store),
             timeout,
         };
-        Ok(Attempt {
+        let mut a = Attempt {
             outcome: step::attempt_outcome(&end, &ran).await,
             started,
             peak_rss_kb,
             cpu_seconds,
             stopped: matches!(end, ProcessEnd::Stopped),
-        })
+            anomaly: watch.as_ref().and_then(|w| w.flag().map(str::to_string)),
+            healed: false,
+        };
+        if let Some(flag) = watch.as_ref().and_then(|w| w.healed())
+            && a.stopped
+            && !self.stopped()
+        {
+            let why = format!("{flag}; stopped to retry it (retry.slow)");
+            (a.outcome, a.stopped, a.healed) = (Outcome::new(StepStatus::Failed, why), false, true);
+        }
+        Ok(a)
     }
 
     /// The attempt's plan: inputs placed and templates rendered, or why it cannot run.
@@ -887,6 +914,8 @@ struct Tally {
     attempt: u32,
     peak_rss_kb: i64,
     cpu_seconds: f64,
+    /// The last anomaly flag of its attempts.
+    anomaly: Option<String>,
 }
 
 /// One attempt's outcome and measurements.
@@ -897,6 +926,10 @@ struct Attempt {
     cpu_seconds: Option<f64>,
     /// It ended because the run was stopped: not retried.
     stopped: bool,
+    /// Its anomaly flag (`anomaly.rs`), when it ran past its history.
+    anomaly: Option<String>,
+    /// Stopped as an anomaly to be retried (`retry.slow`): retried whatever `retry.on` says.
+    healed: bool,
 }
 
 impl Attempt {
@@ -908,6 +941,8 @@ impl Attempt {
             peak_rss_kb: None,
             cpu_seconds: None,
             stopped: false,
+            anomaly: None,
+            healed: false,
         }
     }
 

@@ -23,6 +23,7 @@
 //! `NODE.N.stdout.log`, `NODE.N.stderr.log` and `NODE.N.script` beside it ([`AttemptFiles`]).
 //! One executor at a time owns it (`lock`).
 
+pub mod anomaly;
 pub mod artifacts;
 pub mod cache_budget;
 pub mod capture;
@@ -129,6 +130,12 @@ pub enum Event {
         message: Option<String>,
         /// The last attempt's standard output, for steps that ran.
         stdout: Option<PathBuf>,
+    },
+    /// A running attempt was flagged (`anomaly.rs`): `kind` is [`anomaly::SLOW`].
+    Anomaly {
+        node: String,
+        kind: &'static str,
+        message: String,
     },
 }
 

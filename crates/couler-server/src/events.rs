@@ -128,22 +128,34 @@ impl Bus {
         ));
     }
 
-    /// Forwards the step events of `row`'s run, read with `state`, until [`Tracker::finish`].
-    pub fn track(self: &Arc<Self>, row: &RunRow, state: State) -> Tracker {
+    /// Forwards the step events of `row`'s run, read with `state`, until [`Tracker::finish`];
+    /// each anomaly's kind is also told to `anomaly` (the metrics count them).
+    pub fn track(
+        self: &Arc<Self>,
+        row: &RunRow,
+        state: State,
+        anomaly: impl Fn(&'static str) + Send + 'static,
+    ) -> Tracker {
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let (done, mut done_rx) = oneshot::channel::<()>();
         let (bus, row) = (self.clone(), row.clone());
         let task = tokio::spawn(async move {
+            let forward = |e: Event| {
+                if let Event::Anomaly { kind, .. } = &e {
+                    anomaly(kind);
+                }
+                bus.step(&row, &state, &e);
+            };
             loop {
                 tokio::select! {
                     biased;
-                    Some(e) = rx.recv() => bus.step(&row, &state, &e),
+                    Some(e) = rx.recv() => forward(e),
                     _ = &mut done_rx => break,
                 }
             }
             // The run has returned: what it sent is all in the channel.
             while let Ok(e) = rx.try_recv() {
-                bus.step(&row, &state, &e);
+                forward(e);
             }
         });
         Tracker { tx, done, task }
@@ -151,9 +163,10 @@ impl Bus {
 
     /// Publishes a step event: its row as recorded now, with the status the event tells.
     fn step(&self, row: &RunRow, state: &State, e: &Event) {
-        let (node, status) = match e {
-            Event::Started { node } => (node, "Running"),
-            Event::Finished { node, status, .. } => (node, status.as_str()),
+        let (node, status, flag) = match e {
+            Event::Started { node } => (node, "Running", None),
+            Event::Finished { node, status, .. } => (node, status.as_str(), None),
+            Event::Anomaly { node, message, .. } => (node, "Running", Some(message)),
         };
         let recorded = state
             .steps(&row.id)
@@ -175,6 +188,9 @@ impl Bus {
             message: None,
         });
         s.status = status.to_string();
+        if let Some(m) = flag {
+            s.message = Some(m.clone());
+        }
         self.publish(step_event(row, &s));
     }
 }

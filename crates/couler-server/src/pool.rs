@@ -61,7 +61,7 @@ pub struct Pool {
     ledger: Mutex<Ledger>,
     wake: Notify,
     busy: AtomicUsize,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     /// `--secrets-dir`: a run's secrets are read from `secrets/NAMESPACE/SECRET/KEY`.
     secrets: PathBuf,
     /// Where run and step events go (the API's event streams).
@@ -99,7 +99,7 @@ impl Pool {
             active: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             busy: AtomicUsize::new(0),
-            metrics: Metrics::default(),
+            metrics: Arc::default(),
             secrets,
             events: Arc::default(),
             mirror: mirror::Mirror::default(),
@@ -451,7 +451,10 @@ impl Pool {
         row: &RunRow,
         stop: watch::Receiver<bool>,
     ) -> Result<(String, Option<String>), String> {
-        let steps = self.events.track(row, self.runtime_state()?);
+        let metrics = Arc::clone(&self.metrics);
+        let steps = self.events.track(row, self.runtime_state()?, move |kind| {
+            metrics.anomaly(kind)
+        });
         let opts = RunOptions {
             params: crate::submission::params_of(&row.params)?,
             environment: StepEnvironment::sealed(self.secrets.join(&row.namespace)),

@@ -268,6 +268,7 @@ impl<'w, K: StepRuns> StepBuilder<'w, K> {
             limit,
             on: RetryOn::Failure,
             backoff: None,
+            slow: None,
         })
     }
 

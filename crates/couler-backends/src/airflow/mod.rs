@@ -71,6 +71,7 @@ impl Backend for Airflow {
                 "a last task with trigger rule all_done, downstream of every task; the launcher derives workflow.status from their outcomes",
             ),
             Retry => Support::Lowered("task retries (any failure is retried)"),
+            RetrySlow => Support::Unsupported,
             Backoff => Support::Lowered(
                 "retry_delay, retry_exponential_backoff (Airflow's factor 2) and max_retry_delay",
             ),

@@ -66,7 +66,8 @@ impl Backend for Argo {
     fn support(&self, feature: Feature) -> Support {
         use Feature::*;
         match feature {
-            StorageLocal => Support::Unsupported,
+            // The controller knows no history to compare an attempt with.
+            StorageLocal | RetrySlow => Support::Unsupported,
             JobTensorflow | JobPytorch | JobMpi => {
                 Support::Lowered("resource template creating a Kubeflow job")
             }

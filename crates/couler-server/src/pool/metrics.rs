@@ -1,5 +1,5 @@
-//! The pool's counters for `/metrics`: a histogram of step durations and retries by pattern,
-//! kept in memory since the server started (Prometheus counters may restart at zero).
+//! The pool's counters for `/metrics`: a histogram of step durations, retries by pattern and
+//! anomalies by kind, kept in memory since the server started (Prometheus counters may restart at zero).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -15,6 +15,7 @@ struct Counts {
     count: u64,
     sum: f64,
     retries: BTreeMap<&'static str, u64>,
+    anomalies: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Default)]
@@ -43,7 +44,12 @@ impl Metrics {
         *self.counts().retries.entry(pattern).or_default() += 1;
     }
 
-    /// The two families in Prometheus text format.
+    /// A running step flagged as an anomaly of `kind` (`couler_run::anomaly`).
+    pub fn anomaly(&self, kind: &'static str) {
+        *self.counts().anomalies.entry(kind).or_default() += 1;
+    }
+
+    /// The three families in Prometheus text format.
     pub fn render(&self, out: &mut String) {
         let c = self.counts();
         let _ = writeln!(
@@ -73,6 +79,17 @@ impl Metrics {
                 out,
                 "couler_server_retries_total{{pattern=\"{}\"}} {n}",
                 p.name
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP couler_server_step_anomalies_total Running steps flagged past their history (slow: past k x their predicted p99).\n# TYPE couler_server_step_anomalies_total counter"
+        );
+        for kind in [couler_run::anomaly::SLOW] {
+            let n = c.anomalies.get(kind).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "couler_server_step_anomalies_total{{kind=\"{kind}\"}} {n}"
             );
         }
     }
