@@ -369,3 +369,36 @@ fn a_run_stopped_while_queued_to_resume_says_so() {
     std::fs::write(&gate, "").unwrap_or_else(|e| panic!("{e}"));
     server.wait_for(None, &holder, &["Succeeded"]);
 }
+
+/// A step that hung once past its history is counted by `/metrics` (docs/history.md).
+#[test]
+fn a_step_running_past_its_history_is_counted_as_an_anomaly() {
+    let dir = tempdir();
+    let server = Server::start(dir.path(), &["--auth", "none"]);
+    let name = "couler_server_step_anomalies_total{kind=\"slow\"}";
+    assert_eq!(sample(&metrics(&server), name), 0.0);
+    let flag = dir.path().join("hang");
+    let spec = format!(
+        r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: hangs-once
+steps:
+- name: work
+  container:
+    command: [sh, -c, 'if [ -f {f} ]; then rm {f}; sleep 4; fi; sleep 0.2']
+"#,
+        f = flag.display()
+    );
+    let run = || {
+        let id = submit_ok(&server, &json!({ "spec": spec }));
+        let r = server.wait_for(None, &id, &ENDED);
+        assert_eq!(r["state"], json!("Succeeded"), "{r}");
+    };
+    for _ in 0..5 {
+        run();
+    }
+    assert_eq!(sample(&metrics(&server), name), 0.0, "no run was slow");
+    std::fs::write(&flag, "").unwrap_or_else(|e| panic!("{e}"));
+    run();
+    assert_eq!(sample(&metrics(&server), name), 1.0);
+}

@@ -134,7 +134,7 @@ impl Bus {
         self: &Arc<Self>,
         row: &RunRow,
         state: State,
-        anomaly: impl Fn(&'static str) + Send + 'static,
+        anomaly: impl Fn(&'static str) + Send + Sync + 'static,
     ) -> Tracker {
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let (done, mut done_rx) = oneshot::channel::<()>();
