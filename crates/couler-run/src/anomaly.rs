@@ -1,8 +1,9 @@
 //! Anomaly detection and self-healing (docs/history.md): an attempt running past its step's
 //! predicted p99 × k is flagged, an [`Event::Anomaly`]; where the step's `retry.slow` opts in
 //! (k is then its value), it is also stopped and retried, a retry that counts against
-//! `retry.limit`. The prediction is the history's per-template baseline of successful
-//! executions, and only one that rests on at least [`MIN_SUPPORT`] of them is trusted.
+//! `retry.limit`. An attempt whose peak memory ends past k × its p99 peak is flagged too. The
+//! prediction is the history's per-template baseline of successful executions, and only one
+//! that rests on at least [`MIN_SUPPORT`] of them is trusted.
 //!
 //! The executor arms a [`Watch`] around each attempt's process: the one step path of
 //! `couler run`, `couler resume` and the server's runs.
@@ -22,15 +23,25 @@ pub const MIN_SUPPORT: u64 = 5;
 /// k when the step does not set `retry.slow`: an attempt is flagged past 3 × its p99.
 pub const DEFAULT_FACTOR: f64 = 3.0;
 
-/// The kind of anomaly, as the server's metric labels it.
-pub const SLOW: &str = "slow";
+/// No attempt is flagged slow before this many seconds, nor for a peak under this many bytes,
+/// whatever its history: k × the p99 of a step of milliseconds is noise (a loaded machine).
+pub const MIN_SLOW_SECONDS: f64 = 1.0;
+pub const MIN_MEMORY_BYTES: f64 = 32.0 * 1_048_576.0;
 
-/// When an attempt of a step becomes anomalous: past `factor` × the p99 of `support` runs.
+/// The kinds of anomaly, as the server's metric labels them: an attempt running past k × its
+/// p99 duration; one whose peak memory ended past k × its p99 peak.
+pub const SLOW: &str = "slow";
+pub const MEMORY: &str = "memory";
+
+/// When an attempt of a step becomes anomalous: past `factor` × the p99 (of its duration or
+/// its peak memory) of `support` runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Threshold {
     pub p99: f64,
     pub support: u64,
     pub factor: f64,
+    /// The least [`Threshold::limit`], whatever the p99.
+    pub floor: f64,
 }
 
 impl Threshold {
@@ -41,17 +52,19 @@ impl Threshold {
             p99,
             support,
             factor,
+            floor: 0.0,
         })
     }
 
-    /// Seconds after its start at which an attempt is flagged.
-    pub fn seconds(&self) -> f64 {
-        self.p99 * self.factor
+    /// The value past which an execution is flagged: factor × p99 (seconds after an attempt's
+    /// start, or bytes of peak memory).
+    pub fn limit(&self) -> f64 {
+        (self.p99 * self.factor).max(self.floor)
     }
 
     /// The flag of `step` having run `elapsed` seconds, when that is past the threshold.
     pub fn check(&self, step: &str, elapsed: f64) -> Option<String> {
-        (elapsed >= self.seconds()).then(|| {
+        (elapsed >= self.limit()).then(|| {
             format!(
                 "anomaly: step {step} running {} s, p99 of {} runs is {} s",
                 seconds(elapsed),
@@ -60,6 +73,23 @@ impl Threshold {
             )
         })
     }
+}
+
+/// The flag of an attempt whose peak resident memory was `bytes`, when that is past k × the
+/// p99 of its history's peaks (`self` over bytes).
+pub fn check_memory(t: &Threshold, node: &str, bytes: f64) -> Option<String> {
+    (bytes >= t.limit()).then(|| {
+        format!(
+            "anomaly: step {node} peaked at {} MiB of memory, p99 of {} runs is {} MiB",
+            mib(bytes),
+            t.support,
+            mib(t.p99)
+        )
+    })
+}
+
+fn mib(bytes: f64) -> String {
+    seconds(bytes / 1_048_576.0)
 }
 
 /// Seconds as a person reads them: whole above 10, else two significant decimals.
@@ -78,22 +108,36 @@ pub fn factor(wf: &Workflow, step: &Step) -> f64 {
         .unwrap_or(DEFAULT_FACTOR)
 }
 
-/// The threshold of `step` from `history` (its template's successful executions); `None`
-/// without enough history.
+/// The duration threshold of `step` from `history` (its template's successful executions);
+/// `None` without enough history.
 pub fn threshold(history: &History, wf: &Workflow, step: &Step) -> Option<Threshold> {
+    thresholds(history, wf, step)[0]
+}
+
+/// The thresholds of `step` from `history`: of its duration (seconds) and of its peak memory
+/// (bytes), each `None` without enough history.
+pub fn thresholds(history: &History, wf: &Workflow, step: &Step) -> [Option<Threshold>; 2] {
     let template = crate::step::template_key(wf, step);
-    let runs = history
-        .list(&Filter {
-            template: Some(template.clone()),
-            step: None,
-        })
-        .ok()?;
+    let Ok(runs) = history.list(&Filter {
+        template: Some(template.clone()),
+        step: None,
+    }) else {
+        return [None, None];
+    };
     let f = StepFeatures {
         template,
         ..StepFeatures::default()
     };
-    let p = TemplateBaseline::train(&runs).predict(Target::Duration, &f)?;
-    Threshold::new(p.p99, p.support, factor(wf, step))
+    let baseline = TemplateBaseline::train(&runs);
+    [
+        (Target::Duration, MIN_SLOW_SECONDS),
+        (Target::Memory, MIN_MEMORY_BYTES),
+    ]
+    .map(|(target, floor)| {
+        let p = baseline.predict(target, &f)?;
+        let t = Threshold::new(p.p99, p.support, factor(wf, step))?;
+        Some(Threshold { floor, ..t })
+    })
 }
 
 /// The watch over one attempt: the stop signal its process obeys (the run's, plus one when a
@@ -119,7 +163,7 @@ impl Watch {
         let flag = Arc::new(OnceLock::new());
         let (raised, node) = (Arc::clone(&flag), node.to_string());
         let task = tokio::spawn(async move {
-            let after = tokio::time::sleep(Duration::from_secs_f64(t.seconds().min(1e9)));
+            let after = tokio::time::sleep(Duration::from_secs_f64(t.limit().min(1e9)));
             tokio::pin!(after);
             let (mut open, mut pending) = (true, true);
             loop {
@@ -132,7 +176,7 @@ impl Watch {
                     },
                     () = &mut after, if pending => {
                         pending = false;
-                        let message = t.check(&node, t.seconds()).unwrap_or_default();
+                        let message = t.check(&node, t.limit()).unwrap_or_default();
                         if let Some(ev) = &events {
                             let _ = ev.send(Event::Anomaly {
                                 node: node.clone(),
@@ -183,11 +227,23 @@ mod tests {
         assert_eq!(Threshold::new(1.0, MIN_SUPPORT - 1, 3.0), None);
         assert_eq!(Threshold::new(0.0, 40, 3.0), None);
         let t = Threshold::new(95.0, 38, 3.0).unwrap_or_else(|| panic!("enough history"));
-        assert_eq!(t.seconds(), 285.0);
+        assert_eq!(t.limit(), 285.0);
         assert_eq!(t.check("train", 284.0), None);
+        let quick = Threshold::new(0.01, 38, 3.0).map(|t| Threshold { floor: 1.0, ..t });
+        assert_eq!(quick.map(|t| t.limit()), Some(1.0), "never under the floor");
         assert_eq!(
             t.check("train", 412.0).as_deref(),
             Some("anomaly: step train running 412 s, p99 of 38 runs is 95 s")
+        );
+    }
+
+    #[test]
+    fn a_memory_peak_far_above_its_history_is_flagged() {
+        let t = Threshold::new(100.0 * 1_048_576.0, 6, 3.0).unwrap_or_else(|| panic!("enough"));
+        assert_eq!(check_memory(&t, "s", 299.0 * 1_048_576.0), None);
+        assert_eq!(
+            check_memory(&t, "s", 812.0 * 1_048_576.0).as_deref(),
+            Some("anomaly: step s peaked at 812 MiB of memory, p99 of 6 runs is 100 MiB")
         );
     }
 

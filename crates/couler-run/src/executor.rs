@@ -754,9 +754,10 @@ impl Exec {
         let script = plan.script.clone();
         let mut spec = plan.process(files, timeout);
         self.in_container(step, node, work, script.as_deref(), &mut spec);
-        let threshold = (!step.is_daemon())
-            .then(|| crate::anomaly::threshold(self.history.as_deref()?, &self.wf, step))
-            .flatten();
+        let [threshold, memory] = match self.history.as_deref() {
+            Some(h) if !step.is_daemon() => crate::anomaly::thresholds(h, &self.wf, step),
+            _ => [None, None],
+        };
         let permit = match Arc::clone(&self.slots).acquire_owned().await {
             Ok(p) => p,
             Err(_) => return Ok(Attempt::failed("the run is shutting down", started)),
@@ -804,6 +805,16 @@ impl Exec {
             anomaly: watch.as_ref().and_then(|w| w.flag().map(str::to_string)),
             healed: false,
         };
+        if let Some(flag) = memory
+            .and_then(|t| crate::anomaly::check_memory(&t, node, peak_rss_kb? as f64 * 1024.0))
+        {
+            self.emit(Event::Anomaly {
+                node: node.to_string(),
+                kind: crate::anomaly::MEMORY,
+                message: flag.clone(),
+            });
+            a.anomaly.get_or_insert(flag);
+        }
         if let Some(flag) = watch.as_ref().and_then(|w| w.healed())
             && a.stopped
             && !self.stopped()

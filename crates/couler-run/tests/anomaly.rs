@@ -29,8 +29,17 @@ steps:
 }
 
 /// Runs `wf` without the cache (every run is a real execution); returns its report, its
-/// anomaly events and how long it took.
+/// `slow` anomaly events and how long it took.
 async fn run_watched(wf: &couler_ir::Workflow, state: &Path) -> (RunReport, Vec<String>, f64) {
+    run_watched_kind(wf, state, couler_run::anomaly::SLOW).await
+}
+
+/// [`run_watched`] for anomalies of `kind` (every event is of step `work`).
+async fn run_watched_kind(
+    wf: &couler_ir::Workflow,
+    state: &Path,
+    want: &str,
+) -> (RunReport, Vec<String>, f64) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut o = opts(state);
     o.use_cache = false;
@@ -48,8 +57,10 @@ async fn run_watched(wf: &couler_ir::Workflow, state: &Path) -> (RunReport, Vec<
             message,
         } = e
         {
-            assert_eq!((node.as_str(), kind), ("work", couler_run::anomaly::SLOW));
-            flags.push(message);
+            assert_eq!(node, "work");
+            if kind == want {
+                flags.push(message);
+            }
         }
     }
     (report, flags, took)
@@ -93,4 +104,36 @@ async fn a_hung_step_is_flagged_and_with_retry_slow_restarted_before_its_timeout
         "a flag alone does not stop the step ({took} s)"
     );
     assert_eq!(s.message.as_deref(), Some(flags[0].as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_peak_far_above_its_history_is_flagged_when_the_attempt_ends() {
+    let d = tmp();
+    let (state, flag) = (d.path().join("state"), d.path().join("big"));
+    // `dd` with a 256 MiB block touches all of it: the step's peak (a waited child, above the
+    // test process's own peak: rss.rs). The `sleep` lets the runtime sample the usual peak.
+    let wf = load(&format!(
+        r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: grows
+steps:
+  - name: work
+    container:
+      command: [sh, -c, 'if [ -f {f} ]; then rm {f}; dd if=/dev/zero of=/dev/null bs=256M count=1 2>/dev/null; fi; sleep 0.3']
+"#,
+        f = flag.display()
+    ));
+    for _ in 0..couler_run::anomaly::MIN_SUPPORT {
+        let (r, flags, _) = run_watched_kind(&wf, &state, couler_run::anomaly::MEMORY).await;
+        assert_eq!((r.status, flags.len()), (RunStatus::Succeeded, 0));
+    }
+    std::fs::write(&flag, "").unwrap_or_else(|e| panic!("{e}"));
+    let (r, flags, _) = run_watched_kind(&wf, &state, couler_run::anomaly::MEMORY).await;
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert!(
+        flags[0].starts_with("anomaly: step work peaked at "),
+        "{flags:?}"
+    );
+    assert_eq!(step(&r, "work").message.as_deref(), Some(flags[0].as_str()));
 }

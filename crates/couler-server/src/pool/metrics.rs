@@ -83,9 +83,9 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP couler_server_step_anomalies_total Running steps flagged past their history (slow: past k x their predicted p99).\n# TYPE couler_server_step_anomalies_total counter"
+            "# HELP couler_server_step_anomalies_total Steps flagged past their history: slow (running past k x their predicted p99 duration), memory (a peak past k x its p99).\n# TYPE couler_server_step_anomalies_total counter"
         );
-        for kind in [couler_run::anomaly::SLOW] {
+        for kind in [couler_run::anomaly::SLOW, couler_run::anomaly::MEMORY] {
             let n = c.anomalies.get(kind).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
