@@ -205,43 +205,34 @@ fn status_estimates_the_time_to_finish_from_history() {
     assert!(status(d.path(), &id).get("eta").is_none());
 }
 
-const ONE: &str = r#"apiVersion: couler.dev/v1alpha1
-kind: Workflow
-name: one
-params:
-- {name: secs, default: "0.2"}
-steps:
-- name: work
-  container: {command: [sleep, "{{params.secs}}"]}
-"#;
-
 #[test]
 fn status_and_run_flag_a_step_running_far_past_its_history() {
     let d = tmp();
-    write(&d.path().join("one.yaml"), ONE);
-    for _ in 0..5 {
-        run(d.path(), "one.yaml", &[]);
+    write(&d.path().join("two.yaml"), TWO);
+    // Both steps run one definition: 3 runs make 6 executions of it.
+    for _ in 0..3 {
+        run(d.path(), "two.yaml", &["secs=0.2"]);
     }
-    let child = spawn_in(d.path(), &["run", "one.yaml", "-p", "secs=4"]);
-    let id = wait_for_running(d.path(), "work");
+    let child = spawn_in(d.path(), &["run", "two.yaml", "-p", "secs=4"]);
+    let id = wait_for_running(d.path(), "first");
     // p99 about 0.2 s × 3, under the 1 s floor: flagged after 1 s.
     let flagged = |s: &serde_json::Value| s["anomalies"][0].as_str().map(str::to_string);
     wait_until(10, "the flag in `couler status`", || {
         flagged(&status(d.path(), &id)).is_some()
     });
     let line = flagged(&status(d.path(), &id)).unwrap_or_default();
-    assert!(line.starts_with("anomaly: step work running "), "{line}");
-    assert!(line.contains(", p99 of 5 runs is 0."), "{line}");
+    assert!(line.starts_with("anomaly: step first running "), "{line}");
+    assert!(line.contains(", p99 of 6 runs is 0."), "{line}");
     let out = couler_in(d.path(), &["status", &id]);
     assert!(
-        text(&out.stdout).contains("anomaly: step work"),
+        text(&out.stdout).contains("anomaly: step first"),
         "{}",
         text(&out.stdout)
     );
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(0), "flagged, not stopped");
     assert!(
-        text(&out.stderr).contains("anomaly: step work running "),
+        text(&out.stderr).contains("anomaly: step first running "),
         "{}",
         text(&out.stderr)
     );
