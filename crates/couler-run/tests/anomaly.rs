@@ -135,5 +135,7 @@ steps:
         flags[0].starts_with("anomaly: step work peaked at "),
         "{flags:?}"
     );
-    assert_eq!(step(&r, "work").message.as_deref(), Some(flags[0].as_str()));
+    // Its message is its first flag: this one, unless the loaded machine made it slow too.
+    let message = step(&r, "work").message.clone().unwrap_or_default();
+    assert!(message.starts_with("anomaly: step work "), "{message}");
 }
