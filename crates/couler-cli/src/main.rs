@@ -26,6 +26,7 @@ mod split;
 mod state_dir;
 mod submit;
 mod subworkflows;
+mod tune;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -129,6 +130,9 @@ enum Command {
     Split(split::SplitArgs),
     /// Replay traces through cache policies and schedulers
     Simulate(simulate::SimulateArgs),
+    /// Hyperparameter tuning: `couler tune bench` compares the search methods on the LCBench
+    /// surrogate
+    Tune(tune::TuneArgs),
     /// Print what the caching pass decides for a workflow, and why (`couler split` reports
     /// splitting's decisions); `--rightsize`: set each step's resources from its history
     Optimize(optimize::OptimizeArgs),
@@ -266,6 +270,7 @@ fn main() -> ExitCode {
         Command::Submit(args) => submit::run(&args),
         Command::Split(args) => split::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Tune(args) => tune::run(args),
         Command::Optimize(args) => optimize::run(args),
         Command::Cache(args) => cache::run(args),
         Command::History(args) => history::run(args),

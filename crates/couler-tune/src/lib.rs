@@ -5,7 +5,9 @@
 //! space decodes a trial's coordinates into parameter values (uniform, log-uniform, integer,
 //! categorical) and a fidelity fraction into the fidelity parameter (epochs, say).
 
+pub mod bench;
 pub mod halving;
+pub mod lcbench;
 pub mod method;
 pub mod random;
 pub mod rng;
