@@ -93,7 +93,7 @@ impl Method for Asha {
 /// Synchronous brackets of successive halving. Hyperband cycles through every bracket, from
 /// the most aggressive (many configurations at the lowest fidelity) to plain full-fidelity
 /// search; successive halving repeats the most aggressive one.
-pub struct Hyperband {
+pub struct Brackets {
     name: &'static str,
     dims: usize,
     eta: f64,
@@ -119,17 +119,17 @@ struct Round {
     ids: HashMap<TrialId, usize>,
 }
 
-impl Hyperband {
-    pub fn hyperband(dims: usize, min_fraction: f64, eta: usize, seed: u64) -> Hyperband {
+impl Brackets {
+    pub fn hyperband(dims: usize, min_fraction: f64, eta: usize, seed: u64) -> Brackets {
         let rungs = rungs(min_fraction, eta as f64);
         let brackets = (0..rungs.len()).rev().collect();
-        Hyperband::with(dims, eta as f64, rungs, brackets, "hyperband", seed)
+        Brackets::with(dims, eta as f64, rungs, brackets, "hyperband", seed)
     }
 
-    pub fn successive_halving(dims: usize, min_fraction: f64, eta: usize, seed: u64) -> Hyperband {
+    pub fn successive_halving(dims: usize, min_fraction: f64, eta: usize, seed: u64) -> Brackets {
         let rungs = rungs(min_fraction, eta as f64);
         let brackets = vec![rungs.len() - 1];
-        Hyperband::with(dims, eta as f64, rungs, brackets, "sh", seed)
+        Brackets::with(dims, eta as f64, rungs, brackets, "sh", seed)
     }
 
     fn with(
@@ -139,8 +139,8 @@ impl Hyperband {
         brackets: Vec<usize>,
         name: &'static str,
         seed: u64,
-    ) -> Hyperband {
-        let mut hb = Hyperband {
+    ) -> Brackets {
+        let mut hb = Brackets {
             name,
             dims,
             eta,
@@ -193,7 +193,7 @@ impl Hyperband {
     }
 }
 
-impl Method for Hyperband {
+impl Method for Brackets {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -247,7 +247,7 @@ mod tests {
     fn hyperband_bracket_shapes_follow_the_paper() {
         // eta 3, fidelity 1/27..1: the first bracket runs 27 configurations at 1/27, 9 at 1/9,
         // 3 at 1/3 and 1 at full fidelity.
-        let mut hb = Hyperband::hyperband(2, 1.0 / 27.0, 3, 1);
+        let mut hb = Brackets::hyperband(2, 1.0 / 27.0, 3, 1);
         let mut shape = Vec::new();
         for _ in 0..4 {
             let batch = hb.ask(100);

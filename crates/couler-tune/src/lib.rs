@@ -48,13 +48,13 @@ pub fn by_name(name: &str, space: &Space, seed: u64) -> Result<Box<dyn Method>, 
                 .collect();
             Box::new(tpe::Tpe::new(cats, seed, tpe::TpeSettings::default()))
         }
-        "sh" => Box::new(halving::Hyperband::successive_halving(
+        "sh" => Box::new(halving::Brackets::successive_halving(
             dims,
             multi(name)?,
             ETA,
             seed,
         )),
-        "hyperband" => Box::new(halving::Hyperband::hyperband(dims, multi(name)?, ETA, seed)),
+        "hyperband" => Box::new(halving::Brackets::hyperband(dims, multi(name)?, ETA, seed)),
         "asha" => Box::new(halving::Asha::new(dims, multi(name)?, ETA, seed)),
         other => {
             return Err(format!(

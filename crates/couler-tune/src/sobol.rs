@@ -162,7 +162,7 @@ mod tests {
                 for p in &pts[..256] {
                     grid[(p[a] * 16.0) as usize * 16 + (p[b] * 16.0) as usize] += 1;
                 }
-                let worst = grid.iter().map(|&c| (c as i32 - 1).abs()).max().unwrap();
+                let worst = grid.iter().map(|&c| (c - 1i32).abs()).max().unwrap();
                 assert!(worst <= 3, "dimensions {a},{b}: a cell off by {worst}");
             }
         }
