@@ -1,8 +1,10 @@
 //! `couler tune bench` end to end: the real binary on the shared LCBench surrogate
 //! (`../shared/benchmarks/yahpo-lcbench`), its JSON records, and its refusals.
 
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::path::{Path, PathBuf};
 
 fn surrogate() -> String {
     let dir =
@@ -10,15 +12,13 @@ fn surrogate() -> String {
     dir.to_string_lossy().into_owned()
 }
 
+/// `couler ARGS`: exit code, stdout, stderr.
 fn couler(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_couler"))
-        .args(args)
-        .output()
-        .expect("run couler");
+    let out = cli::couler_in(Path::new("."), args);
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        cli::text(&out.stdout),
+        cli::text(&out.stderr),
     )
 }
 
