@@ -30,6 +30,7 @@ pub mod model;
 pub mod spec;
 pub mod validate;
 pub mod value;
+pub mod zoo;
 
 pub use diag::{Diagnostic, Location, Severity};
 pub use expr::{

@@ -56,14 +56,58 @@ pub fn place(text: &str, diags: &mut [Diagnostic]) {
             d.location = d
                 .path
                 .as_deref()
-                .and_then(|p| index.locate(p))
+                .and_then(|p| locate_nearest(&index, p))
                 .or(Some(START));
         }
     }
 }
 
-/// Parses a spec into the IR without semantic validation.
+/// The location of `path`, else of the nearest enclosing path the text has (a step expanded
+/// from the zoo has fields its text does not: they are placed at the step).
+fn locate_nearest(index: &LazyIndex, path: &str) -> Option<Location> {
+    let mut path = path;
+    loop {
+        if let Some(loc) = index.locate(path) {
+            return Some(loc);
+        }
+        path = &path[..path.rfind(['.', '['])?];
+    }
+}
+
+/// Parses a spec into the IR without semantic validation. Steps that `uses` a zoo entry are
+/// expanded first ([`crate::zoo`]); problems in what they expand to are placed at the step.
 pub fn parse(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
+    match zoo_expanded(text, format)? {
+        Some(expanded) => parse_plain(&expanded, Format::Json).map_err(|mut diags| {
+            for d in &mut diags {
+                d.location = None;
+            }
+            place(text, &mut diags);
+            diags
+        }),
+        None => parse_plain(text, format),
+    }
+}
+
+/// The spec with its zoo steps expanded, as JSON text; `None` when it uses none (or does not
+/// read as a document, which the plain reading then reports).
+fn zoo_expanded(text: &str, format: Format) -> Result<Option<String>, Vec<Diagnostic>> {
+    if !text.contains("uses") {
+        return Ok(None);
+    }
+    let doc: Option<serde_json::Value> = match format {
+        Format::Yaml => serde_norway::from_str(text).ok(),
+        Format::Json => serde_json::from_str(text).ok(),
+    };
+    let Some(doc) = doc else { return Ok(None) };
+    let expanded = crate::zoo::expand(&doc).map_err(|mut diags| {
+        place(text, &mut diags);
+        diags
+    })?;
+    Ok(expanded.map(|d| d.to_string()))
+}
+
+fn parse_plain(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
     match read_quickly(text, format) {
         Some(wf) => Ok(wf),
         None => read_exactly(text, format),
