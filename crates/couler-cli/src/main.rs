@@ -27,6 +27,7 @@ mod state_dir;
 mod submit;
 mod subworkflows;
 mod tune;
+mod zoo;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -116,6 +117,9 @@ enum Command {
     /// Write a workflow spec from a description in natural language, calibrated against the
     /// validator and the target's compiler (docs/generate.md)
     Generate(generate::GenerateArgs),
+    /// The step zoo: reusable step templates a spec names with `uses: zoo/NAME@VERSION`
+    #[command(subcommand)]
+    Zoo(zoo::ZooCommand),
     /// Print the capability matrix: which IR features each backend supports, and how
     Backends {
         /// text: aligned columns; markdown: the table of docs/backends.md
@@ -267,6 +271,7 @@ fn main() -> ExitCode {
             TableFormatArg::Text => couler_backends::TableFormat::Text,
             TableFormatArg::Markdown => couler_backends::TableFormat::Markdown,
         }),
+        Command::Zoo(command) => zoo::run(&command),
         Command::Submit(args) => submit::run(&args),
         Command::Split(args) => split::run(args),
         Command::Simulate(args) => simulate::run(args),

@@ -13,6 +13,7 @@ use crate::model::ParamType;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
+pub mod doc;
 mod expand;
 
 pub use expand::expand;

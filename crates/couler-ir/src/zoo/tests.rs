@@ -100,3 +100,23 @@ fn a_list_input_becomes_numbered_artifacts_and_a_json_list_of_paths() {
     );
     assert_eq!(pick.env["SCORES"].to_string(), r#"["0.5","0.7"]"#);
 }
+
+#[test]
+fn docs_zoo_md_is_generated_from_the_entries() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/zoo.md");
+    let want = doc::markdown();
+    if std::env::var_os("COULER_BLESS").is_some() {
+        std::fs::write(path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(have == want, "docs/zoo.md is stale: run `COULER_BLESS=1 cargo test -p couler-ir --lib zoo`");
+}
+
+#[test]
+fn every_example_expands_once_its_placeholders_are_filled() {
+    for entry in entries() {
+        let step = doc::example(entry).replace("steps.STEP.outputs.artifacts.NAME", "steps.data.outputs.artifacts.data").replace(", …", "").replace("'…'", "x");
+        let text = spec(&format!("{}{step}", &TRAIN[..TRAIN.find("- name: rf").unwrap()]));
+        load(&text, Format::Yaml).unwrap_or_else(|d| panic!("{}: {d:?}", entry.name));
+    }
+}
