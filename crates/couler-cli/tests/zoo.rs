@@ -80,3 +80,15 @@ fn the_churn_workflow_publishes_the_model_with_the_best_of_three_scores() {
     assert!(!published.is_empty());
     assert_eq!(param("publish", "location"), dest.join("churn-model.pkl").display().to_string());
 }
+
+#[test]
+fn the_churn_workflow_compiles_for_every_engine() {
+    let spec = root().join("examples/churn.yaml");
+    for target in ["argo", "airflow", "tekton"] {
+        let out_dir = tempfile::tempdir().unwrap();
+        let args = ["compile", spec.to_str().unwrap(), "--target", target, "-o", out_dir.path().to_str().unwrap()];
+        let out = couler(&root(), &args, None);
+        assert!(out.status.success(), "{target}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read_dir(out_dir.path()).unwrap().count() > 0, "{target} wrote nothing");
+    }
+}

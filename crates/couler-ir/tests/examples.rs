@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 const EXPECTED: &[&str] = &[
     "artifact-passing.yaml",
     "automl.yaml",
+    "churn.yaml",
     "cluster/distributed-training.yaml",
     "coin-flip.yaml",
     "diamond.yaml",
@@ -402,6 +403,22 @@ fn automl_select_waits_for_the_whole_group() {
         predecessors(&group_only, "select"),
         predecessors(&wf, "select")
     );
+}
+
+#[test]
+fn churn_fans_out_three_trainers_and_selects_among_their_evaluations() {
+    let wf = load("churn.yaml");
+    for trainer in ["train-logreg", "train-forest", "train-boosting"] {
+        assert_eq!(predecessors(&wf, trainer), ["split".to_string()].into());
+    }
+    let want: BTreeSet<String> = ["logreg", "forest", "boosting"]
+        .iter()
+        .flat_map(|m| [format!("train-{m}"), format!("evaluate-{m}")])
+        .collect();
+    assert_eq!(predecessors(&wf, "select"), want);
+    assert_eq!(predecessors(&wf, "publish"), ["select".to_string()].into());
+    // Every value reaches the code through env, as the zoo's one rule says.
+    assert_eq!(step(&wf, "train-forest").env["N_ESTIMATORS"].to_string(), "50");
 }
 
 #[test]
