@@ -10,6 +10,7 @@
 use crate::diag::{Diagnostic, Location, suggest};
 use crate::model::{API_VERSION, Workflow};
 use crate::validate::validate;
+use crate::zoo::Renames;
 use saphyr_parser::{Event, Parser};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -38,8 +39,9 @@ impl Format {
 
 /// Parses and validates a spec. On success, also returns the warnings.
 pub fn load(text: &str, format: Format) -> Result<(Workflow, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let wf = parse(text, format)?;
+    let (wf, renames) = parse_renamed(text, format)?;
     let mut diags = validate(&wf);
+    crate::zoo::rename(&mut diags, &renames);
     place(text, &mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
@@ -77,26 +79,37 @@ fn locate_nearest(index: &LazyIndex, path: &str) -> Option<Location> {
 /// Parses a spec into the IR without semantic validation. Steps that `uses` a zoo entry are
 /// expanded first ([`crate::zoo`]); problems in what they expand to are placed at the step.
 pub fn parse(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
-    match zoo_expanded(text, format)? {
-        Some(expanded) => parse_plain(&expanded, Format::Json).map_err(|mut diags| {
+    parse_renamed(text, format).map(|(wf, _)| wf)
+}
+
+/// [`parse`], with where the zoo's `with:` values went in the expanded steps.
+fn parse_renamed(text: &str, format: Format) -> Result<(Workflow, Renames), Vec<Diagnostic>> {
+    let Some((expanded, renames)) = zoo_expanded(text, format)? else {
+        return parse_plain(text, format).map(|wf| (wf, Renames::new()));
+    };
+    match parse_plain(&expanded, Format::Json) {
+        Ok(wf) => Ok((wf, renames)),
+        Err(mut diags) => {
             for d in &mut diags {
                 d.location = None;
             }
+            crate::zoo::rename(&mut diags, &renames);
             place(text, &mut diags);
-            diags
-        }),
-        None => parse_plain(text, format),
+            Err(diags)
+        }
     }
 }
 
 /// The spec with its zoo steps expanded, as JSON text; `None` when it uses none (or does not
-/// read as a document, which the plain reading then reports).
-fn zoo_expanded(text: &str, format: Format) -> Result<Option<String>, Vec<Diagnostic>> {
+/// read as one document without duplicate keys, which the plain reading then reports).
+fn zoo_expanded(text: &str, format: Format) -> Result<Option<(String, Renames)>, Vec<Diagnostic>> {
     if !text.contains("uses") {
         return Ok(None);
     }
     let doc: Option<serde_json::Value> = match format {
-        Format::Yaml => serde_norway::from_str(text).ok(),
+        Format::Yaml => serde_norway::from_str::<serde_norway::Value>(text)
+            .ok()
+            .and_then(|v| serde_json::to_value(v).ok()),
         Format::Json => serde_json::from_str(text).ok(),
     };
     let Some(doc) = doc else { return Ok(None) };
@@ -104,7 +117,7 @@ fn zoo_expanded(text: &str, format: Format) -> Result<Option<String>, Vec<Diagno
         place(text, &mut diags);
         diags
     })?;
-    Ok(expanded.map(|d| d.to_string()))
+    Ok(expanded.map(|(d, renames)| (d.to_string(), renames)))
 }
 
 fn parse_plain(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {

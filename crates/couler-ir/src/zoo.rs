@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 pub mod doc;
 mod expand;
 
-pub use expand::expand;
+pub use expand::{Renames, expand, rename};
 
 /// The text of every entry, in name order.
 const SOURCES: &[(&str, &str)] = &[

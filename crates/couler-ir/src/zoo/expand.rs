@@ -8,9 +8,14 @@ use serde_json::{Map, Value, json};
 /// The step kinds an entry supplies; a step that `uses` one cannot set them too.
 const BODY_KEYS: &[&str] = &["container", "script", "resource", "job", "workflow", "suspend"];
 
-/// The spec document (as a JSON value) with every `uses` step of `steps` expanded; `Ok(None)`
-/// when no step uses the zoo. Problems are placed at spec paths (`steps[2].with.seed`).
-pub fn expand(doc: &Value) -> Result<Option<Value>, Vec<Diagnostic>> {
+/// Where a path of an expanded step came from: diagnostics at `from` (or inside it) belong at
+/// `to`, the `with` key that set it.
+pub type Renames = Vec<(String, String)>;
+
+/// The spec document (as a JSON value) with every `uses` step of `steps` expanded, and the
+/// [`Renames`] of what `with` set; `Ok(None)` when no step uses the zoo. Problems are placed at
+/// spec paths (`steps[2].with.seed`).
+pub fn expand(doc: &Value) -> Result<Option<(Value, Renames)>, Vec<Diagnostic>> {
     let Some(steps) = doc.get("steps").and_then(Value::as_array) else {
         return Ok(None);
     };
@@ -19,9 +24,10 @@ pub fn expand(doc: &Value) -> Result<Option<Value>, Vec<Diagnostic>> {
     }
     let mut problems = Vec::new();
     let mut expanded = Vec::with_capacity(steps.len());
+    let mut renames = Renames::new();
     for (i, step) in steps.iter().enumerate() {
         match step.as_object().filter(|s| s.contains_key("uses")) {
-            Some(s) => match expand_step(s, &format!("steps[{i}]")) {
+            Some(s) => match expand_step(s, &format!("steps[{i}]"), &mut renames) {
                 Ok(s) => expanded.push(Value::Object(s)),
                 Err(mut p) => problems.append(&mut p),
             },
@@ -33,7 +39,7 @@ pub fn expand(doc: &Value) -> Result<Option<Value>, Vec<Diagnostic>> {
     }
     let mut doc = doc.clone();
     doc["steps"] = Value::Array(expanded);
-    Ok(Some(doc))
+    Ok(Some((doc, renames)))
 }
 
 /// The entry `uses` names, or why there is none.
@@ -69,7 +75,7 @@ fn lookup(uses: &Value, path: &str) -> Result<&'static Entry, Diagnostic> {
         })
 }
 
-fn expand_step(step: &Map<String, Value>, path: &str) -> Result<Map<String, Value>, Vec<Diagnostic>> {
+fn expand_step(step: &Map<String, Value>, path: &str, renames: &mut Renames) -> Result<Map<String, Value>, Vec<Diagnostic>> {
     let entry = lookup(&step["uses"], path).map_err(|d| vec![d])?;
     let mut problems = Vec::new();
     for key in BODY_KEYS.iter().filter(|k| step.contains_key(**k)) {
@@ -105,9 +111,15 @@ fn expand_step(step: &Map<String, Value>, path: &str) -> Result<Map<String, Valu
     for (name, value) in &values {
         if !substituted.contains(name) {
             env.insert(env_name("", name), env_text(value).into());
+            if with.contains_key(name) {
+                renames.push((format!("{path}.env.{}", env_name("", name)), format!("{path}.with.{name}")));
+            }
         }
     }
-    wire_artifacts(entry, with, &mut env, &mut out);
+    let own = out.get("inputs").and_then(|i| i.get("artifacts")).and_then(Value::as_array).map_or(0, Vec::len);
+    for (k, to) in wire_artifacts(entry, with, &mut env, &mut out).into_iter().enumerate() {
+        renames.push((format!("{path}.inputs.artifacts[{}]", own + k), format!("{path}.with.{to}")));
+    }
     if let Value::Object(body) = body {
         for (key, value) in body {
             if key == "env" {
@@ -229,8 +241,10 @@ fn substitute(node: &mut Value, values: &[(String, Value)], used: &mut Vec<Strin
 
 /// Declares the entry's inputs (with `from` as `with` binds them) and outputs on the step,
 /// after any the step declares itself, and the `IN_*` / `OUT_*` variables holding their paths.
-fn wire_artifacts(entry: &Entry, with: &Map<String, Value>, env: &mut Map<String, Value>, out: &mut Map<String, Value>) {
+/// Returns the `with` path of each input artifact declared, in order (`models[1]` for a list's).
+fn wire_artifacts(entry: &Entry, with: &Map<String, Value>, env: &mut Map<String, Value>, out: &mut Map<String, Value>) -> Vec<String> {
     let mut inputs = Vec::new();
+    let mut origins = Vec::new();
     for input in &entry.inputs {
         let var = env_name("IN_", &input.name);
         match &with[&input.name] {
@@ -240,12 +254,14 @@ fn wire_artifacts(entry: &Entry, with: &Map<String, Value>, env: &mut Map<String
                     let name = format!("{}-{}", input.name, k + 1);
                     paths.push(Value::String(format!("{{{{inputs.artifacts.{name}.path}}}}")));
                     inputs.push(json!({"name": name, "path": format!("{}/{}", input.path, k + 1), "from": r}));
+                    origins.push(format!("{}[{k}]", input.name));
                 }
                 env.insert(var, Value::Array(paths).to_string().into());
             }
             r => {
                 env.insert(var, format!("{{{{inputs.artifacts.{}.path}}}}", input.name).into());
                 inputs.push(json!({"name": input.name, "path": input.path, "from": r}));
+                origins.push(input.name.clone());
             }
         }
     }
@@ -257,6 +273,21 @@ fn wire_artifacts(entry: &Entry, with: &Map<String, Value>, env: &mut Map<String
             declared.push(json!({"name": o.name, "path": o.path}));
         }
         append(out, "outputs", kind, declared);
+    }
+    origins
+}
+
+/// Moves each diagnostic at (or inside) a renamed path to where `with` set it.
+pub fn rename(diags: &mut [Diagnostic], renames: &Renames) {
+    for d in diags {
+        let Some(path) = d.path.as_deref() else { continue };
+        let found = renames.iter().find(|(from, _)| {
+            path.strip_prefix(from.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        });
+        if let Some((_, to)) = found {
+            d.path = Some(to.clone());
+            d.location = None;
+        }
     }
 }
 

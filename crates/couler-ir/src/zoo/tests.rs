@@ -120,3 +120,17 @@ fn every_example_expands_once_its_placeholders_are_filled() {
         load(&text, Format::Yaml).unwrap_or_else(|d| panic!("{}: {d:?}", entry.name));
     }
 }
+
+#[test]
+fn a_problem_in_what_with_set_is_placed_at_the_with_key() {
+    let errs = errors(&spec("- name: a\n  uses: zoo/split@1\n  with:\n    data: steps.b.outputs.artifacts.c\n    seed: '{{params.nope}}'\n"));
+    assert!(errs.iter().any(|e| e.starts_with("8:11: unknown step `b`")), "{errs:?}");
+    assert!(errs.iter().any(|e| e.starts_with("9:11: unknown workflow parameter `nope`")), "{errs:?}");
+}
+
+#[test]
+fn a_duplicate_key_beside_uses_is_still_reported() {
+    let text = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: z\nname: y\nsteps:\n- name: a\n  uses: zoo/split@1\n";
+    let errs = errors(text);
+    assert!(errs[0].contains("duplicate"), "{errs:?}");
+}
