@@ -308,7 +308,7 @@ pub fn fmt(files: &[std::path::PathBuf], check: bool, stdout: bool, drop_comment
                 continue;
             }
         };
-        let mut canonical = spec::to_string(&wf, source.format);
+        let mut canonical = spec::to_string_as_written(&wf, &source.text, source.format);
         if source.format == Format::Yaml && !drop_comments {
             canonical = couler_ir::comments::keep_comments(&source.text, &canonical);
         }

@@ -92,3 +92,20 @@ fn the_churn_workflow_compiles_for_every_engine() {
         assert!(std::fs::read_dir(out_dir.path()).unwrap().count() > 0, "{target} wrote nothing");
     }
 }
+
+#[test]
+fn fmt_keeps_uses_steps_as_written_and_the_example_is_canonical() {
+    let out = couler(&root(), &["fmt", "--check", "examples/churn.yaml"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("s.yaml");
+    let text = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: s\nsteps:\n- name: b\n  script: {source: print(1)}\n  outputs: {artifacts: [{name: x, path: x}]}\n- uses: zoo/split@1\n  name: a   # the split\n  with: {seed: 3, data: steps.b.outputs.artifacts.x}\n  dependsOn: [b]\n";
+    std::fs::write(&spec, text).unwrap();
+    let out = couler(dir.path(), &["fmt", "--stdout", "s.yaml"], None);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.ends_with("- name: a  # the split\n  uses: zoo/split@1\n  with:\n    data: steps.b.outputs.artifacts.x\n    seed: 3\n  dependsOn:\n  - b\n"),
+        "{printed}"
+    );
+    assert!(!printed.contains("IN_DATA"), "printed expanded: {printed}");
+}

@@ -76,6 +76,19 @@ fn locate_nearest(index: &LazyIndex, path: &str) -> Option<Location> {
     }
 }
 
+/// `couler fmt`'s canonical text of a spec read from `text`: `to_string(wf)`, except that in
+/// YAML each step written with `uses:` is printed in that form rather than expanded.
+pub fn to_string_as_written(wf: &Workflow, text: &str, format: Format) -> String {
+    let canonical = to_string(wf, format);
+    if format != Format::Yaml || !text.contains("uses") {
+        return canonical;
+    }
+    match serde_norway::from_str::<serde_norway::Value>(text).map(serde_json::to_value) {
+        Ok(Ok(doc)) => crate::zoo::keep_uses(&doc, &canonical),
+        _ => canonical,
+    }
+}
+
 /// Parses a spec into the IR without semantic validation. Steps that `uses` a zoo entry are
 /// expanded first ([`crate::zoo`]); problems in what they expand to are placed at the step.
 pub fn parse(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {

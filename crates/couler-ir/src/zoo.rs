@@ -15,8 +15,10 @@ use std::sync::OnceLock;
 
 pub mod doc;
 mod expand;
+mod keep;
 
 pub use expand::{Renames, expand, rename};
+pub use keep::keep_uses;
 
 /// The text of every entry, in name order.
 const SOURCES: &[(&str, &str)] = &[

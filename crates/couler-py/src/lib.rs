@@ -70,6 +70,13 @@ fn spec_yaml(spec_json: &str) -> PyResult<String> {
     guard(|| load::load(spec_json).map(|(wf, _)| couler_ir::spec::to_yaml(&wf)))
 }
 
+/// The step zoo's entries (`couler zoo list --output json`): a JSON list of each entry's name,
+/// version, category, description, typed parameters, inputs, outputs and step body.
+#[pyfunction]
+fn zoo_entries() -> PyResult<String> {
+    guard(|| Ok(serde_json::to_string(couler_ir::zoo::entries()).unwrap_or_default()))
+}
+
 /// The warnings of a valid spec, as a JSON list of diagnostics; `InvalidSpec` if refused.
 #[pyfunction]
 fn validate(spec_json: &str) -> PyResult<String> {
@@ -178,6 +185,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CompileError", py.get_type::<CompileError>())?;
     m.add_function(wrap_pyfunction!(spec_yaml, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(zoo_entries, m)?)?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(argo_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(run_local, m)?)?;

@@ -26,6 +26,8 @@ fn every_entry_reads_and_is_named_after_its_file() {
         assert_eq!(&entry.name, file);
         for p in &entry.params {
             assert!(p.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", p.name);
+            // The Python SDK's `zoo.use(entry, name=…, version=…)` keeps these two for itself.
+            assert!(!["name", "version"].contains(&p.name.as_str()), "{}: {}", entry.name, p.name);
         }
     }
 }
