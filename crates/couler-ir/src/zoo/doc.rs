@@ -78,3 +78,44 @@ to write). `couler zoo list` lists the entries, `couler zoo show NAME` shows one
     }
     out
 }
+
+/// `python/couler/zoo.pyi`: a typed function per entry (its latest version), for editors and
+/// type checkers; `couler.zoo` makes them from the entries at run time.
+pub fn python_stub() -> String {
+    let mut out = String::from(
+        "# Type stubs of couler.zoo (docs/zoo.md). Generated from zoo/*.yaml by\n\
+# `COULER_BLESS=1 cargo test -p couler-ir --lib zoo`; do not edit.\n\
+from typing import Any, Dict, List, Optional, Union\n\n\
+from couler.dsl import ArtifactRef, Ref, Task\n\n\
+def entries() -> List[Dict[str, Any]]: ...\n\
+def use(entry: str, name: Optional[str] = None, version: Optional[int] = None, **arguments: Any) -> Task: ...\n",
+    );
+    let latest = entries().iter().filter(|e| !entries().iter().any(|o| o.name == e.name && o.version > e.version));
+    for e in latest {
+        let mut args = vec!["name: Optional[str] = None".to_string(), "version: Optional[int] = None".to_string()];
+        for i in &e.inputs {
+            let ty = if i.list { "List[ArtifactRef]" } else { "ArtifactRef" };
+            args.push(format!("{}: {ty}", i.name));
+        }
+        for p in &e.params {
+            let ty = match p.ty {
+                ParamType::String => "Union[str, Ref]",
+                ParamType::Int => "Union[int, Ref]",
+                ParamType::Float => "Union[float, Ref]",
+                ParamType::Bool => "Union[bool, Ref]",
+                ParamType::Json => "Any",
+            };
+            let default = if p.default.is_some() { " = ..." } else { "" };
+            args.push(format!("{}: {ty}{default}", p.name));
+        }
+        let _ = write!(
+            out,
+            "\ndef {}(*, {}) -> Task:\n    \"\"\"{} (`{}`)\"\"\"\n",
+            e.name.replace('-', "_"),
+            args.join(", "),
+            e.description,
+            e.reference()
+        );
+    }
+    out
+}

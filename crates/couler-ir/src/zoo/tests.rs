@@ -136,3 +136,14 @@ fn a_duplicate_key_beside_uses_is_still_reported() {
     let errs = errors(text);
     assert!(errs[0].contains("duplicate"), "{errs:?}");
 }
+
+#[test]
+fn the_python_stub_is_generated_from_the_entries() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/couler/zoo.pyi");
+    let want = doc::python_stub();
+    if std::env::var_os("COULER_BLESS").is_some() {
+        std::fs::write(path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(have == want, "python/couler/zoo.pyi is stale: run `COULER_BLESS=1 cargo test -p couler-ir --lib zoo`");
+}
