@@ -2,6 +2,9 @@
 //! (examples/churn.yaml, zoo entries only) run for real with scikit-learn from the test venv
 //! (`COULER_TEST_PYTHON`, else the venv scripts/test-deps creates from requirements-test.txt).
 
+#[path = "support/server.rs"]
+mod support;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -108,4 +111,17 @@ fn fmt_keeps_uses_steps_as_written_and_the_example_is_canonical() {
         "{printed}"
     );
     assert!(!printed.contains("IN_DATA"), "printed expanded: {printed}");
+}
+
+#[test]
+fn the_server_lists_the_zoo_for_a_viewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = support::Server::start(dir.path(), &[]);
+    let viewer = support::token(&server.state_dir, "ann", "viewer", None);
+    let (status, body) = server.call("GET", "/api/v1/zoo", Some(&viewer), None);
+    assert_eq!(status, 200, "{body}");
+    let listed = couler(dir.path(), &["zoo", "list", "--output", "json"], None);
+    assert_eq!(body, serde_json::from_slice::<Value>(&listed.stdout).unwrap());
+    let (status, _) = server.call("GET", "/api/v1/zoo", None, None);
+    assert_eq!(status, 401);
 }

@@ -17,6 +17,7 @@ mod schemas;
 mod stream;
 mod timeline;
 mod ui;
+mod zoo;
 
 pub use routes::router;
 

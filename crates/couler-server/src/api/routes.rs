@@ -6,7 +6,7 @@
 
 use super::{
     Shared, artifacts, audit, compiled, events, guard, history, logs, ops, runs, schemas, timeline,
-    ui,
+    ui, zoo,
 };
 use crate::auth::Role;
 use axum::extract::DefaultBodyLimit;
@@ -402,6 +402,15 @@ pub fn table() -> Vec<Route> {
             openapi_handler,
         )
         .ok(200, Answer::Json(schemas::openapi())),
+        route(
+            Get,
+            "/api/v1/zoo",
+            "listZoo",
+            "The step zoo: templates a spec uses with `uses: zoo/NAME@VERSION`",
+            VIEWER,
+            zoo::list,
+        )
+        .ok(200, Answer::Json(zoo::schema())),
         route(
             Get,
             "/healthz",
