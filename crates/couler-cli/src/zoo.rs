@@ -21,12 +21,20 @@ pub enum ZooCommand {
 pub fn run(command: &ZooCommand) -> u8 {
     match command {
         ZooCommand::List { output } if output.output == crate::OutputFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(zoo::entries()).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(zoo::entries()).unwrap_or_default()
+            );
         }
         ZooCommand::List { .. } => {
             for e in zoo::entries() {
                 let category = serde_json::to_value(e.category).unwrap_or_default();
-                println!("{:34} {:10} {}", e.reference(), category.as_str().unwrap_or_default(), e.description);
+                println!(
+                    "{:34} {:10} {}",
+                    e.reference(),
+                    category.as_str().unwrap_or_default(),
+                    e.description
+                );
             }
         }
         ZooCommand::Show { name } => {
@@ -35,7 +43,9 @@ pub fn run(command: &ZooCommand) -> u8 {
                 let names = zoo::entries().iter().map(|e| e.name.as_str());
                 eprintln!("error: unknown zoo entry `{name}`");
                 match couler_ir::diag::suggest(name, names) {
-                    Some(s) => eprintln!("help: did you mean `{s}`? `couler zoo list` lists the entries"),
+                    Some(s) => {
+                        eprintln!("help: did you mean `{s}`? `couler zoo list` lists the entries")
+                    }
                     None => eprintln!("help: `couler zoo list` lists the entries"),
                 }
                 return crate::exit::INVALID;

@@ -15,7 +15,10 @@ fn root() -> PathBuf {
 
 fn couler(dir: &Path, args: &[&str], path: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_couler"));
-    cmd.args(args).current_dir(dir).env_remove("COULER_STATE_DIR").env_remove("COULER_ARTIFACT_STORE");
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("COULER_STATE_DIR")
+        .env_remove("COULER_ARTIFACT_STORE");
     if let Some(path) = path {
         cmd.env("PATH", path);
     }
@@ -26,9 +29,21 @@ fn test_python() -> PathBuf {
     if let Some(p) = std::env::var_os("COULER_TEST_PYTHON").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let out = Command::new("bash").arg(root().join("scripts/test-deps")).output().expect("bash runs");
-    assert!(out.status.success(), "scripts/test-deps failed: set COULER_TEST_PYTHON to a python with scikit-learn");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").trim())
+    let out = Command::new("bash")
+        .arg(root().join("scripts/test-deps"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "scripts/test-deps failed: set COULER_TEST_PYTHON to a python with scikit-learn"
+    );
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim(),
+    )
 }
 
 #[test]
@@ -37,13 +52,29 @@ fn zoo_list_names_every_entry_with_its_typed_parameters() {
     let out = couler(dir.path(), &["zoo", "list", "--output", "json"], None);
     assert!(out.status.success());
     let entries: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rf = entries.as_array().unwrap().iter().find(|e| e["name"] == "train-random-forest").expect("listed");
+    let rf = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "train-random-forest")
+        .expect("listed");
     assert_eq!(rf["category"], "train");
-    let n = rf["params"].as_array().unwrap().iter().find(|p| p["name"] == "n_estimators").unwrap();
-    assert_eq!((n["type"].as_str(), n["default"].as_i64()), (Some("int"), Some(100)));
+    let n = rf["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "n_estimators")
+        .unwrap();
+    assert_eq!(
+        (n["type"].as_str(), n["default"].as_i64()),
+        (Some("int"), Some(100))
+    );
     let out = couler(dir.path(), &["zoo", "show", "select-best"], None);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("uses: zoo/select-best@1") && text.contains("`best_score`"), "{text}");
+    assert!(
+        text.contains("uses: zoo/select-best@1") && text.contains("`best_score`"),
+        "{text}"
+    );
     let out = couler(dir.path(), &["zoo", "show", "splt"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `split`?"));
@@ -57,31 +88,70 @@ fn the_churn_workflow_publishes_the_model_with_the_best_of_three_scores() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("release");
     let spec = root().join("examples/churn.yaml");
-    let args = ["run", spec.to_str().unwrap(), "--param", &format!("destination={}", dest.display())];
+    let args = [
+        "run",
+        spec.to_str().unwrap(),
+        "--param",
+        &format!("destination={}", dest.display()),
+    ];
     let out = couler(dir.path(), &args, Some(&path));
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let runs = std::fs::read_dir(dir.path().join(".couler/runs")).unwrap();
-    let run = runs.map(|r| r.unwrap().file_name().into_string().unwrap()).next().unwrap();
+    let run = runs
+        .map(|r| r.unwrap().file_name().into_string().unwrap())
+        .next()
+        .unwrap();
     let out = couler(dir.path(), &["status", &run, "--output", "json"], None);
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     let param = |step: &str, name: &str| -> String {
-        let s = status["steps"].as_array().unwrap().iter().find(|s| s["step"] == step).unwrap();
-        s["outputs"]["parameters"][name].as_str().unwrap_or_else(|| panic!("{step}.{name}")).to_string()
+        let s = status["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == step)
+            .unwrap();
+        s["outputs"]["parameters"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{step}.{name}"))
+            .to_string()
     };
-    let scores: Vec<(&str, f64)> = [("logistic-regression", "logreg"), ("random-forest", "forest"), ("gradient-boosting", "boosting")]
-        .iter()
-        .map(|(name, step)| (*name, param(&format!("evaluate-{step}"), "score").parse().unwrap()))
-        .collect();
+    let scores: Vec<(&str, f64)> = [
+        ("logistic-regression", "logreg"),
+        ("random-forest", "forest"),
+        ("gradient-boosting", "boosting"),
+    ]
+    .iter()
+    .map(|(name, step)| {
+        (
+            *name,
+            param(&format!("evaluate-{step}"), "score").parse().unwrap(),
+        )
+    })
+    .collect();
     let best = param("select", "best");
     let best_score: f64 = param("select", "best_score").parse().unwrap();
     let max = scores.iter().map(|s| s.1).fold(f64::MIN, f64::max);
-    assert!(scores.iter().any(|(n, s)| *n == best && *s == max), "{best} {best_score} of {scores:?}");
+    assert!(
+        scores.iter().any(|(n, s)| *n == best && *s == max),
+        "{best} {best_score} of {scores:?}"
+    );
     assert_eq!(best_score, max);
-    assert!(scores.iter().all(|s| (0.5..=1.0).contains(&s.1)), "AUCs {scores:?}");
+    assert!(
+        scores.iter().all(|s| (0.5..=1.0).contains(&s.1)),
+        "AUCs {scores:?}"
+    );
     let published = std::fs::read(dest.join("churn-model.pkl")).expect("published");
     assert!(!published.is_empty());
-    assert_eq!(param("publish", "location"), dest.join("churn-model.pkl").display().to_string());
+    assert_eq!(
+        param("publish", "location"),
+        dest.join("churn-model.pkl").display().to_string()
+    );
 }
 
 #[test]
@@ -89,17 +159,35 @@ fn the_churn_workflow_compiles_for_every_engine() {
     let spec = root().join("examples/churn.yaml");
     for target in ["argo", "airflow", "tekton"] {
         let out_dir = tempfile::tempdir().unwrap();
-        let args = ["compile", spec.to_str().unwrap(), "--target", target, "-o", out_dir.path().to_str().unwrap()];
+        let args = [
+            "compile",
+            spec.to_str().unwrap(),
+            "--target",
+            target,
+            "-o",
+            out_dir.path().to_str().unwrap(),
+        ];
         let out = couler(&root(), &args, None);
-        assert!(out.status.success(), "{target}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(std::fs::read_dir(out_dir.path()).unwrap().count() > 0, "{target} wrote nothing");
+        assert!(
+            out.status.success(),
+            "{target}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            std::fs::read_dir(out_dir.path()).unwrap().count() > 0,
+            "{target} wrote nothing"
+        );
     }
 }
 
 #[test]
 fn fmt_keeps_uses_steps_as_written_and_the_example_is_canonical() {
     let out = couler(&root(), &["fmt", "--check", "examples/churn.yaml"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("s.yaml");
     let text = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: s\nsteps:\n- name: b\n  script: {source: print(1)}\n  outputs: {artifacts: [{name: x, path: x}]}\n- uses: zoo/split@1\n  name: a   # the split\n  with: {seed: 3, data: steps.b.outputs.artifacts.x}\n  dependsOn: [b]\n";
@@ -121,7 +209,10 @@ fn the_server_lists_the_zoo_for_a_viewer() {
     let (status, body) = server.call("GET", "/api/v1/zoo", Some(&viewer), None);
     assert_eq!(status, 200, "{body}");
     let listed = couler(dir.path(), &["zoo", "list", "--output", "json"], None);
-    assert_eq!(body, serde_json::from_slice::<Value>(&listed.stdout).unwrap());
+    assert_eq!(
+        body,
+        serde_json::from_slice::<Value>(&listed.stdout).unwrap()
+    );
     let (status, _) = server.call("GET", "/api/v1/zoo", None, None);
     assert_eq!(status, 401);
 }

@@ -26,13 +26,25 @@ const SOURCES: &[(&str, &str)] = &[
     ("evaluate", include_str!("../../../zoo/evaluate.yaml")),
     ("publish", include_str!("../../../zoo/publish.yaml")),
     ("read-csv", include_str!("../../../zoo/read-csv.yaml")),
-    ("read-sql-table", include_str!("../../../zoo/read-sql-table.yaml")),
+    (
+        "read-sql-table",
+        include_str!("../../../zoo/read-sql-table.yaml"),
+    ),
     ("script", include_str!("../../../zoo/script.yaml")),
     ("select-best", include_str!("../../../zoo/select-best.yaml")),
     ("split", include_str!("../../../zoo/split.yaml")),
-    ("train-gradient-boosting", include_str!("../../../zoo/train-gradient-boosting.yaml")),
-    ("train-logistic-regression", include_str!("../../../zoo/train-logistic-regression.yaml")),
-    ("train-random-forest", include_str!("../../../zoo/train-random-forest.yaml")),
+    (
+        "train-gradient-boosting",
+        include_str!("../../../zoo/train-gradient-boosting.yaml"),
+    ),
+    (
+        "train-logistic-regression",
+        include_str!("../../../zoo/train-logistic-regression.yaml"),
+    ),
+    (
+        "train-random-forest",
+        include_str!("../../../zoo/train-random-forest.yaml"),
+    ),
 ];
 
 /// What an entry is for.

@@ -418,7 +418,10 @@ fn churn_fans_out_three_trainers_and_selects_among_their_evaluations() {
     assert_eq!(predecessors(&wf, "select"), want);
     assert_eq!(predecessors(&wf, "publish"), ["select".to_string()].into());
     // Every value reaches the code through env, as the zoo's one rule says.
-    assert_eq!(step(&wf, "train-forest").env["N_ESTIMATORS"].to_string(), "50");
+    assert_eq!(
+        step(&wf, "train-forest").env["N_ESTIMATORS"].to_string(),
+        "50"
+    );
 }
 
 #[test]

@@ -19,7 +19,11 @@ pub fn example(entry: &Entry) -> String {
     }
     for i in &entry.inputs {
         let r = "steps.STEP.outputs.artifacts.NAME";
-        let value = if i.list { format!("[{r}, …]") } else { r.to_string() };
+        let value = if i.list {
+            format!("[{r}, …]")
+        } else {
+            r.to_string()
+        };
         let _ = writeln!(with, "    {}: {value}", i.name);
     }
     if !with.is_empty() {
@@ -35,23 +39,54 @@ pub fn section(entry: &Entry) -> String {
         "### `{}`\n\n{} Category: {}.\n\n",
         entry.reference(),
         entry.description,
-        serde_json::to_value(entry.category).unwrap_or_default().as_str().unwrap_or_default()
+        serde_json::to_value(entry.category)
+            .unwrap_or_default()
+            .as_str()
+            .unwrap_or_default()
     );
     if !entry.params.is_empty() {
         out.push_str("| Parameter | Type | Default | Meaning |\n|---|---|---|---|\n");
         for p in &entry.params {
             let ty = serde_json::to_value(p.ty).unwrap_or_default();
-            let default = p.default.as_ref().map_or("required".to_string(), |d| format!("`{d}`"));
-            let _ = writeln!(out, "| `{}` | {} | {default} | {} |", p.name, ty.as_str().unwrap_or_default(), p.description.replace('|', "\\|"));
+            let default = p
+                .default
+                .as_ref()
+                .map_or("required".to_string(), |d| format!("`{d}`"));
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {default} | {} |",
+                p.name,
+                ty.as_str().unwrap_or_default(),
+                p.description.replace('|', "\\|")
+            );
         }
         out.push('\n');
     }
     let rows: Vec<String> = entry
         .inputs
         .iter()
-        .map(|i| format!("| input artifact{} | `{}` | {} |", if i.list { "s (a list)" } else { "" }, i.name, i.description))
-        .chain(entry.outputs.parameters.iter().map(|o| format!("| output parameter | `{}` | {} |", o.name, o.description)))
-        .chain(entry.outputs.artifacts.iter().map(|o| format!("| output artifact | `{}` | {} |", o.name, o.description)))
+        .map(|i| {
+            format!(
+                "| input artifact{} | `{}` | {} |",
+                if i.list { "s (a list)" } else { "" },
+                i.name,
+                i.description
+            )
+        })
+        .chain(
+            entry
+                .outputs
+                .parameters
+                .iter()
+                .map(|o| format!("| output parameter | `{}` | {} |", o.name, o.description)),
+        )
+        .chain(
+            entry
+                .outputs
+                .artifacts
+                .iter()
+                .map(|o| format!("| output artifact | `{}` | {} |", o.name, o.description)),
+        )
         .collect();
     if !rows.is_empty() {
         out.push_str("| Kind | Name | Meaning |\n|---|---|---|\n");
@@ -90,11 +125,22 @@ from couler.dsl import ArtifactRef, Ref, Task\n\n\
 def entries() -> List[Dict[str, Any]]: ...\n\
 def use(entry: str, name: Optional[str] = None, version: Optional[int] = None, **arguments: Any) -> Task: ...\n",
     );
-    let latest = entries().iter().filter(|e| !entries().iter().any(|o| o.name == e.name && o.version > e.version));
+    let latest = entries().iter().filter(|e| {
+        !entries()
+            .iter()
+            .any(|o| o.name == e.name && o.version > e.version)
+    });
     for e in latest {
-        let mut args = vec!["name: Optional[str] = None".to_string(), "version: Optional[int] = None".to_string()];
+        let mut args = vec![
+            "name: Optional[str] = None".to_string(),
+            "version: Optional[int] = None".to_string(),
+        ];
         for i in &e.inputs {
-            let ty = if i.list { "List[ArtifactRef]" } else { "ArtifactRef" };
+            let ty = if i.list {
+                "List[ArtifactRef]"
+            } else {
+                "ArtifactRef"
+            };
             args.push(format!("{}: {ty}", i.name));
         }
         for p in &e.params {

@@ -6,7 +6,14 @@ use crate::model::ParamType;
 use serde_json::{Map, Value, json};
 
 /// The step kinds an entry supplies; a step that `uses` one cannot set them too.
-const BODY_KEYS: &[&str] = &["container", "script", "resource", "job", "workflow", "suspend"];
+const BODY_KEYS: &[&str] = &[
+    "container",
+    "script",
+    "resource",
+    "job",
+    "workflow",
+    "suspend",
+];
 
 /// Where a path of an expanded step came from: diagnostics at `from` (or inside it) belong at
 /// `to`, the `with` key that set it.
@@ -58,7 +65,9 @@ fn lookup(uses: &Value, path: &str) -> Result<&'static Entry, Diagnostic> {
         let names = entries().iter().map(|e| e.name.as_str());
         let mut d = Diagnostic::error(format!("unknown zoo entry `{name}`")).at(&at);
         d = match suggest(name, names) {
-            Some(s) => d.help(format!("did you mean `zoo/{s}`? `couler zoo list` lists the entries")),
+            Some(s) => d.help(format!(
+                "did you mean `zoo/{s}`? `couler zoo list` lists the entries"
+            )),
             None => d.help("`couler zoo list` lists the entries"),
         };
         return Err(d);
@@ -75,14 +84,21 @@ fn lookup(uses: &Value, path: &str) -> Result<&'static Entry, Diagnostic> {
         })
 }
 
-fn expand_step(step: &Map<String, Value>, path: &str, renames: &mut Renames) -> Result<Map<String, Value>, Vec<Diagnostic>> {
+fn expand_step(
+    step: &Map<String, Value>,
+    path: &str,
+    renames: &mut Renames,
+) -> Result<Map<String, Value>, Vec<Diagnostic>> {
     let entry = lookup(&step["uses"], path).map_err(|d| vec![d])?;
     let mut problems = Vec::new();
     for key in BODY_KEYS.iter().filter(|k| step.contains_key(**k)) {
         problems.push(
-            Diagnostic::error(format!("a step that `uses` {} cannot set `{key}` too", entry.reference()))
-                .at(format!("{path}.{key}"))
-                .help("the entry supplies what the step runs: remove this field, or drop `uses`"),
+            Diagnostic::error(format!(
+                "a step that `uses` {} cannot set `{key}` too",
+                entry.reference()
+            ))
+            .at(format!("{path}.{key}"))
+            .help("the entry supplies what the step runs: remove this field, or drop `uses`"),
         );
     }
     let empty = Map::new();
@@ -90,7 +106,10 @@ fn expand_step(step: &Map<String, Value>, path: &str, renames: &mut Renames) -> 
         None | Some(Value::Null) => &empty,
         Some(Value::Object(m)) => m,
         Some(_) => {
-            problems.push(Diagnostic::error("`with` must be a mapping of parameter names to values").at(format!("{path}.with")));
+            problems.push(
+                Diagnostic::error("`with` must be a mapping of parameter names to values")
+                    .at(format!("{path}.with")),
+            );
             &empty
         }
     };
@@ -112,13 +131,26 @@ fn expand_step(step: &Map<String, Value>, path: &str, renames: &mut Renames) -> 
         if !substituted.contains(name) {
             env.insert(env_name("", name), env_text(value).into());
             if with.contains_key(name) {
-                renames.push((format!("{path}.env.{}", env_name("", name)), format!("{path}.with.{name}")));
+                renames.push((
+                    format!("{path}.env.{}", env_name("", name)),
+                    format!("{path}.with.{name}"),
+                ));
             }
         }
     }
-    let own = out.get("inputs").and_then(|i| i.get("artifacts")).and_then(Value::as_array).map_or(0, Vec::len);
-    for (k, to) in wire_artifacts(entry, with, &mut env, &mut out).into_iter().enumerate() {
-        renames.push((format!("{path}.inputs.artifacts[{}]", own + k), format!("{path}.with.{to}")));
+    let own = out
+        .get("inputs")
+        .and_then(|i| i.get("artifacts"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    for (k, to) in wire_artifacts(entry, with, &mut env, &mut out)
+        .into_iter()
+        .enumerate()
+    {
+        renames.push((
+            format!("{path}.inputs.artifacts[{}]", own + k),
+            format!("{path}.with.{to}"),
+        ));
     }
     if let Value::Object(body) = body {
         for (key, value) in body {
@@ -141,14 +173,27 @@ fn expand_step(step: &Map<String, Value>, path: &str, renames: &mut Renames) -> 
 
 /// Each parameter's value: from `with`, else its default; problems for unknown keys, wrong
 /// types and missing required values.
-fn bind(entry: &Entry, with: &Map<String, Value>, path: &str, problems: &mut Vec<Diagnostic>) -> Vec<(String, Value)> {
+fn bind(
+    entry: &Entry,
+    with: &Map<String, Value>,
+    path: &str,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<(String, Value)> {
     let reference = entry.reference();
     for key in with.keys() {
-        let known = entry.params.iter().map(|p| p.name.as_str()).chain(entry.inputs.iter().map(|i| i.name.as_str()));
+        let known = entry
+            .params
+            .iter()
+            .map(|p| p.name.as_str())
+            .chain(entry.inputs.iter().map(|i| i.name.as_str()));
         if !known.clone().any(|k| k == key) {
-            let mut d = Diagnostic::error(format!("{reference} has no parameter or input `{key}`")).at(format!("{path}.with.{key}"));
+            let mut d = Diagnostic::error(format!("{reference} has no parameter or input `{key}`"))
+                .at(format!("{path}.with.{key}"));
             d = match suggest(key, known.clone()) {
-                Some(s) => d.help(format!("did you mean `{s}`? `couler zoo show {}` lists them", entry.name)),
+                Some(s) => d.help(format!(
+                    "did you mean `{s}`? `couler zoo show {}` lists them",
+                    entry.name
+                )),
                 None => d.help(format!("`couler zoo show {}` lists them", entry.name)),
             };
             problems.push(d);
@@ -157,9 +202,15 @@ fn bind(entry: &Entry, with: &Map<String, Value>, path: &str, problems: &mut Vec
     for input in &entry.inputs {
         if !with.contains_key(&input.name) {
             problems.push(
-                Diagnostic::error(format!("{reference} needs the input artifact `{}`", input.name))
-                    .at(path)
-                    .help(format!("add `with: {{{}: steps.STEP.outputs.artifacts.NAME}}`", input.name)),
+                Diagnostic::error(format!(
+                    "{reference} needs the input artifact `{}`",
+                    input.name
+                ))
+                .at(path)
+                .help(format!(
+                    "add `with: {{{}: steps.STEP.outputs.artifacts.NAME}}`",
+                    input.name
+                )),
             );
         }
     }
@@ -169,9 +220,13 @@ fn bind(entry: &Entry, with: &Map<String, Value>, path: &str, problems: &mut Vec
             Some(v) => match check(p, v) {
                 Ok(()) => values.push((p.name.clone(), v.clone())),
                 Err(got) => problems.push(
-                    Diagnostic::error(format!("parameter `{}` of {reference} expects {}, got {got}", p.name, expected(p.ty)))
-                        .at(format!("{path}.with.{}", p.name))
-                        .help(p.description.clone()),
+                    Diagnostic::error(format!(
+                        "parameter `{}` of {reference} expects {}, got {got}",
+                        p.name,
+                        expected(p.ty)
+                    ))
+                    .at(format!("{path}.with.{}", p.name))
+                    .help(p.description.clone()),
                 ),
             },
             None => problems.push(
@@ -227,7 +282,10 @@ fn env_text(v: &Value) -> String {
 fn substitute(node: &mut Value, values: &[(String, Value)], used: &mut Vec<String>) {
     match node {
         Value::String(s) => {
-            let name = s.strip_prefix("{{with.").and_then(|r| r.strip_suffix("}}")).map(str::trim);
+            let name = s
+                .strip_prefix("{{with.")
+                .and_then(|r| r.strip_suffix("}}"))
+                .map(str::trim);
             if let Some((n, v)) = name.and_then(|n| values.iter().find(|(k, _)| k == n)) {
                 used.push(n.clone());
                 *node = v.clone();
@@ -242,7 +300,12 @@ fn substitute(node: &mut Value, values: &[(String, Value)], used: &mut Vec<Strin
 /// Declares the entry's inputs (with `from` as `with` binds them) and outputs on the step,
 /// after any the step declares itself, and the `IN_*` / `OUT_*` variables holding their paths.
 /// Returns the `with` path of each input artifact declared, in order (`models[1]` for a list's).
-fn wire_artifacts(entry: &Entry, with: &Map<String, Value>, env: &mut Map<String, Value>, out: &mut Map<String, Value>) -> Vec<String> {
+fn wire_artifacts(
+    entry: &Entry,
+    with: &Map<String, Value>,
+    env: &mut Map<String, Value>,
+    out: &mut Map<String, Value>,
+) -> Vec<String> {
     let mut inputs = Vec::new();
     let mut origins = Vec::new();
     for input in &entry.inputs {
@@ -252,24 +315,35 @@ fn wire_artifacts(entry: &Entry, with: &Map<String, Value>, env: &mut Map<String
                 let mut paths = Vec::new();
                 for (k, r) in refs.iter().enumerate() {
                     let name = format!("{}-{}", input.name, k + 1);
-                    paths.push(Value::String(format!("{{{{inputs.artifacts.{name}.path}}}}")));
+                    paths.push(Value::String(format!(
+                        "{{{{inputs.artifacts.{name}.path}}}}"
+                    )));
                     inputs.push(json!({"name": name, "path": format!("{}/{}", input.path, k + 1), "from": r}));
                     origins.push(format!("{}[{k}]", input.name));
                 }
                 env.insert(var, Value::Array(paths).to_string().into());
             }
             r => {
-                env.insert(var, format!("{{{{inputs.artifacts.{}.path}}}}", input.name).into());
+                env.insert(
+                    var,
+                    format!("{{{{inputs.artifacts.{}.path}}}}", input.name).into(),
+                );
                 inputs.push(json!({"name": input.name, "path": input.path, "from": r}));
                 origins.push(input.name.clone());
             }
         }
     }
     append(out, "inputs", "artifacts", inputs);
-    for (kind, list) in [("parameters", &entry.outputs.parameters), ("artifacts", &entry.outputs.artifacts)] {
+    for (kind, list) in [
+        ("parameters", &entry.outputs.parameters),
+        ("artifacts", &entry.outputs.artifacts),
+    ] {
         let mut declared = Vec::new();
         for o in list {
-            env.insert(env_name("OUT_", &o.name), format!("{{{{outputs.{kind}.{}.path}}}}", o.name).into());
+            env.insert(
+                env_name("OUT_", &o.name),
+                format!("{{{{outputs.{kind}.{}.path}}}}", o.name).into(),
+            );
             declared.push(json!({"name": o.name, "path": o.path}));
         }
         append(out, "outputs", kind, declared);
@@ -280,9 +354,12 @@ fn wire_artifacts(entry: &Entry, with: &Map<String, Value>, env: &mut Map<String
 /// Moves each diagnostic at (or inside) a renamed path to where `with` set it.
 pub fn rename(diags: &mut [Diagnostic], renames: &Renames) {
     for d in diags {
-        let Some(path) = d.path.as_deref() else { continue };
+        let Some(path) = d.path.as_deref() else {
+            continue;
+        };
         let found = renames.iter().find(|(from, _)| {
-            path.strip_prefix(from.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+            path.strip_prefix(from.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
         });
         if let Some((_, to)) = found {
             d.path = Some(to.clone());

@@ -7,12 +7,18 @@ fn spec(steps: &str) -> String {
 }
 
 fn errors(text: &str) -> Vec<String> {
-    let diags = load(text, Format::Yaml).err().expect("refused");
+    let diags = load(text, Format::Yaml).expect_err("refused");
     diags
         .iter()
         .map(|d| {
             let loc = d.location.unwrap();
-            format!("{}:{}: {} ({})", loc.line, loc.column, d.message, d.help.clone().unwrap_or_default())
+            format!(
+                "{}:{}: {} ({})",
+                loc.line,
+                loc.column,
+                d.message,
+                d.help.clone().unwrap_or_default()
+            )
         })
         .collect()
 }
@@ -25,9 +31,18 @@ fn every_entry_reads_and_is_named_after_its_file() {
     for (entry, (file, _)) in entries().iter().zip(SOURCES) {
         assert_eq!(&entry.name, file);
         for p in &entry.params {
-            assert!(p.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", p.name);
+            assert!(
+                p.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{}",
+                p.name
+            );
             // The Python SDK's `zoo.use(entry, name=…, version=…)` keeps these two for itself.
-            assert!(!["name", "version"].contains(&p.name.as_str()), "{}: {}", entry.name, p.name);
+            assert!(
+                !["name", "version"].contains(&p.name.as_str()),
+                "{}: {}",
+                entry.name,
+                p.name
+            );
         }
     }
 }
@@ -36,22 +51,37 @@ fn every_entry_reads_and_is_named_after_its_file() {
 fn no_entry_pastes_a_value_into_its_source() {
     for entry in entries() {
         let source = entry.step["script"]["source"].as_str().unwrap_or("");
-        assert!(!source.contains("{{") || source == "{{with.source}}", "{} pastes a value", entry.name);
+        assert!(
+            !source.contains("{{") || source == "{{with.source}}",
+            "{} pastes a value",
+            entry.name
+        );
     }
 }
 
 #[test]
 fn a_uses_step_expands_to_an_ordinary_step_with_its_values_in_env() {
-    let text = spec(&format!("{TRAIN}    n_estimators: 7\n    train: steps.data.outputs.artifacts.data\n"));
+    let text = spec(&format!(
+        "{TRAIN}    n_estimators: 7\n    train: steps.data.outputs.artifacts.data\n"
+    ));
     let (wf, _) = load(&text, Format::Yaml).unwrap_or_else(|d| panic!("{d:?}"));
     let rf = &wf.steps[1];
     assert_eq!(rf.env["N_ESTIMATORS"].to_string(), "7");
     assert_eq!(rf.env["MAX_DEPTH"].to_string(), "0");
-    assert_eq!(rf.env["IN_TRAIN"].to_string(), "{{inputs.artifacts.train.path}}");
-    assert_eq!(rf.env["OUT_MODEL"].to_string(), "{{outputs.artifacts.model.path}}");
+    assert_eq!(
+        rf.env["IN_TRAIN"].to_string(),
+        "{{inputs.artifacts.train.path}}"
+    );
+    assert_eq!(
+        rf.env["OUT_MODEL"].to_string(),
+        "{{outputs.artifacts.model.path}}"
+    );
     assert_eq!(rf.inputs.artifacts[0].name, "train");
     assert_eq!(rf.outputs.artifacts[0].name, "model");
-    assert!(!wf.steps[0].env.contains_key("SOURCE"), "a substituted parameter is not in env too");
+    assert!(
+        !wf.steps[0].env.contains_key("SOURCE"),
+        "a substituted parameter is not in env too"
+    );
     // The expanded spec prints and reads back as itself, with no `uses` left.
     let printed = crate::spec::to_yaml(&wf);
     assert!(!printed.contains("uses:"));
@@ -60,7 +90,9 @@ fn a_uses_step_expands_to_an_ordinary_step_with_its_values_in_env() {
 
 #[test]
 fn a_wrong_type_is_placed_at_the_value() {
-    let text = spec(&format!("{TRAIN}    n_estimators: many\n    train: steps.data.outputs.artifacts.data\n"));
+    let text = spec(&format!(
+        "{TRAIN}    n_estimators: many\n    train: steps.data.outputs.artifacts.data\n"
+    ));
     let errs = errors(&text);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
@@ -72,19 +104,41 @@ fn a_wrong_type_is_placed_at_the_value() {
 #[test]
 fn an_unknown_entry_gets_the_nearest_name_and_an_unknown_version_the_available_ones() {
     let errs = errors(&spec("- name: a\n  uses: zoo/train-random-forrest@1\n"));
-    assert!(errs[0].starts_with("6:9: unknown zoo entry `train-random-forrest` (did you mean `zoo/train-random-forest`?"), "{errs:?}");
+    assert!(
+        errs[0].starts_with(
+            "6:9: unknown zoo entry `train-random-forrest` (did you mean `zoo/train-random-forest`?"
+        ),
+        "{errs:?}"
+    );
     let errs = errors(&spec("- name: a\n  uses: zoo/split@9\n"));
-    assert!(errs[0].contains("zoo entry `split` has no version `9` (available: zoo/split@1)"), "{errs:?}");
+    assert!(
+        errs[0].contains("zoo entry `split` has no version `9` (available: zoo/split@1)"),
+        "{errs:?}"
+    );
     let errs = errors(&spec("- name: a\n  uses: split\n"));
     assert!(errs[0].contains("is not a zoo reference"), "{errs:?}");
 }
 
 #[test]
 fn missing_inputs_unknown_keys_and_a_second_body_are_refused() {
-    let errs = errors(&spec("- name: a\n  uses: zoo/split@1\n  with:\n    seeed: 3\n  script:\n    source: x\n"));
-    assert!(errs.iter().any(|e| e.starts_with("10:5: a step that `uses` zoo/split@1 cannot set `script` too")), "{errs:?}");
-    assert!(errs.iter().any(|e| e.contains("has no parameter or input `seeed` (did you mean `seed`?")), "{errs:?}");
-    assert!(errs.iter().any(|e| e.contains("needs the input artifact `data`")), "{errs:?}");
+    let errs = errors(&spec(
+        "- name: a\n  uses: zoo/split@1\n  with:\n    seeed: 3\n  script:\n    source: x\n",
+    ));
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("10:5: a step that `uses` zoo/split@1 cannot set `script` too")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("has no parameter or input `seeed` (did you mean `seed`?")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("needs the input artifact `data`")),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -94,7 +148,12 @@ fn a_list_input_becomes_numbered_artifacts_and_a_json_list_of_paths() {
     ));
     let (wf, _) = load(&text, Format::Yaml).unwrap_or_else(|d| panic!("{d:?}"));
     let pick = &wf.steps[2];
-    let names: Vec<_> = pick.inputs.artifacts.iter().map(|a| a.name.as_str()).collect();
+    let names: Vec<_> = pick
+        .inputs
+        .artifacts
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
     assert_eq!(names, ["models-1", "models-2"]);
     assert_eq!(
         pick.env["IN_MODELS"].to_string(),
@@ -111,23 +170,44 @@ fn docs_zoo_md_is_generated_from_the_entries() {
         std::fs::write(path, &want).unwrap();
     }
     let have = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(have == want, "docs/zoo.md is stale: run `COULER_BLESS=1 cargo test -p couler-ir --lib zoo`");
+    assert!(
+        have == want,
+        "docs/zoo.md is stale: run `COULER_BLESS=1 cargo test -p couler-ir --lib zoo`"
+    );
 }
 
 #[test]
 fn every_example_expands_once_its_placeholders_are_filled() {
     for entry in entries() {
-        let step = doc::example(entry).replace("steps.STEP.outputs.artifacts.NAME", "steps.data.outputs.artifacts.data").replace(", …", "").replace("'…'", "x");
-        let text = spec(&format!("{}{step}", &TRAIN[..TRAIN.find("- name: rf").unwrap()]));
+        let step = doc::example(entry)
+            .replace(
+                "steps.STEP.outputs.artifacts.NAME",
+                "steps.data.outputs.artifacts.data",
+            )
+            .replace(", …", "")
+            .replace("'…'", "x");
+        let text = spec(&format!(
+            "{}{step}",
+            &TRAIN[..TRAIN.find("- name: rf").unwrap()]
+        ));
         load(&text, Format::Yaml).unwrap_or_else(|d| panic!("{}: {d:?}", entry.name));
     }
 }
 
 #[test]
 fn a_problem_in_what_with_set_is_placed_at_the_with_key() {
-    let errs = errors(&spec("- name: a\n  uses: zoo/split@1\n  with:\n    data: steps.b.outputs.artifacts.c\n    seed: '{{params.nope}}'\n"));
-    assert!(errs.iter().any(|e| e.starts_with("8:11: unknown step `b`")), "{errs:?}");
-    assert!(errs.iter().any(|e| e.starts_with("9:11: unknown workflow parameter `nope`")), "{errs:?}");
+    let errs = errors(&spec(
+        "- name: a\n  uses: zoo/split@1\n  with:\n    data: steps.b.outputs.artifacts.c\n    seed: '{{params.nope}}'\n",
+    ));
+    assert!(
+        errs.iter().any(|e| e.starts_with("8:11: unknown step `b`")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("9:11: unknown workflow parameter `nope`")),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -145,5 +225,8 @@ fn the_python_stub_is_generated_from_the_entries() {
         std::fs::write(path, &want).unwrap();
     }
     let have = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(have == want, "python/couler/zoo.pyi is stale: run `COULER_BLESS=1 cargo test -p couler-ir --lib zoo`");
+    assert!(
+        have == want,
+        "python/couler/zoo.pyi is stale: run `COULER_BLESS=1 cargo test -p couler-ir --lib zoo`"
+    );
 }
