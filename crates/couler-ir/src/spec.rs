@@ -97,10 +97,20 @@ pub fn parse(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
 
 /// [`parse`], with where the zoo's `with:` values went in the expanded steps.
 fn parse_renamed(text: &str, format: Format) -> Result<(Workflow, Renames), Vec<Diagnostic>> {
+    read_expanded(text, format, parse_plain)
+}
+
+/// Reads `text` with `read`, after expanding its zoo steps (then as JSON, its diagnostics
+/// placed in `text`).
+fn read_expanded(
+    text: &str,
+    format: Format,
+    read: fn(&str, Format) -> Result<Workflow, Vec<Diagnostic>>,
+) -> Result<(Workflow, Renames), Vec<Diagnostic>> {
     let Some((expanded, renames)) = zoo_expanded(text, format)? else {
-        return parse_plain(text, format).map(|wf| (wf, Renames::new()));
+        return read(text, format).map(|wf| (wf, Renames::new()));
     };
-    match parse_plain(&expanded, Format::Json) {
+    match read(&expanded, Format::Json) {
         Ok(wf) => Ok((wf, renames)),
         Err(mut diags) => {
             for d in &mut diags {
@@ -136,7 +146,7 @@ fn zoo_expanded(text: &str, format: Format) -> Result<Option<(String, Renames)>,
 fn parse_plain(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
     match read_quickly(text, format) {
         Some(wf) => Ok(wf),
-        None => read_exactly(text, format),
+        None => read_exactly_plain(text, format),
     }
 }
 
@@ -152,9 +162,14 @@ fn read_quickly(text: &str, format: Format) -> Option<Workflow> {
 }
 
 /// Reads a spec in the passes that place every problem (the module's text), slower: the text
-/// is parsed up to four times and serde_norway holds all of its events at once.
+/// is parsed up to four times and serde_norway holds all of its events at once. Zoo steps are
+/// expanded first, as [`parse`] does.
 #[doc(hidden)]
 pub fn read_exactly(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
+    read_expanded(text, format, read_exactly_plain).map(|(wf, _)| wf)
+}
+
+fn read_exactly_plain(text: &str, format: Format) -> Result<Workflow, Vec<Diagnostic>> {
     if format == Format::Yaml {
         check_depth(text)?;
     }

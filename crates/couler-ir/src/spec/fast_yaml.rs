@@ -760,6 +760,9 @@ mod tests {
         assert!(files.len() >= 9, "{files:?}");
         for path in files {
             let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains("\n  uses: zoo/") {
+                continue; // read after its zoo steps are expanded (spec::parse), as JSON
+            }
             let wf: crate::Workflow =
                 read(&text).unwrap_or_else(|| panic!("{} is not read quickly", path.display()));
             for step in &wf.steps {
