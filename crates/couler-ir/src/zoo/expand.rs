@@ -2,18 +2,8 @@
 
 use super::{Entry, EntryParam, entries, env_name, versions};
 use crate::diag::{Diagnostic, suggest};
-use crate::model::ParamType;
+use crate::model::{ParamType, STEP_KINDS};
 use serde_json::{Map, Value, json};
-
-/// The step kinds an entry supplies; a step that `uses` one cannot set them too.
-const BODY_KEYS: &[&str] = &[
-    "container",
-    "script",
-    "resource",
-    "job",
-    "workflow",
-    "suspend",
-];
 
 /// Where a path of an expanded step came from: diagnostics at `from` (or inside it) belong at
 /// `to`, the `with` key that set it.
@@ -91,7 +81,8 @@ fn expand_step(
 ) -> Result<Map<String, Value>, Vec<Diagnostic>> {
     let entry = lookup(&step["uses"], path).map_err(|d| vec![d])?;
     let mut problems = Vec::new();
-    for key in BODY_KEYS.iter().filter(|k| step.contains_key(**k)) {
+    // The entry supplies the kind; a step that `uses` one cannot set one too.
+    for key in STEP_KINDS.iter().filter(|k| step.contains_key(**k)) {
         problems.push(
             Diagnostic::error(format!(
                 "a step that `uses` {} cannot set `{key}` too",

@@ -23,6 +23,22 @@ fn errors(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Some error holds `needle`.
+fn has(errs: &[String], needle: &str) {
+    assert!(
+        errs.iter().any(|e| e.contains(needle)),
+        "{needle:?} in {errs:?}"
+    );
+}
+
+/// Some error starts with `prefix` (its `line:column: message`).
+fn starts(errs: &[String], prefix: &str) {
+    assert!(
+        errs.iter().any(|e| e.starts_with(prefix)),
+        "{prefix:?} in {errs:?}"
+    );
+}
+
 const TRAIN: &str = "- name: data\n  uses: zoo/script@1\n  with:\n    source: open(__import__('os').environ['OUT'], 'w').write('x,label\\n1,0\\n')\n  outputs:\n    artifacts:\n    - name: data\n      path: d.csv\n  env:\n    OUT: '{{outputs.artifacts.data.path}}'\n- name: rf\n  uses: zoo/train-random-forest@1\n  with:\n";
 
 #[test]
@@ -124,21 +140,15 @@ fn missing_inputs_unknown_keys_and_a_second_body_are_refused() {
     let errs = errors(&spec(
         "- name: a\n  uses: zoo/split@1\n  with:\n    seeed: 3\n  script:\n    source: x\n",
     ));
-    assert!(
-        errs.iter()
-            .any(|e| e.starts_with("10:5: a step that `uses` zoo/split@1 cannot set `script` too")),
-        "{errs:?}"
+    starts(
+        &errs,
+        "10:5: a step that `uses` zoo/split@1 cannot set `script` too",
     );
-    assert!(
-        errs.iter()
-            .any(|e| e.contains("has no parameter or input `seeed` (did you mean `seed`?")),
-        "{errs:?}"
+    has(
+        &errs,
+        "has no parameter or input `seeed` (did you mean `seed`?",
     );
-    assert!(
-        errs.iter()
-            .any(|e| e.contains("needs the input artifact `data`")),
-        "{errs:?}"
-    );
+    has(&errs, "needs the input artifact `data`");
 }
 
 #[test]
@@ -199,15 +209,8 @@ fn a_problem_in_what_with_set_is_placed_at_the_with_key() {
     let errs = errors(&spec(
         "- name: a\n  uses: zoo/split@1\n  with:\n    data: steps.b.outputs.artifacts.c\n    seed: '{{params.nope}}'\n",
     ));
-    assert!(
-        errs.iter().any(|e| e.starts_with("8:11: unknown step `b`")),
-        "{errs:?}"
-    );
-    assert!(
-        errs.iter()
-            .any(|e| e.starts_with("9:11: unknown workflow parameter `nope`")),
-        "{errs:?}"
-    );
+    starts(&errs, "8:11: unknown step `b`");
+    starts(&errs, "9:11: unknown workflow parameter `nope`");
 }
 
 #[test]
