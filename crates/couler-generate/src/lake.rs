@@ -13,7 +13,7 @@ pub struct Entry {
 }
 
 /// The examples compiled in (a test keeps the list equal to `examples/*.yaml`).
-const EXAMPLES: [(&str, &str); 8] = [
+const EXAMPLES: [(&str, &str); 9] = [
     (
         "examples/artifact-passing.yaml",
         include_str!("../../../examples/artifact-passing.yaml"),
@@ -21,6 +21,10 @@ const EXAMPLES: [(&str, &str); 8] = [
     (
         "examples/automl.yaml",
         include_str!("../../../examples/automl.yaml"),
+    ),
+    (
+        "examples/churn.yaml",
+        include_str!("../../../examples/churn.yaml"),
     ),
     (
         "examples/coin-flip.yaml",
