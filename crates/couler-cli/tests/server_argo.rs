@@ -45,8 +45,14 @@ type Script = Box<dyn Fn(usize, bool) -> (&'static str, &'static str) + Send + S
 
 /// The stand-in: Workflows by name; the first `refuse` POSTs answered 429 TooManyRequests.
 fn argo(script: Script, refuse: usize) -> (String, Log) {
+    argo_refusing(script, refuse, 0)
+}
+
+/// [`argo`], and the first `refuse_patches` PATCHes answered 503 ServiceUnavailable.
+fn argo_refusing(script: Script, refuse: usize, refuse_patches: usize) -> (String, Log) {
     let store: Mutex<HashMap<String, (Value, usize, bool)>> = Mutex::default();
     let refused = AtomicUsize::new(0);
+    let patches = AtomicUsize::new(0);
     fake_api::serve(Arc::new(move |r: &Request| {
         let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
         if r.method == "POST" && r.path == WORKFLOWS {
@@ -71,6 +77,9 @@ fn argo(script: Script, refuse: usize) -> (String, Log) {
             return fake_api::status(404, "NotFound", &format!("workflows \"{name}\" not found"));
         };
         if r.method == "PATCH" {
+            if patches.fetch_add(1, Ordering::SeqCst) < refuse_patches {
+                return fake_api::status(503, "ServiceUnavailable", "etcd leader changed");
+            }
             *stopped = true;
             return (200, wf.clone());
         }
@@ -145,6 +154,10 @@ fn started(url: &str, msg: &str) -> (tempfile::TempDir, Server, String) {
 }
 
 const ENDED: [&str; 4] = ["Succeeded", "Failed", "Error", "Stopped"];
+
+fn posts_in(log: &[Request]) -> usize {
+    log.iter().filter(|r| r.method == "POST").count()
+}
 
 fn posts(log: &Log) -> Vec<Request> {
     let log = log.lock().unwrap_or_else(|e| e.into_inner());
@@ -270,6 +283,33 @@ fn stop_patches_shutdown_and_the_run_ends_stopped() {
     assert_eq!(patches.len(), 1, "{log:?}");
     assert_eq!(patches[0].path, format!("{WORKFLOWS}/{id}"));
     assert_eq!(patches[0].body, json!({"spec": {"shutdown": "Stop"}}));
+}
+
+#[test]
+fn a_stop_broken_off_by_an_api_error_is_retried_and_the_run_ends_stopped() {
+    let (url, log) = argo_refusing(
+        Box::new(|_, stopped| {
+            if stopped {
+                ("Failed", "Stopped with strategy 'Stop'")
+            } else {
+                ("Running", "")
+            }
+        }),
+        0,
+        1,
+    );
+    let (_dir, server, id) = started(&url, "x");
+    until(&log, |l| l.iter().any(|r| r.method == "GET"));
+    let (code, resp) = server.call("POST", &format!("/api/v1/runs/{id}/stop"), None, None);
+    assert_eq!(code, 202, "{resp}");
+    let run = server.wait_for(None, &id, &ENDED);
+    assert_eq!(run["state"], "Stopped", "{run}");
+    let retries = run["retries"].as_array().map_or(0, Vec::len);
+    assert_eq!(retries, 1, "the refused stop was retried once: {run}");
+    let log = log.lock().unwrap_or_else(|e| e.into_inner());
+    let patches = log.iter().filter(|r| r.method == "PATCH").count();
+    assert_eq!(patches, 2, "refused, then patched again: {log:?}");
+    assert_eq!(posts_in(&log), 1, "the Workflow was created once: {log:?}");
 }
 
 #[test]

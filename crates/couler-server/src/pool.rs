@@ -57,6 +57,8 @@ pub struct Pool {
     policy: WeightedQueue,
     /// The stop channel of each run admitted. Admitting a run and entering it here happen
     /// under this lock, as do a stop request and a run's end, so a stop never falls between.
+    /// A remote run queued again after its engine's API broke off a stop keeps its signalled
+    /// channel here, and its next attempt starts stopping.
     active: Mutex<HashMap<String, watch::Sender<bool>>>,
     ledger: Mutex<Ledger>,
     wake: Notify,
@@ -339,7 +341,9 @@ impl Pool {
             if !self.store.admit(&row.id, name).map_err(|e| e.to_string())? {
                 return Ok(());
             }
-            let (tx, rx) = watch::channel(false);
+            // A stop owed from its last attempt (see `work`) is delivered at once.
+            let owed = active.get(&row.id).is_some_and(|tx| *tx.borrow());
+            let (tx, rx) = watch::channel(owed);
             active.insert(row.id.clone(), tx);
             self.ledger()
                 .hold(&row.id, cluster, &row.account, row.request);
@@ -353,35 +357,46 @@ impl Pool {
         self.busy.fetch_add(1, Ordering::Relaxed);
         self.events.run(&row, RUNNING, None);
         let started = couler_run::state::now();
+        let asked = stop.clone();
         let (outcome, remote) = match &self.config.targets[cluster] {
             Target::Local => (self.execute(&row, stop).await, false),
             Target::Argo(k8s) => (argo::execute(&self, k8s, &row, stop).await, true),
             Target::Airflow(af) => (airflow::execute(&self, af, &row, stop).await, true),
         };
-        // Every failure of a local run may be retried; of a remote run, its API's errors.
-        let may_retry = !remote || outcome.is_err();
+        let stopping = *asked.borrow();
+        // Every failure of a local run may be retried, unless it was asked to stop; of a
+        // remote run, its API's errors: one that broke off a stop retries the stop (the
+        // engine's run would go on otherwise), owed to the next attempt in `active`.
+        let may_retry = if remote { outcome.is_err() } else { !stopping };
         let (state, message) = outcome.unwrap_or_else(|e| ("Error".to_string(), Some(e)));
         self.ledger().release(&row.id);
         self.observe_steps(&row.id, started);
         {
             let mut active = self.active();
-            active.remove(&row.id);
-            if let Err(e) = self.finish(&row, &state, message.as_deref(), may_retry) {
-                crate::log(format_args!("run {}: {e}", row.id));
+            match self.finish(&row, &state, message.as_deref(), may_retry) {
+                Ok(true) if stopping => {}
+                Ok(_) => {
+                    active.remove(&row.id);
+                }
+                Err(e) => {
+                    active.remove(&row.id);
+                    crate::log(format_args!("run {}: {e}", row.id));
+                }
             }
         }
         self.busy.fetch_sub(1, Ordering::Relaxed);
         self.wake.notify_one();
     }
 
-    /// Records the end of `row`, or queues it again for an automatic retry (if `may_retry`).
+    /// Records the end of `row`, or queues it again for an automatic retry (if `may_retry`):
+    /// whether it was queued again.
     fn finish(
         &self,
         row: &RunRow,
         state: &str,
         message: Option<&str>,
         may_retry: bool,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         let e = |e: crate::store::StoreError| e.to_string();
         if may_retry && (state == "Failed" || state == "Error") {
             let steps = self.steps(&row.id)?;
@@ -418,7 +433,7 @@ impl Pool {
                 );
                 crate::log(format_args!("run {}: {why}", row.id));
                 self.events.run(row, QUEUED, Some(&why));
-                return Ok(());
+                return Ok(true);
             }
         }
         if self
@@ -428,7 +443,7 @@ impl Pool {
         {
             self.events.run(row, state, message);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Counts the steps of `id` that finished since `since` in the duration histogram.
