@@ -4,41 +4,31 @@
 //! directory's history (the per-template baseline: a step's inputs are not known before it
 //! starts).
 
+use couler_history::History;
 use couler_history::eta::{Eta, Progress, eta};
-use couler_history::predict::{Predictor, TemplateBaseline};
 use couler_history::store::{FILE_NAME, Filter};
-use couler_history::{History, StepFeatures, Target};
 use couler_ir::{Step, Workflow};
 use couler_run::{RunRecord, StepRecord};
 use std::collections::HashMap;
 use std::path::Path;
 
 /// Predicted median durations of a workflow's steps, from a state directory's history.
-pub(crate) struct Medians(HashMap<String, f64>);
+pub(crate) struct Medians(couler_history::critical::Medians);
 
 impl Medians {
     /// The medians of `wf`'s steps from `dir`'s history; `None` when it predicts none of them.
     pub(crate) fn of(dir: &Path, wf: &Workflow) -> Option<Medians> {
         let history = History::open_existing(&dir.join(FILE_NAME)).ok()?;
-        let baseline = TemplateBaseline::train(&history.list(&Filter::default()).ok()?);
-        let medians: HashMap<String, f64> = wf
-            .steps
-            .iter()
-            .filter_map(|s| {
-                let f = StepFeatures {
-                    template: couler_run::template_key(wf, s),
-                    ..StepFeatures::default()
-                };
-                let p = baseline.predict(Target::Duration, &f)?;
-                Some((s.name.clone(), p.median))
-            })
-            .collect();
+        let executions = history.list(&Filter::default()).ok()?;
+        let medians = couler_history::critical::Medians::of(&executions, wf, |s| {
+            couler_run::template_key(wf, s)
+        });
         (!medians.is_empty()).then_some(Medians(medians))
     }
 
     /// The ETA of a run of `wf` where `progress` says where each step stands.
     pub(crate) fn eta(&self, wf: &Workflow, progress: impl Fn(&Step) -> Progress) -> Option<Eta> {
-        eta(wf, progress, |s| self.0.get(&s.name).copied())
+        eta(wf, progress, |s| self.0.get(&s.name))
     }
 }
 

@@ -22,6 +22,7 @@ mod rightsize;
 mod runtime;
 mod say;
 mod simulate;
+mod simulate_dispatch;
 mod split;
 mod state_dir;
 mod submit;

@@ -29,11 +29,25 @@ pub enum RuntimeArg {
     Podman,
 }
 
+/// `--dispatch`: which ready step gets the next free slot.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum DispatchArg {
+    /// The step that became ready first
+    Fifo,
+    /// The step with the longest predicted remaining path to the end (from the state
+    /// directory's history; without history, as fifo)
+    #[default]
+    CriticalPath,
+}
+
 #[derive(Args)]
 pub struct ExecArgs {
     /// At most this many steps run at once (the workflow's own `parallelism` also applies)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     parallelism: Option<u32>,
+    /// Which ready step gets the next free slot when more are ready than slots are free
+    #[arg(long, value_enum, default_value_t = DispatchArg::CriticalPath)]
+    dispatch: DispatchArg,
     /// Where container steps run
     #[arg(long, value_enum, default_value_t = RuntimeArg::Host)]
     runtime: RuntimeArg,
@@ -301,6 +315,10 @@ where
             use_cache: !exec.no_cache,
             events: Some(ev_tx),
             cache_budget,
+            dispatch: match exec.dispatch {
+                DispatchArg::Fifo => couler_run::Dispatch::Fifo,
+                DispatchArg::CriticalPath => couler_run::Dispatch::CriticalPath,
+            },
             ..RunOptions::new(state_dir, stop_rx)
         };
         let result = go(opts).await;

@@ -1,3 +1,5 @@
+//! `couler simulate dispatch` is in `simulate_dispatch.rs`.
+//!
 //! `couler simulate cache`: replays WfFormat traces through the cache policies of
 //! `couler_opt::cache` and prints, per trace, budget and policy, the hit ratio, byte hit
 //! ratio, recompute seconds avoided and simulated make-span, then the means over traces.
@@ -20,6 +22,8 @@ pub struct SimulateArgs {
 enum SimulateCommand {
     /// Replay traces through cache policies under storage budgets
     Cache(CacheSimArgs),
+    /// Replay traces under few slots, FIFO vs critical-path-first dispatch: make-spans
+    Dispatch(crate::simulate_dispatch::DispatchSimArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -61,8 +65,11 @@ struct CacheSimArgs {
 
 /// Runs `couler simulate`; returns the exit code.
 pub fn run(args: SimulateArgs) -> u8 {
-    let SimulateCommand::Cache(args) = args.command;
-    match simulate_cache(&args) {
+    let result = match args.command {
+        SimulateCommand::Cache(args) => simulate_cache(&args),
+        SimulateCommand::Dispatch(args) => crate::simulate_dispatch::simulate(&args),
+    };
+    match result {
         Ok(text) => {
             print!("{text}");
             crate::exit::OK

@@ -11,12 +11,15 @@
 //! - [`histogram`]: exponentially decayed histograms (VPA-style).
 //! - [`predict`]: the [`predict::Predictor`] trait, the per-template baseline and the learned
 //!   model.
+//! - [`critical`]: a workflow's predicted step medians and remaining paths (the ETA's input
+//!   and critical-path-first dispatch's priorities).
 //! - [`eta`]: a run's estimated time to finish (critical path over predicted durations).
 //! - [`eval`]: training on some traces, testing on others.
 //!
 //! The crate sits just above `couler-ir`: the runtime (`couler-run`) and the WfFormat front end
 //! depend on it, it depends on neither.
 
+pub mod critical;
 pub mod eta;
 pub mod eval;
 pub mod histogram;

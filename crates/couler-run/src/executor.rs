@@ -19,11 +19,13 @@
 use crate::artifacts::Store;
 use crate::cache_budget::{self, CacheBudget, PutMeta};
 use crate::daemon::Daemons;
+use crate::dispatch::Priorities;
 use crate::ledger::Ledger;
 use crate::mapped::{combine_map, map_items};
 use crate::outcome::{Outcome, StepOutputs, StepStatus};
 use crate::render::Context;
 use crate::runner::{self, AttemptFiles, ProcessEnd, Runtime};
+use crate::slots::SlotQueue;
 use crate::state::{AttemptRecord, CachePut, Finished, RunStatus, State, StepEnd, now};
 use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Ready, Turn};
 use crate::subworkflow::{self, Child, Nest, Parent, RunFuture};
@@ -33,7 +35,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 /// The most step tasks one executor keeps at once. Processes are bounded by the slots
@@ -61,7 +63,9 @@ pub(crate) struct Exec {
     pub state: State,
     pub store: Store,
     pub params: BTreeMap<String, serde_json::Value>,
-    pub slots: Arc<Semaphore>,
+    /// The run's slots, handed out by `priorities` (`slots.rs`, `dispatch.rs`).
+    pub slots: Arc<SlotQueue>,
+    pub priorities: Arc<Priorities>,
     pub stop: watch::Receiver<bool>,
     pub runtime: Runtime,
     pub use_cache: bool,
@@ -377,7 +381,7 @@ impl Exec {
         let limit = parallelism
             .map(|p| p.max(1) as usize)
             .unwrap_or(items.len().max(1));
-        let map_slots = Arc::new(Semaphore::new(limit));
+        let map_slots = SlotQueue::new(limit);
         // Instances run concurrently inside this step's task; the map semaphore bounds them.
         let mut futs = Vec::with_capacity(items.len());
         for (k, item) in items.iter().enumerate() {
@@ -430,10 +434,10 @@ impl Exec {
         k: usize,
         item: &serde_json::Value,
         seen: &BTreeMap<String, Outcome>,
-        map_slots: Arc<Semaphore>,
+        map_slots: Arc<SlotQueue>,
         consumers: u32,
     ) -> Result<Outcome, Error> {
-        let _permit = map_slots.acquire_owned().await;
+        let _slot = map_slots.acquire(0.0).await;
         let node = format!("{}[{k}]", step.name);
         self.run_unit(step, &node, Some(item), seen, None, true, Some(consumers))
             .await
@@ -519,7 +523,7 @@ impl Exec {
                     state: &self.state,
                     nest: &self.nest,
                 };
-                let start = |child| self.nested(child);
+                let start = |child| self.nested(child, self.priorities.of_step(&step.name));
                 let (status, message) =
                     subworkflow::run_step(&parent, step, sub, node, &ctx, start).await?;
                 self.finish_plain(node, &step.name, Outcome::new(status, message))
@@ -534,7 +538,7 @@ impl Exec {
 
     /// A sub-workflow's nested run: a child executor sharing this one's state, store, slots
     /// and stop signal (boxed: a child may hold sub-workflow steps in turn).
-    fn nested(&self, c: Child) -> RunFuture {
+    fn nested(&self, c: Child, priority: f64) -> RunFuture {
         let child = Arc::new(Exec {
             wf: Arc::new(c.wf),
             run_id: c.run_id,
@@ -543,6 +547,8 @@ impl Exec {
             store: self.store.clone(),
             params: c.params,
             slots: Arc::clone(&self.slots),
+            // Its steps compete for the shared slots as the sub-workflow step does.
+            priorities: Arc::new(Priorities::uniform(priority)),
             stop: self.stop.clone(),
             runtime: self.runtime,
             use_cache: self.use_cache,
@@ -758,10 +764,10 @@ impl Exec {
             Some(h) if !step.is_daemon() => crate::anomaly::thresholds(h, &self.wf, step),
             _ => [None, None],
         };
-        let permit = match Arc::clone(&self.slots).acquire_owned().await {
-            Ok(p) => p,
-            Err(_) => return Ok(Attempt::failed("the run is shutting down", started)),
-        };
+        let permit = self
+            .slots
+            .acquire(self.priorities.of_step(&step.name))
+            .await;
         if self.stopped() {
             let mut a = Attempt::failed("stopped before it started", started);
             a.stopped = true;

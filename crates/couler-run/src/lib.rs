@@ -31,6 +31,7 @@ mod cgroup;
 mod clone_into;
 mod daemon;
 mod deadline;
+mod dispatch;
 pub mod environment;
 mod executor;
 mod forget;
@@ -48,12 +49,14 @@ pub mod render;
 mod respec;
 mod rss;
 pub mod runner;
+pub mod slots;
 pub mod state;
 mod step;
 mod stop;
 mod subworkflow;
 mod unrecorded;
 
+pub use dispatch::Dispatch;
 pub use environment::StepEnvironment;
 pub use forget::forget_run;
 pub use hosted::Host;
@@ -72,7 +75,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 /// What can go wrong outside the workflow itself (a failing step is not an error: it is a
 /// status).
@@ -162,6 +165,8 @@ pub struct RunOptions {
     pub cache_budget: Option<cache_budget::CacheBudget>,
     /// Where steps' environment and secrets come from (`couler server` seals it).
     pub environment: StepEnvironment,
+    /// Which ready step gets the next free slot (`--dispatch`).
+    pub dispatch: Dispatch,
 }
 
 impl RunOptions {
@@ -181,6 +186,7 @@ impl RunOptions {
             spec_file: None,
             cache_budget: None,
             environment: StepEnvironment::Inherited,
+            dispatch: Dispatch::default(),
         }
     }
 }
@@ -645,6 +651,8 @@ async fn execute(
         .unwrap_or(default_slots)
         .max(1);
     let workflow = wf.name.clone();
+    let history = history::open(&opts.state_dir);
+    let priorities = dispatch::Priorities::of(opts.dispatch, history.as_deref(), &wf);
     let exec = Arc::new(executor::Exec {
         wf,
         run_id: run_id.clone(),
@@ -652,7 +660,8 @@ async fn execute(
         state: state.clone(),
         store,
         params,
-        slots: Arc::new(Semaphore::new(slots)),
+        slots: slots::SlotQueue::new(slots),
+        priorities: Arc::new(priorities),
         stop: opts.stop.clone(),
         runtime: opts.runtime,
         use_cache: opts.use_cache,
@@ -662,7 +671,7 @@ async fn execute(
         cache_budget: opts.cache_budget.clone(),
         environment: Arc::new(opts.environment.clone()),
         daemons: Arc::default(),
-        history: history::open(&opts.state_dir),
+        history,
     });
     let result = exec.run().await;
     let (status, message) = match &result {
