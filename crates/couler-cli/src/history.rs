@@ -7,6 +7,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use couler_history::eval::{Report, Sizing, evaluate};
 use couler_history::store::{FILE_NAME, Filter};
 use couler_history::{Execution, History};
+use couler_wfformat::ImportOptions;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// `--history FILE`, by default the state directory's.
@@ -39,11 +41,19 @@ pub struct HistoryArgs {
 
 #[derive(Subcommand)]
 enum HistoryCommand {
-    /// Record the tasks of WfCommons traces (WfFormat 1.4 or 1.5) as executions
+    /// Record the tasks of WfCommons traces (WfFormat 1.4 or 1.5) as executions of their
+    /// replay (`couler import wfformat` with the same scales), so runs of that replay find them
     Import {
         /// The traces
         #[arg(required = true)]
         traces: Vec<PathBuf>,
+        /// The replay's time scale (as `couler import wfformat --time-scale`): durations are
+        /// recorded × this
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// The replay's size scale (as `couler import wfformat --size-scale`)
+        #[arg(long, default_value_t = 1.0)]
+        size_scale: f64,
         #[command(flatten)]
         history: HistoryArg,
     },
@@ -66,9 +76,50 @@ struct ListArgs {
 /// Runs `couler history`.
 pub fn run(args: HistoryArgs) -> u8 {
     match args.command {
-        Some(HistoryCommand::Import { traces, history }) => import(&traces, &history.path()),
+        Some(HistoryCommand::Import {
+            traces,
+            time_scale,
+            size_scale,
+            history,
+        }) => {
+            let options = couler_wfformat::ImportOptions {
+                time_scale,
+                size_scale,
+                name: None,
+            };
+            import(&traces, &options, &history.path())
+        }
         None => list(&args.list),
     }
+}
+
+/// A trace's executions as executions of its replay under `options`: each under its replay
+/// step's name and the runtime's template key of that step (`couler_run::template_key`, what
+/// a run of the replay records and predicts by), its duration and CPU time × the time scale.
+fn as_replay(
+    path: &Path,
+    mut xs: Vec<Execution>,
+    options: &ImportOptions,
+) -> Result<Vec<Execution>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let replay = couler_wfformat::import_detailed(&text, options)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let wf = &replay.workflow;
+    let steps: HashMap<&str, &couler_ir::Step> = (replay.task_ids.iter().map(String::as_str))
+        .zip(&wf.steps)
+        .collect();
+    for x in &mut xs {
+        let Some(step) = steps.get(x.features.step.as_str()) else {
+            continue;
+        };
+        x.workflow = wf.name.clone();
+        x.features.template = couler_run::template_key(wf, step);
+        x.features.step = step.name.clone();
+        x.duration_s *= options.time_scale;
+        x.cpu_seconds = x.cpu_seconds.map(|c| c * options.time_scale);
+    }
+    Ok(xs)
 }
 
 /// The executions of each trace, named by its file name; the error names the file.
@@ -91,8 +142,12 @@ pub(crate) fn read_traces(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Executio
         .collect()
 }
 
-fn import(traces: &[PathBuf], path: &Path) -> u8 {
-    let read = match read_traces(traces) {
+fn import(traces: &[PathBuf], options: &ImportOptions, path: &Path) -> u8 {
+    let read = match read_traces(traces).and_then(|read| {
+        (traces.iter().zip(read))
+            .map(|(p, (name, xs))| Ok((name, as_replay(p, xs, options)?)))
+            .collect::<Result<Vec<_>, String>>()
+    }) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

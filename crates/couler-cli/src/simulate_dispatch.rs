@@ -114,11 +114,23 @@ impl Sim<'_> {
     }
 }
 
-/// A time that orders (no NaN comes in: runtimes are checked finite).
-#[derive(Clone, Copy, PartialEq, PartialOrd)]
+/// A time that orders (by `total_cmp`).
+#[derive(Clone, Copy)]
 struct Seconds(f64);
 
+impl PartialEq for Seconds {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
 impl Eq for Seconds {}
+
+impl PartialOrd for Seconds {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Ord for Seconds {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {

@@ -357,7 +357,14 @@ fn traces_import_into_the_history_and_bad_ones_name_file_and_field() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let xs = history(d.path(), &["--history", "h.db"]);
-    assert_eq!(xs[0]["template"], "wfformat:a");
+    // Recorded as the replay's step: the key a run of `couler import wfformat good.json`
+    // records and predicts by.
+    let replay = couler_wfformat::import(good, &couler_wfformat::ImportOptions::default()).unwrap();
+    assert_eq!(
+        xs[0]["template"],
+        couler_run::template_key(&replay, &replay.steps[0])
+    );
+    assert_eq!(xs[0]["step"], replay.steps[0].name);
     assert_eq!(xs[0]["duration_s"], 2.5);
     assert_eq!(xs[0]["peak_rss_bytes"], 1000);
     let out = couler_in(
@@ -370,6 +377,31 @@ fn traces_import_into_the_history_and_bad_ones_name_file_and_field() {
         e.contains("bad.json") && e.contains("a_ID01") && e.contains("runtimeInSeconds"),
         "{e}"
     );
+    // At a time scale, durations are the replay's: scaled, under the scaled replay's key.
+    let out = couler_in(
+        d.path(),
+        &[
+            "history",
+            "import",
+            "good.json",
+            "--history",
+            "s.db",
+            "--time-scale",
+            "0.5",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let xs = history(d.path(), &["--history", "s.db"]);
+    let options = couler_wfformat::ImportOptions {
+        time_scale: 0.5,
+        ..Default::default()
+    };
+    let replay = couler_wfformat::import(good, &options).unwrap();
+    assert_eq!(
+        xs[0]["template"],
+        couler_run::template_key(&replay, &replay.steps[0])
+    );
+    assert_eq!(xs[0]["duration_s"], 1.25);
     // Nothing of the bad trace was recorded.
     assert_eq!(
         history(d.path(), &["--history", "h.db"])
