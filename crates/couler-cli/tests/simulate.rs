@@ -1,5 +1,6 @@
-//! `couler simulate cache` end to end: the real binary on a hand-written trace and, when
-//! present, a shared WfCommons trace; and `couler optimize`, which runs the same model as a pass.
+//! `couler simulate cache` and `couler simulate dispatch` end to end: the real binary on
+//! hand-written traces and, when present, a shared WfCommons trace; and `couler optimize`, which
+//! runs the same model as a pass.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -214,4 +215,48 @@ fn span_over_all_does_not_need_all_among_the_policies() {
     // With no cache, b and c rebuild what they read (25 s on one slot): slower than `all`.
     assert!(with_all > 1.0, "{with_all}");
     assert_eq!(ratio("none,lru"), with_all);
+}
+
+/// Two slots: x (3.5 s) beside y (1 s); after y, a, b, c (1 s each); after c, d (5 s).
+const CHAINS: &str = r#"{
+  "name": "chains", "schemaVersion": "1.5",
+  "workflow": {
+    "specification": {
+      "tasks": [
+        {"id": "x", "parents": [], "children": []},
+        {"id": "y", "parents": [], "children": ["a", "b", "c"]},
+        {"id": "a", "parents": ["y"], "children": []},
+        {"id": "b", "parents": ["y"], "children": []},
+        {"id": "c", "parents": ["y"], "children": ["d"]},
+        {"id": "d", "parents": ["c"], "children": []}
+      ],
+      "files": []
+    },
+    "execution": {"tasks": [
+      {"id": "x", "runtimeInSeconds": 3.5}, {"id": "y", "runtimeInSeconds": 1},
+      {"id": "a", "runtimeInSeconds": 1}, {"id": "b", "runtimeInSeconds": 1},
+      {"id": "c", "runtimeInSeconds": 1}, {"id": "d", "runtimeInSeconds": 5}
+    ]}
+  }
+}"#;
+
+#[test]
+fn dispatch_replays_fifo_and_critical_path_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chains.json");
+    std::fs::write(&path, CHAINS).unwrap();
+    let p = path.to_str().unwrap();
+    let (code, out, err) = couler(&["simulate", "dispatch", "--trace", p, "--slots", "1,2"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // One slot: every order takes the sum. Two: FIFO starts b before c, so d ends at 9 s.
+    assert_eq!(rows[0], ["chains.json", "1", "12.5", "12.5", "1.000"]);
+    assert_eq!(rows[1], ["chains.json", "2", "9.0", "8.5", "0.944"]);
+    let (code, _, err) = couler(&["simulate", "dispatch", "--trace", p, "--slots", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--slots"), "{err}");
 }
