@@ -3,8 +3,9 @@
 //! backoff) and hands each step its predecessors' outcomes from memory.
 //!
 //! Scheduling is event driven: a step starts as soon as its last predecessor finishes (no
-//! polling), each step is a tokio task, and processes are bounded by one global semaphore (the
-//! smaller of `--parallelism` and the workflow's `parallelism`) plus each map's own. A step's
+//! polling), each step is a tokio task, and processes are bounded by one global slot queue (the
+//! smaller of `--parallelism` and the workflow's `parallelism`; `slots.rs`, served by the
+//! priorities of `dispatch.rs`) plus each map's own. A step's
 //! templates see only its predecessors' outcomes, which is all it can reference, so starting a
 //! step costs time proportional to its own in-degree, not to the workflow's size.
 //!
@@ -382,7 +383,7 @@ impl Exec {
             .map(|p| p.max(1) as usize)
             .unwrap_or(items.len().max(1));
         let map_slots = SlotQueue::new(limit);
-        // Instances run concurrently inside this step's task; the map semaphore bounds them.
+        // Instances run concurrently inside this step's task; the map's slots bound them.
         let mut futs = Vec::with_capacity(items.len());
         for (k, item) in items.iter().enumerate() {
             futs.push(Box::pin(self.instance(
