@@ -154,6 +154,16 @@ fn import(traces: &[PathBuf], options: &ImportOptions, path: &Path) -> u8 {
             return crate::exit::INVALID;
         }
     };
+    // A new state directory is made, as `couler run` makes one.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!(
+            "error: cannot create the state directory {}: {e}",
+            dir.display()
+        );
+        return crate::exit::FAILED;
+    }
     let history = match History::open(path) {
         Ok(h) => h,
         Err(e) => {

@@ -356,6 +356,13 @@ fn traces_import_into_the_history_and_bad_ones_name_file_and_field() {
         &["history", "import", "good.json", "--history", "h.db"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Into a state directory not made yet: made, as `couler run` makes one.
+    let out = couler_in(
+        d.path(),
+        &["history", "import", "good.json", "--state-dir", "new/state"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(d.path().join("new/state/history.db").is_file());
     let xs = history(d.path(), &["--history", "h.db"]);
     // Recorded as the replay's step: the key a run of `couler import wfformat good.json`
     // records and predicts by.
