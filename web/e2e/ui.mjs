@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { editorChecks } from './editor.mjs';
 
 const env = (k) => {
   const v = process.env[k];
@@ -280,6 +281,11 @@ try {
     `a retried step's bar is red and marked with its attempts (${await retried.getAttribute('aria-label')})`,
   );
   check((await retried.getAttribute('class')).includes('state-failed'), 'the failed bar is coloured as failed');
+  const segments = await retried.locator('rect.segment').evaluateAll((rs) => rs.map((r) => `${r.dataset.attempt}:${r.getAttribute('class')}`));
+  check(
+    segments.join(',') === '1:segment state-failed,2:segment state-failed',
+    `the retried step has a segment per attempt, coloured by its outcome (${segments.join(', ')})`,
+  );
 
   // A token the server no longer knows (revoked): the next request brings the login back.
   await page.evaluate(() => sessionStorage.setItem('couler.token', 'couler_revoked'));
@@ -321,6 +327,9 @@ try {
   await page.locator(`tr[data-run="${bad}"]`).waitFor({ timeout: T });
   check((await page.locator(`tr[data-run="${ok}"]`).count()) === 0, 'Delete returns to the list without the run');
   check((await call('GET', `/runs/${ok}`, EDITOR)).status === 404, 'the deleted run is gone from the API');
+
+  // The editor: examples round-trip, the churn workflow built by drag and drop and run.
+  await editorChecks({ page, BASE, call: (m, p, body) => call(m, p, EDITOR, body), check, shot, T });
 
   // --auth none: no login.
   const open = await context.newPage();

@@ -4,6 +4,7 @@ import { Link, match, usePath } from './router.jsx';
 import { Login } from './pages/Login.jsx';
 import { Runs } from './pages/Runs.jsx';
 import { Run } from './pages/Run.jsx';
+import { Editor } from './pages/Editor.jsx';
 
 export function App() {
   const path = usePath();
@@ -66,6 +67,7 @@ export function App() {
         </Link>
         <nav aria-label="Pages">
           <Link to="/runs">Runs</Link>
+          <Link to="/editor">Editor</Link>
         </nav>
         <span className="who">
           {me.user}
@@ -79,6 +81,7 @@ export function App() {
       <main>
         {route.name === 'runs' && <Runs me={me} />}
         {route.name === 'run' && <Run me={me} id={route.params[0]} key={route.params[0]} />}
+        {route.name === 'editor' && <Editor me={me} key={window.location.search} />}
         {route.name === 'notfound' && (
           <p>
             No page here. <Link to="/">All runs</Link>

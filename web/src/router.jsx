@@ -1,11 +1,11 @@
 // Client routes: the server answers index.html for any path outside /api, so each page has a
-// real URL. The table is the one place a page is declared; the editor, the step zoo and the
-// Gantt view slot in here next.
+// real URL. The table is the one place a page is declared.
 import { useEffect, useState } from 'react';
 
 export const ROUTES = [
   { name: 'runs', pattern: /^\/$|^\/runs\/?$/ },
   { name: 'run', pattern: /^\/runs\/([^/]+)\/?$/ },
+  { name: 'editor', pattern: /^\/editor\/?$/ },
 ];
 
 export function match(path) {

@@ -3,7 +3,7 @@
 use crate::exit::{FAILED, INVALID, OK};
 use crate::input::{Source, load_or_report};
 use crate::{GraphFormat, OutputFormat};
-use couler_ir::{Diagnostic, Format, Graph, Severity, Workflow, spec};
+use couler_ir::{Diagnostic, Format, Graph, Workflow, spec};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -38,7 +38,7 @@ pub fn validate_with(
                 let mut report = json!({
                     "file": source.name,
                     "valid": valid,
-                    "diagnostics": diags.iter().map(diagnostic_json).collect::<Vec<_>>(),
+                    "diagnostics": diags.iter().map(couler_server::api::validate::diagnostic_json).collect::<Vec<_>>(),
                 });
                 if let Ok((wf, _)) = &result
                     && let Some((ok, r)) = engine(wf, &source.name)
@@ -83,17 +83,6 @@ fn summary(wf: &Workflow) -> String {
         wf.steps.len(),
         g.edge_count()
     )
-}
-
-fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
-    json!({
-        "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
-        "message": d.message,
-        "path": d.path,
-        "line": d.location.map(|l| l.line),
-        "column": d.location.map(|l| l.column),
-        "help": d.help,
-    })
 }
 
 pub fn graph(file: &Path, format: GraphFormat) -> u8 {

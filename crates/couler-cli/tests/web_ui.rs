@@ -252,12 +252,13 @@ fn me_and_a_runs_workflow_answer_what_the_ui_needs() {
 
 #[test]
 fn the_uis_pure_modules_pass_their_unit_tests() {
-    // web/e2e/units.test.mjs: the layered layout of large DAGs, the charts' axes, the Gantt's rows.
+    // web/e2e/units.test.mjs: the layered layout of large DAGs, the charts' axes, the Gantt's rows,
+    // the editor's model and YAML writer.
     let mut node = Command::new("node");
     node.args(["--test", "e2e/units.test.mjs"])
         .current_dir(repo().join("web"));
     let (ok, text) = run_node(&mut node);
-    assert!(ok && text.contains("# pass 3"), "{text}");
+    assert!(ok && text.contains("# pass 7"), "{text}");
 }
 
 /// Runs `node`: whether it exited 0, and its standard output then its standard error.
@@ -293,7 +294,19 @@ fn the_ui_end_to_end_in_chromium() {
     );
     let browser = chromium();
     let dir = tempdir();
-    let s = Server::start(&dir.path().join("token"), &["--auth", "token"]);
+    // The editor's churn workflow runs the zoo's scikit-learn steps: the test venv's python first.
+    let python = support::test_python();
+    let bin = python.parent().map(Path::to_path_buf).unwrap_or_default();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let s = Server::start_with_env(
+        &dir.path().join("token"),
+        &["--auth", "token"],
+        &[("PATH", &path)],
+    );
     built_index(&s);
     let open = Server::start(&dir.path().join("open"), &["--auth", "none"]);
     let editor = token(&s.state_dir, "ed", "editor", None);
@@ -324,5 +337,122 @@ fn the_ui_end_to_end_in_chromium() {
     assert!(
         ok && text.contains("all checks passed"),
         "web/e2e/ui.mjs failed:\n{text}"
+    );
+}
+
+#[test]
+fn validate_answers_located_diagnostics_the_document_and_the_irs_hash_unaudited() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), &[]);
+    // A viewer may validate: it reads and records nothing.
+    let viewer = token(&s.state_dir, "vi", "viewer", Some("team-a"));
+    let admin = token(&s.state_dir, "ad", "admin", None);
+    let check = |spec: &str| {
+        let body = json!({ "spec": spec }).to_string();
+        s.call("POST", "/api/v1/validate", Some(&viewer), Some(&body))
+    };
+    let (code, ok) = check(support::ECHO);
+    assert_eq!(code, 200, "{ok}");
+    assert_eq!(ok["valid"], true, "{ok}");
+    assert_eq!(ok["document"]["name"], "echo", "{ok}");
+    let ir = ok["ir"].as_str().unwrap_or_default();
+    assert!(
+        ir.len() == 64 && ir.chars().all(|c| c.is_ascii_hexdigit()),
+        "{ok}"
+    );
+    // The same workflow written otherwise (a comment, JSON): the same IR; another: another.
+    let (_, same) = check(&format!("# a comment\n{}", support::ECHO));
+    assert_eq!(same["ir"], ok["ir"]);
+    let (_, as_json) = check(&ok["document"].to_string());
+    assert_eq!(as_json["ir"], ok["ir"], "{as_json}");
+    let (_, other) = check(&support::ECHO.replace("name: echo", "name: echo-2"));
+    assert_ne!(other["ir"], ok["ir"]);
+    // A mistake: located on its line, with the CLI's rendering naming `spec`.
+    let bad = support::ECHO.replace("dependsOn: [one]", "dependsOn: [onw]");
+    assert_ne!(bad, support::ECHO, "the fixture has `dependsOn: [one]`");
+    let (code, wrong) = check(&bad);
+    assert_eq!(code, 200, "{wrong}");
+    assert_eq!(wrong["valid"], false);
+    assert_eq!(wrong["ir"], Value::Null);
+    let d = &wrong["diagnostics"][0];
+    let line = bad.lines().position(|l| l.contains("[onw]")).map(|i| i + 1);
+    assert_eq!(d["severity"], "error", "{wrong}");
+    assert_eq!(d["line"].as_u64(), line.map(|l| l as u64), "{wrong}");
+    assert!(
+        d["message"].as_str().is_some_and(|m| m.contains("onw"))
+            && d["rendered"].as_str().is_some_and(|r| r.contains("spec:")),
+        "{wrong}"
+    );
+    // Not YAML at all: no document; a body that is not `{spec}`: 400.
+    let (_, garbage) = check("[: :");
+    assert_eq!(
+        (garbage["valid"].clone(), garbage["document"].clone()),
+        (json!(false), Value::Null)
+    );
+    let (code, refused) = s.call(
+        "POST",
+        "/api/v1/validate",
+        Some(&viewer),
+        Some("{\"yaml\": 1}"),
+    );
+    assert_eq!(code, 400, "{refused}");
+    let (code, _) = s.call("POST", "/api/v1/validate", None, Some("{\"spec\": \"\"}"));
+    assert_eq!(code, 401);
+    // Left out of the audit log, as reads are.
+    let (code, audit) = s.call("GET", "/api/v1/audit", Some(&admin), None);
+    assert_eq!(code, 200, "{audit}");
+    assert!(!audit.to_string().contains("/validate"), "{audit}");
+}
+
+#[test]
+fn a_runs_steps_carry_each_ended_attempt_for_the_gantt() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), &[]);
+    let editor = token(&s.state_dir, "ed", "editor", None);
+    let spec = "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: flaky\nsteps:\n\
+                - name: ok\n  container:\n    command: [echo, fine]\n\
+                - name: fails\n  container:\n    command: [sh, -c, 'exit 3']\n  retry:\n    limit: 2\n";
+    let (code, run) = s.submit(Some(&editor), &json!({ "spec": spec }));
+    assert_eq!(code, 201, "{run}");
+    let id = run["id"].as_str().unwrap_or_default();
+    let run = s.wait_for(Some(&editor), id, &["Failed"]);
+    let step = |name: &str| {
+        run["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| x["node"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no step {name}: {run}"))
+    };
+    let fails = step("fails");
+    let tries = fails["tries"].as_array().cloned().unwrap_or_default();
+    let seen: Vec<(u64, &str)> = tries
+        .iter()
+        .map(|t| {
+            (
+                t["attempt"].as_u64().unwrap_or(0),
+                t["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [(1, "Failed"), (2, "Failed"), (3, "Failed")],
+        "{fails}"
+    );
+    let times: Vec<f64> = tries
+        .iter()
+        .flat_map(|t| [t["startedAt"].as_f64(), t["finishedAt"].as_f64()])
+        .map(|t| t.unwrap_or(f64::NAN))
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "attempts in order, each ended: {times:?}"
+    );
+    assert_eq!(
+        step("ok")["tries"].as_array().map(Vec::len),
+        Some(1),
+        "{run}"
     );
 }

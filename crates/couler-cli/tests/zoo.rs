@@ -25,27 +25,6 @@ fn couler(dir: &Path, args: &[&str], path: Option<&str>) -> Output {
     cmd.output().expect("couler runs")
 }
 
-fn test_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("COULER_TEST_PYTHON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let out = Command::new("bash")
-        .arg(root().join("scripts/test-deps"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "scripts/test-deps failed: set COULER_TEST_PYTHON to a python with scikit-learn"
-    );
-    PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or("")
-            .trim(),
-    )
-}
-
 #[test]
 fn zoo_list_names_every_entry_with_its_typed_parameters() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,7 +61,7 @@ fn zoo_list_names_every_entry_with_its_typed_parameters() {
 
 #[test]
 fn the_churn_workflow_publishes_the_model_with_the_best_of_three_scores() {
-    let python = test_python();
+    let python = support::test_python();
     let bin = python.parent().unwrap().to_str().unwrap().to_string();
     let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
     let dir = tempfile::tempdir().unwrap();

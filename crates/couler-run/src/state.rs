@@ -617,6 +617,26 @@ impl State {
         Ok(u32::try_from(n).unwrap_or(0))
     }
 
+    /// Every ended attempt of a run's steps, by node then attempt: when each ran and how it
+    /// ended (a map instance's under its own node, `train[2]`), for a timeline.
+    pub fn attempt_spans(&self, run_id: &str) -> Result<Vec<AttemptSpan>, Error> {
+        self.rows(
+            "cannot read attempts",
+            "SELECT node, attempt, status, started_at, finished_at FROM attempts
+             WHERE run_id = ?1 ORDER BY node, attempt",
+            [run_id],
+            |r| {
+                Ok(AttemptSpan {
+                    node: r.get(0)?,
+                    attempt: r.get(1)?,
+                    status: r.get(2)?,
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                })
+            },
+        )
+    }
+
     pub fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>, Error> {
         self.rows(
             "cannot read steps",
@@ -800,6 +820,16 @@ pub struct AttemptRecord {
     pub cpu_seconds: Option<f64>,
     pub log_dir: String,
     pub message: Option<String>,
+}
+
+/// One ended attempt of a step ([`State::attempt_spans`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttemptSpan {
+    pub node: String,
+    pub attempt: u32,
+    pub status: String,
+    pub started_at: f64,
+    pub finished_at: Option<f64>,
 }
 
 /// Which step ended, and how (for [`State::step_ended`]).

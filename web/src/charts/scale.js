@@ -18,27 +18,42 @@ export function tickLabel(secs) {
 
 /**
  * The Gantt's rows: each started step (or map instance) with its offset and length in seconds
- * from the run's first start, in order of start; a step still running ends at `now`.
- * `{origin, span, rows: [{node, step, status, attempts, start, secs, startedAt}]}`.
+ * from the run's first start, in order of start; a step still running ends at `now`. A step
+ * with `tries` (its ended attempts, GET /runs/ID) also gets a segment per attempt, and one for
+ * the attempt still running; without them (a cluster engine's run) `segments` is empty.
+ * `{origin, span, rows: [{node, step, status, attempts, start, secs, startedAt, segments:
+ * [{attempt, status, start, secs}]}]}`.
  */
 export function ganttRows(steps, now) {
   const started = steps.filter((s) => s.startedAt != null);
   if (started.length === 0) return { origin: now, span: 0, rows: [] };
-  const origin = Math.min(...started.map((s) => s.startedAt));
+  const origin = Math.min(...started.flatMap((s) => [s.startedAt, ...(s.tries || []).map((t) => t.startedAt)]));
   const rows = started
     .map((s) => {
-      const end = s.finishedAt ?? now;
+      const segments = segmentsOf(s, now).map((t) => ({ ...t, start: t.from - origin, secs: Math.max(0, t.to - t.from) }));
+      const first = Math.min(s.startedAt, ...segments.map((t) => t.from));
+      const end = Math.max(s.finishedAt ?? now, ...segments.map((t) => t.to));
       return {
         node: s.node,
         step: s.step,
         status: s.status,
         attempts: s.attempts,
-        startedAt: s.startedAt,
-        start: s.startedAt - origin,
-        secs: Math.max(0, end - s.startedAt),
+        startedAt: first,
+        start: first - origin,
+        secs: Math.max(0, end - first),
+        segments,
       };
     })
     .sort((a, b) => a.start - b.start || a.node.localeCompare(b.node));
   const span = Math.max(...rows.map((r) => r.start + r.secs));
   return { origin, span, rows };
+}
+
+function segmentsOf(s, now) {
+  const tries = (s.tries || []).map((t) => ({ attempt: t.attempt, status: t.status, from: t.startedAt, to: t.finishedAt ?? now }));
+  if (tries.length > 0 && s.status === 'Running') {
+    const last = tries[tries.length - 1];
+    tries.push({ attempt: last.attempt + 1, status: 'Running', from: Math.max(last.to, s.startedAt), to: now });
+  }
+  return tries;
 }

@@ -9,7 +9,8 @@ const AXIS = 24;
 
 /**
  * A run's steps over time, hand-drawn in SVG: one bar per step or map instance, coloured by
- * its status, a step retried marked with its attempts (×N), the critical path (the server's,
+ * its status, split into a segment per attempt (each coloured by how it ended) where the
+ * runtime recorded them, a step retried marked with its attempts (×N), the critical path (the server's,
  * GET …/critical-path) outlined. Each bar takes the focus; hovering or focusing one shows its
  * step, attempts, start and duration below the chart (and in its tooltip).
  */
@@ -56,7 +57,24 @@ export function Gantt({ steps, critical }) {
             <text x={LABEL - 6} y={ROW / 2 + 4} textAnchor="end">
               {r.node}
             </text>
-            <rect x={LABEL + r.start * scale} y={3} width={Math.max(2, r.secs * scale)} height={ROW - 6} rx={2} />
+            {r.segments.length === 0 ? (
+              <rect x={LABEL + r.start * scale} y={3} width={Math.max(2, r.secs * scale)} height={ROW - 6} rx={2} />
+            ) : (
+              r.segments.map((t) => (
+                <rect
+                  key={t.attempt}
+                  className={`segment state-${t.status.toLowerCase()}`}
+                  data-attempt={t.attempt}
+                  x={LABEL + t.start * scale}
+                  y={3}
+                  width={Math.max(2, t.secs * scale)}
+                  height={ROW - 6}
+                  rx={2}
+                >
+                  <title>{`attempt ${t.attempt}: ${t.status}, took ${duration(0, t.secs)}`}</title>
+                </rect>
+              ))
+            )}
             {r.attempts > 1 && (
               <text className="attempts" x={LABEL + (r.start + r.secs) * scale + 4} y={ROW / 2 + 4}>
                 ×{r.attempts}

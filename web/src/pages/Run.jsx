@@ -8,7 +8,8 @@ import { Gantt } from '../components/Gantt.jsx';
 import { Compiled } from '../components/Compiled.jsx';
 import { History } from '../components/History.jsx';
 import { Compare } from '../components/Compare.jsx';
-import { navigate } from '../router.jsx';
+import { Tabs } from '../components/Tabs.jsx';
+import { Link, navigate } from '../router.jsx';
 
 const TABS = [
   ['graph', 'Graph'],
@@ -110,6 +111,9 @@ export function Run({ me, id }) {
         <span className={stateClass(run.state)} data-testid="run-state">
           {run.state}
         </span>
+        <Link to={`/editor?run=${encodeURIComponent(run.id)}`} className="button">
+          Edit
+        </Link>
         {may(me, 'editor', run.namespace) && (
           <Actions path={path} state={run.state} onDone={() => setGeneration((g) => g + 1)} onDeleted={() => navigate('/runs')} />
         )}
@@ -119,13 +123,7 @@ export function Run({ me, id }) {
         {run.startedAt && ` · ran ${duration(run.startedAt, run.finishedAt)}`}
         {run.message && ` · ${run.message}`}
       </p>
-      <div role="tablist" aria-label="Views of the run" className="tabs">
-        {TABS.map(([t, label]) => (
-          <button key={t} type="button" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
-            {label}
-          </button>
-        ))}
-      </div>
+      <Tabs label="Views of the run" tabs={TABS} tab={tab} onTab={setTab} />
       {tab === 'gantt' ? (
         <Gantt steps={steps} critical={critical} />
       ) : tab === 'history' || tab === 'compare' ? (

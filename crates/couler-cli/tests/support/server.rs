@@ -58,6 +58,29 @@ thread_local! {
     static DB: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// A python with scikit-learn (the zoo's steps): `COULER_TEST_PYTHON`, else the venv
+/// scripts/test-deps creates from requirements-test.txt.
+pub fn test_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("COULER_TEST_PYTHON").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let out = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-deps"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "scripts/test-deps failed: set COULER_TEST_PYTHON to a python with scikit-learn"
+    );
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim(),
+    )
+}
+
 /// Makes this test's servers and tokens use the database at `url`.
 pub fn use_db(url: String) {
     DB.with(|db| *db.borrow_mut() = Some(url));

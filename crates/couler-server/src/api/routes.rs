@@ -6,7 +6,7 @@
 
 use super::{
     Shared, artifacts, audit, compiled, events, guard, history, logs, ops, runs, schemas, timeline,
-    ui, zoo,
+    ui, validate, zoo,
 };
 use crate::auth::Role;
 use axum::extract::DefaultBodyLimit;
@@ -411,6 +411,17 @@ pub fn table() -> Vec<Route> {
             zoo::list,
         )
         .ok(200, Answer::Json(zoo::schema())),
+        route(
+            Post,
+            "/api/v1/validate",
+            "validateSpec",
+            "Check a spec as `couler validate` does (nothing recorded): located diagnostics, the document as JSON, the IR's hash",
+            VIEWER,
+            validate::validate,
+        )
+        .body(validate::body_schema())
+        .ok(200, Answer::Json(validate::schema()))
+        .errors(&[400, 413]),
         route(
             Get,
             "/healthz",

@@ -14,7 +14,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A response that names what it touched, for the audit log.
 fn touched(row_ns: &str, run: &str, status: StatusCode, body: serde_json::Value) -> Response {
@@ -27,7 +27,10 @@ fn touched(row_ns: &str, run: &str, status: StatusCode, body: serde_json::Value)
 }
 
 /// The body, or why it cannot be read (over `--max-body-bytes`: 413).
-fn body_bytes(body: Result<Bytes, BytesRejection>, max: usize) -> Result<Bytes, ApiError> {
+pub(super) fn body_bytes(
+    body: Result<Bytes, BytesRejection>,
+    max: usize,
+) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -191,7 +194,12 @@ pub async fn get(
     let steps = app.pool.steps(&id).map_err(ApiError::internal)?;
     let status = shown_state(&row, rec.as_ref());
     let retries = app.db(|s| s.retries(&id))?;
-    let steps: Vec<serde_json::Value> = steps.iter().map(crate::events::step_json).collect();
+    let steps = with_tries(
+        steps.iter().map(crate::events::step_json).collect(),
+        &state
+            .attempt_spans(&id)
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+    );
     Ok(Json(json!({
         "id": row.id,
         "namespace": row.namespace,
@@ -208,6 +216,24 @@ pub async fn get(
         "steps": steps,
     }))
     .into_response())
+}
+
+/// Each step object with `tries`: its ended attempts from the runtime's `attempts` table
+/// (`{attempt, status, startedAt, finishedAt}`), for the Gantt's segments. A run mirrored from
+/// a cluster engine has none: its steps get `[]` and the Gantt draws the step's one bar.
+fn with_tries(mut steps: Vec<Value>, spans: &[couler_run::state::AttemptSpan]) -> Vec<Value> {
+    for s in &mut steps {
+        let tries: Vec<Value> = spans
+            .iter()
+            .filter(|a| s["node"] == a.node.as_str())
+            .map(|a| {
+                json!({"attempt": a.attempt, "status": a.status,
+                       "startedAt": a.started_at, "finishedAt": a.finished_at})
+            })
+            .collect();
+        s["tries"] = Value::Array(tries);
+    }
+    steps
 }
 
 /// `POST /api/v1/runs/{id}/stop`: a queued run never starts; a running one stops as with

@@ -97,6 +97,11 @@ pub fn step() -> Value {
             "outputs": {"type": ["object", "null"], "description": "parameters, result, artifact digests"},
             "peakRssKb": {"type": ["integer", "null"], "description": "the peak resident memory of its last attempt, KiB"},
             "cpuSeconds": {"type": ["number", "null"], "description": "the CPU time of its last attempt"},
+            "tries": {"type": "array", "description": "in `GET /runs/{id}`: its ended attempts, from the local runtime (none for a cluster engine's run)", "items": {
+                "type": "object",
+                "required": ["attempt", "status", "startedAt", "finishedAt"],
+                "properties": {"attempt": {"type": "integer"}, "status": {"type": "string"}, "startedAt": {"type": "number"}, "finishedAt": seconds()},
+            }},
         },
     })
 }
