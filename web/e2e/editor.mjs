@@ -110,6 +110,11 @@ export async function editorChecks({ page, BASE, call, check, shot, T }) {
     await node(name).click();
     for (const [k, v] of Object.entries(values)) await page.locator(`#with-${name}-${k}`).fill(v);
   };
+  // A step is selected from the keyboard too: focused, Enter opens its form.
+  await node('read-csv').focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('form', { name: 'Step read-csv' }).waitFor({ timeout: T });
+  check(true, 'a step focused on the canvas and Enter opens its form');
   await form('split', { label: 'churned', test_fraction: 'lots' });
   const bad = page.getByTestId('diagnostics').filter({ hasText: 'test_fraction' });
   await bad.waitFor({ timeout: T });

@@ -98,7 +98,11 @@ export function Canvas({ g, positions, problems, selected, zoo, on, fitKey, cent
         nodeTypes={NODE_TYPES}
         onNodesChange={(changes) => {
           onNodesChange(changes);
-          for (const c of changes) if (c.type === 'position' && c.position && !c.dragging) on.move(c.id, c.position);
+          for (const c of changes) {
+            if (c.type === 'position' && c.position && !c.dragging) on.move(c.id, c.position);
+            // A node selected by the user (a click, or Enter on the focused node) opens its form.
+            if (c.type === 'select' && c.selected) on.select(c.id);
+          }
         }}
         onNodeDragStop={(_, n) => on.move(n.id, n.position)}
         onInit={(f) => (flow.current = f)}
