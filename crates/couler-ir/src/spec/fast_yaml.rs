@@ -12,6 +12,9 @@
 //! `true` a boolean, `~` null, `012` text) follows serde_norway's rules, which
 //! `tests::scalars_resolve_as_serde_norway_resolves_them` checks against serde_norway itself.
 
+mod lite;
+
+use lite::{Ev, Lite};
 use saphyr_parser::{Event, Parser, ScalarStyle, StrInput};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 use std::borrow::Cow;
@@ -20,30 +23,103 @@ use std::fmt;
 /// Deeper nesting is left to the exact reader (serde_norway stops at 128 levels).
 const MAX_DEPTH: usize = 100;
 
-/// Reads `text` as a `T`, or `None` where the exact reader must (see the module's text).
+/// Reads `text` as a `T`, or `None` where the exact reader must (see the module's text): with
+/// the line scanner of the common subset ([`lite`]) first, with saphyr-parser where it refuses.
 pub(super) fn read<T: DeserializeOwned>(text: &str) -> Option<T> {
     if !plain_text(text) {
         return None;
     }
-    let mut events = Events {
-        parser: Parser::new_from_str(text),
-        depth: 0,
-    };
+    read_from(Source::Lite(Lite::new(text))).or_else(|| read_from(saphyr(text)?))
+}
+
+/// saphyr-parser past the start of the stream and of its one document.
+fn saphyr(text: &str) -> Option<Source<'_>> {
+    let mut parser = Parser::new_from_str(text);
     for expected in ["stream start", "document start"] {
-        match events.parser.next_event()?.ok()?.0 {
+        match parser.next_event()?.ok()?.0 {
             Event::StreamStart if expected == "stream start" => {}
             Event::DocumentStart(_) if expected == "document start" => {}
             _ => return None,
         }
     }
+    Some(Source::Saphyr(parser))
+}
+
+fn read_from<T: DeserializeOwned>(source: Source<'_>) -> Option<T> {
+    let mut events = Events { source, depth: 0 };
     let value = T::deserialize(&mut events).ok()?;
-    for _ in 0..2 {
-        match events.parser.next_event()?.ok()?.0 {
-            Event::DocumentEnd | Event::StreamEnd => {}
-            _ => return None,
+    events.source.ends().then_some(value)
+}
+
+/// Where the events come from.
+enum Source<'a> {
+    Lite(Lite<'a>),
+    Saphyr(Parser<'a, StrInput<'a>>),
+}
+
+/// The next event, seen without taking it.
+enum Peek<'p> {
+    Scalar(&'p str, ScalarStyle),
+    SeqEnd,
+    MapEnd,
+    Other,
+}
+
+impl<'a> Source<'a> {
+    /// The next event of the document; anchored or tagged nodes, aliases and the document's end
+    /// are refused.
+    fn next(&mut self) -> Result<Ev<'a>> {
+        match self {
+            Source::Lite(lite) => lite.next()?.ok_or(Refused),
+            Source::Saphyr(parser) => match parser.next_event() {
+                Some(Ok((event, _))) => match event {
+                    Event::Scalar(v, style, 0, None) => Ok(Ev::Scalar(v, style)),
+                    Event::SequenceStart(0, None) => Ok(Ev::SeqStart),
+                    Event::SequenceEnd => Ok(Ev::SeqEnd),
+                    Event::MappingStart(0, None) => Ok(Ev::MapStart),
+                    Event::MappingEnd => Ok(Ev::MapEnd),
+                    _ => Err(Refused),
+                },
+                _ => Err(Refused),
+            },
         }
     }
-    events.parser.next_event().is_none().then_some(value)
+
+    fn peek(&mut self) -> Result<Peek<'_>> {
+        match self {
+            Source::Lite(lite) => Ok(match lite.peek()? {
+                Some(Ev::Scalar(v, style)) => Peek::Scalar(v, *style),
+                Some(Ev::SeqEnd) => Peek::SeqEnd,
+                Some(Ev::MapEnd) => Peek::MapEnd,
+                Some(_) => Peek::Other,
+                None => return Err(Refused),
+            }),
+            Source::Saphyr(parser) => match parser.peek() {
+                Some(Ok((Event::Scalar(v, style, 0, None), _))) => Ok(Peek::Scalar(v, *style)),
+                Some(Ok((Event::Scalar(..) | Event::Alias(_), _))) => Err(Refused),
+                Some(Ok((Event::SequenceEnd, _))) => Ok(Peek::SeqEnd),
+                Some(Ok((Event::MappingEnd, _))) => Ok(Peek::MapEnd),
+                Some(Ok(_)) => Ok(Peek::Other),
+                _ => Err(Refused),
+            },
+        }
+    }
+
+    /// Whether the document and the stream end here, with nothing after them.
+    fn ends(&mut self) -> bool {
+        match self {
+            Source::Lite(lite) => matches!(lite.next(), Ok(None)),
+            Source::Saphyr(parser) => {
+                for _ in 0..2 {
+                    match parser.next_event() {
+                        Some(Ok((Event::DocumentEnd | Event::StreamEnd, _))) => {}
+                        _ => return false,
+                    }
+                }
+                parser.next_event().is_none()
+            }
+        }
+    }
 }
 
 /// Whether `text` ends its last line and holds none of the characters this reader leaves to the
@@ -107,11 +183,11 @@ impl de::Error for Refused {
 type Result<T> = std::result::Result<T, Refused>;
 
 struct Events<'a> {
-    parser: Parser<'a, StrInput<'a>>,
+    source: Source<'a>,
     depth: usize,
 }
 
-/// A node's first event, as this reader takes it: anchors, tags and aliases are refused.
+/// A node's first event, as this reader takes it.
 enum Node<'a> {
     Scalar(Cow<'a, str>, ScalarStyle),
     Seq,
@@ -120,33 +196,33 @@ enum Node<'a> {
 
 impl<'a> Events<'a> {
     fn next_node(&mut self) -> Result<Node<'a>> {
-        match self.parser.next_event() {
-            Some(Ok((Event::Scalar(v, style, 0, None), _))) => Ok(Node::Scalar(v, style)),
-            Some(Ok((Event::SequenceStart(0, None), _))) => Ok(Node::Seq),
-            Some(Ok((Event::MappingStart(0, None), _))) => Ok(Node::Map),
-            _ => Err(Refused),
+        match self.source.next()? {
+            Ev::Scalar(v, style) => Ok(Node::Scalar(v, style)),
+            Ev::SeqStart => Ok(Node::Seq),
+            Ev::MapStart => Ok(Node::Map),
+            Ev::SeqEnd | Ev::MapEnd => Err(Refused),
         }
+    }
+
+    /// Takes the next event, already seen.
+    fn skip(&mut self) {
+        let _ = self.source.next();
     }
 
     /// Whether the next event ends the collection being read (and takes it if so).
     fn at_end(&mut self) -> Result<bool> {
-        match self.parser.peek() {
-            Some(Ok((Event::SequenceEnd | Event::MappingEnd, _))) => {
-                self.parser.next_event();
-                Ok(true)
-            }
-            Some(Ok(_)) => Ok(false),
-            _ => Err(Refused),
+        if matches!(self.source.peek()?, Peek::SeqEnd | Peek::MapEnd) {
+            self.skip();
+            return Ok(true);
         }
+        Ok(false)
     }
 
     /// The next scalar, if the next event is one (not taken); an anchored or tagged one is refused.
     fn peek_scalar(&mut self) -> Result<Option<(&str, ScalarStyle)>> {
-        match self.parser.peek() {
-            Some(Ok((Event::Scalar(v, style, 0, None), _))) => Ok(Some((v, *style))),
-            Some(Ok((Event::Scalar(..) | Event::Alias(_), _))) => Err(Refused),
-            Some(Ok(_)) => Ok(None),
-            _ => Err(Refused),
+        match self.source.peek()? {
+            Peek::Scalar(v, style) => Ok(Some((v, style))),
+            _ => Ok(None),
         }
     }
 
@@ -397,7 +473,7 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for &mut Events<'a> {
             _ => false,
         };
         if is_none {
-            self.parser.next_event();
+            self.skip();
             visitor.visit_none()
         } else {
             visitor.visit_some(self)
@@ -429,7 +505,7 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for &mut Events<'a> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         if is_empty_plain(self.peek_scalar()?) {
-            self.parser.next_event();
+            self.skip();
             return visitor.visit_seq(de::value::SeqDeserializer::new(std::iter::empty::<()>()));
         }
         match self.next_node()? {
@@ -440,7 +516,7 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for &mut Events<'a> {
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         if is_empty_plain(self.peek_scalar()?) {
-            self.parser.next_event();
+            self.skip();
             return visitor.visit_map(de::value::MapDeserializer::new(
                 std::iter::empty::<((), ())>(),
             ));
@@ -519,10 +595,9 @@ impl<'de, 'a: 'de> de::SeqAccess<'de> for Elements<'_, 'a> {
     type Error = Refused;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        match self.de.parser.peek() {
-            Some(Ok((Event::SequenceEnd, _))) => Ok(None),
-            Some(Ok(_)) => seed.deserialize(&mut *self.de).map(Some),
-            _ => Err(Refused),
+        match self.de.source.peek()? {
+            Peek::SeqEnd => Ok(None),
+            _ => seed.deserialize(&mut *self.de).map(Some),
         }
     }
 }
@@ -535,12 +610,11 @@ impl<'de, 'a: 'de> de::MapAccess<'de> for Entries<'_, 'a> {
     type Error = Refused;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        match self.de.parser.peek() {
-            Some(Ok((Event::MappingEnd, _))) => Ok(None),
+        match self.de.source.peek()? {
+            Peek::MapEnd => Ok(None),
             // serde_norway reads `<<` as a plain key, YAML 1.1 as a merge: leave it.
-            Some(Ok((Event::Scalar(k, ..), _))) if k == "<<" => Err(Refused),
-            Some(Ok(_)) => seed.deserialize(&mut *self.de).map(Some),
-            _ => Err(Refused),
+            Peek::Scalar("<<", _) => Err(Refused),
+            _ => seed.deserialize(&mut *self.de).map(Some),
         }
     }
 
