@@ -10,6 +10,7 @@
 //!   deterministic printing (IR → spec → IR is exact, and equal IR prints equal bytes);
 //! - [`validate`]: semantic checks with a fix for every problem;
 //! - [`graph`]: dependency edges, topological order, levels, cycles and critical path, all linear;
+//! - [`tune`]: a step's hyperparameter study (`tune`), described and checked;
 //! - [`memo`]: which steps are memoized, the one caching rule of every engine;
 //! - [`launch_protocol`]: how an engine's task hands a step to the in-task launcher (`couler
 //!   launch`) and reads its outcome: the task, its forms, the environment, the exit codes.
@@ -28,6 +29,7 @@ pub mod launch_protocol;
 pub mod memo;
 pub mod model;
 pub mod spec;
+pub mod tune;
 pub mod validate;
 pub mod value;
 pub mod zoo;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// The spec version this Couler reads and writes.
 pub const API_VERSION: &str = "couler.dev/v1alpha1";
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 
@@ -365,6 +365,8 @@ pub struct Step {
     pub cache: Option<CachePolicy>,
     /// The workflow goes on (and this step counts as done) even if it fails.
     pub continue_on_failure: bool,
+    /// A hyperparameter study over the step's input parameters (lowered into trial steps).
+    pub tune: Option<crate::tune::Tune>,
 }
 
 /// Where a template stands in its step, written out as its spec path on demand.
@@ -423,6 +425,7 @@ impl Step {
             volume_mounts: Vec::new(),
             cache: None,
             continue_on_failure: false,
+            tune: None,
         }
     }
 
@@ -1362,6 +1365,8 @@ struct StepRepr {
     cache: Option<CachePolicy>,
     #[serde(default, skip_serializing_if = "is_false")]
     continue_on_failure: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tune: Option<crate::tune::Tune>,
 }
 
 impl TryFrom<StepRepr> for Step {
@@ -1411,6 +1416,7 @@ impl TryFrom<StepRepr> for Step {
             volume_mounts: r.volume_mounts,
             cache: r.cache,
             continue_on_failure: r.continue_on_failure,
+            tune: r.tune,
         })
     }
 }
@@ -1442,6 +1448,7 @@ impl From<Step> for StepRepr {
             volume_mounts: s.volume_mounts,
             cache: s.cache,
             continue_on_failure: s.continue_on_failure,
+            tune: s.tune,
         };
         match s.kind {
             StepKind::Container(c) => r.container = Some(c),

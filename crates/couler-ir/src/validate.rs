@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 mod reference;
 mod step;
+mod tune;
 pub mod untrusted;
 
 /// Longest DNS-1123 label (Kubernetes object names, Argo task names).

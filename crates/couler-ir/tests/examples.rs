@@ -25,6 +25,7 @@ const EXPECTED: &[&str] = &[
     "hello.yaml",
     "ml-pipeline.yaml",
     "model-search.yaml",
+    "tune-ml-pipeline.yaml",
 ];
 
 fn examples_dir() -> PathBuf {
@@ -690,4 +691,29 @@ fn conditions_print_as_written() {
         when,
         Expr::Compare { right, .. } if **right == Expr::Literal(Literal::String("heads".into()))
     ));
+}
+
+#[test]
+fn tune_ml_pipeline_tunes_two_models_and_publishes_from_their_best() {
+    let wf = load("tune-ml-pipeline.yaml");
+    let tuned: Vec<(&str, &str)> = wf
+        .steps
+        .iter()
+        .filter_map(|s| Some((s.name.as_str(), s.tune.as_ref()?.space[0].name.as_str())))
+        .collect();
+    assert_eq!(tuned, [("tune-knn", "k"), ("tune-logreg", "C")]);
+    let publish = wf.steps.iter().find(|s| s.name == "publish").unwrap();
+    let reads: BTreeSet<String> = publish
+        .references()
+        .iter()
+        .map(|(_, r)| r.to_string())
+        .collect();
+    assert!(
+        reads.contains("steps.tune-knn.outputs.parameters.best_k"),
+        "{reads:?}"
+    );
+    assert!(
+        reads.contains("steps.tune-logreg.outputs.parameters.best_objective"),
+        "{reads:?}"
+    );
 }

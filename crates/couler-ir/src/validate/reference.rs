@@ -156,8 +156,18 @@ impl<'a> Validator<'a> {
         };
         match output {
             StepOutput::Parameter(name) => {
-                let declared = source.outputs.parameters.iter().map(|p| p.name.as_str());
-                self.declared_output(site.path, target, "parameter", name, declared)
+                // A tuned step publishes its best trial, not its own outputs.
+                let published = source.tune.as_ref().map(crate::tune::Tune::outputs);
+                let declared: Vec<&str> = match &published {
+                    Some(names) => names.iter().map(String::as_str).collect(),
+                    None => source
+                        .outputs
+                        .parameters
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect(),
+                };
+                self.declared_output(site.path, target, "parameter", name, declared.into_iter())
             }
             StepOutput::Artifact(name) => self.output_artifact(site, target, source, name),
             StepOutput::Result => self.process_output(

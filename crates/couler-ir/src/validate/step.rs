@@ -23,6 +23,7 @@ impl Validator<'_> {
         }
         self.check_map(at);
         self.check_repeat(at);
+        self.check_tune(at);
         if let Some(r) = &step.retry {
             self.retry(&at.at("retry"), r);
         }

@@ -1,0 +1,159 @@
+//! The `tune` block of a step: a hyperparameter study over the step's input parameters
+//! (docs/spec.md §18, docs/tuning.md). The IR only describes and checks the study; the methods
+//! and the lowering into trial steps live in `couler-tune`, above this crate.
+
+use serde::{Deserialize, Serialize};
+
+/// A study: run the step for settings of its input parameters drawn from `space`, and publish
+/// the setting with the best `objective`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tune {
+    /// The tuned parameters, each one of the step's input parameters.
+    pub space: Vec<TuneParam>,
+    /// The output parameter to optimise and which way.
+    pub objective: Objective,
+    /// How many trials (full-fidelity evaluations) the study may run.
+    pub budget: u32,
+    /// At most this many trials at once; all at once when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    /// An input parameter a multi-fidelity method varies (epochs, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<TuneFidelity>,
+    /// The search method.
+    #[serde(default)]
+    pub method: TuneMethod,
+    /// The seed of the method's random numbers: equal seeds propose equal trials.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// One tuned parameter and its domain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TuneParam {
+    /// The step's input parameter it sets.
+    pub name: String,
+    /// `float`, `int` or `categorical`.
+    #[serde(rename = "type")]
+    pub kind: TuneParamType,
+    /// The lowest value (`float`, `int`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    /// The highest value (`float`, `int`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    /// Spread draws evenly over the logarithm (needs `low > 0`).
+    #[serde(default, skip_serializing_if = "crate::model::is_false")]
+    pub log: bool,
+    /// The choices (`categorical`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+}
+
+/// The domain of a [`TuneParam`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TuneParamType {
+    /// A real number in `[low, high]`.
+    Float,
+    /// An integer in `[low, high]`.
+    Int,
+    /// One of `choices`.
+    Categorical,
+}
+
+/// What a study optimises.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Objective {
+    /// An output parameter of the step; each trial's value must read as a number.
+    pub parameter: String,
+    /// `minimize` or `maximize`.
+    pub goal: Goal,
+}
+
+/// Which way an objective is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Goal {
+    /// Lower is better.
+    Minimize,
+    /// Higher is better.
+    Maximize,
+}
+
+/// The fidelity of a multi-fidelity study: an input parameter from `min` to `max` (the full
+/// evaluation).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TuneFidelity {
+    /// The step's input parameter it sets.
+    pub name: String,
+    /// The lowest fidelity, above 0.
+    pub min: f64,
+    /// The full fidelity.
+    pub max: f64,
+}
+
+/// The search methods of `couler-tune`, by their spec names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TuneMethod {
+    /// Uniform random search.
+    Random,
+    /// Quasi-random search (a scrambled Sobol' sequence).
+    #[default]
+    Sobol,
+    /// The Tree-structured Parzen Estimator.
+    Tpe,
+    /// Successive halving.
+    Sh,
+    /// Hyperband.
+    Hyperband,
+    /// Asynchronous successive halving.
+    Asha,
+    /// An LLM reading Data and Model Cards (the paper's Algorithm 4).
+    Llm,
+}
+
+impl TuneMethod {
+    /// The spec name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TuneMethod::Random => "random",
+            TuneMethod::Sobol => "sobol",
+            TuneMethod::Tpe => "tpe",
+            TuneMethod::Sh => "sh",
+            TuneMethod::Hyperband => "hyperband",
+            TuneMethod::Asha => "asha",
+            TuneMethod::Llm => "llm",
+        }
+    }
+
+    /// Whether the method varies a fidelity.
+    pub fn multi_fidelity(self) -> bool {
+        matches!(
+            self,
+            TuneMethod::Sh | TuneMethod::Hyperband | TuneMethod::Asha
+        )
+    }
+}
+
+/// The output holding the best trial's objective value.
+pub const BEST_OBJECTIVE: &str = "best_objective";
+/// The output holding the best trial's number (from 0, in proposal order).
+pub const BEST_TRIAL: &str = "best_trial";
+
+impl Tune {
+    /// The output parameters a tuned step publishes: `best_NAME` per tuned parameter, then
+    /// [`BEST_OBJECTIVE`] and [`BEST_TRIAL`]. Nothing else of the step is readable downstream.
+    pub fn outputs(&self) -> Vec<String> {
+        self.space
+            .iter()
+            .map(|p| format!("best_{}", p.name))
+            .chain([BEST_OBJECTIVE.to_string(), BEST_TRIAL.to_string()])
+            .collect()
+    }
+}
