@@ -299,6 +299,14 @@ pub fn features_used(wf: &Workflow) -> Vec<Use> {
 /// Checks every used feature against `backend`'s matrix; the first unsupported one is an error.
 /// [`Backend::compile`] and [`crate::SplitLowering`] call it: engines never do.
 pub fn check_support<B: Backend + ?Sized>(backend: &B, wf: &Workflow) -> Result<(), CompileError> {
+    // A study is lowered into plain steps above this crate (couler-tune); one left in is a
+    // caller's mistake, not a feature any engine has.
+    if let Some(s) = wf.steps.iter().find(|s| s.tune.is_some()) {
+        return Err(CompileError::Invalid(format!(
+            "step `{}` has a `tune` block, which backends do not compile: lower it first with `couler_tune::lower::expand` (the couler CLI does)",
+            s.name
+        )));
+    }
     for u in features_used(wf) {
         if !backend.support(u.feature).is_supported() {
             return Err(CompileError::Unsupported {

@@ -44,6 +44,31 @@ impl Source {
         })
     }
 
+    /// Lowers the tuned steps of a loaded spec into trial steps (docs/tuning.md), and checks the
+    /// result as a spec of its own: a problem there is a lowering bug, reported as one.
+    pub fn lower_tuning(&self, wf: Workflow) -> Result<Workflow, Vec<Diagnostic>> {
+        if wf.steps.iter().all(|s| s.tune.is_none()) {
+            return Ok(wf);
+        }
+        let lowered = couler_tune::lower::expand(&wf).map_err(|mut diags| {
+            spec::place(&self.text, &mut diags);
+            diags
+        })?;
+        let errors: Vec<Diagnostic> = couler_ir::validate(&lowered)
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .map(|d| {
+                let message = format!("in the lowered tuning steps: {}", d.message);
+                Diagnostic { message, ..d }
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(lowered)
+        } else {
+            Err(errors)
+        }
+    }
+
     pub fn print(&self, diags: &[Diagnostic]) {
         for d in diags {
             crate::say::err_raw(&d.render(&self.name, Some(&self.text)));
@@ -60,7 +85,7 @@ pub fn load_or_report(path: &Path) -> Option<Workflow> {
             return None;
         }
     };
-    match source.load() {
+    match source.load().and_then(|wf| source.lower_tuning(wf)) {
         Ok(wf) => Some(wf),
         Err(diags) => {
             source.print(&diags);

@@ -408,9 +408,11 @@ fn examples() -> Vec<Workflow> {
         .iter()
         .map(|p| {
             let text = std::fs::read_to_string(p).unwrap();
-            couler_ir::spec::load(&text, couler_ir::Format::Yaml)
+            let wf = couler_ir::spec::load(&text, couler_ir::Format::Yaml)
                 .unwrap_or_else(|d| panic!("{}: {d:?}", p.display()))
-                .0
+                .0;
+            // Tuned steps reach an engine lowered, as the CLI lowers them.
+            couler_tune::lower::expand(&wf).unwrap_or_else(|d| panic!("{}: {d:?}", p.display()))
         })
         .collect()
 }

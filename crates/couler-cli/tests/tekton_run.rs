@@ -106,8 +106,8 @@ const NOT_RUNNABLE: &[(&str, &str)] = &[(
 )];
 
 /// Examples that need Python packages beyond a bare machine's (scikit-learn): not run here;
-/// tests/zoo.rs runs them with the test venv's interpreter.
-const NEEDS_PACKAGES: &[&str] = &["churn.yaml"];
+/// tests/zoo.rs and tests/tune_block.rs run them with the test venv's interpreter.
+const NEEDS_PACKAGES: &[&str] = &["churn.yaml", "tune-ml-pipeline.yaml"];
 
 /// Examples whose steps draw random numbers: the local run is repeated until its coin matches.
 /// Their `repeat` iterations are random too (`flip-until-tails`), so they are not compared.

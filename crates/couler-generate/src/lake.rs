@@ -13,7 +13,7 @@ pub struct Entry {
 }
 
 /// The examples compiled in (a test keeps the list equal to `examples/*.yaml`).
-const EXAMPLES: [(&str, &str); 9] = [
+const EXAMPLES: [(&str, &str); 10] = [
     (
         "examples/artifact-passing.yaml",
         include_str!("../../../examples/artifact-passing.yaml"),
@@ -49,6 +49,10 @@ const EXAMPLES: [(&str, &str); 9] = [
     (
         "examples/model-search.yaml",
         include_str!("../../../examples/model-search.yaml"),
+    ),
+    (
+        "examples/tune-ml-pipeline.yaml",
+        include_str!("../../../examples/tune-ml-pipeline.yaml"),
     ),
 ];
 

@@ -39,10 +39,18 @@ pub struct TuneParam {
     #[serde(rename = "type")]
     pub kind: TuneParamType,
     /// The lowest value (`float`, `int`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole_as_integer"
+    )]
     pub low: Option<f64>,
     /// The highest value (`float`, `int`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole_as_integer"
+    )]
     pub high: Option<f64>,
     /// Spread draws evenly over the logarithm (needs `low > 0`).
     #[serde(default, skip_serializing_if = "crate::model::is_false")]
@@ -92,8 +100,10 @@ pub struct TuneFidelity {
     /// The step's input parameter it sets.
     pub name: String,
     /// The lowest fidelity, above 0.
+    #[serde(serialize_with = "whole_as_integer")]
     pub min: f64,
     /// The full fidelity.
+    #[serde(serialize_with = "whole_as_integer")]
     pub max: f64,
 }
 
@@ -155,5 +165,17 @@ impl Tune {
             .map(|p| format!("best_{}", p.name))
             .chain([BEST_OBJECTIVE.to_string(), BEST_TRIAL.to_string()])
             .collect()
+    }
+}
+
+/// Prints a whole bound as an integer (`40`, not `40.0`), so `int` bounds read as written.
+fn whole_as_integer<S: serde::Serializer, T: Into<Option<f64>> + Copy>(
+    x: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match (*x).into() {
+        Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => s.serialize_i64(v as i64),
+        Some(v) => s.serialize_f64(v),
+        None => s.serialize_none(),
     }
 }

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod halving;
 pub mod lcbench;
+pub mod lower;
 pub mod method;
 pub mod random;
 pub mod rng;
