@@ -2,6 +2,10 @@
 //! runtime with scikit-learn from the test venv (`COULER_TEST_PYTHON`), and its lowering
 //! compiled for every engine.
 
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::couler_in;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,16 +14,16 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn couler(dir: &Path, args: &[&str], path: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_couler"));
-    cmd.args(args)
+/// `couler run SPEC` in `dir` with `path` as PATH (the test venv's `python3` first).
+fn run_with_path(dir: &Path, spec: &Path, path: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["run", spec.to_str().unwrap()])
         .current_dir(dir)
         .env_remove("COULER_STATE_DIR")
-        .env_remove("COULER_ARTIFACT_STORE");
-    if let Some(path) = path {
-        cmd.env("PATH", path);
-    }
-    cmd.output().expect("couler runs")
+        .env_remove("COULER_ARTIFACT_STORE")
+        .env("PATH", path)
+        .output()
+        .expect("couler runs")
 }
 
 fn text(out: &Output) -> String {
@@ -48,7 +52,7 @@ fn the_tuning_example_publishes_the_arg_best_of_its_recorded_trials() {
     );
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/tune-ml-pipeline.yaml");
-    let out = couler(dir.path(), &["run", spec.to_str().unwrap()], Some(&path));
+    let out = run_with_path(dir.path(), &spec, &path);
     assert!(out.status.success(), "{}", text(&out));
 
     let run = std::fs::read_dir(dir.path().join(".couler/runs"))
@@ -56,8 +60,7 @@ fn the_tuning_example_publishes_the_arg_best_of_its_recorded_trials() {
         .map(|r| r.unwrap().file_name().into_string().unwrap())
         .next()
         .unwrap();
-    let out = couler(dir.path(), &["status", &run, "--output", "json"], None);
-    let status: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let status = cli::status(dir.path(), &run);
     let step = |name: &str| -> Value {
         status["steps"]
             .as_array()
@@ -106,7 +109,7 @@ fn the_tuning_example_publishes_the_arg_best_of_its_recorded_trials() {
         );
     }
     let published: Value =
-        serde_json::from_str(&step("publish")["outputs"]["result"].as_str().unwrap()).unwrap();
+        serde_json::from_str(step("publish")["outputs"]["result"].as_str().unwrap()).unwrap();
     let knn: f64 = param("tune-knn", "best_objective").parse().unwrap();
     let logreg: f64 = param("tune-logreg", "best_objective").parse().unwrap();
     assert_eq!(
@@ -121,19 +124,17 @@ fn a_tuned_spec_compiles_for_every_engine_as_trials_and_a_selection() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/tune-ml-pipeline.yaml");
     for target in ["argo", "airflow", "tekton"] {
-        let out = couler(
+        let out = couler_in(
             dir.path(),
             &["compile", spec.to_str().unwrap(), "--target", target],
-            None,
         );
         assert!(out.status.success(), "{target}: {}", text(&out));
         let compiled = String::from_utf8_lossy(&out.stdout);
         assert!(compiled.contains("tune-knn-trials"), "{target}: {compiled}");
         assert!(compiled.contains("best_objective"), "{target}: {compiled}");
-        let again = couler(
+        let again = couler_in(
             dir.path(),
             &["compile", spec.to_str().unwrap(), "--target", target],
-            None,
         );
         assert_eq!(
             out.stdout, again.stdout,
@@ -148,7 +149,7 @@ fn an_adaptive_method_is_refused_at_its_line_until_its_rounds_are_lowered() {
     let text_in = std::fs::read_to_string(root().join("examples/tune-ml-pipeline.yaml")).unwrap();
     let spec = dir.path().join("tpe.yaml");
     std::fs::write(&spec, text_in.replacen("method: sobol", "method: tpe", 1)).unwrap();
-    let out = couler(dir.path(), &["compile", spec.to_str().unwrap()], None);
+    let out = couler_in(dir.path(), &["compile", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let line = text_in
         .lines()

@@ -711,6 +711,7 @@ fn step() -> BoxedStrategy<Step> {
                 volume_mounts,
                 cache,
                 continue_on_failure,
+                tune: None,
             },
         )
         .boxed()
