@@ -44,29 +44,9 @@ impl Source {
         })
     }
 
-    /// Lowers the tuned steps of a loaded spec into trial steps (docs/tuning.md), and checks the
-    /// result as a spec of its own: a problem there is a lowering bug, reported as one.
+    /// Lowers the tuned steps of a loaded spec into trial steps (docs/tuning.md).
     pub fn lower_tuning(&self, wf: Workflow) -> Result<Workflow, Vec<Diagnostic>> {
-        if wf.steps.iter().all(|s| s.tune.is_none()) {
-            return Ok(wf);
-        }
-        let lowered = couler_tune::lower::expand(&wf).map_err(|mut diags| {
-            spec::place(&self.text, &mut diags);
-            diags
-        })?;
-        let errors: Vec<Diagnostic> = couler_ir::validate(&lowered)
-            .into_iter()
-            .filter(Diagnostic::is_error)
-            .map(|d| {
-                let message = format!("in the lowered tuning steps: {}", d.message);
-                Diagnostic { message, ..d }
-            })
-            .collect();
-        if errors.is_empty() {
-            Ok(lowered)
-        } else {
-            Err(errors)
-        }
+        couler_tune::lower::lower(wf, &self.text)
     }
 
     pub fn print(&self, diags: &[Diagnostic]) {

@@ -712,3 +712,87 @@ fn a_64_mib_log_and_artifact_stream_in_bounded_memory() {
         "serving 2 x 64 MiB raised the server's peak by {grew} KiB"
     );
 }
+
+/// A study whose objective is known: `(x - 3)²`, minimised over the integers 0..=6.
+const TUNED: &str = r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: tuned
+steps:
+- name: fit
+  script:
+    image: python:3.12-slim
+    source: |
+      import os; x = int(os.environ["X"]); print((x - 3) ** 2)
+  inputs:
+    parameters:
+    - name: x
+  outputs:
+    parameters:
+    - name: loss
+  env:
+    X: '{{inputs.parameters.x}}'
+  tune:
+    space:
+    - name: x
+      type: int
+      low: 0
+      high: 6
+    objective:
+      parameter: loss
+      goal: minimize
+    budget: 7
+    method: random
+    seed: 1
+- name: report
+  dependsOn: [fit]
+  container:
+    image: alpine:3.20
+    command: [echo, '{{steps.fit.outputs.parameters.best_x}}']
+"#;
+
+#[test]
+fn a_tuned_step_submitted_to_the_server_runs_as_couler_run_runs_it() {
+    let dir = tempdir();
+    let server = Server::start(dir.path(), &["--auth", "none"]);
+    let id = submit(&server, None, TUNED, "default");
+    let run = server.wait_for(None, &id, &["Succeeded", "Failed", "Error"]);
+    assert_eq!(run["state"], "Succeeded", "{run}");
+    let steps: Vec<&str> = run["steps"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["step"].as_str()).collect())
+        .unwrap_or_default();
+    for name in ["fit-trials", "fit", "report"] {
+        assert!(steps.contains(&name), "no step {name}: {run}");
+    }
+    let fit = run["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["step"] == "fit"))
+        .cloned()
+        .unwrap_or_default();
+    let best: f64 = fit["outputs"]["parameters"]["best_objective"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no best_objective: {fit}"));
+    // Seven random draws from seven integers: the best loss is the least the trials saw, and
+    // the trials' own losses come from the same function.
+    let trials = run["steps"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter(|s| {
+                    s["node"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("fit-trials["))
+                })
+                .filter_map(|s| {
+                    s["outputs"]["parameters"]["loss"]
+                        .as_str()
+                        .and_then(|v| v.parse::<f64>().ok())
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    assert_eq!(trials.len(), 7, "{run}");
+    let least = trials.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(best, least, "{trials:?}");
+}

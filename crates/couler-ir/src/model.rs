@@ -366,7 +366,7 @@ pub struct Step {
     /// The workflow goes on (and this step counts as done) even if it fails.
     pub continue_on_failure: bool,
     /// A hyperparameter study over the step's input parameters (lowered into trial steps).
-    pub tune: Option<crate::tune::Tune>,
+    pub tune: Option<Box<crate::tune::Tune>>,
 }
 
 /// Where a template stands in its step, written out as its spec path on demand.
@@ -1366,7 +1366,7 @@ struct StepRepr {
     #[serde(default, skip_serializing_if = "is_false")]
     continue_on_failure: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    tune: Option<crate::tune::Tune>,
+    tune: Option<Box<crate::tune::Tune>>,
 }
 
 impl TryFrom<StepRepr> for Step {

@@ -71,8 +71,12 @@ pub fn check(body: Body, user: &str, account: &str) -> Result<Checked, ApiError>
             .map(|d| d.render(SOURCE_NAME, Some(&body.spec)))
             .collect()
     };
-    let (wf, mut warnings) = spec::load(&body.spec, format)
-        .map_err(|diags| ApiError::bad_request("invalid spec", render(&diags).join("\n")))?;
+    let invalid = |diags: Vec<couler_ir::Diagnostic>| {
+        ApiError::bad_request("invalid spec", render(&diags).join("\n"))
+    };
+    let (wf, mut warnings) = spec::load(&body.spec, format).map_err(invalid)?;
+    // Tuned steps run as `couler run` runs them: lowered into trials before anything else.
+    let wf = couler_tune::lower::lower(wf, &body.spec).map_err(invalid)?;
     // Parameters come from whoever submits: where one becomes code, say so.
     let mut code = couler_ir::validate::untrusted::params_in_code(&wf);
     spec::place(&body.spec, &mut code);

@@ -157,7 +157,7 @@ impl<'a> Validator<'a> {
         match output {
             StepOutput::Parameter(name) => {
                 // A tuned step publishes its best trial, not its own outputs.
-                let published = source.tune.as_ref().map(crate::tune::Tune::outputs);
+                let published = source.tune.as_deref().map(crate::tune::Tune::outputs);
                 let declared: Vec<&str> = match &published {
                     Some(names) => names.iter().map(String::as_str).collect(),
                     None => source
