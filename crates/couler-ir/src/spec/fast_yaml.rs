@@ -42,7 +42,7 @@ fn saphyr(text: &str) -> Option<Source<'_>> {
             _ => return None,
         }
     }
-    Some(Source::Saphyr(parser))
+    Some(Source::Saphyr(Box::new(parser)))
 }
 
 fn read_from<T: DeserializeOwned>(source: Source<'_>) -> Option<T> {
@@ -54,7 +54,7 @@ fn read_from<T: DeserializeOwned>(source: Source<'_>) -> Option<T> {
 /// Where the events come from.
 enum Source<'a> {
     Lite(Lite<'a>),
-    Saphyr(Parser<'a, StrInput<'a>>),
+    Saphyr(Box<Parser<'a, StrInput<'a>>>),
 }
 
 /// The next event, seen without taking it.
