@@ -23,6 +23,27 @@ pub fn check(
         return (false, json!({"engine": name, "error": "no such backend"}));
     };
     let text = output == OutputFormat::Text;
+    // Tuned steps reach the engine lowered, as `couler compile` lowers them.
+    let lowered;
+    let wf = if wf.steps.iter().any(|s| s.tune.is_some()) {
+        lowered = couler_tune::lower::expand(wf);
+        match &lowered {
+            Ok(lowered) => lowered,
+            Err(diags) => {
+                let e = diags
+                    .iter()
+                    .map(|d| d.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if text {
+                    eprintln!("error: {file}: {e}");
+                }
+                return (false, json!({"engine": name, "error": e}));
+            }
+        }
+    } else {
+        wf
+    };
     match backend.compile(wf, &lowering.options()) {
         Err(e) => {
             if text {
