@@ -223,10 +223,44 @@ impl Command {
                 | Command::Generate(_)
         )
     }
+
+    /// Whether the command runs steps as processes on this machine.
+    fn runs_steps(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Resume(_) | Command::Launch(_) | Command::Server(_)
+        )
+    }
+}
+
+/// Puts the directory of this executable last on PATH, so a step running `couler` (a tuned
+/// step's proposer, `couler tune propose`: docs/tuning.md) finds this one when no other `couler`
+/// is on PATH; last, so it never shadows a program the user's PATH finds.
+fn own_directory_last_on_path() {
+    let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
+    else {
+        return;
+    };
+    let mut dirs: Vec<std::path::PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if dirs.contains(&dir) {
+        return;
+    }
+    dirs.push(dir);
+    if let Ok(path) = std::env::join_paths(dirs) {
+        // SAFETY: called before this process starts any thread.
+        unsafe { std::env::set_var("PATH", path) };
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.runs_steps() {
+        own_directory_last_on_path();
+    }
     // Rust ignores SIGPIPE, which makes every print to a closed pipe (`couler backends | head
     // -1`) a panic; the default action ends the process quietly, as it does other Unix tools.
     // Commands that write to sockets keep it ignored: a closed connection is an error to

@@ -1,5 +1,5 @@
 //! `couler tune bench`: the tuning methods of `couler_tune` against the YAHPO Gym LCBench
-//! surrogate (docs/tuning.md).
+//! surrogate; `couler tune propose`: what a tuned step's proposer steps run (docs/tuning.md).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,6 +23,11 @@ enum TuneCommand {
     /// Benchmark the tuning methods on the LCBench surrogate: mean normalised regret and
     /// average rank per method and budget
     Bench(BenchArgs),
+    /// Print the settings of the next round of a tuned step's study, as a JSON list: what the
+    /// proposer steps `NAME-propose-R` of a lowered `tune` block run. Reads the study from
+    /// COULER_TUNE_STUDY, the round from COULER_TUNE_ROUND and the objectives of each earlier
+    /// round R from OBJECTIVES_R (each trial's printed value, as the collected JSON list)
+    Propose,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -57,14 +62,23 @@ struct BenchArgs {
 }
 
 pub fn run(args: TuneArgs) -> u8 {
-    let TuneCommand::Bench(a) = args.command;
-    match bench_cmd(a) {
+    let result = match args.command {
+        TuneCommand::Bench(a) => bench_cmd(a),
+        TuneCommand::Propose => propose_cmd(),
+    };
+    match result {
         Ok(()) => exit::OK,
         Err(e) => {
             crate::say::tell!("error: {e}");
             exit::INVALID
         }
     }
+}
+
+fn propose_cmd() -> Result<(), String> {
+    let settings = couler_tune::rounds::propose_from(|name| std::env::var(name).ok())?;
+    println!("{}", serde_json::Value::Array(settings));
+    Ok(())
 }
 
 fn bench_cmd(a: BenchArgs) -> Result<(), String> {

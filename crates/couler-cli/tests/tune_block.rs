@@ -143,23 +143,193 @@ fn a_tuned_spec_compiles_for_every_engine_as_trials_and_a_selection() {
     }
 }
 
+/// A spec with two studies of a cheap objective (peak at x = 3, better with more epochs): TPE
+/// in three rounds of four, and Hyperband over an epochs fidelity; `method` replaces `tpe`.
+fn rounds_spec(method: &str) -> String {
+    r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: rounds
+defaults:
+  image: python:3.12-slim
+steps:
+- name: fit-tpe
+  script:
+    source: |
+      import os
+      print(-(float(os.environ["X"]) - 3) ** 2)
+  inputs:
+    parameters:
+    - name: x
+  outputs:
+    parameters:
+    - name: score
+  env:
+    X: '{{inputs.parameters.x}}'
+  tune:
+    space:
+    - {name: x, type: float, low: 0, high: 10}
+    objective: {parameter: score, goal: maximize}
+    budget: 12
+    parallelism: 4
+    method: tpe
+    seed: 3
+- name: fit-hb
+  script:
+    source: |
+      import os
+      print(-(float(os.environ["X"]) - 3) ** 2 - 1 / int(os.environ["EPOCHS"]))
+  inputs:
+    parameters:
+    - name: x
+    - name: epochs
+  outputs:
+    parameters:
+    - name: score
+  env:
+    X: '{{inputs.parameters.x}}'
+    EPOCHS: '{{inputs.parameters.epochs}}'
+  tune:
+    space:
+    - {name: x, type: float, low: 0, high: 10}
+    objective: {parameter: score, goal: maximize}
+    fidelity: {name: epochs, min: 1, max: 9}
+    budget: 6
+    parallelism: 3
+    method: hyperband
+    seed: 3
+"#
+    .replacen("method: tpe", &format!("method: {method}"), 1)
+}
+
 #[test]
-fn an_adaptive_method_is_refused_at_its_line_until_its_rounds_are_lowered() {
+fn learning_methods_run_in_rounds_and_publish_the_best_at_full_fidelity() {
     let dir = tempfile::tempdir().unwrap();
-    let text_in = std::fs::read_to_string(root().join("examples/tune-ml-pipeline.yaml")).unwrap();
-    let spec = dir.path().join("tpe.yaml");
-    std::fs::write(&spec, text_in.replacen("method: sobol", "method: tpe", 1)).unwrap();
+    let spec = dir.path().join("rounds.yaml");
+    std::fs::write(&spec, rounds_spec("tpe")).unwrap();
+    // `couler` itself is not on PATH: the proposers find the running couler (last on PATH).
+    let path = std::env::var("PATH").unwrap_or_default();
+    let me = Path::new(env!("CARGO_BIN_EXE_couler")).parent().unwrap();
+    assert!(!std::env::split_paths(&path).any(|d| d == me));
+    let out = run_with_path(dir.path(), &spec, &path);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = std::fs::read_dir(dir.path().join(".couler/runs"))
+        .unwrap()
+        .map(|r| r.unwrap().file_name().into_string().unwrap())
+        .next()
+        .unwrap();
+    let status = cli::status(dir.path(), &run);
+    let steps = status["steps"].as_array().unwrap();
+    let step = |name: &str| -> &Value {
+        steps
+            .iter()
+            .find(|s| s["step"] == name)
+            .unwrap_or_else(|| panic!("no step {name} in {status}"))
+    };
+    for (tuned, total) in [("fit-tpe", 12), ("fit-hb", 0)] {
+        let rounds = steps
+            .iter()
+            .filter(|s| {
+                s["step"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{tuned}-trials-"))
+            })
+            .count();
+        assert!(rounds >= 2, "{tuned}: {rounds} rounds");
+        // Every trial the selection saw, with its objective, in round order.
+        let trials: Vec<Value> =
+            serde_json::from_str(step(tuned)["outputs"]["result"].as_str().unwrap()).unwrap();
+        if total > 0 {
+            assert_eq!(trials.len(), total, "{tuned}: the budget's trials all ran");
+        }
+        // Round 1's settings are what its proposer printed, and they ran.
+        let proposed: Vec<Value> = serde_json::from_str(
+            step(&format!("{tuned}-propose-1"))["outputs"]["result"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let first = serde_json::from_str::<Vec<String>>(
+            step(&format!("{tuned}-trials-0"))["outputs"]["parameters"]["score"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+        .len();
+        for (i, p) in proposed.iter().enumerate() {
+            let mut ran = trials[first + i].clone();
+            ran.as_object_mut().unwrap().remove("objective");
+            assert_eq!(&ran, p, "{tuned}: trial {}", first + i);
+        }
+        // The best is the arg-best among the trials at the highest fidelity reached.
+        let top = trials
+            .iter()
+            .map(|t| t.get("epochs").and_then(Value::as_i64).unwrap_or(0))
+            .max()
+            .unwrap();
+        let (best, _) = trials
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.get("epochs").and_then(Value::as_i64).unwrap_or(0) == top)
+            .max_by(|a, b| {
+                let o = |t: &Value| t["objective"].as_f64().unwrap();
+                o(a.1).total_cmp(&o(b.1)).then(b.0.cmp(&a.0))
+            })
+            .unwrap();
+        let param = |name: &str| {
+            step(tuned)["outputs"]["parameters"][name]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(param("best_trial"), best.to_string(), "{tuned}: {trials:?}");
+        assert_eq!(param("best_x"), trials[best]["x"].to_string(), "{tuned}");
+        if tuned == "fit-hb" {
+            assert_eq!(top, 9, "Hyperband reaches full fidelity: {trials:?}");
+            assert!(
+                trials.iter().any(|t| t["epochs"].as_i64() < Some(9)),
+                "and starts lower: {trials:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_study_in_rounds_compiles_for_every_engine_with_its_proposers() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("rounds.yaml");
+    std::fs::write(&spec, rounds_spec("tpe")).unwrap();
+    for target in ["argo", "airflow", "tekton"] {
+        let out = couler_in(
+            dir.path(),
+            &["compile", spec.to_str().unwrap(), "--target", target],
+        );
+        assert!(out.status.success(), "{target}: {}", text(&out));
+        let compiled = String::from_utf8_lossy(&out.stdout);
+        for name in ["fit-tpe-propose-1", "fit-tpe-trials-2", "fit-hb-propose-1"] {
+            assert!(compiled.contains(name), "{target}: no {name} in {compiled}");
+        }
+    }
+}
+
+#[test]
+fn asha_is_refused_at_its_line_with_the_methods_that_lower() {
+    let dir = tempfile::tempdir().unwrap();
+    let text_in = rounds_spec("tpe").replacen("method: hyperband", "method: asha", 1);
+    let spec = dir.path().join("asha.yaml");
+    std::fs::write(&spec, &text_in).unwrap();
     let out = couler_in(dir.path(), &["compile", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let line = text_in
         .lines()
-        .position(|l| l.contains("method: sobol"))
+        .position(|l| l.contains("method: asha"))
         .unwrap()
         + 1;
     let err = text(&out);
-    assert!(err.contains("`tpe` learns from earlier trials"), "{err}");
+    assert!(err.contains("`asha` promotes as results arrive"), "{err}");
+    assert!(err.contains("hyperband"), "{err}");
     assert!(
-        err.contains(&format!("tpe.yaml:{line}:")),
+        err.contains(&format!("asha.yaml:{line}:")),
         "line {line}: {err}"
     );
 }

@@ -12,6 +12,11 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The couler image of this version: the launcher is copied from it (Tekton, when
+/// `--launcher-image` is not given), and couler's own steps run in it (a tuned step's proposers,
+/// docs/tuning.md).
+pub const COULER_IMAGE: &str = concat!("ghcr.io/couler-dev/couler:", env!("CARGO_PKG_VERSION"));
+
 /// The environment variable carrying the task when `--task` is not given.
 pub const TASK_ENV: &str = "COULER_TASK";
 /// A task written `@PATH` is read from the file `PATH`.

@@ -12,6 +12,7 @@ pub mod lower;
 pub mod method;
 pub mod random;
 pub mod rng;
+pub mod rounds;
 pub mod sobol;
 pub mod space;
 pub mod study;

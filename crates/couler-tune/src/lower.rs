@@ -1,25 +1,33 @@
 //! Lowering a step's `tune` block into plain steps every backend runs (docs/tuning.md, "Tuning
-//! a step"): the step becomes `NAME-trials`, mapped over the study's proposals with the tuned
-//! input parameters bound to `{{item.P}}`, and `NAME` becomes a small Python step that reads the
-//! trials' objectives and publishes the best setting as `best_P`, `best_objective` and
-//! `best_trial`. Readers of `steps.NAME.outputs.parameters.best_…` need no change.
+//! a step"): the step becomes rounds of trials, each `NAME-trials…` mapped over that round's
+//! settings with the tuned input parameters bound to `{{item.P}}`, and `NAME` becomes a small
+//! Python step that reads every trial's objective and publishes the best setting as `best_P`,
+//! `best_objective` and `best_trial`. Readers of `steps.NAME.outputs.parameters.best_…` need no
+//! change.
 //!
-//! The proposals are computed here, at compile time, so they are part of the compiled workflow
-//! (equal IR gives equal bytes). That suits the methods that do not learn from results (random,
-//! sobol); the adaptive ones are refused with the reason until their rounds are lowered.
+//! Round 0's settings are computed here, at compile time, so they are part of the compiled
+//! workflow (equal IR gives equal bytes); for `random` and `sobol` that is the whole study. The
+//! methods that learn from results run more rounds (`crate::rounds`): round `R` is proposed by a
+//! step `NAME-propose-R` running `couler tune propose`, which replays the study from its seed with
+//! the objectives of the rounds before.
 
-use crate::space::{Domain, Param, Space, Value};
-use couler_ir::tune::{BEST_OBJECTIVE, BEST_TRIAL, Goal, Tune, TuneMethod, TuneParamType};
+use crate::rounds::{ROUND_ENV, Rounds, STUDY_ENV, objectives_env};
+use couler_ir::launch_protocol::COULER_IMAGE;
+use couler_ir::tune::{BEST_OBJECTIVE, BEST_TRIAL, Goal, Tune};
 use couler_ir::{
-    Diagnostic, Map, MapOver, OutputParameter, Script, Step, StepKind, Template, Workflow,
+    Container, Diagnostic, Map, MapOver, OutputParameter, Reference, Script, Step, StepKind,
+    StepOutput, Template, Workflow,
 };
-use serde_json::{Map as JsonMap, Value as Json};
+use serde_json::Value as Json;
 
 /// The image of the selection step: any image with Python 3 and its standard library.
 pub const SELECT_IMAGE: &str = "python:3.12-slim";
 
-/// The suffix of the mapped trial step's name.
+/// The suffix of the mapped trial steps' names.
 pub const TRIALS_SUFFIX: &str = "-trials";
+
+/// The suffix of the proposer steps' names (`NAME-propose-R`).
+pub const PROPOSE_SUFFIX: &str = "-propose";
 
 /// `wf`, read from the spec `text`, with its tuned steps lowered, and the result checked as a
 /// spec of its own (a problem there is a lowering bug, reported as one); problems of a `tune`
@@ -61,26 +69,35 @@ pub fn expand(wf: &Workflow) -> Result<Workflow, Vec<Diagnostic>> {
             out.steps.push(step.clone());
             continue;
         };
-        let trials_name = format!("{}{TRIALS_SUFFIX}", step.name);
-        if wf.steps.iter().any(|s| s.name == trials_name) {
+        let study = match Rounds::new(tune) {
+            Ok(study) => study,
+            Err(message) => {
+                diags.push(
+                    Diagnostic::error(message)
+                        .at(format!("steps[{i}].tune.method"))
+                        .help("choose random, sobol, tpe, sh or hyperband"),
+                );
+                continue;
+            }
+        };
+        let lowered = Lowered::new(step, tune, study);
+        let taken: Vec<String> = lowered
+            .names()
+            .into_iter()
+            .filter(|n| wf.steps.iter().any(|s| &s.name == n))
+            .collect();
+        if let Some(name) = taken.first() {
             diags.push(
-                Diagnostic::error(format!("the trials of tuned step `{}` need the name `{trials_name}`, which another step has", step.name))
-                    .at(format!("steps[{i}].name"))
-                    .help(format!("rename step `{trials_name}`")),
+                Diagnostic::error(format!(
+                    "the trials of tuned step `{}` need the name `{name}`, which another step has",
+                    step.name
+                ))
+                .at(format!("steps[{i}].name"))
+                .help(format!("rename step `{name}`")),
             );
             continue;
         }
-        match proposals(tune) {
-            Ok(items) => {
-                out.steps.push(trial_step(step, tune, &trials_name, &items));
-                out.steps.push(select_step(step, tune, &trials_name, &items));
-            }
-            Err(message) => diags.push(
-                Diagnostic::error(message)
-                    .at(format!("steps[{i}].tune.method"))
-                    .help("use `method: sobol` or `method: random`, or run the study with `couler tune` in-process"),
-            ),
-        }
+        out.steps.extend(lowered.steps());
     }
     if diags.is_empty() {
         Ok(out)
@@ -89,92 +106,195 @@ pub fn expand(wf: &Workflow) -> Result<Workflow, Vec<Diagnostic>> {
     }
 }
 
-/// The study's search space in `couler-tune`'s terms (the fidelity is not searched).
-pub fn space(tune: &Tune) -> Space {
-    let params = tune
-        .space
-        .iter()
-        .map(|p| {
-            let (low, high) = (p.low.unwrap_or(0.0), p.high.unwrap_or(0.0));
-            let domain = match p.kind {
-                TuneParamType::Float => Domain::Float {
-                    low,
-                    high,
-                    log: p.log,
-                },
-                TuneParamType::Int => Domain::Int {
-                    low: low as i64,
-                    high: high as i64,
-                    log: p.log,
-                },
-                TuneParamType::Categorical => Domain::Categorical(p.choices.clone()),
-            };
-            Param {
-                name: p.name.clone(),
-                domain,
-            }
-        })
-        .collect();
-    Space {
-        params,
-        fidelity: None,
-    }
+/// One tuned step's lowering: its rounds of trials, their proposers, and the selection.
+struct Lowered<'a> {
+    step: &'a Step,
+    tune: &'a Tune,
+    plan: Vec<usize>,
+    first: Vec<Json>,
 }
 
-/// The `budget` settings the study runs, each a JSON object of parameter values, in order.
-pub fn proposals(tune: &Tune) -> Result<Vec<Json>, String> {
-    if !matches!(tune.method, TuneMethod::Random | TuneMethod::Sobol) {
-        return Err(format!(
-            "method `{}` learns from earlier trials, and lowering it into rounds of trial steps is not built yet",
-            tune.method.name()
-        ));
-    }
-    let space = space(tune);
-    space.check().map_err(|e| e.to_string())?;
-    let mut method = crate::by_name(tune.method.name(), &space, tune.seed)?;
-    let trials = method.ask(tune.budget as usize);
-    Ok(trials
-        .iter()
-        .map(|t| {
-            let values = space.decode(&t.unit);
-            let obj: JsonMap<String, Json> = space
-                .params
-                .iter()
-                .zip(values)
-                .map(|(p, v)| (p.name.clone(), json_value(v)))
-                .collect();
-            Json::Object(obj)
-        })
-        .collect())
-}
-
-fn json_value(v: Value) -> Json {
-    match v {
-        Value::Float(x) => serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number),
-        Value::Int(x) => Json::from(x),
-        Value::Choice(s) => Json::String(s),
-    }
-}
-
-/// The step itself, mapped over the proposals: tuned inputs read `{{item.P}}`, the fidelity (if
-/// any) its full value.
-fn trial_step(step: &Step, tune: &Tune, name: &str, items: &[Json]) -> Step {
-    let mut trials = step.clone();
-    trials.name = name.to_string();
-    trials.tune = None;
-    trials.map = Some(Map {
-        over: MapOver::Items(items.to_vec()),
-        parallelism: tune.parallelism,
-    });
-    for input in &mut trials.inputs.parameters {
-        if tune.space.iter().any(|p| p.name == input.name) {
-            let item = format!("{{{{item.{}}}}}", input.name);
-            input.value = Some(Template::parse(&item).expect("a tuned name is an identifier"));
-        } else if let Some(f) = tune.fidelity.as_ref().filter(|f| f.name == input.name) {
-            input.value = Some(Template::text(number_text(f.max)));
+impl<'a> Lowered<'a> {
+    fn new(step: &'a Step, tune: &'a Tune, study: Rounds) -> Self {
+        let plan = study.plan();
+        let first = study.propose(&[]).expect("round 0 reads no results");
+        debug_assert_eq!(plan.first(), Some(&first.len()));
+        Lowered {
+            step,
+            tune,
+            plan,
+            first,
         }
     }
-    trials
+
+    /// The trials of round `r`: `NAME-trials` when there is one round, `NAME-trials-R` otherwise.
+    fn trials(&self, r: usize) -> String {
+        if self.plan.len() == 1 {
+            format!("{}{TRIALS_SUFFIX}", self.step.name)
+        } else {
+            format!("{}{TRIALS_SUFFIX}-{r}", self.step.name)
+        }
+    }
+
+    /// The proposer of round `r >= 1`: `NAME-propose-R`.
+    fn proposer(&self, r: usize) -> String {
+        format!("{}{PROPOSE_SUFFIX}-{r}", self.step.name)
+    }
+
+    /// Every name the lowering adds beside the step's own.
+    fn names(&self) -> Vec<String> {
+        (0..self.plan.len())
+            .flat_map(|r| {
+                let proposer = (r > 0).then(|| self.proposer(r));
+                proposer.into_iter().chain([self.trials(r)])
+            })
+            .collect()
+    }
+
+    /// `{{steps.NAME-trials….outputs.parameters.OBJECTIVE}}` of round `r`.
+    fn objectives(&self, r: usize) -> Template {
+        let text = format!(
+            "{{{{steps.{}.outputs.parameters.{}}}}}",
+            self.trials(r),
+            self.tune.objective.parameter
+        );
+        Template::parse(&text).expect("a step and an output name make a reference")
+    }
+
+    fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for r in 0..self.plan.len() {
+            let over = if r == 0 {
+                MapOver::Items(self.first.clone())
+            } else {
+                steps.push(self.propose_step(r));
+                MapOver::From(Reference::step(self.proposer(r), StepOutput::Result))
+            };
+            steps.push(self.trial_step(r, over));
+        }
+        steps.push(self.select_step());
+        steps
+    }
+
+    /// The step itself, mapped over round `r`'s settings: tuned inputs read `{{item.P}}`; the
+    /// fidelity (if any) reads `{{item.F}}` for a multi-fidelity method, its full value
+    /// otherwise.
+    fn trial_step(&self, r: usize, over: MapOver) -> Step {
+        let (step, tune) = (self.step, self.tune);
+        let mut trials = step.clone();
+        trials.name = self.trials(r);
+        trials.tune = None;
+        trials.map = Some(Map {
+            over,
+            parallelism: tune.parallelism,
+        });
+        let item = |name: &str| {
+            Template::parse(&format!("{{{{item.{name}}}}}")).expect("a tuned name is an identifier")
+        };
+        for input in &mut trials.inputs.parameters {
+            if tune.space.iter().any(|p| p.name == input.name) {
+                input.value = Some(item(&input.name));
+            } else if let Some(f) = tune.fidelity.as_ref().filter(|f| f.name == input.name) {
+                input.value = Some(if tune.method.multi_fidelity() {
+                    item(&input.name)
+                } else {
+                    Template::text(number_text(f.max))
+                });
+            }
+        }
+        trials
+    }
+
+    /// `NAME-propose-R`: `couler tune propose` in the couler image, reading the study and the
+    /// objectives of the rounds before; prints round `r`'s settings as a JSON list.
+    fn propose_step(&self, r: usize) -> Step {
+        let container = Container {
+            image: Some(COULER_IMAGE.to_string()),
+            command: vec![Template::text("couler")],
+            args: vec![Template::text("tune"), Template::text("propose")],
+            working_dir: None,
+            daemon: false,
+        };
+        let mut step = Step::new(self.proposer(r), StepKind::Container(container));
+        step.description = Some(format!(
+            "round {r} of the {} study of `{}`: its {} settings, from the results of the rounds before",
+            self.tune.method.name(),
+            self.step.name,
+            self.plan[r]
+        ));
+        let study = serde_json::to_string(self.tune).expect("a tune block serialises");
+        step.env.insert(STUDY_ENV.into(), Template::text(study));
+        step.env
+            .insert(ROUND_ENV.into(), Template::text(r.to_string()));
+        for k in 0..r {
+            step.env.insert(objectives_env(k), self.objectives(k));
+        }
+        step.continue_on_failure = self.step.continue_on_failure;
+        step
+    }
+
+    /// The step named as the tuned one: picks the best trial and publishes it.
+    fn select_step(&self) -> Step {
+        let (step, tune) = (self.step, self.tune);
+        let script = Script {
+            image: Some(SELECT_IMAGE.to_string()),
+            command: couler_ir::model::default_interpreter(),
+            source: Template::text(SELECT_SOURCE),
+            daemon: false,
+        };
+        let mut select = Step::new(step.name.clone(), StepKind::Script(script));
+        let total: usize = self.plan.iter().sum();
+        select.description = Some(format!(
+            "the best of {total} trials in {} round(s) by `{}` ({})",
+            self.plan.len(),
+            tune.objective.parameter,
+            goal_name(tune.objective.goal)
+        ));
+        select
+            .env
+            .insert("ROUNDS".into(), Template::text(self.plan.len().to_string()));
+        for r in 0..self.plan.len() {
+            let trials = if r == 0 {
+                Template::text(Json::Array(self.first.clone()).to_string())
+            } else {
+                let text = format!("{{{{steps.{}.outputs.result}}}}", self.proposer(r));
+                Template::parse(&text).expect("a step name makes a reference")
+            };
+            select.env.insert(format!("TRIALS_{r}"), trials);
+            select.env.insert(objectives_env(r), self.objectives(r));
+        }
+        if let Some(f) = tune
+            .fidelity
+            .as_ref()
+            .filter(|_| tune.method.multi_fidelity())
+        {
+            select
+                .env
+                .insert("FIDELITY".into(), Template::text(f.name.clone()));
+        }
+        select.env.insert(
+            "GOAL".into(),
+            Template::text(goal_name(tune.objective.goal)),
+        );
+        select.outputs.parameters = tune
+            .outputs()
+            .into_iter()
+            .map(|name| OutputParameter {
+                path: Some(name.clone()),
+                name,
+                default: None,
+            })
+            .collect();
+        debug_assert!(
+            [BEST_OBJECTIVE, BEST_TRIAL].iter().all(|n| select
+                .outputs
+                .parameters
+                .iter()
+                .any(|p| p.name == *n))
+        );
+        select.continue_on_failure = step.continue_on_failure;
+        select
+    }
 }
 
 /// `50` for a whole number, `0.5` otherwise.
@@ -190,10 +310,14 @@ fn number_text(x: f64) -> String {
 /// from the environment, writes the best, prints every trial as JSON.
 const SELECT_SOURCE: &str = r#"import json, math, os
 
-trials = json.loads(os.environ["TRIALS"])
-scores = json.loads(os.environ["OBJECTIVES"])
-if len(scores) != len(trials):
-    raise SystemExit(f"{len(trials)} trials and {len(scores)} objective values: every trial must succeed")
+trials, scores = [], []
+for r in range(int(os.environ["ROUNDS"])):
+    t = json.loads(os.environ[f"TRIALS_{r}"])
+    s = json.loads(os.environ[f"OBJECTIVES_{r}"])
+    if len(s) != len(t):
+        raise SystemExit(f"round {r}: {len(t)} trials and {len(s)} objective values: every trial must succeed")
+    trials += t
+    scores += s
 maximize = os.environ["GOAL"] == "maximize"
 
 def score(text):
@@ -204,8 +328,14 @@ def score(text):
     return x if math.isfinite(x) else (-math.inf if maximize else math.inf)
 
 values = [score(s) for s in scores]
-best = max(range(len(values)), key=lambda i: (values[i], -i)) if maximize else min(range(len(values)), key=lambda i: (values[i], i))
+# A multi-fidelity study recommends among the trials at the highest fidelity any reached.
+fidelity = os.environ.get("FIDELITY")
+top = max((t[fidelity] for t in trials), default=None) if fidelity else None
+ids = [i for i, t in enumerate(trials) if not fidelity or t[fidelity] == top]
+best = max(ids, key=lambda i: (values[i], -i)) if maximize else min(ids, key=lambda i: (values[i], i))
 for name, value in trials[best].items():
+    if name == fidelity:
+        continue
     with open("best_" + name, "w") as f:
         f.write(value if isinstance(value, str) else json.dumps(value))
 with open("best_objective", "w") as f:
@@ -214,64 +344,6 @@ with open("best_trial", "w") as f:
     f.write(str(best))
 print(json.dumps([dict(t, objective=v) for t, v in zip(trials, values)]))
 "#;
-
-/// The step named as the tuned one: picks the best trial and publishes it.
-fn select_step(step: &Step, tune: &Tune, trials_name: &str, items: &[Json]) -> Step {
-    let script = Script {
-        image: Some(SELECT_IMAGE.to_string()),
-        command: couler_ir::model::default_interpreter(),
-        source: Template::text(SELECT_SOURCE),
-        daemon: false,
-    };
-    let mut select = Step::new(step.name.clone(), StepKind::Script(script));
-    select.description = Some(format!(
-        "the best of {} trials of `{trials_name}` by `{}` ({})",
-        items.len(),
-        tune.objective.parameter,
-        goal_name(tune.objective.goal)
-    ));
-    let objectives = format!(
-        "{{{{steps.{trials_name}.outputs.parameters.{}}}}}",
-        tune.objective.parameter
-    );
-    select.env.insert(
-        "TRIALS".into(),
-        Template::text(Json::Array(items.to_vec()).to_string()),
-    );
-    select.env.insert(
-        "OBJECTIVES".into(),
-        Template::parse(&objectives).expect("a step and an output name make a reference"),
-    );
-    select.env.insert(
-        "GOAL".into(),
-        Template::text(goal_name(tune.objective.goal)),
-    );
-    select.outputs.parameters = tune
-        .outputs()
-        .into_iter()
-        .map(|name| OutputParameter {
-            path: Some(name.clone()),
-            name,
-            default: None,
-        })
-        .collect();
-    debug_assert!(
-        select
-            .outputs
-            .parameters
-            .iter()
-            .any(|p| p.name == BEST_OBJECTIVE)
-    );
-    debug_assert!(
-        select
-            .outputs
-            .parameters
-            .iter()
-            .any(|p| p.name == BEST_TRIAL)
-    );
-    select.continue_on_failure = step.continue_on_failure;
-    select
-}
 
 fn goal_name(goal: Goal) -> &'static str {
     match goal {
@@ -374,7 +446,7 @@ steps:
             ["best_x", "best_kind", "best_objective", "best_trial"]
         );
         assert_eq!(
-            select.env["OBJECTIVES"].to_string(),
+            select.env["OBJECTIVES_0"].to_string(),
             "{{steps.fit-trials.outputs.parameters.score}}"
         );
         assert!(couler_ir::validate(&wf).iter().all(|d| !d.is_error()));
@@ -411,14 +483,76 @@ steps:
     }
 
     #[test]
-    fn adaptive_methods_are_refused_at_the_method_with_the_reason() {
-        let err = expand(&tuned("tpe", 6)).unwrap_err();
+    fn a_learning_method_lowers_into_rounds_each_proposed_from_the_results_before() {
+        let wf = expand(&tuned("hyperband", 12)).expect("lowers");
+        let names: Vec<&str> = wf.steps.iter().map(|s| s.name.as_str()).collect();
+        let rounds = names
+            .iter()
+            .filter(|n| n.starts_with("fit-trials-"))
+            .count();
+        assert!(rounds > 1, "{names:?}");
+        assert_eq!(names[0], "fit-trials-0");
+        assert_eq!(names[names.len() - 2..], ["fit", "report"]);
+        for r in 1..rounds {
+            let propose = wf.step(&format!("fit-propose-{r}")).expect("a proposer");
+            let StepKind::Container(c) = &propose.kind else {
+                panic!("{propose:?}")
+            };
+            assert_eq!(c.image.as_deref(), Some(COULER_IMAGE));
+            let command: Vec<String> = c
+                .command
+                .iter()
+                .chain(&c.args)
+                .map(|t| t.to_string())
+                .collect();
+            assert_eq!(command, ["couler", "tune", "propose"]);
+            assert_eq!(propose.env[ROUND_ENV].to_string(), r.to_string());
+            assert_eq!(
+                propose.env[&objectives_env(r - 1)].to_string(),
+                format!(
+                    "{{{{steps.fit-trials-{}.outputs.parameters.score}}}}",
+                    r - 1
+                )
+            );
+            let trials = wf.step(&format!("fit-trials-{r}")).unwrap();
+            let Some(Map {
+                over: MapOver::From(from),
+                parallelism,
+            }) = &trials.map
+            else {
+                panic!("{:?}", trials.map)
+            };
+            assert_eq!(
+                from.to_string(),
+                format!("steps.fit-propose-{r}.outputs.result")
+            );
+            assert_eq!(*parallelism, Some(2));
+            let epochs = trials
+                .inputs
+                .parameters
+                .iter()
+                .find(|p| p.name == "epochs")
+                .unwrap();
+            assert_eq!(
+                epochs.value.as_ref().unwrap().to_string(),
+                "{{item.epochs}}"
+            );
+        }
+        let select = wf.step("fit").unwrap();
+        assert_eq!(select.env["ROUNDS"].to_string(), rounds.to_string());
+        assert_eq!(select.env["FIDELITY"].to_string(), "epochs");
+        assert!(couler_ir::validate(&wf).iter().all(|d| !d.is_error()));
+    }
+
+    #[test]
+    fn asha_is_refused_at_the_method_with_the_reason() {
+        let err = expand(&tuned("asha", 6)).unwrap_err();
         assert_eq!(err[0].path.as_deref(), Some("steps[0].tune.method"));
         assert!(
-            err[0].message.contains("`tpe` learns from earlier trials"),
+            err[0].message.contains("`asha` promotes as results arrive"),
             "{err:?}"
         );
-        assert!(err[0].help.as_deref().unwrap().contains("sobol"));
+        assert!(err[0].help.as_deref().unwrap().contains("hyperband"));
     }
 
     #[test]

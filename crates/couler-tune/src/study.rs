@@ -9,6 +9,48 @@ pub struct Outcome {
     pub loss: f64,
 }
 
+/// The driver one batch at a time: [`run`] is a loop over it, and the lowered rounds of a tuned
+/// step (`crate::rounds`) replay it, a batch per round, from the objectives the trials printed.
+pub struct Driver<'m> {
+    method: &'m mut dyn Method,
+    budget: f64,
+    parallelism: usize,
+    spent: f64,
+}
+
+impl<'m> Driver<'m> {
+    /// A study of `method` that may spend `budget` full-fidelity evaluations, `parallelism` at
+    /// once.
+    pub fn new(method: &'m mut dyn Method, budget: f64, parallelism: usize) -> Self {
+        Driver {
+            method,
+            budget,
+            parallelism: parallelism.max(1),
+            spent: 0.0,
+        }
+    }
+
+    /// The next batch: what the method hands out for `parallelism` workers, less any trial that
+    /// would overrun the budget (a trial at fidelity `f` costs `f`). Empty when the study is
+    /// over.
+    pub fn next_batch(&mut self) -> Vec<Trial> {
+        let mut batch = self.method.ask(self.parallelism);
+        batch.retain(|t| {
+            let fits = self.spent + t.fidelity <= self.budget + 1e-9;
+            if fits {
+                self.spent += t.fidelity;
+            }
+            fits
+        });
+        batch
+    }
+
+    /// Tells the method a trial's loss.
+    pub fn tell(&mut self, trial: &Trial, loss: f64) {
+        self.method.tell(trial.id, loss);
+    }
+}
+
 /// Runs `method` against `objective` (losses, lower is better) in batches of at most
 /// `parallelism` trials, until `budget` full-fidelity-equivalent evaluations are spent (a trial at
 /// fidelity `f` costs `f`) or the method has nothing more to ask. A trial that would overrun the
@@ -19,26 +61,17 @@ pub fn run(
     parallelism: usize,
     mut objective: impl FnMut(&Trial) -> f64,
 ) -> Vec<Outcome> {
-    let mut spent = 0.0;
+    let mut driver = Driver::new(method, budget, parallelism);
     let mut outcomes = Vec::new();
     loop {
-        let batch = method.ask(parallelism.max(1));
+        let batch = driver.next_batch();
         if batch.is_empty() {
             return outcomes;
         }
-        let mut ran = 0;
         for trial in batch {
-            if spent + trial.fidelity > budget + 1e-9 {
-                continue;
-            }
-            spent += trial.fidelity;
             let loss = objective(&trial);
-            method.tell(trial.id, loss);
+            driver.tell(&trial, loss);
             outcomes.push(Outcome { trial, loss });
-            ran += 1;
-        }
-        if ran == 0 {
-            return outcomes;
         }
     }
 }

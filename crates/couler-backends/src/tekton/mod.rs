@@ -29,9 +29,6 @@ use render::When;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-/// The image the launcher is copied from when `--launcher-image` is not given.
-pub const DEFAULT_LAUNCHER_IMAGE: &str =
-    concat!("ghcr.io/couler-dev/couler:", env!("CARGO_PKG_VERSION"));
 /// Where the launcher binary is copied to in every Task's pods.
 pub const LAUNCHER_DIR: &str = "/couler/bin";
 /// The workspace (one volume per run) holding artifacts and large outputs.
@@ -642,7 +639,7 @@ impl<'a> Lowerer<'a, '_> {
             .options
             .launcher_image
             .as_deref()
-            .unwrap_or(DEFAULT_LAUNCHER_IMAGE);
+            .unwrap_or(couler_ir::launch_protocol::COULER_IMAGE);
         literal("launcher image", step, image)
     }
 

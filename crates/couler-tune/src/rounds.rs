@@ -1,0 +1,249 @@
+//! A study run as rounds of trial steps (docs/tuning.md, "Rounds"): the lowering of a tuned
+//! step whose method learns from results. Each round is one batch of the driver
+//! ([`crate::study::Driver`]); round `r` is proposed by replaying the study from its seed with
+//! the objectives of rounds `0..r` as the trials printed them, so a proposer keeps no state of
+//! its own and any process (the compiler for round 0, `couler tune propose` in a step for the
+//! others) proposes the same trials.
+//!
+//! The number of rounds and the size of each are fixed when the step is lowered, by a dry run:
+//! so they must not depend on the results. They do not for TPE (a batch is always
+//! `parallelism` trials) nor for the synchronous brackets of successive halving and Hyperband
+//! (which configurations go on depends on results, how many does not). ASHA's promotions, and
+//! so the fidelities and the cost of its batches, do; it is refused.
+
+use crate::space::{Fidelity, Space, Value};
+use crate::study::Driver;
+use crate::{Method, Trial};
+use couler_ir::tune::{Goal, Tune, TuneMethod};
+use serde_json::{Map as JsonMap, Value as Json};
+
+/// A tuned step's study, ready to plan and replay.
+pub struct Rounds {
+    space: Space,
+    method: TuneMethod,
+    seed: u64,
+    budget: f64,
+    parallelism: usize,
+    goal: Goal,
+}
+
+impl Rounds {
+    /// The study of `tune`; an error (the reason, for `tune.method`) when its method cannot run
+    /// in fixed rounds.
+    pub fn new(tune: &Tune) -> Result<Rounds, String> {
+        match tune.method {
+            TuneMethod::Asha => {
+                return Err("method `asha` promotes as results arrive, so how much each round costs depends on the results, and a tuned step is lowered into rounds fixed beforehand; use `hyperband` or `sh` (their brackets are synchronous)".into());
+            }
+            TuneMethod::Llm => {
+                return Err("method `llm` (the paper's Algorithm 4) is not built yet".into());
+            }
+            _ => {}
+        }
+        let space = space(tune);
+        space.check().map_err(|e| e.to_string())?;
+        crate::by_name(tune.method.name(), &space, tune.seed)?;
+        Ok(Rounds {
+            space,
+            method: tune.method,
+            seed: tune.seed,
+            budget: f64::from(tune.budget),
+            // Methods that do not learn from results run the whole study in one round.
+            parallelism: match tune.method {
+                TuneMethod::Random | TuneMethod::Sobol => tune.budget,
+                _ => tune.parallelism.unwrap_or(tune.budget),
+            }
+            .max(1) as usize,
+            goal: tune.objective.goal,
+        })
+    }
+
+    fn method(&self) -> Box<dyn Method> {
+        crate::by_name(self.method.name(), &self.space, self.seed)
+            .expect("the space was checked against the method")
+    }
+
+    /// How many trials each round runs: the driver's batches in a dry run. Never empty, and no
+    /// round is empty.
+    pub fn plan(&self) -> Vec<usize> {
+        let mut method = self.method();
+        let mut driver = Driver::new(method.as_mut(), self.budget, self.parallelism);
+        let mut sizes = Vec::new();
+        loop {
+            let batch = driver.next_batch();
+            if batch.is_empty() {
+                return sizes;
+            }
+            sizes.push(batch.len());
+            for t in &batch {
+                // Any losses serve: the plan does not depend on them (see the module's note).
+                driver.tell(t, t.id as f64);
+            }
+        }
+    }
+
+    /// The trials of round `objectives.len()`, as JSON objects of parameter values (and the
+    /// fidelity's value, for a multi-fidelity method), given each earlier round's objective
+    /// values as its trials printed them, in order.
+    pub fn propose(&self, objectives: &[Vec<String>]) -> Result<Vec<Json>, String> {
+        let mut method = self.method();
+        let mut driver = Driver::new(method.as_mut(), self.budget, self.parallelism);
+        for (r, values) in objectives.iter().enumerate() {
+            let batch = driver.next_batch();
+            if batch.len() != values.len() {
+                return Err(format!(
+                    "round {r} ran {} trials and {} objective values came back: every trial must succeed and print its objective",
+                    batch.len(),
+                    values.len()
+                ));
+            }
+            for (i, (trial, text)) in batch.iter().zip(values).enumerate() {
+                let loss = self
+                    .loss(text)
+                    .map_err(|e| format!("round {r}, trial {i}: {e}"))?;
+                driver.tell(trial, loss);
+            }
+        }
+        Ok(driver
+            .next_batch()
+            .iter()
+            .map(|t| self.setting(t))
+            .collect())
+    }
+
+    /// A trial's loss from its objective's text: lower is better.
+    fn loss(&self, text: &str) -> Result<f64, String> {
+        let x: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("objective value {text:?} is not a number"))?;
+        let x = if x.is_nan() { f64::INFINITY } else { x };
+        Ok(match self.goal {
+            Goal::Minimize => x,
+            Goal::Maximize => -x,
+        })
+    }
+
+    /// A trial as the JSON object its step instance reads as `item`.
+    pub fn setting(&self, trial: &Trial) -> Json {
+        setting(&self.space, trial, self.method.multi_fidelity())
+    }
+}
+
+/// What `couler tune propose` prints: the settings of the round named by the variable
+/// [`ROUND_ENV`] of the study in [`STUDY_ENV`], from the objective lists `OBJECTIVES_R` of the
+/// rounds before; `var` reads a variable. Errors name the variable and what to fix.
+pub fn propose_from(var: impl Fn(&str) -> Option<String>) -> Result<Vec<Json>, String> {
+    let need = |name: &str| {
+        var(name).ok_or_else(|| format!("{name} is not set: `couler tune propose` runs as a tuned step's proposer, which sets it (docs/tuning.md)"))
+    };
+    let tune: Tune = serde_json::from_str(&need(STUDY_ENV)?)
+        .map_err(|e| format!("{STUDY_ENV} is not a tune block: {e}"))?;
+    let round: usize = need(ROUND_ENV)?
+        .trim()
+        .parse()
+        .map_err(|_| format!("{ROUND_ENV} is not a round number (0, 1, …)"))?;
+    let objectives = (0..round)
+        .map(|r| {
+            let name = objectives_env(r);
+            objective_list(&need(&name)?).map_err(|e| format!("{name}: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Rounds::new(&tune)?.propose(&objectives)
+}
+
+/// A mapped step's collected output (docs/spec.md §12): a JSON list of each instance's text.
+fn objective_list(text: &str) -> Result<Vec<String>, String> {
+    let list: Vec<Json> = serde_json::from_str(text)
+        .map_err(|e| format!("not the JSON list of a mapped step's outputs ({e})"))?;
+    Ok(list
+        .into_iter()
+        .map(|v| match v {
+            Json::String(s) => s,
+            other => other.to_string(),
+        })
+        .collect())
+}
+
+/// The proposer's variable holding the `tune` block, as JSON.
+pub const STUDY_ENV: &str = "COULER_TUNE_STUDY";
+
+/// The proposer's variable holding the round it proposes (1, 2, …).
+pub const ROUND_ENV: &str = "COULER_TUNE_ROUND";
+
+/// The variable carrying the objective values of round `r`, as the trials' collected list.
+pub fn objectives_env(r: usize) -> String {
+    format!("OBJECTIVES_{r}")
+}
+
+/// A trial's parameter values as a JSON object; with `fidelity`, the fidelity's value too.
+pub fn setting(space: &Space, trial: &Trial, fidelity: bool) -> Json {
+    let mut obj: JsonMap<String, Json> = space
+        .params
+        .iter()
+        .zip(space.decode(&trial.unit))
+        .map(|(p, v)| (p.name.clone(), json_value(v)))
+        .collect();
+    if fidelity && let (Some(f), Some(x)) = (&space.fidelity, space.fidelity_at(trial.fidelity)) {
+        let value = if f.integer {
+            Json::from(x as i64)
+        } else {
+            number(x)
+        };
+        obj.insert(f.name.clone(), value);
+    }
+    Json::Object(obj)
+}
+
+fn number(x: f64) -> Json {
+    serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number)
+}
+
+fn json_value(v: Value) -> Json {
+    match v {
+        Value::Float(x) => number(x),
+        Value::Int(x) => Json::from(x),
+        Value::Choice(s) => Json::String(s),
+    }
+}
+
+/// The study's search space in `couler-tune`'s terms: the tuned parameters and, where the
+/// block declares one, the fidelity (an integer when both its bounds are whole).
+pub fn space(tune: &Tune) -> Space {
+    use crate::space::{Domain, Param};
+    use couler_ir::tune::TuneParamType;
+    let params = tune
+        .space
+        .iter()
+        .map(|p| {
+            let (low, high) = (p.low.unwrap_or(0.0), p.high.unwrap_or(0.0));
+            let domain = match p.kind {
+                TuneParamType::Float => Domain::Float {
+                    low,
+                    high,
+                    log: p.log,
+                },
+                TuneParamType::Int => Domain::Int {
+                    low: low as i64,
+                    high: high as i64,
+                    log: p.log,
+                },
+                TuneParamType::Categorical => Domain::Categorical(p.choices.clone()),
+            };
+            Param {
+                name: p.name.clone(),
+                domain,
+            }
+        })
+        .collect();
+    let fidelity = tune.fidelity.as_ref().map(|f| Fidelity {
+        name: f.name.clone(),
+        min: f.min,
+        max: f.max,
+        integer: f.min.fract() == 0.0 && f.max.fract() == 0.0,
+    });
+    Space { params, fidelity }
+}
+
+#[cfg(test)]
+mod tests;
