@@ -12,8 +12,8 @@ from couler.argo import _cleanup, workflow  # noqa: F401
 # The Pythonic API (couler.dsl) is imported on first use, so that a program of the original
 # API does not pay for it: these names of the package, and `couler.workflow(...)`.
 _DSL = frozenset({
-    "Input", "NotInWorkflowError", "Output", "Param", "Task", "Workflow", "condition",
-    "exit_handler", "for_each", "step",
+    "Input", "NotInWorkflowError", "Output", "Param", "Task", "TunedTask", "Workflow",
+    "condition", "exit_handler", "for_each", "search", "step",
 })
 del exit_handler  # noqa: F821 - couler.argo's; the package's is couler.dsl's
 

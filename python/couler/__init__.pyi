@@ -10,6 +10,8 @@ from couler.dsl import Param as Param
 from couler.dsl import Ref as Ref
 from couler.dsl import StepFunction as StepFunction
 from couler.dsl import Task as Task
+from couler.dsl import TunedTask as TunedTask
+from couler import search as search
 from couler.dsl import Workflow as Workflow
 from couler.dsl import condition as condition
 from couler.dsl import exit_handler as exit_handler

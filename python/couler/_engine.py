@@ -9,6 +9,7 @@ module maps each to the user's Python line (the longest matching prefix).
 
 import json
 import os
+import sys
 import warnings
 
 from couler import _native
@@ -276,8 +277,12 @@ def run_local(spec, sources=None, *, params=None, state_dir=None, parallelism=No
     _check("runtime", runtime, (str,), 'a str ("host", "docker" or "podman")')
     _check("use_cache", use_cache, (bool,), "a bool")
     pairs = [(str(k), _param_text(k, v)) for k, v in params.items()]
+    # On the host, a tuned step's proposers run the native proposal with this Python
+    # (docs/tuning.md): no couler command needs to be installed. In containers they run
+    # `couler tune propose` in the couler image ([] keeps that default).
+    propose = [sys.executable, "-m", "couler._propose"] if runtime == "host" else []
     report = _call(spec, sources, _native.run_local, pairs, _path(state_dir), parallelism,
-                   use_cache, runtime, _path(spec_dir))
+                   use_cache, runtime, _path(spec_dir), propose)
     return RunResult(json.loads(report))
 
 

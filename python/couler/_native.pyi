@@ -29,7 +29,9 @@ def run_local(
     use_cache: bool,
     runtime: str,
     spec_dir: Optional[str],
+    propose: List[str],
 ) -> str: ...
+def tune_propose() -> str: ...
 def _panic_for_test() -> None: ...
 def submit_manifest(
     manifest_json: str,

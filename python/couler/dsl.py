@@ -32,7 +32,7 @@ import functools
 import inspect
 from contextlib import contextmanager
 
-from couler import _record
+from couler import _record, search
 from couler._dsl_options import check_options, policies
 from couler._dsl_refs import ArtifactRef, Condition, Ref, condition_text
 from couler._dsl_script import function_source, program
@@ -51,6 +51,8 @@ __all__ = [  # the names couler re-exports
     "workflow",
     "Workflow",
     "Task",
+    "TunedTask",
+    "search",
     "StepFunction",
     "Param",
     "Input",
@@ -145,6 +147,59 @@ class Task(object):
         return "Task(%r)" % self.name
 
 
+class TunedTask(Task):
+    """A recorded call of a tuned step (``StepFunction.tune``): its outputs are the best
+    setting the study found.
+
+    Attributes:
+        best: the best setting, a reference per tuned argument (``best.k``).
+        best_objective: the best trial's return value; ``best_trial``: its number, from 0.
+        trials: every trial with its objective, as a JSON list (the selection's output).
+    """
+
+    def __init__(self, recorder, name, types):
+        Task.__init__(self, recorder, name, None, [], False)
+        prefix = "steps.%s.outputs" % name
+        self.best = _Best({
+            p: Ref("%s.parameters.best_%s" % (prefix, p), t,
+                   "the best `%s` of the study `%s`" % (p, name))
+            for p, t in types.items()
+        })
+        self.best_objective = Ref(prefix + ".parameters.best_objective", "float",
+                                  "the best objective of the study `%s`" % name)
+        self.best_trial = Ref(prefix + ".parameters.best_trial", "int",
+                              "the best trial of the study `%s`" % name)
+        self.trials = Ref(prefix + ".result", "json", "the trials of the study `%s`" % name)
+
+    @property
+    def output(self):
+        """The best objective (the best trial's return value)."""
+        return self.best_objective
+
+    def _single(self, fname, arg):
+        return self.best_objective
+
+    def __repr__(self):
+        return "TunedTask(%r)" % self.name
+
+
+class _Best(object):
+    def __init__(self, refs):
+        self._refs = refs
+
+    def __getattr__(self, key):
+        if key.startswith("__"):
+            raise AttributeError(key)
+        return self[key]
+
+    def __getitem__(self, key):
+        if key in self._refs:
+            return self._refs[key]
+        near = difflib.get_close_matches(key, list(self._refs), n=1)
+        raise AttributeError("no tuned argument `%s`%s; tuned: %s" % (
+            key, " (did you mean `%s`?)" % near[0] if near else "", ", ".join(self._refs)))
+
+
 class _Outputs(object):
     def __init__(self, output, artifacts):
         self._output = output
@@ -198,20 +253,107 @@ class StepFunction(object):
         return clone
 
     def __call__(self, *args, **kwargs):
-        fname = self.fn.__name__
-        wf = current("%s()" % fname)
+        wf, arguments = self._bind("%s()" % self.fn.__name__, args, kwargs)
+        step = self._step(arguments)
+        name = self._record(wf, step)
+        outputs = [a.name for a in self.args if a.kind == "output"]
+        return Task(wf._recorder, name, self.returns, outputs, "map" in step)
+
+    def _bind(self, what, args, kwargs):
+        """The current workflow and the call's arguments by name."""
+        wf = current(what)
         self._check_keywords(kwargs)
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as err:
-            raise TypeError("%s(): %s" % (fname, err)) from None
-        step = self._step(bound.arguments)
+            raise TypeError("%s(): %s" % (self.fn.__name__, err)) from None
+        return wf, bound.arguments
+
+    def _record(self, wf, step):
         # A new step each call (`add`, `add-2`, ...): the recorder in DAG mode would take a
         # name made again for the same step.
         step["name"] = wf._recorder.unique_name(_record.safe_name(step["name"]))
-        name = wf._recorder.add_step(step, _record.caller())
-        outputs = [a.name for a in self.args if a.kind == "output"]
-        return Task(wf._recorder, name, self.returns, outputs, "map" in step)
+        return wf._recorder.add_step(step, _record.caller())
+
+    def tune(self, *, budget, goal="maximize", parallelism=None, method="sobol", seed=0):
+        """This step as a hyperparameter study: call the result with a ``couler.search``
+        domain instead of a value for each argument to tune (docs/tuning.md). The objective is
+        the step's return value (annotate it ``-> float``); the best setting is published.
+
+        Args:
+            budget: how many trials (full-fidelity evaluations) the study may run.
+            goal: ``"maximize"`` or ``"minimize"`` the return value.
+            parallelism: at most this many trials at once; the learning methods run rounds of
+                this many (the whole budget in one round when None).
+            method: ``random``, ``sobol``, ``tpe``, ``sh`` or ``hyperband``.
+            seed: the method's seed: equal seeds propose equal trials.
+
+        Returns:
+            a callable taking the step's arguments and returning a :class:`TunedTask`.
+
+        Raises:
+            TypeError: an option of the wrong type; at the call, no domain given, a domain
+                that does not fit its argument's annotation, or a step that returns nothing.
+
+        Example:
+            >>> best = fit.tune(budget=12, parallelism=4, method="tpe")(
+            ...     k=couler.search.integer(1, 40), folds=3)
+            >>> publish(k=best.best.k, accuracy=best.best_objective)
+        """
+        for key, value in (("budget", budget), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError("%s.tune(): %s must be an int, got %r"
+                                % (self.fn.__name__, key, value))
+        if parallelism is not None and (isinstance(parallelism, bool)
+                                        or not isinstance(parallelism, int)):
+            raise TypeError("%s.tune(): parallelism must be an int or None, got %r"
+                            % (self.fn.__name__, parallelism))
+        if goal not in ("maximize", "minimize"):
+            raise ValueError('%s.tune(): goal must be "maximize" or "minimize", got %r'
+                             % (self.fn.__name__, goal))
+        if not isinstance(method, str):
+            raise TypeError("%s.tune(): method must be a str such as \"tpe\", got %r"
+                            % (self.fn.__name__, method))
+        study = {"objective": {"parameter": _RETURN, "goal": goal}, "budget": budget,
+                 "method": method, "seed": seed}
+        if parallelism is not None:
+            study["parallelism"] = parallelism
+        return functools.partial(self._tuned, study)
+
+    def _tuned(self, study, *args, **kwargs):
+        fname = self.fn.__name__
+        wf, arguments = self._bind("%s.tune()(...)" % fname, args, kwargs)
+        if self.returns not in ("int", "float"):
+            raise TypeError("%s.tune(): the objective is the step's return value; annotate "
+                            "%s() `-> float`" % (fname, fname))
+        if any(a.kind == "output" for a in self.args):
+            raise TypeError("%s.tune(): a tuned step publishes its best setting, not its "
+                            "trials' artifacts; drop the couler.Output arguments" % fname)
+        tuned = {k: v for k, v in arguments.items() if isinstance(v, search.Domain)}
+        if not tuned:
+            raise TypeError("%s.tune(): give at least one argument a couler.search domain "
+                            "(e.g. k=couler.search.integer(1, 40))" % fname)
+        args = {a.name: a for a in self.args}
+        step = self._step({k: v for k, v in arguments.items() if k not in tuned})
+        study = dict(study, space=[])
+        params = step.setdefault("inputs", {}).setdefault("parameters", [])
+        for name, domain in tuned.items():
+            if args[name].type not in domain.types:
+                raise TypeError("%s() argument `%s` is %s, which %r does not fit (it fits %s)"
+                                % (fname, name, args[name].type, domain,
+                                   " or ".join(domain.types)))
+            if domain.kind == "fidelity":
+                if "fidelity" in study:
+                    raise TypeError("%s.tune(): one couler.search.fidelity per study" % fname)
+                study["fidelity"] = domain.spec(name)
+            else:
+                study["space"].append(domain.spec(name))
+            params.append({"name": name})
+            step["env"]["COULER_ARG_" + name] = "{{inputs.parameters.%s}}" % name
+        step["tune"] = study
+        name = self._record(wf, step)
+        types = {n: args[n].type for n in tuned if tuned[n].kind != "fidelity"}
+        return TunedTask(wf._recorder, name, types)
 
     def _check_keywords(self, kwargs):
         """TypeError for a keyword the call does not take, naming the nearest one."""

@@ -1,11 +1,12 @@
 # Type stubs of couler.dsl, the Pythonic API (docs/python.md).
 import builtins
 from contextlib import AbstractContextManager
-from typing import (Annotated, Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence,
-                    Tuple, TypeVar, Union, overload)
+from typing import (Annotated, Any, Callable, Dict, Generic, List, Literal, Mapping, Optional,
+                    Sequence, Tuple, TypeVar, Union, overload)
 
 from typing_extensions import TypedDict, Unpack
 
+from couler import search as search
 from couler._engine import Diagnostic, RunResult
 
 _T = TypeVar("_T")
@@ -95,6 +96,26 @@ class StepFunction(Generic[_F]):
     def __init__(self, fn: _F, options: Mapping[str, Any]) -> None: ...
     def with_options(self, **options: Unpack[_StepOptions]) -> StepFunction[_F]: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Task: ...
+    def tune(
+        self,
+        *,
+        budget: int,
+        goal: Literal["maximize", "minimize"] = ...,
+        parallelism: Optional[int] = ...,
+        method: Literal["random", "sobol", "tpe", "sh", "hyperband"] = ...,
+        seed: int = ...,
+    ) -> Callable[..., TunedTask]: ...
+
+class _Best:
+    def __getattr__(self, key: str) -> Ref: ...
+    def __getitem__(self, key: str) -> Ref: ...
+
+class TunedTask(Task):
+    def __init__(self, recorder: Any, name: str, types: Mapping[str, str]) -> None: ...
+    best: _Best
+    best_objective: Ref
+    best_trial: Ref
+    trials: Ref
 
 @overload
 def step(fn: _F) -> StepFunction[_F]: ...

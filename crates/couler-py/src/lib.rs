@@ -80,7 +80,10 @@ fn zoo_entries() -> PyResult<String> {
 /// The warnings of a valid spec, as a JSON list of diagnostics; `InvalidSpec` if refused.
 #[pyfunction]
 fn validate(spec_json: &str) -> PyResult<String> {
-    guard(|| load::load(spec_json).map(|(_, warnings)| load::diagnostics_json(&warnings)))
+    guard(|| {
+        load::lowered(spec_json, &Default::default())
+            .map(|(_, warnings)| load::diagnostics_json(&warnings))
+    })
 }
 
 /// Compiles for `target` with `options` (a JSON object of `couler compile`'s flags, in
@@ -88,6 +91,18 @@ fn validate(spec_json: &str) -> PyResult<String> {
 #[pyfunction]
 fn compile(spec_json: &str, target: &str, options_json: &str) -> PyResult<lower::Compiled> {
     guard(|| lower::compile(spec_json, target, options_json))
+}
+
+/// The next round of a tuned step's study as a JSON list: `couler tune propose`, for the
+/// proposer steps of the Python SDK's local runs (`python -m couler._propose`), reading the same
+/// environment variables.
+#[pyfunction]
+fn tune_propose() -> PyResult<String> {
+    guard(|| {
+        couler_tune::rounds::propose_from(|name| std::env::var(name).ok())
+            .map(|settings| serde_json::Value::Array(settings).to_string())
+            .map_err(InvalidArgument::new_err)
+    })
 }
 
 /// The Argo Workflow manifest (default options) as JSON.
@@ -98,7 +113,7 @@ fn argo_workflow(spec_json: &str) -> PyResult<String> {
 
 /// Runs the workflow on the local runtime; the report as JSON (see [`run::run_local`]).
 #[pyfunction]
-#[pyo3(signature = (spec_json, params, state_dir, parallelism, use_cache, runtime, spec_dir))]
+#[pyo3(signature = (spec_json, params, state_dir, parallelism, use_cache, runtime, spec_dir, propose))]
 #[allow(clippy::too_many_arguments)]
 fn run_local(
     py: Python<'_>,
@@ -109,6 +124,7 @@ fn run_local(
     use_cache: bool,
     runtime: String,
     spec_dir: Option<std::path::PathBuf>,
+    propose: Vec<String>,
 ) -> PyResult<String> {
     let run = run::Run {
         params,
@@ -117,6 +133,15 @@ fn run_local(
         use_cache,
         runtime,
         spec_dir,
+        // Empty: the default, `couler tune propose` in the couler image.
+        proposer: if propose.is_empty() {
+            Default::default()
+        } else {
+            couler_tune::lower::Proposer {
+                command: propose,
+                ..Default::default()
+            }
+        },
     };
     guard(|| run::run_local(py, spec_json, run))
 }
@@ -189,6 +214,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(argo_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(run_local, m)?)?;
+    m.add_function(wrap_pyfunction!(tune_propose, m)?)?;
     m.add_function(wrap_pyfunction!(submit_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(delete, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;

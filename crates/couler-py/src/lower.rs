@@ -56,7 +56,7 @@ pub fn argo_workflow(spec_json: &str) -> PyResult<String> {
 
 /// The spec loaded and compiled for `target` with `options` (a JSON object).
 pub fn lower(spec_json: &str, target: &str, options_json: &str) -> PyResult<Output> {
-    let (wf, _) = load::load(spec_json)?;
+    let (wf, _) = load::lowered(spec_json, &Default::default())?;
     if !TARGETS.contains(&target) {
         let hint = suggest(target, TARGETS)
             .map(|s| format!("did you mean \"{s}\"? "))

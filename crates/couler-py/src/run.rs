@@ -22,12 +22,14 @@ pub struct Run {
     pub use_cache: bool,
     pub runtime: String,
     pub spec_dir: Option<PathBuf>,
+    /// What a tuned step's proposers run here (`python -m couler._propose`).
+    pub proposer: couler_tune::lower::Proposer,
 }
 
 /// Runs the spec; the report as JSON (`couler run --output json`'s), each step's artifacts
 /// also as `artifactPaths` (name -> the file or directory the step left).
 pub fn run_local(py: Python<'_>, spec_json: &str, run: Run) -> PyResult<String> {
-    let (wf, _) = load::load(spec_json)?;
+    let (wf, _) = load::lowered(spec_json, &run.proposer)?;
     let runtime = runtime(&run.runtime)?;
     if run.parallelism == Some(0) {
         return Err(InvalidArgument::new_err(

@@ -29,14 +29,42 @@ pub const TRIALS_SUFFIX: &str = "-trials";
 /// The suffix of the proposer steps' names (`NAME-propose-R`).
 pub const PROPOSE_SUFFIX: &str = "-propose";
 
+/// What a study's proposer steps run: by default `couler tune propose` in the couler image.
+/// The Python SDK's local runtime, where no couler command may be installed, runs the same
+/// proposal through its native module instead (`python -m couler._propose`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposer {
+    pub image: String,
+    /// The program and its arguments.
+    pub command: Vec<String>,
+}
+
+impl Default for Proposer {
+    fn default() -> Self {
+        Proposer {
+            image: COULER_IMAGE.to_string(),
+            command: ["couler", "tune", "propose"].map(String::from).to_vec(),
+        }
+    }
+}
+
 /// `wf`, read from the spec `text`, with its tuned steps lowered, and the result checked as a
 /// spec of its own (a problem there is a lowering bug, reported as one); problems of a `tune`
 /// block are placed in `text`. What the CLI and the server run of a spec with tuned steps.
 pub fn lower(wf: Workflow, text: &str) -> Result<Workflow, Vec<Diagnostic>> {
+    lower_with(wf, text, &Proposer::default())
+}
+
+/// [`lower`] with proposer steps that run `proposer`.
+pub fn lower_with(
+    wf: Workflow,
+    text: &str,
+    proposer: &Proposer,
+) -> Result<Workflow, Vec<Diagnostic>> {
     if wf.steps.iter().all(|s| s.tune.is_none()) {
         return Ok(wf);
     }
-    let lowered = expand(&wf).map_err(|mut diags| {
+    let lowered = expand_with(&wf, proposer).map_err(|mut diags| {
         couler_ir::spec::place(text, &mut diags);
         diags
     })?;
@@ -58,6 +86,11 @@ pub fn lower(wf: Workflow, text: &str) -> Result<Workflow, Vec<Diagnostic>> {
 /// The workflow with every tuned step lowered; unchanged when none is tuned. Problems carry the
 /// path of the tuned step's `tune` block.
 pub fn expand(wf: &Workflow) -> Result<Workflow, Vec<Diagnostic>> {
+    expand_with(wf, &Proposer::default())
+}
+
+/// [`expand`] with proposer steps that run `proposer`.
+pub fn expand_with(wf: &Workflow, proposer: &Proposer) -> Result<Workflow, Vec<Diagnostic>> {
     if wf.steps.iter().all(|s| s.tune.is_none()) {
         return Ok(wf.clone());
     }
@@ -80,7 +113,7 @@ pub fn expand(wf: &Workflow) -> Result<Workflow, Vec<Diagnostic>> {
                 continue;
             }
         };
-        let lowered = Lowered::new(step, tune, study);
+        let lowered = Lowered::new(step, tune, study, proposer);
         let taken: Vec<String> = lowered
             .names()
             .into_iter()
@@ -110,18 +143,20 @@ pub fn expand(wf: &Workflow) -> Result<Workflow, Vec<Diagnostic>> {
 struct Lowered<'a> {
     step: &'a Step,
     tune: &'a Tune,
+    proposer: &'a Proposer,
     plan: Vec<usize>,
     first: Vec<Json>,
 }
 
 impl<'a> Lowered<'a> {
-    fn new(step: &'a Step, tune: &'a Tune, study: Rounds) -> Self {
+    fn new(step: &'a Step, tune: &'a Tune, study: Rounds, proposer: &'a Proposer) -> Self {
         let plan = study.plan();
         let first = study.propose(&[]).expect("round 0 reads no results");
         debug_assert_eq!(plan.first(), Some(&first.len()));
         Lowered {
             step,
             tune,
+            proposer,
             plan,
             first,
         }
@@ -205,13 +240,15 @@ impl<'a> Lowered<'a> {
         trials
     }
 
-    /// `NAME-propose-R`: `couler tune propose` in the couler image, reading the study and the
-    /// objectives of the rounds before; prints round `r`'s settings as a JSON list.
+    /// `NAME-propose-R`: the proposer (`couler tune propose` in the couler image), reading the
+    /// study and the objectives of the rounds before; prints round `r`'s settings as a JSON
+    /// list.
     fn propose_step(&self, r: usize) -> Step {
+        let mut words = self.proposer.command.iter().map(Template::text);
         let container = Container {
-            image: Some(COULER_IMAGE.to_string()),
-            command: vec![Template::text("couler")],
-            args: vec![Template::text("tune"), Template::text("propose")],
+            image: Some(self.proposer.image.clone()),
+            command: words.next().into_iter().collect(),
+            args: words.collect(),
             working_dir: None,
             daemon: false,
         };
