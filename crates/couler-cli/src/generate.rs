@@ -20,11 +20,18 @@ pub struct GenerateArgs {
     /// What the workflow should do, in plain words
     #[arg(required_unless_present = "eval", conflicts_with = "eval")]
     description: Option<String>,
-    /// Evaluate instead: generate each task of this file (a YAML list of `description:` and
-    /// `expect:`) with the full pipeline and each ablation, and print pass@1 per variant; the
-    /// log is TASKS.generate.jsonl
+    /// Evaluate instead: generate each task of this file (a YAML list of `description:`,
+    /// `difficulty:`, `expect:`) with the full pipeline and each ablation, and print pass@1,
+    /// pass@k and pass@1 per difficulty for each variant; the log is TASKS.generate.jsonl
     #[arg(long, value_name = "TASKS", conflicts_with_all = ["output", "interactive"])]
     eval: Option<PathBuf>,
+    /// With --eval: generate each task this many times per variant (k of pass@k); more than one
+    /// samples each question with the sample's number as seed, at temperature 0.8 [default: 1]
+    #[arg(long, value_name = "K", requires = "eval", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    samples: Option<u32>,
+    /// With --eval: the report as a Markdown table or JSON [default: markdown]
+    #[arg(long, value_enum, requires = "eval")]
+    format: Option<EvalFormat>,
     /// Write the spec here (its log beside it, FILE.generate.jsonl); stdout if absent (the log
     /// then goes to ./couler-generate.jsonl)
     #[arg(long, short)]
@@ -71,6 +78,13 @@ pub struct GenerateArgs {
     timeout: u64,
 }
 
+/// How `--eval` reports.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EvalFormat {
+    Markdown,
+    Json,
+}
+
 /// The engines a generated spec is checked for.
 #[derive(Clone, Copy, ValueEnum)]
 enum GenTarget {
@@ -94,6 +108,12 @@ impl GenTarget {
 /// Runs `couler generate`; returns the exit code.
 pub fn run(args: &GenerateArgs) -> u8 {
     let description = args.description.as_deref().unwrap_or_default();
+    if args.eval.is_none() && (args.samples.is_some() || args.format.is_some()) {
+        tell!(
+            "error: --samples and --format are for the evaluation: give --eval TASKS (docs/generate.md, \"Evaluation\")"
+        );
+        return crate::exit::INVALID;
+    }
     if args.eval.is_none() && description.trim().is_empty() {
         tell!(
             "error: the description is empty: say what the workflow should do, e.g. couler generate \"train a model on iris, publish it if accuracy > 0.9\""
@@ -144,10 +164,11 @@ pub fn run(args: &GenerateArgs) -> u8 {
         model: model.as_ref(),
         log: &mut log,
         progress: &mut progress,
+        seed: None,
     };
     let retriever = Bm25::new(lake.iter().map(|e| e.text.as_str()));
     if let Some(tasks) = &args.eval {
-        return evaluate(tasks, &config, &lake, &retriever, &mut asker);
+        return evaluate(tasks, args, &config, &lake, &retriever, &mut asker);
     }
     let outcome =
         pipeline::run(description, &config, &lake, &retriever, &mut asker).and_then(|outcome| {
@@ -181,6 +202,7 @@ pub fn run(args: &GenerateArgs) -> u8 {
 /// `--eval TASKS`: the report on stdout.
 fn evaluate(
     tasks: &Path,
+    args: &GenerateArgs,
     config: &Config,
     lake: &[lake::Entry],
     retriever: &Bm25,
@@ -192,9 +214,24 @@ fn evaluate(
         .and_then(|text| couler_generate::eval::read_tasks(&name, &text));
     match read {
         Ok(tasks) => {
-            out(&couler_generate::eval::run(
-                &tasks, config, lake, retriever, asker,
-            ));
+            let rows = couler_generate::eval::run(
+                &tasks,
+                args.samples.unwrap_or(1) as usize,
+                config,
+                lake,
+                retriever,
+                asker,
+            );
+            out(&match args.format.unwrap_or(EvalFormat::Markdown) {
+                EvalFormat::Markdown => couler_generate::eval::markdown(&rows),
+                EvalFormat::Json => {
+                    let mut text =
+                        serde_json::to_string_pretty(&couler_generate::eval::json(&rows))
+                            .unwrap_or_default();
+                    text.push('\n');
+                    text
+                }
+            });
             crate::exit::OK
         }
         Err(e) => {

@@ -309,3 +309,115 @@ fn eval_reports_pass_at_1_per_variant_and_replays() {
     assert!(replay.status.success(), "{}", stderr(&replay));
     assert_eq!(String::from_utf8_lossy(&replay.stdout), report);
 }
+
+#[test]
+fn eval_samples_each_task_k_times_with_seeds_and_reports_pass_at_k() {
+    // One easy task, two samples a variant, no calibration rounds: each answer stands.
+    // full: sample 1 passes, sample 2 names a step that does not exist → pass@1 50%, pass@2 100%.
+    // no-decompose: both pass. no-retrieve: both fail. no-calibrate: both pass.
+    let sub = "[\"echo data\"]";
+    let (pass, fail) = (Reply::answer(PREP), Reply::answer(TRAIN_TYPO));
+    let server = Server::start(vec![
+        Reply::answer(sub),
+        pass.clone(),
+        Reply::answer(sub),
+        fail.clone(),
+        pass.clone(),
+        pass.clone(),
+        Reply::answer(sub),
+        fail.clone(),
+        Reply::answer(sub),
+        fail,
+        Reply::answer(sub),
+        pass.clone(),
+        Reply::answer(sub),
+        pass,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tasks.yaml"),
+        "- description: echo some data\n  difficulty: easy\n  expect: {minSteps: 1, kinds: [container]}\n",
+    )
+    .unwrap();
+    let args = [
+        "generate",
+        "--eval",
+        "tasks.yaml",
+        "--samples",
+        "2",
+        "--rounds",
+        "0",
+    ];
+    let out = couler(dir.path(), &args, &server.url, "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        report.starts_with(
+            "| variant | passed | pass@1 | pass@2 | easy pass@1 | medium pass@1 | hard pass@1 |"
+        ),
+        "{report}"
+    );
+    for row in [
+        "| full | 1/2 | 50.0% | 100.0% | 50.0% | - | - |",
+        "| no-decompose | 2/2 | 100.0% | 100.0% | 100.0% | - | - |",
+        "| no-retrieve | 0/2 | 0.0% | 0.0% | 0.0% | - | - |",
+        "| no-calibrate | 2/2 | 100.0% | 100.0% | 100.0% | - | - |",
+    ] {
+        assert!(report.contains(row), "{row} in {report}");
+    }
+    // Each sample's questions carry its seed, sampled at temperature 0.8.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 14);
+    let seeds: Vec<u64> = requests
+        .iter()
+        .map(|r| r.body["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [0, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 1]);
+    for r in &requests {
+        assert!((r.body["temperature"].as_f64().unwrap() - 0.8).abs() < 1e-6);
+    }
+
+    // The log replays the same samples; as JSON.
+    let mut json_args = args.to_vec();
+    json_args.extend(["--replay", "tasks.yaml.generate.jsonl", "--format", "json"]);
+    let replay = couler(dir.path(), &json_args, "http://127.0.0.1:9/v1", "");
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    let rows: serde_json::Value = serde_json::from_slice(&replay.stdout).unwrap();
+    let full = &rows[0];
+    assert_eq!(full["variant"], "full");
+    assert_eq!(
+        (full["k"].as_u64(), full["tasks"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(full["pass_at_1"], 0.5);
+    assert_eq!(full["pass_at_k"], 1.0);
+    assert_eq!(full["pass_at_1_by_difficulty"]["easy"], 0.5);
+    assert_eq!(rows[2]["variant"], "no-retrieve");
+    assert_eq!(rows[2]["pass_at_k"], 0.0);
+
+    // --samples needs --eval; a malformed task file names itself and the fix.
+    let lone = couler(
+        dir.path(),
+        &["generate", "x", "--samples", "2"],
+        &server.url,
+        "",
+    );
+    assert_eq!(lone.status.code(), Some(2), "{}", stderr(&lone));
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "- description: d\n  difficulty: extreme\n",
+    )
+    .unwrap();
+    let bad = couler(
+        dir.path(),
+        &["generate", "--eval", "bad.yaml"],
+        &server.url,
+        "",
+    );
+    let err = stderr(&bad);
+    assert_eq!(bad.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.yaml: ") && err.contains("easy, medium or hard"),
+        "{err}"
+    );
+}

@@ -42,6 +42,10 @@ pub struct Asker<'a> {
     pub model: &'a dyn Model,
     pub log: &'a mut Log,
     pub progress: &'a mut dyn FnMut(&str),
+    /// Sample with this seed: every question is asked with it at
+    /// [`crate::eval::SAMPLE_TEMPERATURE`] (or the stage's own temperature when higher);
+    /// `None` leaves each stage's options as they are.
+    pub seed: Option<u64>,
 }
 
 impl Asker<'_> {
@@ -54,6 +58,19 @@ impl Asker<'_> {
         options: &Options,
     ) -> Result<String, String> {
         let start = Instant::now();
+        let sampled;
+        let options = match self.seed {
+            None => options,
+            Some(seed) => {
+                let t = crate::eval::SAMPLE_TEMPERATURE;
+                sampled = Options {
+                    seed: Some(seed),
+                    temperature: Some(options.temperature.map_or(t, |own| own.max(t))),
+                    ..options.clone()
+                };
+                &sampled
+            }
+        };
         let answer = self
             .model
             .chat(&messages, options)

@@ -29,6 +29,7 @@ fn the_request_has_the_protocols_shape_and_the_answer_is_read() {
         max_tokens: Some(64),
         stop: vec!["END".into()],
         json_schema: Some(serde_json::json!({"type": "array"})),
+        seed: Some(3),
     };
     let answer = client(&server, Some("sk-secret"))
         .chat(
@@ -50,6 +51,7 @@ fn the_request_has_the_protocols_shape_and_the_answer_is_read() {
     assert_eq!(r.body["messages"][1]["content"], "hi");
     assert_eq!(r.body["max_tokens"], 64);
     assert_eq!(r.body["stop"][0], "END");
+    assert_eq!(r.body["seed"], 3);
     assert_eq!(
         r.body["response_format"]["json_schema"]["schema"]["type"],
         "array"

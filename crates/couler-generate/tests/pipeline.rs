@@ -33,6 +33,7 @@ fn run(server: &Server, log: &mut Log) -> (Result<pipeline::Outcome, String>, Ve
         model: &model,
         log,
         progress: &mut progress,
+        seed: None,
     };
     let outcome = pipeline::run("prepare the data", &config(), &lake, &retriever, &mut asker);
     (outcome, lines)

@@ -63,6 +63,9 @@ pub struct Options {
     pub stop: Vec<String>,
     /// A JSON schema the answer must follow (constrained output), where the model supports it.
     pub json_schema: Option<serde_json::Value>,
+    /// A sampling seed (`None`: none sent), so repeated samples differ reproducibly where the
+    /// model honours it.
+    pub seed: Option<u64>,
 }
 
 /// Why a model gave no answer; the message names the model or endpoint and what to do.

@@ -81,6 +81,9 @@ impl OpenAi {
         if let Some(t) = options.temperature {
             body["temperature"] = json!(t);
         }
+        if let Some(seed) = options.seed {
+            body["seed"] = json!(seed);
+        }
         if let Some(n) = options.max_tokens {
             body["max_tokens"] = json!(n);
         }
