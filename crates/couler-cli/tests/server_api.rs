@@ -752,17 +752,41 @@ steps:
 
 #[test]
 fn a_tuned_step_submitted_to_the_server_runs_as_couler_run_runs_it() {
+    tuned_run_publishes_the_least_loss(TUNED, &["fit-trials", "fit", "report"]);
+}
+
+#[test]
+fn a_study_in_rounds_runs_its_proposers_on_the_server() {
+    // TPE, three at once: rounds of 3, 3 and 1, the later two proposed by `couler tune
+    // propose`, which the server's steps find beside the server's own executable.
+    let spec = TUNED.replacen("method: random", "method: tpe\n    parallelism: 3", 1);
+    tuned_run_publishes_the_least_loss(
+        &spec,
+        &[
+            "fit-trials-0",
+            "fit-propose-1",
+            "fit-trials-1",
+            "fit-propose-2",
+            "fit-trials-2",
+            "fit",
+        ],
+    );
+}
+
+/// Submits a tuned spec, waits for it, and checks that `steps` ran and that the published
+/// best loss is the least of every trial's, in whatever rounds they ran.
+fn tuned_run_publishes_the_least_loss(spec: &str, steps: &[&str]) {
     let dir = tempdir();
     let server = Server::start(dir.path(), &["--auth", "none"]);
-    let id = submit(&server, None, TUNED, "default");
+    let id = submit(&server, None, spec, "default");
     let run = server.wait_for(None, &id, &["Succeeded", "Failed", "Error"]);
     assert_eq!(run["state"], "Succeeded", "{run}");
-    let steps: Vec<&str> = run["steps"]
+    let names: Vec<&str> = run["steps"]
         .as_array()
         .map(|s| s.iter().filter_map(|s| s["step"].as_str()).collect())
         .unwrap_or_default();
-    for name in ["fit-trials", "fit", "report"] {
-        assert!(steps.contains(&name), "no step {name}: {run}");
+    for name in steps {
+        assert!(names.contains(name), "no step {name}: {run}");
     }
     let fit = run["steps"]
         .as_array()
@@ -773,8 +797,8 @@ fn a_tuned_step_submitted_to_the_server_runs_as_couler_run_runs_it() {
         .as_str()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no best_objective: {fit}"));
-    // Seven random draws from seven integers: the best loss is the least the trials saw, and
-    // the trials' own losses come from the same function.
+    // Seven draws from seven integers: the best loss is the least the trials saw, and the
+    // trials' own losses come from the same function.
     let trials = run["steps"]
         .as_array()
         .map(|s| {
@@ -782,7 +806,7 @@ fn a_tuned_step_submitted_to_the_server_runs_as_couler_run_runs_it() {
                 .filter(|s| {
                     s["node"]
                         .as_str()
-                        .is_some_and(|n| n.starts_with("fit-trials["))
+                        .is_some_and(|n| n.starts_with("fit-trials") && n.ends_with(']'))
                 })
                 .filter_map(|s| {
                     s["outputs"]["parameters"]["loss"]
