@@ -26,6 +26,29 @@ fn run_with_path(dir: &Path, spec: &Path, path: &str) -> Output {
         .expect("couler runs")
 }
 
+/// `couler run SPEC` in `dir` (see [`run_with_path`]), which must succeed; the run's status as
+/// `couler status --output json` prints it.
+fn run_status(dir: &Path, spec: &Path, path: &str) -> Value {
+    let out = run_with_path(dir, spec, path);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = std::fs::read_dir(dir.join(".couler/runs"))
+        .unwrap()
+        .map(|r| r.unwrap().file_name().into_string().unwrap())
+        .next()
+        .unwrap();
+    cli::status(dir, &run)
+}
+
+/// `couler compile SPEC --target TARGET` in `dir`, which must succeed; what it printed.
+fn compile(dir: &Path, spec: &Path, target: &str) -> String {
+    let out = couler_in(
+        dir,
+        &["compile", spec.to_str().unwrap(), "--target", target],
+    );
+    assert!(out.status.success(), "{target}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -52,15 +75,7 @@ fn the_tuning_example_publishes_the_arg_best_of_its_recorded_trials() {
     );
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/tune-ml-pipeline.yaml");
-    let out = run_with_path(dir.path(), &spec, &path);
-    assert!(out.status.success(), "{}", text(&out));
-
-    let run = std::fs::read_dir(dir.path().join(".couler/runs"))
-        .unwrap()
-        .map(|r| r.unwrap().file_name().into_string().unwrap())
-        .next()
-        .unwrap();
-    let status = cli::status(dir.path(), &run);
+    let status = run_status(dir.path(), &spec, &path);
     let step = |name: &str| -> Value {
         status["steps"]
             .as_array()
@@ -124,20 +139,12 @@ fn a_tuned_spec_compiles_for_every_engine_as_trials_and_a_selection() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/tune-ml-pipeline.yaml");
     for target in ["argo", "airflow", "tekton"] {
-        let out = couler_in(
-            dir.path(),
-            &["compile", spec.to_str().unwrap(), "--target", target],
-        );
-        assert!(out.status.success(), "{target}: {}", text(&out));
-        let compiled = String::from_utf8_lossy(&out.stdout);
+        let compiled = compile(dir.path(), &spec, target);
         assert!(compiled.contains("tune-knn-trials"), "{target}: {compiled}");
         assert!(compiled.contains("best_objective"), "{target}: {compiled}");
-        let again = couler_in(
-            dir.path(),
-            &["compile", spec.to_str().unwrap(), "--target", target],
-        );
         assert_eq!(
-            out.stdout, again.stdout,
+            compiled,
+            compile(dir.path(), &spec, target),
             "{target}: equal spec, equal bytes"
         );
     }
@@ -210,14 +217,7 @@ fn learning_methods_run_in_rounds_and_publish_the_best_at_full_fidelity() {
     let path = std::env::var("PATH").unwrap_or_default();
     let me = Path::new(env!("CARGO_BIN_EXE_couler")).parent().unwrap();
     assert!(!std::env::split_paths(&path).any(|d| d == me));
-    let out = run_with_path(dir.path(), &spec, &path);
-    assert!(out.status.success(), "{}", text(&out));
-    let run = std::fs::read_dir(dir.path().join(".couler/runs"))
-        .unwrap()
-        .map(|r| r.unwrap().file_name().into_string().unwrap())
-        .next()
-        .unwrap();
-    let status = cli::status(dir.path(), &run);
+    let status = run_status(dir.path(), &spec, &path);
     let steps = status["steps"].as_array().unwrap();
     let step = |name: &str| -> &Value {
         steps
@@ -300,12 +300,7 @@ fn a_study_in_rounds_compiles_for_every_engine_with_its_proposers() {
     let spec = dir.path().join("rounds.yaml");
     std::fs::write(&spec, rounds_spec("tpe")).unwrap();
     for target in ["argo", "airflow", "tekton"] {
-        let out = couler_in(
-            dir.path(),
-            &["compile", spec.to_str().unwrap(), "--target", target],
-        );
-        assert!(out.status.success(), "{target}: {}", text(&out));
-        let compiled = String::from_utf8_lossy(&out.stdout);
+        let compiled = compile(dir.path(), &spec, target);
         for name in ["fit-tpe-propose-1", "fit-tpe-trials-2", "fit-hb-propose-1"] {
             assert!(compiled.contains(name), "{target}: no {name} in {compiled}");
         }
