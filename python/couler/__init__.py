@@ -6,6 +6,7 @@ over Couler's Rust core; see docs/python.md."""
 import importlib as _importlib
 
 from couler import _record
+from couler._generate import GenerateError, generate  # noqa: F401
 from couler.argo import *  # noqa: F401, F403
 from couler.argo import _cleanup, workflow  # noqa: F401
 

@@ -12,6 +12,8 @@ from couler.dsl import StepFunction as StepFunction
 from couler.dsl import Task as Task
 from couler.dsl import TunedTask as TunedTask
 from couler import search as search
+from couler._generate import GenerateError as GenerateError
+from couler._generate import generate as generate
 from couler.dsl import Workflow as Workflow
 from couler.dsl import condition as condition
 from couler.dsl import exit_handler as exit_handler

@@ -4,11 +4,10 @@
 
 use crate::commands::write_atomically;
 use crate::say::tell;
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use couler_generate::lake;
 use couler_generate::log::{Log, Replay};
-use couler_generate::model::Model;
-use couler_generate::model::openai::{DEFAULT_ENDPOINT, OpenAi};
+use couler_generate::model::{Choice, Model};
 use couler_generate::pipeline::{self, Asker, Config, Outcome};
 use couler_generate::retrieve::Bm25;
 use std::path::{Path, PathBuf};
@@ -16,39 +15,17 @@ use std::time::Duration;
 
 /// Arguments of `couler generate`.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct GenerateArgs {
+    #[command(subcommand)]
+    command: Option<GenerateCommand>,
     /// What the workflow should do, in plain words
-    #[arg(required_unless_present = "eval", conflicts_with = "eval")]
+    #[arg(required = true)]
     description: Option<String>,
-    /// Evaluate instead: generate each task of this file (a YAML list of `description:`,
-    /// `difficulty:`, `expect:`) with the full pipeline and each ablation, and print pass@1,
-    /// pass@k and pass@1 per difficulty for each variant; the log is TASKS.generate.jsonl
-    #[arg(long, value_name = "TASKS", conflicts_with_all = ["output", "interactive"])]
-    eval: Option<PathBuf>,
-    /// With --eval: generate each task this many times per variant (k of pass@k); more than one
-    /// samples each question with the sample's number as seed, at temperature 0.8 [default: 1]
-    #[arg(long, value_name = "K", requires = "eval", value_parser = clap::value_parser!(u32).range(1..=1000))]
-    samples: Option<u32>,
-    /// With --eval: the report as a Markdown table or JSON [default: markdown]
-    #[arg(long, value_enum, requires = "eval")]
-    format: Option<EvalFormat>,
     /// Write the spec here (its log beside it, FILE.generate.jsonl); stdout if absent (the log
     /// then goes to ./couler-generate.jsonl)
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// The engine the spec must compile for
-    #[arg(long, short, value_enum, default_value_t = GenTarget::Argo)]
-    target: GenTarget,
-    /// The model to ask
-    #[arg(long, default_value = "gpt-4o-mini")]
-    model: String,
-    /// The base URL of an OpenAI-compatible API [default: $OPENAI_BASE_URL, else
-    /// https://api.openai.com/v1]; the key is $OPENAI_API_KEY
-    #[arg(long, value_name = "URL")]
-    endpoint: Option<String>,
-    /// The most calibration rounds: the checks' diagnostics sent back to the model
-    #[arg(long, default_value_t = 3)]
-    rounds: u32,
     /// Generate from the whole description at once, not sub-task by sub-task
     #[arg(long)]
     no_decompose: bool,
@@ -62,6 +39,53 @@ pub struct GenerateArgs {
     /// accepts
     #[arg(long)]
     interactive: bool,
+    #[command(flatten)]
+    ask: AskArgs,
+}
+
+#[derive(Subcommand)]
+enum GenerateCommand {
+    /// Evaluate the pipeline on a task set: each task generated with the full pipeline and each
+    /// ablation, checked against its structural expectations; pass@1, pass@k and pass@1 per
+    /// difficulty for each variant (docs/generate.md, "Evaluation")
+    Eval(EvalArgs),
+}
+
+/// Arguments of `couler generate eval`.
+#[derive(Args)]
+struct EvalArgs {
+    /// The task set: a YAML list of `description:`, `difficulty:`, `expect:` (the shipped one is
+    /// crates/couler-generate/tasks/ml-workflows.yaml); the log is FILE.generate.jsonl
+    #[arg(long, value_name = "FILE")]
+    tasks: PathBuf,
+    /// Generate each task this many times per variant (k of pass@k); more than one samples each
+    /// question with the sample's number as seed, at temperature 0.8
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    samples: u32,
+    /// The report as a Markdown table or JSON
+    #[arg(long, value_enum, default_value_t = EvalFormat::Markdown)]
+    format: EvalFormat,
+    #[command(flatten)]
+    ask: AskArgs,
+}
+
+/// How the model is asked, generating or evaluating.
+#[derive(Args)]
+struct AskArgs {
+    /// The engine the spec must compile for
+    #[arg(long, short, value_enum, default_value_t = GenTarget::Argo)]
+    target: GenTarget,
+    /// The model to ask: a name the endpoint serves, or `local` (the in-process CPU model
+    /// `scripts/model-deps` fetches; $COULER_LOCAL_MODEL overrides its path), or a FILE.gguf
+    #[arg(long, default_value = "gpt-4o-mini")]
+    model: String,
+    /// The base URL of an OpenAI-compatible API [default: $OPENAI_BASE_URL, else
+    /// https://api.openai.com/v1]; the key is $OPENAI_API_KEY
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// The most calibration rounds: the checks' diagnostics sent back to the model
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
     /// Answer from this log (FILE.generate.jsonl) instead of a model: the same description and
     /// flags reproduce the same spec, byte for byte
     #[arg(long, value_name = "LOG")]
@@ -78,7 +102,7 @@ pub struct GenerateArgs {
     timeout: u64,
 }
 
-/// How `--eval` reports.
+/// How `couler generate eval` reports.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum EvalFormat {
     Markdown,
@@ -105,50 +129,68 @@ impl GenTarget {
     }
 }
 
+/// What both generating and evaluating ask with: the model, the Code Lake, the log.
+struct Session {
+    model: Box<dyn Model>,
+    lake: Vec<lake::Entry>,
+    retriever: Bm25,
+    log: Log,
+    log_path: PathBuf,
+}
+
+impl Session {
+    /// The model and lake `ask` names, and a log at `{out}.generate.jsonl` (none on a replay);
+    /// an error is printed and its exit code returned.
+    fn open(ask: &AskArgs, out: Option<&Path>) -> Result<Session, u8> {
+        let fail = |e: String| {
+            tell!("error: {e}");
+            crate::exit::INVALID
+        };
+        let model = model(ask).map_err(fail)?;
+        let lake = lake_of(ask).map_err(fail)?;
+        let log_path = match out {
+            Some(out) => PathBuf::from(format!("{}.generate.jsonl", out.display())),
+            None => PathBuf::from("couler-generate.jsonl"),
+        };
+        let log = match ask.replay {
+            Some(_) => Log::none(),
+            None => Log::create(&log_path).map_err(fail)?,
+        };
+        tell!("generate: asking {}", model.describe());
+        let retriever = Bm25::new(lake.iter().map(|e| e.text.as_str()));
+        Ok(Session {
+            model,
+            lake,
+            retriever,
+            log,
+            log_path,
+        })
+    }
+}
+
 /// Runs `couler generate`; returns the exit code.
 pub fn run(args: &GenerateArgs) -> u8 {
-    let description = args.description.as_deref().unwrap_or_default();
-    if args.eval.is_none() && (args.samples.is_some() || args.format.is_some()) {
-        tell!(
-            "error: --samples and --format are for the evaluation: give --eval TASKS (docs/generate.md, \"Evaluation\")"
-        );
-        return crate::exit::INVALID;
+    if let Some(GenerateCommand::Eval(eval)) = &args.command {
+        return evaluate(eval);
     }
-    if args.eval.is_none() && description.trim().is_empty() {
+    let description = args.description.as_deref().unwrap_or_default();
+    if description.trim().is_empty() {
         tell!(
             "error: the description is empty: say what the workflow should do, e.g. couler generate \"train a model on iris, publish it if accuracy > 0.9\""
         );
         return crate::exit::INVALID;
     }
-    let (model, lake) = match (model(args), lake_of(args)) {
-        (Ok(m), Ok(l)) => (m, l),
-        (Err(e), _) | (_, Err(e)) => {
-            tell!("error: {e}");
-            return crate::exit::INVALID;
-        }
-    };
-    let log_path = match args.output.as_ref().or(args.eval.as_ref()) {
-        Some(out) => PathBuf::from(format!("{}.generate.jsonl", out.display())),
-        None => PathBuf::from("couler-generate.jsonl"),
-    };
-    let mut log = if args.replay.is_some() {
-        Log::none()
-    } else {
-        match Log::create(&log_path) {
-            Ok(l) => l,
-            Err(e) => {
-                tell!("error: {e}");
-                return crate::exit::INVALID;
-            }
-        }
+    let mut session = match Session::open(&args.ask, args.output.as_deref()) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let config = Config {
-        target: args.target.name().to_string(),
-        rounds: args.rounds,
+        target: args.ask.target.name().to_string(),
+        rounds: args.ask.rounds,
         decompose: !args.no_decompose,
         retrieve: !args.no_retrieve,
         calibrate: !args.no_calibrate,
-        top_k: args.top_k,
+        top_k: args.ask.top_k,
         // The file's name without its directory, so a replay elsewhere asks the same questions.
         file: args
             .output
@@ -158,20 +200,16 @@ pub fn run(args: &GenerateArgs) -> u8 {
                 n.to_string_lossy().into_owned()
             }),
     };
-    tell!("generate: asking {}", model.describe());
     let mut progress = |line: &str| tell!("generate: {line}");
+    let (lake, retriever) = (&session.lake, &session.retriever);
     let mut asker = Asker {
-        model: model.as_ref(),
-        log: &mut log,
+        model: session.model.as_ref(),
+        log: &mut session.log,
         progress: &mut progress,
         seed: None,
     };
-    let retriever = Bm25::new(lake.iter().map(|e| e.text.as_str()));
-    if let Some(tasks) = &args.eval {
-        return evaluate(tasks, args, &config, &lake, &retriever, &mut asker);
-    }
     let outcome =
-        pipeline::run(description, &config, &lake, &retriever, &mut asker).and_then(|outcome| {
+        pipeline::run(description, &config, lake, retriever, &mut asker).and_then(|outcome| {
             if !args.interactive {
                 return Ok(outcome);
             }
@@ -190,7 +228,7 @@ pub fn run(args: &GenerateArgs) -> u8 {
             args,
             &config,
             &outcome,
-            (args.replay.is_none()).then_some(&log_path),
+            (args.ask.replay.is_none()).then_some(&session.log_path),
         ),
         Err(e) => {
             tell!("error: {e}");
@@ -199,46 +237,58 @@ pub fn run(args: &GenerateArgs) -> u8 {
     }
 }
 
-/// `--eval TASKS`: the report on stdout.
-fn evaluate(
-    tasks: &Path,
-    args: &GenerateArgs,
-    config: &Config,
-    lake: &[lake::Entry],
-    retriever: &Bm25,
-    asker: &mut Asker,
-) -> u8 {
-    let name = tasks.display().to_string();
-    let read = std::fs::read_to_string(tasks)
+/// `couler generate eval --tasks FILE`: the report on stdout.
+fn evaluate(args: &EvalArgs) -> u8 {
+    let name = args.tasks.display().to_string();
+    let tasks = match std::fs::read_to_string(&args.tasks)
         .map_err(|e| format!("cannot read {name}: {e}"))
-        .and_then(|text| couler_generate::eval::read_tasks(&name, &text));
-    match read {
-        Ok(tasks) => {
-            let rows = couler_generate::eval::run(
-                &tasks,
-                args.samples.unwrap_or(1) as usize,
-                config,
-                lake,
-                retriever,
-                asker,
-            );
-            out(&match args.format.unwrap_or(EvalFormat::Markdown) {
-                EvalFormat::Markdown => couler_generate::eval::markdown(&rows),
-                EvalFormat::Json => {
-                    let mut text =
-                        serde_json::to_string_pretty(&couler_generate::eval::json(&rows))
-                            .unwrap_or_default();
-                    text.push('\n');
-                    text
-                }
-            });
-            crate::exit::OK
-        }
+        .and_then(|text| couler_generate::eval::read_tasks(&name, &text))
+    {
+        Ok(tasks) => tasks,
         Err(e) => {
             tell!("error: {e}");
-            crate::exit::INVALID
+            return crate::exit::INVALID;
         }
-    }
+    };
+    let mut session = match Session::open(&args.ask, Some(&args.tasks)) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // Each variant sets the stages itself.
+    let config = Config {
+        target: args.ask.target.name().to_string(),
+        rounds: args.ask.rounds,
+        decompose: true,
+        retrieve: true,
+        calibrate: true,
+        top_k: args.ask.top_k,
+        file: "generated.yaml".into(),
+    };
+    let mut progress = |line: &str| tell!("generate: {line}");
+    let mut asker = Asker {
+        model: session.model.as_ref(),
+        log: &mut session.log,
+        progress: &mut progress,
+        seed: None,
+    };
+    let rows = couler_generate::eval::run(
+        &tasks,
+        args.samples as usize,
+        &config,
+        &session.lake,
+        &session.retriever,
+        &mut asker,
+    );
+    out(&match args.format {
+        EvalFormat::Markdown => couler_generate::eval::markdown(&rows),
+        EvalFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&couler_generate::eval::json(&rows))
+                .unwrap_or_default();
+            text.push('\n');
+            text
+        }
+    });
+    crate::exit::OK
 }
 
 /// Writes the spec when it is valid; else the best attempt beside the output, named invalid.
@@ -297,31 +347,21 @@ fn invalid_path(output: Option<&Path>) -> PathBuf {
     out.with_file_name(format!("{stem}.invalid.yaml"))
 }
 
-fn model(args: &GenerateArgs) -> Result<Box<dyn Model>, String> {
+fn model(args: &AskArgs) -> Result<Box<dyn Model>, String> {
     if let Some(log) = &args.replay {
         return Ok(Box::new(Replay::open(log)?));
     }
-    let endpoint = args
-        .endpoint
-        .clone()
-        .or_else(|| {
-            std::env::var("OPENAI_BASE_URL")
-                .ok()
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-    let key = std::env::var("OPENAI_API_KEY").ok();
-    OpenAi::new(
-        &endpoint,
+    let choice = Choice::from_env(
         &args.model,
-        key,
+        args.endpoint.as_deref(),
         Duration::from_secs(args.timeout),
-    )
-    .map(|m| Box::new(m) as Box<dyn Model>)
-    .map_err(|e| e.to_string())
+    );
+    couler_generate::model::open(&choice)
+        .map(|m| m as Box<dyn Model>)
+        .map_err(|e| e.to_string())
 }
 
-fn lake_of(args: &GenerateArgs) -> Result<Vec<lake::Entry>, String> {
+fn lake_of(args: &AskArgs) -> Result<Vec<lake::Entry>, String> {
     match &args.lake {
         Some(dir) => lake::read(dir),
         None => Ok(lake::builtin()),

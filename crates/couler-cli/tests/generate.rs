@@ -3,7 +3,11 @@
 //! (no real model runs here; the answers are what a model could say). The requests it records
 //! are checked: model, messages, the bearer key, and what the calibration prompt says.
 
+#[path = "support/server.rs"]
+mod support;
+
 use couler_generate::standin::{Reply, Server};
+use serde_json::json;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -277,7 +281,7 @@ fn eval_reports_pass_at_1_per_variant_and_replays() {
     .unwrap();
     let out = couler(
         dir.path(),
-        &["generate", "--eval", "tasks.yaml"],
+        &["generate", "eval", "--tasks", "tasks.yaml"],
         &server.url,
         "",
     );
@@ -298,7 +302,8 @@ fn eval_reports_pass_at_1_per_variant_and_replays() {
         dir.path(),
         &[
             "generate",
-            "--eval",
+            "eval",
+            "--tasks",
             "tasks.yaml",
             "--replay",
             "tasks.yaml.generate.jsonl",
@@ -341,7 +346,8 @@ fn eval_samples_each_task_k_times_with_seeds_and_reports_pass_at_k() {
     .unwrap();
     let args = [
         "generate",
-        "--eval",
+        "eval",
+        "--tasks",
         "tasks.yaml",
         "--samples",
         "2",
@@ -395,7 +401,7 @@ fn eval_samples_each_task_k_times_with_seeds_and_reports_pass_at_k() {
     assert_eq!(rows[2]["variant"], "no-retrieve");
     assert_eq!(rows[2]["pass_at_k"], 0.0);
 
-    // --samples needs --eval; a malformed task file names itself and the fix.
+    // --samples belongs to `generate eval`; a malformed task file names itself and the fix.
     let lone = couler(
         dir.path(),
         &["generate", "x", "--samples", "2"],
@@ -410,7 +416,7 @@ fn eval_samples_each_task_k_times_with_seeds_and_reports_pass_at_k() {
     .unwrap();
     let bad = couler(
         dir.path(),
-        &["generate", "--eval", "bad.yaml"],
+        &["generate", "eval", "--tasks", "bad.yaml"],
         &server.url,
         "",
     );
@@ -420,4 +426,102 @@ fn eval_samples_each_task_k_times_with_seeds_and_reports_pass_at_k() {
         err.contains("bad.yaml: ") && err.contains("easy, medium or hard"),
         "{err}"
     );
+}
+
+#[test]
+fn the_server_generates_with_the_model_it_was_started_with() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without --generate-model the route says how to give one.
+    let plain = support::Server::start(&dir.path().join("plain"), &["--auth", "none"]);
+    let body = json!({"description": "Prepare the data"}).to_string();
+    let (code, answer) = plain.call("POST", "/api/v1/generate", None, Some(&body));
+    assert_eq!(code, 503, "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--generate-model"),
+        "{answer}"
+    );
+    drop(plain);
+
+    let model = Server::start(vec![
+        Reply::answer("[\"prepare the data\"]"),
+        Reply::answer(PREP),
+        Reply::status(503, "{\"error\": \"overloaded\"}"),
+        Reply::status(503, "{\"error\": \"overloaded\"}"),
+        Reply::status(503, "{\"error\": \"overloaded\"}"),
+        Reply::status(503, "{\"error\": \"overloaded\"}"),
+        Reply::status(503, "{\"error\": \"overloaded\"}"),
+    ]);
+    let server = support::Server::start_with_env(
+        dir.path(),
+        &[
+            "--auth",
+            "none",
+            "--generate-model",
+            "m1",
+            "--generate-endpoint",
+            &model.url,
+        ],
+        &[("OPENAI_API_KEY", "sk-server-key")],
+    );
+    for (bad, why) in [
+        (json!({"description": "  "}), "is empty"),
+        (
+            json!({"description": "x", "target": "k8s"}),
+            "argo, airflow",
+        ),
+        (json!({"description": "x", "rounds": 99}), "`rounds` may be"),
+        (json!({"describe": "x"}), "unknown field"),
+    ] {
+        let (code, answer) = server.call("POST", "/api/v1/generate", None, Some(&bad.to_string()));
+        assert_eq!(code, 400, "{bad}: {answer}");
+        assert!(answer["detail"].as_str().unwrap().contains(why), "{answer}");
+    }
+    assert!(
+        model.requests().is_empty(),
+        "bad input never reaches the model"
+    );
+
+    let (code, answer) = server.call("POST", "/api/v1/generate", None, Some(&body));
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["valid"], true, "{answer}");
+    assert_eq!(answer["target"], "argo");
+    assert!(
+        answer["spec"].as_str().unwrap().contains("name: prep"),
+        "{answer}"
+    );
+    let stages: Vec<&str> = answer["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["decompose", "generate"], "{answer}");
+    assert_eq!(answer["exchanges"][1]["answer"], PREP);
+    let requests = model.requests();
+    assert_eq!(requests.len(), 2);
+    for r in &requests {
+        assert_eq!(r.body["model"], "m1");
+        assert_eq!(r.header("authorization"), Some("Bearer sk-server-key"));
+    }
+
+    // A model that keeps failing: 502 naming it, after the client's retries.
+    let (code, answer) = server.call("POST", "/api/v1/generate", None, Some(&body));
+    assert_eq!(code, 502, "{answer}");
+    assert!(
+        answer["detail"].as_str().unwrap().contains("decompose"),
+        "{answer}"
+    );
+    // The audit log has both generations, who asked and what answered.
+    let (code, audit) = server.call("GET", "/api/v1/audit", None, None);
+    assert_eq!(code, 200, "{audit}");
+    let generated = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["path"] == "/generate")
+        .count();
+    assert_eq!(generated, 6, "4 refused, 1 answered, 1 failed: {audit}");
 }

@@ -1,4 +1,4 @@
-//! The evaluation harness (`couler generate --eval TASKS`): each task's description generated
+//! The evaluation harness (`couler generate eval --tasks FILE`): each task's description generated
 //! under the full pipeline and each ablation of the paper's Table II, and checked against the
 //! task's structural expectations (never exact text), `samples` times each; pass@1 and pass@k
 //! per variant with the unbiased estimator of Chen et al. (2021), and pass@1 per difficulty.

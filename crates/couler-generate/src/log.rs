@@ -22,36 +22,56 @@ pub struct Entry {
     pub millis: u64,
 }
 
-/// Where entries go: a file appended line by line (flushed each time), or nowhere.
-pub struct Log {
-    file: Option<(PathBuf, std::fs::File)>,
+/// Where entries go: a file appended line by line (flushed each time), memory (the server
+/// answers with them), or nowhere.
+pub enum Log {
+    None,
+    File(PathBuf, std::fs::File),
+    Memory(Vec<Entry>),
 }
 
 impl Log {
     /// No log.
     pub fn none() -> Log {
-        Log { file: None }
+        Log::None
+    }
+
+    /// A log kept in memory ([`Log::entries`]).
+    pub fn memory() -> Log {
+        Log::Memory(Vec::new())
     }
 
     /// A new log at `path` (truncated).
     pub fn create(path: &Path) -> Result<Log, String> {
         let file = std::fs::File::create(path)
             .map_err(|e| format!("cannot create the log {}: {e}", path.display()))?;
-        Ok(Log {
-            file: Some((path.to_path_buf(), file)),
-        })
+        Ok(Log::File(path.to_path_buf(), file))
     }
 
     /// Appends `entry`.
     pub fn append(&mut self, entry: &Entry) -> Result<(), String> {
-        let Some((path, file)) = &mut self.file else {
-            return Ok(());
-        };
-        let mut line = serde_json::to_string(entry).expect("an entry serialises");
-        line.push('\n');
-        file.write_all(line.as_bytes())
-            .and_then(|()| file.flush())
-            .map_err(|e| format!("cannot write the log {}: {e}", path.display()))
+        match self {
+            Log::None => Ok(()),
+            Log::Memory(entries) => {
+                entries.push(entry.clone());
+                Ok(())
+            }
+            Log::File(path, file) => {
+                let mut line = serde_json::to_string(entry).expect("an entry serialises");
+                line.push('\n');
+                file.write_all(line.as_bytes())
+                    .and_then(|()| file.flush())
+                    .map_err(|e| format!("cannot write the log {}: {e}", path.display()))
+            }
+        }
+    }
+
+    /// The entries a memory log kept (none for the others).
+    pub fn entries(self) -> Vec<Entry> {
+        match self {
+            Log::Memory(entries) => entries,
+            Log::None | Log::File(..) => Vec::new(),
+        }
     }
 }
 

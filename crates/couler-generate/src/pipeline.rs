@@ -8,7 +8,7 @@ use crate::generate::{self, Request};
 use crate::lake;
 use crate::log::{Entry, Log};
 use crate::model::{Message, Model, Options};
-use crate::retrieve::Retriever;
+use crate::retrieve::{Bm25, Retriever};
 use std::time::Instant;
 
 /// What the pipeline does.
@@ -83,6 +83,49 @@ impl Asker<'_> {
             millis: start.elapsed().as_millis() as u64,
         })?;
         Ok(answer)
+    }
+}
+
+/// A model and the Code Lake it is shown: what the server and the Python SDK generate with (the
+/// CLI adds evaluation, replay and the interactive loop on the same [`run`]).
+pub struct Generator {
+    model: Box<dyn Model + Send + Sync>,
+    lake: Vec<lake::Entry>,
+    retriever: Bm25,
+}
+
+impl Generator {
+    /// `model` with the Code Lake built into couler (the examples and docs/spec.md).
+    pub fn new(model: Box<dyn Model + Send + Sync>) -> Generator {
+        let lake = lake::builtin();
+        let retriever = Bm25::new(lake.iter().map(|e| e.text.as_str()));
+        Generator {
+            model,
+            lake,
+            retriever,
+        }
+    }
+
+    /// What the model is.
+    pub fn describe(&self) -> String {
+        self.model.describe()
+    }
+
+    /// Stages (a) to (d) for `description`, every exchange appended to `log`.
+    pub fn run(
+        &self,
+        description: &str,
+        config: &Config,
+        log: &mut Log,
+    ) -> Result<Outcome, String> {
+        let mut progress = |_: &str| {};
+        let mut asker = Asker {
+            model: self.model.as_ref(),
+            log,
+            progress: &mut progress,
+            seed: None,
+        };
+        run(description, config, &self.lake, &self.retriever, &mut asker)
     }
 }
 

@@ -11,6 +11,7 @@
 //! argument, [`CoulerError`] the rest. No Rust panic crosses into Python: [`guard`] turns one
 //! into `CoulerError("internal error: …")`.
 
+mod generate;
 mod load;
 mod lower;
 mod run;
@@ -195,6 +196,18 @@ fn cluster(
     }
 }
 
+/// `couler.generate`: a spec from a description (the request and answer as JSON, see
+/// generate.rs); `CoulerError` when the model fails, `InvalidArgument` for a bad request.
+#[pyfunction]
+fn generate_spec(py: Python<'_>, request_json: &str) -> PyResult<String> {
+    guard(|| {
+        let request: generate::Request = serde_json::from_str(request_json)
+            .map_err(|e| InvalidArgument::new_err(format!("the generation request: {e}")))?;
+        py.detach(move || generate::generate(request))
+            .map_err(CoulerError::new_err)
+    })
+}
+
 /// A test hook: panics, to show that no panic crosses into Python.
 #[pyfunction]
 fn _panic_for_test() -> PyResult<()> {
@@ -215,6 +228,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(argo_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(run_local, m)?)?;
     m.add_function(wrap_pyfunction!(tune_propose, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_spec, m)?)?;
     m.add_function(wrap_pyfunction!(submit_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(delete, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;

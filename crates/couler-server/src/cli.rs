@@ -134,6 +134,30 @@ struct ServeArgs {
     /// you trust (tokens would otherwise cross it in clear text)
     #[arg(long, conflicts_with = "tls_cert")]
     no_tls: bool,
+    /// The model `POST /api/v1/generate` asks: a name --generate-endpoint serves, `local` (the
+    /// in-process CPU model, docs/generate.md) or a FILE.gguf [default: none; the route answers
+    /// 503]
+    #[arg(long, value_name = "NAME")]
+    generate_model: Option<String>,
+    /// The base URL of the OpenAI-compatible API of --generate-model; its key is the server's
+    /// $OPENAI_API_KEY [default: $OPENAI_BASE_URL, else https://api.openai.com/v1]
+    #[arg(long, value_name = "URL", requires = "generate_model")]
+    generate_endpoint: Option<String>,
+}
+
+/// `--generate-model`'s generator, if given.
+fn generator(args: &ServeArgs) -> Result<Option<Arc<api::generate::Generator>>, Error> {
+    let Some(model) = &args.generate_model else {
+        return Ok(None);
+    };
+    let choice = couler_generate::model::Choice::from_env(
+        model,
+        args.generate_endpoint.as_deref(),
+        std::time::Duration::from_secs(300),
+    );
+    api::generate::Generator::open(&choice)
+        .map(|g| Some(Arc::new(g)))
+        .map_err(|e| Error::Invalid(format!("--generate-model {model}: {e}")))
 }
 
 /// `couler server …`. Errors are the local runtime's: `Invalid` for the user's input.
@@ -205,6 +229,14 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
         Some(path) => Config::load(path).map_err(Error::Invalid)?,
         None => Config::this_machine(usize::from(args.workers)),
     };
+    let generator = generator(&args)?;
+    if let Some(g) = &generator {
+        let _ = writeln!(
+            std::io::stderr(),
+            "POST /api/v1/generate asks {}",
+            g.describe()
+        );
+    }
     let db = args.place.db()?;
     let state_dir = args.place.state_dir();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -226,6 +258,7 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
             auth,
             max_body: args.max_body_bytes,
             limiter: api::limit::Limiter::new(args.rate_limit),
+            generator,
         });
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

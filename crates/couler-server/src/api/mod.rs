@@ -7,6 +7,7 @@ mod artifacts;
 mod audit;
 mod compiled;
 mod events;
+pub mod generate;
 mod history;
 pub mod limit;
 mod logs;
@@ -54,6 +55,8 @@ pub struct App {
     pub max_body: usize,
     /// `--rate-limit`: requests a second per user.
     pub limiter: limit::Limiter,
+    /// `--generate-model`: what `POST /api/v1/generate` asks (`None`: it answers 503).
+    pub generator: Option<Arc<generate::Generator>>,
 }
 
 pub type Shared = Arc<App>;

@@ -5,8 +5,8 @@
 //! ([`markdown_table`]): a route cannot exist undocumented.
 
 use super::{
-    Shared, artifacts, audit, compiled, events, guard, history, logs, ops, runs, schemas, timeline,
-    ui, validate, zoo,
+    Shared, artifacts, audit, compiled, events, generate, guard, history, logs, ops, runs, schemas,
+    timeline, ui, validate, zoo,
 };
 use crate::auth::Role;
 use axum::extract::DefaultBodyLimit;
@@ -423,6 +423,17 @@ pub fn table() -> Vec<Route> {
         .ok(200, Answer::Json(validate::schema()))
         .errors(&[400, 413]),
         route(
+            Post,
+            "/api/v1/generate",
+            "generateSpec",
+            "Write a spec from a description in natural language (`couler generate`'s pipeline, with the model of --generate-model); every exchange with the model comes back",
+            EDITOR,
+            generate::generate,
+        )
+        .body(generate::body_schema())
+        .ok(200, Answer::Json(generate::schema()))
+        .errors(&[400, 403, 413, 502, 503]),
+        route(
             Get,
             "/healthz",
             "healthz",
@@ -479,6 +490,10 @@ fn reason(status: u16) -> &'static str {
         409 => "the run's state forbids it",
         413 => "the body is over --max-body-bytes",
         422 => "no cluster or quota of the server's configuration can ever hold the run",
+        502 => {
+            "the model failed: unreachable, refused, or answers that never parsed (`detail` says which)"
+        }
+        503 => "the server was started without a model (--generate-model)",
         429 => "over the user's --rate-limit: `Retry-After` says when to try again",
         _ => "the server's own failure",
     }
