@@ -3,15 +3,15 @@
 //! `couler_generate`'s; this file holds the flags, the files and what the user is told.
 
 use crate::commands::write_atomically;
+use crate::model_args::ModelArgs;
 use crate::say::tell;
 use clap::{Args, Subcommand, ValueEnum};
 use couler_generate::lake;
-use couler_generate::log::{Log, Replay};
-use couler_generate::model::{Choice, Model};
 use couler_generate::pipeline::{self, Asker, Config, Outcome};
 use couler_generate::retrieve::Bm25;
+use couler_model::Model;
+use couler_model::log::Log;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Arguments of `couler generate`.
 #[derive(Args)]
@@ -75,21 +75,11 @@ struct AskArgs {
     /// The engine the spec must compile for
     #[arg(long, short, value_enum, default_value_t = GenTarget::Argo)]
     target: GenTarget,
-    /// The model to ask: a name the endpoint serves, or `local` (the in-process CPU model
-    /// `scripts/model-deps` fetches; $COULER_LOCAL_MODEL overrides its path), or a FILE.gguf
-    #[arg(long, default_value = "gpt-4o-mini")]
-    model: String,
-    /// The base URL of an OpenAI-compatible API [default: $OPENAI_BASE_URL, else
-    /// https://api.openai.com/v1]; the key is $OPENAI_API_KEY
-    #[arg(long, value_name = "URL")]
-    endpoint: Option<String>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// The most calibration rounds: the checks' diagnostics sent back to the model
     #[arg(long, default_value_t = 3)]
     rounds: u32,
-    /// Answer from this log (FILE.generate.jsonl) instead of a model: the same description and
-    /// flags reproduce the same spec, byte for byte
-    #[arg(long, value_name = "LOG")]
-    replay: Option<PathBuf>,
     /// The Code Lake: the root of a Couler checkout (examples/, docs/spec.md, zoo/) [default:
     /// the examples and spec built into couler]
     #[arg(long, value_name = "DIR")]
@@ -97,9 +87,6 @@ struct AskArgs {
     /// Code Lake entries retrieved for each sub-task
     #[arg(long, default_value_t = 3)]
     top_k: usize,
-    /// Seconds each request to the endpoint may take
-    #[arg(long, default_value_t = 300)]
-    timeout: u64,
 }
 
 /// How `couler generate eval` reports.
@@ -146,13 +133,13 @@ impl Session {
             tell!("error: {e}");
             crate::exit::INVALID
         };
-        let model = model(ask).map_err(fail)?;
+        let model = ask.model.open().map_err(fail)?;
         let lake = lake_of(ask).map_err(fail)?;
         let log_path = match out {
             Some(out) => PathBuf::from(format!("{}.generate.jsonl", out.display())),
             None => PathBuf::from("couler-generate.jsonl"),
         };
-        let log = match ask.replay {
+        let log = match ask.model.replay {
             Some(_) => Log::none(),
             None => Log::create(&log_path).map_err(fail)?,
         };
@@ -228,7 +215,7 @@ pub fn run(args: &GenerateArgs) -> u8 {
             args,
             &config,
             &outcome,
-            (args.ask.replay.is_none()).then_some(&session.log_path),
+            (args.ask.model.replay.is_none()).then_some(&session.log_path),
         ),
         Err(e) => {
             tell!("error: {e}");
@@ -345,20 +332,6 @@ fn invalid_path(output: Option<&Path>) -> PathBuf {
     };
     let stem = out.file_stem().unwrap_or_default().to_string_lossy();
     out.with_file_name(format!("{stem}.invalid.yaml"))
-}
-
-fn model(args: &AskArgs) -> Result<Box<dyn Model>, String> {
-    if let Some(log) = &args.replay {
-        return Ok(Box::new(Replay::open(log)?));
-    }
-    let choice = Choice::from_env(
-        &args.model,
-        args.endpoint.as_deref(),
-        Duration::from_secs(args.timeout),
-    );
-    couler_generate::model::open(&choice)
-        .map(|m| m as Box<dyn Model>)
-        .map_err(|e| e.to_string())
 }
 
 fn lake_of(args: &AskArgs) -> Result<Vec<lake::Entry>, String> {

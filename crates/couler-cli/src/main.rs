@@ -15,6 +15,7 @@ mod history;
 mod input;
 mod launch;
 mod lowering;
+mod model_args;
 mod optimize;
 mod remote;
 mod respec;

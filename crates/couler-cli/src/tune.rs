@@ -5,11 +5,16 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Subcommand, ValueEnum};
-use couler_tune::bench::{self, BenchPlan, Record};
+use couler_model::log::{Log, Recorder};
+use couler_tune::bench::{self, BenchPlan, LlmSetup, Record};
 use couler_tune::lcbench::Surrogate;
+use couler_tune::llm::{LlmSettings, LlmStats};
 use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::exit;
+use crate::model_args::ModelArgs;
 
 /// Arguments of `couler tune`.
 #[derive(Args)]
@@ -22,7 +27,7 @@ pub struct TuneArgs {
 enum TuneCommand {
     /// Benchmark the tuning methods on the LCBench surrogate: mean normalised regret and
     /// average rank per method and budget
-    Bench(BenchArgs),
+    Bench(Box<BenchArgs>),
     /// Print the settings of the next round of a tuned step's study, as a JSON list: what the
     /// proposer steps `NAME-propose-R` of a lowered `tune` block run. Reads the study from
     /// COULER_TUNE_STUDY, the round from COULER_TUNE_ROUND and the objectives of each earlier
@@ -59,11 +64,21 @@ struct BenchArgs {
     parallelism: usize,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// The model the `llm` method asks (with --methods llm)
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Append every question of the `llm` method and its answer to this log (JSONL), for
+    /// `--replay`
+    #[arg(long, value_name = "LOG")]
+    record: Option<PathBuf>,
+    /// Candidate settings the `llm` method shows the model a round (at least the parallelism)
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    candidates: u32,
 }
 
 pub fn run(args: TuneArgs) -> u8 {
     let result = match args.command {
-        TuneCommand::Bench(a) => bench_cmd(a),
+        TuneCommand::Bench(a) => bench_cmd(*a),
         TuneCommand::Propose => propose_cmd(),
     };
     match result {
@@ -90,6 +105,7 @@ fn bench_cmd(a: BenchArgs) -> Result<(), String> {
     if a.seeds == 0 || a.parallelism == 0 {
         return Err("--seeds and --parallelism must be at least 1".into());
     }
+    let llm = llm_setup(&a)?;
     let s = Surrogate::load(&a.surrogate).map_err(|e| format!("--surrogate: {e}"))?;
     let instances = if a.instances.is_empty() {
         s.instances().to_vec()
@@ -108,11 +124,20 @@ fn bench_cmd(a: BenchArgs) -> Result<(), String> {
         seeds: a.seeds,
         methods: a.methods,
         parallelism: a.parallelism,
+        llm,
     };
     let start = Instant::now();
     let records = bench::run(&s, &plan, |line| {
         crate::say::tell!("{line} ({:.0} s)", start.elapsed().as_secs_f64());
     })?;
+    if let Some(setup) = &plan.llm {
+        crate::say::tell!(
+            "llm: {} questions to {}, {} answers unusable (their candidates ran in quasi-random order)",
+            setup.stats.asked.load(Ordering::Relaxed),
+            setup.model.describe(),
+            setup.stats.unusable.load(Ordering::Relaxed)
+        );
+    }
     match a.format {
         Format::Json => {
             let rows: Vec<_> = records
@@ -130,6 +155,34 @@ fn bench_cmd(a: BenchArgs) -> Result<(), String> {
         Format::Table => print!("{}", table(&plan, &records)),
     }
     Ok(())
+}
+
+/// The `llm` method's model, when the methods name it.
+fn llm_setup(a: &BenchArgs) -> Result<Option<LlmSetup>, String> {
+    if !a.methods.iter().any(|m| m == "llm") {
+        if a.record.is_some() || a.model.replay.is_some() {
+            return Err("--record and --replay are the `llm` method's; add it to --methods".into());
+        }
+        return Ok(None);
+    }
+    if a.record.is_some() && a.model.replay.is_some() {
+        return Err(
+            "--record and --replay: a replay asks no model, so it has nothing to record; give one"
+                .into(),
+        );
+    }
+    let mut model = a.model.open()?;
+    if let Some(path) = &a.record {
+        model = Box::new(Recorder::new(model, "tune", Log::create(path)?));
+    }
+    Ok(Some(LlmSetup {
+        model: Arc::from(model),
+        settings: LlmSettings {
+            candidates: a.candidates as usize,
+            ..LlmSettings::default()
+        },
+        stats: Arc::new(LlmStats::default()),
+    }))
 }
 
 /// A Markdown table: a row per method, per budget its mean regret and average rank.

@@ -1,4 +1,4 @@
-//! `couler generate` end to end against `couler_generate::standin`: a real HTTP server on
+//! `couler generate` end to end against `couler_model::standin`: a real HTTP server on
 //! loopback speaking the OpenAI chat-completions protocol, answering from each test's script
 //! (no real model runs here; the answers are what a model could say). The requests it records
 //! are checked: model, messages, the bearer key, and what the calibration prompt says.
@@ -6,7 +6,7 @@
 #[path = "support/server.rs"]
 mod support;
 
-use couler_generate::standin::{Reply, Server};
+use couler_model::standin::{Reply, Server};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
@@ -154,7 +154,7 @@ fn decompose_retrieve_generate_then_calibrate_a_wrong_reference_away_and_replay_
     );
     assert_eq!(other.status.code(), Some(1));
     assert!(
-        stderr(&other).contains("entry 1 (decompose round 1)"),
+        stderr(&other).contains("the log has no answer to this question"),
         "{}",
         stderr(&other)
     );

@@ -3,9 +3,9 @@
 //! compile`'s default lowering); the errors, rendered as the CLI renders them (file:line:col,
 //! the line with a caret, the fix), go back to the model, which answers the whole spec again.
 
-use crate::model::Message;
 use couler_backends::lowering::Lowering;
 use couler_ir::spec::{self, Format};
+use couler_model::Message;
 
 /// The engines a generated spec is checked for.
 pub const TARGETS: [&str; 4] = ["argo", "airflow", "tekton", "local"];

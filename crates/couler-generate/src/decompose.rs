@@ -3,8 +3,8 @@
 //! need an object at the root) parsed strictly, with one retry when the answer does not parse.
 
 use crate::answer;
-use crate::model::{Message, Options};
 use crate::pipeline::Asker;
+use couler_model::{Message, Options};
 use serde_json::json;
 
 /// The most sub-tasks a description is split into.

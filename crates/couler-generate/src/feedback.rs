@@ -2,8 +2,8 @@
 //! read (an empty line or the end of input accepts), and the model revises the spec, which is
 //! calibrated again.
 
-use crate::model::{Message, Options};
 use crate::pipeline::{self, Asker, Config, Outcome};
+use couler_model::{Message, Options};
 use std::io::{BufRead, Write};
 
 /// Shows `outcome` on `out` and revises it with each comment read from `input` until the user

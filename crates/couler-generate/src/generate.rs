@@ -4,8 +4,8 @@
 
 use crate::assemble::{self, Fragment};
 use crate::lake;
-use crate::model::{Message, Options};
 use crate::pipeline::Asker;
+use couler_model::{Message, Options};
 
 /// What the model knows when it writes sub-task `index` (from 1) of `count`.
 pub struct Request<'a> {

@@ -4,7 +4,7 @@
 //! calibrated against the validator and the target's compiler, then (on request) revised with
 //! the user's comments. Every exchange with the model is logged for audit and replay.
 //!
-//! [`model`] is the one model client of the project, free of workflow concepts.
+//! The model client (chat models, the exchange log, replay) is the crate `couler-model`.
 
 pub mod answer;
 pub mod assemble;
@@ -14,9 +14,6 @@ pub mod eval;
 pub mod feedback;
 pub mod generate;
 pub mod lake;
-pub mod log;
-pub mod model;
 pub mod pipeline;
 pub mod prompts;
 pub mod retrieve;
-pub mod standin;

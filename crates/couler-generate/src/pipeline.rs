@@ -6,9 +6,9 @@ use crate::assemble::{self, Fragment};
 use crate::calibrate::{self, Check};
 use crate::generate::{self, Request};
 use crate::lake;
-use crate::log::{Entry, Log};
-use crate::model::{Message, Model, Options};
 use crate::retrieve::{Bm25, Retriever};
+use couler_model::log::{Entry, Log};
+use couler_model::{Message, Model, Options};
 use std::time::Instant;
 
 /// What the pipeline does.

@@ -1,7 +1,7 @@
 //! The instructions every generation prompt starts with: what a Couler spec is, in brief (the
 //! reference is docs/spec.md; retrieval adds the parts a sub-task needs).
 
-use crate::model::Message;
+use couler_model::Message;
 
 /// The system message of the generation, calibration and revision prompts.
 pub const SPEC_SYSTEM: &str = "You write Couler workflow specs (YAML, apiVersion couler.dev/v1alpha1, kind Workflow). \

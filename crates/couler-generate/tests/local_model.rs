@@ -6,11 +6,11 @@
 //! the checks have judged.
 
 use couler_generate::lake;
-use couler_generate::log::{Log, read};
-use couler_generate::model::local::Local;
-use couler_generate::model::{Message, Model, Options};
 use couler_generate::pipeline::{self, Asker, Config};
 use couler_generate::retrieve::Bm25;
+use couler_model::local::Local;
+use couler_model::log::{Log, read};
+use couler_model::{Message, Model, Options};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

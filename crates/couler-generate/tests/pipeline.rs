@@ -1,12 +1,12 @@
 //! The pipeline's stages through the real client against the loopback stand-in
-//! (`couler_generate::standin`, a chat-completions server answering from each test's script).
+//! (`couler_model::standin`, a chat-completions server answering from each test's script).
 
 use couler_generate::lake;
-use couler_generate::log::{Log, read};
-use couler_generate::model::openai::OpenAi;
 use couler_generate::pipeline::{self, Asker, Config};
 use couler_generate::retrieve::Bm25;
-use couler_generate::standin::{Reply, Server};
+use couler_model::log::{Log, read};
+use couler_model::openai::OpenAi;
+use couler_model::standin::{Reply, Server};
 use std::time::Duration;
 
 const STEP: &str = "```yaml\nsteps:\n- name: prep\n  container:\n    image: alpine:3.19\n    command: [echo, data]\n```";

@@ -2,9 +2,9 @@
 //! (couler-generate: decompose, retrieve, generate, calibrate) with the model the caller names,
 //! run with the GIL released.
 
-use couler_generate::log::Log;
-use couler_generate::model::Choice;
 use couler_generate::pipeline::{Config, Generator};
+use couler_model::Choice;
+use couler_model::log::Log;
 use serde::Deserialize;
 use serde_json::json;
 use std::path::PathBuf;
@@ -36,8 +36,7 @@ pub fn generate(request: Request) -> Result<String, String> {
         request.endpoint.as_deref(),
         Duration::from_secs(request.timeout),
     );
-    let generator =
-        Generator::new(couler_generate::model::open(&choice).map_err(|e| e.to_string())?);
+    let generator = Generator::new(couler_model::open(&choice).map_err(|e| e.to_string())?);
     let mut log = match &request.log {
         Some(path) => Log::create(path)?,
         None => Log::none(),

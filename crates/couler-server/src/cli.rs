@@ -150,7 +150,7 @@ fn generator(args: &ServeArgs) -> Result<Option<Arc<api::generate::Generator>>, 
     let Some(model) = &args.generate_model else {
         return Ok(None);
     };
-    let choice = couler_generate::model::Choice::from_env(
+    let choice = couler_model::Choice::from_env(
         model,
         args.generate_endpoint.as_deref(),
         std::time::Duration::from_secs(300),

@@ -7,17 +7,54 @@
 //! A recommendation better than the whole sample counts 0.
 
 use crate::lcbench::Surrogate;
+use crate::llm::{Llm, LlmSettings, LlmStats};
 use crate::sobol::SobolSequence;
-use crate::study;
+use crate::{Method, study};
+use couler_model::Model;
+use std::sync::Arc;
 
 /// What to run.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct BenchPlan {
     pub instances: Vec<String>,
     pub budgets: Vec<f64>,
     pub seeds: u64,
     pub methods: Vec<String>,
     pub parallelism: usize,
+    /// The model of the `llm` method (needed only when `methods` names it).
+    pub llm: Option<LlmSetup>,
+}
+
+/// The `llm` method's model, settings, and the count of its answers over the whole benchmark.
+#[derive(Clone)]
+pub struct LlmSetup {
+    pub model: Arc<dyn Model + Send + Sync>,
+    pub settings: LlmSettings,
+    pub stats: Arc<LlmStats>,
+}
+
+/// A method of the plan for one data set and seed.
+fn method(
+    plan: &BenchPlan,
+    s: &Surrogate,
+    name: &str,
+    instance: &str,
+    seed: u64,
+) -> Result<Box<dyn Method>, String> {
+    match (name, &plan.llm) {
+        ("llm", Some(setup)) => Ok(Box::new(
+            Llm::new(
+                setup.model.clone(),
+                s.space(),
+                crate::lcbench::cards(instance),
+                crate::lcbench::target(),
+                seed,
+            )
+            .with_settings(setup.settings.clone())
+            .with_stats(setup.stats.clone()),
+        )),
+        _ => crate::by_name(name, s.space(), seed),
+    }
 }
 
 /// One method at one budget, over every instance and seed.
@@ -44,7 +81,7 @@ pub fn run(
 ) -> Result<Vec<Record>, String> {
     let space = s.space();
     for m in &plan.methods {
-        crate::by_name(m, space, 0)?;
+        method(plan, s, m, "", 0)?;
     }
     let full = space.fidelity.as_ref().map_or(1.0, |f| f.max);
     // regrets[method][budget] = one regret per (instance, seed), in the same order for all.
@@ -63,14 +100,14 @@ pub fn run(
                 }
             }
         };
-        for (mi, method) in plan.methods.iter().enumerate() {
+        for (mi, name) in plan.methods.iter().enumerate() {
             for (bi, &budget) in plan.budgets.iter().enumerate() {
                 for seed in 0..plan.seeds {
-                    let mut m = crate::by_name(method, space, seed)?;
+                    let mut m = method(plan, s, name, instance, seed)?;
                     let outcomes = study::run(m.as_mut(), budget, plan.parallelism, &mut objective);
                     evaluations[mi][bi] += outcomes.len();
                     let rec = study::recommend(&outcomes)
-                        .ok_or(format!("{method} ran no trial at budget {budget}"))?;
+                        .ok_or(format!("{name} ran no trial at budget {budget}"))?;
                     let acc = s.evaluate(instance, &[(space.decode(&rec.trial.unit), full)])?[0]
                         .val_accuracy;
                     regrets[mi][bi].push(((best - acc) / (best - worst)).max(0.0));
@@ -79,6 +116,9 @@ pub fn run(
         }
         if let Some(e) = failure {
             return Err(e);
+        }
+        if let Some(e) = plan.llm.as_ref().and_then(|l| l.stats.error()) {
+            return Err(format!("method llm: {e}"));
         }
         progress(&format!(
             "[{}/{}] data set {instance} done",

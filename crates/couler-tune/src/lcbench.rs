@@ -206,3 +206,36 @@ fn read_space(cs: &Json) -> Result<(Space, Vec<String>), String> {
     space.check().map_err(|e| e.to_string())?;
     Ok((space, instances))
 }
+
+/// The Data Card of an LCBench data set for the `llm` method. The surrogate's folder names each
+/// data set by its OpenML task id only, so the card says that much and no more (no name, no
+/// class count: what the card does not know, it does not claim).
+pub fn cards(instance: &str) -> crate::llm::Cards {
+    use crate::llm::{Cards, DataCard, ModelCard};
+    Cards {
+        data: DataCard {
+            name: format!("OpenML task {instance}"),
+            input_type: "tabular".into(),
+            label_space: "classes (a classification task)".into(),
+            metrics: vec!["validation accuracy (%)".into()],
+            description: Some(
+                "one of the 34 OpenML classification data sets of LCBench (Zimmer et al. 2021)"
+                    .into(),
+            ),
+        },
+        model: ModelCard {
+            name: "LCBench MLP".into(),
+            structure: "funnel-shaped multilayer perceptron: num_layers layers, the first of max_units units, each later one narrower; dropout rising to max_dropout".into(),
+            description: "trained with SGD (momentum, weight decay) for up to 52 epochs, as in LCBench".into(),
+            hyperparameters: BTreeMap::new(),
+        },
+    }
+}
+
+/// What `couler tune bench` maximises, as the `llm` method is told it.
+pub fn target() -> crate::llm::Target {
+    crate::llm::Target {
+        metric: "validation accuracy (%)".into(),
+        maximize: true,
+    }
+}

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod halving;
 pub mod lcbench;
+pub mod llm;
 pub mod lower;
 pub mod method;
 pub mod random;
@@ -58,9 +59,12 @@ pub fn by_name(name: &str, space: &Space, seed: u64) -> Result<Box<dyn Method>, 
         )),
         "hyperband" => Box::new(halving::Brackets::hyperband(dims, multi(name)?, ETA, seed)),
         "asha" => Box::new(halving::Asha::new(dims, multi(name)?, ETA, seed)),
+        "llm" => {
+            return Err("method `llm` asks a language model, which this study was not given: `couler tune bench --methods llm` needs --model (or --replay); a `tune` block cannot use it yet".into());
+        }
         other => {
             return Err(format!(
-                "unknown tuning method `{other}`; choose one of: {}",
+                "unknown tuning method `{other}`; choose one of: {}, llm",
                 METHODS.join(", ")
             ));
         }

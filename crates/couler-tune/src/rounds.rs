@@ -36,7 +36,7 @@ impl Rounds {
                 return Err("method `asha` promotes as results arrive, so how much each round costs depends on the results, and a tuned step is lowered into rounds fixed beforehand; use `hyperband` or `sh` (their brackets are synchronous)".into());
             }
             TuneMethod::Llm => {
-                return Err("method `llm` (the paper's Algorithm 4) is not built yet".into());
+                return Err("method `llm` (the paper's Algorithm 4) runs in `couler tune bench` so far; a tuned step cannot use it yet (its proposer steps would need the model and the cards); use `tpe`".into());
             }
             _ => {}
         }

@@ -32,8 +32,12 @@ impl<'m> Driver<'m> {
 
     /// The next batch: what the method hands out for `parallelism` workers, less any trial that
     /// would overrun the budget (a trial at fidelity `f` costs `f`). Empty when the study is
-    /// over.
+    /// over; a spent budget asks the method nothing (every trial costs something, and a
+    /// question can be dear: the `llm` method's is a model's answer).
     pub fn next_batch(&mut self) -> Vec<Trial> {
+        if self.spent >= self.budget - 1e-9 {
+            return Vec::new();
+        }
         let mut batch = self.method.ask(self.parallelism);
         batch.retain(|t| {
             let fits = self.spent + t.fidelity <= self.budget + 1e-9;

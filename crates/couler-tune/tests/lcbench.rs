@@ -77,6 +77,7 @@ fn a_small_benchmark_ranks_every_method_and_random_search_is_beaten_at_thirty() 
         seeds: 3,
         methods: couler_tune::METHODS.iter().map(|m| m.to_string()).collect(),
         parallelism: 1,
+        llm: None,
     };
     let mut lines = Vec::new();
     let records = bench::run(&s, &plan, |l| lines.push(l.to_string())).unwrap();

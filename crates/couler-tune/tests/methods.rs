@@ -2,21 +2,13 @@
 //! parallelism hold, seeds repeat, and the model-based and multi-fidelity methods beat random
 //! search where they should.
 
+mod common;
+
+use common::{BRANIN_MIN, branin, float};
 use couler_tune::study::{self, Outcome};
 use couler_tune::{
     Domain, Fidelity, METHODS, Method, Param, Space, Trial, TrialId, Value, by_name,
 };
-
-fn float(name: &str, low: f64, high: f64) -> Param {
-    Param {
-        name: name.into(),
-        domain: Domain::Float {
-            low,
-            high,
-            log: false,
-        },
-    }
-}
 
 fn branin_space() -> Space {
     Space {
@@ -29,15 +21,6 @@ fn branin_space() -> Space {
         }),
     }
 }
-
-/// Branin–Hoo: global minimum 0.397887 at three points.
-fn branin(x1: f64, x2: f64) -> f64 {
-    use std::f64::consts::PI;
-    let b = 5.1 / (4.0 * PI * PI);
-    let c = 5.0 / PI;
-    (x2 - b * x1 * x1 + c * x1 - 6.0).powi(2) + 10.0 * (1.0 - 1.0 / (8.0 * PI)) * x1.cos() + 10.0
-}
-const BRANIN_MIN: f64 = 0.397_887;
 
 fn floats(space: &Space, t: &Trial) -> Vec<f64> {
     space

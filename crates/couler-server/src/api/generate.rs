@@ -13,9 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use couler_generate::calibrate::TARGETS;
-use couler_generate::log::Log;
-use couler_generate::model::Choice;
 use couler_generate::pipeline::{self, Config};
+use couler_model::Choice;
+use couler_model::log::Log;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub struct Generator {
 impl Generator {
     /// The generator asking the model `choice` names.
     pub fn open(choice: &Choice) -> Result<Generator, String> {
-        let model = couler_generate::model::open(choice).map_err(|e| e.to_string())?;
+        let model = couler_model::open(choice).map_err(|e| e.to_string())?;
         Ok(Generator {
             inner: pipeline::Generator::new(model),
             gate: tokio::sync::Semaphore::new(1),

@@ -1,9 +1,9 @@
-//! The OpenAI-compatible client against the loopback stand-in (`couler_generate::standin`): a
+//! The OpenAI-compatible client against the loopback stand-in (`couler_model::standin`): a
 //! real HTTP server speaking the chat-completions protocol, answering from each test's script.
 
-use couler_generate::model::openai::OpenAi;
-use couler_generate::model::{Message, Model, Options, Retry};
-use couler_generate::standin::{Reply, Server};
+use couler_model::openai::OpenAi;
+use couler_model::standin::{Reply, Server};
+use couler_model::{Message, Model, Options, Retry};
 use std::time::{Duration, Instant};
 
 fn client(server: &Server, key: Option<&str>) -> OpenAi {

@@ -1,14 +1,17 @@
-//! The one model client: a chat model behind [`Model`], free of workflow concepts, so that any
-//! feature asking a language model something (workflow generation here, hyperparameter tuning
-//! next) shares it. Implementations: [`openai::OpenAi`] (any OpenAI-compatible chat-completions
-//! endpoint), [`crate::log::Replay`] (the answers of a recorded log, no model at all) and the
-//! in-process [`local::Local`] (a GGUF model run by llama.cpp on the CPU; the `local-model`
-//! feature).
+//! The one model client of Couler: a chat model behind [`Model`], free of workflow and tuning
+//! concepts, so that every feature asking a language model something (workflow generation in
+//! couler-generate, the `llm` tuning method in couler-tune) shares it. Implementations:
+//! [`openai::OpenAi`] (any OpenAI-compatible chat-completions endpoint), [`log::Replay`] (the
+//! answers of a recorded log, no model at all) and the in-process [`local::Local`] (a GGUF model
+//! run by llama.cpp on the CPU; the `local-model` feature). [`log`] records every exchange;
+//! [`standin`] is a loopback OpenAI-compatible server for tests.
 
 #[cfg(feature = "local-model")]
 pub mod local;
+pub mod log;
 pub mod openai;
 mod retry;
+pub mod standin;
 
 pub use retry::Retry;
 

@@ -4,9 +4,9 @@
 //! produce text that follows it, so a small model's answer parses.
 //!
 //! The default model is Qwen2.5-Coder-0.5B-Instruct (Q4_K_M), fetched, joined and hash-checked
-//! by `scripts/model-deps` into `~/.cache/couler/models/` ([`super::local_path`]).
+//! by `scripts/model-deps` into `~/.cache/couler/models/` ([`crate::local_path`]).
 
-use super::{Message, Model, ModelError, Options, Role};
+use crate::{Message, Model, ModelError, Options, Role};
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;

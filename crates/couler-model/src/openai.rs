@@ -2,7 +2,7 @@
 //! …): `POST {endpoint}/chat/completions`, the key as a bearer token. The key is never printed,
 //! logged or put in an error.
 
-use super::{Message, Model, ModelError, Options, Retry};
+use crate::{Message, Model, ModelError, Options, Retry};
 use serde_json::{Value, json};
 use std::time::Duration;
 
