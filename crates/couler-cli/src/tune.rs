@@ -159,9 +159,9 @@ fn bench_cmd(a: BenchArgs) -> Result<(), String> {
 
 /// The `llm` method's model, when the methods name it.
 fn llm_setup(a: &BenchArgs) -> Result<Option<LlmSetup>, String> {
-    if !a.methods.iter().any(|m| m == "llm") {
+    if !a.methods.iter().any(|m| m == "llm" || m.ends_with("+llm")) {
         if a.record.is_some() || a.model.replay.is_some() {
-            return Err("--record and --replay are the `llm` method's; add it to --methods".into());
+            return Err("--record and --replay are the `llm` method's; add it (or a warm start such as tpe+llm) to --methods".into());
         }
         return Ok(None);
     }

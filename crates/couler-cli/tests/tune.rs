@@ -214,7 +214,7 @@ fn bench_llm_asks_the_endpoint_records_and_replays() {
     let (code, _, err) =
         couler(&[&common[..14], &["--methods", "sobol", "--record", &log_s]].concat());
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("add it to --methods"), "{err}");
+    assert!(err.contains("tpe+llm) to --methods"), "{err}");
 }
 
 /// The local model's run of the `llm` method, recorded (crates/couler-tune/recorded/), replays

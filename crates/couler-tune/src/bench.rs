@@ -9,6 +9,7 @@
 use crate::lcbench::Surrogate;
 use crate::llm::{Llm, LlmSettings, LlmStats};
 use crate::sobol::SobolSequence;
+use crate::warm::{WARM_TRIALS, WarmStart};
 use crate::{Method, study};
 use couler_model::Model;
 use std::sync::Arc;
@@ -33,7 +34,8 @@ pub struct LlmSetup {
     pub stats: Arc<LlmStats>,
 }
 
-/// A method of the plan for one data set and seed.
+/// A method of the plan for one data set and seed: `llm` and the warm starts (`tpe+llm`, …)
+/// with the plan's model, the others by name.
 fn method(
     plan: &BenchPlan,
     s: &Surrogate,
@@ -41,19 +43,25 @@ fn method(
     instance: &str,
     seed: u64,
 ) -> Result<Box<dyn Method>, String> {
-    match (name, &plan.llm) {
-        ("llm", Some(setup)) => Ok(Box::new(
-            Llm::new(
-                setup.model.clone(),
-                s.space(),
-                crate::lcbench::cards(instance),
-                crate::lcbench::target(),
-                seed,
-            )
-            .with_settings(setup.settings.clone())
-            .with_stats(setup.stats.clone()),
-        )),
-        _ => crate::by_name(name, s.space(), seed),
+    let wants_llm = name == "llm" || name.ends_with("+llm");
+    let Some(setup) = plan.llm.as_ref().filter(|_| wants_llm) else {
+        return crate::by_name(name, s.space(), seed);
+    };
+    let llm = Llm::new(
+        setup.model.clone(),
+        s.space(),
+        crate::lcbench::cards(instance),
+        crate::lcbench::target(),
+        seed,
+    )
+    .with_settings(setup.settings.clone())
+    .with_stats(setup.stats.clone());
+    match name.strip_suffix("+llm") {
+        Some(base) => {
+            let inner = crate::by_name(base, s.space(), seed)?;
+            Ok(Box::new(WarmStart::new(base, llm, inner, WARM_TRIALS)?))
+        }
+        None => Ok(Box::new(llm)),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod sobol;
 pub mod space;
 pub mod study;
 pub mod tpe;
+pub mod warm;
 
 pub use method::{Method, Trial, TrialId};
 pub use space::{Domain, Fidelity, Param, Space, SpaceError, Value};
@@ -59,13 +60,16 @@ pub fn by_name(name: &str, space: &Space, seed: u64) -> Result<Box<dyn Method>, 
         )),
         "hyperband" => Box::new(halving::Brackets::hyperband(dims, multi(name)?, ETA, seed)),
         "asha" => Box::new(halving::Asha::new(dims, multi(name)?, ETA, seed)),
-        "llm" => {
-            return Err("method `llm` asks a language model, which this study was not given: `couler tune bench --methods llm` needs --model (or --replay); a `tune` block cannot use it yet".into());
+        llm if llm == "llm" || warm::NAMES.contains(&llm) => {
+            return Err(format!(
+                "method `{llm}` asks a language model, which this study was not given: `couler tune bench --methods {llm}` needs --model (or --replay); a `tune` block cannot use it yet"
+            ));
         }
         other => {
             return Err(format!(
-                "unknown tuning method `{other}`; choose one of: {}, llm",
-                METHODS.join(", ")
+                "unknown tuning method `{other}`; choose one of: {}, llm, or a warm start: {}",
+                METHODS.join(", "),
+                warm::NAMES.join(", ")
             ));
         }
     })

@@ -23,6 +23,9 @@ pub trait Method {
     fn ask(&mut self, n: usize) -> Vec<Trial>;
     /// The loss of a trial this method asked for.
     fn tell(&mut self, id: TrialId, loss: f64);
+    /// The loss of a trial another method proposed (a warm start's): a method that learns from
+    /// results takes it as one of its own; the others ignore it, as by default.
+    fn observe(&mut self, _unit: &[f64], _fidelity: f64, _loss: f64) {}
 }
 
 /// Trials asked so far and the losses told: the bookkeeping every method keeps.

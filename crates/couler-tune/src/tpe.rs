@@ -192,6 +192,12 @@ impl Method for Tpe {
     fn tell(&mut self, id: TrialId, loss: f64) {
         self.ledger.close(id, loss);
     }
+    /// Another method's trial counts as one of TPE's finished trials (a warm start's trials
+    /// take the place of random startup trials).
+    fn observe(&mut self, unit: &[f64], fidelity: f64, loss: f64) {
+        let t = self.ledger.open(unit.to_vec(), fidelity);
+        self.ledger.close(t.id, loss);
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use common::{BRANIN_MIN, branin, float};
 use couler_model::{Message, Model, ModelError, Options};
 use couler_tune::llm::{Cards, DataCard, Llm, LlmStats, ModelCard, Target, read_predictions};
 use couler_tune::study::{self, Outcome};
+use couler_tune::warm::{WARM_TRIALS, WarmStart};
 use couler_tune::{Method, Space, Trial, Value, by_name};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -258,4 +259,62 @@ fn cards_are_read_from_yaml_and_bad_ones_name_the_file() {
         e.contains("data-card.yaml") && e.contains("not a Data Card") && e.contains("input"),
         "{e}"
     );
+}
+
+#[test]
+fn a_warm_start_runs_the_llms_picks_first_and_tpe_learns_from_them() {
+    let s = space();
+    let (mut warm_sum, mut tpe_sum) = (0.0, 0.0);
+    for seed in 0..10 {
+        let stats = Arc::new(LlmStats::default());
+        let oracle = Arc::new(Oracle {
+            questions: Mutex::new(Vec::new()),
+        });
+        let llm = Llm::new(oracle, &s, cards(), target(), seed).with_stats(stats.clone());
+        let tpe = by_name("tpe", &s, seed).unwrap();
+        let mut m = WarmStart::new("tpe", llm, tpe, WARM_TRIALS).unwrap();
+        assert_eq!(m.name(), "tpe+llm");
+        let outcomes = study(&mut m, 15.0, 1);
+        assert_eq!(outcomes.len(), 15);
+        let ids: Vec<usize> = outcomes.iter().map(|o| o.trial.id).collect();
+        assert_eq!(
+            ids,
+            (0..15).collect::<Vec<_>>(),
+            "one numbering for the study"
+        );
+        assert_eq!(stats.asked.load(Ordering::Relaxed), WARM_TRIALS);
+        warm_sum += best(&outcomes);
+        tpe_sum += best(&study(by_name("tpe", &s, seed).unwrap().as_mut(), 15.0, 1));
+    }
+    let (warm, tpe) = (warm_sum / 10.0, tpe_sum / 10.0);
+    eprintln!("mean best at 15: tpe+llm (oracle) {warm:.3}, tpe {tpe:.3}");
+    assert!(warm < tpe, "tpe+llm {warm} against tpe {tpe}");
+    assert!(
+        WarmStart::new(
+            "bayes",
+            Llm::new(Arc::new(Down), &s, cards(), target(), 0),
+            by_name("tpe", &s, 0).unwrap(),
+            5
+        )
+        .is_err()
+    );
+}
+
+/// TPE takes observed trials as its own: after ten observations whose loss grows with the
+/// distance from (0.2, 0.2) it models at once, and proposes nearer that point than a fresh TPE
+/// (still in its random startup) does.
+#[test]
+fn tpe_models_from_observed_trials() {
+    let s = space();
+    let dist = |u: &[f64]| ((u[0] - 0.2).powi(2) + (u[1] - 0.2).powi(2)).sqrt();
+    let mut informed = by_name("tpe", &s, 7).unwrap();
+    let mut grid = by_name("sobol", &s, 1).unwrap();
+    for t in grid.ask(10) {
+        informed.observe(&t.unit, 1.0, dist(&t.unit));
+    }
+    let mut fresh = by_name("tpe", &s, 7).unwrap();
+    let mean =
+        |m: &mut Box<dyn Method>| m.ask(20).iter().map(|t| dist(&t.unit)).sum::<f64>() / 20.0;
+    let (a, b) = (mean(&mut informed), mean(&mut fresh));
+    assert!(a < b * 0.8, "informed {a} against fresh {b}");
 }
