@@ -275,7 +275,8 @@ class StepFunction(object):
         step["name"] = wf._recorder.unique_name(_record.safe_name(step["name"]))
         return wf._recorder.add_step(step, _record.caller())
 
-    def tune(self, *, budget, goal="maximize", parallelism=None, method="sobol", seed=0):
+    def tune(self, *, budget, goal="maximize", parallelism=None, method="sobol", seed=0,
+             llm=None):
         """This step as a hyperparameter study: call the result with a ``couler.search``
         domain instead of a value for each argument to tune (docs/tuning.md). The objective is
         the step's return value (annotate it ``-> float``); the best setting is published.
@@ -285,8 +286,13 @@ class StepFunction(object):
             goal: ``"maximize"`` or ``"minimize"`` the return value.
             parallelism: at most this many trials at once; the learning methods run rounds of
                 this many (the whole budget in one round when None).
-            method: ``random``, ``sobol``, ``tpe``, ``sh`` or ``hyperband``.
+            method: ``random``, ``sobol``, ``tpe``, ``sh``, ``hyperband`` or ``llm``.
             seed: the method's seed: equal seeds propose equal trials.
+            llm: for ``method="llm"`` (the paper's Algorithm 4), a dict with ``model`` (a name
+                the endpoint serves, or ``"local"``), optional ``endpoint`` and
+                ``candidates``, and the cards ``dataCard`` (``name``, ``inputType``,
+                ``labelSpace``, ``metrics``) and ``modelCard`` (``name``, ``structure``,
+                ``description``): docs/tuning.md, "The llm method".
 
         Returns:
             a callable taking the step's arguments and returning a :class:`TunedTask`.
@@ -314,10 +320,15 @@ class StepFunction(object):
         if not isinstance(method, str):
             raise TypeError("%s.tune(): method must be a str such as \"tpe\", got %r"
                             % (self.fn.__name__, method))
+        if llm is not None and not isinstance(llm, dict):
+            raise TypeError("%s.tune(): llm must be a dict with model, dataCard and modelCard, "
+                            "got %r" % (self.fn.__name__, llm))
         study = {"objective": {"parameter": _RETURN, "goal": goal}, "budget": budget,
                  "method": method, "seed": seed}
         if parallelism is not None:
             study["parallelism"] = parallelism
+        if llm is not None:
+            study["llm"] = llm
         return functools.partial(self._tuned, study)
 
     def _tuned(self, study, *args, **kwargs):

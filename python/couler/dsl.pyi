@@ -102,8 +102,9 @@ class StepFunction(Generic[_F]):
         budget: int,
         goal: Literal["maximize", "minimize"] = ...,
         parallelism: Optional[int] = ...,
-        method: Literal["random", "sobol", "tpe", "sh", "hyperband"] = ...,
+        method: Literal["random", "sobol", "tpe", "sh", "hyperband", "llm"] = ...,
         seed: int = ...,
+        llm: Optional[Dict[str, Any]] = ...,
     ) -> Callable[..., TunedTask]: ...
 
 class _Best:

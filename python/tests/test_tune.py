@@ -9,6 +9,7 @@ import pytest
 
 import couler
 from couler._engine import ValidationError
+from standin import StandIn
 
 
 @couler.step
@@ -96,3 +97,41 @@ def test_a_study_that_cannot_run_is_refused_with_the_reason():
                    epochs=couler.search.fidelity(1, 9))
     with pytest.raises(ValidationError, match="`asha` promotes as results arrive"):
         wf.validate()
+
+
+def _predictions(order):
+    # Predicted final scores (higher is better here) of candidates 1..8, best first in `order`.
+    score = {c: 100 - i for i, c in enumerate(order)}
+    return json.dumps({"predictions": [{"candidate": c, "log": [0, 0, score.get(c, 0)]}
+                                       for c in range(1, 9)]})
+
+
+def test_an_llm_study_asks_the_endpoint_once_a_round_here(tmp_path):
+    endpoint = StandIn([_predictions([5, 2, 7, 1]), _predictions([8, 3, 4, 6])])
+    llm = {"model": "stand-in", "endpoint": endpoint.url,
+           "dataCard": {"name": "toy", "inputType": "tabular", "labelSpace": "real value",
+                        "metrics": ["score"]},
+           "modelCard": {"name": "parabola", "structure": "a formula",
+                         "description": "best near one x"}}
+    with couler.workflow("llm-study") as wf:
+        study = fit.tune(budget=8, parallelism=4, method="llm", seed=2, llm=llm)(
+            x=couler.search.real(0, 10), kind="b")
+        report(x=study.best.x, score=study.best_objective)
+    assert wf.spec()["steps"][0]["tune"]["llm"] == llm
+    result = wf.run(state_dir=str(tmp_path / "state"))
+    assert result.status == "Succeeded", result.message
+    questions = [body["messages"][-1]["content"] for _, _, body in endpoint.requests]
+    endpoint.close()
+    assert len(questions) == 2, "one question a round"
+    assert "Data Card" in questions[0]
+    assert "Measured so far (score)" in questions[1]
+    # Round 0 ran the four candidates predicted best, in that order.
+    lines = [line for line in questions[0].splitlines() if ". x=" in line]
+    xs = {int(line.split(".")[0]): float(line.split("x=")[1]) for line in lines}
+    proposed = json.loads(result.steps["fit-propose-0"].result)
+    assert len(proposed) == 4
+    for p, c in zip(proposed, (5, 2, 7, 1)):
+        assert abs(p["x"] - xs[c]) < 0.01, (proposed, xs)
+    assert result.steps["fit-propose-1"].parameters["answer"] == _predictions([8, 3, 4, 6])
+    with pytest.raises(TypeError, match="llm must be a dict"):
+        fit.tune(budget=4, method="llm", llm="gpt-4o")

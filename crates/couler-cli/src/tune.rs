@@ -91,8 +91,8 @@ pub fn run(args: TuneArgs) -> u8 {
 }
 
 fn propose_cmd() -> Result<(), String> {
-    let settings = couler_tune::rounds::propose_from(|name| std::env::var(name).ok())?;
-    println!("{}", serde_json::Value::Array(settings));
+    let settings = couler_tune::rounds::propose_step(|name| std::env::var(name).ok())?;
+    println!("{settings}");
     Ok(())
 }
 

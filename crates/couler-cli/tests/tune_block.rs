@@ -57,6 +57,17 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// The record of step `name` in a run's status.
+fn step_of(status: &Value, name: &str) -> Value {
+    status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {status}"))
+        .clone()
+}
+
 /// A directory holding `python3` of the test venv (scikit-learn), for PATH.
 fn test_python_bin() -> String {
     let python = std::env::var_os("COULER_TEST_PYTHON")
@@ -76,15 +87,7 @@ fn the_tuning_example_publishes_the_arg_best_of_its_recorded_trials() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/tune-ml-pipeline.yaml");
     let status = run_status(dir.path(), &spec, &path);
-    let step = |name: &str| -> Value {
-        status["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["step"] == name)
-            .unwrap_or_else(|| panic!("no step {name} in {status}"))
-            .clone()
-    };
+    let step = |name: &str| step_of(&status, name);
     let param = |s: &str, name: &str| -> String {
         step(s)["outputs"]["parameters"][name]
             .as_str()
@@ -327,4 +330,182 @@ fn asha_is_refused_at_its_line_with_the_methods_that_lower() {
         err.contains(&format!("asha.yaml:{line}:")),
         "line {line}: {err}"
     );
+}
+
+/// A study of method `llm` (the paper's Algorithm 4) over the OpenAI-compatible stand-in on
+/// loopback: budget 4, two at once, four candidates a round.
+fn llm_spec(endpoint: &str) -> String {
+    format!(
+        r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: llm-study
+defaults:
+  image: python:3.12-slim
+steps:
+- name: fit
+  script:
+    source: |
+      import os
+      print((float(os.environ["X"]) - 3) ** 2)
+  inputs:
+    parameters:
+    - name: x
+  outputs:
+    parameters:
+    - name: loss
+  env:
+    X: '{{{{inputs.parameters.x}}}}'
+  tune:
+    space:
+    - {{name: x, type: float, low: 0, high: 10}}
+    objective: {{parameter: loss, goal: minimize}}
+    budget: 4
+    parallelism: 2
+    method: llm
+    llm:
+      model: stand-in
+      endpoint: {endpoint}
+      candidates: 4
+      dataCard:
+        name: toy
+        inputType: tabular
+        labelSpace: real value
+        metrics: [squared error]
+      modelCard:
+        name: parabola
+        structure: a formula
+        description: the loss is least near one value of x
+"#
+    )
+}
+
+/// Predicted final losses of candidates 1..=4: candidate 3 best, then 1.
+const LLM_ANSWER_0: &str = r#"{"predictions": [{"candidate": 1, "log": [5, 4, 2]}, {"candidate": 2, "log": [9, 9, 9]}, {"candidate": 3, "log": [3, 2, 1]}, {"candidate": 4, "log": [6, 5, 3]}]}"#;
+/// Candidate 2 best, then 4.
+const LLM_ANSWER_1: &str = r#"{"predictions": [{"candidate": 1, "log": [5, 4, 3]}, {"candidate": 2, "log": [3, 2, 1]}, {"candidate": 3, "log": [9, 9, 9]}, {"candidate": 4, "log": [6, 5, 2]}]}"#;
+
+#[test]
+fn an_llm_study_asks_the_model_once_a_round_and_runs_its_best_predicted() {
+    use couler_model::standin::{Reply, Server};
+    let server = Server::start(vec![
+        Reply::answer(LLM_ANSWER_0),
+        Reply::answer(LLM_ANSWER_1),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("llm.yaml");
+    std::fs::write(&spec, llm_spec(&server.url)).unwrap();
+    let status = run_status(
+        dir.path(),
+        &spec,
+        &std::env::var("PATH").unwrap_or_default(),
+    );
+    let step = |name: &str| step_of(&status, name);
+    // Two rounds, two questions: round 1's proposer replays round 0's answer, published by
+    // round 0's proposer, instead of asking again.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "one question a round");
+    let question = |i: usize| {
+        requests[i].body["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for part in [
+        "Data Card\n- dataset: toy",
+        "- model: parabola",
+        "- x: ",
+        "Candidates:\n1. x=",
+    ] {
+        assert!(
+            question(0).contains(part),
+            "{part} missing:\n{}",
+            question(0)
+        );
+    }
+    assert!(!question(0).contains("Measured so far"), "{}", question(0));
+    assert!(
+        question(1).contains("Measured so far (squared error):"),
+        "{}",
+        question(1)
+    );
+    assert_eq!(requests[0].body["model"], "stand-in");
+    assert_eq!(
+        step("fit-propose-0")["outputs"]["parameters"]["answer"].as_str(),
+        Some(LLM_ANSWER_0)
+    );
+    assert_eq!(
+        step("fit-propose-1")["outputs"]["parameters"]["answer"].as_str(),
+        Some(LLM_ANSWER_1)
+    );
+    // Round 0 ran candidates 3 and 1 of its question, in that order.
+    let candidate = |q: &str, n: usize| -> f64 {
+        let line = q
+            .lines()
+            .find(|l| l.starts_with(&format!("{n}. x=")))
+            .unwrap_or_else(|| panic!("no candidate {n} in {q}"));
+        line[format!("{n}. x=").len()..].parse().unwrap()
+    };
+    let round0: Vec<Value> =
+        serde_json::from_str(step("fit-propose-0")["outputs"]["result"].as_str().unwrap()).unwrap();
+    let xs: Vec<f64> = round0.iter().map(|s| s["x"].as_f64().unwrap()).collect();
+    assert_eq!(xs.len(), 2);
+    for (x, n) in xs.iter().zip([3, 1]) {
+        assert!(
+            (x - candidate(&question(0), n)).abs() < 1e-3,
+            "{xs:?} vs candidate {n}"
+        );
+    }
+    // The selection publishes the best of the four trials.
+    let trials: Vec<Value> =
+        serde_json::from_str(step("fit")["outputs"]["result"].as_str().unwrap()).unwrap();
+    assert_eq!(trials.len(), 4);
+    let best = trials
+        .iter()
+        .map(|t| t["objective"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    let published: f64 = step("fit")["outputs"]["parameters"]["best_objective"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(published, best, "{trials:?}");
+}
+
+#[test]
+fn an_llm_study_fails_its_proposer_with_the_model_s_error_and_compiles_for_every_engine() {
+    // Nothing listens at port 9: the proposer's step fails, naming the endpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("llm.yaml");
+    std::fs::write(&spec, llm_spec("http://127.0.0.1:9/v1")).unwrap();
+    let out = run_with_path(
+        dir.path(),
+        &spec,
+        &std::env::var("PATH").unwrap_or_default(),
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = text(&out);
+    assert!(err.contains("fit-propose-0"), "{err}");
+    let run = std::fs::read_dir(dir.path().join(".couler/runs"))
+        .unwrap()
+        .map(|r| r.unwrap().file_name().into_string().unwrap())
+        .next()
+        .unwrap();
+    let logs = text(&couler_in(dir.path(), &["logs", &run, "fit-propose-0"]));
+    assert!(logs.contains("127.0.0.1:9"), "{logs}");
+    for target in ["argo", "airflow", "tekton"] {
+        let compiled = compile(dir.path(), &spec, target);
+        for name in ["fit-propose-0", "fit-propose-1", "ANSWER_0"] {
+            assert!(compiled.contains(name), "{target}: no {name} in {compiled}");
+        }
+    }
+    // Method llm without its model is refused at its line, with the fix.
+    let text_in = llm_spec("http://127.0.0.1:9/v1");
+    let cut = text_in.find("    llm:\n").unwrap();
+    let bare = dir.path().join("bare.yaml");
+    std::fs::write(&bare, &text_in[..cut]).unwrap();
+    let out = couler_in(dir.path(), &["validate", bare.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = text(&out);
+    assert!(err.contains("method `llm` asks a language model"), "{err}");
+    assert!(err.contains("add `llm:`"), "{err}");
 }

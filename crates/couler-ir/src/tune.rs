@@ -3,6 +3,7 @@
 //! and the lowering into trial steps live in `couler-tune`, above this crate.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A study: run the step for settings of its input parameters drawn from `space`, and publish
 /// the setting with the best `objective`.
@@ -27,6 +28,63 @@ pub struct Tune {
     /// The seed of the method's random numbers: equal seeds propose equal trials.
     #[serde(default)]
     pub seed: u64,
+    /// What method `llm` asks: the model and the Data and Model Cards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<TuneLlm>,
+}
+
+/// The language model of method `llm` (the paper's Algorithm 4) and what it is told.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TuneLlm {
+    /// `local` (the in-process CPU model), a `FILE.gguf`, or a model name the endpoint serves.
+    pub model: String,
+    /// The base URL of an OpenAI-compatible API; `$OPENAI_BASE_URL` in the proposer's
+    /// environment when absent (the key is always `$OPENAI_API_KEY` there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Candidates shown to the model a round (8 when absent; at least a round's trials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<u32>,
+    /// The dataset the step trains on.
+    pub data_card: DataCard,
+    /// The model the step trains.
+    pub model_card: ModelCard,
+}
+
+/// The dataset a study trains on, as the paper's Data Card describes it. Its keys are written
+/// in camelCase (`inputType`) or snake_case (`input_type`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataCard {
+    /// The dataset's name.
+    pub name: String,
+    /// What one example is: `tabular`, `image`, `text`, ….
+    #[serde(alias = "input_type")]
+    pub input_type: String,
+    /// The labels: `2 classes`, `10 classes (digits)`, `real value`, ….
+    #[serde(alias = "label_space")]
+    pub label_space: String,
+    /// The evaluation metrics usual for it, the first the study's objective.
+    pub metrics: Vec<String>,
+    /// Anything else a practitioner would want to know (size, balance, features).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The model a study tunes, as the paper's Model Card describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelCard {
+    /// The model's name.
+    pub name: String,
+    /// Its structure: `funnel-shaped MLP`, `ResNet-50`, ….
+    pub structure: String,
+    /// What it is and how it is trained.
+    pub description: String,
+    /// Its fixed architecture hyperparameters (the tuned ones are the search space's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hyperparameters: BTreeMap<String, serde_json::Value>,
 }
 
 /// One tuned parameter and its domain.

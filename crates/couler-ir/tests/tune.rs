@@ -197,3 +197,88 @@ fn a_fidelity_is_an_input_outside_the_space_and_a_tuned_step_is_not_mapped() {
         "{errs:?}"
     );
 }
+
+/// [`GOOD`] with method `llm` and its block (model, candidates, both cards).
+fn llm_block() -> String {
+    GOOD.replacen("method: random", "method: llm", 1)
+        + "
+    llm:
+      model: local
+      candidates: 6
+      dataCard:
+        name: breast-cancer
+        input_type: tabular
+        labelSpace: 2 classes
+        metrics: [accuracy]
+      modelCard:
+        name: SVM
+        structure: kernel machine
+        description: a support vector classifier
+        hyperparameters: {gamma: scale}"
+}
+
+#[test]
+fn an_llm_study_carries_its_model_and_cards_and_each_problem_is_located() {
+    let text = spec_with(&llm_block(), "x");
+    let (wf, _) = spec::load(&text, Format::Yaml).expect("valid");
+    let llm = wf.steps[0]
+        .tune
+        .as_ref()
+        .unwrap()
+        .llm
+        .as_ref()
+        .expect("an llm block");
+    assert_eq!((llm.model.as_str(), llm.candidates), ("local", Some(6)));
+    assert_eq!(
+        llm.data_card.input_type, "tabular",
+        "snake_case is read too"
+    );
+    assert_eq!(llm.model_card.hyperparameters["gamma"], "scale");
+    // Printed back in camelCase, and read back equal.
+    let printed = spec::to_yaml(&wf);
+    assert!(printed.contains("inputType: tabular"), "{printed}");
+    assert_eq!(spec::parse(&printed, Format::Yaml).unwrap(), wf);
+
+    let cases: &[(&str, &str, &str)] = &[
+        ("model: local", "model: ''", "this is empty"),
+        (
+            "candidates: 6",
+            "candidates: 0",
+            "0 candidates leave the model",
+        ),
+        (
+            "metrics: [accuracy]",
+            "metrics: []",
+            "the Data Card lists no metric",
+        ),
+        (
+            "candidates: 6",
+            "endpoint: localhost:8080",
+            "endpoint `localhost:8080` is not an http(s) URL",
+        ),
+        (
+            "method: llm",
+            "method: tpe",
+            "the `llm` block is read by method `llm` only",
+        ),
+        ("name: SVM", "nme: SVM", "unknown field `nme`"),
+    ];
+    for (from, to, expected) in cases {
+        let text = spec_with(&llm_block().replacen(from, to, 1), "x");
+        let errs = errors(&text);
+        assert!(
+            errs.iter().any(|e| e.contains(expected)),
+            "{to}: expected `{expected}` in {errs:?}"
+        );
+        let line: usize = errs[0].split(':').next().unwrap().parse().unwrap();
+        assert!(line > 10, "{errs:?} points before the tune block");
+    }
+    // Method llm without a model names the block to add.
+    let text = spec_with(&GOOD.replacen("method: random", "method: llm", 1), "x");
+    let errs = errors(&text);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("method `llm` asks a language model, and the study names none")),
+        "{errs:?}"
+    );
+}

@@ -100,8 +100,7 @@ fn compile(spec_json: &str, target: &str, options_json: &str) -> PyResult<lower:
 #[pyfunction]
 fn tune_propose() -> PyResult<String> {
     guard(|| {
-        couler_tune::rounds::propose_from(|name| std::env::var(name).ok())
-            .map(|settings| serde_json::Value::Array(settings).to_string())
+        couler_tune::rounds::propose_step(|name| std::env::var(name).ok())
             .map_err(InvalidArgument::new_err)
     })
 }

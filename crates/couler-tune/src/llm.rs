@@ -16,42 +16,11 @@ use crate::space::{Domain, Space};
 use couler_model::{Message, Model, Options};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The dataset a study trains on, as the paper's Data Card describes it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataCard {
-    /// The dataset's name.
-    pub name: String,
-    /// What one example is: `tabular`, `image`, `text`, ….
-    pub input_type: String,
-    /// The labels: `2 classes`, `10 classes (digits)`, `real value`, ….
-    pub label_space: String,
-    /// The evaluation metrics usual for it, the first the study's objective.
-    pub metrics: Vec<String>,
-    /// Anything else a practitioner would want to know (size, balance, features).
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
-/// The model a study tunes, as the paper's Model Card describes it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelCard {
-    /// The model's name.
-    pub name: String,
-    /// Its structure: `funnel-shaped MLP`, `ResNet-50`, ….
-    pub structure: String,
-    /// What it is and how it is trained.
-    pub description: String,
-    /// Its fixed architecture hyperparameters (the tuned ones are the search space's).
-    #[serde(default)]
-    pub hyperparameters: BTreeMap<String, serde_json::Value>,
-}
+pub use couler_ir::tune::{DataCard, ModelCard};
 
 /// Both cards.
 #[derive(Clone, Debug, PartialEq)]

@@ -11,7 +11,9 @@
 //! step `NAME-propose-R` running `couler tune propose`, which replays the study from its seed with
 //! the objectives of the rounds before.
 
-use crate::rounds::{ROUND_ENV, Rounds, STUDY_ENV, objectives_env};
+use crate::rounds::{
+    ANSWER_FILE, ANSWER_OUTPUT, ROUND_ENV, Rounds, STUDY_ENV, answer_env, objectives_env,
+};
 use couler_ir::launch_protocol::COULER_IMAGE;
 use couler_ir::tune::{BEST_OBJECTIVE, BEST_TRIAL, Goal, Tune};
 use couler_ir::{
@@ -108,7 +110,7 @@ pub fn expand_with(wf: &Workflow, proposer: &Proposer) -> Result<Workflow, Vec<D
                 diags.push(
                     Diagnostic::error(message)
                         .at(format!("steps[{i}].tune.method"))
-                        .help("choose random, sobol, tpe, sh or hyperband"),
+                        .help("choose random, sobol, tpe, sh, hyperband or llm"),
                 );
                 continue;
             }
@@ -145,14 +147,21 @@ struct Lowered<'a> {
     tune: &'a Tune,
     proposer: &'a Proposer,
     plan: Vec<usize>,
-    first: Vec<Json>,
+    /// Round 0's settings where they are known at compile time (every method but `llm`).
+    first: Option<Vec<Json>>,
 }
 
 impl<'a> Lowered<'a> {
     fn new(step: &'a Step, tune: &'a Tune, study: Rounds, proposer: &'a Proposer) -> Self {
         let plan = study.plan();
-        let first = study.propose(&[]).expect("round 0 reads no results");
-        debug_assert_eq!(plan.first(), Some(&first.len()));
+        let first = study
+            .fixed_first()
+            .then(|| study.propose(&[]).expect("round 0 reads no results"));
+        debug_assert!(
+            first
+                .as_ref()
+                .is_none_or(|f| plan.first() == Some(&f.len()))
+        );
         Lowered {
             step,
             tune,
@@ -171,16 +180,21 @@ impl<'a> Lowered<'a> {
         }
     }
 
-    /// The proposer of round `r >= 1`: `NAME-propose-R`.
+    /// The proposer of round `r` (from 1, or from 0 for method `llm`): `NAME-propose-R`.
     fn proposer(&self, r: usize) -> String {
         format!("{}{PROPOSE_SUFFIX}-{r}", self.step.name)
+    }
+
+    /// Whether round `r` has a proposer step (its settings are not known at compile time).
+    fn proposed(&self, r: usize) -> bool {
+        r > 0 || self.first.is_none()
     }
 
     /// Every name the lowering adds beside the step's own.
     fn names(&self) -> Vec<String> {
         (0..self.plan.len())
             .flat_map(|r| {
-                let proposer = (r > 0).then(|| self.proposer(r));
+                let proposer = self.proposed(r).then(|| self.proposer(r));
                 proposer.into_iter().chain([self.trials(r)])
             })
             .collect()
@@ -199,11 +213,12 @@ impl<'a> Lowered<'a> {
     fn steps(&self) -> Vec<Step> {
         let mut steps = Vec::new();
         for r in 0..self.plan.len() {
-            let over = if r == 0 {
-                MapOver::Items(self.first.clone())
-            } else {
-                steps.push(self.propose_step(r));
-                MapOver::From(Reference::step(self.proposer(r), StepOutput::Result))
+            let over = match &self.first {
+                Some(first) if r == 0 => MapOver::Items(first.clone()),
+                _ => {
+                    steps.push(self.propose_step(r));
+                    MapOver::From(Reference::step(self.proposer(r), StepOutput::Result))
+                }
             };
             steps.push(self.trial_step(r, over));
         }
@@ -242,7 +257,8 @@ impl<'a> Lowered<'a> {
 
     /// `NAME-propose-R`: the proposer (`couler tune propose` in the couler image), reading the
     /// study and the objectives of the rounds before; prints round `r`'s settings as a JSON
-    /// list.
+    /// list. Method `llm`'s proposers also read the model's answers of the rounds before (so
+    /// they are replayed, not asked again) and publish their own as the output `answer`.
     fn propose_step(&self, r: usize) -> Step {
         let mut words = self.proposer.command.iter().map(Template::text);
         let container = Container {
@@ -265,6 +281,21 @@ impl<'a> Lowered<'a> {
             .insert(ROUND_ENV.into(), Template::text(r.to_string()));
         for k in 0..r {
             step.env.insert(objectives_env(k), self.objectives(k));
+        }
+        if self.first.is_none() {
+            for k in 0..r {
+                let text = format!(
+                    "{{{{steps.{}.outputs.parameters.{ANSWER_OUTPUT}}}}}",
+                    self.proposer(k)
+                );
+                let answer = Template::parse(&text).expect("a step name makes a reference");
+                step.env.insert(answer_env(k), answer);
+            }
+            step.outputs.parameters.push(OutputParameter {
+                name: ANSWER_OUTPUT.into(),
+                path: Some(ANSWER_FILE.into()),
+                default: None,
+            });
         }
         step.continue_on_failure = self.step.continue_on_failure;
         step
@@ -291,8 +322,8 @@ impl<'a> Lowered<'a> {
             .env
             .insert("ROUNDS".into(), Template::text(self.plan.len().to_string()));
         for r in 0..self.plan.len() {
-            let trials = if r == 0 {
-                Template::text(Json::Array(self.first.clone()).to_string())
+            let trials = if let (Some(first), 0) = (&self.first, r) {
+                Template::text(Json::Array(first.clone()).to_string())
             } else {
                 let text = format!("{{{{steps.{}.outputs.result}}}}", self.proposer(r));
                 Template::parse(&text).expect("a step name makes a reference")

@@ -11,11 +11,16 @@
 //! (which configurations go on depends on results, how many does not). ASHA's promotions, and
 //! so the fidelities and the cost of its batches, do; it is refused.
 
+use crate::llm::{Cards, Llm, LlmSettings, LlmStats, Target};
 use crate::space::{Fidelity, Space, Value};
 use crate::study::Driver;
 use crate::{Method, Trial};
-use couler_ir::tune::{Goal, Tune, TuneMethod};
+use couler_ir::tune::{Goal, Tune, TuneLlm, TuneMethod};
+use couler_model::{Choice, Message, Model, ModelError, Options};
 use serde_json::{Map as JsonMap, Value as Json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A tuned step's study, ready to plan and replay.
 pub struct Rounds {
@@ -25,24 +30,48 @@ pub struct Rounds {
     budget: f64,
     parallelism: usize,
     goal: Goal,
+    /// Method `llm`'s model and cards.
+    llm: Option<(TuneLlm, Target)>,
+}
+
+/// One round's proposal: its settings and, for method `llm`, the model's answer (which the
+/// later rounds' proposers replay instead of asking again).
+#[derive(Debug, Default, PartialEq)]
+pub struct Proposal {
+    pub settings: Vec<Json>,
+    pub answer: Option<String>,
 }
 
 impl Rounds {
     /// The study of `tune`; an error (the reason, for `tune.method`) when its method cannot run
     /// in fixed rounds.
     pub fn new(tune: &Tune) -> Result<Rounds, String> {
-        match tune.method {
-            TuneMethod::Asha => {
-                return Err("method `asha` promotes as results arrive, so how much each round costs depends on the results, and a tuned step is lowered into rounds fixed beforehand; use `hyperband` or `sh` (their brackets are synchronous)".into());
-            }
-            TuneMethod::Llm => {
-                return Err("method `llm` (the paper's Algorithm 4) runs in `couler tune bench` so far; a tuned step cannot use it yet (its proposer steps would need the model and the cards); use `tpe`".into());
-            }
-            _ => {}
+        if tune.method == TuneMethod::Asha {
+            return Err("method `asha` promotes as results arrive, so how much each round costs depends on the results, and a tuned step is lowered into rounds fixed beforehand; use `hyperband` or `sh` (their brackets are synchronous)".into());
         }
         let space = space(tune);
         space.check().map_err(|e| e.to_string())?;
-        crate::by_name(tune.method.name(), &space, tune.seed)?;
+        let llm = match (tune.method, &tune.llm) {
+            (TuneMethod::Llm, Some(llm)) => {
+                let target = Target {
+                    metric: llm
+                        .data_card
+                        .metrics
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| tune.objective.parameter.clone()),
+                    maximize: tune.objective.goal == Goal::Maximize,
+                };
+                Some((llm.clone(), target))
+            }
+            (TuneMethod::Llm, None) => {
+                return Err("method `llm` asks a language model, and the study names none: add an `llm` block".into());
+            }
+            _ => {
+                crate::by_name(tune.method.name(), &space, tune.seed)?;
+                None
+            }
+        };
         Ok(Rounds {
             space,
             method: tune.method,
@@ -55,18 +84,45 @@ impl Rounds {
             }
             .max(1) as usize,
             goal: tune.objective.goal,
+            llm,
         })
     }
 
-    fn method(&self) -> Box<dyn Method> {
-        crate::by_name(self.method.name(), &self.space, self.seed)
-            .expect("the space was checked against the method")
+    /// Whether round 0 is known at compile time. Method `llm` asks its model for every round,
+    /// round 0 included, so each of its rounds has a proposer step.
+    pub fn fixed_first(&self) -> bool {
+        self.llm.is_none()
+    }
+
+    /// The method, asking `model` where it is `llm`.
+    fn method(&self, model: Arc<dyn Model + Send + Sync>, stats: Arc<LlmStats>) -> Box<dyn Method> {
+        match &self.llm {
+            Some((llm, target)) => {
+                let cards = Cards {
+                    data: llm.data_card.clone(),
+                    model: llm.model_card.clone(),
+                };
+                let mut settings = LlmSettings::default();
+                if let Some(n) = llm.candidates {
+                    settings.candidates = n as usize;
+                }
+                Box::new(
+                    Llm::new(model, &self.space, cards, target.clone(), self.seed)
+                        .with_settings(settings)
+                        .with_stats(stats),
+                )
+            }
+            None => crate::by_name(self.method.name(), &self.space, self.seed)
+                .expect("the space was checked against the method"),
+        }
     }
 
     /// How many trials each round runs: the driver's batches in a dry run. Never empty, and no
     /// round is empty.
     pub fn plan(&self) -> Vec<usize> {
-        let mut method = self.method();
+        // Method `llm` is asked nothing: a round's size does not depend on the answer.
+        let answers = Arc::new(Answers::new(Vec::new(), None));
+        let mut method = self.method(answers, Arc::default());
         let mut driver = Driver::new(method.as_mut(), self.budget, self.parallelism);
         let mut sizes = Vec::new();
         loop {
@@ -84,9 +140,43 @@ impl Rounds {
 
     /// The trials of round `objectives.len()`, as JSON objects of parameter values (and the
     /// fidelity's value, for a multi-fidelity method), given each earlier round's objective
-    /// values as its trials printed them, in order.
+    /// values as its trials printed them, in order. Method `llm` is not asked: its rounds are
+    /// [`Rounds::propose_llm`]'s.
     pub fn propose(&self, objectives: &[Vec<String>]) -> Result<Vec<Json>, String> {
-        let mut method = self.method();
+        if self.llm.is_some() {
+            return Err("method `llm` proposes with its model's answers: a bug, report it".into());
+        }
+        Ok(self
+            .replay(objectives, Arc::new(Answers::new(Vec::new(), None)))?
+            .settings)
+    }
+
+    /// Method `llm`'s round `objectives.len()`: the rounds before replayed with the model's
+    /// recorded `answers` (one a round, in order), then `model` asked for this one.
+    pub fn propose_llm(
+        &self,
+        objectives: &[Vec<String>],
+        answers: Vec<String>,
+        model: Box<dyn Model + Send + Sync>,
+    ) -> Result<Proposal, String> {
+        if answers.len() != objectives.len() {
+            return Err(format!(
+                "round {} needs the model's answers of the {} rounds before, and {} came",
+                objectives.len(),
+                objectives.len(),
+                answers.len()
+            ));
+        }
+        self.replay(objectives, Arc::new(Answers::new(answers, Some(model))))
+    }
+
+    fn replay(
+        &self,
+        objectives: &[Vec<String>],
+        answers: Arc<Answers>,
+    ) -> Result<Proposal, String> {
+        let stats = Arc::new(LlmStats::default());
+        let mut method = self.method(answers.clone(), stats.clone());
         let mut driver = Driver::new(method.as_mut(), self.budget, self.parallelism);
         for (r, values) in objectives.iter().enumerate() {
             let batch = driver.next_batch();
@@ -104,11 +194,18 @@ impl Rounds {
                 driver.tell(trial, loss);
             }
         }
-        Ok(driver
+        let settings = driver
             .next_batch()
             .iter()
             .map(|t| self.setting(t))
-            .collect())
+            .collect();
+        if let Some(e) = stats.error() {
+            return Err(format!("the model failed: {e}"));
+        }
+        Ok(Proposal {
+            settings,
+            answer: answers.live_answer(),
+        })
     }
 
     /// A trial's loss from its objective's text: lower is better.
@@ -130,10 +227,13 @@ impl Rounds {
     }
 }
 
-/// What `couler tune propose` prints: the settings of the round named by the variable
-/// [`ROUND_ENV`] of the study in [`STUDY_ENV`], from the objective lists `OBJECTIVES_R` of the
-/// rounds before; `var` reads a variable. Errors name the variable and what to fix.
-pub fn propose_from(var: impl Fn(&str) -> Option<String>) -> Result<Vec<Json>, String> {
+/// What `couler tune propose` does, in a tuned step's proposer (docs/tuning.md, "How it runs"):
+/// proposes the round named by [`ROUND_ENV`] of the study in [`STUDY_ENV`], from the objective
+/// lists `OBJECTIVES_R` of the rounds before (and, for method `llm`, the model's answers
+/// `ANSWER_R` of those rounds); writes this round's answer to the file [`ANSWER_FILE`] where the
+/// method asked a model; returns what the step prints, the settings as a JSON list. `var` reads
+/// a variable. Errors name the variable and what to fix.
+pub fn propose_step(var: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let need = |name: &str| {
         var(name).ok_or_else(|| format!("{name} is not set: `couler tune propose` runs as a tuned step's proposer, which sets it (docs/tuning.md)"))
     };
@@ -149,7 +249,86 @@ pub fn propose_from(var: impl Fn(&str) -> Option<String>) -> Result<Vec<Json>, S
             objective_list(&need(&name)?).map_err(|e| format!("{name}: {e}"))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    Rounds::new(&tune)?.propose(&objectives)
+    let study = Rounds::new(&tune)?;
+    let settings = match &tune.llm {
+        Some(llm) if !study.fixed_first() => {
+            let answers = (0..round)
+                .map(|r| need(&answer_env(r)))
+                .collect::<Result<Vec<_>, String>>()?;
+            let choice = Choice::from_env(
+                &llm.model,
+                llm.endpoint.as_deref(),
+                Duration::from_secs(MODEL_TIMEOUT_SECS),
+            );
+            let model = couler_model::open(&choice).map_err(|e| e.to_string())?;
+            eprintln!("asking {} for round {round}", model.describe());
+            let proposal = study.propose_llm(&objectives, answers, model)?;
+            let answer = proposal.answer.unwrap_or_default();
+            std::fs::write(ANSWER_FILE, &answer)
+                .map_err(|e| format!("cannot write the model's answer to {ANSWER_FILE}: {e}"))?;
+            proposal.settings
+        }
+        _ => study.propose(&objectives)?,
+    };
+    Ok(Json::Array(settings).to_string())
+}
+
+/// How long the proposer waits for one answer of an endpoint.
+const MODEL_TIMEOUT_SECS: u64 = 600;
+
+/// Where an `llm` proposer leaves the model's answer, the output parameter [`ANSWER_OUTPUT`]
+/// of its step (relative: the step's working directory).
+pub const ANSWER_FILE: &str = "couler-tune-answer.txt";
+
+/// The output parameter of an `llm` proposer step holding the model's answer.
+pub const ANSWER_OUTPUT: &str = "answer";
+
+/// The variable carrying the model's answer of round `r` (method `llm`).
+pub fn answer_env(r: usize) -> String {
+    format!("ANSWER_{r}")
+}
+
+/// The model as method `llm` sees it in a replay: the recorded answers of the rounds before,
+/// in order, then the live model (none while planning: any answer serves, and none is used).
+struct Answers {
+    recorded: Mutex<VecDeque<String>>,
+    live: Option<Box<dyn Model + Send + Sync>>,
+    answer: Mutex<Option<String>>,
+}
+
+impl Answers {
+    fn new(recorded: Vec<String>, live: Option<Box<dyn Model + Send + Sync>>) -> Answers {
+        Answers {
+            recorded: Mutex::new(recorded.into()),
+            live,
+            answer: Mutex::new(None),
+        }
+    }
+
+    /// The live model's answer, once it gave one.
+    fn live_answer(&self) -> Option<String> {
+        self.answer.lock().expect("answers").clone()
+    }
+}
+
+impl Model for Answers {
+    fn describe(&self) -> String {
+        self.live
+            .as_ref()
+            .map_or_else(|| "no model (planning)".into(), |m| m.describe())
+    }
+
+    fn chat(&self, messages: &[Message], options: &Options) -> Result<String, ModelError> {
+        if let Some(recorded) = self.recorded.lock().expect("answers").pop_front() {
+            return Ok(recorded);
+        }
+        let Some(live) = &self.live else {
+            return Ok(String::new());
+        };
+        let answer = live.chat(messages, options)?;
+        *self.answer.lock().expect("answers") = Some(answer.clone());
+        Ok(answer)
+    }
 }
 
 /// A mapped step's collected output (docs/spec.md §12): a JSON list of each instance's text.

@@ -3,7 +3,7 @@
 
 use super::{StepAt, Validator};
 use crate::diag::suggest;
-use crate::tune::{Tune, TuneParam, TuneParamType};
+use crate::tune::{Tune, TuneMethod, TuneParam, TuneParamType};
 
 impl Validator<'_> {
     /// Checks the step's `tune` block, if it has one.
@@ -43,6 +43,66 @@ impl Validator<'_> {
         }
         self.tune_objective(at, tune);
         self.tune_fidelity(at, tune);
+        self.tune_llm(at, tune);
+    }
+
+    /// Method `llm` has an `llm` block (the model and both cards), and only it has one.
+    fn tune_llm(&mut self, at: StepAt, tune: &Tune) {
+        let Some(llm) = &tune.llm else {
+            if tune.method == TuneMethod::Llm {
+                let help = "add `llm:` with `model` (a name the endpoint serves, or `local`), `dataCard` and `modelCard` (docs/spec.md §12.1)";
+                let message = "method `llm` asks a language model, and the study names none";
+                self.err(at.at("tune.method"), message, help);
+            }
+            return;
+        };
+        if tune.method != TuneMethod::Llm {
+            let help = "write `method: llm`, or remove the `llm` block";
+            let message = format!(
+                "the `llm` block is read by method `llm` only, and this study's method is `{}`",
+                tune.method.name()
+            );
+            self.err(at.at("tune.llm"), message, help);
+        }
+        let blank = [
+            ("model", llm.model.as_str()),
+            ("dataCard.name", &llm.data_card.name),
+            ("dataCard.inputType", &llm.data_card.input_type),
+            ("dataCard.labelSpace", &llm.data_card.label_space),
+            ("modelCard.name", &llm.model_card.name),
+            ("modelCard.structure", &llm.model_card.structure),
+            ("modelCard.description", &llm.model_card.description),
+        ];
+        for (field, value) in blank {
+            if value.trim().is_empty() {
+                let help = "the model reads it: say what it is in a few words";
+                self.err(at.at(&format!("tune.llm.{field}")), "this is empty", help);
+            }
+        }
+        if llm.data_card.metrics.is_empty() {
+            let help =
+                "list the dataset's usual metrics, the study's objective first (e.g. `[accuracy]`)";
+            self.err(
+                at.at("tune.llm.dataCard.metrics"),
+                "the Data Card lists no metric",
+                help,
+            );
+        }
+        if llm.candidates == Some(0) {
+            let help = "remove it (8 a round), or give at least 1";
+            self.err(
+                at.at("tune.llm.candidates"),
+                "0 candidates leave the model nothing to rank",
+                help,
+            );
+        }
+        if let Some(url) = &llm.endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            let help = "write the API's base URL, e.g. http://127.0.0.1:8080/v1";
+            let message = format!("endpoint `{url}` is not an http(s) URL");
+            self.err(at.at("tune.llm.endpoint"), message, help);
+        }
     }
 
     /// What a tuned step cannot also be: mapped, looped, a daemon or an exit step.

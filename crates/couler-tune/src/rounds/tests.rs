@@ -125,15 +125,160 @@ fn a_maximised_objective_is_negated_and_bad_results_are_named() {
 }
 
 #[test]
-fn asha_and_llm_are_refused_with_the_reason() {
+fn asha_and_an_llm_study_without_a_model_are_refused_with_the_reason() {
     let err = Rounds::new(&tune("asha", 8, 4)).err().unwrap();
     assert!(err.contains("hyperband"), "{err}");
     let err = Rounds::new(&tune("llm", 8, 4)).err().unwrap();
-    assert!(err.contains("cannot use it yet"), "{err}");
+    assert!(err.contains("add an `llm` block"), "{err}");
+}
+
+/// A tune block of method `llm` over [`tune`]'s space, `candidates` a round.
+fn llm_tune(budget: u32, parallelism: u32, candidates: u32) -> Tune {
+    let mut t = tune("llm", budget, parallelism);
+    t.llm = Some(
+        serde_json::from_value(json!({
+            "model": "scripted",
+            "candidates": candidates,
+            "dataCard": {"name": "toy", "inputType": "tabular", "labelSpace": "real value",
+                         "metrics": ["score"]},
+            "modelCard": {"name": "quadratic", "structure": "a formula",
+                          "description": "lower is better near x=2, y=4"},
+        }))
+        .unwrap(),
+    );
+    t
+}
+
+/// A model that answers from a script, keeping every question.
+struct Scripted {
+    answers: std::sync::Mutex<Vec<String>>,
+    asked: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Scripted {
+    fn new(answers: &[&str]) -> (Box<Scripted>, Arc<std::sync::Mutex<Vec<String>>>) {
+        let asked = Arc::default();
+        let model = Scripted {
+            answers: std::sync::Mutex::new(answers.iter().rev().map(|a| a.to_string()).collect()),
+            asked: Arc::clone(&asked),
+        };
+        (Box::new(model), asked)
+    }
+}
+
+impl Model for Scripted {
+    fn describe(&self) -> String {
+        "scripted".into()
+    }
+    fn chat(&self, messages: &[Message], _: &Options) -> Result<String, ModelError> {
+        self.asked.lock().unwrap().push(messages[1].content.clone());
+        self.answers
+            .lock()
+            .unwrap()
+            .pop()
+            .ok_or_else(|| ModelError("the script is over".into()))
+    }
+}
+
+/// Predicted final scores for candidates 1..=4, lower better: the order 3, 1, 4, 2.
+const ANSWER_0: &str = r#"{"predictions": [{"candidate": 1, "log": [5, 4, 2]}, {"candidate": 2, "log": [9, 9, 9]}, {"candidate": 3, "log": [3, 2, 1]}, {"candidate": 4, "log": [6, 5, 3]}]}"#;
+/// The order 2, 4, 1, 3.
+const ANSWER_1: &str = r#"{"predictions": [{"candidate": 1, "log": [5, 4, 3]}, {"candidate": 2, "log": [3, 2, 1]}, {"candidate": 3, "log": [9, 9, 9]}, {"candidate": 4, "log": [6, 5, 2]}]}"#;
+
+#[test]
+fn llm_rounds_replay_the_recorded_answers_and_ask_the_model_once_a_round() {
+    let t = llm_tune(4, 2, 4);
+    let study = Rounds::new(&t).unwrap();
+    assert!(
+        !study.fixed_first(),
+        "llm's round 0 is proposed at run time"
+    );
+    assert_eq!(study.plan(), vec![2, 2]);
+    assert!(study.propose(&[]).unwrap_err().contains("bug"));
+
+    let (model, asked) = Scripted::new(&[ANSWER_0]);
+    let first = study.propose_llm(&[], Vec::new(), model).unwrap();
+    assert_eq!(first.answer.as_deref(), Some(ANSWER_0));
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    let printed: Vec<String> = first
+        .settings
+        .iter()
+        .map(|s| format!("{}", objective(s)))
+        .collect();
+    let (model, asked) = Scripted::new(&[ANSWER_1]);
+    let second = study
+        .propose_llm(
+            std::slice::from_ref(&printed),
+            vec![ANSWER_0.to_string()],
+            model,
+        )
+        .unwrap();
+    let asked = asked.lock().unwrap();
+    assert_eq!(asked.len(), 1, "round 0 is replayed, not asked again");
+    assert!(asked[0].contains("Measured so far (score)"), "{}", asked[0]);
+    assert_eq!(second.answer.as_deref(), Some(ANSWER_1));
+
+    // The same study in one process, asked both answers in turn, runs the same settings: the
+    // replay is the method itself.
+    let (model, _) = Scripted::new(&[ANSWER_0, ANSWER_1]);
+    let mut direct = study.method(
+        Arc::from(model as Box<dyn Model + Send + Sync>),
+        Arc::default(),
+    );
+    let outcomes = study::run(direct.as_mut(), 4.0, 2, |trial| {
+        objective(&setting(&study.space, trial, false))
+    });
+    let direct: Vec<Json> = outcomes
+        .iter()
+        .map(|o| setting(&study.space, &o.trial, false))
+        .collect();
+    let replayed: Vec<Json> = first.settings.into_iter().chain(second.settings).collect();
+    assert_eq!(replayed, direct);
+    // The answer steered the round: candidates 3 then 1 of the first four Sobol' points ran.
+    let mut seq = crate::sobol::SobolSequence::new(study.space.dims(), t.seed);
+    let points: Vec<Json> = (0..4)
+        .map(|_| {
+            let unit = seq.next_point(study.space.dims());
+            setting(
+                &study.space,
+                &Trial {
+                    id: 0,
+                    unit,
+                    fidelity: 1.0,
+                },
+                false,
+            )
+        })
+        .collect();
+    assert_eq!(replayed[..2], [points[2].clone(), points[0].clone()]);
 }
 
 #[test]
-fn propose_from_reads_the_study_the_round_and_the_collected_lists() {
+fn an_llm_round_needs_every_earlier_answer_and_a_failing_model_fails_it() {
+    let study = Rounds::new(&llm_tune(4, 2, 4)).unwrap();
+    let (model, _) = Scripted::new(&[]);
+    let err = study
+        .propose_llm(&[vec!["1".into(), "2".into()]], Vec::new(), model)
+        .unwrap_err();
+    assert!(
+        err.contains("answers of the 1 rounds before, and 0 came"),
+        "{err}"
+    );
+    let (model, _) = Scripted::new(&[]);
+    let err = study.propose_llm(&[], Vec::new(), model).unwrap_err();
+    assert!(
+        err.contains("the model failed: the script is over"),
+        "{err}"
+    );
+    // An answer of no use is not a failure: the candidates run in quasi-random order.
+    let (model, _) = Scripted::new(&["I cannot predict that."]);
+    let p = study.propose_llm(&[], Vec::new(), model).unwrap();
+    assert_eq!(p.settings.len(), 2);
+    assert_eq!(p.answer.as_deref(), Some("I cannot predict that."));
+}
+
+#[test]
+fn propose_step_reads_the_study_the_round_and_the_collected_lists() {
     let t = tune("tpe", 12, 4);
     let study = Rounds::new(&t).unwrap();
     let r0 = study.propose(&[]).unwrap();
@@ -145,17 +290,17 @@ fn propose_from_reads_the_study_the_round_and_the_collected_lists() {
         _ => None,
     };
     assert_eq!(
-        propose_from(vars).unwrap(),
-        study.propose(std::slice::from_ref(&printed)).unwrap()
+        propose_step(vars).unwrap(),
+        Json::Array(study.propose(std::slice::from_ref(&printed)).unwrap()).to_string()
     );
     // A missing earlier round is named.
-    let err = propose_from(|name| match name {
+    let err = propose_step(|name| match name {
         ROUND_ENV => Some("2".into()),
         other => vars(other),
     })
     .unwrap_err();
     assert!(err.starts_with("OBJECTIVES_1 is not set"), "{err}");
-    let err = propose_from(|name| match name {
+    let err = propose_step(|name| match name {
         "OBJECTIVES_0" => Some("0.5".into()),
         other => vars(other),
     })
