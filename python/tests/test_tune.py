@@ -132,6 +132,7 @@ def test_an_llm_study_asks_the_endpoint_once_a_round_here(tmp_path):
     assert len(proposed) == 4
     for p, c in zip(proposed, (5, 2, 7, 1)):
         assert abs(p["x"] - xs[c]) < 0.01, (proposed, xs)
-    assert result.steps["fit-propose-1"].parameters["answer"] == _predictions([8, 3, 4, 6])
+    assert json.loads(result.steps["fit-propose-1"].parameters["answers"]) == \
+        [_predictions([8, 3, 4, 6])]
     with pytest.raises(TypeError, match="llm must be a dict"):
         fit.tune(budget=4, method="llm", llm="gpt-4o")

@@ -429,14 +429,12 @@ fn an_llm_study_asks_the_model_once_a_round_and_runs_its_best_predicted() {
         question(1)
     );
     assert_eq!(requests[0].body["model"], "stand-in");
-    assert_eq!(
-        step("fit-propose-0")["outputs"]["parameters"]["answer"].as_str(),
-        Some(LLM_ANSWER_0)
-    );
-    assert_eq!(
-        step("fit-propose-1")["outputs"]["parameters"]["answer"].as_str(),
-        Some(LLM_ANSWER_1)
-    );
+    let answers = |name: &str| -> Vec<String> {
+        let text = step(name)["outputs"]["parameters"]["answers"].clone();
+        serde_json::from_str(text.as_str().unwrap()).unwrap()
+    };
+    assert_eq!(answers("fit-propose-0"), [LLM_ANSWER_0]);
+    assert_eq!(answers("fit-propose-1"), [LLM_ANSWER_1]);
     // Round 0 ran candidates 3 and 1 of its question, in that order.
     let candidate = |q: &str, n: usize| -> f64 {
         let line = q
@@ -494,7 +492,7 @@ fn an_llm_study_fails_its_proposer_with_the_model_s_error_and_compiles_for_every
     assert!(logs.contains("127.0.0.1:9"), "{logs}");
     for target in ["argo", "airflow", "tekton"] {
         let compiled = compile(dir.path(), &spec, target);
-        for name in ["fit-propose-0", "fit-propose-1", "ANSWER_0"] {
+        for name in ["fit-propose-0", "fit-propose-1", "ANSWERS_0"] {
             assert!(compiled.contains(name), "{target}: no {name} in {compiled}");
         }
     }

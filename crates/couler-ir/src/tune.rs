@@ -28,7 +28,8 @@ pub struct Tune {
     /// The seed of the method's random numbers: equal seeds propose equal trials.
     #[serde(default)]
     pub seed: u64,
-    /// What method `llm` asks: the model and the Data and Model Cards.
+    /// What method `llm` asks: the model and the Data and Model Cards. With another method, the
+    /// model proposes the study's first trials (a warm start) and the method the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<TuneLlm>,
 }

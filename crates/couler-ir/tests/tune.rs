@@ -256,11 +256,6 @@ fn an_llm_study_carries_its_model_and_cards_and_each_problem_is_located() {
             "endpoint: localhost:8080",
             "endpoint `localhost:8080` is not an http(s) URL",
         ),
-        (
-            "method: llm",
-            "method: tpe",
-            "the `llm` block is read by method `llm` only",
-        ),
         ("name: SVM", "nme: SVM", "unknown field `nme`"),
     ];
     for (from, to, expected) in cases {
@@ -273,6 +268,9 @@ fn an_llm_study_carries_its_model_and_cards_and_each_problem_is_located() {
         let line: usize = errs[0].split(':').next().unwrap().parse().unwrap();
         assert!(line > 10, "{errs:?} points before the tune block");
     }
+    // With another method, the block is a warm start.
+    let text = spec_with(&llm_block().replacen("method: llm", "method: tpe", 1), "x");
+    assert_eq!(errors(&text), Vec::<String>::new());
     // Method llm without a model names the block to add.
     let text = spec_with(&GOOD.replacen("method: random", "method: llm", 1), "x");
     let errs = errors(&text);

@@ -12,7 +12,7 @@
 //! the objectives of the rounds before.
 
 use crate::rounds::{
-    ANSWER_FILE, ANSWER_OUTPUT, ROUND_ENV, Rounds, STUDY_ENV, answer_env, objectives_env,
+    ANSWERS_FILE, ANSWERS_OUTPUT, ROUND_ENV, Rounds, STUDY_ENV, answers_env, objectives_env,
 };
 use couler_ir::launch_protocol::COULER_IMAGE;
 use couler_ir::tune::{BEST_OBJECTIVE, BEST_TRIAL, Goal, Tune};
@@ -147,7 +147,7 @@ struct Lowered<'a> {
     tune: &'a Tune,
     proposer: &'a Proposer,
     plan: Vec<usize>,
-    /// Round 0's settings where they are known at compile time (every method but `llm`).
+    /// Round 0's settings where they are known at compile time (in a study without a model).
     first: Option<Vec<Json>>,
 }
 
@@ -180,7 +180,7 @@ impl<'a> Lowered<'a> {
         }
     }
 
-    /// The proposer of round `r` (from 1, or from 0 for method `llm`): `NAME-propose-R`.
+    /// The proposer of round `r` (from 1, or from 0 in a study with a model): `NAME-propose-R`.
     fn proposer(&self, r: usize) -> String {
         format!("{}{PROPOSE_SUFFIX}-{r}", self.step.name)
     }
@@ -257,8 +257,9 @@ impl<'a> Lowered<'a> {
 
     /// `NAME-propose-R`: the proposer (`couler tune propose` in the couler image), reading the
     /// study and the objectives of the rounds before; prints round `r`'s settings as a JSON
-    /// list. Method `llm`'s proposers also read the model's answers of the rounds before (so
-    /// they are replayed, not asked again) and publish their own as the output `answer`.
+    /// list. In a study with a model (method `llm` or a warm start) they also read the model's
+    /// answers of the rounds before (replayed, not asked again) and publish their own as the
+    /// output `answers`.
     fn propose_step(&self, r: usize) -> Step {
         let mut words = self.proposer.command.iter().map(Template::text);
         let container = Container {
@@ -285,15 +286,15 @@ impl<'a> Lowered<'a> {
         if self.first.is_none() {
             for k in 0..r {
                 let text = format!(
-                    "{{{{steps.{}.outputs.parameters.{ANSWER_OUTPUT}}}}}",
+                    "{{{{steps.{}.outputs.parameters.{ANSWERS_OUTPUT}}}}}",
                     self.proposer(k)
                 );
-                let answer = Template::parse(&text).expect("a step name makes a reference");
-                step.env.insert(answer_env(k), answer);
+                let answers = Template::parse(&text).expect("a step name makes a reference");
+                step.env.insert(answers_env(k), answers);
             }
             step.outputs.parameters.push(OutputParameter {
-                name: ANSWER_OUTPUT.into(),
-                path: Some(ANSWER_FILE.into()),
+                name: ANSWERS_OUTPUT.into(),
+                path: Some(ANSWERS_FILE.into()),
                 default: None,
             });
         }

@@ -14,6 +14,7 @@
 use crate::llm::{Cards, Llm, LlmSettings, LlmStats, Target};
 use crate::space::{Fidelity, Space, Value};
 use crate::study::Driver;
+use crate::warm::{WARM_TRIALS, WarmStart};
 use crate::{Method, Trial};
 use couler_ir::tune::{Goal, Tune, TuneLlm, TuneMethod};
 use couler_model::{Choice, Message, Model, ModelError, Options};
@@ -30,16 +31,17 @@ pub struct Rounds {
     budget: f64,
     parallelism: usize,
     goal: Goal,
-    /// Method `llm`'s model and cards.
+    /// The model and cards of method `llm`, or of another method's warm start.
     llm: Option<(TuneLlm, Target)>,
 }
 
-/// One round's proposal: its settings and, for method `llm`, the model's answer (which the
-/// later rounds' proposers replay instead of asking again).
+/// One round's proposal: its settings and the model's answers to the round's questions (one
+/// for method `llm`; one or none in a warm start), which the later rounds' proposers replay
+/// instead of asking again.
 #[derive(Debug, Default, PartialEq)]
 pub struct Proposal {
     pub settings: Vec<Json>,
-    pub answer: Option<String>,
+    pub answers: Vec<String>,
 }
 
 impl Rounds {
@@ -52,7 +54,10 @@ impl Rounds {
         let space = space(tune);
         space.check().map_err(|e| e.to_string())?;
         let llm = match (tune.method, &tune.llm) {
-            (TuneMethod::Llm, Some(llm)) => {
+            (_, Some(llm)) => {
+                if tune.method != TuneMethod::Llm {
+                    crate::by_name(tune.method.name(), &space, tune.seed)?;
+                }
                 let target = Target {
                     metric: llm
                         .data_card
@@ -88,14 +93,18 @@ impl Rounds {
         })
     }
 
-    /// Whether round 0 is known at compile time. Method `llm` asks its model for every round,
-    /// round 0 included, so each of its rounds has a proposer step.
+    /// Whether round 0 is known at compile time. A study with a model (method `llm`, or a warm
+    /// start) asks it when it runs, round 0 included, so each of its rounds has a proposer step.
     pub fn fixed_first(&self) -> bool {
         self.llm.is_none()
     }
 
-    /// The method, asking `model` where it is `llm`.
+    /// The method, asking `model` where it is `llm` or warm-started by it.
     fn method(&self, model: Arc<dyn Model + Send + Sync>, stats: Arc<LlmStats>) -> Box<dyn Method> {
+        let inner = || {
+            crate::by_name(self.method.name(), &self.space, self.seed)
+                .expect("the space was checked against the method")
+        };
         match &self.llm {
             Some((llm, target)) => {
                 let cards = Cards {
@@ -106,14 +115,17 @@ impl Rounds {
                 if let Some(n) = llm.candidates {
                     settings.candidates = n as usize;
                 }
-                Box::new(
-                    Llm::new(model, &self.space, cards, target.clone(), self.seed)
-                        .with_settings(settings)
-                        .with_stats(stats),
-                )
+                let llm = Llm::new(model, &self.space, cards, target.clone(), self.seed)
+                    .with_settings(settings)
+                    .with_stats(stats);
+                if self.method == TuneMethod::Llm {
+                    return Box::new(llm);
+                }
+                let warm = WarmStart::new(self.method.name(), llm, inner(), WARM_TRIALS)
+                    .expect("every method that lowers has a warm start");
+                Box::new(warm)
             }
-            None => crate::by_name(self.method.name(), &self.space, self.seed)
-                .expect("the space was checked against the method"),
+            None => inner(),
         }
     }
 
@@ -140,23 +152,24 @@ impl Rounds {
 
     /// The trials of round `objectives.len()`, as JSON objects of parameter values (and the
     /// fidelity's value, for a multi-fidelity method), given each earlier round's objective
-    /// values as its trials printed them, in order. Method `llm` is not asked: its rounds are
-    /// [`Rounds::propose_llm`]'s.
+    /// values as its trials printed them, in order. A study with a model is not asked: its
+    /// rounds are [`Rounds::propose_llm`]'s.
     pub fn propose(&self, objectives: &[Vec<String>]) -> Result<Vec<Json>, String> {
         if self.llm.is_some() {
-            return Err("method `llm` proposes with its model's answers: a bug, report it".into());
+            return Err("a study with a model proposes with its answers: a bug, report it".into());
         }
         Ok(self
             .replay(objectives, Arc::new(Answers::new(Vec::new(), None)))?
             .settings)
     }
 
-    /// Method `llm`'s round `objectives.len()`: the rounds before replayed with the model's
-    /// recorded `answers` (one a round, in order), then `model` asked for this one.
+    /// Round `objectives.len()` of a study with a model: the rounds before replayed with the
+    /// model's recorded `answers` (each round's, in order), then `model` asked whatever this
+    /// round asks.
     pub fn propose_llm(
         &self,
         objectives: &[Vec<String>],
-        answers: Vec<String>,
+        answers: Vec<Vec<String>>,
         model: Box<dyn Model + Send + Sync>,
     ) -> Result<Proposal, String> {
         if answers.len() != objectives.len() {
@@ -167,6 +180,7 @@ impl Rounds {
                 answers.len()
             ));
         }
+        let answers = answers.into_iter().flatten().collect();
         self.replay(objectives, Arc::new(Answers::new(answers, Some(model))))
     }
 
@@ -204,7 +218,7 @@ impl Rounds {
         }
         Ok(Proposal {
             settings,
-            answer: answers.live_answer(),
+            answers: answers.live_answers(),
         })
     }
 
@@ -229,10 +243,10 @@ impl Rounds {
 
 /// What `couler tune propose` does, in a tuned step's proposer (docs/tuning.md, "How it runs"):
 /// proposes the round named by [`ROUND_ENV`] of the study in [`STUDY_ENV`], from the objective
-/// lists `OBJECTIVES_R` of the rounds before (and, for method `llm`, the model's answers
-/// `ANSWER_R` of those rounds); writes this round's answer to the file [`ANSWER_FILE`] where the
-/// method asked a model; returns what the step prints, the settings as a JSON list. `var` reads
-/// a variable. Errors name the variable and what to fix.
+/// lists `OBJECTIVES_R` of the rounds before (and, in a study with a model, the lists of the
+/// model's answers `ANSWERS_R` of those rounds); there, writes this round's answers to the file
+/// [`ANSWERS_FILE`] as a JSON list; returns what the step prints, the settings as a JSON list.
+/// `var` reads a variable. Errors name the variable and what to fix.
 pub fn propose_step(var: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let need = |name: &str| {
         var(name).ok_or_else(|| format!("{name} is not set: `couler tune propose` runs as a tuned step's proposer, which sets it (docs/tuning.md)"))
@@ -251,24 +265,28 @@ pub fn propose_step(var: impl Fn(&str) -> Option<String>) -> Result<String, Stri
         .collect::<Result<Vec<_>, String>>()?;
     let study = Rounds::new(&tune)?;
     let settings = match &tune.llm {
-        Some(llm) if !study.fixed_first() => {
+        Some(llm) => {
             let answers = (0..round)
-                .map(|r| need(&answer_env(r)))
+                .map(|r| {
+                    let name = answers_env(r);
+                    serde_json::from_str::<Vec<String>>(&need(&name)?).map_err(|e| {
+                        format!("{name}: not the JSON list of a proposer's answers ({e})")
+                    })
+                })
                 .collect::<Result<Vec<_>, String>>()?;
             let choice = Choice::from_env(
                 &llm.model,
                 llm.endpoint.as_deref(),
                 Duration::from_secs(MODEL_TIMEOUT_SECS),
             );
-            let model = couler_model::open(&choice).map_err(|e| e.to_string())?;
-            eprintln!("asking {} for round {round}", model.describe());
+            let model = Box::new(Opened::new(choice, round));
             let proposal = study.propose_llm(&objectives, answers, model)?;
-            let answer = proposal.answer.unwrap_or_default();
-            std::fs::write(ANSWER_FILE, &answer)
-                .map_err(|e| format!("cannot write the model's answer to {ANSWER_FILE}: {e}"))?;
+            let answers = Json::from(proposal.answers).to_string();
+            std::fs::write(ANSWERS_FILE, answers)
+                .map_err(|e| format!("cannot write the model's answers to {ANSWERS_FILE}: {e}"))?;
             proposal.settings
         }
-        _ => study.propose(&objectives)?,
+        None => study.propose(&objectives)?,
     };
     Ok(Json::Array(settings).to_string())
 }
@@ -276,16 +294,53 @@ pub fn propose_step(var: impl Fn(&str) -> Option<String>) -> Result<String, Stri
 /// How long the proposer waits for one answer of an endpoint.
 const MODEL_TIMEOUT_SECS: u64 = 600;
 
-/// Where an `llm` proposer leaves the model's answer, the output parameter [`ANSWER_OUTPUT`]
-/// of its step (relative: the step's working directory).
-pub const ANSWER_FILE: &str = "couler-tune-answer.txt";
+/// Where the proposer of a study with a model leaves the model's answers, the output parameter
+/// [`ANSWERS_OUTPUT`] of its step (relative: the step's working directory).
+pub const ANSWERS_FILE: &str = "couler-tune-answers.json";
 
-/// The output parameter of an `llm` proposer step holding the model's answer.
-pub const ANSWER_OUTPUT: &str = "answer";
+/// The output parameter of a proposer step holding the model's answers, a JSON list.
+pub const ANSWERS_OUTPUT: &str = "answers";
 
-/// The variable carrying the model's answer of round `r` (method `llm`).
-pub fn answer_env(r: usize) -> String {
-    format!("ANSWER_{r}")
+/// The variable carrying the model's answers of round `r`.
+pub fn answers_env(r: usize) -> String {
+    format!("ANSWERS_{r}")
+}
+
+/// The model a proposer asks, opened when first asked: a round that asks nothing (a warm
+/// start's after the first trials) loads no local model.
+struct Opened {
+    choice: Choice,
+    round: usize,
+    model: std::sync::OnceLock<Result<Box<dyn Model + Send + Sync>, ModelError>>,
+}
+
+impl Opened {
+    fn new(choice: Choice, round: usize) -> Opened {
+        Opened {
+            choice,
+            round,
+            model: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl Model for Opened {
+    fn describe(&self) -> String {
+        self.choice.model.clone()
+    }
+
+    fn chat(&self, messages: &[Message], options: &Options) -> Result<String, ModelError> {
+        let model = self.model.get_or_init(|| {
+            let model = couler_model::open(&self.choice)?;
+            // The step's log says which model answered (its answers are the step's output).
+            eprintln!("asking {} for round {}", model.describe(), self.round);
+            Ok(model)
+        });
+        match model {
+            Ok(model) => model.chat(messages, options),
+            Err(e) => Err(e.clone()),
+        }
+    }
 }
 
 /// The model as method `llm` sees it in a replay: the recorded answers of the rounds before,
@@ -293,7 +348,7 @@ pub fn answer_env(r: usize) -> String {
 struct Answers {
     recorded: Mutex<VecDeque<String>>,
     live: Option<Box<dyn Model + Send + Sync>>,
-    answer: Mutex<Option<String>>,
+    answers: Mutex<Vec<String>>,
 }
 
 impl Answers {
@@ -301,13 +356,13 @@ impl Answers {
         Answers {
             recorded: Mutex::new(recorded.into()),
             live,
-            answer: Mutex::new(None),
+            answers: Mutex::new(Vec::new()),
         }
     }
 
-    /// The live model's answer, once it gave one.
-    fn live_answer(&self) -> Option<String> {
-        self.answer.lock().expect("answers").clone()
+    /// The live model's answers, in order.
+    fn live_answers(&self) -> Vec<String> {
+        self.answers.lock().expect("answers").clone()
     }
 }
 
@@ -326,7 +381,7 @@ impl Model for Answers {
             return Ok(String::new());
         };
         let answer = live.chat(messages, options)?;
-        *self.answer.lock().expect("answers") = Some(answer.clone());
+        self.answers.lock().expect("answers").push(answer.clone());
         Ok(answer)
     }
 }

@@ -46,7 +46,8 @@ impl Validator<'_> {
         self.tune_llm(at, tune);
     }
 
-    /// Method `llm` has an `llm` block (the model and both cards), and only it has one.
+    /// Method `llm` has an `llm` block (the model and both cards); with another method the block
+    /// makes the model its warm start.
     fn tune_llm(&mut self, at: StepAt, tune: &Tune) {
         let Some(llm) = &tune.llm else {
             if tune.method == TuneMethod::Llm {
@@ -56,14 +57,6 @@ impl Validator<'_> {
             }
             return;
         };
-        if tune.method != TuneMethod::Llm {
-            let help = "write `method: llm`, or remove the `llm` block";
-            let message = format!(
-                "the `llm` block is read by method `llm` only, and this study's method is `{}`",
-                tune.method.name()
-            );
-            self.err(at.at("tune.llm"), message, help);
-        }
         let blank = [
             ("model", llm.model.as_str()),
             ("dataCard.name", &llm.data_card.name),

@@ -198,7 +198,7 @@ fn llm_rounds_replay_the_recorded_answers_and_ask_the_model_once_a_round() {
 
     let (model, asked) = Scripted::new(&[ANSWER_0]);
     let first = study.propose_llm(&[], Vec::new(), model).unwrap();
-    assert_eq!(first.answer.as_deref(), Some(ANSWER_0));
+    assert_eq!(first.answers, [ANSWER_0]);
     assert_eq!(asked.lock().unwrap().len(), 1);
     let printed: Vec<String> = first
         .settings
@@ -209,14 +209,14 @@ fn llm_rounds_replay_the_recorded_answers_and_ask_the_model_once_a_round() {
     let second = study
         .propose_llm(
             std::slice::from_ref(&printed),
-            vec![ANSWER_0.to_string()],
+            vec![vec![ANSWER_0.to_string()]],
             model,
         )
         .unwrap();
     let asked = asked.lock().unwrap();
     assert_eq!(asked.len(), 1, "round 0 is replayed, not asked again");
     assert!(asked[0].contains("Measured so far (score)"), "{}", asked[0]);
-    assert_eq!(second.answer.as_deref(), Some(ANSWER_1));
+    assert_eq!(second.answers, [ANSWER_1]);
 
     // The same study in one process, asked both answers in turn, runs the same settings: the
     // replay is the method itself.
@@ -274,7 +274,44 @@ fn an_llm_round_needs_every_earlier_answer_and_a_failing_model_fails_it() {
     let (model, _) = Scripted::new(&["I cannot predict that."]);
     let p = study.propose_llm(&[], Vec::new(), model).unwrap();
     assert_eq!(p.settings.len(), 2);
-    assert_eq!(p.answer.as_deref(), Some("I cannot predict that."));
+    assert_eq!(p.answers, ["I cannot predict that."]);
+}
+
+#[test]
+fn a_warm_start_asks_for_the_first_trials_only_and_then_the_method_takes_over() {
+    let mut t = llm_tune(8, 4, 4);
+    t.method = couler_ir::tune::TuneMethod::Tpe;
+    let study = Rounds::new(&t).unwrap();
+    assert!(!study.fixed_first());
+    // The model proposes 5 trials (4, then 1), TPE the other 3.
+    assert_eq!(study.plan(), vec![4, 1, 3]);
+    let mut printed: Vec<Vec<String>> = Vec::new();
+    let mut answers: Vec<Vec<String>> = Vec::new();
+    for (r, script) in [&[ANSWER_0][..], &[ANSWER_1][..], &[][..]]
+        .iter()
+        .enumerate()
+    {
+        let (model, asked) = Scripted::new(script);
+        let p = study
+            .propose_llm(&printed, answers.clone(), model)
+            .unwrap_or_else(|e| panic!("round {r}: {e}"));
+        assert_eq!(asked.lock().unwrap().len(), script.len(), "round {r}");
+        assert_eq!(p.answers, *script, "round {r}");
+        printed.push(
+            p.settings
+                .iter()
+                .map(|s| format!("{}", objective(s)))
+                .collect(),
+        );
+        answers.push(p.answers);
+    }
+    assert_eq!(printed.iter().map(Vec::len).collect::<Vec<_>>(), [4, 1, 3]);
+    // A warm start of a method without rounds of its own (Sobol') runs the model's 5 first.
+    t.method = couler_ir::tune::TuneMethod::Sobol;
+    assert_eq!(Rounds::new(&t).unwrap().plan(), vec![5, 3]);
+    // ASHA has no rounds to warm.
+    t.method = couler_ir::tune::TuneMethod::Asha;
+    assert!(Rounds::new(&t).is_err());
 }
 
 #[test]
