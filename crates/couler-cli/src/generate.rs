@@ -8,7 +8,7 @@ use crate::say::tell;
 use clap::{Args, Subcommand, ValueEnum};
 use couler_generate::lake;
 use couler_generate::pipeline::{self, Asker, Config, Outcome};
-use couler_generate::retrieve::Bm25;
+use couler_generate::retrieve::{self, Retriever};
 use couler_model::Model;
 use couler_model::log::Log;
 use std::path::{Path, PathBuf};
@@ -87,6 +87,19 @@ struct AskArgs {
     /// Code Lake entries retrieved for each sub-task
     #[arg(long, default_value_t = 3)]
     top_k: usize,
+    /// How the Code Lake is ranked: sentence embeddings (all-MiniLM-L6-v2; fetched by
+    /// scripts/embedding-deps, $COULER_EMBEDDING_MODEL names its directory), BM25, or `auto`:
+    /// the embeddings where they can run, else BM25
+    #[arg(long, value_enum, default_value_t = RetrieverArg::Auto)]
+    retriever: RetrieverArg,
+}
+
+/// `--retriever`.
+#[derive(Clone, Copy, ValueEnum)]
+enum RetrieverArg {
+    Auto,
+    Bm25,
+    Embeddings,
 }
 
 /// How `couler generate eval` reports.
@@ -120,7 +133,7 @@ impl GenTarget {
 struct Session {
     model: Box<dyn Model>,
     lake: Vec<lake::Entry>,
-    retriever: Bm25,
+    retriever: Box<dyn Retriever + Send + Sync>,
     log: Log,
     log_path: PathBuf,
 }
@@ -144,7 +157,15 @@ impl Session {
             None => Log::create(&log_path).map_err(fail)?,
         };
         tell!("generate: asking {}", model.describe());
-        let retriever = Bm25::new(lake.iter().map(|e| e.text.as_str()));
+        let kind = match ask.retriever {
+            RetrieverArg::Auto => retrieve::Kind::Auto,
+            RetrieverArg::Bm25 => retrieve::Kind::Bm25,
+            RetrieverArg::Embeddings => retrieve::Kind::Embeddings,
+        };
+        let docs: Vec<&str> = lake.iter().map(|e| e.text.as_str()).collect();
+        let (retriever, which) = retrieve::best(kind, &docs)
+            .map_err(|e| fail(format!("--retriever embeddings: {e}")))?;
+        tell!("generate: retrieving by {which}");
         Ok(Session {
             model,
             lake,
@@ -188,7 +209,7 @@ pub fn run(args: &GenerateArgs) -> u8 {
             }),
     };
     let mut progress = |line: &str| tell!("generate: {line}");
-    let (lake, retriever) = (&session.lake, &session.retriever);
+    let (lake, retriever) = (&session.lake, session.retriever.as_ref());
     let mut asker = Asker {
         model: session.model.as_ref(),
         log: &mut session.log,
@@ -263,7 +284,7 @@ fn evaluate(args: &EvalArgs) -> u8 {
         args.samples as usize,
         &config,
         &session.lake,
-        &session.retriever,
+        session.retriever.as_ref(),
         &mut asker,
     );
     out(&match args.format {

@@ -525,3 +525,58 @@ fn the_server_generates_with_the_model_it_was_started_with() {
         .count();
     assert_eq!(generated, 6, "4 refused, 1 answered, 1 failed: {audit}");
 }
+
+/// `couler generate` with `COULER_EMBEDDING_MODEL` set to `model`: what it printed.
+fn generate_with_model_dir(dir: &Path, url: &str, model: &Path, retriever: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args([
+            "generate",
+            "prepare the data",
+            "--no-decompose",
+            "-o",
+            "wf.yaml",
+        ])
+        .args(["--model", "m1", "--retriever", retriever])
+        .current_dir(dir)
+        .env("OPENAI_BASE_URL", url)
+        .env("OPENAI_API_KEY", "sk-test-key")
+        .env("COULER_EMBEDDING_MODEL", model)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn retrieval_uses_the_embeddings_where_they_run_and_says_when_it_falls_back_to_bm25() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = dir.path().join("no-model");
+    // `auto` without the model: BM25, and the reason.
+    let server = Server::start(vec![Reply::answer(PREP)]);
+    let out = generate_with_model_dir(dir.path(), &server.url, &none, "auto");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("retrieving by BM25 (sentence embeddings unavailable: no config.json in"),
+        "{err}"
+    );
+    // `embeddings` without the model: an error naming the script, and no question asked.
+    let server = Server::start(vec![Reply::answer(PREP)]);
+    let out = generate_with_model_dir(dir.path(), &server.url, &none, "embeddings");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("scripts/embedding-deps"), "{err}");
+    assert!(server.requests().is_empty());
+    // With the model (scripts/embedding-deps; the suite exports its directory), `auto` embeds.
+    let model = std::env::var_os("COULER_EMBEDDING_MODEL")
+        .map(std::path::PathBuf::from)
+        .expect("COULER_EMBEDDING_MODEL names the model scripts/embedding-deps fetched");
+    let server = Server::start(vec![Reply::answer(PREP)]);
+    let out = generate_with_model_dir(dir.path(), &server.url, &model, "auto");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("retrieving by sentence embeddings (all-MiniLM-L6-v2"),
+        "{err}"
+    );
+    let asked = server.requests()[0].body["messages"][1]["content"].to_string();
+    assert!(asked.contains("Reference `"), "{asked}");
+}
