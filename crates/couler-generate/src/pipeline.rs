@@ -6,7 +6,7 @@ use crate::assemble::{self, Fragment};
 use crate::calibrate::{self, Check};
 use crate::generate::{self, Request};
 use crate::lake;
-use crate::retrieve::{Bm25, Retriever};
+use crate::retrieve::{self, Retriever};
 use couler_model::log::{Entry, Log};
 use couler_model::{Message, Model, Options};
 use std::time::Instant;
@@ -91,24 +91,35 @@ impl Asker<'_> {
 pub struct Generator {
     model: Box<dyn Model + Send + Sync>,
     lake: Vec<lake::Entry>,
-    retriever: Bm25,
+    retriever: Box<dyn Retriever + Send + Sync>,
+    retrieval: String,
 }
 
 impl Generator {
-    /// `model` with the Code Lake built into couler (the examples and docs/spec.md).
+    /// `model` with the Code Lake built into couler (the examples and docs/spec.md), ranked as
+    /// `couler generate --retriever auto` ranks it: by sentence embeddings where they can run,
+    /// else by BM25 ([`Generator::retrieval`] says which).
     pub fn new(model: Box<dyn Model + Send + Sync>) -> Generator {
         let lake = lake::builtin();
-        let retriever = Bm25::new(lake.iter().map(|e| e.text.as_str()));
+        let docs: Vec<&str> = lake.iter().map(|e| e.text.as_str()).collect();
+        let (retriever, retrieval) =
+            retrieve::best(retrieve::Kind::Auto, &docs).expect("`auto` falls back to BM25");
         Generator {
             model,
             lake,
             retriever,
+            retrieval,
         }
     }
 
     /// What the model is.
     pub fn describe(&self) -> String {
         self.model.describe()
+    }
+
+    /// How the Code Lake is ranked (and, where it fell back to BM25, why).
+    pub fn retrieval(&self) -> &str {
+        &self.retrieval
     }
 
     /// Stages (a) to (d) for `description`, every exchange appended to `log`.
@@ -125,7 +136,13 @@ impl Generator {
             progress: &mut progress,
             seed: None,
         };
-        run(description, config, &self.lake, &self.retriever, &mut asker)
+        run(
+            description,
+            config,
+            &self.lake,
+            self.retriever.as_ref(),
+            &mut asker,
+        )
     }
 }
 

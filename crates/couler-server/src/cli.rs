@@ -233,8 +233,9 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
     if let Some(g) = &generator {
         let _ = writeln!(
             std::io::stderr(),
-            "POST /api/v1/generate asks {}",
-            g.describe()
+            "POST /api/v1/generate asks {}, retrieving by {}",
+            g.describe(),
+            g.retrieval()
         );
     }
     let db = args.place.db()?;

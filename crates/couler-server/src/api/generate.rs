@@ -45,6 +45,11 @@ impl Generator {
         self.inner.describe()
     }
 
+    /// How the Code Lake is ranked, for the startup line.
+    pub fn retrieval(&self) -> &str {
+        self.inner.retrieval()
+    }
+
     fn run(&self, body: &Body) -> Result<Value, String> {
         let config = Config {
             target: body.target.clone(),
