@@ -62,7 +62,7 @@ pub fn by_name(name: &str, space: &Space, seed: u64) -> Result<Box<dyn Method>, 
         "asha" => Box::new(halving::Asha::new(dims, multi(name)?, ETA, seed)),
         llm if llm == "llm" || warm::NAMES.contains(&llm) => {
             return Err(format!(
-                "method `{llm}` asks a language model, which this study was not given: `couler tune bench --methods {llm}` needs --model (or --replay); a `tune` block cannot use it yet"
+                "method `{llm}` asks a language model, which this study was not given: `couler tune bench --methods {llm}` needs --model (or --replay); a `tune` block names its model in `tune.llm`"
             ));
         }
         other => {
