@@ -276,7 +276,7 @@ class StepFunction(object):
         return wf._recorder.add_step(step, _record.caller())
 
     def tune(self, *, budget, goal="maximize", parallelism=None, method="sobol", seed=0,
-             llm=None):
+             llm=None, schedule=None):
         """This step as a hyperparameter study: call the result with a ``couler.search``
         domain instead of a value for each argument to tune (docs/tuning.md). The objective is
         the step's return value (annotate it ``-> float``); the best setting is published.
@@ -286,13 +286,19 @@ class StepFunction(object):
             goal: ``"maximize"`` or ``"minimize"`` the return value.
             parallelism: at most this many trials at once; the learning methods run rounds of
                 this many (the whole budget in one round when None).
-            method: ``random``, ``sobol``, ``tpe``, ``sh``, ``hyperband`` or ``llm``.
+            method: ``random``, ``sobol``, ``tpe``, ``sh``, ``hyperband``, ``asha`` or
+                ``llm``.
             seed: the method's seed: equal seeds propose equal trials.
             llm: for ``method="llm"`` (the paper's Algorithm 4), a dict with ``model`` (a name
                 the endpoint serves, or ``"local"``), optional ``endpoint`` and
                 ``candidates``, and the cards ``dataCard`` (``name``, ``inputType``,
                 ``labelSpace``, ``metrics``) and ``modelCard`` (``name``, ``structure``,
                 ``description``): docs/tuning.md, "The llm method".
+            schedule: ``"rounds"`` (rounds fixed when the step is lowered: runs on every
+                engine) or ``"asynchronous"`` (a trial starts whenever a worker is free, the
+                method told each result as it arrives: the local runtime only). None: the
+                method's own, asynchronous for ``asha``, rounds otherwise (docs/tuning.md,
+                "Asynchronous studies").
 
         Returns:
             a callable taking the step's arguments and returning a :class:`TunedTask`.
@@ -320,6 +326,9 @@ class StepFunction(object):
         if not isinstance(method, str):
             raise TypeError("%s.tune(): method must be a str such as \"tpe\", got %r"
                             % (self.fn.__name__, method))
+        if schedule not in (None, "rounds", "asynchronous"):
+            raise ValueError('%s.tune(): schedule must be "rounds", "asynchronous" or None, '
+                             "got %r" % (self.fn.__name__, schedule))
         if llm is not None and not isinstance(llm, dict):
             raise TypeError("%s.tune(): llm must be a dict with model, dataCard and modelCard, "
                             "got %r" % (self.fn.__name__, llm))
@@ -329,6 +338,8 @@ class StepFunction(object):
             study["parallelism"] = parallelism
         if llm is not None:
             study["llm"] = llm
+        if schedule is not None:
+            study["schedule"] = schedule
         return functools.partial(self._tuned, study)
 
     def _tuned(self, study, *args, **kwargs):

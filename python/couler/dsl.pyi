@@ -102,9 +102,10 @@ class StepFunction(Generic[_F]):
         budget: int,
         goal: Literal["maximize", "minimize"] = ...,
         parallelism: Optional[int] = ...,
-        method: Literal["random", "sobol", "tpe", "sh", "hyperband", "llm"] = ...,
+        method: Literal["random", "sobol", "tpe", "sh", "hyperband", "asha", "llm"] = ...,
         seed: int = ...,
         llm: Optional[Dict[str, Any]] = ...,
+        schedule: Optional[Literal["rounds", "asynchronous"]] = ...,
     ) -> Callable[..., TunedTask]: ...
 
 class _Best:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import couler
-from couler._engine import ValidationError
+from couler._engine import CompileError, ValidationError
 from standin import StandIn
 
 
@@ -23,10 +23,11 @@ def report(x: float, score: float) -> str:
     return "%.4f %.4f" % (x, score)
 
 
-def _study(method="tpe", **search):
+def _study(method="tpe", schedule=None, **search):
     search = search or {"x": couler.search.real(0, 10), "kind": couler.search.choice(["a", "b"])}
     with couler.workflow("tuned") as wf:
-        study = fit.tune(budget=12, parallelism=4, method=method, seed=2)(**search)
+        study = fit.tune(budget=12, parallelism=4, method=method, seed=2,
+                         schedule=schedule)(**search)
         report(x=study.best.x, score=study.best_objective)
     return wf, study
 
@@ -93,10 +94,34 @@ def test_a_study_that_cannot_run_is_refused_with_the_reason():
         couler.search.real(2, 1)
     with pytest.raises(ValueError, match='"maximize" or "minimize"'):
         fit.tune(budget=4, goal="max")
-    wf, _ = _study("asha", x=couler.search.real(0, 10), kind="b",
+    with pytest.raises(ValueError, match='"rounds", "asynchronous" or None'):
+        fit.tune(budget=4, schedule="async")
+    wf, _ = _study("asha", "rounds", x=couler.search.real(0, 10), kind="b",
                    epochs=couler.search.fidelity(1, 9))
     with pytest.raises(ValidationError, match="`asha` promotes as results arrive"):
         wf.validate()
+
+
+def test_an_asha_study_runs_as_results_arrive_here_and_engines_refuse_it(tmp_path):
+    wf, study = _study("asha", x=couler.search.real(0, 10), kind="b",
+                       epochs=couler.search.fidelity(1, 9))
+    assert "schedule" not in wf.spec()["steps"][0]["tune"]
+    result = wf.run(state_dir=str(tmp_path / "state"))
+    assert result.status == "Succeeded", result.message
+    # No rounds and no proposers: each trial is a node of its own, started as a worker freed.
+    assert not [n for n in result.steps if "-propose-" in n or n.startswith("fit-trials-")]
+    trials = json.loads(result.steps["fit"].result)
+    assert [n for n in result.steps if n.startswith("fit-trials[")] == \
+        ["fit-trials[%d]" % k for k in range(len(trials))]
+    top = max(t["epochs"] for t in trials)
+    assert top == 9 and min(t["epochs"] for t in trials) == 1, trials
+    best = max((i for i in range(len(trials)) if trials[i]["epochs"] == top),
+               key=lambda i: (trials[i]["objective"], -i))
+    published = result.steps["fit"].parameters
+    assert int(published["best_trial"]) == best
+    assert float(published["best_x"]) == trials[best]["x"]
+    with pytest.raises(CompileError, match="schedule: rounds"):
+        wf.compile("argo")
 
 
 def _predictions(order):

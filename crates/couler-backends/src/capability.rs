@@ -100,6 +100,7 @@ features! {
     StorageGit => "storage-git", "Git artifact inputs";
     StorageHttp => "storage-http", "HTTP artifact inputs";
     StatusOf => "step-status", "reading `steps.S.status` / `exitCode`";
+    TuneAsynchronous => "tune-asynchronous", "asynchronous studies (`tune.schedule: asynchronous`, method `asha`): a trial starts whenever a worker is free";
 }
 
 /// One use of a feature: by a step, or by the workflow itself.
@@ -163,6 +164,9 @@ fn step_features(wf: &Workflow, mapped: &HashSet<&str>, step: &Step, out: &mut B
     }
     if step.repeat.is_some() {
         add(Feature::Repeat);
+    }
+    if step.tune.as_ref().is_some_and(|t| t.asynchronous()) {
+        add(Feature::TuneAsynchronous);
     }
     if let Some(r) = wf.effective_retry(step) {
         add(Feature::Retry);
@@ -301,7 +305,10 @@ pub fn features_used(wf: &Workflow) -> Vec<Use> {
 pub fn check_support<B: Backend + ?Sized>(backend: &B, wf: &Workflow) -> Result<(), CompileError> {
     // A study is lowered into plain steps above this crate (couler-tune); one left in is a
     // caller's mistake, not a feature any engine has.
-    if let Some(s) = wf.steps.iter().find(|s| s.tune.is_some()) {
+    // caller's mistake, not a feature any engine has. An asynchronous study is not lowered: it
+    // is a feature of the matrix (the local runtime drives it).
+    let in_rounds = |s: &&Step| s.tune.as_ref().is_some_and(|t| !t.asynchronous());
+    if let Some(s) = wf.steps.iter().find(in_rounds) {
         return Err(CompileError::Invalid(format!(
             "step `{}` has a `tune` block, which backends do not compile: lower it first with `couler_tune::lower::expand` (the couler CLI does)",
             s.name
@@ -331,6 +338,9 @@ fn unsupported_detail(feature: Feature) -> Option<String> {
     match feature {
         Feature::Daemon => Some(
             "each task of this engine ends before the tasks after it start, so nothing keeps a service running beside them; run the service outside the workflow (a Kubernetes Service, a host process) and pass its address as a param, or compile for argo".to_string(),
+        ),
+        Feature::TuneAsynchronous => Some(
+            "an engine runs the steps it was given, so a study's trials are planned before it runs: set `tune.schedule: rounds` (method `asha` has none: choose `hyperband` or `sh`), or run it with `couler run`, whose runtime starts a trial whenever a worker is free".to_string(),
         ),
         _ => None,
     }

@@ -46,6 +46,9 @@ impl Backend for Local {
             SubWorkflow => Support::Lowered(
                 "a nested run `RUN.STEP` in the same state directory and artifact store; `ref` is a spec file relative to the parent's file (registered templates exist only on engines)",
             ),
+            TuneAsynchronous => Support::Lowered(
+                "the runtime drives the study itself: a trial `NAME-trials[K]` starts whenever one of its workers is free, the method told each result as it arrives; a journal beside the run lets `couler resume` replay it",
+            ),
             Schedule => Support::Lowered(
                 "`couler run` runs the workflow once now; schedules apply on Argo and Airflow",
             ),

@@ -310,26 +310,240 @@ fn a_study_in_rounds_compiles_for_every_engine_with_its_proposers() {
     }
 }
 
-#[test]
-fn asha_is_refused_at_its_line_with_the_methods_that_lower() {
-    let dir = tempfile::tempdir().unwrap();
-    let text_in = rounds_spec("tpe").replacen("method: hyperband", "method: asha", 1);
-    let spec = dir.path().join("asha.yaml");
-    std::fs::write(&spec, &text_in).unwrap();
-    let out = couler_in(dir.path(), &["compile", spec.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let line = text_in
+/// An ASHA study (scheduled asynchronously) beside a TPE study in rounds: each trial appends
+/// its setting to `SIDE/ran`; a trial whose line comes after the first `hold_after` waits for
+/// `SIDE/go`.
+fn asha_spec(side: &Path, hold_after: usize) -> String {
+    let trial = format!(
+        r#"echo "$X $E" >> {s}/ran; n=$(grep -nxF "$X $E" {s}/ran | head -n 1 | cut -d: -f1); if [ "$n" -gt {hold_after} ]; then while [ ! -f {s}/go ]; do sleep 0.05; done; fi; awk "BEGIN {{ print -($X - 3) ^ 2 - 1 / $E }}" > score"#,
+        s = side.display()
+    );
+    format!(
+        r#"apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: asha
+steps:
+- name: fit
+  container:
+    command: [sh, -c, '{trial}']
+  inputs:
+    parameters:
+    - name: x
+    - name: epochs
+  outputs:
+    parameters:
+    - {{name: score, path: score}}
+  env:
+    X: '{{{{inputs.parameters.x}}}}'
+    E: '{{{{inputs.parameters.epochs}}}}'
+  tune:
+    space:
+    - {{name: x, type: float, low: 0, high: 10}}
+    objective: {{parameter: score, goal: maximize}}
+    fidelity: {{name: epochs, min: 1, max: 9}}
+    budget: 6
+    parallelism: 3
+    method: asha
+    seed: 5
+- name: report
+  container:
+    command: [echo, 'x={{{{steps.fit.outputs.parameters.best_x}}}}']
+"#
+    )
+}
+
+/// The lines of `SIDE/ran`: each trial's "x epochs", once each time it ran.
+fn ran(side: &Path) -> Vec<String> {
+    std::fs::read_to_string(side.join("ran"))
+        .unwrap_or_default()
         .lines()
-        .position(|l| l.contains("method: asha"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The published best of an ASHA study is the arg-best of its trials at the top fidelity, and
+/// each trial the study lists ran once, with the setting listed.
+fn check_asha(status: &Value, side: &Path) -> Vec<Value> {
+    let fit = step_of(status, "fit");
+    assert_eq!(fit["status"], "Succeeded", "{fit}");
+    let trials: Vec<Value> =
+        serde_json::from_str(fit["outputs"]["result"].as_str().unwrap()).unwrap();
+    assert!(trials.len() >= 6, "{trials:?}");
+    let top = trials
+        .iter()
+        .map(|t| t["epochs"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(top, 9, "a configuration reaches full fidelity: {trials:?}");
+    assert!(trials.iter().any(|t| t["epochs"] == 3), "{trials:?}");
+    let (best, _) = trials
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t["epochs"] == top)
+        .max_by(|a, b| {
+            let o = |t: &Value| t["objective"].as_f64().unwrap();
+            o(a.1).total_cmp(&o(b.1)).then(b.0.cmp(&a.0))
+        })
+        .unwrap();
+    let param = |name: &str| {
+        fit["outputs"]["parameters"][name]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(param("best_trial"), best.to_string());
+    assert_eq!(param("best_x"), trials[best]["x"].to_string());
+    assert_eq!(
+        step_of(status, "report")["outputs"]["result"],
+        format!("x={}", trials[best]["x"])
+    );
+    // Every trial is a node of its own, `fit-trials[K]`, with the setting it was given.
+    for (k, t) in trials.iter().enumerate() {
+        let name = format!("fit-trials[{k}]");
+        let node = status["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["node"] == name.as_str())
+            .unwrap_or_else(|| panic!("no node {name} in {status}"));
+        assert_eq!(node["step"], "fit-trials", "{node}");
+        assert_eq!(node["status"], "Succeeded", "{node}");
+        let line = format!("{} {}", t["x"], t["epochs"]);
+        assert!(ran(side).contains(&line), "trial {k} ({line}) ran");
+    }
+    trials
+}
+
+#[test]
+fn an_asha_study_runs_as_results_arrive_here_and_engines_refuse_it_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let side = dir.path().join("side");
+    std::fs::create_dir_all(&side).unwrap();
+    std::fs::write(side.join("go"), "").unwrap();
+    let spec = dir.path().join("asha.yaml");
+    std::fs::write(&spec, asha_spec(&side, 0)).unwrap();
+    let status = run_status(
+        dir.path(),
+        &spec,
+        &std::env::var("PATH").unwrap_or_default(),
+    );
+    let trials = check_asha(&status, &side);
+    assert_eq!(ran(&side).len(), trials.len(), "each trial ran once");
+    // The journal beside the run: the study, then what it was asked and told.
+    let run = status["run"]["id"].as_str().unwrap();
+    let journal = std::fs::read_to_string(
+        dir.path()
+            .join(format!(".couler/runs/{run}/tune/fit.jsonl")),
+    )
+    .unwrap();
+    assert!(journal.starts_with("{\"study\":"), "{journal}");
+    assert_eq!(
+        journal.matches("\"tell\"").count(),
+        trials.len(),
+        "{journal}"
+    );
+    // An engine plans its steps before it runs them: refused, saying what to do.
+    for target in ["argo", "airflow", "tekton"] {
+        let out = couler_in(
+            dir.path(),
+            &["compile", spec.to_str().unwrap(), "--target", target],
+        );
+        assert!(!out.status.success(), "{target}: {}", text(&out));
+        let err = text(&out);
+        assert!(
+            err.contains("tune-asynchronous") || err.contains("asynchronous studies"),
+            "{target}: {err}"
+        );
+        assert!(err.contains("schedule: rounds"), "{target}: {err}");
+        assert!(err.contains("hyperband"), "{target}: {err}");
+    }
+    // `schedule: rounds` cannot hold ASHA: refused at its line, with the methods that can.
+    let rounds =
+        asha_spec(&side, 0).replacen("method: asha", "method: asha\n    schedule: rounds", 1);
+    std::fs::write(&spec, &rounds).unwrap();
+    let out = couler_in(dir.path(), &["validate", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let line = rounds
+        .lines()
+        .position(|l| l.contains("schedule: rounds"))
         .unwrap()
         + 1;
     let err = text(&out);
     assert!(err.contains("`asha` promotes as results arrive"), "{err}");
-    assert!(err.contains("hyperband"), "{err}");
     assert!(
         err.contains(&format!("asha.yaml:{line}:")),
         "line {line}: {err}"
     );
+}
+
+/// A `couler run` killed with SIGKILL when dropped, its waiting trials then released.
+struct Killed(Option<std::process::Child>, PathBuf);
+
+impl Killed {
+    fn kill(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            // SAFETY: SIGKILL to our own child process, not yet reaped.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGKILL);
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::write(&self.1, "");
+    }
+}
+
+#[test]
+fn a_killed_asha_study_resumes_from_its_journal_and_reruns_only_the_unreported_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let side = dir.path().join("side");
+    std::fs::create_dir_all(&side).unwrap();
+    let spec = dir.path().join("asha.yaml");
+    // Six trials report; the next three (the three workers) wait for `go`.
+    std::fs::write(&spec, asha_spec(&side, 6)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_couler"))
+        .args(["run", spec.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env_remove("COULER_STATE_DIR")
+        .env_remove("COULER_ARTIFACT_STORE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed with SIGKILL when dropped: below, or on the way out of a failed assertion (and
+    // `go` written, so its waiting trials end too).
+    let mut child = Killed(Some(child), side.join("go"));
+    let t = std::time::Instant::now();
+    while ran(&side).len() < 9 {
+        assert!(t.elapsed().as_secs() < 60, "{:?}", ran(&side));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill();
+    let before = ran(&side);
+    assert_eq!(before.len(), 9, "{before:?}");
+    std::fs::write(side.join("go"), "").unwrap();
+    let run = std::fs::read_dir(dir.path().join(".couler/runs"))
+        .unwrap()
+        .map(|r| r.unwrap().file_name().into_string().unwrap())
+        .next()
+        .unwrap();
+    let out = couler_in(dir.path(), &["resume", &run]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = cli::status(dir.path(), &run);
+    let trials = check_asha(&status, &side);
+    // The six that reported ran once; the three that were waiting ran again; the rest once.
+    let after = ran(&side);
+    assert_eq!(after.len(), trials.len() + 3, "{after:?}");
+    for (i, line) in before.iter().enumerate() {
+        let times = after.iter().filter(|l| *l == line).count();
+        assert_eq!(times, if i < 6 { 1 } else { 2 }, "{line}: {after:?}");
+    }
 }
 
 /// A study of method `llm` (the paper's Algorithm 4) over the OpenAI-compatible stand-in on

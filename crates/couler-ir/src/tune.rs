@@ -28,6 +28,11 @@ pub struct Tune {
     /// The seed of the method's random numbers: equal seeds propose equal trials.
     #[serde(default)]
     pub seed: u64,
+    /// How trials are scheduled: in rounds fixed when the step is lowered (every engine), or
+    /// asynchronously, each trial started as a worker frees (the local runtime). Absent:
+    /// asynchronous for `asha`, rounds otherwise ([`Tune::asynchronous`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<TuneSchedule>,
     /// What method `llm` asks: the model and the Data and Model Cards. With another method, the
     /// model proposes the study's first trials (a warm start) and the method the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,6 +171,27 @@ pub struct TuneFidelity {
     pub max: f64,
 }
 
+/// How a study's trials are scheduled (docs/tuning.md, "Asynchronous studies").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TuneSchedule {
+    /// Rounds of trials fixed when the step is lowered into plain steps: runs on every engine.
+    Rounds,
+    /// A trial starts whenever a worker is free and the method is told each result as it
+    /// arrives: the local runtime drives the study itself.
+    Asynchronous,
+}
+
+impl TuneSchedule {
+    /// The spec name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TuneSchedule::Rounds => "rounds",
+            TuneSchedule::Asynchronous => "asynchronous",
+        }
+    }
+}
+
 /// The search methods of `couler-tune`, by their spec names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -216,6 +242,15 @@ pub const BEST_OBJECTIVE: &str = "best_objective";
 pub const BEST_TRIAL: &str = "best_trial";
 
 impl Tune {
+    /// Whether the study is scheduled asynchronously: by its `schedule`, else by its method
+    /// (`asha` promotes as results arrive; the others run in rounds).
+    pub fn asynchronous(&self) -> bool {
+        match self.schedule {
+            Some(s) => s == TuneSchedule::Asynchronous,
+            None => self.method == TuneMethod::Asha,
+        }
+    }
+
     /// The output parameters a tuned step publishes: `best_NAME` per tuned parameter, then
     /// [`BEST_OBJECTIVE`] and [`BEST_TRIAL`]. Nothing else of the step is readable downstream.
     pub fn outputs(&self) -> Vec<String> {

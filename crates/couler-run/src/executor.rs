@@ -39,6 +39,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+mod study;
+
 /// The most step tasks one executor keeps at once. Processes are bounded by the slots
 /// (`--parallelism`) anyway; this bounds the tasks waiting for a slot, whose futures would
 /// otherwise take memory for every ready step. Steps that wait without a slot (`suspend`,
@@ -349,6 +351,9 @@ impl Exec {
                 stdout: None,
             });
             return Ok(Outcome::with_outputs(*status, outputs.clone()));
+        }
+        if let Some(tune) = step.tune.as_deref().filter(|t| t.asynchronous()) {
+            return self.run_study(step, tune, &seen, consumers).await;
         }
         let Some(map) = &step.map else {
             return self

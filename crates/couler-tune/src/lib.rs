@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod halving;
 pub mod lcbench;
+pub mod live;
 pub mod llm;
 pub mod lower;
 pub mod method;

@@ -63,7 +63,11 @@ pub fn lower_with(
     text: &str,
     proposer: &Proposer,
 ) -> Result<Workflow, Vec<Diagnostic>> {
-    if wf.steps.iter().all(|s| s.tune.is_none()) {
+    if wf
+        .steps
+        .iter()
+        .all(|s| s.tune.as_ref().is_none_or(|t| t.asynchronous()))
+    {
         return Ok(wf);
     }
     let lowered = expand_with(&wf, proposer).map_err(|mut diags| {
@@ -93,14 +97,20 @@ pub fn expand(wf: &Workflow) -> Result<Workflow, Vec<Diagnostic>> {
 
 /// [`expand`] with proposer steps that run `proposer`.
 pub fn expand_with(wf: &Workflow, proposer: &Proposer) -> Result<Workflow, Vec<Diagnostic>> {
-    if wf.steps.iter().all(|s| s.tune.is_none()) {
+    if wf
+        .steps
+        .iter()
+        .all(|s| s.tune.as_ref().is_none_or(|t| t.asynchronous()))
+    {
         return Ok(wf.clone());
     }
     let mut out = wf.clone();
     out.steps.clear();
     let mut diags = Vec::new();
     for (i, step) in wf.steps.iter().enumerate() {
-        let Some(tune) = &step.tune else {
+        let Some(tune) = step.tune.as_ref().filter(|t| !t.asynchronous()) else {
+            // An asynchronous study stays as it is: the local runtime drives it (crate::live),
+            // and an engine's capability check refuses it with the reason.
             out.steps.push(step.clone());
             continue;
         };
@@ -230,28 +240,11 @@ impl<'a> Lowered<'a> {
     /// fidelity (if any) reads `{{item.F}}` for a multi-fidelity method, its full value
     /// otherwise.
     fn trial_step(&self, r: usize, over: MapOver) -> Step {
-        let (step, tune) = (self.step, self.tune);
-        let mut trials = step.clone();
-        trials.name = self.trials(r);
-        trials.tune = None;
+        let mut trials = trial_template(self.step, self.tune, self.trials(r));
         trials.map = Some(Map {
             over,
-            parallelism: tune.parallelism,
+            parallelism: self.tune.parallelism,
         });
-        let item = |name: &str| {
-            Template::parse(&format!("{{{{item.{name}}}}}")).expect("a tuned name is an identifier")
-        };
-        for input in &mut trials.inputs.parameters {
-            if tune.space.iter().any(|p| p.name == input.name) {
-                input.value = Some(item(&input.name));
-            } else if let Some(f) = tune.fidelity.as_ref().filter(|f| f.name == input.name) {
-                input.value = Some(if tune.method.multi_fidelity() {
-                    item(&input.name)
-                } else {
-                    Template::text(number_text(f.max))
-                });
-            }
-        }
         trials
     }
 
@@ -364,6 +357,31 @@ impl<'a> Lowered<'a> {
         select.continue_on_failure = step.continue_on_failure;
         select
     }
+}
+
+/// The tuned `step` as one trial named `name`, without its `tune` block: tuned inputs read
+/// `{{item.P}}`; the fidelity (if any) reads `{{item.F}}` for a multi-fidelity method, its full
+/// value otherwise. Each round of a lowered study maps it over the round's settings; an
+/// asynchronous study runs it once a setting (`crate::live`).
+pub fn trial_template(step: &Step, tune: &Tune, name: String) -> Step {
+    let mut trial = step.clone();
+    trial.name = name;
+    trial.tune = None;
+    let item = |name: &str| {
+        Template::parse(&format!("{{{{item.{name}}}}}")).expect("a tuned name is an identifier")
+    };
+    for input in &mut trial.inputs.parameters {
+        if tune.space.iter().any(|p| p.name == input.name) {
+            input.value = Some(item(&input.name));
+        } else if let Some(f) = tune.fidelity.as_ref().filter(|f| f.name == input.name) {
+            input.value = Some(if tune.method.multi_fidelity() {
+                item(&input.name)
+            } else {
+                Template::text(number_text(f.max))
+            });
+        }
+    }
+    trial
 }
 
 /// `50` for a whole number, `0.5` otherwise.
@@ -614,14 +632,25 @@ steps:
     }
 
     #[test]
-    fn asha_is_refused_at_the_method_with_the_reason() {
-        let err = expand(&tuned("asha", 6)).unwrap_err();
-        assert_eq!(err[0].path.as_deref(), Some("steps[0].tune.method"));
-        assert!(
-            err[0].message.contains("`asha` promotes as results arrive"),
-            "{err:?}"
-        );
-        assert!(err[0].help.as_deref().unwrap().contains("hyperband"));
+    fn an_asynchronous_study_is_left_for_the_local_runtime() {
+        let asha = tuned("asha", 6);
+        assert_eq!(expand(&asha).unwrap(), asha);
+        let mut tpe = tuned("tpe", 6);
+        tpe.steps[0].tune.as_mut().unwrap().schedule =
+            Some(couler_ir::tune::TuneSchedule::Asynchronous);
+        assert_eq!(expand(&tpe).unwrap(), tpe);
+        // Beside a study in rounds, which lowers.
+        let mut both = tpe.clone();
+        let mut rounds = tuned("sobol", 4).steps[0].clone();
+        rounds.name = "fit2".into();
+        both.steps.insert(1, rounds);
+        let names: Vec<String> = expand(&both)
+            .unwrap()
+            .steps
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["fit", "fit2-trials", "fit2", "report"]);
     }
 
     #[test]

@@ -14,8 +14,9 @@ pub struct Trial {
 
 /// A search method, driven by ask and tell: the driver asks for trials, runs them (in
 /// parallel where it may) and tells each one's loss. Losses are minimised; a maximised
-/// objective is negated by the driver, and a failed trial is told `f64::INFINITY`.
-pub trait Method {
+/// objective is negated by the driver, and a failed trial is told `f64::INFINITY`. `Send`: the
+/// local runtime drives an asynchronous study across its tasks.
+pub trait Method: Send {
     /// The name used on the command line and in reports.
     fn name(&self) -> &'static str;
     /// Up to `n` trials to start now; fewer, or none, while the method needs results it has
@@ -27,6 +28,28 @@ pub trait Method {
     /// results takes it as one of its own; the others ignore it, as by default.
     fn observe(&mut self, _unit: &[f64], _fidelity: f64, _loss: f64) {}
 }
+
+/// A method borrowed or boxed is the method itself, so the driver takes either.
+macro_rules! forward_method {
+    ($($by:ty),*) => {$(
+        impl<M: Method + ?Sized> Method for $by {
+            fn name(&self) -> &'static str {
+                (**self).name()
+            }
+            fn ask(&mut self, n: usize) -> Vec<Trial> {
+                (**self).ask(n)
+            }
+            fn tell(&mut self, id: TrialId, loss: f64) {
+                (**self).tell(id, loss)
+            }
+            fn observe(&mut self, unit: &[f64], fidelity: f64, loss: f64) {
+                (**self).observe(unit, fidelity, loss)
+            }
+        }
+    )*};
+}
+
+forward_method!(&mut M, Box<M>);
 
 /// Trials asked so far and the losses told: the bookkeeping every method keeps.
 #[derive(Clone, Debug, Default)]

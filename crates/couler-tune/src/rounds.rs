@@ -224,15 +224,7 @@ impl Rounds {
 
     /// A trial's loss from its objective's text: lower is better.
     fn loss(&self, text: &str) -> Result<f64, String> {
-        let x: f64 = text
-            .trim()
-            .parse()
-            .map_err(|_| format!("objective value {text:?} is not a number"))?;
-        let x = if x.is_nan() { f64::INFINITY } else { x };
-        Ok(match self.goal {
-            Goal::Minimize => x,
-            Goal::Maximize => -x,
-        })
+        loss(self.goal, text)
     }
 
     /// A trial as the JSON object its step instance reads as `item`.
@@ -397,6 +389,20 @@ fn objective_list(text: &str) -> Result<Vec<String>, String> {
             other => other.to_string(),
         })
         .collect())
+}
+
+/// A trial's loss from its objective's text, for a study with `goal`: lower is better; a value
+/// that is not a number is an error naming it, NaN counts as infinitely bad.
+pub fn loss(goal: Goal, text: &str) -> Result<f64, String> {
+    let x: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("objective value {text:?} is not a number"))?;
+    let x = if x.is_nan() { f64::INFINITY } else { x };
+    Ok(match goal {
+        Goal::Minimize => x,
+        Goal::Maximize => -x,
+    })
 }
 
 /// The proposer's variable holding the `tune` block, as JSON.

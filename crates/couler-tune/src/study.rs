@@ -9,19 +9,21 @@ pub struct Outcome {
     pub loss: f64,
 }
 
-/// The driver one batch at a time: [`run`] is a loop over it, and the lowered rounds of a tuned
-/// step (`crate::rounds`) replay it, a batch per round, from the objectives the trials printed.
-pub struct Driver<'m> {
-    method: &'m mut dyn Method,
+/// The driver one batch at a time: [`run`] is a loop over it, the lowered rounds of a tuned
+/// step (`crate::rounds`) replay it, a batch per round, from the objectives the trials printed,
+/// and an asynchronous study (`crate::live`) asks it for as many trials as workers are free.
+/// `M` is the method, borrowed (`&mut dyn Method`) or owned (`Box<dyn Method>`).
+pub struct Driver<M> {
+    method: M,
     budget: f64,
     parallelism: usize,
     spent: f64,
 }
 
-impl<'m> Driver<'m> {
+impl<M: Method> Driver<M> {
     /// A study of `method` that may spend `budget` full-fidelity evaluations, `parallelism` at
     /// once.
-    pub fn new(method: &'m mut dyn Method, budget: f64, parallelism: usize) -> Self {
+    pub fn new(method: M, budget: f64, parallelism: usize) -> Self {
         Driver {
             method,
             budget,
@@ -35,10 +37,15 @@ impl<'m> Driver<'m> {
     /// over; a spent budget asks the method nothing (every trial costs something, and a
     /// question can be dear: the `llm` method's is a model's answer).
     pub fn next_batch(&mut self) -> Vec<Trial> {
-        if self.spent >= self.budget - 1e-9 {
+        self.next(self.parallelism)
+    }
+
+    /// Up to `n` trials, as [`Driver::next_batch`] asks for `parallelism`.
+    pub fn next(&mut self, n: usize) -> Vec<Trial> {
+        if self.spent >= self.budget - 1e-9 || n == 0 {
             return Vec::new();
         }
-        let mut batch = self.method.ask(self.parallelism);
+        let mut batch = self.method.ask(n);
         batch.retain(|t| {
             let fits = self.spent + t.fidelity <= self.budget + 1e-9;
             if fits {

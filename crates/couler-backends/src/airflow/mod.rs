@@ -44,7 +44,7 @@ impl Backend for Airflow {
             Suspend => Support::Lowered(
                 "a task that sleeps for `duration`; a suspend without one is a compile error",
             ),
-            Daemon => Support::Unsupported,
+            Daemon | TuneAsynchronous => Support::Unsupported,
             Params => Support::Native,
             ParameterPassing => Support::Lowered("the launcher's outcome JSON, as the task's XCom"),
             ArtifactPassing => Support::Lowered(

@@ -67,7 +67,7 @@ impl Backend for Argo {
         use Feature::*;
         match feature {
             // The controller knows no history to compare an attempt with.
-            StorageLocal | RetrySlow => Support::Unsupported,
+            StorageLocal | RetrySlow | TuneAsynchronous => Support::Unsupported,
             JobTensorflow | JobPytorch | JobMpi => {
                 Support::Lowered("resource template creating a Kubeflow job")
             }

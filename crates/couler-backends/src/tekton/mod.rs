@@ -103,7 +103,7 @@ impl Backend for Tekton {
                 Support::Lowered("a `finally` task; `workflow.status` is `$(tasks.status)`")
             }
             Retry => Support::Native,
-            RetrySlow => Support::Unsupported,
+            RetrySlow | TuneAsynchronous => Support::Unsupported,
             Backoff => {
                 Support::Lowered("dropped with a warning: Tekton retries at once, without backoff")
             }

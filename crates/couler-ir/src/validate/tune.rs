@@ -3,7 +3,7 @@
 
 use super::{StepAt, Validator};
 use crate::diag::suggest;
-use crate::tune::{Tune, TuneMethod, TuneParam, TuneParamType};
+use crate::tune::{Tune, TuneMethod, TuneParam, TuneParamType, TuneSchedule};
 
 impl Validator<'_> {
     /// Checks the step's `tune` block, if it has one.
@@ -44,6 +44,31 @@ impl Validator<'_> {
         self.tune_objective(at, tune);
         self.tune_fidelity(at, tune);
         self.tune_llm(at, tune);
+        self.tune_schedule(at, tune);
+    }
+
+    /// `asha` promotes as results arrive, so it runs only asynchronously; a study with a model
+    /// asks it a round's question at once, so it runs only in rounds.
+    fn tune_schedule(&mut self, at: StepAt, tune: &Tune) {
+        if tune.method == TuneMethod::Asha && tune.schedule == Some(TuneSchedule::Rounds) {
+            let help = "remove `schedule` (asha runs asynchronously, on the local runtime), or choose `hyperband` or `sh`, whose brackets run in rounds on every engine";
+            let message = "method `asha` promotes as results arrive, which rounds fixed beforehand cannot express";
+            self.err(at.at("tune.schedule"), message, help);
+        }
+        if tune.asynchronous() && tune.llm.is_some() {
+            let help = if tune.method == TuneMethod::Asha {
+                "remove the `llm` block, or choose `hyperband` or `sh` to warm-start in rounds"
+            } else {
+                "remove `schedule: asynchronous`: a study with a model runs in rounds"
+            };
+            let message = "a study with a model asks it once a round (its answers are each round's proposer's output), so it cannot run asynchronously";
+            let field = if tune.schedule.is_some() {
+                "tune.schedule"
+            } else {
+                "tune.llm"
+            };
+            self.err(at.at(field), message, help);
+        }
     }
 
     /// Method `llm` has an `llm` block (the model and both cards); with another method the block
