@@ -20,8 +20,11 @@ pub struct Request<'a> {
 
 /// The sub-task's steps.
 pub fn generate(asker: &mut Asker, request: &Request) -> Result<Fragment, String> {
+    // The answer's shape as a JSON schema: a model that follows it (the local model's grammar)
+    // writes only fields a step has.
     let options = Options {
         temperature: Some(0.0),
+        json_schema: Some(crate::schema::fragment()),
         ..Options::default()
     };
     let mut messages = prompt(request);
@@ -32,17 +35,21 @@ pub fn generate(asker: &mut Asker, request: &Request) -> Result<Fragment, String
     };
     messages.push(Message::assistant(first));
     messages.push(Message::user(format!(
-        "That answer was refused: {why}. Answer again with only `steps:` (and `params:` if needed) in one ```yaml block."
+        "That answer was refused: {why}. Answer again with only {ANSWER_SHAPE}."
     )));
     let second = asker.ask("generate", request.index, messages, &options)?;
     assemble::fragment(crate::answer::block(&second))
         .map_err(|why| format!("sub-task {} (`{}`): {why}", request.index, request.subtask))
 }
 
+/// What the answer is, as the prompt says it (the schema holds it where the model follows one).
+const ANSWER_SHAPE: &str = "one JSON object: {\"steps\": [...], \"params\": [...]} (`params` only if the steps read workflow params)";
+
 fn prompt(r: &Request) -> Vec<Message> {
     let mut text = String::new();
     for e in r.examples {
-        text.push_str(&format!("Reference `{}`:\n```\n{}```\n\n", e.id, e.text));
+        let shown = e.excerpt(lake::EXCERPT_CHARS);
+        text.push_str(&format!("Reference `{}`:\n```\n{shown}```\n\n", e.id));
     }
     text.push_str(&format!("The whole workflow: {}\n\n", r.description));
     if r.count > 1 {
@@ -59,6 +66,8 @@ fn prompt(r: &Request) -> Vec<Message> {
             r.earlier
         ));
     }
-    text.push_str("Answer with `steps:` (and `params:` if needed) in one ```yaml block.");
+    text.push_str(&format!(
+        "Answer with {ANSWER_SHAPE}, each step written as the references write theirs."
+    ));
     vec![crate::prompts::system(), Message::user(text)]
 }

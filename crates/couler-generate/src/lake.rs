@@ -12,6 +12,38 @@ pub struct Entry {
     pub text: String,
 }
 
+/// The most characters of one entry a generation prompt shows: the default three entries
+/// (`--top-k 3`) then fit the local model's 8,192-token context with the rest of the prompt and
+/// a 1,024-token answer (YAML runs about 3.5 characters a token).
+pub const EXCERPT_CHARS: usize = 5_000;
+
+impl Entry {
+    /// The entry as a prompt shows it: whole when it has at most `max` characters, else cut at
+    /// a line boundary, preferably before a list item (`- name:`, a step) or a blank line in
+    /// its second half, with a last line saying how much was cut.
+    pub fn excerpt(&self, max: usize) -> std::borrow::Cow<'_, str> {
+        let text = self.text.as_str();
+        if text.len() <= max {
+            return text.into();
+        }
+        let (mut whole, mut boundary, mut at) = (0, 0, 0);
+        for line in text.split_inclusive('\n') {
+            if at + line.len() > max {
+                break;
+            }
+            let t = line.trim_start();
+            if t.starts_with("- name:") || t.is_empty() {
+                boundary = at;
+            }
+            at += line.len();
+            whole = at;
+        }
+        let end = if boundary > max / 2 { boundary } else { whole };
+        let cut = text[end..].lines().count();
+        format!("{}# … {cut} more lines cut\n", &text[..end]).into()
+    }
+}
+
 /// The examples compiled in (a test keeps the list equal to `examples/*.yaml`).
 const EXAMPLES: [(&str, &str); 10] = [
     (
@@ -143,6 +175,42 @@ pub fn sections(file: &str, text: &str) -> Vec<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_entry_is_cut_before_a_step_and_says_how_much_is_cut() {
+        let lake = builtin();
+        let big = lake
+            .iter()
+            .find(|e| e.id == "examples/ml-pipeline.yaml")
+            .unwrap();
+        assert!(big.text.len() > EXCERPT_CHARS);
+        let shown = big.excerpt(EXCERPT_CHARS);
+        let (kept, last) = shown.trim_end().rsplit_once('\n').unwrap();
+        assert!(kept.len() <= EXCERPT_CHARS && kept.len() > EXCERPT_CHARS / 2);
+        assert!(big.text.starts_with(kept));
+        // Cut before a step: what follows starts one.
+        let rest = &big.text[kept.len() + 1..];
+        assert!(
+            rest.trim_start().starts_with("- name:") || rest.starts_with('\n'),
+            "{rest:.80}"
+        );
+        let cut: usize = last
+            .trim_start_matches("# … ")
+            .trim_end_matches(" more lines cut")
+            .parse()
+            .unwrap();
+        assert_eq!(cut, rest.lines().count());
+        // A short entry is shown whole; every entry fits.
+        let hello = lake.iter().find(|e| e.id == "examples/hello.yaml").unwrap();
+        assert_eq!(hello.excerpt(EXCERPT_CHARS), hello.text.as_str());
+        for e in &lake {
+            assert!(
+                e.excerpt(EXCERPT_CHARS).len() <= EXCERPT_CHARS + 40,
+                "{}",
+                e.id
+            );
+        }
+    }
 
     #[test]
     fn the_builtin_lake_has_every_example_and_the_spec_sections() {

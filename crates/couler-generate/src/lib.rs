@@ -17,3 +17,4 @@ pub mod lake;
 pub mod pipeline;
 pub mod prompts;
 pub mod retrieve;
+pub mod schema;

@@ -24,6 +24,7 @@ pub mod comments;
 pub mod cron;
 pub mod diag;
 pub mod expr;
+pub mod fields;
 pub mod graph;
 pub mod launch_protocol;
 pub mod memo;
