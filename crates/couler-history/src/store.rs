@@ -160,20 +160,53 @@ impl History {
     /// The executions `filter` selects, oldest first.
     pub fn list(&self, filter: &Filter) -> Result<Vec<Execution>, HistoryError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let mut q = conn
-            .prepare_cached(
-                "SELECT source, workflow, template, step, image, input_bytes, params, map_items,
-                 machine, finished_at, duration_s, peak_rss_bytes, cpu_seconds, exit_reason,
-                 succeeded FROM executions
-                 WHERE (?1 IS NULL OR substr(template, 1, length(?1)) = ?1)
-                   AND (?2 IS NULL OR step = ?2)
-                 ORDER BY finished_at, id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = q
-            .query_map(params![filter.template, filter.step], row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        // A template prefix is a range of the `executions_template` index (every key that
+        // starts with it sorts at or after it and before `prefix_end`), so the runtime's
+        // lookup before each step costs a seek, not a scan of the whole history.
+        let mut conditions = Vec::new();
+        let end = filter.template.as_deref().and_then(prefix_end);
+        if filter.template.is_some() {
+            conditions.push("template >= ?1");
+        }
+        if end.is_some() {
+            conditions.push("template < ?2");
+        }
+        if filter.step.is_some() {
+            conditions.push("step = ?3");
+        }
+        let sql = format!(
+            "SELECT source, workflow, template, step, image, input_bytes, params, map_items,
+             machine, finished_at, duration_s, peak_rss_bytes, cpu_seconds, exit_reason,
+             succeeded FROM executions WHERE {} ORDER BY finished_at, id",
+            if conditions.is_empty() {
+                "1".to_string()
+            } else {
+                conditions.join(" AND ")
+            }
+        );
+        let mut q = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let mut bound = vec![];
+        for (i, value) in [
+            filter.template.as_deref(),
+            end.as_deref(),
+            filter.step.as_deref(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = value {
+                bound.push((i + 1, v));
+            }
+        }
+        for (i, v) in bound {
+            q.raw_bind_parameter(i, v).map_err(|e| self.err(e))?;
+        }
+        let mut rows = q.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            out.push(row(r).map_err(|e| self.err(e))?);
+        }
+        Ok(out)
     }
 
     /// How many executions the history holds.
@@ -191,6 +224,25 @@ impl History {
     pub fn is_empty(&self) -> Result<bool, HistoryError> {
         self.len().map(|n| n == 0)
     }
+}
+
+/// The least string above every string that starts with `prefix` (its last character that
+/// has a successor, advanced, and what follows it dropped); `None` where every string at or
+/// after `prefix` starts with it. SQLite compares text byte by byte, and UTF-8's byte order is
+/// the characters' order.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// SQLite integers are signed 64-bit.
@@ -265,6 +317,84 @@ mod tests {
         };
         assert_eq!(h.list(&only_a).unwrap(), vec![a]);
         assert_eq!(h.len().unwrap(), 2);
+    }
+
+    /// A prefix selects exactly the templates that start with it, whatever its characters
+    /// (the last one at the top of its range included), and is looked up in the index.
+    #[test]
+    fn a_template_prefix_is_a_range_of_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::open(&dir.path().join(FILE_NAME)).unwrap();
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "ab\u{7F}",
+            "ab\u{80}",
+            "ac",
+            "b",
+            "\u{D7FF}x",
+            "\u{E000}",
+            "z\u{10FFFF}",
+            "z\u{10FFFF}\u{10FFFF}q",
+            "{",
+            "%_*",
+            "%_*y",
+        ];
+        let mut all = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let mut e = sample("s", i as f64);
+            e.features.template = k.to_string();
+            all.push(e);
+        }
+        h.record(&all).unwrap();
+        let prefixes = [
+            "",
+            "a",
+            "ab",
+            "ab\u{7F}",
+            "b",
+            "\u{D7FF}",
+            "z",
+            "z\u{10FFFF}",
+            "%_",
+            "%_*",
+            "q",
+        ];
+        for p in prefixes {
+            let got: Vec<String> = h
+                .list(&Filter {
+                    template: Some(p.to_string()),
+                    step: None,
+                })
+                .unwrap()
+                .into_iter()
+                .map(|e| e.features.template)
+                .collect();
+            let want: Vec<String> = keys
+                .iter()
+                .filter(|k| k.starts_with(p))
+                .map(|k| k.to_string())
+                .collect();
+            assert_eq!(got, want, "prefix {p:?}");
+        }
+        let conn = h.conn.lock().unwrap();
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT * FROM executions
+                 WHERE template >= 'ab' AND template < 'ac' ORDER BY finished_at, id",
+            )
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("USING INDEX executions_template")),
+            "{plan:?}"
+        );
     }
 
     #[test]
