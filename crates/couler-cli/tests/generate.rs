@@ -15,7 +15,8 @@ use std::process::{Command, Output, Stdio};
 const PREP: &str = "```yaml\nsteps:\n- name: prep\n  container:\n    image: alpine:3.19\n    command: [echo, data]\n```";
 /// `dependsOn` a step that does not exist (a typo of `prep`).
 const TRAIN_TYPO: &str = "Here you go:\n```yaml\nsteps:\n- name: train\n  dependsOn: [prepp]\n  container:\n    image: alpine:3.19\n    command: [echo, train]\n```";
-const FIXED: &str = "```yaml\napiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: prepare-data-and-train-a\nsteps:\n- name: prep\n  container:\n    image: alpine:3.19\n    command: [echo, data]\n- name: train\n  dependsOn: [prep]\n  container:\n    image: alpine:3.19\n    command: [echo, train]\n```";
+/// The calibration answer as the schema has it written: one JSON object, no fence.
+const FIXED: &str = r#"{"apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "prepare-data-and-train-a", "steps": [{"name": "prep", "container": {"image": "alpine:3.19", "command": ["echo", "data"]}}, {"name": "train", "dependsOn": ["prep"], "container": {"image": "alpine:3.19", "command": ["echo", "train"]}}]}"#;
 
 fn couler(dir: &Path, args: &[&str], endpoint: &str, stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_couler"))
@@ -88,6 +89,16 @@ fn decompose_retrieve_generate_then_calibrate_a_wrong_reference_away_and_replay_
     assert!(
         fix.contains("prepp") && fix.contains("--> wf.yaml:"),
         "{fix}"
+    );
+    // It asks for the whole spec under the spec's schema (the local model's grammar).
+    let schema = &requests[3].body["response_format"]["json_schema"]["schema"];
+    assert_eq!(
+        schema["properties"]["kind"]["const"], "Workflow",
+        "{schema}"
+    );
+    assert_eq!(
+        schema["properties"]["steps"]["items"]["additionalProperties"],
+        false
     );
     let located = fix.lines().find(|l| l.contains("--> wf.yaml:")).unwrap();
     assert!(

@@ -94,8 +94,21 @@ pub fn whole(text: &str, name: &str) -> String {
         .is_ok_and(|v| v.get("apiVersion").is_some() || v.get("kind").is_some());
     match fragment(text) {
         Ok(steps) if !is_spec => assemble(name, vec![steps]),
-        _ => canonical(text),
+        _ => canonical(&json_as_yaml(text)),
     }
+}
+
+/// A JSON object (what the calibration schema has the model write) as YAML, its keys in their
+/// order, so that a spec saved before it is valid (`wf.invalid.yaml`) reads, and is located
+/// by its diagnostics, as every other spec; any other text unchanged.
+fn json_as_yaml(text: &str) -> String {
+    if !text.trim_start().starts_with('{') {
+        return text.to_string();
+    }
+    serde_norway::from_str::<serde_norway::Value>(text)
+        .ok()
+        .and_then(|v| serde_norway::to_string(&v).ok())
+        .unwrap_or_else(|| text.to_string())
 }
 
 /// `text` in canonical form when it parses (not necessarily valid); else unchanged.
@@ -267,6 +280,17 @@ mod tests {
                 "demo"
             )
             .contains("kind: Workflow")
+        );
+        // A calibration answer is JSON: saved as YAML, in its order, even while invalid.
+        let json = r#"{"apiVersion": "couler.dev/v1alpha1", "kind": "Workflow", "name": "j",
+            "steps": [{"name": "a", "container": {"image": "alpine:3.19"}, "when": "exists('x')"}]}"#;
+        let text = whole(json, "demo");
+        assert!(spec::load(&text, Format::Yaml).is_err(), "{text}");
+        assert!(
+            text.starts_with(
+                "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: j\nsteps:\n- name: a\n"
+            ),
+            "{text}"
         );
     }
 

@@ -1,7 +1,9 @@
 //! Stage (d): self-calibration. A spec is checked as `couler validate --target` checks it
 //! (parse and validate with couler-ir, then the target backend's compile with `couler
 //! compile`'s default lowering); the errors, rendered as the CLI renders them (file:line:col,
-//! the line with a caret, the fix), go back to the model, which answers the whole spec again.
+//! the line with a caret, the fix), go back to the model, which answers the whole spec again,
+//! as JSON under [`crate::schema::spec`] (the local model's grammar: only a workflow's
+//! fields, and a step's in each step).
 
 use couler_backends::lowering::Lowering;
 use couler_ir::spec::{self, Format};
@@ -69,7 +71,8 @@ pub fn prompt(
         Message::user(format!(
             "The workflow: {description}\n\nThe spec {file}:\n```yaml\n{text}```\n\n\
              Checking it for {target} reports:\n\n{}\n\
-             Answer with the whole corrected spec in one ```yaml block.",
+             Answer with the whole corrected spec as one JSON object (its fields as in the \
+             spec above: `apiVersion`, `kind`, `name`, `steps`, …).",
             errors.join("\n")
         )),
     ]

@@ -228,7 +228,11 @@ pub fn calibrate_rounds(
             &config.target,
             &current.check.errors,
         );
-        let answer = match asker.ask("calibrate", round, messages, &Options::default()) {
+        let options = Options {
+            json_schema: Some(crate::schema::spec()),
+            ..Options::default()
+        };
+        let answer = match asker.ask("calibrate", round, messages, &options) {
             Ok(a) => a,
             Err(e) => {
                 (asker.progress)(&format!("calibrate round {round}: {e}"));

@@ -1,5 +1,6 @@
-//! The JSON schema of a sub-task's answer in the generation stage: `{"steps": [...],
-//! "params": [...]}`, each step an object with only the fields a spec's step has. A model whose
+//! The JSON schemas of the model's answers: a sub-task's in the generation stage
+//! (`{"steps": [...], "params": [...]}`, [`fragment`]) and a whole spec's in the calibration
+//! stage ([`spec`]), each step an object with only the fields a spec's step has. A model whose
 //! decoding follows the schema (the local model: llama.cpp turns it into a grammar) can then
 //! only write steps the reader accepts field by field: no `steps:` nested in a step, no
 //! invented keys. Values stay free where the spec's own types are rich (`when`, `map`,
@@ -10,8 +11,8 @@
 
 use couler_ir::fields::{field_names, variant_names};
 use couler_ir::{
-    Container, InputParameter, Inputs, OutputParameter, Outputs, ParamType, Script, Step,
-    WorkflowParam,
+    API_VERSION, Container, InputParameter, Inputs, OutputParameter, Outputs, ParamType, Script,
+    Step, Workflow, WorkflowParam,
 };
 use serde_json::{Map, Value, json};
 
@@ -20,18 +21,44 @@ pub fn fragment() -> Value {
     json!({
         "type": "object",
         "properties": {
-            "steps": {"type": "array", "minItems": 1, "items": step()},
-            "params": {"type": "array", "items": object::<WorkflowParam>(
-                &[
-                    ("name", json!({"type": "string"})),
-                    ("type", json!({"enum": variant_names::<ParamType>()})),
-                ],
-                &["name"],
-            )},
+            "steps": steps(),
+            "params": params(),
         },
         "required": ["steps"],
         "additionalProperties": false,
     })
+}
+
+/// The schema of a calibration answer: a whole spec, with the header it must have, only a
+/// workflow's fields, its steps and the exit handler's as in [`fragment`], and its params;
+/// the rest of a workflow's fields (`defaults`, `volumes`, …) free.
+pub fn spec() -> Value {
+    object::<Workflow>(
+        &[
+            ("apiVersion", json!({"const": API_VERSION})),
+            ("kind", json!({"const": "Workflow"})),
+            ("name", json!({"type": "string"})),
+            ("description", json!({"type": "string"})),
+            ("params", params()),
+            ("steps", steps()),
+            ("onExit", json!({"type": "array", "items": step()})),
+        ],
+        &["apiVersion", "kind", "name", "steps"],
+    )
+}
+
+fn steps() -> Value {
+    json!({"type": "array", "minItems": 1, "items": step()})
+}
+
+fn params() -> Value {
+    json!({"type": "array", "items": object::<WorkflowParam>(
+        &[
+            ("name", json!({"type": "string"})),
+            ("type", json!({"enum": variant_names::<ParamType>()})),
+        ],
+        &["name"],
+    )})
 }
 
 /// A step: its fields, `name` required, and an `image` for a container or a script (an engine
@@ -158,6 +185,43 @@ mod tests {
             param["properties"]["type"]["enum"],
             json!(["string", "int", "float", "bool", "json"])
         );
+    }
+
+    #[test]
+    fn a_whole_spec_has_its_header_and_only_a_workflow_s_fields() {
+        let schema = spec();
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(
+            schema["required"],
+            json!(["apiVersion", "kind", "name", "steps"])
+        );
+        let fields = schema["properties"].as_object().unwrap();
+        assert_eq!(fields["apiVersion"]["const"], API_VERSION);
+        assert_eq!(fields["kind"]["const"], "Workflow");
+        // The steps and the exit handler's are steps as a fragment has them.
+        assert_eq!(
+            fields["steps"]["items"],
+            fragment()["properties"]["steps"]["items"]
+        );
+        assert_eq!(fields["onExit"]["items"], fields["steps"]["items"]);
+        assert_eq!(fields["params"], fragment()["properties"]["params"]);
+        // The workflow's other fields are there, free; a step's are not.
+        for f in ["defaults", "parallelism", "volumes", "groups"] {
+            assert_eq!(fields[f], json!({}), "{f}");
+        }
+        assert!(!fields.contains_key("container"));
+        // What the schema admits is read as a spec.
+        let answer = json!({
+            "apiVersion": API_VERSION,
+            "kind": "Workflow",
+            "name": "fixed",
+            "params": [{"name": "n", "type": "int", "default": 3}],
+            "steps": [{"name": "a", "container": {"image": "alpine:3.19", "command": ["echo"]}}],
+            "onExit": [{"name": "z", "container": {"image": "alpine:3.19"}}],
+        });
+        let wf = couler_ir::spec::parse(&answer.to_string(), couler_ir::spec::Format::Json)
+            .expect("a spec");
+        assert_eq!((wf.steps.len(), wf.on_exit.len()), (1, 1));
     }
 
     #[test]

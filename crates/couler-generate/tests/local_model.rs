@@ -116,6 +116,18 @@ fn the_pipeline_runs_on_the_local_model_and_logs_every_exchange() {
             }
         }
     }
+    // A calibration answer, where a round ran, is a whole spec under the spec's grammar.
+    for e in entries.iter().filter(|e| e.stage == "calibrate") {
+        let spec: serde_json::Value = serde_json::from_str(&e.answer).expect("the grammar's JSON");
+        assert_eq!(spec["kind"], "Workflow", "{}", e.answer);
+        if let Err(err) = serde_json::from_value::<couler_ir::Workflow>(spec) {
+            assert!(
+                !err.to_string().contains("unknown field"),
+                "{err}: {}",
+                e.answer
+            );
+        }
+    }
     let outcome = outcome.expect("every sub-task's steps parse");
     // Judged by the checks: valid, or a calibration round was spent on its errors.
     assert!(
