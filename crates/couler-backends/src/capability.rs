@@ -5,7 +5,8 @@ use crate::{Backend, CompileError};
 use couler_ir::{
     ArtifactSource, MapOver, Reference, Step, StepKind, StepOutput, Storage, Workflow,
 };
-use std::collections::{BTreeSet, HashSet};
+use foldhash::HashSet;
+use std::collections::BTreeSet;
 
 /// How a backend supports a feature.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,7 +153,7 @@ fn step_features(wf: &Workflow, mapped: &HashSet<&str>, step: &Step, out: &mut B
     if step.when.is_some() {
         add(Feature::When);
     }
-    if let Some(m) = &step.map {
+    if let Some(m) = step.map.as_deref() {
         add(match m.over {
             MapOver::Items(_) => Feature::MapItems,
             MapOver::Range { .. } => Feature::MapRange,

@@ -536,14 +536,14 @@ pub fn launcher_stub(s: &Step) -> Step {
     if s.when_reads_item() {
         // The stub's own `when` and `map` read nothing else (a slice may leave out what the
         // step's read), and it never runs.
-        t.map = Some(couler_ir::Map {
+        t.map = Some(Box::new(couler_ir::Map {
             over: couler_ir::MapOver::Range {
                 start: 0,
                 stop: 1,
                 step: 1,
             },
             parallelism: None,
-        });
+        }));
         t.when = Some(couler_ir::Expr::Ref(couler_ir::Reference::Item(Vec::new())));
     }
     t

@@ -771,7 +771,7 @@ fn hostile_strings_arrive_unchanged_and_never_where_tekton_substitutes() {
             daemon: false,
         }),
     );
-    mapped.map = Some(couler_ir::Map {
+    mapped.map = Some(Box::new(couler_ir::Map {
         over: couler_ir::MapOver::Items(
             HOSTILE
                 .iter()
@@ -779,7 +779,7 @@ fn hostile_strings_arrive_unchanged_and_never_where_tekton_substitutes() {
                 .collect(),
         ),
         parallelism: None,
-    });
+    }));
     spec.steps = vec![container.clone(), script.clone(), mapped];
     let spec_text = couler_ir::spec::to_yaml(&spec);
     let wf = load_str(&spec_text);

@@ -2,6 +2,7 @@
 //!
 //! Exit codes, for every command: `exit.rs`.
 
+mod alloc;
 mod anomalies;
 mod cache;
 mod child_run;
@@ -33,9 +34,10 @@ mod zoo;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// mimalloc for every allocation of the process (docs/performance.md, "Argo compilation").
+/// mimalloc for every allocation of the process (docs/performance.md, "Argo compilation"), large
+/// blocks mapped by the kernel (`alloc.rs`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::Allocator = alloc::Allocator;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

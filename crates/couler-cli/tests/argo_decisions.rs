@@ -186,7 +186,7 @@ fn cases<'a>(wf: &'a Workflow, doc: &Value) -> Vec<Case<'a>> {
                 inner,
             });
         }
-        if let Some(rep) = &s.repeat {
+        if let Some(rep) = s.repeat.as_deref() {
             let mut loop_name = task(entry, &s.name).unwrap()["template"]
                 .as_str()
                 .unwrap()

@@ -5,7 +5,8 @@
 //! Code 2). The exit handler is not part of the graph. Every query is linear in steps + edges.
 
 use crate::model::Workflow;
-use std::collections::{HashMap, VecDeque};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::VecDeque;
 
 /// The dependency graph of a workflow.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,9 +36,9 @@ impl Graph {
                 (g.name.as_str(), members)
             })
             .collect();
-        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); wf.steps.len()];
+        let mut preds: Vec<Vec<usize>> = Vec::with_capacity(wf.steps.len());
         for (i, step) in wf.steps.iter().enumerate() {
-            let deps = &mut preds[i];
+            let mut deps = Vec::with_capacity(step.depends_on.len());
             for name in &step.depends_on {
                 if let Some(&j) = index.get(name.as_str()) {
                     deps.push(j);
@@ -54,13 +55,19 @@ impl Graph {
             deps.retain(|&j| j != i);
             deps.sort_unstable();
             deps.dedup();
+            preds.push(deps);
         }
         Self::from_predecessors(preds)
     }
 
     /// A graph from predecessor lists (each sorted, no duplicates).
     pub fn from_predecessors(preds: Vec<Vec<usize>>) -> Graph {
-        let mut succs: Vec<Vec<usize>> = vec![Vec::new(); preds.len()];
+        // Each list made at its size: a large workflow has millions of edges.
+        let mut counts = vec![0usize; preds.len()];
+        for &p in preds.iter().flatten() {
+            counts[p] += 1;
+        }
+        let mut succs: Vec<Vec<usize>> = counts.into_iter().map(Vec::with_capacity).collect();
         for (i, ps) in preds.iter().enumerate() {
             for &p in ps {
                 succs[p].push(i);

@@ -135,7 +135,7 @@ impl Workflow {
 
     /// The retry policy in force for `step`: its own, else the workflow default.
     pub fn effective_retry<'a>(&'a self, step: &'a Step) -> Option<&'a Retry> {
-        step.retry.as_ref().or(self.defaults.retry.as_ref())
+        step.retry.as_deref().or(self.defaults.retry.as_ref())
     }
     /// The timeout in force for `step`: its own, else the workflow default.
     pub fn effective_timeout(&self, step: &Step) -> Option<Duration> {
@@ -143,11 +143,13 @@ impl Workflow {
     }
     /// The resources in force for `step`: its own, else the workflow default.
     pub fn effective_resources<'a>(&'a self, step: &'a Step) -> Option<&'a Resources> {
-        step.resources.as_ref().or(self.defaults.resources.as_ref())
+        step.resources
+            .as_deref()
+            .or(self.defaults.resources.as_ref())
     }
     /// The cache policy in force for `step`: its own, else the workflow default.
     pub fn effective_cache<'a>(&'a self, step: &'a Step) -> Option<&'a CachePolicy> {
-        step.cache.as_ref().or(self.defaults.cache.as_ref())
+        step.cache.as_deref().or(self.defaults.cache.as_ref())
     }
     /// The image in force for `step`: its own, else the workflow default.
     pub fn effective_image<'a>(&'a self, step: &'a Step) -> Option<&'a str> {
@@ -346,15 +348,15 @@ pub struct Step {
     /// Run the step only when this condition holds; otherwise it is skipped.
     pub when: Option<Expr>,
     /// Run one instance of the step per item of a list.
-    pub map: Option<Map>,
+    pub map: Option<Box<Map>>,
     /// Run the step again while a condition on its own outputs holds (`exec_while`).
-    pub repeat: Option<Repeat>,
+    pub repeat: Option<Box<Repeat>>,
     /// How failed attempts are retried.
-    pub retry: Option<Retry>,
+    pub retry: Option<Box<Retry>>,
     /// The longest one attempt may run.
     pub timeout: Option<Duration>,
     /// CPU, memory and GPU requests and limits.
-    pub resources: Option<Resources>,
+    pub resources: Option<Box<Resources>>,
     /// Run only on nodes with these labels.
     pub node_selector: BTreeMap<String, String>,
     /// Taints the step's pod tolerates.
@@ -362,7 +364,7 @@ pub struct Step {
     /// Volumes mounted into the step.
     pub volume_mounts: Vec<VolumeMount>,
     /// Memoization: reuse outputs of an identical earlier run.
-    pub cache: Option<CachePolicy>,
+    pub cache: Option<Box<CachePolicy>>,
     /// The workflow goes on (and this step counts as done) even if it fails.
     pub continue_on_failure: bool,
     /// A hyperparameter study over the step's input parameters (lowered into trial steps).
@@ -431,56 +433,46 @@ impl Step {
 
     /// Every template of the step (command, args, script source, manifest, env, input values).
     pub fn templates(&self) -> Vec<(String, &Template)> {
-        self.templates_at()
-            .into_iter()
-            .map(|(at, t)| (at.to_string(), t))
-            .collect()
+        let mut out = Vec::new();
+        self.each_template(|at, t| out.push((at.to_string(), t)));
+        out
     }
 
-    /// Every template of the step with where it stands, its path not yet written out (a large
-    /// workflow has hundreds of thousands of templates, few of them with a placeholder).
-    pub(crate) fn templates_at(&self) -> Vec<(TemplateAt<'_>, &Template)> {
-        fn list<'s>(
-            field: &'static str,
-            ts: &'s [Template],
-        ) -> impl Iterator<Item = (TemplateAt<'s>, &'s Template)> {
-            ts.iter()
-                .enumerate()
-                .map(move |(i, t)| (TemplateAt::Item(field, i), t))
-        }
-        let mut out: Vec<(TemplateAt, &Template)> = Vec::new();
+    /// Calls `f` with every template of the step and where it stands, its path not yet written
+    /// out (a large workflow has hundreds of thousands of templates, few of them with a
+    /// placeholder; nothing is allocated to list them).
+    pub(crate) fn each_template<'s>(&'s self, mut f: impl FnMut(TemplateAt<'s>, &'s Template)) {
+        let mut list = |field: &'static str, ts: &'s [Template]| {
+            for (i, t) in ts.iter().enumerate() {
+                f(TemplateAt::Item(field, i), t);
+            }
+        };
         match &self.kind {
             StepKind::Container(c) => {
-                out.extend(list("container.command", &c.command));
-                out.extend(list("container.args", &c.args));
-            }
-            StepKind::Script(s) => out.push((TemplateAt::Field("script.source"), &s.source)),
-            StepKind::Resource(r) => {
-                out.push((TemplateAt::Field("resource.manifest"), &r.manifest))
+                list("container.command", &c.command);
+                list("container.args", &c.args);
             }
             StepKind::Job(j) => {
-                out.extend(list("job.command", &j.command));
-                out.extend(list("job.args", &j.args));
+                list("job.command", &j.command);
+                list("job.args", &j.args);
             }
-            StepKind::Workflow(w) => out.extend(
-                w.params
-                    .iter()
-                    .map(|(k, t)| (TemplateAt::Key("workflow.params", k), t)),
-            ),
+            StepKind::Script(s) => f(TemplateAt::Field("script.source"), &s.source),
+            StepKind::Resource(r) => f(TemplateAt::Field("resource.manifest"), &r.manifest),
+            StepKind::Workflow(w) => {
+                for (k, t) in &w.params {
+                    f(TemplateAt::Key("workflow.params", k), t);
+                }
+            }
             StepKind::Suspend(_) => {}
         }
-        out.extend(self.env.iter().map(|(k, t)| (TemplateAt::Key("env", k), t)));
-        out.extend(
-            self.inputs
-                .parameters
-                .iter()
-                .enumerate()
-                .filter_map(|(i, p)| {
-                    let t = p.value.as_ref()?;
-                    Some((TemplateAt::ItemField("inputs.parameters", i, "value"), t))
-                }),
-        );
-        out
+        for (k, t) in &self.env {
+            f(TemplateAt::Key("env", k), t);
+        }
+        for (i, p) in self.inputs.parameters.iter().enumerate() {
+            if let Some(t) = &p.value {
+                f(TemplateAt::ItemField("inputs.parameters", i, "value"), t);
+            }
+        }
     }
 
     /// Whether the step's `when` reads `item`: on a mapped step it then filters instances;
@@ -494,13 +486,13 @@ impl Step {
     /// Every reference the step reads, with the spec path (relative to the step) where it stands.
     pub fn references(&self) -> Vec<(String, &Reference)> {
         let mut out: Vec<(String, &Reference)> = Vec::new();
-        for (at, t) in self.templates_at() {
+        self.each_template(|at, t| {
             let mut refs = t.refs().peekable();
             if refs.peek().is_some() {
                 let path = at.to_string();
                 out.extend(refs.map(|r| (path.clone(), r)));
             }
-        }
+        });
         for (i, a) in self.inputs.artifacts.iter().enumerate() {
             if let Some(ArtifactSource::From(r)) = &a.source {
                 out.push((format!("inputs.artifacts[{i}].from"), r));
@@ -512,11 +504,11 @@ impl Step {
         if let Some(Map {
             over: MapOver::From(r),
             ..
-        }) = &self.map
+        }) = self.map.as_deref()
         {
             out.push(("map.from".into(), r));
         }
-        if let Some(rep) = &self.repeat {
+        if let Some(rep) = self.repeat.as_deref() {
             out.extend(
                 rep.condition
                     .refs()
@@ -1348,13 +1340,13 @@ struct StepRepr {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     map: Option<MapRepr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    repeat: Option<Repeat>,
+    repeat: Option<Box<Repeat>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    retry: Option<Retry>,
+    retry: Option<Box<Retry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    resources: Option<Resources>,
+    resources: Option<Box<Resources>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     node_selector: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -1362,7 +1354,7 @@ struct StepRepr {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     volume_mounts: Vec<VolumeMount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    cache: Option<CachePolicy>,
+    cache: Option<Box<CachePolicy>>,
     #[serde(default, skip_serializing_if = "is_false")]
     continue_on_failure: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1406,7 +1398,7 @@ impl TryFrom<StepRepr> for Step {
             secrets: r.secrets,
             depends_on: r.depends_on,
             when: r.when,
-            map: r.map.map(Map::try_from).transpose()?,
+            map: r.map.map(Map::try_from).transpose()?.map(Box::new),
             repeat: r.repeat,
             retry: r.retry,
             timeout: r.timeout,
@@ -1438,7 +1430,7 @@ impl From<Step> for StepRepr {
             secrets: s.secrets,
             depends_on: s.depends_on,
             when: s.when,
-            map: s.map.map(MapRepr::from),
+            map: s.map.map(|m| MapRepr::from(*m)),
             repeat: s.repeat,
             retry: s.retry,
             timeout: s.timeout,

@@ -8,7 +8,7 @@ use crate::diag::{Diagnostic, suggest};
 use crate::expr::{Expr, Literal, Reference};
 use crate::graph::Graph;
 use crate::model::*;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 mod reference;
 mod step;
@@ -407,14 +407,18 @@ impl Validator<'_> {
 
     /// IR built in code (not parsed) must still print as a spec that reads back the same.
     fn printable(&mut self, path: &str, step: &Step) {
-        for (rel, t) in step.templates_at() {
+        let mut unreadable = Vec::new();
+        step.each_template(|rel, t| {
             if !t.reads_back() {
-                self.err(
-                    format!("{path}.{rel}"),
-                    "literal text containing `{{` followed by a reference root would read back as a reference",
-                    "build the placeholder as a reference (Segment::Ref), or change the text",
-                );
+                unreadable.push(rel);
             }
+        });
+        for rel in unreadable {
+            self.err(
+                format!("{path}.{rel}"),
+                "literal text containing `{{` followed by a reference root would read back as a reference",
+                "build the placeholder as a reference (Segment::Ref), or change the text",
+            );
         }
         let exprs = [
             ("when", step.when.as_ref()),
@@ -968,18 +972,18 @@ mod tests {
             vec!["`params.x` cannot be used here"]
         );
         step.inputs.artifacts.clear();
-        step.map = Some(Map {
+        step.map = Some(Box::new(Map {
             over: MapOver::From(Reference::Item(Vec::new())),
             parallelism: None,
-        });
+        }));
         assert_eq!(
             errors(&one_step(step.clone())),
             vec!["`item` cannot be used here"]
         );
-        step.map = Some(Map {
+        step.map = Some(Box::new(Map {
             over: MapOver::From(Reference::Param("x".into())),
             parallelism: None,
-        });
+        }));
         assert!(errors(&one_step(step)).is_empty());
     }
 

@@ -701,15 +701,15 @@ fn step() -> BoxedStrategy<Step> {
                 secrets,
                 depends_on,
                 when,
-                map,
-                repeat,
-                retry,
+                map: map.map(Box::new),
+                repeat: repeat.map(Box::new),
+                retry: retry.map(Box::new),
                 timeout,
-                resources,
+                resources: resources.map(Box::new),
                 node_selector,
                 tolerations,
                 volume_mounts,
-                cache,
+                cache: cache.map(Box::new),
                 continue_on_failure,
                 tune: None,
             },
@@ -970,7 +970,7 @@ proptest! {
     fn yaml_keeps_every_float_exactly(items in vec(json_value_with(finite_f64()), 1..8)) {
         let mut wf = Workflow::new("floats");
         let mut step = Step::new("s", StepKind::Suspend(Suspend::default()));
-        step.map = Some(Map { over: MapOver::Items(items), parallelism: None });
+        step.map = Some(Box::new(Map { over: MapOver::Items(items), parallelism: None }));
         wf.steps.push(step);
         round_trip(&wf, Format::Yaml)?;
     }
@@ -992,10 +992,10 @@ fn json_keeps_every_float_exactly() {
     for f in [2.302_231_862_868_711e-23, -933_262.043_772_584_1] {
         let mut wf = Workflow::new("floats");
         let mut step = Step::new("s", StepKind::Suspend(Suspend::default()));
-        step.map = Some(Map {
+        step.map = Some(Box::new(Map {
             over: MapOver::Items(vec![Value::from(f)]),
             parallelism: None,
-        });
+        }));
         wf.steps.push(step);
         let back = spec::parse(&spec::to_json(&wf), Format::Json).unwrap();
         assert_eq!(back, wf);

@@ -73,7 +73,7 @@ impl RightsizePass {
                 Some(o) if o.support >= self.min_support => {
                     let (after, d) = self.resize(step, &before, o);
                     if after != before {
-                        step.resources = Some(after);
+                        step.resources = Some(Box::new(after));
                         changed += 1;
                     }
                     decisions.push(d);

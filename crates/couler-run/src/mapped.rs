@@ -111,10 +111,10 @@ mod tests {
 
     fn step(when: Option<&str>) -> Step {
         let mut s = Step::new("s", StepKind::Container(Container::default()));
-        s.map = Some(Map {
+        s.map = Some(Box::new(Map {
             over: MapOver::Items(vec![]),
             parallelism: None,
-        });
+        }));
         s.when = when.map(|w| Expr::parse(w).unwrap());
         s.outputs.parameters.push(OutputParameter {
             name: "p".into(),

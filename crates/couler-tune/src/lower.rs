@@ -241,10 +241,10 @@ impl<'a> Lowered<'a> {
     /// otherwise.
     fn trial_step(&self, r: usize, over: MapOver) -> Step {
         let mut trials = trial_template(self.step, self.tune, self.trials(r));
-        trials.map = Some(Map {
+        trials.map = Some(Box::new(Map {
             over,
             parallelism: self.tune.parallelism,
-        });
+        }));
         trials
     }
 
@@ -497,7 +497,7 @@ steps:
         let Some(Map {
             over: MapOver::Items(items),
             parallelism,
-        }) = &trials.map
+        }) = trials.map.as_deref()
         else {
             panic!("trials are mapped: {:?}", trials.map);
         };
@@ -557,7 +557,7 @@ steps:
         let Some(Map {
             over: MapOver::Items(items),
             ..
-        }) = &wf.steps[0].map
+        }) = wf.steps[0].map.as_deref()
         else {
             panic!()
         };
@@ -605,7 +605,7 @@ steps:
             let Some(Map {
                 over: MapOver::From(from),
                 parallelism,
-            }) = &trials.map
+            }) = trials.map.as_deref()
             else {
                 panic!("{:?}", trials.map)
             };

@@ -274,7 +274,7 @@ impl<'w, K: StepRuns> StepBuilder<'w, K> {
 
     /// Retries with a full policy (what counts as failure, backoff).
     pub fn retry_policy(mut self, retry: Retry) -> Self {
-        self.step.retry = Some(retry);
+        self.step.retry = Some(Box::new(retry));
         self
     }
 
@@ -285,7 +285,7 @@ impl<'w, K: StepRuns> StepBuilder<'w, K> {
     }
 
     pub fn resources(mut self, resources: Resources) -> Self {
-        self.step.resources = Some(resources);
+        self.step.resources = Some(Box::new(resources));
         self
     }
 
@@ -317,7 +317,7 @@ impl<'w, K: StepRuns> StepBuilder<'w, K> {
 
     /// Memoizes the step: an identical earlier run's outputs are reused.
     pub fn cache(mut self, cache: CachePolicy) -> Self {
-        self.step.cache = Some(cache);
+        self.step.cache = Some(Box::new(cache));
         self
     }
 

@@ -461,10 +461,10 @@ impl WorkflowBuilder {
                      or put the inner map in a sub-workflow",
                 );
             } else {
-                step.map = Some(Map {
+                step.map = Some(Box::new(Map {
                     over: over.clone(),
                     parallelism,
-                });
+                }));
             }
         }
         out
@@ -513,10 +513,10 @@ impl WorkflowBuilder {
             return out;
         }
         let handle = StepHandle::new(&step.name);
-        step.repeat = Some(Repeat {
+        step.repeat = Some(Box::new(Repeat {
             condition: condition(&handle),
             max_iterations,
-        });
+        }));
         out
     }
 

@@ -723,7 +723,7 @@ fn common_kwargs(
     if !exit_handler {
         kw.push("on_failure_callback=_record_failure".into());
     }
-    if let Some(m) = &step.map
+    if let Some(m) = step.map.as_deref()
         && let Some(p) = m.parallelism
     {
         kw.push(format!("max_active_tis_per_dagrun={}", p.max(1)));

@@ -7,8 +7,8 @@ use super::{Lowerer, cond, edges, insert_arguments, items, unsupported};
 use crate::CompileError;
 use crate::capability::Feature;
 use couler_ir::{Reference, Step, StepKind, StepOutput, Workflow};
+use foldhash::{HashMap, HashSet, HashSetExt};
 use serde_json::{Map, Value, json};
-use std::collections::{HashMap, HashSet};
 
 impl<'a> Lowerer<'a> {
     /// The level of every step when the workflow is a sequence of parallel groups: no step reads
@@ -185,11 +185,11 @@ impl<'a> Lowerer<'a> {
         task.insert("name".into(), json!(step.name));
         let mut params = low.params;
         let mut artifacts = low.artifacts;
-        let template = if let Some(rep) = &step.repeat {
+        let template = if let Some(rep) = step.repeat.as_deref() {
             let looped =
                 self.repeat_template(step, &low.template, &mut params, &mut artifacts, rep)?;
             self.memoized_loop(step, &low.template, looped, &params, &artifacts)?
-        } else if let Some(m) = &step.map {
+        } else if let Some(m) = step.map.as_deref() {
             self.map_template(
                 step,
                 m,

@@ -11,8 +11,8 @@
 
 use super::cond;
 use couler_ir::{Graph, Reference, Step, StepOutput, Workflow};
+use foldhash::HashMap;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
 
 /// What a task reads of one step before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,11 +87,8 @@ impl<'a> Edges<'a> {
 
     /// Each step before `step` (by position, ascending) and what `step` reads of it.
     fn find_reads(&self, step: &Step) -> Box<[(u32, Reads)]> {
-        let mut out: BTreeMap<usize, Reads> = BTreeMap::new();
-        let mut add = |i: usize, r: Reads| {
-            let e = out.entry(i).or_insert(r);
-            *e = (*e).max(r);
-        };
+        // A workflow's steps are far fewer than 2^32 (each takes hundreds of bytes in memory).
+        let mut out: Vec<(u32, Reads)> = Vec::with_capacity(step.depends_on.len());
         for (_, r) in step.references() {
             let Reference::Step { step: s, output } = r else {
                 continue;
@@ -100,8 +97,8 @@ impl<'a> Edges<'a> {
                 continue;
             }
             if let Some(&i) = self.index.get(s.as_str()) {
-                add(
-                    i,
+                out.push((
+                    i as u32,
                     match output {
                         // A daemon's address exists once it is Daemoned, which its bare
                         // name in `depends` accepts (`wait`).
@@ -109,22 +106,30 @@ impl<'a> Edges<'a> {
                         StepOutput::Result | StepOutput::ExitCode => Reads::Values,
                         StepOutput::Parameter(_) | StepOutput::Artifact(_) => Reads::Outputs,
                     },
-                );
+                ));
             }
         }
         for d in &step.depends_on {
             if let Some(&i) = self.index.get(d.as_str()) {
-                add(i, Reads::End);
+                out.push((i as u32, Reads::End));
             } else if let Some(g) = self.wf.group(d).filter(|_| self.groups) {
                 for m in &g.steps {
                     if let Some(&i) = self.index.get(m.as_str()) {
-                        add(i, Reads::End);
+                        out.push((i as u32, Reads::End));
                     }
                 }
             }
         }
-        // A workflow's steps are far fewer than 2^32 (each takes hundreds of bytes in memory).
-        out.into_iter().map(|(i, r)| (i as u32, r)).collect()
+        // By position, each once, with the most it reads of it.
+        out.sort_unstable();
+        out.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = kept.1.max(later.1);
+            }
+            same
+        });
+        out.into_boxed_slice()
     }
 
     /// Whether a reader of `name`'s outputs must be guarded (`name` may end without them).
@@ -138,19 +143,19 @@ impl<'a> Edges<'a> {
         if reads.is_empty() {
             return None;
         }
-        let mut terms = Vec::new();
+        let mut terms = Vec::with_capacity(reads.len());
         let mut guards = Vec::new();
         for &(i, r) in reads {
             let i = i as usize;
             let p = &self.steps[i];
             let n = &p.name;
-            // A daemon stays Daemoned (running) until the DAG ends: never wait for its end.
-            let daemoned = if p.is_daemon() {
-                format!(" || {n}.Daemoned")
-            } else {
-                String::new()
-            };
             terms.push(if p.continue_on_failure {
+                // A daemon stays Daemoned (running) until the DAG ends: never wait for its end.
+                let daemoned = if p.is_daemon() {
+                    format!(" || {n}.Daemoned")
+                } else {
+                    String::new()
+                };
                 format!("({n}.Succeeded || {n}.Skipped || {n}.Failed || {n}.Errored{daemoned})")
             } else if r == Reads::End || self.guarded[i] || p.is_daemon() {
                 // Succeeded, Skipped or Daemoned: a Failed or Omitted step stops the task.
@@ -162,8 +167,10 @@ impl<'a> Edges<'a> {
                 guards.push(guard(p, r));
             }
         }
-        if terms.iter().all(|t| self.index.contains_key(t.as_str())) {
-            task.insert("dependencies".into(), json!(terms));
+        // Bare names say it as `dependencies`; any other term has a `.` (a step's name is a
+        // DNS-1123 label, which has none).
+        if terms.iter().all(|t| !t.contains('.')) {
+            task.insert("dependencies".into(), Value::from(terms));
         } else {
             task.insert("depends".into(), json!(terms.join(" && ")));
         }

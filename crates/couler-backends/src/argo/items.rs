@@ -30,7 +30,7 @@ fn item_reads(step: &Step) -> Vec<&[String]> {
 
 /// Whether `{{item}}` of this step reads [`WHOLE`]: its static items hold an object.
 fn whole_is_keyed(step: &Step) -> bool {
-    matches!(&step.map, Some(Map { over: MapOver::Items(items), .. }) if items.iter().any(Value::is_object))
+    matches!(step.map.as_deref(), Some(Map { over: MapOver::Items(items), .. }) if items.iter().any(Value::is_object))
 }
 
 /// The Argo placeholder for the item path `keys` of `step`.

@@ -23,8 +23,9 @@ use crate::k8s::fnv1a;
 use couler_ir::{
     ArtifactSource, CachePolicy, MapOver, Memo, Reference, Step, StepKind, StepOutput, Workflow,
 };
+use foldhash::HashMap;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The output parameter naming the pod that wrote a template's output artifacts.
 pub const POD_OUTPUT: &str = "couler-pod";
@@ -175,11 +176,11 @@ pub(super) fn part_without_unkeyable(part: &Workflow) -> Workflow {
         .iter_mut()
         .filter(|s| off.contains(s.name.as_str()))
     {
-        step.cache = Some(CachePolicy {
+        step.cache = Some(Box::new(CachePolicy {
             enabled: false,
             version: None,
             max_age: None,
-        });
+        }));
     }
     out
 }
@@ -188,7 +189,7 @@ pub(super) fn part_without_unkeyable(part: &Workflow) -> Workflow {
 /// the pod that wrote each input artifact.
 pub(super) fn identity_reads(step: &Step) -> Vec<Reference> {
     let mut reads = Vec::new();
-    if let Some(m) = &step.map {
+    if let Some(m) = step.map.as_deref() {
         match &m.over {
             MapOver::Items(items) if items.first().is_some_and(Value::is_object) => {
                 let keys = items[0].as_object().map(|o| o.keys()).into_iter().flatten();

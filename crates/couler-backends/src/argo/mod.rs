@@ -45,9 +45,10 @@ use document::volume;
 use crate::capability::{Feature, Support};
 use crate::{Backend, CompileError, Options, Output};
 use couler_ir::{Duration, Graph, Reference, Step, StepOutput, Workflow};
+use foldhash::{HashMap, HashSet};
 use render::Exposure;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
 /// Argo stores a workflow in one etcd object: about 1 MiB.
 pub const STORED_LIMIT: usize = 1024 * 1024;

@@ -99,13 +99,13 @@ impl PodFields {
     /// Adds the fields that are set to a container.
     pub(super) fn insert_into(&self, c: &mut Map<String, Value>) {
         if !self.env.is_empty() {
-            c.insert("env".into(), json!(self.env));
+            c.insert("env".into(), Value::Array(self.env.clone()));
         }
         if let Some(r) = &self.resources {
             c.insert("resources".into(), r.clone());
         }
         if !self.mounts.is_empty() {
-            c.insert("volumeMounts".into(), json!(self.mounts));
+            c.insert("volumeMounts".into(), Value::Array(self.mounts.clone()));
         }
     }
 }
@@ -174,10 +174,10 @@ impl<'a> Lowerer<'a> {
             StepKind::Container(c) => {
                 let mut m = container()?;
                 if !c.command.is_empty() {
-                    m.insert("command".into(), json!(body.render_all(&c.command)?));
+                    m.insert("command".into(), Value::from(body.render_all(&c.command)?));
                 }
                 if !c.args.is_empty() {
-                    m.insert("args".into(), json!(body.render_all(&c.args)?));
+                    m.insert("args".into(), Value::from(body.render_all(&c.args)?));
                 }
                 t.insert("container".into(), Value::Object(m));
             }

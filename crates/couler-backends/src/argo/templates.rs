@@ -9,9 +9,9 @@
 use super::KEY_ORDER;
 use super::template_size;
 use crate::yaml::{self, Seq, Unprintable};
+use foldhash::{HashMap, HashMapExt};
 use serde_json::Value;
 use std::cell::Cell;
-use std::collections::HashMap;
 
 pub(super) struct Templates {
     mode: Mode,

@@ -706,7 +706,7 @@ impl<'a> Lowerer<'a, '_> {
             );
         }
         t.insert("params".into(), json!(params));
-        if let Some(m) = &step.map {
+        if let Some(m) = step.map.as_deref() {
             if !fan_out::in_launcher(step, &self.outputs_read) {
                 t.insert("matrix".into(), self.matrix(step, m)?);
             } else if wf.effective_resources(step).is_some() {

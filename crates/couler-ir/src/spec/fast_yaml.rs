@@ -105,6 +105,15 @@ impl<'a> Source<'a> {
         }
     }
 
+    /// How many elements are left in the sequence being read, where that is known without
+    /// reading on (a flow list read by the line scanner).
+    fn elements_left(&self) -> Option<usize> {
+        match self {
+            Source::Lite(lite) => lite.queued_elements(),
+            Source::Saphyr(_) => None,
+        }
+    }
+
     /// Whether the document and the stream end here, with nothing after them.
     fn ends(&mut self) -> bool {
         match self {
@@ -600,6 +609,13 @@ impl<'de, 'a: 'de> de::SeqAccess<'de> for Elements<'_, 'a> {
             _ => seed.deserialize(&mut *self.de).map(Some),
         }
     }
+
+    /// Exact for a flow list, so its `Vec` is made at its size (a large spec has hundreds of
+    /// thousands of `dependsOn: [...]` and `command: [...]`; grown from empty, each held up to
+    /// twice its room).
+    fn size_hint(&self) -> Option<usize> {
+        self.de.source.elements_left()
+    }
 }
 
 struct Entries<'d, 'a> {
@@ -799,6 +815,28 @@ mod tests {
     const FIELDS: &[&str] = &[
         "any", "text", "unsigned", "signed", "float", "boolean", "list", "map", "unit", "strings",
     ];
+
+    #[test]
+    fn a_flow_list_is_read_into_a_list_of_its_size() {
+        let text = "a: [x, [y, z], 'w', []]\nb:\n  - p\n  - q\n  - r\n";
+        let m: BTreeMap<String, Vec<Value>> = read(text).expect("read");
+        assert_eq!(m["a"].len(), 4);
+        assert_eq!(
+            m["a"].capacity(),
+            4,
+            "a flow list's size is known when it starts"
+        );
+        assert_eq!(
+            m["b"].len(),
+            3,
+            "a block list is read whole, its size unknown ahead"
+        );
+        let nested: Vec<Vec<String>> = read("- [a, b, c]\n- [d]\n").expect("read");
+        assert_eq!(nested.iter().map(Vec::capacity).collect::<Vec<_>>(), [3, 1]);
+        let inner: Vec<Vec<Vec<String>>> = read("- [[a, b], [], [c, d, e]]\n").expect("read");
+        let sizes: Vec<_> = inner[0].iter().map(Vec::capacity).collect();
+        assert_eq!((inner[0].capacity(), sizes), (3, vec![2, 0, 3]));
+    }
 
     #[test]
     fn scalars_resolve_as_serde_norway_resolves_them() {

@@ -113,7 +113,7 @@ impl<'a> Validator<'a> {
     /// `item` (or `item.KEY`) inside a mapped step whose items have that key.
     fn item_reference(&mut self, site: Site, keys: &[String]) {
         let path = site.path;
-        match &site.at.step.map {
+        match site.at.step.map.as_deref() {
             None => self.err(
                 path,
                 "`item` is only defined in a step with `map`",

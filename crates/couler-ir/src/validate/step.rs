@@ -24,10 +24,10 @@ impl Validator<'_> {
         self.check_map(at);
         self.check_repeat(at);
         self.check_tune(at);
-        if let Some(r) = &step.retry {
+        if let Some(r) = step.retry.as_deref() {
             self.retry(&at.at("retry"), r);
         }
-        if let Some(r) = &step.resources {
+        if let Some(r) = step.resources.as_deref() {
             self.resources(&at.at("resources"), r);
         }
         self.check_timeout(at);

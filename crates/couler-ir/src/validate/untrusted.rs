@@ -144,7 +144,7 @@ fn param_read<'s>(step: &'s Step, r: &'s Reference) -> Option<&'s str> {
                     _ => None,
                 })
             }),
-        Reference::Item(_) => match &step.map {
+        Reference::Item(_) => match step.map.as_deref() {
             Some(Map {
                 over: MapOver::From(Reference::Param(name)),
                 ..

@@ -291,16 +291,16 @@ fn keep_defaults(d: &couler_ir::StepDefaults, step: &mut Step) {
         image.clone_from(&d.image);
     }
     if step.retry.is_none() {
-        step.retry.clone_from(&d.retry);
+        step.retry = d.retry.clone().map(Box::new);
     }
     if step.timeout.is_none() {
         step.timeout = d.timeout;
     }
     if step.resources.is_none() {
-        step.resources.clone_from(&d.resources);
+        step.resources = d.resources.clone().map(Box::new);
     }
     if step.cache.is_none() {
-        step.cache.clone_from(&d.cache);
+        step.cache = d.cache.clone().map(Box::new);
     }
 }
 

@@ -72,6 +72,24 @@ impl<'a> Lite<'a> {
         Ok(self.queue.front())
     }
 
+    /// How many elements are left in the sequence being read, where its end is already queued
+    /// (a flow list is queued whole as its line is read); `None` otherwise.
+    pub(super) fn queued_elements(&self) -> Option<usize> {
+        let (mut depth, mut n) = (0usize, 0);
+        for ev in &self.queue {
+            match ev {
+                Ev::SeqEnd | Ev::MapEnd if depth == 0 => return Some(n),
+                Ev::SeqEnd | Ev::MapEnd => depth -= 1,
+                Ev::SeqStart | Ev::MapStart => {
+                    n += usize::from(depth == 0);
+                    depth += 1;
+                }
+                Ev::Scalar(..) => n += usize::from(depth == 0),
+            }
+        }
+        None
+    }
+
     /// Reads lines until an event is queued or the text ends.
     fn fill(&mut self) -> Result<()> {
         while self.queue.is_empty() {
