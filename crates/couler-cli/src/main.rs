@@ -29,6 +29,7 @@ mod split;
 mod state_dir;
 mod submit;
 mod subworkflows;
+mod summary;
 mod tune;
 mod zoo;
 

@@ -8,6 +8,7 @@ use crate::exit::{self, FAILED, INVALID, OK};
 use crate::input;
 use crate::say::{say, tell};
 use crate::state_dir::{Output, StateArg, open_existing, tokio_rt};
+use crate::summary::Line;
 use clap::{Args, ValueEnum};
 use couler_ir::{StepKind, Workflow};
 use couler_run::{Error, Event, RunOptions, RunReport, RunStatus, Runtime, StepStatus};
@@ -634,7 +635,8 @@ pub(crate) struct Outcome<'a> {
     pub resume: String,
 }
 
-/// The steps of an ended run and its outcome (`couler run`, `resume`, `submit --watch`).
+/// The steps of an ended run and its outcome (`couler run`, `resume`, `submit --watch`); a
+/// wide map's instances counted (`summary.rs`).
 pub(crate) fn print_outcome(steps: &[couler_run::StepRecord], o: &Outcome) {
     say!();
     say!(
@@ -645,7 +647,24 @@ pub(crate) fn print_outcome(steps: &[couler_run::StepRecord], o: &Outcome) {
         "attempts",
         "exit"
     );
-    for s in steps {
+    for line in crate::summary::lines(steps) {
+        let s = match line {
+            Line::Row(s) => s,
+            Line::Instances {
+                step,
+                count,
+                by_status,
+            } => {
+                let counts: Vec<String> =
+                    by_status.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                say!(
+                    "{:<32} {count} instances: {} (`couler status` lists each)",
+                    format!("{step}[…]"),
+                    counts.join(", ")
+                );
+                continue;
+            }
+        };
         say!(
             "{:<32} {:<10} {:>9} {:>8} {:>5}  {}",
             s.node,

@@ -172,15 +172,13 @@ type Outputs = BTreeMap<String, (BTreeMap<String, String>, BTreeMap<String, Stri
 
 fn outputs_of(report: &couler_run::RunReport, into: &mut Outputs) {
     for s in &report.steps {
-        let o = s.outputs.clone().unwrap_or(Value::Null);
-        let params: BTreeMap<String, String> =
-            serde_json::from_value(o["parameters"].clone()).unwrap_or_default();
-        let artifacts: BTreeMap<String, String> = o["artifacts"]
-            .as_object()
+        let o = s.outputs.clone().unwrap_or_default();
+        let artifacts: BTreeMap<String, String> = o
+            .artifacts
             .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v["digest"].as_str().unwrap_or("").to_string()))
+            .map(|(k, a)| (k, a.digest))
             .collect();
+        let params = o.parameters;
         into.insert(s.node.clone(), (params, artifacts));
     }
 }

@@ -138,7 +138,7 @@ fn artifact_paths(
     wf: &Workflow,
     step: &str,
     log_dir: Option<&str>,
-    outputs: Option<&Value>,
+    outputs: Option<&couler_run::StepOutputs>,
 ) -> Value {
     let mut out = serde_json::Map::new();
     let declared = wf
@@ -146,9 +146,7 @@ fn artifact_paths(
         .iter()
         .chain(&wf.on_exit)
         .find(|s| s.name == step && !matches!(s.kind, StepKind::Workflow(_)));
-    let produced = outputs
-        .and_then(|o| o.get("artifacts"))
-        .and_then(Value::as_object);
+    let produced = outputs.map(|o| &o.artifacts);
     if let (Some(s), Some(dir), Some(produced)) = (declared, log_dir, produced) {
         for a in &s.outputs.artifacts {
             let path = Path::new(dir).join(&a.path);

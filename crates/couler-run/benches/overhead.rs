@@ -15,7 +15,8 @@
 //! fan-out runs (`COULER_BENCH_N=10000,100000` gives the memory promise's pair).
 //!
 //! Memory in N: after the table, the fan-out of each size runs once more in a fresh process
-//! (this bench started again with `COULER_BENCH_FRESH=N`), which reports its whole life's peak
+//! (this bench started again with `COULER_BENCH_FRESH=N`), and once as one step mapped over
+//! N - 2 items (`COULER_BENCH_FRESH=map:N`), each of which reports its whole life's peak
 //! RSS, its RSS once the workflow is built (before the run), and the run's peak heap above
 //! the heap before it with and without the report it returns: a process's peak, unlike the
 //! table's, owes nothing to what earlier runs left in the allocator.
@@ -95,12 +96,36 @@ fn layered(n: usize) -> Workflow {
     wf
 }
 
+/// The 1→N→1 fan-out written as users write a wide one: one step mapped over N items
+/// (`map.range`), between a first and a last step.
+fn mapped(n: usize) -> Workflow {
+    let mut wf = Workflow::new("mapped");
+    wf.steps.push(true_step("start".into(), vec![]));
+    let mut each = true_step("each".into(), vec!["start".into()]);
+    each.map = Some(Box::new(couler_ir::Map {
+        over: couler_ir::MapOver::Range {
+            start: 0,
+            stop: n.saturating_sub(2) as i64,
+            step: 1,
+        },
+        parallelism: None,
+    }));
+    wf.steps.push(each);
+    wf.steps.push(true_step("end".into(), vec!["each".into()]));
+    wf
+}
+
 fn main() {
-    if let Some(n) = std::env::var("COULER_BENCH_FRESH")
-        .ok()
-        .and_then(|n| n.parse().ok())
-    {
-        fresh_fan(n);
+    if let Ok(fresh) = std::env::var("COULER_BENCH_FRESH") {
+        // `N` (explicit steps) or `map:N`.
+        let (shape, n) = match fresh.split_once(':') {
+            Some((_, n)) => (mapped as Shape, n),
+            None => (fan as Shape, fresh.as_str()),
+        };
+        match n.parse() {
+            Ok(n) => fresh_fan(shape, n),
+            Err(_) => eprintln!("COULER_BENCH_FRESH={fresh}: expected N or map:N"),
+        }
         return;
     }
     let sizes: Vec<usize> = std::env::var("COULER_BENCH_N")
@@ -188,17 +213,26 @@ fn fresh_table(sizes: &[usize]) {
     let Ok(me) = std::env::current_exe() else {
         return;
     };
-    println!();
-    println!("1→N→1 fan-out, one run in a fresh process:");
+    for (title, prefix) in [
+        ("N steps", ""),
+        ("one step mapped over N - 2 items", "map:"),
+    ] {
+        println!();
+        println!("1→N→1 fan-out, {title}, one run in a fresh process:");
+        fresh_rows(&me, sizes, prefix);
+    }
+}
+
+fn fresh_rows(me: &std::path::Path, sizes: &[usize], prefix: &str) {
     println!(
         "{:>7} {:>14} {:>14} {:>20} {:>16} {:>16}",
         "N", "peak RSS MiB", "× first N's", "RSS, workflow built", "run heap MiB", "report MiB"
     );
     let mut first = None;
     for &n in sizes {
-        let out = std::process::Command::new(&me)
+        let out = std::process::Command::new(me)
             .arg("--bench")
-            .env("COULER_BENCH_FRESH", n.to_string())
+            .env("COULER_BENCH_FRESH", format!("{prefix}{n}"))
             .output();
         let text = match out {
             Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -232,14 +266,14 @@ fn fresh_table(sizes: &[usize]) {
     }
 }
 
-/// The child's side of [`fresh_table`]: builds and runs the N-step fan-out once, prints its
-/// whole life's peak RSS, its RSS before the run, the run's peak heap (report included) and the
-/// report's share, in MiB.
-fn fresh_fan(n: usize) {
+/// The child's side of [`fresh_table`]: builds and runs the N-step fan-out (of `shape`) once,
+/// prints its whole life's peak RSS, its RSS before the run, the run's peak heap (report
+/// included) and the report's share, in MiB.
+fn fresh_fan(shape: Shape, n: usize) {
     let rt = tokio_runtime();
     // Handed over (`run_shared`), as a caller done with its workflow can: the run holds no
     // copy of its own.
-    let wf = std::sync::Arc::new(fan(n));
+    let wf = std::sync::Arc::new(shape(n));
     let dir = temp_dir();
     let (_tx, opts) = host_options(dir.path(), None);
     let built = rss_mib();

@@ -13,7 +13,8 @@ use couler_history::predict::{Predictor, TemplateBaseline};
 use couler_history::store::Filter;
 use couler_history::{History, StepFeatures, Target};
 use couler_ir::{Step, Workflow};
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -138,6 +139,22 @@ pub fn thresholds(history: &History, wf: &Workflow, step: &Step) -> [Option<Thre
         let t = Threshold::new(p.p99, p.support, factor(wf, step))?;
         Some(Threshold { floor, ..t })
     })
+}
+
+/// Each step's thresholds in one run, read from the history at the step's first attempt and
+/// kept for its other attempts and its map's instances: read per attempt, a map of N instances
+/// read its template's history N times while adding N executions to it (quadratic in N).
+#[derive(Default)]
+pub(crate) struct RunThresholds(Mutex<HashMap<String, [Option<Threshold>; 2]>>);
+
+impl RunThresholds {
+    /// [`thresholds`] of `step`, read once per run.
+    pub fn of(&self, history: &History, wf: &Workflow, step: &Step) -> [Option<Threshold>; 2] {
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *known
+            .entry(step.name.clone())
+            .or_insert_with(|| thresholds(history, wf, step))
+    }
 }
 
 /// The watch over one attempt: the stop signal its process obeys (the run's, plus one when a

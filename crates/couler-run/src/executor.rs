@@ -5,7 +5,8 @@
 //! Scheduling is event driven: a step starts as soon as its last predecessor finishes (no
 //! polling), each step is a tokio task, and processes are bounded by one global slot queue (the
 //! smaller of `--parallelism` and the workflow's `parallelism`; `slots.rs`, served by the
-//! priorities of `dispatch.rs`) plus each map's own. A step's
+//! priorities of `dispatch.rs`) plus each map's `parallelism`, which bounds the instances it has
+//! in flight. A step's
 //! templates see only its predecessors' outcomes, which is all it can reference, so starting a
 //! step costs time proportional to its own in-degree, not to the workflow's size.
 //!
@@ -32,6 +33,7 @@ use crate::step::{self, AttemptPlan, Fate, Input, PlanInputs, Probe, Ran, Ready,
 use crate::subworkflow::{self, Child, Nest, Parent, RunFuture};
 use crate::{Error, Event};
 use couler_ir::{Graph, RetryOn, Step, Workflow};
+use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -85,6 +87,8 @@ pub(crate) struct Exec {
     pub daemons: Arc<Daemons>,
     /// Where each step that ran is recorded for predictions (`history.rs`); `None`: nowhere.
     pub history: Option<Arc<couler_history::History>>,
+    /// The anomaly thresholds of this executor's steps, each read from `history` once.
+    pub thresholds: Arc<crate::anomaly::RunThresholds>,
 }
 
 impl Exec {
@@ -384,26 +388,39 @@ impl Exec {
         consumers: u32,
     ) -> Result<Outcome, Error> {
         let started = now();
+        // Instances are made as earlier ones end, at most the map's parallelism (and
+        // [`MAX_IN_FLIGHT`]) at once: each holds a future and, once planned, an attempt
+        // directory and a `Running` row, which 100,000 instances made up front would multiply.
         let limit = parallelism
-            .map(|p| p.max(1) as usize)
-            .unwrap_or(items.len().max(1));
-        let map_slots = SlotQueue::new(limit);
-        // Instances run concurrently inside this step's task; the map's slots bound them.
-        let mut futs = Vec::with_capacity(items.len());
-        for (k, item) in items.iter().enumerate() {
-            futs.push(Box::pin(self.instance(
-                step,
-                k,
-                item,
-                seen,
-                Arc::clone(&map_slots),
-                consumers,
-            )));
+            .map_or(usize::MAX, |p| p.max(1) as usize)
+            .min(MAX_IN_FLIGHT);
+        let mut pending = futures_util::stream::FuturesUnordered::new();
+        let mut next = items.iter().enumerate();
+        let mut ends: Vec<Option<Outcome>> = vec![None; items.len()];
+        // Every instance is let end before an error is returned, as its siblings' records
+        // must be.
+        let mut failed = None;
+        loop {
+            while pending.len() < limit
+                && let Some((k, item)) = next.next()
+            {
+                pending.push(self.instance(step, (k, items.len()), item, seen, consumers));
+            }
+            let Some((k, r)) = pending.next().await else {
+                break;
+            };
+            match r {
+                Ok(o) => ends[k] = Some(o),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
         }
-        let mut ends: Vec<Outcome> = Vec::with_capacity(futs.len());
-        for r in futures_util::future::join_all(futs).await {
-            ends.push(r?);
+        drop(pending);
+        if let Some(e) = failed {
+            return Err(e);
         }
+        let ends: Vec<Outcome> = ends.into_iter().flatten().collect();
         let (status, outputs) = combine_map(
             step,
             &ends
@@ -434,19 +451,24 @@ impl Exec {
         })
     }
 
+    /// Instance `k` of `of` of a mapped step.
     async fn instance(
         &self,
         step: &Step,
-        k: usize,
+        (k, of): (usize, usize),
         item: &serde_json::Value,
         seen: &BTreeMap<String, Outcome>,
-        map_slots: Arc<SlotQueue>,
         consumers: u32,
-    ) -> Result<Outcome, Error> {
-        let _slot = map_slots.acquire(0.0).await;
+    ) -> (usize, Result<Outcome, Error>) {
         let node = format!("{}[{k}]", step.name);
-        self.run_unit(step, &node, Some(item), seen, None, true, Some(consumers))
-            .await
+        let item = Item {
+            value: item,
+            of: Some(of as u64),
+        };
+        let r = self
+            .run_unit(step, &node, Some(item), seen, None, true, Some(consumers))
+            .await;
+        (k, r)
     }
 
     fn context<'a>(
@@ -479,7 +501,7 @@ impl Exec {
         &self,
         step: &Step,
         node: &str,
-        item: Option<&serde_json::Value>,
+        item: Option<Item<'_>>,
         seen: &BTreeMap<String, Outcome>,
         workflow_status: Option<&str>,
         cacheable: bool,
@@ -488,7 +510,7 @@ impl Exec {
         if let Some((status, outputs)) = self.kept.get(node) {
             return Ok(Outcome::with_outputs(*status, outputs.clone()));
         }
-        let ctx = self.context(seen, item, workflow_status);
+        let ctx = self.context(seen, item.map(|i| i.value), workflow_status);
         // The start's row, the last attempt number recorded (so `resume` numbers on) and the
         // cache entry under the step's key, in one round trip.
         let mut attempt = 0;
@@ -512,6 +534,7 @@ impl Exec {
                     node,
                     ctx,
                     consumers,
+                    map_items: item.and_then(|i| i.of),
                 };
                 self.run_ready(&unit, ready, attempt).await
             }
@@ -566,6 +589,8 @@ impl Exec {
             environment: Arc::clone(&self.environment),
             daemons: Arc::default(),
             history: self.history.clone(),
+            // The child's steps are its workflow's, not this one's.
+            thresholds: Arc::default(),
         });
         Box::pin(child.run())
     }
@@ -640,6 +665,7 @@ impl Exec {
                     run_id: &self.run_id,
                     ctx: &u.ctx,
                     inputs: &ready.inputs,
+                    map_items: u.map_items,
                     status: out.status,
                     fin: &fin,
                     seconds: now() - started,
@@ -767,7 +793,7 @@ impl Exec {
         let mut spec = plan.process(files, timeout);
         self.in_container(step, node, work, script.as_deref(), &mut spec);
         let [threshold, memory] = match self.history.as_deref() {
-            Some(h) if !step.is_daemon() => crate::anomaly::thresholds(h, &self.wf, step),
+            Some(h) if !step.is_daemon() => self.thresholds.of(h, &self.wf, step),
             _ => [None, None],
         };
         let permit = self
@@ -930,6 +956,16 @@ struct Unit<'a> {
     /// What it reads.
     ctx: Context<'a>,
     consumers: Option<u32>,
+    /// How many items its map has, when it is a map's instance.
+    map_items: Option<u64>,
+}
+
+/// A unit's item (a map's instance, or a study's trial) and how many items its map has (a
+/// trial's study has no fixed number).
+#[derive(Clone, Copy)]
+pub(crate) struct Item<'a> {
+    pub value: &'a serde_json::Value,
+    pub of: Option<u64>,
 }
 
 /// What a unit's attempts add up to: the last attempt number, the peak memory, the CPU time.

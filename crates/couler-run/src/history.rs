@@ -4,7 +4,6 @@
 //! costs at most a history record, never the run's state, and a history that cannot be opened
 //! or written is skipped without failing the run.
 
-use crate::mapped::map_items;
 use crate::outcome::StepStatus;
 use crate::render::{Context, json_text};
 use crate::state::Finished;
@@ -28,6 +27,8 @@ pub(crate) struct Ended<'a> {
     pub run_id: &'a str,
     pub ctx: &'a Context<'a>,
     pub inputs: &'a [Input],
+    /// How many items its map has, when it is a map's instance.
+    pub map_items: Option<u64>,
     pub status: StepStatus,
     pub fin: &'a Finished,
     pub seconds: f64,
@@ -50,12 +51,6 @@ fn execution(e: &Ended<'_>) -> Execution {
     if let Some(item) = e.ctx.item {
         params.insert("item".into(), json_text(item));
     }
-    let map_items = e
-        .step
-        .map
-        .as_ref()
-        .and_then(|m| map_items(e.step, &m.over, e.ctx).ok())
-        .map(|items| items.len() as u64);
     Execution {
         source: format!("run:{}", e.run_id),
         workflow: e.wf.name.clone(),
@@ -65,7 +60,7 @@ fn execution(e: &Ended<'_>) -> Execution {
             image: e.wf.effective_image(e.step).map(str::to_string),
             input_bytes: e.inputs.iter().map(|(_, _, a)| a.size).sum(),
             params,
-            map_items,
+            map_items: e.map_items,
             machine: hostname(),
         },
         finished_at: e.finished_at,

@@ -672,6 +672,7 @@ async fn execute(
         environment: Arc::new(opts.environment.clone()),
         daemons: Arc::default(),
         history,
+        thresholds: Arc::default(),
     });
     let result = exec.run().await;
     let (status, message) = match &result {

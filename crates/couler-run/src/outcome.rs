@@ -63,6 +63,7 @@ impl StepStatus {
 
 /// What a finished step produced, as stored (and as restored by the cache and `resume`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct StepOutputs {
     pub parameters: BTreeMap<String, String>,
     pub result: Option<String>,

@@ -136,9 +136,32 @@ pub struct StepRecord {
     pub peak_rss_kb: Option<i64>,
     pub cpu_seconds: Option<f64>,
     pub cache_key: Option<String>,
-    pub outputs: Option<serde_json::Value>,
+    /// Typed, not a JSON tree: a row of a run's 100,000 map instances holds a few bytes of
+    /// them, not a map of maps.
+    pub outputs: Option<StepOutputs>,
     pub log_dir: Option<String>,
     pub message: Option<String>,
+}
+
+impl StepRecord {
+    /// The row of `node` (of `step`) in `status`, nothing else known yet.
+    pub fn new(node: &str, step: &str, status: &str) -> StepRecord {
+        StepRecord {
+            node: node.to_string(),
+            step: step.to_string(),
+            status: status.to_string(),
+            attempts: 0,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            peak_rss_kb: None,
+            cpu_seconds: None,
+            cache_key: None,
+            outputs: None,
+            log_dir: None,
+            message: None,
+        }
+    }
 }
 
 /// One row of `runs`.
@@ -661,11 +684,7 @@ impl State {
             if !status.is_kept() {
                 continue;
             }
-            let outputs = match rec.outputs {
-                Some(v) => serde_json::from_value(v).unwrap_or_default(),
-                None => StepOutputs::default(),
-            };
-            out.insert(rec.node, (status, outputs));
+            out.insert(rec.node, (status, rec.outputs.unwrap_or_default()));
         }
         Ok(out)
     }

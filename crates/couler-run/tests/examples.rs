@@ -78,8 +78,8 @@ async fn flip_until_tails_loops_until_tails_or_the_cap() {
     let r = run(&example("flip-until-tails.yaml"), dir.path()).await;
     assert_eq!(r.status, RunStatus::Succeeded);
     let out = step(&r, "flip-coin").outputs.clone().unwrap_or_default();
-    let iterations = out["iterations"].as_u64().unwrap_or(0);
-    let last = out["result"].as_str().unwrap_or_default().to_string();
+    let iterations = out.iterations.unwrap_or(0);
+    let last = out.result.unwrap_or_default();
     assert!(iterations >= 1);
     assert!(last == "tails" || iterations == 20, "{iterations} {last}");
     assert_eq!(

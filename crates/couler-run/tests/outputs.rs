@@ -64,7 +64,7 @@ steps:
     let result = step(&r, "list")
         .outputs
         .as_ref()
-        .and_then(|o| o["result"].as_str().map(str::to_string))
+        .and_then(|o| o.result.clone())
         .unwrap_or_default();
     assert_eq!(result.len(), 256 * 1024);
     assert!(out.trim_end().ends_with(&result));

@@ -284,6 +284,68 @@ steps:
     );
 }
 
+/// A map without its own `parallelism` makes its instances as earlier ones end: at most 256
+/// (the executor's bound on tasks in flight) are started and not ended at any time, not every
+/// instance up front (each holds a future, an attempt directory and a `Running` row). Each
+/// instance's history record carries its map's size.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wide_map_keeps_a_bounded_number_of_instances_in_flight() {
+    const N: usize = 600;
+    let d = tmp();
+    let wf = spec(
+        d.path(),
+        &format!(
+            r#"
+apiVersion: couler.dev/v1alpha1
+kind: Workflow
+name: wide
+steps:
+  - name: each
+    map:
+      range: {{stop: {N}}}
+    container:
+      command: ['true']
+"#
+        ),
+    );
+    let state = d.path().join("state");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut o = opts(&state);
+    o.events = Some(tx);
+    let r = couler_run::run(&wf, o)
+        .await
+        .unwrap_or_else(|e| panic!("the run failed to execute: {e}"));
+    assert_eq!(r.status, RunStatus::Succeeded);
+    let (mut open, mut most, mut ended) = (0i64, 0i64, 0);
+    while let Ok(e) = rx.try_recv() {
+        match e {
+            couler_run::Event::Started { node } if node.starts_with("each[") => open += 1,
+            couler_run::Event::Finished { node, .. } if node.starts_with("each[") => {
+                open -= 1;
+                ended += 1;
+            }
+            _ => {}
+        }
+        most = most.max(open);
+    }
+    assert_eq!(ended, N);
+    assert!(
+        (1..=256).contains(&most),
+        "{most} instances of {N} were in flight at once"
+    );
+    let history = couler_history::History::open(&state.join(couler_history::store::FILE_NAME))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let runs = history
+        .list(&couler_history::store::Filter::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(runs.len(), N);
+    assert!(
+        runs.iter().all(|x| x.features.map_items == Some(N as u64)),
+        "{:?}",
+        runs[0].features
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn params_from_the_command_line_are_typed_and_checked() {
     let d = tmp();

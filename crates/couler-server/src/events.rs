@@ -172,21 +172,8 @@ impl Bus {
             .steps(&row.id)
             .ok()
             .and_then(|rows| rows.into_iter().find(|s| &s.node == node));
-        let mut s = recorded.unwrap_or_else(|| StepRecord {
-            node: node.clone(),
-            step: node.split('[').next().unwrap_or(node).to_string(),
-            status: String::new(),
-            attempts: 0,
-            exit_code: None,
-            started_at: None,
-            finished_at: None,
-            peak_rss_kb: None,
-            cpu_seconds: None,
-            cache_key: None,
-            outputs: None,
-            log_dir: None,
-            message: None,
-        });
+        let mut s = recorded
+            .unwrap_or_else(|| StepRecord::new(node, node.split('[').next().unwrap_or(node), ""));
         s.status = status.to_string();
         if let Some(m) = flag {
             s.message = Some(m.clone());

@@ -59,7 +59,7 @@ pub(super) fn step_record(s: &Value) -> StepRecord {
         peak_rss_kb: s["peakRssKb"].as_i64(),
         cpu_seconds: s["cpuSeconds"].as_f64(),
         cache_key: text("cacheKey"),
-        outputs: Some(s["outputs"].clone()).filter(|o| !o.is_null()),
+        outputs: serde_json::from_value(s["outputs"].clone()).ok().flatten(),
         log_dir: None,
         message: text("message"),
     }

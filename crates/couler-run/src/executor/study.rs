@@ -10,7 +10,7 @@
 //! are proposed again in the same order, and only those that had not reported run again (a
 //! trial that had finished is kept, as any finished unit is).
 
-use super::Exec;
+use super::{Exec, Item};
 use crate::Error;
 use crate::outcome::{Outcome, StepOutputs, StepStatus};
 use crate::state::{Finished, now};
@@ -60,8 +60,12 @@ impl Exec {
             let trial = &trial;
             async move {
                 let node = format!("{}[{k}]", trial.name);
+                let item = Item {
+                    value: &item,
+                    of: None,
+                };
                 let o = self
-                    .run_unit(trial, &node, Some(&item), seen, None, true, Some(consumers))
+                    .run_unit(trial, &node, Some(item), seen, None, true, Some(consumers))
                     .await;
                 (k, o)
             }

@@ -63,7 +63,7 @@ pub fn param(r: &RunReport, node: &str, name: &str) -> String {
     let s = step(r, node);
     s.outputs
         .as_ref()
-        .and_then(|o| o["parameters"][name].as_str().map(str::to_string))
+        .and_then(|o| o.parameters.get(name).cloned())
         .unwrap_or_else(|| panic!("{node} has no output parameter {name}"))
 }
 
@@ -73,7 +73,7 @@ pub async fn artifact(r: &RunReport, state: &Path, node: &str, name: &str) -> Ve
     let stored: couler_store::StoredArtifact = s
         .outputs
         .as_ref()
-        .and_then(|o| serde_json::from_value(o["artifacts"][name].clone()).ok())
+        .and_then(|o| o.artifacts.get(name).cloned())
         .unwrap_or_else(|| panic!("{node} has no artifact {name}"));
     let cfg = couler_store::Location::Local {
         root: state.join("artifacts"),

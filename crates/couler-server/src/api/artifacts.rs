@@ -9,8 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use couler_run::RunRecord;
 use couler_run::artifacts::{ArtifactKind, ArtifactRef, Location, Store};
-use couler_run::{RunRecord, StepOutputs};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -55,14 +55,7 @@ fn outputs(
         .into_iter()
         .find(|s| s.node == node)
         .ok_or_else(missing)?;
-    let artifacts = match step.outputs {
-        Some(v) => {
-            serde_json::from_value::<StepOutputs>(v)
-                .map_err(|e| ApiError::internal(format!("step `{node}`'s outputs: {e}")))?
-                .artifacts
-        }
-        None => BTreeMap::new(),
-    };
+    let artifacts = step.outputs.map(|o| o.artifacts).unwrap_or_default();
     Ok((rec, artifacts))
 }
 

@@ -76,7 +76,7 @@ pub fn run_json(row: &RunRow, records: &[StepRecord]) -> Value {
         if let Some(o) = &r.outputs {
             outputs.insert(
                 r.node.clone(),
-                json!({"parameters": o.get("parameters"), "result": o.get("result")}),
+                json!({"parameters": o.parameters, "result": o.result}),
             );
         }
     }

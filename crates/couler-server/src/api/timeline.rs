@@ -53,19 +53,10 @@ mod tests {
 
     fn record(node: &str, step: &str, start: Option<f64>, end: Option<f64>) -> StepRecord {
         StepRecord {
-            node: node.into(),
-            step: step.into(),
-            status: "Succeeded".into(),
             attempts: 1,
-            exit_code: None,
             started_at: start,
             finished_at: end,
-            peak_rss_kb: None,
-            cpu_seconds: None,
-            cache_key: None,
-            outputs: None,
-            log_dir: None,
-            message: None,
+            ..StepRecord::new(node, step, "Succeeded")
         }
     }
 

@@ -6,6 +6,7 @@
 //! tasks (`couler.status`, `STEP.items`: ids with a `.`) are not steps.
 
 use super::api::Api;
+use couler_run::StepOutputs;
 use couler_run::state::StepRecord;
 use reqwest::Method;
 use serde_json::Value;
@@ -108,7 +109,10 @@ async fn step_of(
         outcomes.0.insert(key.clone(), outcome);
     }
     let outcome = outcomes.0.get(&key).cloned().unwrap_or(Value::Null);
-    let outputs = outcome.get("outputs").filter(|o| o.is_object()).cloned();
+    // The launcher's outcome (docs/launcher.md, "Outcomes"): outputs as the runtime's.
+    let outputs: Option<StepOutputs> = outcome
+        .get("outputs")
+        .and_then(|o| serde_json::from_value(o.clone()).ok());
     let time = |k: &str| ti[k].as_str().and_then(couler_submit::seconds_of);
     Ok(Some(StepRecord {
         node,
@@ -118,7 +122,7 @@ async fn step_of(
             .unwrap_or(status_of(state))
             .to_string(),
         attempts: tries,
-        exit_code: outputs.as_ref().and_then(|o| o["exit_code"].as_i64()),
+        exit_code: outputs.as_ref().and_then(|o| o.exit_code).map(i64::from),
         started_at: time("start_date"),
         finished_at: if ended || status_of(state) == "Skipped" {
             time("end_date")
