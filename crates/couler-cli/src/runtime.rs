@@ -8,7 +8,7 @@ use crate::exit::{self, FAILED, INVALID, OK};
 use crate::input;
 use crate::say::{say, tell};
 use crate::state_dir::{Output, StateArg, open_existing, tokio_rt};
-use crate::summary::Line;
+use crate::summary::{Line, Summary};
 use clap::{Args, ValueEnum};
 use couler_ir::{StepKind, Workflow};
 use couler_run::{Error, Event, RunOptions, RunReport, RunStatus, Runtime, StepStatus};
@@ -315,6 +315,8 @@ where
             runtime,
             use_cache: !exec.no_cache,
             events: Some(ev_tx),
+            // The final table reads the rows from the state; JSON prints the report's.
+            report_steps: json,
             cache_budget,
             dispatch: match exec.dispatch {
                 DispatchArg::Fifo => couler_run::Dispatch::Fifo,
@@ -595,6 +597,11 @@ impl Progress {
     }
 }
 
+/// A row's exit code, `-` without one.
+fn exit_of(r: &couler_run::StepRecord) -> String {
+    r.exit_code.map_or_else(|| "-".into(), |c| c.to_string())
+}
+
 fn fmt_secs(r: &couler_run::StepRecord) -> String {
     match (r.started_at, r.finished_at) {
         (Some(a), Some(b)) => format!("{:.2}s", (b - a).max(0.0)),
@@ -610,8 +617,16 @@ fn print_report(report: &RunReport, json: bool) {
         );
         return;
     }
+    let state = open_existing(&report.state_dir);
+    let steps = match &state {
+        Ok(state) => Steps::Stored(state, &report.run_id),
+        Err(e) => {
+            tell!("error: cannot read the run's steps: {e}");
+            Steps::Listed(&report.steps)
+        }
+    };
     print_outcome(
-        &report.steps,
+        steps,
         &Outcome {
             run_id: &report.run_id,
             status: report.status.as_str(),
@@ -635,9 +650,17 @@ pub(crate) struct Outcome<'a> {
     pub resume: String,
 }
 
+/// Where the steps of an ended run come from.
+pub(crate) enum Steps<'a> {
+    /// Rows at hand (a server's answer).
+    Listed(&'a [couler_run::StepRecord]),
+    /// A local run's rows in its state, read one at a time as they are printed.
+    Stored(&'a couler_run::State, &'a str),
+}
+
 /// The steps of an ended run and its outcome (`couler run`, `resume`, `submit --watch`); a
 /// wide map's instances counted (`summary.rs`).
-pub(crate) fn print_outcome(steps: &[couler_run::StepRecord], o: &Outcome) {
+pub(crate) fn print_outcome(steps: Steps<'_>, o: &Outcome) {
     say!();
     say!(
         "{:<32} {:<10} {:>9} {:>8} {:>5}  message",
@@ -647,35 +670,21 @@ pub(crate) fn print_outcome(steps: &[couler_run::StepRecord], o: &Outcome) {
         "attempts",
         "exit"
     );
-    for line in crate::summary::lines(steps) {
-        let s = match line {
-            Line::Row(s) => s,
-            Line::Instances {
-                step,
-                count,
-                by_status,
-            } => {
-                let counts: Vec<String> =
-                    by_status.iter().map(|(k, n)| format!("{n} {k}")).collect();
-                say!(
-                    "{:<32} {count} instances: {} (`couler status` lists each)",
-                    format!("{step}[…]"),
-                    counts.join(", ")
-                );
-                continue;
+    let read = match steps {
+        Steps::Listed(rows) => {
+            let mut summary = Summary::of(rows);
+            for r in rows {
+                summary.lines(r, print_line);
             }
-        };
-        say!(
-            "{:<32} {:<10} {:>9} {:>8} {:>5}  {}",
-            s.node,
-            s.status,
-            fmt_secs(s),
-            s.attempts,
-            s.exit_code
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "-".into()),
-            s.message.as_deref().unwrap_or("")
-        );
+            Ok(())
+        }
+        Steps::Stored(state, run_id) => state.instance_counts(run_id).and_then(|counts| {
+            let mut summary = Summary::new(counts);
+            state.each_step(run_id, |r| summary.lines(&r, print_line))
+        }),
+    };
+    if let Err(e) = read {
+        tell!("error: {e}");
     }
     say!(
         "\nrun {} {} in {:.1}s{} ({})",
@@ -688,6 +697,35 @@ pub(crate) fn print_outcome(steps: &[couler_run::StepRecord], o: &Outcome) {
     if o.status != RunStatus::Succeeded.as_str() {
         say!("resume it with: {}", o.resume);
     }
+}
+
+/// One line of the final table.
+fn print_line(line: Line<'_>) {
+    let s = match line {
+        Line::Row(s) => s,
+        Line::Instances {
+            step,
+            count,
+            by_status,
+        } => {
+            let counts: Vec<String> = by_status.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            say!(
+                "{:<32} {count} instances: {} (`couler status` lists each)",
+                format!("{step}[…]"),
+                counts.join(", ")
+            );
+            return;
+        }
+    };
+    say!(
+        "{:<32} {:<10} {:>9} {:>8} {:>5}  {}",
+        s.node,
+        s.status,
+        fmt_secs(s),
+        s.attempts,
+        exit_of(s),
+        s.message.as_deref().unwrap_or("")
+    );
 }
 
 /// A read of the state store (synchronous: no async runtime to start), its error printed.
@@ -895,9 +933,7 @@ pub(crate) fn print_status(
             s.status,
             fmt_secs(s),
             s.attempts,
-            s.exit_code
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "-".into()),
+            exit_of(s),
             s.peak_rss_kb
                 .map(|k| format!("{:.1}MiB", k as f64 / 1024.0))
                 .unwrap_or_else(|| "-".into()),

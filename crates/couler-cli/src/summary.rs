@@ -2,7 +2,8 @@
 //! every instance of a map of at most [`INSTANCES_SHOWN`] items. A wider map's instances are
 //! one line of counts by status, followed by those that did not succeed (at most
 //! [`INSTANCES_SHOWN`]): 100,000 lines of `Succeeded` hide the two that failed. `couler status
-//! RUN` lists every instance.
+//! RUN` lists every instance. Rows come one at a time (`couler run` reads them from the state
+//! as it prints them), with the counts known beforehand.
 
 use couler_run::StepRecord;
 use std::collections::BTreeMap;
@@ -18,55 +19,73 @@ pub enum Line<'a> {
     Instances {
         step: &'a str,
         count: usize,
-        by_status: BTreeMap<&'a str, usize>,
+        by_status: BTreeMap<String, usize>,
     },
 }
 
-/// Whether `r` is an instance of a mapped step (`STEP[K]`).
+/// Whether `r` is an instance of a mapped step (`STEP[K]`), as `State::instance_counts` counts.
 fn is_instance(r: &StepRecord) -> bool {
-    r.node.len() > r.step.len()
-        && r.node.starts_with(&r.step)
-        && r.node.ends_with(']')
-        && r.node.as_bytes()[r.step.len()] == b'['
+    r.node
+        .strip_prefix(r.step.as_str())
+        .is_some_and(|rest| rest.starts_with('['))
 }
 
-/// The lines for `steps` (in their order; a wide map's counts where its first instance was).
-pub fn lines(steps: &[StepRecord]) -> Vec<Line<'_>> {
-    let mut wide: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
-    for r in steps.iter().filter(|r| is_instance(r)) {
-        *wide
-            .entry(r.step.as_str())
-            .or_default()
-            .entry(r.status.as_str())
-            .or_default() += 1;
+/// The summary's state between rows: the wide maps' counts, each taken when its first instance
+/// comes, and how many instances of each are listed.
+pub struct Summary {
+    wide: BTreeMap<String, BTreeMap<String, usize>>,
+    listed: BTreeMap<String, usize>,
+}
+
+impl Summary {
+    /// From the instances' `(step, status, count)`.
+    pub fn new(counts: impl IntoIterator<Item = (String, String, usize)>) -> Summary {
+        let mut wide: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        for (step, status, n) in counts {
+            *wide.entry(step).or_default().entry(status).or_default() += n;
+        }
+        wide.retain(|_, by| by.values().sum::<usize>() > INSTANCES_SHOWN);
+        Summary {
+            wide,
+            listed: BTreeMap::new(),
+        }
     }
-    wide.retain(|_, by| by.values().sum::<usize>() > INSTANCES_SHOWN);
-    let mut out = Vec::new();
-    let mut listed: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in steps {
-        let Some(by_status) = is_instance(r)
-            .then(|| wide.get_mut(r.step.as_str()))
-            .flatten()
-        else {
-            out.push(Line::Row(r));
-            continue;
+
+    /// From the rows themselves.
+    pub fn of(steps: &[StepRecord]) -> Summary {
+        Summary::new(
+            steps
+                .iter()
+                .filter(|r| is_instance(r))
+                .map(|r| (r.step.clone(), r.status.clone(), 1)),
+        )
+    }
+
+    /// The lines row `r` (the next in order) adds.
+    pub fn lines<'a>(&mut self, r: &'a StepRecord, mut out: impl FnMut(Line<'a>)) {
+        let by_status = if is_instance(r) {
+            self.wide.get_mut(&r.step)
+        } else {
+            None
+        };
+        let Some(by_status) = by_status else {
+            return out(Line::Row(r));
         };
         if !by_status.is_empty() {
-            out.push(Line::Instances {
+            out(Line::Instances {
                 step: &r.step,
                 count: by_status.values().sum(),
                 by_status: std::mem::take(by_status),
             });
         }
-        let shown = listed.entry(&r.step).or_default();
+        let shown = self.listed.entry(r.step.clone()).or_default();
         if !matches!(r.status.as_str(), "Succeeded" | "Cached" | "Skipped")
             && *shown < INSTANCES_SHOWN
         {
             *shown += 1;
-            out.push(Line::Row(r));
+            out(Line::Row(r));
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -77,6 +96,25 @@ mod tests {
         StepRecord::new(node, step, status)
     }
 
+    /// The summary's lines for `steps`, rows as their nodes and counts as `STEP: N`.
+    fn shown(steps: &[StepRecord]) -> Vec<String> {
+        let mut summary = Summary::of(steps);
+        let mut out = Vec::new();
+        for r in steps {
+            summary.lines(r, |l| {
+                out.push(match l {
+                    Line::Row(r) => r.node.clone(),
+                    Line::Instances {
+                        step,
+                        count,
+                        by_status,
+                    } => format!("{step}: {count} {by_status:?}"),
+                })
+            });
+        }
+        out
+    }
+
     #[test]
     fn a_narrow_map_is_listed_and_a_wide_one_counted_with_its_failures() {
         let mut steps = vec![rec("start", "start", "Succeeded")];
@@ -85,32 +123,16 @@ mod tests {
             let status = if k % 10 == 3 { "Failed" } else { "Succeeded" };
             steps.push(rec(&format!("wide[{k}]"), "wide", status));
         }
-        // A step whose name only looks like an instance's prefix is a step.
+        // A step whose name only begins like an instance's is a step.
         steps.push(rec("wide-end", "wide-end", "Omitted"));
         steps.push(rec("wide", "wide", "Failed"));
-        let lines = lines(&steps);
-        let rows: Vec<&str> = lines
-            .iter()
-            .filter_map(|l| match l {
-                Line::Row(r) => Some(r.node.as_str()),
-                Line::Instances { .. } => None,
-            })
-            .collect();
-        let failed: Vec<String> = (0..10).map(|i| format!("wide[{}]", i * 10 + 3)).collect();
-        let mut want = vec!["start", "few[0]", "few[1]", "few[2]"];
-        want.extend(failed.iter().map(String::as_str));
-        want.extend(["wide-end", "wide"]);
-        assert_eq!(rows, want);
-        let Line::Instances {
-            step,
-            count,
-            by_status,
-        } = &lines[4]
-        else {
-            panic!("{:?}", lines[4]);
-        };
-        let want: BTreeMap<&str, usize> = [("Failed", 10), ("Succeeded", 90)].into();
-        assert_eq!((*step, *count, by_status), ("wide", 100, &want));
+        let mut want = ["start", "few[0]", "few[1]", "few[2]"].join(" ");
+        want += r#" wide: 100 {"Failed": 10, "Succeeded": 90}"#;
+        for i in 0..10 {
+            want += &format!(" wide[{}]", i * 10 + 3);
+        }
+        want += " wide-end wide";
+        assert_eq!(shown(&steps).join(" "), want);
     }
 
     #[test]
@@ -118,10 +140,8 @@ mod tests {
         let steps: Vec<StepRecord> = (0..50)
             .map(|k| rec(&format!("m[{k}]"), "m", "Failed"))
             .collect();
-        let rows = lines(&steps)
-            .iter()
-            .filter(|l| matches!(l, Line::Row(_)))
-            .count();
-        assert_eq!(rows, INSTANCES_SHOWN);
+        let lines = shown(&steps);
+        assert_eq!(lines.len(), 1 + INSTANCES_SHOWN);
+        assert_eq!(lines[0], r#"m: 50 {"Failed": 50}"#);
     }
 }

@@ -81,6 +81,35 @@ fn exit_codes_for_failure_and_bad_input() {
     }
 }
 
+/// The final table lists a map of more than 20 instances as counts by status and the
+/// instances that failed; `couler status` and `-o json` still have every instance.
+#[test]
+fn a_wide_maps_instances_are_counted_in_the_final_table() {
+    let d = tmp();
+    std::fs::write(
+        d.path().join("wide.yaml"),
+        "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: wide\nsteps:\n  - name: each\n    map: {range: {stop: 30}}\n    container: {command: [sh, -c, 'test {{item}} -ne 7 && test {{item}} -ne 19']}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = couler_in(d.path(), &["run", "wide.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("each"))
+        .map(|l| l.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert_eq!(rows, ["each", "each[…]", "each[7]", "each[19]"], "{table}");
+    assert!(
+        table.contains("30 instances: 2 Failed, 28 Succeeded"),
+        "{table}"
+    );
+    let out = couler_in(d.path(), &["run", "wide.yaml", "-o", "json"]);
+    let report = json(&out);
+    let nodes = report["steps"].as_array().map_or(0, Vec::len);
+    assert_eq!(nodes, 31, "{report}");
+}
+
 #[test]
 fn runs_status_and_logs() {
     let d = tmp();

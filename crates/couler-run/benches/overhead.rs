@@ -17,9 +17,11 @@
 //! Memory in N: after the table, the fan-out of each size runs once more in a fresh process
 //! (this bench started again with `COULER_BENCH_FRESH=N`), and once as one step mapped over
 //! N - 2 items (`COULER_BENCH_FRESH=map:N`), each of which reports its whole life's peak
-//! RSS, its RSS once the workflow is built (before the run), and the run's peak heap above
-//! the heap before it with and without the report it returns: a process's peak, unlike the
-//! table's, owes nothing to what earlier runs left in the allocator.
+//! RSS, its RSS once the workflow is built (before the run), and the peak heap, above the
+//! heap before it, of the run and of reading its rows back as `couler run`'s final table does
+//! (the report without them, `RunOptions::report_steps`; the rows one at a time from the
+//! state): a process's peak, unlike the table's, owes nothing to what earlier runs left in the
+//! allocator.
 
 mod support;
 use couler_ir::{Container, Step, StepKind, Template, Workflow};
@@ -225,8 +227,8 @@ fn fresh_table(sizes: &[usize]) {
 
 fn fresh_rows(me: &std::path::Path, sizes: &[usize], prefix: &str) {
     println!(
-        "{:>7} {:>14} {:>14} {:>20} {:>16} {:>16}",
-        "N", "peak RSS MiB", "× first N's", "RSS, workflow built", "run heap MiB", "report MiB"
+        "{:>7} {:>14} {:>14} {:>20} {:>16} {:>10}",
+        "N", "peak RSS MiB", "× first N's", "RSS, workflow built", "run heap MiB", "rows read"
     );
     let mut first = None;
     for &n in sizes {
@@ -249,54 +251,59 @@ fn fresh_rows(me: &std::path::Path, sizes: &[usize], prefix: &str) {
             .split_whitespace()
             .filter_map(|v| v.parse().ok())
             .collect();
-        let [peak, built, run_heap, report] = f[..] else {
+        let [peak, built, run_heap, rows] = f[..] else {
             eprintln!("fresh fan-out {n}: unexpected output {text:?}");
             continue;
         };
         let base = *first.get_or_insert(peak);
         println!(
-            "{:>7} {:>14.1} {:>14.2} {:>20.1} {:>16.1} {:>16.1}",
+            "{:>7} {:>14.1} {:>14.2} {:>20.1} {:>16.1} {:>10}",
             n,
             peak,
             peak / base,
             built,
             run_heap,
-            report
+            rows
         );
     }
 }
 
-/// The child's side of [`fresh_table`]: builds and runs the N-step fan-out (of `shape`) once,
-/// prints its whole life's peak RSS, its RSS before the run, the run's peak heap (report
-/// included) and the report's share, in MiB.
+/// The child's side of [`fresh_table`]: builds and runs the N-step fan-out (of `shape`) once
+/// as `couler run` does (its rows left out of the report, then read back one at a time), and
+/// prints its whole life's peak RSS, its RSS before the run (MiB), the peak heap of the run and
+/// the reading (MiB), and the number of rows read.
 fn fresh_fan(shape: Shape, n: usize) {
     let rt = tokio_runtime();
     // Handed over (`run_shared`), as a caller done with its workflow can: the run holds no
     // copy of its own.
     let wf = std::sync::Arc::new(shape(n));
     let dir = temp_dir();
-    let (_tx, opts) = host_options(dir.path(), None);
+    let (_tx, mut opts) = host_options(dir.path(), None);
+    opts.report_steps = false;
     let built = rss_mib();
     let heap0 = heap_live();
     reset_heap_peak();
     let report = rt.block_on(couler_run::run_shared(wf, opts, None));
-    let peak_heap = heap_peak().saturating_sub(heap0);
-    let with_report = heap_live();
+    let mut rows = 0usize;
     match &report {
-        Ok(r) if r.status == RunStatus::Succeeded => {}
+        Ok(r) if r.status == RunStatus::Succeeded => {
+            let read = couler_run::State::open(dir.path())
+                .and_then(|state| state.each_step(&r.run_id, |_| rows += 1));
+            if let Err(e) = read {
+                eprintln!("fan {n}: {e}");
+            }
+        }
         Ok(r) => eprintln!("fan {n}: {:?} {:?}", r.status, r.message),
         Err(e) => eprintln!("fan {n}: {e}"),
     }
-    drop(report);
-    let report_bytes = with_report.saturating_sub(heap_live());
+    let peak_heap = heap_peak().saturating_sub(heap0);
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
     println!(
-        "{:.1} {:.1} {:.1} {:.1}",
+        "{:.1} {:.1} {:.1} {rows}",
         // Never reset in this process: its whole life's peak.
         peak_rss_mib(),
         built,
         mib(peak_heap),
-        mib(report_bytes)
     );
 }
 

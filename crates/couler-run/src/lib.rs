@@ -167,6 +167,10 @@ pub struct RunOptions {
     pub environment: StepEnvironment,
     /// Which ready step gets the next free slot (`--dispatch`).
     pub dispatch: Dispatch,
+    /// Whether the report carries every step's row ([`RunReport::steps`]; otherwise empty). A
+    /// caller that reads them from the state itself ([`State::each_step`], as `couler run`'s
+    /// final table does) leaves them out, so what it holds does not grow with a map's width.
+    pub report_steps: bool,
 }
 
 impl RunOptions {
@@ -187,6 +191,7 @@ impl RunOptions {
             cache_budget: None,
             environment: StepEnvironment::Inherited,
             dispatch: Dispatch::default(),
+            report_steps: true,
         }
     }
 }
@@ -230,7 +235,18 @@ pub struct RunReport {
     pub message: Option<String>,
     pub seconds: f64,
     pub state_dir: PathBuf,
+    /// Every step's and map instance's row, in the order they started; empty where
+    /// [`RunOptions::report_steps`] left them out.
     pub steps: Vec<StepRecord>,
+}
+
+/// The rows a report carries: every step's, unless `opts` leaves them out.
+fn report_steps(state: &State, run_id: &str, opts: &RunOptions) -> Result<Vec<StepRecord>, Error> {
+    if opts.report_steps {
+        state.steps(run_id)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Exclusive ownership of a state directory: an `flock` on the directory itself, which cannot
@@ -556,7 +572,7 @@ pub(crate) async fn resume_under(
             message: Some("the run already succeeded; nothing was resumed".to_string()),
             seconds: rec.finished_at.map_or(0.0, |f| f - rec.started_at),
             state_dir: opts.state_dir.clone(),
-            steps: state.steps(run_id)?,
+            steps: report_steps(&state, run_id, &opts)?,
         });
     }
     let wf = couler_ir::spec::parse(&rec.spec, couler_ir::Format::Json).map_err(|_| {
@@ -688,7 +704,7 @@ async fn execute(
     if opts.cache_budget.is_some() {
         let _ = cache_budget::collect(&state, &opts.state_dir).await;
     }
-    let steps = state.steps(&run_id)?;
+    let steps = report_steps(&state, &run_id, &opts)?;
     Ok(RunReport {
         run_id,
         workflow,

@@ -661,13 +661,32 @@ impl State {
     }
 
     pub fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>, Error> {
+        self.rows("cannot read steps", STEPS, [run_id], step_from_row)
+    }
+
+    /// [`State::steps`] one row at a time, each handed to `each` and dropped: a reader of a
+    /// run of 100,000 map instances holds one row, not 100,000.
+    pub fn each_step(&self, run_id: &str, mut each: impl FnMut(StepRecord)) -> Result<(), Error> {
+        let what = "cannot read steps";
+        let db = self.db();
+        let mut q = db.prepare_cached(STEPS).map_err(db_err(what))?;
+        let rows = q.query_map([run_id], step_from_row).map_err(db_err(what))?;
+        for r in rows {
+            each(r.map_err(db_err(what))?);
+        }
+        Ok(())
+    }
+
+    /// How many instances (nodes `STEP[K]`) of each mapped step of `run_id` are in each status:
+    /// `(step, status, count)`.
+    pub fn instance_counts(&self, run_id: &str) -> Result<Vec<(String, String, usize)>, Error> {
         self.rows(
-            "cannot read steps",
-            "SELECT node, step, status, attempts, exit_code, started_at, finished_at, peak_rss_kb,
-                cpu_seconds, cache_key, outputs, log_dir, message
-             FROM steps WHERE run_id = ?1 ORDER BY COALESCE(started_at, finished_at), node",
+            "cannot count map instances",
+            "SELECT step, status, COUNT(*) FROM steps
+             WHERE run_id = ?1 AND substr(node, 1, length(step) + 1) = step || '['
+             GROUP BY step, status",
             [run_id],
-            step_from_row,
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as usize)),
         )
     }
 
@@ -1067,6 +1086,11 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         artifact_store_json: store,
     })
 }
+
+/// A run's step rows, in the order they started.
+const STEPS: &str = "SELECT node, step, status, attempts, exit_code, started_at, finished_at,
+        peak_rss_kb, cpu_seconds, cache_key, outputs, log_dir, message
+     FROM steps WHERE run_id = ?1 ORDER BY COALESCE(started_at, finished_at), node";
 
 fn step_from_row(r: &Row<'_>) -> rusqlite::Result<StepRecord> {
     let outputs: Option<String> = r.get("outputs")?;

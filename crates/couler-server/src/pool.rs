@@ -474,6 +474,8 @@ impl Pool {
             params: crate::submission::params_of(&row.params)?,
             environment: StepEnvironment::sealed(self.secrets.join(&row.namespace)),
             events: Some(steps.sender()),
+            // Only the status is read here; the steps are in the state, which the API reads.
+            report_steps: false,
             ..RunOptions::new(self.host.dir().to_path_buf(), stop)
         };
         let recorded = self

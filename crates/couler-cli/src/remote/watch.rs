@@ -6,7 +6,7 @@
 use super::runs::{steps_json, steps_of};
 use super::{Client, Failure, run_path, with_client};
 use crate::exit::{FAILED, OK};
-use crate::runtime::{Outcome, print_outcome};
+use crate::runtime::{Outcome, Steps, print_outcome};
 use crate::say::{say, tell};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -119,7 +119,7 @@ async fn follow(
             } else {
                 let steps: Vec<_> = steps_of(&run).into_iter().map(|(r, _)| r).collect();
                 print_outcome(
-                    &steps,
+                    Steps::Listed(&steps),
                     &Outcome {
                         run_id: id,
                         status: state,
