@@ -309,7 +309,10 @@ where
         let live = (std::io::stderr().is_terminal() && !json)
             .then(|| crate::eta::LiveEta::new(&state_dir, wf))
             .flatten();
-        let display = tokio::spawn(display(wf.clone(), ev_rx, json, live));
+        // What the display needs of the workflow (names, levels), not a copy of it.
+        let mut progress = Progress::new(wf, json);
+        progress.live = live;
+        let display = tokio::spawn(display(progress, ev_rx));
         let opts = RunOptions {
             parallelism: exec.parallelism.map(|p| p as usize),
             runtime,
@@ -398,14 +401,7 @@ fn symbol(s: StepStatus) -> &'static str {
 }
 
 /// Live progress: a bar on a terminal, plain lines otherwise; step output on stdout.
-async fn display(
-    wf: Workflow,
-    mut rx: mpsc::UnboundedReceiver<Event>,
-    json: bool,
-    live: Option<crate::eta::LiveEta>,
-) {
-    let mut p = Progress::new(&wf, json);
-    p.live = live;
+async fn display(mut p: Progress, mut rx: mpsc::UnboundedReceiver<Event>) {
     while let Some(ev) = rx.recv().await {
         match ev {
             Event::Started { node } => p.started(node),

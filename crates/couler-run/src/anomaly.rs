@@ -119,6 +119,14 @@ pub fn threshold(history: &History, wf: &Workflow, step: &Step) -> Option<Thresh
 /// (bytes), each `None` without enough history.
 pub fn thresholds(history: &History, wf: &Workflow, step: &Step) -> [Option<Threshold>; 2] {
     let template = crate::step::template_key(wf, step);
+    applied(predicted(history, template), wf, step)
+}
+
+/// The p99 and support of a template's durations and peaks (`None`: no prediction).
+type Predicted = [Option<(f64, u64)>; 2];
+
+/// What `history`'s baseline predicts for `template`.
+fn predicted(history: &History, template: String) -> Predicted {
     let Ok(runs) = history.list(&Filter {
         template: Some(template.clone()),
         step: None,
@@ -130,30 +138,40 @@ pub fn thresholds(history: &History, wf: &Workflow, step: &Step) -> [Option<Thre
         ..StepFeatures::default()
     };
     let baseline = TemplateBaseline::train(&runs);
-    [
-        (Target::Duration, MIN_SLOW_SECONDS),
-        (Target::Memory, MIN_MEMORY_BYTES),
-    ]
-    .map(|(target, floor)| {
+    [Target::Duration, Target::Memory].map(|target| {
         let p = baseline.predict(target, &f)?;
-        let t = Threshold::new(p.p99, p.support, factor(wf, step))?;
+        Some((p.p99, p.support))
+    })
+}
+
+/// The thresholds of `step` from its template's predictions.
+fn applied(p: Predicted, wf: &Workflow, step: &Step) -> [Option<Threshold>; 2] {
+    let k = factor(wf, step);
+    let [duration, memory] = p;
+    [(duration, MIN_SLOW_SECONDS), (memory, MIN_MEMORY_BYTES)].map(|(p, floor)| {
+        let (p99, support) = p?;
+        let t = Threshold::new(p99, support, k)?;
         Some(Threshold { floor, ..t })
     })
 }
 
-/// Each step's thresholds in one run, read from the history at the step's first attempt and
-/// kept for its other attempts and its map's instances: read per attempt, a map of N instances
-/// read its template's history N times while adding N executions to it (quadratic in N).
+/// The predictions of a run's templates, each read from the history at the first attempt of a
+/// step of that template and kept for the run: read per attempt, a map of N instances (or N
+/// steps of one template) read the template's history N times while adding N executions to it,
+/// quadratic in N.
 #[derive(Default)]
-pub(crate) struct RunThresholds(Mutex<HashMap<String, [Option<Threshold>; 2]>>);
+pub(crate) struct RunThresholds(Mutex<HashMap<String, Predicted>>);
 
 impl RunThresholds {
-    /// [`thresholds`] of `step`, read once per run.
+    /// [`thresholds`] of `step`, its template's history read once per run.
     pub fn of(&self, history: &History, wf: &Workflow, step: &Step) -> [Option<Threshold>; 2] {
+        let template = crate::step::template_key(wf, step);
         let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *known
-            .entry(step.name.clone())
-            .or_insert_with(|| thresholds(history, wf, step))
+        let p = *known
+            .entry(template.clone())
+            .or_insert_with(|| predicted(history, template));
+        drop(known);
+        applied(p, wf, step)
     }
 }
 
@@ -238,6 +256,7 @@ impl Drop for Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use couler_history::Execution;
 
     #[test]
     fn a_threshold_needs_enough_history_and_says_what_it_rests_on() {
@@ -262,6 +281,56 @@ mod tests {
             check_memory(&t, "s", 812.0 * 1_048_576.0).as_deref(),
             Some("anomaly: step s peaked at 812 MiB of memory, p99 of 6 runs is 100 MiB")
         );
+    }
+
+    /// Steps of one template share its prediction, read at the first one's attempt: what the
+    /// run records meanwhile is not read again (it was, per attempt: quadratic in a map's
+    /// width); the factor stays each step's own.
+    #[test]
+    fn a_runs_steps_of_one_template_read_its_history_once() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let history =
+            History::open(&dir.path().join("history.db")).unwrap_or_else(|e| panic!("{e}"));
+        let wf = couler_ir::spec::load(
+            "apiVersion: couler.dev/v1alpha1\nkind: Workflow\nname: w\nsteps:\n- name: a\n  container: {command: [train]}\n- name: b\n  container: {command: [train]}\n  retry: {limit: 1, slow: 5}\n",
+            couler_ir::Format::Yaml,
+        )
+        .map(|(wf, _)| wf)
+        .unwrap_or_else(|d| panic!("{d:?}"));
+        let (a, b) = (&wf.steps[0], &wf.steps[1]);
+        let template = crate::step::template_key(&wf, a);
+        assert_eq!(template, crate::step::template_key(&wf, b));
+        let ran = |seconds: f64| Execution {
+            source: "run:r".into(),
+            workflow: "w".into(),
+            features: StepFeatures {
+                template: template.clone(),
+                step: "a".into(),
+                ..StepFeatures::default()
+            },
+            finished_at: 1.0e9,
+            duration_s: seconds,
+            peak_rss_bytes: None,
+            cpu_seconds: None,
+            exit_reason: "succeeded".into(),
+            succeeded: true,
+        };
+        let record = |seconds: f64, n: usize| {
+            let runs: Vec<Execution> = (0..n).map(|_| ran(seconds)).collect();
+            history.record(&runs).unwrap_or_else(|e| panic!("{e}"));
+        };
+        record(10.0, 6);
+        let run = RunThresholds::default();
+        let [first, _] = run.of(&history, &wf, a);
+        let first = first.unwrap_or_else(|| panic!("six runs are enough"));
+        assert_eq!((first.support, first.factor), (6, DEFAULT_FACTOR));
+        record(100.0, 50);
+        let [kept, _] = run.of(&history, &wf, b);
+        let kept = kept.unwrap_or_else(|| panic!("kept"));
+        assert_eq!((kept.p99, kept.support, kept.factor), (first.p99, 6, 5.0));
+        // A new run reads what the history holds now.
+        let [fresh, _] = RunThresholds::default().of(&history, &wf, b);
+        assert_eq!(fresh.map(|t| t.support), Some(56));
     }
 
     #[tokio::test]
